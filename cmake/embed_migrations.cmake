@@ -1,0 +1,25 @@
+# Compiles the numbered SQL migrations of db/ into a C table so that the
+# daemon and the CLI apply them without reading files at run time.
+#
+# Usage: cmake -DDB_DIR=db -DOUT=migrations.c -P embed_migrations.cmake
+file(GLOB files RELATIVE "${DB_DIR}" "${DB_DIR}/[0-9][0-9][0-9]_*.sql")
+list(SORT files)
+set(body "/* Generated from the db/ migrations by cmake/embed_migrations.cmake; do not edit. */\n")
+string(APPEND body "#include \"migrations.h\"\n\n")
+set(table "")
+set(i 0)
+foreach(f IN LISTS files)
+  file(READ "${DB_DIR}/${f}" hex HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+  string(REGEX REPLACE "((0x..,){16})" "\\1\n" bytes "${bytes}")
+  string(SUBSTRING "${f}" 0 3 num)
+  math(EXPR version "1${num} - 1000")
+  string(APPEND body "static const char sql_${i}[] = {\n${bytes}0x00};\n")
+  string(APPEND table "    {${version}, \"${f}\", sql_${i}},\n")
+  math(EXPR i "${i} + 1")
+endforeach()
+string(APPEND body "\nconst db_migration_t db_migrations[] = {\n${table}};\n")
+string(APPEND body "const int db_migrations_count = ${i};\n")
+file(WRITE "${OUT}.tmp" "${body}")
+file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)
+file(REMOVE "${OUT}.tmp")

@@ -1,0 +1,173 @@
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+typedef enum { CFG_INT, CFG_STR } cfg_type_t;
+
+typedef struct cfg_setting {
+    const char *env;     /* environment variable */
+    cfg_type_t type;
+    size_t offset;       /* into ent_config_t */
+    size_t size;         /* of the string buffer, for CFG_STR */
+    long min, max;       /* bounds, for CFG_INT */
+    const char *def;     /* default, as text */
+    const char *help;
+} cfg_setting_t;
+
+#define INT_SETTING(env, field, min, max, def, help) \
+    {env, CFG_INT, offsetof(ent_config_t, field), 0, min, max, def, help}
+#define STR_SETTING(env, field, def, help) \
+    {env, CFG_STR, offsetof(ent_config_t, field), sizeof(((ent_config_t *)0)->field), 0, 0, def, help}
+
+static const cfg_setting_t cfg__table[] = {
+    INT_SETTING("ENTITLEMENTD_SOAP_PORT", soap_port, 1, 65535, "8080",
+                "TCP port of the SOAP listener."),
+    STR_SETTING("ENTITLEMENTD_BIND", bind, "127.0.0.1",
+                "Address the listeners bind (0.0.0.0 for all IPv4 interfaces)."),
+    STR_SETTING("DATABASE_URL", database_url, "",
+                "libpq connection string or URI. Unset or empty: the embedded cluster "
+                "whose socket is under ENTITLEMENTD_HOME/pg/run."),
+    STR_SETTING("ENTITLEMENTD_HOME", home, "var",
+                "Runtime directory: the embedded PostgreSQL cluster, its socket and logs. "
+                "Relative paths are relative to the working directory."),
+    INT_SETTING("ENTITLEMENTD_WORKERS", workers, 1, 256, "8",
+                "SOAP worker threads; each serves one request at a time."),
+    INT_SETTING("ENTITLEMENTD_DB_POOL_SIZE", db_pool_size, 1, 256, "8",
+                "PostgreSQL connections in the pool."),
+    INT_SETTING("ENTITLEMENTD_DB_WAIT_TIMEOUT_MS", db_wait_timeout_ms, 1, 600000, "5000",
+                "How long a request waits for a free database connection before it fails "
+                "with DATABASE_UNAVAILABLE."),
+    INT_SETTING("ENTITLEMENTD_DB_CONNECT_TIMEOUT", db_connect_timeout_s, 1, 600, "5",
+                "Seconds allowed for one connection attempt to PostgreSQL."),
+    STR_SETTING("ENTITLEMENTD_LOG_LEVEL", log_level, "info", "One of error, warn, info, debug."),
+    INT_SETTING("ENTITLEMENTD_MAX_BODY_BYTES", max_body_bytes, 1024, 1073741824, "8388608",
+                "Largest request body accepted; larger ones get HTTP 413."),
+    INT_SETTING("ENTITLEMENTD_MAX_DEPTH", max_depth, 8, 10000, "64",
+                "Deepest XML element nesting accepted (Client fault above)."),
+    INT_SETTING("ENTITLEMENTD_MAX_OCCURS", max_occurs, 1, 10000000, "100000",
+                "Most repetitions of one element accepted (Client fault above)."),
+    INT_SETTING("ENTITLEMENTD_MAX_UNITS", max_units, 1, 100000, "1000",
+                "Most units (entitlementData, simpleEntitlement) in one write request; "
+                "more gives FAILURE with BATCH_TOO_LARGE and applies nothing."),
+    INT_SETTING("ENTITLEMENTD_MAX_BATCH_SIZE", max_batch_size, 1, 100000, "2000",
+                "Largest batchSize accepted by getEntitlementsQuery."),
+    INT_SETTING("ENTITLEMENTD_RECV_TIMEOUT", recv_timeout_s, 1, 3600, "10",
+                "Seconds a request may take to arrive once it has started."),
+    INT_SETTING("ENTITLEMENTD_SEND_TIMEOUT", send_timeout_s, 1, 3600, "10",
+                "Seconds a response may take to be written."),
+    INT_SETTING("ENTITLEMENTD_KEEPALIVE_TIMEOUT", keepalive_timeout_s, 1, 86400, "60",
+                "Idle keep-alive connections are closed after this many seconds."),
+    INT_SETTING("ENTITLEMENTD_MAX_CONNECTIONS", max_connections, 16, 65536, "1024",
+                "Open client connections at most; more are refused until some close."),
+    INT_SETTING("ENTITLEMENTD_VALIDATE_XML", validate_xml, 0, 1, "0",
+                "1: also validate every request and response against the XSD with libxml2 "
+                "(slower; the test suite validates responses on the client side anyway)."),
+};
+
+#define CFG_COUNT (sizeof cfg__table / sizeof cfg__table[0])
+
+static int cfg__apply(ent_config_t *cfg, const cfg_setting_t *s, const char *value, char *err,
+                      size_t errlen)
+{
+    char *field = (char *)cfg + s->offset;
+
+    if (s->type == CFG_STR) {
+        if (strlen(value) >= s->size) {
+            snprintf(err, errlen, "%s: value longer than %zu bytes", s->env, s->size - 1);
+            return ENT_EINVAL;
+        }
+        memcpy(field, value, strlen(value) + 1);
+        return ENT_OK;
+    }
+
+    char *end;
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    if (errno != 0 || end == value || *end != '\0' || v < s->min || v > s->max) {
+        snprintf(err, errlen, "%s: '%s' is not an integer between %ld and %ld", s->env, value,
+                 s->min, s->max);
+        return ENT_EINVAL;
+    }
+    *(int *)(void *)field = (int)v;
+    return ENT_OK;
+}
+
+int config_load(ent_config_t *cfg, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < CFG_COUNT; i++) {
+        const cfg_setting_t *s = &cfg__table[i];
+        const char *env = getenv(s->env);
+        int rc = cfg__apply(cfg, s, s->def, err, errlen);
+        if (rc != ENT_OK)
+            return rc;
+        if (env != NULL && (rc = cfg__apply(cfg, s, env, err, errlen)) != ENT_OK)
+            return rc;
+    }
+    if (log_level_parse(cfg->log_level) < 0) {
+        snprintf(err, errlen, "ENTITLEMENTD_LOG_LEVEL: '%s' is not one of error, warn, info, debug",
+                 cfg->log_level);
+        return ENT_EINVAL;
+    }
+    return ENT_OK;
+}
+
+static void cfg__bounds(const cfg_setting_t *s, char *buf, size_t len)
+{
+    if (s->type == CFG_INT)
+        snprintf(buf, len, "%ld..%ld", s->min, s->max);
+    else
+        snprintf(buf, len, "text");
+}
+
+void config_print_help(FILE *out)
+{
+    char bounds[64];
+
+    fputs("Settings (environment variables):\n", out);
+    for (size_t i = 0; i < CFG_COUNT; i++) {
+        const cfg_setting_t *s = &cfg__table[i];
+        cfg__bounds(s, bounds, sizeof bounds);
+        fprintf(out, "  %s (%s, default \"%s\")\n      %s\n", s->env, bounds, s->def, s->help);
+    }
+}
+
+void config_print_markdown(FILE *out)
+{
+    char bounds[64];
+
+    fputs("# Configuration reference\n\n"
+          "Generated by `entitlementd --config-markdown` from the settings table in\n"
+          "`service/core/config.c`; do not edit by hand.\n\n"
+          "| Variable | Values | Default | Meaning |\n|---|---|---|---|\n",
+          out);
+    for (size_t i = 0; i < CFG_COUNT; i++) {
+        const cfg_setting_t *s = &cfg__table[i];
+        cfg__bounds(s, bounds, sizeof bounds);
+        fprintf(out, "| `%s` | %s | `%s` | %s |\n", s->env, bounds, s->def, s->help);
+    }
+}
+
+int config_conninfo(const ent_config_t *cfg, char *buf, size_t len)
+{
+    int n;
+
+    if (cfg->database_url[0] != '\0')
+        n = snprintf(buf, len, "%s", cfg->database_url);
+    else {
+        char abs[PATH_MAX];
+        /* libpq needs an absolute socket directory. */
+        if (realpath(cfg->home, abs) == NULL)
+            snprintf(abs, sizeof abs, "%s", cfg->home);
+        n = snprintf(buf, len, "host='%s/pg/run' dbname=entitlementd user=entitlementd", abs);
+    }
+    if (n < 0 || (size_t)n >= len)
+        return ENT_EINVAL;
+    return ENT_OK;
+}

@@ -1,0 +1,51 @@
+/*
+ * config.h - the daemon's settings, declared once in a table (config.c).
+ *
+ * Every setting is read from an environment variable; the table also drives
+ * `entitlementd --help` and the reference in docs/CONFIG.md.
+ */
+#ifndef ENT_CONFIG_H
+#define ENT_CONFIG_H
+
+#include <stdio.h>
+
+#include "err.h"
+
+typedef struct ent_config {
+    char bind[64];              /* address the SOAP listener binds */
+    int soap_port;              /* TCP port of the SOAP listener */
+    char database_url[1024];    /* libpq conninfo; empty: the embedded cluster */
+    char home[512];             /* runtime directory: embedded cluster and socket */
+    int workers;                /* SOAP worker threads */
+    int db_pool_size;           /* PostgreSQL connections */
+    int db_wait_timeout_ms;     /* how long a worker waits for a free connection */
+    int db_connect_timeout_s;   /* libpq connect_timeout */
+    char log_level[16];         /* error, warn, info, debug */
+    int max_body_bytes;         /* largest request body accepted (HTTP 413 above) */
+    int max_depth;              /* deepest XML nesting accepted */
+    int max_occurs;             /* most repetitions of one element accepted */
+    int max_units;              /* most units in one write request (BATCH_TOO_LARGE) */
+    int max_batch_size;         /* largest batchSize of a query */
+    int recv_timeout_s;         /* socket receive timeout while reading a request */
+    int send_timeout_s;         /* socket send timeout while writing a response */
+    int keepalive_timeout_s;    /* idle keep-alive connections are closed after this */
+    int max_connections;        /* open client connections at most */
+    int validate_xml;           /* 1: validate requests and responses against the XSD */
+} ent_config_t;
+
+/* Fills cfg with defaults, then overrides from the environment. On a bad
+ * value writes a message naming the variable into err (errlen bytes) and
+ * returns ENT_EINVAL. */
+int config_load(ent_config_t *cfg, char *err, size_t errlen) ENT_MUSTCHECK;
+
+/* Writes one paragraph per setting: variable, default, bounds and help. */
+void config_print_help(FILE *out);
+
+/* Writes the settings reference in markdown (docs/CONFIG.md is this output). */
+void config_print_markdown(FILE *out);
+
+/* Returns the libpq conninfo to use: cfg->database_url, or the embedded
+ * cluster's socket under cfg->home. Writes into buf (len bytes). */
+int config_conninfo(const ent_config_t *cfg, char *buf, size_t len) ENT_MUSTCHECK;
+
+#endif

@@ -1,0 +1,20 @@
+#include "err.h"
+
+const char *ent_strerror(int err)
+{
+    switch ((ent_err_t)err) {
+    case ENT_OK: return "success";
+    case ENT_ENOMEM: return "out of memory";
+    case ENT_EINVAL: return "invalid argument";
+    case ENT_EDB: return "database error";
+    case ENT_EDBDOWN: return "database unavailable";
+    case ENT_ERETRY: return "transaction must be retried";
+    case ENT_ENOTFOUND: return "not found";
+    case ENT_EEXIST: return "already exists";
+    case ENT_EAUTH: return "authentication failed";
+    case ENT_ETIMEDOUT: return "timed out";
+    case ENT_EIO: return "input/output error";
+    case ENT_ERR_LAST_: break;
+    }
+    return "unknown error";
+}

@@ -1,0 +1,34 @@
+/*
+ * log.h - leveled logging to stderr with the current request id.
+ *
+ * Each line: ISO time, level, request id (or "-"), message. The level is
+ * checked before anything is formatted. Never pass secrets to these calls.
+ */
+#ifndef ENT_LOG_H
+#define ENT_LOG_H
+
+typedef enum log_level {
+    LOG_LEVEL_ERROR = 0, /* the operation failed and someone should look */
+    LOG_LEVEL_WARN = 1,  /* unexpected, handled */
+    LOG_LEVEL_INFO = 2,  /* one line per request and per life-cycle event */
+    LOG_LEVEL_DEBUG = 3  /* details for developers */
+} log_level_t;
+
+extern log_level_t log_threshold;
+
+/* Parses "error", "warn", "info" or "debug"; returns -1 for anything else. */
+int log_level_parse(const char *name);
+
+/* Sets the request id this thread prints; NULL clears it. The string is
+ * copied (at most 63 bytes). */
+void log_set_request_id(const char *id);
+const char *log_request_id(void);
+
+void log_write(log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_error(...) do { if (log_threshold >= LOG_LEVEL_ERROR) log_write(LOG_LEVEL_ERROR, __VA_ARGS__); } while (0)
+#define log_warn(...)  do { if (log_threshold >= LOG_LEVEL_WARN)  log_write(LOG_LEVEL_WARN, __VA_ARGS__); } while (0)
+#define log_info(...)  do { if (log_threshold >= LOG_LEVEL_INFO)  log_write(LOG_LEVEL_INFO, __VA_ARGS__); } while (0)
+#define log_debug(...) do { if (log_threshold >= LOG_LEVEL_DEBUG) log_write(LOG_LEVEL_DEBUG, __VA_ARGS__); } while (0)
+
+#endif

@@ -1,0 +1,199 @@
+/*
+ * model.h - plain data of the entitlement domain, shared by the transport,
+ * lifecycle and database modules. No gSOAP or libpq types here.
+ *
+ * Strings are borrowed: they belong to whoever filled the struct (for SOAP
+ * requests, the gSOAP context of the request) and live as long as it does.
+ * A NULL string means "not given".
+ */
+#ifndef ENT_MODEL_H
+#define ENT_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Longest identifier (entitlementId, activationId, names) we store. */
+#define MODEL_MAX_ID_CHARS 255
+
+/* Tri-state for optional booleans of the wire format. */
+typedef enum { OPT_UNSET = -1, OPT_FALSE = 0, OPT_TRUE = 1 } opt_bool_t;
+
+/* States of entitlements and line items. */
+typedef enum model_state {
+    STATE_DRAFT,    /* being prepared; not visible to fulfilment */
+    STATE_ACTIVE,   /* accepted in queries; not a deployable target */
+    STATE_INACTIVE, /* suspended; its line items cannot change lineage */
+    STATE_DEPLOYED, /* live: can be fulfilled, upgraded, upsold, renewed */
+    STATE_OBSOLETE, /* final: replaced or withdrawn; never left */
+    STATE_TEST,     /* a test entitlement; behaves as deployed */
+    STATE_ON_HOLD,  /* accepted in queries; not a deployable target */
+    STATE_COUNT_
+} model_state_t;
+
+/* Returns the wire name ("DEPLOYED"); model_state_parse returns -1 when the
+ * name is unknown. */
+const char *model_state_name(model_state_t s);
+int model_state_parse(const char *name);
+
+/* Kinds of lineage a new line item records. */
+typedef enum model_item_type {
+    ITEM_STANDARD, /* created directly (createSimpleEntitlement) */
+    ITEM_UPGRADE,
+    ITEM_UPSELL,
+    ITEM_RENEWAL
+} model_item_type_t;
+
+const char *model_item_type_name(model_item_type_t t); /* NULL for ITEM_STANDARD */
+
+/* uniqueId or business key; either identifies the object. */
+typedef struct model_ref {
+    const char *unique_id;
+    const char *key; /* entitlementId or activationId */
+} model_ref_t;
+
+typedef struct model_product_ref {
+    const char *unique_id;
+    const char *name;
+    const char *version;
+} model_product_ref_t;
+
+/* A line item to create, as a client describes it. */
+typedef struct model_line_item {
+    const char *activation_id;   /* NULL or empty: generate one */
+    bool auto_generate;
+    const char *description;
+    bool has_product;
+    model_product_ref_t product;
+    const char *part_number;
+    const char *license_model;
+    const char *order_id;
+    const char *order_line_number;
+    bool has_count;
+    long long number_of_copies;
+    const char *start_date;      /* xsd:date text, validated by the database */
+    const char *expiration_date;
+    const char *version_date;
+    opt_bool_t is_permanent;
+    bool has_term;
+    long long term_duration;
+    const char *term_unit;       /* DAYS, WEEKS, MONTHS, YEARS */
+    const char *attributes_json; /* lineItemAttributes as a JSON object, or NULL */
+} model_line_item_t;
+
+/* One line item change of a lifecycle unit (upgrade, upsell). */
+typedef struct model_change {
+    model_ref_t parent;          /* parentLineItemIdentifier */
+    model_line_item_t item;      /* the new line item */
+    opt_bool_t is_full;
+    opt_bool_t allow_on_parent;  /* allowActivationsOnParent */
+    opt_bool_t auto_deploy;
+} model_change_t;
+
+/* One atomic unit of upgradeLicense / upsellLicense. */
+typedef struct model_unit {
+    bool has_entitlement;
+    model_ref_t entitlement;     /* parentEntitlementIdentifier */
+    size_t n_changes;
+    model_change_t *changes;
+} model_unit_t;
+
+/* What a committed change produced. Strings are owned by the result's
+ * allocator (see lifecycle.h). */
+typedef struct model_change_result {
+    char *parent_unique_id;
+    char *parent_activation_id;
+    char *new_unique_id;
+    char *new_activation_id;
+} model_change_result_t;
+
+typedef struct model_unit_result {
+    char *entitlement_unique_id;
+    char *entitlement_id;
+    size_t n_changes;
+    model_change_result_t *changes;
+} model_unit_result_t;
+
+/* A new entitlement (createSimpleEntitlement). */
+typedef struct model_entitlement {
+    const char *entitlement_id;  /* NULL or empty: generate one */
+    bool auto_generate;
+    const char *description;
+    const char *sold_to;
+    const char *ship_to_email;
+    const char *ship_to_address;
+    const char *email_template_variation;
+    opt_bool_t allow_portal_login;
+    opt_bool_t auto_deploy;
+    const char *attributes_json;
+    size_t n_items;
+    model_line_item_t *items;
+} model_entitlement_t;
+
+typedef enum model_create_op {
+    CREATE_ONLY,      /* no opType: an existing entitlementId fails */
+    CREATE_OR_IGNORE, /* an existing entitlement is left as it is, reported as success */
+    CREATE_OR_UPDATE  /* an existing entitlement gets the scalar fields and new line items */
+} model_create_op_t;
+
+typedef struct model_created {
+    char *unique_id;
+    char *entitlement_id;
+    size_t n_items;
+    char **item_unique_ids;
+    char **item_activation_ids;
+} model_created_t;
+
+/* Search criteria (getEntitlementsQuery, getEntitlementCount). A NULL
+ * value means the criterion is absent. */
+typedef enum model_match {
+    MATCH_EQUALS,
+    MATCH_STARTS_WITH,
+    MATCH_CONTAINS,
+    MATCH_ENDS_WITH
+} model_match_t;
+
+typedef struct model_text_crit {
+    const char *value;
+    model_match_t match;
+} model_text_crit_t;
+
+typedef enum model_date_match { DATE_BEFORE, DATE_AFTER, DATE_ON } model_date_match_t;
+
+typedef struct model_date_crit {
+    const char *value; /* xsd:date */
+    model_date_match_t match;
+} model_date_crit_t;
+
+typedef struct model_query {
+    model_text_crit_t entitlement_id, ent_description, description, product_name,
+        product_version, part_number, sold_to, ship_to_email, ship_to_address,
+        email_template_variation, state, created_user_id;
+    model_date_crit_t start_date, expiration_date, created_on, version_date, last_modified;
+    opt_bool_t is_permanent;
+    opt_bool_t is_bulk;
+    bool match_none;   /* a criterion nothing here can satisfy */
+    long long batch_size;
+    long long page_number; /* 1-based */
+} model_query_t;
+
+/* A line item as a query returns it; strings owned by the allocator. */
+typedef struct model_found_item {
+    char *unique_id, *activation_id, *description, *product_name, *product_version,
+        *part_number, *license_model, *order_id, *order_line_number, *start_date,
+        *expiration_date, *version_date, *state, *item_type, *term_unit,
+        *parent_unique_id, *parent_activation_id, *created, *modified;
+    long long count;
+    long long term_duration;
+    bool has_term;
+    bool is_permanent;
+} model_found_item_t;
+
+typedef struct model_found {
+    char *unique_id, *entitlement_id, *description, *sold_to, *ship_to_email,
+        *ship_to_address, *email_template_variation, *state, *created_by, *modified;
+    opt_bool_t allow_portal_login;
+    size_t n_items;
+    model_found_item_t *items;
+} model_found_t;
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * db_int.h - internals shared by the files of service/db; nothing outside
+ * service/db includes this or libpq-fe.h.
+ */
+#ifndef ENT_DB_INT_H
+#define ENT_DB_INT_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "pool.h"
+#include "stmt.h"
+
+struct db_conn {
+    PGconn *pg;           /* NULL when closed */
+    db_pool_t *pool;
+    bool in_use;
+    char sqlstate[6];
+    char constraint[64];
+    char message[256];
+};
+
+/* Runs prepared statement id with n text parameters (NULL is SQL NULL).
+ * On success *out holds the result (caller PQclears it; out may be NULL to
+ * drop it). Errors: ENT_ERETRY (40001, 40P01), ENT_EEXIST (23505),
+ * ENT_EDBDOWN (connection lost), ENT_EINVAL (22xxx: data the server
+ * refused, such as a bad date), ENT_EDB otherwise. */
+int db__exec(db_conn_t *c, db_stmt_id_t id, int n, const char *const *vals, PGresult **out) ENT_MUSTCHECK;
+
+/* Runs ad-hoc SQL with parameters (used by the query builder). */
+int db__exec_sql(db_conn_t *c, const char *sql, int n, const char *const *vals, PGresult **out) ENT_MUSTCHECK;
+
+/* Opens c->pg and prepares all statements. */
+int db__connect(db_conn_t *c, const char *conninfo, int connect_timeout_s) ENT_MUSTCHECK;
+
+/* The one place that maps a failed result to an ent_err_t. */
+int db__map_error(db_conn_t *c, const PGresult *res);
+
+#endif

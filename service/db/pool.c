@@ -1,0 +1,275 @@
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../core/log.h"
+#include "db_int.h"
+
+struct db_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t freed;
+    char *conninfo;
+    int connect_timeout_s;
+    int wait_timeout_ms;
+    int size;
+    db_conn_t *conns; /* size entries */
+};
+
+int db_pool_create(const db_pool_options_t *opt, db_pool_t **out)
+{
+    db_pool_t *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return ENT_ENOMEM;
+    p->conninfo = strdup(opt->conninfo);
+    p->conns = calloc((size_t)opt->size, sizeof *p->conns);
+    if (p->conninfo == NULL || p->conns == NULL) {
+        free(p->conninfo);
+        free(p->conns);
+        free(p);
+        return ENT_ENOMEM;
+    }
+    p->size = opt->size;
+    p->connect_timeout_s = opt->connect_timeout_s;
+    p->wait_timeout_ms = opt->wait_timeout_ms;
+    for (int i = 0; i < p->size; i++)
+        p->conns[i].pool = p;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->freed, NULL);
+    *out = p;
+    return ENT_OK;
+}
+
+void db_pool_destroy(db_pool_t *p)
+{
+    if (p == NULL)
+        return;
+    for (int i = 0; i < p->size; i++)
+        if (p->conns[i].pg != NULL)
+            PQfinish(p->conns[i].pg);
+    pthread_cond_destroy(&p->freed);
+    pthread_mutex_destroy(&p->lock);
+    free(p->conns);
+    free(p->conninfo);
+    free(p);
+}
+
+static void db__notice(void *arg, const char *msg)
+{
+    (void)arg;
+    log_debug("postgres: %s", msg);
+}
+
+int db__connect(db_conn_t *c, const char *conninfo, int connect_timeout_s)
+{
+    char timeout[16];
+    snprintf(timeout, sizeof timeout, "%d", connect_timeout_s);
+    /* expand_dbname=1: conninfo may be a URI or key=value string; the later
+     * keywords apply unless it sets them itself. */
+    /* Dates in queries and answers are UTC whatever the server's default. */
+    const char *keys[] = {"dbname", "connect_timeout", "application_name", "options", NULL};
+    const char *vals[] = {conninfo, timeout, "entitlementd", "-c TimeZone=UTC", NULL};
+
+    if (c->pg != NULL) {
+        PQfinish(c->pg);
+        c->pg = NULL;
+    }
+    PGconn *pg = PQconnectdbParams(keys, vals, 1);
+    if (pg == NULL)
+        return ENT_ENOMEM;
+    if (PQstatus(pg) != CONNECTION_OK) {
+        log_warn("database connection failed: %s", PQerrorMessage(pg));
+        PQfinish(pg);
+        return ENT_EDBDOWN;
+    }
+    PQsetNoticeProcessor(pg, db__notice, NULL);
+    for (int i = 0; i < STMT_COUNT_; i++) {
+        PGresult *r = PQprepare(pg, db_stmts[i].name, db_stmts[i].sql, 0, NULL);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            /* A statement that does not prepare is a bug or a schema that is
+             * not migrated; either way this connection is of no use. */
+            log_error("preparing %s failed: %s", db_stmts[i].name, PQresultErrorMessage(r));
+            PQclear(r);
+            PQfinish(pg);
+            return ENT_EDB;
+        }
+        PQclear(r);
+    }
+    c->pg = pg;
+    return ENT_OK;
+}
+
+int db_pool_acquire(db_pool_t *p, db_conn_t **out)
+{
+    struct timespec deadline;
+    db_conn_t *c = NULL;
+
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += p->wait_timeout_ms / 1000;
+    deadline.tv_nsec += (long)(p->wait_timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        /* Prefer an open connection over one that must be opened. */
+        for (int i = 0; i < p->size && c == NULL; i++)
+            if (!p->conns[i].in_use && p->conns[i].pg != NULL)
+                c = &p->conns[i];
+        for (int i = 0; i < p->size && c == NULL; i++)
+            if (!p->conns[i].in_use)
+                c = &p->conns[i];
+        if (c != NULL)
+            break;
+        int rc = pthread_cond_timedwait(&p->freed, &p->lock, &deadline);
+        if (rc == ETIMEDOUT) {
+            pthread_mutex_unlock(&p->lock);
+            return ENT_ETIMEDOUT;
+        }
+    }
+    c->in_use = true;
+    pthread_mutex_unlock(&p->lock);
+
+    if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
+        int rc = db__connect(c, p->conninfo, p->connect_timeout_s);
+        if (rc != ENT_OK) {
+            db_pool_release(p, c);
+            return rc;
+        }
+    }
+    c->sqlstate[0] = c->constraint[0] = c->message[0] = '\0';
+    *out = c;
+    return ENT_OK;
+}
+
+void db_conn_discard(db_conn_t *c)
+{
+    if (c->pg != NULL) {
+        PQfinish(c->pg);
+        c->pg = NULL;
+    }
+}
+
+void db_pool_release(db_pool_t *p, db_conn_t *c)
+{
+    if (c->pg != NULL) {
+        if (PQstatus(c->pg) != CONNECTION_OK)
+            db_conn_discard(c);
+        else if (PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+            db_rollback(c);
+            if (c->pg != NULL && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+                db_conn_discard(c);
+        }
+    }
+    pthread_mutex_lock(&p->lock);
+    c->in_use = false;
+    pthread_cond_signal(&p->freed);
+    pthread_mutex_unlock(&p->lock);
+}
+
+int db__map_error(db_conn_t *c, const PGresult *res)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *cons = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
+    const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(c->pg);
+
+    snprintf(c->sqlstate, sizeof c->sqlstate, "%s", state ? state : "");
+    snprintf(c->constraint, sizeof c->constraint, "%s", cons ? cons : "");
+    snprintf(c->message, sizeof c->message, "%s", msg ? msg : "");
+    if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK || state == NULL)
+        return ENT_EDBDOWN;
+    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
+        return ENT_ERETRY;
+    if (strcmp(state, "23505") == 0)
+        return ENT_EEXIST;
+    if (strncmp(state, "22", 2) == 0)
+        return ENT_EINVAL;
+    /* Class 08 (connection exception), 57P01..57P03 (shutdown, cannot connect now). */
+    if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0)
+        return ENT_EDBDOWN;
+    return ENT_EDB;
+}
+
+static int db__check(db_conn_t *c, PGresult *r, PGresult **out)
+{
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        if (out != NULL)
+            *out = r;
+        else
+            PQclear(r);
+        return ENT_OK;
+    }
+    int rc = db__map_error(c, r);
+    if (rc == ENT_EDB || rc == ENT_EDBDOWN)
+        log_warn("database: %s", c->message);
+    PQclear(r);
+    return rc;
+}
+
+int db__exec(db_conn_t *c, db_stmt_id_t id, int n, const char *const *vals, PGresult **out)
+{
+    if (c->pg == NULL)
+        return ENT_EDBDOWN;
+    return db__check(c, PQexecPrepared(c->pg, db_stmts[id].name, n, vals, NULL, NULL, 0), out);
+}
+
+int db__exec_sql(db_conn_t *c, const char *sql, int n, const char *const *vals, PGresult **out)
+{
+    if (c->pg == NULL)
+        return ENT_EDBDOWN;
+    return db__check(c, PQexecParams(c->pg, sql, n, NULL, vals, NULL, NULL, 0), out);
+}
+
+static int db__simple(db_conn_t *c, const char *sql)
+{
+    return db__exec_sql(c, sql, 0, NULL, NULL);
+}
+
+int db_conn_reset(db_conn_t *c)
+{
+    return db__connect(c, c->pool->conninfo, c->pool->connect_timeout_s);
+}
+
+int db_begin(db_conn_t *c)
+{
+    int rc = db__simple(c, "BEGIN");
+    if (rc == ENT_EDBDOWN) {
+        /* Nothing was done yet: reconnecting and starting again is safe. */
+        if ((rc = db__connect(c, c->pool->conninfo, c->pool->connect_timeout_s)) != ENT_OK)
+            return rc;
+        rc = db__simple(c, "BEGIN");
+    }
+    return rc;
+}
+
+int db_commit(db_conn_t *c)
+{
+    return db__simple(c, "COMMIT");
+}
+
+void db_rollback(db_conn_t *c)
+{
+    if (c->pg == NULL)
+        return;
+    PGresult *r = PQexec(c->pg, "ROLLBACK");
+    PQclear(r);
+}
+
+int db_savepoint(db_conn_t *c)
+{
+    return db__simple(c, "SAVEPOINT unit");
+}
+
+int db_rollback_to_savepoint(db_conn_t *c)
+{
+    return db__simple(c, "ROLLBACK TO SAVEPOINT unit");
+}
+
+const char *db_conn_sqlstate(const db_conn_t *c) { return c->sqlstate; }
+const char *db_conn_constraint(const db_conn_t *c) { return c->constraint; }
+const char *db_conn_message(const db_conn_t *c) { return c->message; }

@@ -1,0 +1,65 @@
+/*
+ * pool.h - a bounded pool of PostgreSQL connections.
+ *
+ * Connections are opened lazily, every statement of stmt.c is prepared on
+ * each new connection, and a connection comes back to the pool only when it
+ * is healthy and idle (outside a transaction): one left in a transaction is
+ * rolled back, a broken one is closed and reopened on next use.
+ */
+#ifndef ENT_DB_POOL_H
+#define ENT_DB_POOL_H
+
+#include "../core/err.h"
+
+typedef struct db_pool db_pool_t;
+typedef struct db_conn db_conn_t;
+
+typedef struct db_pool_options {
+    const char *conninfo;   /* libpq conninfo or URI; copied */
+    int size;               /* connections at most */
+    int connect_timeout_s;  /* per connection attempt */
+    int wait_timeout_ms;    /* how long acquire waits for a free connection */
+} db_pool_options_t;
+
+/* Creates a pool; opens no connection yet. *out is owned by the caller and
+ * freed with db_pool_destroy. */
+int db_pool_create(const db_pool_options_t *opt, db_pool_t **out) ENT_MUSTCHECK;
+
+/* Closes every connection. No connection may be in use. */
+void db_pool_destroy(db_pool_t *pool);
+
+/* Lends a connection, opening it if needed. Returns ENT_ETIMEDOUT when none
+ * was free in time, ENT_EDBDOWN when the server cannot be reached. */
+int db_pool_acquire(db_pool_t *pool, db_conn_t **out) ENT_MUSTCHECK;
+
+/* Returns a connection; see the file comment for what is checked. */
+void db_pool_release(db_pool_t *pool, db_conn_t *conn);
+
+/* Closes a connection that failed so that the next acquire opens it anew. */
+void db_conn_discard(db_conn_t *conn);
+
+/* Reopens a connection that was lost (the server restarted). Only for
+ * callers that know their failed statement changed nothing (reads). */
+int db_conn_reset(db_conn_t *conn) ENT_MUSTCHECK;
+
+/* Transaction control. db_begin reopens a broken connection once: a server
+ * restart between two requests costs nothing but the reconnect. */
+int db_begin(db_conn_t *conn) ENT_MUSTCHECK;
+int db_commit(db_conn_t *conn) ENT_MUSTCHECK;
+void db_rollback(db_conn_t *conn);
+
+/* Savepoints, for work inside a transaction that may fail on its own. */
+int db_savepoint(db_conn_t *conn) ENT_MUSTCHECK;
+int db_rollback_to_savepoint(db_conn_t *conn) ENT_MUSTCHECK;
+
+/* The SQLSTATE and constraint name of the last failed statement ("" when
+ * none), for mapping errors to reasons. */
+const char *db_conn_sqlstate(const db_conn_t *conn);
+const char *db_conn_constraint(const db_conn_t *conn);
+const char *db_conn_message(const db_conn_t *conn);
+
+/* Applies the migrations compiled into the binary under an advisory lock;
+ * connects with conninfo. Writes what it did to the log. */
+int db_migrate(const char *conninfo, int connect_timeout_s) ENT_MUSTCHECK;
+
+#endif

@@ -1,0 +1,290 @@
+#include "query.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db_int.h"
+
+/* The WHERE clause being built and its parameters. */
+typedef struct qb {
+    char sql[8192];
+    size_t len;
+    const char *params[QUERY_MAX_PARAMS];
+    int n;
+    bool failed; /* out of room or memory */
+    const ent_alloc_t *a;
+} qb_t;
+
+static void qb_add(qb_t *b, const char *text)
+{
+    size_t l = strlen(text);
+    if (b->len + l + 1 > sizeof b->sql) {
+        b->failed = true;
+        return;
+    }
+    memcpy(b->sql + b->len, text, l + 1);
+    b->len += l;
+}
+
+/* Adds a parameter and returns its placeholder number. */
+static int qb_param(qb_t *b, const char *value)
+{
+    if (b->n >= QUERY_MAX_PARAMS) {
+        b->failed = true;
+        return 1;
+    }
+    b->params[b->n++] = value;
+    return b->n;
+}
+
+char *query_like_pattern(const ent_alloc_t *a, const char *value, model_match_t match)
+{
+    size_t l = strlen(value);
+    char *p = ent_alloc(a, 2 * l + 3);
+    size_t o = 0;
+    if (p == NULL)
+        return NULL;
+    if (match == MATCH_CONTAINS || match == MATCH_ENDS_WITH)
+        p[o++] = '%';
+    for (size_t i = 0; i < l; i++) {
+        if (value[i] == '%' || value[i] == '_' || value[i] == '\\')
+            p[o++] = '\\';
+        p[o++] = value[i];
+    }
+    if (match == MATCH_CONTAINS || match == MATCH_STARTS_WITH)
+        p[o++] = '%';
+    p[o] = '\0';
+    return p;
+}
+
+/* Appends "<prefix>column = $n" or "<prefix>column LIKE $n ESCAPE '\'". */
+static void qb_text(qb_t *b, const char *prefix, const char *column, const model_text_crit_t *c)
+{
+    char frag[200];
+    if (c->value == NULL)
+        return;
+    if (c->match == MATCH_EQUALS) {
+        snprintf(frag, sizeof frag, "%s%s = $%d", prefix, column, qb_param(b, c->value));
+    } else {
+        char *pat = query_like_pattern(b->a, c->value, c->match);
+        if (pat == NULL) {
+            b->failed = true;
+            return;
+        }
+        snprintf(frag, sizeof frag, "%s%s LIKE $%d ESCAPE '\\'", prefix, column, qb_param(b, pat));
+    }
+    qb_add(b, frag);
+}
+
+static void qb_date(qb_t *b, const char *expr, const model_date_crit_t *c)
+{
+    static const char *const ops[] = {"<", ">", "="};
+    char frag[256];
+    if (c->value == NULL)
+        return;
+    snprintf(frag, sizeof frag, " AND (%s)::date %s $%d::date", expr, ops[c->match],
+             qb_param(b, c->value));
+    qb_add(b, frag);
+}
+
+static bool qb_has_item_criteria(const model_query_t *q)
+{
+    return q->product_name.value || q->product_version.value || q->part_number.value ||
+           q->start_date.value || q->expiration_date.value || q->version_date.value ||
+           q->is_permanent != OPT_UNSET;
+}
+
+/* The WHERE clause over entitlements e and m.lm (its last change). */
+static void qb_where(qb_t *b, const model_query_t *q)
+{
+    qb_add(b, " WHERE true");
+    if (q->match_none || q->is_bulk == OPT_TRUE)
+        qb_add(b, " AND false"); /* no bulk entitlements here */
+    qb_text(b, " AND ", "e.entitlement_id", &q->entitlement_id);
+    qb_text(b, " AND ", "e.description", &q->ent_description);
+    qb_text(b, " AND ", "e.sold_to", &q->sold_to);
+    qb_text(b, " AND ", "e.ship_to_email", &q->ship_to_email);
+    qb_text(b, " AND ", "e.ship_to_address", &q->ship_to_address);
+    qb_text(b, " AND ", "e.email_template_variation", &q->email_template_variation);
+    qb_text(b, " AND ", "e.state", &q->state);
+    qb_text(b, " AND ", "e.created_by", &q->created_user_id);
+    qb_date(b, "e.created_at", &q->created_on);
+    qb_date(b, "m.lm", &q->last_modified);
+    if (q->description.value != NULL) {
+        /* description matches the entitlement's or any line item's. */
+        qb_text(b, " AND (", "e.description", &q->description);
+        qb_text(b, " OR EXISTS (SELECT 1 FROM line_items ld WHERE ld.entitlement_id = e.id AND ",
+                "ld.description", &q->description);
+        qb_add(b, "))");
+    }
+    if (qb_has_item_criteria(q)) {
+        /* One line item must match all line item criteria together. */
+        qb_add(b, " AND EXISTS (SELECT 1 FROM line_items li LEFT JOIN products p ON p.id = li.product_id "
+                  "WHERE li.entitlement_id = e.id");
+        qb_text(b, " AND ", "p.name", &q->product_name);
+        qb_text(b, " AND ", "p.version", &q->product_version);
+        qb_text(b, " AND ", "li.part_number", &q->part_number);
+        qb_date(b, "li.start_date", &q->start_date);
+        qb_date(b, "li.expiration_date", &q->expiration_date);
+        qb_date(b, "li.version_date", &q->version_date);
+        if (q->is_permanent != OPT_UNSET)
+            qb_add(b, q->is_permanent == OPT_TRUE ? " AND li.is_permanent" : " AND NOT li.is_permanent");
+        qb_add(b, ")");
+    }
+}
+
+#define QUERY_FROM                                                                       \
+    " FROM entitlements e CROSS JOIN LATERAL (SELECT GREATEST(e.updated_at, "            \
+    "max(li.updated_at)) AS lm FROM line_items li WHERE li.entitlement_id = e.id) m"
+
+static char *qs(const ent_alloc_t *a, const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? NULL : ent_strdup(a, PQgetvalue(r, row, col));
+}
+
+int query_count(db_conn_t *c, const model_query_t *q, const ent_alloc_t *a, long long *count)
+{
+    qb_t b = {.a = a};
+    PGresult *r = NULL;
+    int rc;
+
+    qb_add(&b, "SELECT count(*)" QUERY_FROM);
+    qb_where(&b, q);
+    if (b.failed)
+        return ENT_EINVAL;
+    if ((rc = db__exec_sql(c, b.sql, b.n, b.params, &r)) != ENT_OK)
+        return rc;
+    *count = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return ENT_OK;
+}
+
+/* Epoch seconds as text, so the transport can fill xsd:dateTime. */
+#define QUERY_EPOCH(col) "extract(epoch FROM " col ")::bigint::text"
+
+static int query__items(db_conn_t *c, const ent_alloc_t *a, model_found_t *found, size_t n,
+                        const char *ids)
+{
+    PGresult *r = NULL;
+    const char *v[1] = {ids};
+    int rc = db__exec_sql(c,
+        "SELECT li.entitlement_id, li.unique_id, li.activation_id, li.description, p.name, "
+        "p.version, li.part_number, li.license_model, li.order_id, li.order_line_number, "
+        "li.start_date::text, li.expiration_date::text, li.version_date::text, li.state, "
+        "li.line_item_type, li.term_unit, li.term_duration, li.is_permanent, li.number_of_copies, "
+        "pa.unique_id, pa.activation_id, " QUERY_EPOCH("li.created_at") ", "
+        QUERY_EPOCH("li.updated_at")
+        " FROM line_items li LEFT JOIN products p ON p.id = li.product_id "
+        "LEFT JOIN line_items pa ON pa.id = li.parent_id "
+        "WHERE li.entitlement_id = ANY ($1::bigint[]) ORDER BY li.entitlement_id, li.id",
+        1, v, &r);
+    if (rc != ENT_OK)
+        return rc;
+    int rows = PQntuples(r);
+    model_found_item_t *items = ent_calloc(a, (size_t)rows + 1, sizeof *items);
+    if (items == NULL) {
+        PQclear(r);
+        return ENT_ENOMEM;
+    }
+    /* Rows come grouped by entitlement; hand each entitlement its run. */
+    for (size_t e = 0; e < n; e++) {
+        long long id = strtoll(found[e].unique_id + 4, NULL, 10); /* "HID-<id>" */
+        found[e].items = NULL;
+        for (int i = 0; i < rows; i++) {
+            if (strtoll(PQgetvalue(r, i, 0), NULL, 10) != id)
+                continue;
+            model_found_item_t *it = &items[i];
+            if (found[e].items == NULL)
+                found[e].items = it;
+            found[e].n_items++;
+            it->unique_id = qs(a, r, i, 1);
+            it->activation_id = qs(a, r, i, 2);
+            it->description = qs(a, r, i, 3);
+            it->product_name = qs(a, r, i, 4);
+            it->product_version = qs(a, r, i, 5);
+            it->part_number = qs(a, r, i, 6);
+            it->license_model = qs(a, r, i, 7);
+            it->order_id = qs(a, r, i, 8);
+            it->order_line_number = qs(a, r, i, 9);
+            it->start_date = qs(a, r, i, 10);
+            it->expiration_date = qs(a, r, i, 11);
+            it->version_date = qs(a, r, i, 12);
+            it->state = qs(a, r, i, 13);
+            it->item_type = qs(a, r, i, 14);
+            it->term_unit = qs(a, r, i, 15);
+            it->has_term = !PQgetisnull(r, i, 16);
+            it->term_duration = strtoll(PQgetvalue(r, i, 16), NULL, 10);
+            it->is_permanent = PQgetvalue(r, i, 17)[0] == 't';
+            it->count = strtoll(PQgetvalue(r, i, 18), NULL, 10);
+            it->parent_unique_id = qs(a, r, i, 19);
+            it->parent_activation_id = qs(a, r, i, 20);
+            it->created = qs(a, r, i, 21);
+            it->modified = qs(a, r, i, 22);
+        }
+    }
+    PQclear(r);
+    return ENT_OK;
+}
+
+int query_search(db_conn_t *c, const model_query_t *q, const ent_alloc_t *a, model_found_t **out,
+                 size_t *n_out)
+{
+    qb_t b = {.a = a};
+    PGresult *r = NULL;
+    char limit[24], offset[24], frag[96];
+    int rc;
+
+    *out = NULL;
+    *n_out = 0;
+    qb_add(&b, "SELECT e.id, e.unique_id, e.entitlement_id, e.description, e.sold_to, "
+               "e.ship_to_email, e.ship_to_address, e.email_template_variation, e.state, "
+               "e.created_by, e.allow_portal_login, " QUERY_EPOCH("m.lm") QUERY_FROM);
+    qb_where(&b, q);
+    snprintf(limit, sizeof limit, "%lld", q->batch_size);
+    snprintf(offset, sizeof offset, "%lld", (q->page_number - 1) * q->batch_size);
+    /* The entitlement whose line items changed last comes first; the id
+     * makes the order total so that pages neither skip nor repeat. */
+    snprintf(frag, sizeof frag, " ORDER BY m.lm DESC, e.id DESC LIMIT $%d OFFSET $%d",
+             qb_param(&b, limit), qb_param(&b, offset));
+    qb_add(&b, frag);
+    if (b.failed)
+        return ENT_EINVAL;
+    if ((rc = db__exec_sql(c, b.sql, b.n, b.params, &r)) != ENT_OK)
+        return rc;
+
+    int rows = PQntuples(r);
+    model_found_t *found = ent_calloc(a, (size_t)rows + 1, sizeof *found);
+    /* "{id,id,...}": at most 20 digits and a comma per row. */
+    char *ids = ent_alloc(a, (size_t)rows * 21 + 3);
+    if (found == NULL || ids == NULL) {
+        PQclear(r);
+        return ENT_ENOMEM;
+    }
+    size_t o = 0;
+    ids[o++] = '{';
+    for (int i = 0; i < rows; i++) {
+        model_found_t *f = &found[i];
+        o += (size_t)sprintf(ids + o, "%s%s", i ? "," : "", PQgetvalue(r, i, 0));
+        f->unique_id = qs(a, r, i, 1);
+        f->entitlement_id = qs(a, r, i, 2);
+        f->description = qs(a, r, i, 3);
+        f->sold_to = qs(a, r, i, 4);
+        f->ship_to_email = qs(a, r, i, 5);
+        f->ship_to_address = qs(a, r, i, 6);
+        f->email_template_variation = qs(a, r, i, 7);
+        f->state = qs(a, r, i, 8);
+        f->created_by = qs(a, r, i, 9);
+        f->allow_portal_login = PQgetisnull(r, i, 10) ? OPT_UNSET
+                                : PQgetvalue(r, i, 10)[0] == 't' ? OPT_TRUE : OPT_FALSE;
+        f->modified = qs(a, r, i, 11);
+    }
+    ids[o++] = '}';
+    ids[o] = '\0';
+    PQclear(r);
+    if (rows > 0 && (rc = query__items(c, a, found, (size_t)rows, ids)) != ENT_OK)
+        return rc;
+    *out = found;
+    *n_out = (size_t)rows;
+    return ENT_OK;
+}

@@ -1,0 +1,29 @@
+/*
+ * query.h - entitlement search (getEntitlementsQuery) and count
+ * (getEntitlementCount) from one criteria builder. User input only ever
+ * reaches SQL as bound parameters; LIKE patterns escape %, _ and \.
+ */
+#ifndef ENT_DB_QUERY_H
+#define ENT_DB_QUERY_H
+
+#include "../core/alloc.h"
+#include "../core/err.h"
+#include "../core/model.h"
+#include "pool.h"
+
+/* Most criteria (hence bound parameters) one query can carry. */
+#define QUERY_MAX_PARAMS 48
+
+/* Returns one page of matching entitlements with their line items, the
+ * entitlement whose line item changed last first. */
+int query_search(db_conn_t *c, const model_query_t *q, const ent_alloc_t *a, model_found_t **out,
+                 size_t *n_out) ENT_MUSTCHECK;
+
+/* Counts the matching entitlements. */
+int query_count(db_conn_t *c, const model_query_t *q, const ent_alloc_t *a, long long *count) ENT_MUSTCHECK;
+
+/* Escapes %, _ and \ of value and adds the wildcards of match; the result
+ * is for `LIKE ... ESCAPE '\'`. Exposed for the unit tests. */
+char *query_like_pattern(const ent_alloc_t *a, const char *value, model_match_t match);
+
+#endif

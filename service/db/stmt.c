@@ -1,0 +1,70 @@
+#include "stmt.h"
+
+/* The columns every line item lookup returns, in this order (see
+ * store.c: store__li_row). Locks the line item for update and its
+ * entitlement for share, so that concurrent changes of one parent
+ * serialise while a state change of the entitlement waits for them. */
+#define LI_LOCK_SELECT                                                                  \
+    "SELECT li.id, li.unique_id, li.activation_id, li.state, li.number_of_copies, "     \
+    "li.product_id, li.is_permanent, li.expiration_date::text, "                        \
+    "e.id, e.unique_id, e.entitlement_id, e.state "                                     \
+    "FROM line_items li JOIN entitlements e ON e.id = li.entitlement_id "
+#define LI_LOCK_TAIL " FOR UPDATE OF li FOR SHARE OF e"
+
+const db_stmt_t db_stmts[STMT_COUNT_] = {
+    [STMT_LI_LOCK_BY_AID] = {"li_lock_aid", LI_LOCK_SELECT "WHERE li.activation_id = $1" LI_LOCK_TAIL},
+    [STMT_LI_LOCK_BY_UID] = {"li_lock_uid", LI_LOCK_SELECT "WHERE li.unique_id = $1" LI_LOCK_TAIL},
+    [STMT_ENT_BY_KEY] = {"ent_key",
+        "SELECT id, unique_id, entitlement_id, state FROM entitlements WHERE entitlement_id = $1"},
+    [STMT_ENT_BY_UID] = {"ent_uid",
+        "SELECT id, unique_id, entitlement_id, state FROM entitlements WHERE unique_id = $1"},
+    [STMT_ENT_LOCK_BY_KEY] = {"ent_lock_key",
+        "SELECT id, unique_id, entitlement_id, state FROM entitlements "
+        "WHERE entitlement_id = $1 FOR UPDATE"},
+    /* $1 parent product id, $2 relationship kind, $3 uniqueId, $4 name, $5 version. */
+    [STMT_PRODUCT_TARGET] = {"product_target",
+        "SELECT p.id, p.name, p.version, EXISTS (SELECT 1 FROM product_relationships r "
+        "WHERE r.from_product_id = $1 AND r.to_product_id = p.id AND r.kind = $2) "
+        "FROM products p WHERE p.unique_id = $3 OR (p.name = $4 AND p.version = $5)"},
+    [STMT_PRODUCT_FIND] = {"product_find",
+        "SELECT id, name, version FROM products "
+        "WHERE unique_id = $1 OR (name = $2 AND version = $3)"},
+    [STMT_LI_INSERT] = {"li_insert",
+        "INSERT INTO line_items (activation_id, entitlement_id, product_id, parent_id, "
+        "line_item_type, state, number_of_copies, description, part_number, license_model, "
+        "order_id, order_line_number, start_date, expiration_date, is_permanent, "
+        "term_duration, term_unit, version_date, attributes) VALUES ($1, $2, $3, $4, $5, $6, "
+        "$7, $8, $9, $10, $11, $12, $13::date, $14::date, coalesce($15::boolean, false), $16, "
+        "$17, $18::date, $19::jsonb) RETURNING unique_id"},
+    [STMT_LI_UPDATE_PARENT] = {"li_update_parent",
+        "UPDATE line_items SET number_of_copies = $2, state = $3, updated_at = now() WHERE id = $1"},
+    [STMT_LI_OWNER] = {"li_owner",
+        "SELECT entitlement_id FROM line_items WHERE activation_id = $1"},
+    [STMT_ENT_INSERT] = {"ent_insert",
+        "INSERT INTO entitlements (entitlement_id, description, sold_to, ship_to_email, "
+        "ship_to_address, email_template_variation, allow_portal_login, state, attributes, "
+        "created_by) VALUES ($1, $2, $3, $4, $5, $6, $7::boolean, $8, $9::jsonb, $10) "
+        "RETURNING id, unique_id"},
+    [STMT_ENT_UPDATE] = {"ent_update",
+        "UPDATE entitlements SET description = coalesce($2, description), "
+        "sold_to = coalesce($3, sold_to), ship_to_email = coalesce($4, ship_to_email), "
+        "ship_to_address = coalesce($5, ship_to_address), "
+        "email_template_variation = coalesce($6, email_template_variation), "
+        "allow_portal_login = coalesce($7::boolean, allow_portal_login), "
+        "attributes = coalesce($8::jsonb, attributes), updated_at = now() WHERE id = $1"},
+    [STMT_AUDIT] = {"audit",
+        "INSERT INTO audit_log (request_id, username, operation, entitlement_id, "
+        "entitlement_uid, parent_activation_id, new_activation_id, new_unique_id, detail) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"},
+    [STMT_USER_GET] = {"user_get",
+        "SELECT password_hash, is_admin FROM users WHERE name = $1 AND domain = $2"},
+    [STMT_USER_ADD] = {"user_add",
+        "INSERT INTO users (name, domain, password_hash, is_admin) VALUES ($1, $2, $3, $4::boolean)"},
+    [STMT_PRODUCT_ADD] = {"product_add",
+        "INSERT INTO products (name, version) VALUES ($1, $2) "
+        "ON CONFLICT (name, version) DO NOTHING RETURNING unique_id"},
+    [STMT_RELATE] = {"relate",
+        "INSERT INTO product_relationships (from_product_id, to_product_id, kind) "
+        "SELECT f.id, t.id, $5 FROM products f, products t WHERE f.name = $1 AND f.version = $2 "
+        "AND t.name = $3 AND t.version = $4 ON CONFLICT DO NOTHING RETURNING kind"},
+};

@@ -1,0 +1,36 @@
+/*
+ * stmt.h - every fixed SQL statement of the service, prepared once per
+ * connection. All take bound parameters; none is built from input.
+ */
+#ifndef ENT_DB_STMT_H
+#define ENT_DB_STMT_H
+
+typedef enum db_stmt_id {
+    STMT_LI_LOCK_BY_AID,
+    STMT_LI_LOCK_BY_UID,
+    STMT_ENT_BY_KEY,
+    STMT_ENT_BY_UID,
+    STMT_ENT_LOCK_BY_KEY,
+    STMT_PRODUCT_TARGET,
+    STMT_PRODUCT_FIND,
+    STMT_LI_INSERT,
+    STMT_LI_UPDATE_PARENT,
+    STMT_LI_OWNER,
+    STMT_ENT_INSERT,
+    STMT_ENT_UPDATE,
+    STMT_AUDIT,
+    STMT_USER_GET,
+    STMT_USER_ADD,
+    STMT_PRODUCT_ADD,
+    STMT_RELATE,
+    STMT_COUNT_
+} db_stmt_id_t;
+
+typedef struct db_stmt {
+    const char *name;
+    const char *sql;
+} db_stmt_t;
+
+extern const db_stmt_t db_stmts[STMT_COUNT_];
+
+#endif

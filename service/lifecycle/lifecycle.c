@@ -1,0 +1,432 @@
+#include "lifecycle.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../core/ids.h"
+#include "../core/log.h"
+#include "../db/query.h"
+#include "../db/store.h"
+
+/* Longest message we put after a reason code; identifiers are cut to fit. */
+#define LC_MAX_REASON 600
+
+lc_outcome_t lc_fail(const lc_ctx_t *ctx, lc_reason_t reason, const char *fmt, ...)
+{
+    char msg[LC_MAX_REASON];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    lc_outcome_t o = {reason, ent_sprintf(ctx->alloc, "%s: %s", lc_reason_code(reason), msg)};
+    return o;
+}
+
+static lc_outcome_t lc__ok(void)
+{
+    lc_outcome_t o = {REASON_OK, NULL};
+    return o;
+}
+
+/* A printable name for an identifier in a reason: hostile input may be
+ * long, so it is cut (on a character boundary) at 255 bytes. */
+static const char *lc__name(const model_ref_t *ref, char *buf, size_t len)
+{
+    const char *s = ref->key && ref->key[0] ? ref->key : ref->unique_id ? ref->unique_id : "";
+    size_t n = strlen(s);
+    if (n >= len) {
+        n = len - 1;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    }
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* Maps a store error that has no more specific reason. */
+static lc_outcome_t lc__db_fail(const lc_ctx_t *ctx, int rc, const char *what)
+{
+    if (rc == ENT_EDBDOWN || rc == ENT_ETIMEDOUT || rc == ENT_ERETRY)
+        return lc_fail(ctx, REASON_DATABASE_UNAVAILABLE, "the database is not available (%s)", what);
+    if (rc == ENT_EINVAL)
+        return lc_fail(ctx, REASON_INVALID_REQUEST, "a value was refused while %s (check dates and numbers)", what);
+    log_error("%s: %s", what, ent_strerror(rc));
+    return lc_fail(ctx, REASON_INTERNAL_ERROR, "unexpected error while %s", what);
+}
+
+/* Resolves the activation id of a new line item: the client's (checked) or
+ * a generated one. */
+static lc_outcome_t lc__activation_id(const lc_ctx_t *ctx, const model_line_item_t *item, char **out)
+{
+    const char *why;
+    if (item->activation_id != NULL && item->activation_id[0] != '\0' && !item->auto_generate) {
+        if (!lc_id_valid(item->activation_id, &why)) {
+            model_ref_t r = {NULL, item->activation_id};
+            char name[256];
+            return lc_fail(ctx, REASON_INVALID_ACTIVATION_ID, "activationId '%s' %s",
+                           lc__name(&r, name, sizeof name), why);
+        }
+        *out = (char *)item->activation_id;
+        return lc__ok();
+    }
+    char buf[IDS_ACTIVATION_ID_LEN + 1];
+    if (ids_activation_id(buf, sizeof buf) != ENT_OK)
+        return lc_fail(ctx, REASON_INTERNAL_ERROR, "could not generate an activation id");
+    *out = ent_strdup(ctx->alloc, buf);
+    return *out ? lc__ok() : lc_fail(ctx, REASON_INTERNAL_ERROR, "out of memory");
+}
+
+/* One try of a lifecycle unit inside an open transaction. */
+static lc_outcome_t lc__change_try(const lc_ctx_t *ctx, db_conn_t *c, lc_op_t op,
+                                   const model_unit_t *unit, model_unit_result_t *res, int *rc)
+{
+    const char *kind = op == LC_UPGRADE ? "UPGRADE" : "UPSELL";
+    const char *opname = op == LC_UPGRADE ? "upgradeLicense" : "upsellLicense";
+    store_entitlement_t ent = {0};
+    char name[256];
+
+    *rc = ENT_OK;
+    if (unit->has_entitlement) {
+        *rc = store_find_entitlement(c, &unit->entitlement, false, ctx->alloc, &ent);
+        if (*rc == ENT_ENOTFOUND) {
+            *rc = ENT_OK;
+            return lc_fail(ctx, REASON_ENTITLEMENT_NOT_FOUND, "no entitlement with %s '%s'",
+                           unit->entitlement.key ? "entitlementId" : "uniqueId",
+                           lc__name(&unit->entitlement, name, sizeof name));
+        }
+        if (*rc != ENT_OK)
+            return lc__db_fail(ctx, *rc, "looking up the entitlement");
+    }
+
+    for (size_t i = 0; i < unit->n_changes; i++) {
+        const model_change_t *ch = &unit->changes[i];
+        model_change_result_t *out = &res->changes[i];
+        store_line_item_t parent = {0};
+        char *aid = NULL;
+        long long product_id = 0, count = 0;
+        bool related = false;
+        lc_outcome_t o;
+
+        o = lc__activation_id(ctx, &ch->item, &aid);
+        if (o.reason != REASON_OK)
+            return o;
+
+        *rc = store_lock_line_item(c, &ch->parent, ctx->alloc, &parent);
+        if (*rc == ENT_ENOTFOUND) {
+            *rc = ENT_OK;
+            return lc_fail(ctx, REASON_LINE_ITEM_NOT_FOUND, "no line item with %s '%s'",
+                           ch->parent.key ? "activationId" : "uniqueId",
+                           lc__name(&ch->parent, name, sizeof name));
+        }
+        if (*rc != ENT_OK)
+            return lc__db_fail(ctx, *rc, "looking up the parent line item");
+        if (unit->has_entitlement && parent.entitlement_pk != ent.id)
+            return lc_fail(ctx, REASON_LINE_ITEM_NOT_IN_ENTITLEMENT,
+                           "line item '%s' does not belong to entitlement '%s'",
+                           parent.activation_id, ent.entitlement_id);
+        if (!lc_state_allows_change(parent.state, parent.entitlement_state))
+            return lc_fail(ctx, REASON_INVALID_STATE,
+                           "line item '%s' is %s in entitlement '%s' (%s); only DEPLOYED or TEST "
+                           "line items of an entitlement that is not INACTIVE can be changed",
+                           parent.activation_id, model_state_name(parent.state),
+                           parent.entitlement_id, model_state_name(parent.entitlement_state));
+
+        if (!ch->item.has_product)
+            return lc_fail(ctx, REASON_INVALID_REQUEST, "lineItem %zu has no product", i + 1);
+        *rc = store_find_product(c, &ch->item.product, parent.product_id, kind, &product_id, &related);
+        if (*rc == ENT_ENOTFOUND) {
+            *rc = ENT_OK;
+            const model_product_ref_t *p = &ch->item.product;
+            if (p->name != NULL)
+                return lc_fail(ctx, REASON_PRODUCT_NOT_FOUND, "no product '%.255s' version '%.255s'",
+                               p->name, p->version ? p->version : "");
+            return lc_fail(ctx, REASON_PRODUCT_NOT_FOUND, "no product with uniqueId '%.255s'",
+                           p->unique_id ? p->unique_id : "");
+        }
+        if (*rc != ENT_OK)
+            return lc__db_fail(ctx, *rc, "looking up the product");
+        if (!related)
+            return lc_fail(ctx, REASON_NO_PRODUCT_RELATIONSHIP,
+                           "no %s relationship from the product of line item '%s' to the product "
+                           "requested", kind, parent.activation_id);
+
+        if (!lc_new_count(ch->is_full == OPT_TRUE, ch->item.has_count, ch->item.number_of_copies,
+                          parent.count, &count))
+            return lc_fail(ctx, REASON_INVALID_COUNT,
+                           "numberOfCopies %lld is not between 1 and the %lld copies of line item '%s'",
+                           ch->is_full == OPT_TRUE ? parent.count : ch->item.number_of_copies,
+                           parent.count, parent.activation_id);
+
+        store_new_item_t ni = {
+            .entitlement_pk = parent.entitlement_pk,
+            .product_id = product_id,
+            .parent_id = parent.id,
+            .type = op == LC_UPGRADE ? ITEM_UPGRADE : ITEM_UPSELL,
+            .state = ch->auto_deploy == OPT_TRUE ? STATE_DEPLOYED : STATE_DRAFT,
+            .count = count,
+            .activation_id = aid,
+            .src = &ch->item,
+        };
+        *rc = store_insert_line_item(c, &ni, ctx->alloc, &out->new_unique_id);
+        if (*rc == ENT_EEXIST) {
+            *rc = ENT_OK;
+            return lc_fail(ctx, REASON_ACTIVATION_ID_EXISTS, "activationId '%.255s' is already in use", aid);
+        }
+        if (*rc != ENT_OK)
+            return lc__db_fail(ctx, *rc, "creating the line item");
+
+        /* The copies move to the new line item; without activations on the
+         * parent it is retired. */
+        model_state_t pstate = ch->allow_on_parent == OPT_TRUE ? parent.state : STATE_OBSOLETE;
+        if ((*rc = store_update_parent(c, parent.id, parent.count - count, pstate)) != ENT_OK)
+            return lc__db_fail(ctx, *rc, "updating the parent line item");
+
+        store_audit_t audit = {ctx->request_id, ctx->user, opname, parent.entitlement_id,
+                               parent.entitlement_uid, parent.activation_id, aid,
+                               out->new_unique_id, NULL};
+        if ((*rc = store_audit(c, &audit)) != ENT_OK)
+            return lc__db_fail(ctx, *rc, "writing the audit trail");
+
+        out->parent_unique_id = parent.unique_id;
+        out->parent_activation_id = parent.activation_id;
+        out->new_activation_id = aid;
+        if (i == 0) {
+            res->entitlement_unique_id = parent.entitlement_uid;
+            res->entitlement_id = parent.entitlement_id;
+        }
+    }
+    return lc__ok();
+}
+
+/* Runs try_fn in a transaction, again on serialization failures; commits
+ * when it succeeds. */
+typedef lc_outcome_t (*lc_try_fn)(const lc_ctx_t *ctx, db_conn_t *c, const void *arg, int *rc);
+
+static lc_outcome_t lc__run(const lc_ctx_t *ctx, lc_try_fn fn, const void *arg)
+{
+    db_conn_t *c = NULL;
+    lc_outcome_t o;
+    int rc = db_pool_acquire(ctx->pool, &c);
+
+    if (rc != ENT_OK)
+        return lc__db_fail(ctx, rc, "acquiring a connection");
+    for (int attempt = 0;; attempt++) {
+        if ((rc = db_begin(c)) != ENT_OK) {
+            o = lc__db_fail(ctx, rc, "starting a transaction");
+            break;
+        }
+        o = fn(ctx, c, arg, &rc);
+        if (o.reason == REASON_OK) {
+            rc = db_commit(c);
+            if (rc == ENT_OK)
+                break;
+            o = lc__db_fail(ctx, rc, "committing");
+        } else {
+            db_rollback(c);
+        }
+        if (rc != ENT_ERETRY || attempt + 1 >= LC_MAX_RETRIES)
+            break;
+        log_debug("unit retried after a serialization failure (attempt %d)", attempt + 2);
+    }
+    db_pool_release(ctx->pool, c);
+    return o;
+}
+
+typedef struct lc_change_arg {
+    lc_op_t op;
+    const model_unit_t *unit;
+    model_unit_result_t *res;
+} lc_change_arg_t;
+
+static lc_outcome_t lc__change_fn(const lc_ctx_t *ctx, db_conn_t *c, const void *arg, int *rc)
+{
+    const lc_change_arg_t *a = arg;
+    /* A retry starts from a clean result. */
+    memset(a->res->changes, 0, a->unit->n_changes * sizeof *a->res->changes);
+    return lc__change_try(ctx, c, a->op, a->unit, a->res, rc);
+}
+
+lc_outcome_t lc_change_unit(const lc_ctx_t *ctx, lc_op_t op, const model_unit_t *unit,
+                            model_unit_result_t *result)
+{
+    if (unit->n_changes == 0)
+        return lc_fail(ctx, REASON_INVALID_REQUEST, "entitlementData has no lineItemData");
+    memset(result, 0, sizeof *result);
+    result->n_changes = unit->n_changes;
+    result->changes = ent_calloc(ctx->alloc, unit->n_changes, sizeof *result->changes);
+    if (result->changes == NULL)
+        return lc_fail(ctx, REASON_INTERNAL_ERROR, "out of memory");
+    lc_change_arg_t arg = {op, unit, result};
+    return lc__run(ctx, lc__change_fn, &arg);
+}
+
+/* createSimpleEntitlement */
+
+typedef struct lc_create_arg {
+    model_create_op_t op;
+    const model_entitlement_t *e;
+    model_created_t *res;
+} lc_create_arg_t;
+
+static lc_outcome_t lc__create_fn(const lc_ctx_t *ctx, db_conn_t *c, const void *arg, int *rc)
+{
+    const lc_create_arg_t *a = arg;
+    const model_entitlement_t *e = a->e;
+    model_created_t *res = a->res;
+    char generated[IDS_ACTIVATION_ID_LEN + 1];
+    const char *eid = e->entitlement_id;
+    const char *why;
+    long long ent_pk = 0;
+    bool existing = false;
+    model_state_t state = e->auto_deploy == OPT_TRUE ? STATE_DEPLOYED : STATE_DRAFT;
+
+    *rc = ENT_OK;
+    res->n_items = 0;
+    if (eid == NULL || eid[0] == '\0' || e->auto_generate) {
+        if (ids_activation_id(generated, sizeof generated) != ENT_OK)
+            return lc_fail(ctx, REASON_INTERNAL_ERROR, "could not generate an entitlement id");
+        eid = generated;
+    } else if (!lc_id_valid(eid, &why)) {
+        model_ref_t r = {NULL, eid};
+        char name[256];
+        return lc_fail(ctx, REASON_INVALID_ENTITLEMENT_ID, "entitlementId '%s' %s",
+                       lc__name(&r, name, sizeof name), why);
+    }
+
+    if (a->op != CREATE_ONLY) {
+        store_entitlement_t found = {0};
+        model_ref_t ref = {NULL, eid};
+        *rc = store_find_entitlement(c, &ref, true, ctx->alloc, &found);
+        if (*rc == ENT_OK) {
+            existing = true;
+            ent_pk = found.id;
+            res->unique_id = found.unique_id;
+            res->entitlement_id = found.entitlement_id;
+            if (a->op == CREATE_OR_IGNORE)
+                return lc__ok();
+            if ((*rc = store_update_entitlement(c, ent_pk, e)) != ENT_OK)
+                return lc__db_fail(ctx, *rc, "updating the entitlement");
+            state = found.state;
+        } else if (*rc != ENT_ENOTFOUND) {
+            return lc__db_fail(ctx, *rc, "looking up the entitlement");
+        }
+        *rc = ENT_OK;
+    }
+
+    if (!existing) {
+        *rc = store_insert_entitlement(c, e, eid, state, ctx->user, ctx->alloc, &ent_pk, &res->unique_id);
+        if (*rc == ENT_EEXIST) {
+            *rc = ENT_OK;
+            return lc_fail(ctx, REASON_ENTITLEMENT_EXISTS, "entitlementId '%s' is already in use", eid);
+        }
+        if (*rc != ENT_OK)
+            return lc__db_fail(ctx, *rc, "creating the entitlement");
+        res->entitlement_id = ent_strdup(ctx->alloc, eid);
+    }
+
+    for (size_t i = 0; i < e->n_items; i++) {
+        const model_line_item_t *it = &e->items[i];
+        char *aid = NULL;
+        long long product_id = 0, owner = 0;
+        lc_outcome_t o = lc__activation_id(ctx, it, &aid);
+        if (o.reason != REASON_OK)
+            return o;
+        if (existing) {
+            /* CREATE_OR_UPDATE adds only the line items that are new. */
+            *rc = store_line_item_owner(c, aid, &owner);
+            if (*rc == ENT_OK && owner == ent_pk)
+                continue;
+            if (*rc != ENT_OK && *rc != ENT_ENOTFOUND)
+                return lc__db_fail(ctx, *rc, "looking up a line item");
+            *rc = ENT_OK;
+        }
+        if (!it->has_product)
+            return lc_fail(ctx, REASON_INVALID_REQUEST, "lineItems %zu has no product", i + 1);
+        *rc = store_find_product(c, &it->product, 0, NULL, &product_id, NULL);
+        if (*rc == ENT_ENOTFOUND) {
+            *rc = ENT_OK;
+            if (it->product.name != NULL)
+                return lc_fail(ctx, REASON_PRODUCT_NOT_FOUND, "no product '%.255s' version '%.255s'",
+                               it->product.name, it->product.version ? it->product.version : "");
+            return lc_fail(ctx, REASON_PRODUCT_NOT_FOUND, "no product with uniqueId '%.255s'",
+                           it->product.unique_id ? it->product.unique_id : "");
+        }
+        if (*rc != ENT_OK)
+            return lc__db_fail(ctx, *rc, "looking up the product");
+        if (!it->has_count || it->number_of_copies < 1)
+            return lc_fail(ctx, REASON_INVALID_COUNT, "numberOfCopies of line item '%.255s' must be at least 1", aid);
+        store_new_item_t ni = {
+            .entitlement_pk = ent_pk,
+            .product_id = product_id,
+            .type = ITEM_STANDARD,
+            .state = state == STATE_DEPLOYED || e->auto_deploy == OPT_TRUE ? STATE_DEPLOYED : STATE_DRAFT,
+            .count = it->number_of_copies,
+            .activation_id = aid,
+            .src = it,
+        };
+        char *uid = NULL;
+        *rc = store_insert_line_item(c, &ni, ctx->alloc, &uid);
+        if (*rc == ENT_EEXIST) {
+            *rc = ENT_OK;
+            return lc_fail(ctx, REASON_ACTIVATION_ID_EXISTS, "activationId '%.255s' is already in use", aid);
+        }
+        if (*rc != ENT_OK)
+            return lc__db_fail(ctx, *rc, "creating a line item");
+        res->item_unique_ids[res->n_items] = uid;
+        res->item_activation_ids[res->n_items] = aid;
+        res->n_items++;
+        store_audit_t audit = {ctx->request_id, ctx->user, "createSimpleEntitlement",
+                               res->entitlement_id, res->unique_id, NULL, aid, uid, NULL};
+        if ((*rc = store_audit(c, &audit)) != ENT_OK)
+            return lc__db_fail(ctx, *rc, "writing the audit trail");
+    }
+    if (e->n_items == 0 && !existing) {
+        store_audit_t audit = {ctx->request_id, ctx->user, "createSimpleEntitlement",
+                               res->entitlement_id, res->unique_id, NULL, NULL, NULL, NULL};
+        if ((*rc = store_audit(c, &audit)) != ENT_OK)
+            return lc__db_fail(ctx, *rc, "writing the audit trail");
+    }
+    return lc__ok();
+}
+
+lc_outcome_t lc_create_entitlement(const lc_ctx_t *ctx, model_create_op_t op,
+                                   const model_entitlement_t *e, model_created_t *result)
+{
+    memset(result, 0, sizeof *result);
+    result->item_unique_ids = ent_calloc(ctx->alloc, e->n_items + 1, sizeof(char *));
+    result->item_activation_ids = ent_calloc(ctx->alloc, e->n_items + 1, sizeof(char *));
+    if (result->item_unique_ids == NULL || result->item_activation_ids == NULL)
+        return lc_fail(ctx, REASON_INTERNAL_ERROR, "out of memory");
+    lc_create_arg_t arg = {op, e, result};
+    return lc__run(ctx, lc__create_fn, &arg);
+}
+
+/* Queries: one read-only statement each, no transaction of their own. */
+
+lc_outcome_t lc_search(const lc_ctx_t *ctx, const model_query_t *q, model_found_t **found, size_t *n)
+{
+    db_conn_t *c = NULL;
+    int rc = db_pool_acquire(ctx->pool, &c);
+    if (rc != ENT_OK)
+        return lc__db_fail(ctx, rc, "acquiring a connection");
+    rc = query_search(c, q, ctx->alloc, found, n);
+    if (rc == ENT_EDBDOWN && db_conn_reset(c) == ENT_OK) /* a read: safe to repeat */
+        rc = query_search(c, q, ctx->alloc, found, n);
+    db_pool_release(ctx->pool, c);
+    return rc == ENT_OK ? lc__ok() : lc__db_fail(ctx, rc, "searching");
+}
+
+lc_outcome_t lc_count(const lc_ctx_t *ctx, const model_query_t *q, long long *count)
+{
+    db_conn_t *c = NULL;
+    int rc = db_pool_acquire(ctx->pool, &c);
+    if (rc != ENT_OK)
+        return lc__db_fail(ctx, rc, "acquiring a connection");
+    rc = query_count(c, q, ctx->alloc, count);
+    if (rc == ENT_EDBDOWN && db_conn_reset(c) == ENT_OK) /* a read: safe to repeat */
+        rc = query_count(c, q, ctx->alloc, count);
+    db_pool_release(ctx->pool, c);
+    return rc == ENT_OK ? lc__ok() : lc__db_fail(ctx, rc, "counting");
+}

@@ -1,0 +1,59 @@
+/*
+ * lifecycle.h - the entitlement operations, one atomic unit at a time.
+ *
+ * Each call runs one unit in its own PostgreSQL transaction: every line
+ * item of it is applied and committed, or nothing is. A unit is reported
+ * done only after its COMMIT succeeded. Serialization failures and
+ * deadlocks run the unit again (up to LC_MAX_RETRIES times).
+ */
+#ifndef ENT_LIFECYCLE_H
+#define ENT_LIFECYCLE_H
+
+#include "../core/alloc.h"
+#include "../core/model.h"
+#include "../db/pool.h"
+#include "rules.h"
+
+/* A unit that keeps losing serialization races fails after this many
+ * tries with DATABASE_UNAVAILABLE rather than spinning. */
+#define LC_MAX_RETRIES 5
+
+typedef struct lc_ctx {
+    db_pool_t *pool;
+    const char *user;       /* authenticated user, for the audit trail */
+    const char *request_id; /* for the audit trail */
+    const ent_alloc_t *alloc; /* results and reasons are allocated here */
+} lc_ctx_t;
+
+typedef enum lc_op {
+    LC_UPGRADE, /* new line item of an UPGRADE-related product */
+    LC_UPSELL   /* new line item of an UPSELL-related product */
+} lc_op_t;
+
+/* The outcome of one unit: REASON_OK and a filled result, or a reason and its
+ * text ("CODE: message", allocated from ctx->alloc). */
+typedef struct lc_outcome {
+    lc_reason_t reason;
+    char *text;
+} lc_outcome_t;
+
+/* Upgrades or upsells the line items of one entitlementData unit. */
+lc_outcome_t lc_change_unit(const lc_ctx_t *ctx, lc_op_t op, const model_unit_t *unit,
+                            model_unit_result_t *result);
+
+/* Creates one simpleEntitlement with its line items. */
+lc_outcome_t lc_create_entitlement(const lc_ctx_t *ctx, model_create_op_t op,
+                                   const model_entitlement_t *e, model_created_t *result);
+
+/* getEntitlementsQuery: one page of matches (see db/query.h). */
+lc_outcome_t lc_search(const lc_ctx_t *ctx, const model_query_t *q, model_found_t **found, size_t *n);
+
+/* getEntitlementCount. */
+lc_outcome_t lc_count(const lc_ctx_t *ctx, const model_query_t *q, long long *count);
+
+/* Builds a failure outcome; used by transports for reasons found before a
+ * unit reaches the database (DUPLICATE_IN_REQUEST, BATCH_TOO_LARGE). */
+lc_outcome_t lc_fail(const lc_ctx_t *ctx, lc_reason_t reason, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

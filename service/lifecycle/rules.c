@@ -1,0 +1,177 @@
+#include "rules.h"
+
+#include <string.h>
+
+static const char *const lc__codes[REASON_COUNT_] = {
+    [REASON_OK] = "OK",
+    [REASON_ENTITLEMENT_NOT_FOUND] = "ENTITLEMENT_NOT_FOUND",
+    [REASON_LINE_ITEM_NOT_FOUND] = "LINE_ITEM_NOT_FOUND",
+    [REASON_LINE_ITEM_NOT_IN_ENTITLEMENT] = "LINE_ITEM_NOT_IN_ENTITLEMENT",
+    [REASON_INVALID_STATE] = "INVALID_STATE",
+    [REASON_ACTIVATION_ID_EXISTS] = "ACTIVATION_ID_EXISTS",
+    [REASON_INVALID_ACTIVATION_ID] = "INVALID_ACTIVATION_ID",
+    [REASON_PRODUCT_NOT_FOUND] = "PRODUCT_NOT_FOUND",
+    [REASON_NO_PRODUCT_RELATIONSHIP] = "NO_PRODUCT_RELATIONSHIP",
+    [REASON_INVALID_COUNT] = "INVALID_COUNT",
+    [REASON_NOT_RENEWABLE] = "NOT_RENEWABLE",
+    [REASON_DUPLICATE_IN_REQUEST] = "DUPLICATE_IN_REQUEST",
+    [REASON_BATCH_TOO_LARGE] = "BATCH_TOO_LARGE",
+    [REASON_INVALID_REQUEST] = "INVALID_REQUEST",
+    [REASON_DATABASE_UNAVAILABLE] = "DATABASE_UNAVAILABLE",
+    [REASON_ENTITLEMENT_EXISTS] = "ENTITLEMENT_EXISTS",
+    [REASON_INVALID_ENTITLEMENT_ID] = "INVALID_ENTITLEMENT_ID",
+    [REASON_INTERNAL_ERROR] = "INTERNAL_ERROR",
+};
+
+const char *lc_reason_code(lc_reason_t r)
+{
+    return (unsigned)r < REASON_COUNT_ ? lc__codes[r] : "INTERNAL_ERROR";
+}
+
+const char *lc_status_name(lc_status_t s)
+{
+    switch (s) {
+    case LC_SUCCESS: return "SUCCESS";
+    case LC_PARTIAL_FAILURE: return "PARTIAL_FAILURE";
+    case LC_FAILURE: break;
+    }
+    return "FAILURE";
+}
+
+lc_status_t lc_status_of(size_t succeeded, size_t total)
+{
+    if (total == 0 || succeeded == 0)
+        return LC_FAILURE;
+    return succeeded == total ? LC_SUCCESS : LC_PARTIAL_FAILURE;
+}
+
+bool lc_utf8_valid(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+
+    while (i < len) {
+        unsigned c = s[i];
+        size_t n;
+        unsigned cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            n = 1;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 2;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 3;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        for (size_t k = 1; k <= n; k++) {
+            if (i + k >= len || (s[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        /* Overlong forms, surrogates and values past U+10FFFF. */
+        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += n + 1;
+    }
+    return true;
+}
+
+bool lc_id_valid(const char *id, const char **why)
+{
+    size_t len, chars = 0;
+
+    if (id == NULL || id[0] == '\0') {
+        *why = "is empty";
+        return false;
+    }
+    len = strlen(id);
+    if (!lc_utf8_valid(id, len)) {
+        *why = "is not valid UTF-8";
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)id[i];
+        if ((c & 0xC0) != 0x80)
+            chars++;
+        if (c < 0x20 || c == 0x7F) {
+            *why = "contains a control character";
+            return false;
+        }
+        if (strchr(LC_FORBIDDEN_ID_CHARS, c) != NULL) {
+            *why = "contains a character that is not allowed (, \" & % ^ ( ) # @ ! ~ / < > \\ } { = | .)";
+            return false;
+        }
+    }
+    if (chars > MODEL_MAX_ID_CHARS) {
+        *why = "is longer than 255 characters";
+        return false;
+    }
+    return true;
+}
+
+bool lc_state_allows_change(model_state_t item, model_state_t ent)
+{
+    if (ent == STATE_INACTIVE || ent == STATE_OBSOLETE)
+        return false;
+    return item == STATE_DEPLOYED || item == STATE_TEST;
+}
+
+bool lc_new_count(bool is_full, bool has_count, long long requested, long long parent_count,
+                  long long *out)
+{
+    if (is_full) {
+        *out = parent_count;
+        return parent_count >= 1;
+    }
+    if (!has_count || requested < 1 || requested > parent_count)
+        return false;
+    *out = requested;
+    return true;
+}
+
+static size_t lc__hash(const char *s)
+{
+    size_t h = (size_t)1469598103934665603ULL; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * (size_t)1099511628211ULL;
+    return h;
+}
+
+size_t lc_dup_scratch_len(size_t n)
+{
+    size_t cap = 2;
+    while (cap < 2 * n)
+        cap <<= 1;
+    return cap;
+}
+
+void lc_mark_duplicates(const char *const *ids, size_t n, bool *dup, size_t *scratch)
+{
+    /* Open addressing over indices + 1 (0 marks an empty slot); the table
+     * is at most half full. */
+    size_t cap = lc_dup_scratch_len(n);
+    memset(scratch, 0, cap * sizeof *scratch);
+    for (size_t i = 0; i < n; i++) {
+        dup[i] = false;
+        if (ids[i] == NULL)
+            continue;
+        size_t slot = lc__hash(ids[i]) & (cap - 1);
+        for (size_t probe = 0; probe < cap; probe++, slot = (slot + 1) & (cap - 1)) {
+            if (scratch[slot] == 0) {
+                scratch[slot] = i + 1;
+                break;
+            }
+            if (strcmp(ids[scratch[slot] - 1], ids[i]) == 0) {
+                dup[i] = true;
+                break;
+            }
+        }
+    }
+}

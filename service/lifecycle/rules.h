@@ -1,0 +1,75 @@
+/*
+ * rules.h - the lifecycle rules that need no database: reason codes,
+ * identifier syntax, states, counts and the status of a whole request.
+ */
+#ifndef ENT_LC_RULES_H
+#define ENT_LC_RULES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../core/model.h"
+
+/* Reason codes of failed units. The wire form is "CODE: message"; a code's
+ * meaning never changes. */
+typedef enum lc_reason {
+    REASON_OK = 0,
+    REASON_ENTITLEMENT_NOT_FOUND,
+    REASON_LINE_ITEM_NOT_FOUND,
+    REASON_LINE_ITEM_NOT_IN_ENTITLEMENT,
+    REASON_INVALID_STATE,
+    REASON_ACTIVATION_ID_EXISTS,
+    REASON_INVALID_ACTIVATION_ID,
+    REASON_PRODUCT_NOT_FOUND,
+    REASON_NO_PRODUCT_RELATIONSHIP,
+    REASON_INVALID_COUNT,
+    REASON_NOT_RENEWABLE,
+    REASON_DUPLICATE_IN_REQUEST,
+    REASON_BATCH_TOO_LARGE,
+    REASON_INVALID_REQUEST,
+    REASON_DATABASE_UNAVAILABLE,
+    REASON_ENTITLEMENT_EXISTS,   /* createSimpleEntitlement without opType: the id is taken */
+    REASON_INVALID_ENTITLEMENT_ID,
+    REASON_INTERNAL_ERROR,       /* a bug or an unexpected database error; logged */
+    REASON_COUNT_
+} lc_reason_t;
+
+const char *lc_reason_code(lc_reason_t r);
+
+/* Status of a request from its unit outcomes. */
+typedef enum lc_status {
+    LC_SUCCESS,         /* every unit succeeded */
+    LC_PARTIAL_FAILURE, /* some did */
+    LC_FAILURE          /* none did, or there were none */
+} lc_status_t;
+
+const char *lc_status_name(lc_status_t s);
+lc_status_t lc_status_of(size_t succeeded, size_t total);
+
+/* Characters an activation id or entitlement id may not contain. */
+#define LC_FORBIDDEN_ID_CHARS ",\"&%^()#@!~/<>\\}{=|."
+
+/* Checks an identifier given by a client: 1..MODEL_MAX_ID_CHARS characters
+ * of valid UTF-8, no control characters, none of LC_FORBIDDEN_ID_CHARS.
+ * Returns false and a static description in *why when it is not valid. */
+bool lc_id_valid(const char *id, const char **why);
+
+/* True when s is valid UTF-8 (no overlong forms or surrogates). */
+bool lc_utf8_valid(const char *s, size_t len);
+
+/* Whether a line item in state item of an entitlement in state ent may be
+ * upgraded, upsold or renewed. */
+bool lc_state_allows_change(model_state_t item, model_state_t ent);
+
+/* The new line item's count: the parent's whole count when is_full, else
+ * the requested count, which must be 1..parent_count. Returns false when
+ * the count is not allowed. */
+bool lc_new_count(bool is_full, bool has_count, long long requested, long long parent_count,
+                  long long *out);
+
+/* Marks dup[i] true for every non-NULL ids[i] equal to an earlier ids[j]
+ * (j < i). scratch holds lc_dup_scratch_len(n) entries. */
+size_t lc_dup_scratch_len(size_t n);
+void lc_mark_duplicates(const char *const *ids, size_t n, bool *dup, size_t *scratch);
+
+#endif

@@ -1,0 +1,407 @@
+#include "convert.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "soap_int.h"
+
+static void *convert__soap_alloc(void *ctx, size_t n)
+{
+    return soap_malloc((struct soap *)ctx, n);
+}
+
+ent_alloc_t convert_alloc(struct soap *soap)
+{
+    ent_alloc_t a = {convert__soap_alloc, soap};
+    return a;
+}
+
+#define NEW(soap, type) ((type *)soap_malloc((soap), sizeof(type)))
+
+static void *convert__zalloc(struct soap *soap, size_t n)
+{
+    void *p = soap_malloc(soap, n ? n : 1);
+    if (p != NULL)
+        memset(p, 0, n ? n : 1);
+    return p;
+}
+
+int convert_integer(struct soap *soap, const char *element, const char *text, bool *has, long long *out)
+{
+    char *end;
+    *has = false;
+    if (text == NULL)
+        return SOAP_OK;
+    /* xsd:integer allows surrounding whitespace and a leading sign. */
+    while (*text == ' ' || *text == '\t' || *text == '\n' || *text == '\r')
+        text++;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    while (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')
+        end++;
+    if (end == text || *end != '\0' || errno == ERANGE || text[0] == '\0')
+        return soap_client_fault(soap, "%s: '%.64s' is not an integer%s", element, text,
+                                 errno == ERANGE ? " in range" : "");
+    *has = true;
+    *out = v;
+    return SOAP_OK;
+}
+
+opt_bool_t convert_bool(const enum xsd__boolean *b)
+{
+    if (b == NULL)
+        return OPT_UNSET;
+    return *b == xsd__boolean__true_ ? OPT_TRUE : OPT_FALSE;
+}
+
+static const char *const convert__units[] = {"DAYS", "WEEKS", "MONTHS", "YEARS"};
+
+int convert_line_item(struct soap *soap, const struct fnp__createEntitlementLineItemDataType *in,
+                      model_line_item_t *out)
+{
+    int rc;
+    memset(out, 0, sizeof *out);
+    out->is_permanent = OPT_UNSET;
+    if (in->activationId != NULL) {
+        out->activation_id = in->activationId->id;
+        out->auto_generate = convert_bool(in->activationId->autoGenerate) == OPT_TRUE;
+    }
+    out->description = in->description;
+    if (in->product != NULL) {
+        out->has_product = true;
+        out->product.unique_id = in->product->uniqueId;
+        if (in->product->primaryKeys != NULL) {
+            out->product.name = in->product->primaryKeys->name;
+            out->product.version = in->product->primaryKeys->version;
+        }
+    }
+    if (in->partNumber != NULL && in->partNumber->primaryKeys != NULL)
+        out->part_number = in->partNumber->primaryKeys->partId;
+    if (in->licenseModel != NULL && in->licenseModel->primaryKeys != NULL)
+        out->license_model = in->licenseModel->primaryKeys->name;
+    out->order_id = in->orderId;
+    out->order_line_number = in->orderLineNumber;
+    if ((rc = convert_integer(soap, "numberOfCopies", in->numberOfCopies, &out->has_count,
+                              &out->number_of_copies)) != SOAP_OK)
+        return rc;
+    out->start_date = in->startDate;
+    out->expiration_date = in->expirationDate;
+    out->version_date = in->versionDate;
+    out->is_permanent = convert_bool(in->isPermanent);
+    if (in->term != NULL) {
+        if ((rc = convert_integer(soap, "term/numDuration", in->term->numDuration, &out->has_term,
+                                  &out->term_duration)) != SOAP_OK)
+            return rc;
+        if ((unsigned)in->term->durationUnit < 4)
+            out->term_unit = convert__units[in->term->durationUnit];
+    }
+    return SOAP_OK;
+}
+
+static void convert__ref_ent(const struct fnp__entitlementIdentifierType *in, model_ref_t *out)
+{
+    out->unique_id = in->uniqueId;
+    out->key = in->primaryKeys ? in->primaryKeys->entitlementId : NULL;
+}
+
+int convert_unit(struct soap *soap, const struct fnp__entitlementLifeCycleDataType *in, model_unit_t *out)
+{
+    int rc;
+    memset(out, 0, sizeof *out);
+    if (in->parentEntitlementIdentifier != NULL) {
+        out->has_entitlement = true;
+        convert__ref_ent(in->parentEntitlementIdentifier, &out->entitlement);
+    }
+    size_t n = in->__sizelineItemData > 0 ? (size_t)in->__sizelineItemData : 0;
+    out->changes = convert__zalloc(soap, n * sizeof *out->changes);
+    if (out->changes == NULL)
+        return soap->error = SOAP_EOM;
+    out->n_changes = n;
+    for (size_t i = 0; i < n; i++) {
+        const struct fnp__lineItemLifeCycleDataType *li = &in->lineItemData[i];
+        model_change_t *ch = &out->changes[i];
+        if (li->parentLineItemIdentifier != NULL) {
+            ch->parent.unique_id = li->parentLineItemIdentifier->uniqueId;
+            ch->parent.key = li->parentLineItemIdentifier->primaryKeys
+                                 ? li->parentLineItemIdentifier->primaryKeys->activationId
+                                 : NULL;
+        }
+        if (li->lineItem != NULL && (rc = convert_line_item(soap, li->lineItem, &ch->item)) != SOAP_OK)
+            return rc;
+        ch->is_full = convert_bool(li->isFull);
+        ch->allow_on_parent = convert_bool(li->allowActivationsOnParent);
+        ch->auto_deploy = convert_bool(li->autoDeploy);
+    }
+    return SOAP_OK;
+}
+
+int convert_entitlement(struct soap *soap, const struct fnp__createSimpleEntitlementDataType *in,
+                        model_entitlement_t *out)
+{
+    int rc;
+    memset(out, 0, sizeof *out);
+    if (in->entitlementId != NULL) {
+        out->entitlement_id = in->entitlementId->id;
+        out->auto_generate = convert_bool(in->entitlementId->autoGenerate) == OPT_TRUE;
+    }
+    out->description = in->description;
+    out->sold_to = in->soldTo;
+    out->ship_to_email = in->shipToEmail;
+    out->ship_to_address = in->shipToAddress;
+    out->email_template_variation = in->emailTemplateVariation;
+    out->allow_portal_login = convert_bool(in->allowPortalLogin);
+    out->auto_deploy = convert_bool(in->autoDeploy);
+    size_t n = in->__sizelineItems > 0 ? (size_t)in->__sizelineItems : 0;
+    out->items = convert__zalloc(soap, n * sizeof *out->items);
+    if (out->items == NULL)
+        return soap->error = SOAP_EOM;
+    out->n_items = n;
+    for (size_t i = 0; i < n; i++)
+        if ((rc = convert_line_item(soap, &in->lineItems[i], &out->items[i])) != SOAP_OK)
+            return rc;
+    return SOAP_OK;
+}
+
+static void convert__text(const struct fnp__SimpleQueryType *in, model_text_crit_t *out)
+{
+    static const model_match_t m[] = {MATCH_STARTS_WITH, MATCH_CONTAINS, MATCH_ENDS_WITH, MATCH_EQUALS};
+    if (in == NULL || in->value == NULL)
+        return;
+    out->value = in->value;
+    out->match = (unsigned)in->searchType < 4 ? m[in->searchType] : MATCH_EQUALS;
+}
+
+static int convert__date(struct soap *soap, const char *element, const struct fnp__DateQueryType *in,
+                         model_date_crit_t *out)
+{
+    static const model_date_match_t m[] = {DATE_BEFORE, DATE_AFTER, DATE_ON};
+    if (in == NULL || in->value == NULL)
+        return SOAP_OK;
+    /* xsd:date is YYYY-MM-DD with an optional zone (Z, +hh:mm), which
+     * names the day, not an instant: keep the date part only. */
+    const char *v = in->value;
+    size_t i = 0;
+    while (v[i] == ' ')
+        i++;
+    const char *d = v + i;
+    if (strlen(d) < 10 || d[4] != '-' || d[7] != '-')
+        return soap_client_fault(soap, "%s: '%.32s' is not a date (YYYY-MM-DD)", element, v);
+    for (int k = 0; k < 10; k++)
+        if (k != 4 && k != 7 && (d[k] < '0' || d[k] > '9'))
+            return soap_client_fault(soap, "%s: '%.32s' is not a date (YYYY-MM-DD)", element, v);
+    char *day = soap_strdup(soap, d);
+    if (day == NULL)
+        return soap->error = SOAP_EOM;
+    day[10] = '\0';
+    out->value = day;
+    out->match = (unsigned)in->searchType < 3 ? m[in->searchType] : DATE_ON;
+    return SOAP_OK;
+}
+
+int convert_query(struct soap *soap, const struct fnp__searchEntitlementDataType *in, model_query_t *out)
+{
+    int rc = SOAP_OK;
+    memset(out, 0, sizeof *out);
+    out->is_permanent = OPT_UNSET;
+    out->is_bulk = OPT_UNSET;
+    if (in == NULL)
+        return SOAP_OK;
+    convert__text(in->entitlementId, &out->entitlement_id);
+    convert__text(in->entDescription, &out->ent_description);
+    convert__text(in->description, &out->description);
+    convert__text(in->productName, &out->product_name);
+    convert__text(in->productVersion, &out->product_version);
+    convert__text(in->partNumber, &out->part_number);
+    convert__text(in->soldTo, &out->sold_to);
+    convert__text(in->shipToEmail, &out->ship_to_email);
+    convert__text(in->shipToAddress, &out->ship_to_address);
+    convert__text(in->emailTemplateVariation, &out->email_template_variation);
+    convert__text(in->createdUserId, &out->created_user_id);
+    if (in->state != NULL) {
+        out->state.value = model_state_name((model_state_t)in->state->value);
+        convert__text(&(struct fnp__SimpleQueryType){(char *)out->state.value, in->state->searchType},
+                      &out->state);
+    }
+    if ((rc = convert__date(soap, "startDate", in->startDate, &out->start_date)) ||
+        (rc = convert__date(soap, "expirationDate", in->expirationDate, &out->expiration_date)) ||
+        (rc = convert__date(soap, "createdOn", in->createdOn, &out->created_on)) ||
+        (rc = convert__date(soap, "versionDate", in->versionDate, &out->version_date)) ||
+        (rc = convert__date(soap, "lastModifiedDate", in->lastModifiedDate, &out->last_modified)))
+        return rc;
+    out->is_permanent = convert_bool(in->isPermanent);
+    out->is_bulk = convert_bool(in->isBulk);
+    /* Criteria on things this service does not keep (contacts, channel
+     * partners, maintenance line items, license technologies, product
+     * types other than licensed products) match nothing. */
+    if ((in->contactEmail && in->contactEmail->value) || in->accountUnitName ||
+        (in->currentOwnerName && in->currentOwnerName->value) ||
+        (in->licenseTechnology && in->licenseTechnology->value) || in->maintStartDate ||
+        in->maintExpirationDate || convert_bool(in->maintIsPermanent) == OPT_TRUE ||
+        (in->productType && *in->productType != fnp__ProductType__LICENSED_USCOREPRODUCT) ||
+        (in->entitlementAttributes && in->entitlementAttributes->__sizeattribute > 0))
+        out->match_none = true;
+    return SOAP_OK;
+}
+
+struct fnp__StatusInfoType *convert_status(struct soap *soap, lc_status_t status, const char *reason)
+{
+    struct fnp__StatusInfoType *s = convert__zalloc(soap, sizeof *s);
+    if (s == NULL)
+        return NULL;
+    s->status = status == LC_SUCCESS ? fnp__StatusType__SUCCESS
+                : status == LC_PARTIAL_FAILURE ? fnp__StatusType__PARTIAL_USCOREFAILURE
+                                               : fnp__StatusType__FAILURE;
+    s->reason = reason ? soap_strdup(soap, reason) : NULL;
+    return s;
+}
+
+struct fnp__entitlementIdentifierType *convert_entitlement_ref(struct soap *soap, const char *uid,
+                                                               const char *key)
+{
+    struct fnp__entitlementIdentifierType *r = convert__zalloc(soap, sizeof *r);
+    if (r == NULL)
+        return NULL;
+    r->uniqueId = (char *)uid;
+    if (key != NULL && (r->primaryKeys = convert__zalloc(soap, sizeof *r->primaryKeys)) != NULL)
+        r->primaryKeys->entitlementId = (char *)key;
+    return r;
+}
+
+struct fnp__entitlementLineItemIdentifierType *convert_line_item_ref(struct soap *soap, const char *uid,
+                                                                     const char *key)
+{
+    struct fnp__entitlementLineItemIdentifierType *r = convert__zalloc(soap, sizeof *r);
+    if (r == NULL)
+        return NULL;
+    r->uniqueId = (char *)uid;
+    if (key != NULL && (r->primaryKeys = convert__zalloc(soap, sizeof *r->primaryKeys)) != NULL)
+        r->primaryKeys->activationId = (char *)key;
+    return r;
+}
+
+char *convert_number(struct soap *soap, long long n)
+{
+    char buf[24];
+    snprintf(buf, sizeof buf, "%lld", n);
+    return soap_strdup(soap, buf);
+}
+
+static enum fnp__StateType *convert__state(struct soap *soap, const char *name)
+{
+    int s = model_state_parse(name);
+    if (s < 0)
+        return NULL;
+    enum fnp__StateType *p = NEW(soap, enum fnp__StateType);
+    if (p != NULL)
+        *p = (enum fnp__StateType)s;
+    return p;
+}
+
+static time_t *convert__time(struct soap *soap, const char *epoch)
+{
+    if (epoch == NULL)
+        return NULL;
+    time_t *t = NEW(soap, time_t);
+    if (t != NULL)
+        *t = (time_t)strtoll(epoch, NULL, 10);
+    return t;
+}
+
+static enum xsd__boolean *convert__xbool(struct soap *soap, bool v)
+{
+    enum xsd__boolean *b = NEW(soap, enum xsd__boolean);
+    if (b != NULL)
+        *b = v ? xsd__boolean__true_ : xsd__boolean__false_;
+    return b;
+}
+
+static int convert__found_item(struct soap *soap, const model_found_item_t *in,
+                               struct fnp__entitlementLineItemDataType *out)
+{
+    memset(out, 0, sizeof *out);
+    out->activationId = convert__zalloc(soap, sizeof *out->activationId);
+    if (out->activationId == NULL)
+        return SOAP_EOM;
+    out->activationId->id = in->activation_id;
+    out->description = in->description;
+    if (in->product_name != NULL) {
+        out->product = convert__zalloc(soap, sizeof *out->product);
+        if (out->product == NULL || (out->product->primaryKeys = convert__zalloc(soap, sizeof *out->product->primaryKeys)) == NULL)
+            return SOAP_EOM;
+        out->product->primaryKeys->name = in->product_name;
+        out->product->primaryKeys->version = in->product_version;
+    }
+    if (in->part_number != NULL) {
+        out->partNumber = convert__zalloc(soap, sizeof *out->partNumber);
+        if (out->partNumber == NULL || (out->partNumber->primaryKeys = convert__zalloc(soap, sizeof *out->partNumber->primaryKeys)) == NULL)
+            return SOAP_EOM;
+        out->partNumber->primaryKeys->partId = in->part_number;
+    }
+    if (in->license_model != NULL) {
+        out->licenseModel = convert__zalloc(soap, sizeof *out->licenseModel);
+        if (out->licenseModel == NULL || (out->licenseModel->primaryKeys = convert__zalloc(soap, sizeof *out->licenseModel->primaryKeys)) == NULL)
+            return SOAP_EOM;
+        out->licenseModel->primaryKeys->name = in->license_model;
+    }
+    out->orderId = in->order_id;
+    out->orderLineNumber = in->order_line_number;
+    out->numberOfCopies = convert_number(soap, in->count);
+    out->startDate = in->start_date;
+    out->isPermanent = convert__xbool(soap, in->is_permanent);
+    if (in->has_term && in->term_unit != NULL) {
+        out->term = convert__zalloc(soap, sizeof *out->term);
+        if (out->term == NULL)
+            return SOAP_EOM;
+        out->term->numDuration = convert_number(soap, in->term_duration);
+        for (unsigned u = 0; u < 4; u++)
+            if (strcmp(in->term_unit, convert__units[u]) == 0)
+                out->term->durationUnit = (enum fnp__DurationUnit)u;
+    }
+    out->expirationDate = in->expiration_date;
+    out->versionDate = in->version_date;
+    if (in->item_type != NULL) {
+        enum fnp__LineItemType *t = NEW(soap, enum fnp__LineItemType);
+        if (t == NULL)
+            return SOAP_EOM;
+        *t = strcmp(in->item_type, "UPGRADE") == 0 ? fnp__LineItemType__UPGRADE
+             : strcmp(in->item_type, "UPSELL") == 0 ? fnp__LineItemType__UPSELL
+                                                   : fnp__LineItemType__RENEWAL;
+        out->lineItemType = t;
+    }
+    out->state = convert__state(soap, in->state);
+    if (in->parent_activation_id != NULL)
+        out->parentLineItem = convert_line_item_ref(soap, in->parent_unique_id, in->parent_activation_id);
+    out->createdOnDateTime = convert__time(soap, in->created);
+    out->lastModifiedDateTime = convert__time(soap, in->modified);
+    return SOAP_OK;
+}
+
+int convert_found(struct soap *soap, const model_found_t *in, struct fnp__entitlementDataType *out)
+{
+    struct fnp__simpleEntitlementDataType *e = convert__zalloc(soap, sizeof *e);
+    memset(out, 0, sizeof *out);
+    if (e == NULL || (e->entitlementId = convert__zalloc(soap, sizeof *e->entitlementId)) == NULL)
+        return SOAP_EOM;
+    out->simpleEntitlement = e;
+    e->entitlementId->id = in->entitlement_id;
+    e->lastModifiedDateTime = convert__time(soap, in->modified);
+    e->description = in->description;
+    /* soldTo is required in the response type. */
+    e->soldTo = in->sold_to ? in->sold_to : "";
+    e->shipToEmail = in->ship_to_email;
+    e->shipToAddress = in->ship_to_address;
+    e->emailTemplateVariation = in->email_template_variation;
+    e->state = convert__state(soap, in->state);
+    e->createdUserId = in->created_by;
+    if (in->allow_portal_login != OPT_UNSET)
+        e->allowPortalLogin = convert__xbool(soap, in->allow_portal_login == OPT_TRUE);
+    e->__sizelineItems = (int)in->n_items;
+    e->lineItems = convert__zalloc(soap, in->n_items * sizeof *e->lineItems);
+    if (e->lineItems == NULL)
+        return SOAP_EOM;
+    for (size_t i = 0; i < in->n_items; i++)
+        if (convert__found_item(soap, &in->items[i], &e->lineItems[i]) != SOAP_OK)
+            return SOAP_EOM;
+    return SOAP_OK;
+}

@@ -1,0 +1,44 @@
+/*
+ * convert.h - between gSOAP's generated structs and the plain model.
+ *
+ * Converters read a request struct into model structs allocated on the
+ * request's gSOAP context. A value of the wrong type (an integer that is
+ * not one) makes them set a Client fault naming the element and return
+ * SOAP_FAULT; the handler returns that to gSOAP as it is.
+ */
+#ifndef ENT_SOAP_CONVERT_H
+#define ENT_SOAP_CONVERT_H
+
+#include "../core/alloc.h"
+#include "../core/model.h"
+#include "../lifecycle/rules.h"
+#include "soapH.h"
+
+/* An ent_alloc_t that allocates on soap (freed by soap_end). */
+ent_alloc_t convert_alloc(struct soap *soap);
+
+/* Parses an xsd:integer; NULL text leaves *has false. */
+int convert_integer(struct soap *soap, const char *element, const char *text, bool *has,
+                    long long *out);
+
+opt_bool_t convert_bool(const enum xsd__boolean *b);
+
+int convert_line_item(struct soap *soap, const struct fnp__createEntitlementLineItemDataType *in,
+                      model_line_item_t *out);
+int convert_unit(struct soap *soap, const struct fnp__entitlementLifeCycleDataType *in, model_unit_t *out);
+int convert_entitlement(struct soap *soap, const struct fnp__createSimpleEntitlementDataType *in,
+                        model_entitlement_t *out);
+int convert_query(struct soap *soap, const struct fnp__searchEntitlementDataType *in, model_query_t *out);
+
+/* Response pieces. */
+struct fnp__StatusInfoType *convert_status(struct soap *soap, lc_status_t status, const char *reason);
+struct fnp__entitlementIdentifierType *convert_entitlement_ref(struct soap *soap, const char *uid,
+                                                               const char *key);
+struct fnp__entitlementLineItemIdentifierType *convert_line_item_ref(struct soap *soap, const char *uid,
+                                                                     const char *key);
+/* Decimal text of n on soap. */
+char *convert_number(struct soap *soap, long long n);
+/* Fills one found entitlement into the response struct. */
+int convert_found(struct soap *soap, const model_found_t *in, struct fnp__entitlementDataType *out);
+
+#endif

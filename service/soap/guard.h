@@ -1,0 +1,35 @@
+/*
+ * guard.h - checks on the raw bytes of a request, before gSOAP parses them.
+ *
+ * gSOAP skips a <!DOCTYPE> and turns undefined entities into U+007F even in
+ * strict mode, and it does not check UTF-8; the contract says DTDs are never
+ * processed and identifiers must be valid UTF-8. The guard sees every byte
+ * received (it wraps soap->frecv) and stops the request at the first DTD
+ * construct or invalid UTF-8 sequence.
+ */
+#ifndef ENT_SOAP_GUARD_H
+#define ENT_SOAP_GUARD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef enum guard_verdict {
+    GUARD_OK,       /* nothing wrong so far */
+    GUARD_DTD,      /* a <!DOCTYPE or <!ENTITY declaration */
+    GUARD_BAD_UTF8  /* bytes that are not UTF-8 */
+} guard_verdict_t;
+
+typedef struct guard {
+    guard_verdict_t verdict;
+    unsigned char tail[2]; /* the last bytes seen, for "<!" split across reads */
+    size_t ntail;
+    int need;              /* continuation bytes still expected */
+    unsigned char lo, hi;  /* bounds of the next continuation byte */
+} guard_t;
+
+void guard_reset(guard_t *g);
+
+/* Scans buf; returns the verdict so far (sticky once not GUARD_OK). */
+guard_verdict_t guard_feed(guard_t *g, const char *buf, size_t len);
+
+#endif

@@ -1,0 +1,18 @@
+/*
+ * The namespace table gSOAP uses for every context (the library refers to
+ * the global "namespaces"). Written by hand rather than taken from the
+ * generated .nsmap: the third column makes the fnp entry accept the v1..v4
+ * namespaces of older FlexNet clients, and gSOAP then answers in the
+ * namespace the request used.
+ */
+#include "soapH.h"
+
+struct Namespace namespaces[] = {
+    {"SOAP-ENV", "http://schemas.xmlsoap.org/soap/envelope/", "http://www.w3.org/*/soap-envelope", NULL},
+    {"SOAP-ENC", "http://schemas.xmlsoap.org/soap/encoding/", "http://www.w3.org/*/soap-encoding", NULL},
+    {"xsi", "http://www.w3.org/2001/XMLSchema-instance", "http://www.w3.org/*/XMLSchema-instance", NULL},
+    {"xsd", "http://www.w3.org/2001/XMLSchema", "http://www.w3.org/*/XMLSchema", NULL},
+    {"fnp", "urn:v4.webservices.operations.flexnet.com", "urn:v*.webservices.operations.flexnet.com", NULL},
+    {"flex", "urn:com.macrovision:flexnet/platform", NULL, NULL},
+    {NULL, NULL, NULL, NULL},
+};

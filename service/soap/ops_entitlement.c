@@ -1,0 +1,184 @@
+/*
+ * createSimpleEntitlement, getEntitlementsQuery and getEntitlementCount.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "../core/log.h"
+#include "convert.h"
+#include "ops.h"
+
+int __fnp__createSimpleEntitlement(struct soap *soap, struct fnp__createSimpleEntitlementRequestType *req,
+                                   struct fnp__createSimpleEntitlementResponseType *resp)
+{
+    soap_worker_t *w = soap_worker(soap);
+    lc_ctx_t ctx;
+    ent_alloc_t alloc;
+    int rc = ops_begin(soap, &ctx, &alloc);
+    size_t n = req && req->__sizesimpleEntitlement > 0 ? (size_t)req->__sizesimpleEntitlement : 0;
+    size_t ok = 0;
+    model_create_op_t op = CREATE_ONLY;
+
+    if (rc != SOAP_OK)
+        return rc;
+    if (req->opType != NULL)
+        op = *req->opType == fnp__CreateOrUpdateOperationType__CREATE_USCOREOR_USCOREIGNORE ? CREATE_OR_IGNORE
+                                                                                           : CREATE_OR_UPDATE;
+    struct fnp__failedSimpleEntitlementDataListType *fl = soap_malloc(soap, sizeof *fl);
+    struct fnp__createdSimpleEntitlementDataListType *dl = soap_malloc(soap, sizeof *dl);
+    if (fl == NULL || dl == NULL)
+        return soap->error = SOAP_EOM;
+    fl->__sizefailedSimpleEntitlement = 0;
+    dl->__sizecreatedSimpleEntitlement = 0;
+    fl->failedSimpleEntitlement = soap_malloc(soap, (n + 1) * sizeof *fl->failedSimpleEntitlement);
+    dl->createdSimpleEntitlement = soap_malloc(soap, (n + 1) * sizeof *dl->createdSimpleEntitlement);
+    if (fl->failedSimpleEntitlement == NULL || dl->createdSimpleEntitlement == NULL)
+        return soap->error = SOAP_EOM;
+
+    if (n > (size_t)w->cfg->max_units) {
+        char reason[128];
+        snprintf(reason, sizeof reason, "BATCH_TOO_LARGE: %zu simpleEntitlement in the request, at most %d allowed",
+                 n, w->cfg->max_units);
+        resp->statusInfo = convert_status(soap, LC_FAILURE, reason);
+        for (size_t i = 0; i < n; i++) {
+            fl->failedSimpleEntitlement[i].simpleEntitlement = &req->simpleEntitlement[i];
+            fl->failedSimpleEntitlement[i].reason = resp->statusInfo ? resp->statusInfo->reason : NULL;
+        }
+        fl->__sizefailedSimpleEntitlement = (int)n;
+        resp->failedData = fl;
+        return resp->statusInfo ? SOAP_OK : SOAP_EOM;
+    }
+
+    for (size_t i = 0; i < n; i++) {
+        model_entitlement_t e;
+        model_created_t res;
+        if ((rc = convert_entitlement(soap, &req->simpleEntitlement[i], &e)) != SOAP_OK)
+            return rc;
+        lc_outcome_t o = lc_create_entitlement(&ctx, op, &e, &res);
+        if (o.reason == REASON_DATABASE_UNAVAILABLE && ok == 0 && fl->__sizefailedSimpleEntitlement == 0)
+            return soap_unavailable_fault(soap, o.text);
+        if (o.reason != REASON_OK) {
+            struct fnp__failedSimpleEntitlementDataType *f =
+                &fl->failedSimpleEntitlement[fl->__sizefailedSimpleEntitlement++];
+            f->simpleEntitlement = &req->simpleEntitlement[i];
+            f->reason = o.text;
+            log_info("createSimpleEntitlement unit %zu failed: %s", i + 1, o.text);
+            continue;
+        }
+        ok++;
+        struct fnp__createdSimpleEntitlementDataType *d =
+            &dl->createdSimpleEntitlement[dl->__sizecreatedSimpleEntitlement++];
+        memset(d, 0, sizeof *d);
+        d->recordRefNo = convert_number(soap, (long long)i + 1);
+        d->uniqueId = res.unique_id;
+        d->entitlementId = res.entitlement_id;
+        d->__sizelineItemUniqueIds = (int)res.n_items;
+        d->lineItemUniqueIds = res.item_unique_ids;
+        d->__sizelineItemIdentifiers = (int)res.n_items;
+        d->lineItemIdentifiers = soap_malloc(soap, (res.n_items + 1) * sizeof *d->lineItemIdentifiers);
+        if (d->lineItemIdentifiers == NULL)
+            return soap->error = SOAP_EOM;
+        for (size_t k = 0; k < res.n_items; k++) {
+            d->lineItemIdentifiers[k].uniqueId = res.item_unique_ids[k];
+            d->lineItemIdentifiers[k].primaryKeys = soap_malloc(soap, sizeof *d->lineItemIdentifiers[k].primaryKeys);
+            if (d->lineItemIdentifiers[k].primaryKeys == NULL)
+                return soap->error = SOAP_EOM;
+            d->lineItemIdentifiers[k].primaryKeys->activationId = res.item_activation_ids[k];
+        }
+    }
+    size_t failed = n - ok;
+    resp->statusInfo = convert_status(soap, lc_status_of(ok, n),
+                                      n == 0 ? "INVALID_REQUEST: the request has no simpleEntitlement"
+                                             : ops_summary(soap, failed, n, "entitlements"));
+    resp->failedData = failed ? fl : NULL;
+    resp->responseData = ok ? dl : NULL;
+    return resp->statusInfo ? SOAP_OK : SOAP_EOM;
+}
+
+/* Reads and checks batchSize and pageNumber; returns a failure reason or
+ * NULL. */
+static const char *ops__paging(struct soap *soap, const struct fnp__searchEntitlementRequestType *req,
+                               model_query_t *q, int *rc)
+{
+    soap_worker_t *w = soap_worker(soap);
+    bool has = false;
+    *rc = convert_integer(soap, "batchSize", req->batchSize, &has, &q->batch_size);
+    if (*rc != SOAP_OK)
+        return NULL;
+    if (!has || q->batch_size < 1 || q->batch_size > w->cfg->max_batch_size)
+        return soap_strdup(soap, "INVALID_REQUEST: batchSize must be between 1 and the configured maximum (2000 by default)");
+    *rc = convert_integer(soap, "pageNumber", req->pageNumber, &has, &q->page_number);
+    if (*rc != SOAP_OK)
+        return NULL;
+    if (!has)
+        q->page_number = 1;
+    /* Pages past the last entitlement are empty, not an error; keep the
+     * offset within what PostgreSQL accepts. */
+    if (q->page_number < 1 || q->page_number > 1000000000LL / q->batch_size + 1)
+        return soap_strdup(soap, "INVALID_REQUEST: pageNumber must be at least 1 and not absurdly large");
+    return NULL;
+}
+
+int __fnp__getEntitlementsQuery(struct soap *soap, struct fnp__searchEntitlementRequestType *req,
+                                struct fnp__searchEntitlementResponseType *resp)
+{
+    lc_ctx_t ctx;
+    ent_alloc_t alloc;
+    model_query_t q;
+    model_found_t *found = NULL;
+    size_t n = 0;
+    int rc = ops_begin(soap, &ctx, &alloc);
+
+    if (rc != SOAP_OK)
+        return rc;
+    if ((rc = convert_query(soap, req->entitlementSearchCriteria, &q)) != SOAP_OK)
+        return rc;
+    const char *bad = ops__paging(soap, req, &q, &rc);
+    if (rc != SOAP_OK)
+        return rc;
+    if (bad != NULL) {
+        resp->statusInfo = convert_status(soap, LC_FAILURE, bad);
+        return resp->statusInfo ? SOAP_OK : SOAP_EOM;
+    }
+    lc_outcome_t o = lc_search(&ctx, &q, &found, &n);
+    if (o.reason == REASON_DATABASE_UNAVAILABLE)
+        return soap_unavailable_fault(soap, o.text);
+    if (o.reason != REASON_OK) {
+        resp->statusInfo = convert_status(soap, LC_FAILURE, o.text);
+        return resp->statusInfo ? SOAP_OK : SOAP_EOM;
+    }
+    resp->__sizeentitlement = (int)n;
+    resp->entitlement = soap_malloc(soap, (n + 1) * sizeof *resp->entitlement);
+    if (resp->entitlement == NULL)
+        return soap->error = SOAP_EOM;
+    for (size_t i = 0; i < n; i++)
+        if (convert_found(soap, &found[i], &resp->entitlement[i]) != SOAP_OK)
+            return soap->error = SOAP_EOM;
+    resp->statusInfo = convert_status(soap, LC_SUCCESS, NULL);
+    return resp->statusInfo ? SOAP_OK : SOAP_EOM;
+}
+
+int __fnp__getEntitlementCount(struct soap *soap, struct fnp__getEntitlementCountRequestType *req,
+                               struct fnp__getEntitlementCountResponseType *resp)
+{
+    lc_ctx_t ctx;
+    ent_alloc_t alloc;
+    model_query_t q;
+    long long count = 0;
+    int rc = ops_begin(soap, &ctx, &alloc);
+
+    if (rc != SOAP_OK)
+        return rc;
+    if ((rc = convert_query(soap, req->queryParams, &q)) != SOAP_OK)
+        return rc;
+    lc_outcome_t o = lc_count(&ctx, &q, &count);
+    if (o.reason == REASON_DATABASE_UNAVAILABLE)
+        return soap_unavailable_fault(soap, o.text);
+    if (o.reason != REASON_OK) {
+        resp->statusInfo = convert_status(soap, LC_FAILURE, o.text);
+        return resp->statusInfo ? SOAP_OK : SOAP_EOM;
+    }
+    resp->statusInfo = convert_status(soap, LC_SUCCESS, NULL);
+    resp->count = convert_number(soap, count);
+    return resp->statusInfo ? SOAP_OK : SOAP_EOM;
+}

@@ -1,0 +1,620 @@
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../core/ids.h"
+#include "../core/log.h"
+#include "soap_int.h"
+
+/* Headers before the body, on top of the body cap, that recv_maxlength
+ * allows. */
+#define SERVER_HEADER_ALLOWANCE 65536
+/* After a refused request the rest of its body is read and dropped for at
+ * most this long, so that the client sees the answer rather than a reset. */
+#define SERVER_LINGER_MS 2000
+
+typedef enum conn_state {
+    CONN_FREE,  /* no connection on this descriptor */
+    CONN_IDLE,  /* open, waiting in epoll for its next request */
+    CONN_BUSY   /* queued for or held by a worker */
+} conn_state_t;
+
+typedef struct conn {
+    conn_state_t state;
+    time_t last_active;
+} conn_t;
+
+struct soap_server {
+    const ent_config_t *cfg;
+    db_pool_t *pool;
+    struct auth_cache *auth;
+    int listen_fd;
+    int port;
+    int epfd;
+    int wake_fd;            /* eventfd: wakes the poller on stop */
+    pthread_t poller;
+    pthread_t *threads;
+    soap_worker_t *workers;
+    struct soap **contexts;
+    int nworkers;
+
+    pthread_mutex_t lock;   /* guards everything below */
+    pthread_cond_t ready;
+    int *queue;             /* descriptors with a request to read */
+    size_t qcap, qhead, qlen;
+    bool stopping;
+    conn_t *conns;          /* indexed by descriptor */
+    int nconns_max;         /* size of conns */
+    int nopen;
+};
+
+int soap_client_fault(struct soap *soap, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return soap_sender_fault(soap, msg, NULL);
+}
+
+int soap_unavailable_fault(struct soap *soap, const char *msg)
+{
+    soap_receiver_fault(soap, msg, NULL);
+    return 503;
+}
+
+/* gSOAP closes a connection it considers finished; closing is ours to do
+ * (see server__work), so its close only records the wish. */
+static int server__fclosesocket(struct soap *soap, SOAP_SOCKET fd)
+{
+    (void)fd;
+    soap_worker(soap)->close_wanted = true;
+    return SOAP_OK;
+}
+
+static int server__fshutdownsocket(struct soap *soap, SOAP_SOCKET fd, int how)
+{
+    (void)soap;
+    (void)fd;
+    (void)how;
+    return SOAP_OK;
+}
+
+static size_t server__frecv(struct soap *soap, char *buf, size_t len)
+{
+    soap_worker_t *w = soap_worker(soap);
+    if (w->guard.verdict != GUARD_OK || w->too_large)
+        return 0;
+    size_t n = w->frecv(soap, buf, len);
+    if (n > 0 && guard_feed(&w->guard, buf, n) != GUARD_OK)
+        return 0;
+    return n;
+}
+
+/* Accepts a Host header only if it looks like host[:port]: it is echoed
+ * into the WSDL we serve. */
+static bool server__host_ok(const char *v)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > SOAP_MAX_HOST)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = v[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '-' || c == ':' || c == '[' || c == ']' || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+static int server__parsehdr(struct soap *soap, const char *key, const char *val)
+{
+    soap_worker_t *w = soap_worker(soap);
+    if (strcasecmp(key, "Host") == 0 && val != NULL && server__host_ok(val))
+        snprintf(w->host, sizeof w->host, "%s", val);
+    if (strcasecmp(key, "Content-Length") == 0 && val != NULL) {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(val, &end, 10);
+        if (errno != 0 || n > (unsigned long long)w->cfg->max_body_bytes) {
+            w->too_large = true;
+            return SOAP_EOM;
+        }
+    }
+    return w->fparsehdr(soap, key, val);
+}
+
+/* Sends the fault that the context holds with HTTP status (500 when 0). */
+static void server__send_fault(struct soap *soap, int status)
+{
+    soap->keep_alive = 0;
+    if (status != 0)
+        soap->error = status;
+    soap_send_fault(soap);
+}
+
+/* Reads and drops what the client still sends, then closes. */
+static void server__linger_close(int fd)
+{
+    char buf[16384];
+    struct timespec start, now;
+
+    shutdown(fd, SHUT_WR);
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        struct pollfd p = {fd, POLLIN, 0};
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long left = SERVER_LINGER_MS - ((now.tv_sec - start.tv_sec) * 1000 +
+                                        (now.tv_nsec - start.tv_nsec) / 1000000);
+        if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+            break;
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n <= 0)
+            break;
+    }
+    close(fd);
+}
+
+/* Maps an error gSOAP met while reading a request to the fault we send;
+ * returns the HTTP status (0 for the default 500). */
+static int server__read_error(struct soap *soap)
+{
+    soap_worker_t *w = soap_worker(soap);
+    int err = soap->error;
+
+    soap->error = SOAP_OK;
+    soap_set_fault(soap); /* make sure soap->fault exists */
+    if (w->too_large || err == SOAP_EOM) {
+        soap_client_fault(soap, "request body larger than %d bytes", w->cfg->max_body_bytes);
+        return 413;
+    }
+    if (w->guard.verdict == GUARD_DTD) {
+        soap_client_fault(soap, "DTDs are not allowed: the request contains a <!DOCTYPE> or other declaration");
+        return 0;
+    }
+    if (w->guard.verdict == GUARD_BAD_UTF8) {
+        soap_client_fault(soap, "request is not valid UTF-8");
+        return 0;
+    }
+    switch (err) {
+    case SOAP_LEVEL:
+        soap_client_fault(soap, "XML nesting deeper than %d levels", w->cfg->max_depth);
+        break;
+    case SOAP_OCCURS:
+        soap_client_fault(soap, "an element is repeated more than %d times", w->cfg->max_occurs);
+        break;
+    case SOAP_VERSIONMISMATCH:
+        soap_client_fault(soap, "not a SOAP 1.1 envelope");
+        break;
+    case SOAP_NO_METHOD:
+        soap_client_fault(soap, "operation not supported: %s", soap->tag[0] ? soap->tag : "(empty body)");
+        break;
+    case SOAP_EOF:
+        soap_client_fault(soap, "malformed request: the XML ends before the envelope is complete");
+        break;
+    default: {
+        /* Let gSOAP describe the parse error, but as a Client fault: the
+         * request could not be read. */
+        soap->error = err;
+        soap_set_fault(soap);
+        const char **s = soap_faultstring(soap);
+        char msg[384];
+        snprintf(msg, sizeof msg, "malformed request: %s", s && *s ? *s : "cannot parse XML");
+        soap->error = SOAP_OK;
+        soap_client_fault(soap, "%s", msg);
+        break;
+    }
+    }
+    return 0;
+}
+
+/* What becomes of a connection after a request. */
+typedef enum after {
+    AFTER_KEEP,   /* keep-alive: back to epoll */
+    AFTER_CLOSE,  /* close now */
+    AFTER_LINGER  /* refused request: drain what the client still sends, then close */
+} after_t;
+
+/* Serves one request on fd; the caller disposes of fd as the result says. */
+static after_t server__serve_one(struct soap *soap, int fd)
+{
+    soap_worker_t *w = soap_worker(soap);
+    after_t after;
+    int status = -1;
+
+    if (ids_request_id(w->request_id, sizeof w->request_id) != ENT_OK)
+        snprintf(w->request_id, sizeof w->request_id, "0000000000000000");
+    log_set_request_id(w->request_id);
+    guard_reset(&w->guard);
+    w->too_large = false;
+    w->close_wanted = false;
+    w->host[0] = w->user[0] = '\0';
+
+    soap->socket = fd;
+    soap->keep_alive = -1;
+    soap_begin(soap);
+    if (soap_begin_recv(soap) != SOAP_OK) {
+        if (soap->error == SOAP_STOP) /* GET served, or the peer closed */
+            goto done;
+        if (soap->error == SOAP_EOF && w->guard.verdict == GUARD_OK && !w->too_large) {
+            goto done; /* the client closed an idle connection */
+        }
+        if (soap->status == SOAP_GET && soap->error >= 400 && soap->error < 600) {
+            /* soap_http_get found nothing at this path. */
+            status = soap->error;
+            soap->error = SOAP_OK;
+            soap_client_fault(soap, "no resource at this path; the WSDL is at /flexnet/services/v4/EntitlementOrderService?wsdl");
+        } else {
+            status = server__read_error(soap);
+        }
+    } else if (soap_endpoint_version(soap->path) == 0) {
+        soap->error = SOAP_OK;
+        soap_client_fault(soap, "no service at this path; use /flexnet/services/v4/EntitlementOrderService");
+        status = 404;
+    } else if (soap_envelope_begin_in(soap) || soap_recv_header(soap) || soap_body_begin_in(soap)) {
+        status = server__read_error(soap);
+    } else if (soap_serve_request(soap) != SOAP_OK) {
+        int err = soap->error;
+        if (err == SOAP_FAULT || (err >= 400 && err < 600)) {
+            /* A handler set its fault (auth, unavailable). */
+            if (err != SOAP_FAULT)
+                status = err;
+            else
+                status = 0;
+            soap->error = SOAP_FAULT;
+        } else if (err != SOAP_STOP) {
+            /* EOF here is the end of the body before the end of the XML
+             * (a peer that went away does not read the fault either). */
+            status = server__read_error(soap);
+        }
+    }
+    if (status >= 0)
+        server__send_fault(soap, status);
+done:
+    if (status >= 0)
+        after = AFTER_LINGER;
+    else if (!w->close_wanted && soap_valid_socket(soap->socket) && soap->keep_alive != 0 &&
+             soap->error != SOAP_EOF && soap->bufidx >= soap->buflen)
+        after = AFTER_KEEP; /* (a pipelined request left in gSOAP's buffer would never wake epoll) */
+    else
+        after = AFTER_CLOSE;
+    soap_destroy(soap);
+    soap_end(soap);
+    soap->socket = SOAP_INVALID_SOCKET;
+    log_set_request_id(NULL);
+    return after;
+}
+
+static void server__conn_close(soap_server_t *s, int fd)
+{
+    /* Caller holds s->lock. */
+    epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
+    close(fd);
+    s->conns[fd].state = CONN_FREE;
+    s->nopen--;
+}
+
+typedef struct worker_arg {
+    soap_server_t *server;
+    struct soap *soap;
+} worker_arg_t;
+
+static void *server__work(void *arg)
+{
+    soap_server_t *s = ((worker_arg_t *)arg)->server;
+    struct soap *soap = ((worker_arg_t *)arg)->soap;
+    free(arg);
+
+    for (;;) {
+        pthread_mutex_lock(&s->lock);
+        while (s->qlen == 0 && !s->stopping)
+            pthread_cond_wait(&s->ready, &s->lock);
+        if (s->qlen == 0 && s->stopping) {
+            pthread_mutex_unlock(&s->lock);
+            break;
+        }
+        int fd = s->queue[s->qhead];
+        s->qhead = (s->qhead + 1) % s->qcap;
+        s->qlen--;
+        pthread_mutex_unlock(&s->lock);
+
+        after_t after = server__serve_one(soap, fd);
+
+        pthread_mutex_lock(&s->lock);
+        if (after == AFTER_KEEP && !s->stopping) {
+            struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT, .data.fd = fd};
+            s->conns[fd].state = CONN_IDLE;
+            s->conns[fd].last_active = time(NULL);
+            if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev) != 0)
+                server__conn_close(s, fd);
+            pthread_mutex_unlock(&s->lock);
+            continue;
+        }
+        /* Forget the descriptor before closing it: once closed, accept may
+         * hand out the same number again. */
+        epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
+        s->conns[fd].state = CONN_FREE;
+        s->nopen--;
+        pthread_mutex_unlock(&s->lock);
+        if (after == AFTER_LINGER)
+            server__linger_close(fd);
+        else
+            close(fd);
+    }
+    return NULL;
+}
+
+static void server__enqueue(soap_server_t *s, int fd)
+{
+    /* Caller holds s->lock; the queue holds every descriptor, so it never
+     * overflows. */
+    s->queue[(s->qhead + s->qlen) % s->qcap] = fd;
+    s->qlen++;
+    s->conns[fd].state = CONN_BUSY;
+    pthread_cond_signal(&s->ready);
+}
+
+static void server__accept(soap_server_t *s)
+{
+    for (;;) {
+        int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0)
+            return;
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        pthread_mutex_lock(&s->lock);
+        if (fd >= s->nconns_max || s->nopen >= s->cfg->max_connections || s->stopping) {
+            pthread_mutex_unlock(&s->lock);
+            log_warn("connection refused: %d connections open", s->nopen);
+            close(fd);
+            continue;
+        }
+        s->nopen++;
+        s->conns[fd].state = CONN_IDLE;
+        s->conns[fd].last_active = time(NULL);
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT, .data.fd = fd};
+        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
+            server__conn_close(s, fd);
+        pthread_mutex_unlock(&s->lock);
+    }
+}
+
+static void server__reap_idle(soap_server_t *s, time_t now, bool all)
+{
+    pthread_mutex_lock(&s->lock);
+    for (int fd = 0; fd < s->nconns_max; fd++)
+        if (s->conns[fd].state == CONN_IDLE &&
+            (all || now - s->conns[fd].last_active >= s->cfg->keepalive_timeout_s))
+            server__conn_close(s, fd);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void *server__poll(void *arg)
+{
+    soap_server_t *s = arg;
+    struct epoll_event evs[64];
+    time_t last_reap = time(NULL);
+
+    for (;;) {
+        int n = epoll_wait(s->epfd, evs, 64, 1000);
+        bool stop = false;
+        for (int i = 0; i < n; i++) {
+            int fd = evs[i].data.fd;
+            if (fd == s->listen_fd) {
+                server__accept(s);
+            } else if (fd == s->wake_fd) {
+                stop = true;
+            } else {
+                pthread_mutex_lock(&s->lock);
+                if (s->conns[fd].state == CONN_IDLE)
+                    server__enqueue(s, fd);
+                pthread_mutex_unlock(&s->lock);
+            }
+        }
+        time_t now = time(NULL);
+        if (stop) {
+            server__reap_idle(s, now, true);
+            break;
+        }
+        if (now != last_reap) {
+            server__reap_idle(s, now, false);
+            last_reap = now;
+        }
+    }
+    return NULL;
+}
+
+static int server__listen(const ent_config_t *cfg, int *fd_out, int *port_out)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICHOST};
+    struct addrinfo *res = NULL;
+    char port[16];
+    int fd = -1, one = 1;
+
+    snprintf(port, sizeof port, "%d", cfg->soap_port);
+    if (getaddrinfo(cfg->bind, port, &hints, &res) != 0) {
+        log_error("ENTITLEMENTD_BIND: '%s' is not a numeric address", cfg->bind);
+        return ENT_EINVAL;
+    }
+    fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
+        log_error("cannot listen on %s:%d: %s", cfg->bind, cfg->soap_port, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(res);
+        return ENT_EIO;
+    }
+    freeaddrinfo(res);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    *port_out = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                               : ((struct sockaddr_in *)&ss)->sin_port);
+    *fd_out = fd;
+    return ENT_OK;
+}
+
+static struct soap *server__context(soap_server_t *s, soap_worker_t *w)
+{
+    struct soap *soap = soap_new1(SOAP_IO_KEEPALIVE | SOAP_XML_STRICT | SOAP_C_UTFSTRING);
+    if (soap == NULL)
+        return NULL;
+    soap_set_omode(soap, SOAP_IO_KEEPALIVE | SOAP_C_UTFSTRING);
+    soap_set_namespaces(soap, namespaces);
+    soap->recv_timeout = s->cfg->recv_timeout_s;
+    soap->send_timeout = s->cfg->send_timeout_s;
+    soap->maxlevel = (unsigned)s->cfg->max_depth;
+    soap->maxoccurs = (size_t)s->cfg->max_occurs;
+    soap->recv_maxlength = (ULONG64)s->cfg->max_body_bytes + SERVER_HEADER_ALLOWANCE;
+    soap->max_keep_alive = 0; /* no per-connection request limit */
+    w->cfg = s->cfg;
+    w->pool = s->pool;
+    w->auth = s->auth;
+    w->frecv = soap->frecv;
+    w->fparsehdr = soap->fparsehdr;
+    soap->frecv = server__frecv;
+    soap->fparsehdr = server__parsehdr;
+    soap->fget = soap_http_get;
+    soap->fclosesocket = server__fclosesocket;
+    soap->fshutdownsocket = server__fshutdownsocket;
+    soap->user = w;
+    return soap;
+}
+
+int soap_server_start(const ent_config_t *cfg, db_pool_t *pool, soap_server_t **out)
+{
+    soap_server_t *s = calloc(1, sizeof *s);
+    int rc;
+
+    if (s == NULL)
+        return ENT_ENOMEM;
+    s->cfg = cfg;
+    s->pool = pool;
+    s->nworkers = cfg->workers;
+    s->listen_fd = s->epfd = s->wake_fd = -1;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->ready, NULL);
+    /* Descriptors index the table; leave room for the database sockets
+     * and files besides max_connections clients. */
+    s->nconns_max = cfg->max_connections + cfg->db_pool_size + 64;
+    s->qcap = (size_t)s->nconns_max;
+    s->conns = calloc((size_t)s->nconns_max, sizeof *s->conns);
+    s->queue = calloc(s->qcap, sizeof *s->queue);
+    s->threads = calloc((size_t)s->nworkers, sizeof *s->threads);
+    s->workers = calloc((size_t)s->nworkers, sizeof *s->workers);
+    s->contexts = calloc((size_t)s->nworkers, sizeof *s->contexts);
+    s->auth = auth_cache_new();
+    if (!s->conns || !s->queue || !s->threads || !s->workers || !s->contexts || !s->auth) {
+        rc = ENT_ENOMEM;
+        goto fail;
+    }
+    if ((rc = server__listen(cfg, &s->listen_fd, &s->port)) != ENT_OK)
+        goto fail;
+    s->epfd = epoll_create1(EPOLL_CLOEXEC);
+    s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (s->epfd < 0 || s->wake_fd < 0) {
+        rc = ENT_EIO;
+        goto fail;
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = s->listen_fd};
+    struct epoll_event wev = {.events = EPOLLIN, .data.fd = s->wake_fd};
+    if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->listen_fd, &ev) != 0 ||
+        epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->wake_fd, &wev) != 0) {
+        rc = ENT_EIO;
+        goto fail;
+    }
+    for (int i = 0; i < s->nworkers; i++) {
+        if ((s->contexts[i] = server__context(s, &s->workers[i])) == NULL) {
+            rc = ENT_ENOMEM;
+            goto fail;
+        }
+    }
+    for (int i = 0; i < s->nworkers; i++) {
+        worker_arg_t *a = malloc(sizeof *a);
+        if (a == NULL) {
+            rc = ENT_ENOMEM;
+            goto fail; /* threads already started are not joined: we exit */
+        }
+        a->server = s;
+        a->soap = s->contexts[i];
+        pthread_create(&s->threads[i], NULL, server__work, a);
+    }
+    pthread_create(&s->poller, NULL, server__poll, s);
+    *out = s;
+    return ENT_OK;
+fail:
+    if (s->listen_fd >= 0)
+        close(s->listen_fd);
+    if (s->epfd >= 0)
+        close(s->epfd);
+    if (s->wake_fd >= 0)
+        close(s->wake_fd);
+    for (int i = 0; s->contexts && i < s->nworkers; i++)
+        if (s->contexts[i])
+            soap_free(s->contexts[i]);
+    auth_cache_free(s->auth);
+    free(s->contexts);
+    free(s->workers);
+    free(s->threads);
+    free(s->queue);
+    free(s->conns);
+    free(s);
+    return rc;
+}
+
+int soap_server_port(const soap_server_t *s)
+{
+    return s->port;
+}
+
+void soap_server_stop(soap_server_t *s)
+{
+    uint64_t one = 1;
+
+    /* No new connections; idle ones are closed by the poller; requests
+     * queued or in progress are served; then the workers end. */
+    epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->listen_fd, NULL);
+    close(s->listen_fd);
+    if (write(s->wake_fd, &one, sizeof one) < 0)
+        log_warn("waking the poller failed: %s", strerror(errno));
+    pthread_join(s->poller, NULL);
+    pthread_mutex_lock(&s->lock);
+    s->stopping = true;
+    pthread_cond_broadcast(&s->ready);
+    pthread_mutex_unlock(&s->lock);
+    for (int i = 0; i < s->nworkers; i++)
+        pthread_join(s->threads[i], NULL);
+    for (int fd = 0; fd < s->nconns_max; fd++)
+        if (s->conns[fd].state != CONN_FREE)
+            close(fd);
+    for (int i = 0; i < s->nworkers; i++)
+        soap_free(s->contexts[i]);
+    close(s->epfd);
+    close(s->wake_fd);
+    auth_cache_free(s->auth);
+    pthread_cond_destroy(&s->ready);
+    pthread_mutex_destroy(&s->lock);
+    free(s->contexts);
+    free(s->workers);
+    free(s->threads);
+    free(s->queue);
+    free(s->conns);
+    free(s);
+}

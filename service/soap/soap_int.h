@@ -1,0 +1,58 @@
+/*
+ * soap_int.h - what the files of service/soap share: the per-worker state
+ * hung on each gSOAP context (soap->user).
+ */
+#ifndef ENT_SOAP_INT_H
+#define ENT_SOAP_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../core/config.h"
+#include "../db/pool.h"
+#include "guard.h"
+#include "soapH.h"
+
+/* Longest Host header we echo into the WSDL address. */
+#define SOAP_MAX_HOST 255
+
+typedef struct soap_worker {
+    const ent_config_t *cfg;
+    db_pool_t *pool;
+    struct auth_cache *auth;
+    char request_id[17];
+    char host[SOAP_MAX_HOST + 1]; /* Host header of the request, validated */
+    guard_t guard;
+    bool too_large;            /* Content-Length above the cap */
+    bool close_wanted;         /* gSOAP asked to close the connection */
+    size_t (*frecv)(struct soap *, char *, size_t);       /* gSOAP's own */
+    int (*fparsehdr)(struct soap *, const char *, const char *);
+    char user[512];            /* authenticated user name, for the audit */
+} soap_worker_t;
+
+static inline soap_worker_t *soap_worker(struct soap *soap)
+{
+    return (soap_worker_t *)soap->user;
+}
+
+/* Sets a Client fault with the message and returns SOAP_FAULT. */
+int soap_client_fault(struct soap *soap, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Sets a Server fault and the HTTP status 503, and returns it. */
+int soap_unavailable_fault(struct soap *soap, const char *msg);
+
+/* Authenticates the request (HTTP Basic or the UserId/UserPassword
+ * headers). Returns SOAP_OK and fills soap_worker(soap)->user, or sets an
+ * HTTP 401 Client fault (503 when the user store is unreachable) and
+ * returns the status to hand back to gSOAP. */
+int auth_require(struct soap *soap);
+
+struct auth_cache *auth_cache_new(void);
+void auth_cache_free(struct auth_cache *c);
+
+/* Serves GET: ?wsdl on an endpoint path, the service list, else 404. */
+int soap_http_get(struct soap *soap);
+
+/* The version (1..4) of an endpoint path, or 0 when path is none. */
+int soap_endpoint_version(const char *path);
+
+#endif

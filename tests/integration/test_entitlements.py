@@ -1,0 +1,139 @@
+"""createSimpleEntitlement and getEntitlementsQuery through the real daemon."""
+import unittest
+
+from builders import create_body, search_body, simple_query
+from catalog import Catalog
+from harness import NS, DaemonTestCase, psql, token
+
+
+def n(tag):
+    return f"{{{NS}}}{tag}"
+
+
+class EntitlementsTest(DaemonTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.cat = Catalog()
+
+    def create(self, ents, op_type=None):
+        r = self.client.call(create_body(ents, op_type))
+        self.assertEqual(r.status, 200, r.body)
+        self.assertFalse(r.is_fault, r.body)
+        return r
+
+    def test_create_reports_both_identifiers(self):
+        eid = "E-" + token(12)
+        r = self.create([{"eid": eid, "items": [(eid + "-1", self.cat.base, 5), (eid + "-2", self.cat.base, 3)],
+                          "sold_to": "ACME", "description": "two seats"}])
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+        c = r.find("f:responseData/f:createdSimpleEntitlement")
+        self.assertEqual(c.findtext(n("recordRefNo")), "1")
+        self.assertEqual(c.findtext(n("entitlementId")), eid)
+        uid = c.findtext(n("uniqueId"))
+        self.assertEqual(psql("SELECT entitlement_id, state, sold_to FROM entitlements WHERE unique_id = :'v1'", uid),
+                         [[eid, "DEPLOYED", "ACME"]])
+        uids = [e.text for e in c.findall(n("lineItemUniqueIds"))]
+        idents = c.findall(n("lineItemIdentifiers"))
+        self.assertEqual(len(uids), 2)
+        self.assertEqual([i.findtext(f"{n('primaryKeys')}/{n('activationId')}") for i in idents],
+                         [eid + "-1", eid + "-2"])
+        self.assertEqual([i.findtext(n("uniqueId")) for i in idents], uids)
+        self.assertEqual(psql("SELECT count(*) FROM audit_log WHERE entitlement_id = :'v1'", eid), [["2"]])
+
+    def test_create_is_atomic_per_entitlement(self):
+        good, bad = "E-" + token(12), "E-" + token(12)
+        r = self.create([{"eid": good, "items": [(good + "-1", self.cat.base, 1)]},
+                         {"eid": bad, "items": [(bad + "-1", self.cat.base, 1),
+                                                (bad + "-2", ("Nope-" + token(4), "1"), 1)]}])
+        self.assertEqual(r.status_text, "PARTIAL_FAILURE", r.body)
+        failed = r.find("f:failedData/f:failedSimpleEntitlement")
+        self.assertTrue(failed.findtext(n("reason")).startswith("PRODUCT_NOT_FOUND: "))
+        self.assertEqual(failed.findtext(f"{n('simpleEntitlement')}/{n('entitlementId')}/{n('id')}"), bad)
+        self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", bad), [["0"]])
+        self.assertEqual(psql("SELECT count(*) FROM line_items WHERE activation_id LIKE :'v1'", bad + "%"), [["0"]])
+        self.assertEqual(psql("SELECT count(*) FROM audit_log WHERE entitlement_id = :'v1'", bad), [["0"]])
+
+    def test_create_draft_generated_ids_and_op_types(self):
+        r = self.create([{"eid": None, "auto": True, "items": [(None, self.cat.base, 2)], "auto_deploy": False}])
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+        eid = r.text("f:responseData/f:createdSimpleEntitlement/f:entitlementId")
+        self.assertRegex(eid, r"^[a-z0-9]{4}(-[a-z0-9]{4}){7}$")
+        self.assertEqual(psql("SELECT DISTINCT li.state FROM line_items li JOIN entitlements e ON e.id = "
+                              "li.entitlement_id WHERE e.entitlement_id = :'v1'", eid), [["DRAFT"]])
+        # Same id again: refused without opType, ignored, or updated.
+        again = [{"eid": eid, "items": [(eid + "-X", self.cat.base, 1)], "sold_to": "Globex"}]
+        r = self.create(again)
+        self.assertEqual(r.status_text, "FAILURE")
+        r = self.create(again, "CREATE_OR_IGNORE")
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+        self.assertEqual(psql("SELECT count(*) FROM line_items WHERE activation_id = :'v1'", eid + "-X"), [["0"]])
+        r = self.create(again, "CREATE_OR_UPDATE")
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+        self.assertEqual(psql("SELECT sold_to FROM entitlements WHERE entitlement_id = :'v1'", eid), [["Globex"]])
+        self.assertEqual(psql("SELECT count(*) FROM line_items WHERE activation_id = :'v1'", eid + "-X"), [["1"]])
+        r = self.create(again, "CREATE_OR_UPDATE")  # the line item is not new any more
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+        self.assertEqual(psql("SELECT count(*) FROM line_items WHERE activation_id = :'v1'", eid + "-X"), [["1"]])
+
+    def test_create_rejects_bad_ids_and_counts(self):
+        for eid, code in (("bad/id", "INVALID_ENTITLEMENT_ID"), ("x" * 256, "INVALID_ENTITLEMENT_ID")):
+            r = self.create([{"eid": eid, "items": []}])
+            self.assertEqual(r.status_text, "FAILURE")
+            self.assertTrue(r.text("f:failedData/f:failedSimpleEntitlement/f:reason").startswith(code), r.body)
+        eid = "E-" + token(10)
+        r = self.create([{"eid": eid, "items": [(eid + "-1", self.cat.base, 0)]}])
+        self.assertTrue(r.text("f:failedData/f:failedSimpleEntitlement/f:reason").startswith("INVALID_COUNT"))
+        self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", eid), [["0"]])
+
+    def test_query_by_criteria(self):
+        tag = token(10)
+        e1, e2 = f"Q{tag}-a%_\\1", f"Q{tag}-b2"
+        self.create([{"eid": e1.replace("%", "p").replace("\\", "s"), "items": [(f"Q{tag}-l1", self.cat.base, 4)],
+                      "sold_to": "Initech " + tag},
+                     {"eid": e2, "items": [(f"Q{tag}-l2", self.cat.upsell, 1)], "sold_to": "Umbrella " + tag}])
+        e1 = e1.replace("%", "p").replace("\\", "s")
+
+        def ids(criteria, batch=100, page=None):
+            r = self.client.call(search_body(criteria, batch, page))
+            self.assertEqual(r.status_text, "SUCCESS", r.body)
+            return [e.findtext(f"{n('simpleEntitlement')}/{n('entitlementId')}/{n('id')}")
+                    for e in r.findall("f:entitlement")]
+
+        self.assertEqual(ids(simple_query("entitlementId", e2)), [e2])
+        self.assertEqual(sorted(ids(simple_query("entitlementId", f"Q{tag}", "STARTS_WITH"))), sorted([e1, e2]))
+        self.assertEqual(ids(simple_query("entitlementId", "-b2", "ENDS_WITH")), [e2])
+        self.assertEqual(ids(simple_query("soldTo", "Initech " + tag, "CONTAINS")), [e1])
+        self.assertEqual(ids(simple_query("productName", self.cat.upsell[0]) +
+                             simple_query("entitlementId", f"Q{tag}", "STARTS_WITH")), [e2])
+        # LIKE metacharacters in input match themselves only.
+        self.assertEqual(ids(simple_query("entitlementId", f"Q{tag}-a", "STARTS_WITH")), [e1])
+        self.assertEqual(ids(simple_query("entitlementId", f"Q{tag}_", "STARTS_WITH")), [])
+        self.assertEqual(ids(simple_query("entitlementId", "%", "CONTAINS")), [])
+        self.assertEqual(ids(simple_query("entitlementId", "' OR 1=1 --")), [])
+        state = f"<v4:state><v4:value>DEPLOYED</v4:value><v4:searchType>EQUALS</v4:searchType></v4:state>"
+        self.assertEqual(sorted(ids(state + simple_query("entitlementId", f"Q{tag}", "STARTS_WITH"))),
+                         sorted([e1, e2]))
+        # Paging: most recently changed first, no repeats.
+        p1 = ids(simple_query("entitlementId", f"Q{tag}", "STARTS_WITH"), batch=1, page=1)
+        p2 = ids(simple_query("entitlementId", f"Q{tag}", "STARTS_WITH"), batch=1, page=2)
+        self.assertEqual(len(p1) + len(p2), 2)
+        self.assertNotEqual(p1, p2)
+
+        r = self.client.call(search_body(simple_query("entitlementId", e1)))
+        li = r.find("f:entitlement/f:simpleEntitlement/f:lineItems")
+        self.assertEqual(li.findtext(f"{n('activationId')}/{n('id')}"), f"Q{tag}-l1")
+        self.assertEqual(li.findtext(n("numberOfCopies")), "4")
+        self.assertEqual(li.findtext(n("state")), "DEPLOYED")
+        self.assertEqual(li.findtext(f"{n('product')}/{n('primaryKeys')}/{n('name')}"), self.cat.base[0])
+
+    def test_query_batch_size_bounds(self):
+        for bad in (0, 2001):
+            r = self.client.call(search_body(batch=bad))
+            self.assertEqual(r.status, 200, r.body)
+            self.assertEqual(r.status_text, "FAILURE", r.body)
+            self.assertTrue(r.reason_text.startswith("INVALID_REQUEST"), r.body)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,197 @@
+"""The HTTP/SOAP transport: WSDL serving, faults for requests that cannot be
+read, limits, authentication, keep-alive, graceful stop."""
+import base64
+import http.client
+import socket
+import threading
+import time
+import unittest
+
+from lxml import etree
+
+from builders import search_body, simple_query
+from harness import (NS, PATH, SOAP_ENV, Client, Daemon, DaemonTestCase, envelope, make_user, psql,
+                     token)
+
+
+class TransportTest(DaemonTestCase):
+    def get(self, path, headers=None):
+        c = http.client.HTTPConnection("127.0.0.1", self.daemon.port, timeout=10)
+        c.request("GET", path, headers=headers or {})
+        r = c.getresponse()
+        body = r.read()
+        c.close()
+        return r.status, r.getheader("Content-Type"), body
+
+    def assert_client_fault(self, r, text, status=500):
+        self.assertEqual(r.status, status, r.body)
+        self.assertTrue(r.is_fault, r.body)
+        self.assertEqual(r.faultcode, "SOAP-ENV:Client", r.body)
+        self.assertIn(text, r.faultstring)
+
+    def test_wsdl_is_served_without_credentials_with_the_host_asked(self):
+        status, ctype, body = self.get(PATH + "?wsdl", {"Host": "licensing.example.com:8443"})
+        self.assertEqual(status, 200)
+        self.assertIn("xml", ctype)
+        doc = etree.fromstring(body)
+        addr = doc.find(".//{http://schemas.xmlsoap.org/wsdl/soap/}address").get("location")
+        self.assertEqual(addr, "http://licensing.example.com:8443" + PATH)
+        ops = {o.get("name") for o in doc.findall(".//{http://schemas.xmlsoap.org/wsdl/}portType/"
+                                                     "{http://schemas.xmlsoap.org/wsdl/}operation")}
+        self.assertEqual(ops, {"upgradeLicense", "upsellLicense", "renewLicense", "createSimpleEntitlement",
+                               "getEntitlementsQuery", "getEntitlementCount", "setEntitlementState",
+                               "setLineItemState", "deleteEntitlement"})
+        # A hostile Host header is not echoed.
+        status, _, body = self.get(PATH + "?wsdl", {"Host": "evil\"><x"})
+        self.assertEqual(status, 200)
+        self.assertNotIn(b"evil", body)
+
+    def test_service_list_and_unknown_paths(self):
+        status, ctype, body = self.get("/flexnet/services")
+        self.assertEqual(status, 200)
+        self.assertIn(b"/flexnet/services/v4/EntitlementOrderService?wsdl", body)
+        status, _, _ = self.get("/nothing/here")
+        self.assertEqual(status, 404)
+        r = self.client.call(search_body(), path="/flexnet/services/v9/EntitlementOrderService")
+        self.assertEqual(r.status, 404)
+
+    def test_malformed_xml(self):
+        r = self.client.raw(envelope(search_body())[:-40])
+        self.assert_client_fault(r, "malformed")
+        r = Client(self.daemon, self.user).raw(b"<soapenv:Envelope xmlns:soapenv='" + SOAP_ENV.encode() +
+                                               b"'><soapenv:Body><oops")
+        self.assertEqual(r.faultcode, "SOAP-ENV:Client")
+        r = Client(self.daemon, self.user).raw(b"this is not xml at all")
+        self.assertEqual(r.status, 500)
+        self.assertEqual(r.faultcode, "SOAP-ENV:Client")
+
+    def test_doctype_is_refused(self):
+        body = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+                + envelope(search_body())[len(b'<?xml version="1.0" encoding="UTF-8"?>\n'):])
+        self.assert_client_fault(self.client.raw(body), "DTD")
+
+    def test_unknown_operation_and_wrong_namespace(self):
+        r = self.client.raw(envelope("<v4:getBulkEntitlementPropertiesRequest/>"))
+        self.assert_client_fault(r, "operation not supported")
+        r = self.client.raw(envelope(search_body(), ns="urn:example:other"))
+        self.assertEqual(r.faultcode, "SOAP-ENV:Client", r.body)
+
+    def test_oversized_body_gets_413(self):
+        small = Daemon(ENTITLEMENTD_MAX_BODY_BYTES=4096).start()
+        try:
+            c = Client(small, self.user)
+            r = c.raw(envelope(search_body(simple_query("entitlementId", "x" * 8000))))
+            self.assert_client_fault(r, "larger than 4096", status=413)
+            c.close()
+        finally:
+            self.assertEqual(small.stop(), 0)
+
+    def test_nesting_and_repetition_limits(self):
+        deep = "<v4:x>" * 100 + "</v4:x>" * 100
+        r = self.client.raw(envelope(f"<v4:searchEntitlementRequest>{deep}</v4:searchEntitlementRequest>"))
+        self.assertEqual(r.faultcode, "SOAP-ENV:Client", r.body)
+        small = Daemon(ENTITLEMENTD_MAX_OCCURS=10).start()
+        try:
+            c = Client(small, self.user)
+            many = "".join(f"<v4:simpleEntitlement><v4:entitlementId><v4:id>E{i}</v4:id></v4:entitlementId>"
+                           "</v4:simpleEntitlement>" for i in range(20))
+            r = c.raw(envelope(f"<v4:createSimpleEntitlementRequest>{many}</v4:createSimpleEntitlementRequest>"))
+            self.assert_client_fault(r, "repeated more than 10")
+            c.close()
+        finally:
+            self.assertEqual(small.stop(), 0)
+
+    def test_missing_and_wrong_credentials(self):
+        anon = Client(self.daemon, None)
+        r = anon.call(search_body())
+        self.assert_client_fault(r, "authentication failed", status=401)
+        wrong = Client(self.daemon, make_user())
+        wrong.user.password = "not-the-password"
+        self.assert_client_fault(wrong.call(search_body()), "authentication failed", status=401)
+        ghost = Client(self.daemon, make_user())
+        ghost.user.name = "nobody-" + token(8)
+        self.assert_client_fault(ghost.call(search_body()), "authentication failed", status=401)
+
+    def test_user_with_domain_and_header_credentials(self):
+        u = make_user()
+        c = Client(self.daemon, u)
+        u.name = u.name + "##FLEXnet"
+        self.assertEqual(c.call(search_body()).status_text, "SUCCESS")
+        u.name = u.name.split("##")[0]
+        hdr = (f'<fp:UserId xmlns:fp="urn:com.macrovision:flexnet/platform">{u.name}</fp:UserId>'
+               f'<fp:UserPassword xmlns:fp="urn:com.macrovision:flexnet/platform">'
+               f'{base64.b64encode(u.password.encode()).decode()}</fp:UserPassword>')
+        anon = Client(self.daemon, None)
+        r = anon.raw(envelope(search_body(), header=hdr))
+        self.assertEqual(r.status, 200, r.body)
+        hdr_bad = hdr.replace(base64.b64encode(u.password.encode()).decode(), base64.b64encode(b"nope").decode())
+        self.assert_client_fault(anon.raw(envelope(search_body(), header=hdr_bad)), "authentication", status=401)
+
+    def test_keep_alive_serves_many_requests_on_one_connection(self):
+        sock_before = self.client.conn.sock
+        for _ in range(5):
+            r = self.client.call(search_body())
+            self.assertEqual(r.status_text, "SUCCESS")
+            if sock_before is None:
+                sock_before = self.client.conn.sock
+            self.assertIs(self.client.conn.sock, sock_before)
+
+    def test_idle_connections_do_not_hold_workers(self):
+        # More idle keep-alive connections than workers (4): requests still pass.
+        idle = []
+        for _ in range(12):
+            s = socket.create_connection(("127.0.0.1", self.daemon.port))
+            idle.append(s)
+        try:
+            r = Client(self.daemon, self.user).call(search_body())
+            self.assertEqual(r.status_text, "SUCCESS")
+        finally:
+            for s in idle:
+                s.close()
+
+    def test_logs_carry_request_ids(self):
+        Client(self.daemon, None).call(search_body())
+        time.sleep(0.2)
+        lines = [line for line in self.daemon.read_log().splitlines() if "authentication failed" in line]
+        self.assertTrue(lines)
+        self.assertRegex(lines[-1], r"\[[0-9a-f]{16}\]")
+        self.assertNotIn(self.user.password, self.daemon.read_log())
+
+    def test_sigterm_drains_in_flight_requests(self):
+        d = Daemon().start()
+        c = Client(d, self.user)
+        results = []
+
+        def slow():
+            # A large query that takes a while to answer.
+            results.append(c.call(search_body(batch=2000)))
+
+        t = threading.Thread(target=slow)
+        t.start()
+        time.sleep(0.05)
+        rc = d.stop()
+        t.join()
+        self.assertEqual(rc, 0)
+        self.assertEqual(len(results), 1)
+        self.assertEqual(results[0].status_text, "SUCCESS")
+
+
+class DatabaseRestartTest(DaemonTestCase):
+    def test_database_restart_between_two_requests(self):
+        import os
+        import subprocess
+        r = self.client.call(search_body())
+        self.assertEqual(r.status_text, "SUCCESS")
+        home = os.environ["ENTITLEMENTD_TEST_HOME"]
+        root = os.environ["ENTITLEMENTD_SOURCE"]
+        subprocess.run([os.path.join(root, "scripts", "pg"), "restart", home], check=True)
+        self.client.close()
+        c = Client(self.daemon, self.user)
+        # The pool's connections died with the server: the next request reconnects.
+        r = c.call(search_body())
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+        c.close()
+
+
+if __name__ == "__main__":
+    unittest.main()

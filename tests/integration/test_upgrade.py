@@ -1,0 +1,285 @@
+"""upgradeLicense through the real daemon and PostgreSQL: atomic units,
+status aggregation, record numbers, reasons, concurrency, hostile input."""
+import threading
+import unittest
+
+from builders import change_item_xml, create_body, lifecycle_body
+from catalog import Catalog
+from harness import NS, Client, DaemonTestCase, psql, token
+
+
+def nrows(sql, *params):
+    return int(psql(sql, *params)[0][0])
+
+
+class UpgradeTest(DaemonTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.cat = Catalog()
+
+    def entitlement(self, n_items=1, count=10, auto_deploy=True, product=None):
+        """Creates an entitlement with n_items line items; returns (eid, [aid...])."""
+        eid = "E-" + token(12)
+        aids = [f"{eid}-L{i}" for i in range(n_items)]
+        body = create_body([{"eid": eid, "items": [(a, product or self.cat.base, count) for a in aids],
+                             "auto_deploy": auto_deploy}])
+        r = self.client.call(body)
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+        return eid, aids
+
+    def upgrade(self, units, op="upgradeLicense"):
+        r = self.client.call(lifecycle_body(op, units))
+        self.assertEqual(r.status, 200, r.body)
+        self.assertFalse(r.is_fault, r.body)
+        return r
+
+    def item(self, parent, **kw):
+        kw.setdefault("product", self.cat.upgrade)
+        return change_item_xml(parent, kw.pop("new_aid", "N-" + token(12)), **kw)
+
+    def reasons(self, r):
+        return [e.findtext(f"{{{NS}}}reason") for e in r.findall("f:failedData/f:failedEntitlement")]
+
+    def test_partial_failure_leaves_no_trace_of_the_failed_unit(self):
+        units, parents = [], []
+        for u in range(3):
+            eid, aids = self.entitlement(n_items=3)
+            parents.append((eid, aids))
+            new = [f"{eid}-NEW{i}" for i in range(3)]
+            items = [self.item(aids[i], new_aid=new[i], count=2, allow=True) for i in range(3)]
+            if u == 1:  # the middle unit: one bad line item of three
+                items[1] = self.item("no-such-" + token(8), new_aid=new[1])
+            units.append({"ent": eid, "items": items})
+        audit_before = nrows("SELECT count(*) FROM audit_log")
+        r = self.upgrade(units)
+        self.assertEqual(r.status_text, "PARTIAL_FAILURE")
+        self.assertIn("1 of 3", r.reason_text)
+
+        failed = r.findall("f:failedData/f:failedEntitlement")
+        self.assertEqual(len(failed), 1)
+        reason = failed[0].findtext(f"{{{NS}}}reason")
+        self.assertTrue(reason.startswith("LINE_ITEM_NOT_FOUND: "), reason)
+        # The failed unit is echoed back unchanged.
+        echoed = failed[0].find(f"{{{NS}}}entitlementData")
+        self.assertEqual(echoed.findtext(f"{{{NS}}}parentEntitlementIdentifier/{{{NS}}}primaryKeys/{{{NS}}}entitlementId"),
+                         parents[1][0])
+        self.assertEqual(len(echoed.findall(f"{{{NS}}}lineItemData")), 3)
+
+        done = r.findall("f:responseData/f:entitlementData")
+        self.assertEqual([d.findtext(f"{{{NS}}}entitlementRecordRefNo") for d in done], ["1", "3"])
+        for d, (eid, aids) in zip(done, (parents[0], parents[2])):
+            pe = d.find(f"{{{NS}}}parentEntitlementIdentifier")
+            self.assertTrue(pe.findtext(f"{{{NS}}}uniqueId").startswith("HID-"))
+            self.assertEqual(pe.findtext(f"{{{NS}}}primaryKeys/{{{NS}}}entitlementId"), eid)
+            items = d.findall(f"{{{NS}}}createdLineItemData")
+            self.assertEqual([i.findtext(f"{{{NS}}}lineItemRecordRefNo") for i in items], ["1", "2", "3"])
+            for i, aid in zip(items, aids):
+                p = i.find(f"{{{NS}}}parentLineItemIdentifier")
+                self.assertEqual(p.findtext(f"{{{NS}}}primaryKeys/{{{NS}}}activationId"), aid)
+                uid = p.findtext(f"{{{NS}}}uniqueId")
+                self.assertEqual(psql("SELECT activation_id FROM line_items WHERE unique_id = :'v1'", uid)[0][0], aid)
+                new = i.find(f"{{{NS}}}newLineItem")
+                self.assertEqual(psql("SELECT unique_id, line_item_type, number_of_copies FROM line_items "
+                                      "WHERE activation_id = :'v1'", new.findtext(f"{{{NS}}}activationId")),
+                                 [[new.findtext(f"{{{NS}}}uniqueId"), "UPGRADE", "2"]])
+        # The middle unit: no new line item, parents untouched, no audit row.
+        middle_eid, middle_aids = parents[1]
+        self.assertEqual(nrows("SELECT count(*) FROM line_items WHERE activation_id LIKE :'v1'",
+                               middle_eid + "-NEW%"), 0)
+        self.assertEqual(psql("SELECT DISTINCT li.state, number_of_copies FROM line_items li JOIN entitlements e "
+                              "ON e.id = li.entitlement_id WHERE e.entitlement_id = :'v1'", middle_eid),
+                         [["DEPLOYED", "10"]])
+        self.assertEqual(nrows("SELECT count(*) FROM audit_log WHERE entitlement_id = :'v1' "
+                               "AND operation = 'upgradeLicense'", middle_eid), 0)
+        self.assertEqual(nrows("SELECT count(*) FROM audit_log") - audit_before, 6)
+
+    def test_all_failed_is_failure(self):
+        r = self.upgrade([{"items": [self.item("missing-" + token(8))]},
+                          {"items": [self.item("missing-" + token(8))]}])
+        self.assertEqual(r.status_text, "FAILURE")
+        self.assertEqual(len(r.findall("f:failedData/f:failedEntitlement")), 2)
+        self.assertIsNone(r.find("f:responseData/f:entitlementData"))
+
+    def test_empty_request_is_failure(self):
+        r = self.upgrade([])
+        self.assertEqual(r.status_text, "FAILURE")
+
+    def test_full_upgrade_moves_the_whole_count_and_retires_the_parent(self):
+        eid, (aid,) = self.entitlement(count=7)
+        r = self.upgrade([{"items": [self.item(aid, new_aid=aid + "-UP", is_full=True)]}])
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+        self.assertEqual(psql("SELECT state, number_of_copies FROM line_items WHERE activation_id = :'v1'", aid),
+                         [["OBSOLETE", "0"]])
+        self.assertEqual(psql("SELECT state, number_of_copies, line_item_type FROM line_items "
+                              "WHERE activation_id = :'v1'", aid + "-UP"), [["DEPLOYED", "7", "UPGRADE"]])
+        # Without autoDeploy the new line item is a DRAFT.
+        eid2, (aid2,) = self.entitlement(count=3)
+        r = self.upgrade([{"items": [self.item(aid2, new_aid=aid2 + "-UP", count=1, auto_deploy=None)]}])
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+        self.assertEqual(psql("SELECT state FROM line_items WHERE activation_id = :'v1'", aid2 + "-UP"), [["DRAFT"]])
+
+    def test_generated_activation_id(self):
+        eid, (aid,) = self.entitlement()
+        r = self.upgrade([{"items": [change_item_xml(aid, None, self.cat.upgrade, count=1, auto=True, allow=True)]}])
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+        new = r.text("f:responseData/f:entitlementData/f:createdLineItemData/f:newLineItem/f:activationId")
+        self.assertRegex(new, r"^[a-z0-9]{4}(-[a-z0-9]{4}){7}$")
+
+    def test_counts(self):
+        eid, (aid,) = self.entitlement(count=5)
+        for bad in (0, 6, -1):
+            r = self.upgrade([{"items": [self.item(aid, count=bad, allow=True)]}])
+            self.assertEqual(r.status_text, "FAILURE")
+            self.assertTrue(self.reasons(r)[0].startswith("INVALID_COUNT: "), r.body)
+        r = self.upgrade([{"items": [self.item(aid, count=5, allow=True)]}])
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+
+    def test_reasons(self):
+        eid, (aid,) = self.entitlement()
+        other_eid, _ = self.entitlement()
+        draft_eid, (draft_aid,) = self.entitlement(auto_deploy=False)
+        cases = [
+            ([{"items": [self.item(aid, product=("Nope-" + token(6), "9"))]}], "PRODUCT_NOT_FOUND"),
+            ([{"items": [self.item(aid, product=self.cat.unrelated)]}], "NO_PRODUCT_RELATIONSHIP"),
+            ([{"items": [self.item(aid, product=self.cat.upsell)]}], "NO_PRODUCT_RELATIONSHIP"),
+            ([{"items": [self.item(draft_aid)]}], "INVALID_STATE"),
+            ([{"ent": "missing-" + token(6), "items": [self.item(aid)]}], "ENTITLEMENT_NOT_FOUND"),
+            ([{"ent": other_eid, "items": [self.item(aid)]}], "LINE_ITEM_NOT_IN_ENTITLEMENT"),
+            ([{"items": [self.item(aid, new_aid="bad/id")]}], "INVALID_ACTIVATION_ID"),
+            ([{"items": [self.item(aid, product=None)]}], "INVALID_REQUEST"),
+        ]
+        for units, code in cases:
+            with self.subTest(code=code):
+                r = self.upgrade(units)
+                self.assertEqual(r.status_text, "FAILURE", r.body)
+                self.assertTrue(self.reasons(r)[0].startswith(code + ": "), r.body)
+        self.assertEqual(psql("SELECT state, number_of_copies FROM line_items WHERE activation_id = :'v1'", aid),
+                         [["DEPLOYED", "10"]])
+
+    def test_upsell_uses_upsell_relationships(self):
+        eid, (aid,) = self.entitlement()
+        r = self.upgrade([{"items": [self.item(aid, product=self.cat.upsell, count=1, allow=True)]}],
+                         op="upsellLicense")
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+        new = r.text("f:responseData/f:entitlementData/f:createdLineItemData/f:newLineItem/f:activationId")
+        self.assertEqual(psql("SELECT line_item_type FROM line_items WHERE activation_id = :'v1'", new), [["UPSELL"]])
+
+    def test_parent_by_unique_id_and_both_identifiers(self):
+        eid, (aid,) = self.entitlement()
+        uid = psql("SELECT unique_id FROM line_items WHERE activation_id = :'v1'", aid)[0][0]
+        r = self.upgrade([{"items": [self.item(None, parent_uid=uid, count=1, allow=True)]}])
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+        self.assertEqual(r.text("f:responseData/f:entitlementData/f:createdLineItemData/f:parentLineItemIdentifier"
+                                "/f:primaryKeys/f:activationId"), aid)
+        # Identifiers that disagree name nothing.
+        r = self.upgrade([{"items": [self.item(aid + "x", parent_uid=uid, count=1, allow=True)]}])
+        self.assertTrue(self.reasons(r)[0].startswith("LINE_ITEM_NOT_FOUND: "), r.body)
+
+    def test_duplicate_activation_ids(self):
+        eid, aids = self.entitlement(n_items=2)
+        dup = "DUP-" + token(10)
+        r = self.upgrade([{"items": [self.item(aids[0], new_aid=dup, count=1, allow=True)]},
+                          {"items": [self.item(aids[1], new_aid=dup, count=1, allow=True)]}])
+        self.assertEqual(r.status_text, "PARTIAL_FAILURE", r.body)
+        self.assertTrue(self.reasons(r)[0].startswith("DUPLICATE_IN_REQUEST: "), r.body)
+        self.assertEqual(r.text("f:responseData/f:entitlementData/f:entitlementRecordRefNo"), "1")
+        # Within one unit too.
+        r = self.upgrade([{"items": [self.item(aids[0], new_aid=dup + "b", count=1, allow=True),
+                                     self.item(aids[1], new_aid=dup + "b", count=1, allow=True)]}])
+        self.assertTrue(self.reasons(r)[0].startswith("DUPLICATE_IN_REQUEST: "), r.body)
+        # Across requests: the id is taken.
+        r = self.upgrade([{"items": [self.item(aids[1], new_aid=dup, count=1, allow=True)]}])
+        self.assertEqual(r.status_text, "FAILURE")
+        self.assertTrue(self.reasons(r)[0].startswith("ACTIVATION_ID_EXISTS: "), r.body)
+        # ...also against an id created by createSimpleEntitlement.
+        r = self.upgrade([{"items": [self.item(aids[1], new_aid=aids[0], count=1, allow=True)]}])
+        self.assertTrue(self.reasons(r)[0].startswith("ACTIVATION_ID_EXISTS: "), r.body)
+
+    def test_hostile_identifiers_change_nothing(self):
+        eid, (aid,) = self.entitlement()
+        before = psql("SELECT count(*), sum(number_of_copies) FROM line_items")
+        audit = nrows("SELECT count(*) FROM audit_log")
+        # As parents they name nothing: no pattern matching, no injection.
+        for h in ["x' OR '1'='1", "%", "a\\b", "'; DROP TABLE line_items; --", "x" * 256,
+                  aid[:-1] + "_", aid[:-2] + "%"]:
+            with self.subTest(parent=h):
+                r = self.upgrade([{"items": [self.item(h)]}])
+                self.assertEqual(r.status_text, "FAILURE", r.body)
+                self.assertTrue(self.reasons(r)[0].startswith("LINE_ITEM_NOT_FOUND: "), r.body)
+        # As new activation ids they break the contract's syntax.
+        for h in ["%", "a\\b", "x" * 256, "a/b", "x.y", "<x>", "a\tb"]:
+            with self.subTest(new=h):
+                r = self.upgrade([{"items": [self.item(aid, new_aid=h)]}])
+                self.assertEqual(r.status_text, "FAILURE", r.body)
+                self.assertTrue(self.reasons(r)[0].startswith("INVALID_ACTIVATION_ID: "), r.body)
+        # Invalid UTF-8 cannot even be read: a Client fault.
+        raw = lifecycle_body("upgradeLicense", [{"items": [self.item(aid)]}]).encode()
+        raw = raw.replace(aid.encode(), aid.encode() + b"\xff\xfe")
+        from harness import envelope
+        r = self.client.raw(envelope("").replace(b"<soapenv:Body></soapenv:Body>",
+                                                 b"<soapenv:Body>" + raw + b"</soapenv:Body>"))
+        self.assertEqual(r.status, 500)
+        self.assertEqual(r.faultcode, "SOAP-ENV:Client")
+        self.assertIn("UTF-8", r.faultstring)
+        self.assertEqual(psql("SELECT count(*), sum(number_of_copies) FROM line_items"), before)
+        self.assertEqual(nrows("SELECT count(*) FROM audit_log"), audit)
+        self.assertEqual(nrows("SELECT count(*) FROM line_items WHERE activation_id = :'v1'", aid), 1)
+        # Quotes, semicolons and underscores are allowed in ids: stored verbatim.
+        odd = "x' OR 1; -- _" + token(6)
+        r = self.upgrade([{"items": [self.item(aid, new_aid=odd, count=1, allow=True)]}])
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+        self.assertEqual(psql("SELECT activation_id FROM line_items WHERE activation_id = :'v1'", odd), [[odd]])
+
+    def test_concurrent_full_upgrades_of_one_parent_serialise(self):
+        eid, (aid,) = self.entitlement(count=4)
+        results = []
+        barrier = threading.Barrier(16)
+
+        def run(i):
+            c = Client(self.daemon, self.user)
+            try:
+                barrier.wait()
+                r = c.call(lifecycle_body("upgradeLicense",
+                                          [{"items": [self.item(aid, new_aid=f"{aid}-C{i}", is_full=True, allow=False)]}]))
+                results.append(r)
+            finally:
+                c.close()
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(len(results), 16)
+        ok = [r for r in results if r.status_text == "SUCCESS"]
+        self.assertEqual(len(ok), 1, [r.reason_text for r in results])
+        for r in results:
+            if r is not ok[0]:
+                self.assertTrue(self.reasons(r)[0].startswith(("INVALID_STATE: ", "INVALID_COUNT: ")), r.body)
+        self.assertEqual(nrows("SELECT count(*) FROM line_items WHERE activation_id LIKE :'v1'", aid + "-C%"), 1)
+        self.assertEqual(nrows("SELECT count(*) FROM audit_log WHERE parent_activation_id = :'v1'", aid), 1)
+        self.assertEqual(psql("SELECT state, number_of_copies FROM line_items WHERE activation_id = :'v1'", aid),
+                         [["OBSOLETE", "0"]])
+
+    def test_batch_too_large(self):
+        d = self.__class__.daemon  # default limit 1000: use a small daemon instead
+        del d
+        from harness import Daemon
+        small = Daemon(ENTITLEMENTD_MAX_UNITS=2).start()
+        try:
+            c = Client(small, self.user)
+            eid, aids = self.entitlement(n_items=3)
+            r = c.call(lifecycle_body("upgradeLicense", [{"items": [self.item(a, count=1, allow=True)]} for a in aids]))
+            self.assertEqual(r.status_text, "FAILURE", r.body)
+            self.assertTrue(r.reason_text.startswith("BATCH_TOO_LARGE: "), r.body)
+            self.assertEqual(psql("SELECT DISTINCT number_of_copies FROM line_items li JOIN entitlements e "
+                                  "ON e.id = li.entitlement_id WHERE e.entitlement_id = :'v1'", eid), [["10"]])
+            c.close()
+        finally:
+            self.assertEqual(small.stop(), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()

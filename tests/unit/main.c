@@ -1,0 +1,20 @@
+/* One CUnit registry for every unit suite; exits non-zero on any failure. */
+#include <CUnit/Basic.h>
+
+#include "check.h"
+
+int main(void)
+{
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 2;
+    register_rules_tests();
+    register_guard_tests();
+    register_config_tests();
+    register_query_tests();
+    register_ids_tests();
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,99 @@
+/* lifecycle/rules: identifiers, states, counts, status aggregation. */
+#include <string.h>
+
+#include "check.h"
+#include "lifecycle/rules.h"
+
+static void test_status_aggregation(void)
+{
+    CHECK_EQ_INT(lc_status_of(3, 3), LC_SUCCESS);
+    CHECK_EQ_INT(lc_status_of(2, 3), LC_PARTIAL_FAILURE);
+    CHECK_EQ_INT(lc_status_of(0, 3), LC_FAILURE);
+    CHECK_EQ_INT(lc_status_of(0, 0), LC_FAILURE); /* an empty request fails */
+    CHECK_EQ_STR(lc_status_name(LC_PARTIAL_FAILURE), "PARTIAL_FAILURE");
+}
+
+static void test_reason_codes_are_stable(void)
+{
+    CHECK_EQ_STR(lc_reason_code(REASON_LINE_ITEM_NOT_FOUND), "LINE_ITEM_NOT_FOUND");
+    CHECK_EQ_STR(lc_reason_code(REASON_NO_PRODUCT_RELATIONSHIP), "NO_PRODUCT_RELATIONSHIP");
+    CHECK_EQ_STR(lc_reason_code(REASON_BATCH_TOO_LARGE), "BATCH_TOO_LARGE");
+    CHECK_EQ_STR(lc_reason_code(REASON_DATABASE_UNAVAILABLE), "DATABASE_UNAVAILABLE");
+    for (int r = 0; r < REASON_COUNT_; r++)
+        CHECK(lc_reason_code((lc_reason_t)r) != NULL && lc_reason_code((lc_reason_t)r)[0] != '\0');
+}
+
+static void test_ids(void)
+{
+    const char *why = NULL;
+    char long_id[300];
+
+    CHECK(lc_id_valid("ACT-1234_abc", &why));
+    CHECK(lc_id_valid("caf\xc3\xa9-\xe2\x82\xac", &why)); /* é and € */
+    CHECK(!lc_id_valid("", &why));
+    CHECK(!lc_id_valid("a'b\"c", &why));
+    const char *forbidden = ",\"&%^()#@!~/<>\\}{=|.";
+    for (const char *p = forbidden; *p; p++) {
+        char id[4] = {'a', *p, 'b', 0};
+        CHECK(!lc_id_valid(id, &why));
+    }
+    CHECK(!lc_id_valid("bad\xff" "utf8", &why));
+    CHECK_EQ_STR(why, "is not valid UTF-8");
+    CHECK(!lc_id_valid("\xc0\xaf", &why));        /* overlong '/' */
+    CHECK(!lc_id_valid("\xed\xa0\x80", &why));    /* a surrogate */
+    CHECK(!lc_id_valid("tab\there", &why));
+    memset(long_id, 'x', 255);
+    long_id[255] = '\0';
+    CHECK(lc_id_valid(long_id, &why));
+    long_id[255] = 'x';
+    long_id[256] = '\0';
+    CHECK(!lc_id_valid(long_id, &why));
+    CHECK_EQ_STR(why, "is longer than 255 characters");
+    /* 255 two-byte characters are 255 characters, not 510. */
+    char wide[600];
+    for (int i = 0; i < 255; i++)
+        memcpy(wide + 2 * i, "\xc3\xa9", 2);
+    wide[510] = '\0';
+    CHECK(lc_id_valid(wide, &why));
+}
+
+static void test_states(void)
+{
+    CHECK(lc_state_allows_change(STATE_DEPLOYED, STATE_DEPLOYED));
+    CHECK(lc_state_allows_change(STATE_TEST, STATE_DEPLOYED));
+    CHECK(lc_state_allows_change(STATE_DEPLOYED, STATE_DRAFT));
+    CHECK(!lc_state_allows_change(STATE_DRAFT, STATE_DEPLOYED));
+    CHECK(!lc_state_allows_change(STATE_OBSOLETE, STATE_DEPLOYED));
+    CHECK(!lc_state_allows_change(STATE_INACTIVE, STATE_DEPLOYED));
+    CHECK(!lc_state_allows_change(STATE_ACTIVE, STATE_DEPLOYED));
+    CHECK(!lc_state_allows_change(STATE_ON_HOLD, STATE_DEPLOYED));
+    CHECK(!lc_state_allows_change(STATE_DEPLOYED, STATE_INACTIVE));
+    CHECK_EQ_INT(model_state_parse("OBSOLETE"), STATE_OBSOLETE);
+    CHECK_EQ_INT(model_state_parse("obsolete"), -1);
+    CHECK_EQ_STR(model_state_name(STATE_ON_HOLD), "ON_HOLD");
+}
+
+static void test_counts(void)
+{
+    long long n = -1;
+    CHECK(lc_new_count(true, false, 0, 10, &n));
+    CHECK_EQ_INT(n, 10);
+    CHECK(lc_new_count(false, true, 4, 10, &n));
+    CHECK_EQ_INT(n, 4);
+    CHECK(lc_new_count(false, true, 10, 10, &n));
+    CHECK(!lc_new_count(false, true, 11, 10, &n));
+    CHECK(!lc_new_count(false, true, 0, 10, &n));
+    CHECK(!lc_new_count(false, true, -3, 10, &n));
+    CHECK(!lc_new_count(false, false, 0, 10, &n));
+    CHECK(!lc_new_count(true, false, 0, 0, &n)); /* nothing left to move */
+}
+
+void register_rules_tests(void)
+{
+    CU_pSuite s = CU_add_suite("lifecycle/rules", NULL, NULL);
+    CU_add_test(s, "status aggregation", test_status_aggregation);
+    CU_add_test(s, "reason codes", test_reason_codes_are_stable);
+    CU_add_test(s, "identifier syntax", test_ids);
+    CU_add_test(s, "states", test_states);
+    CU_add_test(s, "counts", test_counts);
+}
