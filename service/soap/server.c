@@ -96,13 +96,35 @@ static int server__fshutdownsocket(struct soap *soap, SOAP_SOCKET fd, int how)
     return SOAP_OK;
 }
 
+/* Notes where the header of the request ends (the first empty line). */
+static void server__frame(soap_worker_t *w, const char *buf, size_t n)
+{
+    for (size_t i = 0; i < n && w->body_start < 0; i++) {
+        w->header_tail = (w->header_tail << 8) | (unsigned char)buf[i];
+        if ((w->header_tail & 0xFFFFFFFFu) == 0x0D0A0D0Au || (w->header_tail & 0xFFFFu) == 0x0A0Au)
+            w->body_start = w->rx_total + (long long)i + 1;
+    }
+}
+
 static size_t server__frecv(struct soap *soap, char *buf, size_t len)
 {
     soap_worker_t *w = soap_worker(soap);
     if (w->guard.verdict != GUARD_OK || w->too_large)
         return 0;
+    /* With a Content-Length, the body ends there: never wait for more. */
+    if (w->body_start >= 0 && w->content_length >= 0) {
+        long long left = w->body_start + w->content_length - w->rx_total;
+        if (left <= 0)
+            return 0;
+        if ((long long)len > left)
+            len = (size_t)left;
+    }
     size_t n = w->frecv(soap, buf, len);
-    if (n > 0 && guard_feed(&w->guard, buf, n) != GUARD_OK)
+    if (n == 0)
+        return 0;
+    server__frame(w, buf, n);
+    w->rx_total += (long long)n;
+    if (guard_feed(&w->guard, buf, n) != GUARD_OK)
         return 0;
     return n;
 }
@@ -136,6 +158,7 @@ static int server__parsehdr(struct soap *soap, const char *key, const char *val)
             w->too_large = true;
             return SOAP_EOM;
         }
+        w->content_length = (long long)n;
     }
     return w->fparsehdr(soap, key, val);
 }
@@ -202,24 +225,58 @@ static int server__read_error(struct soap *soap)
     case SOAP_VERSIONMISMATCH:
         soap_client_fault(soap, "not a SOAP 1.1 envelope");
         break;
-    case SOAP_NO_METHOD:
+    case SOAP_NO_METHOD: {
+        static const char *const known[] = {
+            "upgradeLicenseRequest", "upsellLicenseRequest", "renewLicenseRequest",
+            "createSimpleEntitlementRequest", "searchEntitlementRequest", "getEntitlementCountRequest",
+            "setEntitlementStateRequest", "setLineItemStateRequest", "deleteEntitlementRequest"};
+        const char *local = strchr(soap->tag, ':');
+        local = local ? local + 1 : soap->tag;
+        for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+            if (strcmp(local, known[i]) == 0) {
+                soap_client_fault(soap, "wrong namespace: <%s> must be in urn:vN.webservices.operations.flexnet.com "
+                                  "(N = 1..4)", local);
+                return 0;
+            }
         soap_client_fault(soap, "operation not supported: %s", soap->tag[0] ? soap->tag : "(empty body)");
         break;
+    }
     case SOAP_EOF:
         soap_client_fault(soap, "malformed request: the XML ends before the envelope is complete");
         break;
-    default: {
-        /* Let gSOAP describe the parse error, but as a Client fault: the
-         * request could not be read. */
-        soap->error = err;
-        soap_set_fault(soap);
-        const char **s = soap_faultstring(soap);
-        char msg[384];
-        snprintf(msg, sizeof msg, "malformed request: %s", s && *s ? *s : "cannot parse XML");
-        soap->error = SOAP_OK;
-        soap_client_fault(soap, "%s", msg);
+    case SOAP_TAG_MISMATCH:
+        soap_client_fault(soap, "malformed request: element <%s> is not expected here", soap->tag);
         break;
-    }
+    case SOAP_TYPE:
+        soap_client_fault(soap, "malformed request: element <%s> has a value of the wrong type", soap->tag);
+        break;
+    case SOAP_NO_TAG:
+    case SOAP_POST: /* gSOAP's word for a POST body that is not XML */
+        soap_client_fault(soap, "malformed request: not an XML SOAP envelope");
+        break;
+    case SOAP_SYNTAX_ERROR:
+        soap_client_fault(soap, "malformed request: XML syntax error near <%s>", soap->tag);
+        break;
+    case SOAP_NAMESPACE:
+        soap_client_fault(soap, "wrong namespace: element <%s> is not in a namespace this service knows", soap->tag);
+        break;
+    case SOAP_NULL:
+    case SOAP_REQUIRED:
+        soap_client_fault(soap, "malformed request: a required element is missing near <%s>", soap->tag);
+        break;
+    case SOAP_LENGTH:
+        soap_client_fault(soap, "malformed request: value of <%s> too long or too short", soap->tag);
+        break;
+    case SOAP_UTF_ERROR:
+        soap_client_fault(soap, "request is not valid UTF-8");
+        break;
+    case SOAP_MUSTUNDERSTAND:
+        soap_client_fault(soap, "a SOAP header marked mustUnderstand is not understood");
+        break;
+    default:
+        soap_client_fault(soap, "malformed request: the XML cannot be read (gSOAP error %d near <%s>)", err,
+                          soap->tag);
+        break;
     }
     return 0;
 }
@@ -244,6 +301,10 @@ static after_t server__serve_one(struct soap *soap, int fd)
     guard_reset(&w->guard);
     w->too_large = false;
     w->close_wanted = false;
+    w->rx_total = 0;
+    w->body_start = -1;
+    w->content_length = -1;
+    w->header_tail = 0;
     w->host[0] = w->user[0] = '\0';
 
     soap->socket = fd;

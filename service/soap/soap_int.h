@@ -25,6 +25,12 @@ typedef struct soap_worker {
     guard_t guard;
     bool too_large;            /* Content-Length above the cap */
     bool close_wanted;         /* gSOAP asked to close the connection */
+    /* Framing of the request body, so that reading stops at its end even
+     * when the XML in it is incomplete (gSOAP would wait for more). */
+    long long rx_total;        /* bytes received for this request */
+    long long body_start;      /* offset of the body in that count; -1 until the headers end */
+    long long content_length;  /* -1 when not given (chunked) */
+    unsigned header_tail;      /* last bytes of the header, to see the blank line */
     size_t (*frecv)(struct soap *, char *, size_t);       /* gSOAP's own */
     int (*fparsehdr)(struct soap *, const char *, const char *);
     char user[512];            /* authenticated user name, for the audit */

@@ -62,8 +62,12 @@ class TransportTest(DaemonTestCase):
                                                b"'><soapenv:Body><oops")
         self.assertEqual(r.faultcode, "SOAP-ENV:Client")
         r = Client(self.daemon, self.user).raw(b"this is not xml at all")
-        self.assertEqual(r.status, 500)
-        self.assertEqual(r.faultcode, "SOAP-ENV:Client")
+        self.assert_client_fault(r, "not an XML SOAP envelope")
+        # A value of the wrong type: a Client fault that names the element.
+        body = search_body().replace("<v4:batchSize>100</v4:batchSize>", "<v4:batchSize>many</v4:batchSize>")
+        self.assert_client_fault(self.client.raw(envelope(body)), "batchSize")
+        bad_bool = search_body("<v4:isBulk>perhaps</v4:isBulk>")
+        self.assertEqual(self.client.raw(envelope(bad_bool)).faultcode, "SOAP-ENV:Client")
 
     def test_doctype_is_refused(self):
         body = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
@@ -74,7 +78,7 @@ class TransportTest(DaemonTestCase):
         r = self.client.raw(envelope("<v4:getBulkEntitlementPropertiesRequest/>"))
         self.assert_client_fault(r, "operation not supported")
         r = self.client.raw(envelope(search_body(), ns="urn:example:other"))
-        self.assertEqual(r.faultcode, "SOAP-ENV:Client", r.body)
+        self.assert_client_fault(r, "wrong namespace")
 
     def test_oversized_body_gets_413(self):
         small = Daemon(ENTITLEMENTD_MAX_BODY_BYTES=4096).start()
