@@ -10,7 +10,7 @@
 ENT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ENT_PACKAGES=(build-essential cmake pkg-config gsoap libgsoap-dev libpq-dev libxml2-dev
   libxml2-utils libcunit1-dev libmicrohttpd-dev libjansson-dev libssl-dev libcrypt-dev
-  postgresql postgresql-contrib python3-zeep python3-lxml curl)
+  postgresql postgresql-contrib python3-zeep python3-lxml curl valgrind)
 
 ent_log() { printf '==> %s\n' "$*" >&2; }
 ent_die() { printf 'error: %s\n' "$*" >&2; exit 1; }

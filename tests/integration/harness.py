@@ -114,7 +114,8 @@ class Response:
 class Daemon:
     """One entitlementd process on a free port."""
 
-    def __init__(self, **env):
+    def __init__(self, wrapper=(), **env):
+        self.wrapper = list(wrapper)
         self.port = free_port()
         self.env = dict(os.environ)
         self.env.update({"ENTITLEMENTD_SOAP_PORT": str(self.port), "ENTITLEMENTD_WORKERS": "4",
@@ -124,8 +125,8 @@ class Daemon:
         self.proc = None
 
     def start(self):
-        self.proc = subprocess.Popen([DAEMON], env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 30
+        self.proc = subprocess.Popen(self.wrapper + [DAEMON], env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 60
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("entitlementd exited at start:\n" + self.read_log())
@@ -149,7 +150,7 @@ class Daemon:
             return 0
         self.proc.send_signal(signal.SIGTERM)
         try:
-            rc = self.proc.wait(timeout=30)
+            rc = self.proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             rc = self.proc.wait()

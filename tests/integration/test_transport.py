@@ -2,7 +2,9 @@
 read, limits, authentication, keep-alive, graceful stop."""
 import base64
 import http.client
+import os
 import socket
+import subprocess
 import threading
 import time
 import unittest
@@ -181,14 +183,30 @@ class TransportTest(DaemonTestCase):
 
 
 class DatabaseRestartTest(DaemonTestCase):
-    def test_database_restart_between_two_requests(self):
-        import os
-        import subprocess
-        r = self.client.call(search_body())
-        self.assertEqual(r.status_text, "SUCCESS")
+    def pg(self, cmd):
         home = os.environ["ENTITLEMENTD_TEST_HOME"]
         root = os.environ["ENTITLEMENTD_SOURCE"]
-        subprocess.run([os.path.join(root, "scripts", "pg"), "restart", home], check=True)
+        subprocess.run([os.path.join(root, "scripts", "pg"), cmd, home], check=True, capture_output=True)
+
+    def test_database_down_gives_503_and_changes_nothing(self):
+        fresh = make_user()  # not yet in the daemon's credential cache
+        self.assertEqual(self.client.call(search_body()).status_text, "SUCCESS")
+        self.pg("stop")
+        try:
+            for user in (fresh, self.user):
+                r = Client(self.daemon, user).call(search_body())
+                self.assertEqual(r.status, 503, r.body)
+                self.assertEqual(r.faultcode, "SOAP-ENV:Server", r.body)
+                self.assertIn("DATABASE_UNAVAILABLE", r.faultstring)
+        finally:
+            self.pg("start")
+        r = Client(self.daemon, fresh).call(search_body())
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+
+    def test_database_restart_between_two_requests(self):
+        r = self.client.call(search_body())
+        self.assertEqual(r.status_text, "SUCCESS")
+        self.pg("restart")
         self.client.close()
         c = Client(self.daemon, self.user)
         # The pool's connections died with the server: the next request reconnects.

@@ -1,0 +1,44 @@
+"""The daemon under valgrind memcheck: a mix of good and bad requests, then
+SIGTERM; no memory errors and nothing leaked."""
+import os
+import shutil
+import unittest
+
+from builders import change_item_xml, create_body, lifecycle_body, search_body
+from catalog import Catalog
+from harness import Client, Daemon, envelope, make_user, token
+
+
+@unittest.skipUnless(shutil.which("valgrind"), "valgrind not installed")
+@unittest.skipIf(os.environ.get("ENTITLEMENTD_SANITIZED") == "1", "valgrind and ASan do not mix")
+class ValgrindTest(unittest.TestCase):
+    def test_no_errors_and_no_leaks(self):
+        vg = ["valgrind", "--leak-check=full", "--show-leak-kinds=definite,indirect",
+              "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=99"]
+        d = Daemon(wrapper=vg, ENTITLEMENTD_WORKERS=2, ENTITLEMENTD_DB_POOL_SIZE=2).start()
+        try:
+            cat = Catalog()
+            user = make_user()
+            c = Client(d, user)
+            eid = "V-" + token(10)
+            aids = [eid + "-1", eid + "-2"]
+            r = c.call(create_body([{"eid": eid, "items": [(a, cat.base, 4) for a in aids]}]))
+            self.assertEqual(r.status_text, "SUCCESS", r.body)
+            r = c.call(lifecycle_body("upgradeLicense", [
+                {"items": [change_item_xml(aids[0], None, cat.upgrade, 2, auto=True, allow=True)]},
+                {"items": [change_item_xml("missing-" + token(6), None, cat.upgrade, 1, auto=True)]}]))
+            self.assertEqual(r.status_text, "PARTIAL_FAILURE", r.body)
+            self.assertEqual(c.call(search_body()).status_text, "SUCCESS")
+            Client(d, None).call(search_body())                      # 401
+            c.raw(b"not xml")                                          # parse fault
+            c = Client(d, user)
+            c.raw(b'<?xml version="1.0"?><!DOCTYPE x []>' + envelope(search_body())[39:])  # DTD
+        finally:
+            rc = d.stop()
+        log = d.read_log()
+        self.assertEqual(rc, 0, log[-5000:])
+        self.assertIn("ERROR SUMMARY: 0 errors", log, log[-5000:])
+
+
+if __name__ == "__main__":
+    unittest.main()
