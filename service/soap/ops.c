@@ -12,6 +12,8 @@ int ops_begin(struct soap *soap, lc_ctx_t *ctx, ent_alloc_t *alloc)
     soap->header = NULL;
     if (rc != SOAP_OK)
         return rc;
+    if ((rc = soap_validate_request(soap)) != SOAP_OK)
+        return rc;
     *alloc = convert_alloc(soap);
     ctx->pool = w->pool;
     ctx->user = w->user;

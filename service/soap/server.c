@@ -20,6 +20,7 @@
 #include "../core/ids.h"
 #include "../core/log.h"
 #include "soap_int.h"
+#include "validate.h"
 
 /* Headers before the body, on top of the body cap, that recv_maxlength
  * allows. */
@@ -43,6 +44,7 @@ struct soap_server {
     const ent_config_t *cfg;
     db_pool_t *pool;
     struct auth_cache *auth;
+    validator_t *validator; /* NULL unless ENTITLEMENTD_VALIDATE_XML=1 */
     int listen_fd;
     int port;
     int epfd;
@@ -96,6 +98,64 @@ static int server__fshutdownsocket(struct soap *soap, SOAP_SOCKET fd, int how)
     return SOAP_OK;
 }
 
+/* Appends to a capture buffer; on allocation failure the capture is
+ * dropped (validation is then skipped). */
+static void server__capture(char **buf, size_t *len, size_t *cap, const char *data, size_t n)
+{
+    if (*len + n > *cap) {
+        size_t want = (*cap ? *cap : 65536);
+        while (want < *len + n)
+            want *= 2;
+        char *p = realloc(*buf, want);
+        if (p == NULL) {
+            *len = 0;
+            return;
+        }
+        *buf = p;
+        *cap = want;
+    }
+    memcpy(*buf + *len, data, n);
+    *len += n;
+}
+
+static int server__fsend(struct soap *soap, const char *data, size_t n)
+{
+    soap_worker_t *w = soap_worker(soap);
+    server__capture(&w->rs, &w->rs_len, &w->rs_cap, data, n);
+    return w->fsend(soap, data, n);
+}
+
+int soap_validate_request(struct soap *soap)
+{
+    soap_worker_t *w = soap_worker(soap);
+    char err[256];
+    if (w->validator == NULL)
+        return SOAP_OK;
+    if (w->body_start < 0 || w->content_length < 0 ||
+        (long long)w->rq_len < w->body_start + w->content_length) {
+        log_debug("request not validated: no Content-Length framing");
+        return SOAP_OK;
+    }
+    if (validator_check(w->validator, w->rq + w->body_start, (size_t)w->content_length,
+                        soap_endpoint_version(soap->path), err, sizeof err) != ENT_OK)
+        return soap_client_fault(soap, "request does not match the schema: %s", err);
+    return SOAP_OK;
+}
+
+/* Checks a response just sent; a mismatch is our bug, so it is logged. */
+static void server__validate_response(soap_worker_t *w, int version)
+{
+    char err[256];
+    const char *r = w->rs;
+    size_t n = w->rs_len;
+    const char *body = n ? memmem(r, n, "\r\n\r\n", 4) : NULL;
+    if (body == NULL)
+        return;
+    body += 4;
+    if (validator_check(w->validator, body, n - (size_t)(body - r), version, err, sizeof err) != ENT_OK)
+        log_error("response does not match the schema: %s", err);
+}
+
 /* Notes where the header of the request ends (the first empty line). */
 static void server__frame(soap_worker_t *w, const char *buf, size_t n)
 {
@@ -124,6 +184,8 @@ static size_t server__frecv(struct soap *soap, char *buf, size_t len)
         return 0;
     server__frame(w, buf, n);
     w->rx_total += (long long)n;
+    if (w->validator != NULL)
+        server__capture(&w->rq, &w->rq_len, &w->rq_cap, buf, n);
     if (guard_feed(&w->guard, buf, n) != GUARD_OK)
         return 0;
     return n;
@@ -305,6 +367,7 @@ static after_t server__serve_one(struct soap *soap, int fd)
     w->body_start = -1;
     w->content_length = -1;
     w->header_tail = 0;
+    w->rq_len = w->rs_len = 0;
     w->host[0] = w->user[0] = '\0';
 
     soap->socket = fd;
@@ -347,6 +410,8 @@ static after_t server__serve_one(struct soap *soap, int fd)
     }
     if (status >= 0)
         server__send_fault(soap, status);
+    else if (w->validator != NULL && soap->status == SOAP_POST)
+        server__validate_response(w, soap_endpoint_version(soap->path));
 done:
     if (status >= 0)
         after = AFTER_LINGER;
@@ -548,6 +613,11 @@ static struct soap *server__context(soap_server_t *s, soap_worker_t *w)
     w->cfg = s->cfg;
     w->pool = s->pool;
     w->auth = s->auth;
+    w->validator = s->validator;
+    if (w->validator != NULL) {
+        w->fsend = soap->fsend;
+        soap->fsend = server__fsend;
+    }
     w->frecv = soap->frecv;
     w->fparsehdr = soap->fparsehdr;
     soap->frecv = server__frecv;
@@ -584,6 +654,10 @@ int soap_server_start(const ent_config_t *cfg, db_pool_t *pool, soap_server_t **
     s->auth = auth_cache_new();
     if (!s->conns || !s->queue || !s->threads || !s->workers || !s->contexts || !s->auth) {
         rc = ENT_ENOMEM;
+        goto fail;
+    }
+    if (cfg->validate_xml && (rc = validator_new(&s->validator)) != ENT_OK) {
+        log_error("cannot load the schema for ENTITLEMENTD_VALIDATE_XML: %s", ent_strerror(rc));
         goto fail;
     }
     if ((rc = server__listen(cfg, &s->listen_fd, &s->port)) != ENT_OK)
@@ -631,6 +705,7 @@ fail:
         if (s->contexts[i])
             soap_free(s->contexts[i]);
     auth_cache_free(s->auth);
+    validator_free(s->validator);
     free(s->contexts);
     free(s->workers);
     free(s->threads);
@@ -665,8 +740,12 @@ void soap_server_stop(soap_server_t *s)
     for (int fd = 0; fd < s->nconns_max; fd++)
         if (s->conns[fd].state != CONN_FREE)
             close(fd);
-    for (int i = 0; i < s->nworkers; i++)
+    for (int i = 0; i < s->nworkers; i++) {
         soap_free(s->contexts[i]);
+        free(s->workers[i].rq);
+        free(s->workers[i].rs);
+    }
+    validator_free(s->validator);
     close(s->epfd);
     close(s->wake_fd);
     auth_cache_free(s->auth);

@@ -34,6 +34,12 @@ typedef struct soap_worker {
     size_t (*frecv)(struct soap *, char *, size_t);       /* gSOAP's own */
     int (*fparsehdr)(struct soap *, const char *, const char *);
     char user[512];            /* authenticated user name, for the audit */
+    /* ENTITLEMENTD_VALIDATE_XML: the raw request and response, kept for
+     * validation; NULL validator when off. */
+    struct validator *validator;
+    char *rq, *rs;
+    size_t rq_len, rq_cap, rs_len, rs_cap;
+    int (*fsend)(struct soap *, const char *, size_t);
 } soap_worker_t;
 
 static inline soap_worker_t *soap_worker(struct soap *soap)
@@ -54,6 +60,10 @@ int auth_require(struct soap *soap);
 
 struct auth_cache *auth_cache_new(void);
 void auth_cache_free(struct auth_cache *c);
+
+/* With ENTITLEMENTD_VALIDATE_XML: checks the request body against the
+ * schema; returns SOAP_OK or sets a Client fault and returns SOAP_FAULT. */
+int soap_validate_request(struct soap *soap);
 
 /* Serves GET: ?wsdl on an endpoint path, the service list, else 404. */
 int soap_http_get(struct soap *soap);

@@ -27,7 +27,8 @@ PATH = "/flexnet/services/v4/EntitlementOrderService"
 ROOT = os.environ.get("ENTITLEMENTD_SOURCE", os.path.join(os.path.dirname(__file__), "..", ".."))
 DAEMON = os.environ.get("ENTITLEMENTD_BIN", os.path.join(ROOT, "build", "bin", "entitlementd"))
 CTL = os.environ.get("ENTITLEMENTCTL_BIN", os.path.join(ROOT, "build", "bin", "entitlementctl"))
-SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "response does not match the schema")
 
 _schema = None
 
@@ -119,7 +120,10 @@ class Daemon:
         self.port = free_port()
         self.env = dict(os.environ)
         self.env.update({"ENTITLEMENTD_SOAP_PORT": str(self.port), "ENTITLEMENTD_WORKERS": "4",
-                         "ENTITLEMENTD_DB_POOL_SIZE": "4", "ENTITLEMENTD_LOG_LEVEL": "info"})
+                         "ENTITLEMENTD_DB_POOL_SIZE": "4", "ENTITLEMENTD_LOG_LEVEL": "info",
+                         # The daemon checks every request it accepts and every
+                         # answer it gives against the XSD, too.
+                         "ENTITLEMENTD_VALIDATE_XML": "1"})
         self.env.update({k: str(v) for k, v in env.items()})
         self.log = tempfile.NamedTemporaryFile(prefix="entitlementd-", suffix=".log", delete=False)
         self.proc = None

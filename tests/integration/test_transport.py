@@ -82,6 +82,19 @@ class TransportTest(DaemonTestCase):
         r = self.client.raw(envelope(search_body(), ns="urn:example:other"))
         self.assert_client_fault(r, "wrong namespace")
 
+    def test_schema_validation_of_requests(self):
+        # gSOAP reads elements in any order; the schema (and the daemon with
+        # ENTITLEMENTD_VALIDATE_XML=1) does not.
+        body = search_body().replace("<v4:entitlementSearchCriteria></v4:entitlementSearchCriteria><v4:batchSize>100</v4:batchSize>",
+                                     "<v4:batchSize>100</v4:batchSize><v4:entitlementSearchCriteria></v4:entitlementSearchCriteria>")
+        self.assert_client_fault(self.client.raw(envelope(body)), "does not match the schema")
+        lax = Daemon(ENTITLEMENTD_VALIDATE_XML=0).start()
+        try:
+            r = Client(lax, self.user).raw(envelope(body))
+            self.assertEqual(r.status, 200, r.body)
+        finally:
+            self.assertEqual(lax.stop(), 0)
+
     def test_oversized_body_gets_413(self):
         small = Daemon(ENTITLEMENTD_MAX_BODY_BYTES=4096).start()
         try:
