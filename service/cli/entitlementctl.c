@@ -15,6 +15,7 @@
 #include "../core/log.h"
 #include "../core/password.h"
 #include "../db/pool.h"
+#include "../db/query.h"
 #include "../db/store.h"
 #include "../lifecycle/rules.h"
 
@@ -28,7 +29,9 @@ static const char *const ctl_usage =
     "  user exists NAME [--domain D]            exit 0 if the user exists, 1 if not\n"
     "  product add NAME VERSION [--if-missing]  add a product to the catalog\n"
     "  product relate FROM_NAME FROM_VERSION TO_NAME TO_VERSION UPGRADE|UPSELL [--if-missing]\n"
-    "                                           allow upgrades (upsells) between two products\n\n"
+    "                                           allow upgrades (upsells) between two products\n"
+    "  entitlement show ID                      an entitlement (entitlementId or uniqueId), its line\n"
+    "                                           items as a lineage tree, and its audit trail\n\n"
     "Database: DATABASE_URL, else the embedded cluster under ENTITLEMENTD_HOME (default var/).\n";
 
 static int ctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -155,6 +158,141 @@ static int ctl_product(int argc, char **argv, db_conn_t *c)
     return ctl_fail("%s", "usage: product add NAME VERSION | product relate FN FV TN TV KIND");
 }
 
+/* The CLI's arena: every allocation of a command, freed together. */
+typedef struct ctl_arena {
+    void **blocks;
+    size_t n, cap;
+} ctl_arena_t;
+
+static void *ctl_heap(void *ctx, size_t n)
+{
+    ctl_arena_t *arena = ctx;
+    if (arena->n == arena->cap) {
+        size_t cap = arena->cap ? 2 * arena->cap : 64;
+        void **b = realloc(arena->blocks, cap * sizeof *b);
+        if (b == NULL)
+            return NULL;
+        arena->blocks = b;
+        arena->cap = cap;
+    }
+    void *p = malloc(n);
+    if (p != NULL)
+        arena->blocks[arena->n++] = p;
+    return p;
+}
+
+static void ctl_arena_free(ctl_arena_t *arena)
+{
+    for (size_t i = 0; i < arena->n; i++)
+        free(arena->blocks[i]);
+    free(arena->blocks);
+}
+
+static void ctl_print_item(const model_found_t *e, size_t i, int depth, int guard)
+{
+    const model_found_item_t *it = &e->items[i];
+    printf("  %*s%s%s  [%s]  %s %s  copies %lld  %s", depth * 4, "", depth ? "`-- " : "",
+           it->activation_id, it->unique_id, it->product_name ? it->product_name : "-",
+           it->product_version ? it->product_version : "", it->count, it->state);
+    if (it->item_type)
+        printf("  %s", it->item_type);
+    if (it->is_permanent)
+        printf("  permanent");
+    else if (it->expiration_date)
+        printf("  expires %s", it->expiration_date);
+    if (it->parent_activation_id && depth == 0)
+        printf("  (from %s, another entitlement)", it->parent_activation_id);
+    putchar('\n');
+    if (guard <= 0) /* lineage deeper than the item count: a cycle, which cannot happen */
+        return;
+    for (size_t k = 0; k < e->n_items; k++)
+        if (e->items[k].parent_activation_id && strcmp(e->items[k].parent_activation_id, it->activation_id) == 0)
+            ctl_print_item(e, k, depth + 1, guard - 1);
+}
+
+static void ctl_print_audit(void *ctx, const char *const *c)
+{
+    (void)ctx;
+    printf("  %s  %-24s %-12s req %s", c[0], c[1], c[2], c[3]);
+    if (c[4][0])
+        printf("  %s ->", c[4]);
+    if (c[5][0])
+        printf("  %s", c[5]);
+    if (c[6][0])
+        printf(" [%s]", c[6]);
+    if (c[7][0])
+        printf("  %s", c[7]);
+    putchar('\n');
+}
+
+static int ctl_entitlement_show(int argc, char **argv, db_conn_t *c, const ent_alloc_t *heap)
+{
+    ent_alloc_t a = *heap;
+    model_query_t q;
+    model_found_t *found = NULL;
+    size_t n = 0;
+    int rc;
+
+    if (argc < 2 || strcmp(argv[0], "show") != 0)
+        return ctl_fail("%s", "usage: entitlement show ID");
+    memset(&q, 0, sizeof q);
+    q.is_permanent = q.is_bulk = OPT_UNSET;
+    q.batch_size = 1;
+    q.page_number = 1;
+    q.entitlement_id.value = argv[1];
+    q.entitlement_id.match = MATCH_EQUALS;
+    if ((rc = query_search(c, &q, &a, &found, &n)) != ENT_OK)
+        return ctl_fail("cannot read the entitlement: %s", ent_strerror(rc));
+    if (n == 0) {
+        /* Perhaps a uniqueId. */
+        store_entitlement_t e;
+        model_ref_t ref = {argv[1], NULL};
+        if (store_find_entitlement(c, &ref, false, &a, &e) == ENT_OK) {
+            q.entitlement_id.value = e.entitlement_id;
+            if ((rc = query_search(c, &q, &a, &found, &n)) != ENT_OK)
+                return ctl_fail("cannot read the entitlement: %s", ent_strerror(rc));
+        }
+    }
+    if (n == 0) {
+        /* Deleted ones still have an audit trail. */
+        printf("No entitlement '%s'.\nAudit trail:\n", argv[1]);
+        if ((rc = store_audit_trail(c, argv[1], ctl_print_audit, NULL)) != ENT_OK)
+            return ctl_fail("cannot read the audit trail: %s", ent_strerror(rc));
+        return 1;
+    }
+    const model_found_t *e = &found[0];
+    printf("Entitlement %s [%s]  %s\n", e->entitlement_id, e->unique_id, e->state);
+    if (e->sold_to)
+        printf("  soldTo %s\n", e->sold_to);
+    if (e->description)
+        printf("  description %s\n", e->description);
+    if (e->created_by)
+        printf("  created by %s\n", e->created_by);
+    printf("Line items (%zu), each under the line item it was made from:\n", e->n_items);
+    for (size_t i = 0; i < e->n_items; i++) {
+        const char *p = e->items[i].parent_activation_id;
+        bool root = true;
+        for (size_t k = 0; p && k < e->n_items; k++)
+            if (strcmp(e->items[k].activation_id, p) == 0)
+                root = false;
+        if (root)
+            ctl_print_item(e, i, 0, (int)e->n_items);
+    }
+    printf("Audit trail:\n");
+    if ((rc = store_audit_trail(c, e->entitlement_id, ctl_print_audit, NULL)) != ENT_OK)
+        return ctl_fail("cannot read the audit trail: %s", ent_strerror(rc));
+    return 0;
+}
+
+static int ctl_entitlement(int argc, char **argv, db_conn_t *c)
+{
+    ctl_arena_t arena = {NULL, 0, 0};
+    ent_alloc_t a = {ctl_heap, &arena};
+    int rc = ctl_entitlement_show(argc, argv, c, &a);
+    ctl_arena_free(&arena);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     ent_config_t cfg;
@@ -178,7 +316,7 @@ int main(int argc, char **argv)
         rc = db_migrate(conninfo, cfg.db_connect_timeout_s);
         return rc == ENT_OK ? 0 : ctl_fail("migration failed: %s", ent_strerror(rc));
     }
-    if (strcmp(argv[1], "user") != 0 && strcmp(argv[1], "product") != 0) {
+    if (strcmp(argv[1], "user") != 0 && strcmp(argv[1], "product") != 0 && strcmp(argv[1], "entitlement") != 0) {
         fputs(ctl_usage, stderr);
         return 2;
     }
@@ -190,8 +328,10 @@ int main(int argc, char **argv)
         return rc;
     if (strcmp(argv[1], "user") == 0)
         rc = ctl_user(argc - 2, argv + 2, conn);
-    else
+    else if (strcmp(argv[1], "product") == 0)
         rc = ctl_product(argc - 2, argv + 2, conn);
+    else
+        rc = ctl_entitlement(argc - 2, argv + 2, conn);
     db_pool_release(pool, conn);
     db_pool_destroy(pool);
     return rc;

@@ -78,6 +78,10 @@ typedef struct model_line_item {
     long long term_duration;
     const char *term_unit;       /* DAYS, WEEKS, MONTHS, YEARS */
     const char *attributes_json; /* lineItemAttributes as a JSON object, or NULL */
+    /* renewLicense: expirationTerms/term, counted from the parent's expiration. */
+    bool has_renew_term;
+    long long renew_term_duration;
+    const char *renew_term_unit;
 } model_line_item_t;
 
 /* One line item change of a lifecycle unit (upgrade, upsell). */

@@ -7,7 +7,7 @@
 #define LI_LOCK_SELECT                                                                  \
     "SELECT li.id, li.unique_id, li.activation_id, li.state, li.number_of_copies, "     \
     "li.product_id, li.is_permanent, li.expiration_date::text, "                        \
-    "e.id, e.unique_id, e.entitlement_id, e.state "                                     \
+    "e.id, e.unique_id, e.entitlement_id, e.state, li.term_duration, li.term_unit "     \
     "FROM line_items li JOIN entitlements e ON e.id = li.entitlement_id "
 #define LI_LOCK_TAIL " FOR UPDATE OF li FOR SHARE OF e"
 
@@ -67,4 +67,34 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
         "INSERT INTO product_relationships (from_product_id, to_product_id, kind) "
         "SELECT f.id, t.id, $5 FROM products f, products t WHERE f.name = $1 AND f.version = $2 "
         "AND t.name = $3 AND t.version = $4 ON CONFLICT DO NOTHING RETURNING kind"},
+    [STMT_ENT_LOCK_BY_UID] = {"ent_lock_uid",
+        "SELECT id, unique_id, entitlement_id, state FROM entitlements WHERE unique_id = $1 FOR UPDATE"},
+    [STMT_ENT_SET_STATE] = {"ent_set_state",
+        "UPDATE entitlements SET state = $2, updated_at = now() WHERE id = $1"},
+    /* $1 entitlement, $2 states that change (text[]), $3 the new state. */
+    [STMT_LI_CASCADE_STATE] = {"li_cascade_state",
+        "UPDATE line_items SET state = $3, updated_at = now() "
+        "WHERE entitlement_id = $1 AND state = ANY ($2::text[])"},
+    [STMT_LI_SET_STATE] = {"li_set_state",
+        "UPDATE line_items SET state = $2, updated_at = now() WHERE id = $1"},
+    /* Every line item made from $1, at any depth, locked. */
+    [STMT_LI_DESCENDANTS] = {"li_descendants",
+        "WITH RECURSIVE d (id) AS (SELECT id FROM line_items WHERE parent_id = $1 "
+        "UNION SELECT li.id FROM line_items li JOIN d ON li.parent_id = d.id) "
+        "SELECT li.id, li.activation_id, li.state FROM line_items li JOIN d ON d.id = li.id "
+        "ORDER BY li.id FOR UPDATE OF li"},
+    /* Line items that forbid deleting entitlement $1. */
+    [STMT_ENT_UNDELETABLE] = {"ent_undeletable",
+        "SELECT activation_id, state FROM line_items WHERE entitlement_id = $1 "
+        "AND state NOT IN ('DRAFT', 'TEST', 'OBSOLETE') ORDER BY id LIMIT 1"},
+    [STMT_ENT_DELETE] = {"ent_delete", "DELETE FROM entitlements WHERE id = $1"},
+    /* $1 base date (NULL: today), $2 count, $3 unit. */
+    [STMT_DATE_ADD] = {"date_add",
+        "SELECT (coalesce($1::date, current_date) + $2::integer * CASE $3 "
+        "WHEN 'DAYS' THEN interval '1 day' WHEN 'WEEKS' THEN interval '1 week' "
+        "WHEN 'MONTHS' THEN interval '1 month' ELSE interval '1 year' END)::date::text"},
+    [STMT_AUDIT_TRAIL] = {"audit_trail",
+        "SELECT to_char(at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), operation, coalesce(username, '-'), "
+        "coalesce(request_id, '-'), coalesce(parent_activation_id, ''), coalesce(new_activation_id, ''), "
+        "coalesce(new_unique_id, ''), coalesce(detail, '') FROM audit_log WHERE entitlement_id = $1 ORDER BY id"},
 };

@@ -61,6 +61,9 @@ int store_lock_line_item(db_conn_t *c, const model_ref_t *ref, const ent_alloc_t
     out->entitlement_uid = store__str(a, r, 0, 9);
     out->entitlement_id = store__str(a, r, 0, 10);
     out->entitlement_state = store__state(r, 0, 11);
+    out->has_term = !PQgetisnull(r, 0, 12);
+    out->term_duration = store__ll(r, 0, 12);
+    out->term_unit = store__str(a, r, 0, 13);
     if (out->unique_id == NULL || out->activation_id == NULL || out->entitlement_uid == NULL ||
         out->entitlement_id == NULL) {
         rc = ENT_ENOMEM;
@@ -81,7 +84,8 @@ int store_find_entitlement(db_conn_t *c, const model_ref_t *ref, bool lock, cons
     int rc;
     bool by_uid = store__given(ref->unique_id);
     const char *v[1] = {by_uid ? ref->unique_id : ref->key};
-    db_stmt_id_t id = by_uid ? STMT_ENT_BY_UID : lock ? STMT_ENT_LOCK_BY_KEY : STMT_ENT_BY_KEY;
+    db_stmt_id_t id = by_uid ? (lock ? STMT_ENT_LOCK_BY_UID : STMT_ENT_BY_UID)
+                             : (lock ? STMT_ENT_LOCK_BY_KEY : STMT_ENT_BY_KEY);
 
     if (!by_uid && !store__given(ref->key))
         return ENT_ENOTFOUND;
@@ -291,4 +295,120 @@ int store_product_relate(db_conn_t *c, const char *from_name, const char *from_v
     rc = PQntuples(r) == 1 ? ENT_OK : ENT_EEXIST;
     PQclear(r);
     return rc;
+}
+
+int store_set_entitlement_state(db_conn_t *c, long long id, model_state_t state,
+                                const model_state_t *from, size_t n_from, model_state_t cascade_to)
+{
+    char idb[24], states[160];
+    size_t o = 0;
+    int rc;
+
+    snprintf(idb, sizeof idb, "%lld", id);
+    const char *v[3] = {idb, model_state_name(state), NULL};
+    if ((rc = db__exec(c, STMT_ENT_SET_STATE, 2, v, NULL)) != ENT_OK || n_from == 0)
+        return rc;
+    /* A text[] literal of state names (fixed words, no quoting needed). */
+    states[o++] = '{';
+    for (size_t i = 0; i < n_from; i++)
+        o += (size_t)snprintf(states + o, sizeof states - o, "%s%s", i ? "," : "", model_state_name(from[i]));
+    snprintf(states + o, sizeof states - o, "}");
+    const char *cv[3] = {idb, states, model_state_name(cascade_to)};
+    return db__exec(c, STMT_LI_CASCADE_STATE, 3, cv, NULL);
+}
+
+int store_set_line_item_state(db_conn_t *c, long long id, model_state_t state)
+{
+    char idb[24];
+    snprintf(idb, sizeof idb, "%lld", id);
+    const char *v[2] = {idb, model_state_name(state)};
+    return db__exec(c, STMT_LI_SET_STATE, 2, v, NULL);
+}
+
+int store_descendants(db_conn_t *c, long long id, const ent_alloc_t *a, size_t *n, long long **ids,
+                      char ***aids, model_state_t **states)
+{
+    char idb[24];
+    PGresult *r = NULL;
+    snprintf(idb, sizeof idb, "%lld", id);
+    const char *v[1] = {idb};
+    int rc = db__exec(c, STMT_LI_DESCENDANTS, 1, v, &r);
+    if (rc != ENT_OK)
+        return rc;
+    size_t rows = (size_t)PQntuples(r);
+    *ids = ent_calloc(a, rows + 1, sizeof **ids);
+    *aids = ent_calloc(a, rows + 1, sizeof **aids);
+    *states = ent_calloc(a, rows + 1, sizeof **states);
+    if (*ids == NULL || *aids == NULL || *states == NULL) {
+        PQclear(r);
+        return ENT_ENOMEM;
+    }
+    for (size_t i = 0; i < rows; i++) {
+        (*ids)[i] = store__ll(r, (int)i, 0);
+        (*aids)[i] = store__str(a, r, (int)i, 1);
+        (*states)[i] = store__state(r, (int)i, 2);
+    }
+    *n = rows;
+    PQclear(r);
+    return ENT_OK;
+}
+
+int store_undeletable_item(db_conn_t *c, long long id, const ent_alloc_t *a, char **aid,
+                           model_state_t *state)
+{
+    char idb[24];
+    PGresult *r = NULL;
+    snprintf(idb, sizeof idb, "%lld", id);
+    const char *v[1] = {idb};
+    int rc = db__exec(c, STMT_ENT_UNDELETABLE, 1, v, &r);
+    if (rc != ENT_OK)
+        return rc;
+    if (PQntuples(r) == 0) {
+        rc = ENT_ENOTFOUND;
+    } else {
+        *aid = store__str(a, r, 0, 0);
+        *state = store__state(r, 0, 1);
+    }
+    PQclear(r);
+    return rc;
+}
+
+int store_delete_entitlement(db_conn_t *c, long long id)
+{
+    char idb[24];
+    snprintf(idb, sizeof idb, "%lld", id);
+    const char *v[1] = {idb};
+    return db__exec(c, STMT_ENT_DELETE, 1, v, NULL);
+}
+
+int store_date_add(db_conn_t *c, const char *base, long long n, const char *unit, const ent_alloc_t *a,
+                   char **out)
+{
+    char nb[24];
+    PGresult *r = NULL;
+    snprintf(nb, sizeof nb, "%lld", n);
+    const char *v[3] = {base, nb, unit};
+    int rc = db__exec(c, STMT_DATE_ADD, 3, v, &r);
+    if (rc != ENT_OK)
+        return rc;
+    *out = store__str(a, r, 0, 0);
+    PQclear(r);
+    return *out ? ENT_OK : ENT_ENOMEM;
+}
+
+int store_audit_trail(db_conn_t *c, const char *eid, void (*row)(void *ctx, const char *const *cols), void *ctx)
+{
+    PGresult *r = NULL;
+    const char *v[1] = {eid};
+    int rc = db__exec(c, STMT_AUDIT_TRAIL, 1, v, &r);
+    if (rc != ENT_OK)
+        return rc;
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *cols[8];
+        for (int k = 0; k < 8; k++)
+            cols[k] = PQgetvalue(r, i, k);
+        row(ctx, cols);
+    }
+    PQclear(r);
+    return ENT_OK;
 }

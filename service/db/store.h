@@ -31,6 +31,9 @@ typedef struct store_line_item {
     char *entitlement_uid;
     char *entitlement_id;
     model_state_t entitlement_state;
+    bool has_term;
+    long long term_duration;
+    char *term_unit;
 } store_line_item_t;
 
 typedef struct store_entitlement {
@@ -96,6 +99,36 @@ typedef struct store_audit {
 } store_audit_t;
 
 int store_audit(db_conn_t *c, const store_audit_t *row) ENT_MUSTCHECK;
+
+/* Sets an entitlement's state; its line items in one of the from states
+ * (NULL-terminated) move to cascade_to as well (from may be NULL). */
+int store_set_entitlement_state(db_conn_t *c, long long id, model_state_t state,
+                                const model_state_t *from, size_t n_from, model_state_t cascade_to) ENT_MUSTCHECK;
+
+int store_set_line_item_state(db_conn_t *c, long long id, model_state_t state) ENT_MUSTCHECK;
+
+/* The line items made from line item id (children, grandchildren, ...),
+ * locked; ids, activation ids and states are allocated from a. */
+int store_descendants(db_conn_t *c, long long id, const ent_alloc_t *a, size_t *n, long long **ids,
+                      char ***aids, model_state_t **states) ENT_MUSTCHECK;
+
+/* The first line item of entitlement id that forbids deleting it (state
+ * other than DRAFT, TEST, OBSOLETE): ENT_OK with *aid set, ENT_ENOTFOUND
+ * when there is none. */
+int store_undeletable_item(db_conn_t *c, long long id, const ent_alloc_t *a, char **aid,
+                           model_state_t *state) ENT_MUSTCHECK;
+
+int store_delete_entitlement(db_conn_t *c, long long id) ENT_MUSTCHECK;
+
+/* base (NULL: today) plus n units, as YYYY-MM-DD in *out. */
+int store_date_add(db_conn_t *c, const char *base, long long n, const char *unit, const ent_alloc_t *a,
+                   char **out) ENT_MUSTCHECK;
+
+/* Calls row(ctx, cols) for each audit row of entitlementId eid, oldest
+ * first: time, operation, user, request id, parent activation id, new
+ * activation id, new uniqueId, detail (empty strings when absent). */
+int store_audit_trail(db_conn_t *c, const char *eid, void (*row)(void *ctx, const char *const *cols),
+                      void *ctx) ENT_MUSTCHECK;
 
 /* Users and catalog (authentication and the CLI). */
 int store_user_hash(db_conn_t *c, const char *name, const char *domain, char *hash, size_t hashlen,

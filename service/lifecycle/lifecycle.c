@@ -82,8 +82,11 @@ static lc_outcome_t lc__activation_id(const lc_ctx_t *ctx, const model_line_item
 static lc_outcome_t lc__change_try(const lc_ctx_t *ctx, db_conn_t *c, lc_op_t op,
                                    const model_unit_t *unit, model_unit_result_t *res, int *rc)
 {
-    const char *kind = op == LC_UPGRADE ? "UPGRADE" : "UPSELL";
-    const char *opname = op == LC_UPGRADE ? "upgradeLicense" : "upsellLicense";
+    static const char *const kinds[] = {"UPGRADE", "UPSELL", "RENEWAL"};
+    static const char *const opnames[] = {"upgradeLicense", "upsellLicense", "renewLicense"};
+    static const model_item_type_t types[] = {ITEM_UPGRADE, ITEM_UPSELL, ITEM_RENEWAL};
+    const char *kind = kinds[op];
+    const char *opname = opnames[op];
     store_entitlement_t ent = {0};
     char name[256];
 
@@ -133,41 +136,72 @@ static lc_outcome_t lc__change_try(const lc_ctx_t *ctx, db_conn_t *c, lc_op_t op
                            parent.activation_id, model_state_name(parent.state),
                            parent.entitlement_id, model_state_name(parent.entitlement_state));
 
-        if (!ch->item.has_product)
-            return lc_fail(ctx, REASON_INVALID_REQUEST, "lineItem %zu has no product", i + 1);
-        *rc = store_find_product(c, &ch->item.product, parent.product_id, kind, &product_id, &related);
-        if (*rc == ENT_ENOTFOUND) {
-            *rc = ENT_OK;
-            const model_product_ref_t *p = &ch->item.product;
-            if (p->name != NULL)
-                return lc_fail(ctx, REASON_PRODUCT_NOT_FOUND, "no product '%.255s' version '%.255s'",
-                               p->name, p->version ? p->version : "");
-            return lc_fail(ctx, REASON_PRODUCT_NOT_FOUND, "no product with uniqueId '%.255s'",
-                           p->unique_id ? p->unique_id : "");
+        model_line_item_t item = ch->item;
+        if (op == LC_RENEW) {
+            /* A renewal keeps the product and extends the term. */
+            if (parent.is_permanent)
+                return lc_fail(ctx, REASON_NOT_RENEWABLE, "line item '%s' is permanent and cannot be renewed",
+                               parent.activation_id);
+            product_id = parent.product_id;
+            if (item.is_permanent != OPT_TRUE && (item.expiration_date == NULL || item.expiration_date[0] == '\0')) {
+                const char *term_unit = item.has_renew_term ? item.renew_term_unit : parent.term_unit;
+                long long n = item.has_renew_term ? item.renew_term_duration : parent.term_duration;
+                if ((item.has_renew_term || parent.has_term) && term_unit != NULL) {
+                    char *expires = NULL;
+                    *rc = store_date_add(c, parent.expiration_date, n, term_unit, ctx->alloc, &expires);
+                    if (*rc != ENT_OK)
+                        return lc__db_fail(ctx, *rc, "computing the new expiration date");
+                    item.expiration_date = expires;
+                } else {
+                    item.expiration_date = parent.expiration_date;
+                }
+                if (!item.has_term && parent.has_term) {
+                    item.has_term = true;
+                    item.term_duration = parent.term_duration;
+                    item.term_unit = parent.term_unit;
+                }
+            }
+            if (!item.has_count && ch->is_full != OPT_FALSE) {
+                item.has_count = true;
+                item.number_of_copies = parent.count;
+            }
+        } else {
+            if (!item.has_product)
+                return lc_fail(ctx, REASON_INVALID_REQUEST, "lineItem %zu has no product", i + 1);
+            *rc = store_find_product(c, &item.product, parent.product_id, kind, &product_id, &related);
+            if (*rc == ENT_ENOTFOUND) {
+                *rc = ENT_OK;
+                const model_product_ref_t *p = &item.product;
+                if (p->name != NULL)
+                    return lc_fail(ctx, REASON_PRODUCT_NOT_FOUND, "no product '%.255s' version '%.255s'",
+                                   p->name, p->version ? p->version : "");
+                return lc_fail(ctx, REASON_PRODUCT_NOT_FOUND, "no product with uniqueId '%.255s'",
+                               p->unique_id ? p->unique_id : "");
+            }
+            if (*rc != ENT_OK)
+                return lc__db_fail(ctx, *rc, "looking up the product");
+            if (!related)
+                return lc_fail(ctx, REASON_NO_PRODUCT_RELATIONSHIP,
+                               "no %s relationship from the product of line item '%s' to the product "
+                               "requested", kind, parent.activation_id);
         }
-        if (*rc != ENT_OK)
-            return lc__db_fail(ctx, *rc, "looking up the product");
-        if (!related)
-            return lc_fail(ctx, REASON_NO_PRODUCT_RELATIONSHIP,
-                           "no %s relationship from the product of line item '%s' to the product "
-                           "requested", kind, parent.activation_id);
 
-        if (!lc_new_count(ch->is_full == OPT_TRUE, ch->item.has_count, ch->item.number_of_copies,
-                          parent.count, &count))
+        if (!lc_new_count(ch->is_full == OPT_TRUE, item.has_count, item.number_of_copies, parent.count,
+                          &count))
             return lc_fail(ctx, REASON_INVALID_COUNT,
                            "numberOfCopies %lld is not between 1 and the %lld copies of line item '%s'",
-                           ch->is_full == OPT_TRUE ? parent.count : ch->item.number_of_copies,
+                           ch->is_full == OPT_TRUE ? parent.count : item.number_of_copies,
                            parent.count, parent.activation_id);
 
         store_new_item_t ni = {
             .entitlement_pk = parent.entitlement_pk,
             .product_id = product_id,
             .parent_id = parent.id,
-            .type = op == LC_UPGRADE ? ITEM_UPGRADE : ITEM_UPSELL,
+            .type = types[op],
             .state = ch->auto_deploy == OPT_TRUE ? STATE_DEPLOYED : STATE_DRAFT,
             .count = count,
             .activation_id = aid,
-            .src = &ch->item,
+            .src = &item,
         };
         *rc = store_insert_line_item(c, &ni, ctx->alloc, &out->new_unique_id);
         if (*rc == ENT_EEXIST) {
@@ -178,8 +212,9 @@ static lc_outcome_t lc__change_try(const lc_ctx_t *ctx, db_conn_t *c, lc_op_t op
             return lc__db_fail(ctx, *rc, "creating the line item");
 
         /* The copies move to the new line item; without activations on the
-         * parent it is retired. */
-        model_state_t pstate = ch->allow_on_parent == OPT_TRUE ? parent.state : STATE_OBSOLETE;
+         * parent it is retired. Renewals allow them unless told not to. */
+        bool allow = op == LC_RENEW ? ch->allow_on_parent != OPT_FALSE : ch->allow_on_parent == OPT_TRUE;
+        model_state_t pstate = allow ? parent.state : STATE_OBSOLETE;
         if ((*rc = store_update_parent(c, parent.id, parent.count - count, pstate)) != ENT_OK)
             return lc__db_fail(ctx, *rc, "updating the parent line item");
 
@@ -429,4 +464,149 @@ lc_outcome_t lc_count(const lc_ctx_t *ctx, const model_query_t *q, long long *co
         rc = query_count(c, q, ctx->alloc, count);
     db_pool_release(ctx->pool, c);
     return rc == ENT_OK ? lc__ok() : lc__db_fail(ctx, rc, "counting");
+}
+
+/* setEntitlementState, setLineItemState, deleteEntitlement */
+
+typedef struct lc_state_arg {
+    const model_ref_t *ref;
+    model_state_t state;
+    bool include_children;
+} lc_state_arg_t;
+
+static lc_outcome_t lc__not_found(const lc_ctx_t *ctx, const char *what, const model_ref_t *ref,
+                                  lc_reason_t reason)
+{
+    char name[256];
+    return lc_fail(ctx, reason, "no %s with %s '%s'", what,
+                   ref->key && ref->key[0] ? (reason == REASON_ENTITLEMENT_NOT_FOUND ? "entitlementId" : "activationId")
+                                           : "uniqueId",
+                   lc__name(ref, name, sizeof name));
+}
+
+static lc_outcome_t lc__ent_state_fn(const lc_ctx_t *ctx, db_conn_t *c, const void *arg, int *rc)
+{
+    const lc_state_arg_t *a = arg;
+    store_entitlement_t e = {0};
+    model_state_t from[STATE_COUNT_], cascade_to;
+
+    *rc = store_find_entitlement(c, a->ref, true, ctx->alloc, &e);
+    if (*rc == ENT_ENOTFOUND) {
+        *rc = ENT_OK;
+        return lc__not_found(ctx, "entitlement", a->ref, REASON_ENTITLEMENT_NOT_FOUND);
+    }
+    if (*rc != ENT_OK)
+        return lc__db_fail(ctx, *rc, "looking up the entitlement");
+    if (!lc_state_transition_ok(e.state, a->state))
+        return lc_fail(ctx, REASON_INVALID_STATE, "entitlement '%s' is %s and cannot become %s",
+                       e.entitlement_id, model_state_name(e.state), model_state_name(a->state));
+    size_t n = lc_entitlement_cascade(a->state, from, &cascade_to);
+    if ((*rc = store_set_entitlement_state(c, e.id, a->state, from, n, cascade_to)) != ENT_OK)
+        return lc__db_fail(ctx, *rc, "setting the state");
+    char detail[64];
+    snprintf(detail, sizeof detail, "%s -> %s", model_state_name(e.state), model_state_name(a->state));
+    store_audit_t audit = {ctx->request_id, ctx->user, "setEntitlementState", e.entitlement_id,
+                           e.unique_id, NULL, NULL, NULL, detail};
+    if ((*rc = store_audit(c, &audit)) != ENT_OK)
+        return lc__db_fail(ctx, *rc, "writing the audit trail");
+    return lc__ok();
+}
+
+lc_outcome_t lc_set_entitlement_state(const lc_ctx_t *ctx, const model_ref_t *ref, model_state_t state)
+{
+    lc_state_arg_t arg = {ref, state, false};
+    return lc__run(ctx, lc__ent_state_fn, &arg);
+}
+
+static lc_outcome_t lc__li_state_fn(const lc_ctx_t *ctx, db_conn_t *c, const void *arg, int *rc)
+{
+    const lc_state_arg_t *a = arg;
+    store_line_item_t li = {0};
+    char detail[64];
+
+    *rc = store_lock_line_item(c, a->ref, ctx->alloc, &li);
+    if (*rc == ENT_ENOTFOUND) {
+        *rc = ENT_OK;
+        return lc__not_found(ctx, "line item", a->ref, REASON_LINE_ITEM_NOT_FOUND);
+    }
+    if (*rc != ENT_OK)
+        return lc__db_fail(ctx, *rc, "looking up the line item");
+    if (!lc_state_transition_ok(li.state, a->state))
+        return lc_fail(ctx, REASON_INVALID_STATE, "line item '%s' is %s and cannot become %s",
+                       li.activation_id, model_state_name(li.state), model_state_name(a->state));
+    size_t n = 0;
+    long long *ids = NULL;
+    char **aids = NULL;
+    model_state_t *states = NULL;
+    if (a->include_children &&
+        (*rc = store_descendants(c, li.id, ctx->alloc, &n, &ids, &aids, &states)) != ENT_OK)
+        return lc__db_fail(ctx, *rc, "looking up the child line items");
+    /* All or nothing: a child that cannot take the state fails the item. */
+    for (size_t k = 0; k < n; k++)
+        if (!lc_state_transition_ok(states[k], a->state))
+            return lc_fail(ctx, REASON_INVALID_STATE, "child line item '%s' of '%s' is %s and cannot become %s",
+                           aids[k], li.activation_id, model_state_name(states[k]), model_state_name(a->state));
+    if ((*rc = store_set_line_item_state(c, li.id, a->state)) != ENT_OK)
+        return lc__db_fail(ctx, *rc, "setting the state");
+    snprintf(detail, sizeof detail, "%s -> %s", model_state_name(li.state), model_state_name(a->state));
+    store_audit_t audit = {ctx->request_id, ctx->user, "setLineItemState", li.entitlement_id,
+                           li.entitlement_uid, NULL, li.activation_id, li.unique_id, detail};
+    if ((*rc = store_audit(c, &audit)) != ENT_OK)
+        return lc__db_fail(ctx, *rc, "writing the audit trail");
+    for (size_t k = 0; k < n; k++) {
+        if ((*rc = store_set_line_item_state(c, ids[k], a->state)) != ENT_OK)
+            return lc__db_fail(ctx, *rc, "setting the state of a child line item");
+        snprintf(detail, sizeof detail, "%s -> %s (child)", model_state_name(states[k]), model_state_name(a->state));
+        store_audit_t ca = {ctx->request_id, ctx->user, "setLineItemState", li.entitlement_id,
+                            li.entitlement_uid, li.activation_id, aids[k], NULL, detail};
+        if ((*rc = store_audit(c, &ca)) != ENT_OK)
+            return lc__db_fail(ctx, *rc, "writing the audit trail");
+    }
+    return lc__ok();
+}
+
+lc_outcome_t lc_set_line_item_state(const lc_ctx_t *ctx, const model_ref_t *ref, model_state_t state,
+                                    bool include_children)
+{
+    lc_state_arg_t arg = {ref, state, include_children};
+    return lc__run(ctx, lc__li_state_fn, &arg);
+}
+
+static lc_outcome_t lc__delete_fn(const lc_ctx_t *ctx, db_conn_t *c, const void *arg, int *rc)
+{
+    const model_ref_t *ref = arg;
+    store_entitlement_t e = {0};
+    char *aid = NULL;
+    model_state_t st;
+
+    *rc = store_find_entitlement(c, ref, true, ctx->alloc, &e);
+    if (*rc == ENT_ENOTFOUND) {
+        *rc = ENT_OK;
+        return lc__not_found(ctx, "entitlement", ref, REASON_ENTITLEMENT_NOT_FOUND);
+    }
+    if (*rc != ENT_OK)
+        return lc__db_fail(ctx, *rc, "looking up the entitlement");
+    if (e.state != STATE_DRAFT && e.state != STATE_TEST && e.state != STATE_OBSOLETE)
+        return lc_fail(ctx, REASON_INVALID_STATE,
+                       "entitlement '%s' is %s; only DRAFT, TEST or OBSOLETE entitlements can be deleted",
+                       e.entitlement_id, model_state_name(e.state));
+    *rc = store_undeletable_item(c, e.id, ctx->alloc, &aid, &st);
+    if (*rc == ENT_OK)
+        return lc_fail(ctx, REASON_INVALID_STATE,
+                       "line item '%s' of entitlement '%s' is %s; all must be DRAFT, TEST or OBSOLETE",
+                       aid, e.entitlement_id, model_state_name(st));
+    if (*rc != ENT_ENOTFOUND)
+        return lc__db_fail(ctx, *rc, "checking the line items");
+    if ((*rc = store_delete_entitlement(c, e.id)) != ENT_OK)
+        return lc__db_fail(ctx, *rc, "deleting the entitlement");
+    store_audit_t audit = {ctx->request_id, ctx->user, "deleteEntitlement", e.entitlement_id, e.unique_id,
+                           NULL, NULL, NULL, model_state_name(e.state)};
+    if ((*rc = store_audit(c, &audit)) != ENT_OK)
+        return lc__db_fail(ctx, *rc, "writing the audit trail");
+    return lc__ok();
+}
+
+lc_outcome_t lc_delete_entitlement(const lc_ctx_t *ctx, const model_ref_t *ref)
+{
+    return lc__run(ctx, lc__delete_fn, ref);
 }

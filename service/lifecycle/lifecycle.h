@@ -27,7 +27,8 @@ typedef struct lc_ctx {
 
 typedef enum lc_op {
     LC_UPGRADE, /* new line item of an UPGRADE-related product */
-    LC_UPSELL   /* new line item of an UPSELL-related product */
+    LC_UPSELL,  /* new line item of an UPSELL-related product */
+    LC_RENEW    /* new line item of the parent's product, later expiration */
 } lc_op_t;
 
 /* The outcome of one unit: REASON_OK and a filled result, or a reason and its
@@ -40,6 +41,18 @@ typedef struct lc_outcome {
 /* Upgrades or upsells the line items of one entitlementData unit. */
 lc_outcome_t lc_change_unit(const lc_ctx_t *ctx, lc_op_t op, const model_unit_t *unit,
                             model_unit_result_t *result);
+
+/* setEntitlementState for one entitlement (with the cascade of rules.h). */
+lc_outcome_t lc_set_entitlement_state(const lc_ctx_t *ctx, const model_ref_t *ref, model_state_t state);
+
+/* setLineItemState for one line item, and with include_children for every
+ * line item made from it. */
+lc_outcome_t lc_set_line_item_state(const lc_ctx_t *ctx, const model_ref_t *ref, model_state_t state,
+                                    bool include_children);
+
+/* deleteEntitlement: only when it and all its line items are DRAFT, TEST or
+ * OBSOLETE. The audit trail stays. */
+lc_outcome_t lc_delete_entitlement(const lc_ctx_t *ctx, const model_ref_t *ref);
 
 /* Creates one simpleEntitlement with its line items. */
 lc_outcome_t lc_create_entitlement(const lc_ctx_t *ctx, model_create_op_t op,

@@ -123,6 +123,38 @@ bool lc_state_allows_change(model_state_t item, model_state_t ent)
     return item == STATE_DEPLOYED || item == STATE_TEST;
 }
 
+bool lc_state_transition_ok(model_state_t from, model_state_t to)
+{
+    if (from == to)
+        return true;
+    if (from == STATE_OBSOLETE)
+        return false;
+    return to != STATE_DRAFT;
+}
+
+size_t lc_entitlement_cascade(model_state_t to, model_state_t *from, model_state_t *cascade_to)
+{
+    size_t n = 0;
+    *cascade_to = to;
+    switch (to) {
+    case STATE_DEPLOYED:
+        /* Deploying deploys what was prepared or suspended. */
+        from[n++] = STATE_DRAFT;
+        from[n++] = STATE_INACTIVE;
+        break;
+    case STATE_INACTIVE:
+    case STATE_OBSOLETE:
+        /* Suspending or retiring takes every line item along (OBSOLETE ones stay). */
+        for (int s = 0; s < STATE_COUNT_; s++)
+            if (s != STATE_OBSOLETE && s != (int)to)
+                from[n++] = (model_state_t)s;
+        break;
+    default:
+        break;
+    }
+    return n;
+}
+
 bool lc_new_count(bool is_full, bool has_count, long long requested, long long parent_count,
                   long long *out)
 {

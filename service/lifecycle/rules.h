@@ -61,6 +61,15 @@ bool lc_utf8_valid(const char *s, size_t len);
  * upgraded, upsold or renewed. */
 bool lc_state_allows_change(model_state_t item, model_state_t ent);
 
+/* Whether an object in state from may be set to state to: OBSOLETE is
+ * never left, and nothing goes back to DRAFT. */
+bool lc_state_transition_ok(model_state_t from, model_state_t to);
+
+/* What setting an entitlement to state to does to its line items: those in
+ * one of the returned states (written to from, which holds STATE_COUNT_
+ * entries) move to *cascade_to. Returns how many states from holds. */
+size_t lc_entitlement_cascade(model_state_t to, model_state_t *from, model_state_t *cascade_to);
+
 /* The new line item's count: the parent's whole count when is_full, else
  * the requested count, which must be 1..parent_count. Returns false when
  * the count is not allowed. */

@@ -136,6 +136,79 @@ int convert_unit(struct soap *soap, const struct fnp__entitlementLifeCycleDataTy
     return SOAP_OK;
 }
 
+model_ref_t convert_entitlement_key(const struct fnp__entitlementIdentifierType *in)
+{
+    model_ref_t r = {NULL, NULL};
+    if (in != NULL)
+        convert__ref_ent(in, &r);
+    return r;
+}
+
+model_ref_t convert_line_item_key(const struct fnp__entitlementLineItemIdentifierType *in)
+{
+    model_ref_t r = {NULL, NULL};
+    if (in != NULL) {
+        r.unique_id = in->uniqueId;
+        r.key = in->primaryKeys ? in->primaryKeys->activationId : NULL;
+    }
+    return r;
+}
+
+int convert_renew_unit(struct soap *soap, const struct fnp__renewEntitlementDataType *in, model_unit_t *out)
+{
+    int rc;
+    memset(out, 0, sizeof *out);
+    if (in->parentEntitlementIdentifier != NULL) {
+        out->has_entitlement = true;
+        convert__ref_ent(in->parentEntitlementIdentifier, &out->entitlement);
+    }
+    size_t n = in->__sizerenewLineItemData > 0 ? (size_t)in->__sizerenewLineItemData : 0;
+    out->changes = convert__zalloc(soap, n * sizeof *out->changes);
+    if (out->changes == NULL)
+        return soap->error = SOAP_EOM;
+    out->n_changes = n;
+    for (size_t i = 0; i < n; i++) {
+        const struct fnp__renewLineItemDataType *li = &in->renewLineItemData[i];
+        const struct fnp__renewParametersDataType *rp = li->renewParameters;
+        model_change_t *ch = &out->changes[i];
+        model_line_item_t *it = &ch->item;
+        ch->parent = convert_line_item_key(li->parentLineItemIdentifier);
+        ch->is_full = convert_bool(li->isFull);
+        ch->allow_on_parent = convert_bool(li->allowActivationsOnParent);
+        ch->auto_deploy = convert_bool(li->autoDeploy);
+        it->is_permanent = OPT_UNSET;
+        if (rp == NULL)
+            continue;
+        if (rp->activationId != NULL) {
+            it->activation_id = rp->activationId->id;
+            it->auto_generate = convert_bool(rp->activationId->autoGenerate) == OPT_TRUE;
+        }
+        it->is_permanent = convert_bool(rp->isPermanent);
+        if (rp->expirationTerms != NULL) {
+            it->expiration_date = rp->expirationTerms->expirationDate;
+            if (rp->expirationTerms->term != NULL) {
+                if ((rc = convert_integer(soap, "expirationTerms/term/numDuration",
+                                          rp->expirationTerms->term->numDuration, &it->has_renew_term,
+                                          &it->renew_term_duration)) != SOAP_OK)
+                    return rc;
+                if ((unsigned)rp->expirationTerms->term->durationUnit < 4)
+                    it->renew_term_unit = convert__units[rp->expirationTerms->term->durationUnit];
+            }
+        }
+        if ((rc = convert_integer(soap, "numberOfCopies", rp->numberOfCopies, &it->has_count,
+                                  &it->number_of_copies)) != SOAP_OK)
+            return rc;
+        it->start_date = rp->startDate;
+        it->version_date = rp->versionDate;
+        it->description = rp->description;
+        it->order_id = rp->orderId;
+        it->order_line_number = rp->orderLineNumber;
+        if (rp->licenseModel != NULL && rp->licenseModel->primaryKeys != NULL)
+            it->license_model = rp->licenseModel->primaryKeys->name;
+    }
+    return SOAP_OK;
+}
+
 int convert_entitlement(struct soap *soap, const struct fnp__createSimpleEntitlementDataType *in,
                         model_entitlement_t *out)
 {

@@ -26,9 +26,14 @@ opt_bool_t convert_bool(const enum xsd__boolean *b);
 int convert_line_item(struct soap *soap, const struct fnp__createEntitlementLineItemDataType *in,
                       model_line_item_t *out);
 int convert_unit(struct soap *soap, const struct fnp__entitlementLifeCycleDataType *in, model_unit_t *out);
+int convert_renew_unit(struct soap *soap, const struct fnp__renewEntitlementDataType *in, model_unit_t *out);
 int convert_entitlement(struct soap *soap, const struct fnp__createSimpleEntitlementDataType *in,
                         model_entitlement_t *out);
 int convert_query(struct soap *soap, const struct fnp__searchEntitlementDataType *in, model_query_t *out);
+
+/* A reference from an entitlementIdentifier / entitlementLineItemIdentifier. */
+model_ref_t convert_entitlement_key(const struct fnp__entitlementIdentifierType *in);
+model_ref_t convert_line_item_key(const struct fnp__entitlementLineItemIdentifierType *in);
 
 /* Response pieces. */
 struct fnp__StatusInfoType *convert_status(struct soap *soap, lc_status_t status, const char *reason);

@@ -1,7 +1,7 @@
 /*
- * upgradeLicense and upsellLicense: each entitlementData is one atomic
- * unit (lifecycle.h); the response lists failed units echoed back with a
- * reason and done units with record numbers and identifiers.
+ * upgradeLicense, upsellLicense and renewLicense: each entitlementData is
+ * one atomic unit (lifecycle.h); the response lists failed units echoed
+ * back with a reason and done units with record numbers and identifiers.
  */
 #include <stdio.h>
 #include <string.h>
@@ -10,29 +10,40 @@
 #include "convert.h"
 #include "ops.h"
 
+/* The units of one request and what became of them. */
+typedef struct ops_batch {
+    size_t n;
+    model_unit_t *units;
+    lc_outcome_t *outcomes;
+    model_unit_result_t *results;
+    size_t ok;
+    char *too_large; /* the BATCH_TOO_LARGE reason, when it applies */
+} ops_batch_t;
+
+static const char *const ops__names[] = {"upgradeLicense", "upsellLicense", "renewLicense"};
+
 /* Collects the explicit new activation ids of all units in request order
  * and marks the units that repeat one seen earlier. */
-static int ops__duplicates(struct soap *soap, const model_unit_t *units, size_t n, bool *unit_dup,
-                           const char **dup_id)
+static int ops__duplicates(struct soap *soap, const ops_batch_t *b, bool *unit_dup, const char **dup_id)
 {
     size_t total = 0, k = 0;
-    for (size_t u = 0; u < n; u++)
-        total += units[u].n_changes;
+    for (size_t u = 0; u < b->n; u++)
+        total += b->units[u].n_changes;
     const char **ids = soap_malloc(soap, (total + 1) * sizeof *ids);
     bool *dup = soap_malloc(soap, (total + 1) * sizeof *dup);
     size_t *scratch = soap_malloc(soap, lc_dup_scratch_len(total) * sizeof *scratch);
     if (ids == NULL || dup == NULL || scratch == NULL)
         return soap->error = SOAP_EOM;
-    for (size_t u = 0; u < n; u++)
-        for (size_t c = 0; c < units[u].n_changes; c++) {
-            const model_line_item_t *it = &units[u].changes[c].item;
+    for (size_t u = 0; u < b->n; u++)
+        for (size_t c = 0; c < b->units[u].n_changes; c++) {
+            const model_line_item_t *it = &b->units[u].changes[c].item;
             ids[k++] = it->activation_id && it->activation_id[0] && !it->auto_generate ? it->activation_id : NULL;
         }
     lc_mark_duplicates(ids, total, dup, scratch);
     k = 0;
-    for (size_t u = 0; u < n; u++) {
+    for (size_t u = 0; u < b->n; u++) {
         unit_dup[u] = false;
-        for (size_t c = 0; c < units[u].n_changes; c++, k++)
+        for (size_t c = 0; c < b->units[u].n_changes; c++, k++)
             if (dup[k] && !unit_dup[u]) {
                 unit_dup[u] = true;
                 dup_id[u] = ids[k];
@@ -41,104 +52,124 @@ static int ops__duplicates(struct soap *soap, const model_unit_t *units, size_t 
     return SOAP_OK;
 }
 
-static int ops__change(struct soap *soap, lc_op_t op, struct fnp__EntitlementLifeCycleRequestType *req,
-                       struct fnp__EntitlementLifeCycleResponseType *resp)
+/* Runs the converted units of b in request order. Returns SOAP_OK, or the
+ * status for gSOAP (503 when the database is gone before anything was
+ * done). */
+static int ops__run(struct soap *soap, lc_op_t op, ops_batch_t *b)
 {
     soap_worker_t *w = soap_worker(soap);
     lc_ctx_t ctx;
     ent_alloc_t alloc;
     int rc = ops_begin(soap, &ctx, &alloc);
-    size_t n = req && req->__sizeentitlementData > 0 ? (size_t)req->__sizeentitlementData : 0;
-    size_t ok = 0;
-
     if (rc != SOAP_OK)
         return rc;
-    resp->failedData = soap_malloc(soap, sizeof *resp->failedData);
-    resp->responseData = soap_malloc(soap, sizeof *resp->responseData);
-    model_unit_t *units = soap_malloc(soap, (n + 1) * sizeof *units);
-    bool *unit_dup = soap_malloc(soap, (n + 1) * sizeof *unit_dup);
-    const char **dup_id = soap_malloc(soap, (n + 1) * sizeof *dup_id);
-    if (!resp->failedData || !resp->responseData || !units || !unit_dup || !dup_id)
-        return soap->error = SOAP_EOM;
-    resp->failedData->__sizefailedEntitlement = 0;
-    resp->failedData->failedEntitlement = soap_malloc(soap, (n + 1) * sizeof(struct fnp__failedEntitlementLifeCycleDataType));
-    resp->responseData->__sizeentitlementData = 0;
-    resp->responseData->entitlementData = soap_malloc(soap, (n + 1) * sizeof(struct fnp__createdEntitlementLifeCycleDataType));
-    if (!resp->failedData->failedEntitlement || !resp->responseData->entitlementData)
-        return soap->error = SOAP_EOM;
-
-    if (n == 0) {
-        resp->statusInfo = convert_status(soap, LC_FAILURE, "INVALID_REQUEST: the request has no entitlementData");
-        resp->failedData = NULL;
-        resp->responseData = NULL;
-        return resp->statusInfo ? SOAP_OK : SOAP_EOM;
-    }
-    if (n > (size_t)w->cfg->max_units) {
+    b->ok = 0;
+    b->too_large = NULL;
+    if (b->n > (size_t)w->cfg->max_units) {
         char reason[128];
         snprintf(reason, sizeof reason, "BATCH_TOO_LARGE: %zu entitlementData in the request, at most %d allowed",
-                 n, w->cfg->max_units);
-        resp->statusInfo = convert_status(soap, LC_FAILURE, reason);
-        for (size_t i = 0; i < n; i++) {
-            struct fnp__failedEntitlementLifeCycleDataType *f = &resp->failedData->failedEntitlement[i];
-            f->entitlementData = &req->entitlementData[i];
-            f->reason = resp->statusInfo->reason;
-        }
-        resp->failedData->__sizefailedEntitlement = (int)n;
-        resp->responseData = NULL;
-        return SOAP_OK;
+                 b->n, w->cfg->max_units);
+        b->too_large = soap_strdup(soap, reason);
+        return b->too_large ? SOAP_OK : (soap->error = SOAP_EOM);
     }
-    for (size_t i = 0; i < n; i++)
-        if ((rc = convert_unit(soap, &req->entitlementData[i], &units[i])) != SOAP_OK)
-            return rc;
-    if ((rc = ops__duplicates(soap, units, n, unit_dup, dup_id)) != SOAP_OK)
+    bool *unit_dup = soap_malloc(soap, (b->n + 1) * sizeof *unit_dup);
+    const char **dup_id = soap_malloc(soap, (b->n + 1) * sizeof *dup_id);
+    b->outcomes = soap_malloc(soap, (b->n + 1) * sizeof *b->outcomes);
+    b->results = soap_malloc(soap, (b->n + 1) * sizeof *b->results);
+    if (!unit_dup || !dup_id || !b->outcomes || !b->results)
+        return soap->error = SOAP_EOM;
+    if ((rc = ops__duplicates(soap, b, unit_dup, dup_id)) != SOAP_OK)
         return rc;
-
-    for (size_t i = 0; i < n; i++) {
-        model_unit_result_t res;
+    for (size_t i = 0; i < b->n; i++) {
         lc_outcome_t o;
         if (unit_dup[i])
-            o = lc_fail(&ctx, REASON_DUPLICATE_IN_REQUEST, "activationId '%.255s' appears more than once in the request",
-                        dup_id[i]);
+            o = lc_fail(&ctx, REASON_DUPLICATE_IN_REQUEST,
+                        "activationId '%.255s' appears more than once in the request", dup_id[i]);
         else
-            o = lc_change_unit(&ctx, op, &units[i], &res);
-        if (o.reason == REASON_DATABASE_UNAVAILABLE && ok == 0 && resp->failedData->__sizefailedEntitlement == 0)
+            o = lc_change_unit(&ctx, op, &b->units[i], &b->results[i]);
+        if (o.reason == REASON_DATABASE_UNAVAILABLE && i == 0)
             return soap_unavailable_fault(soap, o.text); /* nothing done yet: HTTP 503 */
-        if (o.reason != REASON_OK) {
-            struct fnp__failedEntitlementLifeCycleDataType *f =
-                &resp->failedData->failedEntitlement[resp->failedData->__sizefailedEntitlement++];
+        if (o.reason == REASON_OK)
+            b->ok++;
+        else
+            log_info("%s unit %zu failed: %s", ops__names[op], i + 1, o.text);
+        b->outcomes[i] = o;
+    }
+    log_info("%s: %zu of %zu units applied", ops__names[op], b->ok, b->n);
+    return SOAP_OK;
+}
+
+static struct fnp__StatusInfoType *ops__status(struct soap *soap, const ops_batch_t *b)
+{
+    if (b->n == 0)
+        return convert_status(soap, LC_FAILURE, "INVALID_REQUEST: the request has no entitlementData");
+    if (b->too_large != NULL)
+        return convert_status(soap, LC_FAILURE, b->too_large);
+    return convert_status(soap, lc_status_of(b->ok, b->n), ops_summary(soap, b->n - b->ok, b->n, "entitlements"));
+}
+
+/* The reason of unit i (the batch reason when nothing ran). */
+static char *ops__reason(const ops_batch_t *b, size_t i)
+{
+    return b->too_large ? b->too_large : b->outcomes[i].text;
+}
+
+static bool ops__failed(const ops_batch_t *b, size_t i)
+{
+    return b->too_large != NULL || b->outcomes[i].reason != REASON_OK;
+}
+
+static int ops__change(struct soap *soap, lc_op_t op, struct fnp__EntitlementLifeCycleRequestType *req,
+                       struct fnp__EntitlementLifeCycleResponseType *resp)
+{
+    ops_batch_t b = {0};
+    int rc;
+
+    b.n = req->__sizeentitlementData > 0 ? (size_t)req->__sizeentitlementData : 0;
+    b.units = soap_malloc(soap, (b.n + 1) * sizeof *b.units);
+    if (b.units == NULL)
+        return soap->error = SOAP_EOM;
+    for (size_t i = 0; i < b.n && b.n <= (size_t)soap_worker(soap)->cfg->max_units; i++)
+        if ((rc = convert_unit(soap, &req->entitlementData[i], &b.units[i])) != SOAP_OK)
+            return rc;
+    if ((rc = ops__run(soap, op, &b)) != SOAP_OK)
+        return rc;
+
+    struct fnp__failedEntitlementLifeCycleDataListType *fl = soap_malloc(soap, sizeof *fl);
+    struct fnp__createdEntitlementLifeCycleDataListType *dl = soap_malloc(soap, sizeof *dl);
+    if (!fl || !dl || !(fl->failedEntitlement = soap_malloc(soap, (b.n + 1) * sizeof *fl->failedEntitlement)) ||
+        !(dl->entitlementData = soap_malloc(soap, (b.n + 1) * sizeof *dl->entitlementData)))
+        return soap->error = SOAP_EOM;
+    fl->__sizefailedEntitlement = dl->__sizeentitlementData = 0;
+    for (size_t i = 0; i < b.n; i++) {
+        if (ops__failed(&b, i)) {
+            struct fnp__failedEntitlementLifeCycleDataType *f = &fl->failedEntitlement[fl->__sizefailedEntitlement++];
             f->entitlementData = &req->entitlementData[i];
-            f->reason = o.text;
-            log_info("%s unit %zu failed: %s", op == LC_UPGRADE ? "upgradeLicense" : "upsellLicense", i + 1, o.text);
+            f->reason = ops__reason(&b, i);
             continue;
         }
-        struct fnp__createdEntitlementLifeCycleDataType *d =
-            &resp->responseData->entitlementData[resp->responseData->__sizeentitlementData++];
-        ok++;
+        const model_unit_result_t *res = &b.results[i];
+        struct fnp__createdEntitlementLifeCycleDataType *d = &dl->entitlementData[dl->__sizeentitlementData++];
         d->entitlementRecordRefNo = convert_number(soap, (long long)i + 1);
-        d->parentEntitlementIdentifier = convert_entitlement_ref(soap, res.entitlement_unique_id, res.entitlement_id);
-        d->__sizecreatedLineItemData = (int)res.n_changes;
-        d->createdLineItemData = soap_malloc(soap, (res.n_changes + 1) * sizeof *d->createdLineItemData);
-        if (d->createdLineItemData == NULL || d->parentEntitlementIdentifier == NULL)
+        d->parentEntitlementIdentifier = convert_entitlement_ref(soap, res->entitlement_unique_id, res->entitlement_id);
+        d->__sizecreatedLineItemData = (int)res->n_changes;
+        d->createdLineItemData = soap_malloc(soap, (res->n_changes + 1) * sizeof *d->createdLineItemData);
+        if (d->createdLineItemData == NULL)
             return soap->error = SOAP_EOM;
-        for (size_t c = 0; c < res.n_changes; c++) {
+        for (size_t c = 0; c < res->n_changes; c++) {
             struct fnp__lifeCycleLineItemDataType *li = &d->createdLineItemData[c];
-            const model_change_result_t *cr = &res.changes[c];
+            const model_change_result_t *cr = &res->changes[c];
             li->lineItemRecordRefNo = convert_number(soap, (long long)c + 1);
             li->parentLineItemIdentifier = convert_line_item_ref(soap, cr->parent_unique_id, cr->parent_activation_id);
-            li->newLineItem = soap_malloc(soap, sizeof *li->newLineItem);
-            if (li->newLineItem == NULL)
+            if ((li->newLineItem = soap_malloc(soap, sizeof *li->newLineItem)) == NULL)
                 return soap->error = SOAP_EOM;
             li->newLineItem->uniqueId = cr->new_unique_id;
             li->newLineItem->activationId = cr->new_activation_id;
         }
     }
-    size_t failed = n - ok;
-    resp->statusInfo = convert_status(soap, lc_status_of(ok, n), ops_summary(soap, failed, n, "entitlements"));
-    if (failed == 0)
-        resp->failedData = NULL;
-    if (ok == 0)
-        resp->responseData = NULL;
-    log_info("%s: %zu of %zu units applied", op == LC_UPGRADE ? "upgradeLicense" : "upsellLicense", ok, n);
+    resp->statusInfo = ops__status(soap, &b);
+    resp->failedData = fl->__sizefailedEntitlement ? fl : NULL;
+    resp->responseData = dl->__sizeentitlementData ? dl : NULL;
     return resp->statusInfo ? SOAP_OK : SOAP_EOM;
 }
 
@@ -152,4 +183,58 @@ int __fnp__upsellLicense(struct soap *soap, struct fnp__EntitlementLifeCycleRequ
                          struct fnp__EntitlementLifeCycleResponseType *resp)
 {
     return ops__change(soap, LC_UPSELL, req, resp);
+}
+
+int __fnp__renewLicense(struct soap *soap, struct fnp__renewEntitlementRequestType *req,
+                        struct fnp__renewEntitlementResponseType *resp)
+{
+    ops_batch_t b = {0};
+    int rc;
+
+    b.n = req->__sizeentitlementData > 0 ? (size_t)req->__sizeentitlementData : 0;
+    b.units = soap_malloc(soap, (b.n + 1) * sizeof *b.units);
+    if (b.units == NULL)
+        return soap->error = SOAP_EOM;
+    for (size_t i = 0; i < b.n && b.n <= (size_t)soap_worker(soap)->cfg->max_units; i++)
+        if ((rc = convert_renew_unit(soap, &req->entitlementData[i], &b.units[i])) != SOAP_OK)
+            return rc;
+    if ((rc = ops__run(soap, LC_RENEW, &b)) != SOAP_OK)
+        return rc;
+
+    struct fnp__failedRenewEntitlementDataListType *fl = soap_malloc(soap, sizeof *fl);
+    struct fnp__createdRenewEntitlementDataListType *dl = soap_malloc(soap, sizeof *dl);
+    if (!fl || !dl || !(fl->failedEntitlement = soap_malloc(soap, (b.n + 1) * sizeof *fl->failedEntitlement)) ||
+        !(dl->entitlementData = soap_malloc(soap, (b.n + 1) * sizeof *dl->entitlementData)))
+        return soap->error = SOAP_EOM;
+    fl->__sizefailedEntitlement = dl->__sizeentitlementData = 0;
+    for (size_t i = 0; i < b.n; i++) {
+        if (ops__failed(&b, i)) {
+            struct fnp__failedRenewEntitlementDataType *f = &fl->failedEntitlement[fl->__sizefailedEntitlement++];
+            f->entitlementData = &req->entitlementData[i];
+            f->reason = ops__reason(&b, i);
+            continue;
+        }
+        const model_unit_result_t *res = &b.results[i];
+        struct fnp__createdRenewEntitlementDataType *d = &dl->entitlementData[dl->__sizeentitlementData++];
+        d->entitlementRecordRefNo = convert_number(soap, (long long)i + 1);
+        d->parentEntitlementIdentifier = convert_entitlement_ref(soap, res->entitlement_unique_id, res->entitlement_id);
+        d->__sizerenewedLineItem = (int)res->n_changes;
+        d->renewedLineItem = soap_malloc(soap, (res->n_changes + 1) * sizeof *d->renewedLineItem);
+        if (d->renewedLineItem == NULL)
+            return soap->error = SOAP_EOM;
+        for (size_t c = 0; c < res->n_changes; c++) {
+            struct fnp__renewedEntitlementLineItemDataType *li = &d->renewedLineItem[c];
+            const model_change_result_t *cr = &res->changes[c];
+            li->lineItemRecordRefNo = convert_number(soap, (long long)c + 1);
+            li->parentLineItemIdentifier = convert_line_item_ref(soap, cr->parent_unique_id, cr->parent_activation_id);
+            if ((li->newLineItem = soap_malloc(soap, sizeof *li->newLineItem)) == NULL)
+                return soap->error = SOAP_EOM;
+            li->newLineItem->uniqueId = cr->new_unique_id;
+            li->newLineItem->activationId = cr->new_activation_id;
+        }
+    }
+    resp->statusInfo = ops__status(soap, &b);
+    resp->failedData = fl->__sizefailedEntitlement ? fl : NULL;
+    resp->responseData = dl->__sizeentitlementData ? dl : NULL;
+    return resp->statusInfo ? SOAP_OK : SOAP_EOM;
 }

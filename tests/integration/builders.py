@@ -36,7 +36,8 @@ def create_body(entitlements, op_type=None):
     parts = []
     for e in entitlements:
         eid = e.get("eid")
-        items = "".join(line_item_xml("lineItems", aid, prod, count) for aid, prod, count in e.get("items", []))
+        items = "".join(line_item_xml("lineItems", it[0], it[1], it[2], **(it[3] if len(it) > 3 else {}))
+                        for it in e.get("items", []))
         parts.append(
             f"<v4:simpleEntitlement>{activation_id_xml(eid, e.get('auto')).replace('activationId', 'entitlementId')}"
             f"{_opt('description', e.get('description'))}{_opt('soldTo', e.get('sold_to'))}"
@@ -78,3 +79,59 @@ def search_body(criteria="", batch=100, page=None):
 
 def simple_query(tag, value, search_type="EQUALS"):
     return f"<v4:{tag}><v4:value>{escape(value)}</v4:value><v4:searchType>{search_type}</v4:searchType></v4:{tag}>"
+
+
+def renew_item_xml(parent, new_aid=None, auto=None, term=None, expiration=None, count=None, is_full=None,
+                   allow=None, auto_deploy=True, permanent=None):
+    terms = ""
+    if term is not None or expiration is not None:
+        t = (f"<v4:term><v4:numDuration>{term[0]}</v4:numDuration><v4:durationUnit>{term[1]}</v4:durationUnit></v4:term>"
+             if term is not None else "")
+        terms = f"<v4:expirationTerms>{t}{_opt('expirationDate', expiration)}</v4:expirationTerms>"
+    return (f"<v4:renewLineItemData><v4:parentLineItemIdentifier><v4:primaryKeys><v4:activationId>{escape(parent)}"
+            f"</v4:activationId></v4:primaryKeys></v4:parentLineItemIdentifier><v4:renewParameters>"
+            f"{activation_id_xml(new_aid, auto)}{_opt('isPermanent', permanent)}{terms}{_opt('numberOfCopies', count)}"
+            f"</v4:renewParameters>{_opt('isFull', is_full)}{_opt('allowActivationsOnParent', allow)}"
+            f"{_opt('autoDeploy', auto_deploy)}</v4:renewLineItemData>")
+
+
+def renew_body(units):
+    """units: list of dict(ent=None|eid, items=[renew_item_xml(...)])."""
+    parts = []
+    for u in units:
+        ent = ""
+        if u.get("ent") is not None:
+            ent = (f"<v4:parentEntitlementIdentifier><v4:primaryKeys><v4:entitlementId>{escape(u['ent'])}"
+                   f"</v4:entitlementId></v4:primaryKeys></v4:parentEntitlementIdentifier>")
+        parts.append(f"<v4:entitlementData>{ent}{''.join(u['items'])}</v4:entitlementData>")
+    return f"<v4:renewLicenseRequest>{''.join(parts)}</v4:renewLicenseRequest>"
+
+
+def ent_ident(eid=None, uid=None):
+    keys = f"<v4:primaryKeys><v4:entitlementId>{escape(eid)}</v4:entitlementId></v4:primaryKeys>" if eid else ""
+    return f"{_opt('uniqueId', uid)}{keys}"
+
+
+def set_entitlement_state_body(items):
+    """items: list of (eid, state)."""
+    parts = "".join(f"<v4:entitlement><v4:entitlementIdentifier>{ent_ident(e)}</v4:entitlementIdentifier>"
+                    f"<v4:stateToSet>{s}</v4:stateToSet></v4:entitlement>" for e, s in items)
+    return f"<v4:setEntitlementStateRequest>{parts}</v4:setEntitlementStateRequest>"
+
+
+def set_line_item_state_body(items):
+    """items: list of (aid, state, include_children)."""
+    parts = "".join(f"<v4:lineItem><v4:lineItemIdentifier><v4:primaryKeys><v4:activationId>{escape(a)}"
+                    f"</v4:activationId></v4:primaryKeys></v4:lineItemIdentifier><v4:stateToSet>{s}</v4:stateToSet>"
+                    f"{_opt('includeChildItems', c)}</v4:lineItem>" for a, s, c in items)
+    return f"<v4:setLineItemStateRequest>{parts}</v4:setLineItemStateRequest>"
+
+
+def delete_body(eids):
+    parts = "".join(f"<v4:entitlement><v4:entitlementIdentifier>{ent_ident(e)}</v4:entitlementIdentifier>"
+                    f"</v4:entitlement>" for e in eids)
+    return f"<v4:deleteEntitlementRequest>{parts}</v4:deleteEntitlementRequest>"
+
+
+def count_body(criteria=""):
+    return f"<v4:getEntitlementCountRequest><v4:queryParams>{criteria}</v4:queryParams></v4:getEntitlementCountRequest>"

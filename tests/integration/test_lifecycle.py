@@ -1,0 +1,279 @@
+"""renewLicense, setEntitlementState, setLineItemState, deleteEntitlement,
+getEntitlementCount and the v1..v4 endpoints, through the real daemon."""
+import threading
+import unittest
+
+from builders import (change_item_xml, count_body, create_body, delete_body, lifecycle_body, renew_body,
+                      renew_item_xml, search_body, set_entitlement_state_body, set_line_item_state_body,
+                      simple_query)
+from catalog import Catalog
+from harness import NS, PATH, Client, DaemonTestCase, ctl, envelope, psql, token
+
+
+def n(tag):
+    return f"{{{NS}}}{tag}"
+
+
+class LifecycleTest(DaemonTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.cat = Catalog()
+
+    def ok(self, body, expect="SUCCESS"):
+        r = self.client.call(body)
+        self.assertEqual(r.status, 200, r.body)
+        self.assertFalse(r.is_fault, r.body)
+        self.assertEqual(r.status_text, expect, r.body)
+        return r
+
+    def entitlement(self, n_items=1, count=10, auto_deploy=True, **item_kw):
+        eid = "L-" + token(12)
+        aids = [f"{eid}-{i}" for i in range(n_items)]
+        self.ok(create_body([{"eid": eid, "items": [(a, self.cat.base, count, item_kw) for a in aids],
+                              "auto_deploy": auto_deploy}]))
+        return eid, aids
+
+    def reasons(self, r, path="f:failedData/f:failedEntitlement"):
+        return [e.findtext(n("reason")) for e in r.findall(path)]
+
+    def row(self, aid, cols="state, number_of_copies"):
+        return psql(f"SELECT {cols} FROM line_items WHERE activation_id = :'v1'", aid)
+
+    # renewLicense
+
+    def test_renew_keeps_the_product_and_extends_the_term(self):
+        eid, (aid,) = self.entitlement(expiration="2027-03-31")
+        r = self.ok(renew_body([{"ent": eid, "items": [renew_item_xml(aid, aid + "-R1", term=(1, "YEARS"))]}]))
+        d = r.find("f:responseData/f:entitlementData")
+        self.assertEqual(d.findtext(n("entitlementRecordRefNo")), "1")
+        li = d.find(n("renewedLineItem"))
+        self.assertEqual(li.findtext(f"{n('parentLineItemIdentifier')}/{n('primaryKeys')}/{n('activationId')}"), aid)
+        self.assertEqual(li.findtext(f"{n('newLineItem')}/{n('activationId')}"), aid + "-R1")
+        self.assertEqual(psql("SELECT li.line_item_type, li.expiration_date::text, p.name, p.version, li.number_of_copies "
+                              "FROM line_items li JOIN products p ON p.id = li.product_id WHERE activation_id = :'v1'",
+                              aid + "-R1"), [["RENEWAL", "2028-03-31", *self.cat.base, "10"]])
+        # allowActivationsOnParent defaults to true: the parent stays deployed.
+        self.assertEqual(self.row(aid, "state"), [["DEPLOYED"]])
+        # An explicit date, a part of the count, and retiring the parent.
+        eid2, (aid2,) = self.entitlement(expiration="2027-01-01")
+        self.ok(renew_body([{"items": [renew_item_xml(aid2, aid2 + "-R", expiration="2030-06-30", count=4,
+                                                      allow=False)]}]))
+        self.assertEqual(self.row(aid2 + "-R", "expiration_date::text, number_of_copies"), [["2030-06-30", "4"]])
+        self.assertEqual(self.row(aid2), [["OBSOLETE", "6"]])
+
+    def test_renew_failures(self):
+        eid, (perm,) = self.entitlement(permanent=True)
+        r = self.ok(renew_body([{"items": [renew_item_xml(perm, term=(1, "YEARS"), auto=True)]}]), "FAILURE")
+        self.assertTrue(self.reasons(r)[0].startswith("NOT_RENEWABLE: "), r.body)
+        eid, (aid,) = self.entitlement(expiration="2027-01-01")
+        r = self.ok(renew_body([{"items": [renew_item_xml("nope-" + token(6), auto=True)]}]), "FAILURE")
+        self.assertTrue(self.reasons(r)[0].startswith("LINE_ITEM_NOT_FOUND: "), r.body)
+        r = self.ok(renew_body([{"items": [renew_item_xml(aid, auto=True, count=11)]}]), "FAILURE")
+        self.assertTrue(self.reasons(r)[0].startswith("INVALID_COUNT: "), r.body)
+        # An INACTIVE entitlement's line items cannot be renewed, upgraded or upsold.
+        self.ok(set_entitlement_state_body([(eid, "INACTIVE")]))
+        r = self.ok(renew_body([{"items": [renew_item_xml(aid, auto=True, term=(1, "MONTHS"))]}]), "FAILURE")
+        self.assertTrue(self.reasons(r)[0].startswith("INVALID_STATE: "), r.body)
+        for op, prod in (("upgradeLicense", self.cat.upgrade), ("upsellLicense", self.cat.upsell)):
+            r = self.ok(lifecycle_body(op, [{"items": [change_item_xml(aid, None, prod, 1, auto=True)]}]), "FAILURE")
+            self.assertTrue(self.reasons(r)[0].startswith("INVALID_STATE: "), r.body)
+
+    def test_renew_racing_an_upgrade_gives_a_serial_outcome(self):
+        for _ in range(5):
+            eid, (aid,) = self.entitlement(expiration="2027-01-01")
+            results = {}
+            barrier = threading.Barrier(2)
+
+            def run(name, body):
+                c = Client(self.daemon, self.user)
+                barrier.wait()
+                results[name] = c.call(body)
+                c.close()
+
+            up = lifecycle_body("upgradeLicense", [{"items": [change_item_xml(aid, aid + "-U", self.cat.upgrade,
+                                                                              is_full=True, allow=False)]}])
+            rn = renew_body([{"items": [renew_item_xml(aid, aid + "-R", term=(1, "YEARS"), is_full=True)]}])
+            ts = [threading.Thread(target=run, args=a) for a in (("up", up), ("rn", rn))]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            up_ok = results["up"].status_text == "SUCCESS"
+            rn_ok = results["rn"].status_text == "SUCCESS"
+            # Upgrade first: the parent is OBSOLETE, the renewal fails.
+            # Renewal first: it moved every copy, the upgrade fails on the count.
+            self.assertTrue(up_ok != rn_ok, (results["up"].body, results["rn"].body))
+            new = psql("SELECT activation_id FROM line_items WHERE parent_id = "
+                       "(SELECT id FROM line_items WHERE activation_id = :'v1')", aid)
+            self.assertEqual(new, [[aid + ("-U" if up_ok else "-R")]])
+
+    # setEntitlementState / setLineItemState
+
+    def test_entitlement_states_cascade_to_line_items(self):
+        eid, aids = self.entitlement(n_items=2, auto_deploy=False)
+        self.assertEqual(psql("SELECT state FROM entitlements WHERE entitlement_id = :'v1'", eid), [["DRAFT"]])
+        self.ok(set_entitlement_state_body([(eid, "DEPLOYED")]))
+        for a in aids:
+            self.assertEqual(self.row(a, "state"), [["DEPLOYED"]])
+        self.ok(set_entitlement_state_body([(eid, "INACTIVE")]))
+        for a in aids:
+            self.assertEqual(self.row(a, "state"), [["INACTIVE"]])
+        self.ok(set_entitlement_state_body([(eid, "DEPLOYED")]))
+        self.assertEqual(self.row(aids[0], "state"), [["DEPLOYED"]])
+        self.ok(set_entitlement_state_body([(eid, "OBSOLETE")]))
+        r = self.ok(set_entitlement_state_body([(eid, "DEPLOYED")]), "FAILURE")
+        self.assertTrue(r.text("f:failedData/f:failedEntitlement/f:reason").startswith("INVALID_STATE: "), r.body)
+        self.assertEqual(psql("SELECT state FROM entitlements WHERE entitlement_id = :'v1'", eid), [["OBSOLETE"]])
+
+    def test_state_items_are_atomic_and_echoed(self):
+        eid, _ = self.entitlement()
+        missing = "missing-" + token(6)
+        r = self.ok(set_entitlement_state_body([(eid, "TEST"), (missing, "DEPLOYED")]), "PARTIAL_FAILURE")
+        f = r.find("f:failedData/f:failedEntitlement")
+        self.assertEqual(f.findtext(f"{n('entitlement')}/{n('entitlementIdentifier')}/{n('primaryKeys')}/"
+                                    f"{n('entitlementId')}"), missing)
+        self.assertTrue(f.findtext(n("reason")).startswith("ENTITLEMENT_NOT_FOUND: "))
+        self.assertEqual(psql("SELECT state FROM entitlements WHERE entitlement_id = :'v1'", eid), [["TEST"]])
+
+    def test_line_item_state_with_children(self):
+        eid, (aid,) = self.entitlement()
+        self.ok(lifecycle_body("upgradeLicense", [{"items": [change_item_xml(aid, aid + "-C1", self.cat.upgrade, 3,
+                                                                             allow=True)]}]))
+        self.ok(renew_body([{"items": [renew_item_xml(aid + "-C1", aid + "-C2", term=(1, "DAYS"), count=1)]}]))
+        self.ok(set_line_item_state_body([(aid, "INACTIVE", False)]))
+        self.assertEqual(self.row(aid + "-C1", "state"), [["DEPLOYED"]])
+        self.ok(set_line_item_state_body([(aid, "TEST", True)]))
+        for a in (aid, aid + "-C1", aid + "-C2"):
+            self.assertEqual(self.row(a, "state"), [["TEST"]])
+        # A child that cannot take the state fails the whole item.
+        self.ok(set_line_item_state_body([(aid + "-C2", "OBSOLETE", False)]))
+        r = self.ok(set_line_item_state_body([(aid, "DEPLOYED", True)]), "FAILURE")
+        self.assertTrue(r.text("f:failedData/f:failedLineItem/f:reason").startswith("INVALID_STATE: "), r.body)
+        self.assertEqual(self.row(aid, "state"), [["TEST"]])
+        self.assertEqual(self.row(aid + "-C1", "state"), [["TEST"]])
+
+    def test_concurrent_state_changes_serialise(self):
+        eid, (aid,) = self.entitlement()
+        results = []
+        barrier = threading.Barrier(2)
+
+        def run(state):
+            c = Client(self.daemon, self.user)
+            barrier.wait()
+            results.append((state, c.call(set_entitlement_state_body([(eid, state)]))))
+            c.close()
+
+        ts = [threading.Thread(target=run, args=(s,)) for s in ("INACTIVE", "OBSOLETE")]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        ok = [s for s, r in results if r.status_text == "SUCCESS"]
+        final = psql("SELECT state FROM entitlements WHERE entitlement_id = :'v1'", eid)[0][0]
+        # Either order is serial: INACTIVE then OBSOLETE (both succeed), or
+        # OBSOLETE then INACTIVE (which cannot leave OBSOLETE and fails).
+        self.assertEqual(final, "OBSOLETE")
+        self.assertIn("OBSOLETE", ok)
+        self.assertEqual(self.row(aid, "state"), [["OBSOLETE"]])
+        audits = psql("SELECT count(*) FROM audit_log WHERE entitlement_id = :'v1' AND operation = "
+                      "'setEntitlementState'", eid)[0][0]
+        self.assertEqual(int(audits), len(ok))
+
+    # deleteEntitlement
+
+    def test_delete(self):
+        draft, _ = self.entitlement(auto_deploy=False)
+        live, _ = self.entitlement()
+        r = self.ok(delete_body([draft, live]), "PARTIAL_FAILURE")
+        f = r.find("f:failedData/f:failedEntitlement")
+        self.assertEqual(f.findtext(f"{n('entitlementIdentifier')}/{n('primaryKeys')}/{n('entitlementId')}"), live)
+        self.assertTrue(f.findtext(n("reason")).startswith("INVALID_STATE: "))
+        self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", draft), [["0"]])
+        self.assertEqual(psql("SELECT count(*) FROM line_items WHERE activation_id LIKE :'v1'", draft + "%"), [["0"]])
+        # The audit trail stays.
+        ops = [r[0] for r in psql("SELECT operation FROM audit_log WHERE entitlement_id = :'v1' ORDER BY id", draft)]
+        self.assertEqual(ops, ["createSimpleEntitlement", "deleteEntitlement"])
+        # An OBSOLETE entitlement whose line items are all OBSOLETE can go.
+        self.ok(set_entitlement_state_body([(live, "OBSOLETE")]))
+        self.ok(delete_body([live]))
+        r = self.ok(delete_body([live]), "FAILURE")
+        self.assertTrue(r.text("f:failedData/f:failedEntitlement/f:reason").startswith("ENTITLEMENT_NOT_FOUND"))
+
+    # getEntitlementCount
+
+    def test_count_matches_query(self):
+        tag = "C" + token(10)
+        self.ok(create_body([{"eid": f"{tag}-{i}", "items": [(f"{tag}-{i}-a", self.cat.base, 1)],
+                              "sold_to": "Count Co"} for i in range(3)]))
+        r = self.ok(count_body(simple_query("entitlementId", tag, "STARTS_WITH")))
+        self.assertEqual(r.text("f:count"), "3")
+        r = self.ok(count_body(simple_query("entitlementId", tag, "STARTS_WITH") +
+                               simple_query("productName", self.cat.upgrade[0]) +
+                               simple_query("productVersion", self.cat.upgrade[1])))
+        self.assertEqual(r.text("f:count"), "0")
+        r = self.ok(count_body(simple_query("entitlementId", tag + "%", "STARTS_WITH")))
+        self.assertEqual(r.text("f:count"), "0")
+
+    # Lineage
+
+    def test_long_lineage_in_query_and_cli(self):
+        eid, (a0,) = self.entitlement(count=10, expiration="2027-01-01")
+        self.ok(lifecycle_body("upgradeLicense", [{"items": [change_item_xml(a0, a0 + "-u", self.cat.upgrade, 8,
+                                                                             allow=True)]}]))
+        self.ok(renew_body([{"items": [renew_item_xml(a0 + "-u", a0 + "-ur", term=(6, "MONTHS"), count=6)]}]))
+        ctl("product", "relate", *self.cat.upgrade, *self.cat.upsell, "UPSELL", "--if-missing")
+        self.ok(lifecycle_body("upsellLicense", [{"items": [change_item_xml(a0 + "-ur", a0 + "-urs", self.cat.upsell,
+                                                                            4, allow=True)]}]))
+        self.ok(renew_body([{"items": [renew_item_xml(a0 + "-urs", a0 + "-ursr", term=(2, "WEEKS"), count=2)]}]))
+        r = self.ok(search_body(simple_query("entitlementId", eid)))
+        items = {li.findtext(f"{n('activationId')}/{n('id')}"): li
+                 for li in r.findall("f:entitlement/f:simpleEntitlement/f:lineItems")}
+        chain = [a0, a0 + "-u", a0 + "-ur", a0 + "-urs", a0 + "-ursr"]
+        self.assertEqual(set(items), set(chain))
+        for parent, child in zip(chain, chain[1:]):
+            self.assertEqual(items[child].findtext(f"{n('parentLineItem')}/{n('primaryKeys')}/{n('activationId')}"),
+                             parent)
+        self.assertEqual([items[a].findtext(n("lineItemType")) for a in chain[1:]],
+                         ["UPGRADE", "RENEWAL", "UPSELL", "RENEWAL"])
+        out = ctl("entitlement", "show", eid).stdout
+        lines = out.splitlines()
+        pos = [next(i for i, l in enumerate(lines) if f" {a}  [" in l or l.strip().startswith(a + "  [")
+                    or f"-- {a}  [" in l) for a in chain]
+        self.assertEqual(pos, sorted(pos), out)
+        depth = [len(lines[p]) - len(lines[p].lstrip()) for p in pos]
+        self.assertEqual(depth, sorted(depth), out)
+        self.assertIn("renewLicense", out)
+        self.assertIn("upsellLicense", out)
+
+
+class VersionsTest(DaemonTestCase):
+    def test_v1_and_v4_alternate_on_one_connection(self):
+        c = Client(self.daemon, self.user, path=PATH)
+        for v in (1, 4, 1, 2, 4, 3, 1):
+            ns = f"urn:v{v}.webservices.operations.flexnet.com"
+            r = c.raw(envelope("<v4:getEntitlementCountRequest><v4:queryParams/></v4:getEntitlementCountRequest>",
+                               ns=ns), path=PATH.replace("/v4/", f"/v{v}/"))
+            self.assertEqual(r.status, 200, r.body)
+            self.assertEqual(r.payload.tag, f"{{{ns}}}getEntitlementCountResponse", r.body)
+        c.close()
+
+    def test_each_path_has_its_wsdl_and_namespace(self):
+        import http.client
+        for v in (1, 2, 3, 4):
+            conn = http.client.HTTPConnection("127.0.0.1", self.daemon.port, timeout=10)
+            conn.request("GET", PATH.replace("/v4/", f"/v{v}/") + "?wsdl")
+            body = conn.getresponse().read().decode()
+            conn.close()
+            self.assertIn(f'targetNamespace="urn:v{v}.webservices.operations.flexnet.com"', body)
+            self.assertIn(f"/flexnet/services/v{v}/EntitlementOrderService", body)
+            self.assertNotIn("urn:v4." if v != 4 else "urn:v1.", body)
+        r = Client(self.daemon, self.user, path=PATH).raw(
+            envelope("<v4:getEntitlementCountRequest><v4:queryParams/></v4:getEntitlementCountRequest>",
+                     ns="urn:v1.webservices.operations.flexnet.com"))
+        self.assertEqual(r.faultcode, "SOAP-ENV:Client", r.body)
+        self.assertIn("wrong namespace", r.faultstring)
+
+
+if __name__ == "__main__":
+    unittest.main()
