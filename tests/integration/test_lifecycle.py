@@ -108,6 +108,30 @@ class LifecycleTest(DaemonTestCase):
                        "(SELECT id FROM line_items WHERE activation_id = :'v1')", aid)
             self.assertEqual(new, [[aid + ("-U" if up_ok else "-R")]])
 
+    def test_partial_failure_of_upsell_and_renew_leaves_no_trace(self):
+        for op in ("upsellLicense", "renewLicense"):
+            with self.subTest(op=op):
+                eid, aids = self.entitlement(n_items=2, expiration="2027-01-01")
+                audit = psql("SELECT count(*) FROM audit_log WHERE entitlement_id = :'v1'", eid)
+                if op == "upsellLicense":
+                    good = [change_item_xml(aids[0], aids[0] + "-n", self.cat.upsell, 1, allow=True)]
+                    bad = [change_item_xml(aids[1], aids[1] + "-n", self.cat.upsell, 1, allow=True),
+                           change_item_xml(aids[1], aids[1] + "-m", self.cat.upgrade, 1, allow=True)]
+                    body = lifecycle_body(op, [{"items": good}, {"items": bad}])
+                else:
+                    good = [renew_item_xml(aids[0], aids[0] + "-n", term=(1, "YEARS"), count=1)]
+                    bad = [renew_item_xml(aids[1], aids[1] + "-n", term=(1, "YEARS"), count=1),
+                           renew_item_xml(aids[1], aids[1] + "-m", term=(1, "YEARS"), count=99)]
+                    body = renew_body([{"items": good}, {"items": bad}])
+                r = self.ok(body, "PARTIAL_FAILURE")
+                self.assertEqual(r.text("f:responseData/f:entitlementData/f:entitlementRecordRefNo"), "1")
+                self.assertEqual(len(r.findall("f:failedData/f:failedEntitlement")), 1)
+                self.assertEqual(self.row(aids[1]), [["DEPLOYED", "10"]])
+                self.assertEqual(psql("SELECT count(*) FROM line_items WHERE activation_id IN (:'v1', :'v2')",
+                                      aids[1] + "-n", aids[1] + "-m"), [["0"]])
+                after = psql("SELECT count(*) FROM audit_log WHERE entitlement_id = :'v1'", eid)
+                self.assertEqual(int(after[0][0]), int(audit[0][0]) + 1)
+
     # setEntitlementState / setLineItemState
 
     def test_entitlement_states_cascade_to_line_items(self):

@@ -96,6 +96,33 @@ class ZeepTest(DaemonTestCase):
         self.assertTrue(r.failedData.failedEntitlement[0].reason.startswith("LINE_ITEM_NOT_FOUND"))
         self.assertEqual(r.responseData.entitlementData[0].entitlementRecordRefNo, "1")
 
+    def test_every_version_from_its_own_wsdl(self):
+        eid, aid = "Z-" + token(10), "ZL-" + token(10)
+        self.create(self.zeep_client(), eid, aid)
+        for v in (1, 2, 3, 4):
+            z = self.zeep_client(v)
+            r = z.service.getEntitlementCount(queryParams={"entitlementId": {"value": eid, "searchType": "EQUALS"}})
+            self.assertEqual((r.statusInfo.status, r.count), ("SUCCESS", 1))
+        z = self.zeep_client(1)
+        r = z.service.renewLicense(entitlementData=[{"renewLineItemData": [{
+            "parentLineItemIdentifier": {"primaryKeys": {"activationId": aid}},
+            "renewParameters": {"activationId": {"autoGenerate": True},
+                                "expirationTerms": {"expirationDate": "2031-12-31"}, "numberOfCopies": 2}}]}])
+        self.assertEqual(r.statusInfo.status, "SUCCESS")
+        self.assertEqual(r.responseData.entitlementData[0].renewedLineItem[0].parentLineItemIdentifier
+                         .primaryKeys.activationId, aid)
+        r = z.service.setLineItemState(lineItem=[{"lineItemIdentifier": {"primaryKeys": {"activationId": aid}},
+                                                  "stateToSet": "INACTIVE"}])
+        self.assertEqual(r.statusInfo.status, "SUCCESS")
+        r = z.service.deleteEntitlement(entitlement=[{"entitlementIdentifier": {"primaryKeys": {"entitlementId": eid}}}])
+        self.assertEqual(r.statusInfo.status, "FAILURE")
+        self.assertTrue(r.failedData.failedEntitlement[0].reason.startswith("INVALID_STATE"))
+        r = z.service.setEntitlementState(entitlement=[{"entitlementIdentifier": {"primaryKeys": {"entitlementId": eid}},
+                                                        "stateToSet": "OBSOLETE"}])
+        self.assertEqual(r.statusInfo.status, "SUCCESS")
+        r = z.service.deleteEntitlement(entitlement=[{"entitlementIdentifier": {"primaryKeys": {"entitlementId": eid}}}])
+        self.assertEqual(r.statusInfo.status, "SUCCESS")
+
     def test_bad_credentials_raise_a_fault(self):
         z = self.zeep_client()
         z.transport.session.auth = HTTPBasicAuth(self.user.name, "wrong")
