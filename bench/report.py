@@ -1,0 +1,102 @@
+"""Turns the lines scripts/bench collected into the results section of
+BENCHMARKS.md (between <!-- BEGIN RESULTS --> and <!-- END RESULTS -->)."""
+import argparse
+import datetime
+import os
+import platform
+import re
+import subprocess
+
+
+def parse(path):
+    rows = {}
+    for line in open(path):
+        name, _, rest = line.strip().partition(" ")
+        rows[name] = dict(kv.split("=", 1) for kv in rest.split() if "=" in kv)
+    return rows
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=10).stdout.strip()
+    except Exception:
+        return "?"
+
+
+def machine():
+    cpu = sh("lscpu | sed -n 's/^Model name: *//p' | head -1") or platform.processor()
+    mem = sh("free -g | awk '/^Mem:/ {print $2}'")
+    pg = sh("pgbench --version")
+    return (f"{os.cpu_count()} cores ({cpu}), {mem} GiB RAM, Linux {platform.release()}, "
+            f"{pg.replace('pgbench (PostgreSQL) ', 'PostgreSQL ')}, default settings "
+            f"(fsync on, synchronous_commit on)")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("results")
+    for k in ("idle", "load", "idle256", "soak", "seconds", "workers", "pool", "benchmarks"):
+        ap.add_argument("--" + k)
+    a = ap.parse_args()
+    r = parse(a.results)
+    f = lambda row, k: float(r.get(row, {}).get(k, "nan"))
+    lines = []
+    lines.append(f"Run {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC on {machine()}; "
+                 f"{a.seconds} s per scenario after 1 s of warm-up; daemon with {a.workers} workers and "
+                 f"{a.pool} database connections. Command: `scripts/bench`.\n")
+    lines.append("| Scenario | Conns | Requests/s | Units/s | p50 ms | p90 ms | p99 ms | max ms | Errors | pgbench tps | Ratio |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    names = [("a-1", "(a) upgradeLicense, 1 unit × 1 line item", 1), ("a-8", "(a) upgradeLicense, 1 unit × 1 line item", 8),
+             ("a-32", "(a) upgradeLicense, 1 unit × 1 line item", 32), ("b-8", "(b) upgradeLicense, 100 units", 8),
+             ("c-8", "(c) getEntitlementsQuery by entitlementId", 8), ("d-8", "(d) createSimpleEntitlement, 10 line items", 8)]
+    for key, label, c in names:
+        row = r.get(key)
+        if row is None:
+            continue
+        pg = r.get(f"pgbench-{c}") if key.startswith("a-") else None
+        tps = f"{float(pg['tps']):.0f}" if pg else ""
+        ratio = f"{float(row['units_per_s']) / float(pg['tps']):.2f}" if pg and float(pg["tps"]) else ""
+        lines.append(f"| {label} | {c} | {float(row['rps']):.0f} | {float(row['units_per_s']):.0f} | "
+                     f"{row['p50_ms']} | {row['p90_ms']} | {row['p99_ms']} | {row['max_ms']} | {row['errors']} | "
+                     f"{tps} | {ratio} |")
+    lines.append("")
+    lines.append("pgbench runs `bench/pgbench_upgrade_unit.sql` (the statements of one upgrade unit, "
+                 "prepared, one transaction) on the same cluster at the same concurrency; "
+                 "ratio = service units/s ÷ pgbench tps.")
+    for c in (1, 8, 32):
+        pg = r.get(f"pgbench-{c}")
+        if pg:
+            lines.append(f"- pgbench {c} clients: {float(pg['tps']):.0f} tps, {pg['avg_ms']} ms average, "
+                         f"{pg['failed']} failed")
+    lines.append("")
+    lines.append("Memory (VmRSS of entitlementd):")
+    lines.append(f"- idle after start: {a.idle} MiB")
+    lines.append(f"- under load (maximum during scenario a): {a.load} MiB")
+    lines.append(f"- with 256 idle keep-alive connections: {a.idle256} MiB")
+    lines.append(f"- soak: {a.soak}")
+    a8, b8 = r.get("a-8", {}), r.get("b-8", {})
+    pg8 = r.get("pgbench-8", {})
+    lines.append("")
+    lines.append("Targets:")
+    if a8 and pg8:
+        ratio = float(a8["units_per_s"]) / float(pg8["tps"])
+        lines.append(f"- (a) at 8 connections ≥ 0.8 × pgbench: {ratio:.2f} — {'met' if ratio >= 0.8 else 'missed'}; "
+                     f"p99 < 5 ms: {a8['p99_ms']} ms — {'met' if float(a8['p99_ms']) < 5 else 'missed'}")
+    if b8:
+        lines.append(f"- (b) ≥ 20,000 line items/s: {float(b8['units_per_s']):.0f} — "
+                     f"{'met' if float(b8['units_per_s']) >= 20000 else 'missed'}")
+    lines.append(f"- memory < 64 MiB with 256 idle connections: {a.idle256} MiB — "
+                 f"{'met' if float(a.idle256) < 64 else 'missed'}")
+    errs = sum(int(v.get("errors", 0)) for v in r.values())
+    lines.append(f"- zero errors: {errs} — {'met' if errs == 0 else 'missed'}")
+    table = "\n".join(lines)
+    print(table)
+    path = a.benchmarks
+    text = open(path).read() if os.path.exists(path) else "# Benchmarks\n\n<!-- BEGIN RESULTS -->\n<!-- END RESULTS -->\n"
+    new = re.sub(r"<!-- BEGIN RESULTS -->.*<!-- END RESULTS -->",
+                 "<!-- BEGIN RESULTS -->\n" + table.replace("\\", "\\\\") + "\n<!-- END RESULTS -->", text, flags=re.S)
+    open(path, "w").write(new)
+
+
+if __name__ == "__main__":
+    main()
