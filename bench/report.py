@@ -66,7 +66,8 @@ def main():
     for c in (1, 8, 32):
         pg = r.get(f"pgbench-{c}")
         if pg:
-            lines.append(f"- pgbench {c} clients: {float(pg['tps']):.0f} tps, {pg['avg_ms']} ms average, "
+            lines.append(f"- pgbench {c} clients: {float(pg['tps']):.0f} tps, latency {pg['avg_ms']} ms average, "
+                         f"p50 {pg.get('p50_ms', '?')} ms, p99 {pg.get('p99_ms', '?')} ms, max {pg.get('max_ms', '?')} ms, "
                          f"{pg['failed']} failed")
     lines.append("")
     lines.append("Memory (VmRSS of entitlementd):")

@@ -30,6 +30,23 @@ int db__exec(db_conn_t *c, db_stmt_id_t id, int n, const char *const *vals, PGre
 /* Runs ad-hoc SQL with parameters (used by the query builder). */
 int db__exec_sql(db_conn_t *c, const char *sql, int n, const char *const *vals, PGresult **out) ENT_MUSTCHECK;
 
+/* One statement of a pipeline: a prepared statement, or BEGIN / COMMIT. */
+#define DB_CALL_BEGIN ((int)STMT_COUNT_ + 1)
+#define DB_CALL_COMMIT ((int)STMT_COUNT_ + 2)
+
+typedef struct db_call {
+    int id;                   /* a db_stmt_id_t, DB_CALL_BEGIN or DB_CALL_COMMIT */
+    int n;
+    const char *const *vals;
+    PGresult *res;            /* out: the result of a statement that returns rows (caller PQclears) */
+} db_call_t;
+
+/* Sends the calls in one libpq pipeline (one round trip) and collects
+ * their results. Returns ENT_OK, or the mapped error of the first call that
+ * failed (the later ones were not run); *failed_at then names it. On
+ * failure no res is left for the caller to free. */
+int db__pipeline(db_conn_t *c, db_call_t *calls, size_t n, size_t *failed_at) ENT_MUSTCHECK;
+
 /* Opens c->pg and prepares all statements. */
 int db__connect(db_conn_t *c, const char *conninfo, int connect_timeout_s) ENT_MUSTCHECK;
 

@@ -68,9 +68,15 @@ int db__connect(db_conn_t *c, const char *conninfo, int connect_timeout_s)
     snprintf(timeout, sizeof timeout, "%d", connect_timeout_s);
     /* expand_dbname=1: conninfo may be a URI or key=value string; the later
      * keywords apply unless it sets them itself. */
-    /* Dates in queries and answers are UTC whatever the server's default. */
+    /* Dates in queries and answers are UTC whatever the server's default.
+     * Every statement is prepared once per connection and run thousands of
+     * times with parameters whose values do not change the best plan:
+     * planning each execution anew (PostgreSQL's default for the first
+     * runs, and for array parameters often for good) costs more than the
+     * statement, so the generic plan is used from the start. */
     const char *keys[] = {"dbname", "connect_timeout", "application_name", "options", NULL};
-    const char *vals[] = {conninfo, timeout, "entitlementd", "-c TimeZone=UTC", NULL};
+    const char *vals[] = {conninfo, timeout, "entitlementd",
+                          "-c TimeZone=UTC -c plan_cache_mode=force_generic_plan", NULL};
 
     if (c->pg != NULL) {
         PQfinish(c->pg);
@@ -273,3 +279,73 @@ int db_rollback_to_savepoint(db_conn_t *c)
 const char *db_conn_sqlstate(const db_conn_t *c) { return c->sqlstate; }
 const char *db_conn_constraint(const db_conn_t *c) { return c->constraint; }
 const char *db_conn_message(const db_conn_t *c) { return c->message; }
+
+int db__pipeline(db_conn_t *c, db_call_t *calls, size_t n, size_t *failed_at)
+{
+    int rc = ENT_OK;
+    size_t i;
+
+    *failed_at = n;
+    if (c->pg == NULL)
+        return ENT_EDBDOWN;
+    if (PQenterPipelineMode(c->pg) != 1)
+        return db__map_error(c, NULL);
+    for (i = 0; i < n; i++) {
+        calls[i].res = NULL;
+        int ok;
+        if (calls[i].id == DB_CALL_BEGIN)
+            ok = PQsendQueryParams(c->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
+        else if (calls[i].id == DB_CALL_COMMIT)
+            ok = PQsendQueryParams(c->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
+        else
+            ok = PQsendQueryPrepared(c->pg, db_stmts[calls[i].id].name, calls[i].n, calls[i].vals, NULL, NULL, 0);
+        if (!ok)
+            break;
+    }
+    if (i < n || PQpipelineSync(c->pg) != 1) {
+        /* The connection broke while sending: nothing can be trusted. */
+        rc = db__map_error(c, NULL);
+        db_conn_discard(c);
+        *failed_at = 0;
+        return rc == ENT_OK ? ENT_EDBDOWN : rc;
+    }
+    for (i = 0; i < n; i++) {
+        PGresult *r = PQgetResult(c->pg);
+        if (r == NULL) {
+            rc = ENT_EDBDOWN;
+            break;
+        }
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_TUPLES_OK && rc == ENT_OK) {
+            calls[i].res = r;
+        } else {
+            if (rc == ENT_OK && st != PGRES_COMMAND_OK) {
+                rc = db__map_error(c, r);
+                *failed_at = i;
+            }
+            PQclear(r);
+        }
+        /* Each statement's results end with a NULL. */
+        while ((r = PQgetResult(c->pg)) != NULL)
+            PQclear(r);
+    }
+    if (rc != ENT_EDBDOWN) {
+        PGresult *r = PQgetResult(c->pg); /* the PGRES_PIPELINE_SYNC */
+        if (r == NULL || PQresultStatus(r) != PGRES_PIPELINE_SYNC)
+            rc = rc == ENT_OK ? ENT_EDBDOWN : rc;
+        PQclear(r);
+    }
+    if (rc == ENT_EDBDOWN || PQexitPipelineMode(c->pg) != 1) {
+        db_conn_discard(c);
+        rc = rc == ENT_OK ? ENT_EDBDOWN : rc;
+    }
+    if (rc != ENT_OK) {
+        for (size_t k = 0; k < n; k++) {
+            PQclear(calls[k].res);
+            calls[k].res = NULL;
+        }
+        if (rc == ENT_EDB || rc == ENT_EDBDOWN)
+            log_warn("database: %s", c->message);
+    }
+    return rc;
+}

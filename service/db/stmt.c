@@ -97,4 +97,38 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
         "SELECT to_char(at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), operation, coalesce(username, '-'), "
         "coalesce(request_id, '-'), coalesce(parent_activation_id, ''), coalesce(new_activation_id, ''), "
         "coalesce(new_unique_id, ''), coalesce(detail, '') FROM audit_log WHERE entitlement_id = $1 ORDER BY id"},
+
+    /* The batch path (store_batch_read/write): every unit of a request in
+     * one transaction, read and written with a statement each. Parents are
+     * locked in id order, so concurrent batches cannot deadlock on them. */
+    [STMT_BATCH_PARENTS] = {"batch_parents",
+        LI_LOCK_SELECT "WHERE li.activation_id = ANY ($1::text[]) OR li.unique_id = ANY ($2::text[]) "
+        "ORDER BY li.id" LI_LOCK_TAIL},
+    [STMT_BATCH_RELATIONSHIPS] = {"batch_relationships",
+        "SELECT from_product_id, to_product_id FROM product_relationships WHERE kind = $1 AND from_product_id IN "
+        "(SELECT product_id FROM line_items WHERE activation_id = ANY ($2::text[]) OR unique_id = ANY ($3::text[]))"},
+    [STMT_BATCH_PRODUCTS] = {"batch_products",
+        "SELECT id, unique_id, name, version FROM products WHERE unique_id = ANY ($1::text[]) "
+        "OR (name, version) IN (SELECT * FROM unnest($2::text[], $3::text[]))"},
+    [STMT_BATCH_ENTITLEMENTS] = {"batch_entitlements",
+        "SELECT id, unique_id, entitlement_id, state FROM entitlements "
+        "WHERE entitlement_id = ANY ($1::text[]) OR unique_id = ANY ($2::text[])"},
+    [STMT_BATCH_EXISTING] = {"batch_existing",
+        "SELECT activation_id FROM line_items WHERE activation_id = ANY ($1::text[])"},
+    /* New line items, their parents' counts and states, and the audit rows,
+     * as one statement; returns the new line items' ids. */
+    [STMT_BATCH_WRITE] = {"batch_write",
+        "WITH ins AS (INSERT INTO line_items (activation_id, entitlement_id, product_id, parent_id, "
+        "line_item_type, state, number_of_copies, description, part_number, license_model, order_id, "
+        "order_line_number, start_date, expiration_date, is_permanent, term_duration, term_unit, version_date) "
+        "SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], "
+        "$7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::date[], $14::date[], "
+        "$15::boolean[], $16::bigint[], $17::text[], $18::date[]) RETURNING id, unique_id, activation_id), "
+        "upd AS (UPDATE line_items li SET number_of_copies = u.n, state = u.s, updated_at = now() "
+        "FROM unnest($19::bigint[], $20::bigint[], $21::text[]) AS u (id, n, s) WHERE li.id = u.id), "
+        "aud AS (INSERT INTO audit_log (request_id, username, operation, entitlement_id, entitlement_uid, "
+        "parent_activation_id, new_activation_id, new_unique_id) SELECT $22, $23, $24, a.ek, a.eu, a.pa, a.na, "
+        "ins.unique_id FROM unnest($25::text[], $26::text[], $27::text[], $28::text[]) AS a (ek, eu, pa, na) "
+        "JOIN ins ON ins.activation_id = a.na) "
+        "SELECT activation_id, unique_id FROM ins"},
 };

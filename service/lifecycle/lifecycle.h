@@ -42,6 +42,18 @@ typedef struct lc_outcome {
 lc_outcome_t lc_change_unit(const lc_ctx_t *ctx, lc_op_t op, const model_unit_t *unit,
                             model_unit_result_t *result);
 
+/* Upgrades or upsells the n units of a request together: one transaction,
+ * one pipelined round trip to read and lock everything, the rules in
+ * memory, one round trip to write and commit. Each unit still succeeds or
+ * fails as a whole, and none is reported done before the COMMIT. Units
+ * whose outcome is preset (outcomes[i].reason != REASON_OK on entry, e.g.
+ * DUPLICATE_IN_REQUEST) are left alone. When the batch cannot decide (an
+ * activation id taken meanwhile, a serialization failure, a unit that
+ * builds on another of the same request) the units fall back to
+ * lc_change_unit one by one. */
+void lc_change_batch(const lc_ctx_t *ctx, lc_op_t op, const model_unit_t *units, size_t n,
+                     model_unit_result_t *results, lc_outcome_t *outcomes);
+
 /* setEntitlementState for one entitlement (with the cascade of rules.h). */
 lc_outcome_t lc_set_entitlement_state(const lc_ctx_t *ctx, const model_ref_t *ref, model_state_t state);
 

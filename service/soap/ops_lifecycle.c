@@ -81,20 +81,33 @@ static int ops__run(struct soap *soap, lc_op_t op, ops_batch_t *b)
     if ((rc = ops__duplicates(soap, b, unit_dup, dup_id)) != SOAP_OK)
         return rc;
     for (size_t i = 0; i < b->n; i++) {
-        lc_outcome_t o;
+        b->outcomes[i] = (lc_outcome_t){REASON_OK, NULL};
         if (unit_dup[i])
-            o = lc_fail(&ctx, REASON_DUPLICATE_IN_REQUEST,
-                        "activationId '%.255s' appears more than once in the request", dup_id[i]);
-        else
-            o = lc_change_unit(&ctx, op, &b->units[i], &b->results[i]);
-        if (o.reason == REASON_DATABASE_UNAVAILABLE && i == 0)
-            return soap_unavailable_fault(soap, o.text); /* nothing done yet: HTTP 503 */
-        if (o.reason == REASON_OK)
+            b->outcomes[i] = lc_fail(&ctx, REASON_DUPLICATE_IN_REQUEST,
+                                     "activationId '%.255s' appears more than once in the request", dup_id[i]);
+    }
+    if (op == LC_RENEW) {
+        for (size_t i = 0; i < b->n; i++) {
+            if (b->outcomes[i].reason != REASON_OK)
+                continue;
+            b->outcomes[i] = lc_change_unit(&ctx, op, &b->units[i], &b->results[i]);
+            if (b->outcomes[i].reason == REASON_DATABASE_UNAVAILABLE && i == 0)
+                return soap_unavailable_fault(soap, b->outcomes[i].text); /* nothing done yet: HTTP 503 */
+        }
+    } else {
+        lc_change_batch(&ctx, op, b->units, b->n, b->results, b->outcomes);
+    }
+    /* The database was gone before anything was done: HTTP 503. */
+    size_t unavailable = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->outcomes[i].reason == REASON_OK)
             b->ok++;
         else
-            log_info("%s unit %zu failed: %s", ops__names[op], i + 1, o.text);
-        b->outcomes[i] = o;
+            log_info("%s unit %zu failed: %s", ops__names[op], i + 1, b->outcomes[i].text);
+        unavailable += b->outcomes[i].reason == REASON_DATABASE_UNAVAILABLE;
     }
+    if (b->ok == 0 && unavailable > 0 && b->outcomes[0].reason == REASON_DATABASE_UNAVAILABLE)
+        return soap_unavailable_fault(soap, b->outcomes[0].text);
     log_info("%s: %zu of %zu units applied", ops__names[op], b->ok, b->n);
     return SOAP_OK;
 }

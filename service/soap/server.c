@@ -28,11 +28,13 @@
 /* After a refused request the rest of its body is read and dropped for at
  * most this long, so that the client sees the answer rather than a reset. */
 #define SERVER_LINGER_MS 2000
+/* Events a stopping worker takes at once while draining. */
+#define SERVER_DRAIN_EVENTS 64
 
 typedef enum conn_state {
     CONN_FREE,  /* no connection on this descriptor */
     CONN_IDLE,  /* open, waiting in epoll for its next request */
-    CONN_BUSY   /* queued for or held by a worker */
+    CONN_BUSY   /* held by a worker */
 } conn_state_t;
 
 typedef struct conn {
@@ -48,17 +50,15 @@ struct soap_server {
     int listen_fd;
     int port;
     int epfd;
-    int wake_fd;            /* eventfd: wakes the poller on stop */
-    pthread_t poller;
+    int wake_fd;            /* eventfd, readable once stopping: wakes every worker */
     pthread_t *threads;
     soap_worker_t *workers;
     struct soap **contexts;
     int nworkers;
 
+    pthread_mutex_t reap_lock; /* one worker sweeps idle connections at a time */
     pthread_mutex_t lock;   /* guards everything below */
-    pthread_cond_t ready;
-    int *queue;             /* descriptors with a request to read */
-    size_t qcap, qhead, qlen;
+    time_t last_reap;
     bool stopping;
     conn_t *conns;          /* indexed by descriptor */
     int nconns_max;         /* size of conns */
@@ -436,64 +436,29 @@ static void server__conn_close(soap_server_t *s, int fd)
     s->nopen--;
 }
 
-typedef struct worker_arg {
-    soap_server_t *server;
-    struct soap *soap;
-} worker_arg_t;
-
-static void *server__work(void *arg)
+/* Hands a served connection back to epoll, or forgets and closes it. */
+static void server__after(soap_server_t *s, int fd, after_t after)
 {
-    soap_server_t *s = ((worker_arg_t *)arg)->server;
-    struct soap *soap = ((worker_arg_t *)arg)->soap;
-    free(arg);
-
-    for (;;) {
-        pthread_mutex_lock(&s->lock);
-        while (s->qlen == 0 && !s->stopping)
-            pthread_cond_wait(&s->ready, &s->lock);
-        if (s->qlen == 0 && s->stopping) {
-            pthread_mutex_unlock(&s->lock);
-            break;
-        }
-        int fd = s->queue[s->qhead];
-        s->qhead = (s->qhead + 1) % s->qcap;
-        s->qlen--;
+    pthread_mutex_lock(&s->lock);
+    if (after == AFTER_KEEP && !s->stopping) {
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT, .data.fd = fd};
+        s->conns[fd].state = CONN_IDLE;
+        s->conns[fd].last_active = time(NULL);
+        if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev) != 0)
+            server__conn_close(s, fd);
         pthread_mutex_unlock(&s->lock);
-
-        after_t after = server__serve_one(soap, fd);
-
-        pthread_mutex_lock(&s->lock);
-        if (after == AFTER_KEEP && !s->stopping) {
-            struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT, .data.fd = fd};
-            s->conns[fd].state = CONN_IDLE;
-            s->conns[fd].last_active = time(NULL);
-            if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev) != 0)
-                server__conn_close(s, fd);
-            pthread_mutex_unlock(&s->lock);
-            continue;
-        }
-        /* Forget the descriptor before closing it: once closed, accept may
-         * hand out the same number again. */
-        epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
-        s->conns[fd].state = CONN_FREE;
-        s->nopen--;
-        pthread_mutex_unlock(&s->lock);
-        if (after == AFTER_LINGER)
-            server__linger_close(fd);
-        else
-            close(fd);
+        return;
     }
-    return NULL;
-}
-
-static void server__enqueue(soap_server_t *s, int fd)
-{
-    /* Caller holds s->lock; the queue holds every descriptor, so it never
-     * overflows. */
-    s->queue[(s->qhead + s->qlen) % s->qcap] = fd;
-    s->qlen++;
-    s->conns[fd].state = CONN_BUSY;
-    pthread_cond_signal(&s->ready);
+    /* Forget the descriptor before closing it: once closed, accept may
+     * hand out the same number again. */
+    epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
+    s->conns[fd].state = CONN_FREE;
+    s->nopen--;
+    pthread_mutex_unlock(&s->lock);
+    if (after == AFTER_LINGER)
+        server__linger_close(fd);
+    else
+        close(fd);
 }
 
 static void server__accept(soap_server_t *s)
@@ -501,7 +466,7 @@ static void server__accept(soap_server_t *s)
     for (;;) {
         int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0)
-            return;
+            break;
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         pthread_mutex_lock(&s->lock);
@@ -519,6 +484,10 @@ static void server__accept(soap_server_t *s)
             server__conn_close(s, fd);
         pthread_mutex_unlock(&s->lock);
     }
+    /* The listener is one-shot too: one worker accepts at a time. */
+    struct epoll_event lev = {.events = EPOLLIN | EPOLLONESHOT, .data.fd = s->listen_fd};
+    if (!s->stopping)
+        epoll_ctl(s->epfd, EPOLL_CTL_MOD, s->listen_fd, &lev);
 }
 
 static void server__reap_idle(soap_server_t *s, time_t now, bool all)
@@ -528,40 +497,66 @@ static void server__reap_idle(soap_server_t *s, time_t now, bool all)
         if (s->conns[fd].state == CONN_IDLE &&
             (all || now - s->conns[fd].last_active >= s->cfg->keepalive_timeout_s))
             server__conn_close(s, fd);
+    s->last_reap = now;
     pthread_mutex_unlock(&s->lock);
 }
 
-static void *server__poll(void *arg)
+/* Takes a client connection that epoll reported (one-shot, so no other
+ * worker has it) unless the idle reaper closed it meanwhile. */
+static bool server__claim(soap_server_t *s, int fd)
 {
-    soap_server_t *s = arg;
-    struct epoll_event evs[64];
-    time_t last_reap = time(NULL);
+    bool mine = false;
+    pthread_mutex_lock(&s->lock);
+    if (fd >= 0 && fd < s->nconns_max && s->conns[fd].state == CONN_IDLE) {
+        s->conns[fd].state = CONN_BUSY;
+        mine = true;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return mine;
+}
+
+typedef struct worker_arg {
+    soap_server_t *server;
+    struct soap *soap;
+} worker_arg_t;
+
+/* A worker waits in epoll itself and serves what it is woken for: no
+ * hand-off between threads on the way to a request. */
+static void *server__work(void *arg)
+{
+    soap_server_t *s = ((worker_arg_t *)arg)->server;
+    struct soap *soap = ((worker_arg_t *)arg)->soap;
+    struct epoll_event evs[SERVER_DRAIN_EVENTS];
+    free(arg);
 
     for (;;) {
-        int n = epoll_wait(s->epfd, evs, 64, 1000);
-        bool stop = false;
+        int n = epoll_wait(s->epfd, evs, 1, 1000);
+        time_t now = time(NULL);
+        if (n == 1 && evs[0].data.fd == s->wake_fd)
+            break;
+        if (n == 1 && evs[0].data.fd == s->listen_fd)
+            server__accept(s);
+        else if (n == 1 && server__claim(s, evs[0].data.fd))
+            server__after(s, evs[0].data.fd, server__serve_one(soap, evs[0].data.fd));
+        /* Whoever notices a new second sweeps idle keep-alive connections. */
+        if (now != s->last_reap && pthread_mutex_trylock(&s->reap_lock) == 0) {
+            if (now != s->last_reap)
+                server__reap_idle(s, now, false);
+            pthread_mutex_unlock(&s->reap_lock);
+        }
+    }
+    /* Stopping: serve the requests that have already arrived, then go. */
+    for (;;) {
+        int n = epoll_wait(s->epfd, evs, SERVER_DRAIN_EVENTS, 0), served = 0;
         for (int i = 0; i < n; i++) {
             int fd = evs[i].data.fd;
-            if (fd == s->listen_fd) {
-                server__accept(s);
-            } else if (fd == s->wake_fd) {
-                stop = true;
-            } else {
-                pthread_mutex_lock(&s->lock);
-                if (s->conns[fd].state == CONN_IDLE)
-                    server__enqueue(s, fd);
-                pthread_mutex_unlock(&s->lock);
+            if (fd != s->wake_fd && fd != s->listen_fd && server__claim(s, fd)) {
+                server__after(s, fd, server__serve_one(soap, fd));
+                served++;
             }
         }
-        time_t now = time(NULL);
-        if (stop) {
-            server__reap_idle(s, now, true);
+        if (served == 0)
             break;
-        }
-        if (now != last_reap) {
-            server__reap_idle(s, now, false);
-            last_reap = now;
-        }
     }
     return NULL;
 }
@@ -641,18 +636,17 @@ int soap_server_start(const ent_config_t *cfg, db_pool_t *pool, soap_server_t **
     s->nworkers = cfg->workers;
     s->listen_fd = s->epfd = s->wake_fd = -1;
     pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->ready, NULL);
+    pthread_mutex_init(&s->reap_lock, NULL);
+    s->last_reap = time(NULL);
     /* Descriptors index the table; leave room for the database sockets
      * and files besides max_connections clients. */
     s->nconns_max = cfg->max_connections + cfg->db_pool_size + 64;
-    s->qcap = (size_t)s->nconns_max;
     s->conns = calloc((size_t)s->nconns_max, sizeof *s->conns);
-    s->queue = calloc(s->qcap, sizeof *s->queue);
     s->threads = calloc((size_t)s->nworkers, sizeof *s->threads);
     s->workers = calloc((size_t)s->nworkers, sizeof *s->workers);
     s->contexts = calloc((size_t)s->nworkers, sizeof *s->contexts);
     s->auth = auth_cache_new();
-    if (!s->conns || !s->queue || !s->threads || !s->workers || !s->contexts || !s->auth) {
+    if (!s->conns || !s->threads || !s->workers || !s->contexts || !s->auth) {
         rc = ENT_ENOMEM;
         goto fail;
     }
@@ -668,7 +662,7 @@ int soap_server_start(const ent_config_t *cfg, db_pool_t *pool, soap_server_t **
         rc = ENT_EIO;
         goto fail;
     }
-    struct epoll_event ev = {.events = EPOLLIN, .data.fd = s->listen_fd};
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.fd = s->listen_fd};
     struct epoll_event wev = {.events = EPOLLIN, .data.fd = s->wake_fd};
     if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->listen_fd, &ev) != 0 ||
         epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->wake_fd, &wev) != 0) {
@@ -691,7 +685,6 @@ int soap_server_start(const ent_config_t *cfg, db_pool_t *pool, soap_server_t **
         a->soap = s->contexts[i];
         pthread_create(&s->threads[i], NULL, server__work, a);
     }
-    pthread_create(&s->poller, NULL, server__poll, s);
     *out = s;
     return ENT_OK;
 fail:
@@ -709,7 +702,6 @@ fail:
     free(s->contexts);
     free(s->workers);
     free(s->threads);
-    free(s->queue);
     free(s->conns);
     free(s);
     return rc;
@@ -724,17 +716,15 @@ void soap_server_stop(soap_server_t *s)
 {
     uint64_t one = 1;
 
-    /* No new connections; idle ones are closed by the poller; requests
-     * queued or in progress are served; then the workers end. */
+    /* No new connections; the workers finish their requests and those
+     * that have arrived, then end; idle connections are closed last. */
+    pthread_mutex_lock(&s->lock);
+    s->stopping = true;
+    pthread_mutex_unlock(&s->lock);
     epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->listen_fd, NULL);
     close(s->listen_fd);
     if (write(s->wake_fd, &one, sizeof one) < 0)
-        log_warn("waking the poller failed: %s", strerror(errno));
-    pthread_join(s->poller, NULL);
-    pthread_mutex_lock(&s->lock);
-    s->stopping = true;
-    pthread_cond_broadcast(&s->ready);
-    pthread_mutex_unlock(&s->lock);
+        log_warn("waking the workers failed: %s", strerror(errno));
     for (int i = 0; i < s->nworkers; i++)
         pthread_join(s->threads[i], NULL);
     for (int fd = 0; fd < s->nconns_max; fd++)
@@ -749,12 +739,11 @@ void soap_server_stop(soap_server_t *s)
     close(s->epfd);
     close(s->wake_fd);
     auth_cache_free(s->auth);
-    pthread_cond_destroy(&s->ready);
+    pthread_mutex_destroy(&s->reap_lock);
     pthread_mutex_destroy(&s->lock);
     free(s->contexts);
     free(s->workers);
     free(s->threads);
-    free(s->queue);
     free(s->conns);
     free(s);
 }

@@ -263,6 +263,31 @@ class UpgradeTest(DaemonTestCase):
         self.assertEqual(psql("SELECT state, number_of_copies FROM line_items WHERE activation_id = :'v1'", aid),
                          [["OBSOLETE", "0"]])
 
+    def test_unit_building_on_an_earlier_unit_of_the_same_request(self):
+        # Unit 2 upgrades the line item unit 1 creates: the request runs unit
+        # by unit, and both succeed in order.
+        ctl_relate = __import__("harness").ctl
+        ctl_relate("product", "relate", *self.cat.upgrade, *self.cat.upsell, "UPGRADE", "--if-missing")
+        eid, (aid,) = self.entitlement(count=6)
+        r = self.upgrade([{"items": [self.item(aid, new_aid=aid + "-1", count=4, allow=True)]},
+                          {"items": [self.item(aid + "-1", new_aid=aid + "-2", count=2, allow=True,
+                                               product=self.cat.upsell)]}])
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+        self.assertEqual(psql("SELECT activation_id, number_of_copies FROM line_items WHERE activation_id "
+                              "LIKE :'v1' ORDER BY id", aid + "%"),
+                         [[aid, "2"], [aid + "-1", "2"], [aid + "-2", "2"]])
+
+    def test_same_parent_in_several_units(self):
+        eid, (aid,) = self.entitlement(count=5)
+        r = self.upgrade([{"items": [self.item(aid, count=2, allow=True)]},
+                          {"items": [self.item(aid, count=2, allow=True)]},
+                          {"items": [self.item(aid, count=2, allow=True)]}])
+        self.assertEqual(r.status_text, "PARTIAL_FAILURE", r.body)
+        self.assertTrue(self.reasons(r)[0].startswith("INVALID_COUNT: "), r.body)
+        self.assertEqual(r.text("f:failedData/f:failedEntitlement/f:entitlementData/f:lineItemData/"
+                                "f:parentLineItemIdentifier/f:primaryKeys/f:activationId"), aid)
+        self.assertEqual(psql("SELECT number_of_copies FROM line_items WHERE activation_id = :'v1'", aid), [["1"]])
+
     def test_batch_too_large(self):
         d = self.__class__.daemon  # default limit 1000: use a small daemon instead
         del d

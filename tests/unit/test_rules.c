@@ -88,6 +88,41 @@ static void test_counts(void)
     CHECK(!lc_new_count(true, false, 0, 0, &n)); /* nothing left to move */
 }
 
+static void test_transitions(void)
+{
+    CHECK(lc_state_transition_ok(STATE_DRAFT, STATE_DEPLOYED));
+    CHECK(lc_state_transition_ok(STATE_DEPLOYED, STATE_INACTIVE));
+    CHECK(lc_state_transition_ok(STATE_INACTIVE, STATE_DEPLOYED));
+    CHECK(lc_state_transition_ok(STATE_OBSOLETE, STATE_OBSOLETE));
+    CHECK(!lc_state_transition_ok(STATE_OBSOLETE, STATE_DEPLOYED)); /* OBSOLETE is final */
+    CHECK(!lc_state_transition_ok(STATE_DEPLOYED, STATE_DRAFT));
+
+    model_state_t from[STATE_COUNT_], to;
+    size_t n = lc_entitlement_cascade(STATE_DEPLOYED, from, &to);
+    CHECK_EQ_INT(n, 2);
+    CHECK_EQ_INT(to, STATE_DEPLOYED);
+    CHECK_EQ_INT(from[0], STATE_DRAFT);
+    CHECK_EQ_INT(from[1], STATE_INACTIVE);
+    n = lc_entitlement_cascade(STATE_INACTIVE, from, &to);
+    CHECK_EQ_INT(n, STATE_COUNT_ - 2); /* all but OBSOLETE and INACTIVE itself */
+    for (size_t i = 0; i < n; i++)
+        CHECK(from[i] != STATE_OBSOLETE && from[i] != STATE_INACTIVE);
+    CHECK_EQ_INT(lc_entitlement_cascade(STATE_TEST, from, &to), 0);
+}
+
+static void test_duplicates(void)
+{
+    const char *ids[] = {"a", NULL, "b", "a", "c", "b", NULL, "a"};
+    bool dup[8];
+    size_t scratch[64];
+    CHECK(lc_dup_scratch_len(8) <= 64);
+    lc_mark_duplicates(ids, 8, dup, scratch);
+    bool want[8] = {false, false, false, true, false, true, false, true};
+    for (int i = 0; i < 8; i++)
+        CHECK_EQ_INT(dup[i], want[i]);
+    lc_mark_duplicates(ids, 0, dup, scratch); /* empty is fine */
+}
+
 void register_rules_tests(void)
 {
     CU_pSuite s = CU_add_suite("lifecycle/rules", NULL, NULL);
@@ -96,4 +131,6 @@ void register_rules_tests(void)
     CU_add_test(s, "identifier syntax", test_ids);
     CU_add_test(s, "states", test_states);
     CU_add_test(s, "counts", test_counts);
+    CU_add_test(s, "state transitions and cascades", test_transitions);
+    CU_add_test(s, "duplicate ids in a request", test_duplicates);
 }

@@ -1,0 +1,264 @@
+#include "batch.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db_int.h"
+
+/* A PostgreSQL array literal of the strings (NULL elements are SQL NULL),
+ * every element quoted, so no value can change the array's shape. It is
+ * passed as a bound parameter like any other value. */
+static char *batch__array(const ent_alloc_t *a, const char *const *v, size_t n)
+{
+    size_t len = 3;
+    for (size_t i = 0; i < n; i++)
+        len += v[i] ? 2 * strlen(v[i]) + 3 : 5;
+    char *out = ent_alloc(a, len);
+    if (out == NULL)
+        return NULL;
+    size_t o = 0;
+    out[o++] = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            out[o++] = ',';
+        if (v[i] == NULL) {
+            memcpy(out + o, "NULL", 4);
+            o += 4;
+            continue;
+        }
+        out[o++] = '"';
+        for (const char *p = v[i]; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                out[o++] = '\\';
+            out[o++] = *p;
+        }
+        out[o++] = '"';
+    }
+    out[o++] = '}';
+    out[o] = '\0';
+    return out;
+}
+
+static char *batch__ll_array(const ent_alloc_t *a, const long long *v, const bool *present, size_t n)
+{
+    char *out = ent_alloc(a, n * 22 + 3);
+    size_t o = 0;
+    if (out == NULL)
+        return NULL;
+    out[o++] = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (present == NULL || present[i])
+            o += (size_t)sprintf(out + o, "%s%lld", i ? "," : "", v[i]);
+        else
+            o += (size_t)sprintf(out + o, "%sNULL", i ? "," : "");
+    }
+    out[o++] = '}';
+    out[o] = '\0';
+    return out;
+}
+
+static char *batch__str(const ent_alloc_t *a, const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? NULL : ent_strdup(a, PQgetvalue(r, row, col));
+}
+
+static long long batch__ll(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static model_state_t batch__state(const PGresult *r, int row, int col)
+{
+    int s = model_state_parse(PQgetvalue(r, row, col));
+    return s < 0 ? STATE_DRAFT : (model_state_t)s;
+}
+
+int store_batch_read(db_conn_t *c, const store_batch_keys_t *k, const ent_alloc_t *a, store_batch_snapshot_t *out)
+{
+    char *paids = batch__array(a, k->parent_aids, k->n_parent_aids);
+    char *puids = batch__array(a, k->parent_uids, k->n_parent_uids);
+    char *prod_uids = batch__array(a, k->product_uids, k->n_product_uids);
+    char *prod_names = batch__array(a, k->product_names, k->n_product_names);
+    char *prod_versions = batch__array(a, k->product_versions, k->n_product_names);
+    char *ekeys = batch__array(a, k->ent_keys, k->n_ent_keys);
+    char *euids = batch__array(a, k->ent_uids, k->n_ent_uids);
+    char *naids = batch__array(a, k->new_aids, k->n_new_aids);
+    size_t failed_at;
+    int rc;
+
+    if (!paids || !puids || !prod_uids || !prod_names || !prod_versions || !ekeys || !euids || !naids)
+        return ENT_ENOMEM;
+    const char *v_parents[2] = {paids, puids};
+    const char *v_rels[3] = {k->kind, paids, puids};
+    const char *v_products[3] = {prod_uids, prod_names, prod_versions};
+    const char *v_ents[2] = {ekeys, euids};
+    const char *v_existing[1] = {naids};
+    db_call_t calls[] = {
+        {DB_CALL_BEGIN, 0, NULL, NULL},
+        {STMT_BATCH_PARENTS, 2, v_parents, NULL},
+        {STMT_BATCH_RELATIONSHIPS, 3, v_rels, NULL},
+        {STMT_BATCH_PRODUCTS, 3, v_products, NULL},
+        {STMT_BATCH_ENTITLEMENTS, 2, v_ents, NULL},
+        {STMT_BATCH_EXISTING, 1, v_existing, NULL},
+    };
+    memset(out, 0, sizeof *out);
+    if ((rc = db__pipeline(c, calls, sizeof calls / sizeof calls[0], &failed_at)) != ENT_OK) {
+        db_rollback(c);
+        return rc;
+    }
+
+    PGresult *r = calls[1].res;
+    out->n_parents = (size_t)PQntuples(r);
+    out->parents = ent_calloc(a, out->n_parents + 1, sizeof *out->parents);
+    for (size_t i = 0; out->parents && i < out->n_parents; i++) {
+        store_line_item_t *p = &out->parents[i];
+        int row = (int)i;
+        p->id = batch__ll(r, row, 0);
+        p->unique_id = batch__str(a, r, row, 1);
+        p->activation_id = batch__str(a, r, row, 2);
+        p->state = batch__state(r, row, 3);
+        p->count = batch__ll(r, row, 4);
+        p->product_id = batch__ll(r, row, 5);
+        p->is_permanent = PQgetvalue(r, row, 6)[0] == 't';
+        p->expiration_date = batch__str(a, r, row, 7);
+        p->entitlement_pk = batch__ll(r, row, 8);
+        p->entitlement_uid = batch__str(a, r, row, 9);
+        p->entitlement_id = batch__str(a, r, row, 10);
+        p->entitlement_state = batch__state(r, row, 11);
+    }
+    r = calls[2].res;
+    out->n_rels = (size_t)PQntuples(r);
+    out->rel_from = ent_calloc(a, out->n_rels + 1, sizeof *out->rel_from);
+    out->rel_to = ent_calloc(a, out->n_rels + 1, sizeof *out->rel_to);
+    for (size_t i = 0; out->rel_from && out->rel_to && i < out->n_rels; i++) {
+        out->rel_from[i] = batch__ll(r, (int)i, 0);
+        out->rel_to[i] = batch__ll(r, (int)i, 1);
+    }
+    r = calls[3].res;
+    out->n_products = (size_t)PQntuples(r);
+    out->products = ent_calloc(a, out->n_products + 1, sizeof *out->products);
+    for (size_t i = 0; out->products && i < out->n_products; i++) {
+        out->products[i].id = batch__ll(r, (int)i, 0);
+        out->products[i].unique_id = batch__str(a, r, (int)i, 1);
+        out->products[i].name = batch__str(a, r, (int)i, 2);
+        out->products[i].version = batch__str(a, r, (int)i, 3);
+    }
+    r = calls[4].res;
+    out->n_ents = (size_t)PQntuples(r);
+    out->ents = ent_calloc(a, out->n_ents + 1, sizeof *out->ents);
+    for (size_t i = 0; out->ents && i < out->n_ents; i++) {
+        out->ents[i].id = batch__ll(r, (int)i, 0);
+        out->ents[i].unique_id = batch__str(a, r, (int)i, 1);
+        out->ents[i].entitlement_id = batch__str(a, r, (int)i, 2);
+        out->ents[i].state = batch__state(r, (int)i, 3);
+    }
+    r = calls[5].res;
+    out->n_existing = (size_t)PQntuples(r);
+    out->existing = ent_calloc(a, out->n_existing + 1, sizeof *out->existing);
+    for (size_t i = 0; out->existing && i < out->n_existing; i++)
+        out->existing[i] = batch__str(a, r, (int)i, 0);
+    for (size_t i = 1; i < sizeof calls / sizeof calls[0]; i++)
+        PQclear(calls[i].res);
+    if (!out->parents || !out->rel_from || !out->rel_to || !out->products || !out->ents || !out->existing) {
+        db_rollback(c);
+        return ENT_ENOMEM;
+    }
+    return ENT_OK;
+}
+
+int store_batch_write(db_conn_t *c, const store_batch_row_t *rows, size_t n, const store_batch_update_t *ups,
+                      size_t n_ups, const char *request_id, const char *user, const char *operation,
+                      const ent_alloc_t *a, char **new_uids)
+{
+    size_t failed_at;
+    int rc;
+
+    if (n == 0) {
+        db_rollback(c);
+        return ENT_OK;
+    }
+    /* Column arrays, row by row. */
+    const char **s[16];
+    for (int k = 0; k < 16; k++)
+        if ((s[k] = ent_calloc(a, n + 1, sizeof(char *))) == NULL)
+            return ENT_ENOMEM;
+    long long *ll[5];
+    bool *has[3];
+    for (int k = 0; k < 5; k++)
+        if ((ll[k] = ent_calloc(a, n + n_ups + 1, sizeof(long long))) == NULL)
+            return ENT_ENOMEM;
+    for (int k = 0; k < 3; k++)
+        if ((has[k] = ent_calloc(a, n + 1, sizeof(bool))) == NULL)
+            return ENT_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const store_new_item_t *it = &rows[i].item;
+        const model_line_item_t *src = it->src;
+        s[0][i] = it->activation_id;
+        ll[0][i] = it->entitlement_pk;
+        ll[1][i] = it->product_id;
+        has[0][i] = it->product_id != 0;
+        ll[2][i] = it->parent_id;
+        has[1][i] = it->parent_id != 0;
+        s[1][i] = model_item_type_name(it->type);
+        s[2][i] = model_state_name(it->state);
+        ll[3][i] = it->count;
+        s[3][i] = src->description;
+        s[4][i] = src->part_number;
+        s[5][i] = src->license_model;
+        s[6][i] = src->order_id;
+        s[7][i] = src->order_line_number;
+        s[8][i] = src->start_date;
+        s[9][i] = src->expiration_date;
+        s[10][i] = src->is_permanent == OPT_TRUE ? "true" : "false";
+        ll[4][i] = src->term_duration;
+        has[2][i] = src->has_term;
+        s[11][i] = src->has_term ? src->term_unit : NULL;
+        s[12][i] = src->version_date;
+        s[13][i] = rows[i].ent_key;
+        s[14][i] = rows[i].ent_uid;
+        s[15][i] = rows[i].parent_aid;
+    }
+    long long *up_id = ent_calloc(a, n_ups + 1, sizeof(long long));
+    long long *up_n = ent_calloc(a, n_ups + 1, sizeof(long long));
+    const char **up_s = ent_calloc(a, n_ups + 1, sizeof(char *));
+    if (!up_id || !up_n || !up_s)
+        return ENT_ENOMEM;
+    for (size_t i = 0; i < n_ups; i++) {
+        up_id[i] = ups[i].id;
+        up_n[i] = ups[i].count;
+        up_s[i] = model_state_name(ups[i].state);
+    }
+    const char *v[28] = {
+        batch__array(a, s[0], n), batch__ll_array(a, ll[0], NULL, n), batch__ll_array(a, ll[1], has[0], n),
+        batch__ll_array(a, ll[2], has[1], n), batch__array(a, s[1], n), batch__array(a, s[2], n),
+        batch__ll_array(a, ll[3], NULL, n), batch__array(a, s[3], n), batch__array(a, s[4], n),
+        batch__array(a, s[5], n), batch__array(a, s[6], n), batch__array(a, s[7], n), batch__array(a, s[8], n),
+        batch__array(a, s[9], n), batch__array(a, s[10], n), batch__ll_array(a, ll[4], has[2], n),
+        batch__array(a, s[11], n), batch__array(a, s[12], n), batch__ll_array(a, up_id, NULL, n_ups),
+        batch__ll_array(a, up_n, NULL, n_ups), batch__array(a, up_s, n_ups), request_id, user, operation,
+        batch__array(a, s[13], n), batch__array(a, s[14], n), batch__array(a, s[15], n), batch__array(a, s[0], n),
+    };
+    for (int k = 0; k < 28; k++)
+        if (v[k] == NULL && k != 21 && k != 22)
+            return ENT_ENOMEM;
+    db_call_t calls[] = {
+        {STMT_BATCH_WRITE, 28, v, NULL},
+        {DB_CALL_COMMIT, 0, NULL, NULL},
+    };
+    if ((rc = db__pipeline(c, calls, 2, &failed_at)) != ENT_OK) {
+        db_rollback(c);
+        return rc;
+    }
+    PGresult *r = calls[0].res;
+    for (int row = 0; row < PQntuples(r); row++) {
+        const char *aid = PQgetvalue(r, row, 0);
+        for (size_t i = 0; i < n; i++)
+            if (new_uids[i] == NULL && strcmp(rows[i].item.activation_id, aid) == 0) {
+                new_uids[i] = ent_strdup(a, PQgetvalue(r, row, 1));
+                break;
+            }
+    }
+    PQclear(r);
+    return ENT_OK;
+}

@@ -1,0 +1,74 @@
+/*
+ * batch.h - the batch path of upgradeLicense / upsellLicense: every unit of
+ * a request is read with one pipelined round trip (the transaction's BEGIN
+ * and a locking statement per kind of object) and written with another (one
+ * statement for all new line items, parent updates and audit rows, and the
+ * COMMIT). The rules run in between, in lifecycle/batch.c.
+ */
+#ifndef ENT_DB_BATCH_H
+#define ENT_DB_BATCH_H
+
+#include "store.h"
+
+/* What to read; every list may be empty. Strings are borrowed. */
+typedef struct store_batch_keys {
+    const char *kind;                 /* "UPGRADE" or "UPSELL" */
+    const char **parent_aids;
+    size_t n_parent_aids;
+    const char **parent_uids;
+    size_t n_parent_uids;
+    const char **product_uids;
+    size_t n_product_uids;
+    const char **product_names, **product_versions;
+    size_t n_product_names;
+    const char **ent_keys;
+    size_t n_ent_keys;
+    const char **ent_uids;
+    size_t n_ent_uids;
+    const char **new_aids;            /* explicit new activation ids, to see which exist */
+    size_t n_new_aids;
+} store_batch_keys_t;
+
+typedef struct store_product {
+    long long id;
+    char *unique_id, *name, *version;
+} store_product_t;
+
+typedef struct store_batch_snapshot {
+    store_line_item_t *parents;       /* locked, in id order */
+    size_t n_parents;
+    long long *rel_from, *rel_to;     /* relationships of the kind asked */
+    size_t n_rels;
+    store_product_t *products;
+    size_t n_products;
+    store_entitlement_t *ents;
+    size_t n_ents;
+    char **existing;                  /* new activation ids already in use */
+    size_t n_existing;
+} store_batch_snapshot_t;
+
+/* Starts a transaction and reads (and locks) what the keys name. On error
+ * the transaction is rolled back. */
+int store_batch_read(db_conn_t *c, const store_batch_keys_t *keys, const ent_alloc_t *a,
+                     store_batch_snapshot_t *out) ENT_MUSTCHECK;
+
+/* One new line item and its audit row. */
+typedef struct store_batch_row {
+    store_new_item_t item;            /* activation_id final; src for the order fields */
+    const char *ent_key, *ent_uid, *parent_aid;
+} store_batch_row_t;
+
+typedef struct store_batch_update {
+    long long id;
+    long long count;
+    model_state_t state;
+} store_batch_update_t;
+
+/* Writes the rows and updates and COMMITs (ROLLBACK when there is nothing
+ * to write). new_uids[i] gets row i's uniqueId. ENT_OK only when the COMMIT
+ * succeeded; ENT_EEXIST when an activation id was taken meanwhile. */
+int store_batch_write(db_conn_t *c, const store_batch_row_t *rows, size_t n, const store_batch_update_t *ups,
+                      size_t n_ups, const char *request_id, const char *user, const char *operation,
+                      const ent_alloc_t *a, char **new_uids) ENT_MUSTCHECK;
+
+#endif
