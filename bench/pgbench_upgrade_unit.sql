@@ -38,9 +38,10 @@ WITH ins AS (INSERT INTO line_items (activation_id, entitlement_id, product_id, 
      AS u (id, n, s) WHERE li.id = u.id),
  aud AS (INSERT INTO audit_log (request_id, username, operation, entitlement_id, entitlement_uid,
        parent_activation_id, new_activation_id, new_unique_id)
-     SELECT 'pgbench', 'bench', 'upgradeLicense', a.ek, a.eu, a.pa, a.na, ins.unique_id
-     FROM unnest(('{"' || :ekey || '"}')::text[], ('{"' || :euid || '"}')::text[], ('{"' || :paid || '"}')::text[],
-       ('{"pg-' || :client_id || '-' || :r || '"}')::text[]) AS a (ek, eu, pa, na)
+     SELECT a.rq, a.us, 'upgradeLicense', a.ek, a.eu, a.pa, a.na, ins.unique_id
+     FROM unnest('{"pgbench"}'::text[], '{"bench"}'::text[], ('{"' || :ekey || '"}')::text[],
+       ('{"' || :euid || '"}')::text[], ('{"' || :paid || '"}')::text[],
+       ('{"pg-' || :client_id || '-' || :r || '"}')::text[]) AS a (rq, us, ek, eu, pa, na)
      JOIN ins ON ins.activation_id = a.na)
 SELECT activation_id, unique_id FROM ins;
 COMMIT;

@@ -65,6 +65,11 @@ static const cfg_setting_t cfg__table[] = {
                 "Idle keep-alive connections are closed after this many seconds."),
     INT_SETTING("ENTITLEMENTD_MAX_CONNECTIONS", max_connections, 16, 65536, "1024",
                 "Open client connections at most; more are refused until some close."),
+    INT_SETTING("ENTITLEMENTD_COMMIT_GROUPS", commit_groups, 0, 256, "2",
+                "upgradeLicense and upsellLicense requests that arrive while earlier ones are "
+                "being written share one transaction and one commit (each unit still atomic); "
+                "this many such groups are written at once. 0: every request has a transaction "
+                "of its own."),
     INT_SETTING("ENTITLEMENTD_VALIDATE_XML", validate_xml, 0, 1, "0",
                 "1: also validate every request and response against the XSD with libxml2 "
                 "(slower; the test suite validates responses on the client side anyway)."),

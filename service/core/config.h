@@ -31,6 +31,7 @@ typedef struct ent_config {
     int keepalive_timeout_s;    /* idle keep-alive connections are closed after this */
     int max_connections;        /* open client connections at most */
     int validate_xml;           /* 1: validate requests and responses against the XSD */
+    int commit_groups;          /* commit groups written at once; 0: no grouping */
 } ent_config_t;
 
 /* Fills cfg with defaults, then overrides from the environment. On a bad

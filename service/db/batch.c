@@ -168,8 +168,7 @@ int store_batch_read(db_conn_t *c, const store_batch_keys_t *k, const ent_alloc_
 }
 
 int store_batch_write(db_conn_t *c, const store_batch_row_t *rows, size_t n, const store_batch_update_t *ups,
-                      size_t n_ups, const char *request_id, const char *user, const char *operation,
-                      const ent_alloc_t *a, char **new_uids)
+                      size_t n_ups, const char *operation, const ent_alloc_t *a, char **new_uids)
 {
     size_t failed_at;
     int rc;
@@ -179,8 +178,8 @@ int store_batch_write(db_conn_t *c, const store_batch_row_t *rows, size_t n, con
         return ENT_OK;
     }
     /* Column arrays, row by row. */
-    const char **s[16];
-    for (int k = 0; k < 16; k++)
+    const char **s[18];
+    for (int k = 0; k < 18; k++)
         if ((s[k] = ent_calloc(a, n + 1, sizeof(char *))) == NULL)
             return ENT_ENOMEM;
     long long *ll[5];
@@ -218,6 +217,8 @@ int store_batch_write(db_conn_t *c, const store_batch_row_t *rows, size_t n, con
         s[13][i] = rows[i].ent_key;
         s[14][i] = rows[i].ent_uid;
         s[15][i] = rows[i].parent_aid;
+        s[16][i] = rows[i].request_id;
+        s[17][i] = rows[i].user;
     }
     long long *up_id = ent_calloc(a, n_ups + 1, sizeof(long long));
     long long *up_n = ent_calloc(a, n_ups + 1, sizeof(long long));
@@ -236,11 +237,11 @@ int store_batch_write(db_conn_t *c, const store_batch_row_t *rows, size_t n, con
         batch__array(a, s[5], n), batch__array(a, s[6], n), batch__array(a, s[7], n), batch__array(a, s[8], n),
         batch__array(a, s[9], n), batch__array(a, s[10], n), batch__ll_array(a, ll[4], has[2], n),
         batch__array(a, s[11], n), batch__array(a, s[12], n), batch__ll_array(a, up_id, NULL, n_ups),
-        batch__ll_array(a, up_n, NULL, n_ups), batch__array(a, up_s, n_ups), request_id, user, operation,
+        batch__ll_array(a, up_n, NULL, n_ups), batch__array(a, up_s, n_ups), batch__array(a, s[16], n), batch__array(a, s[17], n), operation,
         batch__array(a, s[13], n), batch__array(a, s[14], n), batch__array(a, s[15], n), batch__array(a, s[0], n),
     };
     for (int k = 0; k < 28; k++)
-        if (v[k] == NULL && k != 21 && k != 22)
+        if (v[k] == NULL)
             return ENT_ENOMEM;
     db_call_t calls[] = {
         {STMT_BATCH_WRITE, 28, v, NULL},

@@ -1,6 +1,6 @@
 /*
  * batch.h - the batch path of upgradeLicense / upsellLicense: every unit of
- * a request is read with one pipelined round trip (the transaction's BEGIN
+ * a request (or of a commit group of requests) is read with one pipelined round trip (the transaction's BEGIN
  * and a locking statement per kind of object) and written with another (one
  * statement for all new line items, parent updates and audit rows, and the
  * COMMIT). The rules run in between, in lifecycle/batch.c.
@@ -56,6 +56,7 @@ int store_batch_read(db_conn_t *c, const store_batch_keys_t *keys, const ent_all
 typedef struct store_batch_row {
     store_new_item_t item;            /* activation_id final; src for the order fields */
     const char *ent_key, *ent_uid, *parent_aid;
+    const char *request_id, *user;    /* of the request the row belongs to, for the audit row */
 } store_batch_row_t;
 
 typedef struct store_batch_update {
@@ -68,7 +69,6 @@ typedef struct store_batch_update {
  * to write). new_uids[i] gets row i's uniqueId. ENT_OK only when the COMMIT
  * succeeded; ENT_EEXIST when an activation id was taken meanwhile. */
 int store_batch_write(db_conn_t *c, const store_batch_row_t *rows, size_t n, const store_batch_update_t *ups,
-                      size_t n_ups, const char *request_id, const char *user, const char *operation,
-                      const ent_alloc_t *a, char **new_uids) ENT_MUSTCHECK;
+                      size_t n_ups, const char *operation, const ent_alloc_t *a, char **new_uids) ENT_MUSTCHECK;
 
 #endif

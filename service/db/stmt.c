@@ -127,8 +127,9 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
         "upd AS (UPDATE line_items li SET number_of_copies = u.n, state = u.s, updated_at = now() "
         "FROM unnest($19::bigint[], $20::bigint[], $21::text[]) AS u (id, n, s) WHERE li.id = u.id), "
         "aud AS (INSERT INTO audit_log (request_id, username, operation, entitlement_id, entitlement_uid, "
-        "parent_activation_id, new_activation_id, new_unique_id) SELECT $22, $23, $24, a.ek, a.eu, a.pa, a.na, "
-        "ins.unique_id FROM unnest($25::text[], $26::text[], $27::text[], $28::text[]) AS a (ek, eu, pa, na) "
+        "parent_activation_id, new_activation_id, new_unique_id) SELECT a.rq, a.us, $24, a.ek, a.eu, a.pa, a.na, "
+        "ins.unique_id FROM unnest($22::text[], $23::text[], $25::text[], $26::text[], $27::text[], $28::text[]) "
+        "AS a (rq, us, ek, eu, pa, na) "
         "JOIN ins ON ins.activation_id = a.na) "
         "SELECT activation_id, unique_id FROM ins"},
 };

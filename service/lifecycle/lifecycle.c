@@ -6,9 +6,9 @@
 
 #include "../core/ids.h"
 #include "../core/log.h"
-#include "../db/batch.h"
 #include "../db/query.h"
 #include "../db/store.h"
+#include "lifecycle_int.h"
 
 /* Longest message we put after a reason code; identifiers are cut to fit. */
 #define LC_MAX_REASON 600
@@ -24,7 +24,7 @@ lc_outcome_t lc_fail(const lc_ctx_t *ctx, lc_reason_t reason, const char *fmt, .
     return o;
 }
 
-static lc_outcome_t lc__ok(void)
+lc_outcome_t lc__ok(void)
 {
     lc_outcome_t o = {REASON_OK, NULL};
     return o;
@@ -32,7 +32,7 @@ static lc_outcome_t lc__ok(void)
 
 /* A printable name for an identifier in a reason: hostile input may be
  * long, so it is cut (on a character boundary) at 255 bytes. */
-static const char *lc__name(const model_ref_t *ref, char *buf, size_t len)
+const char *lc__name(const model_ref_t *ref, char *buf, size_t len)
 {
     const char *s = ref->key && ref->key[0] ? ref->key : ref->unique_id ? ref->unique_id : "";
     size_t n = strlen(s);
@@ -47,7 +47,7 @@ static const char *lc__name(const model_ref_t *ref, char *buf, size_t len)
 }
 
 /* Maps a store error that has no more specific reason. */
-static lc_outcome_t lc__db_fail(const lc_ctx_t *ctx, int rc, const char *what)
+lc_outcome_t lc__db_fail(const lc_ctx_t *ctx, int rc, const char *what)
 {
     if (rc == ENT_EDBDOWN || rc == ENT_ETIMEDOUT || rc == ENT_ERETRY)
         return lc_fail(ctx, REASON_DATABASE_UNAVAILABLE, "the database is not available (%s)", what);
@@ -59,7 +59,7 @@ static lc_outcome_t lc__db_fail(const lc_ctx_t *ctx, int rc, const char *what)
 
 /* Resolves the activation id of a new line item: the client's (checked) or
  * a generated one. */
-static lc_outcome_t lc__activation_id(const lc_ctx_t *ctx, const model_line_item_t *item, char **out)
+lc_outcome_t lc__activation_id(const lc_ctx_t *ctx, const model_line_item_t *item, char **out)
 {
     const char *why;
     if (item->activation_id != NULL && item->activation_id[0] != '\0' && !item->auto_generate) {
@@ -612,354 +612,3 @@ lc_outcome_t lc_delete_entitlement(const lc_ctx_t *ctx, const model_ref_t *ref)
     return lc__run(ctx, lc__delete_fn, ref);
 }
 
-/* The batch path (see lc_change_batch). */
-
-/* The parent a reference names in the snapshot (index), or -1. With both
- * identifiers given they must agree. */
-static long lc__find_parent(const store_batch_snapshot_t *s, const model_ref_t *ref)
-{
-    bool by_uid = ref->unique_id != NULL && ref->unique_id[0] != '\0';
-    for (size_t i = 0; i < s->n_parents; i++) {
-        const store_line_item_t *p = &s->parents[i];
-        if (by_uid ? strcmp(p->unique_id, ref->unique_id) != 0
-                   : ref->key == NULL || strcmp(p->activation_id, ref->key) != 0)
-            continue;
-        if (by_uid && ref->key != NULL && ref->key[0] != '\0' && strcmp(ref->key, p->activation_id) != 0)
-            return -1;
-        return (long)i;
-    }
-    return -1;
-}
-
-static const store_entitlement_t *lc__find_ent(const store_batch_snapshot_t *s, const model_ref_t *ref)
-{
-    bool by_uid = ref->unique_id != NULL && ref->unique_id[0] != '\0';
-    for (size_t i = 0; i < s->n_ents; i++) {
-        const store_entitlement_t *e = &s->ents[i];
-        if (by_uid ? strcmp(e->unique_id, ref->unique_id) != 0
-                   : ref->key == NULL || strcmp(e->entitlement_id, ref->key) != 0)
-            continue;
-        if (by_uid && ref->key != NULL && ref->key[0] != '\0' && strcmp(ref->key, e->entitlement_id) != 0)
-            return NULL;
-        return e;
-    }
-    return NULL;
-}
-
-static const store_product_t *lc__find_product(const store_batch_snapshot_t *s, const model_product_ref_t *ref)
-{
-    bool by_uid = ref->unique_id != NULL && ref->unique_id[0] != '\0';
-    for (size_t i = 0; i < s->n_products; i++) {
-        const store_product_t *p = &s->products[i];
-        if (by_uid ? strcmp(p->unique_id, ref->unique_id) != 0
-                   : ref->name == NULL || ref->version == NULL || strcmp(p->name, ref->name) != 0 ||
-                         strcmp(p->version, ref->version) != 0)
-            continue;
-        if (by_uid && ref->name != NULL && ref->version != NULL &&
-            (strcmp(p->name, ref->name) != 0 || strcmp(p->version, ref->version) != 0))
-            return NULL;
-        return p;
-    }
-    return NULL;
-}
-
-static bool lc__related(const store_batch_snapshot_t *s, long long from, long long to)
-{
-    for (size_t i = 0; i < s->n_rels; i++)
-        if (s->rel_from[i] == from && s->rel_to[i] == to)
-            return true;
-    return false;
-}
-
-static bool lc__exists(const store_batch_snapshot_t *s, const char *aid)
-{
-    for (size_t i = 0; i < s->n_existing; i++)
-        if (strcmp(s->existing[i], aid) == 0)
-            return true;
-    return false;
-}
-
-/* The keys of every object the units name. */
-static int lc__batch_keys(const lc_ctx_t *ctx, lc_op_t op, const model_unit_t *units, size_t n,
-                          const lc_outcome_t *outcomes, store_batch_keys_t *k)
-{
-    size_t total = 0;
-    for (size_t u = 0; u < n; u++)
-        total += units[u].n_changes;
-    memset(k, 0, sizeof *k);
-    k->kind = op == LC_UPGRADE ? "UPGRADE" : "UPSELL";
-    const char **lists[9];
-    for (int i = 0; i < 9; i++)
-        if ((lists[i] = ent_calloc(ctx->alloc, total + n + 1, sizeof(char *))) == NULL)
-            return ENT_ENOMEM;
-    k->parent_aids = lists[0];
-    k->parent_uids = lists[1];
-    k->product_uids = lists[2];
-    k->product_names = lists[3];
-    k->product_versions = lists[4];
-    k->ent_keys = lists[5];
-    k->ent_uids = lists[6];
-    k->new_aids = lists[7];
-    for (size_t u = 0; u < n; u++) {
-        if (outcomes[u].reason != REASON_OK)
-            continue;
-        const model_unit_t *unit = &units[u];
-        if (unit->has_entitlement) {
-            if (unit->entitlement.unique_id && unit->entitlement.unique_id[0])
-                k->ent_uids[k->n_ent_uids++] = unit->entitlement.unique_id;
-            else if (unit->entitlement.key)
-                k->ent_keys[k->n_ent_keys++] = unit->entitlement.key;
-        }
-        for (size_t c = 0; c < unit->n_changes; c++) {
-            const model_change_t *ch = &unit->changes[c];
-            if (ch->parent.unique_id && ch->parent.unique_id[0])
-                k->parent_uids[k->n_parent_uids++] = ch->parent.unique_id;
-            else if (ch->parent.key)
-                k->parent_aids[k->n_parent_aids++] = ch->parent.key;
-            const model_product_ref_t *p = &ch->item.product;
-            if (p->unique_id && p->unique_id[0])
-                k->product_uids[k->n_product_uids++] = p->unique_id;
-            else if (p->name && p->version) {
-                k->product_names[k->n_product_names] = p->name;
-                k->product_versions[k->n_product_names++] = p->version;
-            }
-            if (ch->item.activation_id && ch->item.activation_id[0] && !ch->item.auto_generate)
-                k->new_aids[k->n_new_aids++] = ch->item.activation_id;
-        }
-    }
-    return ENT_OK;
-}
-
-/* Whether a unit names, as a parent, a line item another unit of the same
- * request creates: only the one-by-one path sees it. */
-static bool lc__builds_on_itself(const store_batch_keys_t *k)
-{
-    for (size_t i = 0; i < k->n_parent_aids; i++)
-        for (size_t j = 0; j < k->n_new_aids; j++)
-            if (strcmp(k->parent_aids[i], k->new_aids[j]) == 0)
-                return true;
-    return false;
-}
-
-typedef struct lc_undo {
-    long idx;
-    long long count;
-    model_state_t state;
-    bool touched;
-} lc_undo_t;
-
-/* Applies one unit to the snapshot in memory; on failure restores it.
- * Appends the unit's rows to rows (*n_rows grows only on success). */
-static lc_outcome_t lc__batch_unit(const lc_ctx_t *ctx, lc_op_t op, const model_unit_t *unit,
-                                   store_batch_snapshot_t *s, bool *touched, store_batch_row_t *rows,
-                                   size_t *n_rows, model_unit_result_t *res, lc_undo_t *undo)
-{
-    static const model_item_type_t types[] = {ITEM_UPGRADE, ITEM_UPSELL, ITEM_RENEWAL};
-    const char *kind = op == LC_UPGRADE ? "UPGRADE" : "UPSELL";
-    const store_entitlement_t *ent = NULL;
-    size_t n_undo = 0, first_row = *n_rows;
-    lc_outcome_t o = lc__ok();
-    char name[256];
-
-    if (unit->n_changes == 0)
-        return lc_fail(ctx, REASON_INVALID_REQUEST, "entitlementData has no lineItemData");
-    memset(res, 0, sizeof *res);
-    res->n_changes = unit->n_changes;
-    res->changes = ent_calloc(ctx->alloc, unit->n_changes, sizeof *res->changes);
-    if (res->changes == NULL)
-        return lc_fail(ctx, REASON_INTERNAL_ERROR, "out of memory");
-    if (unit->has_entitlement && (ent = lc__find_ent(s, &unit->entitlement)) == NULL)
-        return lc_fail(ctx, REASON_ENTITLEMENT_NOT_FOUND, "no entitlement with %s '%s'",
-                       unit->entitlement.key ? "entitlementId" : "uniqueId",
-                       lc__name(&unit->entitlement, name, sizeof name));
-    for (size_t i = 0; i < unit->n_changes && o.reason == REASON_OK; i++) {
-        const model_change_t *ch = &unit->changes[i];
-        char *aid = NULL;
-        long long count;
-        if ((o = lc__activation_id(ctx, &ch->item, &aid)).reason != REASON_OK)
-            break;
-        long idx = lc__find_parent(s, &ch->parent);
-        if (idx < 0) {
-            o = lc_fail(ctx, REASON_LINE_ITEM_NOT_FOUND, "no line item with %s '%s'",
-                        ch->parent.key ? "activationId" : "uniqueId", lc__name(&ch->parent, name, sizeof name));
-            break;
-        }
-        store_line_item_t *parent = &s->parents[idx];
-        if (ent != NULL && parent->entitlement_pk != ent->id) {
-            o = lc_fail(ctx, REASON_LINE_ITEM_NOT_IN_ENTITLEMENT, "line item '%s' does not belong to entitlement '%s'",
-                        parent->activation_id, ent->entitlement_id);
-            break;
-        }
-        if (!lc_state_allows_change(parent->state, parent->entitlement_state)) {
-            o = lc_fail(ctx, REASON_INVALID_STATE,
-                        "line item '%s' is %s in entitlement '%s' (%s); only DEPLOYED or TEST "
-                        "line items of an entitlement that is not INACTIVE can be changed",
-                        parent->activation_id, model_state_name(parent->state), parent->entitlement_id,
-                        model_state_name(parent->entitlement_state));
-            break;
-        }
-        if (!ch->item.has_product) {
-            o = lc_fail(ctx, REASON_INVALID_REQUEST, "lineItem %zu has no product", i + 1);
-            break;
-        }
-        const store_product_t *prod = lc__find_product(s, &ch->item.product);
-        if (prod == NULL) {
-            const model_product_ref_t *p = &ch->item.product;
-            if (p->name != NULL)
-                o = lc_fail(ctx, REASON_PRODUCT_NOT_FOUND, "no product '%.255s' version '%.255s'", p->name,
-                            p->version ? p->version : "");
-            else
-                o = lc_fail(ctx, REASON_PRODUCT_NOT_FOUND, "no product with uniqueId '%.255s'",
-                            p->unique_id ? p->unique_id : "");
-            break;
-        }
-        if (!lc__related(s, parent->product_id, prod->id)) {
-            o = lc_fail(ctx, REASON_NO_PRODUCT_RELATIONSHIP,
-                        "no %s relationship from the product of line item '%s' to the product requested", kind,
-                        parent->activation_id);
-            break;
-        }
-        if (!lc_new_count(ch->is_full == OPT_TRUE, ch->item.has_count, ch->item.number_of_copies, parent->count,
-                          &count)) {
-            o = lc_fail(ctx, REASON_INVALID_COUNT,
-                        "numberOfCopies %lld is not between 1 and the %lld copies of line item '%s'",
-                        ch->is_full == OPT_TRUE ? parent->count : ch->item.number_of_copies, parent->count,
-                        parent->activation_id);
-            break;
-        }
-        if (lc__exists(s, aid)) {
-            o = lc_fail(ctx, REASON_ACTIVATION_ID_EXISTS, "activationId '%.255s' is already in use", aid);
-            break;
-        }
-        undo[n_undo++] = (lc_undo_t){idx, parent->count, parent->state, touched[idx]};
-        store_batch_row_t *row = &rows[(*n_rows)++];
-        row->item = (store_new_item_t){
-            .entitlement_pk = parent->entitlement_pk,
-            .product_id = prod->id,
-            .parent_id = parent->id,
-            .type = types[op],
-            .state = ch->auto_deploy == OPT_TRUE ? STATE_DEPLOYED : STATE_DRAFT,
-            .count = count,
-            .activation_id = aid,
-            .src = &ch->item,
-        };
-        row->ent_key = parent->entitlement_id;
-        row->ent_uid = parent->entitlement_uid;
-        row->parent_aid = parent->activation_id;
-        parent->count -= count;
-        if (ch->allow_on_parent != OPT_TRUE)
-            parent->state = STATE_OBSOLETE;
-        touched[idx] = true;
-        model_change_result_t *out = &res->changes[i];
-        out->parent_unique_id = parent->unique_id;
-        out->parent_activation_id = parent->activation_id;
-        out->new_activation_id = aid;
-        if (i == 0) {
-            res->entitlement_unique_id = parent->entitlement_uid;
-            res->entitlement_id = parent->entitlement_id;
-        }
-    }
-    if (o.reason != REASON_OK) {
-        while (n_undo > 0) {
-            lc_undo_t *u = &undo[--n_undo];
-            s->parents[u->idx].count = u->count;
-            s->parents[u->idx].state = u->state;
-            touched[u->idx] = u->touched;
-        }
-        *n_rows = first_row;
-    }
-    return o;
-}
-
-/* One try of the whole batch; returns ENT_OK when every outcome is final. */
-static int lc__batch_try(const lc_ctx_t *ctx, lc_op_t op, const model_unit_t *units, size_t n,
-                         model_unit_result_t *results, lc_outcome_t *outcomes, const bool *preset,
-                         const store_batch_keys_t *keys, db_conn_t *c)
-{
-    store_batch_snapshot_t snap;
-    size_t total = 0, n_rows = 0;
-    int rc;
-
-    for (size_t u = 0; u < n; u++)
-        total += units[u].n_changes;
-    if ((rc = store_batch_read(c, keys, ctx->alloc, &snap)) != ENT_OK)
-        return rc;
-    bool *touched = ent_calloc(ctx->alloc, snap.n_parents + 1, sizeof *touched);
-    store_batch_row_t *rows = ent_calloc(ctx->alloc, total + 1, sizeof *rows);
-    lc_undo_t *undo = ent_calloc(ctx->alloc, total + 1, sizeof *undo);
-    size_t *row_unit = ent_calloc(ctx->alloc, total + 1, sizeof *row_unit);
-    if (!touched || !rows || !undo || !row_unit) {
-        db_rollback(c);
-        return ENT_ENOMEM;
-    }
-    for (size_t u = 0; u < n; u++) {
-        if (preset[u])
-            continue;
-        size_t before = n_rows;
-        outcomes[u] = lc__batch_unit(ctx, op, &units[u], &snap, touched, rows, &n_rows, &results[u], undo);
-        for (size_t r = before; r < n_rows; r++)
-            row_unit[r] = u;
-    }
-    store_batch_update_t *ups = ent_calloc(ctx->alloc, snap.n_parents + 1, sizeof *ups);
-    char **uids = ent_calloc(ctx->alloc, n_rows + 1, sizeof *uids);
-    if (!ups || !uids) {
-        db_rollback(c);
-        return ENT_ENOMEM;
-    }
-    size_t n_ups = 0;
-    for (size_t i = 0; i < snap.n_parents; i++)
-        if (touched[i])
-            ups[n_ups++] = (store_batch_update_t){snap.parents[i].id, snap.parents[i].count, snap.parents[i].state};
-    rc = store_batch_write(c, rows, n_rows, ups, n_ups, ctx->request_id, ctx->user,
-                           op == LC_UPGRADE ? "upgradeLicense" : "upsellLicense", ctx->alloc, uids);
-    if (rc != ENT_OK)
-        return rc;
-    /* Committed: hand out the new uniqueIds in row order. */
-    size_t r = 0;
-    for (size_t u = 0; u < n; u++) {
-        if (preset[u] || outcomes[u].reason != REASON_OK)
-            continue;
-        for (size_t ch = 0; ch < results[u].n_changes; ch++, r++)
-            results[u].changes[ch].new_unique_id = uids[r];
-    }
-    (void)row_unit;
-    return ENT_OK;
-}
-
-void lc_change_batch(const lc_ctx_t *ctx, lc_op_t op, const model_unit_t *units, size_t n,
-                     model_unit_result_t *results, lc_outcome_t *outcomes)
-{
-    store_batch_keys_t keys;
-    bool *preset = ent_calloc(ctx->alloc, n + 1, sizeof *preset);
-    db_conn_t *c = NULL;
-    int rc = ENT_ENOMEM;
-
-    if (preset != NULL)
-        for (size_t u = 0; u < n; u++)
-            preset[u] = outcomes[u].reason != REASON_OK;
-    if (preset != NULL && (rc = lc__batch_keys(ctx, op, units, n, outcomes, &keys)) == ENT_OK &&
-        !lc__builds_on_itself(&keys) && (rc = db_pool_acquire(ctx->pool, &c)) == ENT_OK) {
-        for (int attempt = 0; attempt < LC_MAX_RETRIES; attempt++) {
-            rc = lc__batch_try(ctx, op, units, n, results, outcomes, preset, &keys, c);
-            if (rc != ENT_ERETRY && !(rc == ENT_EDBDOWN && attempt == 0))
-                break;
-            /* A server restart since the last request: one more try on a
-             * fresh connection (nothing was committed). */
-            if (rc == ENT_EDBDOWN && db_conn_reset(c) != ENT_OK)
-                break;
-        }
-        db_pool_release(ctx->pool, c);
-        if (rc == ENT_OK)
-            return;
-    }
-    if (rc == ENT_EDBDOWN || rc == ENT_ETIMEDOUT) {
-        for (size_t u = 0; u < n; u++)
-            if (preset == NULL || !preset[u])
-                outcomes[u] = lc__db_fail(ctx, rc, "running the request");
-        return;
-    }
-    /* Undecided: one unit at a time, each in its own transaction. */
-    for (size_t u = 0; u < n; u++)
-        if (preset == NULL || !preset[u])
-            outcomes[u] = lc_change_unit(ctx, op, &units[u], &results[u]);
-}

@@ -12,6 +12,7 @@
 #include "../core/alloc.h"
 #include "../core/model.h"
 #include "../db/pool.h"
+#include "group.h"
 #include "rules.h"
 
 /* A unit that keeps losing serialization races fails after this many
@@ -23,6 +24,7 @@ typedef struct lc_ctx {
     const char *user;       /* authenticated user, for the audit trail */
     const char *request_id; /* for the audit trail */
     const ent_alloc_t *alloc; /* results and reasons are allocated here */
+    lc_group_t *group;      /* commit groups to join (group.h); NULL: every request alone */
 } lc_ctx_t;
 
 typedef enum lc_op {
@@ -42,15 +44,17 @@ typedef struct lc_outcome {
 lc_outcome_t lc_change_unit(const lc_ctx_t *ctx, lc_op_t op, const model_unit_t *unit,
                             model_unit_result_t *result);
 
-/* Upgrades or upsells the n units of a request together: one transaction,
+/* Upgrades or upsells the n units of a request together: one transaction
+ * (shared with the requests of its commit group, when ctx->group is set),
  * one pipelined round trip to read and lock everything, the rules in
  * memory, one round trip to write and commit. Each unit still succeeds or
  * fails as a whole, and none is reported done before the COMMIT. Units
  * whose outcome is preset (outcomes[i].reason != REASON_OK on entry, e.g.
- * DUPLICATE_IN_REQUEST) are left alone. When the batch cannot decide (an
- * activation id taken meanwhile, a serialization failure, a unit that
- * builds on another of the same request) the units fall back to
- * lc_change_unit one by one. */
+ * DUPLICATE_IN_REQUEST) are left alone. In a group, the requests are
+ * decided in arrival order, as if run one after the other. When the batch
+ * cannot decide (an activation id taken meanwhile, a serialization failure,
+ * a unit that builds on another of the same request) the units fall back
+ * to lc_change_unit one by one. */
 void lc_change_batch(const lc_ctx_t *ctx, lc_op_t op, const model_unit_t *units, size_t n,
                      model_unit_result_t *results, lc_outcome_t *outcomes);
 

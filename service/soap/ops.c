@@ -41,6 +41,7 @@ int ops_begin(struct soap *soap, lc_ctx_t *ctx, ent_alloc_t *alloc)
     ctx->user = w->user;
     ctx->request_id = w->request_id;
     ctx->alloc = alloc;
+    ctx->group = w->group;
     return SOAP_OK;
 }
 

@@ -46,6 +46,7 @@ struct soap_server {
     const ent_config_t *cfg;
     db_pool_t *pool;
     struct auth_cache *auth;
+    lc_group_t *group;      /* NULL when ENTITLEMENTD_COMMIT_GROUPS=0 */
     validator_t *validator; /* NULL unless ENTITLEMENTD_VALIDATE_XML=1 */
     int listen_fd;
     int port;
@@ -608,6 +609,7 @@ static struct soap *server__context(soap_server_t *s, soap_worker_t *w)
     w->cfg = s->cfg;
     w->pool = s->pool;
     w->auth = s->auth;
+    w->group = s->group;
     w->validator = s->validator;
     if (w->validator != NULL) {
         w->fsend = soap->fsend;
@@ -650,6 +652,9 @@ int soap_server_start(const ent_config_t *cfg, db_pool_t *pool, soap_server_t **
         rc = ENT_ENOMEM;
         goto fail;
     }
+    if (cfg->commit_groups > 0 &&
+        (rc = lc_group_new(cfg->commit_groups, (size_t)cfg->max_units, &s->group)) != ENT_OK)
+        goto fail;
     if (cfg->validate_xml && (rc = validator_new(&s->validator)) != ENT_OK) {
         log_error("cannot load the schema for ENTITLEMENTD_VALIDATE_XML: %s", ent_strerror(rc));
         goto fail;
@@ -698,6 +703,7 @@ fail:
         if (s->contexts[i])
             soap_free(s->contexts[i]);
     auth_cache_free(s->auth);
+    lc_group_free(s->group);
     validator_free(s->validator);
     free(s->contexts);
     free(s->workers);
@@ -739,6 +745,7 @@ void soap_server_stop(soap_server_t *s)
     close(s->epfd);
     close(s->wake_fd);
     auth_cache_free(s->auth);
+    lc_group_free(s->group);
     pthread_mutex_destroy(&s->reap_lock);
     pthread_mutex_destroy(&s->lock);
     free(s->contexts);

@@ -10,6 +10,7 @@
 
 #include "../core/config.h"
 #include "../db/pool.h"
+#include "../lifecycle/group.h"
 #include "guard.h"
 #include "soapH.h"
 
@@ -20,6 +21,7 @@ typedef struct soap_worker {
     const ent_config_t *cfg;
     db_pool_t *pool;
     struct auth_cache *auth;
+    lc_group_t *group;         /* commit groups of upgrade and upsell; may be NULL */
     char request_id[17];
     char host[SOAP_MAX_HOST + 1]; /* Host header of the request, validated */
     guard_t guard;

@@ -1,0 +1,529 @@
+/*
+ * The batch path of upgradeLicense and upsellLicense (lc_change_batch):
+ * the units of one request, or of a commit group of requests (group.h),
+ * are read with one pipelined round trip, decided in memory unit by unit in
+ * arrival order, and written and committed with a second round trip.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "../core/log.h"
+#include "lifecycle_int.h"
+
+/* The new activation ids claimed by the units decided so far in a group:
+ * units of one request never repeat an id (DUPLICATE_IN_REQUEST is found
+ * before), but two requests of one group may, and the later one then finds
+ * the id in use, as it would had it run after the other. Open addressing,
+ * sized for every line item of the group. */
+typedef struct lc_claims {
+    const char **slot;
+    size_t mask;
+} lc_claims_t;
+
+static uint64_t lc__hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static int lc__claims_init(lc_claims_t *c, size_t n, const ent_alloc_t *a)
+{
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    c->mask = cap - 1;
+    c->slot = ent_calloc(a, cap, sizeof *c->slot);
+    return c->slot ? ENT_OK : ENT_ENOMEM;
+}
+
+static bool lc__claimed(const lc_claims_t *c, const char *aid)
+{
+    for (size_t i = lc__hash(aid) & c->mask; c->slot[i] != NULL; i = (i + 1) & c->mask)
+        if (strcmp(c->slot[i], aid) == 0)
+            return true;
+    return false;
+}
+
+static void lc__claim(lc_claims_t *c, const char *aid)
+{
+    size_t i = lc__hash(aid) & c->mask;
+    while (c->slot[i] != NULL) {
+        if (strcmp(c->slot[i], aid) == 0)
+            return;
+        i = (i + 1) & c->mask;
+    }
+    c->slot[i] = aid;
+}
+
+/* The parent a reference names in the snapshot (index), or -1. With both
+ * identifiers given they must agree. */
+static long lc__find_parent(const store_batch_snapshot_t *s, const model_ref_t *ref)
+{
+    bool by_uid = ref->unique_id != NULL && ref->unique_id[0] != '\0';
+    for (size_t i = 0; i < s->n_parents; i++) {
+        const store_line_item_t *p = &s->parents[i];
+        if (by_uid ? strcmp(p->unique_id, ref->unique_id) != 0
+                   : ref->key == NULL || strcmp(p->activation_id, ref->key) != 0)
+            continue;
+        if (by_uid && ref->key != NULL && ref->key[0] != '\0' && strcmp(ref->key, p->activation_id) != 0)
+            return -1;
+        return (long)i;
+    }
+    return -1;
+}
+
+static const store_entitlement_t *lc__find_ent(const store_batch_snapshot_t *s, const model_ref_t *ref)
+{
+    bool by_uid = ref->unique_id != NULL && ref->unique_id[0] != '\0';
+    for (size_t i = 0; i < s->n_ents; i++) {
+        const store_entitlement_t *e = &s->ents[i];
+        if (by_uid ? strcmp(e->unique_id, ref->unique_id) != 0
+                   : ref->key == NULL || strcmp(e->entitlement_id, ref->key) != 0)
+            continue;
+        if (by_uid && ref->key != NULL && ref->key[0] != '\0' && strcmp(ref->key, e->entitlement_id) != 0)
+            return NULL;
+        return e;
+    }
+    return NULL;
+}
+
+static const store_product_t *lc__find_product(const store_batch_snapshot_t *s, const model_product_ref_t *ref)
+{
+    bool by_uid = ref->unique_id != NULL && ref->unique_id[0] != '\0';
+    for (size_t i = 0; i < s->n_products; i++) {
+        const store_product_t *p = &s->products[i];
+        if (by_uid ? strcmp(p->unique_id, ref->unique_id) != 0
+                   : ref->name == NULL || ref->version == NULL || strcmp(p->name, ref->name) != 0 ||
+                         strcmp(p->version, ref->version) != 0)
+            continue;
+        if (by_uid && ref->name != NULL && ref->version != NULL &&
+            (strcmp(p->name, ref->name) != 0 || strcmp(p->version, ref->version) != 0))
+            return NULL;
+        return p;
+    }
+    return NULL;
+}
+
+static bool lc__related(const store_batch_snapshot_t *s, long long from, long long to)
+{
+    for (size_t i = 0; i < s->n_rels; i++)
+        if (s->rel_from[i] == from && s->rel_to[i] == to)
+            return true;
+    return false;
+}
+
+static bool lc__exists(const store_batch_snapshot_t *s, const char *aid)
+{
+    for (size_t i = 0; i < s->n_existing; i++)
+        if (strcmp(s->existing[i], aid) == 0)
+            return true;
+    return false;
+}
+
+/* The keys of every object the units name. */
+static int lc__batch_keys(const lc_ctx_t *ctx, lc_op_t op, const model_unit_t *units, size_t n,
+                          const lc_outcome_t *outcomes, store_batch_keys_t *k)
+{
+    size_t total = 0;
+    for (size_t u = 0; u < n; u++)
+        total += units[u].n_changes;
+    memset(k, 0, sizeof *k);
+    k->kind = op == LC_UPGRADE ? "UPGRADE" : "UPSELL";
+    const char **lists[9];
+    for (int i = 0; i < 9; i++)
+        if ((lists[i] = ent_calloc(ctx->alloc, total + n + 1, sizeof(char *))) == NULL)
+            return ENT_ENOMEM;
+    k->parent_aids = lists[0];
+    k->parent_uids = lists[1];
+    k->product_uids = lists[2];
+    k->product_names = lists[3];
+    k->product_versions = lists[4];
+    k->ent_keys = lists[5];
+    k->ent_uids = lists[6];
+    k->new_aids = lists[7];
+    for (size_t u = 0; u < n; u++) {
+        if (outcomes[u].reason != REASON_OK)
+            continue;
+        const model_unit_t *unit = &units[u];
+        if (unit->has_entitlement) {
+            if (unit->entitlement.unique_id && unit->entitlement.unique_id[0])
+                k->ent_uids[k->n_ent_uids++] = unit->entitlement.unique_id;
+            else if (unit->entitlement.key)
+                k->ent_keys[k->n_ent_keys++] = unit->entitlement.key;
+        }
+        for (size_t c = 0; c < unit->n_changes; c++) {
+            const model_change_t *ch = &unit->changes[c];
+            if (ch->parent.unique_id && ch->parent.unique_id[0])
+                k->parent_uids[k->n_parent_uids++] = ch->parent.unique_id;
+            else if (ch->parent.key)
+                k->parent_aids[k->n_parent_aids++] = ch->parent.key;
+            const model_product_ref_t *p = &ch->item.product;
+            if (p->unique_id && p->unique_id[0])
+                k->product_uids[k->n_product_uids++] = p->unique_id;
+            else if (p->name && p->version) {
+                k->product_names[k->n_product_names] = p->name;
+                k->product_versions[k->n_product_names++] = p->version;
+            }
+            if (ch->item.activation_id && ch->item.activation_id[0] && !ch->item.auto_generate)
+                k->new_aids[k->n_new_aids++] = ch->item.activation_id;
+        }
+    }
+    return ENT_OK;
+}
+
+/* Whether a unit names, as a parent, a line item another unit of the same
+ * request (or group) creates: only the one-by-one path sees it. */
+static bool lc__builds_on_itself(const store_batch_keys_t *k)
+{
+    for (size_t i = 0; i < k->n_parent_aids; i++)
+        for (size_t j = 0; j < k->n_new_aids; j++)
+            if (strcmp(k->parent_aids[i], k->new_aids[j]) == 0)
+                return true;
+    return false;
+}
+
+typedef struct lc_undo {
+    long idx;
+    long long count;
+    model_state_t state;
+    bool touched;
+} lc_undo_t;
+
+/* Applies one unit to the snapshot in memory; on failure restores it.
+ * Appends the unit's rows to rows (*n_rows grows only on success). */
+static lc_outcome_t lc__batch_unit(const lc_ctx_t *ctx, lc_op_t op, const model_unit_t *unit,
+                                   store_batch_snapshot_t *s, const lc_claims_t *claimed, bool *touched,
+                                   store_batch_row_t *rows, size_t *n_rows, model_unit_result_t *res,
+                                   lc_undo_t *undo)
+{
+    static const model_item_type_t types[] = {ITEM_UPGRADE, ITEM_UPSELL, ITEM_RENEWAL};
+    const char *kind = op == LC_UPGRADE ? "UPGRADE" : "UPSELL";
+    const store_entitlement_t *ent = NULL;
+    size_t n_undo = 0, first_row = *n_rows;
+    lc_outcome_t o = lc__ok();
+    char name[256];
+
+    if (unit->n_changes == 0)
+        return lc_fail(ctx, REASON_INVALID_REQUEST, "entitlementData has no lineItemData");
+    memset(res, 0, sizeof *res);
+    res->n_changes = unit->n_changes;
+    res->changes = ent_calloc(ctx->alloc, unit->n_changes, sizeof *res->changes);
+    if (res->changes == NULL)
+        return lc_fail(ctx, REASON_INTERNAL_ERROR, "out of memory");
+    if (unit->has_entitlement && (ent = lc__find_ent(s, &unit->entitlement)) == NULL)
+        return lc_fail(ctx, REASON_ENTITLEMENT_NOT_FOUND, "no entitlement with %s '%s'",
+                       unit->entitlement.key ? "entitlementId" : "uniqueId",
+                       lc__name(&unit->entitlement, name, sizeof name));
+    for (size_t i = 0; i < unit->n_changes && o.reason == REASON_OK; i++) {
+        const model_change_t *ch = &unit->changes[i];
+        char *aid = NULL;
+        long long count;
+        if ((o = lc__activation_id(ctx, &ch->item, &aid)).reason != REASON_OK)
+            break;
+        long idx = lc__find_parent(s, &ch->parent);
+        if (idx < 0) {
+            o = lc_fail(ctx, REASON_LINE_ITEM_NOT_FOUND, "no line item with %s '%s'",
+                        ch->parent.key ? "activationId" : "uniqueId", lc__name(&ch->parent, name, sizeof name));
+            break;
+        }
+        store_line_item_t *parent = &s->parents[idx];
+        if (ent != NULL && parent->entitlement_pk != ent->id) {
+            o = lc_fail(ctx, REASON_LINE_ITEM_NOT_IN_ENTITLEMENT, "line item '%s' does not belong to entitlement '%s'",
+                        parent->activation_id, ent->entitlement_id);
+            break;
+        }
+        if (!lc_state_allows_change(parent->state, parent->entitlement_state)) {
+            o = lc_fail(ctx, REASON_INVALID_STATE,
+                        "line item '%s' is %s in entitlement '%s' (%s); only DEPLOYED or TEST "
+                        "line items of an entitlement that is not INACTIVE can be changed",
+                        parent->activation_id, model_state_name(parent->state), parent->entitlement_id,
+                        model_state_name(parent->entitlement_state));
+            break;
+        }
+        if (!ch->item.has_product) {
+            o = lc_fail(ctx, REASON_INVALID_REQUEST, "lineItem %zu has no product", i + 1);
+            break;
+        }
+        const store_product_t *prod = lc__find_product(s, &ch->item.product);
+        if (prod == NULL) {
+            const model_product_ref_t *p = &ch->item.product;
+            if (p->name != NULL)
+                o = lc_fail(ctx, REASON_PRODUCT_NOT_FOUND, "no product '%.255s' version '%.255s'", p->name,
+                            p->version ? p->version : "");
+            else
+                o = lc_fail(ctx, REASON_PRODUCT_NOT_FOUND, "no product with uniqueId '%.255s'",
+                            p->unique_id ? p->unique_id : "");
+            break;
+        }
+        if (!lc__related(s, parent->product_id, prod->id)) {
+            o = lc_fail(ctx, REASON_NO_PRODUCT_RELATIONSHIP,
+                        "no %s relationship from the product of line item '%s' to the product requested", kind,
+                        parent->activation_id);
+            break;
+        }
+        if (!lc_new_count(ch->is_full == OPT_TRUE, ch->item.has_count, ch->item.number_of_copies, parent->count,
+                          &count)) {
+            o = lc_fail(ctx, REASON_INVALID_COUNT,
+                        "numberOfCopies %lld is not between 1 and the %lld copies of line item '%s'",
+                        ch->is_full == OPT_TRUE ? parent->count : ch->item.number_of_copies, parent->count,
+                        parent->activation_id);
+            break;
+        }
+        if (lc__exists(s, aid) || lc__claimed(claimed, aid)) {
+            o = lc_fail(ctx, REASON_ACTIVATION_ID_EXISTS, "activationId '%.255s' is already in use", aid);
+            break;
+        }
+        undo[n_undo++] = (lc_undo_t){idx, parent->count, parent->state, touched[idx]};
+        store_batch_row_t *row = &rows[(*n_rows)++];
+        row->item = (store_new_item_t){
+            .entitlement_pk = parent->entitlement_pk,
+            .product_id = prod->id,
+            .parent_id = parent->id,
+            .type = types[op],
+            .state = ch->auto_deploy == OPT_TRUE ? STATE_DEPLOYED : STATE_DRAFT,
+            .count = count,
+            .activation_id = aid,
+            .src = &ch->item,
+        };
+        row->request_id = ctx->request_id;
+        row->user = ctx->user;
+        row->ent_key = parent->entitlement_id;
+        row->ent_uid = parent->entitlement_uid;
+        row->parent_aid = parent->activation_id;
+        parent->count -= count;
+        if (ch->allow_on_parent != OPT_TRUE)
+            parent->state = STATE_OBSOLETE;
+        touched[idx] = true;
+        model_change_result_t *out = &res->changes[i];
+        out->parent_unique_id = parent->unique_id;
+        out->parent_activation_id = parent->activation_id;
+        out->new_activation_id = aid;
+        if (i == 0) {
+            res->entitlement_unique_id = parent->entitlement_uid;
+            res->entitlement_id = parent->entitlement_id;
+        }
+    }
+    if (o.reason != REASON_OK) {
+        while (n_undo > 0) {
+            lc_undo_t *u = &undo[--n_undo];
+            s->parents[u->idx].count = u->count;
+            s->parents[u->idx].state = u->state;
+            touched[u->idx] = u->touched;
+        }
+        *n_rows = first_row;
+    }
+    return o;
+}
+
+/* The keys of a whole group: the members' lists one after the other. */
+static int lc__merge_keys(lc_member_t **members, size_t m, const ent_alloc_t *a, store_batch_keys_t *k)
+{
+    size_t n[8] = {0};
+    memset(k, 0, sizeof *k);
+    k->kind = members[0]->keys.kind;
+    for (size_t i = 0; i < m; i++) {
+        const store_batch_keys_t *mk = &members[i]->keys;
+        n[0] += mk->n_parent_aids;
+        n[1] += mk->n_parent_uids;
+        n[2] += mk->n_product_uids;
+        n[3] += mk->n_product_names;
+        n[4] += mk->n_ent_keys;
+        n[5] += mk->n_ent_uids;
+        n[6] += mk->n_new_aids;
+    }
+    if (!(k->parent_aids = ent_calloc(a, n[0] + 1, sizeof(char *))) ||
+        !(k->parent_uids = ent_calloc(a, n[1] + 1, sizeof(char *))) ||
+        !(k->product_uids = ent_calloc(a, n[2] + 1, sizeof(char *))) ||
+        !(k->product_names = ent_calloc(a, n[3] + 1, sizeof(char *))) ||
+        !(k->product_versions = ent_calloc(a, n[3] + 1, sizeof(char *))) ||
+        !(k->ent_keys = ent_calloc(a, n[4] + 1, sizeof(char *))) ||
+        !(k->ent_uids = ent_calloc(a, n[5] + 1, sizeof(char *))) ||
+        !(k->new_aids = ent_calloc(a, n[6] + 1, sizeof(char *))))
+        return ENT_ENOMEM;
+#define LC_APPEND(list, count)                                                   \
+    do {                                                                         \
+        memcpy(k->list + k->count, mk->list, mk->count * sizeof *k->list);       \
+    } while (0)
+    for (size_t i = 0; i < m; i++) {
+        const store_batch_keys_t *mk = &members[i]->keys;
+        LC_APPEND(parent_aids, n_parent_aids);
+        k->n_parent_aids += mk->n_parent_aids;
+        LC_APPEND(parent_uids, n_parent_uids);
+        k->n_parent_uids += mk->n_parent_uids;
+        LC_APPEND(product_uids, n_product_uids);
+        k->n_product_uids += mk->n_product_uids;
+        LC_APPEND(product_names, n_product_names);
+        LC_APPEND(product_versions, n_product_names);
+        k->n_product_names += mk->n_product_names;
+        LC_APPEND(ent_keys, n_ent_keys);
+        k->n_ent_keys += mk->n_ent_keys;
+        LC_APPEND(ent_uids, n_ent_uids);
+        k->n_ent_uids += mk->n_ent_uids;
+        LC_APPEND(new_aids, n_new_aids);
+        k->n_new_aids += mk->n_new_aids;
+    }
+#undef LC_APPEND
+    return ENT_OK;
+}
+
+/* Copies what a member's results borrow from the group's snapshot (and the
+ * new uniqueIds, from row *r on) into the member's own allocator: the
+ * leader's scratch is gone once the leader's request has answered, which
+ * may be before the member answers. */
+static void lc__own_results(lc_member_t *mb, char **uids, size_t *r)
+{
+    /* Out of memory after the COMMIT: the unit is applied but cannot be
+     * described, so it is reported as failed with this (static) reason,
+     * and logged; it is never run again. */
+    static char lost[] = "INTERNAL_ERROR: applied, but the answer could not be built (out of memory)";
+    const ent_alloc_t *a = mb->ctx->alloc;
+    for (size_t u = 0; u < mb->n; u++) {
+        if (mb->preset[u] || mb->outcomes[u].reason != REASON_OK)
+            continue;
+        model_unit_result_t *res = &mb->results[u];
+        bool ok = (res->entitlement_unique_id = ent_strdup(a, res->entitlement_unique_id)) != NULL &&
+                  (res->entitlement_id = ent_strdup(a, res->entitlement_id)) != NULL;
+        for (size_t ch = 0; ch < res->n_changes; ch++, (*r)++) {
+            model_change_result_t *cr = &res->changes[ch];
+            ok = ok && (cr->parent_unique_id = ent_strdup(a, cr->parent_unique_id)) != NULL &&
+                 (cr->parent_activation_id = ent_strdup(a, cr->parent_activation_id)) != NULL &&
+                 (cr->new_unique_id = ent_strdup(a, uids[*r])) != NULL;
+        }
+        if (!ok) {
+            log_error("unit %zu of request %s committed, answer lost: out of memory", u + 1, mb->ctx->request_id);
+            mb->outcomes[u] = (lc_outcome_t){REASON_INTERNAL_ERROR, lost};
+        }
+    }
+}
+
+/* One try of a whole group on connection c; returns ENT_OK when every
+ * outcome is final (and committed). */
+static int lc__batch_try(lc_op_t op, lc_member_t **members, size_t m, const store_batch_keys_t *keys,
+                         const ent_alloc_t *a, db_conn_t *c)
+{
+    store_batch_snapshot_t snap;
+    lc_claims_t claims;
+    size_t total = 0, n_rows = 0;
+    int rc;
+
+    for (size_t i = 0; i < m; i++)
+        total += members[i]->n_changes;
+    if ((rc = store_batch_read(c, keys, a, &snap)) != ENT_OK)
+        return rc;
+    bool *touched = ent_calloc(a, snap.n_parents + 1, sizeof *touched);
+    store_batch_row_t *rows = ent_calloc(a, total + 1, sizeof *rows);
+    lc_undo_t *undo = ent_calloc(a, total + 1, sizeof *undo);
+    if (!touched || !rows || !undo || lc__claims_init(&claims, total, a) != ENT_OK) {
+        db_rollback(c);
+        return ENT_ENOMEM;
+    }
+    for (size_t i = 0; i < m; i++) {
+        lc_member_t *mb = members[i];
+        for (size_t u = 0; u < mb->n; u++) {
+            if (mb->preset[u])
+                continue;
+            size_t before = n_rows;
+            mb->outcomes[u] = lc__batch_unit(mb->ctx, op, &mb->units[u], &snap, &claims, touched, rows, &n_rows,
+                                             &mb->results[u], undo);
+            for (size_t r = before; r < n_rows; r++)
+                lc__claim(&claims, rows[r].item.activation_id);
+        }
+    }
+    store_batch_update_t *ups = ent_calloc(a, snap.n_parents + 1, sizeof *ups);
+    char **uids = ent_calloc(a, n_rows + 1, sizeof *uids);
+    if (!ups || !uids) {
+        db_rollback(c);
+        return ENT_ENOMEM;
+    }
+    size_t n_ups = 0;
+    for (size_t i = 0; i < snap.n_parents; i++)
+        if (touched[i])
+            ups[n_ups++] = (store_batch_update_t){snap.parents[i].id, snap.parents[i].count, snap.parents[i].state};
+    rc = store_batch_write(c, rows, n_rows, ups, n_ups, op == LC_UPGRADE ? "upgradeLicense" : "upsellLicense", a,
+                           uids);
+    if (rc != ENT_OK)
+        return rc;
+    /* Committed: hand out the new uniqueIds in row order (members, units
+     * and line items were decided in that order). */
+    size_t r = 0;
+    for (size_t i = 0; i < m; i++)
+        lc__own_results(members[i], uids, &r);
+    return ENT_OK;
+}
+
+/* Writes the members as one transaction (lc_group_run_fn). */
+static void lc__batch_run(lc_op_t op, lc_member_t **members, size_t m, const ent_alloc_t *scratch)
+{
+    store_batch_keys_t keys;
+    db_conn_t *c = NULL;
+    int rc;
+
+    for (size_t i = 0; i < m; i++)
+        members[i]->rc = ENT_OK;
+    if ((rc = lc__merge_keys(members, m, scratch, &keys)) != ENT_OK)
+        goto out;
+    if (m > 1 && lc__builds_on_itself(&keys)) {
+        /* One request names a line item another one creates: each alone,
+         * in arrival order, so the later one sees the earlier one's. */
+        for (size_t i = 0; i < m; i++)
+            lc__batch_run(op, &members[i], 1, scratch);
+        return;
+    }
+    if ((rc = db_pool_acquire(members[0]->ctx->pool, &c)) != ENT_OK)
+        goto out;
+    for (int attempt = 0; attempt < LC_MAX_RETRIES; attempt++) {
+        rc = lc__batch_try(op, members, m, &keys, scratch, c);
+        if (rc != ENT_ERETRY && !(rc == ENT_EDBDOWN && attempt == 0))
+            break;
+        /* A server restart since the last request: one more try on a
+         * fresh connection (nothing was committed). */
+        if (rc == ENT_EDBDOWN && db_conn_reset(c) != ENT_OK)
+            break;
+    }
+    db_pool_release(members[0]->ctx->pool, c);
+    if (rc == ENT_OK && m > 1)
+        log_debug("commit group of %zu requests", m);
+out:
+    if (rc != ENT_OK)
+        for (size_t i = 0; i < m; i++)
+            members[i]->rc = rc;
+}
+
+void lc_change_batch(const lc_ctx_t *ctx, lc_op_t op, const model_unit_t *units, size_t n,
+                     model_unit_result_t *results, lc_outcome_t *outcomes)
+{
+    lc_member_t me = {.ctx = ctx, .units = units, .n = n, .results = results, .outcomes = outcomes};
+    bool *preset = ent_calloc(ctx->alloc, n + 1, sizeof *preset);
+    int rc = ENT_ENOMEM;
+
+    if (preset != NULL) {
+        for (size_t u = 0; u < n; u++) {
+            preset[u] = outcomes[u].reason != REASON_OK;
+            me.n_changes += units[u].n_changes;
+        }
+        me.preset = preset;
+        rc = lc__batch_keys(ctx, op, units, n, outcomes, &me.keys);
+    }
+    if (rc == ENT_OK && !lc__builds_on_itself(&me.keys)) {
+        if (lc__group_fits(ctx->group, me.n_changes)) {
+            lc__group_join(ctx->group, op, &me, lc__batch_run);
+        } else {
+            lc_member_t *one = &me;
+            lc__batch_run(op, &one, 1, ctx->alloc);
+        }
+        if ((rc = me.rc) == ENT_OK)
+            return;
+    }
+    if (rc == ENT_EDBDOWN || rc == ENT_ETIMEDOUT) {
+        for (size_t u = 0; u < n; u++)
+            if (preset == NULL || !preset[u])
+                outcomes[u] = lc__db_fail(ctx, rc, "running the request");
+        return;
+    }
+    /* Undecided: one unit at a time, each in its own transaction. */
+    for (size_t u = 0; u < n; u++)
+        if (preset == NULL || !preset[u])
+            outcomes[u] = lc_change_unit(ctx, op, &units[u], &results[u]);
+}

@@ -1,0 +1,58 @@
+/*
+ * lifecycle_int.h - internals shared by the files of service/lifecycle:
+ * lifecycle.c (the unit path and the other operations), batch.c (the batch
+ * path of upgrade and upsell) and group.c (commit groups).
+ */
+#ifndef ENT_LIFECYCLE_INT_H
+#define ENT_LIFECYCLE_INT_H
+
+#include <stdbool.h>
+
+#include "../db/batch.h"
+#include "group.h"
+#include "lifecycle.h"
+
+lc_outcome_t lc__ok(void);
+
+/* A printable name for an identifier in a reason, cut at len - 1 bytes on
+ * a character boundary; written into buf. */
+const char *lc__name(const model_ref_t *ref, char *buf, size_t len);
+
+/* Maps a store error that has no more specific reason. */
+lc_outcome_t lc__db_fail(const lc_ctx_t *ctx, int rc, const char *what);
+
+/* The activation id of a new line item: the client's (checked) or a
+ * generated one (allocated from ctx->alloc). */
+lc_outcome_t lc__activation_id(const lc_ctx_t *ctx, const model_line_item_t *item, char **out);
+
+/* One request's part in a commit group. Everything is owned by the
+ * request's thread, which waits while the group's leader works on it; the
+ * leader allocates the request's results from member->ctx->alloc. */
+typedef struct lc_member {
+    const lc_ctx_t *ctx;
+    const model_unit_t *units;
+    size_t n;
+    model_unit_result_t *results;
+    lc_outcome_t *outcomes;
+    const bool *preset;        /* outcome decided before the database (left alone) */
+    store_batch_keys_t keys;   /* what its units name */
+    size_t n_changes;          /* line items in its units */
+    int rc;                    /* set by the run: ENT_OK when every outcome is final */
+    bool queued;               /* waiting to be taken into a group */
+    bool done;                 /* its group has run */
+    struct lc_member *next;
+} lc_member_t;
+
+/* Writes the m members as one group (batch.c). Sets each member's rc. The
+ * scratch allocator lives at least until the call returns. */
+typedef void (*lc_group_run_fn)(lc_op_t op, lc_member_t **members, size_t m, const ent_alloc_t *scratch);
+
+/* Queues me and returns once a group with it has run (group.c). The
+ * calling thread may lead groups (run them) meanwhile, with its own
+ * request's allocator as scratch. */
+void lc__group_join(lc_group_t *g, lc_op_t op, lc_member_t *me, lc_group_run_fn run);
+
+/* Whether a request with n_changes line items may join a group of g. */
+bool lc__group_fits(const lc_group_t *g, size_t n_changes);
+
+#endif
