@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -59,7 +60,7 @@ struct soap_server {
 
     pthread_mutex_t reap_lock; /* one worker sweeps idle connections at a time */
     pthread_mutex_t lock;   /* guards everything below */
-    time_t last_reap;
+    atomic_llong last_reap; /* second of the last sweep; read without the lock */
     bool stopping;
     conn_t *conns;          /* indexed by descriptor */
     int nconns_max;         /* size of conns */
@@ -472,8 +473,9 @@ static void server__accept(soap_server_t *s)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         pthread_mutex_lock(&s->lock);
         if (fd >= s->nconns_max || s->nopen >= s->cfg->max_connections || s->stopping) {
+            int nopen = s->nopen;
             pthread_mutex_unlock(&s->lock);
-            log_warn("connection refused: %d connections open", s->nopen);
+            log_warn("connection refused: %d connections open", nopen);
             close(fd);
             continue;
         }
@@ -487,8 +489,10 @@ static void server__accept(soap_server_t *s)
     }
     /* The listener is one-shot too: one worker accepts at a time. */
     struct epoll_event lev = {.events = EPOLLIN | EPOLLONESHOT, .data.fd = s->listen_fd};
+    pthread_mutex_lock(&s->lock);
     if (!s->stopping)
         epoll_ctl(s->epfd, EPOLL_CTL_MOD, s->listen_fd, &lev);
+    pthread_mutex_unlock(&s->lock);
 }
 
 static void server__reap_idle(soap_server_t *s, time_t now, bool all)
@@ -498,7 +502,7 @@ static void server__reap_idle(soap_server_t *s, time_t now, bool all)
         if (s->conns[fd].state == CONN_IDLE &&
             (all || now - s->conns[fd].last_active >= s->cfg->keepalive_timeout_s))
             server__conn_close(s, fd);
-    s->last_reap = now;
+    atomic_store_explicit(&s->last_reap, (long long)now, memory_order_relaxed);
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -540,8 +544,9 @@ static void *server__work(void *arg)
         else if (n == 1 && server__claim(s, evs[0].data.fd))
             server__after(s, evs[0].data.fd, server__serve_one(soap, evs[0].data.fd));
         /* Whoever notices a new second sweeps idle keep-alive connections. */
-        if (now != s->last_reap && pthread_mutex_trylock(&s->reap_lock) == 0) {
-            if (now != s->last_reap)
+        if (now != atomic_load_explicit(&s->last_reap, memory_order_relaxed) &&
+            pthread_mutex_trylock(&s->reap_lock) == 0) {
+            if (now != atomic_load_explicit(&s->last_reap, memory_order_relaxed))
                 server__reap_idle(s, now, false);
             pthread_mutex_unlock(&s->reap_lock);
         }
@@ -639,7 +644,7 @@ int soap_server_start(const ent_config_t *cfg, db_pool_t *pool, soap_server_t **
     s->listen_fd = s->epfd = s->wake_fd = -1;
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->reap_lock, NULL);
-    s->last_reap = time(NULL);
+    atomic_init(&s->last_reap, (long long)time(NULL));
     /* Descriptors index the table; leave room for the database sockets
      * and files besides max_connections clients. */
     s->nconns_max = cfg->max_connections + cfg->db_pool_size + 64;
