@@ -1,70 +1,402 @@
 #include "guard.h"
 
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
-void guard_reset(guard_t *g)
+/* The scan: bytes are read at i and written back at o (o <= i), so that a
+ * reference rewritten shorter moves the rest of the document down. */
+typedef struct guard__scan {
+    char *b;
+    size_t len, i, o;
+    guard_result_t *r;
+} guard__scan_t;
+
+static guard_verdict_t guard__fail(guard__scan_t *s, guard_verdict_t v, const char *what)
 {
-    memset(g, 0, sizeof *g);
+    s->r->verdict = v;
+    s->r->offset = s->i;
+    s->r->what = what;
+    return v;
 }
 
-/* One byte of the UTF-8 automaton (Unicode 15, table 3-7). */
-static bool guard__utf8(guard_t *g, unsigned char c)
+/* Decodes the UTF-8 sequence at p (n bytes left) into *cp; returns its
+ * length, or 0 if it is not UTF-8 (overlong, surrogate, > U+10FFFF,
+ * truncated). */
+static size_t guard__utf8(const unsigned char *p, size_t n, uint32_t *cp)
 {
-    if (g->need > 0) {
-        if (c < g->lo || c > g->hi)
-            return false;
-        g->need--;
-        g->lo = 0x80;
-        g->hi = 0xBF;
-        return true;
+    unsigned char c = p[0];
+    size_t k;
+    uint32_t v, min;
+
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
     }
-    if (c < 0x80)
-        return true;
-    g->lo = 0x80;
-    g->hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF)
-        g->need = 1;
-    else if (c == 0xE0) {
-        g->need = 2;
-        g->lo = 0xA0;
-    } else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF)
-        g->need = 2;
-    else if (c == 0xED) {
-        g->need = 2;
-        g->hi = 0x9F; /* no surrogates */
-    } else if (c == 0xF0) {
-        g->need = 3;
-        g->lo = 0x90;
-    } else if (c >= 0xF1 && c <= 0xF3)
-        g->need = 3;
-    else if (c == 0xF4) {
-        g->need = 3;
-        g->hi = 0x8F;
-    } else
-        return false;
-    return true;
+    if (c >= 0xC2 && c <= 0xDF) {
+        k = 2;
+        v = c & 0x1F;
+        min = 0x80;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        k = 3;
+        v = c & 0x0F;
+        min = 0x800;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        k = 4;
+        v = c & 0x07;
+        min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (n < k)
+        return 0;
+    for (size_t j = 1; j < k; j++) {
+        if ((p[j] & 0xC0) != 0x80)
+            return 0;
+        v = (v << 6) | (p[j] & 0x3F);
+    }
+    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+        return 0;
+    *cp = v;
+    return k;
 }
 
-guard_verdict_t guard_feed(guard_t *g, const char *buf, size_t len)
+/* XML 1.0 Char. */
+static bool guard__xml_char(uint32_t c)
 {
-    const unsigned char *s = (const unsigned char *)buf;
+    return c == 0x9 || c == 0xA || c == 0xD || (c >= 0x20 && c <= 0xD7FF) || (c >= 0xE000 && c <= 0xFFFD) ||
+           (c >= 0x10000 && c <= 0x10FFFF);
+}
 
-    for (size_t i = 0; i < len && g->verdict == GUARD_OK; i++) {
-        unsigned char c = s[i];
-        if (!guard__utf8(g, c)) {
-            g->verdict = GUARD_BAD_UTF8;
-            break;
+/* First pass: every byte is UTF-8 and every character one XML allows. */
+static guard_verdict_t guard__chars(guard__scan_t *s)
+{
+    const unsigned char *p = (const unsigned char *)s->b;
+    for (size_t i = 0; i < s->len;) {
+        uint32_t cp;
+        if (p[i] >= 0x20 && p[i] < 0x80) { /* the common case */
+            i++;
+            continue;
         }
-        /* "<!" followed by a letter starts a declaration (DOCTYPE, ENTITY,
-         * ELEMENT, ATTLIST); comments "<!--" and CDATA "<![" are fine. */
-        if (g->ntail == 2 && g->tail[0] == '<' && g->tail[1] == '!' &&
-            ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'))
-            g->verdict = GUARD_DTD;
-        if (g->ntail == 2)
-            g->tail[0] = g->tail[1];
-        else
-            g->ntail++;
-        g->tail[g->ntail - 1] = c;
+        size_t k = guard__utf8(p + i, s->len - i, &cp);
+        s->i = i;
+        if (k == 0)
+            return guard__fail(s, GUARD_BAD_UTF8, "request is not valid UTF-8");
+        if (!guard__xml_char(cp))
+            return guard__fail(s, GUARD_BAD_CHAR, "request contains a character XML does not allow");
+        i += k;
     }
-    return g->verdict;
+    s->i = 0;
+    return GUARD_OK;
+}
+
+static bool guard__at(const guard__scan_t *s, const char *lit)
+{
+    size_t n = strlen(lit);
+    return s->len - s->i >= n && memcmp(s->b + s->i, lit, n) == 0;
+}
+
+static void guard__copy(guard__scan_t *s, size_t n)
+{
+    if (s->o != s->i)
+        memmove(s->b + s->o, s->b + s->i, n);
+    s->i += n;
+    s->o += n;
+}
+
+static bool guard__space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static void guard__spaces(guard__scan_t *s)
+{
+    size_t n = 0;
+    while (s->i + n < s->len && guard__space(s->b[s->i + n]))
+        n++;
+    guard__copy(s, n);
+}
+
+/* Copies up to and including the terminator; fails when it never comes. */
+static guard_verdict_t guard__until(guard__scan_t *s, const char *end, const char *what)
+{
+    size_t n = strlen(end);
+    const char *hit = s->len - s->i >= n ? memmem(s->b + s->i, s->len - s->i, end, n) : NULL;
+    if (hit == NULL)
+        return guard__fail(s, GUARD_SYNTAX, what);
+    guard__copy(s, (size_t)(hit - (s->b + s->i)) + n);
+    return GUARD_OK;
+}
+
+/* A name (element or attribute): bytes up to a delimiter; its hash and
+ * length identify an element's end tag. */
+static size_t guard__name(guard__scan_t *s, uint64_t *hash)
+{
+    uint64_t h = 1469598103934665603ULL;
+    size_t n = 0;
+    while (s->i + n < s->len) {
+        unsigned char c = (unsigned char)s->b[s->i + n];
+        if (guard__space((char)c) || strchr("/>=<&\"'", c) != NULL)
+            break;
+        h = (h ^ c) * 1099511628211ULL;
+        n++;
+    }
+    if (hash != NULL)
+        *hash = h;
+    guard__copy(s, n);
+    return n;
+}
+
+/* Writes code point cp as UTF-8 at o; returns its length. */
+static size_t guard__put_utf8(char *out, uint32_t cp)
+{
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* A reference at '&': one of the five predefined entities, or a character
+ * reference to a character XML allows. */
+static guard_verdict_t guard__ref(guard__scan_t *s)
+{
+    const char *p = s->b + s->i, *end = s->b + s->len;
+    const char *semi = memchr(p, ';', (size_t)(end - p) < 12 ? (size_t)(end - p) : 12);
+    if (semi == NULL)
+        return guard__fail(s, GUARD_BAD_REF, "an '&' that does not start a reference (write &amp;)");
+    size_t n = (size_t)(semi - p) + 1;
+    if (p[1] != '#') {
+        static const char *const known[] = {"&lt;", "&gt;", "&amp;", "&quot;", "&apos;"};
+        for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
+            if (strlen(known[k]) == n && memcmp(p, known[k], n) == 0) {
+                guard__copy(s, n);
+                return GUARD_OK;
+            }
+        return guard__fail(s, GUARD_BAD_REF, "an undefined entity reference (only &lt; &gt; &amp; &quot; &apos;)");
+    }
+    bool hex = p[2] == 'x';
+    const char *d = p + (hex ? 3 : 2);
+    uint32_t cp = 0;
+    if (d == semi)
+        return guard__fail(s, GUARD_BAD_REF, "a malformed character reference");
+    for (; d < semi; d++) {
+        int v = *d >= '0' && *d <= '9'                       ? *d - '0'
+                : hex && (*d | 0x20) >= 'a' && (*d | 0x20) <= 'f' ? (*d | 0x20) - 'a' + 10
+                                                                : -1;
+        if (v < 0)
+            return guard__fail(s, GUARD_BAD_REF, "a malformed character reference");
+        cp = cp * (hex ? 16u : 10u) + (uint32_t)v;
+        if (cp > 0x10FFFF)
+            return guard__fail(s, GUARD_BAD_CHAR, "a character reference to a character XML does not allow");
+    }
+    if (!guard__xml_char(cp))
+        return guard__fail(s, GUARD_BAD_CHAR, "a character reference to a character XML does not allow");
+    if (cp < 0x10000) {
+        guard__copy(s, n);
+        return GUARD_OK;
+    }
+    /* gSOAP misreads these; the same character as UTF-8 is read right.
+     * The shortest such reference (&#65536;) is longer than 4 bytes. */
+    s->o += guard__put_utf8(s->b + s->o, cp);
+    s->i += n;
+    return GUARD_OK;
+}
+
+static guard_verdict_t guard__misc(guard__scan_t *s, bool *took)
+{
+    *took = true;
+    if (guard__at(s, "<?"))
+        return guard__until(s, "?>", "an unterminated processing instruction");
+    if (guard__at(s, "<!--"))
+        return guard__until(s, "-->", "an unterminated comment");
+    if (guard__at(s, "<!")) {
+        char c = s->len - s->i > 2 ? (char)(s->b[s->i + 2] | 0x20) : 0;
+        if (c >= 'a' && c <= 'z')
+            return guard__fail(s, GUARD_DTD, "DTDs are not allowed: the request contains a <!DOCTYPE> or "
+                                             "other declaration");
+        if (!guard__at(s, "<![CDATA["))
+            return guard__fail(s, GUARD_SYNTAX, "a malformed '<!' construct");
+    }
+    *took = false;
+    return GUARD_OK;
+}
+
+/* A start tag at '<' (not '</', '<!', '<?'). Sets *empty for "<x/>". */
+static guard_verdict_t guard__start_tag(guard__scan_t *s, uint64_t *hash, size_t *hlen, bool *empty)
+{
+    guard__copy(s, 1);
+    if ((*hlen = guard__name(s, hash)) == 0)
+        return guard__fail(s, GUARD_SYNTAX, "a '<' that does not start an element");
+    for (int attrs = 0;;) {
+        guard__spaces(s);
+        if (s->i >= s->len)
+            return guard__fail(s, GUARD_SYNTAX, "the XML ends inside a start tag");
+        if (s->b[s->i] == '>') {
+            guard__copy(s, 1);
+            *empty = false;
+            return GUARD_OK;
+        }
+        if (guard__at(s, "/>")) {
+            guard__copy(s, 2);
+            *empty = true;
+            return GUARD_OK;
+        }
+        if (guard__name(s, NULL) == 0)
+            return guard__fail(s, GUARD_SYNTAX, "a malformed attribute");
+        if (++attrs > GUARD_MAX_ATTRIBUTES)
+            return guard__fail(s, GUARD_ATTRIBUTES, "an element has too many attributes");
+        guard__spaces(s);
+        if (s->i >= s->len || s->b[s->i] != '=')
+            return guard__fail(s, GUARD_SYNTAX, "an attribute without '='");
+        guard__copy(s, 1);
+        guard__spaces(s);
+        char q = s->i < s->len ? s->b[s->i] : 0;
+        if (q != '"' && q != '\'')
+            return guard__fail(s, GUARD_SYNTAX, "an attribute value without quotes");
+        guard__copy(s, 1);
+        for (;;) {
+            if (s->i >= s->len)
+                return guard__fail(s, GUARD_SYNTAX, "an unterminated attribute value");
+            char c = s->b[s->i];
+            if (c == q) {
+                guard__copy(s, 1);
+                break;
+            }
+            if (c == '<')
+                return guard__fail(s, GUARD_SYNTAX, "a '<' inside an attribute value");
+            if (c == '&') {
+                if (guard__ref(s) != GUARD_OK)
+                    return s->r->verdict;
+            } else {
+                guard__copy(s, 1);
+            }
+        }
+    }
+}
+
+guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, guard_result_t *r)
+{
+    guard__scan_t s = {xml, *len, 0, 0, r};
+    uint64_t *hashes = NULL;
+    size_t *lens = NULL;
+    int depth = 0;
+    bool took;
+
+    r->verdict = GUARD_OK;
+    r->offset = 0;
+    r->what = NULL;
+    if (guard__chars(&s) != GUARD_OK)
+        return r->verdict;
+    if (max_depth < 1)
+        max_depth = 1;
+    hashes = malloc((size_t)max_depth * sizeof *hashes);
+    lens = malloc((size_t)max_depth * sizeof *lens);
+    if (hashes == NULL || lens == NULL) {
+        guard__fail(&s, GUARD_SYNTAX, "out of memory while checking the XML");
+        goto out;
+    }
+    if (guard__at(&s, "\xEF\xBB\xBF")) /* a byte order mark */
+        guard__copy(&s, 3);
+    /* Prolog: declarations, comments, processing instructions, blanks. */
+    for (;;) {
+        guard__spaces(&s);
+        if (s.i >= s.len) {
+            guard__fail(&s, GUARD_SYNTAX, "not an XML SOAP envelope: no element");
+            goto out;
+        }
+        if (guard__misc(&s, &took) != GUARD_OK)
+            goto out;
+        if (took)
+            continue;
+        if (s.b[s.i] != '<' || guard__at(&s, "<![CDATA[")) {
+            guard__fail(&s, GUARD_SYNTAX, "not an XML SOAP envelope: text before the first element");
+            goto out;
+        }
+        break;
+    }
+    /* The elements. */
+    while (s.i < s.len) {
+        char c = s.b[s.i];
+        if (c == '&') {
+            if (guard__ref(&s) != GUARD_OK)
+                goto out;
+            continue;
+        }
+        if (c != '<') {
+            guard__copy(&s, 1);
+            continue;
+        }
+        if (guard__at(&s, "</")) {
+            uint64_t h;
+            guard__copy(&s, 2);
+            size_t n = guard__name(&s, &h);
+            guard__spaces(&s);
+            if (n == 0 || s.i >= s.len || s.b[s.i] != '>' || depth == 0 || hashes[depth - 1] != h ||
+                lens[depth - 1] != n) {
+                guard__fail(&s, GUARD_SYNTAX, "an end tag that does not match its start tag");
+                goto out;
+            }
+            guard__copy(&s, 1);
+            if (--depth == 0)
+                break;
+            continue;
+        }
+        if (guard__at(&s, "<![CDATA[")) {
+            if (depth == 0 || guard__until(&s, "]]>", "an unterminated CDATA section") != GUARD_OK) {
+                if (depth == 0)
+                    guard__fail(&s, GUARD_SYNTAX, "content before the root element");
+                goto out;
+            }
+            continue;
+        }
+        if (guard__misc(&s, &took) != GUARD_OK)
+            goto out;
+        if (took)
+            continue;
+        uint64_t h;
+        size_t n;
+        bool empty = false;
+        if (depth >= max_depth) {
+            guard__fail(&s, GUARD_DEPTH, "XML nesting too deep");
+            goto out;
+        }
+        if (guard__start_tag(&s, &h, &n, &empty) != GUARD_OK)
+            goto out;
+        if (!empty) {
+            hashes[depth] = h;
+            lens[depth] = n;
+            depth++;
+        } else if (depth == 0) {
+            break; /* the root element is empty */
+        }
+    }
+    if (depth > 0 || s.i > s.len) {
+        guard__fail(&s, GUARD_SYNTAX, "the XML ends before the root element is closed");
+        goto out;
+    }
+    /* Epilog: only blanks, comments and processing instructions. */
+    for (;;) {
+        guard__spaces(&s);
+        if (s.i >= s.len)
+            break;
+        if (guard__misc(&s, &took) != GUARD_OK)
+            goto out;
+        if (!took) {
+            guard__fail(&s, GUARD_TRAILING, "content after the end of the SOAP envelope");
+            goto out;
+        }
+    }
+    *len = s.o;
+out:
+    free(hashes);
+    free(lens);
+    return r->verdict;
 }

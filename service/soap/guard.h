@@ -1,35 +1,46 @@
 /*
- * guard.h - checks on the raw bytes of a request, before gSOAP parses them.
+ * guard.h - checks on the whole body of a request, before gSOAP parses it.
  *
- * gSOAP skips a <!DOCTYPE> and turns undefined entities into U+007F even in
- * strict mode, and it does not check UTF-8; the contract says DTDs are never
- * processed and identifiers must be valid UTF-8. The guard sees every byte
- * received (it wraps soap->frecv) and stops the request at the first DTD
- * construct or invalid UTF-8 sequence.
+ * gSOAP is lenient where the contract is not: it skips a <!DOCTYPE>, turns
+ * undefined entities into U+007F and character references of characters
+ * XML forbids (&#0;, &#1;, &#xFFFE;) into those characters, stores
+ * references above U+FFFF with a stray ';', accepts content after the root
+ * element, does not check UTF-8, does not apply its depth limit inside the
+ * SOAP Header, and takes time quadratic in the number of attributes of an
+ * element. The guard reads the body once (it is all in memory: see frame.h)
+ * and refuses all of that with a precise verdict; references above U+FFFF,
+ * which are valid, it rewrites in place as UTF-8, which gSOAP reads right.
  */
 #ifndef ENT_SOAP_GUARD_H
 #define ENT_SOAP_GUARD_H
 
-#include <stdbool.h>
 #include <stddef.h>
 
+/* Attributes (namespace declarations included) one element may carry. A
+ * SOAP envelope needs a handful; gSOAP's cost grows with their square. */
+#define GUARD_MAX_ATTRIBUTES 64
+
 typedef enum guard_verdict {
-    GUARD_OK,       /* nothing wrong so far */
-    GUARD_DTD,      /* a <!DOCTYPE or <!ENTITY declaration */
-    GUARD_BAD_UTF8  /* bytes that are not UTF-8 */
+    GUARD_OK,         /* well-formed within the limits */
+    GUARD_DTD,        /* a <!DOCTYPE>, <!ENTITY> or other declaration */
+    GUARD_BAD_UTF8,   /* bytes that are not UTF-8 */
+    GUARD_BAD_CHAR,   /* a character XML does not allow, raw or as a reference */
+    GUARD_BAD_REF,    /* an undefined entity or a malformed reference */
+    GUARD_DEPTH,      /* elements nested deeper than the limit */
+    GUARD_ATTRIBUTES, /* an element with more than GUARD_MAX_ATTRIBUTES attributes */
+    GUARD_SYNTAX,     /* not well-formed (tags, quotes, unterminated constructs) */
+    GUARD_TRAILING    /* content after the root element */
 } guard_verdict_t;
 
-typedef struct guard {
+typedef struct guard_result {
     guard_verdict_t verdict;
-    unsigned char tail[2]; /* the last bytes seen, for "<!" split across reads */
-    size_t ntail;
-    int need;              /* continuation bytes still expected */
-    unsigned char lo, hi;  /* bounds of the next continuation byte */
-} guard_t;
+    size_t offset;     /* byte of the body where it went wrong */
+    const char *what;  /* static text for the fault */
+} guard_result_t;
 
-void guard_reset(guard_t *g);
-
-/* Scans buf; returns the verdict so far (sticky once not GUARD_OK). */
-guard_verdict_t guard_feed(guard_t *g, const char *buf, size_t len);
+/* Checks the XML document in xml[0, *len) with nesting at most max_depth.
+ * Rewrites references to characters above U+FFFF as UTF-8, in place, and
+ * updates *len. Returns the verdict, also in r. */
+guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, guard_result_t *r);
 
 #endif

@@ -23,9 +23,13 @@
 #include "soap_int.h"
 #include "validate.h"
 
-/* Headers before the body, on top of the body cap, that recv_maxlength
- * allows. */
-#define SERVER_HEADER_ALLOWANCE 65536
+/* The request line and headers together, and one line of them: what
+ * honest clients send fits with room to spare (431 above). */
+#define SERVER_MAX_HEADER 65536
+#define SERVER_MAX_HEADER_LINE 8192
+/* A worker's buffers start at this size and shrink back to it after a
+ * large request, so that idle workers hold little memory. */
+#define SERVER_BUF_MIN 16384
 /* After a refused request the rest of its body is read and dropped for at
  * most this long, so that the client sees the answer rather than a reset. */
 #define SERVER_LINGER_MS 2000
@@ -41,6 +45,13 @@ typedef enum conn_state {
 typedef struct conn {
     conn_state_t state;
     time_t last_active;
+    /* A request that has not fully arrived waits here, in epoll, not in a
+     * worker; it must be complete within ENTITLEMENTD_RECV_TIMEOUT of its
+     * first byte. */
+    char *pending;
+    size_t npending;
+    time_t started;         /* first byte of the pending request; 0: none */
+    bool continued;         /* "100 Continue" sent for the pending request */
 } conn_t;
 
 struct soap_server {
@@ -133,13 +144,8 @@ int soap_validate_request(struct soap *soap)
     char err[256];
     if (w->validator == NULL)
         return SOAP_OK;
-    if (w->body_start < 0 || w->content_length < 0 ||
-        (long long)w->rq_len < w->body_start + w->content_length) {
-        log_debug("request not validated: no Content-Length framing");
-        return SOAP_OK;
-    }
-    if (validator_check(w->validator, w->rq + w->body_start, (size_t)w->content_length,
-                        soap_endpoint_version(soap->path), err, sizeof err) != ENT_OK)
+    if (validator_check(w->validator, w->body, w->body_len, soap_endpoint_version(soap->path), err, sizeof err) !=
+        ENT_OK)
         return soap_client_fault(soap, "request does not match the schema: %s", err);
     return SOAP_OK;
 }
@@ -158,38 +164,16 @@ static void server__validate_response(soap_worker_t *w, int version)
         log_error("response does not match the schema: %s", err);
 }
 
-/* Notes where the header of the request ends (the first empty line). */
-static void server__frame(soap_worker_t *w, const char *buf, size_t n)
-{
-    for (size_t i = 0; i < n && w->body_start < 0; i++) {
-        w->header_tail = (w->header_tail << 8) | (unsigned char)buf[i];
-        if ((w->header_tail & 0xFFFFFFFFu) == 0x0D0A0D0Au || (w->header_tail & 0xFFFFu) == 0x0A0Au)
-            w->body_start = w->rx_total + (long long)i + 1;
-    }
-}
-
+/* gSOAP reads the normalized request from the worker's buffer: the whole
+ * request is there (frame.h), and nothing after it. */
 static size_t server__frecv(struct soap *soap, char *buf, size_t len)
 {
     soap_worker_t *w = soap_worker(soap);
-    if (w->guard.verdict != GUARD_OK || w->too_large)
-        return 0;
-    /* With a Content-Length, the body ends there: never wait for more. */
-    if (w->body_start >= 0 && w->content_length >= 0) {
-        long long left = w->body_start + w->content_length - w->rx_total;
-        if (left <= 0)
-            return 0;
-        if ((long long)len > left)
-            len = (size_t)left;
-    }
-    size_t n = w->frecv(soap, buf, len);
-    if (n == 0)
-        return 0;
-    server__frame(w, buf, n);
-    w->rx_total += (long long)n;
-    if (w->validator != NULL)
-        server__capture(&w->rq, &w->rq_len, &w->rq_cap, buf, n);
-    if (guard_feed(&w->guard, buf, n) != GUARD_OK)
-        return 0;
+    size_t n = w->req_len - w->req_pos;
+    if (n > len)
+        n = len;
+    memcpy(buf, w->req + w->req_pos, n);
+    w->req_pos += n;
     return n;
 }
 
@@ -214,16 +198,6 @@ static int server__parsehdr(struct soap *soap, const char *key, const char *val)
     soap_worker_t *w = soap_worker(soap);
     if (strcasecmp(key, "Host") == 0 && val != NULL && server__host_ok(val))
         snprintf(w->host, sizeof w->host, "%s", val);
-    if (strcasecmp(key, "Content-Length") == 0 && val != NULL) {
-        char *end;
-        errno = 0;
-        unsigned long long n = strtoull(val, &end, 10);
-        if (errno != 0 || n > (unsigned long long)w->cfg->max_body_bytes) {
-            w->too_large = true;
-            return SOAP_EOM;
-        }
-        w->content_length = (long long)n;
-    }
     return w->fparsehdr(soap, key, val);
 }
 
@@ -267,17 +241,9 @@ static int server__read_error(struct soap *soap)
 
     soap->error = SOAP_OK;
     soap_set_fault(soap); /* make sure soap->fault exists */
-    if (w->too_large || err == SOAP_EOM) {
-        soap_client_fault(soap, "request body larger than %d bytes", w->cfg->max_body_bytes);
+    if (err == SOAP_EOM) {
+        soap_client_fault(soap, "request too large for the memory available");
         return 413;
-    }
-    if (w->guard.verdict == GUARD_DTD) {
-        soap_client_fault(soap, "DTDs are not allowed: the request contains a <!DOCTYPE> or other declaration");
-        return 0;
-    }
-    if (w->guard.verdict == GUARD_BAD_UTF8) {
-        soap_client_fault(soap, "request is not valid UTF-8");
-        return 0;
     }
     switch (err) {
     case SOAP_LEVEL:
@@ -352,35 +318,150 @@ typedef enum after {
     AFTER_LINGER  /* refused request: drain what the client still sends, then close */
 } after_t;
 
-/* Serves one request on fd; the caller disposes of fd as the result says. */
-static after_t server__serve_one(struct soap *soap, int fd)
+/* Makes *buf hold at least need bytes (keeping its content). */
+static bool server__reserve(char **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return true;
+    size_t want = *cap ? *cap : SERVER_BUF_MIN;
+    while (want < need)
+        want *= 2;
+    char *p = realloc(*buf, want);
+    if (p == NULL)
+        return false;
+    *buf = p;
+    *cap = want;
+    return true;
+}
+
+/* After a large request, gives the memory back. */
+static void server__shrink(char **buf, size_t *cap, size_t keep)
+{
+    if (*cap <= 16 * SERVER_BUF_MIN || keep > SERVER_BUF_MIN)
+        return;
+    char *p = realloc(*buf, SERVER_BUF_MIN);
+    if (p != NULL) {
+        *buf = p;
+        *cap = SERVER_BUF_MIN;
+    }
+}
+
+static const char *server__reason_phrase(int status)
+{
+    switch (status) {
+    case 400: return "Bad Request";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 411: return "Length Required";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 431: return "Request Header Fields Too Large";
+    case 501: return "Not Implemented";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Internal Server Error";
+    }
+}
+
+/* Answers a request that never reaches gSOAP (refused while framing or by
+ * the guard) with an HTTP status and a SOAP 1.1 Client fault. The message
+ * is ours (static texts and numbers), but escaped all the same. Best
+ * effort: the connection is closed after it anyway. */
+static void server__send_refusal(int fd, int status, const char *msg)
+{
+    char body[1024], head[512], esc[512];
+    size_t o = 0;
+    for (const char *p = msg; *p && o + 7 < sizeof esc; p++) {
+        const char *e = *p == '<' ? "&lt;" : *p == '>' ? "&gt;" : *p == '&' ? "&amp;" : NULL;
+        if (e != NULL) {
+            memcpy(esc + o, e, strlen(e));
+            o += strlen(e);
+        } else {
+            esc[o++] = *p;
+        }
+    }
+    esc[o] = '\0';
+    int bl = snprintf(body, sizeof body,
+                      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                      "<SOAP-ENV:Envelope xmlns:SOAP-ENV=\"http://schemas.xmlsoap.org/soap/envelope/\">"
+                      "<SOAP-ENV:Body><SOAP-ENV:Fault><faultcode>SOAP-ENV:Client</faultcode>"
+                      "<faultstring>%s</faultstring></SOAP-ENV:Fault></SOAP-ENV:Body></SOAP-ENV:Envelope>\n",
+                      esc);
+    int hl = snprintf(head, sizeof head,
+                      "HTTP/1.1 %d %s\r\nContent-Type: text/xml; charset=utf-8\r\nContent-Length: %d\r\n"
+                      "%sConnection: close\r\n\r\n",
+                      status, server__reason_phrase(status), bl, status == 405 ? "Allow: GET, POST\r\n" : "");
+    if (send(fd, head, (size_t)hl, MSG_NOSIGNAL | MSG_DONTWAIT) == hl)
+        (void)send(fd, body, (size_t)bl, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/* The message for a request refused while framing. */
+static const char *server__frame_message(const soap_worker_t *w, const frame_t *f, char *buf, size_t len)
+{
+    if (f->http_status == 413) {
+        snprintf(buf, len, "request body larger than %d bytes", w->cfg->max_body_bytes);
+        return buf;
+    }
+    return f->why;
+}
+
+/* Serves the whole request f at the start of the worker's input buffer;
+ * the caller disposes of fd as the result says. */
+static after_t server__serve_one(struct soap *soap, int fd, const frame_t *f)
 {
     soap_worker_t *w = soap_worker(soap);
     after_t after;
     int status = -1;
+    guard_result_t g = {GUARD_OK, 0, NULL};
 
     if (ids_request_id(w->request_id, sizeof w->request_id) != ENT_OK)
         snprintf(w->request_id, sizeof w->request_id, "0000000000000000");
     log_set_request_id(w->request_id);
-    guard_reset(&w->guard);
-    w->too_large = false;
     w->close_wanted = false;
-    w->rx_total = 0;
-    w->body_start = -1;
-    w->content_length = -1;
-    w->header_tail = 0;
-    w->rq_len = w->rs_len = 0;
+    w->rs_len = 0;
     w->host[0] = w->user[0] = '\0';
+
+    /* The normalized request: the body goes after room for the header,
+     * is checked (and maybe rewritten shorter) there, and the header is
+     * then written in front of it. */
+    size_t room = frame_normalized_size(f) - f->body_len, blen = f->body_len;
+    if (!server__reserve(&w->req, &w->req_cap, room + blen + 1)) {
+        log_error("out of memory for a request of %zu bytes", f->total);
+        server__send_refusal(fd, 413, "request too large for the memory available");
+        log_set_request_id(NULL);
+        return AFTER_LINGER;
+    }
+    frame_body(w->in, f, w->req + room);
+    if (!f->is_get && guard_check(w->req + room, &blen, w->cfg->max_depth, &g) != GUARD_OK) {
+        char msg[160];
+        const char *m = g.what;
+        if (g.verdict == GUARD_DEPTH) {
+            snprintf(msg, sizeof msg, "XML nesting deeper than %d levels", w->cfg->max_depth);
+            m = msg;
+        } else if (g.verdict == GUARD_ATTRIBUTES) {
+            snprintf(msg, sizeof msg, "an element has more than %d attributes", GUARD_MAX_ATTRIBUTES);
+            m = msg;
+        } else if (g.verdict != GUARD_DTD && g.verdict != GUARD_BAD_UTF8) {
+            snprintf(msg, sizeof msg, "malformed request: %s (byte %zu of the body)", g.what, g.offset);
+            m = msg;
+        }
+        log_info("request refused: %s", m);
+        server__send_refusal(fd, 500, m);
+        log_set_request_id(NULL);
+        return AFTER_LINGER;
+    }
+    size_t hl = frame_header(w->in, f, blen, w->req, room);
+    memmove(w->req + hl, w->req + room, blen);
+    w->req_len = hl + blen;
+    w->req_pos = 0;
+    w->body = w->req + hl;
+    w->body_len = blen;
 
     soap->socket = fd;
     soap->keep_alive = -1;
     soap_begin(soap);
     if (soap_begin_recv(soap) != SOAP_OK) {
-        if (soap->error == SOAP_STOP) /* GET served, or the peer closed */
+        if (soap->error == SOAP_STOP) /* GET served */
             goto done;
-        if (soap->error == SOAP_EOF && w->guard.verdict == GUARD_OK && !w->too_large) {
-            goto done; /* the client closed an idle connection */
-        }
         if (soap->status == SOAP_GET && soap->error >= 400 && soap->error < 600) {
             /* soap_http_get found nothing at this path. */
             status = soap->error;
@@ -405,8 +486,6 @@ static after_t server__serve_one(struct soap *soap, int fd)
                 status = 0;
             soap->error = SOAP_FAULT;
         } else if (err != SOAP_STOP) {
-            /* EOF here is the end of the body before the end of the XML
-             * (a peer that went away does not read the fault either). */
             status = server__read_error(soap);
         }
     }
@@ -417,16 +496,26 @@ static after_t server__serve_one(struct soap *soap, int fd)
 done:
     if (status >= 0)
         after = AFTER_LINGER;
-    else if (!w->close_wanted && soap_valid_socket(soap->socket) && soap->keep_alive != 0 &&
-             soap->error != SOAP_EOF && soap->bufidx >= soap->buflen)
-        after = AFTER_KEEP; /* (a pipelined request left in gSOAP's buffer would never wake epoll) */
+    else if (!w->close_wanted && soap_valid_socket(soap->socket) && soap->keep_alive != 0 && soap->error != SOAP_EOF)
+        after = AFTER_KEEP;
     else
         after = AFTER_CLOSE;
     soap_destroy(soap);
     soap_end(soap);
     soap->socket = SOAP_INVALID_SOCKET;
+    server__shrink(&w->req, &w->req_cap, 0);
     log_set_request_id(NULL);
     return after;
+}
+
+/* Forgets what a connection had pending. */
+static void server__conn_reset(conn_t *c)
+{
+    free(c->pending);
+    c->pending = NULL;
+    c->npending = 0;
+    c->started = 0;
+    c->continued = false;
 }
 
 static void server__conn_close(soap_server_t *s, int fd)
@@ -434,6 +523,7 @@ static void server__conn_close(soap_server_t *s, int fd)
     /* Caller holds s->lock. */
     epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
     close(fd);
+    server__conn_reset(&s->conns[fd]);
     s->conns[fd].state = CONN_FREE;
     s->nopen--;
 }
@@ -454,6 +544,7 @@ static void server__after(soap_server_t *s, int fd, after_t after)
     /* Forget the descriptor before closing it: once closed, accept may
      * hand out the same number again. */
     epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
+    server__conn_reset(&s->conns[fd]);
     s->conns[fd].state = CONN_FREE;
     s->nopen--;
     pthread_mutex_unlock(&s->lock);
@@ -495,13 +586,23 @@ static void server__accept(soap_server_t *s)
     pthread_mutex_unlock(&s->lock);
 }
 
+/* Closes idle keep-alive connections past their time, and connections
+ * whose request has not fully arrived within the receive timeout (with a
+ * 408, so that a slow client learns why). */
 static void server__reap_idle(soap_server_t *s, time_t now, bool all)
 {
     pthread_mutex_lock(&s->lock);
-    for (int fd = 0; fd < s->nconns_max; fd++)
-        if (s->conns[fd].state == CONN_IDLE &&
-            (all || now - s->conns[fd].last_active >= s->cfg->keepalive_timeout_s))
+    for (int fd = 0; fd < s->nconns_max; fd++) {
+        conn_t *c = &s->conns[fd];
+        if (c->state != CONN_IDLE)
+            continue;
+        if (c->started != 0 && (all || now - c->started >= s->cfg->recv_timeout_s)) {
+            server__send_refusal(fd, 408, "the request did not arrive in time");
             server__conn_close(s, fd);
+        } else if (c->started == 0 && (all || now - c->last_active >= s->cfg->keepalive_timeout_s)) {
+            server__conn_close(s, fd);
+        }
+    }
     atomic_store_explicit(&s->last_reap, (long long)now, memory_order_relaxed);
     pthread_mutex_unlock(&s->lock);
 }
@@ -518,6 +619,106 @@ static bool server__claim(soap_server_t *s, int fd)
     }
     pthread_mutex_unlock(&s->lock);
     return mine;
+}
+
+/* Reads what has arrived on fd into the worker's input buffer, without
+ * waiting. Returns the bytes read (0: none yet), or -1 when the peer has
+ * closed or the connection failed. */
+static ssize_t server__read(soap_worker_t *w, int fd, size_t max)
+{
+    size_t got = 0;
+    for (;;) {
+        if (w->in_len >= max)
+            return (ssize_t)got;
+        if (!server__reserve(&w->in, &w->in_cap, w->in_len + SERVER_BUF_MIN < max ? w->in_len + SERVER_BUF_MIN : max))
+            return got ? (ssize_t)got : -1;
+        size_t room = (w->in_cap < max ? w->in_cap : max) - w->in_len;
+        ssize_t n = recv(fd, w->in + w->in_len, room, MSG_DONTWAIT);
+        if (n > 0) {
+            w->in_len += (size_t)n;
+            got += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return (ssize_t)got;
+        return -1; /* closed (0) or reset */
+    }
+}
+
+/* A connection epoll reported readable (claimed by this worker): reads
+ * what has arrived and serves every whole request in it. A request still
+ * arriving goes back to epoll with the connection, so that a slow client
+ * never holds a worker. */
+static void server__readable(soap_server_t *s, struct soap *soap, int fd)
+{
+    soap_worker_t *w = soap_worker(soap);
+    conn_t *c = &s->conns[fd]; /* ours while CONN_BUSY */
+    const size_t max_body = (size_t)s->cfg->max_body_bytes;
+    /* Room for a request and the chunk framing frame_scan tolerates. */
+    const size_t max_in = SERVER_MAX_HEADER + 2 * max_body + 2 * 65536;
+    const frame_limits_t lim = {SERVER_MAX_HEADER, SERVER_MAX_HEADER_LINE, max_body};
+    frame_t f;
+
+    w->in_len = 0;
+    if (c->pending != NULL) {
+        if (!server__reserve(&w->in, &w->in_cap, c->npending)) {
+            server__after(s, fd, AFTER_CLOSE);
+            return;
+        }
+        memcpy(w->in, c->pending, c->npending);
+        w->in_len = c->npending;
+        free(c->pending);
+        c->pending = NULL;
+        c->npending = 0;
+    }
+    for (;;) {
+        ssize_t got = server__read(w, fd, max_in);
+        frame_scan(w->in, w->in_len, &lim, &f);
+        if (f.status == FRAME_ERROR) {
+            char msg[96];
+            const char *m = server__frame_message(w, &f, msg, sizeof msg);
+            log_info("request refused: HTTP %d, %s", f.http_status, m);
+            server__send_refusal(fd, f.http_status, m);
+            server__after(s, fd, AFTER_LINGER);
+            break;
+        }
+        if (f.status == FRAME_MORE) {
+            if (got < 0 || w->in_len >= max_in) {
+                /* Gone mid-request (or idle and gone): nobody to answer. */
+                server__after(s, fd, AFTER_CLOSE);
+                break;
+            }
+            if (f.expect_continue && !c->continued) {
+                static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+                c->continued = send(fd, cont, sizeof cont - 1, MSG_NOSIGNAL | MSG_DONTWAIT) > 0;
+            }
+            if (w->in_len > 0) {
+                if ((c->pending = malloc(w->in_len)) == NULL) {
+                    server__after(s, fd, AFTER_CLOSE);
+                    break;
+                }
+                memcpy(c->pending, w->in, w->in_len);
+                c->npending = w->in_len;
+                if (c->started == 0)
+                    c->started = time(NULL);
+            }
+            server__after(s, fd, AFTER_KEEP);
+            break;
+        }
+        after_t after = server__serve_one(soap, fd, &f);
+        /* Whatever followed the request (pipelined) is the next one. */
+        memmove(w->in, w->in + f.total, w->in_len - f.total);
+        w->in_len -= f.total;
+        c->started = w->in_len > 0 ? time(NULL) : 0;
+        c->continued = false;
+        if (after != AFTER_KEEP || w->in_len == 0) {
+            server__after(s, fd, after);
+            break;
+        }
+    }
+    server__shrink(&w->in, &w->in_cap, w->in_len);
 }
 
 typedef struct worker_arg {
@@ -542,7 +743,7 @@ static void *server__work(void *arg)
         if (n == 1 && evs[0].data.fd == s->listen_fd)
             server__accept(s);
         else if (n == 1 && server__claim(s, evs[0].data.fd))
-            server__after(s, evs[0].data.fd, server__serve_one(soap, evs[0].data.fd));
+            server__readable(s, soap, evs[0].data.fd);
         /* Whoever notices a new second sweeps idle keep-alive connections. */
         if (now != atomic_load_explicit(&s->last_reap, memory_order_relaxed) &&
             pthread_mutex_trylock(&s->reap_lock) == 0) {
@@ -557,7 +758,7 @@ static void *server__work(void *arg)
         for (int i = 0; i < n; i++) {
             int fd = evs[i].data.fd;
             if (fd != s->wake_fd && fd != s->listen_fd && server__claim(s, fd)) {
-                server__after(s, fd, server__serve_one(soap, fd));
+                server__readable(s, soap, fd);
                 served++;
             }
         }
@@ -609,7 +810,7 @@ static struct soap *server__context(soap_server_t *s, soap_worker_t *w)
     soap->send_timeout = s->cfg->send_timeout_s;
     soap->maxlevel = (unsigned)s->cfg->max_depth;
     soap->maxoccurs = (size_t)s->cfg->max_occurs;
-    soap->recv_maxlength = (ULONG64)s->cfg->max_body_bytes + SERVER_HEADER_ALLOWANCE;
+    soap->recv_maxlength = (ULONG64)s->cfg->max_body_bytes + 2 * SERVER_MAX_HEADER;
     soap->max_keep_alive = 0; /* no per-connection request limit */
     w->cfg = s->cfg;
     w->pool = s->pool;
@@ -620,7 +821,6 @@ static struct soap *server__context(soap_server_t *s, soap_worker_t *w)
         w->fsend = soap->fsend;
         soap->fsend = server__fsend;
     }
-    w->frecv = soap->frecv;
     w->fparsehdr = soap->fparsehdr;
     soap->frecv = server__frecv;
     soap->fparsehdr = server__parsehdr;
@@ -739,11 +939,14 @@ void soap_server_stop(soap_server_t *s)
     for (int i = 0; i < s->nworkers; i++)
         pthread_join(s->threads[i], NULL);
     for (int fd = 0; fd < s->nconns_max; fd++)
-        if (s->conns[fd].state != CONN_FREE)
+        if (s->conns[fd].state != CONN_FREE) {
+            server__conn_reset(&s->conns[fd]);
             close(fd);
+        }
     for (int i = 0; i < s->nworkers; i++) {
         soap_free(s->contexts[i]);
-        free(s->workers[i].rq);
+        free(s->workers[i].in);
+        free(s->workers[i].req);
         free(s->workers[i].rs);
     }
     validator_free(s->validator);

@@ -11,6 +11,7 @@
 #include "../core/config.h"
 #include "../db/pool.h"
 #include "../lifecycle/group.h"
+#include "frame.h"
 #include "guard.h"
 #include "soapH.h"
 
@@ -24,23 +25,24 @@ typedef struct soap_worker {
     lc_group_t *group;         /* commit groups of upgrade and upsell; may be NULL */
     char request_id[17];
     char host[SOAP_MAX_HOST + 1]; /* Host header of the request, validated */
-    guard_t guard;
-    bool too_large;            /* Content-Length above the cap */
     bool close_wanted;         /* gSOAP asked to close the connection */
-    /* Framing of the request body, so that reading stops at its end even
-     * when the XML in it is incomplete (gSOAP would wait for more). */
-    long long rx_total;        /* bytes received for this request */
-    long long body_start;      /* offset of the body in that count; -1 until the headers end */
-    long long content_length;  /* -1 when not given (chunked) */
-    unsigned header_tail;      /* last bytes of the header, to see the blank line */
-    size_t (*frecv)(struct soap *, char *, size_t);       /* gSOAP's own */
-    int (*fparsehdr)(struct soap *, const char *, const char *);
+    /* Bytes read from the connection being served: the request being
+     * framed and whatever follows it (frame.h). Grows as needed. */
+    char *in;
+    size_t in_len, in_cap;
+    /* The request in the form gSOAP reads it (frame_normalize), and where
+     * gSOAP is in it; body points into it. */
+    char *req;
+    size_t req_len, req_cap, req_pos;
+    const char *body;
+    size_t body_len;
+    int (*fparsehdr)(struct soap *, const char *, const char *); /* gSOAP's own */
     char user[512];            /* authenticated user name, for the audit */
-    /* ENTITLEMENTD_VALIDATE_XML: the raw request and response, kept for
-     * validation; NULL validator when off. */
+    /* ENTITLEMENTD_VALIDATE_XML: the response, kept for validation; NULL
+     * validator when off. */
     struct validator *validator;
-    char *rq, *rs;
-    size_t rq_len, rq_cap, rs_len, rs_cap;
+    char *rs;
+    size_t rs_len, rs_cap;
     int (*fsend)(struct soap *, const char *, size_t);
 } soap_worker_t;
 

@@ -31,6 +31,7 @@
 /* Each test file registers its suite. */
 void register_rules_tests(void);
 void register_guard_tests(void);
+void register_frame_tests(void);
 void register_config_tests(void);
 void register_query_tests(void);
 void register_ids_tests(void);

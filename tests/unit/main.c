@@ -9,6 +9,7 @@ int main(void)
         return 2;
     register_rules_tests();
     register_guard_tests();
+    register_frame_tests();
     register_config_tests();
     register_query_tests();
     register_ids_tests();

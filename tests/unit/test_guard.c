@@ -1,51 +1,121 @@
-/* soap/guard: DTD and UTF-8 checks on raw request bytes. */
+/* soap/guard: the checks on a whole request body before gSOAP reads it. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
 #include "soap/guard.h"
 
-static guard_verdict_t feed_all(const char *s, size_t chunk)
+/* Checks a copy of doc; the rewritten document goes to out (if given). */
+static guard_verdict_t check_doc(const char *doc, int depth, char *out, size_t outcap)
 {
-    guard_t g;
-    guard_reset(&g);
-    size_t n = strlen(s);
-    for (size_t i = 0; i < n; i += chunk)
-        guard_feed(&g, s + i, n - i < chunk ? n - i : chunk);
-    if (g.verdict == GUARD_OK && g.need > 0)
-        return GUARD_BAD_UTF8;
-    return g.verdict;
+    size_t n = strlen(doc);
+    char *b = malloc(n + 1);
+    guard_result_t r;
+    memcpy(b, doc, n + 1);
+    guard_verdict_t v = guard_check(b, &n, depth, &r);
+    if (out != NULL) {
+        size_t k = n < outcap - 1 ? n : outcap - 1;
+        memcpy(out, b, k);
+        out[k] = '\0';
+    }
+    free(b);
+    return v;
+}
+
+static guard_verdict_t check(const char *doc)
+{
+    return check_doc(doc, 64, NULL, 0);
 }
 
 static void test_plain(void)
 {
-    CHECK_EQ_INT(feed_all("<?xml version=\"1.0\"?><a>caf\xc3\xa9</a>", 1), GUARD_OK);
-    CHECK_EQ_INT(feed_all("<a><!-- comment --><![CDATA[x]]></a>", 3), GUARD_OK);
+    CHECK_EQ_INT(check("<?xml version=\"1.0\"?><a>caf\xc3\xa9</a>"), GUARD_OK);
+    CHECK_EQ_INT(check("\xEF\xBB\xBF<a x='1' y=\"&lt;&amp;\">t<!-- c --><![CDATA[<&>]]><b/><?pi x?></a>\n"), GUARD_OK);
+    CHECK_EQ_INT(check("<!-- before --><s:E xmlns:s='u'><s:B></s:B ></s:E><!-- after -->  "), GUARD_OK);
+    CHECK_EQ_INT(check("<a/>"), GUARD_OK);
 }
 
 static void test_dtd(void)
 {
-    const char *doc = "<?xml version=\"1.0\"?><!DOCTYPE a [<!ENTITY x \"y\">]><a>&x;</a>";
-    /* Split at every position: "<!" across reads must still be seen. */
-    for (size_t chunk = 1; chunk < 8; chunk++)
-        CHECK_EQ_INT(feed_all(doc, chunk), GUARD_DTD);
-    CHECK_EQ_INT(feed_all("<a><!ENTITY x \"y\"></a>", 2), GUARD_DTD);
-    CHECK_EQ_INT(feed_all("<!doctype a><a/>", 5), GUARD_DTD);
+    CHECK_EQ_INT(check("<?xml version=\"1.0\"?><!DOCTYPE a [<!ENTITY x \"y\">]><a>&x;</a>"), GUARD_DTD);
+    CHECK_EQ_INT(check("<a><!ENTITY x \"y\"></a>"), GUARD_DTD);
+    CHECK_EQ_INT(check("<!doctype a><a/>"), GUARD_DTD);
 }
 
-static void test_utf8(void)
+static void test_utf8_and_chars(void)
 {
-    CHECK_EQ_INT(feed_all("<a>\xff</a>", 4), GUARD_BAD_UTF8);
-    CHECK_EQ_INT(feed_all("<a>\xc0\xaf</a>", 1), GUARD_BAD_UTF8);     /* overlong */
-    CHECK_EQ_INT(feed_all("<a>\xed\xa0\x80</a>", 1), GUARD_BAD_UTF8); /* surrogate */
-    CHECK_EQ_INT(feed_all("<a>\xf4\x90\x80\x80</a>", 2), GUARD_BAD_UTF8); /* > U+10FFFF */
-    CHECK_EQ_INT(feed_all("<a>\xe2\x82\xac\xf0\x9f\x98\x80</a>", 1), GUARD_OK);
-    CHECK_EQ_INT(feed_all("<a>\xe2\x82", 1), GUARD_BAD_UTF8);          /* truncated */
+    CHECK_EQ_INT(check("<a>\xff</a>"), GUARD_BAD_UTF8);
+    CHECK_EQ_INT(check("<a>\xc0\xaf</a>"), GUARD_BAD_UTF8);         /* overlong */
+    CHECK_EQ_INT(check("<a>\xed\xa0\x80</a>"), GUARD_BAD_UTF8);     /* surrogate */
+    CHECK_EQ_INT(check("<a>\xf4\x90\x80\x80</a>"), GUARD_BAD_UTF8); /* > U+10FFFF */
+    CHECK_EQ_INT(check("<a>\xe2\x82"), GUARD_BAD_UTF8);             /* truncated */
+    CHECK_EQ_INT(check("<a>\xe2\x82\xac\xf0\x9f\x98\x80</a>"), GUARD_OK);
+    CHECK_EQ_INT(check("<a>\x01</a>"), GUARD_BAD_CHAR);
+    CHECK_EQ_INT(check("<a>\xef\xbf\xbe</a>"), GUARD_BAD_CHAR); /* U+FFFE */
+    CHECK_EQ_INT(check("<a>\t\r\n</a>"), GUARD_OK);
+}
+
+static void test_references(void)
+{
+    char out[64];
+    CHECK_EQ_INT(check("<a>&#0;</a>"), GUARD_BAD_CHAR);
+    CHECK_EQ_INT(check("<a>&#1;</a>"), GUARD_BAD_CHAR);
+    CHECK_EQ_INT(check("<a>&#xFFFE;</a>"), GUARD_BAD_CHAR);
+    CHECK_EQ_INT(check("<a>&#xD800;</a>"), GUARD_BAD_CHAR);
+    CHECK_EQ_INT(check("<a>&#x110000;</a>"), GUARD_BAD_CHAR);
+    CHECK_EQ_INT(check("<a x='&#2;'/>"), GUARD_BAD_CHAR);
+    CHECK_EQ_INT(check("<a>&foo;</a>"), GUARD_BAD_REF);
+    CHECK_EQ_INT(check("<a>&#xZZ;</a>"), GUARD_BAD_REF);
+    CHECK_EQ_INT(check("<a>a & b</a>"), GUARD_BAD_REF);
+    CHECK_EQ_INT(check("<a>&#65;&#x20AC;&quot;</a>"), GUARD_OK);
+    /* Above U+FFFF: rewritten as UTF-8, in text and in attributes. */
+    CHECK_EQ_INT(check_doc("<a x='&#x1F600;'>E&#128512;;</a>", 64, out, sizeof out), GUARD_OK);
+    CHECK_EQ_STR(out, "<a x='\xf0\x9f\x98\x80'>E\xf0\x9f\x98\x80;</a>");
+    /* ... but not inside CDATA or comments, where they are text. */
+    CHECK_EQ_INT(check_doc("<a><![CDATA[&#x1F600;]]><!--&#x1F600;--></a>", 64, out, sizeof out), GUARD_OK);
+    CHECK_EQ_STR(out, "<a><![CDATA[&#x1F600;]]><!--&#x1F600;--></a>");
+}
+
+static void test_structure(void)
+{
+    CHECK_EQ_INT(check("<a><b></a></b>"), GUARD_SYNTAX);
+    CHECK_EQ_INT(check("<a><b>"), GUARD_SYNTAX);
+    CHECK_EQ_INT(check("<a x=1/>"), GUARD_SYNTAX);
+    CHECK_EQ_INT(check("<a x='1/>"), GUARD_SYNTAX);
+    CHECK_EQ_INT(check("<a x='<'/>"), GUARD_SYNTAX);
+    CHECK_EQ_INT(check("<a><!-- open </a>"), GUARD_SYNTAX);
+    CHECK_EQ_INT(check("junk<a/>"), GUARD_SYNTAX);
+    CHECK_EQ_INT(check(""), GUARD_SYNTAX);
+    CHECK_EQ_INT(check("<a/>garbage"), GUARD_TRAILING);
+    CHECK_EQ_INT(check("<a></a><b/>"), GUARD_TRAILING);
+}
+
+static void test_limits(void)
+{
+    char doc[4096] = "";
+    for (int i = 0; i < 10; i++)
+        strcat(doc, "<x>");
+    for (int i = 0; i < 10; i++)
+        strcat(doc, "</x>");
+    CHECK_EQ_INT(check_doc(doc, 10, NULL, 0), GUARD_OK);
+    CHECK_EQ_INT(check_doc(doc, 9, NULL, 0), GUARD_DEPTH);
+    CHECK_EQ_INT(check_doc("<a><b><c/></b></a>", 2, NULL, 0), GUARD_DEPTH); /* empty elements count */
+    strcpy(doc, "<a");
+    for (int i = 0; i < GUARD_MAX_ATTRIBUTES; i++)
+        sprintf(doc + strlen(doc), " a%d='1'", i);
+    strcat(doc, "/>");
+    CHECK_EQ_INT(check(doc), GUARD_OK);
+    strcpy(doc + strlen(doc) - 2, " one-more='1'/>");
+    CHECK_EQ_INT(check(doc), GUARD_ATTRIBUTES);
 }
 
 void register_guard_tests(void)
 {
     CU_pSuite s = CU_add_suite("soap/guard", NULL, NULL);
-    CU_add_test(s, "plain XML passes", test_plain);
+    CU_add_test(s, "well-formed XML passes", test_plain);
     CU_add_test(s, "DTD declarations are refused", test_dtd);
-    CU_add_test(s, "invalid UTF-8 is refused", test_utf8);
+    CU_add_test(s, "invalid UTF-8 and characters are refused", test_utf8_and_chars);
+    CU_add_test(s, "references: undefined and invalid ones refused, astral ones rewritten", test_references);
+    CU_add_test(s, "malformed structure and trailing content are refused", test_structure);
+    CU_add_test(s, "depth and attribute limits", test_limits);
 }

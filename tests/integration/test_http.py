@@ -1,0 +1,233 @@
+"""HTTP framing (service/soap/frame.c) and the request guard (guard.c)
+through the real daemon, over raw sockets: slow and pipelined clients,
+dishonest lengths, chunked bodies, refused methods and media types, and
+XML that gSOAP alone would let through. Every refusal is a precise HTTP
+status with a Client fault, and changes nothing in the database."""
+import base64
+import socket
+import time
+import unittest
+
+from lxml import etree
+
+from builders import create_body, search_body
+from catalog import Catalog
+from harness import PATH, SOAP_ENV, Daemon, DaemonTestCase, envelope, psql, token
+
+
+class Reply:
+    def __init__(self, status, headers, body):
+        self.status, self.headers, self.body = status, headers, body
+        self.faultcode = self.faultstring = None
+        self.status_text = None
+        try:
+            doc = etree.fromstring(body)
+            self.faultcode = doc.findtext(f".//{{{SOAP_ENV}}}Fault/faultcode")
+            self.faultstring = doc.findtext(f".//{{{SOAP_ENV}}}Fault/faultstring")
+            self.status_text = doc.findtext(".//{*}statusInfo/{*}status")
+        except etree.XMLSyntaxError:
+            pass
+
+
+def read_reply(sock, timeout=10, buf=b""):
+    """Reads one HTTP response (Content-Length framed) from sock, after the
+    bytes of buf already read; returns it and the bytes after it."""
+    sock.settimeout(timeout)
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed before a response: %r" % buf)
+        buf += chunk
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {k.strip().lower(): v.strip() for k, v in (l.split(":", 1) for l in lines[1:])}
+    if status == 100:
+        return Reply(100, headers, b""), rest
+    n = int(headers.get("content-length", "0"))
+    while len(rest) < n:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        rest += chunk
+    return Reply(status, headers, rest[:n]), rest[n:]
+
+
+class HttpTest(DaemonTestCase):
+    daemon_env = {"ENTITLEMENTD_RECV_TIMEOUT": "2"}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.cat = Catalog()
+
+    def connect(self):
+        s = socket.create_connection(("127.0.0.1", self.daemon.port))
+        self.addCleanup(s.close)
+        return s
+
+    def request(self, body, headers=None, length=True, method="POST"):
+        h = {"Host": "localhost", "Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""',
+             "Authorization": self.user.basic()}
+        if length:
+            h["Content-Length"] = str(len(body))
+        h.update(headers or {})
+        head = f"{method} {PATH} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in h.items() if v is not None)
+        return head.encode() + b"\r\n" + body
+
+    def send(self, raw):
+        s = self.connect()
+        s.sendall(raw)
+        return read_reply(s)[0]
+
+    def assert_refused(self, reply, status, text=None):
+        self.assertEqual(reply.status, status, reply.body)
+        self.assertEqual(reply.faultcode, "SOAP-ENV:Client", reply.body)
+        if text:
+            self.assertIn(text, reply.faultstring)
+
+    def create(self, eid):
+        return envelope(create_body([{"eid": eid, "items": [(eid + "-1", self.cat.base, 1)]}]))
+
+    def count(self, eid):
+        return int(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", eid)[0][0])
+
+    # Slow and pipelined clients.
+
+    def test_slow_clients_hold_no_worker_and_time_out(self):
+        # More trickling connections than workers (4): a normal request is
+        # still answered at once, and the slow ones get 408 after the
+        # receive timeout (2 s here) counted from their first byte.
+        slow = [self.connect() for _ in range(10)]
+        for s in slow:
+            s.sendall(b"POST " + PATH.encode() + b" HTTP/1.1\r\nHost: x\r\n")
+        start = time.time()
+        r = self.send(self.request(envelope(search_body())))
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+        self.assertLess(time.time() - start, 1.5)
+        for s in slow:
+            s.sendall(b"X-Slow: 1\r\n")
+        reply, _ = read_reply(slow[0], timeout=8)
+        self.assert_refused(reply, 408, "did not arrive in time")
+        self.assertLess(time.time() - start, 6)
+
+    def test_pipelined_requests_are_all_answered_in_order(self):
+        eids = ["P-" + token(10) for _ in range(3)]
+        s = self.connect()
+        s.sendall(b"".join(self.request(self.create(e)) for e in eids))
+        rest = b""
+        for e in eids:
+            reply, rest = read_reply(s, buf=rest)
+            self.assertEqual(reply.status, 200, reply.body)
+            self.assertIn(e.encode(), reply.body)
+            self.assertEqual(self.count(e), 1)
+
+    def test_request_split_into_many_small_writes(self):
+        eid = "S-" + token(10)
+        s = self.connect()
+        for i in range(0, len(raw := self.request(self.create(eid))), 97):
+            s.sendall(raw[i:i + 97])
+            time.sleep(0.002)
+        reply, _ = read_reply(s)
+        self.assertEqual(reply.status_text, "SUCCESS", reply.body)
+
+    # Lengths and framing.
+
+    def test_content_length_shorter_than_the_body_frames_the_request(self):
+        eid = "L-" + token(10)
+        body = self.create(eid)
+        raw = self.request(body, {"Content-Length": str(len(body) - 40)})
+        r = self.send(raw)
+        self.assert_refused(r, 500, "malformed request")
+        self.assertEqual(self.count(eid), 0)
+
+    def test_bad_content_lengths(self):
+        for value in ("1 2", "+100", "-1", "abc"):
+            self.assert_refused(self.send(self.request(b"<x/>", {"Content-Length": value})), 400,
+                                "Content-Length")
+        self.assert_refused(self.send(self.request(b"<x/>", {"Connection": "close"}, length=False)), 411)
+
+    def test_chunked_body(self):
+        eid = "C-" + token(10)
+        body = self.create(eid)
+        chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 100]), body[i:i + 100]) for i in range(0, len(body), 100))
+        r = self.send(self.request(chunks + b"0\r\n\r\n", {"Transfer-Encoding": "chunked"}, length=False))
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+        self.assertEqual(self.count(eid), 1)
+
+    def test_expect_100_continue(self):
+        eid = "X-" + token(10)
+        body = self.create(eid)
+        raw = self.request(body, {"Expect": "100-continue"})
+        head, payload = raw.split(b"\r\n\r\n", 1)
+        s = self.connect()
+        s.sendall(head + b"\r\n\r\n")
+        interim, _ = read_reply(s, timeout=2)
+        self.assertEqual(interim.status, 100)
+        s.sendall(payload)
+        reply, _ = read_reply(s)
+        self.assertEqual(reply.status_text, "SUCCESS", reply.body)
+
+    def test_oversized_bodies_get_413_however_framed(self):
+        small = Daemon(ENTITLEMENTD_MAX_BODY_BYTES=4096).start()
+        try:
+            big = envelope(search_body()).replace(b"</soapenv:Body>", b" " * 5000 + b"</soapenv:Body>")
+            for headers, length, data in (({}, True, big),
+                                          ({"Transfer-Encoding": "chunked"}, False,
+                                           b"%x\r\n%s\r\n0\r\n\r\n" % (len(big), big))):
+                s = socket.create_connection(("127.0.0.1", small.port))
+                s.sendall(self.request(data, headers, length))
+                reply, _ = read_reply(s)
+                s.close()
+                self.assert_refused(reply, 413, "larger than 4096")
+        finally:
+            self.assertEqual(small.stop(), 0)
+
+    def test_refused_methods_media_types_and_headers(self):
+        r = self.send(self.request(b"", method="PUT"))
+        self.assert_refused(r, 405)
+        self.assertEqual(r.headers.get("allow"), "GET, POST")
+        r = self.send(self.request(envelope(search_body()), {"Content-Type": "multipart/related; boundary=x"}))
+        self.assert_refused(r, 415, "multipart")
+        r = self.send(self.request(envelope(search_body()), {"SOAPAction": "x" * 10000}))
+        self.assert_refused(r, 431)
+        r = self.send(b"POST " + PATH.encode() + b" HTTP/2.0\r\nContent-Length: 0\r\n\r\n")
+        self.assertEqual(r.status, 505)
+
+    # XML the guard refuses before gSOAP sees it.
+
+    def test_invalid_characters_and_references_change_nothing(self):
+        for bad in ("&#xFFFE;", "&#1;", "&#0;", "&#xD800;", "&foo;", "\x01", "&#x110000;"):
+            eid = "R-" + token(8)
+            body = self.create(eid).replace(eid.encode() + b"</v4:id>", (eid + bad).encode() + b"</v4:id>", 1)
+            r = self.send(self.request(body))
+            self.assert_refused(r, 500)
+            self.assertEqual(self.count(eid), 0, bad)
+            self.assertEqual(int(psql("SELECT count(*) FROM entitlements WHERE entitlement_id LIKE :'v1'",
+                                      eid + "%")[0][0]), 0, bad)
+
+    def test_characters_above_the_bmp_by_reference(self):
+        eid = "U-" + token(8)
+        body = self.create(eid).replace(eid.encode() + b"</v4:id>", (eid + "&#x1F600;&#128512;x").encode() + b"</v4:id>", 1)
+        r = self.send(self.request(body))
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+        self.assertEqual(self.count(eid + "\U0001F600\U0001F600x"), 1)
+
+    def test_depth_attributes_and_trailing_content(self):
+        deep = "<x:a xmlns:x='urn:x'>" * 70 + "</x:a>" * 70
+        r = self.send(self.request(envelope(search_body(), header=deep)))
+        self.assert_refused(r, 500, "nesting deeper than 64")
+        attrs = " ".join(f"a{i}='1'" for i in range(5000))
+        body = envelope(search_body()).replace(b"<soapenv:Body>", f"<soapenv:Body {attrs}>".encode())
+        start = time.time()
+        r = self.send(self.request(body, {"Authorization": None}))
+        self.assert_refused(r, 500, "attributes")
+        self.assertLess(time.time() - start, 2)
+        eid = "T-" + token(8)
+        r = self.send(self.request(self.create(eid) + b"<trailing/>"))
+        self.assert_refused(r, 500, "after the end")
+        self.assertEqual(self.count(eid), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()

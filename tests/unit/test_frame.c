@@ -1,0 +1,111 @@
+/* soap/frame: HTTP request framing and normalization. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "soap/frame.h"
+
+static const frame_limits_t lim = {65536, 8192, 1000};
+
+static frame_t scan(const char *req)
+{
+    frame_t f;
+    frame_scan(req, strlen(req), &lim, &f);
+    return f;
+}
+
+/* The normalized form of a whole request, in out. */
+static void normalize(const char *req, char *out, size_t cap)
+{
+    frame_t f = scan(req);
+    CHECK_EQ_INT(f.status, FRAME_DONE);
+    if (f.status != FRAME_DONE)
+        return;
+    char *body = malloc(f.body_len + 1);
+    frame_body(req, &f, body);
+    size_t h = frame_header(req, &f, f.body_len, out, cap);
+    CHECK(h > 0 && h + f.body_len < cap);
+    memcpy(out + h, body, f.body_len);
+    out[h + f.body_len] = '\0';
+    free(body);
+}
+
+static void test_content_length(void)
+{
+    const char *req = "POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhelloPOST /p HTTP/1.1\r\n";
+    frame_t f = scan(req);
+    CHECK_EQ_INT(f.status, FRAME_DONE);
+    CHECK_EQ_INT(f.total, strlen(req) - strlen("POST /p HTTP/1.1\r\n")); /* the next request stays */
+    CHECK_EQ_INT(f.body_len, 5);
+    /* Each prefix is incomplete, never an error. */
+    for (size_t n = 0; n < f.total; n++) {
+        frame_t p;
+        frame_scan(req, n, &lim, &p);
+        CHECK_EQ_INT(p.status, FRAME_MORE);
+    }
+    CHECK_EQ_INT(scan("GET /x?wsdl HTTP/1.0\n\n").status, FRAME_DONE);
+    CHECK_EQ_INT(scan("\r\nGET /x HTTP/1.1\r\n\r\n").status, FRAME_DONE);
+}
+
+static void test_chunked(void)
+{
+    char out[512];
+    const char *req = "POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n"
+                      "3;ext=1\r\nabc\r\nA\r\n0123456789\r\n0\r\nTrailer: x\r\n\r\n";
+    frame_t f = scan(req);
+    CHECK_EQ_INT(f.status, FRAME_DONE);
+    CHECK_EQ_INT(f.total, strlen(req));
+    CHECK_EQ_INT(f.body_len, 13);
+    normalize(req, out, sizeof out);
+    CHECK_EQ_STR(out, "POST /p HTTP/1.1\r\nContent-Length: 13\r\n\r\nabc0123456789");
+    for (size_t n = 0; n < f.total; n++) {
+        frame_t p;
+        frame_scan(req, n, &lim, &p);
+        CHECK_EQ_INT(p.status, FRAME_MORE);
+    }
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n").http_status, 400);
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcdef\r\n").http_status, 400);
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3E9\r\n").http_status, 413);
+}
+
+static void test_expect_continue(void)
+{
+    frame_t f = scan("POST /p HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
+    CHECK_EQ_INT(f.status, FRAME_MORE);
+    CHECK(f.expect_continue);
+    CHECK(f.header_len > 0);
+    f = scan("POST /p HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\nab");
+    CHECK(!f.expect_continue); /* the body has started: no need */
+}
+
+static void test_errors(void)
+{
+    CHECK_EQ_INT(scan("PUT /p HTTP/1.1\r\n\r\n").http_status, 405);
+    CHECK_EQ_INT(scan("POST /p HTTP/2.0\r\n\r\n").http_status, 505);
+    CHECK_EQ_INT(scan("garbage\r\n\r\n").http_status, 400);
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\n\r\n").http_status, 411);
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nContent-Length: 1001\r\n\r\n").http_status, 413);
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nContent-Length: 1 2\r\n\r\n").http_status, 400);
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nContent-Length: +5\r\n\r\n").http_status, 400);
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n").http_status, 400);
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n").http_status, 400);
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n").http_status, 501);
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nContent-Type: multipart/related; boundary=x\r\nContent-Length: 1\r\n\r\nx")
+                     .http_status, 415);
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\n folded: x\r\n\r\n").http_status, 400);
+    char *big = malloc(10000);
+    memset(big, 'a', 9999);
+    big[9999] = '\0';
+    memcpy(big, "GET /", 5);
+    CHECK_EQ_INT(scan(big).http_status, 431); /* one line over the line limit */
+    free(big);
+}
+
+void register_frame_tests(void)
+{
+    CU_pSuite s = CU_add_suite("soap/frame", NULL, NULL);
+    CU_add_test(s, "Content-Length framing, pipelining, prefixes", test_content_length);
+    CU_add_test(s, "chunked framing and normalization", test_chunked);
+    CU_add_test(s, "Expect: 100-continue", test_expect_continue);
+    CU_add_test(s, "refused requests and their statuses", test_errors);
+}
