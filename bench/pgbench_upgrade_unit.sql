@@ -3,19 +3,23 @@
 -- transaction, for the pgbench baseline of scripts/bench. Client N upgrades
 -- parent ba-N, as connection N of the load generator does.
 --
--- entitlementd sends BEGIN and the five reads in one pipeline (one round
--- trip) and the write with COMMIT in another. pgbench cannot carry a
--- result into a later statement inside a pipeline (\gset is not allowed
--- there), so here the reads go one round trip each; the write and COMMIT
--- are pipelined as in the service.
+-- entitlementd sends BEGIN and the six reads in one pipeline (one round
+-- trip) and the write with COMMIT in another. The first two reads lock in
+-- the service's lock order: the parents' entitlements, then the parents.
+-- pgbench cannot carry a result into a later statement inside a pipeline
+-- (\gset is not allowed there), so here the reads go one round trip each;
+-- the write and COMMIT are pipelined as in the service.
 \set r random(1, 9000000000000000)
 BEGIN;
+SELECT id FROM entitlements WHERE id IN (SELECT entitlement_id FROM line_items
+       WHERE activation_id = ANY (('{"ba-' || :client_id || '"}')::text[]) OR unique_id = ANY ('{}'::text[]))
+ ORDER BY id FOR SHARE;
 SELECT li.id AS pid, li.unique_id AS puid, li.activation_id AS paid, li.state AS pstate,
        li.number_of_copies AS pcount, li.product_id AS pprod, li.is_permanent, li.expiration_date::text,
        e.id AS eid, e.unique_id AS euid, e.entitlement_id AS ekey, e.state AS estate, li.term_duration, li.term_unit
   FROM line_items li JOIN entitlements e ON e.id = li.entitlement_id
  WHERE li.activation_id = ANY (('{"ba-' || :client_id || '"}')::text[]) OR li.unique_id = ANY ('{}'::text[])
- ORDER BY li.id FOR UPDATE OF li FOR SHARE OF e \gset
+ ORDER BY li.id FOR UPDATE OF li \gset
 SELECT from_product_id, to_product_id AS tid FROM product_relationships WHERE kind = 'UPGRADE' AND from_product_id IN
        (SELECT product_id FROM line_items WHERE activation_id = ANY (('{"ba-' || :client_id || '"}')::text[])
         OR unique_id = ANY ('{}'::text[])) \gset

@@ -74,6 +74,52 @@ static model_state_t batch__state(const PGresult *r, int row, int col)
     return s < 0 ? STATE_DRAFT : (model_state_t)s;
 }
 
+/* Whether every locked parent (rows of STMT_BATCH_PARENTS) belongs to an
+ * entitlement locked before it (rows of STMT_BATCH_PARENT_ENTS, in id
+ * order). A parent created between the two statements may not; it is then
+ * held without its entitlement, against the lock order. */
+static bool batch__parents_covered(const PGresult *ents, const PGresult *parents)
+{
+    int n = PQntuples(ents);
+    for (int i = 0; i < PQntuples(parents); i++) {
+        long long want = batch__ll(parents, i, 8);
+        int lo = 0, hi = n;
+        while (lo < hi) {
+            int mid = lo + (hi - lo) / 2;
+            if (batch__ll(ents, mid, 0) < want)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo == n || batch__ll(ents, lo, 0) != want)
+            return false;
+    }
+    return true;
+}
+
+int store_batch_lock_parents(db_conn_t *c, const store_batch_keys_t *k, const ent_alloc_t *a)
+{
+    char *paids = batch__array(a, k->parent_aids, k->n_parent_aids);
+    char *puids = batch__array(a, k->parent_uids, k->n_parent_uids);
+    size_t failed_at;
+    int rc;
+
+    if (!paids || !puids)
+        return ENT_ENOMEM;
+    const char *v[2] = {paids, puids};
+    db_call_t calls[] = {
+        {STMT_BATCH_PARENT_ENTS, 2, v, NULL},
+        {STMT_BATCH_PARENTS, 2, v, NULL},
+    };
+    if ((rc = db__pipeline(c, calls, 2, &failed_at)) != ENT_OK)
+        return rc;
+    if (!batch__parents_covered(calls[0].res, calls[1].res))
+        rc = db__conflict(c, "a parent line item appeared while the entitlements were being locked");
+    PQclear(calls[0].res);
+    PQclear(calls[1].res);
+    return rc;
+}
+
 int store_batch_read(db_conn_t *c, const store_batch_keys_t *k, const ent_alloc_t *a, store_batch_snapshot_t *out)
 {
     char *paids = batch__array(a, k->parent_aids, k->n_parent_aids);
@@ -94,8 +140,11 @@ int store_batch_read(db_conn_t *c, const store_batch_keys_t *k, const ent_alloc_
     const char *v_products[3] = {prod_uids, prod_names, prod_versions};
     const char *v_ents[2] = {ekeys, euids};
     const char *v_existing[1] = {naids};
+    /* The parents' entitlements are locked before the parents: the lock
+     * order of stmt.c. */
     db_call_t calls[] = {
         {DB_CALL_BEGIN, 0, NULL, NULL},
+        {STMT_BATCH_PARENT_ENTS, 2, v_parents, NULL},
         {STMT_BATCH_PARENTS, 2, v_parents, NULL},
         {STMT_BATCH_RELATIONSHIPS, 3, v_rels, NULL},
         {STMT_BATCH_PRODUCTS, 3, v_products, NULL},
@@ -108,7 +157,13 @@ int store_batch_read(db_conn_t *c, const store_batch_keys_t *k, const ent_alloc_
         return rc;
     }
 
-    PGresult *r = calls[1].res;
+    if (!batch__parents_covered(calls[1].res, calls[2].res)) {
+        for (size_t i = 1; i < sizeof calls / sizeof calls[0]; i++)
+            PQclear(calls[i].res);
+        db_rollback(c);
+        return db__conflict(c, "a parent line item appeared while the entitlements were being locked");
+    }
+    PGresult *r = calls[2].res;
     out->n_parents = (size_t)PQntuples(r);
     out->parents = ent_calloc(a, out->n_parents + 1, sizeof *out->parents);
     for (size_t i = 0; out->parents && i < out->n_parents; i++) {
@@ -127,7 +182,7 @@ int store_batch_read(db_conn_t *c, const store_batch_keys_t *k, const ent_alloc_
         p->entitlement_id = batch__str(a, r, row, 10);
         p->entitlement_state = batch__state(r, row, 11);
     }
-    r = calls[2].res;
+    r = calls[3].res;
     out->n_rels = (size_t)PQntuples(r);
     out->rel_from = ent_calloc(a, out->n_rels + 1, sizeof *out->rel_from);
     out->rel_to = ent_calloc(a, out->n_rels + 1, sizeof *out->rel_to);
@@ -135,7 +190,7 @@ int store_batch_read(db_conn_t *c, const store_batch_keys_t *k, const ent_alloc_
         out->rel_from[i] = batch__ll(r, (int)i, 0);
         out->rel_to[i] = batch__ll(r, (int)i, 1);
     }
-    r = calls[3].res;
+    r = calls[4].res;
     out->n_products = (size_t)PQntuples(r);
     out->products = ent_calloc(a, out->n_products + 1, sizeof *out->products);
     for (size_t i = 0; out->products && i < out->n_products; i++) {
@@ -144,7 +199,7 @@ int store_batch_read(db_conn_t *c, const store_batch_keys_t *k, const ent_alloc_
         out->products[i].name = batch__str(a, r, (int)i, 2);
         out->products[i].version = batch__str(a, r, (int)i, 3);
     }
-    r = calls[4].res;
+    r = calls[5].res;
     out->n_ents = (size_t)PQntuples(r);
     out->ents = ent_calloc(a, out->n_ents + 1, sizeof *out->ents);
     for (size_t i = 0; out->ents && i < out->n_ents; i++) {
@@ -153,7 +208,7 @@ int store_batch_read(db_conn_t *c, const store_batch_keys_t *k, const ent_alloc_
         out->ents[i].entitlement_id = batch__str(a, r, (int)i, 2);
         out->ents[i].state = batch__state(r, (int)i, 3);
     }
-    r = calls[5].res;
+    r = calls[6].res;
     out->n_existing = (size_t)PQntuples(r);
     out->existing = ent_calloc(a, out->n_existing + 1, sizeof *out->existing);
     for (size_t i = 0; out->existing && i < out->n_existing; i++)

@@ -47,10 +47,19 @@ typedef struct store_batch_snapshot {
     size_t n_existing;
 } store_batch_snapshot_t;
 
-/* Starts a transaction and reads (and locks) what the keys name. On error
- * the transaction is rolled back. */
+/* Starts a transaction and reads (and locks) what the keys name: the
+ * parents' entitlements FOR SHARE, then the parents FOR UPDATE, each in id
+ * order. On error the transaction is rolled back; ENT_ERETRY when a parent
+ * appeared between the two locking statements. */
 int store_batch_read(db_conn_t *c, const store_batch_keys_t *keys, const ent_alloc_t *a,
                      store_batch_snapshot_t *out) ENT_MUSTCHECK;
+
+/* Locks, inside the caller's transaction, the entitlements of the parents
+ * that keys names and then the parents, each in id order: the first two
+ * statements of store_batch_read, for the unit path, which then looks its
+ * parents up one by one in request order. Only the parent keys are used.
+ * ENT_ERETRY when a parent appeared between the two statements. */
+int store_batch_lock_parents(db_conn_t *c, const store_batch_keys_t *keys, const ent_alloc_t *a) ENT_MUSTCHECK;
 
 /* One new line item and its audit row. */
 typedef struct store_batch_row {

@@ -47,6 +47,11 @@ typedef struct db_call {
  * failure no res is left for the caller to free. */
 int db__pipeline(db_conn_t *c, db_call_t *calls, size_t n, size_t *failed_at) ENT_MUSTCHECK;
 
+/* Records that rows changed between two statements of one transaction in
+ * a way that breaks the lock order (what says how) and returns ENT_ERETRY:
+ * the caller rolls back and runs the unit again. */
+int db__conflict(db_conn_t *c, const char *what);
+
 /* Opens c->pg and prepares all statements. */
 int db__connect(db_conn_t *c, const char *conninfo, int connect_timeout_s) ENT_MUSTCHECK;
 

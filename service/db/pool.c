@@ -200,6 +200,14 @@ int db__map_error(db_conn_t *c, const PGresult *res)
     return ENT_EDB;
 }
 
+int db__conflict(db_conn_t *c, const char *what)
+{
+    /* No SQLSTATE: PostgreSQL saw nothing wrong, the lock order did. */
+    c->sqlstate[0] = c->constraint[0] = '\0';
+    snprintf(c->message, sizeof c->message, "%s", what);
+    return ENT_ERETRY;
+}
+
 static int db__check(db_conn_t *c, PGresult *r, PGresult **out)
 {
     ExecStatusType st = PQresultStatus(r);

@@ -1,19 +1,43 @@
 #include "stmt.h"
 
-/* The columns every line item lookup returns, in this order (see
- * store.c: store__li_row). Locks the line item for update and its
- * entitlement for share, so that concurrent changes of one parent
- * serialise while a state change of the entitlement waits for them. */
+/*
+ * Lock order. Every transaction that changes entitlements or line items
+ * takes its row locks in one order: first the entitlements involved, in
+ * entitlements.id order, then the line items, in line_items.id order. Two
+ * transactions that touch the same rows therefore queue behind each other
+ * and never wait for each other in a cycle (a deadlock, which PostgreSQL
+ * only breaks after deadlock_timeout, failing one of them). A line item
+ * never moves to another entitlement, so its entitlement can be looked up
+ * and locked before the line item itself; the callers check after locking
+ * that every line item they hold belongs to an entitlement they hold.
+ * Entitlements are locked FOR SHARE by transactions that change only line
+ * items (any number of them at once) and FOR UPDATE by those that change
+ * the entitlement or must see all of its line items stand still.
+ */
+
+/* The columns every line item lookup returns, in this order (read by
+ * store_lock_line_item and store_batch_read). Locks the line item for
+ * update; its entitlement is locked by the statement before it. */
 #define LI_LOCK_SELECT                                                                  \
     "SELECT li.id, li.unique_id, li.activation_id, li.state, li.number_of_copies, "     \
     "li.product_id, li.is_permanent, li.expiration_date::text, "                        \
     "e.id, e.unique_id, e.entitlement_id, e.state, li.term_duration, li.term_unit "     \
     "FROM line_items li JOIN entitlements e ON e.id = li.entitlement_id "
-#define LI_LOCK_TAIL " FOR UPDATE OF li FOR SHARE OF e"
+#define LI_LOCK_TAIL " FOR UPDATE OF li"
+
+/* The entitlement of the line item with activation id $1 or uniqueId $2
+ * (the other NULL), locked ahead of the line item. UNION ALL rather than
+ * OR: each branch is a unique-index lookup in any generic plan. */
+#define LI_ENT_LOCK_SELECT                                                              \
+    "SELECT id, unique_id, entitlement_id, state FROM entitlements WHERE id IN "        \
+    "(SELECT entitlement_id FROM line_items WHERE activation_id = $1 "                  \
+    "UNION ALL SELECT entitlement_id FROM line_items WHERE unique_id = $2) "
 
 const db_stmt_t db_stmts[STMT_COUNT_] = {
     [STMT_LI_LOCK_BY_AID] = {"li_lock_aid", LI_LOCK_SELECT "WHERE li.activation_id = $1" LI_LOCK_TAIL},
     [STMT_LI_LOCK_BY_UID] = {"li_lock_uid", LI_LOCK_SELECT "WHERE li.unique_id = $1" LI_LOCK_TAIL},
+    [STMT_LI_ENT_SHARE] = {"li_ent_share", LI_ENT_LOCK_SELECT "FOR SHARE"},
+    [STMT_LI_ENT_UPDATE] = {"li_ent_update", LI_ENT_LOCK_SELECT "FOR UPDATE"},
     [STMT_ENT_BY_KEY] = {"ent_key",
         "SELECT id, unique_id, entitlement_id, state FROM entitlements WHERE entitlement_id = $1"},
     [STMT_ENT_BY_UID] = {"ent_uid",
@@ -71,22 +95,29 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
         "SELECT id, unique_id, entitlement_id, state FROM entitlements WHERE unique_id = $1 FOR UPDATE"},
     [STMT_ENT_SET_STATE] = {"ent_set_state",
         "UPDATE entitlements SET state = $2, updated_at = now() WHERE id = $1"},
-    /* $1 entitlement, $2 states that change (text[]), $3 the new state. */
+    /* $1 entitlement (locked FOR UPDATE before), $2 states that change
+     * (text[]), $3 the new state. The line items are locked in id order
+     * by the subquery before they are updated. */
     [STMT_LI_CASCADE_STATE] = {"li_cascade_state",
-        "UPDATE line_items SET state = $3, updated_at = now() "
-        "WHERE entitlement_id = $1 AND state = ANY ($2::text[])"},
+        "UPDATE line_items SET state = $3, updated_at = now() WHERE id IN "
+        "(SELECT id FROM line_items WHERE entitlement_id = $1 AND state = ANY ($2::text[]) "
+        "ORDER BY id FOR UPDATE)"},
     [STMT_LI_SET_STATE] = {"li_set_state",
         "UPDATE line_items SET state = $2, updated_at = now() WHERE id = $1"},
-    /* Every line item made from $1, at any depth, locked. */
-    [STMT_LI_DESCENDANTS] = {"li_descendants",
-        "WITH RECURSIVE d (id) AS (SELECT id FROM line_items WHERE parent_id = $1 "
-        "UNION SELECT li.id FROM line_items li JOIN d ON li.parent_id = d.id) "
-        "SELECT li.id, li.activation_id, li.state FROM line_items li JOIN d ON d.id = li.id "
-        "ORDER BY li.id FOR UPDATE OF li"},
-    /* Line items that forbid deleting entitlement $1. */
-    [STMT_ENT_UNDELETABLE] = {"ent_undeletable",
-        "SELECT activation_id, state FROM line_items WHERE entitlement_id = $1 "
-        "AND state NOT IN ('DRAFT', 'TEST', 'OBSOLETE') ORDER BY id LIMIT 1"},
+    /* The line item with activation id $1 or uniqueId $2 (the other NULL)
+     * and, when $3, every line item made from it at any depth, locked in
+     * id order; its entitlement is locked by the statement before. */
+    [STMT_LI_TREE_LOCK] = {"li_tree_lock",
+        "WITH RECURSIVE d (id) AS (SELECT id FROM line_items WHERE activation_id = $1 "
+        "UNION ALL SELECT id FROM line_items WHERE unique_id = $2 "
+        "UNION SELECT li.id FROM line_items li JOIN d ON li.parent_id = d.id WHERE $3::boolean) "
+        "SELECT li.id, li.unique_id, li.activation_id, li.state, li.entitlement_id "
+        "FROM line_items li JOIN d ON d.id = li.id ORDER BY li.id FOR UPDATE OF li"},
+    /* Every line item of entitlement $1 (locked FOR UPDATE before), locked
+     * in id order, and whether its state forbids deleting the entitlement. */
+    [STMT_ENT_ITEMS_LOCK] = {"ent_items_lock",
+        "SELECT activation_id, state, state NOT IN ('DRAFT', 'TEST', 'OBSOLETE') FROM line_items "
+        "WHERE entitlement_id = $1 ORDER BY id FOR UPDATE"},
     [STMT_ENT_DELETE] = {"ent_delete", "DELETE FROM entitlements WHERE id = $1"},
     /* $1 base date (NULL: today), $2 count, $3 unit. */
     [STMT_DATE_ADD] = {"date_add",
@@ -99,8 +130,12 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
         "coalesce(new_unique_id, ''), coalesce(detail, '') FROM audit_log WHERE entitlement_id = $1 ORDER BY id"},
 
     /* The batch path (store_batch_read/write): every unit of a request in
-     * one transaction, read and written with a statement each. Parents are
-     * locked in id order, so concurrent batches cannot deadlock on them. */
+     * one transaction, read and written with a statement each. The
+     * parents' entitlements are locked first, then the parents, each in
+     * id order (see the lock order above). */
+    [STMT_BATCH_PARENT_ENTS] = {"batch_parent_ents",
+        "SELECT id FROM entitlements WHERE id IN (SELECT entitlement_id FROM line_items "
+        "WHERE activation_id = ANY ($1::text[]) OR unique_id = ANY ($2::text[])) ORDER BY id FOR SHARE"},
     [STMT_BATCH_PARENTS] = {"batch_parents",
         LI_LOCK_SELECT "WHERE li.activation_id = ANY ($1::text[]) OR li.unique_id = ANY ($2::text[]) "
         "ORDER BY li.id" LI_LOCK_TAIL},

@@ -32,21 +32,43 @@ static bool store__given(const char *s)
     return s != NULL && s[0] != '\0';
 }
 
+/* The NULL-or-value parameters that name a line item by activation id or
+ * (when given, it wins) uniqueId, for the statements that take both. */
+static void store__li_key(const model_ref_t *ref, const char *v[2])
+{
+    bool by_uid = store__given(ref->unique_id);
+    v[0] = by_uid ? NULL : ref->key;
+    v[1] = by_uid ? ref->unique_id : NULL;
+}
+
 int store_lock_line_item(db_conn_t *c, const model_ref_t *ref, const ent_alloc_t *a,
                          store_line_item_t *out)
 {
-    PGresult *r = NULL;
-    int rc;
     bool by_uid = store__given(ref->unique_id);
-    const char *v[1] = {by_uid ? ref->unique_id : ref->key};
+    const char *ev[2];
+    const char *lv[1] = {by_uid ? ref->unique_id : ref->key};
+    size_t failed_at;
+    int rc;
 
     if (!by_uid && !store__given(ref->key))
         return ENT_ENOTFOUND;
-    rc = db__exec(c, by_uid ? STMT_LI_LOCK_BY_UID : STMT_LI_LOCK_BY_AID, 1, v, &r);
-    if (rc != ENT_OK)
+    store__li_key(ref, ev);
+    /* The entitlement first, then the line item (the lock order of
+     * stmt.c), in one round trip. */
+    db_call_t calls[] = {
+        {STMT_LI_ENT_SHARE, 2, ev, NULL},
+        {by_uid ? STMT_LI_LOCK_BY_UID : STMT_LI_LOCK_BY_AID, 1, lv, NULL},
+    };
+    if ((rc = db__pipeline(c, calls, 2, &failed_at)) != ENT_OK)
         return rc;
+    PGresult *e = calls[0].res, *r = calls[1].res;
     if (PQntuples(r) != 1) {
         rc = ENT_ENOTFOUND;
+        goto out;
+    }
+    /* Created between the two statements: its entitlement is not locked. */
+    if (PQntuples(e) != 1 || store__ll(e, 0, 0) != store__ll(r, 0, 8)) {
+        rc = db__conflict(c, "a line item appeared while its entitlement was being locked");
         goto out;
     }
     out->id = store__ll(r, 0, 0);
@@ -73,6 +95,79 @@ int store_lock_line_item(db_conn_t *c, const model_ref_t *ref, const ent_alloc_t
     if (by_uid && store__given(ref->key) && strcmp(ref->key, out->activation_id) != 0)
         rc = ENT_ENOTFOUND;
 out:
+    PQclear(e);
+    PQclear(r);
+    return rc;
+}
+
+int store_lock_line_item_tree(db_conn_t *c, const model_ref_t *ref, bool with_children, const ent_alloc_t *a,
+                              store_li_tree_t *out)
+{
+    bool by_uid = store__given(ref->unique_id);
+    const char *v[3];
+    size_t failed_at;
+    int rc = ENT_OK;
+
+    if (!by_uid && !store__given(ref->key))
+        return ENT_ENOTFOUND;
+    store__li_key(ref, v);
+    v[2] = with_children ? "true" : "false";
+    /* With the children, the entitlement is locked FOR UPDATE: no line item
+     * of it can then be created or changed by anyone else, so the tree read
+     * right after it is complete and stays so. Without, FOR SHARE is
+     * enough, as for upgrades. Either way: entitlement, then line items in
+     * id order, in one round trip. */
+    db_call_t calls[] = {
+        {with_children ? STMT_LI_ENT_UPDATE : STMT_LI_ENT_SHARE, 2, v, NULL},
+        {STMT_LI_TREE_LOCK, 3, v, NULL},
+    };
+    if ((rc = db__pipeline(c, calls, 2, &failed_at)) != ENT_OK)
+        return rc;
+    PGresult *e = calls[0].res, *r = calls[1].res;
+    int rows = PQntuples(r), root = -1;
+    for (int i = 0; i < rows && root < 0; i++)
+        if (strcmp(PQgetvalue(r, i, by_uid ? 1 : 2), by_uid ? ref->unique_id : ref->key) == 0)
+            root = i;
+    if (root < 0 || (by_uid && store__given(ref->key) && strcmp(ref->key, PQgetvalue(r, root, 2)) != 0)) {
+        rc = ENT_ENOTFOUND;
+        goto out;
+    }
+    /* Every line item locked must belong to the entitlement locked first
+     * (one created between the two statements may not). */
+    for (int i = 0; i < rows && rc == ENT_OK; i++)
+        if (PQntuples(e) != 1 || store__ll(e, 0, 0) != store__ll(r, i, 4))
+            rc = db__conflict(c, "a line item appeared while its entitlement was being locked");
+    if (rc != ENT_OK)
+        goto out;
+    out->ent.id = store__ll(e, 0, 0);
+    out->ent.unique_id = store__str(a, e, 0, 1);
+    out->ent.entitlement_id = store__str(a, e, 0, 2);
+    out->ent.state = store__state(e, 0, 3);
+    out->id = store__ll(r, root, 0);
+    out->unique_id = store__str(a, r, root, 1);
+    out->activation_id = store__str(a, r, root, 2);
+    out->state = store__state(r, root, 3);
+    out->n = 0;
+    out->ids = ent_calloc(a, (size_t)rows, sizeof *out->ids);
+    out->aids = ent_calloc(a, (size_t)rows, sizeof *out->aids);
+    out->states = ent_calloc(a, (size_t)rows, sizeof *out->states);
+    if (!out->ent.unique_id || !out->ent.entitlement_id || !out->unique_id || !out->activation_id || !out->ids ||
+        !out->aids || !out->states) {
+        rc = ENT_ENOMEM;
+        goto out;
+    }
+    for (int i = 0; i < rows; i++) {
+        if (i == root)
+            continue;
+        out->ids[out->n] = store__ll(r, i, 0);
+        out->states[out->n] = store__state(r, i, 3);
+        if ((out->aids[out->n++] = store__str(a, r, i, 2)) == NULL) {
+            rc = ENT_ENOMEM;
+            goto out;
+        }
+    }
+out:
+    PQclear(e);
     PQclear(r);
     return rc;
 }
@@ -325,34 +420,6 @@ int store_set_line_item_state(db_conn_t *c, long long id, model_state_t state)
     return db__exec(c, STMT_LI_SET_STATE, 2, v, NULL);
 }
 
-int store_descendants(db_conn_t *c, long long id, const ent_alloc_t *a, size_t *n, long long **ids,
-                      char ***aids, model_state_t **states)
-{
-    char idb[24];
-    PGresult *r = NULL;
-    snprintf(idb, sizeof idb, "%lld", id);
-    const char *v[1] = {idb};
-    int rc = db__exec(c, STMT_LI_DESCENDANTS, 1, v, &r);
-    if (rc != ENT_OK)
-        return rc;
-    size_t rows = (size_t)PQntuples(r);
-    *ids = ent_calloc(a, rows + 1, sizeof **ids);
-    *aids = ent_calloc(a, rows + 1, sizeof **aids);
-    *states = ent_calloc(a, rows + 1, sizeof **states);
-    if (*ids == NULL || *aids == NULL || *states == NULL) {
-        PQclear(r);
-        return ENT_ENOMEM;
-    }
-    for (size_t i = 0; i < rows; i++) {
-        (*ids)[i] = store__ll(r, (int)i, 0);
-        (*aids)[i] = store__str(a, r, (int)i, 1);
-        (*states)[i] = store__state(r, (int)i, 2);
-    }
-    *n = rows;
-    PQclear(r);
-    return ENT_OK;
-}
-
 int store_undeletable_item(db_conn_t *c, long long id, const ent_alloc_t *a, char **aid,
                            model_state_t *state)
 {
@@ -360,14 +427,16 @@ int store_undeletable_item(db_conn_t *c, long long id, const ent_alloc_t *a, cha
     PGresult *r = NULL;
     snprintf(idb, sizeof idb, "%lld", id);
     const char *v[1] = {idb};
-    int rc = db__exec(c, STMT_ENT_UNDELETABLE, 1, v, &r);
+    int rc = db__exec(c, STMT_ENT_ITEMS_LOCK, 1, v, &r);
     if (rc != ENT_OK)
         return rc;
-    if (PQntuples(r) == 0) {
-        rc = ENT_ENOTFOUND;
-    } else {
-        *aid = store__str(a, r, 0, 0);
-        *state = store__state(r, 0, 1);
+    rc = ENT_ENOTFOUND;
+    for (int i = 0; i < PQntuples(r) && rc == ENT_ENOTFOUND; i++) {
+        if (!store__bool(r, i, 2))
+            continue;
+        *aid = store__str(a, r, i, 0);
+        *state = store__state(r, i, 1);
+        rc = *aid ? ENT_OK : ENT_ENOMEM;
     }
     PQclear(r);
     return rc;

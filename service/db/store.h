@@ -44,9 +44,33 @@ typedef struct store_entitlement {
 } store_entitlement_t;
 
 /* Finds a line item by uniqueId or activationId (when both are given they
- * must name the same one, else ENT_ENOTFOUND) and locks it. */
+ * must name the same one, else ENT_ENOTFOUND) and locks it: its
+ * entitlement FOR SHARE first, then the line item FOR UPDATE (the lock
+ * order of stmt.c). ENT_ERETRY when the line item appeared in between. */
 int store_lock_line_item(db_conn_t *c, const model_ref_t *ref, const ent_alloc_t *a,
                          store_line_item_t *out) ENT_MUSTCHECK;
+
+/* A line item locked for a state change, with its entitlement and, when
+ * asked, the line items made from it. Strings and arrays are allocated from
+ * the caller's ent_alloc_t. */
+typedef struct store_li_tree {
+    store_entitlement_t ent;
+    long long id;
+    char *unique_id;
+    char *activation_id;
+    model_state_t state;
+    size_t n;              /* line items made from it (children, grandchildren, ...), in id order */
+    long long *ids;
+    char **aids;
+    model_state_t *states;
+} store_li_tree_t;
+
+/* Finds a line item as store_lock_line_item does and locks its entitlement
+ * (FOR UPDATE with_children, else FOR SHARE), then the line item and, with
+ * with_children, every line item made from it at any depth, all in id
+ * order. ENT_ERETRY when a line item appeared in between. */
+int store_lock_line_item_tree(db_conn_t *c, const model_ref_t *ref, bool with_children, const ent_alloc_t *a,
+                              store_li_tree_t *out) ENT_MUSTCHECK;
 
 /* Finds an entitlement by uniqueId or entitlementId; lock: FOR UPDATE. */
 int store_find_entitlement(db_conn_t *c, const model_ref_t *ref, bool lock, const ent_alloc_t *a,
@@ -100,21 +124,18 @@ typedef struct store_audit {
 
 int store_audit(db_conn_t *c, const store_audit_t *row) ENT_MUSTCHECK;
 
-/* Sets an entitlement's state; its line items in one of the from states
- * (NULL-terminated) move to cascade_to as well (from may be NULL). */
+/* Sets an entitlement's state, which the caller holds FOR UPDATE; its line
+ * items in one of the n_from from states move to cascade_to as well (from
+ * may be NULL), locked in id order. */
 int store_set_entitlement_state(db_conn_t *c, long long id, model_state_t state,
                                 const model_state_t *from, size_t n_from, model_state_t cascade_to) ENT_MUSTCHECK;
 
 int store_set_line_item_state(db_conn_t *c, long long id, model_state_t state) ENT_MUSTCHECK;
 
-/* The line items made from line item id (children, grandchildren, ...),
- * locked; ids, activation ids and states are allocated from a. */
-int store_descendants(db_conn_t *c, long long id, const ent_alloc_t *a, size_t *n, long long **ids,
-                      char ***aids, model_state_t **states) ENT_MUSTCHECK;
-
-/* The first line item of entitlement id that forbids deleting it (state
- * other than DRAFT, TEST, OBSOLETE): ENT_OK with *aid set, ENT_ENOTFOUND
- * when there is none. */
+/* Locks every line item of entitlement id (which the caller holds FOR
+ * UPDATE) in id order, and gives the first one that forbids deleting it
+ * (state other than DRAFT, TEST, OBSOLETE): ENT_OK with *aid set,
+ * ENT_ENOTFOUND when there is none. */
 int store_undeletable_item(db_conn_t *c, long long id, const ent_alloc_t *a, char **aid,
                            model_state_t *state) ENT_MUSTCHECK;
 

@@ -477,6 +477,15 @@ static void lc__batch_run(lc_op_t op, lc_member_t **members, size_t m, const ent
         rc = lc__batch_try(op, members, m, &keys, scratch, c);
         if (rc != ENT_ERETRY && !(rc == ENT_EDBDOWN && attempt == 0))
             break;
+        /* With the lock order of db/stmt.c a retry should not happen:
+         * operators see each one. After the last, the units fall back to
+         * the unit path (lc_change_batch). */
+        if (rc == ENT_ERETRY && attempt + 1 < LC_MAX_RETRIES)
+            log_warn("batch of %zu requests run again (try %d of %d): %s", m, attempt + 2, LC_MAX_RETRIES,
+                     lc__retry_cause(c));
+        else if (rc == ENT_ERETRY)
+            log_warn("batch of %zu requests failed %d tries (%s); its units run one at a time", m,
+                     LC_MAX_RETRIES, lc__retry_cause(c));
         /* A server restart since the last request: one more try on a
          * fresh connection (nothing was committed). */
         if (rc == ENT_EDBDOWN && db_conn_reset(c) != ENT_OK)

@@ -49,8 +49,15 @@ const char *lc__name(const model_ref_t *ref, char *buf, size_t len)
 /* Maps a store error that has no more specific reason. */
 lc_outcome_t lc__db_fail(const lc_ctx_t *ctx, int rc, const char *what)
 {
-    if (rc == ENT_EDBDOWN || rc == ENT_ETIMEDOUT || rc == ENT_ERETRY)
+    if (rc == ENT_EDBDOWN || rc == ENT_ETIMEDOUT)
         return lc_fail(ctx, REASON_DATABASE_UNAVAILABLE, "the database is not available (%s)", what);
+    /* A deadlock or serialization failure: the database is there, the unit
+     * lost a race. lc__run runs it again and logs; only when that keeps
+     * failing does this outcome reach the client, and then it is
+     * unexpected (the lock order of db/stmt.c should prevent it). */
+    if (rc == ENT_ERETRY)
+        return lc_fail(ctx, REASON_INTERNAL_ERROR,
+                       "the change kept conflicting with concurrent changes (%s); try again", what);
     if (rc == ENT_EINVAL)
         return lc_fail(ctx, REASON_INVALID_REQUEST, "a value was refused while %s (check dates and numbers)", what);
     log_error("%s: %s", what, ent_strerror(rc));
@@ -79,6 +86,24 @@ lc_outcome_t lc__activation_id(const lc_ctx_t *ctx, const model_line_item_t *ite
     return *out ? lc__ok() : lc_fail(ctx, REASON_INTERNAL_ERROR, "out of memory");
 }
 
+/* Locks the parents that the changes of unit name (see lc__change_try). */
+static int lc__lock_parents(const lc_ctx_t *ctx, db_conn_t *c, const model_unit_t *unit)
+{
+    store_batch_keys_t k = {0};
+    k.parent_aids = ent_calloc(ctx->alloc, unit->n_changes, sizeof *k.parent_aids);
+    k.parent_uids = ent_calloc(ctx->alloc, unit->n_changes, sizeof *k.parent_uids);
+    if (k.parent_aids == NULL || k.parent_uids == NULL)
+        return ENT_ENOMEM;
+    for (size_t i = 0; i < unit->n_changes; i++) {
+        const model_ref_t *p = &unit->changes[i].parent;
+        if (p->unique_id && p->unique_id[0])
+            k.parent_uids[k.n_parent_uids++] = p->unique_id;
+        else if (p->key)
+            k.parent_aids[k.n_parent_aids++] = p->key;
+    }
+    return store_batch_lock_parents(c, &k, ctx->alloc);
+}
+
 /* One try of a lifecycle unit inside an open transaction. */
 static lc_outcome_t lc__change_try(const lc_ctx_t *ctx, db_conn_t *c, lc_op_t op,
                                    const model_unit_t *unit, model_unit_result_t *res, int *rc)
@@ -92,6 +117,14 @@ static lc_outcome_t lc__change_try(const lc_ctx_t *ctx, db_conn_t *c, lc_op_t op
     char name[256];
 
     *rc = ENT_OK;
+    if (unit->n_changes > 1) {
+        /* The parents are looked up one by one in request order below;
+         * lock them all first, in the lock order of db/stmt.c (their
+         * entitlements, then the parents, each in id order), so that two
+         * units naming the same parents in another order cannot deadlock. */
+        if ((*rc = lc__lock_parents(ctx, c, unit)) != ENT_OK)
+            return lc__db_fail(ctx, *rc, "locking the parent line items");
+    }
     if (unit->has_entitlement) {
         *rc = store_find_entitlement(c, &unit->entitlement, false, ctx->alloc, &ent);
         if (*rc == ENT_ENOTFOUND) {
@@ -236,8 +269,18 @@ static lc_outcome_t lc__change_try(const lc_ctx_t *ctx, db_conn_t *c, lc_op_t op
     return lc__ok();
 }
 
-/* Runs try_fn in a transaction, again on serialization failures; commits
- * when it succeeds. */
+const char *lc__retry_cause(const db_conn_t *c)
+{
+    const char *state = db_conn_sqlstate(c);
+    if (strcmp(state, "40P01") == 0)
+        return "deadlock detected";
+    if (strcmp(state, "40001") == 0)
+        return "serialization failure";
+    return db_conn_message(c); /* a conflict found by db/ itself */
+}
+
+/* Runs try_fn in a transaction, again on deadlocks and serialization
+ * failures; commits when it succeeds. */
 typedef lc_outcome_t (*lc_try_fn)(const lc_ctx_t *ctx, db_conn_t *c, const void *arg, int *rc);
 
 static lc_outcome_t lc__run(const lc_ctx_t *ctx, lc_try_fn fn, const void *arg)
@@ -262,9 +305,15 @@ static lc_outcome_t lc__run(const lc_ctx_t *ctx, lc_try_fn fn, const void *arg)
         } else {
             db_rollback(c);
         }
-        if (rc != ENT_ERETRY || attempt + 1 >= LC_MAX_RETRIES)
+        if (rc != ENT_ERETRY)
             break;
-        log_debug("unit retried after a serialization failure (attempt %d)", attempt + 2);
+        /* With the lock order of db/stmt.c a retry should not happen:
+         * operators see each one. */
+        if (attempt + 1 >= LC_MAX_RETRIES) {
+            log_error("unit failed after %d tries: %s", LC_MAX_RETRIES, lc__retry_cause(c));
+            break;
+        }
+        log_warn("unit run again (try %d of %d): %s", attempt + 2, LC_MAX_RETRIES, lc__retry_cause(c));
     }
     db_pool_release(ctx->pool, c);
     return o;
@@ -522,44 +571,37 @@ lc_outcome_t lc_set_entitlement_state(const lc_ctx_t *ctx, const model_ref_t *re
 static lc_outcome_t lc__li_state_fn(const lc_ctx_t *ctx, db_conn_t *c, const void *arg, int *rc)
 {
     const lc_state_arg_t *a = arg;
-    store_line_item_t li = {0};
+    store_li_tree_t t = {0};
     char detail[64];
 
-    *rc = store_lock_line_item(c, a->ref, ctx->alloc, &li);
+    *rc = store_lock_line_item_tree(c, a->ref, a->include_children, ctx->alloc, &t);
     if (*rc == ENT_ENOTFOUND) {
         *rc = ENT_OK;
         return lc__not_found(ctx, "line item", a->ref, REASON_LINE_ITEM_NOT_FOUND);
     }
     if (*rc != ENT_OK)
         return lc__db_fail(ctx, *rc, "looking up the line item");
-    if (!lc_state_transition_ok(li.state, a->state))
+    if (!lc_state_transition_ok(t.state, a->state))
         return lc_fail(ctx, REASON_INVALID_STATE, "line item '%s' is %s and cannot become %s",
-                       li.activation_id, model_state_name(li.state), model_state_name(a->state));
-    size_t n = 0;
-    long long *ids = NULL;
-    char **aids = NULL;
-    model_state_t *states = NULL;
-    if (a->include_children &&
-        (*rc = store_descendants(c, li.id, ctx->alloc, &n, &ids, &aids, &states)) != ENT_OK)
-        return lc__db_fail(ctx, *rc, "looking up the child line items");
+                       t.activation_id, model_state_name(t.state), model_state_name(a->state));
     /* All or nothing: a child that cannot take the state fails the item. */
-    for (size_t k = 0; k < n; k++)
-        if (!lc_state_transition_ok(states[k], a->state))
+    for (size_t k = 0; k < t.n; k++)
+        if (!lc_state_transition_ok(t.states[k], a->state))
             return lc_fail(ctx, REASON_INVALID_STATE, "child line item '%s' of '%s' is %s and cannot become %s",
-                           aids[k], li.activation_id, model_state_name(states[k]), model_state_name(a->state));
-    if ((*rc = store_set_line_item_state(c, li.id, a->state)) != ENT_OK)
+                           t.aids[k], t.activation_id, model_state_name(t.states[k]), model_state_name(a->state));
+    if ((*rc = store_set_line_item_state(c, t.id, a->state)) != ENT_OK)
         return lc__db_fail(ctx, *rc, "setting the state");
-    snprintf(detail, sizeof detail, "%s -> %s", model_state_name(li.state), model_state_name(a->state));
-    store_audit_t audit = {ctx->request_id, ctx->user, "setLineItemState", li.entitlement_id,
-                           li.entitlement_uid, NULL, li.activation_id, li.unique_id, detail};
+    snprintf(detail, sizeof detail, "%s -> %s", model_state_name(t.state), model_state_name(a->state));
+    store_audit_t audit = {ctx->request_id, ctx->user, "setLineItemState", t.ent.entitlement_id,
+                           t.ent.unique_id, NULL, t.activation_id, t.unique_id, detail};
     if ((*rc = store_audit(c, &audit)) != ENT_OK)
         return lc__db_fail(ctx, *rc, "writing the audit trail");
-    for (size_t k = 0; k < n; k++) {
-        if ((*rc = store_set_line_item_state(c, ids[k], a->state)) != ENT_OK)
+    for (size_t k = 0; k < t.n; k++) {
+        if ((*rc = store_set_line_item_state(c, t.ids[k], a->state)) != ENT_OK)
             return lc__db_fail(ctx, *rc, "setting the state of a child line item");
-        snprintf(detail, sizeof detail, "%s -> %s (child)", model_state_name(states[k]), model_state_name(a->state));
-        store_audit_t ca = {ctx->request_id, ctx->user, "setLineItemState", li.entitlement_id,
-                            li.entitlement_uid, li.activation_id, aids[k], NULL, detail};
+        snprintf(detail, sizeof detail, "%s -> %s (child)", model_state_name(t.states[k]), model_state_name(a->state));
+        store_audit_t ca = {ctx->request_id, ctx->user, "setLineItemState", t.ent.entitlement_id,
+                            t.ent.unique_id, t.activation_id, t.aids[k], NULL, detail};
         if ((*rc = store_audit(c, &ca)) != ENT_OK)
             return lc__db_fail(ctx, *rc, "writing the audit trail");
     }

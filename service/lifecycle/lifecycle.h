@@ -15,8 +15,11 @@
 #include "group.h"
 #include "rules.h"
 
-/* A unit that keeps losing serialization races fails after this many
- * tries with DATABASE_UNAVAILABLE rather than spinning. */
+/* A unit that keeps losing races (deadlocks, serialization failures) fails
+ * after this many tries with INTERNAL_ERROR rather than spinning; the
+ * database is there, so it is not DATABASE_UNAVAILABLE. Each retry is
+ * logged at warn level: with the lock order of db/stmt.c there should be
+ * none. */
 #define LC_MAX_RETRIES 5
 
 typedef struct lc_ctx {

@@ -21,6 +21,10 @@ const char *lc__name(const model_ref_t *ref, char *buf, size_t len);
 /* Maps a store error that has no more specific reason. */
 lc_outcome_t lc__db_fail(const lc_ctx_t *ctx, int rc, const char *what);
 
+/* Why the last statement on c asked for the unit to run again (a deadlock,
+ * a serialization failure, or a conflict db/ found), for the log. */
+const char *lc__retry_cause(const db_conn_t *c);
+
 /* The activation id of a new line item: the client's (checked) or a
  * generated one (allocated from ctx->alloc). */
 lc_outcome_t lc__activation_id(const lc_ctx_t *ctx, const model_line_item_t *item, char **out);
