@@ -2,6 +2,7 @@
 SIGTERM; no memory errors and nothing leaked."""
 import os
 import shutil
+import socket
 import unittest
 
 from builders import change_item_xml, create_body, lifecycle_body, search_body
@@ -33,6 +34,25 @@ class ValgrindTest(unittest.TestCase):
             c.raw(b"not xml")                                          # parse fault
             c = Client(d, user)
             c.raw(b'<?xml version="1.0"?><!DOCTYPE x []>' + envelope(search_body())[39:])  # DTD
+            # Chunked, pipelined, refused and half-sent requests: the framing's
+            # buffers, and one still pending when the daemon stops.
+            body = envelope(search_body())
+            head = ("POST /flexnet/services/v4/EntitlementOrderService HTTP/1.1\r\nHost: x\r\n"
+                    f"Authorization: {user.basic()}\r\n")
+            s = socket.create_connection(("127.0.0.1", d.port))
+            s.sendall((head + "Transfer-Encoding: chunked\r\n\r\n").encode() +
+                      b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body) +
+                      (head + f"Content-Length: {len(body)}\r\n\r\n").encode() + body)
+            got = b""
+            while got.count(b"HTTP/1.1 200") < 2:
+                chunk = s.recv(65536)
+                self.assertTrue(chunk, got)
+                got += chunk
+            s.sendall(b"PUT / HTTP/1.1\r\n\r\n")
+            s.recv(65536)
+            s.close()
+            pending = socket.create_connection(("127.0.0.1", d.port))
+            pending.sendall((head + f"Content-Length: {len(body)}\r\n\r\n").encode() + body[:50])
         finally:
             rc = d.stop()
         log = d.read_log()
