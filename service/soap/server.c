@@ -258,6 +258,15 @@ static void server__linger_close(int fd)
     close(fd);
 }
 
+/* Whether a SOAP_OCCURS came from the repetition cap: gSOAP stacks the
+ * arrays it is reading in soap->blist and refuses to grow the one it is
+ * reading (the top) when it holds maxoccurs items. A required element
+ * missing from the maxoccurs-th item of an array looks the same. */
+static bool server__over_maxoccurs(const struct soap *soap)
+{
+    return soap->blist != NULL && soap->blist->item >= soap->maxoccurs;
+}
+
 /* Maps an error gSOAP met while reading a request to the fault we send;
  * returns the HTTP status (0 for the default 500). */
 static int server__read_error(struct soap *soap)
@@ -284,7 +293,15 @@ static int server__read_error(struct soap *soap)
         soap_client_fault(soap, "XML nesting deeper than %d levels", w->cfg->max_depth);
         break;
     case SOAP_OCCURS:
-        soap_client_fault(soap, "an element is repeated more than %d times", w->cfg->max_occurs);
+        /* gSOAP's word for both too many repetitions (maxoccurs) and a
+         * required element that is missing; soap->tag is the repeated
+         * element, or the one whose content is incomplete. */
+        if (server__over_maxoccurs(soap))
+            soap_client_fault(soap, "an element is repeated more than %d times: <%s>", w->cfg->max_occurs,
+                              soap->tag);
+        else
+            soap_client_fault(soap, "a required element is missing or an element occurs too often in <%s>",
+                              soap->tag);
         break;
     case SOAP_VERSIONMISMATCH:
         soap_client_fault(soap, "not a SOAP 1.1 envelope");

@@ -71,6 +71,33 @@ class TransportTest(DaemonTestCase):
         bad_bool = search_body("<v4:isBulk>perhaps</v4:isBulk>")
         self.assertEqual(self.client.raw(envelope(bad_bool)).faultcode, "SOAP-ENV:Client")
 
+    def test_missing_required_elements_are_named(self):
+        # gSOAP reports a missing required element with the same error as
+        # too many repetitions; the fault says which, and where.
+        cat_item = ("<v4:lineItems><v4:activationId><v4:id>A-{t}</v4:id></v4:activationId>{count}</v4:lineItems>")
+        nil = '<v4:numberOfCopies xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:nil="true"/>'
+        t = token(8)
+        cases = [
+            (f"<v4:createSimpleEntitlementRequest><v4:simpleEntitlement><v4:entitlementId><v4:id>E-{t}</v4:id>"
+             f"</v4:entitlementId>{cat_item.format(t=t, count='')}</v4:simpleEntitlement>"
+             f"</v4:createSimpleEntitlementRequest>", "<v4:lineItems>"),
+            (f"<v4:createSimpleEntitlementRequest><v4:simpleEntitlement><v4:entitlementId><v4:id>E-{t}</v4:id>"
+             f"</v4:entitlementId>{cat_item.format(t=t, count=nil)}</v4:simpleEntitlement>"
+             f"</v4:createSimpleEntitlementRequest>", "<v4:lineItems>"),
+            ("<v4:searchEntitlementRequest><v4:entitlementSearchCriteria/></v4:searchEntitlementRequest>",
+             "<v4:searchEntitlementRequest>"),
+            ("<v4:setEntitlementStateRequest/>", "<v4:setEntitlementStateRequest>"),
+            ("<v4:deleteEntitlementRequest></v4:deleteEntitlementRequest>", "<v4:deleteEntitlementRequest>"),
+            ("<v4:createSimpleEntitlementRequest/>", "<v4:createSimpleEntitlementRequest>"),
+        ]
+        for body, where in cases:
+            with self.subTest(where=where):
+                r = self.client.raw(envelope(body))
+                self.assert_client_fault(r, "a required element is missing")
+                self.assertIn(where, r.faultstring)
+                self.assertNotIn("repeated", r.faultstring)
+        self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", "E-" + t), [["0"]])
+
     def test_doctype_is_refused(self):
         body = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
                 + envelope(search_body())[len(b'<?xml version="1.0" encoding="UTF-8"?>\n'):])
