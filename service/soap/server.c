@@ -67,6 +67,15 @@ struct soap_server {
     int nopen;
 };
 
+/* gSOAP names the fault code after the SOAP version of the request, and
+ * before an envelope was read (a GET, a path without a service) it has
+ * none and writes "at source", which is not a QName. We speak SOAP 1.1
+ * only, so every fault is a SOAP 1.1 fault. */
+static void server__fault_version(struct soap *soap)
+{
+    soap->version = 1;
+}
+
 int soap_client_fault(struct soap *soap, const char *fmt, ...)
 {
     char msg[512];
@@ -74,11 +83,13 @@ int soap_client_fault(struct soap *soap, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    server__fault_version(soap);
     return soap_sender_fault(soap, msg, NULL);
 }
 
 int soap_unavailable_fault(struct soap *soap, const char *msg)
 {
+    server__fault_version(soap);
     soap_receiver_fault(soap, msg, NULL);
     return 503;
 }

@@ -98,6 +98,17 @@ class TransportTest(DaemonTestCase):
                 self.assertNotIn("repeated", r.faultstring)
         self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", "E-" + t), [["0"]])
 
+    def test_unknown_paths_get_a_client_fault(self):
+        for method, path in (("GET", "/foo"), ("POST", "/flexnet/services/v5/EntitlementOrderService"),
+                             ("GET", "/flexnet/services/v5/EntitlementOrderService?wsdl")):
+            with self.subTest(method=method, path=path):
+                r = Client(self.daemon, self.user).raw(envelope(search_body()) if method == "POST" else None,
+                                                       method=method, path=path)
+                self.assertEqual(r.status, 404, r.body)
+                # A QName, not gSOAP's "at source" of a request without an envelope.
+                self.assertEqual(r.faultcode, "SOAP-ENV:Client", r.body)
+                self.assertIn("/flexnet/services/v4/EntitlementOrderService", r.faultstring)
+
     def test_doctype_is_refused(self):
         body = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
                 + envelope(search_body())[len(b'<?xml version="1.0" encoding="UTF-8"?>\n'):])
