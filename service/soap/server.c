@@ -278,6 +278,25 @@ static bool server__over_maxoccurs(const struct soap *soap)
     return soap->blist != NULL && soap->blist->item >= soap->maxoccurs;
 }
 
+/* Whether the root element read is an Envelope in a namespace other than
+ * SOAP 1.1's (gSOAP then takes the body for plain XML and stops). */
+static bool server__foreign_envelope(const struct soap *soap)
+{
+    const char *local = strchr(soap->tag, ':');
+    local = local ? local + 1 : soap->tag;
+    return soap->level == 0 && strcmp(local, "Envelope") == 0;
+}
+
+/* A SOAP 1.1 VersionMismatch fault: the envelope is not in the SOAP 1.1
+ * namespace (a SOAP 1.2 envelope, say). Answered as SOAP 1.1, as a SOAP
+ * 1.1 node does. */
+static void server__version_mismatch(struct soap *soap)
+{
+    soap_client_fault(soap, "this service speaks SOAP 1.1 only: the Envelope must be in namespace "
+                            "http://schemas.xmlsoap.org/soap/envelope/");
+    *soap_faultcode(soap) = "SOAP-ENV:VersionMismatch";
+}
+
 /* Maps an error gSOAP met while reading a request to the fault we send;
  * returns the HTTP status (0 for the default 500). */
 static int server__read_error(struct soap *soap)
@@ -315,7 +334,7 @@ static int server__read_error(struct soap *soap)
                               soap->tag);
         break;
     case SOAP_VERSIONMISMATCH:
-        soap_client_fault(soap, "not a SOAP 1.1 envelope");
+        server__version_mismatch(soap);
         break;
     case SOAP_NO_METHOD: {
         static const char *const known[] = {
@@ -344,7 +363,10 @@ static int server__read_error(struct soap *soap)
         break;
     case SOAP_NO_TAG:
     case SOAP_POST: /* gSOAP's word for a POST body that is not XML */
-        soap_client_fault(soap, "malformed request: not an XML SOAP envelope");
+        if (server__foreign_envelope(soap))
+            server__version_mismatch(soap);
+        else
+            soap_client_fault(soap, "malformed request: not an XML SOAP envelope");
         break;
     case SOAP_SYNTAX_ERROR:
         soap_client_fault(soap, "malformed request: XML syntax error near <%s>", soap->tag);

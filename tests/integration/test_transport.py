@@ -109,6 +109,24 @@ class TransportTest(DaemonTestCase):
                 self.assertEqual(r.faultcode, "SOAP-ENV:Client", r.body)
                 self.assertIn("/flexnet/services/v4/EntitlementOrderService", r.faultstring)
 
+    def test_soap_1_2_envelope_is_refused_before_anything_is_done(self):
+        eid = "S12-" + token(8)
+        body = (f"<v4:createSimpleEntitlementRequest><v4:simpleEntitlement><v4:entitlementId><v4:id>{eid}</v4:id>"
+                f"</v4:entitlementId></v4:simpleEntitlement></v4:createSimpleEntitlementRequest>")
+        for env_ns in ("http://www.w3.org/2003/05/soap-envelope", "urn:example:not-soap"):
+            with self.subTest(env_ns=env_ns):
+                r = self.client.raw(envelope(body).replace(SOAP_ENV.encode(), env_ns.encode()),
+                                    headers={"Content-Type": "application/soap+xml; charset=utf-8"})
+                self.assertEqual(r.status, 500, r.body)
+                self.assertTrue(r.is_fault, r.body)  # answered as SOAP 1.1
+                self.assertEqual(r.faultcode, "SOAP-ENV:VersionMismatch", r.body)
+                self.assertIn("SOAP 1.1", r.faultstring)
+        self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", eid), [["0"]])
+        # The same request as SOAP 1.1 is carried out.
+        r = self.client.raw(envelope(body))
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", eid), [["1"]])
+
     def test_doctype_is_refused(self):
         body = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
                 + envelope(search_body())[len(b'<?xml version="1.0" encoding="UTF-8"?>\n'):])
