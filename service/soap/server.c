@@ -235,7 +235,10 @@ static int server__parsehdr(struct soap *soap, const char *key, const char *val)
         }
         w->content_length = (long long)n;
     }
-    return w->fparsehdr(soap, key, val);
+    int rc = w->fparsehdr(soap, key, val);
+    if (rc == SOAP_OK && strcasecmp(key, "Authorization") == 0)
+        auth_http_authorization(soap, val);
+    return rc;
 }
 
 /* Sends the fault that the context holds with HTTP status (500 when 0). */

@@ -187,6 +187,21 @@ class TransportTest(DaemonTestCase):
         ghost.user.name = "nobody-" + token(8)
         self.assert_client_fault(ghost.call(search_body()), "authentication failed", status=401)
 
+    def test_basic_credentials_with_a_nul_byte_are_refused(self):
+        u = make_user()
+        c = Client(self.daemon, None)
+
+        def basic(raw):
+            return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+        good = f"{u.name}:{u.password}".encode()
+        self.assertEqual(c.raw(envelope(search_body()), headers=basic(good)).status, 200)
+        # gSOAP's C strings would end the password (or the name) at the NUL.
+        for raw in (good + b"\0anything", good + b"\0", u.name.encode() + b"\0x:" + u.password.encode()):
+            with self.subTest(raw=raw):
+                r = Client(self.daemon, None).raw(envelope(search_body()), headers=basic(raw))
+                self.assert_client_fault(r, "authentication failed", status=401)
+
     def test_user_with_domain_and_header_credentials(self):
         u = make_user()
         c = Client(self.daemon, u)
