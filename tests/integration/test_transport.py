@@ -12,8 +12,8 @@ import unittest
 from lxml import etree
 
 from builders import search_body, simple_query
-from harness import (NS, PATH, SOAP_ENV, Client, Daemon, DaemonTestCase, envelope, make_user, psql,
-                     token)
+from harness import (NS, PATH, SOAP_ENV, Client, Daemon, DaemonTestCase, User, ctl, envelope, make_user,
+                     psql, token)
 
 
 class TransportTest(DaemonTestCase):
@@ -216,6 +216,29 @@ class TransportTest(DaemonTestCase):
         self.assertEqual(r.status, 200, r.body)
         hdr_bad = hdr.replace(base64.b64encode(u.password.encode()).decode(), base64.b64encode(b"nope").decode())
         self.assert_client_fault(anon.raw(envelope(search_body(), header=hdr_bad)), "authentication", status=401)
+
+    def test_domain_ignores_case_and_user_name_does_not(self):
+        u = make_user()
+        name = u.name
+        c = Client(self.daemon, u)
+        for login in (name + "##flexnet", name + "##FLEXNET", name + "##FlexNet"):
+            with self.subTest(login=login):
+                u.name = login
+                self.assertEqual(c.call(search_body()).status_text, "SUCCESS")
+        for login in (name.upper() + "##FLEXnet", name.upper(), name + "##other"):
+            with self.subTest(login=login):
+                u.name = login
+                self.assert_client_fault(Client(self.daemon, u).call(search_body()), "authentication failed",
+                                         status=401)
+        # A user of another domain, written in another case.
+        other = "u" + token(10)
+        ctl("user", "add", other, "--domain", "Acme", stdin="pw-" + other + "\n")
+        r = Client(self.daemon, User(other + "##ACME", "pw-" + other)).call(search_body())
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+        # One user per name and domain, however the domain is written.
+        r = ctl("user", "add", other, "--domain", "acme", stdin="x\n", check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("exists", r.stderr)
 
     def test_keep_alive_serves_many_requests_on_one_connection(self):
         sock_before = self.client.conn.sock
