@@ -513,8 +513,18 @@ static lc_outcome_t lc__ent_state_fn(const lc_ctx_t *ctx, db_conn_t *c, const vo
     return lc__ok();
 }
 
+/* The reason for a stateToSet that is never a target (ACTIVE, ON_HOLD). */
+static lc_outcome_t lc__not_settable(const lc_ctx_t *ctx, model_state_t state)
+{
+    return lc_fail(ctx, REASON_INVALID_STATE,
+                   "stateToSet %s cannot be set: ACTIVE and ON_HOLD are accepted in queries only; "
+                   "set DEPLOYED, INACTIVE, OBSOLETE or TEST", model_state_name(state));
+}
+
 lc_outcome_t lc_set_entitlement_state(const lc_ctx_t *ctx, const model_ref_t *ref, model_state_t state)
 {
+    if (!lc_state_settable(state))
+        return lc__not_settable(ctx, state);
     lc_state_arg_t arg = {ref, state, false};
     return lc__run(ctx, lc__ent_state_fn, &arg);
 }
@@ -535,6 +545,12 @@ static lc_outcome_t lc__li_state_fn(const lc_ctx_t *ctx, db_conn_t *c, const voi
     if (!lc_state_transition_ok(li.state, a->state))
         return lc_fail(ctx, REASON_INVALID_STATE, "line item '%s' is %s and cannot become %s",
                        li.activation_id, model_state_name(li.state), model_state_name(a->state));
+    if (!lc_line_item_state_ok(a->state, li.entitlement_state))
+        return lc_fail(ctx, REASON_INVALID_STATE,
+                       "line item '%s' cannot become %s: its entitlement '%s' is %s, and the line items of an "
+                       "INACTIVE or OBSOLETE entitlement cannot be deployed (set the entitlement DEPLOYED instead)",
+                       li.activation_id, model_state_name(a->state), li.entitlement_id,
+                       model_state_name(li.entitlement_state));
     size_t n = 0;
     long long *ids = NULL;
     char **aids = NULL;
@@ -569,6 +585,8 @@ static lc_outcome_t lc__li_state_fn(const lc_ctx_t *ctx, db_conn_t *c, const voi
 lc_outcome_t lc_set_line_item_state(const lc_ctx_t *ctx, const model_ref_t *ref, model_state_t state,
                                     bool include_children)
 {
+    if (!lc_state_settable(state))
+        return lc__not_settable(ctx, state);
     lc_state_arg_t arg = {ref, state, include_children};
     return lc__run(ctx, lc__li_state_fn, &arg);
 }

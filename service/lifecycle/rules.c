@@ -132,6 +132,23 @@ bool lc_state_transition_ok(model_state_t from, model_state_t to)
     return to != STATE_DRAFT;
 }
 
+bool lc_state_settable(model_state_t to)
+{
+    return to != STATE_ACTIVE && to != STATE_ON_HOLD && (unsigned)to < STATE_COUNT_;
+}
+
+bool lc_line_item_state_ok(model_state_t to, model_state_t ent)
+{
+    if (ent == STATE_INACTIVE || ent == STATE_OBSOLETE)
+        return to != STATE_DEPLOYED && to != STATE_TEST;
+    return true;
+}
+
+bool lc_entitlement_updatable(model_state_t ent)
+{
+    return ent != STATE_OBSOLETE;
+}
+
 size_t lc_entitlement_cascade(model_state_t to, model_state_t *from, model_state_t *cascade_to)
 {
     size_t n = 0;

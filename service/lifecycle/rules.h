@@ -65,6 +65,21 @@ bool lc_state_allows_change(model_state_t item, model_state_t ent);
  * never left, and nothing goes back to DRAFT. */
 bool lc_state_transition_ok(model_state_t from, model_state_t to);
 
+/* Whether state to may be set at all (setEntitlementState,
+ * setLineItemState): ACTIVE and ON_HOLD are accepted in queries only, not
+ * as targets. */
+bool lc_state_settable(model_state_t to);
+
+/* Whether a line item of an entitlement in state ent may be in state to
+ * (set, or created by createSimpleEntitlement): the line items of an
+ * INACTIVE or OBSOLETE entitlement cannot be deployed (DEPLOYED, or TEST,
+ * which behaves as deployed); deploying the entitlement is the way. */
+bool lc_line_item_state_ok(model_state_t to, model_state_t ent);
+
+/* Whether an existing entitlement in state ent may be changed by
+ * createSimpleEntitlement with opType CREATE_OR_UPDATE: OBSOLETE is final. */
+bool lc_entitlement_updatable(model_state_t ent);
+
 /* What setting an entitlement to state to does to its line items: those in
  * one of the returned states (written to from, which holds STATE_COUNT_
  * entries) move to *cascade_to. Returns how many states from holds. */

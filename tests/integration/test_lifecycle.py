@@ -150,6 +150,41 @@ class LifecycleTest(DaemonTestCase):
         self.assertTrue(r.text("f:failedData/f:failedEntitlement/f:reason").startswith("INVALID_STATE: "), r.body)
         self.assertEqual(psql("SELECT state FROM entitlements WHERE entitlement_id = :'v1'", eid), [["OBSOLETE"]])
 
+    def test_active_and_on_hold_are_not_targets(self):
+        eid, (aid,) = self.entitlement()
+        for state in ("ACTIVE", "ON_HOLD"):
+            with self.subTest(state=state):
+                r = self.ok(set_entitlement_state_body([(eid, state)]), "FAILURE")
+                reason = r.text("f:failedData/f:failedEntitlement/f:reason")
+                self.assertTrue(reason.startswith("INVALID_STATE: "), r.body)
+                self.assertIn(f"stateToSet {state} cannot be set", reason)
+                r = self.ok(set_line_item_state_body([(aid, state, False)]), "FAILURE")
+                reason = r.text("f:failedData/f:failedLineItem/f:reason")
+                self.assertTrue(reason.startswith("INVALID_STATE: "), r.body)
+                # Still a query value.
+                crit = f"<v4:state><v4:value>{state}</v4:value><v4:searchType>EQUALS</v4:searchType></v4:state>"
+                self.assertEqual(self.ok(count_body(simple_query("entitlementId", eid) + crit)).text("f:count"), "0")
+        self.assertEqual(psql("SELECT state FROM entitlements WHERE entitlement_id = :'v1'", eid), [["DEPLOYED"]])
+        self.assertEqual(self.row(aid, "state"), [["DEPLOYED"]])
+        self.assertEqual(psql("SELECT count(*) FROM audit_log WHERE entitlement_id = :'v1' AND operation LIKE 'set%'",
+                              eid), [["0"]])
+
+    def test_line_items_of_an_inactive_entitlement_cannot_be_deployed(self):
+        eid, (aid, other) = self.entitlement(n_items=2)
+        self.ok(set_entitlement_state_body([(eid, "INACTIVE")]))
+        for state in ("DEPLOYED", "TEST"):
+            with self.subTest(state=state):
+                r = self.ok(set_line_item_state_body([(aid, state, False)]), "FAILURE")
+                reason = r.text("f:failedData/f:failedLineItem/f:reason")
+                self.assertTrue(reason.startswith("INVALID_STATE: "), r.body)
+                self.assertIn(f"entitlement '{eid}' is INACTIVE", reason)
+                self.assertEqual(self.row(aid, "state"), [["INACTIVE"]])
+        # Retiring one is fine; deploying the entitlement deploys the others.
+        self.ok(set_line_item_state_body([(aid, "OBSOLETE", False)]))
+        self.ok(set_entitlement_state_body([(eid, "DEPLOYED")]))
+        self.assertEqual(self.row(other, "state"), [["DEPLOYED"]])
+        self.assertEqual(self.row(aid, "state"), [["OBSOLETE"]])
+
     def test_state_items_are_atomic_and_echoed(self):
         eid, _ = self.entitlement()
         missing = "missing-" + token(6)

@@ -110,6 +110,38 @@ static void test_transitions(void)
     CHECK_EQ_INT(lc_entitlement_cascade(STATE_TEST, from, &to), 0);
 }
 
+static void test_settable_states(void)
+{
+    /* ACTIVE and ON_HOLD are query values, never targets. */
+    CHECK(!lc_state_settable(STATE_ACTIVE));
+    CHECK(!lc_state_settable(STATE_ON_HOLD));
+    CHECK(!lc_state_settable(STATE_COUNT_));
+    CHECK(lc_state_settable(STATE_DEPLOYED));
+    CHECK(lc_state_settable(STATE_INACTIVE));
+    CHECK(lc_state_settable(STATE_OBSOLETE));
+    CHECK(lc_state_settable(STATE_TEST));
+    CHECK(lc_state_settable(STATE_DRAFT)); /* refused by the transition unless already DRAFT */
+}
+
+static void test_line_item_state_in_entitlement(void)
+{
+    /* No deployed line item in an INACTIVE or OBSOLETE entitlement. */
+    CHECK(!lc_line_item_state_ok(STATE_DEPLOYED, STATE_INACTIVE));
+    CHECK(!lc_line_item_state_ok(STATE_TEST, STATE_INACTIVE));
+    CHECK(!lc_line_item_state_ok(STATE_DEPLOYED, STATE_OBSOLETE));
+    CHECK(lc_line_item_state_ok(STATE_INACTIVE, STATE_INACTIVE));
+    CHECK(lc_line_item_state_ok(STATE_OBSOLETE, STATE_INACTIVE));
+    CHECK(lc_line_item_state_ok(STATE_DRAFT, STATE_INACTIVE));
+    CHECK(lc_line_item_state_ok(STATE_DEPLOYED, STATE_DEPLOYED));
+    CHECK(lc_line_item_state_ok(STATE_DEPLOYED, STATE_TEST));
+    CHECK(lc_line_item_state_ok(STATE_DEPLOYED, STATE_DRAFT));
+    /* OBSOLETE is final for CREATE_OR_UPDATE too. */
+    CHECK(!lc_entitlement_updatable(STATE_OBSOLETE));
+    CHECK(lc_entitlement_updatable(STATE_DEPLOYED));
+    CHECK(lc_entitlement_updatable(STATE_INACTIVE));
+    CHECK(lc_entitlement_updatable(STATE_DRAFT));
+}
+
 static void test_duplicates(void)
 {
     const char *ids[] = {"a", NULL, "b", "a", "c", "b", NULL, "a"};
@@ -132,5 +164,7 @@ void register_rules_tests(void)
     CU_add_test(s, "states", test_states);
     CU_add_test(s, "counts", test_counts);
     CU_add_test(s, "state transitions and cascades", test_transitions);
+    CU_add_test(s, "settable states", test_settable_states);
+    CU_add_test(s, "line item states within their entitlement", test_line_item_state_in_entitlement);
     CU_add_test(s, "duplicate ids in a request", test_duplicates);
 }
