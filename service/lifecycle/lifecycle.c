@@ -342,6 +342,10 @@ static lc_outcome_t lc__create_fn(const lc_ctx_t *ctx, db_conn_t *c, const void 
             res->entitlement_id = found.entitlement_id;
             if (a->op == CREATE_OR_IGNORE)
                 return lc__ok();
+            if (!lc_entitlement_updatable(found.state))
+                return lc_fail(ctx, REASON_INVALID_STATE,
+                               "entitlement '%s' is %s and cannot be updated (OBSOLETE is final)",
+                               found.entitlement_id, model_state_name(found.state));
             if ((*rc = store_update_entitlement(c, ent_pk, e)) != ENT_OK)
                 return lc__db_fail(ctx, *rc, "updating the entitlement");
             state = found.state;
@@ -393,11 +397,18 @@ static lc_outcome_t lc__create_fn(const lc_ctx_t *ctx, db_conn_t *c, const void 
             return lc__db_fail(ctx, *rc, "looking up the product");
         if (!it->has_count || it->number_of_copies < 1)
             return lc_fail(ctx, REASON_INVALID_COUNT, "numberOfCopies of line item '%.255s' must be at least 1", aid);
+        model_state_t item_state = state == STATE_DEPLOYED || e->auto_deploy == OPT_TRUE ? STATE_DEPLOYED
+                                                                                          : STATE_DRAFT;
+        if (!lc_line_item_state_ok(item_state, state))
+            return lc_fail(ctx, REASON_INVALID_STATE,
+                           "line item '%.255s' cannot be added DEPLOYED (autoDeploy) to entitlement '%s', which is "
+                           "%s; add it without autoDeploy, or deploy the entitlement", aid, res->entitlement_id,
+                           model_state_name(state));
         store_new_item_t ni = {
             .entitlement_pk = ent_pk,
             .product_id = product_id,
             .type = ITEM_STANDARD,
-            .state = state == STATE_DEPLOYED || e->auto_deploy == OPT_TRUE ? STATE_DEPLOYED : STATE_DRAFT,
+            .state = item_state,
             .count = it->number_of_copies,
             .activation_id = aid,
             .src = it,

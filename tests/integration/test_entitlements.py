@@ -1,7 +1,7 @@
 """createSimpleEntitlement and getEntitlementsQuery through the real daemon."""
 import unittest
 
-from builders import create_body, search_body, simple_query
+from builders import create_body, search_body, set_entitlement_state_body, simple_query
 from catalog import Catalog
 from harness import NS, DaemonTestCase, psql, token
 
@@ -75,6 +75,44 @@ class EntitlementsTest(DaemonTestCase):
         r = self.create(again, "CREATE_OR_UPDATE")  # the line item is not new any more
         self.assertEqual(r.status_text, "SUCCESS", r.body)
         self.assertEqual(psql("SELECT count(*) FROM line_items WHERE activation_id = :'v1'", eid + "-X"), [["1"]])
+
+    def test_create_or_update_leaves_obsolete_entitlements_alone(self):
+        eid = "E-" + token(12)
+        self.assertEqual(self.create([{"eid": eid, "items": [(eid + "-1", self.cat.base, 1)],
+                                       "sold_to": "Before"}]).status_text, "SUCCESS")
+        r = self.client.call(set_entitlement_state_body([(eid, "OBSOLETE")]))
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+        r = self.create([{"eid": eid, "items": [(eid + "-2", self.cat.base, 1)], "sold_to": "After"}],
+                        "CREATE_OR_UPDATE")
+        self.assertEqual(r.status_text, "FAILURE", r.body)
+        reason = r.text("f:failedData/f:failedSimpleEntitlement/f:reason")
+        self.assertTrue(reason.startswith("INVALID_STATE: "), reason)
+        self.assertIn("OBSOLETE", reason)
+        self.assertEqual(psql("SELECT sold_to, state FROM entitlements WHERE entitlement_id = :'v1'", eid),
+                         [["Before", "OBSOLETE"]])
+        self.assertEqual(psql("SELECT count(*) FROM line_items WHERE activation_id = :'v1'", eid + "-2"), [["0"]])
+        # CREATE_OR_IGNORE still reports it as there, unchanged.
+        r = self.create([{"eid": eid, "items": [(eid + "-2", self.cat.base, 1)]}], "CREATE_OR_IGNORE")
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+        self.assertEqual(psql("SELECT count(*) FROM line_items WHERE activation_id = :'v1'", eid + "-2"), [["0"]])
+
+    def test_create_or_update_adds_no_deployed_line_item_to_an_inactive_entitlement(self):
+        eid = "E-" + token(12)
+        self.assertEqual(self.create([{"eid": eid, "items": [(eid + "-1", self.cat.base, 1)]}]).status_text,
+                         "SUCCESS")
+        self.assertEqual(self.client.call(set_entitlement_state_body([(eid, "INACTIVE")])).status_text, "SUCCESS")
+        r = self.create([{"eid": eid, "items": [(eid + "-2", self.cat.base, 1)]}], "CREATE_OR_UPDATE")
+        self.assertEqual(r.status_text, "FAILURE", r.body)
+        self.assertTrue(r.text("f:failedData/f:failedSimpleEntitlement/f:reason").startswith("INVALID_STATE: "))
+        self.assertEqual(psql("SELECT count(*) FROM line_items WHERE activation_id = :'v1'", eid + "-2"), [["0"]])
+        # Without autoDeploy it is added as DRAFT, and deployed with the entitlement.
+        r = self.create([{"eid": eid, "items": [(eid + "-2", self.cat.base, 1)], "auto_deploy": False}],
+                        "CREATE_OR_UPDATE")
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+        self.assertEqual(psql("SELECT state FROM line_items WHERE activation_id = :'v1'", eid + "-2"), [["DRAFT"]])
+        self.assertEqual(self.client.call(set_entitlement_state_body([(eid, "DEPLOYED")])).status_text, "SUCCESS")
+        self.assertEqual(psql("SELECT state FROM line_items WHERE activation_id = :'v1'", eid + "-2"),
+                         [["DEPLOYED"]])
 
     def test_create_rejects_bad_ids_and_counts(self):
         for eid, code in (("bad/id", "INVALID_ENTITLEMENT_ID"), ("x" * 256, "INVALID_ENTITLEMENT_ID")):
