@@ -3,7 +3,7 @@ import unittest
 
 from builders import create_body, search_body, set_entitlement_state_body, simple_query
 from catalog import Catalog
-from harness import NS, DaemonTestCase, psql, token
+from harness import NS, Client, Daemon, DaemonTestCase, envelope, psql, token
 
 
 def n(tag):
@@ -75,6 +75,44 @@ class EntitlementsTest(DaemonTestCase):
         r = self.create(again, "CREATE_OR_UPDATE")  # the line item is not new any more
         self.assertEqual(r.status_text, "SUCCESS", r.body)
         self.assertEqual(psql("SELECT count(*) FROM line_items WHERE activation_id = :'v1'", eid + "-X"), [["1"]])
+
+    def test_repeated_activation_ids_are_duplicates_in_the_request(self):
+        eid, aid = "E-" + token(12), "A-" + token(12)
+        r = self.create([{"eid": eid, "items": [(aid, self.cat.base, 1), (aid, self.cat.base, 2)]}])
+        self.assertEqual(r.status_text, "FAILURE", r.body)
+        reason = r.text("f:failedData/f:failedSimpleEntitlement/f:reason")
+        self.assertTrue(reason.startswith("DUPLICATE_IN_REQUEST: "), reason)
+        self.assertIn(aid, reason)
+        self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", eid), [["0"]])
+        # Across entitlements of one request: the first one has it.
+        e1, e2 = "E-" + token(12), "E-" + token(12)
+        r = self.create([{"eid": e1, "items": [(aid, self.cat.base, 1)]},
+                         {"eid": e2, "items": [(e2 + "-1", self.cat.base, 1), (aid, self.cat.base, 1)]}])
+        self.assertEqual(r.status_text, "PARTIAL_FAILURE", r.body)
+        self.assertEqual(r.text("f:responseData/f:createdSimpleEntitlement/f:entitlementId"), e1)
+        failed = r.find("f:failedData/f:failedSimpleEntitlement")
+        self.assertEqual(failed.findtext(f"{n('simpleEntitlement')}/{n('entitlementId')}/{n('id')}"), e2)
+        self.assertTrue(failed.findtext(n("reason")).startswith("DUPLICATE_IN_REQUEST: "), r.body)
+        self.assertEqual(psql("SELECT e.entitlement_id FROM line_items li JOIN entitlements e ON e.id = "
+                              "li.entitlement_id WHERE li.activation_id = :'v1'", aid), [[e1]])
+        self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", e2), [["0"]])
+        # An id already in the database (not repeated in the request) stays ACTIVATION_ID_EXISTS.
+        r = self.create([{"eid": "E-" + token(12), "items": [(aid, self.cat.base, 1)]}])
+        self.assertTrue(r.text("f:failedData/f:failedSimpleEntitlement/f:reason").startswith("ACTIVATION_ID_EXISTS"))
+
+    def test_a_bad_value_faults_before_anything_is_created(self):
+        e1, e2 = "E-" + token(12), "E-" + token(12)
+        body = create_body([{"eid": e1, "items": [(e1 + "-1", self.cat.base, 1)]},
+                            {"eid": e2, "items": [(e2 + "-1", self.cat.base, "many")]}])
+        # Without the schema check in front, the converter finds the value.
+        lax = Daemon(ENTITLEMENTD_VALIDATE_XML=0).start()
+        try:
+            r = Client(lax, self.user).raw(envelope(body))
+        finally:
+            self.assertEqual(lax.stop(), 0)
+        self.assertEqual(r.faultcode, "SOAP-ENV:Client", r.body)
+        self.assertIn("numberOfCopies: 'many' is not an integer", r.faultstring)
+        self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", e1), [["0"]])
 
     def test_create_or_update_leaves_obsolete_entitlements_alone(self):
         eid = "E-" + token(12)
