@@ -96,10 +96,15 @@ int __fnp__createSimpleEntitlement(struct soap *soap, struct fnp__createSimpleEn
 
     for (size_t i = 0; i < n; i++) {
         model_created_t res;
-        lc_outcome_t o = unit_dup[i] ? lc_fail(&ctx, REASON_DUPLICATE_IN_REQUEST,
-                                               "activationId '%.255s' appears more than once in the request",
-                                               dup_id[i])
-                                     : lc_create_entitlement(&ctx, op, &ents[i], &res);
+        lc_outcome_t o;
+        if (req->simpleEntitlement[i].__sizemaintenanceLineItems > 0)
+            /* Not kept by this service: refused rather than lost. */
+            o = lc_fail(&ctx, REASON_INVALID_REQUEST, "maintenanceLineItems are not supported");
+        else if (unit_dup[i])
+            o = lc_fail(&ctx, REASON_DUPLICATE_IN_REQUEST,
+                        "activationId '%.255s' appears more than once in the request", dup_id[i]);
+        else
+            o = lc_create_entitlement(&ctx, op, &ents[i], &res);
         if (o.reason == REASON_DATABASE_UNAVAILABLE && ok == 0 && fl->__sizefailedSimpleEntitlement == 0)
             return soap_unavailable_fault(soap, o.text);
         if (o.reason != REASON_OK) {

@@ -114,6 +114,23 @@ class EntitlementsTest(DaemonTestCase):
         self.assertIn("numberOfCopies: 'many' is not an integer", r.faultstring)
         self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", e1), [["0"]])
 
+    def test_maintenance_line_items_are_refused_not_dropped(self):
+        e1, e2 = "E-" + token(12), "E-" + token(12)
+        body = create_body([{"eid": e1, "items": [(e1 + "-1", self.cat.base, 1)]},
+                            {"eid": e2, "items": [(e2 + "-1", self.cat.base, 1)]}])
+        maint = (f"<v4:maintenanceLineItems><v4:activationId><v4:id>{e2}-M</v4:id></v4:activationId>"
+                 f"<v4:expirationDate>2028-01-31</v4:expirationDate></v4:maintenanceLineItems>")
+        # After the lineItems of the second entitlement.
+        at = body.index("<v4:autoDeploy>", body.index(e2))
+        body = body[:at] + maint + body[at:]
+        r = self.client.call(body)
+        self.assertEqual(r.status_text, "PARTIAL_FAILURE", r.body)
+        failed = r.find("f:failedData/f:failedSimpleEntitlement")
+        self.assertEqual(failed.findtext(f"{n('simpleEntitlement')}/{n('entitlementId')}/{n('id')}"), e2)
+        self.assertEqual(failed.findtext(n("reason")), "INVALID_REQUEST: maintenanceLineItems are not supported")
+        self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", e2), [["0"]])
+        self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", e1), [["1"]])
+
     def test_create_or_update_leaves_obsolete_entitlements_alone(self):
         eid = "E-" + token(12)
         self.assertEqual(self.create([{"eid": eid, "items": [(eid + "-1", self.cat.base, 1)],
