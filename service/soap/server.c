@@ -321,6 +321,10 @@ static int server__read_error(struct soap *soap)
         soap_client_fault(soap, "request is not valid UTF-8");
         return 0;
     }
+    if (w->guard.verdict == GUARD_BAD_CHAR) {
+        soap_client_fault(soap, "malformed request: character U+%04lX is not allowed in XML 1.0", w->guard.bad);
+        return 0;
+    }
     switch (err) {
     case SOAP_LEVEL:
         soap_client_fault(soap, "XML nesting deeper than %d levels", w->cfg->max_depth);

@@ -132,6 +132,31 @@ class TransportTest(DaemonTestCase):
                 + envelope(search_body())[len(b'<?xml version="1.0" encoding="UTF-8"?>\n'):])
         self.assert_client_fault(self.client.raw(body), "DTD")
 
+    def test_characters_xml_does_not_allow_are_refused(self):
+        # gSOAP would read "E-x&#0;y" as "E-x": a NUL ends its C strings.
+        lax = Daemon(ENTITLEMENTD_VALIDATE_XML=0).start()  # libxml2 would refuse them first
+        try:
+            for ref, cp in (("&#0;", "U+0000"), ("&#x1;", "U+0001"), ("\x02", "U+0002"), ("&#11;", "U+000B")):
+                with self.subTest(ref=ref):
+                    eid = "E-" + token(8)
+                    body = (f"<v4:createSimpleEntitlementRequest><v4:simpleEntitlement><v4:entitlementId>"
+                            f"<v4:id>{eid}{ref}y</v4:id></v4:entitlementId></v4:simpleEntitlement>"
+                            f"</v4:createSimpleEntitlementRequest>")
+                    r = Client(lax, self.user).raw(envelope(body))
+                    self.assert_client_fault(r, f"character {cp} is not allowed in XML")
+                    self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id LIKE :'v1'",
+                                          eid + "%"), [["0"]])
+            # In a comment or CDATA a reference is text.
+            eid = "E-" + token(8)
+            body = (f"<v4:createSimpleEntitlementRequest><!-- &#1; --><v4:simpleEntitlement><v4:entitlementId>"
+                    f"<v4:id><![CDATA[{eid}]]></v4:id></v4:entitlementId></v4:simpleEntitlement>"
+                    f"</v4:createSimpleEntitlementRequest>")
+            r = Client(lax, self.user).raw(envelope(body))
+            self.assertEqual(r.status, 200, r.body)
+            self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", eid), [["1"]])
+        finally:
+            self.assertEqual(lax.stop(), 0)
+
     def test_unknown_operation_and_wrong_namespace(self):
         r = self.client.raw(envelope("<v4:getBulkEntitlementPropertiesRequest/>"))
         self.assert_client_fault(r, "operation not supported")
