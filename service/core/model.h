@@ -59,7 +59,7 @@ typedef struct model_product_ref {
 
 /* A line item to create, as a client describes it. */
 typedef struct model_line_item {
-    const char *activation_id;   /* NULL or empty: generate one */
+    const char *activation_id;   /* NULL: generate one (so does auto_generate) */
     bool auto_generate;
     const char *description;
     bool has_product;
@@ -119,7 +119,7 @@ typedef struct model_unit_result {
 
 /* A new entitlement (createSimpleEntitlement). */
 typedef struct model_entitlement {
-    const char *entitlement_id;  /* NULL or empty: generate one */
+    const char *entitlement_id;  /* NULL: generate one (so does auto_generate) */
     bool auto_generate;
     const char *description;
     const char *sold_to;

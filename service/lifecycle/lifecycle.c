@@ -62,7 +62,9 @@ lc_outcome_t lc__db_fail(const lc_ctx_t *ctx, int rc, const char *what)
 lc_outcome_t lc__activation_id(const lc_ctx_t *ctx, const model_line_item_t *item, char **out)
 {
     const char *why;
-    if (item->activation_id != NULL && item->activation_id[0] != '\0' && !item->auto_generate) {
+    /* An id that is given, even empty, is the client's: only autoGenerate
+     * or no id at all make one. */
+    if (item->activation_id != NULL && !item->auto_generate) {
         if (!lc_id_valid(item->activation_id, &why)) {
             model_ref_t r = {NULL, item->activation_id};
             char name[256];
@@ -320,7 +322,7 @@ static lc_outcome_t lc__create_fn(const lc_ctx_t *ctx, db_conn_t *c, const void 
 
     *rc = ENT_OK;
     res->n_items = 0;
-    if (eid == NULL || eid[0] == '\0' || e->auto_generate) {
+    if (eid == NULL || e->auto_generate) {
         if (ids_activation_id(generated, sizeof generated) != ENT_OK)
             return lc_fail(ctx, REASON_INTERNAL_ERROR, "could not generate an entitlement id");
         eid = generated;

@@ -83,9 +83,43 @@ bool lc_utf8_valid(const char *str, size_t len)
     return true;
 }
 
+/* The code point of the UTF-8 sequence at s (valid UTF-8), and its length
+ * in *n. */
+static unsigned lc__code_point(const unsigned char *s, size_t *n)
+{
+    if (s[0] < 0x80) {
+        *n = 1;
+        return s[0];
+    }
+    if (s[0] < 0xE0) {
+        *n = 2;
+        return ((s[0] & 0x1Fu) << 6) | (s[1] & 0x3Fu);
+    }
+    if (s[0] < 0xF0) {
+        *n = 3;
+        return ((s[0] & 0x0Fu) << 12) | ((s[1] & 0x3Fu) << 6) | (s[2] & 0x3Fu);
+    }
+    *n = 4;
+    return ((s[0] & 0x07u) << 18) | ((s[1] & 0x3Fu) << 12) | ((s[2] & 0x3Fu) << 6) | (s[3] & 0x3Fu);
+}
+
+/* C0 controls, DEL, C1 controls, and the line and paragraph separators. */
+static bool lc__is_control(unsigned cp)
+{
+    return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029;
+}
+
+/* Unicode White_Space that is not a control character: spaces a client
+ * may send for "nothing". */
+static bool lc__is_space(unsigned cp)
+{
+    return cp == 0x20 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x202F ||
+           cp == 0x205F || cp == 0x3000;
+}
+
 bool lc_id_valid(const char *id, const char **why)
 {
-    size_t len, chars = 0;
+    size_t len, chars = 0, spaces = 0;
 
     if (id == NULL || id[0] == '\0') {
         *why = "is empty";
@@ -96,18 +130,22 @@ bool lc_id_valid(const char *id, const char **why)
         *why = "is not valid UTF-8";
         return false;
     }
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)id[i];
-        if ((c & 0xC0) != 0x80)
-            chars++;
-        if (c < 0x20 || c == 0x7F) {
+    for (size_t i = 0, n; i < len; i += n) {
+        unsigned cp = lc__code_point((const unsigned char *)id + i, &n);
+        chars++;
+        spaces += lc__is_space(cp);
+        if (lc__is_control(cp)) {
             *why = "contains a control character";
             return false;
         }
-        if (strchr(LC_FORBIDDEN_ID_CHARS, c) != NULL) {
+        if (cp < 0x80 && strchr(LC_FORBIDDEN_ID_CHARS, (int)cp) != NULL) {
             *why = "contains a character that is not allowed (, \" & % ^ ( ) # @ ! ~ / < > \\ } { = | .)";
             return false;
         }
+    }
+    if (spaces == chars) {
+        *why = "is empty (only white space)";
+        return false;
     }
     if (chars > MODEL_MAX_ID_CHARS) {
         *why = "is longer than 255 characters";

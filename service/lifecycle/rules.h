@@ -50,8 +50,9 @@ lc_status_t lc_status_of(size_t succeeded, size_t total);
 #define LC_FORBIDDEN_ID_CHARS ",\"&%^()#@!~/<>\\}{=|."
 
 /* Checks an identifier given by a client: 1..MODEL_MAX_ID_CHARS characters
- * of valid UTF-8, no control characters, none of LC_FORBIDDEN_ID_CHARS.
- * Returns false and a static description in *why when it is not valid. */
+ * of valid UTF-8, not only white space, no control characters (C0, DEL,
+ * C1, U+2028, U+2029), none of LC_FORBIDDEN_ID_CHARS. Returns false and a
+ * static description in *why when it is not valid. */
 bool lc_id_valid(const char *id, const char **why);
 
 /* True when s is valid UTF-8 (no overlong forms or surrogates). */

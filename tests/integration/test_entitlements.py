@@ -174,6 +174,23 @@ class EntitlementsTest(DaemonTestCase):
             r = self.create([{"eid": eid, "items": []}])
             self.assertEqual(r.status_text, "FAILURE")
             self.assertTrue(r.text("f:failedData/f:failedSimpleEntitlement/f:reason").startswith(code), r.body)
+        # Empty after trimming white space, or with control characters (DEL, C1,
+        # U+2028/U+2029; C0 ones other than tab, LF, CR are not XML at all).
+        tag = token(8)
+        for bad in ("", " ", "\u00a0\u2003", "a\tb", "a\x7fb", "a\u0085b", "a\u009fb", "a\u2028b", "a\u2029b"):
+            with self.subTest(bad=bad):
+                r = self.create([{"eid": bad, "items": []}])
+                self.assertEqual(r.status_text, "FAILURE", r.body)
+                reason = r.text("f:failedData/f:failedSimpleEntitlement/f:reason")
+                self.assertTrue(reason.startswith("INVALID_ENTITLEMENT_ID: "), reason)
+                eid = "E-" + tag + str(len(bad))
+                r = self.create([{"eid": eid, "items": [(bad, self.cat.base, 1)]}])
+                self.assertEqual(r.status_text, "FAILURE", r.body)
+                reason = r.text("f:failedData/f:failedSimpleEntitlement/f:reason")
+                self.assertTrue(reason.startswith("INVALID_ACTIVATION_ID: "), reason)
+                self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", eid),
+                                 [["0"]])
+        self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id IN ('', ' ')"), [["0"]])
         eid = "E-" + token(10)
         r = self.create([{"eid": eid, "items": [(eid + "-1", self.cat.base, 0)]}])
         self.assertTrue(r.text("f:failedData/f:failedSimpleEntitlement/f:reason").startswith("INVALID_COUNT"))

@@ -71,6 +71,9 @@ class LifecycleTest(DaemonTestCase):
         self.assertTrue(self.reasons(r)[0].startswith("LINE_ITEM_NOT_FOUND: "), r.body)
         r = self.ok(renew_body([{"items": [renew_item_xml(aid, auto=True, count=11)]}]), "FAILURE")
         self.assertTrue(self.reasons(r)[0].startswith("INVALID_COUNT: "), r.body)
+        for bad in (" ", "a\u2028b"):
+            r = self.ok(renew_body([{"items": [renew_item_xml(aid, bad, term=(1, "YEARS"))]}]), "FAILURE")
+            self.assertTrue(self.reasons(r)[0].startswith("INVALID_ACTIVATION_ID: "), r.body)
         # An INACTIVE entitlement's line items cannot be renewed, upgraded or upsold.
         self.ok(set_entitlement_state_body([(eid, "INACTIVE")]))
         r = self.ok(renew_body([{"items": [renew_item_xml(aid, auto=True, term=(1, "MONTHS"))]}]), "FAILURE")

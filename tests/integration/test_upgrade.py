@@ -209,7 +209,10 @@ class UpgradeTest(DaemonTestCase):
                 self.assertEqual(r.status_text, "FAILURE", r.body)
                 self.assertTrue(self.reasons(r)[0].startswith("LINE_ITEM_NOT_FOUND: "), r.body)
         # As new activation ids they break the contract's syntax.
-        for h in ["%", "a\\b", "x" * 256, "a/b", "x.y", "<x>", "a\tb"]:
+        for h in ["%", "a\\b", "x" * 256, "a/b", "x.y", "<x>", "a\tb",
+                  # Empty after trimming white space; control characters (DEL, C1, separators).
+                  "", " ", "  \u00a0 ", "\u3000", "a\x7fb", "a\u0080b", "a\u0085b", "a\u009fb", "a\u2028b",
+                  "a\u2029b"]:
             with self.subTest(new=h):
                 r = self.upgrade([{"items": [self.item(aid, new_aid=h)]}])
                 self.assertEqual(r.status_text, "FAILURE", r.body)

@@ -42,6 +42,26 @@ static void test_ids(void)
     CHECK(!lc_id_valid("\xc0\xaf", &why));        /* overlong '/' */
     CHECK(!lc_id_valid("\xed\xa0\x80", &why));    /* a surrogate */
     CHECK(!lc_id_valid("tab\there", &why));
+    CHECK_EQ_STR(why, "contains a control character");
+    /* Every control character: C0, DEL, C1, line and paragraph separators. */
+    static const char *const controls[] = {"a\x01", "a\x1f", "a\x7f", "a\xc2\x80", "a\xc2\x85", "a\xc2\x9f",
+                                           "a\xe2\x80\xa8", "a\xe2\x80\xa9", "\n"};
+    for (size_t i = 0; i < sizeof controls / sizeof controls[0]; i++) {
+        why = NULL;
+        CHECK(!lc_id_valid(controls[i], &why));
+        CHECK_EQ_STR(why, "contains a control character");
+    }
+    CHECK(lc_id_valid("a\xc2\xa0" "b", &why));  /* U+00A0 inside is a character like others */
+    CHECK(lc_id_valid("a\xc2\xa1", &why));      /* U+00A1, just past C1 */
+    CHECK(lc_id_valid("a\xe2\x80\xa7", &why)); /* U+2027, just before the separators */
+    /* Empty after trimming white space. */
+    static const char *const blank[] = {" ", "   ", "\xc2\xa0", " \xe3\x80\x80 ", "\xe2\x80\x83"};
+    for (size_t i = 0; i < sizeof blank / sizeof blank[0]; i++) {
+        why = NULL;
+        CHECK(!lc_id_valid(blank[i], &why));
+        CHECK_EQ_STR(why, "is empty (only white space)");
+    }
+    CHECK(lc_id_valid(" a ", &why));
     memset(long_id, 'x', 255);
     long_id[255] = '\0';
     CHECK(lc_id_valid(long_id, &why));
