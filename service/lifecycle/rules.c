@@ -45,6 +45,60 @@ lc_status_t lc_status_of(size_t succeeded, size_t total)
     return succeeded == total ? LC_SUCCESS : LC_PARTIAL_FAILURE;
 }
 
+/* The value of n decimal digits at s, or -1 when one is not a digit. */
+static int lc__digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+static bool lc__xml_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+bool lc_date_parse(const char *s, char day[LC_DATE_LEN + 1])
+{
+    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+    if (s == NULL)
+        return false;
+    while (lc__xml_space(*s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && lc__xml_space(s[n - 1]))
+        n--;
+    if (n < LC_DATE_LEN || s[4] != '-' || s[7] != '-')
+        return false;
+    int y = lc__digits(s, 4), m = lc__digits(s + 5, 2), d = lc__digits(s + 8, 2);
+    if (y < 1 || m < 1 || m > 12 || d < 1)
+        return false;
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d > mdays[m - 1] + (m == 2 && leap))
+        return false;
+    /* The time zone, if any: Z or (+|-)hh:mm, at most 14:00. */
+    const char *z = s + LC_DATE_LEN;
+    size_t zl = n - LC_DATE_LEN;
+    if (zl == 1 && z[0] != 'Z')
+        return false;
+    if (zl == 6) {
+        int hh = lc__digits(z + 1, 2), mm = lc__digits(z + 4, 2);
+        if ((z[0] != '+' && z[0] != '-') || z[3] != ':' || hh < 0 || mm < 0 || mm > 59 || hh > 14 ||
+            (hh == 14 && mm != 0))
+            return false;
+    } else if (zl != 0 && zl != 1) {
+        return false;
+    }
+    memcpy(day, s, LC_DATE_LEN);
+    day[LC_DATE_LEN] = '\0';
+    return true;
+}
+
 bool lc_utf8_valid(const char *str, size_t len)
 {
     const unsigned char *s = (const unsigned char *)str;

@@ -55,6 +55,16 @@ lc_status_t lc_status_of(size_t succeeded, size_t total);
  * static description in *why when it is not valid. */
 bool lc_id_valid(const char *id, const char **why);
 
+/* Length of a calendar day written YYYY-MM-DD. */
+#define LC_DATE_LEN 10
+
+/* Checks an xs:date given by a client: YYYY-MM-DD with a four-digit year
+ * (0001..9999) that names a real calendar day, optionally followed by a
+ * time zone (Z, or +hh:mm / -hh:mm up to 14:00), with XML white space
+ * around it. The day is what counts: the zone is dropped. Writes the day
+ * (YYYY-MM-DD) to day and returns true, or returns false. */
+bool lc_date_parse(const char *s, char day[LC_DATE_LEN + 1]);
+
 /* True when s is valid UTF-8 (no overlong forms or surrogates). */
 bool lc_utf8_valid(const char *s, size_t len);
 

@@ -100,6 +100,8 @@ int __fnp__createSimpleEntitlement(struct soap *soap, struct fnp__createSimpleEn
         if (req->simpleEntitlement[i].__sizemaintenanceLineItems > 0)
             /* Not kept by this service: refused rather than lost. */
             o = lc_fail(&ctx, REASON_INVALID_REQUEST, "maintenanceLineItems are not supported");
+        else if (ents[i].invalid != NULL)
+            o = lc_fail(&ctx, REASON_INVALID_REQUEST, "%s", ents[i].invalid);
         else if (unit_dup[i])
             o = lc_fail(&ctx, REASON_DUPLICATE_IN_REQUEST,
                         "activationId '%.255s' appears more than once in the request", dup_id[i]);
@@ -145,6 +147,14 @@ int __fnp__createSimpleEntitlement(struct soap *soap, struct fnp__createSimpleEn
     return resp->statusInfo ? SOAP_OK : SOAP_EOM;
 }
 
+/* "INVALID_REQUEST: " and msg, on soap (NULL when out of memory). */
+static const char *ops__invalid(struct soap *soap, const char *msg)
+{
+    char buf[320];
+    snprintf(buf, sizeof buf, "%s: %s", lc_reason_code(REASON_INVALID_REQUEST), msg);
+    return soap_strdup(soap, buf);
+}
+
 /* Reads and checks batchSize and pageNumber; returns a failure reason or
  * NULL. */
 static const char *ops__paging(struct soap *soap, const struct fnp__searchEntitlementRequestType *req,
@@ -186,6 +196,8 @@ int __fnp__getEntitlementsQuery(struct soap *soap, struct fnp__searchEntitlement
     const char *bad = ops__paging(soap, req, &q, &rc);
     if (rc != SOAP_OK)
         return rc;
+    if (bad == NULL && q.invalid != NULL)
+        bad = ops__invalid(soap, q.invalid);
     if (bad != NULL) {
         resp->statusInfo = convert_status(soap, LC_FAILURE, bad);
         return resp->statusInfo ? SOAP_OK : SOAP_EOM;
@@ -221,6 +233,10 @@ int __fnp__getEntitlementCount(struct soap *soap, struct fnp__getEntitlementCoun
         return rc;
     if ((rc = convert_query(soap, req->queryParams, &q)) != SOAP_OK)
         return rc;
+    if (q.invalid != NULL) {
+        resp->statusInfo = convert_status(soap, LC_FAILURE, ops__invalid(soap, q.invalid));
+        return resp->statusInfo ? SOAP_OK : SOAP_EOM;
+    }
     lc_outcome_t o = lc_count(&ctx, &q, &count);
     if (o.reason == REASON_DATABASE_UNAVAILABLE)
         return soap_unavailable_fault(soap, o.text);

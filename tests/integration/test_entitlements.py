@@ -1,7 +1,8 @@
 """createSimpleEntitlement and getEntitlementsQuery through the real daemon."""
 import unittest
 
-from builders import create_body, search_body, set_entitlement_state_body, simple_query
+from builders import (change_item_xml, count_body, create_body, lifecycle_body, renew_body, renew_item_xml,
+                      search_body, set_entitlement_state_body, simple_query)
 from catalog import Catalog
 from harness import NS, Client, Daemon, DaemonTestCase, envelope, psql, token
 
@@ -243,6 +244,88 @@ class EntitlementsTest(DaemonTestCase):
             self.assertEqual(r.status, 200, r.body)
             self.assertEqual(r.status_text, "FAILURE", r.body)
             self.assertTrue(r.reason_text.startswith("INVALID_REQUEST"), r.body)
+
+
+class DatesTest(DaemonTestCase):
+    """xs:date values of requests are checked where the request is read.
+    The daemon checks no schema here (the default in production), so the
+    values reach the converter; with ENTITLEMENTD_VALIDATE_XML=1 libxml2
+    refuses most of them first, as a Client fault."""
+
+    daemon_env = {"ENTITLEMENTD_VALIDATE_XML": "0"}
+    BAD = ("2027-13-45", "2027-02-30", "abc", "", "2027-1-1", "2027-01-01T00:00:00", "2027-01-01 UTC", "0000-01-01")
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.cat = Catalog()
+
+    def call(self, body):
+        # The failed unit is echoed back unchanged, its bad date with it: the
+        # answer cannot match the schema then.
+        return self.client.call(body, validate=False)
+
+    def reason(self, r, path):
+        self.assertEqual(r.status, 200, r.body)
+        self.assertFalse(r.is_fault, r.body)
+        return r.text(path)
+
+    def test_create_names_the_element_and_value(self):
+        for field, kw in (("expirationDate", "expiration"), ("startDate", "start")):
+            for bad in self.BAD:
+                with self.subTest(field=field, bad=bad):
+                    good, eid = "E-" + token(12), "E-" + token(12)
+                    r = self.call(create_body([{"eid": good, "items": [(good + "-1", self.cat.base, 1)]},
+                                                      {"eid": eid, "items": [(eid + "-1", self.cat.base, 1,
+                                                                              {kw: bad})]}]))
+                    self.assertEqual(r.status_text, "PARTIAL_FAILURE", r.body)
+                    self.assertEqual(self.reason(r, "f:failedData/f:failedSimpleEntitlement/f:reason"),
+                                     f"INVALID_REQUEST: {field} '{bad}' is not a valid date (YYYY-MM-DD)")
+                    self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", eid),
+                                     [["0"]])
+        # A time zone is allowed, as xs:date allows it; the day is kept.
+        for value in ("2027-06-30Z", "2027-06-30+02:00", "2027-06-30-14:00", " 2027-06-30 "):
+            with self.subTest(value=value):
+                eid = "E-" + token(12)
+                r = self.call(create_body([{"eid": eid, "items": [(eid + "-1", self.cat.base, 1,
+                                                                          {"expiration": value})]}]))
+                self.assertEqual(r.status_text, "SUCCESS", r.body)
+                self.assertEqual(psql("SELECT expiration_date::text FROM line_items WHERE activation_id = :'v1'",
+                                      eid + "-1"), [["2027-06-30"]])
+
+    def test_upgrade_and_renew_name_the_element_and_value(self):
+        eid = "E-" + token(12)
+        self.assertEqual(self.call(create_body([{"eid": eid, "items": [(eid + "-1", self.cat.base, 10,
+                                                                               {"expiration": "2027-01-31"})]}]))
+                         .status_text, "SUCCESS")
+        item = change_item_xml(eid + "-1", None, self.cat.upgrade, 1, allow=True, auto=True).replace(
+            "<v4:numberOfCopies>1</v4:numberOfCopies>",
+            "<v4:numberOfCopies>1</v4:numberOfCopies><v4:startDate>2027-02-30</v4:startDate>")
+        r = self.call(lifecycle_body("upgradeLicense", [{"items": [item]}]))
+        self.assertEqual(r.status_text, "FAILURE", r.body)
+        self.assertEqual(self.reason(r, "f:failedData/f:failedEntitlement/f:reason"),
+                         "INVALID_REQUEST: startDate '2027-02-30' is not a valid date (YYYY-MM-DD)")
+        r = self.call(renew_body([{"items": [renew_item_xml(eid + "-1", auto=True, expiration="2028-13-01")]}]))
+        self.assertEqual(r.status_text, "FAILURE", r.body)
+        self.assertEqual(self.reason(r, "f:failedData/f:failedEntitlement/f:reason"),
+                         "INVALID_REQUEST: expirationTerms/expirationDate '2028-13-01' is not a valid date (YYYY-MM-DD)")
+        self.assertEqual(psql("SELECT count(*), sum(number_of_copies) FROM line_items li JOIN entitlements e ON "
+                              "e.id = li.entitlement_id WHERE e.entitlement_id = :'v1'", eid), [["1", "10"]])
+
+    def test_query_and_count_dates(self):
+        for bad in ("2027-13-45", "abc", "2027-1-1"):
+            crit = f"<v4:createdOn><v4:value>{bad}</v4:value><v4:searchType>AFTER</v4:searchType></v4:createdOn>"
+            want = f"INVALID_REQUEST: createdOn '{bad}' is not a valid date (YYYY-MM-DD)"
+            with self.subTest(bad=bad):
+                r = self.call(search_body(crit))
+                self.assertEqual(r.status_text, "FAILURE", r.body)
+                self.assertEqual(r.reason_text, want)
+                r = self.call(count_body(crit))
+                self.assertEqual(r.status_text, "FAILURE", r.body)
+                self.assertEqual(r.reason_text, want)
+        crit = "<v4:createdOn><v4:value>2000-01-01+01:00</v4:value><v4:searchType>AFTER</v4:searchType></v4:createdOn>"
+        self.assertEqual(self.call(search_body(crit)).status_text, "SUCCESS")
+        self.assertEqual(self.call(count_body(crit)).status_text, "SUCCESS")
 
 
 if __name__ == "__main__":

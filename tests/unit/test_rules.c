@@ -162,6 +162,33 @@ static void test_line_item_state_in_entitlement(void)
     CHECK(lc_entitlement_updatable(STATE_DRAFT));
 }
 
+static void test_dates(void)
+{
+    char day[LC_DATE_LEN + 1];
+    static const struct {
+        const char *in, *day;
+    } ok[] = {
+        {"2027-12-31", "2027-12-31"}, {"2028-02-29", "2028-02-29"}, {"2000-02-29", "2000-02-29"},
+        {"0001-01-01", "0001-01-01"}, {"9999-12-31", "9999-12-31"}, {"2027-01-01Z", "2027-01-01"},
+        {"2027-01-01+02:00", "2027-01-01"}, {"2027-01-01-14:00", "2027-01-01"},
+        {"2027-01-01+05:45", "2027-01-01"}, {" 2027-06-30\n", "2027-06-30"},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        memset(day, 0, sizeof day);
+        CHECK(lc_date_parse(ok[i].in, day));
+        CHECK_EQ_STR(day, ok[i].day);
+    }
+    static const char *const bad[] = {
+        "2027-13-45", "2027-02-30", "2027-02-29", "1900-02-29", "2027-04-31", "2027-00-10", "2027-01-00",
+        "abc", "", " ", "2027-1-1", "27-01-01", "02027-01-01", "0000-01-01", "2027/01/01", "2027-01-01T00:00:00",
+        "2027-01-01+15:00", "2027-01-01+14:30", "2027-01-01+02:60", "2027-01-01+0200", "2027-01-01z",
+        "2027-01-01 Z", "2027-01-01UTC", "-2027-01-01", "+2027-01-01", "2027-01-0a", "２０２７-01-01",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK(!lc_date_parse(bad[i], day));
+    CHECK(!lc_date_parse(NULL, day));
+}
+
 static void test_duplicates(void)
 {
     const char *ids[] = {"a", NULL, "b", "a", "c", "b", NULL, "a"};
@@ -186,5 +213,6 @@ void register_rules_tests(void)
     CU_add_test(s, "state transitions and cascades", test_transitions);
     CU_add_test(s, "settable states", test_settable_states);
     CU_add_test(s, "line item states within their entitlement", test_line_item_state_in_entitlement);
+    CU_add_test(s, "dates", test_dates);
     CU_add_test(s, "duplicate ids in a request", test_duplicates);
 }
