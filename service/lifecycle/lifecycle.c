@@ -146,9 +146,24 @@ static lc_outcome_t lc__change_try(const lc_ctx_t *ctx, db_conn_t *c, lc_op_t op
                 return lc_fail(ctx, REASON_NOT_RENEWABLE, "line item '%s' is permanent and cannot be renewed",
                                parent.activation_id);
             product_id = parent.product_id;
+            /* A renewal extends: no term that shortens, no earlier date. */
+            if (item.has_renew_term && !lc_renew_term_ok(item.renew_term_duration))
+                return lc_fail(ctx, REASON_INVALID_REQUEST,
+                               "expirationTerms/term/numDuration %lld must be at least 1: a renewal extends the term",
+                               item.renew_term_duration);
+            if (item.is_permanent != OPT_TRUE && item.expiration_date != NULL && item.expiration_date[0] != '\0' &&
+                !lc_renew_date_ok(item.expiration_date, parent.expiration_date))
+                return lc_fail(ctx, REASON_INVALID_REQUEST,
+                               "expirationTerms/expirationDate '%.10s' is not after the expiration of line item "
+                               "'%s' (%s): a renewal extends the term",
+                               item.expiration_date, parent.activation_id, parent.expiration_date);
             if (item.is_permanent != OPT_TRUE && (item.expiration_date == NULL || item.expiration_date[0] == '\0')) {
                 const char *term_unit = item.has_renew_term ? item.renew_term_unit : parent.term_unit;
                 long long n = item.has_renew_term ? item.renew_term_duration : parent.term_duration;
+                if (!item.has_renew_term && parent.has_term && term_unit != NULL && !lc_renew_term_ok(n))
+                    return lc_fail(ctx, REASON_INVALID_REQUEST,
+                                   "the term of line item '%s' (%lld %s) does not extend it; give "
+                                   "expirationTerms", parent.activation_id, n, term_unit);
                 if ((item.has_renew_term || parent.has_term) && term_unit != NULL) {
                     char *expires = NULL;
                     *rc = store_date_add(c, parent.expiration_date, n, term_unit, ctx->alloc, &expires);

@@ -241,6 +241,17 @@ bool lc_entitlement_updatable(model_state_t ent)
     return ent != STATE_OBSOLETE;
 }
 
+bool lc_renew_term_ok(long long n)
+{
+    return n >= 1;
+}
+
+bool lc_renew_date_ok(const char *day, const char *parent)
+{
+    /* Days written YYYY-MM-DD with four-digit years order as text. */
+    return parent == NULL || strncmp(day, parent, LC_DATE_LEN) > 0;
+}
+
 size_t lc_entitlement_cascade(model_state_t to, model_state_t *from, model_state_t *cascade_to)
 {
     size_t n = 0;

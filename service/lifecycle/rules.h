@@ -91,6 +91,14 @@ bool lc_line_item_state_ok(model_state_t to, model_state_t ent);
  * createSimpleEntitlement with opType CREATE_OR_UPDATE: OBSOLETE is final. */
 bool lc_entitlement_updatable(model_state_t ent);
 
+/* Whether a renewal term of n units may be added to an expiration: a
+ * renewal extends, so n is at least 1. */
+bool lc_renew_term_ok(long long n);
+
+/* Whether a renewal may expire on day (YYYY-MM-DD) when its parent expires
+ * on parent (YYYY-MM-DD, NULL when it has no expiration): only later. */
+bool lc_renew_date_ok(const char *day, const char *parent);
+
 /* What setting an entitlement to state to does to its line items: those in
  * one of the returned states (written to from, which holds STATE_COUNT_
  * entries) move to *cascade_to. Returns how many states from holds. */

@@ -82,6 +82,27 @@ class LifecycleTest(DaemonTestCase):
             r = self.ok(lifecycle_body(op, [{"items": [change_item_xml(aid, None, prod, 1, auto=True)]}]), "FAILURE")
             self.assertTrue(self.reasons(r)[0].startswith("INVALID_STATE: "), r.body)
 
+    def test_renew_never_moves_the_expiration_earlier(self):
+        eid, (aid,) = self.entitlement(expiration="2027-03-31")
+        for term in ((-5, "DAYS"), (0, "YEARS"), (-1, "MONTHS")):
+            with self.subTest(term=term):
+                r = self.ok(renew_body([{"items": [renew_item_xml(aid, auto=True, term=term)]}]), "FAILURE")
+                self.assertEqual(self.reasons(r)[0],
+                                 f"INVALID_REQUEST: expirationTerms/term/numDuration {term[0]} must be at least 1: "
+                                 "a renewal extends the term")
+        for day in ("2027-03-30", "2027-03-31", "2001-01-01"):
+            with self.subTest(day=day):
+                r = self.ok(renew_body([{"items": [renew_item_xml(aid, auto=True, expiration=day)]}]), "FAILURE")
+                self.assertEqual(self.reasons(r)[0],
+                                 f"INVALID_REQUEST: expirationTerms/expirationDate '{day}' is not after the "
+                                 f"expiration of line item '{aid}' (2027-03-31): a renewal extends the term")
+        self.assertEqual(psql("SELECT count(*) FROM line_items WHERE parent_id = "
+                              "(SELECT id FROM line_items WHERE activation_id = :'v1')", aid), [["0"]])
+        self.assertEqual(self.row(aid), [["DEPLOYED", "10"]])
+        # One day later is a renewal.
+        r = self.ok(renew_body([{"items": [renew_item_xml(aid, aid + "-R", expiration="2027-04-01", count=1)]}]))
+        self.assertEqual(self.row(aid + "-R", "expiration_date::text"), [["2027-04-01"]])
+
     def test_renew_racing_an_upgrade_gives_a_serial_outcome(self):
         for _ in range(5):
             eid, (aid,) = self.entitlement(expiration="2027-01-01")

@@ -189,6 +189,20 @@ static void test_dates(void)
     CHECK(!lc_date_parse(NULL, day));
 }
 
+static void test_renewals(void)
+{
+    CHECK(lc_renew_term_ok(1));
+    CHECK(lc_renew_term_ok(120));
+    CHECK(!lc_renew_term_ok(0));
+    CHECK(!lc_renew_term_ok(-5));
+    CHECK(lc_renew_date_ok("2028-03-31", "2027-03-31"));
+    CHECK(lc_renew_date_ok("2027-04-01", "2027-03-31"));
+    CHECK(!lc_renew_date_ok("2027-03-31", "2027-03-31")); /* extends nothing */
+    CHECK(!lc_renew_date_ok("2026-12-31", "2027-03-31"));
+    CHECK(!lc_renew_date_ok("0999-12-31", "2027-03-31"));
+    CHECK(lc_renew_date_ok("2001-01-01", NULL)); /* the parent never expired */
+}
+
 static void test_duplicates(void)
 {
     const char *ids[] = {"a", NULL, "b", "a", "c", "b", NULL, "a"};
@@ -214,5 +228,6 @@ void register_rules_tests(void)
     CU_add_test(s, "settable states", test_settable_states);
     CU_add_test(s, "line item states within their entitlement", test_line_item_state_in_entitlement);
     CU_add_test(s, "dates", test_dates);
+    CU_add_test(s, "renewal terms and dates", test_renewals);
     CU_add_test(s, "duplicate ids in a request", test_duplicates);
 }
