@@ -7,7 +7,7 @@ from builders import (change_item_xml, count_body, create_body, delete_body, lif
                       renew_item_xml, search_body, set_entitlement_state_body, set_line_item_state_body,
                       simple_query)
 from catalog import Catalog
-from harness import NS, PATH, Client, DaemonTestCase, ctl, envelope, psql, token
+from harness import NS, PATH, Client, Daemon, DaemonTestCase, ctl, envelope, psql, token
 
 
 def n(tag):
@@ -102,6 +102,25 @@ class LifecycleTest(DaemonTestCase):
         # One day later is a renewal.
         r = self.ok(renew_body([{"items": [renew_item_xml(aid, aid + "-R", expiration="2027-04-01", count=1)]}]))
         self.assertEqual(self.row(aid + "-R", "expiration_date::text"), [["2027-04-01"]])
+
+    def test_dates_do_not_depend_on_the_servers_datestyle(self):
+        eid, (aid,) = self.entitlement(expiration="2027-03-31")
+        psql("DO $$BEGIN EXECUTE format('ALTER DATABASE %I SET DateStyle = ''SQL, DMY''', current_database()); END$$")
+        try:
+            d = Daemon().start()  # new connections, which get the database's setting
+            try:
+                c = Client(d, self.user)
+                r = c.call(renew_body([{"items": [renew_item_xml(aid, auto=True, expiration="2027-03-30")]}]))
+                self.assertEqual(r.status_text, "FAILURE", r.body)
+                self.assertIn("(2027-03-31)", self.reasons(r)[0])
+                r = c.call(search_body(simple_query("entitlementId", eid)))
+                self.assertEqual(r.text("f:entitlement/f:simpleEntitlement/f:lineItems/f:expirationDate"),
+                                 "2027-03-31", r.body)
+                c.close()
+            finally:
+                self.assertEqual(d.stop(), 0)
+        finally:
+            psql("DO $$BEGIN EXECUTE format('ALTER DATABASE %I RESET DateStyle', current_database()); END$$")
 
     def test_renew_racing_an_upgrade_gives_a_serial_outcome(self):
         for _ in range(5):
