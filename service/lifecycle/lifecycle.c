@@ -30,11 +30,10 @@ lc_outcome_t lc__ok(void)
     return o;
 }
 
-/* A printable name for an identifier in a reason: hostile input may be
- * long, so it is cut (on a character boundary) at 255 bytes. */
-const char *lc__name(const model_ref_t *ref, char *buf, size_t len)
+/* s for a reason: hostile input may be long, so it is cut (on a character
+ * boundary) at len - 1 bytes. */
+static const char *lc__cut(const char *s, char *buf, size_t len)
 {
-    const char *s = ref->key && ref->key[0] ? ref->key : ref->unique_id ? ref->unique_id : "";
     size_t n = strlen(s);
     if (n >= len) {
         n = len - 1;
@@ -44,6 +43,57 @@ const char *lc__name(const model_ref_t *ref, char *buf, size_t len)
     memcpy(buf, s, n);
     buf[n] = '\0';
     return buf;
+}
+
+lc_outcome_t lc__ref_fail(const lc_ctx_t *ctx, lc_reason_t reason, const char *what, const char *key_name,
+                          const model_ref_t *ref, const char *found_key)
+{
+    char uid[256], key[256], found[256];
+    bool by_uid = lc_ref_by_unique_id(ref);
+    if (found_key != NULL)
+        return lc_fail(ctx, reason, "uniqueId '%s' and %s '%s' do not name the same %s (uniqueId '%s' is %s '%s')",
+                       lc__cut(ref->unique_id, uid, sizeof uid), key_name,
+                       lc__cut(ref->key ? ref->key : "", key, sizeof key), what, uid, key_name,
+                       lc__cut(found_key, found, sizeof found));
+    return lc_fail(ctx, reason, "no %s with %s '%s'", what, by_uid ? "uniqueId" : key_name,
+                   by_uid ? lc__cut(ref->unique_id, uid, sizeof uid) : lc__cut(ref->key ? ref->key : "", key, sizeof key));
+}
+
+/* Finds (locks) what ref names by its uniqueId when it has one, else by its
+ * key, and checks that a key given with a uniqueId names the same object:
+ * so that the reason can tell an identifier that names nothing from two
+ * that name different objects. ENT_ENOTFOUND comes with *fail set. */
+static int lc__lock_line_item(const lc_ctx_t *ctx, db_conn_t *c, const model_ref_t *ref, store_line_item_t *out,
+                              lc_outcome_t *fail)
+{
+    model_ref_t by = {ref->unique_id, lc_ref_by_unique_id(ref) ? NULL : ref->key};
+    int rc = store_lock_line_item(c, &by, ctx->alloc, out);
+    if (rc == ENT_ENOTFOUND || (rc == ENT_OK && !lc_ref_agrees(ref, out->activation_id))) {
+        *fail = lc__ref_fail(ctx, REASON_LINE_ITEM_NOT_FOUND, "line item", "activationId", ref,
+                             rc == ENT_OK ? out->activation_id : NULL);
+        rc = ENT_ENOTFOUND;
+    }
+    return rc;
+}
+
+static int lc__find_entitlement(const lc_ctx_t *ctx, db_conn_t *c, const model_ref_t *ref, bool lock,
+                                store_entitlement_t *out, lc_outcome_t *fail)
+{
+    model_ref_t by = {ref->unique_id, lc_ref_by_unique_id(ref) ? NULL : ref->key};
+    int rc = store_find_entitlement(c, &by, lock, ctx->alloc, out);
+    if (rc == ENT_ENOTFOUND || (rc == ENT_OK && !lc_ref_agrees(ref, out->entitlement_id))) {
+        *fail = lc__ref_fail(ctx, REASON_ENTITLEMENT_NOT_FOUND, "entitlement", "entitlementId", ref,
+                             rc == ENT_OK ? out->entitlement_id : NULL);
+        rc = ENT_ENOTFOUND;
+    }
+    return rc;
+}
+
+/* A printable name for an identifier in a reason: hostile input may be
+ * long, so it is cut (on a character boundary) at 255 bytes. */
+const char *lc__name(const model_ref_t *ref, char *buf, size_t len)
+{
+    return lc__cut(ref->key && ref->key[0] ? ref->key : ref->unique_id ? ref->unique_id : "", buf, len);
 }
 
 /* Maps a store error that has no more specific reason. */
@@ -91,16 +141,14 @@ static lc_outcome_t lc__change_try(const lc_ctx_t *ctx, db_conn_t *c, lc_op_t op
     const char *kind = kinds[op];
     const char *opname = opnames[op];
     store_entitlement_t ent = {0};
-    char name[256];
+    lc_outcome_t fail;
 
     *rc = ENT_OK;
     if (unit->has_entitlement) {
-        *rc = store_find_entitlement(c, &unit->entitlement, false, ctx->alloc, &ent);
+        *rc = lc__find_entitlement(ctx, c, &unit->entitlement, false, &ent, &fail);
         if (*rc == ENT_ENOTFOUND) {
             *rc = ENT_OK;
-            return lc_fail(ctx, REASON_ENTITLEMENT_NOT_FOUND, "no entitlement with %s '%s'",
-                           unit->entitlement.key ? "entitlementId" : "uniqueId",
-                           lc__name(&unit->entitlement, name, sizeof name));
+            return fail;
         }
         if (*rc != ENT_OK)
             return lc__db_fail(ctx, *rc, "looking up the entitlement");
@@ -119,12 +167,10 @@ static lc_outcome_t lc__change_try(const lc_ctx_t *ctx, db_conn_t *c, lc_op_t op
         if (o.reason != REASON_OK)
             return o;
 
-        *rc = store_lock_line_item(c, &ch->parent, ctx->alloc, &parent);
+        *rc = lc__lock_line_item(ctx, c, &ch->parent, &parent, &fail);
         if (*rc == ENT_ENOTFOUND) {
             *rc = ENT_OK;
-            return lc_fail(ctx, REASON_LINE_ITEM_NOT_FOUND, "no line item with %s '%s'",
-                           ch->parent.key ? "activationId" : "uniqueId",
-                           lc__name(&ch->parent, name, sizeof name));
+            return fail;
         }
         if (*rc != ENT_OK)
             return lc__db_fail(ctx, *rc, "looking up the parent line item");
@@ -503,26 +549,17 @@ typedef struct lc_state_arg {
     bool include_children;
 } lc_state_arg_t;
 
-static lc_outcome_t lc__not_found(const lc_ctx_t *ctx, const char *what, const model_ref_t *ref,
-                                  lc_reason_t reason)
-{
-    char name[256];
-    return lc_fail(ctx, reason, "no %s with %s '%s'", what,
-                   ref->key && ref->key[0] ? (reason == REASON_ENTITLEMENT_NOT_FOUND ? "entitlementId" : "activationId")
-                                           : "uniqueId",
-                   lc__name(ref, name, sizeof name));
-}
-
 static lc_outcome_t lc__ent_state_fn(const lc_ctx_t *ctx, db_conn_t *c, const void *arg, int *rc)
 {
     const lc_state_arg_t *a = arg;
     store_entitlement_t e = {0};
     model_state_t from[STATE_COUNT_], cascade_to;
+    lc_outcome_t fail;
 
-    *rc = store_find_entitlement(c, a->ref, true, ctx->alloc, &e);
+    *rc = lc__find_entitlement(ctx, c, a->ref, true, &e, &fail);
     if (*rc == ENT_ENOTFOUND) {
         *rc = ENT_OK;
-        return lc__not_found(ctx, "entitlement", a->ref, REASON_ENTITLEMENT_NOT_FOUND);
+        return fail;
     }
     if (*rc != ENT_OK)
         return lc__db_fail(ctx, *rc, "looking up the entitlement");
@@ -562,11 +599,12 @@ static lc_outcome_t lc__li_state_fn(const lc_ctx_t *ctx, db_conn_t *c, const voi
     const lc_state_arg_t *a = arg;
     store_line_item_t li = {0};
     char detail[64];
+    lc_outcome_t fail;
 
-    *rc = store_lock_line_item(c, a->ref, ctx->alloc, &li);
+    *rc = lc__lock_line_item(ctx, c, a->ref, &li, &fail);
     if (*rc == ENT_ENOTFOUND) {
         *rc = ENT_OK;
-        return lc__not_found(ctx, "line item", a->ref, REASON_LINE_ITEM_NOT_FOUND);
+        return fail;
     }
     if (*rc != ENT_OK)
         return lc__db_fail(ctx, *rc, "looking up the line item");
@@ -625,11 +663,12 @@ static lc_outcome_t lc__delete_fn(const lc_ctx_t *ctx, db_conn_t *c, const void 
     store_entitlement_t e = {0};
     char *aid = NULL;
     model_state_t st;
+    lc_outcome_t fail;
 
-    *rc = store_find_entitlement(c, ref, true, ctx->alloc, &e);
+    *rc = lc__find_entitlement(ctx, c, ref, true, &e, &fail);
     if (*rc == ENT_ENOTFOUND) {
         *rc = ENT_OK;
-        return lc__not_found(ctx, "entitlement", ref, REASON_ENTITLEMENT_NOT_FOUND);
+        return fail;
     }
     if (*rc != ENT_OK)
         return lc__db_fail(ctx, *rc, "looking up the entitlement");

@@ -208,6 +208,18 @@ bool lc_id_valid(const char *id, const char **why)
     return true;
 }
 
+bool lc_ref_by_unique_id(const model_ref_t *ref)
+{
+    return ref->unique_id != NULL && ref->unique_id[0] != '\0';
+}
+
+bool lc_ref_agrees(const model_ref_t *ref, const char *found_key)
+{
+    if (!lc_ref_by_unique_id(ref) || ref->key == NULL || ref->key[0] == '\0')
+        return true;
+    return found_key != NULL && strcmp(ref->key, found_key) == 0;
+}
+
 bool lc_state_allows_change(model_state_t item, model_state_t ent)
 {
     if (ent == STATE_INACTIVE || ent == STATE_OBSOLETE)

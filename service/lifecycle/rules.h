@@ -68,6 +68,15 @@ bool lc_date_parse(const char *s, char day[LC_DATE_LEN + 1]);
 /* True when s is valid UTF-8 (no overlong forms or surrogates). */
 bool lc_utf8_valid(const char *s, size_t len);
 
+/* Whether an identifier names by uniqueId when it has one (the business
+ * key is then only checked against what the uniqueId names). */
+bool lc_ref_by_unique_id(const model_ref_t *ref);
+
+/* Whether the object that ref's uniqueId names, whose business key is
+ * found_key, is also the one ref's key names; true unless ref has both
+ * and they disagree. */
+bool lc_ref_agrees(const model_ref_t *ref, const char *found_key);
+
 /* Whether a line item in state item of an entitlement in state ent may be
  * upgraded, upsold or renewed. */
 bool lc_state_allows_change(model_state_t item, model_state_t ent);

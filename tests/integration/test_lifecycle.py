@@ -228,6 +228,41 @@ class LifecycleTest(DaemonTestCase):
         self.assertEqual(self.row(other, "state"), [["DEPLOYED"]])
         self.assertEqual(self.row(aid, "state"), [["OBSOLETE"]])
 
+    def test_identifiers_that_name_different_objects(self):
+        eid, (aid,) = self.entitlement(auto_deploy=False)
+        other_eid, (other,) = self.entitlement(auto_deploy=False)
+        uid = psql("SELECT unique_id FROM line_items WHERE activation_id = :'v1'", aid)[0][0]
+        euid = psql("SELECT unique_id FROM entitlements WHERE entitlement_id = :'v1'", eid)[0][0]
+        ent = (f"<v4:entitlementIdentifier><v4:uniqueId>{euid}</v4:uniqueId><v4:primaryKeys><v4:entitlementId>"
+               f"{other_eid}</v4:entitlementId></v4:primaryKeys></v4:entitlementIdentifier>")
+        li = (f"<v4:lineItemIdentifier><v4:uniqueId>{uid}</v4:uniqueId><v4:primaryKeys><v4:activationId>{other}"
+              f"</v4:activationId></v4:primaryKeys></v4:lineItemIdentifier>")
+        want_ent = (f"ENTITLEMENT_NOT_FOUND: uniqueId '{euid}' and entitlementId '{other_eid}' do not name the same "
+                    f"entitlement (uniqueId '{euid}' is entitlementId '{eid}')")
+        r = self.ok(f"<v4:setEntitlementStateRequest><v4:entitlement>{ent}<v4:stateToSet>DEPLOYED</v4:stateToSet>"
+                    f"</v4:entitlement></v4:setEntitlementStateRequest>", "FAILURE")
+        self.assertEqual(r.text("f:failedData/f:failedEntitlement/f:reason"), want_ent)
+        r = self.ok(f"<v4:deleteEntitlementRequest><v4:entitlement>{ent}</v4:entitlement>"
+                    f"</v4:deleteEntitlementRequest>", "FAILURE")
+        self.assertEqual(r.text("f:failedData/f:failedEntitlement/f:reason"), want_ent)
+        r = self.ok(f"<v4:setLineItemStateRequest><v4:lineItem>{li}<v4:stateToSet>DEPLOYED</v4:stateToSet>"
+                    f"</v4:lineItem></v4:setLineItemStateRequest>", "FAILURE")
+        self.assertEqual(r.text("f:failedData/f:failedLineItem/f:reason"),
+                         f"LINE_ITEM_NOT_FOUND: uniqueId '{uid}' and activationId '{other}' do not name the same "
+                         f"line item (uniqueId '{uid}' is activationId '{aid}')")
+        for e in (eid, other_eid):
+            self.assertEqual(psql("SELECT state FROM entitlements WHERE entitlement_id = :'v1'", e), [["DRAFT"]])
+        # renewLicense (one unit at a time) says the same.
+        self.ok(set_entitlement_state_body([(eid, "DEPLOYED"), (other_eid, "DEPLOYED")]))
+        item = renew_item_xml(other, auto=True, term=(1, "YEARS")).replace(
+            "<v4:parentLineItemIdentifier>", f"<v4:parentLineItemIdentifier><v4:uniqueId>{uid}</v4:uniqueId>")
+        r = self.ok(renew_body([{"items": [item]}]), "FAILURE")
+        self.assertEqual(self.reasons(r)[0],
+                         f"LINE_ITEM_NOT_FOUND: uniqueId '{uid}' and activationId '{other}' do not name the same "
+                         f"line item (uniqueId '{uid}' is activationId '{aid}')")
+        r = self.ok(set_entitlement_state_body([("missing-" + token(6), "DEPLOYED")]), "FAILURE")
+        self.assertIn("no entitlement with entitlementId 'missing-", r.text("f:failedData/f:failedEntitlement/f:reason"))
+
     def test_state_items_are_atomic_and_echoed(self):
         eid, _ = self.entitlement()
         missing = "missing-" + token(6)

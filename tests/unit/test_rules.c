@@ -203,6 +203,21 @@ static void test_renewals(void)
     CHECK(lc_renew_date_ok("2001-01-01", NULL)); /* the parent never expired */
 }
 
+static void test_identifiers_agree(void)
+{
+    model_ref_t both = {"HID-5", "ACT-1"}, uid = {"HID-5", NULL}, key = {NULL, "ACT-1"}, blank = {"", "ACT-1"};
+    CHECK(lc_ref_by_unique_id(&both));
+    CHECK(lc_ref_by_unique_id(&uid));
+    CHECK(!lc_ref_by_unique_id(&key));
+    CHECK(!lc_ref_by_unique_id(&blank)); /* an empty uniqueId is not one */
+    CHECK(lc_ref_agrees(&both, "ACT-1"));
+    CHECK(!lc_ref_agrees(&both, "ACT-2"));
+    CHECK(!lc_ref_agrees(&both, NULL));
+    CHECK(lc_ref_agrees(&uid, "ACT-2"));
+    CHECK(lc_ref_agrees(&key, "ACT-2")); /* found by key: nothing to compare */
+    CHECK(lc_ref_agrees(&blank, "ACT-2"));
+}
+
 static void test_duplicates(void)
 {
     const char *ids[] = {"a", NULL, "b", "a", "c", "b", NULL, "a"};
@@ -229,5 +244,6 @@ void register_rules_tests(void)
     CU_add_test(s, "line item states within their entitlement", test_line_item_state_in_entitlement);
     CU_add_test(s, "dates", test_dates);
     CU_add_test(s, "renewal terms and dates", test_renewals);
+    CU_add_test(s, "uniqueId and key agree", test_identifiers_agree);
     CU_add_test(s, "duplicate ids in a request", test_duplicates);
 }
