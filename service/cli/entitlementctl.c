@@ -112,6 +112,13 @@ static int ctl_user(int argc, char **argv, db_conn_t *c)
     if ((rc = password_hash(password, hash, sizeof hash)) != ENT_OK)
         return ctl_fail("cannot hash the password: %s", ent_strerror(rc));
     explicit_bzero(password, sizeof password);
+    /* Domains are compared ignoring case when users log in: one user per
+     * name in a domain, however the domain is written. */
+    rc = store_user_hash(c, argv[1], domain, found, sizeof found, &admin);
+    if (rc == ENT_OK)
+        return ctl_fail("user '%s' exists already in domain '%s' (domains ignore case)", argv[1], domain);
+    if (rc != ENT_ENOTFOUND)
+        return ctl_fail("cannot look up the user: %s", ent_strerror(rc));
     rc = store_user_add(c, argv[1], domain, hash, ctl_has_flag(argc, argv, "--admin"));
     if (rc == ENT_EEXIST)
         return ctl_fail("user '%s' exists already", argv[1]);

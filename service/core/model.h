@@ -59,7 +59,7 @@ typedef struct model_product_ref {
 
 /* A line item to create, as a client describes it. */
 typedef struct model_line_item {
-    const char *activation_id;   /* NULL or empty: generate one */
+    const char *activation_id;   /* NULL: generate one (so does auto_generate) */
     bool auto_generate;
     const char *description;
     bool has_product;
@@ -70,7 +70,7 @@ typedef struct model_line_item {
     const char *order_line_number;
     bool has_count;
     long long number_of_copies;
-    const char *start_date;      /* xsd:date text, validated by the database */
+    const char *start_date;      /* YYYY-MM-DD (a checked xs:date, its zone dropped) */
     const char *expiration_date;
     const char *version_date;
     opt_bool_t is_permanent;
@@ -95,6 +95,9 @@ typedef struct model_change {
 
 /* One atomic unit of upgradeLicense / upsellLicense. */
 typedef struct model_unit {
+    const char *invalid;         /* why the unit cannot be carried out as sent (a
+                                    value that is not a date): an INVALID_REQUEST
+                                    message, or NULL */
     bool has_entitlement;
     model_ref_t entitlement;     /* parentEntitlementIdentifier */
     size_t n_changes;
@@ -119,7 +122,8 @@ typedef struct model_unit_result {
 
 /* A new entitlement (createSimpleEntitlement). */
 typedef struct model_entitlement {
-    const char *entitlement_id;  /* NULL or empty: generate one */
+    const char *invalid;         /* as model_unit_t.invalid */
+    const char *entitlement_id;  /* NULL: generate one (so does auto_generate) */
     bool auto_generate;
     const char *description;
     const char *sold_to;
@@ -164,11 +168,13 @@ typedef struct model_text_crit {
 typedef enum model_date_match { DATE_BEFORE, DATE_AFTER, DATE_ON } model_date_match_t;
 
 typedef struct model_date_crit {
-    const char *value; /* xsd:date */
+    const char *value; /* YYYY-MM-DD */
     model_date_match_t match;
 } model_date_crit_t;
 
 typedef struct model_query {
+    const char *invalid; /* a criterion that cannot be used (a date that is not
+                            one): an INVALID_REQUEST message, or NULL */
     model_text_crit_t entitlement_id, ent_description, description, product_name,
         product_version, part_number, sold_to, ship_to_email, ship_to_address,
         email_template_variation, state, created_user_id;

@@ -68,7 +68,8 @@ int db__connect(db_conn_t *c, const char *conninfo, int connect_timeout_s)
     snprintf(timeout, sizeof timeout, "%d", connect_timeout_s);
     /* expand_dbname=1: conninfo may be a URI or key=value string; the later
      * keywords apply unless it sets them itself. */
-    /* Dates in queries and answers are UTC whatever the server's default.
+    /* Dates in queries and answers are UTC and written YYYY-MM-DD (as
+     * xs:date, and as the rules compare them) whatever the server's default.
      * Every statement is prepared once per connection and run thousands of
      * times with parameters whose values do not change the best plan:
      * planning each execution anew (PostgreSQL's default for the first
@@ -76,7 +77,7 @@ int db__connect(db_conn_t *c, const char *conninfo, int connect_timeout_s)
      * statement, so the generic plan is used from the start. */
     const char *keys[] = {"dbname", "connect_timeout", "application_name", "options", NULL};
     const char *vals[] = {conninfo, timeout, "entitlementd",
-                          "-c TimeZone=UTC -c plan_cache_mode=force_generic_plan", NULL};
+                          "-c TimeZone=UTC -c DateStyle=ISO,YMD -c plan_cache_mode=force_generic_plan", NULL};
 
     if (c->pg != NULL) {
         PQfinish(c->pg);

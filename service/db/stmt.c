@@ -81,7 +81,8 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
         "entitlement_uid, parent_activation_id, new_activation_id, new_unique_id, detail) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"},
     [STMT_USER_GET] = {"user_get",
-        "SELECT password_hash, is_admin FROM users WHERE name = $1 AND domain = $2"},
+        "SELECT password_hash, is_admin FROM users WHERE name = $1 AND lower(domain) = lower($2) "
+        "ORDER BY domain = $2 DESC LIMIT 1"},
     [STMT_USER_ADD] = {"user_add",
         "INSERT INTO users (name, domain, password_hash, is_admin) VALUES ($1, $2, $3, $4::boolean)"},
     [STMT_PRODUCT_ADD] = {"product_add",

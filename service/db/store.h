@@ -151,7 +151,8 @@ int store_date_add(db_conn_t *c, const char *base, long long n, const char *unit
 int store_audit_trail(db_conn_t *c, const char *eid, void (*row)(void *ctx, const char *const *cols),
                       void *ctx) ENT_MUSTCHECK;
 
-/* Users and catalog (authentication and the CLI). */
+/* Users and catalog (authentication and the CLI). User names are matched
+ * exactly, domains ignoring case (an exact match first). */
 int store_user_hash(db_conn_t *c, const char *name, const char *domain, char *hash, size_t hashlen,
                     bool *is_admin) ENT_MUSTCHECK;
 int store_user_add(db_conn_t *c, const char *name, const char *domain, const char *hash,

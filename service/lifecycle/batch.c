@@ -57,34 +57,30 @@ static void lc__claim(lc_claims_t *c, const char *aid)
     c->slot[i] = aid;
 }
 
-/* The parent a reference names in the snapshot (index), or -1. With both
- * identifiers given they must agree. */
+/* The parent a reference names in the snapshot (index), or -1: by its
+ * uniqueId when it has one (the caller checks that a key given too
+ * agrees), else by its activationId. */
 static long lc__find_parent(const store_batch_snapshot_t *s, const model_ref_t *ref)
 {
-    bool by_uid = ref->unique_id != NULL && ref->unique_id[0] != '\0';
+    bool by_uid = lc_ref_by_unique_id(ref);
     for (size_t i = 0; i < s->n_parents; i++) {
         const store_line_item_t *p = &s->parents[i];
-        if (by_uid ? strcmp(p->unique_id, ref->unique_id) != 0
-                   : ref->key == NULL || strcmp(p->activation_id, ref->key) != 0)
-            continue;
-        if (by_uid && ref->key != NULL && ref->key[0] != '\0' && strcmp(ref->key, p->activation_id) != 0)
-            return -1;
-        return (long)i;
+        if (by_uid ? strcmp(p->unique_id, ref->unique_id) == 0
+                   : ref->key != NULL && strcmp(p->activation_id, ref->key) == 0)
+            return (long)i;
     }
     return -1;
 }
 
+/* As lc__find_parent, for the entitlement. */
 static const store_entitlement_t *lc__find_ent(const store_batch_snapshot_t *s, const model_ref_t *ref)
 {
-    bool by_uid = ref->unique_id != NULL && ref->unique_id[0] != '\0';
+    bool by_uid = lc_ref_by_unique_id(ref);
     for (size_t i = 0; i < s->n_ents; i++) {
         const store_entitlement_t *e = &s->ents[i];
-        if (by_uid ? strcmp(e->unique_id, ref->unique_id) != 0
-                   : ref->key == NULL || strcmp(e->entitlement_id, ref->key) != 0)
-            continue;
-        if (by_uid && ref->key != NULL && ref->key[0] != '\0' && strcmp(ref->key, e->entitlement_id) != 0)
-            return NULL;
-        return e;
+        if (by_uid ? strcmp(e->unique_id, ref->unique_id) == 0
+                   : ref->key != NULL && strcmp(e->entitlement_id, ref->key) == 0)
+            return e;
     }
     return NULL;
 }
@@ -203,7 +199,6 @@ static lc_outcome_t lc__batch_unit(const lc_ctx_t *ctx, lc_op_t op, const model_
     const store_entitlement_t *ent = NULL;
     size_t n_undo = 0, first_row = *n_rows;
     lc_outcome_t o = lc__ok();
-    char name[256];
 
     if (unit->n_changes == 0)
         return lc_fail(ctx, REASON_INVALID_REQUEST, "entitlementData has no lineItemData");
@@ -212,10 +207,10 @@ static lc_outcome_t lc__batch_unit(const lc_ctx_t *ctx, lc_op_t op, const model_
     res->changes = ent_calloc(ctx->alloc, unit->n_changes, sizeof *res->changes);
     if (res->changes == NULL)
         return lc_fail(ctx, REASON_INTERNAL_ERROR, "out of memory");
-    if (unit->has_entitlement && (ent = lc__find_ent(s, &unit->entitlement)) == NULL)
-        return lc_fail(ctx, REASON_ENTITLEMENT_NOT_FOUND, "no entitlement with %s '%s'",
-                       unit->entitlement.key ? "entitlementId" : "uniqueId",
-                       lc__name(&unit->entitlement, name, sizeof name));
+    if (unit->has_entitlement &&
+        ((ent = lc__find_ent(s, &unit->entitlement)) == NULL || !lc_ref_agrees(&unit->entitlement, ent->entitlement_id)))
+        return lc__ref_fail(ctx, REASON_ENTITLEMENT_NOT_FOUND, "entitlement", "entitlementId", &unit->entitlement,
+                            ent ? ent->entitlement_id : NULL);
     for (size_t i = 0; i < unit->n_changes && o.reason == REASON_OK; i++) {
         const model_change_t *ch = &unit->changes[i];
         char *aid = NULL;
@@ -223,9 +218,9 @@ static lc_outcome_t lc__batch_unit(const lc_ctx_t *ctx, lc_op_t op, const model_
         if ((o = lc__activation_id(ctx, &ch->item, &aid)).reason != REASON_OK)
             break;
         long idx = lc__find_parent(s, &ch->parent);
-        if (idx < 0) {
-            o = lc_fail(ctx, REASON_LINE_ITEM_NOT_FOUND, "no line item with %s '%s'",
-                        ch->parent.key ? "activationId" : "uniqueId", lc__name(&ch->parent, name, sizeof name));
+        if (idx < 0 || !lc_ref_agrees(&ch->parent, s->parents[idx].activation_id)) {
+            o = lc__ref_fail(ctx, REASON_LINE_ITEM_NOT_FOUND, "line item", "activationId", &ch->parent,
+                             idx < 0 ? NULL : s->parents[idx].activation_id);
             break;
         }
         store_line_item_t *parent = &s->parents[idx];

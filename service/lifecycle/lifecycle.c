@@ -30,11 +30,10 @@ lc_outcome_t lc__ok(void)
     return o;
 }
 
-/* A printable name for an identifier in a reason: hostile input may be
- * long, so it is cut (on a character boundary) at 255 bytes. */
-const char *lc__name(const model_ref_t *ref, char *buf, size_t len)
+/* s for a reason: hostile input may be long, so it is cut (on a character
+ * boundary) at len - 1 bytes. */
+static const char *lc__cut(const char *s, char *buf, size_t len)
 {
-    const char *s = ref->key && ref->key[0] ? ref->key : ref->unique_id ? ref->unique_id : "";
     size_t n = strlen(s);
     if (n >= len) {
         n = len - 1;
@@ -44,6 +43,72 @@ const char *lc__name(const model_ref_t *ref, char *buf, size_t len)
     memcpy(buf, s, n);
     buf[n] = '\0';
     return buf;
+}
+
+lc_outcome_t lc__ref_fail(const lc_ctx_t *ctx, lc_reason_t reason, const char *what, const char *key_name,
+                          const model_ref_t *ref, const char *found_key)
+{
+    char uid[256], key[256], found[256];
+    bool by_uid = lc_ref_by_unique_id(ref);
+    if (found_key != NULL)
+        return lc_fail(ctx, reason, "uniqueId '%s' and %s '%s' do not name the same %s (uniqueId '%s' is %s '%s')",
+                       lc__cut(ref->unique_id, uid, sizeof uid), key_name,
+                       lc__cut(ref->key ? ref->key : "", key, sizeof key), what, uid, key_name,
+                       lc__cut(found_key, found, sizeof found));
+    return lc_fail(ctx, reason, "no %s with %s '%s'", what, by_uid ? "uniqueId" : key_name,
+                   by_uid ? lc__cut(ref->unique_id, uid, sizeof uid) : lc__cut(ref->key ? ref->key : "", key, sizeof key));
+}
+
+/* Finds (locks) what ref names by its uniqueId when it has one, else by its
+ * key, and checks that a key given with a uniqueId names the same object:
+ * so that the reason can tell an identifier that names nothing from two
+ * that name different objects. ENT_ENOTFOUND comes with *fail set. */
+static int lc__lock_line_item(const lc_ctx_t *ctx, db_conn_t *c, const model_ref_t *ref, store_line_item_t *out,
+                              lc_outcome_t *fail)
+{
+    model_ref_t by = {ref->unique_id, lc_ref_by_unique_id(ref) ? NULL : ref->key};
+    int rc = store_lock_line_item(c, &by, ctx->alloc, out);
+    if (rc == ENT_ENOTFOUND || (rc == ENT_OK && !lc_ref_agrees(ref, out->activation_id))) {
+        *fail = lc__ref_fail(ctx, REASON_LINE_ITEM_NOT_FOUND, "line item", "activationId", ref,
+                             rc == ENT_OK ? out->activation_id : NULL);
+        rc = ENT_ENOTFOUND;
+    }
+    return rc;
+}
+
+/* The same for a line item locked for a state change (with the line items
+ * made from it when with_children). */
+static int lc__lock_line_item_tree(const lc_ctx_t *ctx, db_conn_t *c, const model_ref_t *ref, bool with_children,
+                                   store_li_tree_t *out, lc_outcome_t *fail)
+{
+    model_ref_t by = {ref->unique_id, lc_ref_by_unique_id(ref) ? NULL : ref->key};
+    int rc = store_lock_line_item_tree(c, &by, with_children, ctx->alloc, out);
+    if (rc == ENT_ENOTFOUND || (rc == ENT_OK && !lc_ref_agrees(ref, out->activation_id))) {
+        *fail = lc__ref_fail(ctx, REASON_LINE_ITEM_NOT_FOUND, "line item", "activationId", ref,
+                             rc == ENT_OK ? out->activation_id : NULL);
+        rc = ENT_ENOTFOUND;
+    }
+    return rc;
+}
+
+static int lc__find_entitlement(const lc_ctx_t *ctx, db_conn_t *c, const model_ref_t *ref, bool lock,
+                                store_entitlement_t *out, lc_outcome_t *fail)
+{
+    model_ref_t by = {ref->unique_id, lc_ref_by_unique_id(ref) ? NULL : ref->key};
+    int rc = store_find_entitlement(c, &by, lock, ctx->alloc, out);
+    if (rc == ENT_ENOTFOUND || (rc == ENT_OK && !lc_ref_agrees(ref, out->entitlement_id))) {
+        *fail = lc__ref_fail(ctx, REASON_ENTITLEMENT_NOT_FOUND, "entitlement", "entitlementId", ref,
+                             rc == ENT_OK ? out->entitlement_id : NULL);
+        rc = ENT_ENOTFOUND;
+    }
+    return rc;
+}
+
+/* A printable name for an identifier in a reason: hostile input may be
+ * long, so it is cut (on a character boundary) at 255 bytes. */
+const char *lc__name(const model_ref_t *ref, char *buf, size_t len)
+{
+    return lc__cut(ref->key && ref->key[0] ? ref->key : ref->unique_id ? ref->unique_id : "", buf, len);
 }
 
 /* Maps a store error that has no more specific reason. */
@@ -69,7 +134,9 @@ lc_outcome_t lc__db_fail(const lc_ctx_t *ctx, int rc, const char *what)
 lc_outcome_t lc__activation_id(const lc_ctx_t *ctx, const model_line_item_t *item, char **out)
 {
     const char *why;
-    if (item->activation_id != NULL && item->activation_id[0] != '\0' && !item->auto_generate) {
+    /* An id that is given, even empty, is the client's: only autoGenerate
+     * or no id at all make one. */
+    if (item->activation_id != NULL && !item->auto_generate) {
         if (!lc_id_valid(item->activation_id, &why)) {
             model_ref_t r = {NULL, item->activation_id};
             char name[256];
@@ -114,7 +181,7 @@ static lc_outcome_t lc__change_try(const lc_ctx_t *ctx, db_conn_t *c, lc_op_t op
     const char *kind = kinds[op];
     const char *opname = opnames[op];
     store_entitlement_t ent = {0};
-    char name[256];
+    lc_outcome_t fail;
 
     *rc = ENT_OK;
     if (unit->n_changes > 1) {
@@ -126,12 +193,10 @@ static lc_outcome_t lc__change_try(const lc_ctx_t *ctx, db_conn_t *c, lc_op_t op
             return lc__db_fail(ctx, *rc, "locking the parent line items");
     }
     if (unit->has_entitlement) {
-        *rc = store_find_entitlement(c, &unit->entitlement, false, ctx->alloc, &ent);
+        *rc = lc__find_entitlement(ctx, c, &unit->entitlement, false, &ent, &fail);
         if (*rc == ENT_ENOTFOUND) {
             *rc = ENT_OK;
-            return lc_fail(ctx, REASON_ENTITLEMENT_NOT_FOUND, "no entitlement with %s '%s'",
-                           unit->entitlement.key ? "entitlementId" : "uniqueId",
-                           lc__name(&unit->entitlement, name, sizeof name));
+            return fail;
         }
         if (*rc != ENT_OK)
             return lc__db_fail(ctx, *rc, "looking up the entitlement");
@@ -150,12 +215,10 @@ static lc_outcome_t lc__change_try(const lc_ctx_t *ctx, db_conn_t *c, lc_op_t op
         if (o.reason != REASON_OK)
             return o;
 
-        *rc = store_lock_line_item(c, &ch->parent, ctx->alloc, &parent);
+        *rc = lc__lock_line_item(ctx, c, &ch->parent, &parent, &fail);
         if (*rc == ENT_ENOTFOUND) {
             *rc = ENT_OK;
-            return lc_fail(ctx, REASON_LINE_ITEM_NOT_FOUND, "no line item with %s '%s'",
-                           ch->parent.key ? "activationId" : "uniqueId",
-                           lc__name(&ch->parent, name, sizeof name));
+            return fail;
         }
         if (*rc != ENT_OK)
             return lc__db_fail(ctx, *rc, "looking up the parent line item");
@@ -177,9 +240,24 @@ static lc_outcome_t lc__change_try(const lc_ctx_t *ctx, db_conn_t *c, lc_op_t op
                 return lc_fail(ctx, REASON_NOT_RENEWABLE, "line item '%s' is permanent and cannot be renewed",
                                parent.activation_id);
             product_id = parent.product_id;
+            /* A renewal extends: no term that shortens, no earlier date. */
+            if (item.has_renew_term && !lc_renew_term_ok(item.renew_term_duration))
+                return lc_fail(ctx, REASON_INVALID_REQUEST,
+                               "expirationTerms/term/numDuration %lld must be at least 1: a renewal extends the term",
+                               item.renew_term_duration);
+            if (item.is_permanent != OPT_TRUE && item.expiration_date != NULL && item.expiration_date[0] != '\0' &&
+                !lc_renew_date_ok(item.expiration_date, parent.expiration_date))
+                return lc_fail(ctx, REASON_INVALID_REQUEST,
+                               "expirationTerms/expirationDate '%.10s' is not after the expiration of line item "
+                               "'%s' (%s): a renewal extends the term",
+                               item.expiration_date, parent.activation_id, parent.expiration_date);
             if (item.is_permanent != OPT_TRUE && (item.expiration_date == NULL || item.expiration_date[0] == '\0')) {
                 const char *term_unit = item.has_renew_term ? item.renew_term_unit : parent.term_unit;
                 long long n = item.has_renew_term ? item.renew_term_duration : parent.term_duration;
+                if (!item.has_renew_term && parent.has_term && term_unit != NULL && !lc_renew_term_ok(n))
+                    return lc_fail(ctx, REASON_INVALID_REQUEST,
+                                   "the term of line item '%s' (%lld %s) does not extend it; give "
+                                   "expirationTerms", parent.activation_id, n, term_unit);
                 if ((item.has_renew_term || parent.has_term) && term_unit != NULL) {
                     char *expires = NULL;
                     *rc = store_date_add(c, parent.expiration_date, n, term_unit, ctx->alloc, &expires);
@@ -369,7 +447,7 @@ static lc_outcome_t lc__create_fn(const lc_ctx_t *ctx, db_conn_t *c, const void 
 
     *rc = ENT_OK;
     res->n_items = 0;
-    if (eid == NULL || eid[0] == '\0' || e->auto_generate) {
+    if (eid == NULL || e->auto_generate) {
         if (ids_activation_id(generated, sizeof generated) != ENT_OK)
             return lc_fail(ctx, REASON_INTERNAL_ERROR, "could not generate an entitlement id");
         eid = generated;
@@ -391,6 +469,10 @@ static lc_outcome_t lc__create_fn(const lc_ctx_t *ctx, db_conn_t *c, const void 
             res->entitlement_id = found.entitlement_id;
             if (a->op == CREATE_OR_IGNORE)
                 return lc__ok();
+            if (!lc_entitlement_updatable(found.state))
+                return lc_fail(ctx, REASON_INVALID_STATE,
+                               "entitlement '%s' is %s and cannot be updated (OBSOLETE is final)",
+                               found.entitlement_id, model_state_name(found.state));
             if ((*rc = store_update_entitlement(c, ent_pk, e)) != ENT_OK)
                 return lc__db_fail(ctx, *rc, "updating the entitlement");
             state = found.state;
@@ -442,11 +524,18 @@ static lc_outcome_t lc__create_fn(const lc_ctx_t *ctx, db_conn_t *c, const void 
             return lc__db_fail(ctx, *rc, "looking up the product");
         if (!it->has_count || it->number_of_copies < 1)
             return lc_fail(ctx, REASON_INVALID_COUNT, "numberOfCopies of line item '%.255s' must be at least 1", aid);
+        model_state_t item_state = state == STATE_DEPLOYED || e->auto_deploy == OPT_TRUE ? STATE_DEPLOYED
+                                                                                          : STATE_DRAFT;
+        if (!lc_line_item_state_ok(item_state, state))
+            return lc_fail(ctx, REASON_INVALID_STATE,
+                           "line item '%.255s' cannot be added DEPLOYED (autoDeploy) to entitlement '%s', which is "
+                           "%s; add it without autoDeploy, or deploy the entitlement", aid, res->entitlement_id,
+                           model_state_name(state));
         store_new_item_t ni = {
             .entitlement_pk = ent_pk,
             .product_id = product_id,
             .type = ITEM_STANDARD,
-            .state = state == STATE_DEPLOYED || e->auto_deploy == OPT_TRUE ? STATE_DEPLOYED : STATE_DRAFT,
+            .state = item_state,
             .count = it->number_of_copies,
             .activation_id = aid,
             .src = it,
@@ -524,26 +613,17 @@ typedef struct lc_state_arg {
     bool include_children;
 } lc_state_arg_t;
 
-static lc_outcome_t lc__not_found(const lc_ctx_t *ctx, const char *what, const model_ref_t *ref,
-                                  lc_reason_t reason)
-{
-    char name[256];
-    return lc_fail(ctx, reason, "no %s with %s '%s'", what,
-                   ref->key && ref->key[0] ? (reason == REASON_ENTITLEMENT_NOT_FOUND ? "entitlementId" : "activationId")
-                                           : "uniqueId",
-                   lc__name(ref, name, sizeof name));
-}
-
 static lc_outcome_t lc__ent_state_fn(const lc_ctx_t *ctx, db_conn_t *c, const void *arg, int *rc)
 {
     const lc_state_arg_t *a = arg;
     store_entitlement_t e = {0};
     model_state_t from[STATE_COUNT_], cascade_to;
+    lc_outcome_t fail;
 
-    *rc = store_find_entitlement(c, a->ref, true, ctx->alloc, &e);
+    *rc = lc__find_entitlement(ctx, c, a->ref, true, &e, &fail);
     if (*rc == ENT_ENOTFOUND) {
         *rc = ENT_OK;
-        return lc__not_found(ctx, "entitlement", a->ref, REASON_ENTITLEMENT_NOT_FOUND);
+        return fail;
     }
     if (*rc != ENT_OK)
         return lc__db_fail(ctx, *rc, "looking up the entitlement");
@@ -562,8 +642,18 @@ static lc_outcome_t lc__ent_state_fn(const lc_ctx_t *ctx, db_conn_t *c, const vo
     return lc__ok();
 }
 
+/* The reason for a stateToSet that is never a target (ACTIVE, ON_HOLD). */
+static lc_outcome_t lc__not_settable(const lc_ctx_t *ctx, model_state_t state)
+{
+    return lc_fail(ctx, REASON_INVALID_STATE,
+                   "stateToSet %s cannot be set: ACTIVE and ON_HOLD are accepted in queries only; "
+                   "set DEPLOYED, INACTIVE, OBSOLETE or TEST", model_state_name(state));
+}
+
 lc_outcome_t lc_set_entitlement_state(const lc_ctx_t *ctx, const model_ref_t *ref, model_state_t state)
 {
+    if (!lc_state_settable(state))
+        return lc__not_settable(ctx, state);
     lc_state_arg_t arg = {ref, state, false};
     return lc__run(ctx, lc__ent_state_fn, &arg);
 }
@@ -573,17 +663,24 @@ static lc_outcome_t lc__li_state_fn(const lc_ctx_t *ctx, db_conn_t *c, const voi
     const lc_state_arg_t *a = arg;
     store_li_tree_t t = {0};
     char detail[64];
+    lc_outcome_t fail;
 
-    *rc = store_lock_line_item_tree(c, a->ref, a->include_children, ctx->alloc, &t);
+    *rc = lc__lock_line_item_tree(ctx, c, a->ref, a->include_children, &t, &fail);
     if (*rc == ENT_ENOTFOUND) {
         *rc = ENT_OK;
-        return lc__not_found(ctx, "line item", a->ref, REASON_LINE_ITEM_NOT_FOUND);
+        return fail;
     }
     if (*rc != ENT_OK)
         return lc__db_fail(ctx, *rc, "looking up the line item");
     if (!lc_state_transition_ok(t.state, a->state))
         return lc_fail(ctx, REASON_INVALID_STATE, "line item '%s' is %s and cannot become %s",
                        t.activation_id, model_state_name(t.state), model_state_name(a->state));
+    if (!lc_line_item_state_ok(a->state, t.ent.state))
+        return lc_fail(ctx, REASON_INVALID_STATE,
+                       "line item '%s' cannot become %s: its entitlement '%s' is %s, and the line items of an "
+                       "INACTIVE or OBSOLETE entitlement cannot be deployed (set the entitlement DEPLOYED instead)",
+                       t.activation_id, model_state_name(a->state), t.ent.entitlement_id,
+                       model_state_name(t.ent.state));
     /* All or nothing: a child that cannot take the state fails the item. */
     for (size_t k = 0; k < t.n; k++)
         if (!lc_state_transition_ok(t.states[k], a->state))
@@ -611,6 +708,8 @@ static lc_outcome_t lc__li_state_fn(const lc_ctx_t *ctx, db_conn_t *c, const voi
 lc_outcome_t lc_set_line_item_state(const lc_ctx_t *ctx, const model_ref_t *ref, model_state_t state,
                                     bool include_children)
 {
+    if (!lc_state_settable(state))
+        return lc__not_settable(ctx, state);
     lc_state_arg_t arg = {ref, state, include_children};
     return lc__run(ctx, lc__li_state_fn, &arg);
 }
@@ -621,11 +720,12 @@ static lc_outcome_t lc__delete_fn(const lc_ctx_t *ctx, db_conn_t *c, const void 
     store_entitlement_t e = {0};
     char *aid = NULL;
     model_state_t st;
+    lc_outcome_t fail;
 
-    *rc = store_find_entitlement(c, ref, true, ctx->alloc, &e);
+    *rc = lc__find_entitlement(ctx, c, ref, true, &e, &fail);
     if (*rc == ENT_ENOTFOUND) {
         *rc = ENT_OK;
-        return lc__not_found(ctx, "entitlement", ref, REASON_ENTITLEMENT_NOT_FOUND);
+        return fail;
     }
     if (*rc != ENT_OK)
         return lc__db_fail(ctx, *rc, "looking up the entitlement");

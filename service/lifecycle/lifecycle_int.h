@@ -18,6 +18,13 @@ lc_outcome_t lc__ok(void);
  * a character boundary; written into buf. */
 const char *lc__name(const model_ref_t *ref, char *buf, size_t len);
 
+/* The reason for an identifier that names nothing (found_key NULL), or
+ * for a uniqueId and a business key that name different objects (the
+ * uniqueId's object has key found_key). what is "line item" or
+ * "entitlement", key_name "activationId" or "entitlementId". */
+lc_outcome_t lc__ref_fail(const lc_ctx_t *ctx, lc_reason_t reason, const char *what, const char *key_name,
+                          const model_ref_t *ref, const char *found_key);
+
 /* Maps a store error that has no more specific reason. */
 lc_outcome_t lc__db_fail(const lc_ctx_t *ctx, int rc, const char *what);
 

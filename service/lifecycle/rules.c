@@ -45,6 +45,60 @@ lc_status_t lc_status_of(size_t succeeded, size_t total)
     return succeeded == total ? LC_SUCCESS : LC_PARTIAL_FAILURE;
 }
 
+/* The value of n decimal digits at s, or -1 when one is not a digit. */
+static int lc__digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+static bool lc__xml_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+bool lc_date_parse(const char *s, char day[LC_DATE_LEN + 1])
+{
+    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+    if (s == NULL)
+        return false;
+    while (lc__xml_space(*s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && lc__xml_space(s[n - 1]))
+        n--;
+    if (n < LC_DATE_LEN || s[4] != '-' || s[7] != '-')
+        return false;
+    int y = lc__digits(s, 4), m = lc__digits(s + 5, 2), d = lc__digits(s + 8, 2);
+    if (y < 1 || m < 1 || m > 12 || d < 1)
+        return false;
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d > mdays[m - 1] + (m == 2 && leap))
+        return false;
+    /* The time zone, if any: Z or (+|-)hh:mm, at most 14:00. */
+    const char *z = s + LC_DATE_LEN;
+    size_t zl = n - LC_DATE_LEN;
+    if (zl == 1 && z[0] != 'Z')
+        return false;
+    if (zl == 6) {
+        int hh = lc__digits(z + 1, 2), mm = lc__digits(z + 4, 2);
+        if ((z[0] != '+' && z[0] != '-') || z[3] != ':' || hh < 0 || mm < 0 || mm > 59 || hh > 14 ||
+            (hh == 14 && mm != 0))
+            return false;
+    } else if (zl != 0 && zl != 1) {
+        return false;
+    }
+    memcpy(day, s, LC_DATE_LEN);
+    day[LC_DATE_LEN] = '\0';
+    return true;
+}
+
 bool lc_utf8_valid(const char *str, size_t len)
 {
     const unsigned char *s = (const unsigned char *)str;
@@ -83,9 +137,43 @@ bool lc_utf8_valid(const char *str, size_t len)
     return true;
 }
 
+/* The code point of the UTF-8 sequence at s (valid UTF-8), and its length
+ * in *n. */
+static unsigned lc__code_point(const unsigned char *s, size_t *n)
+{
+    if (s[0] < 0x80) {
+        *n = 1;
+        return s[0];
+    }
+    if (s[0] < 0xE0) {
+        *n = 2;
+        return ((s[0] & 0x1Fu) << 6) | (s[1] & 0x3Fu);
+    }
+    if (s[0] < 0xF0) {
+        *n = 3;
+        return ((s[0] & 0x0Fu) << 12) | ((s[1] & 0x3Fu) << 6) | (s[2] & 0x3Fu);
+    }
+    *n = 4;
+    return ((s[0] & 0x07u) << 18) | ((s[1] & 0x3Fu) << 12) | ((s[2] & 0x3Fu) << 6) | (s[3] & 0x3Fu);
+}
+
+/* C0 controls, DEL, C1 controls, and the line and paragraph separators. */
+static bool lc__is_control(unsigned cp)
+{
+    return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029;
+}
+
+/* Unicode White_Space that is not a control character: spaces a client
+ * may send for "nothing". */
+static bool lc__is_space(unsigned cp)
+{
+    return cp == 0x20 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x202F ||
+           cp == 0x205F || cp == 0x3000;
+}
+
 bool lc_id_valid(const char *id, const char **why)
 {
-    size_t len, chars = 0;
+    size_t len, chars = 0, spaces = 0;
 
     if (id == NULL || id[0] == '\0') {
         *why = "is empty";
@@ -96,24 +184,40 @@ bool lc_id_valid(const char *id, const char **why)
         *why = "is not valid UTF-8";
         return false;
     }
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)id[i];
-        if ((c & 0xC0) != 0x80)
-            chars++;
-        if (c < 0x20 || c == 0x7F) {
+    for (size_t i = 0, n; i < len; i += n) {
+        unsigned cp = lc__code_point((const unsigned char *)id + i, &n);
+        chars++;
+        spaces += lc__is_space(cp);
+        if (lc__is_control(cp)) {
             *why = "contains a control character";
             return false;
         }
-        if (strchr(LC_FORBIDDEN_ID_CHARS, c) != NULL) {
+        if (cp < 0x80 && strchr(LC_FORBIDDEN_ID_CHARS, (int)cp) != NULL) {
             *why = "contains a character that is not allowed (, \" & % ^ ( ) # @ ! ~ / < > \\ } { = | .)";
             return false;
         }
+    }
+    if (spaces == chars) {
+        *why = "is empty (only white space)";
+        return false;
     }
     if (chars > MODEL_MAX_ID_CHARS) {
         *why = "is longer than 255 characters";
         return false;
     }
     return true;
+}
+
+bool lc_ref_by_unique_id(const model_ref_t *ref)
+{
+    return ref->unique_id != NULL && ref->unique_id[0] != '\0';
+}
+
+bool lc_ref_agrees(const model_ref_t *ref, const char *found_key)
+{
+    if (!lc_ref_by_unique_id(ref) || ref->key == NULL || ref->key[0] == '\0')
+        return true;
+    return found_key != NULL && strcmp(ref->key, found_key) == 0;
 }
 
 bool lc_state_allows_change(model_state_t item, model_state_t ent)
@@ -130,6 +234,34 @@ bool lc_state_transition_ok(model_state_t from, model_state_t to)
     if (from == STATE_OBSOLETE)
         return false;
     return to != STATE_DRAFT;
+}
+
+bool lc_state_settable(model_state_t to)
+{
+    return to != STATE_ACTIVE && to != STATE_ON_HOLD && (unsigned)to < STATE_COUNT_;
+}
+
+bool lc_line_item_state_ok(model_state_t to, model_state_t ent)
+{
+    if (ent == STATE_INACTIVE || ent == STATE_OBSOLETE)
+        return to != STATE_DEPLOYED && to != STATE_TEST;
+    return true;
+}
+
+bool lc_entitlement_updatable(model_state_t ent)
+{
+    return ent != STATE_OBSOLETE;
+}
+
+bool lc_renew_term_ok(long long n)
+{
+    return n >= 1;
+}
+
+bool lc_renew_date_ok(const char *day, const char *parent)
+{
+    /* Days written YYYY-MM-DD with four-digit years order as text. */
+    return parent == NULL || strncmp(day, parent, LC_DATE_LEN) > 0;
 }
 
 size_t lc_entitlement_cascade(model_state_t to, model_state_t *from, model_state_t *cascade_to)

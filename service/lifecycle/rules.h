@@ -50,12 +50,32 @@ lc_status_t lc_status_of(size_t succeeded, size_t total);
 #define LC_FORBIDDEN_ID_CHARS ",\"&%^()#@!~/<>\\}{=|."
 
 /* Checks an identifier given by a client: 1..MODEL_MAX_ID_CHARS characters
- * of valid UTF-8, no control characters, none of LC_FORBIDDEN_ID_CHARS.
- * Returns false and a static description in *why when it is not valid. */
+ * of valid UTF-8, not only white space, no control characters (C0, DEL,
+ * C1, U+2028, U+2029), none of LC_FORBIDDEN_ID_CHARS. Returns false and a
+ * static description in *why when it is not valid. */
 bool lc_id_valid(const char *id, const char **why);
+
+/* Length of a calendar day written YYYY-MM-DD. */
+#define LC_DATE_LEN 10
+
+/* Checks an xs:date given by a client: YYYY-MM-DD with a four-digit year
+ * (0001..9999) that names a real calendar day, optionally followed by a
+ * time zone (Z, or +hh:mm / -hh:mm up to 14:00), with XML white space
+ * around it. The day is what counts: the zone is dropped. Writes the day
+ * (YYYY-MM-DD) to day and returns true, or returns false. */
+bool lc_date_parse(const char *s, char day[LC_DATE_LEN + 1]);
 
 /* True when s is valid UTF-8 (no overlong forms or surrogates). */
 bool lc_utf8_valid(const char *s, size_t len);
+
+/* Whether an identifier names by uniqueId when it has one (the business
+ * key is then only checked against what the uniqueId names). */
+bool lc_ref_by_unique_id(const model_ref_t *ref);
+
+/* Whether the object that ref's uniqueId names, whose business key is
+ * found_key, is also the one ref's key names; true unless ref has both
+ * and they disagree. */
+bool lc_ref_agrees(const model_ref_t *ref, const char *found_key);
 
 /* Whether a line item in state item of an entitlement in state ent may be
  * upgraded, upsold or renewed. */
@@ -64,6 +84,29 @@ bool lc_state_allows_change(model_state_t item, model_state_t ent);
 /* Whether an object in state from may be set to state to: OBSOLETE is
  * never left, and nothing goes back to DRAFT. */
 bool lc_state_transition_ok(model_state_t from, model_state_t to);
+
+/* Whether state to may be set at all (setEntitlementState,
+ * setLineItemState): ACTIVE and ON_HOLD are accepted in queries only, not
+ * as targets. */
+bool lc_state_settable(model_state_t to);
+
+/* Whether a line item of an entitlement in state ent may be in state to
+ * (set, or created by createSimpleEntitlement): the line items of an
+ * INACTIVE or OBSOLETE entitlement cannot be deployed (DEPLOYED, or TEST,
+ * which behaves as deployed); deploying the entitlement is the way. */
+bool lc_line_item_state_ok(model_state_t to, model_state_t ent);
+
+/* Whether an existing entitlement in state ent may be changed by
+ * createSimpleEntitlement with opType CREATE_OR_UPDATE: OBSOLETE is final. */
+bool lc_entitlement_updatable(model_state_t ent);
+
+/* Whether a renewal term of n units may be added to an expiration: a
+ * renewal extends, so n is at least 1. */
+bool lc_renew_term_ok(long long n);
+
+/* Whether a renewal may expire on day (YYYY-MM-DD) when its parent expires
+ * on parent (YYYY-MM-DD, NULL when it has no expiration): only later. */
+bool lc_renew_date_ok(const char *day, const char *parent);
 
 /* What setting an entitlement to state to does to its line items: those in
  * one of the returned states (written to from, which holds STATE_COUNT_

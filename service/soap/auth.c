@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "../core/log.h"
@@ -27,6 +28,8 @@
 #define AUTH_DEFAULT_DOMAIN "FLEXnet"
 /* Longest user name or password we look at; longer ones simply fail. */
 #define AUTH_MAX_FIELD 255
+/* Longest decoded HTTP Basic credentials ("login:password") we look at. */
+#define AUTH_MAX_BASIC (2 * AUTH_MAX_FIELD + 1)
 
 typedef struct auth_slot {
     unsigned char mac[32];
@@ -105,6 +108,29 @@ static int auth__fail(struct soap *soap, const char *why)
     soap->authrealm = "entitlementd";
     soap_sender_fault(soap, "authentication failed: user name or password missing or wrong", NULL);
     return 401;
+}
+
+void auth_http_authorization(struct soap *soap, const char *value)
+{
+    char decoded[AUTH_MAX_BASIC + 1];
+    int n = 0, error = soap->error;
+    const char *b64 = value;
+
+    if (b64 == NULL || strncasecmp(b64, "Basic", 5) != 0 || (b64[5] != ' ' && b64[5] != '\t'))
+        return;
+    for (b64 += 5; *b64 == ' ' || *b64 == '\t'; b64++)
+        ;
+    /* Longer credentials fail anyway ("credentials too long"). */
+    if (strlen(b64) > 4 * ((AUTH_MAX_BASIC + 2) / 3))
+        return;
+    if (soap_base642s(soap, b64, decoded, sizeof decoded, &n) != NULL && n >= 0 &&
+        (size_t)n <= sizeof decoded && memchr(decoded, '\0', (size_t)n) != NULL) {
+        log_info("HTTP Basic credentials contain a NUL byte: ignored");
+        soap->userid = NULL;
+        soap->passwd = NULL;
+    }
+    OPENSSL_cleanse(decoded, sizeof decoded);
+    soap->error = error; /* bad base64 is gSOAP's to judge, as before */
 }
 
 int auth_require(struct soap *soap)

@@ -1,6 +1,7 @@
 #include "convert.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,8 +58,41 @@ opt_bool_t convert_bool(const enum xsd__boolean *b)
 
 static const char *const convert__units[] = {"DAYS", "WEEKS", "MONTHS", "YEARS"};
 
+/* Longest part of a refused value quoted back in a reason. */
+#define CONVERT_MAX_QUOTED 64
+
+/* Reads an xs:date of the request (NULL: absent) into *out as YYYY-MM-DD.
+ * A value that is not a date leaves *out NULL and, unless *invalid holds
+ * an earlier one, sets *invalid to the message that names element and
+ * value. Returns SOAP_OK, or SOAP_EOM. */
+static int convert__day(struct soap *soap, const char *element, const char *in, const char **out,
+                        const char **invalid)
+{
+    char day[LC_DATE_LEN + 1], msg[256];
+    *out = NULL;
+    if (in == NULL)
+        return SOAP_OK;
+    if (lc_date_parse(in, day)) {
+        *out = soap_strdup(soap, day);
+        return *out ? SOAP_OK : (soap->error = SOAP_EOM);
+    }
+    if (*invalid != NULL)
+        return SOAP_OK;
+    /* Cut hostile input on a character boundary. */
+    size_t n = strlen(in);
+    if (n > CONVERT_MAX_QUOTED) {
+        n = CONVERT_MAX_QUOTED;
+        while (n > 0 && ((unsigned char)in[n] & 0xC0) == 0x80)
+            n--;
+    }
+    snprintf(msg, sizeof msg, "%s '%.*s%s' is not a valid date (YYYY-MM-DD)", element, (int)n, in,
+             n < strlen(in) ? "..." : "");
+    *invalid = soap_strdup(soap, msg);
+    return *invalid ? SOAP_OK : (soap->error = SOAP_EOM);
+}
+
 int convert_line_item(struct soap *soap, const struct fnp__createEntitlementLineItemDataType *in,
-                      model_line_item_t *out)
+                      model_line_item_t *out, const char **invalid)
 {
     int rc;
     memset(out, 0, sizeof *out);
@@ -85,9 +119,10 @@ int convert_line_item(struct soap *soap, const struct fnp__createEntitlementLine
     if ((rc = convert_integer(soap, "numberOfCopies", in->numberOfCopies, &out->has_count,
                               &out->number_of_copies)) != SOAP_OK)
         return rc;
-    out->start_date = in->startDate;
-    out->expiration_date = in->expirationDate;
-    out->version_date = in->versionDate;
+    if ((rc = convert__day(soap, "startDate", in->startDate, &out->start_date, invalid)) != SOAP_OK ||
+        (rc = convert__day(soap, "expirationDate", in->expirationDate, &out->expiration_date, invalid)) != SOAP_OK ||
+        (rc = convert__day(soap, "versionDate", in->versionDate, &out->version_date, invalid)) != SOAP_OK)
+        return rc;
     out->is_permanent = convert_bool(in->isPermanent);
     if (in->term != NULL) {
         if ((rc = convert_integer(soap, "term/numDuration", in->term->numDuration, &out->has_term,
@@ -127,7 +162,7 @@ int convert_unit(struct soap *soap, const struct fnp__entitlementLifeCycleDataTy
                                  ? li->parentLineItemIdentifier->primaryKeys->activationId
                                  : NULL;
         }
-        if (li->lineItem != NULL && (rc = convert_line_item(soap, li->lineItem, &ch->item)) != SOAP_OK)
+        if (li->lineItem != NULL && (rc = convert_line_item(soap, li->lineItem, &ch->item, &out->invalid)) != SOAP_OK)
             return rc;
         ch->is_full = convert_bool(li->isFull);
         ch->allow_on_parent = convert_bool(li->allowActivationsOnParent);
@@ -185,7 +220,9 @@ int convert_renew_unit(struct soap *soap, const struct fnp__renewEntitlementData
         }
         it->is_permanent = convert_bool(rp->isPermanent);
         if (rp->expirationTerms != NULL) {
-            it->expiration_date = rp->expirationTerms->expirationDate;
+            if ((rc = convert__day(soap, "expirationTerms/expirationDate", rp->expirationTerms->expirationDate,
+                                   &it->expiration_date, &out->invalid)) != SOAP_OK)
+                return rc;
             if (rp->expirationTerms->term != NULL) {
                 if ((rc = convert_integer(soap, "expirationTerms/term/numDuration",
                                           rp->expirationTerms->term->numDuration, &it->has_renew_term,
@@ -198,8 +235,9 @@ int convert_renew_unit(struct soap *soap, const struct fnp__renewEntitlementData
         if ((rc = convert_integer(soap, "numberOfCopies", rp->numberOfCopies, &it->has_count,
                                   &it->number_of_copies)) != SOAP_OK)
             return rc;
-        it->start_date = rp->startDate;
-        it->version_date = rp->versionDate;
+        if ((rc = convert__day(soap, "startDate", rp->startDate, &it->start_date, &out->invalid)) != SOAP_OK ||
+            (rc = convert__day(soap, "versionDate", rp->versionDate, &it->version_date, &out->invalid)) != SOAP_OK)
+            return rc;
         it->description = rp->description;
         it->order_id = rp->orderId;
         it->order_line_number = rp->orderLineNumber;
@@ -231,7 +269,7 @@ int convert_entitlement(struct soap *soap, const struct fnp__createSimpleEntitle
         return soap->error = SOAP_EOM;
     out->n_items = n;
     for (size_t i = 0; i < n; i++)
-        if ((rc = convert_line_item(soap, &in->lineItems[i], &out->items[i])) != SOAP_OK)
+        if ((rc = convert_line_item(soap, &in->lineItems[i], &out->items[i], &out->invalid)) != SOAP_OK)
             return rc;
     return SOAP_OK;
 }
@@ -246,30 +284,15 @@ static void convert__text(const struct fnp__SimpleQueryType *in, model_text_crit
 }
 
 static int convert__date(struct soap *soap, const char *element, const struct fnp__DateQueryType *in,
-                         model_date_crit_t *out)
+                         model_date_crit_t *out, const char **invalid)
 {
     static const model_date_match_t m[] = {DATE_BEFORE, DATE_AFTER, DATE_ON};
     if (in == NULL || in->value == NULL)
         return SOAP_OK;
-    /* xsd:date is YYYY-MM-DD with an optional zone (Z, +hh:mm), which
-     * names the day, not an instant: keep the date part only. */
-    const char *v = in->value;
-    size_t i = 0;
-    while (v[i] == ' ')
-        i++;
-    const char *d = v + i;
-    if (strlen(d) < 10 || d[4] != '-' || d[7] != '-')
-        return soap_client_fault(soap, "%s: '%.32s' is not a date (YYYY-MM-DD)", element, v);
-    for (int k = 0; k < 10; k++)
-        if (k != 4 && k != 7 && (d[k] < '0' || d[k] > '9'))
-            return soap_client_fault(soap, "%s: '%.32s' is not a date (YYYY-MM-DD)", element, v);
-    char *day = soap_strdup(soap, d);
-    if (day == NULL)
-        return soap->error = SOAP_EOM;
-    day[10] = '\0';
-    out->value = day;
+    /* An xs:date names a day; its zone, if any, is dropped. */
+    int rc = convert__day(soap, element, in->value, &out->value, invalid);
     out->match = (unsigned)in->searchType < 3 ? m[in->searchType] : DATE_ON;
-    return SOAP_OK;
+    return rc;
 }
 
 int convert_query(struct soap *soap, const struct fnp__searchEntitlementDataType *in, model_query_t *out)
@@ -296,11 +319,11 @@ int convert_query(struct soap *soap, const struct fnp__searchEntitlementDataType
         convert__text(&(struct fnp__SimpleQueryType){(char *)out->state.value, in->state->searchType},
                       &out->state);
     }
-    if ((rc = convert__date(soap, "startDate", in->startDate, &out->start_date)) ||
-        (rc = convert__date(soap, "expirationDate", in->expirationDate, &out->expiration_date)) ||
-        (rc = convert__date(soap, "createdOn", in->createdOn, &out->created_on)) ||
-        (rc = convert__date(soap, "versionDate", in->versionDate, &out->version_date)) ||
-        (rc = convert__date(soap, "lastModifiedDate", in->lastModifiedDate, &out->last_modified)))
+    if ((rc = convert__date(soap, "startDate", in->startDate, &out->start_date, &out->invalid)) ||
+        (rc = convert__date(soap, "expirationDate", in->expirationDate, &out->expiration_date, &out->invalid)) ||
+        (rc = convert__date(soap, "createdOn", in->createdOn, &out->created_on, &out->invalid)) ||
+        (rc = convert__date(soap, "versionDate", in->versionDate, &out->version_date, &out->invalid)) ||
+        (rc = convert__date(soap, "lastModifiedDate", in->lastModifiedDate, &out->last_modified, &out->invalid)))
         return rc;
     out->is_permanent = convert_bool(in->isPermanent);
     out->is_bulk = convert_bool(in->isBulk);

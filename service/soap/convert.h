@@ -4,7 +4,9 @@
  * Converters read a request struct into model structs allocated on the
  * request's gSOAP context. A value of the wrong type (an integer that is
  * not one) makes them set a Client fault naming the element and return
- * SOAP_FAULT; the handler returns that to gSOAP as it is.
+ * SOAP_FAULT; the handler returns that to gSOAP as it is. A date that is
+ * not one (xs:date text is not checked by gSOAP) fails only its unit: the
+ * converter sets the unit's "invalid" message (model.h) and goes on.
  */
 #ifndef ENT_SOAP_CONVERT_H
 #define ENT_SOAP_CONVERT_H
@@ -23,8 +25,10 @@ int convert_integer(struct soap *soap, const char *element, const char *text, bo
 
 opt_bool_t convert_bool(const enum xsd__boolean *b);
 
+/* *invalid gets the message for the first date that is not one (if it
+ * holds none yet). */
 int convert_line_item(struct soap *soap, const struct fnp__createEntitlementLineItemDataType *in,
-                      model_line_item_t *out);
+                      model_line_item_t *out, const char **invalid);
 int convert_unit(struct soap *soap, const struct fnp__entitlementLifeCycleDataType *in, model_unit_t *out);
 int convert_renew_unit(struct soap *soap, const struct fnp__renewEntitlementDataType *in, model_unit_t *out);
 int convert_entitlement(struct soap *soap, const struct fnp__createSimpleEntitlementDataType *in,

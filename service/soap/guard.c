@@ -83,8 +83,10 @@ static guard_verdict_t guard__chars(guard__scan_t *s)
         s->i = i;
         if (k == 0)
             return guard__fail(s, GUARD_BAD_UTF8, "request is not valid UTF-8");
-        if (!guard__xml_char(cp))
+        if (!guard__xml_char(cp)) {
+            s->r->code = cp;
             return guard__fail(s, GUARD_BAD_CHAR, "request contains a character XML does not allow");
+        }
         i += k;
     }
     s->i = 0;
@@ -194,11 +196,15 @@ static guard_verdict_t guard__ref(guard__scan_t *s)
         if (v < 0)
             return guard__fail(s, GUARD_BAD_REF, "a malformed character reference");
         cp = cp * (hex ? 16u : 10u) + (uint32_t)v;
-        if (cp > 0x10FFFF)
+        if (cp > 0x10FFFF) {
+            s->r->code = cp;
             return guard__fail(s, GUARD_BAD_CHAR, "a character reference to a character XML does not allow");
+        }
     }
-    if (!guard__xml_char(cp))
+    if (!guard__xml_char(cp)) {
+        s->r->code = cp;
         return guard__fail(s, GUARD_BAD_CHAR, "a character reference to a character XML does not allow");
+    }
     if (cp < 0x10000) {
         guard__copy(s, n);
         return GUARD_OK;
@@ -293,6 +299,7 @@ guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, guard_result_
     r->verdict = GUARD_OK;
     r->offset = 0;
     r->what = NULL;
+    r->code = 0;
     if (guard__chars(&s) != GUARD_OK)
         return r->verdict;
     if (max_depth < 1)

@@ -36,6 +36,7 @@ typedef struct guard_result {
     guard_verdict_t verdict;
     size_t offset;     /* byte of the body where it went wrong */
     const char *what;  /* static text for the fault */
+    unsigned long code; /* GUARD_BAD_CHAR: the character refused */
 } guard_result_t;
 
 /* Checks the XML document in xml[0, *len) with nesting at most max_depth.

@@ -8,6 +8,38 @@
 #include "convert.h"
 #include "ops.h"
 
+/* Marks the entitlements whose explicit new activation ids repeat one seen
+ * earlier in the request (in the same or an earlier simpleEntitlement);
+ * dup_id[i] gets the first such id of entitlement i. */
+static int ops__duplicate_items(struct soap *soap, const model_entitlement_t *ents, size_t n, bool *unit_dup,
+                                const char **dup_id)
+{
+    size_t total = 0, k = 0;
+    for (size_t u = 0; u < n; u++)
+        total += ents[u].n_items;
+    const char **ids = soap_malloc(soap, (total + 1) * sizeof *ids);
+    bool *dup = soap_malloc(soap, (total + 1) * sizeof *dup);
+    size_t *scratch = soap_malloc(soap, lc_dup_scratch_len(total) * sizeof *scratch);
+    if (ids == NULL || dup == NULL || scratch == NULL)
+        return soap->error = SOAP_EOM;
+    for (size_t u = 0; u < n; u++)
+        for (size_t i = 0; i < ents[u].n_items; i++) {
+            const model_line_item_t *it = &ents[u].items[i];
+            ids[k++] = it->activation_id && it->activation_id[0] && !it->auto_generate ? it->activation_id : NULL;
+        }
+    lc_mark_duplicates(ids, total, dup, scratch);
+    k = 0;
+    for (size_t u = 0; u < n; u++) {
+        unit_dup[u] = false;
+        for (size_t i = 0; i < ents[u].n_items; i++, k++)
+            if (dup[k] && !unit_dup[u]) {
+                unit_dup[u] = true;
+                dup_id[u] = ids[k];
+            }
+    }
+    return SOAP_OK;
+}
+
 int __fnp__createSimpleEntitlement(struct soap *soap, struct fnp__createSimpleEntitlementRequestType *req,
                                    struct fnp__createSimpleEntitlementResponseType *resp)
 {
@@ -49,12 +81,32 @@ int __fnp__createSimpleEntitlement(struct soap *soap, struct fnp__createSimpleEn
         return resp->statusInfo ? SOAP_OK : SOAP_EOM;
     }
 
-    for (size_t i = 0; i < n; i++) {
-        model_entitlement_t e;
-        model_created_t res;
-        if ((rc = convert_entitlement(soap, &req->simpleEntitlement[i], &e)) != SOAP_OK)
+    /* Everything is read before anything is done: a value that cannot be
+     * read faults the whole request. */
+    model_entitlement_t *ents = soap_malloc(soap, (n + 1) * sizeof *ents);
+    bool *unit_dup = soap_malloc(soap, (n + 1) * sizeof *unit_dup);
+    const char **dup_id = soap_malloc(soap, (n + 1) * sizeof *dup_id);
+    if (ents == NULL || unit_dup == NULL || dup_id == NULL)
+        return soap->error = SOAP_EOM;
+    for (size_t i = 0; i < n; i++)
+        if ((rc = convert_entitlement(soap, &req->simpleEntitlement[i], &ents[i])) != SOAP_OK)
             return rc;
-        lc_outcome_t o = lc_create_entitlement(&ctx, op, &e, &res);
+    if ((rc = ops__duplicate_items(soap, ents, n, unit_dup, dup_id)) != SOAP_OK)
+        return rc;
+
+    for (size_t i = 0; i < n; i++) {
+        model_created_t res;
+        lc_outcome_t o;
+        if (req->simpleEntitlement[i].__sizemaintenanceLineItems > 0)
+            /* Not kept by this service: refused rather than lost. */
+            o = lc_fail(&ctx, REASON_INVALID_REQUEST, "maintenanceLineItems are not supported");
+        else if (ents[i].invalid != NULL)
+            o = lc_fail(&ctx, REASON_INVALID_REQUEST, "%s", ents[i].invalid);
+        else if (unit_dup[i])
+            o = lc_fail(&ctx, REASON_DUPLICATE_IN_REQUEST,
+                        "activationId '%.255s' appears more than once in the request", dup_id[i]);
+        else
+            o = lc_create_entitlement(&ctx, op, &ents[i], &res);
         if (o.reason == REASON_DATABASE_UNAVAILABLE && ok == 0 && fl->__sizefailedSimpleEntitlement == 0)
             return soap_unavailable_fault(soap, o.text);
         if (o.reason != REASON_OK) {
@@ -93,6 +145,14 @@ int __fnp__createSimpleEntitlement(struct soap *soap, struct fnp__createSimpleEn
     resp->failedData = failed ? fl : NULL;
     resp->responseData = ok ? dl : NULL;
     return resp->statusInfo ? SOAP_OK : SOAP_EOM;
+}
+
+/* "INVALID_REQUEST: " and msg, on soap (NULL when out of memory). */
+static const char *ops__invalid(struct soap *soap, const char *msg)
+{
+    char buf[320];
+    snprintf(buf, sizeof buf, "%s: %s", lc_reason_code(REASON_INVALID_REQUEST), msg);
+    return soap_strdup(soap, buf);
 }
 
 /* Reads and checks batchSize and pageNumber; returns a failure reason or
@@ -136,6 +196,8 @@ int __fnp__getEntitlementsQuery(struct soap *soap, struct fnp__searchEntitlement
     const char *bad = ops__paging(soap, req, &q, &rc);
     if (rc != SOAP_OK)
         return rc;
+    if (bad == NULL && q.invalid != NULL)
+        bad = ops__invalid(soap, q.invalid);
     if (bad != NULL) {
         resp->statusInfo = convert_status(soap, LC_FAILURE, bad);
         return resp->statusInfo ? SOAP_OK : SOAP_EOM;
@@ -171,6 +233,10 @@ int __fnp__getEntitlementCount(struct soap *soap, struct fnp__getEntitlementCoun
         return rc;
     if ((rc = convert_query(soap, req->queryParams, &q)) != SOAP_OK)
         return rc;
+    if (q.invalid != NULL) {
+        resp->statusInfo = convert_status(soap, LC_FAILURE, ops__invalid(soap, q.invalid));
+        return resp->statusInfo ? SOAP_OK : SOAP_EOM;
+    }
     lc_outcome_t o = lc_count(&ctx, &q, &count);
     if (o.reason == REASON_DATABASE_UNAVAILABLE)
         return soap_unavailable_fault(soap, o.text);

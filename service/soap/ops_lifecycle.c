@@ -82,7 +82,9 @@ static int ops__run(struct soap *soap, lc_op_t op, ops_batch_t *b)
         return rc;
     for (size_t i = 0; i < b->n; i++) {
         b->outcomes[i] = (lc_outcome_t){REASON_OK, NULL};
-        if (unit_dup[i])
+        if (b->units[i].invalid != NULL)
+            b->outcomes[i] = lc_fail(&ctx, REASON_INVALID_REQUEST, "%s", b->units[i].invalid);
+        else if (unit_dup[i])
             b->outcomes[i] = lc_fail(&ctx, REASON_DUPLICATE_IN_REQUEST,
                                      "activationId '%.255s' appears more than once in the request", dup_id[i]);
     }

@@ -78,6 +78,15 @@ struct soap_server {
     int nopen;
 };
 
+/* gSOAP names the fault code after the SOAP version of the request, and
+ * before an envelope was read (a GET, a path without a service) it has
+ * none and writes "at source", which is not a QName. We speak SOAP 1.1
+ * only, so every fault is a SOAP 1.1 fault. */
+static void server__fault_version(struct soap *soap)
+{
+    soap->version = 1;
+}
+
 int soap_client_fault(struct soap *soap, const char *fmt, ...)
 {
     char msg[512];
@@ -85,11 +94,13 @@ int soap_client_fault(struct soap *soap, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    server__fault_version(soap);
     return soap_sender_fault(soap, msg, NULL);
 }
 
 int soap_unavailable_fault(struct soap *soap, const char *msg)
 {
+    server__fault_version(soap);
     soap_receiver_fault(soap, msg, NULL);
     return 503;
 }
@@ -198,7 +209,10 @@ static int server__parsehdr(struct soap *soap, const char *key, const char *val)
     soap_worker_t *w = soap_worker(soap);
     if (strcasecmp(key, "Host") == 0 && val != NULL && server__host_ok(val))
         snprintf(w->host, sizeof w->host, "%s", val);
-    return w->fparsehdr(soap, key, val);
+    int rc = w->fparsehdr(soap, key, val);
+    if (rc == SOAP_OK && strcasecmp(key, "Authorization") == 0)
+        auth_http_authorization(soap, val);
+    return rc;
 }
 
 /* Sends the fault that the context holds with HTTP status (500 when 0). */
@@ -232,6 +246,34 @@ static void server__linger_close(int fd)
     close(fd);
 }
 
+/* Whether a SOAP_OCCURS came from the repetition cap: gSOAP stacks the
+ * arrays it is reading in soap->blist and refuses to grow the one it is
+ * reading (the top) when it holds maxoccurs items. A required element
+ * missing from the maxoccurs-th item of an array looks the same. */
+static bool server__over_maxoccurs(const struct soap *soap)
+{
+    return soap->blist != NULL && soap->blist->item >= soap->maxoccurs;
+}
+
+/* Whether the root element read is an Envelope in a namespace other than
+ * SOAP 1.1's (gSOAP then takes the body for plain XML and stops). */
+static bool server__foreign_envelope(const struct soap *soap)
+{
+    const char *local = strchr(soap->tag, ':');
+    local = local ? local + 1 : soap->tag;
+    return soap->level == 0 && strcmp(local, "Envelope") == 0;
+}
+
+/* A SOAP 1.1 VersionMismatch fault: the envelope is not in the SOAP 1.1
+ * namespace (a SOAP 1.2 envelope, say). Answered as SOAP 1.1, as a SOAP
+ * 1.1 node does. */
+static void server__version_mismatch(struct soap *soap)
+{
+    soap_client_fault(soap, "this service speaks SOAP 1.1 only: the Envelope must be in namespace "
+                            "http://schemas.xmlsoap.org/soap/envelope/");
+    *soap_faultcode(soap) = "SOAP-ENV:VersionMismatch";
+}
+
 /* Maps an error gSOAP met while reading a request to the fault we send;
  * returns the HTTP status (0 for the default 500). */
 static int server__read_error(struct soap *soap)
@@ -250,10 +292,18 @@ static int server__read_error(struct soap *soap)
         soap_client_fault(soap, "XML nesting deeper than %d levels", w->cfg->max_depth);
         break;
     case SOAP_OCCURS:
-        soap_client_fault(soap, "an element is repeated more than %d times", w->cfg->max_occurs);
+        /* gSOAP's word for both too many repetitions (maxoccurs) and a
+         * required element that is missing; soap->tag is the repeated
+         * element, or the one whose content is incomplete. */
+        if (server__over_maxoccurs(soap))
+            soap_client_fault(soap, "an element is repeated more than %d times: <%s>", w->cfg->max_occurs,
+                              soap->tag);
+        else
+            soap_client_fault(soap, "a required element is missing or an element occurs too often in <%s>",
+                              soap->tag);
         break;
     case SOAP_VERSIONMISMATCH:
-        soap_client_fault(soap, "not a SOAP 1.1 envelope");
+        server__version_mismatch(soap);
         break;
     case SOAP_NO_METHOD: {
         static const char *const known[] = {
@@ -282,7 +332,10 @@ static int server__read_error(struct soap *soap)
         break;
     case SOAP_NO_TAG:
     case SOAP_POST: /* gSOAP's word for a POST body that is not XML */
-        soap_client_fault(soap, "malformed request: not an XML SOAP envelope");
+        if (server__foreign_envelope(soap))
+            server__version_mismatch(soap);
+        else
+            soap_client_fault(soap, "malformed request: not an XML SOAP envelope");
         break;
     case SOAP_SYNTAX_ERROR:
         soap_client_fault(soap, "malformed request: XML syntax error near <%s>", soap->tag);
@@ -411,7 +464,7 @@ static after_t server__serve_one(struct soap *soap, int fd, const frame_t *f)
     soap_worker_t *w = soap_worker(soap);
     after_t after;
     int status = -1;
-    guard_result_t g = {GUARD_OK, 0, NULL};
+    guard_result_t g = {GUARD_OK, 0, NULL, 0};
 
     if (ids_request_id(w->request_id, sizeof w->request_id) != ENT_OK)
         snprintf(w->request_id, sizeof w->request_id, "0000000000000000");
@@ -436,6 +489,10 @@ static after_t server__serve_one(struct soap *soap, int fd, const frame_t *f)
         const char *m = g.what;
         if (g.verdict == GUARD_DEPTH) {
             snprintf(msg, sizeof msg, "XML nesting deeper than %d levels", w->cfg->max_depth);
+            m = msg;
+        } else if (g.verdict == GUARD_BAD_CHAR) {
+            snprintf(msg, sizeof msg, "malformed request: character U+%04lX is not allowed in XML 1.0 (byte %zu "
+                     "of the body)", g.code, g.offset);
             m = msg;
         } else if (g.verdict == GUARD_ATTRIBUTES) {
             snprintf(msg, sizeof msg, "an element has more than %d attributes", GUARD_MAX_ATTRIBUTES);

@@ -62,6 +62,12 @@ int soap_unavailable_fault(struct soap *soap, const char *msg);
  * returns the status to hand back to gSOAP. */
 int auth_require(struct soap *soap);
 
+/* Called with the value of the Authorization header after gSOAP decoded
+ * it into soap->userid and soap->passwd, which are C strings: HTTP Basic
+ * credentials with a NUL byte in them ("admin:pw\0x" would be admin with
+ * "pw") are dropped, so the request has none and fails authentication. */
+void auth_http_authorization(struct soap *soap, const char *value);
+
 struct auth_cache *auth_cache_new(void);
 void auth_cache_free(struct auth_cache *c);
 

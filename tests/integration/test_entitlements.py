@@ -1,9 +1,10 @@
 """createSimpleEntitlement and getEntitlementsQuery through the real daemon."""
 import unittest
 
-from builders import create_body, search_body, simple_query
+from builders import (change_item_xml, count_body, create_body, lifecycle_body, renew_body, renew_item_xml,
+                      search_body, set_entitlement_state_body, simple_query)
 from catalog import Catalog
-from harness import NS, DaemonTestCase, psql, token
+from harness import NS, Client, Daemon, DaemonTestCase, envelope, psql, token
 
 
 def n(tag):
@@ -76,11 +77,121 @@ class EntitlementsTest(DaemonTestCase):
         self.assertEqual(r.status_text, "SUCCESS", r.body)
         self.assertEqual(psql("SELECT count(*) FROM line_items WHERE activation_id = :'v1'", eid + "-X"), [["1"]])
 
+    def test_repeated_activation_ids_are_duplicates_in_the_request(self):
+        eid, aid = "E-" + token(12), "A-" + token(12)
+        r = self.create([{"eid": eid, "items": [(aid, self.cat.base, 1), (aid, self.cat.base, 2)]}])
+        self.assertEqual(r.status_text, "FAILURE", r.body)
+        reason = r.text("f:failedData/f:failedSimpleEntitlement/f:reason")
+        self.assertTrue(reason.startswith("DUPLICATE_IN_REQUEST: "), reason)
+        self.assertIn(aid, reason)
+        self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", eid), [["0"]])
+        # Across entitlements of one request: the first one has it.
+        e1, e2 = "E-" + token(12), "E-" + token(12)
+        r = self.create([{"eid": e1, "items": [(aid, self.cat.base, 1)]},
+                         {"eid": e2, "items": [(e2 + "-1", self.cat.base, 1), (aid, self.cat.base, 1)]}])
+        self.assertEqual(r.status_text, "PARTIAL_FAILURE", r.body)
+        self.assertEqual(r.text("f:responseData/f:createdSimpleEntitlement/f:entitlementId"), e1)
+        failed = r.find("f:failedData/f:failedSimpleEntitlement")
+        self.assertEqual(failed.findtext(f"{n('simpleEntitlement')}/{n('entitlementId')}/{n('id')}"), e2)
+        self.assertTrue(failed.findtext(n("reason")).startswith("DUPLICATE_IN_REQUEST: "), r.body)
+        self.assertEqual(psql("SELECT e.entitlement_id FROM line_items li JOIN entitlements e ON e.id = "
+                              "li.entitlement_id WHERE li.activation_id = :'v1'", aid), [[e1]])
+        self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", e2), [["0"]])
+        # An id already in the database (not repeated in the request) stays ACTIVATION_ID_EXISTS.
+        r = self.create([{"eid": "E-" + token(12), "items": [(aid, self.cat.base, 1)]}])
+        self.assertTrue(r.text("f:failedData/f:failedSimpleEntitlement/f:reason").startswith("ACTIVATION_ID_EXISTS"))
+
+    def test_a_bad_value_faults_before_anything_is_created(self):
+        e1, e2 = "E-" + token(12), "E-" + token(12)
+        body = create_body([{"eid": e1, "items": [(e1 + "-1", self.cat.base, 1)]},
+                            {"eid": e2, "items": [(e2 + "-1", self.cat.base, "many")]}])
+        # Without the schema check in front, the converter finds the value.
+        lax = Daemon(ENTITLEMENTD_VALIDATE_XML=0).start()
+        try:
+            r = Client(lax, self.user).raw(envelope(body))
+        finally:
+            self.assertEqual(lax.stop(), 0)
+        self.assertEqual(r.faultcode, "SOAP-ENV:Client", r.body)
+        self.assertIn("numberOfCopies: 'many' is not an integer", r.faultstring)
+        self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", e1), [["0"]])
+
+    def test_maintenance_line_items_are_refused_not_dropped(self):
+        e1, e2 = "E-" + token(12), "E-" + token(12)
+        body = create_body([{"eid": e1, "items": [(e1 + "-1", self.cat.base, 1)]},
+                            {"eid": e2, "items": [(e2 + "-1", self.cat.base, 1)]}])
+        maint = (f"<v4:maintenanceLineItems><v4:activationId><v4:id>{e2}-M</v4:id></v4:activationId>"
+                 f"<v4:expirationDate>2028-01-31</v4:expirationDate></v4:maintenanceLineItems>")
+        # After the lineItems of the second entitlement.
+        at = body.index("<v4:autoDeploy>", body.index(e2))
+        body = body[:at] + maint + body[at:]
+        r = self.client.call(body)
+        self.assertEqual(r.status_text, "PARTIAL_FAILURE", r.body)
+        failed = r.find("f:failedData/f:failedSimpleEntitlement")
+        self.assertEqual(failed.findtext(f"{n('simpleEntitlement')}/{n('entitlementId')}/{n('id')}"), e2)
+        self.assertEqual(failed.findtext(n("reason")), "INVALID_REQUEST: maintenanceLineItems are not supported")
+        self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", e2), [["0"]])
+        self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", e1), [["1"]])
+
+    def test_create_or_update_leaves_obsolete_entitlements_alone(self):
+        eid = "E-" + token(12)
+        self.assertEqual(self.create([{"eid": eid, "items": [(eid + "-1", self.cat.base, 1)],
+                                       "sold_to": "Before"}]).status_text, "SUCCESS")
+        r = self.client.call(set_entitlement_state_body([(eid, "OBSOLETE")]))
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+        r = self.create([{"eid": eid, "items": [(eid + "-2", self.cat.base, 1)], "sold_to": "After"}],
+                        "CREATE_OR_UPDATE")
+        self.assertEqual(r.status_text, "FAILURE", r.body)
+        reason = r.text("f:failedData/f:failedSimpleEntitlement/f:reason")
+        self.assertTrue(reason.startswith("INVALID_STATE: "), reason)
+        self.assertIn("OBSOLETE", reason)
+        self.assertEqual(psql("SELECT sold_to, state FROM entitlements WHERE entitlement_id = :'v1'", eid),
+                         [["Before", "OBSOLETE"]])
+        self.assertEqual(psql("SELECT count(*) FROM line_items WHERE activation_id = :'v1'", eid + "-2"), [["0"]])
+        # CREATE_OR_IGNORE still reports it as there, unchanged.
+        r = self.create([{"eid": eid, "items": [(eid + "-2", self.cat.base, 1)]}], "CREATE_OR_IGNORE")
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+        self.assertEqual(psql("SELECT count(*) FROM line_items WHERE activation_id = :'v1'", eid + "-2"), [["0"]])
+
+    def test_create_or_update_adds_no_deployed_line_item_to_an_inactive_entitlement(self):
+        eid = "E-" + token(12)
+        self.assertEqual(self.create([{"eid": eid, "items": [(eid + "-1", self.cat.base, 1)]}]).status_text,
+                         "SUCCESS")
+        self.assertEqual(self.client.call(set_entitlement_state_body([(eid, "INACTIVE")])).status_text, "SUCCESS")
+        r = self.create([{"eid": eid, "items": [(eid + "-2", self.cat.base, 1)]}], "CREATE_OR_UPDATE")
+        self.assertEqual(r.status_text, "FAILURE", r.body)
+        self.assertTrue(r.text("f:failedData/f:failedSimpleEntitlement/f:reason").startswith("INVALID_STATE: "))
+        self.assertEqual(psql("SELECT count(*) FROM line_items WHERE activation_id = :'v1'", eid + "-2"), [["0"]])
+        # Without autoDeploy it is added as DRAFT, and deployed with the entitlement.
+        r = self.create([{"eid": eid, "items": [(eid + "-2", self.cat.base, 1)], "auto_deploy": False}],
+                        "CREATE_OR_UPDATE")
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+        self.assertEqual(psql("SELECT state FROM line_items WHERE activation_id = :'v1'", eid + "-2"), [["DRAFT"]])
+        self.assertEqual(self.client.call(set_entitlement_state_body([(eid, "DEPLOYED")])).status_text, "SUCCESS")
+        self.assertEqual(psql("SELECT state FROM line_items WHERE activation_id = :'v1'", eid + "-2"),
+                         [["DEPLOYED"]])
+
     def test_create_rejects_bad_ids_and_counts(self):
         for eid, code in (("bad/id", "INVALID_ENTITLEMENT_ID"), ("x" * 256, "INVALID_ENTITLEMENT_ID")):
             r = self.create([{"eid": eid, "items": []}])
             self.assertEqual(r.status_text, "FAILURE")
             self.assertTrue(r.text("f:failedData/f:failedSimpleEntitlement/f:reason").startswith(code), r.body)
+        # Empty after trimming white space, or with control characters (DEL, C1,
+        # U+2028/U+2029; C0 ones other than tab, LF, CR are not XML at all).
+        tag = token(8)
+        for bad in ("", " ", "\u00a0\u2003", "a\tb", "a\x7fb", "a\u0085b", "a\u009fb", "a\u2028b", "a\u2029b"):
+            with self.subTest(bad=bad):
+                r = self.create([{"eid": bad, "items": []}])
+                self.assertEqual(r.status_text, "FAILURE", r.body)
+                reason = r.text("f:failedData/f:failedSimpleEntitlement/f:reason")
+                self.assertTrue(reason.startswith("INVALID_ENTITLEMENT_ID: "), reason)
+                eid = "E-" + tag + str(len(bad))
+                r = self.create([{"eid": eid, "items": [(bad, self.cat.base, 1)]}])
+                self.assertEqual(r.status_text, "FAILURE", r.body)
+                reason = r.text("f:failedData/f:failedSimpleEntitlement/f:reason")
+                self.assertTrue(reason.startswith("INVALID_ACTIVATION_ID: "), reason)
+                self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", eid),
+                                 [["0"]])
+        self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id IN ('', ' ')"), [["0"]])
         eid = "E-" + token(10)
         r = self.create([{"eid": eid, "items": [(eid + "-1", self.cat.base, 0)]}])
         self.assertTrue(r.text("f:failedData/f:failedSimpleEntitlement/f:reason").startswith("INVALID_COUNT"))
@@ -133,6 +244,88 @@ class EntitlementsTest(DaemonTestCase):
             self.assertEqual(r.status, 200, r.body)
             self.assertEqual(r.status_text, "FAILURE", r.body)
             self.assertTrue(r.reason_text.startswith("INVALID_REQUEST"), r.body)
+
+
+class DatesTest(DaemonTestCase):
+    """xs:date values of requests are checked where the request is read.
+    The daemon checks no schema here (the default in production), so the
+    values reach the converter; with ENTITLEMENTD_VALIDATE_XML=1 libxml2
+    refuses most of them first, as a Client fault."""
+
+    daemon_env = {"ENTITLEMENTD_VALIDATE_XML": "0"}
+    BAD = ("2027-13-45", "2027-02-30", "abc", "", "2027-1-1", "2027-01-01T00:00:00", "2027-01-01 UTC", "0000-01-01")
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.cat = Catalog()
+
+    def call(self, body):
+        # The failed unit is echoed back unchanged, its bad date with it: the
+        # answer cannot match the schema then.
+        return self.client.call(body, validate=False)
+
+    def reason(self, r, path):
+        self.assertEqual(r.status, 200, r.body)
+        self.assertFalse(r.is_fault, r.body)
+        return r.text(path)
+
+    def test_create_names_the_element_and_value(self):
+        for field, kw in (("expirationDate", "expiration"), ("startDate", "start")):
+            for bad in self.BAD:
+                with self.subTest(field=field, bad=bad):
+                    good, eid = "E-" + token(12), "E-" + token(12)
+                    r = self.call(create_body([{"eid": good, "items": [(good + "-1", self.cat.base, 1)]},
+                                                      {"eid": eid, "items": [(eid + "-1", self.cat.base, 1,
+                                                                              {kw: bad})]}]))
+                    self.assertEqual(r.status_text, "PARTIAL_FAILURE", r.body)
+                    self.assertEqual(self.reason(r, "f:failedData/f:failedSimpleEntitlement/f:reason"),
+                                     f"INVALID_REQUEST: {field} '{bad}' is not a valid date (YYYY-MM-DD)")
+                    self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", eid),
+                                     [["0"]])
+        # A time zone is allowed, as xs:date allows it; the day is kept.
+        for value in ("2027-06-30Z", "2027-06-30+02:00", "2027-06-30-14:00", " 2027-06-30 "):
+            with self.subTest(value=value):
+                eid = "E-" + token(12)
+                r = self.call(create_body([{"eid": eid, "items": [(eid + "-1", self.cat.base, 1,
+                                                                          {"expiration": value})]}]))
+                self.assertEqual(r.status_text, "SUCCESS", r.body)
+                self.assertEqual(psql("SELECT expiration_date::text FROM line_items WHERE activation_id = :'v1'",
+                                      eid + "-1"), [["2027-06-30"]])
+
+    def test_upgrade_and_renew_name_the_element_and_value(self):
+        eid = "E-" + token(12)
+        self.assertEqual(self.call(create_body([{"eid": eid, "items": [(eid + "-1", self.cat.base, 10,
+                                                                               {"expiration": "2027-01-31"})]}]))
+                         .status_text, "SUCCESS")
+        item = change_item_xml(eid + "-1", None, self.cat.upgrade, 1, allow=True, auto=True).replace(
+            "<v4:numberOfCopies>1</v4:numberOfCopies>",
+            "<v4:numberOfCopies>1</v4:numberOfCopies><v4:startDate>2027-02-30</v4:startDate>")
+        r = self.call(lifecycle_body("upgradeLicense", [{"items": [item]}]))
+        self.assertEqual(r.status_text, "FAILURE", r.body)
+        self.assertEqual(self.reason(r, "f:failedData/f:failedEntitlement/f:reason"),
+                         "INVALID_REQUEST: startDate '2027-02-30' is not a valid date (YYYY-MM-DD)")
+        r = self.call(renew_body([{"items": [renew_item_xml(eid + "-1", auto=True, expiration="2028-13-01")]}]))
+        self.assertEqual(r.status_text, "FAILURE", r.body)
+        self.assertEqual(self.reason(r, "f:failedData/f:failedEntitlement/f:reason"),
+                         "INVALID_REQUEST: expirationTerms/expirationDate '2028-13-01' is not a valid date (YYYY-MM-DD)")
+        self.assertEqual(psql("SELECT count(*), sum(number_of_copies) FROM line_items li JOIN entitlements e ON "
+                              "e.id = li.entitlement_id WHERE e.entitlement_id = :'v1'", eid), [["1", "10"]])
+
+    def test_query_and_count_dates(self):
+        for bad in ("2027-13-45", "abc", "2027-1-1"):
+            crit = f"<v4:createdOn><v4:value>{bad}</v4:value><v4:searchType>AFTER</v4:searchType></v4:createdOn>"
+            want = f"INVALID_REQUEST: createdOn '{bad}' is not a valid date (YYYY-MM-DD)"
+            with self.subTest(bad=bad):
+                r = self.call(search_body(crit))
+                self.assertEqual(r.status_text, "FAILURE", r.body)
+                self.assertEqual(r.reason_text, want)
+                r = self.call(count_body(crit))
+                self.assertEqual(r.status_text, "FAILURE", r.body)
+                self.assertEqual(r.reason_text, want)
+        crit = "<v4:createdOn><v4:value>2000-01-01+01:00</v4:value><v4:searchType>AFTER</v4:searchType></v4:createdOn>"
+        self.assertEqual(self.call(search_body(crit)).status_text, "SUCCESS")
+        self.assertEqual(self.call(count_body(crit)).status_text, "SUCCESS")
 
 
 if __name__ == "__main__":

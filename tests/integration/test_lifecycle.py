@@ -7,7 +7,7 @@ from builders import (change_item_xml, count_body, create_body, delete_body, lif
                       renew_item_xml, search_body, set_entitlement_state_body, set_line_item_state_body,
                       simple_query)
 from catalog import Catalog
-from harness import NS, PATH, Client, DaemonTestCase, ctl, envelope, psql, token
+from harness import NS, PATH, Client, Daemon, DaemonTestCase, ctl, envelope, psql, token
 
 
 def n(tag):
@@ -71,6 +71,9 @@ class LifecycleTest(DaemonTestCase):
         self.assertTrue(self.reasons(r)[0].startswith("LINE_ITEM_NOT_FOUND: "), r.body)
         r = self.ok(renew_body([{"items": [renew_item_xml(aid, auto=True, count=11)]}]), "FAILURE")
         self.assertTrue(self.reasons(r)[0].startswith("INVALID_COUNT: "), r.body)
+        for bad in (" ", "a\u2028b"):
+            r = self.ok(renew_body([{"items": [renew_item_xml(aid, bad, term=(1, "YEARS"))]}]), "FAILURE")
+            self.assertTrue(self.reasons(r)[0].startswith("INVALID_ACTIVATION_ID: "), r.body)
         # An INACTIVE entitlement's line items cannot be renewed, upgraded or upsold.
         self.ok(set_entitlement_state_body([(eid, "INACTIVE")]))
         r = self.ok(renew_body([{"items": [renew_item_xml(aid, auto=True, term=(1, "MONTHS"))]}]), "FAILURE")
@@ -78,6 +81,46 @@ class LifecycleTest(DaemonTestCase):
         for op, prod in (("upgradeLicense", self.cat.upgrade), ("upsellLicense", self.cat.upsell)):
             r = self.ok(lifecycle_body(op, [{"items": [change_item_xml(aid, None, prod, 1, auto=True)]}]), "FAILURE")
             self.assertTrue(self.reasons(r)[0].startswith("INVALID_STATE: "), r.body)
+
+    def test_renew_never_moves_the_expiration_earlier(self):
+        eid, (aid,) = self.entitlement(expiration="2027-03-31")
+        for term in ((-5, "DAYS"), (0, "YEARS"), (-1, "MONTHS")):
+            with self.subTest(term=term):
+                r = self.ok(renew_body([{"items": [renew_item_xml(aid, auto=True, term=term)]}]), "FAILURE")
+                self.assertEqual(self.reasons(r)[0],
+                                 f"INVALID_REQUEST: expirationTerms/term/numDuration {term[0]} must be at least 1: "
+                                 "a renewal extends the term")
+        for day in ("2027-03-30", "2027-03-31", "2001-01-01"):
+            with self.subTest(day=day):
+                r = self.ok(renew_body([{"items": [renew_item_xml(aid, auto=True, expiration=day)]}]), "FAILURE")
+                self.assertEqual(self.reasons(r)[0],
+                                 f"INVALID_REQUEST: expirationTerms/expirationDate '{day}' is not after the "
+                                 f"expiration of line item '{aid}' (2027-03-31): a renewal extends the term")
+        self.assertEqual(psql("SELECT count(*) FROM line_items WHERE parent_id = "
+                              "(SELECT id FROM line_items WHERE activation_id = :'v1')", aid), [["0"]])
+        self.assertEqual(self.row(aid), [["DEPLOYED", "10"]])
+        # One day later is a renewal.
+        r = self.ok(renew_body([{"items": [renew_item_xml(aid, aid + "-R", expiration="2027-04-01", count=1)]}]))
+        self.assertEqual(self.row(aid + "-R", "expiration_date::text"), [["2027-04-01"]])
+
+    def test_dates_do_not_depend_on_the_servers_datestyle(self):
+        eid, (aid,) = self.entitlement(expiration="2027-03-31")
+        psql("DO $$BEGIN EXECUTE format('ALTER DATABASE %I SET DateStyle = ''SQL, DMY''', current_database()); END$$")
+        try:
+            d = Daemon().start()  # new connections, which get the database's setting
+            try:
+                c = Client(d, self.user)
+                r = c.call(renew_body([{"items": [renew_item_xml(aid, auto=True, expiration="2027-03-30")]}]))
+                self.assertEqual(r.status_text, "FAILURE", r.body)
+                self.assertIn("(2027-03-31)", self.reasons(r)[0])
+                r = c.call(search_body(simple_query("entitlementId", eid)))
+                self.assertEqual(r.text("f:entitlement/f:simpleEntitlement/f:lineItems/f:expirationDate"),
+                                 "2027-03-31", r.body)
+                c.close()
+            finally:
+                self.assertEqual(d.stop(), 0)
+        finally:
+            psql("DO $$BEGIN EXECUTE format('ALTER DATABASE %I RESET DateStyle', current_database()); END$$")
 
     def test_renew_racing_an_upgrade_gives_a_serial_outcome(self):
         for _ in range(5):
@@ -149,6 +192,76 @@ class LifecycleTest(DaemonTestCase):
         r = self.ok(set_entitlement_state_body([(eid, "DEPLOYED")]), "FAILURE")
         self.assertTrue(r.text("f:failedData/f:failedEntitlement/f:reason").startswith("INVALID_STATE: "), r.body)
         self.assertEqual(psql("SELECT state FROM entitlements WHERE entitlement_id = :'v1'", eid), [["OBSOLETE"]])
+
+    def test_active_and_on_hold_are_not_targets(self):
+        eid, (aid,) = self.entitlement()
+        for state in ("ACTIVE", "ON_HOLD"):
+            with self.subTest(state=state):
+                r = self.ok(set_entitlement_state_body([(eid, state)]), "FAILURE")
+                reason = r.text("f:failedData/f:failedEntitlement/f:reason")
+                self.assertTrue(reason.startswith("INVALID_STATE: "), r.body)
+                self.assertIn(f"stateToSet {state} cannot be set", reason)
+                r = self.ok(set_line_item_state_body([(aid, state, False)]), "FAILURE")
+                reason = r.text("f:failedData/f:failedLineItem/f:reason")
+                self.assertTrue(reason.startswith("INVALID_STATE: "), r.body)
+                # Still a query value.
+                crit = f"<v4:state><v4:value>{state}</v4:value><v4:searchType>EQUALS</v4:searchType></v4:state>"
+                self.assertEqual(self.ok(count_body(simple_query("entitlementId", eid) + crit)).text("f:count"), "0")
+        self.assertEqual(psql("SELECT state FROM entitlements WHERE entitlement_id = :'v1'", eid), [["DEPLOYED"]])
+        self.assertEqual(self.row(aid, "state"), [["DEPLOYED"]])
+        self.assertEqual(psql("SELECT count(*) FROM audit_log WHERE entitlement_id = :'v1' AND operation LIKE 'set%'",
+                              eid), [["0"]])
+
+    def test_line_items_of_an_inactive_entitlement_cannot_be_deployed(self):
+        eid, (aid, other) = self.entitlement(n_items=2)
+        self.ok(set_entitlement_state_body([(eid, "INACTIVE")]))
+        for state in ("DEPLOYED", "TEST"):
+            with self.subTest(state=state):
+                r = self.ok(set_line_item_state_body([(aid, state, False)]), "FAILURE")
+                reason = r.text("f:failedData/f:failedLineItem/f:reason")
+                self.assertTrue(reason.startswith("INVALID_STATE: "), r.body)
+                self.assertIn(f"entitlement '{eid}' is INACTIVE", reason)
+                self.assertEqual(self.row(aid, "state"), [["INACTIVE"]])
+        # Retiring one is fine; deploying the entitlement deploys the others.
+        self.ok(set_line_item_state_body([(aid, "OBSOLETE", False)]))
+        self.ok(set_entitlement_state_body([(eid, "DEPLOYED")]))
+        self.assertEqual(self.row(other, "state"), [["DEPLOYED"]])
+        self.assertEqual(self.row(aid, "state"), [["OBSOLETE"]])
+
+    def test_identifiers_that_name_different_objects(self):
+        eid, (aid,) = self.entitlement(auto_deploy=False)
+        other_eid, (other,) = self.entitlement(auto_deploy=False)
+        uid = psql("SELECT unique_id FROM line_items WHERE activation_id = :'v1'", aid)[0][0]
+        euid = psql("SELECT unique_id FROM entitlements WHERE entitlement_id = :'v1'", eid)[0][0]
+        ent = (f"<v4:entitlementIdentifier><v4:uniqueId>{euid}</v4:uniqueId><v4:primaryKeys><v4:entitlementId>"
+               f"{other_eid}</v4:entitlementId></v4:primaryKeys></v4:entitlementIdentifier>")
+        li = (f"<v4:lineItemIdentifier><v4:uniqueId>{uid}</v4:uniqueId><v4:primaryKeys><v4:activationId>{other}"
+              f"</v4:activationId></v4:primaryKeys></v4:lineItemIdentifier>")
+        want_ent = (f"ENTITLEMENT_NOT_FOUND: uniqueId '{euid}' and entitlementId '{other_eid}' do not name the same "
+                    f"entitlement (uniqueId '{euid}' is entitlementId '{eid}')")
+        r = self.ok(f"<v4:setEntitlementStateRequest><v4:entitlement>{ent}<v4:stateToSet>DEPLOYED</v4:stateToSet>"
+                    f"</v4:entitlement></v4:setEntitlementStateRequest>", "FAILURE")
+        self.assertEqual(r.text("f:failedData/f:failedEntitlement/f:reason"), want_ent)
+        r = self.ok(f"<v4:deleteEntitlementRequest><v4:entitlement>{ent}</v4:entitlement>"
+                    f"</v4:deleteEntitlementRequest>", "FAILURE")
+        self.assertEqual(r.text("f:failedData/f:failedEntitlement/f:reason"), want_ent)
+        r = self.ok(f"<v4:setLineItemStateRequest><v4:lineItem>{li}<v4:stateToSet>DEPLOYED</v4:stateToSet>"
+                    f"</v4:lineItem></v4:setLineItemStateRequest>", "FAILURE")
+        self.assertEqual(r.text("f:failedData/f:failedLineItem/f:reason"),
+                         f"LINE_ITEM_NOT_FOUND: uniqueId '{uid}' and activationId '{other}' do not name the same "
+                         f"line item (uniqueId '{uid}' is activationId '{aid}')")
+        for e in (eid, other_eid):
+            self.assertEqual(psql("SELECT state FROM entitlements WHERE entitlement_id = :'v1'", e), [["DRAFT"]])
+        # renewLicense (one unit at a time) says the same.
+        self.ok(set_entitlement_state_body([(eid, "DEPLOYED"), (other_eid, "DEPLOYED")]))
+        item = renew_item_xml(other, auto=True, term=(1, "YEARS")).replace(
+            "<v4:parentLineItemIdentifier>", f"<v4:parentLineItemIdentifier><v4:uniqueId>{uid}</v4:uniqueId>")
+        r = self.ok(renew_body([{"items": [item]}]), "FAILURE")
+        self.assertEqual(self.reasons(r)[0],
+                         f"LINE_ITEM_NOT_FOUND: uniqueId '{uid}' and activationId '{other}' do not name the same "
+                         f"line item (uniqueId '{uid}' is activationId '{aid}')")
+        r = self.ok(set_entitlement_state_body([("missing-" + token(6), "DEPLOYED")]), "FAILURE")
+        self.assertIn("no entitlement with entitlementId 'missing-", r.text("f:failedData/f:failedEntitlement/f:reason"))
 
     def test_state_items_are_atomic_and_echoed(self):
         eid, _ = self.entitlement()

@@ -12,8 +12,8 @@ import unittest
 from lxml import etree
 
 from builders import search_body, simple_query
-from harness import (NS, PATH, SOAP_ENV, Client, Daemon, DaemonTestCase, envelope, make_user, psql,
-                     token)
+from harness import (NS, PATH, SOAP_ENV, Client, Daemon, DaemonTestCase, User, ctl, envelope, make_user,
+                     psql, token)
 
 
 class TransportTest(DaemonTestCase):
@@ -71,10 +71,91 @@ class TransportTest(DaemonTestCase):
         bad_bool = search_body("<v4:isBulk>perhaps</v4:isBulk>")
         self.assertEqual(self.client.raw(envelope(bad_bool)).faultcode, "SOAP-ENV:Client")
 
+    def test_missing_required_elements_are_named(self):
+        # gSOAP reports a missing required element with the same error as
+        # too many repetitions; the fault says which, and where.
+        cat_item = ("<v4:lineItems><v4:activationId><v4:id>A-{t}</v4:id></v4:activationId>{count}</v4:lineItems>")
+        nil = '<v4:numberOfCopies xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:nil="true"/>'
+        t = token(8)
+        cases = [
+            (f"<v4:createSimpleEntitlementRequest><v4:simpleEntitlement><v4:entitlementId><v4:id>E-{t}</v4:id>"
+             f"</v4:entitlementId>{cat_item.format(t=t, count='')}</v4:simpleEntitlement>"
+             f"</v4:createSimpleEntitlementRequest>", "<v4:lineItems>"),
+            (f"<v4:createSimpleEntitlementRequest><v4:simpleEntitlement><v4:entitlementId><v4:id>E-{t}</v4:id>"
+             f"</v4:entitlementId>{cat_item.format(t=t, count=nil)}</v4:simpleEntitlement>"
+             f"</v4:createSimpleEntitlementRequest>", "<v4:lineItems>"),
+            ("<v4:searchEntitlementRequest><v4:entitlementSearchCriteria/></v4:searchEntitlementRequest>",
+             "<v4:searchEntitlementRequest>"),
+            ("<v4:setEntitlementStateRequest/>", "<v4:setEntitlementStateRequest>"),
+            ("<v4:deleteEntitlementRequest></v4:deleteEntitlementRequest>", "<v4:deleteEntitlementRequest>"),
+            ("<v4:createSimpleEntitlementRequest/>", "<v4:createSimpleEntitlementRequest>"),
+        ]
+        for body, where in cases:
+            with self.subTest(where=where):
+                r = self.client.raw(envelope(body))
+                self.assert_client_fault(r, "a required element is missing")
+                self.assertIn(where, r.faultstring)
+                self.assertNotIn("repeated", r.faultstring)
+        self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", "E-" + t), [["0"]])
+
+    def test_unknown_paths_get_a_client_fault(self):
+        for method, path in (("GET", "/foo"), ("POST", "/flexnet/services/v5/EntitlementOrderService"),
+                             ("GET", "/flexnet/services/v5/EntitlementOrderService?wsdl")):
+            with self.subTest(method=method, path=path):
+                r = Client(self.daemon, self.user).raw(envelope(search_body()) if method == "POST" else None,
+                                                       method=method, path=path)
+                self.assertEqual(r.status, 404, r.body)
+                # A QName, not gSOAP's "at source" of a request without an envelope.
+                self.assertEqual(r.faultcode, "SOAP-ENV:Client", r.body)
+                self.assertIn("/flexnet/services/v4/EntitlementOrderService", r.faultstring)
+
+    def test_soap_1_2_envelope_is_refused_before_anything_is_done(self):
+        eid = "S12-" + token(8)
+        body = (f"<v4:createSimpleEntitlementRequest><v4:simpleEntitlement><v4:entitlementId><v4:id>{eid}</v4:id>"
+                f"</v4:entitlementId></v4:simpleEntitlement></v4:createSimpleEntitlementRequest>")
+        for env_ns in ("http://www.w3.org/2003/05/soap-envelope", "urn:example:not-soap"):
+            with self.subTest(env_ns=env_ns):
+                r = self.client.raw(envelope(body).replace(SOAP_ENV.encode(), env_ns.encode()),
+                                    headers={"Content-Type": "application/soap+xml; charset=utf-8"})
+                self.assertEqual(r.status, 500, r.body)
+                self.assertTrue(r.is_fault, r.body)  # answered as SOAP 1.1
+                self.assertEqual(r.faultcode, "SOAP-ENV:VersionMismatch", r.body)
+                self.assertIn("SOAP 1.1", r.faultstring)
+        self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", eid), [["0"]])
+        # The same request as SOAP 1.1 is carried out.
+        r = self.client.raw(envelope(body))
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", eid), [["1"]])
+
     def test_doctype_is_refused(self):
         body = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
                 + envelope(search_body())[len(b'<?xml version="1.0" encoding="UTF-8"?>\n'):])
         self.assert_client_fault(self.client.raw(body), "DTD")
+
+    def test_characters_xml_does_not_allow_are_refused(self):
+        # gSOAP would read "E-x&#0;y" as "E-x": a NUL ends its C strings.
+        lax = Daemon(ENTITLEMENTD_VALIDATE_XML=0).start()  # libxml2 would refuse them first
+        try:
+            for ref, cp in (("&#0;", "U+0000"), ("&#x1;", "U+0001"), ("\x02", "U+0002"), ("&#11;", "U+000B")):
+                with self.subTest(ref=ref):
+                    eid = "E-" + token(8)
+                    body = (f"<v4:createSimpleEntitlementRequest><v4:simpleEntitlement><v4:entitlementId>"
+                            f"<v4:id>{eid}{ref}y</v4:id></v4:entitlementId></v4:simpleEntitlement>"
+                            f"</v4:createSimpleEntitlementRequest>")
+                    r = Client(lax, self.user).raw(envelope(body))
+                    self.assert_client_fault(r, f"character {cp} is not allowed in XML")
+                    self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id LIKE :'v1'",
+                                          eid + "%"), [["0"]])
+            # In a comment or CDATA a reference is text.
+            eid = "E-" + token(8)
+            body = (f"<v4:createSimpleEntitlementRequest><!-- &#1; --><v4:simpleEntitlement><v4:entitlementId>"
+                    f"<v4:id><![CDATA[{eid}]]></v4:id></v4:entitlementId></v4:simpleEntitlement>"
+                    f"</v4:createSimpleEntitlementRequest>")
+            r = Client(lax, self.user).raw(envelope(body))
+            self.assertEqual(r.status, 200, r.body)
+            self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", eid), [["1"]])
+        finally:
+            self.assertEqual(lax.stop(), 0)
 
     def test_unknown_operation_and_wrong_namespace(self):
         r = self.client.raw(envelope("<v4:getBulkEntitlementPropertiesRequest/>"))
@@ -131,6 +212,21 @@ class TransportTest(DaemonTestCase):
         ghost.user.name = "nobody-" + token(8)
         self.assert_client_fault(ghost.call(search_body()), "authentication failed", status=401)
 
+    def test_basic_credentials_with_a_nul_byte_are_refused(self):
+        u = make_user()
+        c = Client(self.daemon, None)
+
+        def basic(raw):
+            return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+        good = f"{u.name}:{u.password}".encode()
+        self.assertEqual(c.raw(envelope(search_body()), headers=basic(good)).status, 200)
+        # gSOAP's C strings would end the password (or the name) at the NUL.
+        for raw in (good + b"\0anything", good + b"\0", u.name.encode() + b"\0x:" + u.password.encode()):
+            with self.subTest(raw=raw):
+                r = Client(self.daemon, None).raw(envelope(search_body()), headers=basic(raw))
+                self.assert_client_fault(r, "authentication failed", status=401)
+
     def test_user_with_domain_and_header_credentials(self):
         u = make_user()
         c = Client(self.daemon, u)
@@ -145,6 +241,29 @@ class TransportTest(DaemonTestCase):
         self.assertEqual(r.status, 200, r.body)
         hdr_bad = hdr.replace(base64.b64encode(u.password.encode()).decode(), base64.b64encode(b"nope").decode())
         self.assert_client_fault(anon.raw(envelope(search_body(), header=hdr_bad)), "authentication", status=401)
+
+    def test_domain_ignores_case_and_user_name_does_not(self):
+        u = make_user()
+        name = u.name
+        c = Client(self.daemon, u)
+        for login in (name + "##flexnet", name + "##FLEXNET", name + "##FlexNet"):
+            with self.subTest(login=login):
+                u.name = login
+                self.assertEqual(c.call(search_body()).status_text, "SUCCESS")
+        for login in (name.upper() + "##FLEXnet", name.upper(), name + "##other"):
+            with self.subTest(login=login):
+                u.name = login
+                self.assert_client_fault(Client(self.daemon, u).call(search_body()), "authentication failed",
+                                         status=401)
+        # A user of another domain, written in another case.
+        other = "u" + token(10)
+        ctl("user", "add", other, "--domain", "Acme", stdin="pw-" + other + "\n")
+        r = Client(self.daemon, User(other + "##ACME", "pw-" + other)).call(search_body())
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+        # One user per name and domain, however the domain is written.
+        r = ctl("user", "add", other, "--domain", "acme", stdin="x\n", check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("exists", r.stderr)
 
     def test_keep_alive_serves_many_requests_on_one_connection(self):
         sock_before = self.client.conn.sock

@@ -173,9 +173,23 @@ class UpgradeTest(DaemonTestCase):
         self.assertEqual(r.status_text, "SUCCESS", r.body)
         self.assertEqual(r.text("f:responseData/f:entitlementData/f:createdLineItemData/f:parentLineItemIdentifier"
                                 "/f:primaryKeys/f:activationId"), aid)
-        # Identifiers that disagree name nothing.
-        r = self.upgrade([{"items": [self.item(aid + "x", parent_uid=uid, count=1, allow=True)]}])
-        self.assertTrue(self.reasons(r)[0].startswith("LINE_ITEM_NOT_FOUND: "), r.body)
+        # Identifiers that disagree name nothing (the code), and the reason says so.
+        other_eid, (other,) = self.entitlement()
+        r = self.upgrade([{"items": [self.item(other, parent_uid=uid, count=1, allow=True)]}])
+        self.assertEqual(self.reasons(r)[0],
+                         f"LINE_ITEM_NOT_FOUND: uniqueId '{uid}' and activationId '{other}' do not name the same "
+                         f"line item (uniqueId '{uid}' is activationId '{aid}')")
+        # A uniqueId that names nothing is the one named.
+        r = self.upgrade([{"items": [self.item(aid, parent_uid="HID-0", count=1, allow=True)]}])
+        self.assertEqual(self.reasons(r)[0], "LINE_ITEM_NOT_FOUND: no line item with uniqueId 'HID-0'")
+        # The same for the entitlement.
+        euid = psql("SELECT unique_id FROM entitlements WHERE entitlement_id = :'v1'", eid)[0][0]
+        r = self.upgrade([{"ent": other_eid, "ent_uid": euid, "items": [self.item(aid, count=1, allow=True)]}])
+        self.assertEqual(self.reasons(r)[0],
+                         f"ENTITLEMENT_NOT_FOUND: uniqueId '{euid}' and entitlementId '{other_eid}' do not name the "
+                         f"same entitlement (uniqueId '{euid}' is entitlementId '{eid}')")
+        r = self.upgrade([{"ent": eid, "ent_uid": euid, "items": [self.item(aid, count=1, allow=True)]}])
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
 
     def test_duplicate_activation_ids(self):
         eid, aids = self.entitlement(n_items=2)
@@ -209,7 +223,10 @@ class UpgradeTest(DaemonTestCase):
                 self.assertEqual(r.status_text, "FAILURE", r.body)
                 self.assertTrue(self.reasons(r)[0].startswith("LINE_ITEM_NOT_FOUND: "), r.body)
         # As new activation ids they break the contract's syntax.
-        for h in ["%", "a\\b", "x" * 256, "a/b", "x.y", "<x>", "a\tb"]:
+        for h in ["%", "a\\b", "x" * 256, "a/b", "x.y", "<x>", "a\tb",
+                  # Empty after trimming white space; control characters (DEL, C1, separators).
+                  "", " ", "  \u00a0 ", "\u3000", "a\x7fb", "a\u0080b", "a\u0085b", "a\u009fb", "a\u2028b",
+                  "a\u2029b"]:
             with self.subTest(new=h):
                 r = self.upgrade([{"items": [self.item(aid, new_aid=h)]}])
                 self.assertEqual(r.status_text, "FAILURE", r.body)

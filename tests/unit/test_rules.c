@@ -42,6 +42,26 @@ static void test_ids(void)
     CHECK(!lc_id_valid("\xc0\xaf", &why));        /* overlong '/' */
     CHECK(!lc_id_valid("\xed\xa0\x80", &why));    /* a surrogate */
     CHECK(!lc_id_valid("tab\there", &why));
+    CHECK_EQ_STR(why, "contains a control character");
+    /* Every control character: C0, DEL, C1, line and paragraph separators. */
+    static const char *const controls[] = {"a\x01", "a\x1f", "a\x7f", "a\xc2\x80", "a\xc2\x85", "a\xc2\x9f",
+                                           "a\xe2\x80\xa8", "a\xe2\x80\xa9", "\n"};
+    for (size_t i = 0; i < sizeof controls / sizeof controls[0]; i++) {
+        why = NULL;
+        CHECK(!lc_id_valid(controls[i], &why));
+        CHECK_EQ_STR(why, "contains a control character");
+    }
+    CHECK(lc_id_valid("a\xc2\xa0" "b", &why));  /* U+00A0 inside is a character like others */
+    CHECK(lc_id_valid("a\xc2\xa1", &why));      /* U+00A1, just past C1 */
+    CHECK(lc_id_valid("a\xe2\x80\xa7", &why)); /* U+2027, just before the separators */
+    /* Empty after trimming white space. */
+    static const char *const blank[] = {" ", "   ", "\xc2\xa0", " \xe3\x80\x80 ", "\xe2\x80\x83"};
+    for (size_t i = 0; i < sizeof blank / sizeof blank[0]; i++) {
+        why = NULL;
+        CHECK(!lc_id_valid(blank[i], &why));
+        CHECK_EQ_STR(why, "is empty (only white space)");
+    }
+    CHECK(lc_id_valid(" a ", &why));
     memset(long_id, 'x', 255);
     long_id[255] = '\0';
     CHECK(lc_id_valid(long_id, &why));
@@ -110,6 +130,94 @@ static void test_transitions(void)
     CHECK_EQ_INT(lc_entitlement_cascade(STATE_TEST, from, &to), 0);
 }
 
+static void test_settable_states(void)
+{
+    /* ACTIVE and ON_HOLD are query values, never targets. */
+    CHECK(!lc_state_settable(STATE_ACTIVE));
+    CHECK(!lc_state_settable(STATE_ON_HOLD));
+    CHECK(!lc_state_settable(STATE_COUNT_));
+    CHECK(lc_state_settable(STATE_DEPLOYED));
+    CHECK(lc_state_settable(STATE_INACTIVE));
+    CHECK(lc_state_settable(STATE_OBSOLETE));
+    CHECK(lc_state_settable(STATE_TEST));
+    CHECK(lc_state_settable(STATE_DRAFT)); /* refused by the transition unless already DRAFT */
+}
+
+static void test_line_item_state_in_entitlement(void)
+{
+    /* No deployed line item in an INACTIVE or OBSOLETE entitlement. */
+    CHECK(!lc_line_item_state_ok(STATE_DEPLOYED, STATE_INACTIVE));
+    CHECK(!lc_line_item_state_ok(STATE_TEST, STATE_INACTIVE));
+    CHECK(!lc_line_item_state_ok(STATE_DEPLOYED, STATE_OBSOLETE));
+    CHECK(lc_line_item_state_ok(STATE_INACTIVE, STATE_INACTIVE));
+    CHECK(lc_line_item_state_ok(STATE_OBSOLETE, STATE_INACTIVE));
+    CHECK(lc_line_item_state_ok(STATE_DRAFT, STATE_INACTIVE));
+    CHECK(lc_line_item_state_ok(STATE_DEPLOYED, STATE_DEPLOYED));
+    CHECK(lc_line_item_state_ok(STATE_DEPLOYED, STATE_TEST));
+    CHECK(lc_line_item_state_ok(STATE_DEPLOYED, STATE_DRAFT));
+    /* OBSOLETE is final for CREATE_OR_UPDATE too. */
+    CHECK(!lc_entitlement_updatable(STATE_OBSOLETE));
+    CHECK(lc_entitlement_updatable(STATE_DEPLOYED));
+    CHECK(lc_entitlement_updatable(STATE_INACTIVE));
+    CHECK(lc_entitlement_updatable(STATE_DRAFT));
+}
+
+static void test_dates(void)
+{
+    char day[LC_DATE_LEN + 1];
+    static const struct {
+        const char *in, *day;
+    } ok[] = {
+        {"2027-12-31", "2027-12-31"}, {"2028-02-29", "2028-02-29"}, {"2000-02-29", "2000-02-29"},
+        {"0001-01-01", "0001-01-01"}, {"9999-12-31", "9999-12-31"}, {"2027-01-01Z", "2027-01-01"},
+        {"2027-01-01+02:00", "2027-01-01"}, {"2027-01-01-14:00", "2027-01-01"},
+        {"2027-01-01+05:45", "2027-01-01"}, {" 2027-06-30\n", "2027-06-30"},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        memset(day, 0, sizeof day);
+        CHECK(lc_date_parse(ok[i].in, day));
+        CHECK_EQ_STR(day, ok[i].day);
+    }
+    static const char *const bad[] = {
+        "2027-13-45", "2027-02-30", "2027-02-29", "1900-02-29", "2027-04-31", "2027-00-10", "2027-01-00",
+        "abc", "", " ", "2027-1-1", "27-01-01", "02027-01-01", "0000-01-01", "2027/01/01", "2027-01-01T00:00:00",
+        "2027-01-01+15:00", "2027-01-01+14:30", "2027-01-01+02:60", "2027-01-01+0200", "2027-01-01z",
+        "2027-01-01 Z", "2027-01-01UTC", "-2027-01-01", "+2027-01-01", "2027-01-0a", "２０２７-01-01",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK(!lc_date_parse(bad[i], day));
+    CHECK(!lc_date_parse(NULL, day));
+}
+
+static void test_renewals(void)
+{
+    CHECK(lc_renew_term_ok(1));
+    CHECK(lc_renew_term_ok(120));
+    CHECK(!lc_renew_term_ok(0));
+    CHECK(!lc_renew_term_ok(-5));
+    CHECK(lc_renew_date_ok("2028-03-31", "2027-03-31"));
+    CHECK(lc_renew_date_ok("2027-04-01", "2027-03-31"));
+    CHECK(!lc_renew_date_ok("2027-03-31", "2027-03-31")); /* extends nothing */
+    CHECK(!lc_renew_date_ok("2026-12-31", "2027-03-31"));
+    CHECK(!lc_renew_date_ok("0999-12-31", "2027-03-31"));
+    CHECK(lc_renew_date_ok("2001-01-01", NULL)); /* the parent never expired */
+}
+
+static void test_identifiers_agree(void)
+{
+    model_ref_t both = {"HID-5", "ACT-1"}, uid = {"HID-5", NULL}, key = {NULL, "ACT-1"}, blank = {"", "ACT-1"};
+    CHECK(lc_ref_by_unique_id(&both));
+    CHECK(lc_ref_by_unique_id(&uid));
+    CHECK(!lc_ref_by_unique_id(&key));
+    CHECK(!lc_ref_by_unique_id(&blank)); /* an empty uniqueId is not one */
+    CHECK(lc_ref_agrees(&both, "ACT-1"));
+    CHECK(!lc_ref_agrees(&both, "ACT-2"));
+    CHECK(!lc_ref_agrees(&both, NULL));
+    CHECK(lc_ref_agrees(&uid, "ACT-2"));
+    CHECK(lc_ref_agrees(&key, "ACT-2")); /* found by key: nothing to compare */
+    CHECK(lc_ref_agrees(&blank, "ACT-2"));
+}
+
 static void test_duplicates(void)
 {
     const char *ids[] = {"a", NULL, "b", "a", "c", "b", NULL, "a"};
@@ -132,5 +240,10 @@ void register_rules_tests(void)
     CU_add_test(s, "states", test_states);
     CU_add_test(s, "counts", test_counts);
     CU_add_test(s, "state transitions and cascades", test_transitions);
+    CU_add_test(s, "settable states", test_settable_states);
+    CU_add_test(s, "line item states within their entitlement", test_line_item_state_in_entitlement);
+    CU_add_test(s, "dates", test_dates);
+    CU_add_test(s, "renewal terms and dates", test_renewals);
+    CU_add_test(s, "uniqueId and key agree", test_identifiers_agree);
     CU_add_test(s, "duplicate ids in a request", test_duplicates);
 }
