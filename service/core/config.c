@@ -58,7 +58,8 @@ static const cfg_setting_t cfg__table[] = {
     INT_SETTING("ENTITLEMENTD_MAX_BATCH_SIZE", max_batch_size, 1, 100000, "2000",
                 "Largest batchSize accepted by getEntitlementsQuery."),
     INT_SETTING("ENTITLEMENTD_RECV_TIMEOUT", recv_timeout_s, 1, 3600, "10",
-                "Seconds a request may take to arrive once it has started."),
+                "Seconds a request may take to arrive, counted from its first byte; a request "
+                "still incomplete then is answered 408 and its connection closed."),
     INT_SETTING("ENTITLEMENTD_SEND_TIMEOUT", send_timeout_s, 1, 3600, "10",
                 "Seconds a response may take to be written."),
     INT_SETTING("ENTITLEMENTD_KEEPALIVE_TIMEOUT", keepalive_timeout_s, 1, 86400, "60",
