@@ -31,12 +31,13 @@ SELECT activation_id FROM line_items WHERE activation_id = ANY (('{"pg-' || :cli
 \startpipeline
 WITH ins AS (INSERT INTO line_items (activation_id, entitlement_id, product_id, parent_id,
        line_item_type, state, number_of_copies, description, part_number, license_model, order_id,
-       order_line_number, start_date, expiration_date, is_permanent, term_duration, term_unit, version_date)
+       order_line_number, start_date, expiration_date, is_permanent, term_duration, term_unit, version_date,
+       attributes)
      SELECT * FROM unnest(('{"pg-' || :client_id || '-' || :r || '"}')::text[], ('{' || :eid || '}')::bigint[],
        ('{' || :tid || '}')::bigint[], ('{' || :pid || '}')::bigint[], '{"UPGRADE"}'::text[], '{"DEPLOYED"}'::text[],
        '{1}'::bigint[], '{NULL}'::text[], '{NULL}'::text[], '{NULL}'::text[], '{NULL}'::text[], '{NULL}'::text[],
        '{NULL}'::date[], '{NULL}'::date[], '{"false"}'::boolean[], '{NULL}'::bigint[], '{NULL}'::text[],
-       '{NULL}'::date[]) RETURNING id, unique_id, activation_id),
+       '{NULL}'::date[], '{NULL}'::jsonb[]) RETURNING id, unique_id, activation_id),
  upd AS (UPDATE line_items li SET number_of_copies = u.n, state = u.s, updated_at = now()
      FROM unnest(('{' || :pid || '}')::bigint[], ('{' || (:pcount - 1) || '}')::bigint[], '{"DEPLOYED"}'::text[])
      AS u (id, n, s) WHERE li.id = u.id),

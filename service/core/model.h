@@ -57,6 +57,26 @@ typedef struct model_product_ref {
     const char *version;
 } model_product_ref_t;
 
+/*
+ * The attributes document. Fields of line items and entitlements that have
+ * no column of their own are kept as one JSON object per row (the jsonb
+ * column "attributes"), written by the transport (soap/attrs.c) and stored
+ * as given. It mirrors the XML: each element given is a key named as the
+ * element, a repeated element (attribute, arrayValue, entitledProduct,
+ * channelPartner) an array, strings and enumeration values JSON strings,
+ * integers JSON numbers, booleans true/false, dates "YYYY-MM-DD".
+ *
+ * A line item's keys: alternateLicenseModel1, alternateLicenseModel2
+ * ({uniqueId, primaryKeys: {name}}), licenseModelAttributes,
+ * FNPTimeZoneValue, policyAttributes, startDateOption,
+ * versionDateAttributes, entitledProducts, lineItemAttributes. An
+ * entitlement's: channelPartners, entitlementAttributes. The three
+ * attribute lists are arrays of {attributeName, stringValue, dateValue,
+ * booleanValue, integerValue, arrayValue} objects (the values given). A
+ * CREATE_OR_UPDATE merges documents key by key (db/stmt.c): a key
+ * given replaces the old one whole.
+ */
+
 /* A line item to create, as a client describes it. */
 typedef struct model_line_item {
     const char *activation_id;   /* NULL: generate one (so does auto_generate) */
@@ -77,7 +97,7 @@ typedef struct model_line_item {
     bool has_term;
     long long term_duration;
     const char *term_unit;       /* DAYS, WEEKS, MONTHS, YEARS */
-    const char *attributes_json; /* lineItemAttributes as a JSON object, or NULL */
+    const char *attributes_json; /* the attributes document, NULL when none is given */
     /* renewLicense: expirationTerms/term, counted from the parent's expiration. */
     bool has_renew_term;
     long long renew_term_duration;
@@ -132,7 +152,7 @@ typedef struct model_entitlement {
     const char *email_template_variation;
     opt_bool_t allow_portal_login;
     opt_bool_t auto_deploy;
-    const char *attributes_json;
+    const char *attributes_json; /* the attributes document, NULL when none is given */
     size_t n_items;
     model_line_item_t *items;
 } model_entitlement_t;

@@ -233,8 +233,8 @@ int store_batch_write(db_conn_t *c, const store_batch_row_t *rows, size_t n, con
         return ENT_OK;
     }
     /* Column arrays, row by row. */
-    const char **s[18];
-    for (int k = 0; k < 18; k++)
+    const char **s[19];
+    for (int k = 0; k < 19; k++)
         if ((s[k] = ent_calloc(a, n + 1, sizeof(char *))) == NULL)
             return ENT_ENOMEM;
     long long *ll[5];
@@ -274,6 +274,7 @@ int store_batch_write(db_conn_t *c, const store_batch_row_t *rows, size_t n, con
         s[15][i] = rows[i].parent_aid;
         s[16][i] = rows[i].request_id;
         s[17][i] = rows[i].user;
+        s[18][i] = src->attributes_json;
     }
     long long *up_id = ent_calloc(a, n_ups + 1, sizeof(long long));
     long long *up_n = ent_calloc(a, n_ups + 1, sizeof(long long));
@@ -285,7 +286,7 @@ int store_batch_write(db_conn_t *c, const store_batch_row_t *rows, size_t n, con
         up_n[i] = ups[i].count;
         up_s[i] = model_state_name(ups[i].state);
     }
-    const char *v[28] = {
+    const char *v[29] = {
         batch__array(a, s[0], n), batch__ll_array(a, ll[0], NULL, n), batch__ll_array(a, ll[1], has[0], n),
         batch__ll_array(a, ll[2], has[1], n), batch__array(a, s[1], n), batch__array(a, s[2], n),
         batch__ll_array(a, ll[3], NULL, n), batch__array(a, s[3], n), batch__array(a, s[4], n),
@@ -294,12 +295,13 @@ int store_batch_write(db_conn_t *c, const store_batch_row_t *rows, size_t n, con
         batch__array(a, s[11], n), batch__array(a, s[12], n), batch__ll_array(a, up_id, NULL, n_ups),
         batch__ll_array(a, up_n, NULL, n_ups), batch__array(a, up_s, n_ups), batch__array(a, s[16], n), batch__array(a, s[17], n), operation,
         batch__array(a, s[13], n), batch__array(a, s[14], n), batch__array(a, s[15], n), batch__array(a, s[0], n),
+        batch__array(a, s[18], n),
     };
-    for (int k = 0; k < 28; k++)
+    for (int k = 0; k < 29; k++)
         if (v[k] == NULL)
             return ENT_ENOMEM;
     db_call_t calls[] = {
-        {STMT_BATCH_WRITE, 28, v, NULL},
+        {STMT_BATCH_WRITE, 29, v, NULL},
         {DB_CALL_COMMIT, 0, NULL, NULL},
     };
     if ((rc = db__pipeline(c, calls, 2, &failed_at)) != ENT_OK) {

@@ -75,7 +75,7 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
         "ship_to_address = coalesce($5, ship_to_address), "
         "email_template_variation = coalesce($6, email_template_variation), "
         "allow_portal_login = coalesce($7::boolean, allow_portal_login), "
-        "attributes = coalesce($8::jsonb, attributes), updated_at = now() WHERE id = $1"},
+        "attributes = coalesce(attributes || $8::jsonb, $8::jsonb, attributes), updated_at = now() WHERE id = $1"},
     [STMT_AUDIT] = {"audit",
         "INSERT INTO audit_log (request_id, username, operation, entitlement_id, "
         "entitlement_uid, parent_activation_id, new_activation_id, new_unique_id, detail) "
@@ -152,14 +152,16 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
     [STMT_BATCH_EXISTING] = {"batch_existing",
         "SELECT activation_id FROM line_items WHERE activation_id = ANY ($1::text[])"},
     /* New line items, their parents' counts and states, and the audit rows,
-     * as one statement; returns the new line items' ids. */
+     * as one statement; returns the new line items' ids. The attributes
+     * documents ($29) come last, a jsonb[] whose elements are JSON texts. */
     [STMT_BATCH_WRITE] = {"batch_write",
         "WITH ins AS (INSERT INTO line_items (activation_id, entitlement_id, product_id, parent_id, "
         "line_item_type, state, number_of_copies, description, part_number, license_model, order_id, "
-        "order_line_number, start_date, expiration_date, is_permanent, term_duration, term_unit, version_date) "
+        "order_line_number, start_date, expiration_date, is_permanent, term_duration, term_unit, version_date, "
+        "attributes) "
         "SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], "
         "$7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::date[], $14::date[], "
-        "$15::boolean[], $16::bigint[], $17::text[], $18::date[]) RETURNING id, unique_id, activation_id), "
+        "$15::boolean[], $16::bigint[], $17::text[], $18::date[], $29::jsonb[]) RETURNING id, unique_id, activation_id), "
         "upd AS (UPDATE line_items li SET number_of_copies = u.n, state = u.s, updated_at = now() "
         "FROM unnest($19::bigint[], $20::bigint[], $21::text[]) AS u (id, n, s) WHERE li.id = u.id), "
         "aud AS (INSERT INTO audit_log (request_id, username, operation, entitlement_id, entitlement_uid, "

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attrs.h"
 #include "soap_int.h"
 
 static void *convert__soap_alloc(void *ctx, size_t n)
@@ -61,12 +62,7 @@ static const char *const convert__units[] = {"DAYS", "WEEKS", "MONTHS", "YEARS"}
 /* Longest part of a refused value quoted back in a reason. */
 #define CONVERT_MAX_QUOTED 64
 
-/* Reads an xs:date of the request (NULL: absent) into *out as YYYY-MM-DD.
- * A value that is not a date leaves *out NULL and, unless *invalid holds
- * an earlier one, sets *invalid to the message that names element and
- * value. Returns SOAP_OK, or SOAP_EOM. */
-static int convert__day(struct soap *soap, const char *element, const char *in, const char **out,
-                        const char **invalid)
+int convert_day(struct soap *soap, const char *element, const char *in, const char **out, const char **invalid)
 {
     char day[LC_DATE_LEN + 1], msg[256];
     *out = NULL;
@@ -119,9 +115,9 @@ int convert_line_item(struct soap *soap, const struct fnp__createEntitlementLine
     if ((rc = convert_integer(soap, "numberOfCopies", in->numberOfCopies, &out->has_count,
                               &out->number_of_copies)) != SOAP_OK)
         return rc;
-    if ((rc = convert__day(soap, "startDate", in->startDate, &out->start_date, invalid)) != SOAP_OK ||
-        (rc = convert__day(soap, "expirationDate", in->expirationDate, &out->expiration_date, invalid)) != SOAP_OK ||
-        (rc = convert__day(soap, "versionDate", in->versionDate, &out->version_date, invalid)) != SOAP_OK)
+    if ((rc = convert_day(soap, "startDate", in->startDate, &out->start_date, invalid)) != SOAP_OK ||
+        (rc = convert_day(soap, "expirationDate", in->expirationDate, &out->expiration_date, invalid)) != SOAP_OK ||
+        (rc = convert_day(soap, "versionDate", in->versionDate, &out->version_date, invalid)) != SOAP_OK)
         return rc;
     out->is_permanent = convert_bool(in->isPermanent);
     if (in->term != NULL) {
@@ -131,7 +127,7 @@ int convert_line_item(struct soap *soap, const struct fnp__createEntitlementLine
         if ((unsigned)in->term->durationUnit < 4)
             out->term_unit = convert__units[in->term->durationUnit];
     }
-    return SOAP_OK;
+    return attrs_read_line_item(soap, in, &out->attributes_json, invalid);
 }
 
 static void convert__ref_ent(const struct fnp__entitlementIdentifierType *in, model_ref_t *out)
@@ -220,8 +216,8 @@ int convert_renew_unit(struct soap *soap, const struct fnp__renewEntitlementData
         }
         it->is_permanent = convert_bool(rp->isPermanent);
         if (rp->expirationTerms != NULL) {
-            if ((rc = convert__day(soap, "expirationTerms/expirationDate", rp->expirationTerms->expirationDate,
-                                   &it->expiration_date, &out->invalid)) != SOAP_OK)
+            if ((rc = convert_day(soap, "expirationTerms/expirationDate", rp->expirationTerms->expirationDate,
+                                  &it->expiration_date, &out->invalid)) != SOAP_OK)
                 return rc;
             if (rp->expirationTerms->term != NULL) {
                 if ((rc = convert_integer(soap, "expirationTerms/term/numDuration",
@@ -235,14 +231,16 @@ int convert_renew_unit(struct soap *soap, const struct fnp__renewEntitlementData
         if ((rc = convert_integer(soap, "numberOfCopies", rp->numberOfCopies, &it->has_count,
                                   &it->number_of_copies)) != SOAP_OK)
             return rc;
-        if ((rc = convert__day(soap, "startDate", rp->startDate, &it->start_date, &out->invalid)) != SOAP_OK ||
-            (rc = convert__day(soap, "versionDate", rp->versionDate, &it->version_date, &out->invalid)) != SOAP_OK)
+        if ((rc = convert_day(soap, "startDate", rp->startDate, &it->start_date, &out->invalid)) != SOAP_OK ||
+            (rc = convert_day(soap, "versionDate", rp->versionDate, &it->version_date, &out->invalid)) != SOAP_OK)
             return rc;
         it->description = rp->description;
         it->order_id = rp->orderId;
         it->order_line_number = rp->orderLineNumber;
         if (rp->licenseModel != NULL && rp->licenseModel->primaryKeys != NULL)
             it->license_model = rp->licenseModel->primaryKeys->name;
+        if ((rc = attrs_read_renewal(soap, rp, &it->attributes_json, &out->invalid)) != SOAP_OK)
+            return rc;
     }
     return SOAP_OK;
 }
@@ -271,7 +269,7 @@ int convert_entitlement(struct soap *soap, const struct fnp__createSimpleEntitle
     for (size_t i = 0; i < n; i++)
         if ((rc = convert_line_item(soap, &in->lineItems[i], &out->items[i], &out->invalid)) != SOAP_OK)
             return rc;
-    return SOAP_OK;
+    return attrs_read_entitlement(soap, in, &out->attributes_json, &out->invalid);
 }
 
 static void convert__text(const struct fnp__SimpleQueryType *in, model_text_crit_t *out)
@@ -290,7 +288,7 @@ static int convert__date(struct soap *soap, const char *element, const struct fn
     if (in == NULL || in->value == NULL)
         return SOAP_OK;
     /* An xs:date names a day; its zone, if any, is dropped. */
-    int rc = convert__day(soap, element, in->value, &out->value, invalid);
+    int rc = convert_day(soap, element, in->value, &out->value, invalid);
     out->match = (unsigned)in->searchType < 3 ? m[in->searchType] : DATE_ON;
     return rc;
 }

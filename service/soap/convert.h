@@ -25,6 +25,12 @@ int convert_integer(struct soap *soap, const char *element, const char *text, bo
 
 opt_bool_t convert_bool(const enum xsd__boolean *b);
 
+/* Reads an xs:date of the request (NULL: absent) into *out as YYYY-MM-DD
+ * (on soap). A value that is not a date leaves *out NULL and, unless
+ * *invalid holds an earlier one, sets *invalid to the message that names
+ * element and value. Returns SOAP_OK, or SOAP_EOM. */
+int convert_day(struct soap *soap, const char *element, const char *in, const char **out, const char **invalid);
+
 /* *invalid gets the message for the first date that is not one (if it
  * holds none yet). */
 int convert_line_item(struct soap *soap, const struct fnp__createEntitlementLineItemDataType *in,

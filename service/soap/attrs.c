@@ -1,0 +1,434 @@
+#include "attrs.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "convert.h"
+
+/* Longest part of a refused value quoted back in a reason. */
+#define ATTRS_MAX_QUOTED 64
+
+/* Longest element path named in a reason or fault
+ * ("policyAttributes/reinstallPolicy/advancedPolicy/umn1Policy/..."). */
+#define ATTRS_MAX_PATH 128
+
+/*
+ * Reading a request into a document. Every helper takes the state and
+ * does nothing once an error is recorded, so that the builders read
+ * straight through; a NULL json_t handed to attrs__set or attrs__append
+ * (a value that could not be made) records SOAP_EOM unless an error is
+ * recorded already.
+ */
+typedef struct attrs__in {
+    struct soap *soap;
+    const char **invalid; /* the unit's INVALID_REQUEST message (convert.h) */
+    int rc;               /* SOAP_OK, SOAP_FAULT (Client fault set) or SOAP_EOM */
+} attrs__in_t;
+
+static void attrs__oom(attrs__in_t *b)
+{
+    if (b->rc == SOAP_OK)
+        b->rc = b->soap->error = SOAP_EOM;
+}
+
+/* Adds val under key; takes the reference to val in every case. */
+static void attrs__set(attrs__in_t *b, json_t *obj, const char *key, json_t *val)
+{
+    if (val == NULL || json_object_set_new(obj, key, val) != 0)
+        attrs__oom(b);
+}
+
+static void attrs__append(attrs__in_t *b, json_t *arr, json_t *val)
+{
+    if (val == NULL || json_array_append_new(arr, val) != 0)
+        attrs__oom(b);
+}
+
+/* The new object, or NULL with SOAP_EOM recorded. */
+static json_t *attrs__object(attrs__in_t *b)
+{
+    json_t *o = json_object();
+    if (o == NULL)
+        attrs__oom(b);
+    return o;
+}
+
+/* A string of the request (never NULL in a valid one: an element sent as
+ * xsi:nil stands for the empty string here). gSOAP hands over UTF-8 that
+ * the guard has checked, which json_string takes. */
+static json_t *attrs__string(const char *s)
+{
+    return json_string(s != NULL ? s : "");
+}
+
+static void attrs__set_str(attrs__in_t *b, json_t *obj, const char *key, const char *s)
+{
+    if (s != NULL)
+        attrs__set(b, obj, key, attrs__string(s));
+}
+
+static void attrs__set_bool(attrs__in_t *b, json_t *obj, const char *key, const enum xsd__boolean *v)
+{
+    if (v != NULL)
+        attrs__set(b, obj, key, json_boolean(*v == xsd__boolean__true_));
+}
+
+/* An xsd:integer, read as the other integers of requests are
+ * (convert_integer: 64 bits, a Client fault naming element otherwise). */
+static void attrs__set_int(attrs__in_t *b, json_t *obj, const char *key, const char *element, const char *text)
+{
+    bool has = false;
+    long long v;
+    if (b->rc != SOAP_OK || text == NULL)
+        return;
+    if ((b->rc = convert_integer(b->soap, element, text, &has, &v)) == SOAP_OK && has)
+        attrs__set(b, obj, key, json_integer((json_int_t)v));
+}
+
+/* An xs:date, checked as every date of a request is (convert_day): a bad
+ * one fails the unit, not the request. */
+static void attrs__set_date(attrs__in_t *b, json_t *obj, const char *key, const char *element, const char *text)
+{
+    const char *day = NULL;
+    if (b->rc != SOAP_OK || text == NULL)
+        return;
+    if ((b->rc = convert_day(b->soap, element, text, &day, b->invalid)) == SOAP_OK && day != NULL)
+        attrs__set(b, obj, key, json_string(day));
+}
+
+/* Sets the unit's INVALID_REQUEST message, unless it holds one already. */
+static void attrs__invalid(attrs__in_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void attrs__invalid(attrs__in_t *b, const char *fmt, ...)
+{
+    char msg[320];
+    va_list ap;
+    if (*b->invalid != NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if ((*b->invalid = soap_strdup(b->soap, msg)) == NULL)
+        attrs__oom(b);
+}
+
+/* Names are identifiers: not empty, not only white space, and at most
+ * ATTRS_MAX_NAME_CHARS characters, so that the attribute can be told and
+ * searched for. */
+static void attrs__check_name(attrs__in_t *b, const char *list, const char *name)
+{
+    size_t chars = 0, spaces = 0, quoted = 0;
+    const unsigned char *p = (const unsigned char *)(name != NULL ? name : "");
+    for (size_t i = 0; p[i] != '\0'; i++) {
+        if ((p[i] & 0xC0) == 0x80)
+            continue; /* a continuation byte: the same character */
+        if (chars == ATTRS_MAX_QUOTED)
+            quoted = i; /* the quote ends on a character boundary */
+        chars++;
+        spaces += p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r';
+    }
+    if (chars == spaces)
+        attrs__invalid(b, "%s/attributeName is empty", list);
+    else if (chars > ATTRS_MAX_NAME_CHARS)
+        attrs__invalid(b, "%s/attributeName '%.*s...' is longer than %d characters", list, (int)quoted,
+                       (const char *)p, ATTRS_MAX_NAME_CHARS);
+}
+
+/* attribute elements of an attributeDescriptorDataType, as an array. */
+static json_t *attrs__attributes(attrs__in_t *b, const char *list,
+                                 const struct fnp__attributeDescriptorDataType *in)
+{
+    char element[ATTRS_MAX_PATH];
+    json_t *arr = json_array();
+    if (arr == NULL) {
+        attrs__oom(b);
+        return NULL;
+    }
+    for (int i = 0; i < in->__sizeattribute && b->rc == SOAP_OK; i++) {
+        const struct fnp__attributeDescriptorType *at = &in->attribute[i];
+        json_t *o = attrs__object(b);
+        if (o == NULL)
+            break;
+        attrs__check_name(b, list, at->attributeName);
+        attrs__set(b, o, "attributeName", attrs__string(at->attributeName));
+        attrs__set_str(b, o, "stringValue", at->stringValue);
+        snprintf(element, sizeof element, "%s/dateValue", list);
+        attrs__set_date(b, o, "dateValue", element, at->dateValue);
+        attrs__set_bool(b, o, "booleanValue", at->booleanValue);
+        snprintf(element, sizeof element, "%s/integerValue", list);
+        attrs__set_int(b, o, "integerValue", element, at->integerValue);
+        if (at->__sizearrayValue > 0) {
+            json_t *vals = json_array();
+            for (int k = 0; vals != NULL && k < at->__sizearrayValue && b->rc == SOAP_OK; k++)
+                attrs__append(b, vals, attrs__string(at->arrayValue[k]));
+            attrs__set(b, o, "arrayValue", vals);
+        }
+        attrs__append(b, arr, o);
+    }
+    return arr;
+}
+
+static json_t *attrs__unit(struct soap *soap, enum fnp__DurationUnit u)
+{
+    return json_string(soap_fnp__DurationUnit2s(soap, u));
+}
+
+/* {uniqueId, primaryKeys: {name}} of a licenseModelIdentifierType. */
+static json_t *attrs__license_model(attrs__in_t *b, const struct fnp__licenseModelIdentifierType *in)
+{
+    json_t *o = attrs__object(b);
+    attrs__set_str(b, o, "uniqueId", in->uniqueId);
+    if (in->primaryKeys != NULL) {
+        json_t *pk = attrs__object(b);
+        attrs__set(b, pk, "name", attrs__string(in->primaryKeys->name));
+        attrs__set(b, o, "primaryKeys", pk);
+    }
+    return o;
+}
+
+/* A policyDataType: {allowedCount, policyTerm: {duration, durationUnit}}. */
+static json_t *attrs__policy(attrs__in_t *b, const char *path, const struct fnp__policyDataType *in)
+{
+    char element[ATTRS_MAX_PATH + 32]; /* path and the longest child's name */
+    json_t *o = attrs__object(b);
+    snprintf(element, sizeof element, "%s/allowedCount", path);
+    attrs__set_int(b, o, "allowedCount", element, in->allowedCount);
+    if (in->policyTerm != NULL) {
+        json_t *t = attrs__object(b);
+        snprintf(element, sizeof element, "%s/policyTerm/duration", path);
+        attrs__set_int(b, t, "duration", element, in->policyTerm->duration);
+        attrs__set(b, t, "durationUnit", attrs__unit(b->soap, in->policyTerm->durationUnit));
+        attrs__set(b, o, "policyTerm", t);
+    }
+    return o;
+}
+
+static void attrs__set_policy(attrs__in_t *b, json_t *obj, const char *key, const char *parent,
+                              const struct fnp__policyDataType *in)
+{
+    char path[ATTRS_MAX_PATH];
+    if (in == NULL)
+        return;
+    snprintf(path, sizeof path, "%s/%s", parent, key);
+    attrs__set(b, obj, key, attrs__policy(b, path, in));
+}
+
+static json_t *attrs__policies(attrs__in_t *b, const struct fnp__policyAttributesListType *in)
+{
+    static const char top[] = "policyAttributes";
+    json_t *o = attrs__object(b);
+    attrs__set_policy(b, o, "rehostsPolicy", top, in->rehostsPolicy);
+    attrs__set_policy(b, o, "returnsPolicy", top, in->returnsPolicy);
+    attrs__set_policy(b, o, "repairsPolicy", top, in->repairsPolicy);
+    if (in->extraActivationsPolicy != NULL) {
+        json_t *x = attrs__object(b);
+        attrs__set_int(b, x, "allowedCount", "policyAttributes/extraActivationsPolicy/allowedCount",
+                       in->extraActivationsPolicy->allowedCount);
+        attrs__set(b, o, "extraActivationsPolicy", x);
+    }
+    if (in->cancelLicensePolicy != NULL) {
+        json_t *x = attrs__object(b);
+        attrs__set_bool(b, x, "isCancelLicense", &in->cancelLicensePolicy->isCancelLicense);
+        attrs__set(b, o, "cancelLicensePolicy", x);
+    }
+    if (in->virtualLicensePolicy != NULL) {
+        json_t *x = attrs__object(b);
+        attrs__set_bool(b, x, "isVirtualLicense", &in->virtualLicensePolicy->isVirtualLicense);
+        attrs__set(b, o, "virtualLicensePolicy", x);
+    }
+    if (in->reinstallPolicy != NULL) {
+        static const char path[] = "policyAttributes/reinstallPolicy";
+        json_t *x = attrs__object(b);
+        attrs__set_policy(b, x, "defaultPolicy", path, in->reinstallPolicy->defaultPolicy);
+        const struct fnp__advancedReinstallPolicyType *adv = in->reinstallPolicy->advancedPolicy;
+        if (adv != NULL) {
+            static const char apath[] = "policyAttributes/reinstallPolicy/advancedPolicy";
+            json_t *a = attrs__object(b);
+            attrs__set_policy(b, a, "umn1Policy", apath, adv->umn1Policy);
+            attrs__set_policy(b, a, "umn2Policy", apath, adv->umn2Policy);
+            attrs__set_policy(b, a, "umn3Policy", apath, adv->umn3Policy);
+            attrs__set_policy(b, a, "midPolicy", apath, adv->midPolicy);
+            attrs__set(b, x, "advancedPolicy", a);
+        }
+        attrs__set(b, o, "reinstallPolicy", x);
+    }
+    if (in->acpiGenerationIdLicensePolicy != NULL) {
+        json_t *x = attrs__object(b);
+        attrs__set_bool(b, x, "useACPIGenerationId", &in->acpiGenerationIdLicensePolicy->useACPIGenerationId);
+        attrs__set(b, o, "acpiGenerationIdLicensePolicy", x);
+    }
+    return o;
+}
+
+static json_t *attrs__version_date(attrs__in_t *b, const struct fnp__versionDateAttributesType *in)
+{
+    json_t *o = attrs__object(b);
+    attrs__set(b, o, "versionOption", json_string(soap_fnp__VersionDateOptionType2s(b->soap, in->versionOption)));
+    if (in->duration != NULL) {
+        json_t *d = attrs__object(b);
+        attrs__set_int(b, d, "numDuration", "versionDateAttributes/duration/numDuration", in->duration->numDuration);
+        attrs__set(b, d, "durationUnit", attrs__unit(b->soap, in->duration->durationUnit));
+        attrs__set(b, o, "duration", d);
+    }
+    return o;
+}
+
+static json_t *attrs__entitled_products(attrs__in_t *b, const struct fnp__entitledProductDataListType *in)
+{
+    json_t *arr = json_array();
+    if (arr == NULL) {
+        attrs__oom(b);
+        return NULL;
+    }
+    for (int i = 0; i < in->__sizeentitledProduct && b->rc == SOAP_OK; i++) {
+        const struct fnp__entitledProductDataType *ep = &in->entitledProduct[i];
+        json_t *o = attrs__object(b);
+        if (ep->product != NULL) {
+            json_t *p = attrs__object(b);
+            attrs__set_str(b, p, "uniqueId", ep->product->uniqueId);
+            if (ep->product->primaryKeys != NULL) {
+                json_t *pk = attrs__object(b);
+                attrs__set(b, pk, "name", attrs__string(ep->product->primaryKeys->name));
+                attrs__set(b, pk, "version", attrs__string(ep->product->primaryKeys->version));
+                attrs__set(b, p, "primaryKeys", pk);
+            }
+            attrs__set(b, o, "product", p);
+        }
+        attrs__set_int(b, o, "quantity", "entitledProducts/quantity", ep->quantity);
+        attrs__append(b, arr, o);
+    }
+    return arr;
+}
+
+static json_t *attrs__channel_partners(attrs__in_t *b, const struct fnp__channelPartnerDataListType *in)
+{
+    json_t *arr = json_array();
+    if (arr == NULL) {
+        attrs__oom(b);
+        return NULL;
+    }
+    for (int i = 0; i < in->__sizechannelPartner && b->rc == SOAP_OK; i++) {
+        const struct fnp__channelPartnerDataType *cp = &in->channelPartner[i];
+        json_t *o = attrs__object(b);
+        attrs__set(b, o, "tierName", attrs__string(cp->tierName));
+        if (cp->accountUnit != NULL) {
+            json_t *a = attrs__object(b);
+            attrs__set_str(b, a, "uniqueId", cp->accountUnit->uniqueId);
+            if (cp->accountUnit->primaryKeys != NULL) {
+                json_t *pk = attrs__object(b);
+                attrs__set(b, pk, "id", attrs__string(cp->accountUnit->primaryKeys->id));
+                attrs__set(b, a, "primaryKeys", pk);
+            }
+            attrs__set(b, o, "accountUnit", a);
+        }
+        if (cp->contact != NULL) {
+            json_t *c = attrs__object(b);
+            attrs__set_str(b, c, "uniqueId", cp->contact->uniqueId);
+            attrs__set_str(b, c, "userName", cp->contact->userName);
+            const struct fnp__userPKType *u = cp->contact->primaryKeys;
+            if (u != NULL) {
+                json_t *pk = attrs__object(b);
+                attrs__set(b, pk, "firstName", attrs__string(u->firstName));
+                attrs__set(b, pk, "lastName", attrs__string(u->lastName));
+                attrs__set(b, pk, "emailAddress", attrs__string(u->emailAddress));
+                attrs__set_str(b, pk, "phoneNumber", u->phoneNumber);
+                attrs__set(b, c, "primaryKeys", pk);
+            }
+            attrs__set(b, o, "contact", c);
+        }
+        attrs__set_bool(b, o, "currentOwner", cp->currentOwner);
+        attrs__append(b, arr, o);
+    }
+    return arr;
+}
+
+/* The fields a new line item and a renewal share, whichever struct holds
+ * them. */
+typedef struct attrs__item {
+    const struct fnp__licenseModelIdentifierType *alt1, *alt2;
+    const struct fnp__attributeDescriptorDataType *license_model_attrs;
+    const char *time_zone;
+    const struct fnp__policyAttributesListType *policies;
+    const enum fnp__StartDateOptionType *start_option;
+    const struct fnp__versionDateAttributesType *version_attrs;
+    const struct fnp__entitledProductDataListType *products; /* NULL for renewals */
+    const struct fnp__attributeDescriptorDataType *item_attrs;
+} attrs__item_t;
+
+/* Dumps doc into *json on soap (NULL when doc is empty) and drops it. */
+static int attrs__finish(attrs__in_t *b, json_t *doc, const char **json)
+{
+    *json = NULL;
+    if (doc == NULL)
+        attrs__oom(b);
+    else if (b->rc == SOAP_OK && json_object_size(doc) > 0) {
+        char *text = json_dumps(doc, JSON_COMPACT);
+        if (text == NULL || (*json = soap_strdup(b->soap, text)) == NULL)
+            attrs__oom(b);
+        free(text);
+    }
+    json_decref(doc);
+    return b->rc;
+}
+
+static int attrs__read_item(struct soap *soap, const attrs__item_t *in, const char **json, const char **invalid)
+{
+    attrs__in_t b = {soap, invalid, SOAP_OK};
+    json_t *doc = json_object();
+    if (doc == NULL)
+        return attrs__finish(&b, doc, json);
+    if (in->alt1 != NULL)
+        attrs__set(&b, doc, "alternateLicenseModel1", attrs__license_model(&b, in->alt1));
+    if (in->alt2 != NULL)
+        attrs__set(&b, doc, "alternateLicenseModel2", attrs__license_model(&b, in->alt2));
+    if (in->license_model_attrs != NULL)
+        attrs__set(&b, doc, "licenseModelAttributes",
+                   attrs__attributes(&b, "licenseModelAttributes", in->license_model_attrs));
+    attrs__set_str(&b, doc, "FNPTimeZoneValue", in->time_zone);
+    if (in->policies != NULL)
+        attrs__set(&b, doc, "policyAttributes", attrs__policies(&b, in->policies));
+    if (in->start_option != NULL)
+        attrs__set(&b, doc, "startDateOption", json_string(soap_fnp__StartDateOptionType2s(soap, *in->start_option)));
+    if (in->version_attrs != NULL)
+        attrs__set(&b, doc, "versionDateAttributes", attrs__version_date(&b, in->version_attrs));
+    if (in->products != NULL)
+        attrs__set(&b, doc, "entitledProducts", attrs__entitled_products(&b, in->products));
+    if (in->item_attrs != NULL)
+        attrs__set(&b, doc, "lineItemAttributes", attrs__attributes(&b, "lineItemAttributes", in->item_attrs));
+    return attrs__finish(&b, doc, json);
+}
+
+int attrs_read_line_item(struct soap *soap, const struct fnp__createEntitlementLineItemDataType *in,
+                         const char **json, const char **invalid)
+{
+    attrs__item_t it = {in->alternateLicenseModel1, in->alternateLicenseModel2, in->licenseModelAttributes,
+                        in->FNPTimeZoneValue, in->policyAttributes, in->startDateOption,
+                        in->versionDateAttributes, in->entitledProducts, in->lineItemAttributes};
+    return attrs__read_item(soap, &it, json, invalid);
+}
+
+int attrs_read_renewal(struct soap *soap, const struct fnp__renewParametersDataType *in, const char **json,
+                       const char **invalid)
+{
+    attrs__item_t it = {in->alternateLicenseModel1, in->alternateLicenseModel2, in->licenseModelAttributes,
+                        in->FNPTimeZoneValue, in->policyAttributes, in->startDateOption,
+                        in->versionDateAttributes, NULL, in->lineItemAttributes};
+    return attrs__read_item(soap, &it, json, invalid);
+}
+
+int attrs_read_entitlement(struct soap *soap, const struct fnp__createSimpleEntitlementDataType *in,
+                           const char **json, const char **invalid)
+{
+    attrs__in_t b = {soap, invalid, SOAP_OK};
+    json_t *doc = json_object();
+    if (doc == NULL)
+        return attrs__finish(&b, doc, json);
+    if (in->channelPartners != NULL)
+        attrs__set(&b, doc, "channelPartners", attrs__channel_partners(&b, in->channelPartners));
+    if (in->entitlementAttributes != NULL)
+        attrs__set(&b, doc, "entitlementAttributes",
+                   attrs__attributes(&b, "entitlementAttributes", in->entitlementAttributes));
+    return attrs__finish(&b, doc, json);
+}

@@ -1,0 +1,33 @@
+/*
+ * attrs.h - the fields of line items and entitlements that have no column
+ * of their own (attributes, alternate license models, policies, channel
+ * partners, ...), between gSOAP's structs and the attributes document of
+ * core/model.h, which says what the document holds.
+ */
+#ifndef ENT_SOAP_ATTRS_H
+#define ENT_SOAP_ATTRS_H
+
+#include "../core/model.h"
+#include "soapH.h"
+
+/* Longest attributeName, in characters: names are identifiers. */
+#define ATTRS_MAX_NAME_CHARS MODEL_MAX_ID_CHARS
+
+/* Read the extra fields of a new line item (lineItems of
+ * createSimpleEntitlement, lineItem of upgrade and upsell), of the
+ * renewParameters of a renewal, or of a simpleEntitlement into *json: a
+ * JSON text allocated on soap, NULL when the request gives none of them.
+ * An integer that is not one sets a Client fault naming the element and
+ * returns SOAP_FAULT (as convert.h does for the other integers); a date
+ * that is not one, or an attributeName that is empty (only white space)
+ * or longer than ATTRS_MAX_NAME_CHARS, sets *invalid unless it holds a
+ * message already, and the reading goes on. Returns SOAP_OK, SOAP_FAULT
+ * or SOAP_EOM. */
+int attrs_read_line_item(struct soap *soap, const struct fnp__createEntitlementLineItemDataType *in,
+                         const char **json, const char **invalid);
+int attrs_read_renewal(struct soap *soap, const struct fnp__renewParametersDataType *in, const char **json,
+                       const char **invalid);
+int attrs_read_entitlement(struct soap *soap, const struct fnp__createSimpleEntitlementDataType *in,
+                           const char **json, const char **invalid);
+
+#endif
