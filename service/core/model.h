@@ -73,8 +73,8 @@ typedef struct model_product_ref {
  * entitlement's: channelPartners, entitlementAttributes. The three
  * attribute lists are arrays of {attributeName, stringValue, dateValue,
  * booleanValue, integerValue, arrayValue} objects (the values given). A
- * CREATE_OR_UPDATE merges documents key by key (db/stmt.c): a key
- * given replaces the old one whole.
+ * renewal or a CREATE_OR_UPDATE merges documents key by
+ * key (db/stmt.c): a key given replaces the old one whole.
  */
 
 /* A line item to create, as a client describes it. */

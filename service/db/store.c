@@ -264,11 +264,16 @@ int store_insert_line_item(db_conn_t *c, const store_new_item_t *it, const ent_a
         s->expiration_date, perm, s->has_term ? term : NULL, s->has_term ? s->term_unit : NULL,
         s->version_date, s->attributes_json,
     };
-    if ((rc = db__exec(c, STMT_LI_INSERT, 19, v, &r)) != ENT_OK)
+    if ((rc = db__exec(c, it->inherit ? STMT_LI_INSERT_RENEWAL : STMT_LI_INSERT, 19, v, &r)) != ENT_OK)
         return rc;
-    *unique_id = store__str(a, r, 0, 0);
+    /* No row: the parent to inherit from is gone (the caller holds it
+     * locked, so only a caller's mistake gets here). */
+    if (PQntuples(r) != 1)
+        rc = ENT_ENOTFOUND;
+    else if ((*unique_id = store__str(a, r, 0, 0)) == NULL)
+        rc = ENT_ENOMEM;
     PQclear(r);
-    return *unique_id ? ENT_OK : ENT_ENOMEM;
+    return rc;
 }
 
 int store_update_parent(db_conn_t *c, long long id, long long count, model_state_t state)

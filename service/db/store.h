@@ -90,9 +90,14 @@ typedef struct store_new_item {
     long long count;
     const char *activation_id; /* final, validated id */
     const model_line_item_t *src; /* the other fields */
+    /* Renewals: the license model and the keys of the attributes document
+     * that src does not give are taken from the parent (parent_id), in the
+     * same statement. Not supported by store_batch_write. */
+    bool inherit;
 } store_new_item_t;
 
-/* Inserts a line item; *unique_id gets its uniqueId. */
+/* Inserts a line item; *unique_id gets its uniqueId. ENT_ENOTFOUND when
+ * inherit is set and the parent does not exist. */
 int store_insert_line_item(db_conn_t *c, const store_new_item_t *item, const ent_alloc_t *a,
                            char **unique_id) ENT_MUSTCHECK;
 

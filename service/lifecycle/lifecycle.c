@@ -314,6 +314,9 @@ static lc_outcome_t lc__change_try(const lc_ctx_t *ctx, db_conn_t *c, lc_op_t op
             .count = count,
             .activation_id = aid,
             .src = &item,
+            /* A renewal continues its parent: what it does not say anew
+             * (license model, attributes) it keeps. */
+            .inherit = op == LC_RENEW,
         };
         *rc = store_insert_line_item(c, &ni, ctx->alloc, &out->new_unique_id);
         if (*rc == ENT_EEXIST) {
