@@ -212,6 +212,7 @@ typedef struct model_found_item {
         *part_number, *license_model, *order_id, *order_line_number, *start_date,
         *expiration_date, *version_date, *state, *item_type, *term_unit,
         *parent_unique_id, *parent_activation_id, *created, *modified;
+    char *attributes_json; /* the attributes document, or NULL */
     long long count;
     long long term_duration;
     bool has_term;
@@ -221,6 +222,7 @@ typedef struct model_found_item {
 typedef struct model_found {
     char *unique_id, *entitlement_id, *description, *sold_to, *ship_to_email,
         *ship_to_address, *email_template_variation, *state, *created_by, *modified;
+    char *attributes_json; /* the attributes document, or NULL */
     opt_bool_t allow_portal_login;
     size_t n_items;
     model_found_item_t *items;

@@ -174,7 +174,7 @@ static int query__items(db_conn_t *c, const ent_alloc_t *a, model_found_t *found
         "li.start_date::text, li.expiration_date::text, li.version_date::text, li.state, "
         "li.line_item_type, li.term_unit, li.term_duration, li.is_permanent, li.number_of_copies, "
         "pa.unique_id, pa.activation_id, " QUERY_EPOCH("li.created_at") ", "
-        QUERY_EPOCH("li.updated_at")
+        QUERY_EPOCH("li.updated_at") ", li.attributes::text"
         " FROM line_items li LEFT JOIN products p ON p.id = li.product_id "
         "LEFT JOIN line_items pa ON pa.id = li.parent_id "
         "WHERE li.entitlement_id = ANY ($1::bigint[]) ORDER BY li.entitlement_id, li.id",
@@ -221,6 +221,7 @@ static int query__items(db_conn_t *c, const ent_alloc_t *a, model_found_t *found
             it->parent_activation_id = qs(a, r, i, 20);
             it->created = qs(a, r, i, 21);
             it->modified = qs(a, r, i, 22);
+            it->attributes_json = qs(a, r, i, 23);
         }
     }
     PQclear(r);
@@ -239,7 +240,7 @@ int query_search(db_conn_t *c, const model_query_t *q, const ent_alloc_t *a, mod
     *n_out = 0;
     qb_add(&b, "SELECT e.id, e.unique_id, e.entitlement_id, e.description, e.sold_to, "
                "e.ship_to_email, e.ship_to_address, e.email_template_variation, e.state, "
-               "e.created_by, e.allow_portal_login, " QUERY_EPOCH("m.lm") QUERY_FROM);
+               "e.created_by, e.allow_portal_login, " QUERY_EPOCH("m.lm") ", e.attributes::text" QUERY_FROM);
     qb_where(&b, q);
     snprintf(limit, sizeof limit, "%lld", q->batch_size);
     snprintf(offset, sizeof offset, "%lld", (q->page_number - 1) * q->batch_size);
@@ -278,6 +279,7 @@ int query_search(db_conn_t *c, const model_query_t *q, const ent_alloc_t *a, mod
         f->allow_portal_login = PQgetisnull(r, i, 10) ? OPT_UNSET
                                 : PQgetvalue(r, i, 10)[0] == 't' ? OPT_TRUE : OPT_FALSE;
         f->modified = qs(a, r, i, 11);
+        f->attributes_json = qs(a, r, i, 12);
     }
     ids[o++] = '}';
     ids[o] = '\0';

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/log.h"
 #include "convert.h"
 
 /* Longest part of a refused value quoted back in a reason. */
@@ -431,4 +432,371 @@ int attrs_read_entitlement(struct soap *soap, const struct fnp__createSimpleEnti
         attrs__set(&b, doc, "entitlementAttributes",
                    attrs__attributes(&b, "entitlementAttributes", in->entitlementAttributes));
     return attrs__finish(&b, doc, json);
+}
+
+/*
+ * Writing a document into a response. The document is ours, but it is
+ * read defensively: a key of the wrong type is left out, and an element
+ * the schema requires gets a neutral value (or its optional parent is
+ * left out), so that the answer stays valid whatever the row holds.
+ */
+typedef struct attrs__out {
+    struct soap *soap;
+    bool oom;
+} attrs__out_t;
+
+/* size zeroed bytes on soap, or NULL with oom set. */
+static void *attrs__new(attrs__out_t *w, size_t size)
+{
+    void *p = soap_malloc(w->soap, size ? size : 1);
+    if (p == NULL)
+        w->oom = true;
+    else
+        memset(p, 0, size ? size : 1);
+    return p;
+}
+
+static char *attrs__dup(attrs__out_t *w, const char *s)
+{
+    char *d = soap_strdup(w->soap, s);
+    if (d == NULL)
+        w->oom = true;
+    return d;
+}
+
+/* The string under key on soap; NULL when absent. */
+static char *attrs__get_str(attrs__out_t *w, const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s != NULL ? attrs__dup(w, s) : NULL;
+}
+
+/* The same for an element the schema requires: "" when absent. */
+static char *attrs__need_str(attrs__out_t *w, const json_t *o, const char *key)
+{
+    char *s = attrs__get_str(w, o, key);
+    return s != NULL ? s : "";
+}
+
+/* An integer as the decimal text gSOAP sends for xsd:integer. */
+static char *attrs__get_int(attrs__out_t *w, const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+    if (!json_is_integer(v))
+        return NULL;
+    char *s = convert_number(w->soap, (long long)json_integer_value(v));
+    if (s == NULL)
+        w->oom = true;
+    return s;
+}
+
+static char *attrs__need_int(attrs__out_t *w, const json_t *o, const char *key)
+{
+    char *s = attrs__get_int(w, o, key);
+    return s != NULL ? s : "0";
+}
+
+static enum xsd__boolean attrs__bool_value(const json_t *o, const char *key)
+{
+    return json_is_true(json_object_get(o, key)) ? xsd__boolean__true_ : xsd__boolean__false_;
+}
+
+static enum xsd__boolean *attrs__get_bool(attrs__out_t *w, const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+    if (!json_is_boolean(v))
+        return NULL;
+    enum xsd__boolean *b = attrs__new(w, sizeof *b);
+    if (b != NULL)
+        *b = json_is_true(v) ? xsd__boolean__true_ : xsd__boolean__false_;
+    return b;
+}
+
+/* The object under key, or NULL. */
+static const json_t *attrs__get_obj(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+    return json_is_object(v) ? v : NULL;
+}
+
+/* Enumeration values, through gSOAP's own tables; an unknown name gives
+ * false and leaves soap->error as it was. */
+static bool attrs__duration_unit(struct soap *soap, const json_t *o, const char *key, enum fnp__DurationUnit *out)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    int saved = soap->error;
+    bool ok = s != NULL && soap_s2fnp__DurationUnit(soap, s, out) == SOAP_OK;
+    soap->error = saved;
+    return ok;
+}
+
+static struct fnp__attributeDescriptorDataType *attrs__get_attributes(attrs__out_t *w, const json_t *doc,
+                                                                      const char *key)
+{
+    const json_t *arr = json_object_get(doc, key);
+    if (!json_is_array(arr))
+        return NULL;
+    size_t n = json_array_size(arr);
+    struct fnp__attributeDescriptorDataType *d = attrs__new(w, sizeof *d);
+    if (d == NULL || (d->attribute = attrs__new(w, n * sizeof *d->attribute)) == NULL)
+        return NULL;
+    for (size_t i = 0; i < n && !w->oom; i++) {
+        const json_t *a = json_array_get(arr, i);
+        if (!json_is_object(a))
+            continue;
+        struct fnp__attributeDescriptorType *t = &d->attribute[d->__sizeattribute++];
+        t->attributeName = attrs__need_str(w, a, "attributeName");
+        t->stringValue = attrs__get_str(w, a, "stringValue");
+        t->dateValue = attrs__get_str(w, a, "dateValue");
+        t->booleanValue = attrs__get_bool(w, a, "booleanValue");
+        t->integerValue = attrs__get_int(w, a, "integerValue");
+        const json_t *vals = json_object_get(a, "arrayValue");
+        if (json_is_array(vals) && json_array_size(vals) > 0) {
+            size_t m = json_array_size(vals);
+            if ((t->arrayValue = attrs__new(w, m * sizeof *t->arrayValue)) == NULL)
+                break;
+            for (size_t k = 0; k < m && !w->oom; k++) {
+                const char *s = json_string_value(json_array_get(vals, k));
+                t->arrayValue[t->__sizearrayValue++] = attrs__dup(w, s != NULL ? s : "");
+            }
+        }
+    }
+    return d;
+}
+
+static struct fnp__licenseModelIdentifierType *attrs__get_license_model(attrs__out_t *w, const json_t *doc,
+                                                                        const char *key)
+{
+    const json_t *o = attrs__get_obj(doc, key);
+    if (o == NULL)
+        return NULL;
+    struct fnp__licenseModelIdentifierType *lm = attrs__new(w, sizeof *lm);
+    if (lm == NULL)
+        return NULL;
+    lm->uniqueId = attrs__get_str(w, o, "uniqueId");
+    const json_t *pk = attrs__get_obj(o, "primaryKeys");
+    if (pk != NULL && (lm->primaryKeys = attrs__new(w, sizeof *lm->primaryKeys)) != NULL)
+        lm->primaryKeys->name = attrs__need_str(w, pk, "name");
+    return lm;
+}
+
+/* A policyDataType; NULL (left out) without its required policyTerm. */
+static struct fnp__policyDataType *attrs__get_policy(attrs__out_t *w, const json_t *parent, const char *key)
+{
+    const json_t *o = attrs__get_obj(parent, key);
+    const json_t *term = attrs__get_obj(o, "policyTerm");
+    if (o == NULL || term == NULL)
+        return NULL;
+    struct fnp__policyDataType *p = attrs__new(w, sizeof *p);
+    if (p == NULL || (p->policyTerm = attrs__new(w, sizeof *p->policyTerm)) == NULL)
+        return NULL;
+    p->allowedCount = attrs__need_int(w, o, "allowedCount");
+    p->policyTerm->duration = attrs__need_int(w, term, "duration");
+    if (!attrs__duration_unit(w->soap, term, "durationUnit", &p->policyTerm->durationUnit))
+        return NULL;
+    return p;
+}
+
+static struct fnp__policyAttributesListType *attrs__get_policies(attrs__out_t *w, const json_t *doc)
+{
+    const json_t *o = attrs__get_obj(doc, "policyAttributes"), *x;
+    if (o == NULL)
+        return NULL;
+    struct fnp__policyAttributesListType *p = attrs__new(w, sizeof *p);
+    if (p == NULL)
+        return NULL;
+    p->rehostsPolicy = attrs__get_policy(w, o, "rehostsPolicy");
+    p->returnsPolicy = attrs__get_policy(w, o, "returnsPolicy");
+    p->repairsPolicy = attrs__get_policy(w, o, "repairsPolicy");
+    if ((x = attrs__get_obj(o, "extraActivationsPolicy")) != NULL &&
+        (p->extraActivationsPolicy = attrs__new(w, sizeof *p->extraActivationsPolicy)) != NULL)
+        p->extraActivationsPolicy->allowedCount = attrs__need_int(w, x, "allowedCount");
+    if ((x = attrs__get_obj(o, "cancelLicensePolicy")) != NULL &&
+        (p->cancelLicensePolicy = attrs__new(w, sizeof *p->cancelLicensePolicy)) != NULL)
+        p->cancelLicensePolicy->isCancelLicense = attrs__bool_value(x, "isCancelLicense");
+    if ((x = attrs__get_obj(o, "virtualLicensePolicy")) != NULL &&
+        (p->virtualLicensePolicy = attrs__new(w, sizeof *p->virtualLicensePolicy)) != NULL)
+        p->virtualLicensePolicy->isVirtualLicense = attrs__bool_value(x, "isVirtualLicense");
+    if ((x = attrs__get_obj(o, "reinstallPolicy")) != NULL &&
+        (p->reinstallPolicy = attrs__new(w, sizeof *p->reinstallPolicy)) != NULL) {
+        struct fnp__reinstallPolicyDataType *r = p->reinstallPolicy;
+        const json_t *a = attrs__get_obj(x, "advancedPolicy");
+        r->defaultPolicy = attrs__get_policy(w, x, "defaultPolicy");
+        if (a != NULL && (r->advancedPolicy = attrs__new(w, sizeof *r->advancedPolicy)) != NULL) {
+            struct fnp__advancedReinstallPolicyType *adv = r->advancedPolicy;
+            adv->umn1Policy = attrs__get_policy(w, a, "umn1Policy");
+            adv->umn2Policy = attrs__get_policy(w, a, "umn2Policy");
+            adv->umn3Policy = attrs__get_policy(w, a, "umn3Policy");
+            adv->midPolicy = attrs__get_policy(w, a, "midPolicy");
+            /* All four are required. */
+            if (!adv->umn1Policy || !adv->umn2Policy || !adv->umn3Policy || !adv->midPolicy)
+                r->advancedPolicy = NULL;
+        }
+    }
+    if ((x = attrs__get_obj(o, "acpiGenerationIdLicensePolicy")) != NULL &&
+        (p->acpiGenerationIdLicensePolicy = attrs__new(w, sizeof *p->acpiGenerationIdLicensePolicy)) != NULL)
+        p->acpiGenerationIdLicensePolicy->useACPIGenerationId = attrs__bool_value(x, "useACPIGenerationId");
+    return p;
+}
+
+static enum fnp__StartDateOptionType *attrs__get_start_option(attrs__out_t *w, const json_t *doc)
+{
+    const char *s = json_string_value(json_object_get(doc, "startDateOption"));
+    enum fnp__StartDateOptionType v;
+    int saved = w->soap->error;
+    if (s == NULL || soap_s2fnp__StartDateOptionType(w->soap, s, &v) != SOAP_OK) {
+        w->soap->error = saved;
+        return NULL;
+    }
+    enum fnp__StartDateOptionType *p = attrs__new(w, sizeof *p);
+    if (p != NULL)
+        *p = v;
+    return p;
+}
+
+static struct fnp__versionDateAttributesType *attrs__get_version_date(attrs__out_t *w, const json_t *doc)
+{
+    const json_t *o = attrs__get_obj(doc, "versionDateAttributes");
+    const json_t *d = attrs__get_obj(o, "duration");
+    const char *s = json_string_value(json_object_get(o, "versionOption"));
+    enum fnp__VersionDateOptionType v;
+    int saved = w->soap->error;
+    if (o == NULL || s == NULL || soap_s2fnp__VersionDateOptionType(w->soap, s, &v) != SOAP_OK) {
+        w->soap->error = saved;
+        return NULL;
+    }
+    struct fnp__versionDateAttributesType *p = attrs__new(w, sizeof *p);
+    if (p == NULL)
+        return NULL;
+    p->versionOption = v;
+    if (d != NULL && (p->duration = attrs__new(w, sizeof *p->duration)) != NULL) {
+        p->duration->numDuration = attrs__need_int(w, d, "numDuration");
+        if (!attrs__duration_unit(w->soap, d, "durationUnit", &p->duration->durationUnit))
+            p->duration = NULL;
+    }
+    return p;
+}
+
+static struct fnp__productIdentifierType *attrs__get_product(attrs__out_t *w, const json_t *o)
+{
+    struct fnp__productIdentifierType *p = attrs__new(w, sizeof *p);
+    if (p == NULL)
+        return NULL;
+    p->uniqueId = attrs__get_str(w, o, "uniqueId");
+    const json_t *pk = attrs__get_obj(o, "primaryKeys");
+    if (pk != NULL && (p->primaryKeys = attrs__new(w, sizeof *p->primaryKeys)) != NULL) {
+        p->primaryKeys->name = attrs__need_str(w, pk, "name");
+        p->primaryKeys->version = attrs__need_str(w, pk, "version");
+    }
+    return p;
+}
+
+static struct fnp__entitledProductDataListType *attrs__get_entitled_products(attrs__out_t *w, const json_t *doc)
+{
+    const json_t *arr = json_object_get(doc, "entitledProducts");
+    if (!json_is_array(arr))
+        return NULL;
+    size_t n = json_array_size(arr);
+    struct fnp__entitledProductDataListType *l = attrs__new(w, sizeof *l);
+    if (l == NULL || (l->entitledProduct = attrs__new(w, n * sizeof *l->entitledProduct)) == NULL)
+        return NULL;
+    for (size_t i = 0; i < n && !w->oom; i++) {
+        const json_t *o = json_array_get(arr, i), *prod;
+        if (!json_is_object(o))
+            continue;
+        struct fnp__entitledProductDataType *ep = &l->entitledProduct[l->__sizeentitledProduct++];
+        if ((prod = attrs__get_obj(o, "product")) != NULL)
+            ep->product = attrs__get_product(w, prod);
+        ep->quantity = attrs__need_int(w, o, "quantity");
+    }
+    return l;
+}
+
+static struct fnp__channelPartnerDataListType *attrs__get_channel_partners(attrs__out_t *w, const json_t *doc)
+{
+    const json_t *arr = json_object_get(doc, "channelPartners");
+    if (!json_is_array(arr))
+        return NULL;
+    size_t n = json_array_size(arr);
+    struct fnp__channelPartnerDataListType *l = attrs__new(w, sizeof *l);
+    if (l == NULL || (l->channelPartner = attrs__new(w, n * sizeof *l->channelPartner)) == NULL)
+        return NULL;
+    for (size_t i = 0; i < n && !w->oom; i++) {
+        const json_t *o = json_array_get(arr, i), *x, *pk;
+        if (!json_is_object(o))
+            continue;
+        struct fnp__channelPartnerDataType *cp = &l->channelPartner[l->__sizechannelPartner++];
+        cp->tierName = attrs__need_str(w, o, "tierName");
+        /* accountUnit is required; its children are not. */
+        if ((cp->accountUnit = attrs__new(w, sizeof *cp->accountUnit)) == NULL)
+            break;
+        if ((x = attrs__get_obj(o, "accountUnit")) != NULL) {
+            cp->accountUnit->uniqueId = attrs__get_str(w, x, "uniqueId");
+            if ((pk = attrs__get_obj(x, "primaryKeys")) != NULL &&
+                (cp->accountUnit->primaryKeys = attrs__new(w, sizeof *cp->accountUnit->primaryKeys)) != NULL)
+                cp->accountUnit->primaryKeys->id = attrs__need_str(w, pk, "id");
+        }
+        if ((x = attrs__get_obj(o, "contact")) != NULL && (cp->contact = attrs__new(w, sizeof *cp->contact)) != NULL) {
+            cp->contact->uniqueId = attrs__get_str(w, x, "uniqueId");
+            cp->contact->userName = attrs__get_str(w, x, "userName");
+            if ((pk = attrs__get_obj(x, "primaryKeys")) != NULL &&
+                (cp->contact->primaryKeys = attrs__new(w, sizeof *cp->contact->primaryKeys)) != NULL) {
+                struct fnp__userPKType *u = cp->contact->primaryKeys;
+                u->firstName = attrs__need_str(w, pk, "firstName");
+                u->lastName = attrs__need_str(w, pk, "lastName");
+                u->emailAddress = attrs__need_str(w, pk, "emailAddress");
+                u->phoneNumber = attrs__get_str(w, pk, "phoneNumber");
+            }
+        }
+        cp->currentOwner = attrs__get_bool(w, o, "currentOwner");
+    }
+    return l;
+}
+
+/* The parsed document (the caller json_decrefs it), or NULL: none, or one
+ * that cannot be read, which is logged. */
+static json_t *attrs__load(const char *json, const char *what)
+{
+    json_error_t err;
+    if (json == NULL)
+        return NULL;
+    json_t *doc = json_loads(json, 0, &err);
+    if (doc == NULL || !json_is_object(doc)) {
+        log_error("the stored attributes of %s cannot be read (%s); they are left out of the answer", what,
+                  doc == NULL ? err.text : "not a JSON object");
+        json_decref(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+int attrs_write_line_item(struct soap *soap, const char *json, struct fnp__entitlementLineItemDataType *out)
+{
+    attrs__out_t w = {soap, false};
+    json_t *doc = attrs__load(json, out->activationId && out->activationId->id ? out->activationId->id : "a line item");
+    if (doc == NULL)
+        return SOAP_OK;
+    out->alternateLicenseModel1 = attrs__get_license_model(&w, doc, "alternateLicenseModel1");
+    out->alternateLicenseModel2 = attrs__get_license_model(&w, doc, "alternateLicenseModel2");
+    out->licenseModelAttributes = attrs__get_attributes(&w, doc, "licenseModelAttributes");
+    out->FNPTimeZoneValue = attrs__get_str(&w, doc, "FNPTimeZoneValue");
+    out->policyAttributes = attrs__get_policies(&w, doc);
+    out->startDateOption = attrs__get_start_option(&w, doc);
+    out->versionDateAttributes = attrs__get_version_date(&w, doc);
+    out->entitledProducts = attrs__get_entitled_products(&w, doc);
+    out->lineItemAttributes = attrs__get_attributes(&w, doc, "lineItemAttributes");
+    json_decref(doc);
+    return w.oom ? (soap->error = SOAP_EOM) : SOAP_OK;
+}
+
+int attrs_write_entitlement(struct soap *soap, const char *json, struct fnp__simpleEntitlementDataType *out)
+{
+    attrs__out_t w = {soap, false};
+    json_t *doc = attrs__load(json, out->entitlementId && out->entitlementId->id ? out->entitlementId->id : "an entitlement");
+    if (doc == NULL)
+        return SOAP_OK;
+    out->channelPartners = attrs__get_channel_partners(&w, doc);
+    out->entitlementAttributes = attrs__get_attributes(&w, doc, "entitlementAttributes");
+    json_decref(doc);
+    return w.oom ? (soap->error = SOAP_EOM) : SOAP_OK;
 }

@@ -30,4 +30,10 @@ int attrs_read_renewal(struct soap *soap, const struct fnp__renewParametersDataT
 int attrs_read_entitlement(struct soap *soap, const struct fnp__createSimpleEntitlementDataType *in,
                            const char **json, const char **invalid);
 
+/* Fill the elements of a query's answer from a stored document (json NULL:
+ * none), everything allocated on soap. A document that cannot be parsed is
+ * logged and its fields left out. Return SOAP_OK or SOAP_EOM. */
+int attrs_write_line_item(struct soap *soap, const char *json, struct fnp__entitlementLineItemDataType *out);
+int attrs_write_entitlement(struct soap *soap, const char *json, struct fnp__simpleEntitlementDataType *out);
+
 #endif

@@ -468,7 +468,7 @@ static int convert__found_item(struct soap *soap, const model_found_item_t *in,
         out->parentLineItem = convert_line_item_ref(soap, in->parent_unique_id, in->parent_activation_id);
     out->createdOnDateTime = convert__time(soap, in->created);
     out->lastModifiedDateTime = convert__time(soap, in->modified);
-    return SOAP_OK;
+    return attrs_write_line_item(soap, in->attributes_json, out);
 }
 
 int convert_found(struct soap *soap, const model_found_t *in, struct fnp__entitlementDataType *out)
@@ -497,5 +497,5 @@ int convert_found(struct soap *soap, const model_found_t *in, struct fnp__entitl
     for (size_t i = 0; i < in->n_items; i++)
         if (convert__found_item(soap, &in->items[i], &e->lineItems[i]) != SOAP_OK)
             return SOAP_EOM;
-    return SOAP_OK;
+    return attrs_write_entitlement(soap, in->attributes_json, e);
 }
