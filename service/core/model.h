@@ -15,6 +15,11 @@
 /* Longest identifier (entitlementId, activationId, names) we store. */
 #define MODEL_MAX_ID_CHARS 255
 
+/* Most entitlementAttributes criteria one query takes (they are ANDed);
+ * each is a subquery and two bound parameters, so the query stays within
+ * db/query.c's limits. */
+#define MODEL_MAX_ATTR_CRITERIA 16
+
 /* Tri-state for optional booleans of the wire format. */
 typedef enum { OPT_UNSET = -1, OPT_FALSE = 0, OPT_TRUE = 1 } opt_bool_t;
 
@@ -72,8 +77,9 @@ typedef struct model_product_ref {
  * versionDateAttributes, entitledProducts, lineItemAttributes. An
  * entitlement's: channelPartners, entitlementAttributes. The three
  * attribute lists are arrays of {attributeName, stringValue, dateValue,
- * booleanValue, integerValue, arrayValue} objects (the values given). A
- * renewal or a CREATE_OR_UPDATE merges documents key by
+ * booleanValue, integerValue, arrayValue} objects (the values given);
+ * db/query.c searches entitlementAttributes by attributeName and
+ * stringValue. A renewal or a CREATE_OR_UPDATE merges documents key by
  * key (db/stmt.c): a key given replaces the old one whole.
  */
 
@@ -192,6 +198,14 @@ typedef struct model_date_crit {
     model_date_match_t match;
 } model_date_crit_t;
 
+/* An entitlementAttributes criterion: the entitlement has an attribute
+ * named name whose stringValue matches value (any value, or none, when
+ * value.value is NULL). */
+typedef struct model_attr_crit {
+    const char *name;
+    model_text_crit_t value;
+} model_attr_crit_t;
+
 typedef struct model_query {
     const char *invalid; /* a criterion that cannot be used (a date that is not
                             one): an INVALID_REQUEST message, or NULL */
@@ -201,6 +215,8 @@ typedef struct model_query {
     model_date_crit_t start_date, expiration_date, created_on, version_date, last_modified;
     opt_bool_t is_permanent;
     opt_bool_t is_bulk;
+    size_t n_attrs;    /* entitlementAttributes criteria, all to match */
+    model_attr_crit_t *attrs;
     bool match_none;   /* a criterion nothing here can satisfy */
     long long batch_size;
     long long page_number; /* 1-based */

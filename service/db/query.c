@@ -88,6 +88,21 @@ static void qb_date(qb_t *b, const char *expr, const model_date_crit_t *c)
     qb_add(b, frag);
 }
 
+/* One entitlementAttributes criterion: an element of the entitlement's
+ * attributes document's entitlementAttributes array (model.h) with that
+ * attributeName and, when given, a stringValue that matches. */
+static void qb_attr(qb_t *b, const model_attr_crit_t *c)
+{
+    char frag[200];
+    snprintf(frag, sizeof frag,
+             " AND EXISTS (SELECT 1 FROM jsonb_array_elements(e.attributes -> 'entitlementAttributes') ea "
+             "WHERE ea ->> 'attributeName' = $%d",
+             qb_param(b, c->name));
+    qb_add(b, frag);
+    qb_text(b, " AND ", "ea ->> 'stringValue'", &c->value);
+    qb_add(b, ")");
+}
+
 static bool qb_has_item_criteria(const model_query_t *q)
 {
     return q->product_name.value || q->product_version.value || q->part_number.value ||
@@ -111,6 +126,8 @@ static void qb_where(qb_t *b, const model_query_t *q)
     qb_text(b, " AND ", "e.created_by", &q->created_user_id);
     qb_date(b, "e.created_at", &q->created_on);
     qb_date(b, "m.lm", &q->last_modified);
+    for (size_t i = 0; i < q->n_attrs; i++)
+        qb_attr(b, &q->attrs[i]);
     if (q->description.value != NULL) {
         /* description matches the entitlement's or any line item's. */
         qb_text(b, " AND (", "e.description", &q->description);

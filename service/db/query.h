@@ -11,8 +11,10 @@
 #include "../core/model.h"
 #include "pool.h"
 
-/* Most criteria (hence bound parameters) one query can carry. */
-#define QUERY_MAX_PARAMS 48
+/* Most bound parameters one query can carry: every criterion of
+ * model_query_t once (description twice), two for each of the
+ * MODEL_MAX_ATTR_CRITERIA entitlementAttributes criteria, and the page. */
+#define QUERY_MAX_PARAMS 64
 
 /* Returns one page of matching entitlements with their line items, the
  * entitlement whose line item changed last first. */

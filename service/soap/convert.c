@@ -293,6 +293,41 @@ static int convert__date(struct soap *soap, const char *element, const struct fn
     return rc;
 }
 
+/* The entitlementAttributes criteria: each names an attribute (not empty)
+ * and, optionally, how its stringValue must match; they are ANDed, at most
+ * MODEL_MAX_ATTR_CRITERIA of them. A criterion that cannot be used sets
+ * *invalid. */
+static int convert__attr_crits(struct soap *soap, const struct fnp__entCustomAttributesQueryListType *in,
+                               model_query_t *out)
+{
+    size_t n = in != NULL && in->__sizeattribute > 0 ? (size_t)in->__sizeattribute : 0;
+    char msg[128];
+    if (n == 0)
+        return SOAP_OK;
+    if (n > MODEL_MAX_ATTR_CRITERIA) {
+        snprintf(msg, sizeof msg, "entitlementAttributes has %zu attribute criteria, at most %d allowed", n,
+                 MODEL_MAX_ATTR_CRITERIA);
+        if (out->invalid == NULL && (out->invalid = soap_strdup(soap, msg)) == NULL)
+            return soap->error = SOAP_EOM;
+        return SOAP_OK;
+    }
+    if ((out->attrs = convert__zalloc(soap, n * sizeof *out->attrs)) == NULL)
+        return soap->error = SOAP_EOM;
+    out->n_attrs = n;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = in->attribute[i].attributeName;
+        if (name == NULL || name[strspn(name, " \t\r\n")] == '\0') {
+            if (out->invalid == NULL &&
+                (out->invalid = soap_strdup(soap, "entitlementAttributes/attribute/attributeName is empty")) == NULL)
+                return soap->error = SOAP_EOM;
+            return SOAP_OK;
+        }
+        out->attrs[i].name = name;
+        convert__text(in->attribute[i].stringValue, &out->attrs[i].value);
+    }
+    return SOAP_OK;
+}
+
 int convert_query(struct soap *soap, const struct fnp__searchEntitlementDataType *in, model_query_t *out)
 {
     int rc = SOAP_OK;
@@ -325,15 +360,16 @@ int convert_query(struct soap *soap, const struct fnp__searchEntitlementDataType
         return rc;
     out->is_permanent = convert_bool(in->isPermanent);
     out->is_bulk = convert_bool(in->isBulk);
-    /* Criteria on things this service does not keep (contacts, channel
+    if ((rc = convert__attr_crits(soap, in->entitlementAttributes, out)) != SOAP_OK)
+        return rc;
+    /* Criteria on things this service does not search (contacts, channel
      * partners, maintenance line items, license technologies, product
      * types other than licensed products) match nothing. */
     if ((in->contactEmail && in->contactEmail->value) || in->accountUnitName ||
         (in->currentOwnerName && in->currentOwnerName->value) ||
         (in->licenseTechnology && in->licenseTechnology->value) || in->maintStartDate ||
         in->maintExpirationDate || convert_bool(in->maintIsPermanent) == OPT_TRUE ||
-        (in->productType && *in->productType != fnp__ProductType__LICENSED_USCOREPRODUCT) ||
-        (in->entitlementAttributes && in->entitlementAttributes->__sizeattribute > 0))
+        (in->productType && *in->productType != fnp__ProductType__LICENSED_USCOREPRODUCT))
         out->match_none = true;
     return SOAP_OK;
 }
