@@ -47,12 +47,16 @@ def create_body(entitlements, op_type=None):
 
 
 def change_item_xml(parent, new_aid, product, count=1, is_full=None, allow=None, auto_deploy=True,
-                    parent_uid=None, auto=None, order_id=None):
+                    parent_uid=None, auto=None, order_id=None, item=None):
+    """item: the lineItem element's XML, to send instead of the one built
+    from new_aid, product, count, auto and order_id."""
     pid = (_opt("uniqueId", parent_uid) +
            (f"<v4:primaryKeys><v4:activationId>{escape(parent)}</v4:activationId></v4:primaryKeys>"
             if parent is not None else ""))
+    if item is None:
+        item = line_item_xml('lineItem', new_aid, product, count, auto=auto, order_id=order_id)
     return (f"<v4:lineItemData><v4:parentLineItemIdentifier>{pid}</v4:parentLineItemIdentifier>"
-            f"{line_item_xml('lineItem', new_aid, product, count, auto=auto, order_id=order_id)}"
+            f"{item}"
             f"{_opt('isFull', is_full)}{_opt('allowActivationsOnParent', allow)}"
             f"{_opt('autoDeploy', auto_deploy)}</v4:lineItemData>")
 
@@ -82,7 +86,9 @@ def simple_query(tag, value, search_type="EQUALS"):
 
 
 def renew_item_xml(parent, new_aid=None, auto=None, term=None, expiration=None, count=None, is_full=None,
-                   allow=None, auto_deploy=True, permanent=None):
+                   allow=None, auto_deploy=True, permanent=None, extra=""):
+    """extra: XML of the renewParameters elements after numberOfCopies
+    (startDate ... lineItemAttributes), in schema order."""
     terms = ""
     if term is not None or expiration is not None:
         t = (f"<v4:term><v4:numDuration>{term[0]}</v4:numDuration><v4:durationUnit>{term[1]}</v4:durationUnit></v4:term>"
@@ -91,7 +97,7 @@ def renew_item_xml(parent, new_aid=None, auto=None, term=None, expiration=None, 
     return (f"<v4:renewLineItemData><v4:parentLineItemIdentifier><v4:primaryKeys><v4:activationId>{escape(parent)}"
             f"</v4:activationId></v4:primaryKeys></v4:parentLineItemIdentifier><v4:renewParameters>"
             f"{activation_id_xml(new_aid, auto)}{_opt('isPermanent', permanent)}{terms}{_opt('numberOfCopies', count)}"
-            f"</v4:renewParameters>{_opt('isFull', is_full)}{_opt('allowActivationsOnParent', allow)}"
+            f"{extra}</v4:renewParameters>{_opt('isFull', is_full)}{_opt('allowActivationsOnParent', allow)}"
             f"{_opt('autoDeploy', auto_deploy)}</v4:renewLineItemData>")
 
 
@@ -135,3 +141,63 @@ def delete_body(eids):
 
 def count_body(criteria=""):
     return f"<v4:getEntitlementCountRequest><v4:queryParams>{criteria}</v4:queryParams></v4:getEntitlementCountRequest>"
+
+
+def attributes_xml(tag, attrs):
+    """An attributeDescriptorDataType element. attrs: list of (name, values),
+    values a dict of stringValue, dateValue, booleanValue, integerValue and
+    arrayValue (a list of strings), each optional."""
+    parts = []
+    for name, v in attrs:
+        inner = f"<v4:attributeName>{escape(name)}</v4:attributeName>"
+        for k in ("stringValue", "dateValue", "booleanValue", "integerValue"):
+            inner += _opt(k, v.get(k))
+        inner += "".join(f"<v4:arrayValue>{escape(x)}</v4:arrayValue>" for x in v.get("arrayValue", ()))
+        parts.append(f"<v4:attribute>{inner}</v4:attribute>")
+    return f"<v4:{tag}>{''.join(parts)}</v4:{tag}>"
+
+
+# The optional elements of createEntitlementLineItemDataType, in schema order.
+LINE_ITEM_ORDER = ("description", "product", "partNumber", "licenseModel", "alternateLicenseModel1",
+                   "alternateLicenseModel2", "licenseModelAttributes", "FNPTimeZoneValue", "policyAttributes",
+                   "orderId", "orderLineNumber", "numberOfCopies", "startDate", "startDateOption", "isPermanent",
+                   "term", "expirationDate", "versionDate", "versionDateAttributes", "lineItemType",
+                   "entitledProducts", "lineItemAttributes")
+
+
+def line_item_full_xml(tag, aid, product, count, fields=None, auto=None):
+    """A line item with any of its elements: fields maps element names of
+    LINE_ITEM_ORDER to their complete XML (the element itself)."""
+    fields = dict(fields or {})
+    if product is not None:
+        fields.setdefault("product", product_xml("product", *product))
+    fields["numberOfCopies"] = f"<v4:numberOfCopies>{count}</v4:numberOfCopies>"
+    unknown = set(fields) - set(LINE_ITEM_ORDER)
+    if unknown:
+        raise ValueError(f"not line item elements: {sorted(unknown)}")
+    return (f"<v4:{tag}>{activation_id_xml(aid, auto)}{''.join(fields.get(k, '') for k in LINE_ITEM_ORDER)}"
+            f"</v4:{tag}>")
+
+
+def entitlement_full_xml(eid, items_xml, channel_partners=None, attributes=None, auto_deploy=True, sold_to=None):
+    """A simpleEntitlement with line items (XML) and, as XML, its channelPartners
+    and entitlementAttributes elements."""
+    return (f"<v4:simpleEntitlement><v4:entitlementId><v4:id>{escape(eid)}</v4:id></v4:entitlementId>"
+            f"{_opt('soldTo', sold_to)}{items_xml}{_opt('autoDeploy', auto_deploy)}{channel_partners or ''}"
+            f"{attributes or ''}</v4:simpleEntitlement>")
+
+
+def create_full_body(entitlements_xml, op_type=None):
+    return (f"<v4:createSimpleEntitlementRequest>{''.join(entitlements_xml)}{_opt('opType', op_type)}"
+            f"</v4:createSimpleEntitlementRequest>")
+
+
+def attribute_query(criteria):
+    """An entitlementAttributes search criterion. criteria: list of (name,
+    value, searchType) with value None for "any value"."""
+    parts = []
+    for name, value, search_type in criteria:
+        sv = (f"<v4:stringValue><v4:value>{escape(value)}</v4:value><v4:searchType>{search_type}"
+              f"</v4:searchType></v4:stringValue>" if value is not None else "")
+        parts.append(f"<v4:attribute><v4:attributeName>{escape(name)}</v4:attributeName>{sv}</v4:attribute>")
+    return f"<v4:entitlementAttributes>{''.join(parts)}</v4:entitlementAttributes>"

@@ -5,7 +5,9 @@ import shutil
 import socket
 import unittest
 
-from builders import change_item_xml, create_body, lifecycle_body, search_body
+from builders import (attribute_query, attributes_xml, change_item_xml, create_body, create_full_body,
+                      entitlement_full_xml, lifecycle_body, line_item_full_xml, renew_body, renew_item_xml,
+                      search_body)
 from catalog import Catalog
 from harness import Client, Daemon, envelope, make_user, token
 
@@ -30,6 +32,28 @@ class ValgrindTest(unittest.TestCase):
                 {"items": [change_item_xml("missing-" + token(6), None, cat.upgrade, 1, auto=True)]}]))
             self.assertEqual(r.status_text, "PARTIAL_FAILURE", r.body)
             self.assertEqual(c.call(search_body()).status_text, "SUCCESS")
+            # The attributes document: built, stored, inherited, searched,
+            # read back; and abandoned half built by a bad integer.
+            attrs = {"lineItemAttributes": attributes_xml("lineItemAttributes", [
+                         ("S", {"stringValue": "v", "arrayValue": ["a", "b"]}), ("D", {"dateValue": "2027-01-01"})]),
+                     "policyAttributes": "<v4:policyAttributes><v4:rehostsPolicy><v4:allowedCount>1</v4:allowedCount>"
+                                         "<v4:policyTerm><v4:duration>1</v4:duration><v4:durationUnit>DAYS"
+                                         "</v4:durationUnit></v4:policyTerm></v4:rehostsPolicy></v4:policyAttributes>",
+                     "expirationDate": "<v4:expirationDate>2027-01-31</v4:expirationDate>"}
+            ent_attrs = attributes_xml("entitlementAttributes", [("Region", {"stringValue": "EMEA"})])
+            r = c.call(create_full_body([entitlement_full_xml(eid + "-A", line_item_full_xml(
+                "lineItems", eid + "-A1", cat.base, 4, attrs), None, ent_attrs)]))
+            self.assertEqual(r.status_text, "SUCCESS", r.body)
+            r = c.call(renew_body([{"items": [renew_item_xml(eid + "-A1", auto=True, count=1, term=(1, "YEARS"))]}]))
+            self.assertEqual(r.status_text, "SUCCESS", r.body)
+            r = c.call(search_body(attribute_query([("Region", "EM", "STARTS_WITH")])))
+            self.assertEqual(r.status_text, "SUCCESS", r.body)
+            bad = dict(attrs, lineItemAttributes=attributes_xml("lineItemAttributes", [
+                ("S", {"stringValue": "v"}), ("I", {"integerValue": "99999999999999999999"})]))
+            r = c.raw(envelope(create_full_body([entitlement_full_xml(eid + "-B", line_item_full_xml(
+                "lineItems", eid + "-B1", cat.base, 1, bad), None, ent_attrs)])))
+            self.assertIn("not an integer in range", r.faultstring or "", r.body)
+            c = Client(d, user)
             Client(d, None).call(search_body())                      # 401
             c.raw(b"not xml")                                          # parse fault
             c = Client(d, user)
