@@ -5,6 +5,7 @@
  * ENTITLEMENTD_HOME (default var/). Every command exits 0 on success and
  * non-zero with a message on standard error otherwise.
  */
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -22,6 +23,11 @@
 /* Longest password read from standard input. */
 #define CTL_MAX_PASSWORD 255
 
+/* "entitlement show" prints attribute lists briefly: at most this many
+ * attributes of a list, each name and value cut at this many bytes. */
+#define CTL_SHOW_ATTRIBUTES 8
+#define CTL_SHOW_VALUE 48
+
 static const char *const ctl_usage =
     "usage: entitlementctl COMMAND\n\n"
     "  migrate                                  apply pending database migrations\n"
@@ -31,7 +37,8 @@ static const char *const ctl_usage =
     "  product relate FROM_NAME FROM_VERSION TO_NAME TO_VERSION UPGRADE|UPSELL [--if-missing]\n"
     "                                           allow upgrades (upsells) between two products\n"
     "  entitlement show ID                      an entitlement (entitlementId or uniqueId), its line\n"
-    "                                           items as a lineage tree, and its audit trail\n\n"
+    "                                           items as a lineage tree with their attributes in\n"
+    "                                           brief, and its audit trail\n\n"
     "Database: DATABASE_URL, else the embedded cluster under ENTITLEMENTD_HOME (default var/).\n";
 
 static int ctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -195,6 +202,71 @@ static void ctl_arena_free(ctl_arena_t *arena)
     free(arena->blocks);
 }
 
+/* Prints v as JSON (strings quoted, every character outside printable
+ * ASCII escaped, so that stored text cannot drive the terminal), cut at
+ * CTL_SHOW_VALUE bytes. */
+static void ctl_print_json(const json_t *v)
+{
+    char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_ENSURE_ASCII);
+    if (text == NULL) {
+        fputs("?", stdout);
+        return;
+    }
+    if (strlen(text) > CTL_SHOW_VALUE)
+        printf("%.*s...", CTL_SHOW_VALUE, text);
+    else
+        fputs(text, stdout);
+    free(text);
+}
+
+/* One line of the attributes document (core/model.h) of a line item or an
+ * entitlement: the attributes of its list named list (name=value, the
+ * first value each has), then the names of the other fields it holds. */
+static void ctl_print_attributes(const char *indent, const char *json, const char *list)
+{
+    json_error_t err;
+    json_t *doc = json != NULL ? json_loads(json, 0, &err) : NULL;
+    const json_t *attrs = json_object_get(doc, list), *a, *v;
+    static const char *const values[] = {"stringValue", "integerValue", "booleanValue", "dateValue", "arrayValue"};
+    const char *key;
+    size_t i, shown = 0;
+
+    if (json == NULL)
+        return;
+    if (!json_is_object(doc)) {
+        printf("%s(attributes that cannot be read)\n", indent);
+        json_decref(doc);
+        return;
+    }
+    printf("%s%s", indent, list);
+    json_array_foreach(attrs, i, a) {
+        if (shown++ == CTL_SHOW_ATTRIBUTES) {
+            printf(" ... (%zu in all)", json_array_size(attrs));
+            break;
+        }
+        printf("%s", i ? ", " : " ");
+        ctl_print_json(json_object_get(a, "attributeName"));
+        for (size_t k = 0; k < sizeof values / sizeof values[0]; k++)
+            if ((v = json_object_get(a, values[k])) != NULL) {
+                putchar('=');
+                ctl_print_json(v);
+                break;
+            }
+    }
+    if (shown == 0)
+        printf(" none");
+    bool first = true;
+    json_object_foreach(doc, key, v) {
+        if (strcmp(key, list) == 0)
+            continue;
+        /* The keys are element names of ours, safe to print. */
+        printf("%s%s", first ? "; also " : ", ", key);
+        first = false;
+    }
+    putchar('\n');
+    json_decref(doc);
+}
+
 static void ctl_print_item(const model_found_t *e, size_t i, int depth, int guard)
 {
     const model_found_item_t *it = &e->items[i];
@@ -210,6 +282,13 @@ static void ctl_print_item(const model_found_t *e, size_t i, int depth, int guar
     if (it->parent_activation_id && depth == 0)
         printf("  (from %s, another entitlement)", it->parent_activation_id);
     putchar('\n');
+    if (it->attributes_json != NULL) {
+        /* Under the line item's name, four columns in. */
+        char indent[64];
+        int width = depth * 4 + (depth ? 4 : 0) + 6;
+        snprintf(indent, sizeof indent, "%*s", width < 60 ? width : 60, "");
+        ctl_print_attributes(indent, it->attributes_json, "lineItemAttributes");
+    }
     if (guard <= 0) /* lineage deeper than the item count: a cycle, which cannot happen */
         return;
     for (size_t k = 0; k < e->n_items; k++)
@@ -275,6 +354,7 @@ static int ctl_entitlement_show(int argc, char **argv, db_conn_t *c, const ent_a
         printf("  description %s\n", e->description);
     if (e->created_by)
         printf("  created by %s\n", e->created_by);
+    ctl_print_attributes("  ", e->attributes_json, "entitlementAttributes");
     printf("Line items (%zu), each under the line item it was made from:\n", e->n_items);
     for (size_t i = 0; i < e->n_items; i++) {
         const char *p = e->items[i].parent_activation_id;

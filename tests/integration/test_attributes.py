@@ -11,7 +11,7 @@ from builders import (attribute_query, attributes_xml, change_item_xml, count_bo
                       entitlement_full_xml, lifecycle_body, line_item_full_xml, product_xml, renew_body,
                       renew_item_xml, search_body, simple_query)
 from catalog import Catalog
-from harness import NS, Client, Daemon, DaemonTestCase, envelope, psql, token
+from harness import NS, Client, Daemon, DaemonTestCase, ctl, envelope, psql, token
 
 # The elements of a line item this test is about, in schema order (the
 # query answers them in that order, which the schema check enforces).
@@ -245,6 +245,23 @@ class AttributesTest(DaemonTestCase):
         for n in names:
             r = self.call_ok(search_body(attribute_query([(n, n, "EQUALS")])))
             self.assertEqual(len(r.findall("f:entitlement")), 1, r.body)
+
+    def test_entitlementctl_shows_them_briefly_and_safely(self):
+        item_attrs = [(f"K{i}", {"integerValue": str(i)}) for i in range(10)]
+        item_attrs[0] = ("K0", {"stringValue": "\u009b2J \u00e9" + "x" * 100})
+        fields = {"lineItemAttributes": attributes_xml("lineItemAttributes", item_attrs),
+                  "FNPTimeZoneValue": "<v4:FNPTimeZoneValue>UTC</v4:FNPTimeZoneValue>"}
+        eid, aid, _ = self.create_with_fields(
+            fields, attributes_xml("entitlementAttributes", [("Region", {"stringValue": "EMEA"})]),
+            channel_partners("CP"))
+        out = ctl("entitlement", "show", eid).stdout
+        self.assertIn('  entitlementAttributes "Region"="EMEA"; also channelPartners\n', out)
+        line = next(l for l in out.splitlines() if l.lstrip().startswith("lineItemAttributes"))
+        # Stored text is escaped, long values and lists cut.
+        self.assertIn('"K0"="\\u009B2J \\u00E9xxx', line)
+        self.assertNotIn("\u009b", out)
+        self.assertIn('"K7"=7 ... (10 in all); also FNPTimeZoneValue', line)
+        self.assertNotIn('"K8"', line)
 
     def test_create_or_update_replaces_the_lists_given(self):
         first = attributes_xml("entitlementAttributes", [("Region", {"stringValue": "EMEA"})])
