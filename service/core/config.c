@@ -71,6 +71,9 @@ static const cfg_setting_t cfg__table[] = {
                 "being written share one transaction and one commit (each unit still atomic); "
                 "this many such groups are written at once. 0: every request has a transaction "
                 "of its own."),
+    INT_SETTING("ENTITLEMENTD_MAX_BUFFERED_MB", max_buffered_mb, 1, 65536, "256",
+                "MiB of requests still arriving (and responses still leaving) that all connections "
+                "together may hold; a request that would go over is answered 503."),
     INT_SETTING("ENTITLEMENTD_VALIDATE_XML", validate_xml, 0, 1, "0",
                 "1: also validate every request and response against the XSD with libxml2 "
                 "(slower; the test suite validates responses on the client side anyway)."),

@@ -32,6 +32,7 @@ typedef struct ent_config {
     int max_connections;        /* open client connections at most */
     int validate_xml;           /* 1: validate requests and responses against the XSD */
     int commit_groups;          /* commit groups written at once; 0: no grouping */
+    int max_buffered_mb;        /* MiB of requests and responses waiting in connections, all together */
 } ent_config_t;
 
 /* Fills cfg with defaults, then overrides from the environment. On a bad

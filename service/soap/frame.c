@@ -7,9 +7,20 @@
 /* A chunk-size line (hex digits and extensions) longer than this is not
  * a client's honest framing. */
 #define FRAME_MAX_CHUNK_LINE 1024
+/* Chunks a body may come in: honest clients send chunks of kilobytes, and
+ * every new read of a request still arriving walks its chunk headers
+ * again, so their number is bounded. */
+#define FRAME_MAX_CHUNKS(max_body) (4096 + (max_body) / 256)
 /* Chunk framing may add this much on top of the body before we call the
- * request too large: honest clients use chunks of kilobytes, not bytes. */
-#define FRAME_CHUNK_SLACK(max_body) ((max_body) + 65536)
+ * request too large (the chunk headers FRAME_MAX_CHUNKS allows). */
+#define FRAME_CHUNK_SLACK(max_body) (FRAME_MAX_CHUNKS(max_body) * 24 + 65536)
+/* Longest request target: gSOAP keeps the path in a buffer of 1 KiB. */
+#define FRAME_MAX_TARGET 1000
+/* Longest Host header: gSOAP keeps it in a buffer of 1 KiB, and a host
+ * name has at most 253 characters (with a port, a little more). */
+#define FRAME_MAX_HOST 255
+/* Blank lines tolerated before a request line. */
+#define FRAME_MAX_LEAD 1024
 
 typedef struct frame__line {
     const char *p;  /* first byte */
@@ -72,8 +83,37 @@ static bool frame__is(const frame__line_t *l, const char *name, const char **val
     return true;
 }
 
+/* The request target of request line l (between the two spaces). */
+static void frame__target(const frame__line_t *l, const char **t, size_t *tn)
+{
+    const char *sp = memchr(l->p, ' ', l->n);
+    const char *sp2 = sp ? memchr(sp + 1, ' ', (size_t)(l->p + l->n - sp - 1)) : NULL;
+    *t = sp ? sp + 1 : l->p;
+    *tn = sp && sp2 ? (size_t)(sp2 - sp - 1) : 0;
+}
+
+/* An absolute-form target ("http://host:port/path") in origin form
+ * ("/path"): every server must accept it, and gSOAP does not. */
+static void frame__origin_form(const char **t, size_t *tn)
+{
+    const char *p = *t, *end = *t + *tn;
+    size_t k = *tn >= 7 && strncasecmp(p, "http://", 7) == 0    ? 7
+               : *tn >= 8 && strncasecmp(p, "https://", 8) == 0 ? 8
+                                                                : 0;
+    if (k == 0)
+        return;
+    const char *slash = memchr(p + k, '/', (size_t)(end - p - k));
+    if (slash == NULL) {
+        *t = "/";
+        *tn = 1;
+        return;
+    }
+    *t = slash;
+    *tn = (size_t)(end - slash);
+}
+
 /* Parses the request line; false with f set on error. */
-static bool frame__request_line(const frame__line_t *l, frame_t *f)
+static bool frame__request_line(const frame__line_t *l, frame_t *f, bool *http10)
 {
     size_t i = 0;
     while (i < l->n && frame__tchar(l->p[i]))
@@ -87,6 +127,9 @@ static bool frame__request_line(const frame__line_t *l, frame_t *f)
         i++;
     if (i == t || i >= l->n)
         return frame__error(f, 400, "malformed HTTP request line");
+    for (size_t k = t; k < i; k++)
+        if ((unsigned char)l->p[k] < 0x21 || l->p[k] == 0x7F)
+            return frame__error(f, 400, "malformed HTTP request line");
     const char *v = l->p + i + 1;
     size_t vn = l->n - i - 1;
     if (vn < 5 || memcmp(v, "HTTP/", 5) != 0)
@@ -95,8 +138,51 @@ static bool frame__request_line(const frame__line_t *l, frame_t *f)
         return frame__error(f, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
     if (!get && !post)
         return frame__error(f, 405, "only GET (the WSDL) and POST (SOAP requests) are supported");
+    const char *target;
+    size_t tn;
+    frame__target(l, &target, &tn);
+    frame__origin_form(&target, &tn);
+    if (tn > FRAME_MAX_TARGET)
+        return frame__error(f, 414, "request target longer than 1000 bytes");
+    if (tn == 0 || target[0] != '/')
+        return frame__error(f, 400, "the request target must be a path (or an absolute http URL)");
     f->is_get = get;
+    *http10 = v[7] == '0';
     return true;
+}
+
+/* Whether the comma-separated list v (vn bytes) holds token tok. */
+static bool frame__has_token(const char *v, size_t vn, const char *tok)
+{
+    size_t k = strlen(tok);
+    for (size_t i = 0; i < vn;) {
+        while (i < vn && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+            i++;
+        size_t j = i;
+        while (j < vn && v[j] != ',')
+            j++;
+        size_t e = j;
+        while (e > i && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+            e--;
+        if (e - i == k && strncasecmp(v + i, tok, k) == 0)
+            return true;
+        i = j;
+    }
+    return false;
+}
+
+/* Whether Content-Type value v is a media type a SOAP body comes in. */
+static bool frame__xml_media_type(const char *v, size_t vn)
+{
+    static const char *const ok[] = {"text/xml", "application/soap+xml", "application/xml"};
+    const char *semi = memchr(v, ';', vn);
+    size_t n = semi ? (size_t)(semi - v) : vn;
+    while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (n == strlen(ok[i]) && strncasecmp(v, ok[i], n) == 0)
+            return true;
+    return false;
 }
 
 /* Walks the chunks after the header. Returns FRAME_DONE with the request's
@@ -106,9 +192,13 @@ static frame_status_t frame__chunks(const char *buf, size_t len, size_t pos, con
                                     frame_t *f, size_t *end, size_t *body, char *out)
 {
     frame__line_t l;
-    size_t total = 0;
+    size_t total = 0, chunks = 0;
 
     for (;;) {
+        if (++chunks > FRAME_MAX_CHUNKS(lim->max_body)) {
+            frame__error(f, 400, "the body comes in too many chunks (send chunks of kilobytes)");
+            return FRAME_ERROR;
+        }
         if (!frame__line(buf, len, pos, &l))
             return len - pos > FRAME_MAX_CHUNK_LINE ? (frame__error(f, 400, "malformed chunk size"), FRAME_ERROR)
                                                     : FRAME_MORE;
@@ -172,10 +262,16 @@ void frame_scan(const char *buf, size_t len, const frame_limits_t *lim, frame_t 
     frame__line_t l;
     size_t pos = frame__lead(buf, len);
     long long content_length = -1;
-    bool multipart = false, expect = false;
+    bool bad_type = false, multipart = false, expect = false, http10 = false, close = false, keep = false;
+    int hosts = 0, auths = 0, types = 0, actions = 0;
 
     memset(f, 0, sizeof *f);
     f->status = FRAME_MORE;
+    f->lead = pos;
+    if (pos > FRAME_MAX_LEAD) {
+        frame__error(f, 400, "blank lines instead of a request");
+        return;
+    }
     if (pos == len)
         return;
     for (bool first = true;; first = false) {
@@ -190,7 +286,7 @@ void frame_scan(const char *buf, size_t len, const frame_limits_t *lim, frame_t 
         }
         pos = l.next;
         if (first) {
-            if (!frame__request_line(&l, f))
+            if (!frame__request_line(&l, f, &http10))
                 return;
             continue;
         }
@@ -205,6 +301,11 @@ void frame_scan(const char *buf, size_t len, const frame_limits_t *lim, frame_t 
             frame__error(f, 400, "malformed HTTP header line");
             return;
         }
+        for (size_t k = name + 1; k < l.n; k++)
+            if (((unsigned char)l.p[k] < 0x20 && l.p[k] != '\t') || l.p[k] == 0x7F) {
+                frame__error(f, 400, "a control character in an HTTP header");
+                return;
+            }
         if (frame__is(&l, "Content-Length", &v, &vn)) {
             long long n = 0;
             if (vn == 0 || vn > 18) {
@@ -230,18 +331,46 @@ void frame_scan(const char *buf, size_t len, const frame_limits_t *lim, frame_t 
             }
             f->chunked = true;
         } else if (frame__is(&l, "Expect", &v, &vn)) {
-            expect = vn == 12 && strncasecmp(v, "100-continue", 12) == 0;
+            if (vn != 12 || strncasecmp(v, "100-continue", 12) != 0) {
+                frame__error(f, 417, "only Expect: 100-continue is supported");
+                return;
+            }
+            expect = true;
         } else if (frame__is(&l, "Content-Type", &v, &vn)) {
+            types++;
             multipart = vn >= 10 && strncasecmp(v, "multipart/", 10) == 0;
+            bad_type = !frame__xml_media_type(v, vn);
+        } else if (frame__is(&l, "Connection", &v, &vn)) {
+            close = close || frame__has_token(v, vn, "close");
+            keep = keep || frame__has_token(v, vn, "keep-alive");
+        } else if (frame__is(&l, "Host", &v, &vn)) {
+            if (++hosts > 1 || vn > FRAME_MAX_HOST) {
+                frame__error(f, 400, hosts > 1 ? "more than one Host header" : "Host header longer than 255 bytes");
+                return;
+            }
+        } else if (frame__is(&l, "Authorization", &v, &vn)) {
+            auths++;
+        } else if (frame__is(&l, "SOAPAction", &v, &vn)) {
+            actions++;
         }
     }
     f->header_len = pos;
-    if (f->chunked && content_length >= 0) {
-        frame__error(f, 400, "both Transfer-Encoding and Content-Length");
+    f->close = close || (http10 && !keep);
+    if (auths > 1 || types > 1 || actions > 1) {
+        frame__error(f, 400, "a header that may appear once appears more than once");
+        return;
+    }
+    if (f->chunked && (content_length >= 0 || http10)) {
+        frame__error(f, 400, http10 ? "Transfer-Encoding in an HTTP/1.0 request"
+                                    : "both Transfer-Encoding and Content-Length");
         return;
     }
     if (!f->is_get && multipart) {
         frame__error(f, 415, "multipart (MIME, MTOM) requests are not supported; send text/xml");
+        return;
+    }
+    if (!f->is_get && bad_type) {
+        frame__error(f, 415, "the body must be text/xml (or application/soap+xml)");
         return;
     }
     if (!f->is_get && !f->chunked && content_length < 0) {
@@ -258,7 +387,7 @@ void frame_scan(const char *buf, size_t len, const frame_limits_t *lim, frame_t 
         if (s == FRAME_ERROR)
             return;
         if (s == FRAME_MORE) {
-            if (len - pos > FRAME_CHUNK_SLACK(lim->max_body) + lim->max_body)
+            if (len - pos > lim->max_body + FRAME_CHUNK_SLACK(lim->max_body))
                 frame__error(f, 413, NULL);
             f->expect_continue = expect && len == pos;
             return;
@@ -280,10 +409,10 @@ void frame_scan(const char *buf, size_t len, const frame_limits_t *lim, frame_t 
 
 size_t frame_normalized_size(const frame_t *f)
 {
-    /* The header only loses lines, but gains "Content-Length: N" and
-     * CR LF endings where the client used bare LF (at most one byte per
-     * line, and a line has at least two bytes). */
-    return f->header_len + f->header_len / 2 + 64 + f->body_len;
+    /* The header only loses lines, but gains Connection and
+     * Content-Length (under 96 bytes) and CR LF endings where the client
+     * used bare LF (at most one byte per line of at least two bytes). */
+    return f->header_len + f->header_len / 2 + 96 + f->body_len;
 }
 
 void frame_body(const char *buf, const frame_t *f, char *out)
@@ -301,24 +430,36 @@ void frame_body(const char *buf, const frame_t *f, char *out)
 
 size_t frame_header(const char *buf, const frame_t *f, size_t body_len, char *out, size_t cap)
 {
+    /* The only headers gSOAP is given, each checked above. */
+    static const char *const passed[] = {"Host", "Authorization", "SOAPAction", "Content-Type"};
     frame__line_t l;
-    size_t pos = frame__lead(buf, f->header_len), o = 0;
-    const char *v;
-    size_t vn;
+    size_t pos = frame__lead(buf, f->header_len), o;
+    const char *v, *t;
+    size_t vn, tn;
+    int n;
 
-    for (bool first = true; frame__line(buf, f->header_len, pos, &l) && l.n > 0; first = false) {
+    if (!frame__line(buf, f->header_len, pos, &l) || l.n < 8)
+        return 0;
+    pos = l.next;
+    frame__target(&l, &t, &tn);
+    frame__origin_form(&t, &tn);
+    n = snprintf(out, cap, "%s %.*s %.8s\r\n", f->is_get ? "GET" : "POST", (int)tn, t, l.p + l.n - 8);
+    if (n < 0 || (size_t)n >= cap)
+        return 0;
+    o = (size_t)n;
+    while (frame__line(buf, f->header_len, pos, &l) && l.n > 0) {
         pos = l.next;
-        if (!first && (frame__is(&l, "Content-Length", &v, &vn) || frame__is(&l, "Transfer-Encoding", &v, &vn) ||
-                       frame__is(&l, "Expect", &v, &vn)))
-            continue;
-        if (o + l.n + 2 > cap)
-            return 0;
-        memcpy(out + o, l.p, l.n);
-        o += l.n;
-        out[o++] = '\r';
-        out[o++] = '\n';
+        for (size_t k = 0; k < sizeof passed / sizeof passed[0]; k++) {
+            if (!frame__is(&l, passed[k], &v, &vn))
+                continue;
+            n = snprintf(out + o, cap - o, "%s: %.*s\r\n", passed[k], (int)vn, v);
+            if (n < 0 || (size_t)n >= cap - o)
+                return 0;
+            o += (size_t)n;
+        }
     }
-    int n = snprintf(out + o, cap - o, "Content-Length: %zu\r\n\r\n", body_len);
+    n = snprintf(out + o, cap - o, "Connection: %s\r\nContent-Length: %zu\r\n\r\n", f->close ? "close" : "keep-alive",
+                 body_len);
     if (n < 0 || (size_t)n >= cap - o)
         return 0;
     return o + (size_t)n;

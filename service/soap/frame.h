@@ -5,10 +5,15 @@
  * frame_scan whether it holds a whole request yet. Only a whole request is
  * handed to a worker's gSOAP context, so a slow or stalled client holds a
  * buffer, never a worker, and the bytes after a request (a pipelined one)
- * stay in the buffer for the next. frame_normalize then rewrites the
- * request into the one form gSOAP is given: the request line, the headers
- * without Transfer-Encoding, Content-Length and Expect, a Content-Length of
- * the body, and the body itself (de-chunked).
+ * stay in the buffer for the next. frame_body and frame_header then
+ * rewrite the request into the one form gSOAP is given: the request line
+ * (with an origin-form target), only the headers gSOAP needs (Host,
+ * Authorization, SOAPAction, Content-Type), a Connection header that says
+ * what we decided, a Content-Length of the body, and the body itself
+ * (de-chunked). gSOAP never sees a header we did not judge: it reads some
+ * headers its own way (it takes "Transfer_Encoding" for Transfer-Encoding),
+ * and each such disagreement would be a way around the checks here and in
+ * the guard.
  *
  * Nothing here knows gSOAP or sockets; the unit tests drive it with bytes.
  */
@@ -32,7 +37,7 @@ typedef enum frame_status {
 
 typedef struct frame {
     frame_status_t status;
-    int http_status;          /* FRAME_ERROR: 400, 405, 411, 413, 415, 431, 501 or 505 */
+    int http_status;          /* FRAME_ERROR: 400, 405, 411, 413, 414, 415, 417, 431, 501 or 505 */
     const char *why;          /* FRAME_ERROR: what is wrong (static text) */
     size_t header_len;        /* once known: request line and headers with the blank line; else 0 */
     size_t total;             /* FRAME_DONE: bytes the request takes in buf */
@@ -40,6 +45,8 @@ typedef struct frame {
     bool chunked;             /* Transfer-Encoding: chunked */
     bool expect_continue;     /* Expect: 100-continue, and the body is still to come */
     bool is_get;
+    bool close;               /* the client asked to close after this request (or HTTP/1.0 without keep-alive) */
+    size_t lead;              /* blank lines before the request line (bytes); all of buf when nothing else */
 } frame_t;
 
 /* Examines buf[0, len): the start of the next request of a connection.
@@ -55,8 +62,8 @@ size_t frame_normalized_size(const frame_t *f);
 void frame_body(const char *buf, const frame_t *f, char *out);
 
 /* Writes the normalized header of the request f of buf for a body of
- * body_len bytes into out (cap bytes); returns its length, or 0 if cap is
- * too small. */
+ * body_len bytes into out (cap bytes; frame_normalized_size bounds what is
+ * needed); returns its length, or 0 if cap is too small. */
 size_t frame_header(const char *buf, const frame_t *f, size_t body_len, char *out, size_t cap);
 
 #endif

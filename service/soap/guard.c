@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* The scan: bytes are read at i and written back at o (o <= i), so that a
  * reference rewritten shorter moves the rest of the document down. */
@@ -131,15 +132,17 @@ static guard_verdict_t guard__until(guard__scan_t *s, const char *end, const cha
     return GUARD_OK;
 }
 
-/* A name (element or attribute): bytes up to a delimiter; its hash and
- * length identify an element's end tag. */
+/* A name (element or attribute): an XML name, with every character above
+ * U+007F taken as a name character; its hash and length identify an
+ * element's end tag. Returns 0 when there is none. */
 static size_t guard__name(guard__scan_t *s, uint64_t *hash)
 {
     uint64_t h = 1469598103934665603ULL;
     size_t n = 0;
     while (s->i + n < s->len) {
         unsigned char c = (unsigned char)s->b[s->i + n];
-        if (guard__space((char)c) || strchr("/>=<&\"'", c) != NULL)
+        bool start = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' || c >= 0x80;
+        if (!start && (n == 0 || !((c >= '0' && c <= '9') || c == '-' || c == '.')))
             break;
         h = (h ^ c) * 1099511628211ULL;
         n++;
@@ -171,7 +174,8 @@ static size_t guard__put_utf8(char *out, uint32_t cp)
 static guard_verdict_t guard__ref(guard__scan_t *s)
 {
     const char *p = s->b + s->i, *end = s->b + s->len;
-    const char *semi = memchr(p, ';', (size_t)(end - p) < 12 ? (size_t)(end - p) : 12);
+    /* Long enough for any reference, leading zeros included. */
+    const char *semi = memchr(p, ';', (size_t)(end - p) < 48 ? (size_t)(end - p) : 48);
     if (semi == NULL)
         return guard__fail(s, GUARD_BAD_REF, "an '&' that does not start a reference (write &amp;)");
     size_t n = (size_t)(semi - p) + 1;
@@ -216,13 +220,72 @@ static guard_verdict_t guard__ref(guard__scan_t *s)
     return GUARD_OK;
 }
 
+/* Whether the XML declaration's encoding (if it names one) is UTF-8 or its
+ * subset US-ASCII: the guard checks UTF-8, and gSOAP would decode another
+ * declared encoding its own way. */
+static bool guard__utf8_declared(const char *decl, size_t n)
+{
+    static const char *const ok[] = {"UTF-8", "UTF8", "US-ASCII", "ASCII"};
+    const char *e = memmem(decl, n, "encoding", 8);
+    if (e == NULL)
+        return true;
+    const char *q = e + 8, *end = decl + n;
+    while (q < end && (guard__space(*q) || *q == '='))
+        q++;
+    if (q >= end || (*q != '"' && *q != '\''))
+        return false;
+    const char *v = q + 1, *close = memchr(v, *q, (size_t)(end - v));
+    if (close == NULL)
+        return false;
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if ((size_t)(close - v) == strlen(ok[i]) && strncasecmp(v, ok[i], strlen(ok[i])) == 0)
+            return true;
+    return false;
+}
+
+/* A processing instruction at "<?": it ends at the first '?', which must
+ * be followed by '>' (gSOAP ends it at that '?' whatever follows). */
+static guard_verdict_t guard__pi(guard__scan_t *s)
+{
+    const char *p = s->b + s->i + 2, *end = s->b + s->len;
+    const char *q = memchr(p, '?', (size_t)(end - p));
+    if (q == NULL || q + 1 >= end)
+        return guard__fail(s, GUARD_SYNTAX, "an unterminated processing instruction");
+    if (q[1] != '>')
+        return guard__fail(s, GUARD_SYNTAX, "a '?' inside a processing instruction");
+    size_t n = (size_t)(q + 2 - (s->b + s->i));
+    if (n >= 6 && strncmp(s->b + s->i, "<?xml", 5) == 0 && guard__space(s->b[s->i + 5]) &&
+        !guard__utf8_declared(s->b + s->i, n))
+        return guard__fail(s, GUARD_ENCODING, "only UTF-8 is supported: the XML declaration names another encoding");
+    guard__copy(s, n);
+    return GUARD_OK;
+}
+
+/* A comment at "<!--": "--" may appear only in the closing "-->" (the XML
+ * grammar; gSOAP ends the comment at the first "--"). */
+static guard_verdict_t guard__comment(guard__scan_t *s)
+{
+    const char *p = s->b + s->i + 4, *end = s->b + s->len;
+    /* "<!-->" and "<!--->" open valid comments that gSOAP takes for whole
+     * ones: refused, rather than read two ways. */
+    if (p < end && (*p == '>' || (*p == '-' && p + 1 < end && p[1] == '>')))
+        return guard__fail(s, GUARD_SYNTAX, "a comment that starts with '>' or '->'");
+    const char *d = end - p >= 2 ? memmem(p, (size_t)(end - p), "--", 2) : NULL;
+    if (d == NULL || d + 2 >= end)
+        return guard__fail(s, GUARD_SYNTAX, "an unterminated comment");
+    if (d[2] != '>')
+        return guard__fail(s, GUARD_SYNTAX, "'--' inside a comment");
+    guard__copy(s, (size_t)(d + 3 - (s->b + s->i)));
+    return GUARD_OK;
+}
+
 static guard_verdict_t guard__misc(guard__scan_t *s, bool *took)
 {
     *took = true;
     if (guard__at(s, "<?"))
-        return guard__until(s, "?>", "an unterminated processing instruction");
+        return guard__pi(s);
     if (guard__at(s, "<!--"))
-        return guard__until(s, "-->", "an unterminated comment");
+        return guard__comment(s);
     if (guard__at(s, "<!")) {
         char c = s->len - s->i > 2 ? (char)(s->b[s->i + 2] | 0x20) : 0;
         if (c >= 'a' && c <= 'z')

@@ -10,6 +10,11 @@
  * element. The guard reads the body once (it is all in memory: see frame.h)
  * and refuses all of that with a precise verdict; references above U+FFFF,
  * which are valid, it rewrites in place as UTF-8, which gSOAP reads right.
+ *
+ * Where gSOAP and the XML grammar end a construct differently (gSOAP ends a
+ * comment at the first "--" and a processing instruction at the first "?"),
+ * the guard refuses what the grammar refuses, so that the two never read a
+ * document differently.
  */
 #ifndef ENT_SOAP_GUARD_H
 #define ENT_SOAP_GUARD_H
@@ -28,7 +33,8 @@ typedef enum guard_verdict {
     GUARD_BAD_REF,    /* an undefined entity or a malformed reference */
     GUARD_DEPTH,      /* elements nested deeper than the limit */
     GUARD_ATTRIBUTES, /* an element with more than GUARD_MAX_ATTRIBUTES attributes */
-    GUARD_SYNTAX,     /* not well-formed (tags, quotes, unterminated constructs) */
+    GUARD_SYNTAX,     /* not well-formed (tags, names, quotes, comments, unterminated constructs) */
+    GUARD_ENCODING,   /* an XML declaration naming an encoding other than UTF-8 */
     GUARD_TRAILING    /* content after the root element */
 } guard_verdict_t;
 

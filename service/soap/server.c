@@ -1,11 +1,9 @@
 #include "server.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -30,28 +28,42 @@
 /* A worker's buffers start at this size and shrink back to it after a
  * large request, so that idle workers hold little memory. */
 #define SERVER_BUF_MIN 16384
-/* After a refused request the rest of its body is read and dropped for at
- * most this long, so that the client sees the answer rather than a reset. */
-#define SERVER_LINGER_MS 2000
+/* A connection closed after a refusal or "Connection: close" first has
+ * what the client still sends read and dropped for at most this long (in
+ * epoll, not in a worker), so that the client reads the answer rather than
+ * a reset. */
+#define SERVER_LINGER_S 2
 /* Events a stopping worker takes at once while draining. */
 #define SERVER_DRAIN_EVENTS 64
 
 typedef enum conn_state {
     CONN_FREE,  /* no connection on this descriptor */
-    CONN_IDLE,  /* open, waiting in epoll for its next request */
+    CONN_IDLE,  /* open, waiting in epoll (see conn_wait_t) */
     CONN_BUSY   /* held by a worker */
 } conn_state_t;
 
+/* What a connection waiting in epoll waits for. No worker is held while it
+ * waits, so a slow client costs a buffer, never a thread. */
+typedef enum conn_wait {
+    WAIT_READ,   /* the next request, or the rest of one (in) */
+    WAIT_WRITE,  /* the client to take the rest of a response (out) */
+    WAIT_LINGER  /* closing: what the client still sends is dropped until it closes */
+} conn_wait_t;
+
 typedef struct conn {
     conn_state_t state;
-    time_t last_active;
-    /* A request that has not fully arrived waits here, in epoll, not in a
-     * worker; it must be complete within ENTITLEMENTD_RECV_TIMEOUT of its
-     * first byte. */
-    char *pending;
-    size_t npending;
-    time_t started;         /* first byte of the pending request; 0: none */
-    bool continued;         /* "100 Continue" sent for the pending request */
+    conn_wait_t wait;
+    time_t last_active;     /* accepted, or last request served */
+    time_t since;           /* first byte of the request in `in`; WAIT_WRITE, WAIT_LINGER: since when */
+    bool served;            /* a request was served: the keep-alive timeout applies, not the receive timeout */
+    bool continued;         /* "100 Continue" sent for the request in `in` */
+    bool close_after;       /* WAIT_WRITE: close once the response is written */
+    /* Bytes read and not yet served, and bytes of a response not yet sent;
+     * owned by the connection (NULL when empty), counted in s->buffered. */
+    char *in;
+    size_t in_len, in_cap;
+    char *out;
+    size_t out_len, out_off, out_cap;
 } conn_t;
 
 struct soap_server {
@@ -73,6 +85,7 @@ struct soap_server {
     pthread_mutex_t lock;   /* guards everything below */
     atomic_llong last_reap; /* second of the last sweep; read without the lock */
     bool stopping;
+    atomic_llong buffered;  /* bytes of requests and responses waiting in connections */
     conn_t *conns;          /* indexed by descriptor */
     int nconns_max;         /* size of conns */
     int nopen;
@@ -122,31 +135,24 @@ static int server__fshutdownsocket(struct soap *soap, SOAP_SOCKET fd, int how)
     return SOAP_OK;
 }
 
-/* Appends to a capture buffer; on allocation failure the capture is
- * dropped (validation is then skipped). */
-static void server__capture(char **buf, size_t *len, size_t *cap, const char *data, size_t n)
-{
-    if (*len + n > *cap) {
-        size_t want = (*cap ? *cap : 65536);
-        while (want < *len + n)
-            want *= 2;
-        char *p = realloc(*buf, want);
-        if (p == NULL) {
-            *len = 0;
-            return;
-        }
-        *buf = p;
-        *cap = want;
-    }
-    memcpy(*buf + *len, data, n);
-    *len += n;
-}
-
+/* gSOAP writes every response through here into the worker's output
+ * buffer; the server sends it without blocking (server__flush). */
 static int server__fsend(struct soap *soap, const char *data, size_t n)
 {
     soap_worker_t *w = soap_worker(soap);
-    server__capture(&w->rs, &w->rs_len, &w->rs_cap, data, n);
-    return w->fsend(soap, data, n);
+    if (w->out_len + n > w->out_cap) {
+        size_t want = w->out_cap ? w->out_cap : SERVER_BUF_MIN;
+        while (want < w->out_len + n)
+            want *= 2;
+        char *p = realloc(w->out, want);
+        if (p == NULL)
+            return SOAP_EOM;
+        w->out = p;
+        w->out_cap = want;
+    }
+    memcpy(w->out + w->out_len, data, n);
+    w->out_len += n;
+    return SOAP_OK;
 }
 
 int soap_validate_request(struct soap *soap)
@@ -161,12 +167,13 @@ int soap_validate_request(struct soap *soap)
     return SOAP_OK;
 }
 
-/* Checks a response just sent; a mismatch is our bug, so it is logged. */
+/* Checks the response just written (from out_mark on); a mismatch is our
+ * bug, so it is logged. */
 static void server__validate_response(soap_worker_t *w, int version)
 {
     char err[256];
-    const char *r = w->rs;
-    size_t n = w->rs_len;
+    const char *r = w->out + w->out_mark;
+    size_t n = w->out_len - w->out_mark;
     const char *body = n ? memmem(r, n, "\r\n\r\n", 4) : NULL;
     if (body == NULL)
         return;
@@ -222,28 +229,6 @@ static void server__send_fault(struct soap *soap, int status)
     if (status != 0)
         soap->error = status;
     soap_send_fault(soap);
-}
-
-/* Reads and drops what the client still sends, then closes. */
-static void server__linger_close(int fd)
-{
-    char buf[16384];
-    struct timespec start, now;
-
-    shutdown(fd, SHUT_WR);
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    for (;;) {
-        struct pollfd p = {fd, POLLIN, 0};
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long left = SERVER_LINGER_MS - ((now.tv_sec - start.tv_sec) * 1000 +
-                                        (now.tv_nsec - start.tv_nsec) / 1000000);
-        if (left <= 0 || poll(&p, 1, (int)left) <= 0)
-            break;
-        ssize_t n = recv(fd, buf, sizeof buf, 0);
-        if (n <= 0)
-            break;
-    }
-    close(fd);
 }
 
 /* Whether a SOAP_OCCURS came from the repetition cap: gSOAP stacks the
@@ -407,21 +392,24 @@ static const char *server__reason_phrase(int status)
     case 408: return "Request Timeout";
     case 411: return "Length Required";
     case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
     case 415: return "Unsupported Media Type";
+    case 417: return "Expectation Failed";
     case 431: return "Request Header Fields Too Large";
     case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
     case 505: return "HTTP Version Not Supported";
     default: return "Internal Server Error";
     }
 }
 
-/* Answers a request that never reaches gSOAP (refused while framing or by
- * the guard) with an HTTP status and a SOAP 1.1 Client fault. The message
- * is ours (static texts and numbers), but escaped all the same. Best
- * effort: the connection is closed after it anyway. */
-static void server__send_refusal(int fd, int status, const char *msg)
+/* An HTTP response with a SOAP 1.1 fault (Client, or Server for 503) for a
+ * request that never reaches gSOAP, written into buf (len bytes); returns
+ * its length. The message is ours (static texts and numbers) but escaped
+ * all the same. */
+static size_t server__refusal(char *buf, size_t len, int status, const char *msg)
 {
-    char body[1024], head[512], esc[512];
+    char body[1024], esc[512];
     size_t o = 0;
     for (const char *p = msg; *p && o + 7 < sizeof esc; p++) {
         const char *e = *p == '<' ? "&lt;" : *p == '>' ? "&gt;" : *p == '&' ? "&amp;" : NULL;
@@ -436,15 +424,22 @@ static void server__send_refusal(int fd, int status, const char *msg)
     int bl = snprintf(body, sizeof body,
                       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                       "<SOAP-ENV:Envelope xmlns:SOAP-ENV=\"http://schemas.xmlsoap.org/soap/envelope/\">"
-                      "<SOAP-ENV:Body><SOAP-ENV:Fault><faultcode>SOAP-ENV:Client</faultcode>"
+                      "<SOAP-ENV:Body><SOAP-ENV:Fault><faultcode>SOAP-ENV:%s</faultcode>"
                       "<faultstring>%s</faultstring></SOAP-ENV:Fault></SOAP-ENV:Body></SOAP-ENV:Envelope>\n",
-                      esc);
-    int hl = snprintf(head, sizeof head,
-                      "HTTP/1.1 %d %s\r\nContent-Type: text/xml; charset=utf-8\r\nContent-Length: %d\r\n"
-                      "%sConnection: close\r\n\r\n",
-                      status, server__reason_phrase(status), bl, status == 405 ? "Allow: GET, POST\r\n" : "");
-    if (send(fd, head, (size_t)hl, MSG_NOSIGNAL | MSG_DONTWAIT) == hl)
-        (void)send(fd, body, (size_t)bl, MSG_NOSIGNAL | MSG_DONTWAIT);
+                      status == 503 ? "Server" : "Client", esc);
+    int n = snprintf(buf, len,
+                     "HTTP/1.1 %d %s\r\nContent-Type: text/xml; charset=utf-8\r\nContent-Length: %d\r\n"
+                     "%sConnection: close\r\n\r\n%s",
+                     status, server__reason_phrase(status), bl, status == 405 ? "Allow: GET, POST\r\n" : "", body);
+    return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
+}
+
+/* Queues a refusal in the worker's output buffer. */
+static void server__refuse(struct soap *soap, int status, const char *msg)
+{
+    char buf[2048];
+    size_t n = server__refusal(buf, sizeof buf, status, msg);
+    (void)server__fsend(soap, buf, n);
 }
 
 /* The message for a request refused while framing. */
@@ -470,7 +465,7 @@ static after_t server__serve_one(struct soap *soap, int fd, const frame_t *f)
         snprintf(w->request_id, sizeof w->request_id, "0000000000000000");
     log_set_request_id(w->request_id);
     w->close_wanted = false;
-    w->rs_len = 0;
+    w->out_mark = w->out_len;
     w->host[0] = w->user[0] = '\0';
 
     /* The normalized request: the body goes after room for the header,
@@ -479,7 +474,7 @@ static after_t server__serve_one(struct soap *soap, int fd, const frame_t *f)
     size_t room = frame_normalized_size(f) - f->body_len, blen = f->body_len;
     if (!server__reserve(&w->req, &w->req_cap, room + blen + 1)) {
         log_error("out of memory for a request of %zu bytes", f->total);
-        server__send_refusal(fd, 413, "request too large for the memory available");
+        server__refuse(soap, 413, "request too large for the memory available");
         log_set_request_id(NULL);
         return AFTER_LINGER;
     }
@@ -502,7 +497,7 @@ static after_t server__serve_one(struct soap *soap, int fd, const frame_t *f)
             m = msg;
         }
         log_info("request refused: %s", m);
-        server__send_refusal(fd, 500, m);
+        server__refuse(soap, 500, m);
         log_set_request_id(NULL);
         return AFTER_LINGER;
     }
@@ -565,50 +560,57 @@ done:
     return after;
 }
 
-/* Forgets what a connection had pending. */
-static void server__conn_reset(conn_t *c)
+/* Frees what a connection holds and takes it off the budget. Caller holds
+ * s->lock or owns the connection (CONN_BUSY). */
+static void server__conn_reset(soap_server_t *s, conn_t *c)
 {
-    free(c->pending);
-    c->pending = NULL;
-    c->npending = 0;
-    c->started = 0;
-    c->continued = false;
+    atomic_fetch_sub_explicit(&s->buffered, (long long)(c->in_cap + c->out_cap), memory_order_relaxed);
+    free(c->in);
+    free(c->out);
+    memset(c, 0, sizeof *c);
 }
 
 static void server__conn_close(soap_server_t *s, int fd)
 {
-    /* Caller holds s->lock. */
+    /* Caller holds s->lock. Forget the descriptor before closing it: once
+     * closed, accept may hand out the same number again. */
     epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
-    close(fd);
-    server__conn_reset(&s->conns[fd]);
+    server__conn_reset(s, &s->conns[fd]);
     s->conns[fd].state = CONN_FREE;
     s->nopen--;
+    close(fd);
 }
 
-/* Hands a served connection back to epoll, or forgets and closes it. */
-static void server__after(soap_server_t *s, int fd, after_t after)
+/* Hands a connection (held by this worker) back to epoll to wait as
+ * c->wait says; closes it when stopping. */
+static void server__park(soap_server_t *s, int fd)
+{
+    conn_t *c = &s->conns[fd];
+    struct epoll_event ev = {.events = (c->wait == WAIT_WRITE ? EPOLLOUT : EPOLLIN | EPOLLRDHUP) | EPOLLONESHOT,
+                             .data.fd = fd};
+    pthread_mutex_lock(&s->lock);
+    c->state = CONN_IDLE;
+    if (s->stopping || epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev) != 0)
+        server__conn_close(s, fd);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void server__close(soap_server_t *s, int fd)
 {
     pthread_mutex_lock(&s->lock);
-    if (after == AFTER_KEEP && !s->stopping) {
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT, .data.fd = fd};
-        s->conns[fd].state = CONN_IDLE;
-        s->conns[fd].last_active = time(NULL);
-        if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev) != 0)
-            server__conn_close(s, fd);
-        pthread_mutex_unlock(&s->lock);
-        return;
-    }
-    /* Forget the descriptor before closing it: once closed, accept may
-     * hand out the same number again. */
-    epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
-    server__conn_reset(&s->conns[fd]);
-    s->conns[fd].state = CONN_FREE;
-    s->nopen--;
+    server__conn_close(s, fd);
     pthread_mutex_unlock(&s->lock);
-    if (after == AFTER_LINGER)
-        server__linger_close(fd);
-    else
-        close(fd);
+}
+
+/* Starts closing a connection whose response is written: no more writes,
+ * and what the client still sends is dropped until it closes (in epoll). */
+static void server__linger(soap_server_t *s, int fd)
+{
+    conn_t *c = &s->conns[fd];
+    shutdown(fd, SHUT_WR);
+    c->wait = WAIT_LINGER;
+    c->since = time(NULL);
+    server__park(s, fd);
 }
 
 static void server__accept(soap_server_t *s)
@@ -628,8 +630,11 @@ static void server__accept(soap_server_t *s)
             continue;
         }
         s->nopen++;
-        s->conns[fd].state = CONN_IDLE;
-        s->conns[fd].last_active = time(NULL);
+        conn_t *c = &s->conns[fd];
+        memset(c, 0, sizeof *c);
+        c->state = CONN_IDLE;
+        c->wait = WAIT_READ;
+        c->last_active = time(NULL);
         struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT, .data.fd = fd};
         if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
             server__conn_close(s, fd);
@@ -643,9 +648,12 @@ static void server__accept(soap_server_t *s)
     pthread_mutex_unlock(&s->lock);
 }
 
-/* Closes idle keep-alive connections past their time, and connections
- * whose request has not fully arrived within the receive timeout (with a
- * 408, so that a slow client learns why). */
+/* Closes connections in epoll past their time: a request that has not
+ * fully arrived within the receive timeout of its first byte (with a 408,
+ * so that a slow client learns why), a connection that sent nothing within
+ * the receive timeout of being accepted, an idle keep-alive connection
+ * after the keep-alive timeout, a response the client has not taken within
+ * the send timeout, and a lingering close after SERVER_LINGER_S. */
 static void server__reap_idle(soap_server_t *s, time_t now, bool all)
 {
     pthread_mutex_lock(&s->lock);
@@ -653,19 +661,35 @@ static void server__reap_idle(soap_server_t *s, time_t now, bool all)
         conn_t *c = &s->conns[fd];
         if (c->state != CONN_IDLE)
             continue;
-        if (c->started != 0 && (all || now - c->started >= s->cfg->recv_timeout_s)) {
-            server__send_refusal(fd, 408, "the request did not arrive in time");
-            server__conn_close(s, fd);
-        } else if (c->started == 0 && (all || now - c->last_active >= s->cfg->keepalive_timeout_s)) {
-            server__conn_close(s, fd);
+        bool expired;
+        switch (c->wait) {
+        case WAIT_LINGER:
+            expired = now - c->since >= SERVER_LINGER_S;
+            break;
+        case WAIT_WRITE:
+            expired = now - c->since >= s->cfg->send_timeout_s;
+            break;
+        default:
+            if (c->in_len > 0) {
+                expired = now - c->since >= s->cfg->recv_timeout_s;
+                if (expired || all) {
+                    char buf[2048];
+                    size_t n = server__refusal(buf, sizeof buf, 408, "the request did not arrive in time");
+                    (void)send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+                }
+            } else {
+                expired = now - c->last_active >= (c->served ? s->cfg->keepalive_timeout_s : s->cfg->recv_timeout_s);
+            }
         }
+        if (expired || all)
+            server__conn_close(s, fd);
     }
     atomic_store_explicit(&s->last_reap, (long long)now, memory_order_relaxed);
     pthread_mutex_unlock(&s->lock);
 }
 
 /* Takes a client connection that epoll reported (one-shot, so no other
- * worker has it) unless the idle reaper closed it meanwhile. */
+ * worker has it) unless the reaper closed it meanwhile. */
 static bool server__claim(soap_server_t *s, int fd)
 {
     bool mine = false;
@@ -704,11 +728,110 @@ static ssize_t server__read(soap_worker_t *w, int fd, size_t max)
     }
 }
 
-/* A connection epoll reported readable (claimed by this worker): reads
- * what has arrived and serves every whole request in it. A request still
- * arriving goes back to epoll with the connection, so that a slow client
- * never holds a worker. */
-static void server__readable(soap_server_t *s, struct soap *soap, int fd)
+/* Sends buf[*off, len) without waiting. Returns 1 when all is sent, 0 when
+ * the rest must wait for the socket, -1 when the connection failed. */
+static int server__send(int fd, const char *buf, size_t len, size_t *off)
+{
+    while (*off < len) {
+        ssize_t n = send(fd, buf + *off, len - *off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            *off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
+    }
+    return 1;
+}
+
+/* Moves the worker's buffer into the connection (no copy); the worker
+ * allocates a new one when it next needs one. */
+static void server__hand_over(soap_server_t *s, char **wbuf, size_t *wcap, char **cbuf, size_t *ccap)
+{
+    free(*cbuf);
+    atomic_fetch_sub_explicit(&s->buffered, (long long)*ccap, memory_order_relaxed);
+    *cbuf = *wbuf;
+    *ccap = *wcap;
+    atomic_fetch_add_explicit(&s->buffered, (long long)*ccap, memory_order_relaxed);
+    *wbuf = NULL;
+    *wcap = 0;
+}
+
+/* Takes the connection's buffer as the worker's (no copy). */
+static void server__take_over(soap_server_t *s, char **wbuf, size_t *wcap, char **cbuf, size_t *ccap)
+{
+    free(*wbuf);
+    *wbuf = *cbuf;
+    *wcap = *ccap;
+    atomic_fetch_sub_explicit(&s->buffered, (long long)*ccap, memory_order_relaxed);
+    *cbuf = NULL;
+    *ccap = 0;
+}
+
+/* Writes the worker's output; what the client cannot take yet waits with
+ * the connection (and no further request is read until it has gone).
+ * Returns false when the connection was given up or parked. */
+static bool server__flush(soap_server_t *s, soap_worker_t *w, int fd, bool close_after)
+{
+    conn_t *c = &s->conns[fd];
+    size_t off = 0;
+    int rc = server__send(fd, w->out, w->out_len, &off);
+    if (rc < 0) {
+        w->out_len = 0;
+        server__close(s, fd);
+        return false;
+    }
+    if (rc == 0) {
+        /* The unsent rest (and any pipelined input) waits in epoll. */
+        server__hand_over(s, &w->out, &w->out_cap, &c->out, &c->out_cap);
+        c->out_len = w->out_len;
+        c->out_off = off;
+        w->out_len = 0;
+        if (w->in_len > 0) {
+            server__hand_over(s, &w->in, &w->in_cap, &c->in, &c->in_cap);
+            c->in_len = w->in_len;
+            w->in_len = 0;
+        }
+        c->close_after = close_after;
+        c->wait = WAIT_WRITE;
+        c->since = time(NULL);
+        server__park(s, fd);
+        return false;
+    }
+    w->out_len = 0;
+    server__shrink(&w->out, &w->out_cap, 0);
+    if (close_after) {
+        server__linger(s, fd);
+        return false;
+    }
+    return true;
+}
+
+/* Drops what a lingering connection's client still sends; closes on its
+ * end of the connection. */
+static void server__drain(soap_server_t *s, int fd)
+{
+    char buf[16384];
+    for (;;) {
+        ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n > 0)
+            continue;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            server__park(s, fd);
+            return;
+        }
+        server__close(s, fd);
+        return;
+    }
+}
+
+/* A connection epoll reported ready (claimed by this worker): goes on with
+ * what it waits for, then reads what has arrived and serves every whole
+ * request in it. */
+static void server__event(soap_server_t *s, struct soap *soap, int fd)
 {
     soap_worker_t *w = soap_worker(soap);
     conn_t *c = &s->conns[fd]; /* ours while CONN_BUSY */
@@ -718,17 +841,36 @@ static void server__readable(soap_server_t *s, struct soap *soap, int fd)
     const frame_limits_t lim = {SERVER_MAX_HEADER, SERVER_MAX_HEADER_LINE, max_body};
     frame_t f;
 
-    w->in_len = 0;
-    if (c->pending != NULL) {
-        if (!server__reserve(&w->in, &w->in_cap, c->npending)) {
-            server__after(s, fd, AFTER_CLOSE);
+    if (c->wait == WAIT_LINGER) {
+        server__drain(s, fd);
+        return;
+    }
+    if (c->wait == WAIT_WRITE) {
+        int rc = server__send(fd, c->out, c->out_len, &c->out_off);
+        if (rc < 0) {
+            server__close(s, fd);
             return;
         }
-        memcpy(w->in, c->pending, c->npending);
-        w->in_len = c->npending;
-        free(c->pending);
-        c->pending = NULL;
-        c->npending = 0;
+        if (rc == 0) {
+            server__park(s, fd);
+            return;
+        }
+        atomic_fetch_sub_explicit(&s->buffered, (long long)c->out_cap, memory_order_relaxed);
+        free(c->out);
+        c->out = NULL;
+        c->out_len = c->out_off = c->out_cap = 0;
+        if (c->close_after) {
+            server__linger(s, fd);
+            return;
+        }
+        c->wait = WAIT_READ;
+    }
+    w->in_len = 0;
+    w->out_len = 0;
+    if (c->in != NULL) {
+        server__take_over(s, &w->in, &w->in_cap, &c->in, &c->in_cap);
+        w->in_len = c->in_len;
+        c->in_len = 0;
     }
     for (;;) {
         ssize_t got = server__read(w, fd, max_in);
@@ -737,14 +879,17 @@ static void server__readable(soap_server_t *s, struct soap *soap, int fd)
             char msg[96];
             const char *m = server__frame_message(w, &f, msg, sizeof msg);
             log_info("request refused: HTTP %d, %s", f.http_status, m);
-            server__send_refusal(fd, f.http_status, m);
-            server__after(s, fd, AFTER_LINGER);
+            server__refuse(soap, f.http_status, m);
+            w->in_len = 0;
+            server__flush(s, w, fd, true);
             break;
         }
         if (f.status == FRAME_MORE) {
+            if (f.lead == w->in_len)
+                w->in_len = 0; /* blank lines between requests: nothing pending */
             if (got < 0 || w->in_len >= max_in) {
                 /* Gone mid-request (or idle and gone): nobody to answer. */
-                server__after(s, fd, AFTER_CLOSE);
+                server__close(s, fd);
                 break;
             }
             if (f.expect_continue && !c->continued) {
@@ -752,30 +897,45 @@ static void server__readable(soap_server_t *s, struct soap *soap, int fd)
                 c->continued = send(fd, cont, sizeof cont - 1, MSG_NOSIGNAL | MSG_DONTWAIT) > 0;
             }
             if (w->in_len > 0) {
-                if ((c->pending = malloc(w->in_len)) == NULL) {
-                    server__after(s, fd, AFTER_CLOSE);
+                if (c->since == 0)
+                    c->since = time(NULL);
+                if ((long long)w->in_cap + atomic_load_explicit(&s->buffered, memory_order_relaxed) >
+                    (long long)s->cfg->max_buffered_mb * 1048576) {
+                    log_warn("request refused: %lld bytes of requests already waiting to arrive",
+                             (long long)atomic_load_explicit(&s->buffered, memory_order_relaxed));
+                    w->in_len = 0;
+                    server__refuse(soap, 503, "the server is receiving too many requests at once; try again");
+                    server__flush(s, w, fd, true);
                     break;
                 }
-                memcpy(c->pending, w->in, w->in_len);
-                c->npending = w->in_len;
-                if (c->started == 0)
-                    c->started = time(NULL);
+                server__hand_over(s, &w->in, &w->in_cap, &c->in, &c->in_cap);
+                c->in_len = w->in_len;
+                w->in_len = 0;
+            } else {
+                c->since = 0;
             }
-            server__after(s, fd, AFTER_KEEP);
+            c->wait = WAIT_READ;
+            server__park(s, fd);
             break;
         }
         after_t after = server__serve_one(soap, fd, &f);
         /* Whatever followed the request (pipelined) is the next one. */
         memmove(w->in, w->in + f.total, w->in_len - f.total);
         w->in_len -= f.total;
-        c->started = w->in_len > 0 ? time(NULL) : 0;
+        c->since = w->in_len > 0 ? time(NULL) : 0;
         c->continued = false;
-        if (after != AFTER_KEEP || w->in_len == 0) {
-            server__after(s, fd, after);
+        c->served = true;
+        c->last_active = time(NULL);
+        if (!server__flush(s, w, fd, after != AFTER_KEEP))
+            break;
+        if (w->in_len == 0) {
+            c->wait = WAIT_READ;
+            server__park(s, fd);
             break;
         }
     }
-    server__shrink(&w->in, &w->in_cap, w->in_len);
+    w->in_len = 0;
+    server__shrink(&w->in, &w->in_cap, 0);
 }
 
 typedef struct worker_arg {
@@ -800,7 +960,7 @@ static void *server__work(void *arg)
         if (n == 1 && evs[0].data.fd == s->listen_fd)
             server__accept(s);
         else if (n == 1 && server__claim(s, evs[0].data.fd))
-            server__readable(s, soap, evs[0].data.fd);
+            server__event(s, soap, evs[0].data.fd);
         /* Whoever notices a new second sweeps idle keep-alive connections. */
         if (now != atomic_load_explicit(&s->last_reap, memory_order_relaxed) &&
             pthread_mutex_trylock(&s->reap_lock) == 0) {
@@ -815,7 +975,7 @@ static void *server__work(void *arg)
         for (int i = 0; i < n; i++) {
             int fd = evs[i].data.fd;
             if (fd != s->wake_fd && fd != s->listen_fd && server__claim(s, fd)) {
-                server__readable(s, soap, fd);
+                server__event(s, soap, fd);
                 served++;
             }
         }
@@ -874,10 +1034,7 @@ static struct soap *server__context(soap_server_t *s, soap_worker_t *w)
     w->auth = s->auth;
     w->group = s->group;
     w->validator = s->validator;
-    if (w->validator != NULL) {
-        w->fsend = soap->fsend;
-        soap->fsend = server__fsend;
-    }
+    soap->fsend = server__fsend;
     w->fparsehdr = soap->fparsehdr;
     soap->frecv = server__frecv;
     soap->fparsehdr = server__parsehdr;
@@ -997,14 +1154,14 @@ void soap_server_stop(soap_server_t *s)
         pthread_join(s->threads[i], NULL);
     for (int fd = 0; fd < s->nconns_max; fd++)
         if (s->conns[fd].state != CONN_FREE) {
-            server__conn_reset(&s->conns[fd]);
+            server__conn_reset(s, &s->conns[fd]);
             close(fd);
         }
     for (int i = 0; i < s->nworkers; i++) {
         soap_free(s->contexts[i]);
         free(s->workers[i].in);
         free(s->workers[i].req);
-        free(s->workers[i].rs);
+        free(s->workers[i].out);
     }
     validator_free(s->validator);
     close(s->epfd);

@@ -38,12 +38,11 @@ typedef struct soap_worker {
     size_t body_len;
     int (*fparsehdr)(struct soap *, const char *, const char *); /* gSOAP's own */
     char user[512];            /* authenticated user name, for the audit */
-    /* ENTITLEMENTD_VALIDATE_XML: the response, kept for validation; NULL
-     * validator when off. */
-    struct validator *validator;
-    char *rs;
-    size_t rs_len, rs_cap;
-    int (*fsend)(struct soap *, const char *, size_t);
+    /* Responses written by gSOAP (its fsend), sent by the server without
+     * blocking; out_mark is where the current request's response starts. */
+    char *out;
+    size_t out_len, out_cap, out_mark;
+    struct validator *validator; /* ENTITLEMENTD_VALIDATE_XML; NULL when off */
 } soap_worker_t;
 
 static inline soap_worker_t *soap_worker(struct soap *soap)

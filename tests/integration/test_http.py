@@ -229,5 +229,104 @@ class HttpTest(DaemonTestCase):
         self.assertEqual(self.count(eid), 0)
 
 
+    # Where gSOAP would read a request otherwise than the checks did.
+
+    def test_header_lookalikes_do_not_reach_gsoap(self):
+        # gSOAP takes "Transfer_Encoding" for Transfer-Encoding: were it
+        # passed on, gSOAP would de-chunk a body the guard read as a comment.
+        eid = "H-" + token(8)
+        inner = self.create(eid)
+        body = b"<z><!--\n%X\r\n%s\r\n0\r\n\r\n--></z>" % (len(inner), inner)
+        r = self.send(self.request(body, {"Transfer_Encoding": "chunked"}))
+        self.assertEqual(r.faultcode, "SOAP-ENV:Client", r.body)
+        self.assertEqual(self.count(eid), 0)
+
+    def test_comments_gsoap_would_end_early_are_refused(self):
+        for trick in ("<!-- -- >&#1;-->", "<!--> <![CDATA[ -->&#1;<!-- ]]> -->", "<?pi a?b>&#1;?>"):
+            eid = "M-" + token(8)
+            body = self.create(eid).replace(eid.encode() + b"</v4:id>", eid.encode() + b"</v4:id>" + trick.encode(), 1)
+            r = self.send(self.request(body))
+            self.assert_refused(r, 500, "malformed")
+            self.assertEqual(self.count(eid), 0, trick)
+
+    def test_only_utf8_may_be_declared(self):
+        body = envelope(search_body()).replace(b'encoding="UTF-8"', b'encoding="ISO-8859-1"')
+        self.assert_refused(self.send(self.request(body)), 500, "only UTF-8")
+
+    # Connections: closing, targets, timeouts, budgets.
+
+    def test_connection_close_in_a_list_is_honoured(self):
+        s = self.connect()
+        s.sendall(self.request(envelope(search_body()), {"Connection": "TE, close"}))
+        reply, _ = read_reply(s)
+        self.assertEqual(reply.status_text, "SUCCESS", reply.body)
+        self.assertEqual(reply.headers.get("connection", "").lower(), "close")
+        s.settimeout(5)
+        self.assertEqual(s.recv(10), b"")
+
+    def test_request_targets(self):
+        full = f"http://127.0.0.1:{self.daemon.port}{PATH}"
+        raw = self.request(envelope(search_body())).replace(f"POST {PATH} ".encode(), f"POST {full} ".encode(), 1)
+        self.assertEqual(self.send(raw).status_text, "SUCCESS")
+        raw = self.request(b"", method="GET").replace(f"GET {PATH} ".encode(), f"GET {full}?wsdl ".encode(), 1)
+        self.assertEqual(self.send(raw).status, 200)
+        raw = self.request(b"", method="GET").replace(PATH.encode(), PATH.encode() + b"?" + b"a" * 1100, 1)
+        self.assertEqual(self.send(raw).status, 414)
+        self.assert_refused(self.send(self.request(envelope(search_body()), {"Host": "h" * 300})), 400, "Host")
+
+    def test_blank_line_after_a_request_leaves_the_connection_idle(self):
+        # A CR LF after a body (some clients send one) is not the start of a
+        # request that times out: the connection stays usable.
+        s = self.connect()
+        s.sendall(self.request(envelope(search_body())) + b"\r\n")
+        reply, rest = read_reply(s)
+        self.assertEqual(reply.status_text, "SUCCESS")
+        time.sleep(3)  # longer than the receive timeout (2 s)
+        s.sendall(self.request(envelope(search_body())))
+        reply, _ = read_reply(s, buf=rest)
+        self.assertEqual(reply.status_text, "SUCCESS", reply.body)
+
+    def test_refused_and_unread_responses_hold_no_worker(self):
+        # Clients that get a 401 and stay silent, and clients that pipeline
+        # requests without reading the answers: workers (4) stay free.
+        held = []
+        for _ in range(12):
+            s = self.connect()
+            s.sendall(self.request(envelope(search_body()), {"Authorization": None}))
+            held.append(s)
+        for _ in range(8):
+            s = self.connect()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            get = f"GET {PATH}?wsdl HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+            s.sendall(get * 200)
+            held.append(s)
+        time.sleep(0.3)
+        start = time.time()
+        r = self.send(self.request(envelope(search_body())))
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+        self.assertLess(time.time() - start, 1.0)
+
+    def test_silent_connections_are_closed_after_the_receive_timeout(self):
+        s = self.connect()
+        s.settimeout(6)
+        start = time.time()
+        self.assertEqual(s.recv(10), b"")
+        self.assertLess(time.time() - start, 5)
+
+    def test_requests_waiting_to_arrive_have_a_memory_budget(self):
+        small = Daemon(ENTITLEMENTD_MAX_BUFFERED_MB=1).start()
+        try:
+            s = socket.create_connection(("127.0.0.1", small.port))
+            body = envelope(search_body()).replace(b"</soapenv:Body>", b" " * 3000000 + b"</soapenv:Body>")
+            raw = self.request(body)
+            s.sendall(raw[:2000000])
+            reply, _ = read_reply(s)
+            s.close()
+            self.assertEqual(reply.status, 503, reply.body)
+            self.assertEqual(reply.faultcode, "SOAP-ENV:Server")
+        finally:
+            self.assertEqual(small.stop(), 0)
+
+
 if __name__ == "__main__":
     unittest.main()

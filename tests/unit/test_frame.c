@@ -57,7 +57,7 @@ static void test_chunked(void)
     CHECK_EQ_INT(f.total, strlen(req));
     CHECK_EQ_INT(f.body_len, 13);
     normalize(req, out, sizeof out);
-    CHECK_EQ_STR(out, "POST /p HTTP/1.1\r\nContent-Length: 13\r\n\r\nabc0123456789");
+    CHECK_EQ_STR(out, "POST /p HTTP/1.1\r\nConnection: keep-alive\r\nContent-Length: 13\r\n\r\nabc0123456789");
     for (size_t n = 0; n < f.total; n++) {
         frame_t p;
         frame_scan(req, n, &lim, &p);
@@ -93,12 +93,73 @@ static void test_errors(void)
     CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nContent-Type: multipart/related; boundary=x\r\nContent-Length: 1\r\n\r\nx")
                      .http_status, 415);
     CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\n folded: x\r\n\r\n").http_status, 400);
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nX: a\rb\r\nContent-Length: 0\r\n\r\n").http_status, 400);
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nExpect: x\r\nContent-Length: 0\r\n\r\n").http_status, 417);
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 0\r\n\r\n")
+                     .http_status, 415);
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nContent-Type: Text/XML; charset=utf-8\r\nContent-Length: 0\r\n\r\n")
+                     .status, FRAME_DONE);
+    CHECK_EQ_INT(scan("POST /p HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n").http_status, 400);
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: a\r\nHost: b\r\nContent-Length: 0\r\n\r\n").http_status, 400);
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nAuthorization: a\r\nAuthorization: b\r\nContent-Length: 0\r\n\r\n")
+                     .http_status, 400);
+    CHECK_EQ_INT(scan("POST * HTTP/1.1\r\nContent-Length: 0\r\n\r\n").http_status, 400);
+    char line[1200] = "GET /";
+    memset(line + 5, 'a', 1001);
+    strcpy(line + 1006, " HTTP/1.1\r\n\r\n");
+    CHECK_EQ_INT(scan(line).http_status, 414);
+    char host[400] = "GET / HTTP/1.1\r\nHost: ";
+    size_t hl = strlen(host);
+    memset(host + hl, 'h', 256);
+    strcpy(host + hl + 256, "\r\n\r\n");
+    CHECK_EQ_INT(scan(host).http_status, 400);
+    /* 1-byte chunks: refused long before the body limit (1 MiB: 8192 chunks). */
+    size_t n = 0, cap = 64 + 8300 * 6 + 16;
+    char *chunks = malloc(cap);
+    n += (size_t)sprintf(chunks, "POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+    for (int i = 0; i < 8300; i++)
+        n += (size_t)sprintf(chunks + n, "1\r\na\r\n");
+    frame_limits_t mib = {65536, 8192, 1 << 20};
+    frame_t f;
+    frame_scan(chunks, n, &mib, &f);
+    CHECK_EQ_INT(f.http_status, 400);
+    free(chunks);
     char *big = malloc(10000);
     memset(big, 'a', 9999);
     big[9999] = '\0';
     memcpy(big, "GET /", 5);
     CHECK_EQ_INT(scan(big).http_status, 431); /* one line over the line limit */
     free(big);
+}
+
+static void test_normalized_headers(void)
+{
+    char out[1024];
+    /* Only the headers gSOAP needs pass; lookalikes it would take for
+     * framing headers ("Transfer_Encoding") do not. */
+    normalize("POST http://h:8080/p?x HTTP/1.1\r\nHost: h\r\nTransfer_Encoding: chunked\r\nX-Other: 1\r\n"
+              "Content-Type: text/xml\r\nSOAPAction: \"\"\r\nAuthorization: Basic eA==\r\n"
+              "Connection: TE, close\r\nContent-Length: 2\r\n\r\nab",
+              out, sizeof out);
+    CHECK_EQ_STR(out, "POST /p?x HTTP/1.1\r\nHost: h\r\nContent-Type: text/xml\r\nSOAPAction: \"\"\r\n"
+                      "Authorization: Basic eA==\r\nConnection: close\r\nContent-Length: 2\r\n\r\nab");
+    normalize("GET /w?wsdl HTTP/1.0\n\n", out, sizeof out);
+    CHECK_EQ_STR(out, "GET /w?wsdl HTTP/1.0\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    normalize("GET /w HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", out, sizeof out);
+    CHECK_EQ_STR(out, "GET /w HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n");
+    normalize("GET http://h HTTP/1.1\r\n\r\n", out, sizeof out);
+    CHECK_EQ_STR(out, "GET / HTTP/1.1\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n");
+}
+
+static void test_blank_lines(void)
+{
+    frame_t f = scan("\r\n\r\n");
+    CHECK_EQ_INT(f.status, FRAME_MORE);
+    CHECK_EQ_INT(f.lead, 4);
+    char blank[2048];
+    memset(blank, '\n', sizeof blank - 1);
+    blank[sizeof blank - 1] = '\0';
+    CHECK_EQ_INT(scan(blank).http_status, 400);
 }
 
 void register_frame_tests(void)
@@ -108,4 +169,6 @@ void register_frame_tests(void)
     CU_add_test(s, "chunked framing and normalization", test_chunked);
     CU_add_test(s, "Expect: 100-continue", test_expect_continue);
     CU_add_test(s, "refused requests and their statuses", test_errors);
+    CU_add_test(s, "normalized header: only what gSOAP needs, origin form, Connection", test_normalized_headers);
+    CU_add_test(s, "blank lines between requests", test_blank_lines);
 }

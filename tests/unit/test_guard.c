@@ -90,6 +90,28 @@ static void test_structure(void)
     CHECK_EQ_INT(check("<a></a><b/>"), GUARD_TRAILING);
 }
 
+static void test_where_gsoap_reads_otherwise(void)
+{
+    /* gSOAP ends a comment at the first "--" and a PI at the first '?':
+     * such documents are refused, so both read every document alike. */
+    CHECK_EQ_INT(check("<a><!-- -- >&#1;--></a>"), GUARD_SYNTAX);
+    CHECK_EQ_INT(check("<a><!--> <![CDATA[ -->x<!-- ]]> --></a>"), GUARD_SYNTAX);
+    CHECK_EQ_INT(check("<a><!-- a ---></a>"), GUARD_SYNTAX);
+    CHECK_EQ_INT(check("<a><?pi a?b>c?></a>"), GUARD_SYNTAX);
+    CHECK_EQ_INT(check("<a><!-- a - b --><?pi ok?></a>"), GUARD_OK);
+    /* Names are XML names. */
+    CHECK_EQ_INT(check("<a\"b/>"), GUARD_SYNTAX);
+    CHECK_EQ_INT(check("<1a/>"), GUARD_SYNTAX);
+    CHECK_EQ_INT(check("<s:a-b.c_d x:y-1='v'/>"), GUARD_OK);
+    CHECK_EQ_INT(check("<caf\xc3\xa9/>"), GUARD_OK);
+    /* Only UTF-8 (or ASCII) may be declared. */
+    CHECK_EQ_INT(check("<?xml version='1.0' encoding='ISO-8859-1'?><a/>"), GUARD_ENCODING);
+    CHECK_EQ_INT(check("<?xml version=\"1.0\" encoding=\"utf-8\"?><a/>"), GUARD_OK);
+    CHECK_EQ_INT(check("<?xml version=\"1.0\"?><a/>"), GUARD_OK);
+    /* Leading zeros make long references, valid all the same. */
+    CHECK_EQ_INT(check("<a>&#0000000065;&#x00000000041;</a>"), GUARD_OK);
+}
+
 static void test_limits(void)
 {
     char doc[4096] = "";
@@ -118,4 +140,5 @@ void register_guard_tests(void)
     CU_add_test(s, "references: undefined and invalid ones refused, astral ones rewritten", test_references);
     CU_add_test(s, "malformed structure and trailing content are refused", test_structure);
     CU_add_test(s, "depth and attribute limits", test_limits);
+    CU_add_test(s, "constructs gSOAP would end elsewhere are refused", test_where_gsoap_reads_otherwise);
 }
