@@ -61,7 +61,8 @@ static const cfg_setting_t cfg__table[] = {
                 "Seconds a request may take to arrive, counted from its first byte; a request "
                 "still incomplete then is answered 408 and its connection closed."),
     INT_SETTING("ENTITLEMENTD_SEND_TIMEOUT", send_timeout_s, 1, 3600, "10",
-                "Seconds a response may take to be written."),
+                "Seconds a response may wait for its client to take more of it; a client that takes "
+                "nothing for this long has its connection closed."),
     INT_SETTING("ENTITLEMENTD_KEEPALIVE_TIMEOUT", keepalive_timeout_s, 1, 86400, "60",
                 "Idle keep-alive connections are closed after this many seconds."),
     INT_SETTING("ENTITLEMENTD_MAX_CONNECTIONS", max_connections, 16, 65536, "1024",

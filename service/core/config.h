@@ -27,7 +27,7 @@ typedef struct ent_config {
     int max_units;              /* most units in one write request (BATCH_TOO_LARGE) */
     int max_batch_size;         /* largest batchSize of a query */
     int recv_timeout_s;         /* socket receive timeout while reading a request */
-    int send_timeout_s;         /* socket send timeout while writing a response */
+    int send_timeout_s;         /* a response waiting for its client without progress is dropped after this */
     int keepalive_timeout_s;    /* idle keep-alive connections are closed after this */
     int max_connections;        /* open client connections at most */
     int validate_xml;           /* 1: validate requests and responses against the XSD */

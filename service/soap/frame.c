@@ -389,7 +389,7 @@ void frame_scan(const char *buf, size_t len, const frame_limits_t *lim, frame_t 
         if (s == FRAME_MORE) {
             if (len - pos > lim->max_body + FRAME_CHUNK_SLACK(lim->max_body))
                 frame__error(f, 413, NULL);
-            f->expect_continue = expect && len == pos;
+            f->expect_continue = expect && !http10 && len == pos; /* HTTP/1.0 knows no 100 */
             return;
         }
         f->total = end;
@@ -399,7 +399,7 @@ void frame_scan(const char *buf, size_t len, const frame_limits_t *lim, frame_t 
     }
     size_t n = content_length < 0 ? 0 : (size_t)content_length;
     if (len - pos < n) {
-        f->expect_continue = expect && len == pos;
+        f->expect_continue = expect && !http10 && len == pos; /* HTTP/1.0 knows no 100 */
         return;
     }
     f->total = pos + n;

@@ -153,9 +153,18 @@ static size_t guard__name(guard__scan_t *s, uint64_t *hash)
     return n;
 }
 
-/* Writes code point cp as UTF-8 at o; returns its length. */
+/* Writes code point cp as UTF-8 into out; returns its length. */
 static size_t guard__put_utf8(char *out, uint32_t cp)
 {
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
     if (cp < 0x10000) {
         out[0] = (char)(0xE0 | (cp >> 12));
         out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
@@ -170,8 +179,13 @@ static size_t guard__put_utf8(char *out, uint32_t cp)
 }
 
 /* A reference at '&': one of the five predefined entities, or a character
- * reference to a character XML allows. */
-static guard_verdict_t guard__ref(guard__scan_t *s)
+ * reference to a character XML allows. gSOAP reads a character reference
+ * wrongly when it is long (leading zeros: "&#0000065;") or names a
+ * character above U+FFFF, so every character reference is rewritten, in
+ * place and never longer, as the character itself in UTF-8 — or, for a
+ * character that would be markup there, as its predefined entity. quote
+ * is the quote of the attribute value being read, 0 in text. */
+static guard_verdict_t guard__ref(guard__scan_t *s, char quote)
 {
     const char *p = s->b + s->i, *end = s->b + s->len;
     /* Long enough for any reference, leading zeros included. */
@@ -209,13 +223,27 @@ static guard_verdict_t guard__ref(guard__scan_t *s)
         s->r->code = cp;
         return guard__fail(s, GUARD_BAD_CHAR, "a character reference to a character XML does not allow");
     }
-    if (cp < 0x10000) {
-        guard__copy(s, n);
-        return GUARD_OK;
+    char out[8];
+    size_t k;
+    if (cp == '<' || cp == '&' || cp == '>') {
+        /* "&#60;" is at least as long as "&lt;", "&#38;" as "&amp;". */
+        const char *e = cp == '<' ? "&lt;" : cp == '&' ? "&amp;" : "&gt;";
+        k = strlen(e);
+        memcpy(out, e, k);
+    } else if ((cp == '"' || cp == '\'') && (char)cp == quote) {
+        /* The quote of the value: "&quot;" when it fits, else the short
+         * reference as it came ("&#34;", which gSOAP reads right). */
+        if (n < 6) {
+            guard__copy(s, n);
+            return GUARD_OK;
+        }
+        k = 6;
+        memcpy(out, cp == '"' ? "&quot;" : "&apos;", k);
+    } else {
+        k = guard__put_utf8(out, cp); /* at most 4 bytes; a reference has at least 4 */
     }
-    /* gSOAP misreads these; the same character as UTF-8 is read right.
-     * The shortest such reference (&#65536;) is longer than 4 bytes. */
-    s->o += guard__put_utf8(s->b + s->o, cp);
+    memcpy(s->b + s->o, out, k);
+    s->o += k;
     s->i += n;
     return GUARD_OK;
 }
@@ -342,7 +370,7 @@ static guard_verdict_t guard__start_tag(guard__scan_t *s, uint64_t *hash, size_t
             if (c == '<')
                 return guard__fail(s, GUARD_SYNTAX, "a '<' inside an attribute value");
             if (c == '&') {
-                if (guard__ref(s) != GUARD_OK)
+                if (guard__ref(s, q) != GUARD_OK)
                     return s->r->verdict;
             } else {
                 guard__copy(s, 1);
@@ -396,7 +424,7 @@ guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, guard_result_
     while (s.i < s.len) {
         char c = s.b[s.i];
         if (c == '&') {
-            if (guard__ref(&s) != GUARD_OK)
+            if (guard__ref(&s, 0) != GUARD_OK)
                 goto out;
             continue;
         }

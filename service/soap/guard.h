@@ -8,8 +8,10 @@
  * element, does not check UTF-8, does not apply its depth limit inside the
  * SOAP Header, and takes time quadratic in the number of attributes of an
  * element. The guard reads the body once (it is all in memory: see frame.h)
- * and refuses all of that with a precise verdict; references above U+FFFF,
- * which are valid, it rewrites in place as UTF-8, which gSOAP reads right.
+ * and refuses all of that with a precise verdict. gSOAP also misreads long
+ * character references (leading zeros) and those above U+FFFF: the guard
+ * rewrites every character reference in place as UTF-8 (or a predefined
+ * entity where the character would be markup), which gSOAP reads right.
  *
  * Where gSOAP and the XML grammar end a construct differently (gSOAP ends a
  * comment at the first "--" and a processing instruction at the first "?"),

@@ -33,6 +33,10 @@
  * epoll, not in a worker), so that the client reads the answer rather than
  * a reset. */
 #define SERVER_LINGER_S 2
+/* Requests a worker serves from one connection's buffer before it hands
+ * the connection back to epoll (to the end of the queue): a client that
+ * pipelines thousands of requests does not hold a worker for long. */
+#define SERVER_MAX_PIPELINE 32
 /* Events a stopping worker takes at once while draining. */
 #define SERVER_DRAIN_EVENTS 64
 
@@ -58,8 +62,10 @@ typedef struct conn {
     bool served;            /* a request was served: the keep-alive timeout applies, not the receive timeout */
     bool continued;         /* "100 Continue" sent for the request in `in` */
     bool close_after;       /* WAIT_WRITE: close once the response is written */
+    bool resume;            /* WAIT_READ: whole requests are waiting in `in`: come back at once */
     /* Bytes read and not yet served, and bytes of a response not yet sent;
-     * owned by the connection (NULL when empty), counted in s->buffered. */
+     * owned by the connection (NULL when empty), counted in s->buffered_in
+     * and s->buffered_out. */
     char *in;
     size_t in_len, in_cap;
     char *out;
@@ -84,8 +90,11 @@ struct soap_server {
     pthread_mutex_t reap_lock; /* one worker sweeps idle connections at a time */
     pthread_mutex_t lock;   /* guards everything below */
     atomic_llong last_reap; /* second of the last sweep; read without the lock */
-    bool stopping;
-    atomic_llong buffered;  /* bytes of requests and responses waiting in connections */
+    atomic_bool stopping;   /* also read without the lock */
+    /* Bytes (buffer capacity) of requests still arriving and of responses
+     * not yet taken, held by connections; each is capped on its own by
+     * ENTITLEMENTD_MAX_BUFFERED_MB. */
+    atomic_llong buffered_in, buffered_out;
     conn_t *conns;          /* indexed by descriptor */
     int nconns_max;         /* size of conns */
     int nopen;
@@ -452,7 +461,7 @@ static const char *server__frame_message(const soap_worker_t *w, const frame_t *
     return f->why;
 }
 
-/* Serves the whole request f at the start of the worker's input buffer;
+/* Serves the whole request f at in_pos in the worker's input buffer;
  * the caller disposes of fd as the result says. */
 static after_t server__serve_one(struct soap *soap, int fd, const frame_t *f)
 {
@@ -478,7 +487,7 @@ static after_t server__serve_one(struct soap *soap, int fd, const frame_t *f)
         log_set_request_id(NULL);
         return AFTER_LINGER;
     }
-    frame_body(w->in, f, w->req + room);
+    frame_body(w->in + w->in_pos, f, w->req + room);
     if (!f->is_get && guard_check(w->req + room, &blen, w->cfg->max_depth, &g) != GUARD_OK) {
         char msg[160];
         const char *m = g.what;
@@ -501,7 +510,7 @@ static after_t server__serve_one(struct soap *soap, int fd, const frame_t *f)
         log_set_request_id(NULL);
         return AFTER_LINGER;
     }
-    size_t hl = frame_header(w->in, f, blen, w->req, room);
+    size_t hl = frame_header(w->in + w->in_pos, f, blen, w->req, room);
     memmove(w->req + hl, w->req + room, blen);
     w->req_len = hl + blen;
     w->req_pos = 0;
@@ -564,7 +573,8 @@ done:
  * s->lock or owns the connection (CONN_BUSY). */
 static void server__conn_reset(soap_server_t *s, conn_t *c)
 {
-    atomic_fetch_sub_explicit(&s->buffered, (long long)(c->in_cap + c->out_cap), memory_order_relaxed);
+    atomic_fetch_sub_explicit(&s->buffered_in, (long long)c->in_cap, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&s->buffered_out, (long long)c->out_cap, memory_order_relaxed);
     free(c->in);
     free(c->out);
     memset(c, 0, sizeof *c);
@@ -586,11 +596,13 @@ static void server__conn_close(soap_server_t *s, int fd)
 static void server__park(soap_server_t *s, int fd)
 {
     conn_t *c = &s->conns[fd];
-    struct epoll_event ev = {.events = (c->wait == WAIT_WRITE ? EPOLLOUT : EPOLLIN | EPOLLRDHUP) | EPOLLONESHOT,
-                             .data.fd = fd};
+    /* A connection with whole requests already read waits for "writable",
+     * which a healthy socket is at once: it goes to the end of the queue. */
+    uint32_t events = c->wait == WAIT_WRITE ? EPOLLOUT : c->resume ? EPOLLOUT | EPOLLIN : EPOLLIN | EPOLLRDHUP;
+    struct epoll_event ev = {.events = events | EPOLLONESHOT, .data.fd = fd};
     pthread_mutex_lock(&s->lock);
     c->state = CONN_IDLE;
-    if (s->stopping || epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev) != 0)
+    if (atomic_load(&s->stopping) || epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev) != 0)
         server__conn_close(s, fd);
     pthread_mutex_unlock(&s->lock);
 }
@@ -622,7 +634,7 @@ static void server__accept(soap_server_t *s)
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         pthread_mutex_lock(&s->lock);
-        if (fd >= s->nconns_max || s->nopen >= s->cfg->max_connections || s->stopping) {
+        if (fd >= s->nconns_max || s->nopen >= s->cfg->max_connections || atomic_load(&s->stopping)) {
             int nopen = s->nopen;
             pthread_mutex_unlock(&s->lock);
             log_warn("connection refused: %d connections open", nopen);
@@ -643,7 +655,7 @@ static void server__accept(soap_server_t *s)
     /* The listener is one-shot too: one worker accepts at a time. */
     struct epoll_event lev = {.events = EPOLLIN | EPOLLONESHOT, .data.fd = s->listen_fd};
     pthread_mutex_lock(&s->lock);
-    if (!s->stopping)
+    if (!atomic_load(&s->stopping))
         epoll_ctl(s->epfd, EPOLL_CTL_MOD, s->listen_fd, &lev);
     pthread_mutex_unlock(&s->lock);
 }
@@ -667,7 +679,11 @@ static void server__reap_idle(soap_server_t *s, time_t now, bool all)
             expired = now - c->since >= SERVER_LINGER_S;
             break;
         case WAIT_WRITE:
+            /* since moves on whenever the client takes some of it. */
             expired = now - c->since >= s->cfg->send_timeout_s;
+            if (expired && !all)
+                log_warn("response cut off: the client took nothing of the last %zu bytes for %d s",
+                         c->out_len - c->out_off, s->cfg->send_timeout_s);
             break;
         default:
             if (c->in_len > 0) {
@@ -745,26 +761,26 @@ static int server__send(int fd, const char *buf, size_t len, size_t *off)
     return 1;
 }
 
-/* Moves the worker's buffer into the connection (no copy); the worker
- * allocates a new one when it next needs one. */
-static void server__hand_over(soap_server_t *s, char **wbuf, size_t *wcap, char **cbuf, size_t *ccap)
+/* Moves the worker's buffer into the connection (no copy), counted in
+ * *count; the worker allocates a new one when it next needs one. */
+static void server__hand_over(atomic_llong *count, char **wbuf, size_t *wcap, char **cbuf, size_t *ccap)
 {
     free(*cbuf);
-    atomic_fetch_sub_explicit(&s->buffered, (long long)*ccap, memory_order_relaxed);
+    atomic_fetch_sub_explicit(count, (long long)*ccap, memory_order_relaxed);
     *cbuf = *wbuf;
     *ccap = *wcap;
-    atomic_fetch_add_explicit(&s->buffered, (long long)*ccap, memory_order_relaxed);
+    atomic_fetch_add_explicit(count, (long long)*ccap, memory_order_relaxed);
     *wbuf = NULL;
     *wcap = 0;
 }
 
 /* Takes the connection's buffer as the worker's (no copy). */
-static void server__take_over(soap_server_t *s, char **wbuf, size_t *wcap, char **cbuf, size_t *ccap)
+static void server__take_over(atomic_llong *count, char **wbuf, size_t *wcap, char **cbuf, size_t *ccap)
 {
     free(*wbuf);
     *wbuf = *cbuf;
     *wcap = *ccap;
-    atomic_fetch_sub_explicit(&s->buffered, (long long)*ccap, memory_order_relaxed);
+    atomic_fetch_sub_explicit(count, (long long)*ccap, memory_order_relaxed);
     *cbuf = NULL;
     *ccap = 0;
 }
@@ -784,15 +800,18 @@ static bool server__flush(soap_server_t *s, soap_worker_t *w, int fd, bool close
     }
     if (rc == 0) {
         /* The unsent rest (and any pipelined input) waits in epoll. */
-        server__hand_over(s, &w->out, &w->out_cap, &c->out, &c->out_cap);
+        server__hand_over(&s->buffered_out, &w->out, &w->out_cap, &c->out, &c->out_cap);
         c->out_len = w->out_len;
         c->out_off = off;
         w->out_len = 0;
-        if (w->in_len > 0) {
-            server__hand_over(s, &w->in, &w->in_cap, &c->in, &c->in_cap);
+        if (w->in_len > w->in_pos) {
+            memmove(w->in, w->in + w->in_pos, w->in_len - w->in_pos);
+            w->in_len -= w->in_pos;
+            w->in_pos = 0;
+            server__hand_over(&s->buffered_in, &w->in, &w->in_cap, &c->in, &c->in_cap);
             c->in_len = w->in_len;
-            w->in_len = 0;
         }
+        w->in_len = w->in_pos = 0;
         c->close_after = close_after;
         c->wait = WAIT_WRITE;
         c->since = time(NULL);
@@ -828,9 +847,50 @@ static void server__drain(soap_server_t *s, int fd)
     }
 }
 
+/* Leaves the requests not yet served (and what follows them) with the
+ * connection, and parks it to wait for more (or, with whole requests
+ * waiting, to come back at once). False when over the budget of requests
+ * still arriving: the connection then gets a 503 and closes. */
+static bool server__stash(soap_server_t *s, struct soap *soap, int fd, bool whole_waiting)
+{
+    soap_worker_t *w = soap_worker(soap);
+    conn_t *c = &s->conns[fd];
+    size_t n = w->in_len - w->in_pos;
+
+    c->wait = WAIT_READ;
+    c->resume = whole_waiting;
+    if (n == 0) {
+        c->since = 0;
+        w->in_len = w->in_pos = 0;
+        server__park(s, fd);
+        return true;
+    }
+    memmove(w->in, w->in + w->in_pos, n);
+    w->in_len = n;
+    w->in_pos = 0;
+    if (!whole_waiting && (long long)w->in_cap + atomic_load_explicit(&s->buffered_in, memory_order_relaxed) >
+                              (long long)s->cfg->max_buffered_mb * 1048576) {
+        log_warn("request refused: %lld bytes of requests already wait to arrive",
+                 (long long)atomic_load_explicit(&s->buffered_in, memory_order_relaxed));
+        w->in_len = 0;
+        server__refuse(soap, 503, "the server is receiving too many requests at once; try again");
+        server__flush(s, w, fd, true);
+        return false;
+    }
+    if (c->since == 0)
+        c->since = time(NULL);
+    server__hand_over(&s->buffered_in, &w->in, &w->in_cap, &c->in, &c->in_cap);
+    c->in_len = n;
+    w->in_len = 0;
+    server__park(s, fd);
+    return true;
+}
+
 /* A connection epoll reported ready (claimed by this worker): goes on with
- * what it waits for, then reads what has arrived and serves every whole
- * request in it. */
+ * what it waits for, then reads what has arrived and serves the whole
+ * requests in it (at most SERVER_MAX_PIPELINE before it goes back to the
+ * queue). Once stopping, nothing more is read: the requests already read
+ * are served, and the connection is closed. */
 static void server__event(soap_server_t *s, struct soap *soap, int fd)
 {
     soap_worker_t *w = soap_worker(soap);
@@ -839,6 +899,7 @@ static void server__event(soap_server_t *s, struct soap *soap, int fd)
     /* Room for a request and the chunk framing frame_scan tolerates. */
     const size_t max_in = SERVER_MAX_HEADER + 2 * max_body + 2 * 65536;
     const frame_limits_t lim = {SERVER_MAX_HEADER, SERVER_MAX_HEADER_LINE, max_body};
+    const long long budget = (long long)s->cfg->max_buffered_mb * 1048576;
     frame_t f;
 
     if (c->wait == WAIT_LINGER) {
@@ -846,16 +907,19 @@ static void server__event(soap_server_t *s, struct soap *soap, int fd)
         return;
     }
     if (c->wait == WAIT_WRITE) {
+        size_t before = c->out_off;
         int rc = server__send(fd, c->out, c->out_len, &c->out_off);
         if (rc < 0) {
             server__close(s, fd);
             return;
         }
         if (rc == 0) {
+            if (c->out_off > before)
+                c->since = time(NULL); /* the send timeout counts time without progress */
             server__park(s, fd);
             return;
         }
-        atomic_fetch_sub_explicit(&s->buffered, (long long)c->out_cap, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&s->buffered_out, (long long)c->out_cap, memory_order_relaxed);
         free(c->out);
         c->out = NULL;
         c->out_len = c->out_off = c->out_cap = 0;
@@ -865,30 +929,45 @@ static void server__event(soap_server_t *s, struct soap *soap, int fd)
         }
         c->wait = WAIT_READ;
     }
-    w->in_len = 0;
+    w->in_len = w->in_pos = 0;
     w->out_len = 0;
+    c->resume = false;
     if (c->in != NULL) {
-        server__take_over(s, &w->in, &w->in_cap, &c->in, &c->in_cap);
+        server__take_over(&s->buffered_in, &w->in, &w->in_cap, &c->in, &c->in_cap);
         w->in_len = c->in_len;
         c->in_len = 0;
     }
-    for (;;) {
-        ssize_t got = server__read(w, fd, max_in);
-        frame_scan(w->in, w->in_len, &lim, &f);
+    ssize_t got = 0;
+    bool read_now = true;
+    for (int served = 0;;) {
+        bool stopping = atomic_load(&s->stopping);
+        if (read_now && !stopping) {
+            if (w->in_pos > 0) { /* compact once before reading more */
+                memmove(w->in, w->in + w->in_pos, w->in_len - w->in_pos);
+                w->in_len -= w->in_pos;
+                w->in_pos = 0;
+            }
+            got = server__read(w, fd, max_in);
+        }
+        frame_scan(w->in + w->in_pos, w->in_len - w->in_pos, &lim, &f);
         if (f.status == FRAME_ERROR) {
             char msg[96];
             const char *m = server__frame_message(w, &f, msg, sizeof msg);
             log_info("request refused: HTTP %d, %s", f.http_status, m);
             server__refuse(soap, f.http_status, m);
-            w->in_len = 0;
+            w->in_len = w->in_pos = 0;
             server__flush(s, w, fd, true);
             break;
         }
         if (f.status == FRAME_MORE) {
-            if (f.lead == w->in_len)
-                w->in_len = 0; /* blank lines between requests: nothing pending */
-            if (got < 0 || w->in_len >= max_in) {
-                /* Gone mid-request (or idle and gone): nobody to answer. */
+            if (!read_now && !stopping) {
+                read_now = true; /* served what was read: read what came since */
+                continue;
+            }
+            if (f.lead == w->in_len - w->in_pos)
+                w->in_pos = w->in_len; /* blank lines between requests: nothing pending */
+            if (got < 0 || stopping || w->in_len - w->in_pos >= max_in) {
+                /* Gone mid-request (or idle and gone), or stopping: nobody to answer. */
                 server__close(s, fd);
                 break;
             }
@@ -896,45 +975,40 @@ static void server__event(soap_server_t *s, struct soap *soap, int fd)
                 static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
                 c->continued = send(fd, cont, sizeof cont - 1, MSG_NOSIGNAL | MSG_DONTWAIT) > 0;
             }
-            if (w->in_len > 0) {
-                if (c->since == 0)
-                    c->since = time(NULL);
-                if ((long long)w->in_cap + atomic_load_explicit(&s->buffered, memory_order_relaxed) >
-                    (long long)s->cfg->max_buffered_mb * 1048576) {
-                    log_warn("request refused: %lld bytes of requests already waiting to arrive",
-                             (long long)atomic_load_explicit(&s->buffered, memory_order_relaxed));
-                    w->in_len = 0;
-                    server__refuse(soap, 503, "the server is receiving too many requests at once; try again");
-                    server__flush(s, w, fd, true);
-                    break;
-                }
-                server__hand_over(s, &w->in, &w->in_cap, &c->in, &c->in_cap);
-                c->in_len = w->in_len;
-                w->in_len = 0;
-            } else {
-                c->since = 0;
-            }
-            c->wait = WAIT_READ;
-            server__park(s, fd);
+            server__stash(s, soap, fd, false);
+            break;
+        }
+        if (atomic_load_explicit(&s->buffered_out, memory_order_relaxed) > budget) {
+            log_warn("request refused: %lld bytes of responses wait for their clients",
+                     (long long)atomic_load_explicit(&s->buffered_out, memory_order_relaxed));
+            w->in_len = w->in_pos = 0;
+            server__refuse(soap, 503, "the server holds too many responses its clients have not read; try again");
+            server__flush(s, w, fd, true);
             break;
         }
         after_t after = server__serve_one(soap, fd, &f);
         /* Whatever followed the request (pipelined) is the next one. */
-        memmove(w->in, w->in + f.total, w->in_len - f.total);
-        w->in_len -= f.total;
-        c->since = w->in_len > 0 ? time(NULL) : 0;
+        w->in_pos += f.total;
+        c->since = w->in_len > w->in_pos ? time(NULL) : 0;
         c->continued = false;
         c->served = true;
         c->last_active = time(NULL);
         if (!server__flush(s, w, fd, after != AFTER_KEEP))
             break;
-        if (w->in_len == 0) {
-            c->wait = WAIT_READ;
-            server__park(s, fd);
+        if (w->in_len == w->in_pos && !stopping) {
+            server__stash(s, soap, fd, false);
             break;
         }
+        if (++served >= SERVER_MAX_PIPELINE || (stopping && w->in_len == w->in_pos)) {
+            if (stopping)
+                server__close(s, fd);
+            else
+                server__stash(s, soap, fd, true);
+            break;
+        }
+        read_now = false;
     }
-    w->in_len = 0;
+    w->in_len = w->in_pos = 0;
     server__shrink(&w->in, &w->in_cap, 0);
 }
 
@@ -1144,7 +1218,7 @@ void soap_server_stop(soap_server_t *s)
     /* No new connections; the workers finish their requests and those
      * that have arrived, then end; idle connections are closed last. */
     pthread_mutex_lock(&s->lock);
-    s->stopping = true;
+    atomic_store(&s->stopping, true);
     pthread_mutex_unlock(&s->lock);
     epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->listen_fd, NULL);
     close(s->listen_fd);

@@ -29,7 +29,7 @@ typedef struct soap_worker {
     /* Bytes read from the connection being served: the request being
      * framed and whatever follows it (frame.h). Grows as needed. */
     char *in;
-    size_t in_len, in_cap;
+    size_t in_len, in_cap, in_pos; /* in_pos: where the requests not yet served start */
     /* The request in the form gSOAP reads it (frame_normalize), and where
      * gSOAP is in it; body points into it. */
     char *req;

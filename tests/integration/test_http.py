@@ -5,6 +5,7 @@ XML that gSOAP alone would let through. Every refusal is a precise HTTP
 status with a Client fault, and changes nothing in the database."""
 import base64
 import socket
+import threading
 import time
 import unittest
 
@@ -326,6 +327,80 @@ class HttpTest(DaemonTestCase):
             self.assertEqual(reply.faultcode, "SOAP-ENV:Server")
         finally:
             self.assertEqual(small.stop(), 0)
+
+
+    def test_long_pipelines_share_the_workers_and_are_answered_in_order(self):
+        # 3,000 requests in one write: answered in order, while another
+        # client is served at once (a worker takes at most a few of them
+        # before the connection goes back to the queue).
+        n = 3000
+        get = f"GET {PATH}?wsdl HTTP/1.1\r\nHost: p{{}}\r\n\r\n"
+        s = self.connect()
+        s.sendall("".join(get.format(i) for i in range(n)).encode())
+        start = time.time()
+        r = self.send(self.request(envelope(search_body())))
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+        self.assertLess(time.time() - start, 1.0)
+        rest, seen = b"", 0
+        while seen < n:
+            reply, rest = read_reply(s, buf=rest)
+            self.assertEqual(reply.status, 200)
+            self.assertIn(f"http://p{seen}/".encode(), reply.body)  # the host asked, in order
+            seen += 1
+
+    def test_a_slow_reader_gets_the_whole_response(self):
+        # The send timeout (2 s here) counts time without progress: a client
+        # that keeps reading, slowly, for longer than that gets everything.
+        slow = Daemon(ENTITLEMENTD_SEND_TIMEOUT=2).start()
+        try:
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.connect(("127.0.0.1", slow.port))
+            get = f"GET {PATH}?wsdl HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+            s.sendall(get * 60)  # about 3 MB of answers
+            start, got, data = time.time(), 0, b""
+            s.settimeout(5)
+            while data.count(b"</wsdl:definitions>") < 60:
+                chunk = s.recv(65536)
+                self.assertTrue(chunk, f"closed after {len(data)} bytes")
+                data += chunk
+                time.sleep(0.005)
+            self.assertGreater(time.time() - start, 2)
+            s.close()
+        finally:
+            self.assertEqual(slow.stop(), 0)
+
+    def test_long_character_references_are_read_as_written(self):
+        eid = "Z-" + token(8)
+        body = self.create(eid).replace(eid.encode() + b"</v4:id>", eid.encode() + b"&#000065;&#x0000042;</v4:id>", 1)
+        r = self.send(self.request(body))
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+        self.assertEqual(self.count(eid + "AB"), 1)
+
+    def test_sigterm_with_a_client_that_keeps_pipelining(self):
+        d = Daemon().start()
+        s = socket.create_connection(("127.0.0.1", d.port))
+        get = f"GET {PATH}?wsdl HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        stop = False
+
+        def flood():
+            try:
+                while not stop:
+                    s.sendall(get * 50)
+            except OSError:
+                pass
+
+        t = threading.Thread(target=flood)
+        t.start()
+        time.sleep(0.5)
+        start = time.time()
+        rc = d.stop()
+        elapsed = time.time() - start
+        stop = True
+        s.close()
+        t.join()
+        self.assertEqual(rc, 0)
+        self.assertLess(elapsed, 5)
 
 
 if __name__ == "__main__":
