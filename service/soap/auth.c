@@ -7,6 +7,12 @@
  * request of a busy client; a successful check is remembered for
  * AUTH_CACHE_TTL seconds as an HMAC of the credentials under a key made
  * at start-up, so nothing reversible is kept.
+ *
+ * A yescrypt check also takes 16 MiB for its moment. When a remembered
+ * credential expires, every worker busy with that client would hash it at
+ * once (8 × 16 MiB, and the cores for nothing); so requests with the same
+ * credentials wait for the one check in progress, and at most
+ * AUTH_MAX_HASHING checks run at a time.
  */
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -25,6 +31,8 @@
 
 #define AUTH_CACHE_SLOTS 64
 #define AUTH_CACHE_TTL 60
+/* yescrypt checks at once: the cores there are, on the machines we aim at. */
+#define AUTH_MAX_HASHING 2
 #define AUTH_DEFAULT_DOMAIN "FLEXnet"
 /* Longest user name or password we look at; longer ones simply fail. */
 #define AUTH_MAX_FIELD 255
@@ -38,8 +46,11 @@ typedef struct auth_slot {
 
 struct auth_cache {
     pthread_mutex_t lock;
+    pthread_cond_t checked;                          /* a check in progress has ended */
     unsigned char key[32];
     auth_slot_t slots[AUTH_CACHE_SLOTS];
+    unsigned char checking[AUTH_MAX_HASHING][32];    /* credentials being checked */
+    bool in_use[AUTH_MAX_HASHING];
 };
 
 struct auth_cache *auth_cache_new(void)
@@ -52,6 +63,7 @@ struct auth_cache *auth_cache_new(void)
         return NULL;
     }
     pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->checked, NULL);
     return c;
 }
 
@@ -59,8 +71,9 @@ void auth_cache_free(struct auth_cache *c)
 {
     if (c == NULL)
         return;
-    OPENSSL_cleanse(c, sizeof *c);
     pthread_mutex_destroy(&c->lock);
+    pthread_cond_destroy(&c->checked);
+    OPENSSL_cleanse(c, sizeof *c);
     free(c);
 }
 
@@ -78,27 +91,69 @@ static void auth__mac(const struct auth_cache *c, const char *user, const char *
     OPENSSL_cleanse(buf, sizeof buf);
 }
 
+/* Whether mac is remembered; caller holds c->lock. */
+static bool auth__cached_locked(const struct auth_cache *c, const unsigned char mac[32])
+{
+    time_t now = time(NULL);
+    for (int i = 0; i < AUTH_CACHE_SLOTS; i++)
+        if (c->slots[i].expires > now && CRYPTO_memcmp(c->slots[i].mac, mac, 32) == 0)
+            return true;
+    return false;
+}
+
 static bool auth__cached(struct auth_cache *c, const unsigned char mac[32])
 {
-    bool hit = false;
-    time_t now = time(NULL);
     pthread_mutex_lock(&c->lock);
-    for (int i = 0; i < AUTH_CACHE_SLOTS && !hit; i++)
-        hit = c->slots[i].expires > now && CRYPTO_memcmp(c->slots[i].mac, mac, 32) == 0;
+    bool hit = auth__cached_locked(c, mac);
     pthread_mutex_unlock(&c->lock);
     return hit;
 }
 
-static void auth__remember(struct auth_cache *c, const unsigned char mac[32])
+/* Waits until the credentials mac are remembered (true), or until this
+ * thread may check them (false; it then holds a checking slot, *slot, to
+ * give back with auth__end). */
+static bool auth__begin(struct auth_cache *c, const unsigned char mac[32], int *slot)
+{
+    pthread_mutex_lock(&c->lock);
+    for (;;) {
+        if (auth__cached_locked(c, mac)) {
+            pthread_mutex_unlock(&c->lock);
+            return true;
+        }
+        int free_slot = -1;
+        bool same = false;
+        for (int i = 0; i < AUTH_MAX_HASHING; i++) {
+            if (!c->in_use[i])
+                free_slot = free_slot < 0 ? i : free_slot;
+            else if (CRYPTO_memcmp(c->checking[i], mac, 32) == 0)
+                same = true;
+        }
+        if (!same && free_slot >= 0) {
+            memcpy(c->checking[free_slot], mac, 32);
+            c->in_use[free_slot] = true;
+            *slot = free_slot;
+            pthread_mutex_unlock(&c->lock);
+            return false;
+        }
+        pthread_cond_wait(&c->checked, &c->lock);
+    }
+}
+
+/* Ends the check of slot; remembers the credentials when they were right. */
+static void auth__end(struct auth_cache *c, int slot, bool ok)
 {
     time_t now = time(NULL);
-    int victim = 0;
     pthread_mutex_lock(&c->lock);
-    for (int i = 0; i < AUTH_CACHE_SLOTS; i++)
-        if (c->slots[i].expires < c->slots[victim].expires)
-            victim = i;
-    memcpy(c->slots[victim].mac, mac, 32);
-    c->slots[victim].expires = now + AUTH_CACHE_TTL;
+    if (ok) {
+        int victim = 0;
+        for (int i = 0; i < AUTH_CACHE_SLOTS; i++)
+            if (c->slots[i].expires < c->slots[victim].expires)
+                victim = i;
+        memcpy(c->slots[victim].mac, c->checking[slot], 32);
+        c->slots[victim].expires = now + AUTH_CACHE_TTL;
+    }
+    c->in_use[slot] = false;
+    pthread_cond_broadcast(&c->checked);
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -133,15 +188,40 @@ void auth_http_authorization(struct soap *soap, const char *value)
     soap->error = error; /* bad base64 is gSOAP's to judge, as before */
 }
 
+/* Looks the user up and checks the password against its hash. Returns
+ * SOAP_OK, 1 (unknown user), 2 (wrong password) or 503 (no database). */
+static int auth__check(soap_worker_t *w, const char *user, const char *domain, const char *password)
+{
+    char hash[PASSWORD_HASH_MAX];
+    bool is_admin = false;
+    db_conn_t *c = NULL;
+    int rc;
+
+    if ((rc = db_pool_acquire(w->pool, &c)) != ENT_OK)
+        return 503;
+    rc = store_user_hash(c, user, domain, hash, sizeof hash, &is_admin);
+    if (rc == ENT_EDBDOWN && db_conn_reset(c) == ENT_OK) /* a read: safe to repeat */
+        rc = store_user_hash(c, user, domain, hash, sizeof hash, &is_admin);
+    if (rc == ENT_EDBDOWN)
+        db_conn_discard(c);
+    db_pool_release(w->pool, c);
+    if (rc == ENT_EDBDOWN)
+        return 503;
+    if (rc != ENT_OK) {
+        /* Verify against a dummy hash anyway: the answer takes as long for
+         * an unknown user as for a wrong password. */
+        (void)password_verify(password, "$y$j9T$abcdefghijklmnopqrstu.$AbCdEfGhIjKlMnOpQrStUvWxYz0123456789ABCDEFG");
+        return 1;
+    }
+    return password_verify(password, hash) ? SOAP_OK : 2;
+}
+
 int auth_require(struct soap *soap)
 {
     soap_worker_t *w = soap_worker(soap);
     const char *login = soap->userid, *password = soap->passwd;
     char user[AUTH_MAX_FIELD + 1], domain[AUTH_MAX_FIELD + 1], decoded[AUTH_MAX_FIELD + 1];
-    char hash[PASSWORD_HASH_MAX];
     unsigned char mac[32];
-    bool is_admin = false;
-    db_conn_t *c = NULL;
     int rc;
 
     if ((login == NULL || password == NULL) && soap->header != NULL &&
@@ -177,26 +257,14 @@ int auth_require(struct soap *soap)
     auth__mac(w->auth, user, domain, password, mac);
     if (auth__cached(w->auth, mac))
         return SOAP_OK;
-
-    if ((rc = db_pool_acquire(w->pool, &c)) != ENT_OK)
+    int slot;
+    if (auth__begin(w->auth, mac, &slot))
+        return SOAP_OK; /* checked meanwhile by another request */
+    rc = auth__check(w, user, domain, password);
+    auth__end(w->auth, slot, rc == SOAP_OK);
+    if (rc == 503)
         return soap_unavailable_fault(soap, "DATABASE_UNAVAILABLE: the user store cannot be reached");
-    rc = store_user_hash(c, user, domain, hash, sizeof hash, &is_admin);
-    if (rc == ENT_EDBDOWN && db_conn_reset(c) == ENT_OK) /* a read: safe to repeat */
-        rc = store_user_hash(c, user, domain, hash, sizeof hash, &is_admin);
-    if (rc == ENT_EDBDOWN) {
-        db_conn_discard(c);
-        db_pool_release(w->pool, c);
-        return soap_unavailable_fault(soap, "DATABASE_UNAVAILABLE: the user store cannot be reached");
-    }
-    db_pool_release(w->pool, c);
-    if (rc != ENT_OK) {
-        /* Verify against a dummy hash anyway: the answer takes as long for
-         * an unknown user as for a wrong password. */
-        (void)password_verify(password, "$y$j9T$abcdefghijklmnopqrstu.$AbCdEfGhIjKlMnOpQrStUvWxYz0123456789ABCDEFG");
-        return auth__fail(soap, "unknown user");
-    }
-    if (!password_verify(password, hash))
-        return auth__fail(soap, "wrong password");
-    auth__remember(w->auth, mac);
+    if (rc != SOAP_OK)
+        return auth__fail(soap, rc == 1 ? "unknown user" : "wrong password");
     return SOAP_OK;
 }

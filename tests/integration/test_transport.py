@@ -265,6 +265,35 @@ class TransportTest(DaemonTestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("exists", r.stderr)
 
+    @unittest.skipIf(os.environ.get("ENTITLEMENTD_SANITIZED") == "1", "ASan changes the memory figures")
+    def test_concurrent_first_requests_of_a_user_hash_the_password_once(self):
+        # A yescrypt check takes 16 MiB for its moment: 16 workers checking
+        # the same new credentials at once would take 256 MiB. They wait for
+        # one check instead, and at most two run at a time.
+        d = Daemon(ENTITLEMENTD_WORKERS=16).start()
+        try:
+            u = make_user()
+            results = []
+            barrier = threading.Barrier(16)
+
+            def run():
+                c = Client(d, u)
+                barrier.wait()
+                results.append(c.call(search_body()).status_text)
+                c.close()
+
+            threads = [threading.Thread(target=run) for _ in range(16)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            self.assertEqual(results, ["SUCCESS"] * 16)
+            with open(f"/proc/{d.proc.pid}/status") as f:
+                hwm = int(next(line for line in f if line.startswith("VmHWM")).split()[1])
+            self.assertLess(hwm, 64 * 1024, "peak resident KiB")
+        finally:
+            self.assertEqual(d.stop(), 0)
+
     def test_keep_alive_serves_many_requests_on_one_connection(self):
         sock_before = self.client.conn.sock
         for _ in range(5):
