@@ -59,21 +59,39 @@ lc_outcome_t lc__ref_fail(const lc_ctx_t *ctx, lc_reason_t reason, const char *w
                    by_uid ? lc__cut(ref->unique_id, uid, sizeof uid) : lc__cut(ref->key ? ref->key : "", key, sizeof key));
 }
 
-/* Finds (locks) what ref names by its uniqueId when it has one, else by its
- * key, and checks that a key given with a uniqueId names the same object:
- * so that the reason can tell an identifier that names nothing from two
- * that name different objects. ENT_ENOTFOUND comes with *fail set. */
+/* What to look an object up by: its uniqueId when ref has one, else its
+ * key. The key given with a uniqueId is checked afterwards (lc__agree), so
+ * that the reason can tell an identifier that names nothing from two that
+ * name different objects. */
+static model_ref_t lc__lookup_ref(const model_ref_t *ref)
+{
+    model_ref_t by = {ref->unique_id, lc_ref_by_unique_id(ref) ? NULL : ref->key};
+    return by;
+}
+
+/* The result rc of looking ref up, found_key the key of what was found:
+ * ENT_ENOTFOUND with *fail set when nothing was found or it is not what the
+ * key names; else rc. */
+static int lc__agree(const lc_ctx_t *ctx, const model_ref_t *ref, int rc, const char *found_key, bool entitlement,
+                     lc_outcome_t *fail)
+{
+    if (rc == ENT_ENOTFOUND || (rc == ENT_OK && !lc_ref_agrees(ref, found_key))) {
+        *fail = entitlement ? lc__ref_fail(ctx, REASON_ENTITLEMENT_NOT_FOUND, "entitlement", "entitlementId", ref,
+                                           rc == ENT_OK ? found_key : NULL)
+                            : lc__ref_fail(ctx, REASON_LINE_ITEM_NOT_FOUND, "line item", "activationId", ref,
+                                           rc == ENT_OK ? found_key : NULL);
+        return ENT_ENOTFOUND;
+    }
+    return rc;
+}
+
+/* Finds and locks the line item ref names (see lc__lookup_ref). */
 static int lc__lock_line_item(const lc_ctx_t *ctx, db_conn_t *c, const model_ref_t *ref, store_line_item_t *out,
                               lc_outcome_t *fail)
 {
-    model_ref_t by = {ref->unique_id, lc_ref_by_unique_id(ref) ? NULL : ref->key};
+    model_ref_t by = lc__lookup_ref(ref);
     int rc = store_lock_line_item(c, &by, ctx->alloc, out);
-    if (rc == ENT_ENOTFOUND || (rc == ENT_OK && !lc_ref_agrees(ref, out->activation_id))) {
-        *fail = lc__ref_fail(ctx, REASON_LINE_ITEM_NOT_FOUND, "line item", "activationId", ref,
-                             rc == ENT_OK ? out->activation_id : NULL);
-        rc = ENT_ENOTFOUND;
-    }
-    return rc;
+    return lc__agree(ctx, ref, rc, rc == ENT_OK ? out->activation_id : NULL, false, fail);
 }
 
 /* The same for a line item locked for a state change (with the line items
@@ -81,27 +99,17 @@ static int lc__lock_line_item(const lc_ctx_t *ctx, db_conn_t *c, const model_ref
 static int lc__lock_line_item_tree(const lc_ctx_t *ctx, db_conn_t *c, const model_ref_t *ref, bool with_children,
                                    store_li_tree_t *out, lc_outcome_t *fail)
 {
-    model_ref_t by = {ref->unique_id, lc_ref_by_unique_id(ref) ? NULL : ref->key};
+    model_ref_t by = lc__lookup_ref(ref);
     int rc = store_lock_line_item_tree(c, &by, with_children, ctx->alloc, out);
-    if (rc == ENT_ENOTFOUND || (rc == ENT_OK && !lc_ref_agrees(ref, out->activation_id))) {
-        *fail = lc__ref_fail(ctx, REASON_LINE_ITEM_NOT_FOUND, "line item", "activationId", ref,
-                             rc == ENT_OK ? out->activation_id : NULL);
-        rc = ENT_ENOTFOUND;
-    }
-    return rc;
+    return lc__agree(ctx, ref, rc, rc == ENT_OK ? out->activation_id : NULL, false, fail);
 }
 
 static int lc__find_entitlement(const lc_ctx_t *ctx, db_conn_t *c, const model_ref_t *ref, bool lock,
                                 store_entitlement_t *out, lc_outcome_t *fail)
 {
-    model_ref_t by = {ref->unique_id, lc_ref_by_unique_id(ref) ? NULL : ref->key};
+    model_ref_t by = lc__lookup_ref(ref);
     int rc = store_find_entitlement(c, &by, lock, ctx->alloc, out);
-    if (rc == ENT_ENOTFOUND || (rc == ENT_OK && !lc_ref_agrees(ref, out->entitlement_id))) {
-        *fail = lc__ref_fail(ctx, REASON_ENTITLEMENT_NOT_FOUND, "entitlement", "entitlementId", ref,
-                             rc == ENT_OK ? out->entitlement_id : NULL);
-        rc = ENT_ENOTFOUND;
-    }
-    return rc;
+    return lc__agree(ctx, ref, rc, rc == ENT_OK ? out->entitlement_id : NULL, true, fail);
 }
 
 /* A printable name for an identifier in a reason: hostile input may be

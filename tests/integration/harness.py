@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -224,6 +225,28 @@ class Client:
         if validate and r.payload is not None and not r.is_fault:
             schema().assertValid(r.payload)
         return r
+
+
+def post_at_once(daemon, bodies, users):
+    """Posts the SOAP bodies at the same moment, each on a connection of its
+    own as users[i] (a User, or None); returns the responses in order."""
+    results = [None] * len(bodies)
+    barrier = threading.Barrier(len(bodies))
+
+    def run(i):
+        c = Client(daemon, users[i])
+        try:
+            barrier.wait()
+            results[i] = c.call(bodies[i])
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(bodies))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
 
 
 class DaemonTestCase(unittest.TestCase):

@@ -2,12 +2,11 @@
 PostgreSQL: concurrent upgradeLicense and upsellLicense requests that share
 one transaction still get their own answers, their own audit rows, atomic
 units, and outcomes of some serial order."""
-import threading
 import unittest
 
 from builders import change_item_xml, create_body, lifecycle_body
 from catalog import Catalog
-from harness import NS, Client, DaemonTestCase, make_user, psql, token
+from harness import NS, DaemonTestCase, make_user, post_at_once, psql, token
 
 # Enough concurrent requests to keep both in-flight groups busy, so that
 # later ones queue up and are written together.
@@ -39,22 +38,7 @@ class GroupTest(DaemonTestCase):
     def concurrently(self, bodies, users=None):
         """Posts the bodies at once, one connection each; returns the
         responses in the bodies' order."""
-        results = [None] * len(bodies)
-        barrier = threading.Barrier(len(bodies))
-
-        def run(i):
-            c = Client(self.daemon, (users or {}).get(i, self.user))
-            try:
-                barrier.wait()
-                results[i] = c.call(bodies[i])
-            finally:
-                c.close()
-
-        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(bodies))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        results = post_at_once(self.daemon, bodies, [(users or {}).get(i, self.user) for i in range(len(bodies))])
         for r in results:
             self.assertIsNotNone(r)
             self.assertEqual(r.status, 200, r.body)

@@ -6,13 +6,12 @@ business answer (never a fault or HTTP 503), the copies add up, and
 PostgreSQL detects no deadlock."""
 import os
 import re
-import threading
 import unittest
 
 from builders import (change_item_xml, create_body, lifecycle_body, renew_body, renew_item_xml,
                       set_entitlement_state_body, set_line_item_state_body)
 from catalog import Catalog
-from harness import NS, Client, DaemonTestCase, psql, token
+from harness import NS, DaemonTestCase, post_at_once, psql, token
 
 # Outcomes a request may have when it loses a race: the entitlement or
 # line item was INACTIVE at its turn, or too few copies were left.
@@ -98,22 +97,7 @@ class LockOrderTest(DaemonTestCase):
         (kind, response) pairs after checking that each is a business
         answer: HTTP 200, no fault, SUCCESS or a FAILURE whose reason is one
         a lost race may give."""
-        results = [None] * len(bodies)
-        barrier = threading.Barrier(len(bodies))
-
-        def run(i):
-            c = Client(self.daemon, self.user)
-            try:
-                barrier.wait()
-                results[i] = c.call(bodies[i][1])
-            finally:
-                c.close()
-
-        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(bodies))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        results = post_at_once(self.daemon, [b for _, b in bodies], [self.user] * len(bodies))
         paths = {"upgrade": "f:failedData/f:failedEntitlement/f:reason",
                  "renew": "f:failedData/f:failedEntitlement/f:reason",
                  "ent_state": "f:failedData/f:failedEntitlement/f:reason",
