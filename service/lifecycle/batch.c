@@ -396,7 +396,7 @@ static void lc__own_results(lc_member_t *mb, char **uids, size_t *r)
 /* One try of a whole group on connection c; returns ENT_OK when every
  * outcome is final (and committed). */
 static int lc__batch_try(lc_op_t op, lc_member_t **members, size_t m, const store_batch_keys_t *keys,
-                         const ent_alloc_t *a, db_conn_t *c)
+                         const ent_alloc_t *a, db_conn_t *c, bool *commit_unknown)
 {
     store_batch_snapshot_t snap;
     lc_claims_t claims;
@@ -438,6 +438,9 @@ static int lc__batch_try(lc_op_t op, lc_member_t **members, size_t m, const stor
             ups[n_ups++] = (store_batch_update_t){snap.parents[i].id, snap.parents[i].count, snap.parents[i].state};
     rc = store_batch_write(c, rows, n_rows, ups, n_ups, op == LC_UPGRADE ? "upgradeLicense" : "upsellLicense", a,
                            uids);
+    /* The write and the COMMIT go in one pipeline: a connection lost then
+     * may have committed, and must not be tried again. */
+    *commit_unknown = rc == ENT_EDBDOWN && n_rows > 0;
     if (rc != ENT_OK)
         return rc;
     /* Committed: hand out the new uniqueIds in row order (members, units
@@ -455,8 +458,11 @@ static void lc__batch_run(lc_op_t op, lc_member_t **members, size_t m, const ent
     db_conn_t *c = NULL;
     int rc;
 
-    for (size_t i = 0; i < m; i++)
+    bool commit_unknown = false;
+    for (size_t i = 0; i < m; i++) {
         members[i]->rc = ENT_OK;
+        members[i]->commit_unknown = false;
+    }
     if ((rc = lc__merge_keys(members, m, scratch, &keys)) != ENT_OK)
         goto out;
     if (m > 1 && lc__builds_on_itself(&keys)) {
@@ -469,7 +475,11 @@ static void lc__batch_run(lc_op_t op, lc_member_t **members, size_t m, const ent
     if ((rc = db_pool_acquire(members[0]->ctx->pool, &c)) != ENT_OK)
         goto out;
     for (int attempt = 0; attempt < LC_MAX_RETRIES; attempt++) {
-        rc = lc__batch_try(op, members, m, &keys, scratch, c);
+        rc = lc__batch_try(op, members, m, &keys, scratch, c, &commit_unknown);
+        if (commit_unknown) {
+            log_warn("connection lost while committing a group of %zu requests: outcome unknown", m);
+            break;
+        }
         if (rc != ENT_ERETRY && !(rc == ENT_EDBDOWN && attempt == 0))
             break;
         /* With the lock order of db/stmt.c a retry should not happen:
@@ -491,8 +501,10 @@ static void lc__batch_run(lc_op_t op, lc_member_t **members, size_t m, const ent
         log_debug("commit group of %zu requests", m);
 out:
     if (rc != ENT_OK)
-        for (size_t i = 0; i < m; i++)
+        for (size_t i = 0; i < m; i++) {
             members[i]->rc = rc;
+            members[i]->commit_unknown = commit_unknown;
+        }
 }
 
 void lc_change_batch(const lc_ctx_t *ctx, lc_op_t op, const model_unit_t *units, size_t n,
@@ -521,9 +533,16 @@ void lc_change_batch(const lc_ctx_t *ctx, lc_op_t op, const model_unit_t *units,
             return;
     }
     if (rc == ENT_EDBDOWN || rc == ENT_ETIMEDOUT) {
-        for (size_t u = 0; u < n; u++)
-            if (preset == NULL || !preset[u])
+        for (size_t u = 0; u < n; u++) {
+            if (preset == NULL || preset[u])
+                continue;
+            /* With the COMMIT's fate unknown, a unit the rules refused was
+             * not in the write: its reason stands. */
+            if (!me.commit_unknown)
                 outcomes[u] = lc__db_fail(ctx, rc, "running the request");
+            else if (outcomes[u].reason == REASON_OK)
+                outcomes[u] = lc__commit_unknown(ctx);
+        }
         return;
     }
     /* Undecided: one unit at a time, each in its own transaction. */

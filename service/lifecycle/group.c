@@ -1,9 +1,16 @@
 /*
  * Commit groups (group.h): a leader/follower queue. A request queues
  * itself; while fewer than max_in_flight groups are being written, the
- * first waiting thread becomes a leader, takes the requests queued for the
- * same operation (in arrival order, up to max_units line items) and writes
- * them as one group; the others sleep until their group has run.
+ * thread whose request is the oldest queued becomes a leader, takes the
+ * requests queued for the same operation (in arrival order, its own first,
+ * up to max_units line items) and writes them as one group; the others
+ * sleep until their group has run.
+ *
+ * Only the oldest request's thread may lead, so that a leader's request is
+ * always in the group it writes: the leader allocates its scratch from its
+ * own request's arena, and a request not in the leader's group could be
+ * taken by another leader meanwhile, whose thread would then allocate from
+ * that same arena at the same time (gSOAP's arenas are not thread-safe).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -93,8 +100,11 @@ void lc__group_join(lc_group_t *g, lc_op_t op, lc_member_t *me, lc_group_run_fn 
     else
         g->head[q] = me;
     g->tail[q] = me;
+    /* A slot may be free while the oldest request's thread sleeps: wake it. */
+    if (g->head[q] != me && g->in_flight < g->max_in_flight)
+        pthread_cond_broadcast(&g->ran);
     while (!me->done) {
-        if (me->queued && g->in_flight < g->max_in_flight) {
+        if (me->queued && g->head[q] == me && g->in_flight < g->max_in_flight) {
             lc_member_t *members[LC_GROUP_MAX_MEMBERS];
             size_t m = lc__group_take(g, q, members);
             g->in_flight++;
@@ -106,6 +116,8 @@ void lc__group_join(lc_group_t *g, lc_op_t op, lc_member_t *me, lc_group_run_fn 
             g->in_flight--;
             for (size_t i = 0; i < m; i++)
                 members[i]->done = true;
+            /* Wakes the members, and the thread of the oldest request still
+             * queued, which may lead next. */
             pthread_cond_broadcast(&g->ran);
         } else {
             pthread_cond_wait(&g->ran, &g->lock);

@@ -119,6 +119,14 @@ const char *lc__name(const model_ref_t *ref, char *buf, size_t len)
     return lc__cut(ref->key && ref->key[0] ? ref->key : ref->unique_id ? ref->unique_id : "", buf, len);
 }
 
+/* The connection went while the COMMIT was on its way: the unit may or may
+ * not be applied, and running it again could apply it twice. */
+lc_outcome_t lc__commit_unknown(const lc_ctx_t *ctx)
+{
+    return lc_fail(ctx, REASON_COMMIT_UNKNOWN, "the connection to the database was lost while committing; whether "
+                                               "this was applied is unknown (look it up before sending it again)");
+}
+
 /* Maps a store error that has no more specific reason. */
 lc_outcome_t lc__db_fail(const lc_ctx_t *ctx, int rc, const char *what)
 {
@@ -390,7 +398,9 @@ static lc_outcome_t lc__run(const lc_ctx_t *ctx, lc_try_fn fn, const void *arg)
             rc = db_commit(c);
             if (rc == ENT_OK)
                 break;
-            o = lc__db_fail(ctx, rc, "committing");
+            if (rc == ENT_EDBDOWN)
+                log_warn("connection lost while committing: outcome unknown");
+            o = rc == ENT_EDBDOWN ? lc__commit_unknown(ctx) : lc__db_fail(ctx, rc, "committing");
         } else {
             db_rollback(c);
         }

@@ -25,6 +25,10 @@ const char *lc__name(const model_ref_t *ref, char *buf, size_t len);
 lc_outcome_t lc__ref_fail(const lc_ctx_t *ctx, lc_reason_t reason, const char *what, const char *key_name,
                           const model_ref_t *ref, const char *found_key);
 
+/* The outcome of a unit whose COMMIT was sent on a connection that then
+ * failed (COMMIT_UNKNOWN). */
+lc_outcome_t lc__commit_unknown(const lc_ctx_t *ctx);
+
 /* Maps a store error that has no more specific reason. */
 lc_outcome_t lc__db_fail(const lc_ctx_t *ctx, int rc, const char *what);
 
@@ -49,6 +53,7 @@ typedef struct lc_member {
     store_batch_keys_t keys;   /* what its units name */
     size_t n_changes;          /* line items in its units */
     int rc;                    /* set by the run: ENT_OK when every outcome is final */
+    bool commit_unknown;       /* set by the run: the COMMIT was sent and the connection failed */
     bool queued;               /* waiting to be taken into a group */
     bool done;                 /* its group has run */
     struct lc_member *next;

@@ -31,6 +31,7 @@ typedef enum lc_reason {
     REASON_ENTITLEMENT_EXISTS,   /* createSimpleEntitlement without opType: the id is taken */
     REASON_INVALID_ENTITLEMENT_ID,
     REASON_INTERNAL_ERROR,       /* a bug or an unexpected database error; logged */
+    REASON_COMMIT_UNKNOWN,       /* the connection was lost while committing: applied or not, unknown */
     REASON_COUNT_
 } lc_reason_t;
 

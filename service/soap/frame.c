@@ -421,11 +421,17 @@ void frame_body(const char *buf, const frame_t *f, char *out)
         memcpy(out, buf + f->header_len, f->body_len);
         return;
     }
-    frame_limits_t lim = {f->total, f->total, f->body_len};
+    /* frame_scan accepted these chunks under the caller's limits: walk them
+     * again with no limit of our own (the chunk count's included). */
+    frame_limits_t lim = {f->total, f->total, (size_t)-1 / 2};
     frame_t scratch;
-    size_t end, body;
+    size_t end = 0, body = 0;
     memset(&scratch, 0, sizeof scratch);
-    (void)frame__chunks(buf, f->total, f->header_len, &lim, &scratch, &end, &body, out);
+    frame_status_t s = frame__chunks(buf, f->total, f->header_len, &lim, &scratch, &end, &body, out);
+    /* Cannot differ from what frame_scan found; if it ever did, the body
+     * must not keep bytes of an earlier request. */
+    if (s != FRAME_DONE || body != f->body_len)
+        memset(out, ' ', f->body_len);
 }
 
 size_t frame_header(const char *buf, const frame_t *f, size_t body_len, char *out, size_t cap)

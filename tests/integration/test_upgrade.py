@@ -3,7 +3,7 @@ status aggregation, record numbers, reasons, concurrency, hostile input."""
 import threading
 import unittest
 
-from builders import change_item_xml, create_body, lifecycle_body
+from builders import change_item_xml, create_body, lifecycle_body, renew_body, renew_item_xml
 from catalog import Catalog
 from harness import NS, Client, DaemonTestCase, psql, token
 
@@ -279,6 +279,38 @@ class UpgradeTest(DaemonTestCase):
         self.assertEqual(nrows("SELECT count(*) FROM audit_log WHERE parent_activation_id = :'v1'", aid), 1)
         self.assertEqual(psql("SELECT state, number_of_copies FROM line_items WHERE activation_id = :'v1'", aid),
                          [["OBSOLETE", "0"]])
+
+    def test_connection_lost_while_committing_is_reported_as_unknown(self):
+        # A deferred trigger ends the session's own backend at COMMIT: the
+        # service cannot know whether the COMMIT happened, so it neither
+        # runs the unit again nor claims it was not applied (nor answers
+        # 503, which means "nothing was done").
+        psql("""CREATE OR REPLACE FUNCTION test_kill_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NULL; END $$;
+                DROP TRIGGER IF EXISTS test_kill_at_commit ON line_items;
+                CREATE CONSTRAINT TRIGGER test_kill_at_commit AFTER INSERT ON line_items
+                  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+                  WHEN (NEW.activation_id LIKE 'KILL-%') EXECUTE FUNCTION test_kill_at_commit();""")
+        try:
+            eid, (aid,) = self.entitlement(count=10)
+            r = self.upgrade([{"items": [self.item(aid, new_aid="KILL-" + token(8), count=2, allow=True)]},
+                              {"items": [self.item("missing-" + token(6))]}])
+            self.assertEqual(r.status, 200, r.body)
+            reasons = self.reasons(r)
+            self.assertTrue(reasons[0].startswith("COMMIT_UNKNOWN: "), reasons)
+            self.assertTrue(reasons[1].startswith("LINE_ITEM_NOT_FOUND: "), reasons)
+            # Here the backend died before committing: nothing was applied,
+            # and the unit was not run again.
+            self.assertEqual(psql("SELECT number_of_copies FROM line_items WHERE activation_id = :'v1'", aid), [["10"]])
+            # The same on the one-unit-at-a-time path (renewLicense).
+            eid2, (aid2,) = self.entitlement(count=10)
+            psql("UPDATE line_items SET expiration_date = '2027-12-31' WHERE activation_id = :'v1'", aid2)
+            r = self.client.call(renew_body([{"items": [renew_item_xml(aid2, "KILL-" + token(8), term=(1, "YEARS"))]}]))
+            self.assertTrue(r.text("f:failedData/f:failedEntitlement/f:reason").startswith("COMMIT_UNKNOWN: "), r.body)
+            # The service goes on with fresh connections.
+            self.assertEqual(self.upgrade([{"items": [self.item(aid, count=1, allow=True)]}]).status_text, "SUCCESS")
+        finally:
+            psql("DROP TRIGGER IF EXISTS test_kill_at_commit ON line_items; DROP FUNCTION IF EXISTS test_kill_at_commit()")
 
     def test_unit_building_on_an_earlier_unit_of_the_same_request(self):
         # Unit 2 upgrades the line item unit 1 creates: the request runs unit

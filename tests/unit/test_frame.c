@@ -68,6 +68,33 @@ static void test_chunked(void)
     CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3E9\r\n").http_status, 413);
 }
 
+static void test_chunked_body_copied_whole(void)
+{
+    /* 8,000 chunks of 100 bytes: within the limit for 1 MiB, and more than
+     * a limit computed from the body's own size would allow. */
+    frame_limits_t mib = {65536, 8192, 1 << 20};
+    size_t cap = 128 + 8000 * 106, n = 0;
+    char *req = malloc(cap), *body = malloc(800000);
+    n += (size_t)sprintf(req, "POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+    for (int i = 0; i < 8000; i++) {
+        n += (size_t)sprintf(req + n, "64\r\n");
+        memset(req + n, 'a' + i % 26, 100);
+        n += 100;
+        n += (size_t)sprintf(req + n, "\r\n");
+    }
+    n += (size_t)sprintf(req + n, "0\r\n\r\n");
+    frame_t f;
+    frame_scan(req, n, &mib, &f);
+    CHECK_EQ_INT(f.status, FRAME_DONE);
+    CHECK_EQ_INT(f.body_len, 800000);
+    memset(body, 0, 800000);
+    frame_body(req, &f, body);
+    CHECK_EQ_INT(body[0], 'a');
+    CHECK_EQ_INT(body[799999], 'a' + 7999 % 26);
+    free(req);
+    free(body);
+}
+
 static void test_expect_continue(void)
 {
     frame_t f = scan("POST /p HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
@@ -168,6 +195,7 @@ void register_frame_tests(void)
     CU_add_test(s, "Content-Length framing, pipelining, prefixes", test_content_length);
     CU_add_test(s, "chunked framing and normalization", test_chunked);
     CU_add_test(s, "Expect: 100-continue", test_expect_continue);
+    CU_add_test(s, "a chunked body is copied whole", test_chunked_body_copied_whole);
     CU_add_test(s, "refused requests and their statuses", test_errors);
     CU_add_test(s, "normalized header: only what gSOAP needs, origin form, Connection", test_normalized_headers);
     CU_add_test(s, "blank lines between requests", test_blank_lines);
