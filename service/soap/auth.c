@@ -33,6 +33,10 @@
 #define AUTH_CACHE_TTL 60
 /* yescrypt checks at once: the cores there are, on the machines we aim at. */
 #define AUTH_MAX_HASHING 2
+/* Requests that may wait for a check at once; more are answered 503 at
+ * once, so that a flood of new or wrong credentials cannot take every
+ * worker from clients whose credentials are remembered. */
+#define AUTH_MAX_WAITING 4
 #define AUTH_DEFAULT_DOMAIN "FLEXnet"
 /* Longest user name or password we look at; longer ones simply fail. */
 #define AUTH_MAX_FIELD 255
@@ -51,6 +55,9 @@ struct auth_cache {
     auth_slot_t slots[AUTH_CACHE_SLOTS];
     unsigned char checking[AUTH_MAX_HASHING][32];    /* credentials being checked */
     bool in_use[AUTH_MAX_HASHING];
+    unsigned gen[AUTH_MAX_HASHING];                  /* checks ended in each slot */
+    bool verdict[AUTH_MAX_HASHING];                  /* of the last check ended there */
+    int waiting;
 };
 
 struct auth_cache *auth_cache_new(void)
@@ -109,37 +116,72 @@ static bool auth__cached(struct auth_cache *c, const unsigned char mac[32])
     return hit;
 }
 
-/* Waits until the credentials mac are remembered (true), or until this
- * thread may check them (false; it then holds a checking slot, *slot, to
- * give back with auth__end). */
-static bool auth__begin(struct auth_cache *c, const unsigned char mac[32], int *slot)
+typedef enum auth_turn {
+    AUTH_KNOWN,   /* remembered (checked meanwhile by another request) */
+    AUTH_REFUSED, /* checked meanwhile by another request, and wrong */
+    AUTH_CHECK,   /* this request checks them: it holds a slot */
+    AUTH_BUSY     /* too many requests wait for checks already */
+} auth_turn_t;
+
+/* Waits for the turn to check the credentials mac, unless another request
+ * checks the same ones: then takes its verdict. */
+static auth_turn_t auth__begin(struct auth_cache *c, const unsigned char mac[32], int *slot)
 {
+    int same = -1;
+    unsigned same_gen = 0;
+    bool counted = false;
+    auth_turn_t turn;
+
     pthread_mutex_lock(&c->lock);
     for (;;) {
         if (auth__cached_locked(c, mac)) {
-            pthread_mutex_unlock(&c->lock);
-            return true;
+            turn = AUTH_KNOWN;
+            break;
+        }
+        /* The check waited for has ended: its verdict is ours (if the slot
+         * has served another check since, we look again). */
+        if (same >= 0 && c->gen[same] == same_gen + 1) {
+            turn = c->verdict[same] ? AUTH_KNOWN : AUTH_REFUSED;
+            break;
         }
         int free_slot = -1;
-        bool same = false;
+        same = -1;
         for (int i = 0; i < AUTH_MAX_HASHING; i++) {
             if (!c->in_use[i])
                 free_slot = free_slot < 0 ? i : free_slot;
-            else if (CRYPTO_memcmp(c->checking[i], mac, 32) == 0)
-                same = true;
+            else if (CRYPTO_memcmp(c->checking[i], mac, 32) == 0) {
+                same = i;
+                same_gen = c->gen[i];
+            }
         }
-        if (!same && free_slot >= 0) {
+        if (same < 0 && free_slot >= 0) {
             memcpy(c->checking[free_slot], mac, 32);
             c->in_use[free_slot] = true;
             *slot = free_slot;
-            pthread_mutex_unlock(&c->lock);
-            return false;
+            turn = AUTH_CHECK;
+            break;
+        }
+        /* Waiting for the same credentials costs one check for all; waiting
+         * for a free slot is what a flood of new credentials would do, so
+         * only that is capped. */
+        if (same < 0 && !counted) {
+            if (c->waiting >= AUTH_MAX_WAITING) {
+                turn = AUTH_BUSY;
+                break;
+            }
+            c->waiting++;
+            counted = true;
         }
         pthread_cond_wait(&c->checked, &c->lock);
     }
+    if (counted)
+        c->waiting--;
+    pthread_mutex_unlock(&c->lock);
+    return turn;
 }
 
-/* Ends the check of slot; remembers the credentials when they were right. */
+/* Ends the check of slot; remembers the credentials when they were right,
+ * and gives the verdict to the requests waiting for it. */
 static void auth__end(struct auth_cache *c, int slot, bool ok)
 {
     time_t now = time(NULL);
@@ -152,6 +194,8 @@ static void auth__end(struct auth_cache *c, int slot, bool ok)
         memcpy(c->slots[victim].mac, c->checking[slot], 32);
         c->slots[victim].expires = now + AUTH_CACHE_TTL;
     }
+    c->verdict[slot] = ok;
+    c->gen[slot]++;
     c->in_use[slot] = false;
     pthread_cond_broadcast(&c->checked);
     pthread_mutex_unlock(&c->lock);
@@ -175,9 +219,14 @@ void auth_http_authorization(struct soap *soap, const char *value)
         return;
     for (b64 += 5; *b64 == ' ' || *b64 == '\t'; b64++)
         ;
-    /* Longer credentials fail anyway ("credentials too long"). */
-    if (strlen(b64) > 4 * ((AUTH_MAX_BASIC + 2) / 3))
+    /* Longer credentials fail anyway; drop them here, before anything of
+     * them is used. */
+    if (strlen(b64) > 4 * ((AUTH_MAX_BASIC + 2) / 3)) {
+        log_info("HTTP Basic credentials longer than %d bytes: ignored", AUTH_MAX_BASIC);
+        soap->userid = NULL;
+        soap->passwd = NULL;
         return;
+    }
     if (soap_base642s(soap, b64, decoded, sizeof decoded, &n) != NULL && n >= 0 &&
         (size_t)n <= sizeof decoded && memchr(decoded, '\0', (size_t)n) != NULL) {
         log_info("HTTP Basic credentials contain a NUL byte: ignored");
@@ -257,9 +306,18 @@ int auth_require(struct soap *soap)
     auth__mac(w->auth, user, domain, password, mac);
     if (auth__cached(w->auth, mac))
         return SOAP_OK;
-    int slot;
-    if (auth__begin(w->auth, mac, &slot))
-        return SOAP_OK; /* checked meanwhile by another request */
+    int slot = -1;
+    switch (auth__begin(w->auth, mac, &slot)) {
+    case AUTH_KNOWN:
+        return SOAP_OK;
+    case AUTH_REFUSED:
+        return auth__fail(soap, "wrong credentials (checked by a concurrent request)");
+    case AUTH_BUSY:
+        log_warn("authentication deferred: too many credential checks waiting");
+        return soap_unavailable_fault(soap, "too many logins are being checked at once; try again");
+    case AUTH_CHECK:
+        break;
+    }
     rc = auth__check(w, user, domain, password);
     auth__end(w->auth, slot, rc == SOAP_OK);
     if (rc == 503)

@@ -11,6 +11,7 @@
 typedef struct guard__scan {
     char *b;
     size_t len, i, o;
+    size_t bom;            /* bytes of the byte order mark (where a declaration may start) */
     guard_result_t *r;
 } guard__scan_t;
 
@@ -248,27 +249,68 @@ static guard_verdict_t guard__ref(guard__scan_t *s, char quote)
     return GUARD_OK;
 }
 
-/* Whether the XML declaration's encoding (if it names one) is UTF-8 or its
- * subset US-ASCII: the guard checks UTF-8, and gSOAP would decode another
- * declared encoding its own way. */
-static bool guard__utf8_declared(const char *decl, size_t n)
+/* Reads one pseudo-attribute of the XML declaration at *p ("name" = 'value'
+ * or "value"), after the blank that must precede it; sets *v, *vn. */
+static bool guard__decl_attr(const char **p, const char *end, const char *name, const char **v, size_t *vn)
 {
-    static const char *const ok[] = {"UTF-8", "UTF8", "US-ASCII", "ASCII"};
-    const char *e = memmem(decl, n, "encoding", 8);
-    if (e == NULL)
-        return true;
-    const char *q = e + 8, *end = decl + n;
-    while (q < end && (guard__space(*q) || *q == '='))
+    const char *q = *p;
+    size_t n = strlen(name);
+    if (q >= end || !guard__space(*q))
+        return false;
+    while (q < end && guard__space(*q))
+        q++;
+    if ((size_t)(end - q) < n || memcmp(q, name, n) != 0)
+        return false;
+    q += n;
+    while (q < end && guard__space(*q))
+        q++;
+    if (q >= end || *q != '=')
+        return false;
+    q++;
+    while (q < end && guard__space(*q))
         q++;
     if (q >= end || (*q != '"' && *q != '\''))
         return false;
-    const char *v = q + 1, *close = memchr(v, *q, (size_t)(end - v));
+    const char *close = memchr(q + 1, *q, (size_t)(end - q - 1));
     if (close == NULL)
         return false;
-    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
-        if ((size_t)(close - v) == strlen(ok[i]) && strncasecmp(v, ok[i], strlen(ok[i])) == 0)
-            return true;
-    return false;
+    *v = q + 1;
+    *vn = (size_t)(close - q - 1);
+    *p = close + 1;
+    return true;
+}
+
+/* Whether the XML declaration decl (n bytes, "<?xml" to "?>") follows the
+ * grammar — version, then optionally encoding, then optionally standalone,
+ * each once — and names UTF-8 or its subset US-ASCII if any encoding. The
+ * guard checks UTF-8, and gSOAP would decode another declared encoding its
+ * own way; a loose reading could find "encoding" where gSOAP does not. */
+static bool guard__declaration_ok(const char *decl, size_t n)
+{
+    static const char *const ok[] = {"UTF-8", "UTF8", "US-ASCII", "ASCII"};
+    const char *p = decl + 5, *end = decl + n - 2, *v;
+    size_t vn;
+    if (!guard__decl_attr(&p, end, "version", &v, &vn) || vn != 3 || memcmp(v, "1.", 2) != 0)
+        return false;
+    const char *save = p;
+    if (guard__decl_attr(&p, end, "encoding", &v, &vn)) {
+        bool utf8 = false;
+        for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+            utf8 = utf8 || (vn == strlen(ok[i]) && strncasecmp(v, ok[i], vn) == 0);
+        if (!utf8)
+            return false;
+        save = p;
+    }
+    p = save;
+    if (guard__decl_attr(&p, end, "standalone", &v, &vn)) {
+        if (!((vn == 3 && memcmp(v, "yes", 3) == 0) || (vn == 2 && memcmp(v, "no", 2) == 0)))
+            return false;
+        save = p;
+    }
+    for (p = save; p < end; p++)
+        if (!guard__space(*p))
+            return false;
+    return true;
 }
 
 /* A processing instruction at "<?": it ends at the first '?', which must
@@ -282,9 +324,14 @@ static guard_verdict_t guard__pi(guard__scan_t *s)
     if (q[1] != '>')
         return guard__fail(s, GUARD_SYNTAX, "a '?' inside a processing instruction");
     size_t n = (size_t)(q + 2 - (s->b + s->i));
-    if (n >= 6 && strncmp(s->b + s->i, "<?xml", 5) == 0 && guard__space(s->b[s->i + 5]) &&
-        !guard__utf8_declared(s->b + s->i, n))
-        return guard__fail(s, GUARD_ENCODING, "only UTF-8 is supported: the XML declaration names another encoding");
+    if (n >= 7 && strncasecmp(s->b + s->i, "<?xml", 5) == 0 &&
+        (guard__space(s->b[s->i + 5]) || s->b[s->i + 5] == '?')) {
+        if (strncmp(s->b + s->i, "<?xml", 5) != 0 || s->i != s->bom)
+            return guard__fail(s, GUARD_SYNTAX, "an XML declaration that is not at the start (or not lowercase)");
+        if (!guard__declaration_ok(s->b + s->i, n))
+            return guard__fail(s, GUARD_ENCODING, "the XML declaration must be version, then optionally encoding "
+                                                  "(only UTF-8 is supported) and standalone");
+    }
     guard__copy(s, n);
     return GUARD_OK;
 }
@@ -381,7 +428,7 @@ static guard_verdict_t guard__start_tag(guard__scan_t *s, uint64_t *hash, size_t
 
 guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, guard_result_t *r)
 {
-    guard__scan_t s = {xml, *len, 0, 0, r};
+    guard__scan_t s = {xml, *len, 0, 0, 0, r};
     uint64_t *hashes = NULL;
     size_t *lens = NULL;
     int depth = 0;
@@ -401,8 +448,10 @@ guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, guard_result_
         guard__fail(&s, GUARD_SYNTAX, "out of memory while checking the XML");
         goto out;
     }
-    if (guard__at(&s, "\xEF\xBB\xBF")) /* a byte order mark */
+    if (guard__at(&s, "\xEF\xBB\xBF")) { /* a byte order mark */
         guard__copy(&s, 3);
+        s.bom = 3;
+    }
     /* Prolog: declarations, comments, processing instructions, blanks. */
     for (;;) {
         guard__spaces(&s);

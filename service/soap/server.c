@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +34,10 @@
  * epoll, not in a worker), so that the client reads the answer rather than
  * a reset. */
 #define SERVER_LINGER_S 2
+/* Bytes a worker reads from one connection in one pass; a request larger
+ * than that arrives over several passes (the connection waits in epoll in
+ * between, and the socket holds what is not read yet). */
+#define SERVER_READ_MAX (1024 * 1024)
 /* Requests a worker serves from one connection's buffer before it hands
  * the connection back to epoll (to the end of the queue): a client that
  * pipelines thousands of requests does not hold a worker for long. */
@@ -91,6 +96,7 @@ struct soap_server {
     pthread_mutex_t lock;   /* guards everything below */
     atomic_llong last_reap; /* second of the last sweep; read without the lock */
     atomic_bool stopping;   /* also read without the lock */
+    atomic_bool accept_paused; /* out of descriptors: the listener waits for the next sweep */
     /* Bytes (buffer capacity) of requests still arriving and of responses
      * not yet taken, held by connections; each is capped on its own by
      * ENTITLEMENTD_MAX_BUFFERED_MB. */
@@ -507,10 +513,18 @@ static after_t server__serve_one(struct soap *soap, int fd, const frame_t *f)
         }
         log_info("request refused: %s", m);
         server__refuse(soap, 500, m);
+        server__shrink(&w->req, &w->req_cap, 0);
         log_set_request_id(NULL);
         return AFTER_LINGER;
     }
     size_t hl = frame_header(w->in + w->in_pos, f, blen, w->req, room);
+    if (hl == 0) { /* room is computed to fit: a bug if it does not */
+        log_error("normalized header of %zu bytes does not fit", f->header_len);
+        server__refuse(soap, 500, "internal error: the request header could not be prepared");
+        server__shrink(&w->req, &w->req_cap, 0);
+        log_set_request_id(NULL);
+        return AFTER_LINGER;
+    }
     memmove(w->req + hl, w->req + room, blen);
     w->req_len = hl + blen;
     w->req_pos = 0;
@@ -550,9 +564,10 @@ static after_t server__serve_one(struct soap *soap, int fd, const frame_t *f)
             status = server__read_error(soap);
         }
     }
-    if (status >= 0)
+    if (status >= 0) {
+        w->out_len = w->out_mark; /* nothing of a response cut short goes before the fault */
         server__send_fault(soap, status);
-    else if (w->validator != NULL && soap->status == SOAP_POST)
+    } else if (w->validator != NULL && soap->status == SOAP_POST)
         server__validate_response(w, soap_endpoint_version(soap->path));
 done:
     if (status >= 0)
@@ -561,6 +576,12 @@ done:
         after = AFTER_KEEP;
     else
         after = AFTER_CLOSE;
+    if (w->out_len == w->out_mark) {
+        /* gSOAP wrote nothing (cannot happen): the client must not wait. */
+        log_error("no response written (gSOAP error %d)", soap->error);
+        server__refuse(soap, 500, "internal error: no response");
+        after = AFTER_LINGER;
+    }
     soap_destroy(soap);
     soap_end(soap);
     soap->socket = SOAP_INVALID_SOCKET;
@@ -629,6 +650,15 @@ static void server__accept(soap_server_t *s)
 {
     for (;;) {
         int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0 && (errno == EINTR || errno == ECONNABORTED))
+            continue;
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
+            /* The connection stays queued and the listener would report it
+             * again at once: pause accepting until the next sweep. */
+            log_warn("cannot accept a connection: %s; accepting again in a second", strerror(errno));
+            atomic_store(&s->accept_paused, true);
+            return;
+        }
         if (fd < 0)
             break;
         int one = 1;
@@ -666,7 +696,7 @@ static void server__accept(soap_server_t *s)
  * the receive timeout of being accepted, an idle keep-alive connection
  * after the keep-alive timeout, a response the client has not taken within
  * the send timeout, and a lingering close after SERVER_LINGER_S. */
-static void server__reap_idle(soap_server_t *s, time_t now, bool all)
+static void server__reap_idle(soap_server_t *s, time_t now)
 {
     pthread_mutex_lock(&s->lock);
     for (int fd = 0; fd < s->nconns_max; fd++) {
@@ -681,14 +711,18 @@ static void server__reap_idle(soap_server_t *s, time_t now, bool all)
         case WAIT_WRITE:
             /* since moves on whenever the client takes some of it. */
             expired = now - c->since >= s->cfg->send_timeout_s;
-            if (expired && !all)
+            if (expired)
                 log_warn("response cut off: the client took nothing of the last %zu bytes for %d s",
                          c->out_len - c->out_off, s->cfg->send_timeout_s);
             break;
         default:
             if (c->in_len > 0) {
-                expired = now - c->since >= s->cfg->recv_timeout_s;
-                if (expired || all) {
+                int waiting = 0;
+                /* Not the client's fault when whole requests, or more of
+                 * this one, wait for a worker that has been busy. */
+                expired = !c->resume && now - c->since >= s->cfg->recv_timeout_s &&
+                          !(ioctl(fd, FIONREAD, &waiting) == 0 && waiting > 0);
+                if (expired) {
                     char buf[2048];
                     size_t n = server__refusal(buf, sizeof buf, 408, "the request did not arrive in time");
                     (void)send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -697,8 +731,12 @@ static void server__reap_idle(soap_server_t *s, time_t now, bool all)
                 expired = now - c->last_active >= (c->served ? s->cfg->keepalive_timeout_s : s->cfg->recv_timeout_s);
             }
         }
-        if (expired || all)
+        if (expired)
             server__conn_close(s, fd);
+    }
+    if (atomic_exchange(&s->accept_paused, false) && !atomic_load(&s->stopping)) {
+        struct epoll_event lev = {.events = EPOLLIN | EPOLLONESHOT, .data.fd = s->listen_fd};
+        epoll_ctl(s->epfd, EPOLL_CTL_MOD, s->listen_fd, &lev);
     }
     atomic_store_explicit(&s->last_reap, (long long)now, memory_order_relaxed);
     pthread_mutex_unlock(&s->lock);
@@ -923,6 +961,7 @@ static void server__event(soap_server_t *s, struct soap *soap, int fd)
         free(c->out);
         c->out = NULL;
         c->out_len = c->out_off = c->out_cap = 0;
+        c->last_active = time(NULL); /* the keep-alive wait starts when the answer is out */
         if (c->close_after) {
             server__linger(s, fd);
             return;
@@ -931,14 +970,15 @@ static void server__event(soap_server_t *s, struct soap *soap, int fd)
     }
     w->in_len = w->in_pos = 0;
     w->out_len = 0;
-    c->resume = false;
     if (c->in != NULL) {
         server__take_over(&s->buffered_in, &w->in, &w->in_cap, &c->in, &c->in_cap);
         w->in_len = c->in_len;
         c->in_len = 0;
     }
     ssize_t got = 0;
-    bool read_now = true;
+    /* With whole requests already waiting, serve them before reading more:
+     * what a connection holds stays one read's worth. */
+    bool read_now = !c->resume;
     for (int served = 0;;) {
         bool stopping = atomic_load(&s->stopping);
         if (read_now && !stopping) {
@@ -947,8 +987,11 @@ static void server__event(soap_server_t *s, struct soap *soap, int fd)
                 w->in_len -= w->in_pos;
                 w->in_pos = 0;
             }
-            got = server__read(w, fd, max_in);
+            /* At most SERVER_READ_MAX more per pass: a client streaming
+             * faster than it is served waits in its socket, not in memory. */
+            got = server__read(w, fd, w->in_len + SERVER_READ_MAX < max_in ? w->in_len + SERVER_READ_MAX : max_in);
         }
+        c->resume = false;
         frame_scan(w->in + w->in_pos, w->in_len - w->in_pos, &lim, &f);
         if (f.status == FRAME_ERROR) {
             char msg[96];
@@ -1039,7 +1082,7 @@ static void *server__work(void *arg)
         if (now != atomic_load_explicit(&s->last_reap, memory_order_relaxed) &&
             pthread_mutex_trylock(&s->reap_lock) == 0) {
             if (now != atomic_load_explicit(&s->last_reap, memory_order_relaxed))
-                server__reap_idle(s, now, false);
+                server__reap_idle(s, now);
             pthread_mutex_unlock(&s->reap_lock);
         }
     }
@@ -1181,7 +1224,12 @@ int soap_server_start(const ent_config_t *cfg, db_pool_t *pool, soap_server_t **
         }
         a->server = s;
         a->soap = s->contexts[i];
-        pthread_create(&s->threads[i], NULL, server__work, a);
+        if (pthread_create(&s->threads[i], NULL, server__work, a) != 0) {
+            free(a);
+            log_error("cannot start worker thread %d", i);
+            rc = ENT_ENOMEM;
+            goto fail; /* threads already started are not joined: we exit */
+        }
     }
     *out = s;
     return ENT_OK;

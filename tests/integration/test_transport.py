@@ -294,6 +294,39 @@ class TransportTest(DaemonTestCase):
         finally:
             self.assertEqual(d.stop(), 0)
 
+    def test_a_flood_of_wrong_credentials_leaves_workers_for_known_ones(self):
+        # At most two credential checks run and four wait; further new
+        # credentials get 503 at once, so a client whose credentials are
+        # remembered is still served.
+        d = Daemon(ENTITLEMENTD_WORKERS=16).start()
+        try:
+            known = make_user()
+            self.assertEqual(Client(d, known).call(search_body()).status_text, "SUCCESS")
+            statuses = []
+            barrier = threading.Barrier(25)
+
+            def flood(i):
+                u = User("nobody-" + token(6), "wrong" + str(i))
+                c = Client(d, u)
+                barrier.wait()
+                statuses.append(c.call(search_body()).status)
+                c.close()
+
+            threads = [threading.Thread(target=flood, args=(i,)) for i in range(24)]
+            for t in threads:
+                t.start()
+            barrier.wait()
+            time.sleep(0.05)
+            start = time.time()
+            self.assertEqual(Client(d, known).call(search_body()).status_text, "SUCCESS")
+            self.assertLess(time.time() - start, 1.0)
+            for t in threads:
+                t.join()
+            self.assertTrue(set(statuses) <= {401, 503}, statuses)
+            self.assertIn(503, statuses)
+        finally:
+            self.assertEqual(d.stop(), 0)
+
     def test_keep_alive_serves_many_requests_on_one_connection(self):
         sock_before = self.client.conn.sock
         for _ in range(5):

@@ -109,6 +109,15 @@ static void test_where_gsoap_reads_otherwise(void)
     CHECK_EQ_INT(check("<?xml version='1.0' encoding='ISO-8859-1'?><a/>"), GUARD_ENCODING);
     CHECK_EQ_INT(check("<?xml version=\"1.0\" encoding=\"utf-8\"?><a/>"), GUARD_OK);
     CHECK_EQ_INT(check("<?xml version=\"1.0\"?><a/>"), GUARD_OK);
+    CHECK_EQ_INT(check("<?xml version='1.0' encoding='UTF-8' standalone='yes' ?><a/>"), GUARD_OK);
+    CHECK_EQ_INT(check("\xEF\xBB\xBF<?xml version='1.0'?><a/>"), GUARD_OK);
+    /* Read the way gSOAP might read it otherwise: refused. */
+    CHECK_EQ_INT(check("<?xml version=\"1.0\" encoding ='UTF-8' encoding='latin1'?><a/>"), GUARD_ENCODING);
+    CHECK_EQ_INT(check("<?xml version=\"1.0\" x=\"encoding='UTF-8'\" encoding=\"ISO-8859-1\"?><a/>"), GUARD_ENCODING);
+    CHECK_EQ_INT(check("<?xml encoding='UTF-8' version='1.0'?><a/>"), GUARD_ENCODING);
+    CHECK_EQ_INT(check("<a/><?xml version='1.0'?>"), GUARD_SYNTAX);
+    CHECK_EQ_INT(check(" <?xml version='1.0'?><a/>"), GUARD_SYNTAX);
+    CHECK_EQ_INT(check("<?xml-stylesheet href='a'?><a/>"), GUARD_OK);
     /* Leading zeros make long references, valid all the same; gSOAP
      * misreads them, so every character reference is rewritten. */
     char out[128];
