@@ -407,6 +407,11 @@ void frame_scan(const char *buf, size_t len, const frame_limits_t *lim, frame_t 
     f->status = FRAME_DONE;
 }
 
+size_t frame_max_raw(const frame_limits_t *lim)
+{
+    return lim->max_header + lim->max_body + FRAME_CHUNK_SLACK(lim->max_body);
+}
+
 size_t frame_normalized_size(const frame_t *f)
 {
     /* The header only loses lines, but gains Connection and

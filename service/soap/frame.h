@@ -54,6 +54,10 @@ typedef struct frame {
  * FRAME_MORE and header_len is set. */
 void frame_scan(const char *buf, size_t len, const frame_limits_t *lim, frame_t *out);
 
+/* The most bytes a request may take before frame_scan refuses it (413 or
+ * 431): the header, the body and what chunk framing may add. */
+size_t frame_max_raw(const frame_limits_t *lim);
+
 /* The largest size frame_normalize may write for a request f of buf. */
 size_t frame_normalized_size(const frame_t *f);
 

@@ -934,9 +934,9 @@ static void server__event(soap_server_t *s, struct soap *soap, int fd)
     soap_worker_t *w = soap_worker(soap);
     conn_t *c = &s->conns[fd]; /* ours while CONN_BUSY */
     const size_t max_body = (size_t)s->cfg->max_body_bytes;
-    /* Room for a request and the chunk framing frame_scan tolerates. */
-    const size_t max_in = SERVER_MAX_HEADER + 2 * max_body + 2 * 65536;
     const frame_limits_t lim = {SERVER_MAX_HEADER, SERVER_MAX_HEADER_LINE, max_body};
+    /* Room for one byte more than frame_scan accepts: it refuses first. */
+    const size_t max_in = frame_max_raw(&lim) + 1;
     const long long budget = (long long)s->cfg->max_buffered_mb * 1048576;
     frame_t f;
 
