@@ -200,13 +200,8 @@ static lc_outcome_t lc__batch_unit(const lc_ctx_t *ctx, lc_op_t op, const model_
     size_t n_undo = 0, first_row = *n_rows;
     lc_outcome_t o = lc__ok();
 
-    if (unit->n_changes == 0)
-        return lc_fail(ctx, REASON_INVALID_REQUEST, "entitlementData has no lineItemData");
-    memset(res, 0, sizeof *res);
-    res->n_changes = unit->n_changes;
-    res->changes = ent_calloc(ctx->alloc, unit->n_changes, sizeof *res->changes);
-    if (res->changes == NULL)
-        return lc_fail(ctx, REASON_INTERNAL_ERROR, "out of memory");
+    if ((o = lc__result_init(ctx, unit, res)).reason != REASON_OK)
+        return o;
     if (unit->has_entitlement &&
         ((ent = lc__find_ent(s, &unit->entitlement)) == NULL || !lc_ref_agrees(&unit->entitlement, ent->entitlement_id)))
         return lc__ref_fail(ctx, REASON_ENTITLEMENT_NOT_FOUND, "entitlement", "entitlementId", &unit->entitlement,

@@ -432,8 +432,7 @@ static lc_outcome_t lc__change_fn(const lc_ctx_t *ctx, db_conn_t *c, const void 
     return lc__change_try(ctx, c, a->op, a->unit, a->res, rc);
 }
 
-lc_outcome_t lc_change_unit(const lc_ctx_t *ctx, lc_op_t op, const model_unit_t *unit,
-                            model_unit_result_t *result)
+lc_outcome_t lc__result_init(const lc_ctx_t *ctx, const model_unit_t *unit, model_unit_result_t *result)
 {
     if (unit->n_changes == 0)
         return lc_fail(ctx, REASON_INVALID_REQUEST, "entitlementData has no lineItemData");
@@ -442,6 +441,15 @@ lc_outcome_t lc_change_unit(const lc_ctx_t *ctx, lc_op_t op, const model_unit_t 
     result->changes = ent_calloc(ctx->alloc, unit->n_changes, sizeof *result->changes);
     if (result->changes == NULL)
         return lc_fail(ctx, REASON_INTERNAL_ERROR, "out of memory");
+    return lc__ok();
+}
+
+lc_outcome_t lc_change_unit(const lc_ctx_t *ctx, lc_op_t op, const model_unit_t *unit,
+                            model_unit_result_t *result)
+{
+    lc_outcome_t o = lc__result_init(ctx, unit, result);
+    if (o.reason != REASON_OK)
+        return o;
     lc_change_arg_t arg = {op, unit, result};
     return lc__run(ctx, lc__change_fn, &arg);
 }

@@ -29,6 +29,10 @@ lc_outcome_t lc__ref_fail(const lc_ctx_t *ctx, lc_reason_t reason, const char *w
  * failed (COMMIT_UNKNOWN). */
 lc_outcome_t lc__commit_unknown(const lc_ctx_t *ctx);
 
+/* Checks that a unit has line items and prepares its result (one change
+ * result per line item, from ctx->alloc). */
+lc_outcome_t lc__result_init(const lc_ctx_t *ctx, const model_unit_t *unit, model_unit_result_t *result);
+
 /* Maps a store error that has no more specific reason. */
 lc_outcome_t lc__db_fail(const lc_ctx_t *ctx, int rc, const char *what);
 

@@ -268,5 +268,13 @@ class DaemonTestCase(unittest.TestCase):
     def setUp(self):
         self.client = Client(self.daemon, self.user)
 
+    def ok(self, body, expect="SUCCESS"):
+        """Calls and checks for a business answer with status expect."""
+        r = self.client.call(body)
+        self.assertEqual(r.status, 200, r.body)
+        self.assertFalse(r.is_fault, r.body)
+        self.assertEqual(r.status_text, expect, r.body)
+        return r
+
     def tearDown(self):
         self.client.close()

@@ -135,16 +135,9 @@ class AttributesTest(DaemonTestCase):
         super().setUpClass()
         cls.cat = Catalog()
 
-    def call_ok(self, body, status="SUCCESS"):
-        r = self.client.call(body)
-        self.assertEqual(r.status, 200, r.body)
-        self.assertFalse(r.is_fault, r.body)
-        self.assertEqual(r.status_text, status, r.body)
-        return r
-
     def find_entitlement(self, eid):
         """The simpleEntitlement of eid as the query answers it (validated)."""
-        r = self.call_ok(search_body(simple_query("entitlementId", eid)))
+        r = self.ok(search_body(simple_query("entitlementId", eid)))
         found = r.findall("f:entitlement/f:simpleEntitlement")
         self.assertEqual(len(found), 1, r.body)
         return found[0]
@@ -169,7 +162,7 @@ class AttributesTest(DaemonTestCase):
                               "</v4:term>")
         item = line_item_full_xml("lineItems", aid, self.cat.base, count, fields)
         body = create_full_body([entitlement_full_xml(eid, item, partners, ent_attrs)])
-        self.call_ok(body)
+        self.ok(body)
         return eid, aid, body
 
     def test_create_keeps_and_returns_every_field(self):
@@ -239,11 +232,11 @@ class AttributesTest(DaemonTestCase):
         # Every one of them is found again by its exact value.
         for i, v in enumerate(HOSTILE):
             with self.subTest(value=v[:20]):
-                r = self.call_ok(search_body(simple_query("entitlementId", eid)
+                r = self.ok(search_body(simple_query("entitlementId", eid)
                                              + attribute_query([(f"V{i}", v, "EQUALS")])))
                 self.assertEqual(len(r.findall("f:entitlement")), 1, r.body)
         for n in names:
-            r = self.call_ok(search_body(attribute_query([(n, n, "EQUALS")])))
+            r = self.ok(search_body(attribute_query([(n, n, "EQUALS")])))
             self.assertEqual(len(r.findall("f:entitlement")), 1, r.body)
 
     def test_entitlementctl_shows_them_briefly_and_safely(self):
@@ -272,7 +265,7 @@ class AttributesTest(DaemonTestCase):
         item = line_item_full_xml("lineItems", new_aid, self.cat.base, 1,
                                   {"lineItemAttributes": attributes_xml("lineItemAttributes",
                                                                         [("New", {"stringValue": "yes"})])})
-        self.call_ok(create_full_body([entitlement_full_xml(eid, item, None, second)], "CREATE_OR_UPDATE"))
+        self.ok(create_full_body([entitlement_full_xml(eid, item, None, second)], "CREATE_OR_UPDATE"))
         ent = self.find_entitlement(eid)
         self.assertEqual([a.findtext(q("stringValue")) for a in ent.findall(f"{q('entitlementAttributes')}/{q('attribute')}")],
                          ["APAC", "gold"])
@@ -282,7 +275,7 @@ class AttributesTest(DaemonTestCase):
         self.assertEqual(self.found_item(eid, new_aid).findtext(
             f"{q('lineItemAttributes')}/{q('attribute')}/{q('stringValue')}"), "yes")
         # Neither given: nothing changes.
-        self.call_ok(create_full_body([entitlement_full_xml(eid, "")], "CREATE_OR_UPDATE"))
+        self.ok(create_full_body([entitlement_full_xml(eid, "")], "CREATE_OR_UPDATE"))
         ent = self.find_entitlement(eid)
         self.assertEqual(len(ent.findall(f"{q('entitlementAttributes')}/{q('attribute')}")), 2)
         self.assertIsNotNone(ent.find(q("channelPartners")))
@@ -300,7 +293,7 @@ class AttributesTest(DaemonTestCase):
                 fields = all_item_fields(tag, product)
                 new_aid, item = self.upgrade_item(op, parent, product, fields)
                 body = lifecycle_body(op, [{"items": [item]}])
-                self.call_ok(body)
+                self.ok(body)
                 li = self.found_item(eid, new_aid)
                 self.assert_fields(sent_elements(body, "lineItem")[0], li, ITEM_FIELDS)
                 # The parent keeps its own (none).
@@ -314,8 +307,8 @@ class AttributesTest(DaemonTestCase):
                   "FNPTimeZoneValue": "<v4:FNPTimeZoneValue>UTC</v4:FNPTimeZoneValue>"}
         new_aid, first = self.upgrade_item("upgradeLicense", parent, self.cat.upgrade, fields)
         second = change_item_xml(new_aid, "N-" + token(12), self.cat.upgrade, 1, allow=True)
-        r = self.call_ok(lifecycle_body("upgradeLicense", [{"items": [first]}, {"items": [second]}]),
-                         "PARTIAL_FAILURE")
+        r = self.ok(lifecycle_body("upgradeLicense", [{"items": [first]}, {"items": [second]}]),
+                    "PARTIAL_FAILURE")
         self.assertEqual(r.text("f:responseData/f:entitlementData/f:entitlementRecordRefNo"), "1")
         li = self.found_item(eid, new_aid)
         self.assertEqual(li.findtext(f"{q('lineItemAttributes')}/{q('attribute')}/{q('stringValue')}"), "unit")
@@ -325,7 +318,7 @@ class AttributesTest(DaemonTestCase):
         """Renews one copy of parent (which keeps the others) for a year."""
         new_aid = "R-" + token(12)
         body = renew_body([{"items": [renew_item_xml(parent, new_aid, term=(1, "YEARS"), count=1, extra=extra)]}])
-        self.call_ok(body)
+        self.ok(body)
         return new_aid, self.found_item(eid, new_aid), body
 
     def test_renewal_inherits_what_it_does_not_give(self):
@@ -388,10 +381,10 @@ class AttributesTest(DaemonTestCase):
 
         def search(criteria, extra=""):
             body = extra + attribute_query(criteria)
-            r = self.call_ok(search_body(body))
+            r = self.ok(search_body(body))
             found = sorted(names.get(e.findtext(f"{q('simpleEntitlement')}/{q('entitlementId')}/{q('id')}"), "?")
                            for e in r.findall("f:entitlement"))
-            c = self.call_ok(count_body(body))
+            c = self.ok(count_body(body))
             self.assertEqual(int(c.text("f:count")), len(found), c.body)
             return found
 
@@ -431,12 +424,12 @@ class AttributesTest(DaemonTestCase):
                  "INVALID_REQUEST: entitlementAttributes has 17 attribute criteria, at most 16 allowed")):
             with self.subTest(want=want):
                 for body in (search_body(attribute_query(criteria)), count_body(attribute_query(criteria))):
-                    r = self.call_ok(body, "FAILURE")
+                    r = self.ok(body, "FAILURE")
                     self.assertEqual(r.reason_text, want)
         # Sixteen are fine.
         sixteen = attribute_query([(f"A{i}-{token(4)}", "x" * 255, "CONTAINS") for i in range(16)])
-        self.call_ok(count_body(sixteen))
-        self.call_ok(search_body(simple_query("entitlementId", "x", "CONTAINS") + sixteen))
+        self.ok(count_body(sixteen))
+        self.ok(search_body(simple_query("entitlementId", "x", "CONTAINS") + sixteen))
 
     def test_bad_attribute_names_fail_the_unit(self):
         good = "A-" + token(12)
@@ -454,7 +447,7 @@ class AttributesTest(DaemonTestCase):
                 fields = {attrs_tag: attrs} if attrs_tag != "entitlementAttributes" else {}
                 item = line_item_full_xml("lineItems", aid, self.cat.base, 1, fields)
                 ok_item = line_item_full_xml("lineItems", good + token(4), self.cat.base, 1)
-                r = self.call_ok(create_full_body([
+                r = self.ok(create_full_body([
                     entitlement_full_xml(good + token(4), ok_item),
                     entitlement_full_xml(eid, item, None, attrs if attrs_tag == "entitlementAttributes" else None)]),
                     "PARTIAL_FAILURE")

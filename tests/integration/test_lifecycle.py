@@ -20,13 +20,6 @@ class LifecycleTest(DaemonTestCase):
         super().setUpClass()
         cls.cat = Catalog()
 
-    def ok(self, body, expect="SUCCESS"):
-        r = self.client.call(body)
-        self.assertEqual(r.status, 200, r.body)
-        self.assertFalse(r.is_fault, r.body)
-        self.assertEqual(r.status_text, expect, r.body)
-        return r
-
     def entitlement(self, n_items=1, count=10, auto_deploy=True, **item_kw):
         eid = "L-" + token(12)
         aids = [f"{eid}-{i}" for i in range(n_items)]

@@ -80,12 +80,6 @@ class LockOrderTest(DaemonTestCase):
                    if RETRY_LOGGED.search(line)]
         self.assertEqual(retries, [])
 
-    def ok(self, body):
-        r = self.client.call(body)
-        self.assertEqual(r.status, 200, r.body)
-        self.assertEqual(r.status_text, "SUCCESS", r.body)
-        return r
-
     def entitlement(self, count):
         eid = "K-" + token(12)
         aid = eid + "-P"
