@@ -9,8 +9,9 @@
 
 ENT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ENT_PACKAGES=(build-essential cmake pkg-config gsoap libgsoap-dev libpq-dev libxml2-dev
-  libxml2-utils libcunit1-dev libmicrohttpd-dev libjansson-dev libssl-dev libcrypt-dev
-  postgresql postgresql-contrib python3-zeep python3-lxml curl valgrind)
+  libxml2-utils libcunit1-dev libjansson-dev libssl-dev libcrypt-dev
+  postgresql postgresql-contrib python3-zeep python3-lxml python3-jsonschema python3-cryptography curl
+  openssl valgrind)
 
 ent_log() { printf '==> %s\n' "$*" >&2; }
 ent_die() { printf 'error: %s\n' "$*" >&2; exit 1; }

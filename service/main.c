@@ -1,9 +1,13 @@
 /*
- * entitlementd - the SOAP EntitlementOrderService daemon.
+ * entitlementd - the entitlement lifecycle daemon: the SOAP
+ * EntitlementOrderService and the REST adapter on one HTTP listener.
  *
  * Reads its settings from the environment (see --help), applies pending
  * migrations, and serves until SIGTERM or SIGINT, on which it stops
  * accepting, finishes the requests in flight and exits 0.
+ *
+ * The wiring is here, from the top: the HTTP transport knows no front;
+ * each front is registered with its path prefix.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -11,18 +15,52 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/auth.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "db/pool.h"
-#include "soap/server.h"
+#include "http/http.h"
+#include "rest/rest.h"
+#include "soap/front.h"
 
 static void usage(FILE *out)
 {
     fputs("usage: entitlementd [--help] [--config-markdown]\n\n"
-          "Serves the FlexNet-compatible EntitlementOrderService over SOAP at\n"
-          "  http://BIND:PORT/flexnet/services/v4/EntitlementOrderService (and v1..v3).\n\n",
+          "Serves, on one port:\n"
+          "  the FlexNet-compatible EntitlementOrderService over SOAP at\n"
+          "    http://BIND:PORT/flexnet/services/v4/EntitlementOrderService (and v1..v3);\n"
+          "  the REST adapter (update status log, device status, health and metrics)\n"
+          "    described by http://BIND:PORT/openapi.json.\n\n",
           out);
     config_print_help(out);
+}
+
+/* /metrics gauges of the transport and the pool. */
+static void main__collect_http(metrics_buf_t *b, void *arg)
+{
+    int open = 0, max = 0;
+    http_server_connections(arg, &open, &max);
+    metrics_printf(b,
+                   "# HELP entitlementd_http_connections Client connections open.\n"
+                   "# TYPE entitlementd_http_connections gauge\nentitlementd_http_connections %d\n"
+                   "# HELP entitlementd_http_connections_max Client connections allowed.\n"
+                   "# TYPE entitlementd_http_connections_max gauge\nentitlementd_http_connections_max %d\n",
+                   open, max);
+}
+
+static void main__collect_pool(metrics_buf_t *b, void *arg)
+{
+    int in_use = 0, open = 0, size = 0;
+    db_pool_stats(arg, &in_use, &open, &size);
+    metrics_printf(b,
+                   "# HELP entitlementd_db_pool_connections PostgreSQL connections of the request pool, by state.\n"
+                   "# TYPE entitlementd_db_pool_connections gauge\n"
+                   "entitlementd_db_pool_connections{state=\"in_use\"} %d\n"
+                   "entitlementd_db_pool_connections{state=\"idle\"} %d\n"
+                   "# HELP entitlementd_db_pool_size PostgreSQL connections the request pool may open.\n"
+                   "# TYPE entitlementd_db_pool_size gauge\nentitlementd_db_pool_size %d\n",
+                   in_use, open - in_use, size);
 }
 
 int main(int argc, char **argv)
@@ -30,9 +68,12 @@ int main(int argc, char **argv)
     ent_config_t cfg;
     char err[512], conninfo[2048];
     db_pool_t *pool = NULL;
-    soap_server_t *server = NULL;
+    auth_t *auth = NULL;
+    soap_front_t *soap = NULL;
+    rest_front_t *rest = NULL;
+    http_server_t *server = NULL;
     sigset_t sigs;
-    int sig = 0, rc;
+    int sig = 0, rc, status = 1;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -73,19 +114,36 @@ int main(int argc, char **argv)
         log_error("cannot create the database pool: %s", ent_strerror(rc));
         return 1;
     }
-    if ((rc = soap_server_start(&cfg, pool, &server)) != ENT_OK) {
-        log_error("cannot start the SOAP server: %s", ent_strerror(rc));
-        db_pool_destroy(pool);
-        return 1;
+    if ((rc = auth_new(pool, &auth)) != ENT_OK || (rc = soap_front_new(&cfg, pool, auth, &soap)) != ENT_OK ||
+        (rc = rest_front_new(&cfg, pool, auth, &rest)) != ENT_OK) {
+        log_error("cannot start: %s", ent_strerror(rc));
+        goto out;
+    }
+    http_front_t fronts[2] = {soap_front_http(soap), rest_front_http(rest)};
+    if ((rc = http_server_start(&cfg, fronts, 2, &server)) != ENT_OK) {
+        log_error("cannot start the HTTP server: %s", ent_strerror(rc));
+        goto out;
+    }
+    if ((rc = metrics_add_collector(main__collect_http, server)) != ENT_OK ||
+        (rc = metrics_add_collector(main__collect_pool, pool)) != ENT_OK) {
+        log_error("cannot register the metrics collectors: %s", ent_strerror(rc));
+        goto out;
     }
     log_info("entitlementd listening on %s:%d (%d workers, %d database connections)", cfg.bind,
-             soap_server_port(server), cfg.workers, cfg.db_pool_size);
+             http_server_port(server), cfg.workers, cfg.db_pool_size);
 
     while (sigwait(&sigs, &sig) != 0)
         ;
     log_info("received %s: finishing requests in flight", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    soap_server_stop(server);
+    status = 0;
+out:
+    if (server != NULL)
+        http_server_stop(server);
+    metrics_clear_collectors();
+    rest_front_free(rest);
+    soap_front_free(soap);
+    auth_free(auth);
     db_pool_destroy(pool);
     log_info("stopped");
-    return 0;
+    return status;
 }

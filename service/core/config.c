@@ -12,6 +12,7 @@ typedef enum { CFG_INT, CFG_STR } cfg_type_t;
 
 typedef struct cfg_setting {
     const char *env;     /* environment variable */
+    const char *old_env; /* its former name, read when env is not set; NULL when none */
     cfg_type_t type;
     size_t offset;       /* into ent_config_t */
     size_t size;         /* of the string buffer, for CFG_STR */
@@ -21,13 +22,16 @@ typedef struct cfg_setting {
 } cfg_setting_t;
 
 #define INT_SETTING(env, field, min, max, def, help) \
-    {env, CFG_INT, offsetof(ent_config_t, field), 0, min, max, def, help}
+    {env, NULL, CFG_INT, offsetof(ent_config_t, field), 0, min, max, def, help}
+#define INT_SETTING_OLD(env, old, field, min, max, def, help) \
+    {env, old, CFG_INT, offsetof(ent_config_t, field), 0, min, max, def, help}
 #define STR_SETTING(env, field, def, help) \
-    {env, CFG_STR, offsetof(ent_config_t, field), sizeof(((ent_config_t *)0)->field), 0, 0, def, help}
+    {env, NULL, CFG_STR, offsetof(ent_config_t, field), sizeof(((ent_config_t *)0)->field), 0, 0, def, help}
 
 static const cfg_setting_t cfg__table[] = {
-    INT_SETTING("ENTITLEMENTD_SOAP_PORT", soap_port, 1, 65535, "8080",
-                "TCP port of the SOAP listener."),
+    INT_SETTING_OLD("ENTITLEMENTD_PORT", "ENTITLEMENTD_SOAP_PORT", port, 0, 65535, "8080",
+                    "TCP port of the one listener: SOAP under /flexnet/services, the REST adapter beside it. "
+                    "0 picks a free port. The former name ENTITLEMENTD_SOAP_PORT is read when this is not set."),
     STR_SETTING("ENTITLEMENTD_BIND", bind, "127.0.0.1",
                 "Address the listeners bind (0.0.0.0 for all IPv4 interfaces)."),
     STR_SETTING("DATABASE_URL", database_url, "",
@@ -37,7 +41,7 @@ static const cfg_setting_t cfg__table[] = {
                 "Runtime directory: the embedded PostgreSQL cluster, its socket and logs. "
                 "Relative paths are relative to the working directory."),
     INT_SETTING("ENTITLEMENTD_WORKERS", workers, 1, 256, "8",
-                "SOAP worker threads; each serves one request at a time."),
+                "HTTP worker threads (SOAP and REST); each serves one request at a time."),
     INT_SETTING("ENTITLEMENTD_DB_POOL_SIZE", db_pool_size, 1, 256, "8",
                 "PostgreSQL connections in the pool."),
     INT_SETTING("ENTITLEMENTD_DB_WAIT_TIMEOUT_MS", db_wait_timeout_ms, 1, 600000, "5000",
@@ -47,7 +51,9 @@ static const cfg_setting_t cfg__table[] = {
                 "Seconds allowed for one connection attempt to PostgreSQL."),
     STR_SETTING("ENTITLEMENTD_LOG_LEVEL", log_level, "info", "One of error, warn, info, debug."),
     INT_SETTING("ENTITLEMENTD_MAX_BODY_BYTES", max_body_bytes, 1024, 1073741824, "8388608",
-                "Largest request body accepted; larger ones get HTTP 413."),
+                "Largest SOAP request body accepted; larger ones get HTTP 413."),
+    INT_SETTING("ENTITLEMENTD_MAX_JSON_BYTES", max_json_bytes, 1024, 67108864, "1048576",
+                "Largest JSON request body of the REST adapter accepted; larger ones get HTTP 413."),
     INT_SETTING("ENTITLEMENTD_MAX_DEPTH", max_depth, 8, 10000, "64",
                 "Deepest XML element nesting accepted (Client fault above)."),
     INT_SETTING("ENTITLEMENTD_MAX_OCCURS", max_occurs, 1, 10000000, "100000",
@@ -114,6 +120,8 @@ int config_load(ent_config_t *cfg, char *err, size_t errlen)
     for (size_t i = 0; i < CFG_COUNT; i++) {
         const cfg_setting_t *s = &cfg__table[i];
         const char *env = getenv(s->env);
+        if (env == NULL && s->old_env != NULL)
+            env = getenv(s->old_env);
         int rc = cfg__apply(cfg, s, s->def, err, errlen);
         if (rc != ENT_OK)
             return rc;

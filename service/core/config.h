@@ -12,16 +12,17 @@
 #include "err.h"
 
 typedef struct ent_config {
-    char bind[64];              /* address the SOAP listener binds */
-    int soap_port;              /* TCP port of the SOAP listener */
+    char bind[64];              /* address the listener binds */
+    int port;                   /* TCP port of the listener (SOAP and REST) */
     char database_url[1024];    /* libpq conninfo; empty: the embedded cluster */
     char home[512];             /* runtime directory: embedded cluster and socket */
-    int workers;                /* SOAP worker threads */
+    int workers;                /* HTTP worker threads (SOAP and REST) */
     int db_pool_size;           /* PostgreSQL connections */
     int db_wait_timeout_ms;     /* how long a worker waits for a free connection */
     int db_connect_timeout_s;   /* libpq connect_timeout */
     char log_level[16];         /* error, warn, info, debug */
-    int max_body_bytes;         /* largest request body accepted (HTTP 413 above) */
+    int max_body_bytes;         /* largest SOAP request body accepted (HTTP 413 above) */
+    int max_json_bytes;         /* largest JSON request body accepted (HTTP 413 above) */
     int max_depth;              /* deepest XML nesting accepted */
     int max_occurs;             /* most repetitions of one element accepted */
     int max_units;              /* most units in one write request (BATCH_TOO_LARGE) */

@@ -93,3 +93,33 @@ int db_migrate(const char *conninfo, int connect_timeout_s)
     PQfinish(c.pg);
     return rc;
 }
+
+int db_ready(db_pool_t *pool, char *why, size_t len)
+{
+    db_conn_t *c = NULL;
+    PGresult *r = NULL;
+    int rc = db_pool_acquire(pool, &c);
+    if (rc != ENT_OK) {
+        snprintf(why, len, "the database cannot be reached");
+        return ENT_EDBDOWN;
+    }
+    int last = db_migrations_count ? db_migrations[db_migrations_count - 1].version : 0;
+    char v[16];
+    const char *vals[1] = {v};
+    snprintf(v, sizeof v, "%d", last);
+    rc = db__exec_sql(c, "SELECT count(*) FROM schema_migrations WHERE version <= $1::int", 1, vals, &r);
+    if (rc == ENT_EDBDOWN && db_conn_reset(c) == ENT_OK) /* a read: safe to repeat */
+        rc = db__exec_sql(c, "SELECT count(*) FROM schema_migrations WHERE version <= $1::int", 1, vals, &r);
+    if (rc != ENT_OK) {
+        snprintf(why, len, "the database cannot be read");
+        rc = ENT_EDBDOWN;
+    } else if (atoi(PQgetvalue(r, 0, 0)) < db_migrations_count) {
+        snprintf(why, len, "%s of %d migrations applied", PQgetvalue(r, 0, 0), db_migrations_count);
+        rc = ENT_EINVAL;
+    }
+    PQclear(r);
+    if (rc == ENT_EDBDOWN)
+        db_conn_discard(c);
+    db_pool_release(pool, c);
+    return rc;
+}

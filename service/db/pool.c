@@ -153,6 +153,20 @@ int db_pool_acquire(db_pool_t *p, db_conn_t **out)
     return ENT_OK;
 }
 
+void db_pool_stats(db_pool_t *p, int *in_use, int *open, int *size)
+{
+    int u = 0, o = 0;
+    pthread_mutex_lock(&p->lock);
+    for (int i = 0; i < p->size; i++) {
+        u += p->conns[i].in_use;
+        o += p->conns[i].pg != NULL;
+    }
+    pthread_mutex_unlock(&p->lock);
+    *in_use = u;
+    *open = o;
+    *size = p->size;
+}
+
 void db_conn_discard(db_conn_t *c)
 {
     if (c->pg != NULL) {

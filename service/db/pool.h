@@ -32,6 +32,9 @@ void db_pool_destroy(db_pool_t *pool);
  * was free in time, ENT_EDBDOWN when the server cannot be reached. */
 int db_pool_acquire(db_pool_t *pool, db_conn_t **out) ENT_MUSTCHECK;
 
+/* Connections lent now, open now, and the most there may be. */
+void db_pool_stats(db_pool_t *pool, int *in_use, int *open, int *size);
+
 /* Returns a connection; see the file comment for what is checked. */
 void db_pool_release(db_pool_t *pool, db_conn_t *conn);
 
@@ -57,6 +60,11 @@ int db_rollback_to_savepoint(db_conn_t *conn) ENT_MUSTCHECK;
 const char *db_conn_sqlstate(const db_conn_t *conn);
 const char *db_conn_constraint(const db_conn_t *conn);
 const char *db_conn_message(const db_conn_t *conn);
+
+/* Whether the database answers and every migration compiled in has been
+ * applied: ENT_OK, ENT_EDBDOWN (cannot be reached) or ENT_EINVAL (schema
+ * behind; *why says which migration is missing). */
+int db_ready(db_pool_t *pool, char *why, size_t len) ENT_MUSTCHECK;
 
 /* Applies the migrations compiled into the binary under an advisory lock;
  * connects with conninfo. Writes what it did to the log. */

@@ -382,6 +382,10 @@ struct fnp__StatusInfoType *convert_status(struct soap *soap, lc_status_t status
     s->status = status == LC_SUCCESS ? fnp__StatusType__SUCCESS
                 : status == LC_PARTIAL_FAILURE ? fnp__StatusType__PARTIAL_USCOREFAILURE
                                                : fnp__StatusType__FAILURE;
+    /* The outcome /metrics counts. */
+    soap_worker(soap)->outcome = status == LC_SUCCESS ? "SUCCESS"
+                                 : status == LC_PARTIAL_FAILURE ? "PARTIAL_FAILURE"
+                                                                : "FAILURE";
     s->reason = reason ? soap_strdup(soap, reason) : NULL;
     return s;
 }

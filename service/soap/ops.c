@@ -1,9 +1,61 @@
 /* Shared by the operation handlers: authentication and request context. */
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "../core/log.h"
 #include "convert.h"
 #include "ops.h"
+
+static int ops__auth_fail(struct soap *soap, const char *why)
+{
+    log_info("authentication failed: %s", why);
+    soap->authrealm = "entitlementd";
+    soap_sender_fault(soap, "authentication failed: user name or password missing or wrong", NULL);
+    return 401;
+}
+
+int auth_require(struct soap *soap)
+{
+    soap_worker_t *w = soap_worker(soap);
+    const http_request_t *r = http_request(w->x);
+    char login[AUTH_MAX_LOGIN + 1], password[AUTH_MAX_FIELD + 1];
+    const char *v, *why = "";
+    size_t n;
+    bool have = false;
+
+    /* HTTP Basic first; without it (or with unusable Basic credentials),
+     * the FlexNet header elements. */
+    if (http_header(r, "Authorization", &v, &n))
+        have = auth_basic_parse(v, n, login, password);
+    if (!have && soap->header != NULL && soap->header->flex__UserId != NULL &&
+        soap->header->flex__UserPassword != NULL) {
+        if (!auth_flexnet_password(soap->header->flex__UserPassword, password))
+            return ops__auth_fail(soap, "UserPassword is not base64, too long or holds a NUL byte");
+        if (strlen(soap->header->flex__UserId) > AUTH_MAX_LOGIN) {
+            OPENSSL_cleanse(password, sizeof password);
+            return ops__auth_fail(soap, "credentials too long");
+        }
+        snprintf(login, sizeof login, "%s", soap->header->flex__UserId);
+        have = true;
+    }
+    if (!have)
+        return ops__auth_fail(soap, "no credentials");
+    auth_verdict_t verdict = auth_password(w->auth, login, password, &w->user, &why);
+    OPENSSL_cleanse(password, sizeof password);
+    switch (verdict) {
+    case AUTH_OK:
+        return SOAP_OK;
+    case AUTH_BUSY:
+        log_warn("authentication deferred: %s", why);
+        return soap_unavailable_fault(soap, "too many logins are being checked at once; try again");
+    case AUTH_UNAVAILABLE:
+        return soap_unavailable_fault(soap, "DATABASE_UNAVAILABLE: the user store cannot be reached");
+    case AUTH_DENIED:
+        break;
+    }
+    return ops__auth_fail(soap, why);
+}
 
 /* The version N of the urn:vN namespace the request used (gSOAP records a
  * namespace that matched the table's pattern in "out"), 0 if unknown. */
@@ -38,7 +90,7 @@ int ops_begin(struct soap *soap, lc_ctx_t *ctx, ent_alloc_t *alloc)
         return rc;
     *alloc = convert_alloc(soap);
     ctx->pool = w->pool;
-    ctx->user = w->user;
+    ctx->user = w->user.login;
     ctx->request_id = w->request_id;
     ctx->alloc = alloc;
     ctx->group = w->group;

@@ -8,41 +8,48 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "../auth/auth.h"
 #include "../core/config.h"
 #include "../db/pool.h"
+#include "../http/http.h"
 #include "../lifecycle/group.h"
-#include "frame.h"
 #include "guard.h"
 #include "soapH.h"
 
 /* Longest Host header we echo into the WSDL address. */
 #define SOAP_MAX_HOST 255
 
+/* What every worker's SOAP front shares: borrowed from main. */
+typedef struct soap_front {
+    const ent_config_t *cfg;
+    db_pool_t *pool;
+    auth_t *auth;
+    lc_group_t *group;           /* commit groups of upgrade and upsell; may be NULL */
+    struct validator *validator; /* ENTITLEMENTD_VALIDATE_XML; NULL when off */
+} soap_front_t;
+
+/* The SOAP front's state in one worker thread, hung on its gSOAP context
+ * (soap->user). */
 typedef struct soap_worker {
     const ent_config_t *cfg;
     db_pool_t *pool;
-    struct auth_cache *auth;
-    lc_group_t *group;         /* commit groups of upgrade and upsell; may be NULL */
-    char request_id[17];
-    char host[SOAP_MAX_HOST + 1]; /* Host header of the request, validated */
-    bool close_wanted;         /* gSOAP asked to close the connection */
-    /* Bytes read from the connection being served: the request being
-     * framed and whatever follows it (frame.h). Grows as needed. */
-    char *in;
-    size_t in_len, in_cap, in_pos; /* in_pos: where the requests not yet served start */
-    /* The request in the form gSOAP reads it (frame_normalize), and where
-     * gSOAP is in it; body points into it. */
+    auth_t *auth;
+    lc_group_t *group;
+    struct validator *validator;
+    struct soap *soap;           /* owned */
+    http_exchange_t *x;          /* the request being served */
+    const char *request_id;      /* its id (the exchange's) */
+    const char *host;            /* its Host header, validated ("" when none) */
+    char extra_header[96];       /* "X-Request-Id: ..." for gSOAP's responses */
+    /* The request in the form gSOAP reads it (soap_request_header and the
+     * body), and where gSOAP is in it; body points into it. */
     char *req;
     size_t req_len, req_cap, req_pos;
     const char *body;
     size_t body_len;
-    int (*fparsehdr)(struct soap *, const char *, const char *); /* gSOAP's own */
-    char user[512];            /* authenticated user name, for the audit */
-    /* Responses written by gSOAP (its fsend), sent by the server without
-     * blocking; out_mark is where the current request's response starts. */
-    char *out;
-    size_t out_len, out_cap, out_mark;
-    struct validator *validator; /* ENTITLEMENTD_VALIDATE_XML; NULL when off */
+    const char *operation;       /* the operation being served, for /metrics */
+    const char *outcome;         /* its statusInfo status, once set */
+    auth_user_t user;            /* authenticated user, for the audit */
 } soap_worker_t;
 
 static inline soap_worker_t *soap_worker(struct soap *soap)
@@ -61,15 +68,6 @@ int soap_unavailable_fault(struct soap *soap, const char *msg);
  * returns the status to hand back to gSOAP. */
 int auth_require(struct soap *soap);
 
-/* Called with the value of the Authorization header after gSOAP decoded
- * it into soap->userid and soap->passwd, which are C strings: HTTP Basic
- * credentials with a NUL byte in them ("admin:pw\0x" would be admin with
- * "pw") are dropped, so the request has none and fails authentication. */
-void auth_http_authorization(struct soap *soap, const char *value);
-
-struct auth_cache *auth_cache_new(void);
-void auth_cache_free(struct auth_cache *c);
-
 /* With ENTITLEMENTD_VALIDATE_XML: checks the request body against the
  * schema; returns SOAP_OK or sets a Client fault and returns SOAP_FAULT. */
 int soap_validate_request(struct soap *soap);
@@ -79,5 +77,13 @@ int soap_http_get(struct soap *soap);
 
 /* The version (1..4) of an endpoint path, or 0 when path is none. */
 int soap_endpoint_version(const char *path);
+
+/* The request line and headers gSOAP is given for r (only Host,
+ * SOAPAction and Content-Type of r's headers, our own Connection and
+ * Content-Length for body_len bytes), written into out (cap bytes);
+ * returns the length, or 0 when cap is too small. soap_request_header_max
+ * bounds what it needs. */
+size_t soap_request_header(const http_request_t *r, size_t body_len, char *out, size_t cap);
+size_t soap_request_header_max(const http_request_t *r);
 
 #endif

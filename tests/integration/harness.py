@@ -120,7 +120,7 @@ class Daemon:
         self.wrapper = list(wrapper)
         self.port = free_port()
         self.env = dict(os.environ)
-        self.env.update({"ENTITLEMENTD_SOAP_PORT": str(self.port), "ENTITLEMENTD_WORKERS": "4",
+        self.env.update({"ENTITLEMENTD_PORT": str(self.port), "ENTITLEMENTD_WORKERS": "4",
                          "ENTITLEMENTD_DB_POOL_SIZE": "4", "ENTITLEMENTD_LOG_LEVEL": "info",
                          # The daemon checks every request it accepts and every
                          # answer it gives against the XSD, too.

@@ -2,6 +2,7 @@
 read, limits, authentication, keep-alive, graceful stop."""
 import base64
 import http.client
+import json
 import os
 import socket
 import subprocess
@@ -99,7 +100,7 @@ class TransportTest(DaemonTestCase):
         self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", "E-" + t), [["0"]])
 
     def test_unknown_paths_get_a_client_fault(self):
-        for method, path in (("GET", "/foo"), ("POST", "/flexnet/services/v5/EntitlementOrderService"),
+        for method, path in (("GET", "/flexnet/services/foo"), ("POST", "/flexnet/services/v5/EntitlementOrderService"),
                              ("GET", "/flexnet/services/v5/EntitlementOrderService?wsdl")):
             with self.subTest(method=method, path=path):
                 r = Client(self.daemon, self.user).raw(envelope(search_body()) if method == "POST" else None,
@@ -108,6 +109,32 @@ class TransportTest(DaemonTestCase):
                 # A QName, not gSOAP's "at source" of a request without an envelope.
                 self.assertEqual(r.faultcode, "SOAP-ENV:Client", r.body)
                 self.assertIn("/flexnet/services/v4/EntitlementOrderService", r.faultstring)
+
+    def test_paths_outside_the_soap_front_belong_to_the_rest_adapter(self):
+        # The router sends /flexnet/services/... to SOAP and the rest to
+        # the REST adapter, which answers an unknown path with a JSON 404.
+        r = Client(self.daemon, self.user).raw(envelope(search_body()), path="/foo")
+        self.assertEqual(r.status, 404, r.body)
+        self.assertEqual(json.loads(r.body), {"message": "no resource at this path", "status": 404})
+        self.assertTrue(r.headers["Content-Type"].startswith("application/json"))
+
+    def test_every_response_carries_a_request_id(self):
+        c = Client(self.daemon, self.user)
+        ok = c.call(search_body())
+        fault = Client(self.daemon, self.user).raw(b"not xml")
+        wsdl = Client(self.daemon).raw(None, method="GET", path=PATH + "?wsdl")
+        for r in (ok, fault, wsdl):
+            self.assertRegex(r.headers.get("X-Request-Id", ""), r"^[0-9a-f]{16}$")
+        # The client's own id is kept, and is the one in the daemon's log.
+        mine = "trace-" + token(8)
+        r = Client(self.daemon, User("nobody-" + token(8), "wrong")).raw(envelope(search_body()),
+                                                                         headers={"X-Request-Id": mine})
+        self.assertEqual(r.status, 401)
+        self.assertEqual(r.headers.get("X-Request-Id"), mine)
+        self.assertIn(f"[{mine}] authentication failed", self.daemon.read_log())
+        # One we would not echo (a space, a quote) is replaced by ours.
+        r = Client(self.daemon, self.user).raw(envelope(search_body()), headers={"X-Request-Id": 'a "b'})
+        self.assertRegex(r.headers.get("X-Request-Id", ""), r"^[0-9a-f]{16}$")
 
     def test_soap_1_2_envelope_is_refused_before_anything_is_done(self):
         eid = "S12-" + token(8)

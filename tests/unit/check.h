@@ -35,5 +35,7 @@ void register_frame_tests(void);
 void register_config_tests(void);
 void register_query_tests(void);
 void register_ids_tests(void);
+void register_base64_tests(void);
+void register_jwt_tests(void);
 
 #endif

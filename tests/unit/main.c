@@ -13,6 +13,8 @@ int main(void)
     register_config_tests();
     register_query_tests();
     register_ids_tests();
+    register_base64_tests();
+    register_jwt_tests();
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

@@ -14,11 +14,17 @@
 /* Chunk framing may add this much on top of the body before we call the
  * request too large (the chunk headers FRAME_MAX_CHUNKS allows). */
 #define FRAME_CHUNK_SLACK(max_body) (FRAME_MAX_CHUNKS(max_body) * 24 + 65536)
-/* Longest request target: gSOAP keeps the path in a buffer of 1 KiB. */
+/* Longest request target: gSOAP keeps the path in a buffer of 1 KiB, and
+ * no REST path of ours comes near. */
 #define FRAME_MAX_TARGET 1000
 /* Longest Host header: gSOAP keeps it in a buffer of 1 KiB, and a host
  * name has at most 253 characters (with a port, a little more). */
 #define FRAME_MAX_HOST 255
+/* Longest method token: the longest standard one is 7 (OPTIONS, CONNECT). */
+#define FRAME_MAX_METHOD 16
+/* Longest X-Request-Id taken from a client; a longer (or odd) one is
+ * replaced by one of ours, as it goes into every log line and response. */
+#define FRAME_MAX_REQUEST_ID 64
 /* Blank lines tolerated before a request line. */
 #define FRAME_MAX_LEAD 1024
 
@@ -112,16 +118,18 @@ static void frame__origin_form(const char **t, size_t *tn)
     *tn = (size_t)(end - slash);
 }
 
-/* Parses the request line; false with f set on error. */
-static bool frame__request_line(const frame__line_t *l, frame_t *f, bool *http10)
+/* Parses the request line l of buf; false with f set on error. */
+static bool frame__request_line(const char *buf, const frame__line_t *l, frame_t *f, bool *http10)
 {
     size_t i = 0;
     while (i < l->n && frame__tchar(l->p[i]))
         i++;
     if (i == 0 || i >= l->n || l->p[i] != ' ')
         return frame__error(f, 400, "malformed HTTP request line");
-    bool get = i == 3 && memcmp(l->p, "GET", 3) == 0;
-    bool post = i == 4 && memcmp(l->p, "POST", 4) == 0;
+    if (i > FRAME_MAX_METHOD)
+        return frame__error(f, 501, "unknown HTTP method");
+    f->method_off = (size_t)(l->p - buf);
+    f->method_len = i;
     size_t t = ++i;
     while (i < l->n && l->p[i] != ' ')
         i++;
@@ -136,8 +144,6 @@ static bool frame__request_line(const frame__line_t *l, frame_t *f, bool *http10
         return frame__error(f, 400, "malformed HTTP request line");
     if (vn != 8 || v[5] != '1' || v[6] != '.' || (v[7] != '0' && v[7] != '1'))
         return frame__error(f, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
-    if (!get && !post)
-        return frame__error(f, 405, "only GET (the WSDL) and POST (SOAP requests) are supported");
     const char *target;
     size_t tn;
     frame__target(l, &target, &tn);
@@ -146,8 +152,27 @@ static bool frame__request_line(const frame__line_t *l, frame_t *f, bool *http10
         return frame__error(f, 414, "request target longer than 1000 bytes");
     if (tn == 0 || target[0] != '/')
         return frame__error(f, 400, "the request target must be a path (or an absolute http URL)");
-    f->is_get = get;
+    f->target_off = (size_t)(target - buf);
+    f->target_len = tn;
+    f->minor = v[7] - '0';
     *http10 = v[7] == '0';
+    return true;
+}
+
+/* Whether the request's method is m. */
+static bool frame__method(const char *buf, const frame_t *f, const char *m)
+{
+    return f->method_len == strlen(m) && memcmp(buf + f->method_off, m, f->method_len) == 0;
+}
+
+/* Whether an X-Request-Id value is one we may echo into headers and logs. */
+static bool frame__request_id_ok(const char *v, size_t vn)
+{
+    if (vn == 0 || vn > FRAME_MAX_REQUEST_ID)
+        return false;
+    for (size_t i = 0; i < vn; i++)
+        if (!frame__tchar(v[i]))
+            return false;
     return true;
 }
 
@@ -168,20 +193,6 @@ static bool frame__has_token(const char *v, size_t vn, const char *tok)
             return true;
         i = j;
     }
-    return false;
-}
-
-/* Whether Content-Type value v is a media type a SOAP body comes in. */
-static bool frame__xml_media_type(const char *v, size_t vn)
-{
-    static const char *const ok[] = {"text/xml", "application/soap+xml", "application/xml"};
-    const char *semi = memchr(v, ';', vn);
-    size_t n = semi ? (size_t)(semi - v) : vn;
-    while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-        n--;
-    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
-        if (n == strlen(ok[i]) && strncasecmp(v, ok[i], n) == 0)
-            return true;
     return false;
 }
 
@@ -262,12 +273,13 @@ void frame_scan(const char *buf, size_t len, const frame_limits_t *lim, frame_t 
     frame__line_t l;
     size_t pos = frame__lead(buf, len);
     long long content_length = -1;
-    bool bad_type = false, multipart = false, expect = false, http10 = false, close = false, keep = false;
-    int hosts = 0, auths = 0, types = 0, actions = 0;
+    bool expect = false, http10 = false, close = false, keep = false;
+    int hosts = 0, auths = 0, types = 0, actions = 0, ids = 0, idem = 0;
 
     memset(f, 0, sizeof *f);
     f->status = FRAME_MORE;
     f->lead = pos;
+    f->max_body = lim->max_body;
     if (pos > FRAME_MAX_LEAD) {
         frame__error(f, 400, "blank lines instead of a request");
         return;
@@ -286,8 +298,13 @@ void frame_scan(const char *buf, size_t len, const frame_limits_t *lim, frame_t 
         }
         pos = l.next;
         if (first) {
-            if (!frame__request_line(&l, f, &http10))
+            if (!frame__request_line(buf, &l, f, &http10))
                 return;
+            if (lim->body_limit != NULL) {
+                size_t m = lim->body_limit(lim->arg, buf + f->target_off, f->target_len);
+                f->max_body = m < lim->max_body ? m : lim->max_body;
+            }
+            f->headers_off = pos;
             continue;
         }
         if (l.n == 0)
@@ -338,8 +355,6 @@ void frame_scan(const char *buf, size_t len, const frame_limits_t *lim, frame_t 
             expect = true;
         } else if (frame__is(&l, "Content-Type", &v, &vn)) {
             types++;
-            multipart = vn >= 10 && strncasecmp(v, "multipart/", 10) == 0;
-            bad_type = !frame__xml_media_type(v, vn);
         } else if (frame__is(&l, "Connection", &v, &vn)) {
             close = close || frame__has_token(v, vn, "close");
             keep = keep || frame__has_token(v, vn, "keep-alive");
@@ -348,15 +363,26 @@ void frame_scan(const char *buf, size_t len, const frame_limits_t *lim, frame_t 
                 frame__error(f, 400, hosts > 1 ? "more than one Host header" : "Host header longer than 255 bytes");
                 return;
             }
+            f->host_off = (size_t)(v - buf);
+            f->host_len = vn;
         } else if (frame__is(&l, "Authorization", &v, &vn)) {
             auths++;
         } else if (frame__is(&l, "SOAPAction", &v, &vn)) {
             actions++;
+        } else if (frame__is(&l, "X-Request-Id", &v, &vn)) {
+            if (++ids == 1 && frame__request_id_ok(v, vn)) {
+                f->request_id_off = (size_t)(v - buf);
+                f->request_id_len = vn;
+            }
+        } else if (frame__is(&l, "Idempotency-Key", &v, &vn)) {
+            idem++;
         }
     }
     f->header_len = pos;
+    /* The header lines without the blank line (CR LF or a bare LF). */
+    f->headers_len = pos - f->headers_off - (pos >= 2 && buf[pos - 2] == '\r' ? 2 : 1);
     f->close = close || (http10 && !keep);
-    if (auths > 1 || types > 1 || actions > 1) {
+    if (auths > 1 || types > 1 || actions > 1 || ids > 1 || idem > 1) {
         frame__error(f, 400, "a header that may appear once appears more than once");
         return;
     }
@@ -365,29 +391,26 @@ void frame_scan(const char *buf, size_t len, const frame_limits_t *lim, frame_t 
                                     : "both Transfer-Encoding and Content-Length");
         return;
     }
-    if (!f->is_get && multipart) {
-        frame__error(f, 415, "multipart (MIME, MTOM) requests are not supported; send text/xml");
+    /* Methods that carry a body must say how long it is; for the others
+     * no length means no body (RFC 9112, 6.3). */
+    if ((frame__method(buf, f, "POST") || frame__method(buf, f, "PUT") || frame__method(buf, f, "PATCH")) &&
+        !f->chunked && content_length < 0) {
+        frame__error(f, 411, "a request with a body needs a Content-Length or Transfer-Encoding: chunked");
         return;
     }
-    if (!f->is_get && bad_type) {
-        frame__error(f, 415, "the body must be text/xml (or application/soap+xml)");
-        return;
-    }
-    if (!f->is_get && !f->chunked && content_length < 0) {
-        frame__error(f, 411, "a POST needs a Content-Length or Transfer-Encoding: chunked");
-        return;
-    }
-    if (content_length > (long long)lim->max_body) {
+    if (content_length > (long long)f->max_body) {
         frame__error(f, 413, NULL);
         return;
     }
     if (f->chunked) {
         size_t end, body;
-        frame_status_t s = frame__chunks(buf, len, pos, lim, f, &end, &body, NULL);
+        frame_limits_t own = *lim;
+        own.max_body = f->max_body;
+        frame_status_t s = frame__chunks(buf, len, pos, &own, f, &end, &body, NULL);
         if (s == FRAME_ERROR)
             return;
         if (s == FRAME_MORE) {
-            if (len - pos > lim->max_body + FRAME_CHUNK_SLACK(lim->max_body))
+            if (len - pos > f->max_body + FRAME_CHUNK_SLACK(f->max_body))
                 frame__error(f, 413, NULL);
             f->expect_continue = expect && !http10 && len == pos; /* HTTP/1.0 knows no 100 */
             return;
@@ -412,14 +435,6 @@ size_t frame_max_raw(const frame_limits_t *lim)
     return lim->max_header + lim->max_body + FRAME_CHUNK_SLACK(lim->max_body);
 }
 
-size_t frame_normalized_size(const frame_t *f)
-{
-    /* The header only loses lines, but gains Connection and
-     * Content-Length (under 96 bytes) and CR LF endings where the client
-     * used bare LF (at most one byte per line of at least two bytes). */
-    return f->header_len + f->header_len / 2 + 96 + f->body_len;
-}
-
 void frame_body(const char *buf, const frame_t *f, char *out)
 {
     if (!f->chunked) {
@@ -428,7 +443,7 @@ void frame_body(const char *buf, const frame_t *f, char *out)
     }
     /* frame_scan accepted these chunks under the caller's limits: walk them
      * again with no limit of our own (the chunk count's included). */
-    frame_limits_t lim = {f->total, f->total, (size_t)-1 / 2};
+    frame_limits_t lim = {f->total, f->total, (size_t)-1 / 2, NULL, NULL};
     frame_t scratch;
     size_t end = 0, body = 0;
     memset(&scratch, 0, sizeof scratch);
@@ -439,39 +454,33 @@ void frame_body(const char *buf, const frame_t *f, char *out)
         memset(out, ' ', f->body_len);
 }
 
-size_t frame_header(const char *buf, const frame_t *f, size_t body_len, char *out, size_t cap)
+bool frame_header_next(const char *lines, size_t n, size_t *pos, const char **name, size_t *nlen,
+                       const char **value, size_t *vlen)
 {
-    /* The only headers gSOAP is given, each checked above. */
-    static const char *const passed[] = {"Host", "Authorization", "SOAPAction", "Content-Type"};
     frame__line_t l;
-    size_t pos = frame__lead(buf, f->header_len), o;
-    const char *v, *t;
-    size_t vn, tn;
-    int n;
-
-    if (!frame__line(buf, f->header_len, pos, &l) || l.n < 8)
-        return 0;
-    pos = l.next;
-    frame__target(&l, &t, &tn);
-    frame__origin_form(&t, &tn);
-    n = snprintf(out, cap, "%s %.*s %.8s\r\n", f->is_get ? "GET" : "POST", (int)tn, t, l.p + l.n - 8);
-    if (n < 0 || (size_t)n >= cap)
-        return 0;
-    o = (size_t)n;
-    while (frame__line(buf, f->header_len, pos, &l) && l.n > 0) {
-        pos = l.next;
-        for (size_t k = 0; k < sizeof passed / sizeof passed[0]; k++) {
-            if (!frame__is(&l, passed[k], &v, &vn))
-                continue;
-            n = snprintf(out + o, cap - o, "%s: %.*s\r\n", passed[k], (int)vn, v);
-            if (n < 0 || (size_t)n >= cap - o)
-                return 0;
-            o += (size_t)n;
-        }
+    if (*pos >= n)
+        return false;
+    if (!frame__line(lines, n, *pos, &l)) {
+        /* The last line: its LF is not part of lines. */
+        l.p = lines + *pos;
+        l.n = n - *pos;
+        if (l.n > 0 && l.p[l.n - 1] == '\r')
+            l.n--;
+        l.next = n;
     }
-    n = snprintf(out + o, cap - o, "Connection: %s\r\nContent-Length: %zu\r\n\r\n", f->close ? "close" : "keep-alive",
-                 body_len);
-    if (n < 0 || (size_t)n >= cap - o)
-        return 0;
-    return o + (size_t)n;
+    *pos = l.next;
+    /* frame_scan checked the syntax: a token, a colon, the value. */
+    const char *colon = memchr(l.p, ':', l.n);
+    if (colon == NULL)
+        return false;
+    const char *v = colon + 1, *end = l.p + l.n;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    *name = l.p;
+    *nlen = (size_t)(colon - l.p);
+    *value = v;
+    *vlen = (size_t)(end - v);
+    return true;
 }

@@ -1,12 +1,17 @@
-#include "server.h"
+/*
+ * The listener: connections in one epoll set, a fixed pool of workers that
+ * wait in epoll themselves, frame whole requests and hand each to its
+ * front (http.h). docs/ARCHITECTURE.md, "Requests", tells the story.
+ */
+#include "http.h"
 
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -19,8 +24,8 @@
 
 #include "../core/ids.h"
 #include "../core/log.h"
-#include "soap_int.h"
-#include "validate.h"
+#include "../core/metrics.h"
+#include "frame.h"
 
 /* The request line and headers together, and one line of them: what
  * honest clients send fits with room to spare (431 above). */
@@ -44,6 +49,12 @@
 #define SERVER_MAX_PIPELINE 32
 /* Events a stopping worker takes at once while draining. */
 #define SERVER_DRAIN_EVENTS 64
+/* Longest Host header we pass on (it is echoed into WSDL addresses and
+ * poll URLs). */
+#define SERVER_MAX_HOST 255
+/* Longest method and target (frame.c refuses longer ones). */
+#define SERVER_MAX_METHOD 16
+#define SERVER_MAX_TARGET 1000
 
 typedef enum conn_state {
     CONN_FREE,  /* no connection on this descriptor */
@@ -77,19 +88,47 @@ typedef struct conn {
     size_t out_len, out_off, out_cap;
 } conn_t;
 
-struct soap_server {
+/* What a worker thread owns. */
+typedef struct http_worker {
+    struct http_server *s;
+    void *state[HTTP_MAX_FRONTS]; /* each front's per-worker state */
+    /* Bytes read from the connection being served: the request being
+     * framed and whatever follows it. Grows as needed. */
+    char *in;
+    size_t in_len, in_cap, in_pos; /* in_pos: where the requests not yet served start */
+    /* The responses written for the connection being served. */
+    char *out;
+    size_t out_len, out_cap;
+    /* De-chunked bodies (a Content-Length body is served where it lies). */
+    char *body;
+    size_t body_cap;
+} http_worker_t;
+
+struct http_exchange {
+    http_worker_t *w;
+    http_request_t req;
+    size_t out_mark;         /* where this request's response starts in w->out */
+    bool close;              /* http_close_after */
+    int fd;                  /* the connection */
+    const char *route;       /* http_set_route */
+    char method[SERVER_MAX_METHOD + 1];
+    char target[SERVER_MAX_TARGET + 1];
+    char path[SERVER_MAX_TARGET + 1];
+    char host[SERVER_MAX_HOST + 1];
+    char request_id[HTTP_REQUEST_ID_MAX];
+};
+
+struct http_server {
     const ent_config_t *cfg;
-    db_pool_t *pool;
-    struct auth_cache *auth;
-    lc_group_t *group;      /* NULL when ENTITLEMENTD_COMMIT_GROUPS=0 */
-    validator_t *validator; /* NULL unless ENTITLEMENTD_VALIDATE_XML=1 */
+    http_front_t fronts[HTTP_MAX_FRONTS];
+    int nfronts;
+    frame_limits_t limits;
     int listen_fd;
     int port;
     int epfd;
     int wake_fd;            /* eventfd, readable once stopping: wakes every worker */
     pthread_t *threads;
-    soap_worker_t *workers;
-    struct soap **contexts;
+    http_worker_t *workers;
     int nworkers;
 
     pthread_mutex_t reap_lock; /* one worker sweeps idle connections at a time */
@@ -103,273 +142,56 @@ struct soap_server {
     atomic_llong buffered_in, buffered_out;
     conn_t *conns;          /* indexed by descriptor */
     int nconns_max;         /* size of conns */
-    int nopen;
+    atomic_int nopen;
 };
 
-/* gSOAP names the fault code after the SOAP version of the request, and
- * before an envelope was read (a GET, a path without a service) it has
- * none and writes "at source", which is not a QName. We speak SOAP 1.1
- * only, so every fault is a SOAP 1.1 fault. */
-static void server__fault_version(struct soap *soap)
+static double server__now(void)
 {
-    soap->version = 1;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-int soap_client_fault(struct soap *soap, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    server__fault_version(soap);
-    return soap_sender_fault(soap, msg, NULL);
-}
+/* ---------------------------------------------------------------------- */
+/* Routing. */
 
-int soap_unavailable_fault(struct soap *soap, const char *msg)
+/* Whether path starts with prefix at a '/' boundary ("/" takes all). */
+static bool server__prefix_matches(const char *prefix, const char *path, size_t n)
 {
-    server__fault_version(soap);
-    soap_receiver_fault(soap, msg, NULL);
-    return 503;
-}
-
-/* gSOAP closes a connection it considers finished; closing is ours to do
- * (see server__work), so its close only records the wish. */
-static int server__fclosesocket(struct soap *soap, SOAP_SOCKET fd)
-{
-    (void)fd;
-    soap_worker(soap)->close_wanted = true;
-    return SOAP_OK;
-}
-
-static int server__fshutdownsocket(struct soap *soap, SOAP_SOCKET fd, int how)
-{
-    (void)soap;
-    (void)fd;
-    (void)how;
-    return SOAP_OK;
-}
-
-/* gSOAP writes every response through here into the worker's output
- * buffer; the server sends it without blocking (server__flush). */
-static int server__fsend(struct soap *soap, const char *data, size_t n)
-{
-    soap_worker_t *w = soap_worker(soap);
-    if (w->out_len + n > w->out_cap) {
-        size_t want = w->out_cap ? w->out_cap : SERVER_BUF_MIN;
-        while (want < w->out_len + n)
-            want *= 2;
-        char *p = realloc(w->out, want);
-        if (p == NULL)
-            return SOAP_EOM;
-        w->out = p;
-        w->out_cap = want;
-    }
-    memcpy(w->out + w->out_len, data, n);
-    w->out_len += n;
-    return SOAP_OK;
-}
-
-int soap_validate_request(struct soap *soap)
-{
-    soap_worker_t *w = soap_worker(soap);
-    char err[256];
-    if (w->validator == NULL)
-        return SOAP_OK;
-    if (validator_check(w->validator, w->body, w->body_len, soap_endpoint_version(soap->path), err, sizeof err) !=
-        ENT_OK)
-        return soap_client_fault(soap, "request does not match the schema: %s", err);
-    return SOAP_OK;
-}
-
-/* Checks the response just written (from out_mark on); a mismatch is our
- * bug, so it is logged. */
-static void server__validate_response(soap_worker_t *w, int version)
-{
-    char err[256];
-    const char *r = w->out + w->out_mark;
-    size_t n = w->out_len - w->out_mark;
-    const char *body = n ? memmem(r, n, "\r\n\r\n", 4) : NULL;
-    if (body == NULL)
-        return;
-    body += 4;
-    if (validator_check(w->validator, body, n - (size_t)(body - r), version, err, sizeof err) != ENT_OK)
-        log_error("response does not match the schema: %s", err);
-}
-
-/* gSOAP reads the normalized request from the worker's buffer: the whole
- * request is there (frame.h), and nothing after it. */
-static size_t server__frecv(struct soap *soap, char *buf, size_t len)
-{
-    soap_worker_t *w = soap_worker(soap);
-    size_t n = w->req_len - w->req_pos;
-    if (n > len)
-        n = len;
-    memcpy(buf, w->req + w->req_pos, n);
-    w->req_pos += n;
-    return n;
-}
-
-/* Accepts a Host header only if it looks like host[:port]: it is echoed
- * into the WSDL we serve. */
-static bool server__host_ok(const char *v)
-{
-    size_t n = strlen(v);
-    if (n == 0 || n > SOAP_MAX_HOST)
+    size_t k = strlen(prefix);
+    if (k == 1 && prefix[0] == '/')
+        return true;
+    if (n < k || memcmp(path, prefix, k) != 0)
         return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = v[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '-' || c == ':' || c == '[' || c == ']' || c == '_'))
-            return false;
+    return n == k || path[k] == '/' || path[k] == '?';
+}
+
+/* The front of a target (path and query, n bytes): the longest prefix
+ * that matches; the first front when none does. */
+static int server__route(const struct http_server *s, const char *target, size_t n)
+{
+    int best = 0;
+    size_t best_len = 0;
+    for (int i = 0; i < s->nfronts; i++) {
+        size_t k = strlen(s->fronts[i].prefix);
+        if (k > best_len && server__prefix_matches(s->fronts[i].prefix, target, n)) {
+            best = i;
+            best_len = k;
+        } else if (best_len == 0 && server__prefix_matches(s->fronts[i].prefix, target, n)) {
+            best = i;
+        }
     }
-    return true;
+    return best;
 }
 
-static int server__parsehdr(struct soap *soap, const char *key, const char *val)
+static size_t server__body_limit(void *arg, const char *target, size_t n)
 {
-    soap_worker_t *w = soap_worker(soap);
-    if (strcasecmp(key, "Host") == 0 && val != NULL && server__host_ok(val))
-        snprintf(w->host, sizeof w->host, "%s", val);
-    int rc = w->fparsehdr(soap, key, val);
-    if (rc == SOAP_OK && strcasecmp(key, "Authorization") == 0)
-        auth_http_authorization(soap, val);
-    return rc;
+    const struct http_server *s = arg;
+    return s->fronts[server__route(s, target, n)].max_body;
 }
 
-/* Sends the fault that the context holds with HTTP status (500 when 0). */
-static void server__send_fault(struct soap *soap, int status)
-{
-    soap->keep_alive = 0;
-    if (status != 0)
-        soap->error = status;
-    soap_send_fault(soap);
-}
-
-/* Whether a SOAP_OCCURS came from the repetition cap: gSOAP stacks the
- * arrays it is reading in soap->blist and refuses to grow the one it is
- * reading (the top) when it holds maxoccurs items. A required element
- * missing from the maxoccurs-th item of an array looks the same. */
-static bool server__over_maxoccurs(const struct soap *soap)
-{
-    return soap->blist != NULL && soap->blist->item >= soap->maxoccurs;
-}
-
-/* Whether the root element read is an Envelope in a namespace other than
- * SOAP 1.1's (gSOAP then takes the body for plain XML and stops). */
-static bool server__foreign_envelope(const struct soap *soap)
-{
-    const char *local = strchr(soap->tag, ':');
-    local = local ? local + 1 : soap->tag;
-    return soap->level == 0 && strcmp(local, "Envelope") == 0;
-}
-
-/* A SOAP 1.1 VersionMismatch fault: the envelope is not in the SOAP 1.1
- * namespace (a SOAP 1.2 envelope, say). Answered as SOAP 1.1, as a SOAP
- * 1.1 node does. */
-static void server__version_mismatch(struct soap *soap)
-{
-    soap_client_fault(soap, "this service speaks SOAP 1.1 only: the Envelope must be in namespace "
-                            "http://schemas.xmlsoap.org/soap/envelope/");
-    *soap_faultcode(soap) = "SOAP-ENV:VersionMismatch";
-}
-
-/* Maps an error gSOAP met while reading a request to the fault we send;
- * returns the HTTP status (0 for the default 500). */
-static int server__read_error(struct soap *soap)
-{
-    soap_worker_t *w = soap_worker(soap);
-    int err = soap->error;
-
-    soap->error = SOAP_OK;
-    soap_set_fault(soap); /* make sure soap->fault exists */
-    if (err == SOAP_EOM) {
-        soap_client_fault(soap, "request too large for the memory available");
-        return 413;
-    }
-    switch (err) {
-    case SOAP_LEVEL:
-        soap_client_fault(soap, "XML nesting deeper than %d levels", w->cfg->max_depth);
-        break;
-    case SOAP_OCCURS:
-        /* gSOAP's word for both too many repetitions (maxoccurs) and a
-         * required element that is missing; soap->tag is the repeated
-         * element, or the one whose content is incomplete. */
-        if (server__over_maxoccurs(soap))
-            soap_client_fault(soap, "an element is repeated more than %d times: <%s>", w->cfg->max_occurs,
-                              soap->tag);
-        else
-            soap_client_fault(soap, "a required element is missing or an element occurs too often in <%s>",
-                              soap->tag);
-        break;
-    case SOAP_VERSIONMISMATCH:
-        server__version_mismatch(soap);
-        break;
-    case SOAP_NO_METHOD: {
-        static const char *const known[] = {
-            "upgradeLicenseRequest", "upsellLicenseRequest", "renewLicenseRequest",
-            "createSimpleEntitlementRequest", "searchEntitlementRequest", "getEntitlementCountRequest",
-            "setEntitlementStateRequest", "setLineItemStateRequest", "deleteEntitlementRequest"};
-        const char *local = strchr(soap->tag, ':');
-        local = local ? local + 1 : soap->tag;
-        for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-            if (strcmp(local, known[i]) == 0) {
-                soap_client_fault(soap, "wrong namespace: <%s> must be in urn:vN.webservices.operations.flexnet.com "
-                                  "(N = 1..4)", local);
-                return 0;
-            }
-        soap_client_fault(soap, "operation not supported: %s", soap->tag[0] ? soap->tag : "(empty body)");
-        break;
-    }
-    case SOAP_EOF:
-        soap_client_fault(soap, "malformed request: the XML ends before the envelope is complete");
-        break;
-    case SOAP_TAG_MISMATCH:
-        soap_client_fault(soap, "malformed request: element <%s> is not expected here", soap->tag);
-        break;
-    case SOAP_TYPE:
-        soap_client_fault(soap, "malformed request: element <%s> has a value of the wrong type", soap->tag);
-        break;
-    case SOAP_NO_TAG:
-    case SOAP_POST: /* gSOAP's word for a POST body that is not XML */
-        if (server__foreign_envelope(soap))
-            server__version_mismatch(soap);
-        else
-            soap_client_fault(soap, "malformed request: not an XML SOAP envelope");
-        break;
-    case SOAP_SYNTAX_ERROR:
-        soap_client_fault(soap, "malformed request: XML syntax error near <%s>", soap->tag);
-        break;
-    case SOAP_NAMESPACE:
-        soap_client_fault(soap, "wrong namespace: element <%s> is not in a namespace this service knows", soap->tag);
-        break;
-    case SOAP_NULL:
-    case SOAP_REQUIRED:
-        soap_client_fault(soap, "malformed request: a required element is missing near <%s>", soap->tag);
-        break;
-    case SOAP_LENGTH:
-        soap_client_fault(soap, "malformed request: value of <%s> too long or too short", soap->tag);
-        break;
-    case SOAP_UTF_ERROR:
-        soap_client_fault(soap, "request is not valid UTF-8");
-        break;
-    case SOAP_MUSTUNDERSTAND:
-        soap_client_fault(soap, "a SOAP header marked mustUnderstand is not understood");
-        break;
-    default:
-        soap_client_fault(soap, "malformed request: the XML cannot be read (gSOAP error %d near <%s>)", err,
-                          soap->tag);
-        break;
-    }
-    return 0;
-}
-
-/* What becomes of a connection after a request. */
-typedef enum after {
-    AFTER_KEEP,   /* keep-alive: back to epoll */
-    AFTER_CLOSE,  /* close now */
-    AFTER_LINGER  /* refused request: drain what the client still sends, then close */
-} after_t;
+/* ---------------------------------------------------------------------- */
+/* Buffers. */
 
 /* Makes *buf hold at least need bytes (keeping its content). */
 static bool server__reserve(char **buf, size_t *cap, size_t need)
@@ -388,9 +210,9 @@ static bool server__reserve(char **buf, size_t *cap, size_t need)
 }
 
 /* After a large request, gives the memory back. */
-static void server__shrink(char **buf, size_t *cap, size_t keep)
+static void server__shrink(char **buf, size_t *cap)
 {
-    if (*cap <= 16 * SERVER_BUF_MIN || keep > SERVER_BUF_MIN)
+    if (*cap <= 16 * SERVER_BUF_MIN)
         return;
     char *p = realloc(*buf, SERVER_BUF_MIN);
     if (p != NULL) {
@@ -399,200 +221,336 @@ static void server__shrink(char **buf, size_t *cap, size_t keep)
     }
 }
 
-static const char *server__reason_phrase(int status)
+/* Moves the worker's buffer into the connection (no copy), counted in
+ * *count; the worker allocates a new one when it next needs one. */
+static void server__hand_over(atomic_llong *count, char **wbuf, size_t *wcap, char **cbuf, size_t *ccap)
+{
+    free(*cbuf);
+    atomic_fetch_sub_explicit(count, (long long)*ccap, memory_order_relaxed);
+    *cbuf = *wbuf;
+    *ccap = *wcap;
+    atomic_fetch_add_explicit(count, (long long)*ccap, memory_order_relaxed);
+    *wbuf = NULL;
+    *wcap = 0;
+}
+
+/* Takes the connection's buffer as the worker's (no copy). */
+static void server__take_over(atomic_llong *count, char **wbuf, size_t *wcap, char **cbuf, size_t *ccap)
+{
+    free(*wbuf);
+    *wbuf = *cbuf;
+    *wcap = *ccap;
+    atomic_fetch_sub_explicit(count, (long long)*ccap, memory_order_relaxed);
+    *cbuf = NULL;
+    *ccap = 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The exchange API of the fronts. */
+
+const http_request_t *http_request(const http_exchange_t *x)
+{
+    return &x->req;
+}
+
+bool http_header(const http_request_t *r, const char *name, const char **value, size_t *len)
+{
+    size_t pos = 0, k = strlen(name), nl, vl;
+    const char *n, *v;
+    while (frame_header_next(r->headers, r->headers_len, &pos, &n, &nl, &v, &vl)) {
+        if (nl == k && strncasecmp(n, name, k) == 0) {
+            *value = v;
+            *len = vl;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool http_header_next(const http_request_t *r, size_t *pos, const char **name, size_t *nlen, const char **value,
+                      size_t *vlen)
+{
+    return frame_header_next(r->headers, r->headers_len, pos, name, nlen, value, vlen);
+}
+
+bool http_content_type_is(const http_request_t *r, const char *type)
+{
+    const char *v;
+    size_t n, k = strlen(type);
+    if (!http_header(r, "Content-Type", &v, &n))
+        return false;
+    const char *semi = memchr(v, ';', n);
+    if (semi != NULL)
+        n = (size_t)(semi - v);
+    while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+    return n == k && strncasecmp(v, type, k) == 0;
+}
+
+int http_write(http_exchange_t *x, const void *data, size_t n)
+{
+    http_worker_t *w = x->w;
+    if (!server__reserve(&w->out, &w->out_cap, w->out_len + n))
+        return ENT_ENOMEM;
+    memcpy(w->out + w->out_len, data, n);
+    w->out_len += n;
+    return ENT_OK;
+}
+
+const char *http_reason(int status)
 {
     switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
+    case 409: return "Conflict";
     case 411: return "Length Required";
     case 413: return "Payload Too Large";
     case 414: return "URI Too Long";
     case 415: return "Unsupported Media Type";
     case 417: return "Expectation Failed";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 501: return "Not Implemented";
     case 503: return "Service Unavailable";
     case 505: return "HTTP Version Not Supported";
-    default: return "Internal Server Error";
+    default: return status >= 500 ? "Internal Server Error" : status >= 400 ? "Bad Request" : "OK";
     }
 }
 
-/* An HTTP response with a SOAP 1.1 fault (Client, or Server for 503) for a
- * request that never reaches gSOAP, written into buf (len bytes); returns
- * its length. The message is ours (static texts and numbers) but escaped
- * all the same. */
-static size_t server__refusal(char *buf, size_t len, int status, const char *msg)
+/* Writes a status line and the headers every response of ours has. */
+static int server__head(http_exchange_t *x, int status, const char *content_type, const char *extra, size_t n)
 {
-    char body[1024], esc[512];
-    size_t o = 0;
-    for (const char *p = msg; *p && o + 7 < sizeof esc; p++) {
-        const char *e = *p == '<' ? "&lt;" : *p == '>' ? "&gt;" : *p == '&' ? "&amp;" : NULL;
-        if (e != NULL) {
-            memcpy(esc + o, e, strlen(e));
-            o += strlen(e);
-        } else {
-            esc[o++] = *p;
-        }
-    }
-    esc[o] = '\0';
-    int bl = snprintf(body, sizeof body,
-                      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                      "<SOAP-ENV:Envelope xmlns:SOAP-ENV=\"http://schemas.xmlsoap.org/soap/envelope/\">"
-                      "<SOAP-ENV:Body><SOAP-ENV:Fault><faultcode>SOAP-ENV:%s</faultcode>"
-                      "<faultstring>%s</faultstring></SOAP-ENV:Fault></SOAP-ENV:Body></SOAP-ENV:Envelope>\n",
-                      status == 503 ? "Server" : "Client", esc);
+    char head[1024];
+    bool close = x->close || x->req.close;
+    int hl = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\nX-Request-Id: %s\r\n"
+                      "Connection: %s\r\n",
+                      status, http_reason(status), content_type ? "Content-Type: " : "",
+                      content_type ? content_type : "", content_type ? "\r\n" : "", n, x->request_id,
+                      close ? "close" : "keep-alive");
+    if (hl < 0 || (size_t)hl >= sizeof head)
+        return ENT_EINVAL;
+    int rc = http_write(x, head, (size_t)hl);
+    if (rc == ENT_OK && extra != NULL)
+        rc = http_write(x, extra, strlen(extra));
+    if (rc == ENT_OK)
+        rc = http_write(x, "\r\n", 2);
+    return rc;
+}
+
+int http_respond(http_exchange_t *x, int status, const char *content_type, const char *extra_headers,
+                 const void *body, size_t n)
+{
+    int rc = server__head(x, status, body ? content_type : NULL, extra_headers, body ? n : 0);
+    if (rc == ENT_OK && body != NULL && n > 0)
+        rc = http_write(x, body, n);
+    return rc;
+}
+
+void http_discard(http_exchange_t *x)
+{
+    x->w->out_len = x->out_mark;
+}
+
+size_t http_written(const http_exchange_t *x, const char **data)
+{
+    *data = x->w->out + x->out_mark;
+    return x->w->out_len - x->out_mark;
+}
+
+void http_close_after(http_exchange_t *x)
+{
+    x->close = true;
+}
+
+int http_socket(const http_exchange_t *x)
+{
+    return x->fd;
+}
+
+void http_set_route(http_exchange_t *x, const char *route)
+{
+    x->route = route;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Refusals: answers the server gives on a front's behalf. */
+
+/* Writes a refusal of status into buf (len bytes) in the format of front
+ * f, with request id rid; returns its length. The connection closes after
+ * it. Also used by the reaper (408), outside any worker. */
+static size_t server__refusal(const http_front_t *f, char *buf, size_t len, int status, const char *msg,
+                              const char *rid)
+{
+    char body[1536];
+    const char *ctype = "text/plain; charset=utf-8";
+    size_t bl = f->error_body ? f->error_body(status, msg, body, sizeof body, &ctype) : 0;
+    if (f->error_body == NULL)
+        bl = (size_t)snprintf(body, sizeof body, "%s\n", msg);
+    if (bl >= sizeof body)
+        bl = sizeof body - 1;
     int n = snprintf(buf, len,
-                     "HTTP/1.1 %d %s\r\nContent-Type: text/xml; charset=utf-8\r\nContent-Length: %d\r\n"
-                     "%sConnection: close\r\n\r\n%s",
-                     status, server__reason_phrase(status), bl, status == 405 ? "Allow: GET, POST\r\n" : "", body);
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nX-Request-Id: %s\r\n"
+                     "%sConnection: close\r\n\r\n%.*s",
+                     status, http_reason(status), ctype, bl, rid, status == 503 ? "Retry-After: 1\r\n" : "",
+                     (int)bl, body);
     return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
 }
 
 /* Queues a refusal in the worker's output buffer. */
-static void server__refuse(struct soap *soap, int status, const char *msg)
+static void server__refuse(http_worker_t *w, int front, int status, const char *msg, const char *rid)
 {
-    char buf[2048];
-    size_t n = server__refusal(buf, sizeof buf, status, msg);
-    (void)server__fsend(soap, buf, n);
+    char buf[2048], id[HTTP_REQUEST_ID_MAX];
+    if (rid == NULL) {
+        if (ids_request_id(id, sizeof id) != ENT_OK)
+            snprintf(id, sizeof id, "0000000000000000");
+        rid = id;
+    }
+    size_t n = server__refusal(&w->s->fronts[front], buf, sizeof buf, status, msg, rid);
+    if (server__reserve(&w->out, &w->out_cap, w->out_len + n)) {
+        memcpy(w->out + w->out_len, buf, n);
+        w->out_len += n;
+    }
+    metrics_http("refused", NULL, status, 0);
 }
 
-/* The message for a request refused while framing. */
-static const char *server__frame_message(const soap_worker_t *w, const frame_t *f, char *buf, size_t len)
+/* The front that a partly read request would go to (for a refusal). */
+static int server__front_of(const struct http_server *s, const char *buf, size_t len)
 {
-    if (f->http_status == 413) {
-        snprintf(buf, len, "request body larger than %d bytes", w->cfg->max_body_bytes);
-        return buf;
+    frame_t f;
+    frame_scan(buf, len, &s->limits, &f);
+    return f.target_len ? server__route(s, buf + f.target_off, f.target_len) : 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Serving. */
+
+/* Accepts a Host header only if it looks like host[:port]: fronts echo it
+ * into addresses they send (the WSDL's, a poll URL). */
+static bool server__host_ok(const char *v, size_t n)
+{
+    if (n == 0 || n > SERVER_MAX_HOST)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = v[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+              c == ':' || c == '[' || c == ']' || c == '_'))
+            return false;
     }
-    return f->why;
+    return true;
+}
+
+/* The method as a static string for /metrics (whose labels must outlive
+ * the request): the standard ones, else "other". */
+static const char *server__method_label(const char *m)
+{
+    static const char *const known[] = {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strcmp(m, known[i]) == 0)
+            return known[i];
+    return "other";
+}
+
+/* The status code of the response at out (n bytes), 0 if none. */
+static int server__status_of(const char *out, size_t n)
+{
+    if (n < 12 || memcmp(out, "HTTP/1.", 7) != 0)
+        return 0;
+    return (out[9] - '0') * 100 + (out[10] - '0') * 10 + (out[11] - '0');
 }
 
 /* Serves the whole request f at in_pos in the worker's input buffer;
- * the caller disposes of fd as the result says. */
-static after_t server__serve_one(struct soap *soap, int fd, const frame_t *f)
+ * returns whether the connection is to close after the response. */
+static bool server__serve_one(http_worker_t *w, int fd, const frame_t *f)
 {
-    soap_worker_t *w = soap_worker(soap);
-    after_t after;
-    int status = -1;
-    guard_result_t g = {GUARD_OK, 0, NULL, 0};
+    struct http_server *s = w->s;
+    const char *raw = w->in + w->in_pos;
+    http_exchange_t x;
+    double t0 = server__now();
 
-    if (ids_request_id(w->request_id, sizeof w->request_id) != ENT_OK)
-        snprintf(w->request_id, sizeof w->request_id, "0000000000000000");
-    log_set_request_id(w->request_id);
-    w->close_wanted = false;
-    w->out_mark = w->out_len;
-    w->host[0] = w->user[0] = '\0';
+    memset(&x, 0, offsetof(http_exchange_t, method));
+    x.w = w;
+    x.fd = fd;
+    x.out_mark = w->out_len;
+    memcpy(x.method, raw + f->method_off, f->method_len);
+    x.method[f->method_len] = '\0';
+    memcpy(x.target, raw + f->target_off, f->target_len);
+    x.target[f->target_len] = '\0';
+    const char *q = memchr(x.target, '?', f->target_len);
+    size_t pl = q ? (size_t)(q - x.target) : f->target_len;
+    memcpy(x.path, x.target, pl);
+    x.path[pl] = '\0';
+    x.host[0] = '\0';
+    if (server__host_ok(raw + f->host_off, f->host_len)) {
+        memcpy(x.host, raw + f->host_off, f->host_len);
+        x.host[f->host_len] = '\0';
+    }
+    if (f->request_id_len > 0) {
+        memcpy(x.request_id, raw + f->request_id_off, f->request_id_len);
+        x.request_id[f->request_id_len] = '\0';
+    } else if (ids_request_id(x.request_id, sizeof x.request_id) != ENT_OK) {
+        snprintf(x.request_id, sizeof x.request_id, "0000000000000000");
+    }
+    log_set_request_id(x.request_id);
 
-    /* The normalized request: the body goes after room for the header,
-     * is checked (and maybe rewritten shorter) there, and the header is
-     * then written in front of it. */
-    size_t room = frame_normalized_size(f) - f->body_len, blen = f->body_len;
-    if (!server__reserve(&w->req, &w->req_cap, room + blen + 1)) {
-        log_error("out of memory for a request of %zu bytes", f->total);
-        server__refuse(soap, 413, "request too large for the memory available");
-        log_set_request_id(NULL);
-        return AFTER_LINGER;
-    }
-    frame_body(w->in + w->in_pos, f, w->req + room);
-    if (!f->is_get && guard_check(w->req + room, &blen, w->cfg->max_depth, &g) != GUARD_OK) {
-        char msg[160];
-        const char *m = g.what;
-        if (g.verdict == GUARD_DEPTH) {
-            snprintf(msg, sizeof msg, "XML nesting deeper than %d levels", w->cfg->max_depth);
-            m = msg;
-        } else if (g.verdict == GUARD_BAD_CHAR) {
-            snprintf(msg, sizeof msg, "malformed request: character U+%04lX is not allowed in XML 1.0 (byte %zu "
-                     "of the body)", g.code, g.offset);
-            m = msg;
-        } else if (g.verdict == GUARD_ATTRIBUTES) {
-            snprintf(msg, sizeof msg, "an element has more than %d attributes", GUARD_MAX_ATTRIBUTES);
-            m = msg;
-        } else if (g.verdict != GUARD_DTD && g.verdict != GUARD_BAD_UTF8) {
-            snprintf(msg, sizeof msg, "malformed request: %s (byte %zu of the body)", g.what, g.offset);
-            m = msg;
+    x.req.method = x.method;
+    x.req.target = x.target;
+    x.req.path = x.path;
+    x.req.query = q ? x.target + pl + 1 : "";
+    x.req.minor = f->minor;
+    x.req.close = f->close;
+    x.req.host = x.host;
+    x.req.request_id = x.request_id;
+    x.req.headers = raw + f->headers_off;
+    x.req.headers_len = f->headers_len;
+    int front = server__route(s, x.target, f->target_len);
+    if (f->chunked) {
+        if (!server__reserve(&w->body, &w->body_cap, f->body_len + 1)) {
+            log_error("out of memory for a request of %zu bytes", f->total);
+            server__refuse(w, front, 413, "request too large for the memory available", x.request_id);
+            log_set_request_id(NULL);
+            return true;
         }
-        log_info("request refused: %s", m);
-        server__refuse(soap, 500, m);
-        server__shrink(&w->req, &w->req_cap, 0);
-        log_set_request_id(NULL);
-        return AFTER_LINGER;
+        frame_body(raw, f, w->body);
+        x.req.body = w->body;
+    } else {
+        /* Served where it lies: the worker owns the buffer. */
+        x.req.body = w->in + w->in_pos + f->header_len;
     }
-    size_t hl = frame_header(w->in + w->in_pos, f, blen, w->req, room);
-    if (hl == 0) { /* room is computed to fit: a bug if it does not */
-        log_error("normalized header of %zu bytes does not fit", f->header_len);
-        server__refuse(soap, 500, "internal error: the request header could not be prepared");
-        server__shrink(&w->req, &w->req_cap, 0);
-        log_set_request_id(NULL);
-        return AFTER_LINGER;
-    }
-    memmove(w->req + hl, w->req + room, blen);
-    w->req_len = hl + blen;
-    w->req_pos = 0;
-    w->body = w->req + hl;
-    w->body_len = blen;
+    x.req.body_len = f->body_len;
 
-    soap->socket = fd;
-    soap->keep_alive = -1;
-    soap_begin(soap);
-    if (soap_begin_recv(soap) != SOAP_OK) {
-        if (soap->error == SOAP_STOP) /* GET served */
-            goto done;
-        if (soap->status == SOAP_GET && soap->error >= 400 && soap->error < 600) {
-            /* soap_http_get found nothing at this path. */
-            status = soap->error;
-            soap->error = SOAP_OK;
-            soap_client_fault(soap, "no resource at this path; the WSDL is at /flexnet/services/v4/EntitlementOrderService?wsdl");
-        } else {
-            status = server__read_error(soap);
-        }
-    } else if (soap_endpoint_version(soap->path) == 0) {
-        soap->error = SOAP_OK;
-        soap_client_fault(soap, "no service at this path; use /flexnet/services/v4/EntitlementOrderService");
-        status = 404;
-    } else if (soap_envelope_begin_in(soap) || soap_recv_header(soap) || soap_body_begin_in(soap)) {
-        status = server__read_error(soap);
-    } else if (soap_serve_request(soap) != SOAP_OK) {
-        int err = soap->error;
-        if (err == SOAP_FAULT || (err >= 400 && err < 600)) {
-            /* A handler set its fault (auth, unavailable). */
-            if (err != SOAP_FAULT)
-                status = err;
-            else
-                status = 0;
-            soap->error = SOAP_FAULT;
-        } else if (err != SOAP_STOP) {
-            status = server__read_error(soap);
-        }
+    s->fronts[front].serve(w->state[front], &x);
+
+    bool close = x.close || f->close;
+    if (w->out_len == x.out_mark) {
+        /* The front wrote nothing (a bug): the client must not wait. */
+        log_error("no response written for %s %s", x.method, x.path);
+        server__refuse(w, front, 500, "internal error: no response", x.request_id);
+        close = true;
     }
-    if (status >= 0) {
-        w->out_len = w->out_mark; /* nothing of a response cut short goes before the fault */
-        server__send_fault(soap, status);
-    } else if (w->validator != NULL && soap->status == SOAP_POST)
-        server__validate_response(w, soap_endpoint_version(soap->path));
-done:
-    if (status >= 0)
-        after = AFTER_LINGER;
-    else if (!w->close_wanted && soap_valid_socket(soap->socket) && soap->keep_alive != 0 && soap->error != SOAP_EOF)
-        after = AFTER_KEEP;
-    else
-        after = AFTER_CLOSE;
-    if (w->out_len == w->out_mark) {
-        /* gSOAP wrote nothing (cannot happen): the client must not wait. */
-        log_error("no response written (gSOAP error %d)", soap->error);
-        server__refuse(soap, 500, "internal error: no response");
-        after = AFTER_LINGER;
-    }
-    soap_destroy(soap);
-    soap_end(soap);
-    soap->socket = SOAP_INVALID_SOCKET;
-    server__shrink(&w->req, &w->req_cap, 0);
+    metrics_http(x.route, server__method_label(x.method), server__status_of(w->out + x.out_mark, w->out_len - x.out_mark),
+                 server__now() - t0);
+    if (f->chunked)
+        server__shrink(&w->body, &w->body_cap);
     log_set_request_id(NULL);
-    return after;
+    return close;
 }
+
+/* ---------------------------------------------------------------------- */
+/* Connections. */
 
 /* Frees what a connection holds and takes it off the budget. Caller holds
  * s->lock or owns the connection (CONN_BUSY). */
-static void server__conn_reset(soap_server_t *s, conn_t *c)
+static void server__conn_reset(struct http_server *s, conn_t *c)
 {
     atomic_fetch_sub_explicit(&s->buffered_in, (long long)c->in_cap, memory_order_relaxed);
     atomic_fetch_sub_explicit(&s->buffered_out, (long long)c->out_cap, memory_order_relaxed);
@@ -601,20 +559,20 @@ static void server__conn_reset(soap_server_t *s, conn_t *c)
     memset(c, 0, sizeof *c);
 }
 
-static void server__conn_close(soap_server_t *s, int fd)
+static void server__conn_close(struct http_server *s, int fd)
 {
     /* Caller holds s->lock. Forget the descriptor before closing it: once
      * closed, accept may hand out the same number again. */
     epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
     server__conn_reset(s, &s->conns[fd]);
     s->conns[fd].state = CONN_FREE;
-    s->nopen--;
+    atomic_fetch_sub(&s->nopen, 1);
     close(fd);
 }
 
 /* Hands a connection (held by this worker) back to epoll to wait as
  * c->wait says; closes it when stopping. */
-static void server__park(soap_server_t *s, int fd)
+static void server__park(struct http_server *s, int fd)
 {
     conn_t *c = &s->conns[fd];
     /* A connection with whole requests already read waits for "writable",
@@ -628,7 +586,7 @@ static void server__park(soap_server_t *s, int fd)
     pthread_mutex_unlock(&s->lock);
 }
 
-static void server__close(soap_server_t *s, int fd)
+static void server__close(struct http_server *s, int fd)
 {
     pthread_mutex_lock(&s->lock);
     server__conn_close(s, fd);
@@ -637,7 +595,7 @@ static void server__close(soap_server_t *s, int fd)
 
 /* Starts closing a connection whose response is written: no more writes,
  * and what the client still sends is dropped until it closes (in epoll). */
-static void server__linger(soap_server_t *s, int fd)
+static void server__linger(struct http_server *s, int fd)
 {
     conn_t *c = &s->conns[fd];
     shutdown(fd, SHUT_WR);
@@ -646,7 +604,7 @@ static void server__linger(soap_server_t *s, int fd)
     server__park(s, fd);
 }
 
-static void server__accept(soap_server_t *s)
+static void server__accept(struct http_server *s)
 {
     for (;;) {
         int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
@@ -664,14 +622,14 @@ static void server__accept(soap_server_t *s)
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         pthread_mutex_lock(&s->lock);
-        if (fd >= s->nconns_max || s->nopen >= s->cfg->max_connections || atomic_load(&s->stopping)) {
-            int nopen = s->nopen;
+        if (fd >= s->nconns_max || atomic_load(&s->nopen) >= s->cfg->max_connections || atomic_load(&s->stopping)) {
+            int nopen = atomic_load(&s->nopen);
             pthread_mutex_unlock(&s->lock);
             log_warn("connection refused: %d connections open", nopen);
             close(fd);
             continue;
         }
-        s->nopen++;
+        atomic_fetch_add(&s->nopen, 1);
         conn_t *c = &s->conns[fd];
         memset(c, 0, sizeof *c);
         c->state = CONN_IDLE;
@@ -696,7 +654,7 @@ static void server__accept(soap_server_t *s)
  * the receive timeout of being accepted, an idle keep-alive connection
  * after the keep-alive timeout, a response the client has not taken within
  * the send timeout, and a lingering close after SERVER_LINGER_S. */
-static void server__reap_idle(soap_server_t *s, time_t now)
+static void server__reap_idle(struct http_server *s, time_t now)
 {
     pthread_mutex_lock(&s->lock);
     for (int fd = 0; fd < s->nconns_max; fd++) {
@@ -723,8 +681,11 @@ static void server__reap_idle(soap_server_t *s, time_t now)
                 expired = !c->resume && now - c->since >= s->cfg->recv_timeout_s &&
                           !(ioctl(fd, FIONREAD, &waiting) == 0 && waiting > 0);
                 if (expired) {
-                    char buf[2048];
-                    size_t n = server__refusal(buf, sizeof buf, 408, "the request did not arrive in time");
+                    char buf[2048], rid[HTTP_REQUEST_ID_MAX];
+                    if (ids_request_id(rid, sizeof rid) != ENT_OK)
+                        snprintf(rid, sizeof rid, "0000000000000000");
+                    const http_front_t *f = &s->fronts[server__front_of(s, c->in, c->in_len)];
+                    size_t n = server__refusal(f, buf, sizeof buf, 408, "the request did not arrive in time", rid);
                     (void)send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
                 }
             } else {
@@ -744,7 +705,7 @@ static void server__reap_idle(soap_server_t *s, time_t now)
 
 /* Takes a client connection that epoll reported (one-shot, so no other
  * worker has it) unless the reaper closed it meanwhile. */
-static bool server__claim(soap_server_t *s, int fd)
+static bool server__claim(struct http_server *s, int fd)
 {
     bool mine = false;
     pthread_mutex_lock(&s->lock);
@@ -759,7 +720,7 @@ static bool server__claim(soap_server_t *s, int fd)
 /* Reads what has arrived on fd into the worker's input buffer, without
  * waiting. Returns the bytes read (0: none yet), or -1 when the peer has
  * closed or the connection failed. */
-static ssize_t server__read(soap_worker_t *w, int fd, size_t max)
+static ssize_t server__read(http_worker_t *w, int fd, size_t max)
 {
     size_t got = 0;
     for (;;) {
@@ -799,34 +760,12 @@ static int server__send(int fd, const char *buf, size_t len, size_t *off)
     return 1;
 }
 
-/* Moves the worker's buffer into the connection (no copy), counted in
- * *count; the worker allocates a new one when it next needs one. */
-static void server__hand_over(atomic_llong *count, char **wbuf, size_t *wcap, char **cbuf, size_t *ccap)
-{
-    free(*cbuf);
-    atomic_fetch_sub_explicit(count, (long long)*ccap, memory_order_relaxed);
-    *cbuf = *wbuf;
-    *ccap = *wcap;
-    atomic_fetch_add_explicit(count, (long long)*ccap, memory_order_relaxed);
-    *wbuf = NULL;
-    *wcap = 0;
-}
-
-/* Takes the connection's buffer as the worker's (no copy). */
-static void server__take_over(atomic_llong *count, char **wbuf, size_t *wcap, char **cbuf, size_t *ccap)
-{
-    free(*wbuf);
-    *wbuf = *cbuf;
-    *wcap = *ccap;
-    atomic_fetch_sub_explicit(count, (long long)*ccap, memory_order_relaxed);
-    *cbuf = NULL;
-    *ccap = 0;
-}
-
 /* Writes the worker's output; what the client cannot take yet waits with
- * the connection (and no further request is read until it has gone).
- * Returns false when the connection was given up or parked. */
-static bool server__flush(soap_server_t *s, soap_worker_t *w, int fd, bool close_after)
+ * the connection (and no further request is read until it has gone). A
+ * connection to close then lingers: what the client still sends is
+ * dropped until it closes, so that it reads the answer rather than a
+ * reset. Returns false when the connection was given up or parked. */
+static bool server__flush(struct http_server *s, http_worker_t *w, int fd, bool close_after)
 {
     conn_t *c = &s->conns[fd];
     size_t off = 0;
@@ -857,7 +796,7 @@ static bool server__flush(soap_server_t *s, soap_worker_t *w, int fd, bool close
         return false;
     }
     w->out_len = 0;
-    server__shrink(&w->out, &w->out_cap, 0);
+    server__shrink(&w->out, &w->out_cap);
     if (close_after) {
         server__linger(s, fd);
         return false;
@@ -867,7 +806,7 @@ static bool server__flush(soap_server_t *s, soap_worker_t *w, int fd, bool close
 
 /* Drops what a lingering connection's client still sends; closes on its
  * end of the connection. */
-static void server__drain(soap_server_t *s, int fd)
+static void server__drain(struct http_server *s, int fd)
 {
     char buf[16384];
     for (;;) {
@@ -889,9 +828,8 @@ static void server__drain(soap_server_t *s, int fd)
  * connection, and parks it to wait for more (or, with whole requests
  * waiting, to come back at once). False when over the budget of requests
  * still arriving: the connection then gets a 503 and closes. */
-static bool server__stash(soap_server_t *s, struct soap *soap, int fd, bool whole_waiting)
+static bool server__stash(struct http_server *s, http_worker_t *w, int fd, bool whole_waiting)
 {
-    soap_worker_t *w = soap_worker(soap);
     conn_t *c = &s->conns[fd];
     size_t n = w->in_len - w->in_pos;
 
@@ -910,8 +848,9 @@ static bool server__stash(soap_server_t *s, struct soap *soap, int fd, bool whol
                               (long long)s->cfg->max_buffered_mb * 1048576) {
         log_warn("request refused: %lld bytes of requests already wait to arrive",
                  (long long)atomic_load_explicit(&s->buffered_in, memory_order_relaxed));
+        int front = server__front_of(s, w->in, w->in_len);
         w->in_len = 0;
-        server__refuse(soap, 503, "the server is receiving too many requests at once; try again");
+        server__refuse(w, front, 503, "the server is receiving too many requests at once; try again", NULL);
         server__flush(s, w, fd, true);
         return false;
     }
@@ -924,19 +863,26 @@ static bool server__stash(soap_server_t *s, struct soap *soap, int fd, bool whol
     return true;
 }
 
+/* The message for a request refused while framing. */
+static const char *server__frame_message(const frame_t *f, char *buf, size_t len)
+{
+    if (f->http_status == 413) {
+        snprintf(buf, len, "request body larger than %zu bytes", f->max_body);
+        return buf;
+    }
+    return f->why;
+}
+
 /* A connection epoll reported ready (claimed by this worker): goes on with
  * what it waits for, then reads what has arrived and serves the whole
  * requests in it (at most SERVER_MAX_PIPELINE before it goes back to the
  * queue). Once stopping, nothing more is read: the requests already read
  * are served, and the connection is closed. */
-static void server__event(soap_server_t *s, struct soap *soap, int fd)
+static void server__event(struct http_server *s, http_worker_t *w, int fd)
 {
-    soap_worker_t *w = soap_worker(soap);
     conn_t *c = &s->conns[fd]; /* ours while CONN_BUSY */
-    const size_t max_body = (size_t)s->cfg->max_body_bytes;
-    const frame_limits_t lim = {SERVER_MAX_HEADER, SERVER_MAX_HEADER_LINE, max_body};
     /* Room for one byte more than frame_scan accepts: it refuses first. */
-    const size_t max_in = frame_max_raw(&lim) + 1;
+    const size_t max_in = frame_max_raw(&s->limits) + 1;
     const long long budget = (long long)s->cfg->max_buffered_mb * 1048576;
     frame_t f;
 
@@ -992,12 +938,20 @@ static void server__event(soap_server_t *s, struct soap *soap, int fd)
             got = server__read(w, fd, w->in_len + SERVER_READ_MAX < max_in ? w->in_len + SERVER_READ_MAX : max_in);
         }
         c->resume = false;
-        frame_scan(w->in + w->in_pos, w->in_len - w->in_pos, &lim, &f);
+        frame_scan(w->in + w->in_pos, w->in_len - w->in_pos, &s->limits, &f);
         if (f.status == FRAME_ERROR) {
             char msg[96];
-            const char *m = server__frame_message(w, &f, msg, sizeof msg);
+            const char *m = server__frame_message(&f, msg, sizeof msg);
+            int front = f.target_len ? server__route(s, w->in + w->in_pos + f.target_off, f.target_len) : 0;
+            char rid[HTTP_REQUEST_ID_MAX];
+            const char *rp = NULL;
+            if (f.request_id_len > 0) {
+                memcpy(rid, w->in + w->in_pos + f.request_id_off, f.request_id_len);
+                rid[f.request_id_len] = '\0';
+                rp = rid;
+            }
             log_info("request refused: HTTP %d, %s", f.http_status, m);
-            server__refuse(soap, f.http_status, m);
+            server__refuse(w, front, f.http_status, m, rp);
             w->in_len = w->in_pos = 0;
             server__flush(s, w, fd, true);
             break;
@@ -1018,56 +972,52 @@ static void server__event(soap_server_t *s, struct soap *soap, int fd)
                 static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
                 c->continued = send(fd, cont, sizeof cont - 1, MSG_NOSIGNAL | MSG_DONTWAIT) > 0;
             }
-            server__stash(s, soap, fd, false);
+            server__stash(s, w, fd, false);
             break;
         }
         if (atomic_load_explicit(&s->buffered_out, memory_order_relaxed) > budget) {
             log_warn("request refused: %lld bytes of responses wait for their clients",
                      (long long)atomic_load_explicit(&s->buffered_out, memory_order_relaxed));
+            int front = server__route(s, w->in + w->in_pos + f.target_off, f.target_len);
             w->in_len = w->in_pos = 0;
-            server__refuse(soap, 503, "the server holds too many responses its clients have not read; try again");
+            server__refuse(w, front, 503, "the server holds too many responses its clients have not read; try again",
+                           NULL);
             server__flush(s, w, fd, true);
             break;
         }
-        after_t after = server__serve_one(soap, fd, &f);
+        bool close = server__serve_one(w, fd, &f);
         /* Whatever followed the request (pipelined) is the next one. */
         w->in_pos += f.total;
         c->since = w->in_len > w->in_pos ? time(NULL) : 0;
         c->continued = false;
         c->served = true;
         c->last_active = time(NULL);
-        if (!server__flush(s, w, fd, after != AFTER_KEEP))
+        if (!server__flush(s, w, fd, close))
             break;
         if (w->in_len == w->in_pos && !stopping) {
-            server__stash(s, soap, fd, false);
+            server__stash(s, w, fd, false);
             break;
         }
         if (++served >= SERVER_MAX_PIPELINE || (stopping && w->in_len == w->in_pos)) {
             if (stopping)
                 server__close(s, fd);
             else
-                server__stash(s, soap, fd, true);
+                server__stash(s, w, fd, true);
             break;
         }
         read_now = false;
     }
     w->in_len = w->in_pos = 0;
-    server__shrink(&w->in, &w->in_cap, 0);
+    server__shrink(&w->in, &w->in_cap);
 }
-
-typedef struct worker_arg {
-    soap_server_t *server;
-    struct soap *soap;
-} worker_arg_t;
 
 /* A worker waits in epoll itself and serves what it is woken for: no
  * hand-off between threads on the way to a request. */
 static void *server__work(void *arg)
 {
-    soap_server_t *s = ((worker_arg_t *)arg)->server;
-    struct soap *soap = ((worker_arg_t *)arg)->soap;
+    http_worker_t *w = arg;
+    struct http_server *s = w->s;
     struct epoll_event evs[SERVER_DRAIN_EVENTS];
-    free(arg);
 
     for (;;) {
         int n = epoll_wait(s->epfd, evs, 1, 1000);
@@ -1077,7 +1027,7 @@ static void *server__work(void *arg)
         if (n == 1 && evs[0].data.fd == s->listen_fd)
             server__accept(s);
         else if (n == 1 && server__claim(s, evs[0].data.fd))
-            server__event(s, soap, evs[0].data.fd);
+            server__event(s, w, evs[0].data.fd);
         /* Whoever notices a new second sweeps idle keep-alive connections. */
         if (now != atomic_load_explicit(&s->last_reap, memory_order_relaxed) &&
             pthread_mutex_trylock(&s->reap_lock) == 0) {
@@ -1092,7 +1042,7 @@ static void *server__work(void *arg)
         for (int i = 0; i < n; i++) {
             int fd = evs[i].data.fd;
             if (fd != s->wake_fd && fd != s->listen_fd && server__claim(s, fd)) {
-                server__event(s, soap, fd);
+                server__event(s, w, fd);
                 served++;
             }
         }
@@ -1109,7 +1059,7 @@ static int server__listen(const ent_config_t *cfg, int *fd_out, int *port_out)
     char port[16];
     int fd = -1, one = 1;
 
-    snprintf(port, sizeof port, "%d", cfg->soap_port);
+    snprintf(port, sizeof port, "%d", cfg->port);
     if (getaddrinfo(cfg->bind, port, &hints, &res) != 0) {
         log_error("ENTITLEMENTD_BIND: '%s' is not a numeric address", cfg->bind);
         return ENT_EINVAL;
@@ -1117,7 +1067,7 @@ static int server__listen(const ent_config_t *cfg, int *fd_out, int *port_out)
     fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
         bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
-        log_error("cannot listen on %s:%d: %s", cfg->bind, cfg->soap_port, strerror(errno));
+        log_error("cannot listen on %s:%d: %s", cfg->bind, cfg->port, strerror(errno));
         if (fd >= 0)
             close(fd);
         freeaddrinfo(res);
@@ -1133,44 +1083,39 @@ static int server__listen(const ent_config_t *cfg, int *fd_out, int *port_out)
     return ENT_OK;
 }
 
-static struct soap *server__context(soap_server_t *s, soap_worker_t *w)
+/* Frees the workers' front states and buffers. */
+static void server__free_workers(struct http_server *s)
 {
-    struct soap *soap = soap_new1(SOAP_IO_KEEPALIVE | SOAP_XML_STRICT | SOAP_C_UTFSTRING);
-    if (soap == NULL)
-        return NULL;
-    soap_set_omode(soap, SOAP_IO_KEEPALIVE | SOAP_C_UTFSTRING);
-    soap_set_namespaces(soap, namespaces);
-    soap->recv_timeout = s->cfg->recv_timeout_s;
-    soap->send_timeout = s->cfg->send_timeout_s;
-    soap->maxlevel = (unsigned)s->cfg->max_depth;
-    soap->maxoccurs = (size_t)s->cfg->max_occurs;
-    soap->recv_maxlength = (ULONG64)s->cfg->max_body_bytes + 2 * SERVER_MAX_HEADER;
-    soap->max_keep_alive = 0; /* no per-connection request limit */
-    w->cfg = s->cfg;
-    w->pool = s->pool;
-    w->auth = s->auth;
-    w->group = s->group;
-    w->validator = s->validator;
-    soap->fsend = server__fsend;
-    w->fparsehdr = soap->fparsehdr;
-    soap->frecv = server__frecv;
-    soap->fparsehdr = server__parsehdr;
-    soap->fget = soap_http_get;
-    soap->fclosesocket = server__fclosesocket;
-    soap->fshutdownsocket = server__fshutdownsocket;
-    soap->user = w;
-    return soap;
+    for (int i = 0; s->workers && i < s->nworkers; i++) {
+        http_worker_t *w = &s->workers[i];
+        for (int k = 0; k < s->nfronts; k++)
+            if (w->state[k] != NULL && s->fronts[k].worker_free != NULL)
+                s->fronts[k].worker_free(w->state[k]);
+        free(w->in);
+        free(w->out);
+        free(w->body);
+    }
 }
 
-int soap_server_start(const ent_config_t *cfg, db_pool_t *pool, soap_server_t **out)
+int http_server_start(const ent_config_t *cfg, const http_front_t *fronts, int nfronts, http_server_t **out)
 {
-    soap_server_t *s = calloc(1, sizeof *s);
+    struct http_server *s;
     int rc;
 
-    if (s == NULL)
+    if (nfronts < 1 || nfronts > HTTP_MAX_FRONTS)
+        return ENT_EINVAL;
+    if ((s = calloc(1, sizeof *s)) == NULL)
         return ENT_ENOMEM;
     s->cfg = cfg;
-    s->pool = pool;
+    memcpy(s->fronts, fronts, (size_t)nfronts * sizeof *fronts);
+    s->nfronts = nfronts;
+    s->limits.max_header = SERVER_MAX_HEADER;
+    s->limits.max_header_line = SERVER_MAX_HEADER_LINE;
+    for (int i = 0; i < nfronts; i++)
+        if (fronts[i].max_body > s->limits.max_body)
+            s->limits.max_body = fronts[i].max_body;
+    s->limits.body_limit = server__body_limit;
+    s->limits.arg = s;
     s->nworkers = cfg->workers;
     s->listen_fd = s->epfd = s->wake_fd = -1;
     pthread_mutex_init(&s->lock, NULL);
@@ -1178,22 +1123,24 @@ int soap_server_start(const ent_config_t *cfg, db_pool_t *pool, soap_server_t **
     atomic_init(&s->last_reap, (long long)time(NULL));
     /* Descriptors index the table; leave room for the database sockets
      * and files besides max_connections clients. */
-    s->nconns_max = cfg->max_connections + cfg->db_pool_size + 64;
+    s->nconns_max = cfg->max_connections + 2 * cfg->db_pool_size + 64;
     s->conns = calloc((size_t)s->nconns_max, sizeof *s->conns);
     s->threads = calloc((size_t)s->nworkers, sizeof *s->threads);
     s->workers = calloc((size_t)s->nworkers, sizeof *s->workers);
-    s->contexts = calloc((size_t)s->nworkers, sizeof *s->contexts);
-    s->auth = auth_cache_new();
-    if (!s->conns || !s->threads || !s->workers || !s->contexts || !s->auth) {
+    if (!s->conns || !s->threads || !s->workers) {
         rc = ENT_ENOMEM;
         goto fail;
     }
-    if (cfg->commit_groups > 0 &&
-        (rc = lc_group_new(cfg->commit_groups, (size_t)cfg->max_units, &s->group)) != ENT_OK)
-        goto fail;
-    if (cfg->validate_xml && (rc = validator_new(&s->validator)) != ENT_OK) {
-        log_error("cannot load the schema for ENTITLEMENTD_VALIDATE_XML: %s", ent_strerror(rc));
-        goto fail;
+    for (int i = 0; i < s->nworkers; i++) {
+        s->workers[i].s = s;
+        for (int k = 0; k < nfronts; k++) {
+            if (fronts[k].worker_new == NULL)
+                continue;
+            if ((s->workers[i].state[k] = fronts[k].worker_new(fronts[k].ctx)) == NULL) {
+                rc = ENT_ENOMEM;
+                goto fail;
+            }
+        }
     }
     if ((rc = server__listen(cfg, &s->listen_fd, &s->port)) != ENT_OK)
         goto fail;
@@ -1211,21 +1158,7 @@ int soap_server_start(const ent_config_t *cfg, db_pool_t *pool, soap_server_t **
         goto fail;
     }
     for (int i = 0; i < s->nworkers; i++) {
-        if ((s->contexts[i] = server__context(s, &s->workers[i])) == NULL) {
-            rc = ENT_ENOMEM;
-            goto fail;
-        }
-    }
-    for (int i = 0; i < s->nworkers; i++) {
-        worker_arg_t *a = malloc(sizeof *a);
-        if (a == NULL) {
-            rc = ENT_ENOMEM;
-            goto fail; /* threads already started are not joined: we exit */
-        }
-        a->server = s;
-        a->soap = s->contexts[i];
-        if (pthread_create(&s->threads[i], NULL, server__work, a) != 0) {
-            free(a);
+        if (pthread_create(&s->threads[i], NULL, server__work, &s->workers[i]) != 0) {
             log_error("cannot start worker thread %d", i);
             rc = ENT_ENOMEM;
             goto fail; /* threads already started are not joined: we exit */
@@ -1240,13 +1173,7 @@ fail:
         close(s->epfd);
     if (s->wake_fd >= 0)
         close(s->wake_fd);
-    for (int i = 0; s->contexts && i < s->nworkers; i++)
-        if (s->contexts[i])
-            soap_free(s->contexts[i]);
-    auth_cache_free(s->auth);
-    lc_group_free(s->group);
-    validator_free(s->validator);
-    free(s->contexts);
+    server__free_workers(s);
     free(s->workers);
     free(s->threads);
     free(s->conns);
@@ -1254,12 +1181,18 @@ fail:
     return rc;
 }
 
-int soap_server_port(const soap_server_t *s)
+int http_server_port(const http_server_t *s)
 {
     return s->port;
 }
 
-void soap_server_stop(soap_server_t *s)
+void http_server_connections(http_server_t *s, int *open, int *max)
+{
+    *open = atomic_load(&s->nopen);
+    *max = s->cfg->max_connections;
+}
+
+void http_server_stop(http_server_t *s)
 {
     uint64_t one = 1;
 
@@ -1279,20 +1212,11 @@ void soap_server_stop(soap_server_t *s)
             server__conn_reset(s, &s->conns[fd]);
             close(fd);
         }
-    for (int i = 0; i < s->nworkers; i++) {
-        soap_free(s->contexts[i]);
-        free(s->workers[i].in);
-        free(s->workers[i].req);
-        free(s->workers[i].out);
-    }
-    validator_free(s->validator);
+    server__free_workers(s);
     close(s->epfd);
     close(s->wake_fd);
-    auth_cache_free(s->auth);
-    lc_group_free(s->group);
     pthread_mutex_destroy(&s->reap_lock);
     pthread_mutex_destroy(&s->lock);
-    free(s->contexts);
     free(s->workers);
     free(s->threads);
     free(s->conns);

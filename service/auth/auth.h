@@ -1,0 +1,65 @@
+/*
+ * auth.h - who is calling, for every front: passwords (HTTP Basic and the
+ * FlexNet SOAP headers), API tokens (Bearer, for integrations and device
+ * reporters) and the publishers' JWT keys (jwt.h verifies the tokens).
+ *
+ * Each check returns a verdict; the front turns it into its own answer (a
+ * SOAP fault, an HTTP status). Nothing here logs a password, a token or
+ * key material.
+ */
+#ifndef ENT_AUTH_H
+#define ENT_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../core/err.h"
+#include "../db/pool.h"
+
+/* Longest user name or password we look at; longer ones simply fail. */
+#define AUTH_MAX_FIELD 255
+/* A login as given: "name" or "name##domain". */
+#define AUTH_MAX_LOGIN (2 * AUTH_MAX_FIELD + 2)
+
+typedef enum auth_verdict {
+    AUTH_OK,          /* the caller is who it says */
+    AUTH_DENIED,      /* credentials missing, malformed, unknown or wrong: 401 */
+    AUTH_BUSY,        /* too many checks already waiting: 503, try again */
+    AUTH_UNAVAILABLE  /* the store cannot be reached: 503 */
+} auth_verdict_t;
+
+typedef struct auth auth_t;
+
+/* Makes the authenticator over pool (borrowed; must outlive it): a cache
+ * of verified credentials under a key made now. */
+int auth_new(db_pool_t *pool, auth_t **out) ENT_MUSTCHECK;
+void auth_free(auth_t *a);
+
+typedef struct auth_user {
+    char login[AUTH_MAX_LOGIN + 1]; /* as given, for the audit trail */
+    bool is_admin;
+} auth_user_t;
+
+/* Checks login ("name" or "name##domain", default domain FLEXnet) and
+ * password against the users table. Fills *out on AUTH_OK; *why gets a
+ * static text for the log on anything else. */
+auth_verdict_t auth_password(auth_t *a, const char *login, const char *password, auth_user_t *out,
+                             const char **why);
+
+/* Parses an Authorization header value "Basic <base64 of login:password>"
+ * (n bytes) into login and password (NUL-terminated; AUTH_MAX_FIELD bytes
+ * of each at most). False when it is not Basic, not base64, too long or
+ * holds a NUL byte: the request then has no Basic credentials. */
+bool auth_basic_parse(const char *value, size_t n, char login[AUTH_MAX_LOGIN + 1],
+                      char password[AUTH_MAX_FIELD + 1]);
+
+/* Decodes the FlexNet UserPassword header element (base64) into password.
+ * False when it is not base64, too long or holds a NUL byte. */
+bool auth_flexnet_password(const char *b64, char password[AUTH_MAX_FIELD + 1]);
+
+/* The token of an "Authorization: Bearer <token>" value (n bytes): sets
+ * *token and *len. False when the scheme is not Bearer or the token is
+ * empty or holds characters no token has. */
+bool auth_bearer(const char *value, size_t n, const char **token, size_t *len);
+
+#endif

@@ -1,0 +1,376 @@
+/*
+ * Passwords: HTTP Basic (user or user##domain) or the FlexNet header
+ * elements UserId and UserPassword (base64), checked against the salted
+ * hashes in the users table.
+ *
+ * yescrypt costs milliseconds by design, which is too much for every
+ * request of a busy client; a successful check is remembered for
+ * AUTH_CACHE_TTL seconds as an HMAC of the credentials under a key made
+ * at start-up, so nothing reversible is kept.
+ *
+ * A yescrypt check also takes 16 MiB for its moment. When a remembered
+ * credential expires, every worker busy with that client would hash it at
+ * once (8 × 16 MiB, and the cores for nothing); so requests with the same
+ * credentials wait for the one check in progress, and at most
+ * AUTH_MAX_HASHING checks run at a time.
+ */
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "../core/base64.h"
+#include "../core/password.h"
+#include "../db/store.h"
+#include "auth.h"
+
+#define AUTH_CACHE_SLOTS 64
+#define AUTH_CACHE_TTL 60
+/* yescrypt checks at once: the cores there are, on the machines we aim at. */
+#define AUTH_MAX_HASHING 2
+/* Requests that may wait for a check at once; more are answered 503 at
+ * once, so that a flood of new or wrong credentials cannot take every
+ * worker from clients whose credentials are remembered. */
+#define AUTH_MAX_WAITING 4
+#define AUTH_DEFAULT_DOMAIN "FLEXnet"
+/* Longest decoded HTTP Basic credentials ("login:password") we look at. */
+#define AUTH_MAX_BASIC (AUTH_MAX_LOGIN + 1 + AUTH_MAX_FIELD)
+
+typedef struct auth_slot {
+    unsigned char mac[32];
+    time_t expires;
+    bool is_admin;
+} auth_slot_t;
+
+struct auth {
+    db_pool_t *pool;
+    pthread_mutex_t lock;
+    pthread_cond_t checked;                          /* a check in progress has ended */
+    unsigned char key[32];
+    auth_slot_t slots[AUTH_CACHE_SLOTS];
+    unsigned char checking[AUTH_MAX_HASHING][32];    /* credentials being checked */
+    bool in_use[AUTH_MAX_HASHING];
+    unsigned gen[AUTH_MAX_HASHING];                  /* checks ended in each slot */
+    bool verdict[AUTH_MAX_HASHING];                  /* of the last check ended there */
+    bool admin[AUTH_MAX_HASHING];                    /* and whether the user is an admin */
+    int waiting;
+};
+
+int auth_new(db_pool_t *pool, auth_t **out)
+{
+    struct auth *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return ENT_ENOMEM;
+    if (RAND_bytes(c->key, sizeof c->key) != 1) {
+        free(c);
+        return ENT_EIO;
+    }
+    c->pool = pool;
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->checked, NULL);
+    *out = c;
+    return ENT_OK;
+}
+
+void auth_free(auth_t *c)
+{
+    if (c == NULL)
+        return;
+    pthread_mutex_destroy(&c->lock);
+    pthread_cond_destroy(&c->checked);
+    OPENSSL_cleanse(c, sizeof *c);
+    free(c);
+}
+
+static void auth__mac(const struct auth *c, const char *user, const char *domain,
+                      const char *password, unsigned char out[32])
+{
+    unsigned int len = 32;
+    /* Fields separated by NUL bytes so that no two triples collide. */
+    size_t lu = strlen(user), ld = strlen(domain), lp = strlen(password);
+    unsigned char buf[3 * (AUTH_MAX_FIELD + 1)];
+    memcpy(buf, user, lu + 1);
+    memcpy(buf + lu + 1, domain, ld + 1);
+    memcpy(buf + lu + ld + 2, password, lp + 1);
+    HMAC(EVP_sha256(), c->key, sizeof c->key, buf, lu + ld + lp + 3, out, &len);
+    OPENSSL_cleanse(buf, sizeof buf);
+}
+
+/* Whether mac is remembered (and then whether its user is an admin);
+ * caller holds c->lock. */
+static bool auth__cached_locked(const struct auth *c, const unsigned char mac[32], bool *is_admin)
+{
+    time_t now = time(NULL);
+    for (int i = 0; i < AUTH_CACHE_SLOTS; i++)
+        if (c->slots[i].expires > now && CRYPTO_memcmp(c->slots[i].mac, mac, 32) == 0) {
+            *is_admin = c->slots[i].is_admin;
+            return true;
+        }
+    return false;
+}
+
+static bool auth__cached(struct auth *c, const unsigned char mac[32], bool *is_admin)
+{
+    pthread_mutex_lock(&c->lock);
+    bool hit = auth__cached_locked(c, mac, is_admin);
+    pthread_mutex_unlock(&c->lock);
+    return hit;
+}
+
+typedef enum auth_turn {
+    TURN_KNOWN,   /* remembered (checked meanwhile by another request) */
+    TURN_REFUSED, /* checked meanwhile by another request, and wrong */
+    TURN_CHECK,   /* this request checks them: it holds a slot */
+    TURN_BUSY     /* too many requests wait for checks already */
+} auth_turn_t;
+
+/* Waits for the turn to check the credentials mac, unless another request
+ * checks the same ones: then takes its verdict. */
+static auth_turn_t auth__begin(struct auth *c, const unsigned char mac[32], int *slot, bool *is_admin)
+{
+    int same = -1;
+    unsigned same_gen = 0;
+    bool counted = false;
+    auth_turn_t turn;
+
+    pthread_mutex_lock(&c->lock);
+    for (;;) {
+        if (auth__cached_locked(c, mac, is_admin)) {
+            turn = TURN_KNOWN;
+            break;
+        }
+        /* The check waited for has ended: its verdict is ours (if the slot
+         * has served another check since, we look again). */
+        if (same >= 0 && c->gen[same] == same_gen + 1) {
+            turn = c->verdict[same] ? TURN_KNOWN : TURN_REFUSED;
+            *is_admin = c->admin[same];
+            break;
+        }
+        int free_slot = -1;
+        same = -1;
+        for (int i = 0; i < AUTH_MAX_HASHING; i++) {
+            if (!c->in_use[i])
+                free_slot = free_slot < 0 ? i : free_slot;
+            else if (CRYPTO_memcmp(c->checking[i], mac, 32) == 0) {
+                same = i;
+                same_gen = c->gen[i];
+            }
+        }
+        if (same < 0 && free_slot >= 0) {
+            memcpy(c->checking[free_slot], mac, 32);
+            c->in_use[free_slot] = true;
+            *slot = free_slot;
+            turn = TURN_CHECK;
+            break;
+        }
+        /* Waiting for the same credentials costs one check for all; waiting
+         * for a free slot is what a flood of new credentials would do, so
+         * only that is capped. */
+        if (same < 0 && !counted) {
+            if (c->waiting >= AUTH_MAX_WAITING) {
+                turn = TURN_BUSY;
+                break;
+            }
+            c->waiting++;
+            counted = true;
+        }
+        pthread_cond_wait(&c->checked, &c->lock);
+    }
+    if (counted)
+        c->waiting--;
+    pthread_mutex_unlock(&c->lock);
+    return turn;
+}
+
+/* Ends the check of slot; remembers the credentials when they were right,
+ * and gives the verdict to the requests waiting for it. */
+static void auth__end(struct auth *c, int slot, bool ok, bool is_admin)
+{
+    time_t now = time(NULL);
+    pthread_mutex_lock(&c->lock);
+    if (ok) {
+        int victim = 0;
+        for (int i = 0; i < AUTH_CACHE_SLOTS; i++)
+            if (c->slots[i].expires < c->slots[victim].expires)
+                victim = i;
+        memcpy(c->slots[victim].mac, c->checking[slot], 32);
+        c->slots[victim].expires = now + AUTH_CACHE_TTL;
+        c->slots[victim].is_admin = is_admin;
+    }
+    c->verdict[slot] = ok;
+    c->admin[slot] = is_admin;
+    c->gen[slot]++;
+    c->in_use[slot] = false;
+    pthread_cond_broadcast(&c->checked);
+    pthread_mutex_unlock(&c->lock);
+}
+
+bool auth_basic_parse(const char *value, size_t n, char login[AUTH_MAX_LOGIN + 1],
+                      char password[AUTH_MAX_FIELD + 1])
+{
+    unsigned char decoded[AUTH_MAX_BASIC + 3];
+    size_t len = 0;
+    bool ok = false;
+
+    if (n < 6 || strncasecmp(value, "Basic", 5) != 0 || (value[5] != ' ' && value[5] != '\t'))
+        return false;
+    size_t i = 5;
+    while (i < n && (value[i] == ' ' || value[i] == '\t'))
+        i++;
+    /* Longer credentials fail anyway; drop them before anything of them is
+     * used. */
+    if (n - i > B64_ENCODED_LEN(AUTH_MAX_BASIC))
+        return false;
+    if (b64_decode(value + i, n - i, decoded, sizeof decoded, &len) != ENT_OK || len > AUTH_MAX_BASIC)
+        goto out;
+    /* "admin:pw\0x" would be admin with "pw" to a C string: none. */
+    if (memchr(decoded, '\0', len) != NULL)
+        goto out;
+    const unsigned char *colon = memchr(decoded, ':', len);
+    if (colon == NULL)
+        goto out;
+    size_t ll = (size_t)(colon - decoded), pl = len - ll - 1;
+    if (ll > AUTH_MAX_LOGIN || pl > AUTH_MAX_FIELD)
+        goto out;
+    memcpy(login, decoded, ll);
+    login[ll] = '\0';
+    memcpy(password, colon + 1, pl);
+    password[pl] = '\0';
+    ok = true;
+out:
+    OPENSSL_cleanse(decoded, sizeof decoded);
+    return ok;
+}
+
+bool auth_flexnet_password(const char *b64, char password[AUTH_MAX_FIELD + 1])
+{
+    unsigned char decoded[AUTH_MAX_FIELD + 3];
+    size_t n = strlen(b64), len = 0;
+    bool ok = false;
+
+    if (n > B64_ENCODED_LEN(AUTH_MAX_FIELD))
+        return false;
+    if (b64_decode(b64, n, decoded, sizeof decoded, &len) == ENT_OK && len <= AUTH_MAX_FIELD &&
+        memchr(decoded, '\0', len) == NULL) {
+        memcpy(password, decoded, len);
+        password[len] = '\0';
+        ok = true;
+    }
+    OPENSSL_cleanse(decoded, sizeof decoded);
+    return ok;
+}
+
+bool auth_bearer(const char *value, size_t n, const char **token, size_t *len)
+{
+    if (n < 7 || strncasecmp(value, "Bearer", 6) != 0 || (value[6] != ' ' && value[6] != '\t'))
+        return false;
+    size_t i = 6;
+    while (i < n && (value[i] == ' ' || value[i] == '\t'))
+        i++;
+    if (i == n)
+        return false;
+    /* RFC 6750's b64token: what JWTs and our API tokens are made of. */
+    for (size_t k = i; k < n; k++) {
+        char c = value[k];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr("-._~+/=", c) != NULL) || c == '\0')
+            return false;
+    }
+    *token = value + i;
+    *len = n - i;
+    return true;
+}
+
+/* Looks the user up and checks the password against its hash. */
+static auth_verdict_t auth__check(struct auth *a, const char *user, const char *domain, const char *password,
+                                  bool *is_admin, const char **why)
+{
+    char hash[PASSWORD_HASH_MAX];
+    db_conn_t *c = NULL;
+    int rc;
+
+    if ((rc = db_pool_acquire(a->pool, &c)) != ENT_OK) {
+        *why = "the user store cannot be reached";
+        return AUTH_UNAVAILABLE;
+    }
+    rc = store_user_hash(c, user, domain, hash, sizeof hash, is_admin);
+    if (rc == ENT_EDBDOWN && db_conn_reset(c) == ENT_OK) /* a read: safe to repeat */
+        rc = store_user_hash(c, user, domain, hash, sizeof hash, is_admin);
+    if (rc == ENT_EDBDOWN)
+        db_conn_discard(c);
+    db_pool_release(a->pool, c);
+    if (rc == ENT_EDBDOWN) {
+        *why = "the user store cannot be reached";
+        return AUTH_UNAVAILABLE;
+    }
+    if (rc != ENT_OK) {
+        /* Verify against a dummy hash anyway: the answer takes as long for
+         * an unknown user as for a wrong password. */
+        (void)password_verify(password, "$y$j9T$abcdefghijklmnopqrstu.$AbCdEfGhIjKlMnOpQrStUvWxYz0123456789ABCDEFG");
+        *why = "unknown user";
+        return AUTH_DENIED;
+    }
+    if (!password_verify(password, hash)) {
+        *why = "wrong password";
+        return AUTH_DENIED;
+    }
+    return AUTH_OK;
+}
+
+auth_verdict_t auth_password(auth_t *a, const char *login, const char *password, auth_user_t *out,
+                             const char **why)
+{
+    char user[AUTH_MAX_FIELD + 1], domain[AUTH_MAX_FIELD + 1];
+    unsigned char mac[32];
+    bool is_admin = false;
+
+    *why = "";
+    if (login == NULL || password == NULL || login[0] == '\0') {
+        *why = "no credentials";
+        return AUTH_DENIED;
+    }
+    if (strlen(login) > AUTH_MAX_LOGIN || strlen(password) > AUTH_MAX_FIELD) {
+        *why = "credentials too long";
+        return AUTH_DENIED;
+    }
+    const char *sep = strstr(login, "##");
+    size_t ul = sep ? (size_t)(sep - login) : strlen(login);
+    if (ul > AUTH_MAX_FIELD || (sep && strlen(sep + 2) > AUTH_MAX_FIELD)) {
+        *why = "credentials too long";
+        return AUTH_DENIED;
+    }
+    memcpy(user, login, ul);
+    user[ul] = '\0';
+    snprintf(domain, sizeof domain, "%s", sep ? sep + 2 : AUTH_DEFAULT_DOMAIN);
+    snprintf(out->login, sizeof out->login, "%s", login);
+    out->is_admin = false;
+
+    auth__mac(a, user, domain, password, mac);
+    if (auth__cached(a, mac, &is_admin)) {
+        out->is_admin = is_admin;
+        return AUTH_OK;
+    }
+    int slot = -1;
+    switch (auth__begin(a, mac, &slot, &is_admin)) {
+    case TURN_KNOWN:
+        out->is_admin = is_admin;
+        return AUTH_OK;
+    case TURN_REFUSED:
+        *why = "wrong credentials (checked by a concurrent request)";
+        return AUTH_DENIED;
+    case TURN_BUSY:
+        *why = "too many credential checks waiting";
+        return AUTH_BUSY;
+    case TURN_CHECK:
+        break;
+    }
+    auth_verdict_t v = auth__check(a, user, domain, password, &is_admin, why);
+    auth__end(a, slot, v == AUTH_OK, is_admin);
+    out->is_admin = is_admin && v == AUTH_OK;
+    return v;
+}

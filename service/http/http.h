@@ -1,0 +1,135 @@
+/*
+ * http.h - the one HTTP/1.1 transport of the daemon, for every front.
+ *
+ * One listener, one port, one set of limits, timeouts and buffer budgets:
+ * connections wait in epoll, a fixed pool of worker threads frames whole
+ * requests (frame.h) and hands each to the front whose path prefix it
+ * matches. A front is registered from the top (main.c) with its prefix,
+ * its per-worker state and its handler; nothing here knows SOAP or JSON.
+ *
+ * A handler gets the request (http_request_t) and writes one response into
+ * the exchange, either whole (http_respond) or as raw bytes of a complete
+ * HTTP response (http_write, for gSOAP, which writes its own). The server
+ * sends it without blocking, keeps the connection alive or closes it, and
+ * counts it for /metrics under the route the handler named.
+ */
+#ifndef ENT_HTTP_H
+#define ENT_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../core/config.h"
+#include "../core/err.h"
+
+/* Longest request id we generate or accept (X-Request-Id), with its NUL. */
+#define HTTP_REQUEST_ID_MAX 65
+
+typedef struct http_request {
+    const char *method;      /* "GET", "POST", ... (NUL-terminated) */
+    const char *target;      /* path and query in origin form, as sent (NUL-terminated) */
+    const char *path;        /* the target before any '?' (NUL-terminated, not decoded) */
+    const char *query;       /* after the '?' ("" when none) */
+    int minor;               /* HTTP/1.minor */
+    bool close;              /* the client asked to close after this request */
+    const char *host;        /* Host header if it is host[:port] of safe characters, else "" */
+    const char *request_id;  /* the client's X-Request-Id if it sent a usable one, else ours */
+    const char *headers;     /* the header lines as received (frame_header_next walks them) */
+    size_t headers_len;
+    char *body;              /* de-chunked; writable by the handler (the SOAP guard rewrites it) */
+    size_t body_len;
+} http_request_t;
+
+typedef struct http_exchange http_exchange_t;
+
+/* The request of an exchange; valid until the handler returns. */
+const http_request_t *http_request(const http_exchange_t *x);
+
+/* Finds header name (case-insensitive); sets *value and *len (without
+ * surrounding blanks). False when the request has none. frame.c refuses
+ * a second Host, Authorization, Content-Type, SOAPAction, X-Request-Id or
+ * Idempotency-Key, so for those the first is the only one. */
+bool http_header(const http_request_t *r, const char *name, const char **value, size_t *len);
+
+/* Walks the request's header lines: fills the name and value (without
+ * surrounding blanks) of the line at *pos (start with 0) and advances it;
+ * false after the last. */
+bool http_header_next(const http_request_t *r, size_t *pos, const char **name, size_t *nlen, const char **value,
+                      size_t *vlen);
+
+/* Whether the request's Content-Type is type (case-insensitive, parameters
+ * after ';' ignored). */
+bool http_content_type_is(const http_request_t *r, const char *type);
+
+/* Appends raw bytes of the response (status line and headers included) to
+ * the exchange's output. ENT_ENOMEM when the buffer cannot grow. */
+int http_write(http_exchange_t *x, const void *data, size_t n) ENT_MUSTCHECK;
+
+/* Writes a whole response: the status line, Content-Type (when body is not
+ * NULL), Content-Length, X-Request-Id, Connection, the extra header lines
+ * (each ending in CR LF; may be NULL) and the body. */
+int http_respond(http_exchange_t *x, int status, const char *content_type, const char *extra_headers,
+                 const void *body, size_t n) ENT_MUSTCHECK;
+
+/* Forgets what the handler wrote so far (a response cut short by an error
+ * is replaced by an error response). */
+void http_discard(http_exchange_t *x);
+
+/* Bytes written so far, and a pointer to them (for response validation). */
+size_t http_written(const http_exchange_t *x, const char **data);
+
+/* Asks to close the connection after this response (what the client
+ * still sends is read and dropped first, so that it reads the answer). */
+void http_close_after(http_exchange_t *x);
+
+/* The connection's descriptor, for a library that must see a live socket
+ * (gSOAP polls it before it writes a fault). A front never reads, writes
+ * or closes it: the transport does. */
+int http_socket(const http_exchange_t *x);
+
+/* Names the route for /metrics (a pattern such as "/uai/2.0/updates/
+ * statusLog/{id}", never the raw path); a static string. */
+void http_set_route(http_exchange_t *x, const char *route);
+
+/* The reason phrase of an HTTP status ("Not Found"). */
+const char *http_reason(int status);
+
+/* A front: the requests whose path starts with prefix (at a '/' boundary)
+ * go to serve, in the worker thread that framed them. */
+typedef struct http_front {
+    const char *prefix;       /* "/flexnet/services"; "/" takes what no other front takes */
+    size_t max_body;          /* largest body this front accepts (413 above) */
+    void *ctx;                /* borrowed; passed to worker_new */
+    /* Per-worker state (a gSOAP context, say), made once per worker thread;
+     * NULL is an error. */
+    void *(*worker_new)(void *ctx);
+    void (*worker_free)(void *state);
+    /* Serves one whole request; writes exactly one response. */
+    void (*serve)(void *state, http_exchange_t *x);
+    /* The body of a refusal the server makes on the front's behalf (the
+     * request was malformed, too large or too slow, or the server too busy):
+     * writes at most cap bytes into buf, sets *content_type (static) and
+     * returns the length. Must be thread-safe and keep no state. */
+    size_t (*error_body)(int status, const char *message, char *buf, size_t cap, const char **content_type);
+} http_front_t;
+
+typedef struct http_server http_server_t;
+
+/* Binds the listener (cfg's bind address and port) and starts the worker
+ * threads serving the fronts (nfronts of them, copied; at most
+ * HTTP_MAX_FRONTS). cfg must outlive the server. */
+#define HTTP_MAX_FRONTS 4
+int http_server_start(const ent_config_t *cfg, const http_front_t *fronts, int nfronts,
+                      http_server_t **out) ENT_MUSTCHECK;
+
+/* The port actually bound (useful with port 0 in tests). */
+int http_server_port(const http_server_t *s);
+
+/* Connections open now, and the most allowed (for /metrics). */
+void http_server_connections(http_server_t *s, int *open, int *max);
+
+/* Stops accepting, lets in-flight requests finish, closes every connection
+ * and joins the threads; then frees the server. */
+void http_server_stop(http_server_t *s);
+
+#endif

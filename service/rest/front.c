@@ -1,0 +1,160 @@
+/*
+ * The REST front: the route table and the dispatch of a request to its
+ * handler (404 for an unknown path, 405 with Allow for another method).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/log.h"
+#include "rest_int.h"
+
+typedef struct rest_route {
+    const char *method;
+    const char *pattern; /* segments; "{name}" matches one non-empty segment */
+    rest_handler_fn handler;
+} rest_route_t;
+
+static const rest_route_t rest__routes[] = {
+    {"GET", "/healthz", ops_healthz},
+    {"GET", "/readyz", ops_readyz},
+    {"GET", "/metrics", ops_metrics},
+    {"GET", "/openapi.json", ops_openapi},
+};
+
+#define REST_NROUTES (sizeof rest__routes / sizeof rest__routes[0])
+
+/* Whether path matches pattern; fills c's parameters when it does. */
+static bool rest__match(const char *pattern, const char *path, rest_ctx_t *c)
+{
+    const char *p = pattern, *q = path;
+    int np = 0;
+    while (*p != '\0' && *q != '\0') {
+        if (*p != '/' || *q != '/')
+            return false;
+        p++;
+        q++;
+        const char *pe = strchr(p, '/'), *qe = strchr(q, '/');
+        size_t pl = pe ? (size_t)(pe - p) : strlen(p), ql = qe ? (size_t)(qe - q) : strlen(q);
+        if (pl > 2 && p[0] == '{' && p[pl - 1] == '}') {
+            if (ql == 0 || np >= REST_MAX_PARAMS)
+                return false;
+            if (c != NULL &&
+                !rest_decode(q, ql, c->params[np], sizeof c->params[np], &c->param_len[np]))
+                return false;
+            np++;
+        } else if (pl != ql || memcmp(p, q, pl) != 0) {
+            return false;
+        }
+        p += pl;
+        q += ql;
+    }
+    if (*p != '\0' || *q != '\0')
+        return false;
+    if (c != NULL)
+        c->nparams = np;
+    return true;
+}
+
+static void rest__serve(void *state, http_exchange_t *x)
+{
+    rest_ctx_t *c = state;
+    char allow[128] = "";
+    const rest_route_t *hit = NULL;
+
+    c->x = x;
+    c->r = http_request(x);
+    c->route = NULL;
+    c->nparams = 0;
+    for (size_t i = 0; i < REST_NROUTES; i++) {
+        const rest_route_t *rt = &rest__routes[i];
+        if (!rest__match(rt->pattern, c->r->path, NULL))
+            continue;
+        if (strcmp(rt->method, c->r->method) == 0) {
+            hit = rt;
+            break;
+        }
+        size_t n = strlen(allow);
+        if (strstr(allow, rt->method) == NULL)
+            snprintf(allow + n, sizeof allow - n, "%s%s", n ? ", " : "", rt->method);
+    }
+    if (hit != NULL) {
+        c->route = hit->pattern;
+        http_set_route(x, hit->pattern);
+        if (!rest__match(hit->pattern, c->r->path, c)) {
+            /* A path parameter that does not decode: the path names nothing. */
+            rest_error(c, 404, NULL, "no resource at %s", "this path (a path segment is not valid percent-encoding)");
+            return;
+        }
+        hit->handler(c);
+        return;
+    }
+    if (allow[0] != '\0') {
+        char extra[160];
+        http_set_route(x, "method_not_allowed");
+        snprintf(extra, sizeof extra, "Allow: %s\r\n", allow);
+        rest_error(c, 405, extra, "method %s is not allowed here; allowed: %s", c->r->method, allow);
+        return;
+    }
+    http_set_route(x, "not_found");
+    rest_error(c, 404, NULL, "no resource at this path");
+}
+
+/* The body of a refusal the server makes for a REST path. */
+static size_t rest__error_body(int status, const char *message, char *buf, size_t cap, const char **content_type)
+{
+    json_t *o = json_pack("{s:s, s:i}", "message", message, "status", status);
+    size_t n = 0;
+    *content_type = "application/json; charset=utf-8";
+    if (o != NULL) {
+        n = json_dumpb(o, buf, cap, JSON_COMPACT);
+        json_decref(o);
+    }
+    if (n == 0 || n >= cap)
+        n = (size_t)snprintf(buf, cap, "{\"message\":\"request refused\",\"status\":%d}", status);
+    return n < cap ? n : cap - 1;
+}
+
+static void *rest__worker_new(void *ctx)
+{
+    rest_ctx_t *c = calloc(1, sizeof *c);
+    if (c != NULL)
+        c->f = ctx;
+    return c;
+}
+
+static void rest__worker_free(void *state)
+{
+    free(state);
+}
+
+int rest_front_new(const ent_config_t *cfg, db_pool_t *pool, auth_t *auth, rest_front_t **out)
+{
+    rest_front_t *f = calloc(1, sizeof *f);
+    if (f == NULL)
+        return ENT_ENOMEM;
+    f->cfg = cfg;
+    f->pool = pool;
+    f->auth = auth;
+    *out = f;
+    return ENT_OK;
+}
+
+void rest_front_free(rest_front_t *f)
+{
+    free(f);
+}
+
+http_front_t rest_front_http(rest_front_t *f)
+{
+    http_front_t h = {
+        .prefix = "/",
+        .max_body = (size_t)f->cfg->max_json_bytes,
+        .ctx = f,
+        .worker_new = rest__worker_new,
+        .worker_free = rest__worker_free,
+        .serve = rest__serve,
+        .error_body = rest__error_body,
+    };
+    return h;
+}

@@ -1,0 +1,132 @@
+/* Replies and request helpers shared by the REST handlers. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/log.h"
+#include "rest_int.h"
+
+#define REPLY_JSON "application/json; charset=utf-8"
+
+void rest_raw(rest_ctx_t *c, int status, const char *content_type, const void *body, size_t n)
+{
+    if (http_respond(c->x, status, content_type, NULL, body, n) != ENT_OK) {
+        log_error("cannot write a response of %zu bytes: out of memory", n);
+        http_discard(c->x);
+        http_close_after(c->x);
+    }
+}
+
+void rest_json(rest_ctx_t *c, int status, json_t *body, const char *extra_headers)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (text == NULL) {
+        log_error("cannot write a JSON response: out of memory");
+        static const char oom[] = "{\"message\":\"out of memory\",\"status\":500}";
+        if (http_respond(c->x, 500, REPLY_JSON, NULL, oom, sizeof oom - 1) != ENT_OK)
+            http_close_after(c->x);
+        return;
+    }
+    if (http_respond(c->x, status, REPLY_JSON, extra_headers, text, strlen(text)) != ENT_OK) {
+        http_discard(c->x);
+        http_close_after(c->x);
+    }
+    free(text);
+}
+
+void rest_error(rest_ctx_t *c, int status, const char *extra_headers, const char *fmt, ...)
+{
+    char msg[512], extra[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(extra, sizeof extra, "%s%s", extra_headers ? extra_headers : "",
+             status == 503 ? "Retry-After: 1\r\n" : "");
+    if (status >= 500)
+        log_warn("HTTP %d: %s", status, msg);
+    else
+        log_info("HTTP %d: %s", status, msg);
+    rest_json(c, status, json_pack("{s:s, s:i}", "message", msg, "status", status), extra);
+}
+
+json_t *rest_body(rest_ctx_t *c)
+{
+    json_error_t e;
+    if (!http_content_type_is(c->r, "application/json")) {
+        rest_error(c, 415, NULL, "the body must be application/json");
+        return NULL;
+    }
+    /* Duplicate keys are refused: two readers of one body must not
+     * disagree on what it says. */
+    json_t *v = json_loadb(c->r->body, c->r->body_len, JSON_REJECT_DUPLICATES, &e);
+    if (v == NULL) {
+        rest_error(c, 400, NULL, "malformed JSON at byte %d: %s", e.position, e.text);
+        return NULL;
+    }
+    return v;
+}
+
+bool rest_bearer(rest_ctx_t *c, const char **token, size_t *len)
+{
+    const char *v;
+    size_t n;
+    if (http_header(c->r, "Authorization", &v, &n) && auth_bearer(v, n, token, len))
+        return true;
+    rest_error(c, 401, "WWW-Authenticate: Bearer realm=\"entitlementd\"\r\n",
+               "a Bearer token is required (Authorization: Bearer <token>)");
+    return false;
+}
+
+static int reply__hex(char ch)
+{
+    return ch >= '0' && ch <= '9' ? ch - '0' : (ch | 0x20) >= 'a' && (ch | 0x20) <= 'f' ? (ch | 0x20) - 'a' + 10 : -1;
+}
+
+bool rest_decode(const char *in, size_t n, char *out, size_t cap, size_t *out_len)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = in[i];
+        if (ch == '%') {
+            if (i + 2 >= n)
+                return false;
+            int hi = reply__hex(in[i + 1]), lo = reply__hex(in[i + 2]);
+            if (hi < 0 || lo < 0)
+                return false;
+            ch = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        if (ch == '\0' || o + 1 >= cap)
+            return false;
+        out[o++] = ch;
+    }
+    out[o] = '\0';
+    if (out_len != NULL)
+        *out_len = o;
+    return true;
+}
+
+bool rest_query(const rest_ctx_t *c, const char *name, char *buf, size_t cap)
+{
+    const char *q = c->r->query;
+    size_t k = strlen(name);
+    while (*q != '\0') {
+        const char *amp = strchr(q, '&');
+        size_t n = amp ? (size_t)(amp - q) : strlen(q);
+        if (n > k && q[k] == '=' && memcmp(q, name, k) == 0) {
+            /* '+' is a space in a query string. */
+            char tmp[REST_MAX_PARAM + 1];
+            size_t tl = n - k - 1 < sizeof tmp - 1 ? n - k - 1 : sizeof tmp - 1;
+            memcpy(tmp, q + k + 1, tl);
+            for (size_t i = 0; i < tl; i++)
+                if (tmp[i] == '+')
+                    tmp[i] = ' ';
+            return tl == n - k - 1 && rest_decode(tmp, tl, buf, cap, NULL);
+        }
+        q += n + (amp ? 1 : 0);
+    }
+    return false;
+}

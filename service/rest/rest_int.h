@@ -1,0 +1,73 @@
+/*
+ * rest_int.h - what the files of service/rest share: the request context
+ * a handler gets, and the replies it writes.
+ */
+#ifndef ENT_REST_INT_H
+#define ENT_REST_INT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "rest.h"
+
+/* Path parameters of a route ("{pollingId}") at most, and the longest one
+ * kept (a longer one is refused by the handler that reads it: ids are
+ * shorter). */
+#define REST_MAX_PARAMS 4
+#define REST_MAX_PARAM 1000
+
+struct rest_front {
+    const ent_config_t *cfg;
+    db_pool_t *pool;
+    auth_t *auth;
+};
+
+/* One request being served. */
+typedef struct rest_ctx {
+    rest_front_t *f;
+    http_exchange_t *x;
+    const http_request_t *r;
+    const char *route;                             /* the route's pattern */
+    char params[REST_MAX_PARAMS][REST_MAX_PARAM + 1]; /* percent-decoded, NUL-free */
+    size_t param_len[REST_MAX_PARAMS];
+    int nparams;
+} rest_ctx_t;
+
+typedef void (*rest_handler_fn)(rest_ctx_t *c);
+
+/* Writes body (taken: decref'd here) as the JSON response with status and
+ * extra header lines (each ending in CR LF; may be NULL). */
+void rest_json(rest_ctx_t *c, int status, json_t *body, const char *extra_headers);
+
+/* Writes the error {"message": ..., "status": status} with the extra
+ * header lines that status needs (Retry-After for 503). */
+void rest_error(rest_ctx_t *c, int status, const char *extra_headers, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Writes a plain response (text or a document served as is). */
+void rest_raw(rest_ctx_t *c, int status, const char *content_type, const void *body, size_t n);
+
+/* Reads the request body as a JSON value: refuses (writes the answer and
+ * returns NULL) another media type (415) and malformed JSON (400, with
+ * where). The value is the caller's (json_decref). */
+json_t *rest_body(rest_ctx_t *c);
+
+/* The Bearer token of the request (sets *token, *len), or writes 401 with
+ * WWW-Authenticate and returns false. */
+bool rest_bearer(rest_ctx_t *c, const char **token, size_t *len);
+
+/* The value of query parameter name (percent-decoded into buf, cap bytes);
+ * false when absent or undecodable. */
+bool rest_query(const rest_ctx_t *c, const char *name, char *buf, size_t cap);
+
+/* Percent-decodes in (n bytes) into out (cap bytes, NUL-terminated); false
+ * on a bad escape, a NUL byte or no room. */
+bool rest_decode(const char *in, size_t n, char *out, size_t cap, size_t *out_len);
+
+/* Operations: health, readiness, metrics, the OpenAPI document. */
+void ops_healthz(rest_ctx_t *c);
+void ops_readyz(rest_ctx_t *c);
+void ops_metrics(rest_ctx_t *c);
+void ops_openapi(rest_ctx_t *c);
+
+#endif

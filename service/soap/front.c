@@ -1,0 +1,558 @@
+/*
+ * The SOAP front: each request under /flexnet/services, whole and framed
+ * by the HTTP transport, is checked by the guard, rewritten into the form
+ * gSOAP reads (request.c) and served by the worker's gSOAP context from
+ * memory; gSOAP writes its response into the exchange.
+ */
+#include "front.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../core/log.h"
+#include "../core/metrics.h"
+#include "soap_int.h"
+#include "validate.h"
+
+/* The normalized request buffer starts at this size and shrinks back to it
+ * after a large request, so that idle workers hold little memory. */
+#define FRONT_BUF_MIN 16384
+
+/* gSOAP names the fault code after the SOAP version of the request, and
+ * before an envelope was read (a GET, a path without a service) it has
+ * none and writes "at source", which is not a QName. We speak SOAP 1.1
+ * only, so every fault is a SOAP 1.1 fault. */
+static void server__fault_version(struct soap *soap)
+{
+    soap->version = 1;
+}
+
+int soap_client_fault(struct soap *soap, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    server__fault_version(soap);
+    return soap_sender_fault(soap, msg, NULL);
+}
+
+int soap_unavailable_fault(struct soap *soap, const char *msg)
+{
+    server__fault_version(soap);
+    soap_receiver_fault(soap, msg, NULL);
+    return 503;
+}
+
+/* gSOAP closes a connection it considers finished; closing is the
+ * transport's to do, so its close only records the wish. */
+static int server__fclosesocket(struct soap *soap, SOAP_SOCKET fd)
+{
+    (void)fd;
+    if (soap_worker(soap)->x != NULL)
+        http_close_after(soap_worker(soap)->x);
+    return SOAP_OK;
+}
+
+static int server__fshutdownsocket(struct soap *soap, SOAP_SOCKET fd, int how)
+{
+    (void)soap;
+    (void)fd;
+    (void)how;
+    return SOAP_OK;
+}
+
+/* gSOAP writes every response through here into the exchange; the
+ * transport sends it without blocking. */
+static int server__fsend(struct soap *soap, const char *data, size_t n)
+{
+    return http_write(soap_worker(soap)->x, data, n) == ENT_OK ? SOAP_OK : SOAP_EOM;
+}
+
+int soap_validate_request(struct soap *soap)
+{
+    soap_worker_t *w = soap_worker(soap);
+    char err[256];
+    if (w->validator == NULL)
+        return SOAP_OK;
+    if (validator_check(w->validator, w->body, w->body_len, soap_endpoint_version(soap->path), err, sizeof err) !=
+        ENT_OK)
+        return soap_client_fault(soap, "request does not match the schema: %s", err);
+    return SOAP_OK;
+}
+
+/* Checks the response just written; a mismatch is our bug, so it is
+ * logged. */
+static void server__validate_response(soap_worker_t *w, int version)
+{
+    char err[256];
+    const char *r;
+    size_t n = http_written(w->x, &r);
+    const char *body = n ? memmem(r, n, "\r\n\r\n", 4) : NULL;
+    if (body == NULL)
+        return;
+    body += 4;
+    if (validator_check(w->validator, body, n - (size_t)(body - r), version, err, sizeof err) != ENT_OK)
+        log_error("response does not match the schema: %s", err);
+}
+
+/* gSOAP reads the normalized request from the worker's buffer: the whole
+ * request is there (frame.h), and nothing after it. */
+static size_t server__frecv(struct soap *soap, char *buf, size_t len)
+{
+    soap_worker_t *w = soap_worker(soap);
+    size_t n = w->req_len - w->req_pos;
+    if (n > len)
+        n = len;
+    memcpy(buf, w->req + w->req_pos, n);
+    w->req_pos += n;
+    return n;
+}
+
+/* Sends the fault that the context holds with HTTP status (500 when 0). */
+static void server__send_fault(struct soap *soap, int status)
+{
+    soap->keep_alive = 0;
+    if (status != 0)
+        soap->error = status;
+    soap_send_fault(soap);
+}
+
+/* Whether a SOAP_OCCURS came from the repetition cap: gSOAP stacks the
+ * arrays it is reading in soap->blist and refuses to grow the one it is
+ * reading (the top) when it holds maxoccurs items. A required element
+ * missing from the maxoccurs-th item of an array looks the same. */
+static bool server__over_maxoccurs(const struct soap *soap)
+{
+    return soap->blist != NULL && soap->blist->item >= soap->maxoccurs;
+}
+
+/* Whether the root element read is an Envelope in a namespace other than
+ * SOAP 1.1's (gSOAP then takes the body for plain XML and stops). */
+static bool server__foreign_envelope(const struct soap *soap)
+{
+    const char *local = strchr(soap->tag, ':');
+    local = local ? local + 1 : soap->tag;
+    return soap->level == 0 && strcmp(local, "Envelope") == 0;
+}
+
+/* A SOAP 1.1 VersionMismatch fault: the envelope is not in the SOAP 1.1
+ * namespace (a SOAP 1.2 envelope, say). Answered as SOAP 1.1, as a SOAP
+ * 1.1 node does. */
+static void server__version_mismatch(struct soap *soap)
+{
+    soap_client_fault(soap, "this service speaks SOAP 1.1 only: the Envelope must be in namespace "
+                            "http://schemas.xmlsoap.org/soap/envelope/");
+    *soap_faultcode(soap) = "SOAP-ENV:VersionMismatch";
+}
+
+/* Maps an error gSOAP met while reading a request to the fault we send;
+ * returns the HTTP status (0 for the default 500). */
+static int server__read_error(struct soap *soap)
+{
+    soap_worker_t *w = soap_worker(soap);
+    int err = soap->error;
+
+    soap->error = SOAP_OK;
+    soap_set_fault(soap); /* make sure soap->fault exists */
+    if (err == SOAP_EOM) {
+        soap_client_fault(soap, "request too large for the memory available");
+        return 413;
+    }
+    switch (err) {
+    case SOAP_LEVEL:
+        soap_client_fault(soap, "XML nesting deeper than %d levels", w->cfg->max_depth);
+        break;
+    case SOAP_OCCURS:
+        /* gSOAP's word for both too many repetitions (maxoccurs) and a
+         * required element that is missing; soap->tag is the repeated
+         * element, or the one whose content is incomplete. */
+        if (server__over_maxoccurs(soap))
+            soap_client_fault(soap, "an element is repeated more than %d times: <%s>", w->cfg->max_occurs,
+                              soap->tag);
+        else
+            soap_client_fault(soap, "a required element is missing or an element occurs too often in <%s>",
+                              soap->tag);
+        break;
+    case SOAP_VERSIONMISMATCH:
+        server__version_mismatch(soap);
+        break;
+    case SOAP_NO_METHOD: {
+        static const char *const known[] = {
+            "upgradeLicenseRequest", "upsellLicenseRequest", "renewLicenseRequest",
+            "createSimpleEntitlementRequest", "searchEntitlementRequest", "getEntitlementCountRequest",
+            "setEntitlementStateRequest", "setLineItemStateRequest", "deleteEntitlementRequest"};
+        const char *local = strchr(soap->tag, ':');
+        local = local ? local + 1 : soap->tag;
+        for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+            if (strcmp(local, known[i]) == 0) {
+                soap_client_fault(soap, "wrong namespace: <%s> must be in urn:vN.webservices.operations.flexnet.com "
+                                  "(N = 1..4)", local);
+                return 0;
+            }
+        soap_client_fault(soap, "operation not supported: %s", soap->tag[0] ? soap->tag : "(empty body)");
+        break;
+    }
+    case SOAP_EOF:
+        soap_client_fault(soap, "malformed request: the XML ends before the envelope is complete");
+        break;
+    case SOAP_TAG_MISMATCH:
+        soap_client_fault(soap, "malformed request: element <%s> is not expected here", soap->tag);
+        break;
+    case SOAP_TYPE:
+        soap_client_fault(soap, "malformed request: element <%s> has a value of the wrong type", soap->tag);
+        break;
+    case SOAP_NO_TAG:
+    case SOAP_POST: /* gSOAP's word for a POST body that is not XML */
+        if (server__foreign_envelope(soap))
+            server__version_mismatch(soap);
+        else
+            soap_client_fault(soap, "malformed request: not an XML SOAP envelope");
+        break;
+    case SOAP_SYNTAX_ERROR:
+        soap_client_fault(soap, "malformed request: XML syntax error near <%s>", soap->tag);
+        break;
+    case SOAP_NAMESPACE:
+        soap_client_fault(soap, "wrong namespace: element <%s> is not in a namespace this service knows", soap->tag);
+        break;
+    case SOAP_NULL:
+    case SOAP_REQUIRED:
+        soap_client_fault(soap, "malformed request: a required element is missing near <%s>", soap->tag);
+        break;
+    case SOAP_LENGTH:
+        soap_client_fault(soap, "malformed request: value of <%s> too long or too short", soap->tag);
+        break;
+    case SOAP_UTF_ERROR:
+        soap_client_fault(soap, "request is not valid UTF-8");
+        break;
+    case SOAP_MUSTUNDERSTAND:
+        soap_client_fault(soap, "a SOAP header marked mustUnderstand is not understood");
+        break;
+    default:
+        soap_client_fault(soap, "malformed request: the XML cannot be read (gSOAP error %d near <%s>)", err,
+                          soap->tag);
+        break;
+    }
+    return 0;
+}
+
+/* The body of a refusal: a SOAP 1.1 fault (Client, or Server for 503: the
+ * request may be sent again as it is).
+ * The message is ours (static texts and numbers) but escaped all the
+ * same. */
+static size_t front__error_body(int status, const char *msg, char *buf, size_t cap, const char **ctype)
+{
+    char esc[512];
+    size_t o = 0;
+    for (const char *p = msg; *p && o + 7 < sizeof esc; p++) {
+        const char *e = *p == '<' ? "&lt;" : *p == '>' ? "&gt;" : *p == '&' ? "&amp;" : NULL;
+        if (e != NULL) {
+            memcpy(esc + o, e, strlen(e));
+            o += strlen(e);
+        } else {
+            esc[o++] = *p;
+        }
+    }
+    esc[o] = '\0';
+    *ctype = "text/xml; charset=utf-8";
+    int n = snprintf(buf, cap,
+                     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                     "<SOAP-ENV:Envelope xmlns:SOAP-ENV=\"http://schemas.xmlsoap.org/soap/envelope/\">"
+                     "<SOAP-ENV:Body><SOAP-ENV:Fault><faultcode>SOAP-ENV:%s</faultcode>"
+                     "<faultstring>%s</faultstring></SOAP-ENV:Fault></SOAP-ENV:Body></SOAP-ENV:Envelope>\n",
+                     status == 503 ? "Server" : "Client", esc);
+    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+/* Answers the exchange with a fault of our own (the request never reached
+ * gSOAP) and closes the connection after it. */
+static void front__refuse(soap_worker_t *w, int status, const char *msg)
+{
+    char body[1536], extra[64] = "";
+    const char *ctype;
+    size_t n = front__error_body(status, msg, body, sizeof body, &ctype);
+    if (status == 405)
+        snprintf(extra, sizeof extra, "Allow: GET, POST\r\n");
+    else if (status == 503)
+        snprintf(extra, sizeof extra, "Retry-After: 1\r\n");
+    http_close_after(w->x);
+    http_discard(w->x);
+    if (http_respond(w->x, status, ctype, extra, body, n) != ENT_OK)
+        log_error("cannot write a refusal: out of memory");
+    metrics_soap(w->operation ? w->operation : "none", "FAULT");
+}
+
+/* Whether the Content-Type of r is a media type a SOAP body comes in (or
+ * absent: the body is then taken for what the path says it is). */
+static bool front__xml_body(const http_request_t *r)
+{
+    const char *v;
+    size_t n;
+    return !http_header(r, "Content-Type", &v, &n) || http_content_type_is(r, "text/xml") || http_content_type_is(r, "application/soap+xml") ||
+           http_content_type_is(r, "application/xml");
+}
+
+/* The operation a request element (local name) asks for; NULL if none. */
+static const char *front__operation(const char *tag)
+{
+    static const char *const ops[][2] = {
+        {"upgradeLicenseRequest", "upgradeLicense"}, {"upsellLicenseRequest", "upsellLicense"},
+        {"renewLicenseRequest", "renewLicense"}, {"createSimpleEntitlementRequest", "createSimpleEntitlement"},
+        {"searchEntitlementRequest", "getEntitlementsQuery"}, {"getEntitlementCountRequest", "getEntitlementCount"},
+        {"setEntitlementStateRequest", "setEntitlementState"}, {"setLineItemStateRequest", "setLineItemState"},
+        {"deleteEntitlementRequest", "deleteEntitlement"}};
+    const char *local = strchr(tag, ':');
+    local = local ? local + 1 : tag;
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (strcmp(local, ops[i][0]) == 0)
+            return ops[i][1];
+    return NULL;
+}
+
+/* Checks the body with the guard; false (with the refusal written) when it
+ * is refused. */
+static bool front__guard(soap_worker_t *w, char *body, size_t *len)
+{
+    guard_result_t g = {GUARD_OK, 0, NULL, 0};
+    if (guard_check(body, len, w->cfg->max_depth, &g) == GUARD_OK)
+        return true;
+    char msg[160];
+    const char *m = g.what;
+    if (g.verdict == GUARD_DEPTH) {
+        snprintf(msg, sizeof msg, "XML nesting deeper than %d levels", w->cfg->max_depth);
+        m = msg;
+    } else if (g.verdict == GUARD_BAD_CHAR) {
+        snprintf(msg, sizeof msg, "malformed request: character U+%04lX is not allowed in XML 1.0 (byte %zu "
+                 "of the body)", g.code, g.offset);
+        m = msg;
+    } else if (g.verdict == GUARD_ATTRIBUTES) {
+        snprintf(msg, sizeof msg, "an element has more than %d attributes", GUARD_MAX_ATTRIBUTES);
+        m = msg;
+    } else if (g.verdict != GUARD_DTD && g.verdict != GUARD_BAD_UTF8) {
+        snprintf(msg, sizeof msg, "malformed request: %s (byte %zu of the body)", g.what, g.offset);
+        m = msg;
+    }
+    log_info("request refused: %s", m);
+    front__refuse(w, 500, m);
+    return false;
+}
+
+/* Serves one whole request of the exchange x. */
+static void front__serve(void *state, http_exchange_t *x)
+{
+    soap_worker_t *w = state;
+    struct soap *soap = w->soap;
+    const http_request_t *r = http_request(x);
+    bool is_get = strcmp(r->method, "GET") == 0;
+    int status = -1;
+
+    w->x = x;
+    w->request_id = r->request_id;
+    w->host = r->host;
+    w->operation = NULL;
+    w->outcome = NULL;
+    memset(&w->user, 0, sizeof w->user);
+    http_set_route(x, "/flexnet/services");
+
+    if (!is_get && strcmp(r->method, "POST") != 0) {
+        front__refuse(w, 405, "only GET (the WSDL) and POST (SOAP requests) are supported");
+        return;
+    }
+    if (!is_get && http_content_type_is(r, "multipart/related")) {
+        front__refuse(w, 415, "multipart (MIME, MTOM) requests are not supported; send text/xml");
+        return;
+    }
+    if (!is_get && !front__xml_body(r)) {
+        front__refuse(w, 415, "the body must be text/xml (or application/soap+xml)");
+        return;
+    }
+    if (soap_endpoint_version(r->path) != 0)
+        http_set_route(x, "/flexnet/services/{version}/EntitlementOrderService");
+
+    /* The normalized request: the body goes after room for the header, is
+     * checked (and maybe rewritten shorter) there, and the header is then
+     * written in front of it. */
+    size_t room = soap_request_header_max(r), blen = r->body_len;
+    if (room + blen + 1 > w->req_cap) {
+        size_t want = w->req_cap ? w->req_cap : FRONT_BUF_MIN;
+        while (want < room + blen + 1)
+            want *= 2;
+        char *p = realloc(w->req, want);
+        if (p == NULL) {
+            log_error("out of memory for a request of %zu bytes", r->body_len);
+            front__refuse(w, 413, "request too large for the memory available");
+            return;
+        }
+        w->req = p;
+        w->req_cap = want;
+    }
+    memcpy(w->req + room, r->body, blen);
+    if (!is_get && !front__guard(w, w->req + room, &blen))
+        goto out;
+    size_t hl = soap_request_header(r, blen, w->req, room);
+    if (hl == 0) { /* room is computed to fit: a bug if it does not */
+        log_error("normalized header of %zu bytes does not fit", r->headers_len);
+        front__refuse(w, 500, "internal error: the request header could not be prepared");
+        goto out;
+    }
+    memmove(w->req + hl, w->req + room, blen);
+    w->req_len = hl + blen;
+    w->req_pos = 0;
+    w->body = w->req + hl;
+    w->body_len = blen;
+
+    snprintf(w->extra_header, sizeof w->extra_header, "X-Request-Id: %s", r->request_id);
+    /* gSOAP reads and writes through us, but polls the socket before it
+     * writes a fault. */
+    soap->socket = http_socket(x);
+    soap->keep_alive = -1;
+    soap_begin(soap);
+    soap->http_extra_header = w->extra_header;
+    if (soap_begin_recv(soap) != SOAP_OK) {
+        if (soap->error == SOAP_STOP) /* GET served */
+            goto done;
+        if (soap->status == SOAP_GET && soap->error >= 400 && soap->error < 600) {
+            /* soap_http_get found nothing at this path. */
+            status = soap->error;
+            soap->error = SOAP_OK;
+            soap_client_fault(soap, "no resource at this path; the WSDL is at /flexnet/services/v4/EntitlementOrderService?wsdl");
+        } else {
+            status = server__read_error(soap);
+        }
+    } else if (soap_endpoint_version(soap->path) == 0) {
+        soap->error = SOAP_OK;
+        soap_client_fault(soap, "no service at this path; use /flexnet/services/v4/EntitlementOrderService");
+        status = 404;
+    } else if (soap_envelope_begin_in(soap) || soap_recv_header(soap) || soap_body_begin_in(soap)) {
+        status = server__read_error(soap);
+    } else {
+        if (soap_peek_element(soap) == SOAP_OK || soap->error == SOAP_TAG_MISMATCH)
+            w->operation = front__operation(soap->tag);
+        soap->error = SOAP_OK;
+        if (soap_serve_request(soap) != SOAP_OK) {
+            int err = soap->error;
+            if (err == SOAP_FAULT || (err >= 400 && err < 600)) {
+                /* A handler set its fault (auth, unavailable). */
+                status = err != SOAP_FAULT ? err : 0;
+                soap->error = SOAP_FAULT;
+            } else if (err != SOAP_STOP) {
+                status = server__read_error(soap);
+            }
+        }
+    }
+    if (status >= 0) {
+        http_discard(x); /* nothing of a response cut short goes before the fault */
+        soap->http_extra_header = w->extra_header;
+        server__send_fault(soap, status);
+        http_close_after(x);
+    } else if (w->validator != NULL && soap->status == SOAP_POST) {
+        server__validate_response(w, soap_endpoint_version(soap->path));
+    }
+    if (soap->status == SOAP_POST)
+        metrics_soap(w->operation ? w->operation : "none", status >= 0 ? "FAULT" : w->outcome ? w->outcome : "FAULT");
+done:
+    if (soap->keep_alive == 0 || soap->error == SOAP_EOF)
+        http_close_after(x);
+    soap_destroy(soap);
+    soap_end(soap);
+    soap->socket = SOAP_INVALID_SOCKET;
+out:
+    if (w->req_cap > 16 * FRONT_BUF_MIN) {
+        free(w->req);
+        w->req = NULL;
+        w->req_cap = 0;
+    }
+    w->x = NULL;
+}
+
+static void *front__worker_new(void *ctx)
+{
+    soap_front_t *f = ctx;
+    soap_worker_t *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return NULL;
+    struct soap *soap = soap_new1(SOAP_IO_KEEPALIVE | SOAP_XML_STRICT | SOAP_C_UTFSTRING);
+    if (soap == NULL) {
+        free(w);
+        return NULL;
+    }
+    soap_set_omode(soap, SOAP_IO_KEEPALIVE | SOAP_C_UTFSTRING);
+    soap_set_namespaces(soap, namespaces);
+    soap->recv_timeout = f->cfg->recv_timeout_s;
+    soap->send_timeout = f->cfg->send_timeout_s;
+    soap->maxlevel = (unsigned)f->cfg->max_depth;
+    soap->maxoccurs = (size_t)f->cfg->max_occurs;
+    soap->recv_maxlength = (ULONG64)f->cfg->max_body_bytes + 2 * 65536;
+    soap->max_keep_alive = 0; /* no per-connection request limit */
+    w->cfg = f->cfg;
+    w->pool = f->pool;
+    w->auth = f->auth;
+    w->group = f->group;
+    w->validator = f->validator;
+    w->soap = soap;
+    soap->fsend = server__fsend;
+    soap->frecv = server__frecv;
+    soap->fget = soap_http_get;
+    soap->fclosesocket = server__fclosesocket;
+    soap->fshutdownsocket = server__fshutdownsocket;
+    soap->user = w;
+    return w;
+}
+
+static void front__worker_free(void *state)
+{
+    soap_worker_t *w = state;
+    soap_free(w->soap);
+    free(w->req);
+    free(w);
+}
+
+int soap_front_new(const ent_config_t *cfg, db_pool_t *pool, auth_t *auth, soap_front_t **out)
+{
+    soap_front_t *f = calloc(1, sizeof *f);
+    int rc = ENT_OK;
+    if (f == NULL)
+        return ENT_ENOMEM;
+    f->cfg = cfg;
+    f->pool = pool;
+    f->auth = auth;
+    if (cfg->commit_groups > 0 &&
+        (rc = lc_group_new(cfg->commit_groups, (size_t)cfg->max_units, &f->group)) != ENT_OK)
+        goto fail;
+    if (cfg->validate_xml && (rc = validator_new(&f->validator)) != ENT_OK) {
+        log_error("cannot load the schema for ENTITLEMENTD_VALIDATE_XML: %s", ent_strerror(rc));
+        goto fail;
+    }
+    *out = f;
+    return ENT_OK;
+fail:
+    soap_front_free(f);
+    return rc;
+}
+
+void soap_front_free(soap_front_t *f)
+{
+    if (f == NULL)
+        return;
+    lc_group_free(f->group);
+    validator_free(f->validator);
+    free(f);
+}
+
+http_front_t soap_front_http(soap_front_t *f)
+{
+    http_front_t h = {
+        .prefix = "/flexnet/services",
+        .max_body = (size_t)f->cfg->max_body_bytes,
+        .ctx = f,
+        .worker_new = front__worker_new,
+        .worker_free = front__worker_free,
+        .serve = front__serve,
+        .error_body = front__error_body,
+    };
+    return h;
+}
