@@ -21,8 +21,10 @@
 #include "core/metrics.h"
 #include "db/pool.h"
 #include "http/http.h"
+#include "jobs/jobs.h"
 #include "rest/rest.h"
 #include "soap/front.h"
+#include "updates/updates.h"
 
 static void usage(FILE *out)
 {
@@ -71,6 +73,7 @@ int main(int argc, char **argv)
     auth_t *auth = NULL;
     soap_front_t *soap = NULL;
     rest_front_t *rest = NULL;
+    job_runner_t *jobs = NULL;
     http_server_t *server = NULL;
     sigset_t sigs;
     int sig = 0, rc, status = 1;
@@ -114,8 +117,15 @@ int main(int argc, char **argv)
         log_error("cannot create the database pool: %s", ent_strerror(rc));
         return 1;
     }
+    static const job_kind_t kinds[] = {{UPDATES_JOB_STATUSLOG, updates_statuslog_run, NULL}};
+    job_options_t jopt = {conninfo, cfg.db_connect_timeout_s, cfg.job_workers, cfg.job_lease_s, cfg.job_poll_ms,
+                          cfg.statuslog_retention_h * 3600, kinds, (int)(sizeof kinds / sizeof kinds[0])};
+    if (cfg.job_workers > 0 && (rc = job_runner_start(&jopt, &jobs)) != ENT_OK) {
+        log_error("cannot start the job workers: %s", ent_strerror(rc));
+        goto out;
+    }
     if ((rc = auth_new(pool, &auth)) != ENT_OK || (rc = soap_front_new(&cfg, pool, auth, &soap)) != ENT_OK ||
-        (rc = rest_front_new(&cfg, pool, auth, &rest)) != ENT_OK) {
+        (rc = rest_front_new(&cfg, pool, auth, jobs, &rest)) != ENT_OK) {
         log_error("cannot start: %s", ent_strerror(rc));
         goto out;
     }
@@ -125,12 +135,13 @@ int main(int argc, char **argv)
         goto out;
     }
     if ((rc = metrics_add_collector(main__collect_http, server)) != ENT_OK ||
-        (rc = metrics_add_collector(main__collect_pool, pool)) != ENT_OK) {
+        (rc = metrics_add_collector(main__collect_pool, pool)) != ENT_OK ||
+        (jobs != NULL && (rc = metrics_add_collector(job_runner_collect, jobs)) != ENT_OK)) {
         log_error("cannot register the metrics collectors: %s", ent_strerror(rc));
         goto out;
     }
-    log_info("entitlementd listening on %s:%d (%d workers, %d database connections)", cfg.bind,
-             http_server_port(server), cfg.workers, cfg.db_pool_size);
+    log_info("entitlementd listening on %s:%d (%d workers, %d database connections, %d job workers)", cfg.bind,
+             http_server_port(server), cfg.workers, cfg.db_pool_size, cfg.job_workers);
 
     while (sigwait(&sigs, &sig) != 0)
         ;
@@ -140,6 +151,7 @@ out:
     if (server != NULL)
         http_server_stop(server);
     metrics_clear_collectors();
+    job_runner_stop(jobs);
     rest_front_free(rest);
     soap_front_free(soap);
     auth_free(auth);

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "../core/err.h"
+#include "../db/auth_store.h"
 #include "../db/pool.h"
 
 /* Longest user name or password we look at; longer ones simply fail. */
@@ -56,6 +57,39 @@ bool auth_basic_parse(const char *value, size_t n, char login[AUTH_MAX_LOGIN + 1
 /* Decodes the FlexNet UserPassword header element (base64) into password.
  * False when it is not base64, too long or holds a NUL byte. */
 bool auth_flexnet_password(const char *b64, char password[AUTH_MAX_FIELD + 1]);
+
+/* API tokens: "etd_" and 43 base64url characters (256 random bits). */
+#define AUTH_TOKEN_PREFIX "etd_"
+#define AUTH_TOKEN_LEN 47
+
+/* Makes a new API token into token (NUL-terminated) and its SHA-256 (what
+ * is stored) into hash. */
+int auth_token_make(char token[AUTH_TOKEN_LEN + 1], unsigned char hash[32]) ENT_MUSTCHECK;
+
+/* Checks an API token (n bytes): AUTH_OK with *out (who it speaks for),
+ * AUTH_DENIED (unknown, revoked, malformed) or AUTH_UNAVAILABLE. A token
+ * seen lately is remembered for a few seconds; statements that act for it
+ * check again that it is not revoked. */
+auth_verdict_t auth_token(auth_t *a, const char *token, size_t n, store_token_t *out, const char **why);
+
+/* A JWT checked against a publisher's key: which key, whose. */
+typedef struct auth_jwt {
+    long long key_id;
+    char publisher[STORE_MAX_NAME + 1];
+} auth_jwt_t;
+
+/* Verifies a JWT (n bytes) of an update client: RS256 or ES256 only, the
+ * key named by the header's kid, or else each active key of publisher (the
+ * body's publisherName; NULL: the token's iss), exp required, nbf honoured,
+ * leeway_s seconds either way. AUTH_OK with *out; AUTH_DENIED (*why says
+ * which rule failed); AUTH_UNAVAILABLE. A key is looked up before any
+ * verification: without one nothing is verified. */
+auth_verdict_t auth_jwt(auth_t *a, const char *token, size_t n, const char *publisher, int leeway_s,
+                        auth_jwt_t *out, const char **why);
+
+/* Forgets what is remembered of the key kid or the keys of publisher (a
+ * statement found the key retired, or it was just changed). */
+void auth_forget_keys(auth_t *a);
 
 /* The token of an "Authorization: Bearer <token>" value (n bytes): sets
  * *token and *len. False when the scheme is not Bearer or the token is

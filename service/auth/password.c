@@ -27,12 +27,9 @@
 #include "../core/base64.h"
 #include "../core/password.h"
 #include "../db/store.h"
-#include "auth.h"
+#include "auth_int.h"
 
-#define AUTH_CACHE_SLOTS 64
 #define AUTH_CACHE_TTL 60
-/* yescrypt checks at once: the cores there are, on the machines we aim at. */
-#define AUTH_MAX_HASHING 2
 /* Requests that may wait for a check at once; more are answered 503 at
  * once, so that a flood of new or wrong credentials cannot take every
  * worker from clients whose credentials are remembered. */
@@ -40,26 +37,6 @@
 #define AUTH_DEFAULT_DOMAIN "FLEXnet"
 /* Longest decoded HTTP Basic credentials ("login:password") we look at. */
 #define AUTH_MAX_BASIC (AUTH_MAX_LOGIN + 1 + AUTH_MAX_FIELD)
-
-typedef struct auth_slot {
-    unsigned char mac[32];
-    time_t expires;
-    bool is_admin;
-} auth_slot_t;
-
-struct auth {
-    db_pool_t *pool;
-    pthread_mutex_t lock;
-    pthread_cond_t checked;                          /* a check in progress has ended */
-    unsigned char key[32];
-    auth_slot_t slots[AUTH_CACHE_SLOTS];
-    unsigned char checking[AUTH_MAX_HASHING][32];    /* credentials being checked */
-    bool in_use[AUTH_MAX_HASHING];
-    unsigned gen[AUTH_MAX_HASHING];                  /* checks ended in each slot */
-    bool verdict[AUTH_MAX_HASHING];                  /* of the last check ended there */
-    bool admin[AUTH_MAX_HASHING];                    /* and whether the user is an admin */
-    int waiting;
-};
 
 int auth_new(db_pool_t *pool, auth_t **out)
 {
@@ -73,6 +50,8 @@ int auth_new(db_pool_t *pool, auth_t **out)
     c->pool = pool;
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->checked, NULL);
+    pthread_mutex_init(&c->tokens_lock, NULL);
+    pthread_mutex_init(&c->keys_lock, NULL);
     *out = c;
     return ENT_OK;
 }
@@ -81,6 +60,9 @@ void auth_free(auth_t *c)
 {
     if (c == NULL)
         return;
+    auth_forget_keys(c);
+    pthread_mutex_destroy(&c->keys_lock);
+    pthread_mutex_destroy(&c->tokens_lock);
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->checked);
     OPENSSL_cleanse(c, sizeof *c);

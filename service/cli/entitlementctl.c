@@ -12,9 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../auth/auth.h"
 #include "../core/config.h"
 #include "../core/log.h"
 #include "../core/password.h"
+#include "../db/auth_store.h"
 #include "../db/pool.h"
 #include "../db/query.h"
 #include "../db/store.h"
@@ -38,7 +40,12 @@ static const char *const ctl_usage =
     "                                           allow upgrades (upsells) between two products\n"
     "  entitlement show ID                      an entitlement (entitlementId or uniqueId), its line\n"
     "                                           items as a lineage tree with their attributes in\n"
-    "                                           brief, and its audit trail\n\n"
+    "                                           brief, and its audit trail\n"
+    "  token add --tenant T | --user NAME       issue an API token for a device reporter of tenant T\n"
+    "                                           or an integration acting as user NAME; the token is\n"
+    "                                           printed once, as the last line of standard output\n"
+    "  token list                               every token: id, tenant or user, created, revoked\n"
+    "  token revoke ID                          revoke a token at once (every daemon)\n\n"
     "Database: DATABASE_URL, else the embedded cluster under ENTITLEMENTD_HOME (default var/).\n";
 
 static int ctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -133,6 +140,61 @@ static int ctl_user(int argc, char **argv, db_conn_t *c)
         return ctl_fail("cannot add the user: %s", ent_strerror(rc));
     printf("user %s added\n", argv[1]);
     return 0;
+}
+
+static void ctl_token_row(void *ctx, const char *const *cols)
+{
+    (void)ctx;
+    printf("%-6s %-8s %-32s %-20s %s\n", cols[0], cols[1][0] ? "tenant" : "user", cols[1][0] ? cols[1] : cols[2],
+           cols[3], cols[4][0] ? cols[4] : "active");
+}
+
+static int ctl_token(int argc, char **argv, db_conn_t *c)
+{
+    const char *why;
+    int rc;
+
+    if (strcmp(argv[0], "add") == 0) {
+        const char *tenant = ctl_option(argc, argv, "--tenant", NULL);
+        const char *user = ctl_option(argc, argv, "--user", NULL);
+        char token[AUTH_TOKEN_LEN + 1];
+        unsigned char hash[32];
+        long long id = 0;
+        if ((tenant == NULL) == (user == NULL))
+            return ctl_fail("%s", "usage: token add --tenant T | --user NAME (one of them)");
+        const char *name = tenant ? tenant : user;
+        if (!ctl_name_ok(tenant ? "tenant" : "user name", name))
+            return 1;
+        if (!lc_id_valid(name, &why))
+            return ctl_fail("%s '%s' is not valid: %s", tenant ? "tenant" : "user name", name, why);
+        if ((rc = auth_token_make(token, hash)) != ENT_OK)
+            return ctl_fail("cannot make a token: %s", ent_strerror(rc));
+        if ((rc = store_token_add(c, hash, tenant, user, &id)) != ENT_OK)
+            return ctl_fail("cannot store the token: %s", ent_strerror(rc));
+        printf("token %lld for %s %s (shown only now; keep it secret):\n%s\n", id, tenant ? "tenant" : "user",
+               name, token);
+        explicit_bzero(token, sizeof token);
+        return 0;
+    }
+    if (strcmp(argv[0], "list") == 0) {
+        printf("%-6s %-8s %-32s %-20s %s\n", "ID", "FOR", "NAME", "CREATED", "REVOKED");
+        rc = store_token_list(c, ctl_token_row, NULL);
+        return rc == ENT_OK ? 0 : ctl_fail("cannot list the tokens: %s", ent_strerror(rc));
+    }
+    if (strcmp(argv[0], "revoke") == 0 && argc >= 2) {
+        char *end = NULL;
+        long long id = strtoll(argv[1], &end, 10);
+        if (end == argv[1] || *end != '\0' || id <= 0)
+            return ctl_fail("'%s' is not a token id (see token list)", argv[1]);
+        rc = store_token_revoke(c, id);
+        if (rc == ENT_ENOTFOUND)
+            return ctl_fail("no active token %lld", id);
+        if (rc != ENT_OK)
+            return ctl_fail("cannot revoke the token: %s", ent_strerror(rc));
+        printf("token %lld revoked\n", id);
+        return 0;
+    }
+    return ctl_fail("%s", "usage: token add --tenant T | --user NAME, token list, token revoke ID");
 }
 
 static int ctl_product(int argc, char **argv, db_conn_t *c)
@@ -403,7 +465,8 @@ int main(int argc, char **argv)
         rc = db_migrate(conninfo, cfg.db_connect_timeout_s);
         return rc == ENT_OK ? 0 : ctl_fail("migration failed: %s", ent_strerror(rc));
     }
-    if (strcmp(argv[1], "user") != 0 && strcmp(argv[1], "product") != 0 && strcmp(argv[1], "entitlement") != 0) {
+    if (strcmp(argv[1], "user") != 0 && strcmp(argv[1], "product") != 0 && strcmp(argv[1], "entitlement") != 0 &&
+        strcmp(argv[1], "token") != 0) {
         fputs(ctl_usage, stderr);
         return 2;
     }
@@ -417,6 +480,8 @@ int main(int argc, char **argv)
         rc = ctl_user(argc - 2, argv + 2, conn);
     else if (strcmp(argv[1], "product") == 0)
         rc = ctl_product(argc - 2, argv + 2, conn);
+    else if (strcmp(argv[1], "token") == 0)
+        rc = ctl_token(argc - 2, argv + 2, conn);
     else
         rc = ctl_entitlement(argc - 2, argv + 2, conn);
     db_pool_release(pool, conn);

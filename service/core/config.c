@@ -81,6 +81,18 @@ static const cfg_setting_t cfg__table[] = {
     INT_SETTING("ENTITLEMENTD_MAX_BUFFERED_MB", max_buffered_mb, 1, 65536, "256",
                 "MiB of requests still arriving (and responses still leaving) that all connections "
                 "together may hold; a request that would go over is answered 503."),
+    INT_SETTING("ENTITLEMENTD_JWT_LEEWAY", jwt_leeway_s, 0, 60, "30",
+                "Seconds of clock skew allowed when checking a JWT's exp and nbf (at most 60)."),
+    INT_SETTING("ENTITLEMENTD_STATUSLOG_RETENTION_HOURS", statuslog_retention_h, 1, 8760, "24",
+                "Hours a status log can be polled; older ones answer 404 and are purged."),
+    INT_SETTING("ENTITLEMENTD_JOB_WORKERS", job_workers, 0, 64, "2",
+                "Job worker threads of this daemon (each with its own database connection); 0 leaves the "
+                "queue to other daemons on the same database."),
+    INT_SETTING("ENTITLEMENTD_JOB_LEASE", job_lease_s, 1, 3600, "30",
+                "Seconds a claimed job is held; a job whose daemon died is taken again after this."),
+    INT_SETTING("ENTITLEMENTD_JOB_POLL_MS", job_poll_ms, 10, 60000, "1000",
+                "Milliseconds between looks at the queue when no notification arrives (the fallback of "
+                "LISTEN/NOTIFY)."),
     INT_SETTING("ENTITLEMENTD_VALIDATE_XML", validate_xml, 0, 1, "0",
                 "1: also validate every request and response against the XSD with libxml2 "
                 "(slower; the test suite validates responses on the client side anyway)."),

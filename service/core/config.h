@@ -34,6 +34,11 @@ typedef struct ent_config {
     int validate_xml;           /* 1: validate requests and responses against the XSD */
     int commit_groups;          /* commit groups written at once; 0: no grouping */
     int max_buffered_mb;        /* MiB of requests and responses waiting in connections, all together */
+    int jwt_leeway_s;           /* clock skew allowed on a JWT's exp and nbf */
+    int statuslog_retention_h;  /* status logs are polled (then purged) this many hours */
+    int job_workers;            /* job worker threads of this daemon; 0: none */
+    int job_lease_s;            /* how long a claimed job is held before another daemon may take it */
+    int job_poll_ms;            /* how often idle workers look for jobs without a notification */
 } ent_config_t;
 
 /* Fills cfg with defaults, then overrides from the environment. On a bad

@@ -183,4 +183,141 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
         "AS a (rq, us, ek, eu, pa, na) "
         "JOIN ins ON ins.activation_id = a.na) "
         "SELECT activation_id, unique_id FROM ins"},
+
+    /* API tokens: $1 the SHA-256 of the token (hex). */
+    [STMT_TOKEN_ADD] = {"token_add",
+        "INSERT INTO api_tokens (token_hash, tenant, username) VALUES (decode($1, 'hex'), $2, $3) RETURNING id"},
+    [STMT_TOKEN_FIND] = {"token_find",
+        "SELECT id, tenant, username FROM api_tokens WHERE token_hash = decode($1, 'hex') AND revoked_at IS NULL"},
+    [STMT_TOKEN_REVOKE] = {"token_revoke",
+        "UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING id"},
+    /* Publisher keys; the key itself travels as hex of its DER bytes. */
+    [STMT_KEY_ADD] = {"key_add",
+        "INSERT INTO publisher_keys (publisher, kid, alg, public_key, created_by) "
+        "VALUES ($1, $2, $3, decode($4, 'hex'), $5) RETURNING id"},
+    [STMT_KEY_BY_KID] = {"key_by_kid",
+        "SELECT id, publisher, kid, encode(public_key, 'hex') FROM publisher_keys "
+        "WHERE kid = $1 AND retired_at IS NULL"},
+    /* The newest first: a rotation's new key is tried before the old. */
+    [STMT_KEY_BY_PUBLISHER] = {"key_by_publisher",
+        "SELECT id, publisher, kid, encode(public_key, 'hex') FROM publisher_keys "
+        "WHERE publisher = $1 AND retired_at IS NULL ORDER BY id DESC LIMIT 16"},
+    [STMT_KEY_RETIRE] = {"key_retire",
+        "UPDATE publisher_keys SET retired_at = now() WHERE kid = $1 AND retired_at IS NULL "
+        "AND ($2::text IS NULL OR publisher = $2) RETURNING id, publisher"},
+    /* The stored first response of ($1 scope, $2 key), unless expired. */
+    [STMT_IDEM_GET] = {"idem_get",
+        "SELECT encode(request_hash, 'hex'), status, headers, body FROM idempotency_keys "
+        "WHERE scope = $1 AND key = $2 AND created_at > now() - interval '24 hours'"},
+    /* A status log, its job and the wake-up of the workers, in one
+     * statement (one round trip, one implicit transaction), if key $1 is
+     * still active and, with an Idempotency-Key ($6), the key is new (or
+     * its row expired). $2 polling id, $3 publisher, $4 the request;
+     * $5..$10 the idempotency row. Returns whether the key is active and
+     * whether the status log was written. */
+    [STMT_STATUSLOG_POST] = {"statuslog_post",
+        "WITH k AS (SELECT 1 FROM publisher_keys WHERE id = $1 AND retired_at IS NULL), "
+        "idem AS (INSERT INTO idempotency_keys (scope, key, request_hash, status, headers, body) "
+        "SELECT $5, $6, decode($7, 'hex'), $8, $9, $10 WHERE $6::text IS NOT NULL AND EXISTS (SELECT 1 FROM k) "
+        "ON CONFLICT (scope, key) DO UPDATE SET request_hash = excluded.request_hash, status = excluded.status, "
+        "headers = excluded.headers, body = excluded.body, created_at = now() "
+        "WHERE idempotency_keys.created_at <= now() - interval '24 hours' RETURNING 1), "
+        "go AS (SELECT 1 FROM k WHERE $6::text IS NULL OR EXISTS (SELECT 1 FROM idem)), "
+        "s AS (INSERT INTO status_logs (polling_id, publisher, request) SELECT $2, $3, $4::jsonb FROM go "
+        "RETURNING id), "
+        "j AS (INSERT INTO jobs (kind, ref) SELECT 'statusLog', id FROM s RETURNING id) "
+        "SELECT EXISTS (SELECT 1 FROM k), (SELECT count(*) FROM (SELECT pg_notify('entitlementd_jobs', "
+        "'statusLog') FROM j) n)"},
+    /* A poll: whether key $1 is still active, and the status log $2 of
+     * publisher $3 younger than $4 seconds (NULLs when there is none). */
+    [STMT_STATUSLOG_POLL] = {"statuslog_poll",
+        "SELECT EXISTS (SELECT 1 FROM publisher_keys WHERE id = $1 AND retired_at IS NULL), s.id, s.done, "
+        "s.result_key, s.result_message, s.result_arguments FROM (SELECT 1) one "
+        "LEFT JOIN status_logs s ON s.polling_id = $2 AND s.publisher = $3 "
+        "AND s.created_at > now() - make_interval(secs => $4::int)"},
+    [STMT_STATUSLOG_PUBLISHER] = {"statuslog_publisher",
+        "SELECT publisher FROM status_logs WHERE polling_id = $1"},
+    /* The requests of status logs $1 not yet done, field by field, locked
+     * for their job (in the order of store_statuslog_t). */
+    [STMT_STATUSLOG_READ] = {"statuslog_read",
+        "SELECT id, publisher, request->>'id', request->>'idType', coalesce(request->>'deviceClass', 'client'), "
+        "request->>'platform', request->>'language', request->>'statusCode', request->>'statusReason', "
+        "request->>'updateId', request->>'updateName', request->>'packageId', request->>'timeStamp' "
+        "FROM status_logs WHERE id = ANY ($1::bigint[]) AND NOT done ORDER BY id FOR UPDATE"},
+    /* The result of status log $1: with $2 true, the device ($3 publisher,
+     * $4 idType, $5 id, $6 class, $7 platform, $8 language) is recorded and
+     * the status ($9 code, $10 reason, $11 updateId, $12 updateName,
+     * $13 packageId, $14 timeStamp) appended to its history; the status
+     * log gets $15 key, $16 message, $17 arguments either way. */
+    [STMT_STATUSLOG_RECORD] = {"statuslog_record",
+        "WITH d AS (INSERT INTO update_devices (publisher, id_type, device_id, device_class, platform, language) "
+        "SELECT $3, $4, $5, $6, $7, $8::int WHERE $2::boolean "
+        "ON CONFLICT (publisher, id_type, device_id) DO UPDATE SET last_seen = now(), "
+        "device_class = excluded.device_class, platform = coalesce(excluded.platform, update_devices.platform), "
+        "language = coalesce(excluded.language, update_devices.language) RETURNING id), "
+        "h AS (INSERT INTO update_history (device, status_log, status_code, status_reason, update_id, update_name, "
+        "package_id, reported_at) SELECT d.id, $1, $9::int, $10, $11, $12, $13, $14 FROM d RETURNING 1) "
+        "UPDATE status_logs SET done = true, done_at = now(), result_key = $15, result_message = $16, "
+        "result_arguments = $17 WHERE id = $1 AND NOT done RETURNING (SELECT count(*) FROM h)"},
+    /* A device status report, in one statement, if token $1 is still
+     * active and, with an Idempotency-Key ($11), the key is new: the report
+     * once ($2 tenant, $3 device, $4 session, $5 source, $6 the stamps'
+     * hash, $7 its newest timestamp, $8 the nodes, $9 their ids); when it
+     * is the device's newest, the device's nodes become its nodes. $10..$15
+     * the idempotency row ($10 scope). Returns whether the token is active,
+     * whether the statement went ahead and whether the report is new. */
+    [STMT_DEVICE_REPORT] = {"device_report",
+        "WITH t AS (SELECT 1 FROM api_tokens WHERE id = $1 AND revoked_at IS NULL), "
+        "idem AS (INSERT INTO idempotency_keys (scope, key, request_hash, status, headers, body) "
+        "SELECT $10, $11, decode($12, 'hex'), $13, $14, $15 WHERE $11::text IS NOT NULL AND EXISTS (SELECT 1 FROM t) "
+        "ON CONFLICT (scope, key) DO UPDATE SET request_hash = excluded.request_hash, status = excluded.status, "
+        "headers = excluded.headers, body = excluded.body, created_at = now() "
+        "WHERE idempotency_keys.created_at <= now() - interval '24 hours' RETURNING 1), "
+        "go AS (SELECT 1 FROM t WHERE $11::text IS NULL OR EXISTS (SELECT 1 FROM idem)), "
+        "r AS (INSERT INTO device_reports (tenant, device_id, session_id, source_id, stamp_key, latest_ms, nodes) "
+        "SELECT $2, $3, $4, $5, decode($6, 'hex'), $7::bigint, $8::jsonb FROM go "
+        "ON CONFLICT (tenant, device_id, session_id, stamp_key) DO NOTHING RETURNING id), "
+        "d AS (INSERT INTO devices (tenant, device_id, latest_ms, latest_report, session_id, source_id) "
+        "SELECT $2, $3, $7::bigint, r.id, $4, $5 FROM r ON CONFLICT (tenant, device_id) DO UPDATE SET "
+        "latest_ms = excluded.latest_ms, latest_report = excluded.latest_report, session_id = excluded.session_id, "
+        "source_id = excluded.source_id, updated_at = now() WHERE devices.latest_ms <= excluded.latest_ms "
+        "RETURNING latest_report), "
+        "gone AS (DELETE FROM device_nodes n WHERE n.tenant = $2 AND n.device_id = $3 AND EXISTS (SELECT 1 FROM d) "
+        "AND n.node_id <> ALL ($9::text[])), "
+        "up AS (INSERT INTO device_nodes (tenant, device_id, node_id, node, report) "
+        "SELECT $2, $3, e->>'id', e, d.latest_report FROM d, jsonb_array_elements($8::jsonb) e "
+        "ON CONFLICT (tenant, device_id, node_id) DO UPDATE SET node = excluded.node, report = excluded.report, "
+        "updated_at = now() RETURNING 1) "
+        "SELECT EXISTS (SELECT 1 FROM t), EXISTS (SELECT 1 FROM go), EXISTS (SELECT 1 FROM r), "
+        "(SELECT count(*) FROM up)"},
+    /* A device's latest state: whether token $1 is still active, then the
+     * device ($2 tenant, $3 device) and its nodes (NULLs when unknown). */
+    [STMT_DEVICE_GET] = {"device_get",
+        "SELECT EXISTS (SELECT 1 FROM api_tokens WHERE id = $1 AND revoked_at IS NULL), d.session_id, "
+        "d.source_id, d.latest_ms, d.updated_at, (SELECT jsonb_agg(n.node ORDER BY n.node_id) FROM device_nodes n "
+        "WHERE n.tenant = d.tenant AND n.device_id = d.device_id)::text FROM (SELECT 1) one "
+        "LEFT JOIN devices d ON d.tenant = $2 AND d.device_id = $3"},
+    /* Up to $3 jobs for claimer $1 with a lease of $2 seconds: queued ones
+     * that are due, and running ones whose lease ran out (their daemon
+     * died), oldest first; locked rows are another worker's. */
+    [STMT_JOBS_CLAIM] = {"jobs_claim",
+        "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1, "
+        "locked_until = now() + make_interval(secs => $2::int) WHERE id IN (SELECT id FROM jobs "
+        "WHERE (state = 'queued' AND run_at <= now()) OR (state = 'running' AND locked_until < now()) "
+        "ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id, kind, coalesce(ref, 0), attempts, max_attempts"},
+    /* Jobs $1 done, if claimer $2 still holds them; in the transaction of
+     * their work. */
+    [STMT_JOBS_COMPLETE] = {"jobs_complete",
+        "DELETE FROM jobs WHERE id = ANY ($1::bigint[]) AND locked_by = $2 AND state = 'running'"},
+    /* Job $1 failed: again after $3 seconds, or for good when $5 (attempts
+     * used up), if claimer $2 still holds it; $4 what went wrong. */
+    [STMT_JOBS_RETRY] = {"jobs_retry",
+        "UPDATE jobs SET state = CASE WHEN $5::boolean THEN 'failed' ELSE 'queued' END, "
+        "run_at = now() + make_interval(secs => $3::double precision), locked_by = NULL, locked_until = NULL, "
+        "last_error = $4 WHERE id = $1 AND locked_by = $2"},
+    /* Depth of the queue by state, and the age of its oldest waiting job. */
+    [STMT_JOBS_STATS] = {"jobs_stats",
+        "SELECT count(*) FILTER (WHERE state = 'queued'), count(*) FILTER (WHERE state = 'running'), "
+        "count(*) FILTER (WHERE state = 'failed'), "
+        "coalesce(extract(epoch FROM now() - min(created_at) FILTER (WHERE state <> 'failed')), 0) FROM jobs"},
 };

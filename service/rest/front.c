@@ -20,6 +20,13 @@ static const rest_route_t rest__routes[] = {
     {"GET", "/readyz", ops_readyz},
     {"GET", "/metrics", ops_metrics},
     {"GET", "/openapi.json", ops_openapi},
+    {"POST", "/uai/2.0/updates/statusLog", statuslog_post},
+    {"GET", "/uai/2.0/updates/statusLog/{pollingId}", statuslog_poll},
+    {"PUT", "/flexnet/operations/api/updates/update-authorization-key", keys_put},
+    {"DELETE", "/flexnet/operations/api/updates/update-authorization-key", keys_delete},
+    {"POST", "/dmps/status/4.0.0", device_post},
+    {"GET", "/dmps/status/4.0.0/tenants/{tenantId}/devices/{deviceId}", device_get},
+    {"GET", "/dmps/status/4.0.0/tenants/{tenantId}/summary", device_summary},
 };
 
 #define REST_NROUTES (sizeof rest__routes / sizeof rest__routes[0])
@@ -128,7 +135,7 @@ static void rest__worker_free(void *state)
     free(state);
 }
 
-int rest_front_new(const ent_config_t *cfg, db_pool_t *pool, auth_t *auth, rest_front_t **out)
+int rest_front_new(const ent_config_t *cfg, db_pool_t *pool, auth_t *auth, job_runner_t *jobs, rest_front_t **out)
 {
     rest_front_t *f = calloc(1, sizeof *f);
     if (f == NULL)
@@ -136,6 +143,7 @@ int rest_front_new(const ent_config_t *cfg, db_pool_t *pool, auth_t *auth, rest_
     f->cfg = cfg;
     f->pool = pool;
     f->auth = auth;
+    f->jobs = jobs;
     *out = f;
     return ENT_OK;
 }

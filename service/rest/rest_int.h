@@ -8,6 +8,8 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "../db/rest_store.h"
+#include "../jobs/jobs.h"
 #include "rest.h"
 
 /* Path parameters of a route ("{pollingId}") at most, and the longest one
@@ -20,6 +22,7 @@ struct rest_front {
     const ent_config_t *cfg;
     db_pool_t *pool;
     auth_t *auth;
+    job_runner_t *jobs;   /* this daemon's job workers; NULL when it runs none */
 };
 
 /* One request being served. */
@@ -63,6 +66,49 @@ bool rest_query(const rest_ctx_t *c, const char *name, char *buf, size_t cap);
 /* Percent-decodes in (n bytes) into out (cap bytes, NUL-terminated); false
  * on a bad escape, a NUL byte or no room. */
 bool rest_decode(const char *in, size_t n, char *out, size_t cap, size_t *out_len);
+
+/* A pooled connection for the request, or NULL after answering 503 (with
+ * Retry-After) when the database cannot be had. */
+db_conn_t *rest_db(rest_ctx_t *c);
+
+/* Gives the connection back; rc is the last result on it (a connection
+ * lost is closed, to be opened anew). */
+void rest_db_release(rest_ctx_t *c, db_conn_t *conn, int rc);
+
+/* Answers a database error: 503 when it cannot be reached, else 500
+ * (details only in the log). */
+void rest_db_error(rest_ctx_t *c, int rc, const char *what);
+
+/* An Idempotency-Key of a POST: the scope (who posted), the key and the
+ * SHA-256 of the request (method, path and body). */
+#define REST_MAX_IDEM_KEY 255
+typedef struct rest_idem {
+    bool present;
+    char scope[300];
+    char key[REST_MAX_IDEM_KEY + 1];
+    char hash_hex[65];
+} rest_idem_t;
+
+/* Reads the request's Idempotency-Key for scope into *i; false after
+ * answering 400 when it is malformed. */
+bool rest_idem_begin(rest_ctx_t *c, const char *scope, rest_idem_t *i);
+
+/* With a key: the stored response for it, replayed when the request is
+ * the same (true: answered) or 409 when it is not (true: answered); false
+ * when the key is new. On a database error answers and returns true. */
+bool rest_idem_replay(rest_ctx_t *c, db_conn_t *conn, const rest_idem_t *i);
+
+/* The store's view of i with the response to keep (NULLs without a key). */
+store_idem_t rest_idem_row(const rest_idem_t *i, int status, const char *headers, const char *body);
+
+/* Update status log (UAI), publisher keys, device status 4.0.0. */
+void statuslog_post(rest_ctx_t *c);
+void statuslog_poll(rest_ctx_t *c);
+void keys_put(rest_ctx_t *c);
+void keys_delete(rest_ctx_t *c);
+void device_post(rest_ctx_t *c);
+void device_get(rest_ctx_t *c);
+void device_summary(rest_ctx_t *c);
 
 /* Operations: health, readiness, metrics, the OpenAPI document. */
 void ops_healthz(rest_ctx_t *c);

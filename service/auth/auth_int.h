@@ -1,0 +1,72 @@
+/*
+ * auth_int.h - the authenticator's state, shared by the files of
+ * service/auth: the cache of verified passwords, of API tokens and of
+ * publishers' keys.
+ */
+#ifndef ENT_AUTH_INT_H
+#define ENT_AUTH_INT_H
+
+#include <openssl/types.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "auth.h"
+
+/* Verified passwords remembered at once. */
+#define AUTH_CACHE_SLOTS 64
+/* yescrypt checks at once: the cores there are, on the machines we aim at. */
+#define AUTH_MAX_HASHING 2
+/* API tokens remembered at once (a hash table; a newer token takes the
+ * slot of an older one). */
+#define AUTH_TOKEN_SLOTS 256
+/* Key lookups remembered at once (by kid or by publisher), and keys per
+ * lookup. */
+#define AUTH_KEY_SLOTS 32
+#define AUTH_KEYS_PER_SLOT 4
+
+typedef struct auth_slot {
+    unsigned char mac[32];
+    time_t expires;
+    bool is_admin;
+} auth_slot_t;
+
+typedef struct auth_token_slot {
+    unsigned char hash[32];
+    time_t expires;
+    store_token_t row;
+} auth_token_slot_t;
+
+/* One key lookup's result: the active keys of a kid or a publisher. */
+typedef struct auth_key_slot {
+    bool by_kid;
+    char name[STORE_MAX_NAME + 1]; /* the kid or the publisher */
+    time_t expires;
+    int n;
+    long long ids[AUTH_KEYS_PER_SLOT];
+    char publishers[AUTH_KEYS_PER_SLOT][STORE_MAX_NAME + 1];
+    EVP_PKEY *keys[AUTH_KEYS_PER_SLOT]; /* one reference each, held by the slot */
+} auth_key_slot_t;
+
+struct auth {
+    db_pool_t *pool;
+    pthread_mutex_t lock;
+    pthread_cond_t checked;                          /* a check in progress has ended */
+    unsigned char key[32];
+    auth_slot_t slots[AUTH_CACHE_SLOTS];
+    unsigned char checking[AUTH_MAX_HASHING][32];    /* credentials being checked */
+    bool in_use[AUTH_MAX_HASHING];
+    unsigned gen[AUTH_MAX_HASHING];                  /* checks ended in each slot */
+    bool verdict[AUTH_MAX_HASHING];                  /* of the last check ended there */
+    bool admin[AUTH_MAX_HASHING];                    /* and whether the user is an admin */
+    int waiting;
+
+    pthread_mutex_t tokens_lock;
+    auth_token_slot_t tokens[AUTH_TOKEN_SLOTS];
+
+    pthread_mutex_t keys_lock;
+    auth_key_slot_t key_slots[AUTH_KEY_SLOTS];
+    unsigned key_next;                               /* the slot a new lookup takes */
+};
+
+#endif

@@ -1,0 +1,160 @@
+/*
+ * The JWTs of update clients, checked against their publisher's public
+ * keys (uploaded with admin credentials, several per publisher).
+ *
+ * The key is chosen before anything is verified: the header's kid names
+ * one active key; without a kid, each active key of the publisher is
+ * tried, newest first. A lookup that finds nothing ends the check (401);
+ * jwt_verify_signature is never called without a key. Lookups are
+ * remembered for AUTH_KEY_TTL seconds with their parsed keys; a key is
+ * never changed once stored, only retired, and the statements that act
+ * for a key check that it is still active.
+ */
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth_int.h"
+#include "jwt.h"
+
+#define AUTH_KEY_TTL 5
+
+/* Drops the keys of slot s; caller holds keys_lock. */
+static void keys__clear(auth_key_slot_t *s)
+{
+    for (int i = 0; i < s->n; i++)
+        EVP_PKEY_free(s->keys[i]);
+    memset(s, 0, sizeof *s);
+}
+
+void auth_forget_keys(auth_t *a)
+{
+    pthread_mutex_lock(&a->keys_lock);
+    for (int i = 0; i < AUTH_KEY_SLOTS; i++)
+        keys__clear(&a->key_slots[i]);
+    pthread_mutex_unlock(&a->keys_lock);
+}
+
+/* The active keys of kid (by_kid) or publisher: copies into ids,
+ * publishers and keys (a reference each, the caller's to free); *n. */
+static auth_verdict_t keys__lookup(auth_t *a, bool by_kid, const char *name, long long *ids,
+                                   char (*publishers)[STORE_MAX_NAME + 1], EVP_PKEY **keys, int *n)
+{
+    time_t now = time(NULL);
+    *n = 0;
+    pthread_mutex_lock(&a->keys_lock);
+    for (int i = 0; i < AUTH_KEY_SLOTS; i++) {
+        auth_key_slot_t *s = &a->key_slots[i];
+        if (s->expires > now && s->by_kid == by_kid && strcmp(s->name, name) == 0) {
+            for (int k = 0; k < s->n; k++) {
+                ids[k] = s->ids[k];
+                memcpy(publishers[k], s->publishers[k], sizeof publishers[k]);
+                EVP_PKEY_up_ref(s->keys[k]);
+                keys[k] = s->keys[k];
+            }
+            *n = s->n;
+            pthread_mutex_unlock(&a->keys_lock);
+            return AUTH_OK;
+        }
+    }
+    pthread_mutex_unlock(&a->keys_lock);
+
+    /* Not remembered: ask the database (outside the lock). */
+    store_key_t found[AUTH_KEYS_PER_SLOT];
+    size_t nf = 0;
+    db_conn_t *c = NULL;
+    int rc = db_pool_acquire(a->pool, &c);
+    if (rc == ENT_OK) {
+        rc = store_key_find(c, by_kid ? name : NULL, by_kid ? NULL : name, found, AUTH_KEYS_PER_SLOT, &nf);
+        if (rc == ENT_EDBDOWN && db_conn_reset(c) == ENT_OK) /* a read: safe to repeat */
+            rc = store_key_find(c, by_kid ? name : NULL, by_kid ? NULL : name, found, AUTH_KEYS_PER_SLOT, &nf);
+        if (rc == ENT_EDBDOWN)
+            db_conn_discard(c);
+        db_pool_release(a->pool, c);
+    }
+    if (rc != ENT_OK)
+        return AUTH_UNAVAILABLE;
+    for (size_t i = 0; i < nf; i++) {
+        EVP_PKEY *k = NULL;
+        if (jwt_key_from_der(found[i].der, found[i].der_len, &k) != ENT_OK)
+            continue; /* checked on upload: cannot happen */
+        ids[*n] = found[i].id;
+        memcpy(publishers[*n], found[i].publisher, sizeof publishers[*n]);
+        keys[*n] = k;
+        (*n)++;
+    }
+
+    pthread_mutex_lock(&a->keys_lock);
+    auth_key_slot_t *s = &a->key_slots[a->key_next++ % AUTH_KEY_SLOTS];
+    keys__clear(s);
+    s->by_kid = by_kid;
+    snprintf(s->name, sizeof s->name, "%s", name);
+    s->expires = now + AUTH_KEY_TTL;
+    for (int k = 0; k < *n; k++) {
+        s->ids[k] = ids[k];
+        memcpy(s->publishers[k], publishers[k], sizeof s->publishers[k]);
+        EVP_PKEY_up_ref(keys[k]);
+        s->keys[k] = keys[k];
+    }
+    s->n = *n;
+    pthread_mutex_unlock(&a->keys_lock);
+    return AUTH_OK;
+}
+
+auth_verdict_t auth_jwt(auth_t *a, const char *token, size_t n, const char *publisher, int leeway_s,
+                        auth_jwt_t *out, const char **why)
+{
+    jwt_t t;
+    long long ids[AUTH_KEYS_PER_SLOT];
+    char publishers[AUTH_KEYS_PER_SLOT][STORE_MAX_NAME + 1];
+    EVP_PKEY *keys[AUTH_KEYS_PER_SLOT];
+    int nkeys = 0;
+    auth_verdict_t verdict = AUTH_DENIED;
+
+    jwt_verdict_t v = jwt_parse(token, n, &t);
+    if (v != JWT_OK) {
+        *why = jwt_verdict_str(v);
+        return v == JWT_INTERNAL ? AUTH_UNAVAILABLE : AUTH_DENIED;
+    }
+    const char *name = t.has_kid ? t.kid : publisher ? publisher : t.has_iss ? t.iss : NULL;
+    if (name == NULL || name[0] == '\0' || strlen(name) > STORE_MAX_NAME) {
+        *why = "no kid and no publisher: the key cannot be identified";
+        goto out;
+    }
+    if ((verdict = keys__lookup(a, t.has_kid, name, ids, publishers, keys, &nkeys)) != AUTH_OK) {
+        *why = "the key store cannot be reached";
+        goto out;
+    }
+    verdict = AUTH_DENIED;
+    if (nkeys == 0) {
+        *why = t.has_kid ? "unknown key (kid)" : "no active key for this publisher";
+        goto out;
+    }
+    *why = "bad signature";
+    for (int i = 0; i < nkeys; i++) {
+        v = jwt_verify_signature(&t, keys[i]);
+        if (v == JWT_OK) {
+            v = jwt_check_time(&t, (long long)time(NULL), leeway_s);
+            if (v != JWT_OK) {
+                *why = jwt_verdict_str(v);
+                goto out;
+            }
+            out->key_id = ids[i];
+            memcpy(out->publisher, publishers[i], sizeof out->publisher);
+            verdict = AUTH_OK;
+            goto out;
+        }
+        if (v == JWT_INTERNAL) {
+            *why = jwt_verdict_str(v);
+            verdict = AUTH_UNAVAILABLE;
+            goto out;
+        }
+        *why = jwt_verdict_str(v);
+    }
+out:
+    for (int i = 0; i < nkeys; i++)
+        EVP_PKEY_free(keys[i]);
+    jwt_clear(&t);
+    return verdict;
+}

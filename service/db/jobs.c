@@ -1,0 +1,147 @@
+#include "jobs.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/log.h"
+#include "db_int.h"
+
+struct db_listener {
+    PGconn *pg;
+};
+
+int db_jobs_claim(db_conn_t *c, const char *claimer, int lease_s, db_job_t *out, size_t max, size_t *n)
+{
+    char lease[16], lim[16];
+    PGresult *r = NULL;
+    snprintf(lease, sizeof lease, "%d", lease_s);
+    snprintf(lim, sizeof lim, "%zu", max);
+    const char *v[3] = {claimer, lease, lim};
+    int rc = db__exec(c, STMT_JOBS_CLAIM, 3, v, &r);
+    *n = 0;
+    if (rc != ENT_OK)
+        return rc;
+    for (int i = 0; i < PQntuples(r) && *n < max; i++) {
+        db_job_t *j = &out[*n];
+        j->id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+        snprintf(j->kind, sizeof j->kind, "%s", PQgetvalue(r, i, 1));
+        j->ref = strtoll(PQgetvalue(r, i, 2), NULL, 10);
+        j->attempts = atoi(PQgetvalue(r, i, 3));
+        j->max_attempts = atoi(PQgetvalue(r, i, 4));
+        (*n)++;
+    }
+    PQclear(r);
+    return ENT_OK;
+}
+
+/* "{1,2,3}" for n ids into a new string (caller frees), NULL when out of
+ * memory. */
+static char *jobs__array(const long long *ids, size_t n)
+{
+    char *s = malloc(n * 21 + 3), *p = s;
+    if (s == NULL)
+        return NULL;
+    *p++ = '{';
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "%s%lld", i ? "," : "", ids[i]);
+    *p++ = '}';
+    *p = '\0';
+    return s;
+}
+
+int db_jobs_complete(db_conn_t *c, const char *claimer, const long long *ids, size_t n, size_t *deleted)
+{
+    PGresult *r = NULL;
+    char *arr = jobs__array(ids, n);
+    if (arr == NULL)
+        return ENT_ENOMEM;
+    const char *v[2] = {arr, claimer};
+    int rc = db__exec(c, STMT_JOBS_COMPLETE, 2, v, &r);
+    if (rc == ENT_OK)
+        *deleted = (size_t)strtoull(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    free(arr);
+    return rc;
+}
+
+int db_jobs_retry(db_conn_t *c, const char *claimer, long long id, double delay_s, bool give_up, const char *what)
+{
+    char idt[24], delay[32];
+    snprintf(idt, sizeof idt, "%lld", id);
+    snprintf(delay, sizeof delay, "%.3f", delay_s);
+    const char *v[5] = {idt, claimer, delay, what, give_up ? "true" : "false"};
+    return db__exec(c, STMT_JOBS_RETRY, 5, v, NULL);
+}
+
+int db_jobs_stats(db_conn_t *c, long long *queued, long long *running, long long *failed, double *oldest_s)
+{
+    PGresult *r = NULL;
+    int rc = db__exec(c, STMT_JOBS_STATS, 0, NULL, &r);
+    if (rc != ENT_OK)
+        return rc;
+    *queued = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    *running = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    *failed = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+    *oldest_s = strtod(PQgetvalue(r, 0, 3), NULL);
+    PQclear(r);
+    return ENT_OK;
+}
+
+int db_listener_open(const char *conninfo, int connect_timeout_s, db_listener_t **out)
+{
+    char timeout[16];
+    snprintf(timeout, sizeof timeout, "%d", connect_timeout_s);
+    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+    const char *vals[] = {conninfo, timeout, "entitlementd-jobs", NULL};
+    db_listener_t *l = calloc(1, sizeof *l);
+    if (l == NULL)
+        return ENT_ENOMEM;
+    l->pg = PQconnectdbParams(keys, vals, 1);
+    if (l->pg == NULL || PQstatus(l->pg) != CONNECTION_OK) {
+        log_warn("job listener: cannot connect: %s", l->pg ? PQerrorMessage(l->pg) : "out of memory");
+        db_listener_close(l);
+        return ENT_EDBDOWN;
+    }
+    PGresult *r = PQexec(l->pg, "LISTEN " DB_JOBS_CHANNEL);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!ok) {
+        log_warn("job listener: LISTEN failed: %s", PQerrorMessage(l->pg));
+        db_listener_close(l);
+        return ENT_EDBDOWN;
+    }
+    *out = l;
+    return ENT_OK;
+}
+
+void db_listener_close(db_listener_t *l)
+{
+    if (l == NULL)
+        return;
+    if (l->pg != NULL)
+        PQfinish(l->pg);
+    free(l);
+}
+
+int db_listener_wait(db_listener_t *l, int timeout_ms)
+{
+    struct pollfd p = {.fd = PQsocket(l->pg), .events = POLLIN};
+    if (p.fd < 0)
+        return ENT_EDBDOWN;
+    int rc = poll(&p, 1, timeout_ms);
+    if (rc < 0)
+        return 0; /* EINTR: as a timeout */
+    if (rc == 0)
+        return 0;
+    if (PQconsumeInput(l->pg) != 1 || PQstatus(l->pg) != CONNECTION_OK)
+        return ENT_EDBDOWN;
+    int got = 0;
+    PGnotify *n;
+    while ((n = PQnotifies(l->pg)) != NULL) {
+        got = 1;
+        PQfreemem(n);
+    }
+    return got;
+}

@@ -1,0 +1,250 @@
+#include "rest_store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db_int.h"
+
+static bool rest_store__bool(const PGresult *r, int row, int col)
+{
+    return !PQgetisnull(r, row, col) && PQgetvalue(r, row, col)[0] == 't';
+}
+
+static void rest_store__copy(char *dst, size_t cap, const PGresult *r, int row, int col)
+{
+    snprintf(dst, cap, "%s", PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
+}
+
+int store_idem_get(db_conn_t *c, const char *scope, const char *key, store_idem_hit_t *hit)
+{
+    PGresult *r = NULL;
+    const char *v[2] = {scope, key};
+    int rc = db__exec(c, STMT_IDEM_GET, 2, v, &r);
+    if (rc == ENT_OK && PQntuples(r) != 1)
+        rc = ENT_ENOTFOUND;
+    if (rc == ENT_OK) {
+        rest_store__copy(hit->hash_hex, sizeof hit->hash_hex, r, 0, 0);
+        hit->status = atoi(PQgetvalue(r, 0, 1));
+        hit->headers = strdup(PQgetvalue(r, 0, 2));
+        hit->body = strdup(PQgetvalue(r, 0, 3));
+        if (hit->headers == NULL || hit->body == NULL) {
+            free(hit->headers);
+            free(hit->body);
+            rc = ENT_ENOMEM;
+        }
+    }
+    PQclear(r);
+    return rc;
+}
+
+int store_statuslog_post(db_conn_t *c, long long key_id, const char *polling_id, const char *publisher,
+                         const char *request_json, const store_idem_t *idem, bool *key_ok, bool *written)
+{
+    char kid[24], status[16];
+    PGresult *r = NULL;
+    snprintf(kid, sizeof kid, "%lld", key_id);
+    snprintf(status, sizeof status, "%d", idem->status);
+    const char *v[10] = {kid, polling_id, publisher, request_json, idem->scope, idem->key, idem->hash_hex,
+                         idem->key ? status : NULL, idem->headers, idem->body};
+    int rc = db__exec(c, STMT_STATUSLOG_POST, 10, v, &r);
+    if (rc == ENT_OK) {
+        *key_ok = rest_store__bool(r, 0, 0);
+        *written = strtoll(PQgetvalue(r, 0, 1), NULL, 10) > 0;
+    }
+    PQclear(r);
+    return rc;
+}
+
+int store_statuslog_poll(db_conn_t *c, long long key_id, const char *polling_id, const char *publisher,
+                         int retention_s, bool *key_ok, bool *found, bool *done, char *key, char *message,
+                         char *arguments, size_t cap)
+{
+    char kid[24], ret[16];
+    PGresult *r = NULL;
+    snprintf(kid, sizeof kid, "%lld", key_id);
+    snprintf(ret, sizeof ret, "%d", retention_s);
+    const char *v[4] = {kid, polling_id, publisher, ret};
+    int rc = db__exec(c, STMT_STATUSLOG_POLL, 4, v, &r);
+    if (rc == ENT_OK) {
+        *key_ok = rest_store__bool(r, 0, 0);
+        *found = !PQgetisnull(r, 0, 1);
+        *done = rest_store__bool(r, 0, 2);
+        rest_store__copy(key, cap, r, 0, 3);
+        rest_store__copy(message, cap, r, 0, 4);
+        rest_store__copy(arguments, cap, r, 0, 5);
+    }
+    PQclear(r);
+    return rc;
+}
+
+int store_statuslog_publisher(db_conn_t *c, const char *polling_id, char *publisher, size_t cap)
+{
+    PGresult *r = NULL;
+    const char *v[1] = {polling_id};
+    int rc = db__exec(c, STMT_STATUSLOG_PUBLISHER, 1, v, &r);
+    if (rc == ENT_OK && PQntuples(r) != 1)
+        rc = ENT_ENOTFOUND;
+    if (rc == ENT_OK)
+        rest_store__copy(publisher, cap, r, 0, 0);
+    PQclear(r);
+    return rc;
+}
+
+int store_statuslog_read(db_conn_t *c, const long long *ids, size_t n, store_statuslog_t *out, size_t *nout)
+{
+    PGresult *r = NULL;
+    char *arr = malloc(n * 21 + 3), *p = arr;
+    *nout = 0;
+    if (arr == NULL)
+        return ENT_ENOMEM;
+    *p++ = '{';
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "%s%lld", i ? "," : "", ids[i]);
+    *p++ = '}';
+    *p = '\0';
+    const char *v[1] = {arr};
+    int rc = db__exec(c, STMT_STATUSLOG_READ, 1, v, &r);
+    free(arr);
+    if (rc != ENT_OK)
+        return rc;
+    for (int i = 0; i < PQntuples(r) && *nout < n; i++) {
+        store_statuslog_t *s = &out[*nout];
+        s->id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+        rest_store__copy(s->publisher, sizeof s->publisher, r, i, 1);
+        rest_store__copy(s->device_id, sizeof s->device_id, r, i, 2);
+        rest_store__copy(s->id_type, sizeof s->id_type, r, i, 3);
+        rest_store__copy(s->device_class, sizeof s->device_class, r, i, 4);
+        rest_store__copy(s->platform, sizeof s->platform, r, i, 5);
+        rest_store__copy(s->language, sizeof s->language, r, i, 6);
+        rest_store__copy(s->status_code, sizeof s->status_code, r, i, 7);
+        rest_store__copy(s->status_reason, sizeof s->status_reason, r, i, 8);
+        rest_store__copy(s->update_id, sizeof s->update_id, r, i, 9);
+        rest_store__copy(s->update_name, sizeof s->update_name, r, i, 10);
+        rest_store__copy(s->package_id, sizeof s->package_id, r, i, 11);
+        rest_store__copy(s->timestamp, sizeof s->timestamp, r, i, 12);
+        (*nout)++;
+    }
+    PQclear(r);
+    return ENT_OK;
+}
+
+static const char *rest_store__opt(const char *s)
+{
+    return s[0] ? s : NULL;
+}
+
+int store_statuslog_record(db_conn_t *c, const store_statuslog_t *s, bool record, const char *key,
+                           const char *message, const char *arguments)
+{
+    char id[24];
+    PGresult *r = NULL;
+    snprintf(id, sizeof id, "%lld", s->id);
+    const char *v[17] = {id, record ? "true" : "false", s->publisher, s->id_type, s->device_id, s->device_class,
+                         rest_store__opt(s->platform), rest_store__opt(s->language), s->status_code,
+                         rest_store__opt(s->status_reason), rest_store__opt(s->update_id),
+                         rest_store__opt(s->update_name), rest_store__opt(s->package_id),
+                         rest_store__opt(s->timestamp), key, message, arguments};
+    int rc = db__exec(c, STMT_STATUSLOG_RECORD, 17, v, &r);
+    PQclear(r);
+    return rc;
+}
+
+int store_device_report(db_conn_t *c, const store_report_t *rp, const store_idem_t *idem, bool *token_ok,
+                        bool *written, bool *is_new)
+{
+    char tid[24], latest[24], status[16];
+    PGresult *r = NULL;
+    snprintf(tid, sizeof tid, "%lld", rp->token_id);
+    snprintf(latest, sizeof latest, "%lld", rp->latest_ms);
+    snprintf(status, sizeof status, "%d", idem->status);
+    const char *v[15] = {tid, rp->tenant, rp->device_id, rp->session_id, rp->source_id, rp->stamp_hex, latest,
+                         rp->nodes_json, rp->node_ids, idem->scope, idem->key, idem->hash_hex,
+                         idem->key ? status : NULL, idem->headers, idem->body};
+    int rc = db__exec(c, STMT_DEVICE_REPORT, 15, v, &r);
+    if (rc == ENT_OK) {
+        *token_ok = rest_store__bool(r, 0, 0);
+        *written = rest_store__bool(r, 0, 1);
+        *is_new = rest_store__bool(r, 0, 2);
+    }
+    PQclear(r);
+    return rc;
+}
+
+int store_device_get(db_conn_t *c, long long token_id, const char *tenant, const char *device_id, bool *token_ok,
+                     bool *found, char **nodes_json, char *session, char *source, size_t cap, long long *latest_ms)
+{
+    char tid[24];
+    PGresult *r = NULL;
+    snprintf(tid, sizeof tid, "%lld", token_id);
+    const char *v[3] = {tid, tenant, device_id};
+    *nodes_json = NULL;
+    int rc = db__exec(c, STMT_DEVICE_GET, 3, v, &r);
+    if (rc != ENT_OK)
+        return rc;
+    *token_ok = rest_store__bool(r, 0, 0);
+    *found = !PQgetisnull(r, 0, 1);
+    if (*found) {
+        rest_store__copy(session, cap, r, 0, 1);
+        rest_store__copy(source, cap, r, 0, 2);
+        *latest_ms = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+        *nodes_json = strdup(PQgetisnull(r, 0, 5) ? "[]" : PQgetvalue(r, 0, 5));
+        if (*nodes_json == NULL)
+            rc = ENT_ENOMEM;
+    }
+    PQclear(r);
+    return rc;
+}
+
+int store_device_summary(db_conn_t *c, long long token_id, const char *tenant, bool *token_ok, char **json)
+{
+    static const char sql[] =
+        "SELECT EXISTS (SELECT 1 FROM api_tokens WHERE id = $1 AND revoked_at IS NULL), json_build_object("
+        "'tenantId', $2::text, "
+        "'devices', (SELECT count(*) FROM devices WHERE tenant = $2), "
+        "'releases', coalesce((SELECT json_agg(json_build_object('category', x.cat, 'version', x.ver, "
+        "'devices', x.cnt) ORDER BY x.cat, x.ver) FROM (SELECT r->>'category' AS cat, r->>'version' AS ver, "
+        "count(DISTINCT dn.device_id) AS cnt FROM device_nodes dn, "
+        "jsonb_array_elements(coalesce(dn.node->'releases', '[]')) r WHERE dn.tenant = $2 GROUP BY 1, 2) x), "
+        "'[]'::json), "
+        "'packageStatus', coalesce((SELECT json_agg(json_build_object('code', y.code, 'devices', y.cnt) "
+        "ORDER BY y.code NULLS LAST) FROM (SELECT p->'status'->>'code' AS code, count(DISTINCT dn.device_id) AS cnt "
+        "FROM device_nodes dn, jsonb_array_elements(coalesce(dn.node->'releases', '[]')) r, "
+        "jsonb_array_elements(coalesce(r->'packages', '[]')) p WHERE dn.tenant = $2 GROUP BY 1) y), '[]'::json)"
+        ")::text";
+    char tid[24];
+    PGresult *r = NULL;
+    snprintf(tid, sizeof tid, "%lld", token_id);
+    const char *v[2] = {tid, tenant};
+    *json = NULL;
+    int rc = db__exec_sql(c, sql, 2, v, &r);
+    if (rc != ENT_OK)
+        return rc;
+    *token_ok = rest_store__bool(r, 0, 0);
+    if ((*json = strdup(PQgetvalue(r, 0, 1))) == NULL)
+        rc = ENT_ENOMEM;
+    PQclear(r);
+    return rc;
+}
+
+int store_purge(db_conn_t *c, int retention_s, int limit, long long *deleted)
+{
+    char ret[16], lim[16];
+    PGresult *r = NULL;
+    snprintf(ret, sizeof ret, "%d", retention_s);
+    snprintf(lim, sizeof lim, "%d", limit);
+    const char *v[2] = {ret, lim};
+    /* A status log's history row stays: it is the device's history, and
+     * names the status log only by number. */
+    int rc = db__exec_sql(c,
+                          "WITH s AS (DELETE FROM status_logs WHERE id IN (SELECT id FROM status_logs "
+                          "WHERE created_at < now() - make_interval(secs => $1::int) ORDER BY created_at LIMIT $2) "
+                          "RETURNING 1), i AS (DELETE FROM idempotency_keys WHERE (scope, key) IN (SELECT scope, key "
+                          "FROM idempotency_keys WHERE created_at < now() - interval '24 hours' LIMIT $2) RETURNING 1) "
+                          "SELECT (SELECT count(*) FROM s) + (SELECT count(*) FROM i)",
+                          2, v, &r);
+    if (rc == ENT_OK)
+        *deleted = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return rc;
+}

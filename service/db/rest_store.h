@@ -1,0 +1,116 @@
+/*
+ * rest_store.h - what the REST adapter keeps: status logs and their
+ * results, device status reports and devices' latest state, idempotency
+ * keys, and the purge of what has outlived its retention.
+ *
+ * Statements that act for a key or a token check in the same statement
+ * that it is still active (the caller's cache may be a few seconds old).
+ */
+#ifndef ENT_DB_REST_STORE_H
+#define ENT_DB_REST_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../core/err.h"
+#include "pool.h"
+
+/* An Idempotency-Key's row: who, the key, the SHA-256 of the request, and
+ * the response to replay. All NULL/0 when the request has no key. */
+typedef struct store_idem {
+    const char *scope;
+    const char *key;
+    const char *hash_hex;       /* 64 hex digits */
+    int status;
+    const char *headers;        /* extra header lines of the response */
+    const char *body;
+} store_idem_t;
+
+/* The stored response of an Idempotency-Key. */
+typedef struct store_idem_hit {
+    char hash_hex[65];
+    int status;
+    char *headers;              /* malloc'd; the caller frees */
+    char *body;                 /* malloc'd; the caller frees */
+} store_idem_hit_t;
+
+/* The stored response of (scope, key) younger than 24 hours: ENT_OK with
+ * *hit, ENT_ENOTFOUND. */
+int store_idem_get(db_conn_t *c, const char *scope, const char *key, store_idem_hit_t *hit) ENT_MUSTCHECK;
+
+/* Writes a status log and its job, and notifies the workers, if key
+ * key_id is still active (*key_ok) and, with an idempotency row, its key
+ * is new (*written false: it is not: read the stored response). */
+int store_statuslog_post(db_conn_t *c, long long key_id, const char *polling_id, const char *publisher,
+                         const char *request_json, const store_idem_t *idem, bool *key_ok,
+                         bool *written) ENT_MUSTCHECK;
+
+/* A poll of status log polling_id of publisher younger than retention_s:
+ * *key_ok, *found, and when found *done with the result (key, message,
+ * arguments; written into the given buffers of cap bytes each). */
+int store_statuslog_poll(db_conn_t *c, long long key_id, const char *polling_id, const char *publisher,
+                         int retention_s, bool *key_ok, bool *found, bool *done, char *key, char *message,
+                         char *arguments, size_t cap) ENT_MUSTCHECK;
+
+/* The publisher of status log polling_id (cap bytes): ENT_ENOTFOUND. */
+int store_statuslog_publisher(db_conn_t *c, const char *polling_id, char *publisher, size_t cap) ENT_MUSTCHECK;
+
+/* A status log to process, as posted. Strings are "" when absent. */
+#define STORE_FIELD_MAX 255
+typedef struct store_statuslog {
+    long long id;
+    char publisher[STORE_FIELD_MAX + 1];
+    char device_id[STORE_FIELD_MAX + 1];
+    char id_type[STORE_FIELD_MAX + 1];
+    char device_class[STORE_FIELD_MAX + 1];
+    char platform[STORE_FIELD_MAX + 1];
+    char language[24];
+    char status_code[24];
+    char status_reason[STORE_FIELD_MAX + 1];
+    char update_id[STORE_FIELD_MAX + 1];
+    char update_name[STORE_FIELD_MAX + 1];
+    char package_id[STORE_FIELD_MAX + 1];
+    char timestamp[STORE_FIELD_MAX + 1];
+} store_statuslog_t;
+
+/* Reads and locks the status logs ids (n) not yet done, in the caller's
+ * transaction; out holds n rows; *nout gets how many were read. */
+int store_statuslog_read(db_conn_t *c, const long long *ids, size_t n, store_statuslog_t *out,
+                         size_t *nout) ENT_MUSTCHECK;
+
+/* Sets the result of status log s (and with record, records its device
+ * and appends the status to its history), in the caller's transaction. */
+int store_statuslog_record(db_conn_t *c, const store_statuslog_t *s, bool record, const char *key,
+                           const char *message, const char *arguments) ENT_MUSTCHECK;
+
+/* A device status report (see STMT_DEVICE_REPORT). */
+typedef struct store_report {
+    long long token_id;
+    const char *tenant, *device_id, *session_id, *source_id;
+    const char *stamp_hex;      /* SHA-256 of the report's timestamps */
+    long long latest_ms;        /* its newest timestamp */
+    const char *nodes_json;     /* the nodes, as a JSON array */
+    const char *node_ids;       /* their ids, as a PostgreSQL text[] literal */
+} store_report_t;
+
+int store_device_report(db_conn_t *c, const store_report_t *r, const store_idem_t *idem, bool *token_ok,
+                        bool *written, bool *is_new) ENT_MUSTCHECK;
+
+/* A device's latest state: *token_ok, *found, and the nodes as a JSON
+ * array text (malloc'd into *nodes_json; the caller frees), its session,
+ * source and newest timestamp. */
+int store_device_get(db_conn_t *c, long long token_id, const char *tenant, const char *device_id, bool *token_ok,
+                     bool *found, char **nodes_json, char *session, char *source, size_t cap,
+                     long long *latest_ms) ENT_MUSTCHECK;
+
+/* The summary of a tenant as a JSON object text (malloc'd; the caller
+ * frees): devices per release category and version, and per package
+ * status code. *token_ok as above. */
+int store_device_summary(db_conn_t *c, long long token_id, const char *tenant, bool *token_ok,
+                         char **json) ENT_MUSTCHECK;
+
+/* Deletes status logs older than retention_s and idempotency keys older
+ * than a day, at most limit rows of each; *deleted counts them. */
+int store_purge(db_conn_t *c, int retention_s, int limit, long long *deleted) ENT_MUSTCHECK;
+
+#endif

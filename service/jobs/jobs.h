@@ -1,0 +1,70 @@
+/*
+ * jobs.h - the job workers: threads of this daemon that take jobs from the
+ * queue in PostgreSQL (db/jobs.h), so that any number of daemons on one
+ * database share the work and each job completes once.
+ *
+ * A worker claims a batch of jobs under a lease, runs each kind's handler
+ * in one transaction and deletes the jobs done in that same transaction,
+ * only while it still holds their lease: a job is done exactly when its
+ * work committed. Failures are retried with exponential backoff and
+ * jitter; a job whose daemon died is claimed again when its lease runs
+ * out. Workers sleep until a notification (LISTEN), a wake-up from this
+ * process, or the fallback poll interval.
+ */
+#ifndef ENT_JOBS_H
+#define ENT_JOBS_H
+
+#include <stddef.h>
+
+#include "../core/err.h"
+#include "../core/metrics.h"
+#include "../db/jobs.h"
+#include "../db/pool.h"
+
+/* What a handler made of each job of its batch. */
+typedef enum job_outcome {
+    JOB_DONE,   /* its work is written in the worker's transaction */
+    JOB_RETRY,  /* a passing failure: again later */
+    JOB_FAILED  /* can never succeed: give up */
+} job_outcome_t;
+
+/* Runs jobs (n, all of the handler's kind) inside the transaction the
+ * worker began on c, and sets outcomes[i]. Returns ENT_OK, or an error
+ * after which the transaction is rolled back and every job of the batch
+ * is retried. */
+typedef int (*job_handler_fn)(void *arg, db_conn_t *c, const db_job_t *jobs, size_t n, job_outcome_t *outcomes);
+
+typedef struct job_kind {
+    const char *kind;     /* as in jobs.kind */
+    job_handler_fn run;
+    void *arg;
+} job_kind_t;
+
+typedef struct job_options {
+    const char *conninfo;   /* copied */
+    int connect_timeout_s;
+    int workers;            /* threads (each with its own connection) */
+    int lease_s;            /* how long a claim holds a job */
+    int poll_ms;            /* fallback when no notification comes */
+    int retention_s;        /* status logs older than this are purged */
+    const job_kind_t *kinds; /* copied */
+    int nkinds;
+} job_options_t;
+
+typedef struct job_runner job_runner_t;
+
+/* Starts the workers and the listener; *out is stopped with
+ * job_runner_stop. */
+int job_runner_start(const job_options_t *opt, job_runner_t **out) ENT_MUSTCHECK;
+
+/* Wakes the workers (this process just queued a job). */
+void job_runner_wake(job_runner_t *r);
+
+/* Finishes the batches in progress, stops the threads and frees r. */
+void job_runner_stop(job_runner_t *r);
+
+/* A /metrics collector (arg: the runner): queue depth by state and the
+ * age of the oldest waiting job. */
+void job_runner_collect(metrics_buf_t *b, void *arg);
+
+#endif

@@ -1,0 +1,359 @@
+/* The job workers and their listener (jobs.h). */
+#include "jobs.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../core/log.h"
+#include "../db/rest_store.h"
+
+/* Jobs a worker claims at once: one transaction and one commit for all. */
+#define RUNNER_BATCH 32
+/* Kinds of jobs at most. */
+#define RUNNER_MAX_KINDS 8
+/* Longest wait between retries of a failing job (seconds). */
+#define RUNNER_MAX_BACKOFF 300.0
+/* How often the listener purges what outlived its retention (seconds),
+ * and rows it deletes at once. */
+#define RUNNER_PURGE_EVERY 60
+#define RUNNER_PURGE_LIMIT 10000
+
+struct job_runner {
+    job_kind_t kinds[RUNNER_MAX_KINDS];
+    int nkinds;
+    int lease_s, poll_ms, retention_s, connect_timeout_s;
+    char *conninfo;
+    db_pool_t *pool;        /* one connection per worker, one for the listener */
+    int nworkers;
+    pthread_t *threads;
+    pthread_t listener;
+    bool listener_started;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;    /* signalled when jobs may be waiting, and on stop */
+    unsigned long long wakeups; /* counts wake-ups, so that none is lost between a claim and a wait */
+    atomic_bool stopping;
+    char host[64];
+};
+
+void job_runner_wake(job_runner_t *r)
+{
+    pthread_mutex_lock(&r->lock);
+    r->wakeups++;
+    pthread_cond_broadcast(&r->wake);
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* Waits for a wake-up after the one seen, at most ms. */
+static void runner__sleep(job_runner_t *r, unsigned long long seen, int ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&r->lock);
+    while (r->wakeups == seen && !atomic_load(&r->stopping))
+        if (pthread_cond_timedwait(&r->wake, &r->lock, &until) != 0)
+            break;
+    pthread_mutex_unlock(&r->lock);
+}
+
+static unsigned long long runner__wakeups(job_runner_t *r)
+{
+    pthread_mutex_lock(&r->lock);
+    unsigned long long w = r->wakeups;
+    pthread_mutex_unlock(&r->lock);
+    return w;
+}
+
+/* Seconds before the next try of a job that failed attempts times:
+ * doubling from 1 s up to RUNNER_MAX_BACKOFF, times a random factor in
+ * [0.5, 1.5) so that jobs that failed together do not retry together. */
+static double runner__backoff(int attempts)
+{
+    double d = 1.0;
+    for (int i = 1; i < attempts && d < RUNNER_MAX_BACKOFF; i++)
+        d *= 2;
+    if (d > RUNNER_MAX_BACKOFF)
+        d = RUNNER_MAX_BACKOFF;
+    unsigned short r = 0;
+    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+        r = 32768;
+    return d * (0.5 + (double)r / 65536.0);
+}
+
+static const job_kind_t *runner__kind(const job_runner_t *r, const char *kind)
+{
+    for (int i = 0; i < r->nkinds; i++)
+        if (strcmp(r->kinds[i].kind, kind) == 0)
+            return &r->kinds[i];
+    return NULL;
+}
+
+/* Gives a job back (retry) or up (failed) and counts it under label (a
+ * static string: its kind's). */
+static void runner__retry(db_conn_t *c, const char *claimer, const char *label, const db_job_t *j, bool give_up,
+                          const char *what)
+{
+    bool last = give_up || j->attempts >= j->max_attempts;
+    if (db_jobs_retry(c, claimer, j->id, last ? 0 : runner__backoff(j->attempts), last, what) != ENT_OK)
+        log_warn("job %lld: could not be given back (%s); its lease will run out", j->id, db_conn_message(c));
+    if (last)
+        log_error("job %lld (%s) failed for good after %d attempts: %s", j->id, j->kind, j->attempts, what);
+    else
+        log_warn("job %lld (%s) failed (attempt %d of %d): %s; trying again later", j->id, j->kind, j->attempts,
+                 j->max_attempts, what);
+    metrics_job(label, last ? "failed" : "retry");
+}
+
+/* Runs the jobs of one kind (n) in one transaction. */
+static void runner__run_kind(job_runner_t *r, db_conn_t *c, const char *claimer, const job_kind_t *k,
+                             const db_job_t *jobs, size_t n)
+{
+    job_outcome_t outcomes[RUNNER_BATCH];
+    long long done[RUNNER_BATCH];
+    size_t ndone = 0, deleted = 0;
+    int rc;
+
+    (void)r;
+    for (size_t i = 0; i < n; i++)
+        outcomes[i] = JOB_RETRY;
+    if ((rc = db_begin(c)) != ENT_OK) {
+        for (size_t i = 0; i < n; i++)
+            runner__retry(c, claimer, k->kind, &jobs[i], false, "the database cannot be reached");
+        return;
+    }
+    rc = k->run(k->arg, c, jobs, n, outcomes);
+    if (rc == ENT_OK) {
+        for (size_t i = 0; i < n; i++)
+            if (outcomes[i] == JOB_DONE)
+                done[ndone++] = jobs[i].id;
+        if (ndone > 0)
+            rc = db_jobs_complete(c, claimer, done, ndone, &deleted);
+    }
+    if (rc == ENT_OK && deleted != ndone) {
+        /* A lease ran out and another worker claimed some of these: its
+         * run will do them; ours must leave no trace. */
+        log_warn("%zu of %zu %s jobs were claimed by another worker meanwhile; not committed", ndone - deleted,
+                 ndone, k->kind);
+        db_rollback(c);
+        return;
+    }
+    if (rc == ENT_OK)
+        rc = db_commit(c);
+    if (rc != ENT_OK) {
+        db_rollback(c);
+        for (size_t i = 0; i < n; i++)
+            runner__retry(c, claimer, k->kind, &jobs[i], false, rc == ENT_EDBDOWN ? "the database cannot be reached"
+                                                                          : "the work could not be written");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (outcomes[i] == JOB_DONE)
+            metrics_job(k->kind, "done");
+        else
+            runner__retry(c, claimer, k->kind, &jobs[i], outcomes[i] == JOB_FAILED, "the handler could not do it");
+    }
+}
+
+typedef struct runner_worker {
+    job_runner_t *r;
+    int index;
+} runner_worker_t;
+
+static void *runner__work(void *arg)
+{
+    runner_worker_t *wk = arg;
+    job_runner_t *r = wk->r;
+    char claimer[DB_JOB_CLAIMER_MAX + 1];
+    db_job_t jobs[RUNNER_BATCH];
+
+    snprintf(claimer, sizeof claimer, "%.60s:%ld:%d", r->host, (long)getpid(), wk->index);
+    free(wk);
+    while (!atomic_load(&r->stopping)) {
+        unsigned long long seen = runner__wakeups(r);
+        db_conn_t *c = NULL;
+        size_t n = 0;
+        if (db_pool_acquire(r->pool, &c) != ENT_OK) {
+            runner__sleep(r, seen, r->poll_ms);
+            continue;
+        }
+        if (db_jobs_claim(c, claimer, r->lease_s, jobs, RUNNER_BATCH, &n) != ENT_OK) {
+            db_conn_discard(c);
+            db_pool_release(r->pool, c);
+            runner__sleep(r, seen, r->poll_ms);
+            continue;
+        }
+        /* The batch by kind, in claim order. */
+        bool taken[RUNNER_BATCH] = {false};
+        for (size_t i = 0; i < n; i++) {
+            if (taken[i])
+                continue;
+            db_job_t group[RUNNER_BATCH];
+            size_t ng = 0;
+            for (size_t k = i; k < n; k++)
+                if (!taken[k] && strcmp(jobs[k].kind, jobs[i].kind) == 0) {
+                    group[ng++] = jobs[k];
+                    taken[k] = true;
+                }
+            const job_kind_t *kind = runner__kind(r, jobs[i].kind);
+            if (kind == NULL) {
+                for (size_t k = 0; k < ng; k++)
+                    runner__retry(c, claimer, "unknown", &group[k], true, "no handler for this kind of job");
+                continue;
+            }
+            runner__run_kind(r, c, claimer, kind, group, ng);
+        }
+        db_pool_release(r->pool, c);
+        /* A full batch: there may be more; else sleep until woken. */
+        if (n < RUNNER_BATCH)
+            runner__sleep(r, seen, r->poll_ms);
+    }
+    return NULL;
+}
+
+/* Wakes the workers on every notification; reconnects when the
+ * connection is lost (the workers poll meanwhile); purges what outlived
+ * its retention now and then. */
+static void *runner__listen(void *arg)
+{
+    job_runner_t *r = arg;
+    db_listener_t *l = NULL;
+    time_t last_purge = 0;
+
+    while (!atomic_load(&r->stopping)) {
+        if (l == NULL && db_listener_open(r->conninfo, r->connect_timeout_s, &l) != ENT_OK) {
+            l = NULL;
+            runner__sleep(r, runner__wakeups(r), 1000);
+            continue;
+        }
+        int rc = db_listener_wait(l, 250);
+        if (rc == ENT_EDBDOWN) {
+            log_warn("job listener: connection lost; the workers poll until it is back");
+            db_listener_close(l);
+            l = NULL;
+        } else if (rc > 0) {
+            job_runner_wake(r);
+        }
+        time_t now = time(NULL);
+        if (now - last_purge >= RUNNER_PURGE_EVERY) {
+            db_conn_t *c = NULL;
+            long long deleted = 0;
+            last_purge = now;
+            if (db_pool_acquire(r->pool, &c) == ENT_OK) {
+                if (store_purge(c, r->retention_s, RUNNER_PURGE_LIMIT, &deleted) == ENT_OK && deleted > 0)
+                    log_info("purged %lld expired status logs and idempotency keys", deleted);
+                db_pool_release(r->pool, c);
+            }
+        }
+    }
+    db_listener_close(l);
+    return NULL;
+}
+
+int job_runner_start(const job_options_t *opt, job_runner_t **out)
+{
+    job_runner_t *r = calloc(1, sizeof *r);
+    int rc = ENT_ENOMEM;
+    if (r == NULL)
+        return ENT_ENOMEM;
+    if (opt->nkinds > RUNNER_MAX_KINDS) {
+        free(r);
+        return ENT_EINVAL;
+    }
+    memcpy(r->kinds, opt->kinds, (size_t)opt->nkinds * sizeof *opt->kinds);
+    r->nkinds = opt->nkinds;
+    r->lease_s = opt->lease_s;
+    r->poll_ms = opt->poll_ms;
+    r->retention_s = opt->retention_s;
+    r->connect_timeout_s = opt->connect_timeout_s;
+    r->nworkers = opt->workers;
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->wake, NULL);
+    if (gethostname(r->host, sizeof r->host - 1) != 0)
+        snprintf(r->host, sizeof r->host, "localhost");
+    r->conninfo = strdup(opt->conninfo);
+    r->threads = calloc((size_t)r->nworkers, sizeof *r->threads);
+    if (r->conninfo == NULL || r->threads == NULL)
+        goto fail;
+    db_pool_options_t popt = {opt->conninfo, r->nworkers + 1, opt->connect_timeout_s, 5000};
+    if ((rc = db_pool_create(&popt, &r->pool)) != ENT_OK)
+        goto fail;
+    for (int i = 0; i < r->nworkers; i++) {
+        runner_worker_t *wk = malloc(sizeof *wk);
+        if (wk == NULL) {
+            rc = ENT_ENOMEM;
+            goto fail;
+        }
+        wk->r = r;
+        wk->index = i;
+        if (pthread_create(&r->threads[i], NULL, runner__work, wk) != 0) {
+            free(wk);
+            rc = ENT_ENOMEM;
+            goto fail; /* threads already started are not joined: we exit */
+        }
+    }
+    if (pthread_create(&r->listener, NULL, runner__listen, r) != 0) {
+        rc = ENT_ENOMEM;
+        goto fail;
+    }
+    r->listener_started = true;
+    *out = r;
+    return ENT_OK;
+fail:
+    log_error("cannot start the job workers: %s", ent_strerror(rc));
+    return rc; /* the daemon exits: what was started is not taken down */
+}
+
+void job_runner_stop(job_runner_t *r)
+{
+    if (r == NULL)
+        return;
+    atomic_store(&r->stopping, true);
+    job_runner_wake(r);
+    for (int i = 0; i < r->nworkers; i++)
+        pthread_join(r->threads[i], NULL);
+    if (r->listener_started)
+        pthread_join(r->listener, NULL);
+    db_pool_destroy(r->pool);
+    pthread_cond_destroy(&r->wake);
+    pthread_mutex_destroy(&r->lock);
+    free(r->threads);
+    free(r->conninfo);
+    free(r);
+}
+
+void job_runner_collect(metrics_buf_t *b, void *arg)
+{
+    job_runner_t *r = arg;
+    long long queued = 0, running = 0, failed = 0;
+    double oldest = 0;
+    db_conn_t *c = NULL;
+    bool ok = false;
+    if (db_pool_acquire(r->pool, &c) == ENT_OK) {
+        ok = db_jobs_stats(c, &queued, &running, &failed, &oldest) == ENT_OK;
+        db_pool_release(r->pool, c);
+    }
+    if (!ok)
+        return; /* the gauges are left out rather than reported wrong */
+    metrics_printf(b,
+                   "# HELP entitlementd_jobs_queue Jobs in the queue (all daemons on the database), by state.\n"
+                   "# TYPE entitlementd_jobs_queue gauge\n"
+                   "entitlementd_jobs_queue{state=\"queued\"} %lld\n"
+                   "entitlementd_jobs_queue{state=\"running\"} %lld\n"
+                   "entitlementd_jobs_queue{state=\"failed\"} %lld\n"
+                   "# HELP entitlementd_jobs_oldest_age_seconds Age of the oldest job not yet done or failed.\n"
+                   "# TYPE entitlementd_jobs_oldest_age_seconds gauge\n"
+                   "entitlementd_jobs_oldest_age_seconds %.3f\n",
+                   queued, running, failed, oldest);
+}

@@ -1,0 +1,491 @@
+/*
+ * Device status protocol 4.0.0 (BlackBerry IVY/OTA "Status"):
+ *
+ *   POST /dmps/status/4.0.0                                   a device reports its anatomy
+ *   GET  /dmps/status/4.0.0/tenants/{tenantId}/devices/{deviceId}   its latest state
+ *   GET  /dmps/status/4.0.0/tenants/{tenantId}/summary              counts for analytics
+ *
+ * A request is {"header": {...}, "body": {"nodes": [...]}} or the same
+ * fields flat at the top level; every field of the protocol's tables is
+ * checked, and a 400 names the first wrong one by its path ("nodes[2].
+ * releases[0].version: required"). Answers of the POST have the
+ * protocol's response shape, errors included. A Bearer API token of the
+ * tenant is required (403 for another tenant's).
+ */
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/log.h"
+#include "fields.h"
+#include "rest_int.h"
+
+/* Paths are built in buffers of this size. */
+#define DEVICE_PATH FIELDS_MAX_PATH
+/* Longest status message or code (characters), property key or value,
+ * checksum: generous, and far below the body limit. */
+#define DEVICE_MAX_TEXT 1024
+
+/* What a request says about itself, as far as it was read. */
+typedef struct device_req {
+    const char *tenant, *device, *session, *source;
+    long long latest_ms;     /* the newest timestamp of the report */
+    EVP_MD_CTX *stamps;      /* SHA-256 of every timestamp, in order */
+    json_t *nodes;           /* the nodes as stored (revision filled in); owned */
+    json_t *ids;             /* their ids (to find duplicates); owned */
+} device_req_t;
+
+/* Answers with the protocol's response shape: code "0" and "Success", or
+ * the HTTP status as the code and message (the first wrong field). */
+static void device__answer(rest_ctx_t *c, int status, const device_req_t *d, const char *extra, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void device__answer(rest_ctx_t *c, int status, const device_req_t *d, const char *extra, const char *fmt, ...)
+{
+    char msg[512], code[8];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(code, sizeof code, "%d", status == 200 ? 0 : status);
+    json_t *o = json_pack("{s:{s:s, s:s, s:s}, s:{s:s, s:s}}", "protocol", "name", "Status", "version", "4.0.0",
+                          "type", "RESPONSE", "status", "code", code, "message", msg);
+    if (o != NULL) {
+        json_object_set_new(o, "tenantId", d && d->tenant ? json_string(d->tenant) : json_null());
+        json_object_set_new(o, "deviceId", d && d->device ? json_string(d->device) : json_null());
+        json_object_set_new(o, "sessionId", d && d->session ? json_string(d->session) : json_null());
+    }
+    if (status != 200)
+        log_info("device status: HTTP %d: %s", status, msg);
+    char hdr[256];
+    snprintf(hdr, sizeof hdr, "%s%s", extra ? extra : "", status == 503 ? "Retry-After: 1\r\n" : "");
+    rest_json(c, status, o, hdr);
+}
+
+/* A timestamp (milliseconds since the epoch) of the report. */
+static void device__stamp(device_req_t *d, json_int_t ms)
+{
+    char buf[24];
+    int n = snprintf(buf, sizeof buf, "%lld;", (long long)ms);
+    EVP_DigestUpdate(d->stamps, buf, (size_t)n);
+    if (ms > d->latest_ms)
+        d->latest_ms = ms;
+}
+
+/* A status object {code, timestamp, message} at prefix; required says
+ * which of code and message are. Copies it into out. */
+static void device__status(fv_t *v, device_req_t *d, json_t *st, const char *prefix, bool code_required,
+                           bool message_required, json_t *out)
+{
+    json_int_t ts = 0;
+    const char *code = fv_string(v, st, prefix, "code", code_required, DEVICE_MAX_TEXT, FV_TEXT);
+    const char *message = fv_string(v, st, prefix, "message", message_required, DEVICE_MAX_TEXT, FV_TEXT);
+    if (fv_integer(v, st, prefix, "timestamp", true, 0, (json_int_t)1 << 53, &ts))
+        device__stamp(d, ts);
+    if (v->bad)
+        return;
+    json_t *o = json_object();
+    if (code)
+        json_object_set_new(o, "code", json_string(code));
+    if (message)
+        json_object_set_new(o, "message", json_string(message));
+    json_object_set_new(o, "timestamp", json_integer(ts));
+    json_object_set_new(out, "status", o);
+}
+
+/* One package of a release. */
+static json_t *device__package(fv_t *v, device_req_t *d, json_t *p, const char *prefix)
+{
+    char path[DEVICE_PATH];
+    if (!json_is_object(p)) {
+        fv_fail(v, "%s: must be an object", prefix);
+        return NULL;
+    }
+    const char *id = fv_string(v, p, prefix, "packageId", true, FIELDS_MAX_ID, FV_ID);
+    const char *version = fv_string(v, p, prefix, "version", true, FIELDS_MAX_ID, FV_ID);
+    const char *checksum = fv_string(v, p, prefix, "checksum", false, DEVICE_MAX_TEXT, FV_ID);
+    json_t *out = json_object();
+    if (id)
+        json_object_set_new(out, "packageId", json_string(id));
+    if (version)
+        json_object_set_new(out, "version", json_string(version));
+    if (checksum)
+        json_object_set_new(out, "checksum", json_string(checksum));
+    json_t *st = fv_object(v, p, prefix, "status", false);
+    if (st != NULL) {
+        fv_path(path, sizeof path, prefix, "status");
+        device__status(v, d, st, path, false, false, out);
+    }
+    return out;
+}
+
+/* One release of a node. */
+static json_t *device__release(fv_t *v, device_req_t *d, json_t *r, const char *prefix)
+{
+    char path[DEVICE_PATH];
+    json_int_t revision = 0;
+    if (!json_is_object(r)) {
+        fv_fail(v, "%s: must be an object", prefix);
+        return NULL;
+    }
+    const char *category = fv_string(v, r, prefix, "category", true, FIELDS_MAX_ID, FV_ID);
+    const char *version = fv_string(v, r, prefix, "version", true, FIELDS_MAX_ID, FV_ID);
+    fv_integer(v, r, prefix, "revision", false, 0, 2147483647, &revision);
+    json_t *out = json_object();
+    if (category)
+        json_object_set_new(out, "category", json_string(category));
+    if (version)
+        json_object_set_new(out, "version", json_string(version));
+    json_object_set_new(out, "revision", json_integer(revision));
+    json_t *st = fv_object(v, r, prefix, "status", false);
+    if (st != NULL) {
+        fv_path(path, sizeof path, prefix, "status");
+        device__status(v, d, st, path, true, true, out);
+    }
+    json_t *pk = fv_array(v, r, prefix, "packages", false);
+    if (pk != NULL) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < json_array_size(pk) && !v->bad; i++) {
+            snprintf(path, sizeof path, "%.200s.packages[%zu]", prefix, i);
+            json_t *p = device__package(v, d, json_array_get(pk, i), path);
+            if (p)
+                json_array_append_new(arr, p);
+        }
+        json_object_set_new(out, "packages", arr);
+    }
+    return out;
+}
+
+/* One node of the anatomy. */
+static json_t *device__node(fv_t *v, device_req_t *d, json_t *n, const char *prefix)
+{
+    char path[DEVICE_PATH];
+    if (!json_is_object(n)) {
+        fv_fail(v, "%s: must be an object", prefix);
+        return NULL;
+    }
+    const char *id = fv_string(v, n, prefix, "id", true, FIELDS_MAX_ID, FV_ID);
+    if (id != NULL && id[0] == '\0')
+        fv_fail(v, "%s.id: must not be empty", prefix);
+    if (id != NULL && !v->bad) {
+        for (size_t i = 0; i < json_array_size(d->ids); i++)
+            if (strcmp(json_string_value(json_array_get(d->ids, i)), id) == 0)
+                fv_fail(v, "%s.id: the same as nodes[%zu].id", prefix, i);
+        json_array_append_new(d->ids, json_string(id));
+    }
+    json_t *out = json_object();
+    if (id)
+        json_object_set_new(out, "id", json_string(id));
+    json_t *st = fv_object(v, n, prefix, "status", false);
+    if (st != NULL) {
+        fv_path(path, sizeof path, prefix, "status");
+        device__status(v, d, st, path, true, true, out);
+    }
+    json_t *props = fv_array(v, n, prefix, "properties", false);
+    if (props != NULL) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < json_array_size(props) && !v->bad; i++) {
+            json_t *p = json_array_get(props, i);
+            snprintf(path, sizeof path, "%.200s.properties[%zu]", prefix, i);
+            if (!json_is_object(p)) {
+                fv_fail(v, "%s: must be an object", path);
+                break;
+            }
+            const char *key = fv_string(v, p, path, "key", true, DEVICE_MAX_TEXT, FV_ID);
+            const char *value = fv_string(v, p, path, "value", false, DEVICE_MAX_TEXT, FV_TEXT);
+            json_t *o = json_object();
+            if (key)
+                json_object_set_new(o, "key", json_string(key));
+            if (value)
+                json_object_set_new(o, "value", json_string(value));
+            json_array_append_new(arr, o);
+        }
+        json_object_set_new(out, "properties", arr);
+    }
+    json_t *rel = fv_array(v, n, prefix, "releases", false);
+    if (rel != NULL) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < json_array_size(rel) && !v->bad; i++) {
+            snprintf(path, sizeof path, "%.200s.releases[%zu]", prefix, i);
+            json_t *r = device__release(v, d, json_array_get(rel, i), path);
+            if (r)
+                json_array_append_new(arr, r);
+        }
+        json_object_set_new(out, "releases", arr);
+    }
+    return out;
+}
+
+/* The header's fields (in header, or flat in the top level). */
+static void device__header(fv_t *v, device_req_t *d, json_t *h)
+{
+    json_t *proto = fv_object(v, h, "", "protocol", true);
+    const char *name = fv_string(v, proto, "protocol", "name", true, 64, FV_ID);
+    const char *version = fv_string(v, proto, "protocol", "version", true, 64, FV_ID);
+    const char *type = fv_string(v, proto, "protocol", "type", true, 64, FV_ID);
+    if (name && strcmp(name, "Status") != 0)
+        fv_fail(v, "protocol.name: must be Status");
+    if (version && strcmp(version, "4.0.0") != 0)
+        fv_fail(v, "protocol.version: must be 4.0.0");
+    if (type && strcmp(type, "REQUEST") != 0)
+        fv_fail(v, "protocol.type: must be REQUEST");
+    static const char *const ids[] = {"tenantId", "deviceId", "sourceId", "sessionId"};
+    const char *got[4];
+    for (int i = 0; i < 4; i++) {
+        got[i] = fv_string(v, h, "", ids[i], true, FIELDS_MAX_ID, FV_ID);
+        if (got[i] != NULL && got[i][0] == '\0')
+            fv_fail(v, "%s: must not be empty", ids[i]);
+    }
+    d->tenant = got[0];
+    d->device = got[1];
+    d->source = got[2];
+    d->session = got[3];
+}
+
+/* A PostgreSQL text[] literal of the strings of arr (malloc'd). */
+static char *device__text_array(json_t *arr)
+{
+    size_t cap = 3;
+    for (size_t i = 0; i < json_array_size(arr); i++)
+        cap += 2 * json_string_length(json_array_get(arr, i)) + 3;
+    char *s = malloc(cap), *p = s;
+    if (s == NULL)
+        return NULL;
+    *p++ = '{';
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        const char *e = json_string_value(json_array_get(arr, i));
+        if (i)
+            *p++ = ',';
+        *p++ = '"';
+        for (; *e; e++) {
+            if (*e == '"' || *e == '\\')
+                *p++ = '\\';
+            *p++ = *e;
+        }
+        *p++ = '"';
+    }
+    *p++ = '}';
+    *p = '\0';
+    return s;
+}
+
+/* The request's API token, for tenant (NULL: any); answers 401 / 403 / 503
+ * in the protocol's shape and returns false otherwise. */
+static bool device__token(rest_ctx_t *c, const device_req_t *d, const char *tenant, store_token_t *tok, bool shaped)
+{
+    const char *v, *token, *why = "no Bearer token";
+    size_t n, len;
+    auth_verdict_t verdict = AUTH_DENIED;
+    static const char www[] = "WWW-Authenticate: Bearer realm=\"entitlementd\"\r\n";
+    if (http_header(c->r, "Authorization", &v, &n) && auth_bearer(v, n, &token, &len))
+        verdict = auth_token(c->f->auth, token, len, tok, &why);
+    int status = verdict == AUTH_OK ? 0 : verdict == AUTH_DENIED ? 401 : 503;
+    const char *msg = status == 401 ? "a valid API token is required (Authorization: Bearer <token>)"
+                                    : "the token store cannot be reached; try again";
+    if (status == 0 && (tok->tenant[0] == '\0' || (tenant != NULL && strcmp(tok->tenant, tenant) != 0))) {
+        status = 403;
+        msg = tok->tenant[0] ? "the API token is another tenant's" : "the API token is not a device reporter's";
+    }
+    if (status == 0)
+        return true;
+    if (status == 401)
+        log_info("device status: 401: %s", why);
+    if (shaped)
+        device__answer(c, status, d, status == 401 ? www : NULL, "%s", msg);
+    else
+        rest_error(c, status, status == 401 ? www : NULL, "%s", msg);
+    return false;
+}
+
+void device_post(rest_ctx_t *c)
+{
+    device_req_t d = {0};
+    fv_t v = {false, ""};
+    store_token_t tok;
+    json_t *req = NULL;
+    db_conn_t *conn = NULL;
+    char *nodes_json = NULL, *node_ids = NULL, *resp = NULL;
+    int rc = ENT_OK;
+
+    if (!http_content_type_is(c->r, "application/json")) {
+        device__answer(c, 415, NULL, NULL, "the body must be application/json");
+        return;
+    }
+    json_error_t e;
+    req = json_loadb(c->r->body, c->r->body_len, JSON_REJECT_DUPLICATES, &e);
+    if (req == NULL) {
+        device__answer(c, 400, NULL, NULL, "malformed JSON at byte %d: %s", e.position, e.text);
+        return;
+    }
+    d.stamps = EVP_MD_CTX_new();
+    d.nodes = json_array();
+    d.ids = json_array();
+    if (d.stamps == NULL || d.nodes == NULL || d.ids == NULL || EVP_DigestInit_ex(d.stamps, EVP_sha256(), NULL) != 1) {
+        device__answer(c, 500, NULL, NULL, "out of memory");
+        goto out;
+    }
+    if (!json_is_object(req)) {
+        fv_fail(&v, "the body must be a JSON object");
+    } else {
+        /* {"header": ..., "body": ...} or the same fields flat. */
+        bool nested = json_object_get(req, "header") != NULL || json_object_get(req, "body") != NULL;
+        json_t *h = nested ? fv_object(&v, req, "", "header", true) : req;
+        json_t *b = nested ? fv_object(&v, req, "", "body", true) : req;
+        if (!v.bad)
+            device__header(&v, &d, h);
+        json_t *nodes = v.bad ? NULL : fv_array(&v, b, "", "nodes", true);
+        for (size_t i = 0; nodes != NULL && i < json_array_size(nodes) && !v.bad; i++) {
+            char path[DEVICE_PATH];
+            snprintf(path, sizeof path, "nodes[%zu]", i);
+            json_t *n = device__node(&v, &d, json_array_get(nodes, i), path);
+            if (n)
+                json_array_append_new(d.nodes, n);
+        }
+    }
+    /* Who may post comes before what is wrong with the post. */
+    if (!device__token(c, &d, d.tenant, &tok, true))
+        goto out;
+    if (v.bad) {
+        device__answer(c, 400, &d, NULL, "%s", v.msg);
+        goto out;
+    }
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    char stamp_hex[65];
+    if (EVP_DigestFinal_ex(d.stamps, md, &mdlen) != 1) {
+        device__answer(c, 500, &d, NULL, "internal error");
+        goto out;
+    }
+    for (int i = 0; i < 32; i++)
+        snprintf(stamp_hex + 2 * i, 3, "%02x", md[i]);
+    char scope[STORE_MAX_NAME + 16];
+    snprintf(scope, sizeof scope, "tenant:%s", d.tenant);
+    rest_idem_t idem;
+    if (!rest_idem_begin(c, scope, &idem))
+        goto out;
+    nodes_json = json_dumps(d.nodes, JSON_COMPACT);
+    node_ids = device__text_array(d.ids);
+    json_t *ok = json_pack("{s:{s:s, s:s, s:s}, s:s, s:s, s:s, s:{s:s, s:s}}", "protocol", "name", "Status",
+                           "version", "4.0.0", "type", "RESPONSE", "tenantId", d.tenant, "deviceId", d.device,
+                           "sessionId", d.session, "status", "code", "0", "message", "Success");
+    resp = ok ? json_dumps(ok, JSON_COMPACT) : NULL;
+    json_decref(ok);
+    if (nodes_json == NULL || node_ids == NULL || resp == NULL) {
+        device__answer(c, 500, &d, NULL, "out of memory");
+        goto out;
+    }
+    if ((conn = rest_db(c)) == NULL)
+        goto out;
+    if (rest_idem_replay(c, conn, &idem))
+        goto out;
+    store_report_t rp = {tok.id, d.tenant, d.device, d.session, d.source, stamp_hex, d.latest_ms, nodes_json,
+                         node_ids};
+    store_idem_t row = rest_idem_row(&idem, 200, "", resp);
+    bool token_ok = false, written = false, is_new = false;
+    rc = store_device_report(conn, &rp, &row, &token_ok, &written, &is_new);
+    if (rc != ENT_OK) {
+        if (rc == ENT_EDBDOWN || rc == ENT_ETIMEDOUT)
+            device__answer(c, 503, &d, NULL, "the database cannot be reached; try again");
+        else {
+            log_error("storing a device status report: %s", ent_strerror(rc));
+            device__answer(c, 500, &d, NULL, "internal error (request %s)", c->r->request_id);
+        }
+        goto out;
+    }
+    if (!token_ok) {
+        device__answer(c, 401, &d, "WWW-Authenticate: Bearer realm=\"entitlementd\"\r\n",
+                       "a valid API token is required (Authorization: Bearer <token>)");
+        goto out;
+    }
+    if (!written) {
+        if (!rest_idem_replay(c, conn, &idem))
+            device__answer(c, 409, &d, NULL, "Idempotency-Key is being used by a request in progress; try again");
+        goto out;
+    }
+    if (!is_new)
+        log_debug("device status: a repeat of a stored report (tenant %s, device %s)", d.tenant, d.device);
+    if (http_respond(c->x, 200, "application/json; charset=utf-8", NULL, resp, strlen(resp)) != ENT_OK)
+        http_close_after(c->x);
+out:
+    if (conn != NULL)
+        rest_db_release(c, conn, rc);
+    free(nodes_json);
+    free(node_ids);
+    free(resp);
+    EVP_MD_CTX_free(d.stamps);
+    json_decref(d.nodes);
+    json_decref(d.ids);
+    json_decref(req);
+}
+
+/* The path's tenant and device ids, checked; answers 404 and returns false
+ * when one cannot be an id. */
+static bool device__path_ids(rest_ctx_t *c, int n)
+{
+    const char *why;
+    for (int i = 0; i < n; i++)
+        if (!fv_text_ok(c->params[i], c->param_len[i], FIELDS_MAX_ID, FV_ID, &why)) {
+            rest_error(c, 404, NULL, "no such %s", i == 0 ? "tenant" : "device");
+            return false;
+        }
+    return true;
+}
+
+void device_get(rest_ctx_t *c)
+{
+    store_token_t tok;
+    db_conn_t *conn = NULL;
+    char *nodes = NULL, session[FIELDS_MAX_ID * 4 + 1], source[FIELDS_MAX_ID * 4 + 1];
+    long long latest = 0;
+    bool token_ok = false, found = false;
+    int rc = ENT_OK;
+
+    if (!device__token(c, NULL, c->params[0], &tok, false) || !device__path_ids(c, 2))
+        return;
+    if ((conn = rest_db(c)) == NULL)
+        return;
+    rc = store_device_get(conn, tok.id, c->params[0], c->params[1], &token_ok, &found, &nodes, session, source,
+                          sizeof session, &latest);
+    if (rc != ENT_OK)
+        rest_db_error(c, rc, "reading a device");
+    else if (!token_ok)
+        rest_error(c, 401, "WWW-Authenticate: Bearer realm=\"entitlementd\"\r\n", "the API token was revoked");
+    else if (!found)
+        rest_error(c, 404, NULL, "no such device");
+    else {
+        json_error_t e;
+        json_t *n = json_loads(nodes, 0, &e);
+        rest_json(c, 200,
+                  json_pack("{s:s, s:s, s:s, s:s, s:I, s:o}", "tenantId", c->params[0], "deviceId", c->params[1],
+                            "sessionId", session, "sourceId", source, "reportedAt", (json_int_t)latest, "nodes",
+                            n ? n : json_array()),
+                  NULL);
+    }
+    free(nodes);
+    rest_db_release(c, conn, rc);
+}
+
+void device_summary(rest_ctx_t *c)
+{
+    store_token_t tok;
+    db_conn_t *conn = NULL;
+    char *json = NULL;
+    bool token_ok = false;
+    int rc;
+
+    if (!device__token(c, NULL, c->params[0], &tok, false) || !device__path_ids(c, 1))
+        return;
+    if ((conn = rest_db(c)) == NULL)
+        return;
+    rc = store_device_summary(conn, tok.id, c->params[0], &token_ok, &json);
+    if (rc != ENT_OK)
+        rest_db_error(c, rc, "summing up devices");
+    else if (!token_ok)
+        rest_error(c, 401, "WWW-Authenticate: Bearer realm=\"entitlementd\"\r\n", "the API token was revoked");
+    else
+        rest_raw(c, 200, "application/json; charset=utf-8", json, strlen(json));
+    free(json);
+    rest_db_release(c, conn, rc);
+}

@@ -1,0 +1,122 @@
+#include "fields.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+bool fv_fail(fv_t *v, const char *fmt, ...)
+{
+    va_list ap;
+    if (v->bad)
+        return false;
+    va_start(ap, fmt);
+    vsnprintf(v->msg, sizeof v->msg, fmt, ap);
+    va_end(ap);
+    v->bad = true;
+    return false;
+}
+
+void fv_path(char *out, size_t cap, const char *prefix, const char *name)
+{
+    snprintf(out, cap, "%s%s%s", prefix, prefix[0] ? "." : "", name);
+}
+
+bool fv_text_ok(const char *s, size_t n, size_t max, fv_text_t kind, const char **why)
+{
+    size_t chars = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c & 0xC0) != 0x80)
+            chars++;
+        bool control = c < 0x20 || c == 0x7F;
+        /* C1 controls are U+0080..U+009F: 0xC2 0x80..0x9F in UTF-8. */
+        if (c == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] <= 0x9F)
+            control = true;
+        if (kind == FV_TEXT && (c == '\t' || c == '\n' || c == '\r'))
+            control = false;
+        if (control) {
+            *why = "holds a control character";
+            return false;
+        }
+    }
+    if (chars > max) {
+        *why = "too long";
+        return false;
+    }
+    return true;
+}
+
+static json_t *fv__member(fv_t *v, json_t *obj, const char *prefix, const char *name, bool required, char *path,
+                          size_t cap)
+{
+    fv_path(path, cap, prefix, name);
+    json_t *m = json_is_object(obj) ? json_object_get(obj, name) : NULL;
+    if (v->bad)
+        return NULL;
+    if (m == NULL || json_is_null(m)) {
+        if (required)
+            fv_fail(v, "%s: required", path);
+        return NULL;
+    }
+    return m;
+}
+
+const char *fv_string(fv_t *v, json_t *obj, const char *prefix, const char *name, bool required, size_t max,
+                      fv_text_t kind)
+{
+    char path[FIELDS_MAX_PATH];
+    const char *why;
+    json_t *m = fv__member(v, obj, prefix, name, required, path, sizeof path);
+    if (m == NULL)
+        return NULL;
+    if (!json_is_string(m)) {
+        fv_fail(v, "%s: must be a string", path);
+        return NULL;
+    }
+    if (!fv_text_ok(json_string_value(m), json_string_length(m), max, kind, &why)) {
+        if (strcmp(why, "too long") == 0)
+            fv_fail(v, "%s: longer than %zu characters", path, max);
+        else
+            fv_fail(v, "%s: %s", path, why);
+        return NULL;
+    }
+    return json_string_value(m);
+}
+
+bool fv_integer(fv_t *v, json_t *obj, const char *prefix, const char *name, bool required, json_int_t min,
+                json_int_t max, json_int_t *out)
+{
+    char path[FIELDS_MAX_PATH];
+    json_t *m = fv__member(v, obj, prefix, name, required, path, sizeof path);
+    if (m == NULL)
+        return false;
+    if (!json_is_integer(m))
+        return fv_fail(v, "%s: must be an integer", path);
+    json_int_t i = json_integer_value(m);
+    if (i < min || i > max)
+        return fv_fail(v, "%s: must be between %lld and %lld", path, (long long)min, (long long)max);
+    *out = i;
+    return true;
+}
+
+json_t *fv_object(fv_t *v, json_t *obj, const char *prefix, const char *name, bool required)
+{
+    char path[FIELDS_MAX_PATH];
+    json_t *m = fv__member(v, obj, prefix, name, required, path, sizeof path);
+    if (m != NULL && !json_is_object(m)) {
+        fv_fail(v, "%s: must be an object", path);
+        return NULL;
+    }
+    return m;
+}
+
+json_t *fv_array(fv_t *v, json_t *obj, const char *prefix, const char *name, bool required)
+{
+    char path[FIELDS_MAX_PATH];
+    json_t *m = fv__member(v, obj, prefix, name, required, path, sizeof path);
+    if (m != NULL && !json_is_array(m)) {
+        fv_fail(v, "%s: must be an array", path);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,53 @@
+/*
+ * fields.h - reading JSON request fields with the path of the first one
+ * that is wrong ("nodes[2].releases[0].version: required"), as every 400
+ * of the REST adapter names it.
+ */
+#ifndef ENT_REST_FIELDS_H
+#define ENT_REST_FIELDS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Longest identifier (characters) the adapter accepts. */
+#define FIELDS_MAX_ID 255
+/* Longest path kept in a message. */
+#define FIELDS_MAX_PATH 256
+
+/* The first problem found; later checks on a bad fv do nothing. */
+typedef struct fv {
+    bool bad;
+    char msg[FIELDS_MAX_PATH + 128];
+} fv_t;
+
+/* Kinds of strings: identifiers hold no control characters; text may hold
+ * tabs and line breaks. */
+typedef enum fv_text { FV_ID, FV_TEXT } fv_text_t;
+
+/* Sets the problem of fv (printf format); returns false. */
+bool fv_fail(fv_t *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The path of member name under prefix ("" at the top): "prefix.name". */
+void fv_path(char *out, size_t cap, const char *prefix, const char *name);
+
+/* Member name of obj as a string of at most max characters: NULL when
+ * absent (a problem when required) or wrong. */
+const char *fv_string(fv_t *v, json_t *obj, const char *prefix, const char *name, bool required, size_t max,
+                      fv_text_t kind);
+
+/* Member name of obj as an integer (not a real, not a string) in
+ * [min, max]: false when absent (a problem when required) or wrong. */
+bool fv_integer(fv_t *v, json_t *obj, const char *prefix, const char *name, bool required, json_int_t min,
+                json_int_t max, json_int_t *out);
+
+/* Member name of obj as an object / an array: NULL when absent (a problem
+ * when required) or of another type. */
+json_t *fv_object(fv_t *v, json_t *obj, const char *prefix, const char *name, bool required);
+json_t *fv_array(fv_t *v, json_t *obj, const char *prefix, const char *name, bool required);
+
+/* Whether s (UTF-8, n bytes) has at most max characters and, for FV_ID,
+ * no control characters (C0, DEL, C1). */
+bool fv_text_ok(const char *s, size_t n, size_t max, fv_text_t kind, const char **why);
+
+#endif

@@ -1,0 +1,118 @@
+/*
+ * Idempotency-Key: a POST that carries one is done once; the same key with
+ * the same request (method, path, body) replays the first response for 24
+ * hours, the same key with another request is 409. The key's row is
+ * written by the request's own statement, so a response is kept exactly
+ * when its work committed; of two concurrent requests with one key, the
+ * second waits for the first and then replays it.
+ */
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/log.h"
+#include "fields.h"
+#include "rest_int.h"
+
+db_conn_t *rest_db(rest_ctx_t *c)
+{
+    db_conn_t *conn = NULL;
+    int rc = db_pool_acquire(c->f->pool, &conn);
+    if (rc != ENT_OK) {
+        rest_error(c, 503, NULL, "the database cannot be reached; try again");
+        return NULL;
+    }
+    return conn;
+}
+
+void rest_db_release(rest_ctx_t *c, db_conn_t *conn, int rc)
+{
+    if (rc == ENT_EDBDOWN)
+        db_conn_discard(conn);
+    db_pool_release(c->f->pool, conn);
+}
+
+void rest_db_error(rest_ctx_t *c, int rc, const char *what)
+{
+    if (rc == ENT_EDBDOWN || rc == ENT_ETIMEDOUT) {
+        rest_error(c, 503, NULL, "the database cannot be reached; try again");
+        return;
+    }
+    log_error("%s: %s", what, ent_strerror(rc));
+    rest_error(c, 500, NULL, "internal error (request %s)", c->r->request_id);
+}
+
+bool rest_idem_begin(rest_ctx_t *c, const char *scope, rest_idem_t *i)
+{
+    const char *v, *why;
+    size_t n;
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+
+    memset(i, 0, sizeof *i);
+    if (!http_header(c->r, "Idempotency-Key", &v, &n))
+        return true;
+    if (n == 0 || n > REST_MAX_IDEM_KEY || !fv_text_ok(v, n, REST_MAX_IDEM_KEY, FV_ID, &why)) {
+        rest_error(c, 400, NULL, "Idempotency-Key: must be 1 to %d characters without control characters",
+                   REST_MAX_IDEM_KEY);
+        return false;
+    }
+    memcpy(i->key, v, n);
+    i->key[n] = '\0';
+    snprintf(i->scope, sizeof i->scope, "%s", scope);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    bool ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+              EVP_DigestUpdate(ctx, c->r->method, strlen(c->r->method) + 1) == 1 &&
+              EVP_DigestUpdate(ctx, c->r->path, strlen(c->r->path) + 1) == 1 &&
+              EVP_DigestUpdate(ctx, c->r->body, c->r->body_len) == 1 && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1;
+    EVP_MD_CTX_free(ctx);
+    if (!ok) {
+        rest_error(c, 500, NULL, "internal error (request %s)", c->r->request_id);
+        return false;
+    }
+    for (unsigned k = 0; k < 32; k++)
+        snprintf(i->hash_hex + 2 * k, 3, "%02x", md[k]);
+    i->present = true;
+    return true;
+}
+
+bool rest_idem_replay(rest_ctx_t *c, db_conn_t *conn, const rest_idem_t *i)
+{
+    store_idem_hit_t hit;
+    if (!i->present)
+        return false;
+    int rc = store_idem_get(conn, i->scope, i->key, &hit);
+    if (rc == ENT_ENOTFOUND)
+        return false;
+    if (rc != ENT_OK) {
+        rest_db_error(c, rc, "reading an idempotency key");
+        return true;
+    }
+    if (strcmp(hit.hash_hex, i->hash_hex) != 0) {
+        rest_error(c, 409, NULL, "Idempotency-Key was used with another request; use a new key for a new request");
+    } else {
+        char extra[1024];
+        snprintf(extra, sizeof extra, "%sIdempotent-Replayed: true\r\n", hit.headers);
+        if (http_respond(c->x, hit.status, "application/json; charset=utf-8", extra, hit.body, strlen(hit.body)) !=
+            ENT_OK)
+            http_close_after(c->x);
+    }
+    free(hit.headers);
+    free(hit.body);
+    return true;
+}
+
+store_idem_t rest_idem_row(const rest_idem_t *i, int status, const char *headers, const char *body)
+{
+    store_idem_t row = {NULL, NULL, NULL, 0, NULL, NULL};
+    if (i->present) {
+        row.scope = i->scope;
+        row.key = i->key;
+        row.hash_hex = i->hash_hex;
+        row.status = status;
+        row.headers = headers;
+        row.body = body;
+    }
+    return row;
+}

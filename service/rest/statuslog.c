@@ -1,0 +1,294 @@
+/*
+ * Update status log (FlexNet UAI): an update client posts the status of an
+ * update with its publisher's JWT and polls for the result.
+ *
+ *   POST /uai/2.0/updates/statusLog          -> 202 {"url": poll URL}, Location, Retry-After
+ *   GET  /uai/2.0/updates/statusLog/{id}     -> 202 {"url"} while processing,
+ *                                               200 {"arguments", "key", "message"} when done
+ *
+ * The POST stores the request and its job in one statement; a job worker
+ * (updates/statuslog.c) processes it.
+ */
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../auth/jwt.h"
+#include "../core/base64.h"
+#include "../core/log.h"
+#include "fields.h"
+#include "rest_int.h"
+
+#define STATUSLOG_PATH "/uai/2.0/updates/statusLog/"
+/* Random bytes of a polling id: 192 bits, 32 base64url characters. */
+#define STATUSLOG_ID_BYTES 24
+#define STATUSLOG_ID_LEN 32
+/* Longest statusReason (characters), as the vendor's page has it. */
+#define STATUSLOG_MAX_REASON 100
+/* Room for each part of a result (messages name up to three ids of 255
+ * characters of up to 4 bytes). */
+#define STATUSLOG_RESULT_MAX 4096
+/* What a 401 says, whatever the reason (the log has the reason). */
+#define STATUSLOG_INVALID_TOKEN "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n"
+
+/* The JWT of the request, or answers 401 and returns false. */
+static bool statuslog__token(rest_ctx_t *c, const char **token, size_t *len)
+{
+    const char *v;
+    size_t n;
+    if (http_header(c->r, "Authorization", &v, &n) && auth_bearer(v, n, token, len))
+        return true;
+    log_info("status log: 401: no Bearer token");
+    rest_error(c, 401, STATUSLOG_INVALID_TOKEN, "a JWT is required (Authorization: Bearer <JWT>)");
+    return false;
+}
+
+/* Verifies the JWT for publisher (a hint, may be NULL); answers 401 or 503
+ * and returns false when it does not pass. */
+static bool statuslog__verify(rest_ctx_t *c, const char *token, size_t len, const char *publisher, auth_jwt_t *out)
+{
+    const char *why = "";
+    auth_verdict_t v = auth_jwt(c->f->auth, token, len, publisher, c->f->cfg->jwt_leeway_s, out, &why);
+    if (v == AUTH_OK)
+        return true;
+    if (v == AUTH_UNAVAILABLE || v == AUTH_BUSY) {
+        rest_error(c, 503, NULL, "the key store cannot be reached; try again");
+        return false;
+    }
+    log_info("status log: 401: %s", why);
+    rest_error(c, 401, STATUSLOG_INVALID_TOKEN, "the JWT is not valid: %s", why);
+    return false;
+}
+
+/* The absolute URL of polling id into buf. */
+static void statuslog__url(const rest_ctx_t *c, const char *id, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "http://%.255s" STATUSLOG_PATH "%.64s", c->r->host[0] ? c->r->host : "localhost", id);
+}
+
+/* The request's fields, checked; a new object of the known ones (the
+ * caller's), or NULL with the problem in v. */
+static json_t *statuslog__fields(fv_t *v, json_t *body)
+{
+    static const char *const ids[] = {"id", "idType", "publisherName", "updateId"};
+    static const char *const opt_ids[] = {"packageId"};
+    static const char *const opt_texts[] = {"platform", "timeStamp", "updateName"};
+    json_t *out = json_object();
+    json_int_t code = 0, language = 0;
+
+    if (out == NULL)
+        return NULL;
+    if (!json_is_object(body)) {
+        fv_fail(v, "the body must be a JSON object");
+        goto fail;
+    }
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        const char *s = fv_string(v, body, "", ids[i], true, FIELDS_MAX_ID, FV_ID);
+        if (s != NULL && s[0] == '\0')
+            fv_fail(v, "%s: must not be empty", ids[i]);
+        if (s != NULL)
+            json_object_set_new(out, ids[i], json_string(s));
+    }
+    for (size_t i = 0; i < sizeof opt_ids / sizeof opt_ids[0]; i++) {
+        const char *s = fv_string(v, body, "", opt_ids[i], false, FIELDS_MAX_ID, FV_ID);
+        if (s != NULL)
+            json_object_set_new(out, opt_ids[i], json_string(s));
+    }
+    for (size_t i = 0; i < sizeof opt_texts / sizeof opt_texts[0]; i++) {
+        const char *s = fv_string(v, body, "", opt_texts[i], false, FIELDS_MAX_ID, FV_TEXT);
+        if (s != NULL)
+            json_object_set_new(out, opt_texts[i], json_string(s));
+    }
+    const char *reason = fv_string(v, body, "", "statusReason", false, STATUSLOG_MAX_REASON, FV_TEXT);
+    if (reason != NULL)
+        json_object_set_new(out, "statusReason", json_string(reason));
+    /* The code's value is the job's to judge (a result, not a 400). */
+    if (fv_integer(v, body, "", "statusCode", true, -2147483647 - 1, 2147483647, &code))
+        json_object_set_new(out, "statusCode", json_integer(code));
+    if (fv_integer(v, body, "", "language", false, -2147483647 - 1, 2147483647, &language))
+        json_object_set_new(out, "language", json_integer(language));
+    const char *cls = fv_string(v, body, "", "deviceClass", false, 16, FV_ID);
+    if (cls != NULL && strcmp(cls, "client") != 0 && strcmp(cls, "server") != 0 && strcmp(cls, "served") != 0)
+        fv_fail(v, "deviceClass: must be one of client, server, served");
+    json_object_set_new(out, "deviceClass", json_string(cls ? cls : "client"));
+    if (!v->bad)
+        return out;
+fail:
+    json_decref(out);
+    return NULL;
+}
+
+void statuslog_post(rest_ctx_t *c)
+{
+    const char *token;
+    size_t tlen;
+    auth_jwt_t who;
+    fv_t v = {false, ""};
+    json_t *body = NULL, *fields = NULL;
+    char *request = NULL, *resp = NULL;
+    db_conn_t *conn = NULL;
+    rest_idem_t idem;
+    int rc = ENT_OK;
+
+    if (!statuslog__token(c, &token, &tlen))
+        return;
+    if ((body = rest_body(c)) == NULL)
+        return;
+    json_t *p = json_is_object(body) ? json_object_get(body, "publisherName") : NULL;
+    if (!statuslog__verify(c, token, tlen, json_is_string(p) ? json_string_value(p) : NULL, &who))
+        goto out;
+    if ((fields = statuslog__fields(&v, body)) == NULL) {
+        if (v.bad)
+            rest_error(c, 400, NULL, "%s", v.msg);
+        else
+            rest_error(c, 500, NULL, "out of memory");
+        goto out;
+    }
+    const char *publisher = json_string_value(json_object_get(fields, "publisherName"));
+    if (strcmp(publisher, who.publisher) != 0) {
+        rest_error(c, 403, NULL, "publisherName is not the publisher of the JWT's key");
+        goto out;
+    }
+    char scope[STORE_MAX_NAME + 16];
+    snprintf(scope, sizeof scope, "publisher:%s", publisher);
+    if (!rest_idem_begin(c, scope, &idem))
+        goto out;
+
+    unsigned char raw[STATUSLOG_ID_BYTES];
+    char id[STATUSLOG_ID_LEN + 1], url[512], extra[600];
+    if (RAND_bytes(raw, sizeof raw) != 1 || b64url_encode(raw, sizeof raw, id, sizeof id) != STATUSLOG_ID_LEN) {
+        rest_error(c, 500, NULL, "internal error (request %s)", c->r->request_id);
+        goto out;
+    }
+    statuslog__url(c, id, url, sizeof url);
+    snprintf(extra, sizeof extra, "Location: %s\r\nRetry-After: 1\r\n", url);
+    json_t *answer = json_pack("{s:s}", "url", url);
+    resp = answer ? json_dumps(answer, JSON_COMPACT) : NULL;
+    json_decref(answer);
+    request = json_dumps(fields, JSON_COMPACT);
+    if (resp == NULL || request == NULL) {
+        rest_error(c, 500, NULL, "out of memory");
+        goto out;
+    }
+
+    if ((conn = rest_db(c)) == NULL)
+        goto out;
+    if (rest_idem_replay(c, conn, &idem))
+        goto out;
+    bool key_ok = false, written = false;
+    store_idem_t row = rest_idem_row(&idem, 202, extra, resp);
+    rc = store_statuslog_post(conn, who.key_id, id, publisher, request, &row, &key_ok, &written);
+    if (rc != ENT_OK) {
+        rest_db_error(c, rc, "storing a status log");
+        goto out;
+    }
+    if (!key_ok) {
+        /* Retired since it was remembered. */
+        auth_forget_keys(c->f->auth);
+        log_info("status log: 401: the key was retired");
+        rest_error(c, 401, STATUSLOG_INVALID_TOKEN, "the JWT is not valid: its key was retired");
+        goto out;
+    }
+    if (!written) {
+        /* A concurrent request with the same key won: answer as it did. */
+        if (!rest_idem_replay(c, conn, &idem))
+            rest_error(c, 409, NULL, "Idempotency-Key is being used by a request in progress; try again");
+        goto out;
+    }
+    if (c->f->jobs != NULL)
+        job_runner_wake(c->f->jobs);
+    if (http_respond(c->x, 202, "application/json; charset=utf-8", extra, resp, strlen(resp)) != ENT_OK)
+        http_close_after(c->x);
+out:
+    if (conn != NULL)
+        rest_db_release(c, conn, rc);
+    free(request);
+    free(resp);
+    json_decref(fields);
+    json_decref(body);
+}
+
+/* Whether s looks like one of our polling ids. */
+static bool statuslog__id_ok(const char *s, size_t n)
+{
+    if (n != STATUSLOG_ID_LEN)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+              ch == '_'))
+            return false;
+    }
+    return true;
+}
+
+void statuslog_poll(rest_ctx_t *c)
+{
+    const char *token, *id = c->params[0];
+    size_t tlen;
+    auth_jwt_t who;
+    db_conn_t *conn = NULL;
+    char publisher[STORE_MAX_NAME + 1] = "", key[STATUSLOG_RESULT_MAX], message[STATUSLOG_RESULT_MAX],
+        arguments[STATUSLOG_RESULT_MAX];
+    bool known_id = statuslog__id_ok(id, c->param_len[0]);
+    int rc = ENT_OK;
+
+    if (!statuslog__token(c, &token, &tlen))
+        return;
+    /* Without a kid and an iss, the key is the polled status log's
+     * publisher's: the one thing the request names. */
+    const char *hint = NULL;
+    jwt_t peek;
+    if (jwt_parse(token, tlen, &peek) == JWT_OK) {
+        bool need = !peek.has_kid && !peek.has_iss;
+        jwt_clear(&peek);
+        if (need && known_id) {
+            if ((conn = rest_db(c)) == NULL)
+                return;
+            rc = store_statuslog_publisher(conn, id, publisher, sizeof publisher);
+            if (rc != ENT_OK && rc != ENT_ENOTFOUND) {
+                rest_db_error(c, rc, "reading a status log");
+                goto out;
+            }
+            rc = ENT_OK;
+            if (publisher[0])
+                hint = publisher;
+        }
+    }
+    if (!statuslog__verify(c, token, tlen, hint, &who))
+        goto out;
+    if (!known_id) {
+        rest_error(c, 404, NULL, "no status log with this polling id");
+        goto out;
+    }
+    if (conn == NULL && (conn = rest_db(c)) == NULL)
+        return;
+    bool key_ok = false, found = false, done = false;
+    rc = store_statuslog_poll(conn, who.key_id, id, who.publisher, c->f->cfg->statuslog_retention_h * 3600, &key_ok,
+                              &found, &done, key, message, arguments, STATUSLOG_RESULT_MAX);
+    if (rc != ENT_OK) {
+        rest_db_error(c, rc, "polling a status log");
+        goto out;
+    }
+    if (!key_ok) {
+        auth_forget_keys(c->f->auth);
+        rest_error(c, 401, STATUSLOG_INVALID_TOKEN, "the JWT is not valid: its key was retired");
+        goto out;
+    }
+    if (!found) {
+        /* Unknown, another publisher's, or past the retention: the same. */
+        rest_error(c, 404, NULL, "no status log with this polling id");
+        goto out;
+    }
+    if (!done) {
+        char url[512];
+        statuslog__url(c, id, url, sizeof url);
+        rest_json(c, 202, json_pack("{s:s}", "url", url), "Retry-After: 1\r\n");
+        goto out;
+    }
+    rest_json(c, 200, json_pack("{s:s, s:s, s:s}", "arguments", arguments, "key", key, "message", message), NULL);
+out:
+    if (conn != NULL)
+        rest_db_release(c, conn, rc);
+}

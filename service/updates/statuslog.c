@@ -1,0 +1,103 @@
+/*
+ * Status log processing. The POST stored the request and its job in one
+ * transaction; here, in the job's transaction, the status is checked and
+ * either recorded (device and history) or refused, and the result that the
+ * poll returns is set. The result is a key (stable, for machines), a
+ * message (for people) and the arguments the message names, as a JSON
+ * array of strings.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/log.h"
+#include "../db/rest_store.h"
+#include "updates.h"
+
+const char *updates_status_name(long long code)
+{
+    switch (code) {
+    case 0: return "download started";
+    case 1: return "download completed";
+    case 2: return "download failed";
+    case 3: return "install started";
+    case 4: return "install completed";
+    case 8: return "message delivered";
+    default: return NULL;
+    }
+}
+
+/* The arguments as a JSON array text (malloc'd), NULL when out of memory. */
+static char *statuslog__arguments(const char *const *args, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a != NULL && i < n; i++)
+        if (json_array_append_new(a, json_string(args[i])) != 0) {
+            json_decref(a);
+            a = NULL;
+        }
+    char *text = a ? json_dumps(a, JSON_COMPACT) : NULL;
+    json_decref(a);
+    return text;
+}
+
+/* Decides and writes the result of one status log. */
+static int statuslog__one(db_conn_t *c, const store_statuslog_t *s)
+{
+    char message[1024], *end = NULL;
+    long long code = strtoll(s->status_code, &end, 10);
+    const char *name = s->status_code[0] && end && *end == '\0' ? updates_status_name(code) : NULL;
+    const char *key;
+    char *arguments;
+
+    if (name != NULL) {
+        const char *args[4] = {s->status_code, name, s->update_id, s->device_id};
+        key = "statusLog.recorded";
+        snprintf(message, sizeof message, "Status %s (%s) of update %s recorded for device %s.", s->status_code,
+                 name, s->update_id, s->device_id);
+        arguments = statuslog__arguments(args, 4);
+    } else {
+        const char *args[1] = {s->status_code};
+        key = "statusLog.invalidStatusCode";
+        snprintf(message, sizeof message,
+                 "Status code %s is not one of 0 (download started), 1 (download completed), 2 (download failed), "
+                 "3 (install started), 4 (install completed), 8 (message delivered); nothing was recorded.",
+                 s->status_code);
+        arguments = statuslog__arguments(args, 1);
+    }
+    if (arguments == NULL)
+        return ENT_ENOMEM;
+    int rc = store_statuslog_record(c, s, name != NULL, key, message, arguments);
+    free(arguments);
+    return rc;
+}
+
+int updates_statuslog_run(void *arg, db_conn_t *c, const db_job_t *jobs, size_t n, job_outcome_t *outcomes)
+{
+    long long *refs = malloc(n * sizeof *refs);
+    store_statuslog_t *logs = malloc(n * sizeof *logs);
+    size_t nlogs = 0;
+    int rc = ENT_ENOMEM;
+
+    (void)arg;
+    if (refs == NULL || logs == NULL)
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        refs[i] = jobs[i].ref;
+    if ((rc = store_statuslog_read(c, refs, n, logs, &nlogs)) != ENT_OK)
+        goto out;
+    for (size_t i = 0; i < nlogs; i++)
+        if ((rc = statuslog__one(c, &logs[i])) != ENT_OK) {
+            log_warn("status log %lld: the result could not be written: %s", logs[i].id, ent_strerror(rc));
+            goto out;
+        }
+    /* A job whose status log is not read (done already, or purged) has
+     * nothing left to do. */
+    for (size_t i = 0; i < n; i++)
+        outcomes[i] = JOB_DONE;
+out:
+    free(refs);
+    free(logs);
+    return rc;
+}
