@@ -11,9 +11,9 @@
 #include "../core/err.h"
 #include "pool.h"
 
-/* Longest tenant, user or publisher name kept (longer ones are refused
- * where they come in). */
-#define STORE_MAX_NAME 255
+/* Longest tenant, user or publisher name kept, in bytes: 255 characters
+ * of up to 4 bytes (longer ones are refused where they come in). */
+#define STORE_MAX_NAME (255 * 4)
 /* Longest kid. */
 #define STORE_MAX_KID 128
 /* Largest public key (DER) kept: an RSA key of 16384 bits fits. */

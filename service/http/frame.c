@@ -14,9 +14,10 @@
 /* Chunk framing may add this much on top of the body before we call the
  * request too large (the chunk headers FRAME_MAX_CHUNKS allows). */
 #define FRAME_CHUNK_SLACK(max_body) (FRAME_MAX_CHUNKS(max_body) * 24 + 65536)
-/* Longest request target: gSOAP keeps the path in a buffer of 1 KiB, and
- * no REST path of ours comes near. */
-#define FRAME_MAX_TARGET 1000
+/* Longest request target: room for a REST path with ids of 255 characters
+ * of up to 4 bytes each, percent-encoded (the SOAP front allows less:
+ * gSOAP keeps the path in 1 KiB). */
+#define FRAME_MAX_TARGET 4096
 /* Longest Host header: gSOAP keeps it in a buffer of 1 KiB, and a host
  * name has at most 253 characters (with a port, a little more). */
 #define FRAME_MAX_HOST 255
@@ -138,22 +139,26 @@ static bool frame__request_line(const char *buf, const frame__line_t *l, frame_t
     for (size_t k = t; k < i; k++)
         if ((unsigned char)l->p[k] < 0x21 || l->p[k] == 0x7F)
             return frame__error(f, 400, "malformed HTTP request line");
+    /* The target first: a refusal of the version or the length is still
+     * written in the format of the front the path belongs to. */
+    const char *target;
+    size_t tn;
+    frame__target(l, &target, &tn);
+    frame__origin_form(&target, &tn);
+    f->target_off = (size_t)(target - buf);
+    f->target_len = tn;
     const char *v = l->p + i + 1;
     size_t vn = l->n - i - 1;
     if (vn < 5 || memcmp(v, "HTTP/", 5) != 0)
         return frame__error(f, 400, "malformed HTTP request line");
     if (vn != 8 || v[5] != '1' || v[6] != '.' || (v[7] != '0' && v[7] != '1'))
         return frame__error(f, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
-    const char *target;
-    size_t tn;
-    frame__target(l, &target, &tn);
-    frame__origin_form(&target, &tn);
     if (tn > FRAME_MAX_TARGET)
-        return frame__error(f, 414, "request target longer than 1000 bytes");
-    if (tn == 0 || target[0] != '/')
+        return frame__error(f, 414, "request target longer than 4096 bytes");
+    if (tn == 0 || target[0] != '/') {
+        f->target_len = 0;
         return frame__error(f, 400, "the request target must be a path (or an absolute http URL)");
-    f->target_off = (size_t)(target - buf);
-    f->target_len = tn;
+    }
     f->minor = v[7] - '0';
     *http10 = v[7] == '0';
     return true;

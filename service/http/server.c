@@ -54,7 +54,7 @@
 #define SERVER_MAX_HOST 255
 /* Longest method and target (frame.c refuses longer ones). */
 #define SERVER_MAX_METHOD 16
-#define SERVER_MAX_TARGET 1000
+#define SERVER_MAX_TARGET 4096
 
 typedef enum conn_state {
     CONN_FREE,  /* no connection on this descriptor */
@@ -167,21 +167,24 @@ static bool server__prefix_matches(const char *prefix, const char *path, size_t 
 }
 
 /* The front of a target (path and query, n bytes): the longest prefix
- * that matches; the first front when none does. */
+ * that matches. With no target (a request line that cannot be read) or no
+ * match, the front of "/" if there is one, else the first. */
 static int server__route(const struct http_server *s, const char *target, size_t n)
 {
-    int best = 0;
+    int best = -1;
     size_t best_len = 0;
     for (int i = 0; i < s->nfronts; i++) {
         size_t k = strlen(s->fronts[i].prefix);
-        if (k > best_len && server__prefix_matches(s->fronts[i].prefix, target, n)) {
+        bool any = k == 1 && s->fronts[i].prefix[0] == '/';
+        if (n > 0 && !any && k > best_len && server__prefix_matches(s->fronts[i].prefix, target, n)) {
             best = i;
             best_len = k;
-        } else if (best_len == 0 && server__prefix_matches(s->fronts[i].prefix, target, n)) {
-            best = i;
         }
     }
-    return best;
+    for (int i = 0; best < 0 && i < s->nfronts; i++)
+        if (strcmp(s->fronts[i].prefix, "/") == 0)
+            best = i;
+    return best < 0 ? 0 : best;
 }
 
 static size_t server__body_limit(void *arg, const char *target, size_t n)
@@ -428,7 +431,7 @@ static int server__front_of(const struct http_server *s, const char *buf, size_t
 {
     frame_t f;
     frame_scan(buf, len, &s->limits, &f);
-    return f.target_len ? server__route(s, buf + f.target_off, f.target_len) : 0;
+    return server__route(s, buf + f.target_off, f.target_len);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -483,6 +486,11 @@ static bool server__serve_one(http_worker_t *w, int fd, const frame_t *f)
     x.out_mark = w->out_len;
     memcpy(x.method, raw + f->method_off, f->method_len);
     x.method[f->method_len] = '\0';
+    /* HEAD is GET without the body: the fronts serve GET, the body they
+     * write is dropped below (Content-Length stays: it is HEAD's answer). */
+    bool head = strcmp(x.method, "HEAD") == 0;
+    if (head)
+        memcpy(x.method, "GET", 4);
     memcpy(x.target, raw + f->target_off, f->target_len);
     x.target[f->target_len] = '\0';
     const char *q = memchr(x.target, '?', f->target_len);
@@ -537,7 +545,12 @@ static bool server__serve_one(http_worker_t *w, int fd, const frame_t *f)
         server__refuse(w, front, 500, "internal error: no response", x.request_id);
         close = true;
     }
-    metrics_http(x.route, server__method_label(x.method), server__status_of(w->out + x.out_mark, w->out_len - x.out_mark),
+    if (head) {
+        const char *end = memmem(w->out + x.out_mark, w->out_len - x.out_mark, "\r\n\r\n", 4);
+        if (end != NULL)
+            w->out_len = (size_t)(end + 4 - w->out);
+    }
+    metrics_http(x.route, head ? "HEAD" : server__method_label(x.method), server__status_of(w->out + x.out_mark, w->out_len - x.out_mark),
                  server__now() - t0);
     if (f->chunked)
         server__shrink(&w->body, &w->body_cap);
@@ -942,7 +955,7 @@ static void server__event(struct http_server *s, http_worker_t *w, int fd)
         if (f.status == FRAME_ERROR) {
             char msg[96];
             const char *m = server__frame_message(&f, msg, sizeof msg);
-            int front = f.target_len ? server__route(s, w->in + w->in_pos + f.target_off, f.target_len) : 0;
+            int front = server__route(s, w->in + w->in_pos + f.target_off, f.target_len);
             char rid[HTTP_REQUEST_ID_MAX];
             const char *rp = NULL;
             if (f.request_id_len > 0) {

@@ -13,7 +13,6 @@
  * tenant is required (403 for another tenant's).
  */
 #include <openssl/evp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,18 +36,13 @@ typedef struct device_req {
     json_t *ids;             /* their ids (to find duplicates); owned */
 } device_req_t;
 
-/* Answers with the protocol's response shape: code "0" and "Success", or
- * the HTTP status as the code and message (the first wrong field). */
-static void device__answer(rest_ctx_t *c, int status, const device_req_t *d, const char *extra, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-
-static void device__answer(rest_ctx_t *c, int status, const device_req_t *d, const char *extra, const char *fmt, ...)
+/* Writes the protocol's response shape: code "0" and "Success", or the
+ * HTTP status as the code, and the message (the first wrong field). The
+ * extra header lines already hold Retry-After where it is due. */
+static void device__shape(rest_ctx_t *c, int status, const char *extra, const char *msg)
 {
-    char msg[512], code[8];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
+    const device_req_t *d = c->error_arg;
+    char code[8];
     snprintf(code, sizeof code, "%d", status == 200 ? 0 : status);
     json_t *o = json_pack("{s:{s:s, s:s, s:s}, s:{s:s, s:s}}", "protocol", "name", "Status", "version", "4.0.0",
                           "type", "RESPONSE", "status", "code", code, "message", msg);
@@ -57,12 +51,12 @@ static void device__answer(rest_ctx_t *c, int status, const device_req_t *d, con
         json_object_set_new(o, "deviceId", d && d->device ? json_string(d->device) : json_null());
         json_object_set_new(o, "sessionId", d && d->session ? json_string(d->session) : json_null());
     }
-    if (status != 200)
-        log_info("device status: HTTP %d: %s", status, msg);
-    char hdr[256];
-    snprintf(hdr, sizeof hdr, "%s%s", extra ? extra : "", status == 503 ? "Retry-After: 1\r\n" : "");
-    rest_json(c, status, o, hdr);
+    rest_json(c, status, o, extra);
 }
+
+/* Answers an error of the POST (in the protocol's shape, through
+ * rest_error). */
+#define device__answer(c, status, d, extra, ...) rest_error((c), (status), (extra), __VA_ARGS__)
 
 /* A timestamp (milliseconds since the epoch) of the report. */
 static void device__stamp(device_req_t *d, json_int_t ms)
@@ -271,9 +265,9 @@ static char *device__text_array(json_t *arr)
     return s;
 }
 
-/* The request's API token, for tenant (NULL: any); answers 401 / 403 / 503
- * in the protocol's shape and returns false otherwise. */
-static bool device__token(rest_ctx_t *c, const device_req_t *d, const char *tenant, store_token_t *tok, bool shaped)
+/* The request's API token, for tenant (NULL: any tenant's); answers 401 /
+ * 403 / 503 and returns false otherwise. */
+static bool device__token(rest_ctx_t *c, const char *tenant, store_token_t *tok)
 {
     const char *v, *token, *why = "no Bearer token";
     size_t n, len;
@@ -292,10 +286,7 @@ static bool device__token(rest_ctx_t *c, const device_req_t *d, const char *tena
         return true;
     if (status == 401)
         log_info("device status: 401: %s", why);
-    if (shaped)
-        device__answer(c, status, d, status == 401 ? www : NULL, "%s", msg);
-    else
-        rest_error(c, status, status == 401 ? www : NULL, "%s", msg);
+    rest_error(c, status, status == 401 ? www : NULL, "%s", msg);
     return false;
 }
 
@@ -309,6 +300,8 @@ void device_post(rest_ctx_t *c)
     char *nodes_json = NULL, *node_ids = NULL, *resp = NULL;
     int rc = ENT_OK;
 
+    c->error_shape = device__shape;
+    c->error_arg = &d;
     if (!http_content_type_is(c->r, "application/json")) {
         device__answer(c, 415, NULL, NULL, "the body must be application/json");
         return;
@@ -344,8 +337,9 @@ void device_post(rest_ctx_t *c)
                 json_array_append_new(d.nodes, n);
         }
     }
-    /* Who may post comes before what is wrong with the post. */
-    if (!device__token(c, &d, d.tenant, &tok, true))
+    /* Who may post comes before what is wrong with the post; a tenant that
+     * is not given (or empty) is the 400's to name. */
+    if (!device__token(c, d.tenant && d.tenant[0] ? d.tenant : NULL, &tok))
         goto out;
     if (v.bad) {
         device__answer(c, 400, &d, NULL, "%s", v.msg);
@@ -442,7 +436,7 @@ void device_get(rest_ctx_t *c)
     bool token_ok = false, found = false;
     int rc = ENT_OK;
 
-    if (!device__token(c, NULL, c->params[0], &tok, false) || !device__path_ids(c, 2))
+    if (!device__token(c, c->params[0], &tok) || !device__path_ids(c, 2))
         return;
     if ((conn = rest_db(c)) == NULL)
         return;
@@ -475,7 +469,7 @@ void device_summary(rest_ctx_t *c)
     bool token_ok = false;
     int rc;
 
-    if (!device__token(c, NULL, c->params[0], &tok, false) || !device__path_ids(c, 1))
+    if (!device__token(c, c->params[0], &tok) || !device__path_ids(c, 1))
         return;
     if ((conn = rest_db(c)) == NULL)
         return;

@@ -73,6 +73,8 @@ static void rest__serve(void *state, http_exchange_t *x)
     c->r = http_request(x);
     c->route = NULL;
     c->nparams = 0;
+    c->error_shape = NULL;
+    c->error_arg = NULL;
     for (size_t i = 0; i < REST_NROUTES; i++) {
         const rest_route_t *rt = &rest__routes[i];
         if (!rest__match(rt->pattern, c->r->path, NULL))

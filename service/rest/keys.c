@@ -162,10 +162,11 @@ void keys_delete(rest_ctx_t *c)
 
     if (!keys__admin(c, &user))
         return;
-    if (!rest_query(c, "kid", kid, sizeof kid))
-        kid[0] = '\0';
-    if (!rest_query(c, "publisherName", publisher, sizeof publisher))
-        publisher[0] = '\0';
+    int qk = rest_query(c, "kid", kid, sizeof kid), qp = rest_query(c, "publisherName", publisher, sizeof publisher);
+    if (qk < 0 || qp < 0) {
+        rest_error(c, 400, NULL, "%s: not valid percent-encoding, or too long", qk < 0 ? "kid" : "publisherName");
+        return;
+    }
     if (kid[0] == '\0' && c->r->body_len > 0) {
         fv_t v = {false, ""};
         if ((body = rest_body(c)) == NULL)
@@ -176,11 +177,12 @@ void keys_delete(rest_ctx_t *c)
             rest_error(c, 400, NULL, "%s", v.msg);
             goto out;
         }
+        /* fv_string bounded both (characters); the buffers hold them. */
         snprintf(kid, sizeof kid, "%s", k);
-        if (p != NULL)
+        if (p != NULL && strlen(p) < sizeof publisher)
             snprintf(publisher, sizeof publisher, "%s", p);
     }
-    if (kid[0] == '\0' || !fv_text_ok(kid, strlen(kid), JWT_MAX_KID, FV_ID, &why)) {
+    if (kid[0] == '\0' || strlen(kid) > JWT_MAX_KID || !fv_text_ok(kid, strlen(kid), JWT_MAX_KID, FV_ID, &why)) {
         rest_error(c, 400, NULL, "kid: required (as ?kid= or in the body)");
         goto out;
     }

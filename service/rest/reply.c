@@ -49,6 +49,10 @@ void rest_error(rest_ctx_t *c, int status, const char *extra_headers, const char
         log_warn("HTTP %d: %s", status, msg);
     else
         log_info("HTTP %d: %s", status, msg);
+    if (c->error_shape != NULL) {
+        c->error_shape(c, status, extra, msg);
+        return;
+    }
     rest_json(c, status, json_pack("{s:s, s:i}", "message", msg, "status", status), extra);
 }
 
@@ -109,7 +113,7 @@ bool rest_decode(const char *in, size_t n, char *out, size_t cap, size_t *out_le
     return true;
 }
 
-bool rest_query(const rest_ctx_t *c, const char *name, char *buf, size_t cap)
+int rest_query(const rest_ctx_t *c, const char *name, char *buf, size_t cap)
 {
     const char *q = c->r->query;
     size_t k = strlen(name);
@@ -118,15 +122,15 @@ bool rest_query(const rest_ctx_t *c, const char *name, char *buf, size_t cap)
         size_t n = amp ? (size_t)(amp - q) : strlen(q);
         if (n > k && q[k] == '=' && memcmp(q, name, k) == 0) {
             /* '+' is a space in a query string. */
-            char tmp[REST_MAX_PARAM + 1];
+            char tmp[4 * REST_MAX_PARAM + 1];
             size_t tl = n - k - 1 < sizeof tmp - 1 ? n - k - 1 : sizeof tmp - 1;
             memcpy(tmp, q + k + 1, tl);
             for (size_t i = 0; i < tl; i++)
                 if (tmp[i] == '+')
                     tmp[i] = ' ';
-            return tl == n - k - 1 && rest_decode(tmp, tl, buf, cap, NULL);
+            return tl == n - k - 1 && rest_decode(tmp, tl, buf, cap, NULL) ? 1 : -1;
         }
         q += n + (amp ? 1 : 0);
     }
-    return false;
+    return 0;
 }

@@ -13,10 +13,10 @@
 #include "rest.h"
 
 /* Path parameters of a route ("{pollingId}") at most, and the longest one
- * kept (a longer one is refused by the handler that reads it: ids are
- * shorter). */
+ * kept, decoded (an id of 255 characters of up to 4 bytes fits; a longer
+ * one is refused by the handler that reads it). */
 #define REST_MAX_PARAMS 4
-#define REST_MAX_PARAM 1000
+#define REST_MAX_PARAM 2048
 
 struct rest_front {
     const ent_config_t *cfg;
@@ -34,6 +34,10 @@ typedef struct rest_ctx {
     char params[REST_MAX_PARAMS][REST_MAX_PARAM + 1]; /* percent-decoded, NUL-free */
     size_t param_len[REST_MAX_PARAMS];
     int nparams;
+    /* When set, rest_error answers through it: an endpoint whose errors
+     * have a shape of their own (device status). */
+    void (*error_shape)(struct rest_ctx *c, int status, const char *extra_headers, const char *message);
+    void *error_arg;
 } rest_ctx_t;
 
 typedef void (*rest_handler_fn)(rest_ctx_t *c);
@@ -59,9 +63,9 @@ json_t *rest_body(rest_ctx_t *c);
  * WWW-Authenticate and returns false. */
 bool rest_bearer(rest_ctx_t *c, const char **token, size_t *len);
 
-/* The value of query parameter name (percent-decoded into buf, cap bytes);
- * false when absent or undecodable. */
-bool rest_query(const rest_ctx_t *c, const char *name, char *buf, size_t cap);
+/* The value of query parameter name, percent-decoded into buf (cap
+ * bytes): 1, or 0 when absent, or -1 when it does not decode or fit. */
+int rest_query(const rest_ctx_t *c, const char *name, char *buf, size_t cap);
 
 /* Percent-decodes in (n bytes) into out (cap bytes, NUL-terminated); false
  * on a bad escape, a NUL byte or no room. */

@@ -20,6 +20,8 @@
 /* The normalized request buffer starts at this size and shrinks back to it
  * after a large request, so that idle workers hold little memory. */
 #define FRONT_BUF_MIN 16384
+/* Longest request target: gSOAP keeps the path in a buffer of 1 KiB. */
+#define FRONT_MAX_TARGET 1000
 
 /* gSOAP names the fault code after the SOAP version of the request, and
  * before an envelope was read (a GET, a path without a service) it has
@@ -358,6 +360,10 @@ static void front__serve(void *state, http_exchange_t *x)
     memset(&w->user, 0, sizeof w->user);
     http_set_route(x, "/flexnet/services");
 
+    if (strlen(r->target) > FRONT_MAX_TARGET) {
+        front__refuse(w, 414, "request target longer than 1000 bytes");
+        return;
+    }
     if (!is_get && strcmp(r->method, "POST") != 0) {
         front__refuse(w, 405, "only GET (the WSDL) and POST (SOAP requests) are supported");
         return;
@@ -449,10 +455,12 @@ static void front__serve(void *state, http_exchange_t *x)
         soap->http_extra_header = w->extra_header;
         server__send_fault(soap, status);
         http_close_after(x);
-    } else if (w->validator != NULL && soap->status == SOAP_POST) {
+    } else if (w->validator != NULL && !is_get) {
+        /* (soap->status holds the response's status by now, not the
+         * request's method.) */
         server__validate_response(w, soap_endpoint_version(soap->path));
     }
-    if (soap->status == SOAP_POST)
+    if (!is_get)
         metrics_soap(w->operation ? w->operation : "none", status >= 0 ? "FAULT" : w->outcome ? w->outcome : "FAULT");
 done:
     if (soap->keep_alive == 0 || soap->error == SOAP_EOF)

@@ -125,10 +125,15 @@ static void test_errors(void)
     CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nAuthorization: a\r\nAuthorization: b\r\nContent-Length: 0\r\n\r\n")
                      .http_status, 400);
     CHECK_EQ_INT(scan("POST * HTTP/1.1\r\nContent-Length: 0\r\n\r\n").http_status, 400);
-    char line[1200] = "GET /";
-    memset(line + 5, 'a', 1001);
-    strcpy(line + 1006, " HTTP/1.1\r\n\r\n");
-    CHECK_EQ_INT(scan(line).http_status, 414);
+    char line[4200] = "GET /";
+    memset(line + 5, 'a', 4096);
+    strcpy(line + 4101, " HTTP/1.1\r\n\r\n");
+    frame_t f414 = scan(line);
+    CHECK_EQ_INT(f414.http_status, 414);
+    CHECK_EQ_INT(f414.target_len, 4097); /* known: the refusal goes to the path's front */
+    f414 = scan("GET /x HTTP/2.0\r\n\r\n");
+    CHECK_EQ_INT(f414.http_status, 505);
+    CHECK_EQ_INT(f414.target_len, 2);
     char host[400] = "GET / HTTP/1.1\r\nHost: ";
     size_t hl = strlen(host);
     memset(host + hl, 'h', 256);

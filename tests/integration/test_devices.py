@@ -1,0 +1,231 @@
+"""Device status protocol 4.0.0 through the real daemon and PostgreSQL:
+both request shapes, a 400 naming the path of every required field missing
+or mistyped, tenant-scoped tokens (401, 403), the latest state and the
+append-only history (a repeat stored once), the two analytics queries, and
+API tokens from entitlementctl. Every response is checked against the
+OpenAPI document."""
+import copy
+import unittest
+
+from harness import DaemonTestCase, ctl, psql, token
+from rest import DEVICE, RestClient, api_token, bearer
+
+
+def report(tenant, device, session="s-1", ts=1700000000000, nodes=None, flat=False):
+    header = {"protocol": {"name": "Status", "version": "4.0.0", "type": "REQUEST"}, "tenantId": tenant,
+              "deviceId": device, "sourceId": "ENDPOINT", "sessionId": session}
+    if nodes is None:
+        nodes = [
+            {"id": "ECU1", "status": {"message": "Idle", "timestamp": ts, "code": "0"},
+             "properties": [{"key": "locale", "value": "en_CA"}, {"key": "flag"}],
+             "releases": [{"category": "FULL", "version": "3.0.0.0", "revision": 2,
+                           "status": {"code": "Complete", "timestamp": ts, "message": "0"},
+                           "packages": [{"packageId": "adas.ecu", "version": "2.0.0.0", "checksum": "afoije4w98",
+                                         "status": {"message": "Installation Complete", "timestamp": ts,
+                                                    "code": "0"}}]}]},
+            {"id": "ECU2", "releases": [{"category": "DELTA", "version": "1.1",
+                                         "packages": [{"packageId": "p2", "version": "1",
+                                                       "status": {"timestamp": ts, "code": "2"}}]}]},
+            {"id": "ECU3"},
+        ]
+    if flat:
+        return dict(header, nodes=nodes)
+    return {"header": header, "body": {"nodes": nodes}}
+
+
+class DeviceStatusTest(DaemonTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.tenant = "tenant-" + token(8)
+        cls.token_id, cls.token = api_token(tenant=cls.tenant)
+
+    def setUp(self):
+        super().setUp()
+        self.rest = RestClient(self.daemon, bearer(self.token))
+        self.addCleanup(self.rest.close)
+
+    def reports(self, device):
+        return int(psql("SELECT count(*) FROM device_reports WHERE tenant = :'v1' AND device_id = :'v2'",
+                        self.tenant, device)[0][0])
+
+    def test_report_latest_state_and_history(self):
+        device = "VIN-" + token(8)
+        r = self.rest.post(DEVICE, report(self.tenant, device))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json, {"protocol": {"name": "Status", "version": "4.0.0", "type": "RESPONSE"},
+                                  "tenantId": self.tenant, "deviceId": device, "sessionId": "s-1",
+                                  "status": {"code": "0", "message": "Success"}})
+        g = self.rest.get(f"{DEVICE}/tenants/{self.tenant}/devices/{device}")
+        self.assertEqual(g.status, 200, g)
+        self.assertEqual([n["id"] for n in g.json["nodes"]], ["ECU1", "ECU2", "ECU3"])
+        ecu1 = g.json["nodes"][0]
+        self.assertEqual(ecu1["releases"][0]["revision"], 2)
+        self.assertEqual(g.json["nodes"][1]["releases"][0]["revision"], 0)  # the default
+        self.assertEqual(ecu1["properties"], [{"key": "locale", "value": "en_CA"}, {"key": "flag"}])
+        self.assertEqual(g.json["reportedAt"], 1700000000000)
+        # The same report again (same session and timestamps): stored once.
+        self.assertEqual(self.rest.post(DEVICE, report(self.tenant, device)).status, 200)
+        self.assertEqual(self.reports(device), 1)
+        # A newer report (flat shape) replaces the anatomy; the history keeps both.
+        newer = report(self.tenant, device, session="s-2", ts=1700000005000, flat=True,
+                       nodes=[{"id": "ECU1", "status": {"message": "Busy", "timestamp": 1700000005000, "code": "1"}}])
+        self.assertEqual(self.rest.post(DEVICE, newer).status, 200)
+        self.assertEqual(self.reports(device), 2)
+        g = self.rest.get(f"{DEVICE}/tenants/{self.tenant}/devices/{device}")
+        self.assertEqual([n["id"] for n in g.json["nodes"]], ["ECU1"])
+        self.assertEqual(g.json["nodes"][0]["status"]["message"], "Busy")
+        self.assertEqual(g.json["sessionId"], "s-2")
+        # An older report arriving late is kept in the history, not as the latest.
+        late = report(self.tenant, device, session="s-0", ts=1600000000000)
+        self.assertEqual(self.rest.post(DEVICE, late).status, 200)
+        self.assertEqual(self.reports(device), 3)
+        g = self.rest.get(f"{DEVICE}/tenants/{self.tenant}/devices/{device}")
+        self.assertEqual(g.json["sessionId"], "s-2")
+        self.assertEqual(self.rest.get(f"{DEVICE}/tenants/{self.tenant}/devices/nope-{token(6)}").status, 404)
+
+    def test_summary(self):
+        tenant = "sum-" + token(8)
+        _, tok = api_token(tenant=tenant)
+        c = RestClient(self.daemon, bearer(tok))
+        self.addCleanup(c.close)
+        for i in range(3):
+            self.assertEqual(c.post(DEVICE, report(tenant, f"D{i}")).status, 200)
+        s = c.get(f"{DEVICE}/tenants/{tenant}/summary")
+        self.assertEqual(s.status, 200, s)
+        self.assertEqual(s.json["devices"], 3)
+        self.assertEqual(s.json["releases"], [{"category": "DELTA", "version": "1.1", "devices": 3},
+                                              {"category": "FULL", "version": "3.0.0.0", "devices": 3}])
+        self.assertEqual(s.json["packageStatus"], [{"code": "0", "devices": 3}, {"code": "2", "devices": 3}])
+
+    def test_tokens_are_scoped_to_a_tenant(self):
+        device = "VIN-" + token(8)
+        other_tenant = "other-" + token(8)
+        _, other = api_token(tenant=other_tenant)
+        _, user_token = api_token(user="integration-" + token(6))
+        for auth, status in ((None, 401), ("Bearer nope", 401), ("Bearer etd_" + "A" * 43, 401),
+                             (bearer(other), 403), (bearer(user_token), 403)):
+            with self.subTest(auth=str(auth)[:20]):
+                r = self.rest.post(DEVICE, report(self.tenant, device), headers={"Authorization": auth}, auth=False)
+                self.assertEqual(r.status, status, r)
+                self.assertEqual(r.json["protocol"]["type"], "RESPONSE")
+                self.assertNotEqual(r.json["status"]["code"], "0")
+                g = self.rest.get(f"{DEVICE}/tenants/{self.tenant}/summary", headers={"Authorization": auth},
+                                  auth=False)
+                self.assertEqual(g.status, status, g)
+        self.assertEqual(self.reports(device), 0)
+        # Revoked: refused at once.
+        tid, tok = api_token(tenant=self.tenant)
+        c = RestClient(self.daemon, bearer(tok))
+        self.addCleanup(c.close)
+        self.assertEqual(c.post(DEVICE, report(self.tenant, device)).status, 200)
+        self.assertIn(f"token {tid} revoked", ctl("token", "revoke", str(tid)).stdout)
+        self.assertEqual(c.post(DEVICE, report(self.tenant, device, ts=1800000000000)).status, 401)
+        self.assertEqual(c.get(f"{DEVICE}/tenants/{self.tenant}/summary").status, 401)
+        self.assertEqual(self.reports(device), 1)
+        listing = ctl("token", "list").stdout
+        self.assertRegex(listing, rf"(?m)^{tid}\s+tenant\s+{self.tenant}\s+\S+\s+\d{{4}}-")
+        self.assertNotIn(tok, listing)
+        self.assertEqual(psql("SELECT count(*) FROM api_tokens WHERE encode(token_hash, 'escape') LIKE :'v1'",
+                              "%" + tok[4:20] + "%"), [["0"]])  # only the hash is kept
+        self.assertNotIn(tok, self.daemon.read_log())
+
+    def test_every_required_field_missing_or_mistyped_is_named(self):
+        device = "VIN-" + token(8)
+        base = report(self.tenant, device)
+        h, n0 = ("header",), ("body", "nodes", 0)
+        rel, pkg = n0 + ("releases", 0), n0 + ("releases", 0, "packages", 0)
+        required = {
+            h + ("protocol",): "protocol", h + ("protocol", "name"): "protocol.name",
+            h + ("protocol", "version"): "protocol.version", h + ("protocol", "type"): "protocol.type",
+            h + ("tenantId",): "tenantId", h + ("deviceId",): "deviceId", h + ("sourceId",): "sourceId",
+            h + ("sessionId",): "sessionId", ("body", "nodes"): "nodes", n0 + ("id",): "nodes[0].id",
+            n0 + ("status", "message"): "nodes[0].status.message",
+            n0 + ("status", "timestamp"): "nodes[0].status.timestamp",
+            n0 + ("status", "code"): "nodes[0].status.code",
+            n0 + ("properties", 0, "key"): "nodes[0].properties[0].key",
+            rel + ("category",): "nodes[0].releases[0].category", rel + ("version",): "nodes[0].releases[0].version",
+            rel + ("status", "code"): "nodes[0].releases[0].status.code",
+            rel + ("status", "timestamp"): "nodes[0].releases[0].status.timestamp",
+            rel + ("status", "message"): "nodes[0].releases[0].status.message",
+            pkg + ("packageId",): "nodes[0].releases[0].packages[0].packageId",
+            pkg + ("version",): "nodes[0].releases[0].packages[0].version",
+            pkg + ("status", "timestamp"): "nodes[0].releases[0].packages[0].status.timestamp",
+        }
+        optional_typed = {
+            n0 + ("properties", 0, "value"): "nodes[0].properties[0].value",
+            rel + ("revision",): "nodes[0].releases[0].revision",
+            pkg + ("checksum",): "nodes[0].releases[0].packages[0].checksum",
+            pkg + ("status", "code"): "nodes[0].releases[0].packages[0].status.code",
+            pkg + ("status", "message"): "nodes[0].releases[0].packages[0].status.message",
+            n0 + ("status",): "nodes[0].status", n0 + ("releases",): "nodes[0].releases",
+            n0 + ("properties",): "nodes[0].properties", rel + ("packages",): "nodes[0].releases[0].packages",
+        }
+
+        def at(doc, path):
+            for p in path[:-1]:
+                doc = doc[p]
+            return doc, path[-1]
+
+        def wrong(value):
+            return "x" if not isinstance(value, str) else 7
+
+        for path, name in required.items():
+            with self.subTest(missing=name):
+                doc = copy.deepcopy(base)
+                parent, key = at(doc, path)
+                del parent[key]
+                r = self.rest.post(DEVICE, doc)
+                self.assertEqual(r.status, 400, r)
+                self.assertEqual(r.json["status"]["message"], f"{name}: required")
+                self.assertNotEqual(r.json["status"]["code"], "0")
+        for path, name in list(required.items()) + list(optional_typed.items()):
+            with self.subTest(mistyped=name):
+                doc = copy.deepcopy(base)
+                parent, key = at(doc, path)
+                parent[key] = wrong(parent[key])
+                r = self.rest.post(DEVICE, doc)
+                self.assertEqual(r.status, 400, r)
+                self.assertTrue(r.json["status"]["message"].startswith(f"{name}: "), r.json)
+        more = [
+            (("body", "nodes", 1, "id"), "ECU1", "nodes[1].id: the same as nodes[0].id"),
+            (h + ("protocol", "version"), "3.0.0", "protocol.version: must be 4.0.0"),
+            (h + ("deviceId",), "d" * 256, "deviceId: longer than 255 characters"),
+            (h + ("deviceId",), "", "deviceId: must not be empty"),
+            (n0 + ("status", "timestamp"), 1.5, "nodes[0].status.timestamp: must be an integer"),
+            (n0 + ("status", "timestamp"), "5734010100", "nodes[0].status.timestamp: must be an integer"),
+            (rel + ("revision",), -1, "nodes[0].releases[0].revision: must be between 0 and 2147483647"),
+        ]
+        for path, value, text in more:
+            with self.subTest(text=text):
+                doc = copy.deepcopy(base)
+                parent, key = at(doc, path)
+                parent[key] = value
+                r = self.rest.post(DEVICE, doc)
+                self.assertEqual(r.status, 400, r)
+                self.assertEqual(r.json["status"]["message"], text)
+        self.assertEqual(self.reports(device), 0)
+        # Hostile ids are stored and found as they are.
+        hostile = ("'; DELETE FROM devices; --" + "ü" * 300)[:255]
+        self.assertEqual(self.rest.post(DEVICE, report(self.tenant, hostile)).status, 200)
+        from urllib.parse import quote
+        g = self.rest.get(f"{DEVICE}/tenants/{self.tenant}/devices/{quote(hostile, safe='')}")
+        self.assertEqual(g.status, 200, g)
+        self.assertEqual(g.json["deviceId"], hostile)
+
+    def test_idempotency_key(self):
+        device = "VIN-" + token(8)
+        body = report(self.tenant, device)
+        key = "k-" + token(8)
+        a = self.rest.post(DEVICE, body, headers={"Idempotency-Key": key})
+        b = self.rest.post(DEVICE, body, headers={"Idempotency-Key": key})
+        self.assertEqual((a.status, b.status), (200, 200))
+        self.assertEqual(a.json, b.json)
+        self.assertEqual(b.headers.get("idempotent-replayed"), "true")
+        c = self.rest.post(DEVICE, report(self.tenant, device, ts=1), headers={"Idempotency-Key": key})
+        self.assertEqual(c.status, 409, c)
+        self.assertEqual(self.reports(device), 1)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,297 @@
+"""Update status log (UAI) through the real daemon and PostgreSQL: POST ->
+poll -> 200, every JWT rule (each 401 case), publisher checks (403, 404),
+publisher keys (upload, rotation, retirement), idempotency, retention, and
+bad input that changes nothing. Every response is checked against the
+OpenAPI document."""
+import json
+import threading
+import time
+import unittest
+
+from harness import DaemonTestCase, make_user, psql, token
+from rest import (KEY_PATH, STATUSLOG, Publisher, PublisherKey, RestClient, admin_user, bearer, b64u,
+                  hs256_jwt, none_jwt, poll_until_done, status_body)
+
+
+class StatusLogTest(DaemonTestCase):
+    daemon_env = {"ENTITLEMENTD_JOB_POLL_MS": "200"}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.admin = admin_user()
+        cls.pub = Publisher(cls.daemon, cls.admin)
+
+    def setUp(self):
+        super().setUp()
+        self.rest = RestClient(self.daemon)
+        self.addCleanup(self.rest.close)
+
+    def count_logs(self, publisher):
+        return int(psql("SELECT count(*) FROM status_logs WHERE publisher = :'v1'", publisher)[0][0])
+
+    def post(self, body, auth, **kw):
+        return self.rest.post(STATUSLOG, body, headers={"Authorization": auth, **kw.pop("headers", {})}, auth=False,
+                              **kw)
+
+    # The cycle.
+
+    def test_post_then_poll_until_done(self):
+        body = status_body(self.pub.name, statusCode=4)
+        r = self.post(body, self.pub.auth())
+        self.assertEqual(r.status, 202, r)
+        url = r.json["url"]
+        self.assertRegex(url, r"^http://127\.0\.0\.1:\d+/uai/2\.0/updates/statusLog/[A-Za-z0-9_-]{32}$")
+        self.assertEqual(r.headers["location"], url)
+        self.assertEqual(r.headers["retry-after"], "1")
+        done = poll_until_done(self.rest, url, self.pub.auth())
+        self.assertEqual(done.status, 200, done)
+        self.assertEqual(done.json["key"], "statusLog.recorded")
+        self.assertEqual(json.loads(done.json["arguments"]), ["4", "install completed", body["updateId"], body["id"]])
+        self.assertIn(body["id"], done.json["message"])
+        # The device and its history, once.
+        rows = psql("SELECT h.status_code, h.update_id, d.device_class FROM update_history h JOIN update_devices d "
+                    "ON d.id = h.device WHERE d.publisher = :'v1' AND d.device_id = :'v2'", self.pub.name, body["id"])
+        self.assertEqual(rows, [["4", body["updateId"], "client"]])
+        # A second status of the same device appends to its history.
+        r = self.post(dict(body, statusCode=8, deviceClass="server"), self.pub.auth())
+        self.assertEqual(poll_until_done(self.rest, r.json["url"], self.pub.auth()).status, 200)
+        rows = psql("SELECT count(*), min(d.device_class) FROM update_history h JOIN update_devices d "
+                    "ON d.id = h.device WHERE d.publisher = :'v1' AND d.device_id = :'v2'", self.pub.name, body["id"])
+        self.assertEqual(rows, [["2", "server"]])
+
+    def test_an_unknown_status_code_is_a_result_not_a_record(self):
+        body = status_body(self.pub.name, statusCode=7)
+        r = self.post(body, self.pub.auth())
+        self.assertEqual(r.status, 202, r)
+        done = poll_until_done(self.rest, r.json["url"], self.pub.auth())
+        self.assertEqual(done.json["key"], "statusLog.invalidStatusCode")
+        self.assertEqual(json.loads(done.json["arguments"]), ["7"])
+        self.assertEqual(psql("SELECT count(*) FROM update_devices WHERE device_id = :'v1'", body["id"]), [["0"]])
+
+    def test_es256_keys_and_rotation(self):
+        pub = Publisher(self.daemon, self.admin, kind="EC")
+        r = self.post(status_body(pub.name), pub.auth())
+        self.assertEqual(r.status, 202, r)
+        # A second key for the same publisher: both work, by kid and without.
+        newer = PublisherKey("RSA")
+        c = RestClient(self.daemon, self.admin.basic())
+        self.addCleanup(c.close)
+        r = c.request("PUT", KEY_PATH, {"publicKey": newer.der_b64(), "publisherName": pub.name})
+        self.assertEqual(r.status, 201, r)
+        thumb = r.json["kid"]
+        self.assertEqual(len(thumb), 43)
+        for tok in (newer.jwt(kid=thumb), newer.jwt(), pub.jwt(), pub.key.jwt()):
+            self.assertEqual(self.post(status_body(pub.name), bearer(tok)).status, 202)
+        # The same key again is no error; another key under a kid in use is.
+        self.assertEqual(c.request("PUT", KEY_PATH, {"publicKey": newer.der_b64(), "publisherName": pub.name}).status,
+                         200)
+        r = c.request("PUT", KEY_PATH, {"publicKey": PublisherKey().der_b64(), "publisherName": pub.name,
+                                        "kid": thumb})
+        self.assertEqual(r.status, 409, r)
+        # Retire the old key: it stops working at once, the new one goes on.
+        r = c.request("DELETE", KEY_PATH + "?kid=" + pub.kid)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json, {"publisherName": pub.name, "kid": pub.kid, "retired": True})
+        for tok in (pub.jwt(), pub.key.jwt()):
+            r = self.post(status_body(pub.name), bearer(tok))
+            self.assertEqual(r.status, 401, r)
+        self.assertEqual(self.post(status_body(pub.name), bearer(newer.jwt())).status, 202)
+        self.assertEqual(c.request("DELETE", KEY_PATH + "?kid=" + pub.kid).status, 404)
+        # Retired by a JSON body too.
+        self.assertEqual(c.request("DELETE", KEY_PATH, {"kid": thumb}).status, 200)
+        self.assertEqual(self.post(status_body(pub.name), bearer(newer.jwt())).status, 401)
+
+    def test_key_management_needs_an_admin_and_a_good_key(self):
+        pub_name = "Pub-" + token(8)
+        key = PublisherKey()
+        body = {"publicKey": key.der_b64(), "publisherName": pub_name, "kid": "k-" + token(8)}
+        self.assertEqual(RestClient(self.daemon).request("PUT", KEY_PATH, body).status, 401)
+        self.assertEqual(RestClient(self.daemon, make_user().basic()).request("PUT", KEY_PATH, body).status, 403)
+        wrong = make_user(admin=True)
+        wrong.password = "not-it"
+        self.assertEqual(RestClient(self.daemon, wrong.basic()).request("PUT", KEY_PATH, body).status, 401)
+        c = RestClient(self.daemon, self.admin.basic())
+        self.addCleanup(c.close)
+        small = PublisherKey("RSA", bits=1024)
+        cases = [
+            ({"publisherName": pub_name}, "publicKey: required"),
+            ({"publicKey": key.der_b64()}, "publisherName: required"),
+            ({"publicKey": "!!not base64!!", "publisherName": pub_name}, "publicKey"),
+            ({"publicKey": small.der_b64(), "publisherName": pub_name}, "at least 2048"),
+            ({"publicKey": b64u(b"\x30\x03\x02\x01\x01"), "publisherName": pub_name}, "publicKey"),
+            ({"publicKey": key.der_b64(), "publisherName": "x" * 256}, "publisherName: longer than 255"),
+            ({"publicKey": key.der_b64(), "publisherName": pub_name, "kid": "has space"}, "kid"),
+            ({"publicKey": key.der_b64(), "publisherName": pub_name, "kid": 7}, "kid: must be a string"),
+            ([1, 2], "JSON object"),
+        ]
+        for b, text in cases:
+            with self.subTest(body=str(b)[:80]):
+                r = c.request("PUT", KEY_PATH, b)
+                self.assertEqual(r.status, 400, r)
+                self.assertIn(text, r.json["message"])
+        # PEM armour and line breaks are accepted.
+        r = c.request("PUT", KEY_PATH, {"publicKey": key.pem().decode(), "publisherName": pub_name})
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(psql("SELECT count(*) FROM publisher_keys WHERE publisher = :'v1'", pub_name), [["1"]])
+
+    # Every 401 case; nothing is written for any of them.
+
+    def test_every_invalid_jwt_is_401_and_writes_nothing(self):
+        pub, other = self.pub, PublisherKey()
+        rsa_pem = pub.key.pem()
+        base = pub.jwt()
+        h, p, s = base.split(".")
+        tampered = f"{h}.{b64u(json.dumps({'exp': int(time.time()) + 600, 'iss': 'someone'}).encode())}.{s}"
+        cases = {
+            "no token": None,
+            "not a bearer token": "Basic abc",
+            "malformed": "Bearer not.a.jwt!",
+            "two segments": "Bearer " + ".".join(base.split(".")[:2]),
+            "alg none": bearer(none_jwt(kid=pub.kid)),
+            "alg None": bearer(none_jwt(kid=pub.kid, alg="None")),
+            "HS256 with the RSA public key as secret": bearer(hs256_jwt(rsa_pem, kid=pub.kid)),
+            "lowercase hs256": bearer(hs256_jwt(rsa_pem, kid=pub.kid, alg="hs256")),
+            "lowercase rs256": bearer(pub.jwt(alg="rs256")),
+            "RS512": bearer(pub.jwt(alg="RS512")),
+            "unknown kid": bearer(pub.key.jwt(kid="no-such-kid-" + token(6))),
+            "wrong key": bearer(other.jwt(kid=pub.kid)),
+            "bad signature": f"Bearer {h}.{p}.{s[:-4]}AAAA",
+            "tampered claims": bearer(tampered),
+            "expired": bearer(pub.jwt(ttl=-120)),
+            "no exp": bearer(pub.jwt(drop=("exp",))),
+            "future nbf": bearer(pub.jwt(claims={"nbf": int(time.time()) + 300})),
+            "ES256 token on an RSA key": bearer(PublisherKey("EC").jwt(kid=pub.kid)),
+        }
+        before = self.count_logs(pub.name)
+        for name, auth in cases.items():
+            with self.subTest(case=name):
+                r = self.rest.post(STATUSLOG, status_body(pub.name), headers={"Authorization": auth}, auth=False)
+                self.assertEqual(r.status, 401, r)
+                self.assertEqual(r.headers.get("www-authenticate"), 'Bearer error="invalid_token"')
+        # The poll says the same for each.
+        r = self.post(status_body(pub.name), pub.auth())
+        path = r.json["url"].split(":", 2)[2][r.json["url"].split(":", 2)[2].index("/"):]
+        for name, auth in cases.items():
+            with self.subTest(poll=name):
+                g = self.rest.get(path, headers={"Authorization": auth}, auth=False)
+                self.assertEqual(g.status, 401, g)
+        self.assertEqual(self.count_logs(pub.name), before + 1)
+        # Within the leeway (30 s by default) an expired token still passes.
+        self.assertEqual(self.post(status_body(pub.name), pub.auth(ttl=-10)).status, 202)
+        # No token ever reaches the log.
+        log = self.daemon.read_log()
+        self.assertNotIn(base, log)
+        self.assertNotIn(s, log)
+
+    def test_publisher_checks(self):
+        other = Publisher(self.daemon, self.admin)
+        # The body names another publisher than the key's: 403.
+        r = self.post(status_body(other.name), self.pub.auth())
+        self.assertEqual(r.status, 403, r)
+        # Another publisher's polling id is unknown to this one: 404.
+        r = self.post(status_body(other.name), other.auth())
+        path = "/uai/2.0/updates/statusLog/" + r.json["url"].rsplit("/", 1)[1]
+        self.assertEqual(poll_until_done(self.rest, path, other.auth()).status, 200)
+        g = self.rest.get(path, headers={"Authorization": self.pub.auth()}, auth=False)
+        self.assertEqual(g.status, 404, g)
+        # Without a kid, the polled log's publisher's keys are tried.
+        g = self.rest.get(path, headers={"Authorization": bearer(other.key.jwt())}, auth=False)
+        self.assertEqual(g.status, 200, g)
+        g = self.rest.get(path, headers={"Authorization": bearer(self.pub.key.jwt())}, auth=False)
+        self.assertEqual(g.status, 401, g)
+        for bad in ("/uai/2.0/updates/statusLog/" + "A" * 32, "/uai/2.0/updates/statusLog/short",
+                    "/uai/2.0/updates/statusLog/%27%3B--"):
+            self.assertEqual(self.rest.get(bad, headers={"Authorization": self.pub.auth()}, auth=False).status, 404)
+
+    def test_retention(self):
+        r = self.post(status_body(self.pub.name), self.pub.auth())
+        path = "/uai/2.0/updates/statusLog/" + r.json["url"].rsplit("/", 1)[1]
+        self.assertEqual(poll_until_done(self.rest, path, self.pub.auth()).status, 200)
+        psql("UPDATE status_logs SET created_at = now() - interval '25 hours' WHERE polling_id = :'v1'",
+             path.rsplit("/", 1)[1])
+        self.assertEqual(self.rest.get(path, headers={"Authorization": self.pub.auth()}, auth=False).status, 404)
+
+    # Bad input: a 400 that names the field, and nothing written.
+
+    def test_bad_bodies_name_the_field_and_write_nothing(self):
+        auth = self.pub.auth()
+        name = self.pub.name
+        cases = [
+            (status_body(name, id=...), "id: required"),
+            (status_body(name, idType=...), "idType: required"),
+            (status_body(name, updateId=...), "updateId: required"),
+            (status_body(name, statusCode=...), "statusCode: required"),
+            (status_body(name, statusCode="4"), "statusCode: must be an integer"),
+            (status_body(name, statusCode=4.5), "statusCode: must be an integer"),
+            (status_body(name, language="en"), "language: must be an integer"),
+            (status_body(name, id=12), "id: must be a string"),
+            (status_body(name, id=""), "id: must not be empty"),
+            (status_body(name, id="x" * 256), "id: longer than 255 characters"),
+            (status_body(name, id="a\u0001b"), "id: holds a control character"),
+            (status_body(name, statusReason="r" * 101), "statusReason: longer than 100 characters"),
+            (status_body(name, deviceClass="phone"), "deviceClass: must be one of client, server, served"),
+            ([status_body(name)], "the body must be a JSON object"),
+        ]
+        before = self.count_logs(name)
+        for body, text in cases:
+            with self.subTest(expect=text):
+                r = self.post(body, auth)
+                self.assertEqual(r.status, 400, r)
+                self.assertEqual(r.json["message"], text)
+        # A 255-character id with SQL metacharacters and non-ASCII is fine.
+        hostile = ("'; DROP TABLE status_logs; --" + "é" * 300)[:255]
+        self.assertEqual(self.post(status_body(name, id=hostile), auth).status, 202)
+        self.assertEqual(self.count_logs(name), before + 1)
+        # Malformed JSON, other media types, trailing garbage, duplicate keys.
+        for raw, ctype, status in ((b'{"id": ', "application/json", 400), (b"{}", "text/plain", 415),
+                                   (b'{"id": "a"} x', "application/json", 400),
+                                   (b'{"id": "a", "id": "b"}', "application/json", 400),
+                                   (b'{"id": "\xff"}', "application/json", 400),
+                                   (b'{"id": "a\\u0000b"}', "application/json", 400)):
+            r = self.rest.request("POST", STATUSLOG, raw, raw=True,
+                                  headers={"Authorization": auth, "Content-Type": ctype}, auth=False)
+            self.assertEqual(r.status, status, (raw, r))
+        self.assertEqual(self.count_logs(name), before + 1)
+
+    def test_idempotency_key(self):
+        body = status_body(self.pub.name)
+        key = "idem-" + token(10)
+        first = self.post(body, self.pub.auth(), headers={"Idempotency-Key": key})
+        self.assertEqual(first.status, 202, first)
+        again = self.post(body, self.pub.auth(), headers={"Idempotency-Key": key})
+        self.assertEqual(again.status, 202, again)
+        self.assertEqual(again.json, first.json)
+        self.assertEqual(again.headers["location"], first.headers["location"])
+        self.assertEqual(again.headers.get("idempotent-replayed"), "true")
+        other = self.post(dict(body, statusCode=1), self.pub.auth(), headers={"Idempotency-Key": key})
+        self.assertEqual(other.status, 409, other)
+        self.assertEqual(psql("SELECT count(*) FROM status_logs WHERE request->>'id' = :'v1'", body["id"]), [["1"]])
+        # Concurrent requests with one key: one status log, the same answer.
+        key2 = "idem-" + token(10)
+        body2 = status_body(self.pub.name)
+        replies = [None] * 8
+        barrier = threading.Barrier(8)
+
+        def run(i):
+            c = RestClient(self.daemon)
+            barrier.wait()
+            replies[i] = c.post(STATUSLOG, body2, headers={"Authorization": self.pub.auth(), "Idempotency-Key": key2},
+                                auth=False)
+            c.close()
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual({r.status for r in replies}, {202}, replies)
+        self.assertEqual(len({r.json["url"] for r in replies}), 1)
+        self.assertEqual(psql("SELECT count(*) FROM status_logs WHERE request->>'id' = :'v1'", body2["id"]), [["1"]])
+        # A key that is not a key.
+        r = self.post(body, self.pub.auth(), headers={"Idempotency-Key": "x" * 300})
+        self.assertEqual(r.status, 400, r)
+
+
+if __name__ == "__main__":
+    unittest.main()
