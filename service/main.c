@@ -112,15 +112,16 @@ int main(int argc, char **argv)
         log_error("cannot migrate the database: %s", ent_strerror(rc));
         return 1;
     }
-    db_pool_options_t popt = {conninfo, cfg.db_pool_size, cfg.db_connect_timeout_s, cfg.db_wait_timeout_ms};
+    db_pool_options_t popt = {conninfo, cfg.db_pool_size, cfg.db_connect_timeout_s, cfg.db_wait_timeout_ms,
+                              false};
     if ((rc = db_pool_create(&popt, &pool)) != ENT_OK) {
         log_error("cannot create the database pool: %s", ent_strerror(rc));
         return 1;
     }
-    static const job_kind_t kinds[] = {{UPDATES_JOB_STATUSLOG, updates_statuslog_run, NULL}};
+    static const job_kind_t kinds[] = {{UPDATES_JOB_STATUSLOG, updates_statuslog_run, updates_statuslog_giveup, NULL}};
     job_options_t jopt = {conninfo, cfg.db_connect_timeout_s, cfg.job_workers, cfg.job_lease_s, cfg.job_poll_ms,
                           cfg.statuslog_retention_h * 3600, kinds, (int)(sizeof kinds / sizeof kinds[0])};
-    if (cfg.job_workers > 0 && (rc = job_runner_start(&jopt, &jobs)) != ENT_OK) {
+    if ((rc = job_runner_start(&jopt, &jobs)) != ENT_OK) {
         log_error("cannot start the job workers: %s", ent_strerror(rc));
         goto out;
     }
@@ -136,7 +137,7 @@ int main(int argc, char **argv)
     }
     if ((rc = metrics_add_collector(main__collect_http, server)) != ENT_OK ||
         (rc = metrics_add_collector(main__collect_pool, pool)) != ENT_OK ||
-        (jobs != NULL && (rc = metrics_add_collector(job_runner_collect, jobs)) != ENT_OK)) {
+        (rc = metrics_add_collector(job_runner_collect, jobs)) != ENT_OK) {
         log_error("cannot register the metrics collectors: %s", ent_strerror(rc));
         goto out;
     }

@@ -57,7 +57,7 @@ struct auth {
     unsigned char checking[AUTH_MAX_HASHING][32];    /* credentials being checked */
     bool in_use[AUTH_MAX_HASHING];
     unsigned gen[AUTH_MAX_HASHING];                  /* checks ended in each slot */
-    bool verdict[AUTH_MAX_HASHING];                  /* of the last check ended there */
+    auth_verdict_t verdict[AUTH_MAX_HASHING];        /* of the last check ended there */
     bool admin[AUTH_MAX_HASHING];                    /* and whether the user is an admin */
     int waiting;
 
@@ -67,6 +67,7 @@ struct auth {
     pthread_mutex_t keys_lock;
     auth_key_slot_t key_slots[AUTH_KEY_SLOTS];
     unsigned key_next;                               /* the slot a new lookup takes */
+    unsigned long key_gen;                           /* bumped by auth_forget_keys */
 };
 
 #endif

@@ -33,6 +33,7 @@ void auth_forget_keys(auth_t *a)
     pthread_mutex_lock(&a->keys_lock);
     for (int i = 0; i < AUTH_KEY_SLOTS; i++)
         keys__clear(&a->key_slots[i]);
+    a->key_gen++;
     pthread_mutex_unlock(&a->keys_lock);
 }
 
@@ -44,6 +45,7 @@ static auth_verdict_t keys__lookup(auth_t *a, bool by_kid, const char *name, lon
     time_t now = time(NULL);
     *n = 0;
     pthread_mutex_lock(&a->keys_lock);
+    unsigned long gen = a->key_gen;
     for (int i = 0; i < AUTH_KEY_SLOTS; i++) {
         auth_key_slot_t *s = &a->key_slots[i];
         if (s->expires > now && s->by_kid == by_kid && strcmp(s->name, name) == 0) {
@@ -86,6 +88,12 @@ static auth_verdict_t keys__lookup(auth_t *a, bool by_kid, const char *name, lon
     }
 
     pthread_mutex_lock(&a->keys_lock);
+    if (a->key_gen != gen) {
+        /* Keys changed while we looked: what we found may be stale; use it
+         * for this request, remember none of it. */
+        pthread_mutex_unlock(&a->keys_lock);
+        return AUTH_OK;
+    }
     auth_key_slot_t *s = &a->key_slots[a->key_next++ % AUTH_KEY_SLOTS];
     keys__clear(s);
     s->by_kid = by_kid;

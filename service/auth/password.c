@@ -14,6 +14,7 @@
  * credentials wait for the one check in progress, and at most
  * AUTH_MAX_HASHING checks run at a time.
  */
+#include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -30,6 +31,8 @@
 #include "auth_int.h"
 
 #define AUTH_CACHE_TTL 60
+/* Longest wait for a check another request is making. */
+#define AUTH_MAX_WAIT_S 10
 /* Requests that may wait for a check at once; more are answered 503 at
  * once, so that a flood of new or wrong credentials cannot take every
  * worker from clients whose credentials are remembered. */
@@ -107,6 +110,7 @@ static bool auth__cached(struct auth *c, const unsigned char mac[32], bool *is_a
 typedef enum auth_turn {
     TURN_KNOWN,   /* remembered (checked meanwhile by another request) */
     TURN_REFUSED, /* checked meanwhile by another request, and wrong */
+    TURN_UNAVAILABLE, /* checked meanwhile by another request, which could not reach the store */
     TURN_CHECK,   /* this request checks them: it holds a slot */
     TURN_BUSY     /* too many requests wait for checks already */
 } auth_turn_t;
@@ -129,7 +133,9 @@ static auth_turn_t auth__begin(struct auth *c, const unsigned char mac[32], int 
         /* The check waited for has ended: its verdict is ours (if the slot
          * has served another check since, we look again). */
         if (same >= 0 && c->gen[same] == same_gen + 1) {
-            turn = c->verdict[same] ? TURN_KNOWN : TURN_REFUSED;
+            turn = c->verdict[same] == AUTH_OK        ? TURN_KNOWN
+                   : c->verdict[same] == AUTH_DENIED ? TURN_REFUSED
+                                                     : TURN_UNAVAILABLE;
             *is_admin = c->admin[same];
             break;
         }
@@ -161,7 +167,15 @@ static auth_turn_t auth__begin(struct auth *c, const unsigned char mac[32], int 
             c->waiting++;
             counted = true;
         }
-        pthread_cond_wait(&c->checked, &c->lock);
+        /* Bounded: a check that hangs (a database that stopped answering)
+         * must not hold its waiters for ever. */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += AUTH_MAX_WAIT_S;
+        if (pthread_cond_timedwait(&c->checked, &c->lock, &until) == ETIMEDOUT) {
+            turn = TURN_UNAVAILABLE;
+            break;
+        }
     }
     if (counted)
         c->waiting--;
@@ -171,8 +185,9 @@ static auth_turn_t auth__begin(struct auth *c, const unsigned char mac[32], int 
 
 /* Ends the check of slot; remembers the credentials when they were right,
  * and gives the verdict to the requests waiting for it. */
-static void auth__end(struct auth *c, int slot, bool ok, bool is_admin)
+static void auth__end(struct auth *c, int slot, auth_verdict_t v, bool is_admin)
 {
+    bool ok = v == AUTH_OK;
     time_t now = time(NULL);
     pthread_mutex_lock(&c->lock);
     if (ok) {
@@ -184,7 +199,7 @@ static void auth__end(struct auth *c, int slot, bool ok, bool is_admin)
         c->slots[victim].expires = now + AUTH_CACHE_TTL;
         c->slots[victim].is_admin = is_admin;
     }
-    c->verdict[slot] = ok;
+    c->verdict[slot] = v;
     c->admin[slot] = is_admin;
     c->gen[slot]++;
     c->in_use[slot] = false;
@@ -345,6 +360,9 @@ auth_verdict_t auth_password(auth_t *a, const char *login, const char *password,
     case TURN_REFUSED:
         *why = "wrong credentials (checked by a concurrent request)";
         return AUTH_DENIED;
+    case TURN_UNAVAILABLE:
+        *why = "the user store cannot be reached";
+        return AUTH_UNAVAILABLE;
     case TURN_BUSY:
         *why = "too many credential checks waiting";
         return AUTH_BUSY;
@@ -352,7 +370,7 @@ auth_verdict_t auth_password(auth_t *a, const char *login, const char *password,
         break;
     }
     auth_verdict_t v = auth__check(a, user, domain, password, &is_admin, why);
-    auth__end(a, slot, v == AUTH_OK, is_admin);
+    auth__end(a, slot, v, is_admin);
     out->is_admin = is_admin && v == AUTH_OK;
     return v;
 }

@@ -37,21 +37,24 @@ static struct {
     metrics_collector_fn fn;
     void *arg;
 } metrics__collectors[METRICS_MAX_COLLECTORS];
-static int metrics__ncollectors;
+/* Published after the entry is written: a worker already serving
+ * /metrics sees whole entries only. */
+static atomic_int metrics__ncollectors;
 
 int metrics_add_collector(metrics_collector_fn fn, void *arg)
 {
-    if (metrics__ncollectors >= METRICS_MAX_COLLECTORS)
+    int n = atomic_load(&metrics__ncollectors);
+    if (n >= METRICS_MAX_COLLECTORS)
         return ENT_EINVAL;
-    metrics__collectors[metrics__ncollectors].fn = fn;
-    metrics__collectors[metrics__ncollectors].arg = arg;
-    metrics__ncollectors++;
+    metrics__collectors[n].fn = fn;
+    metrics__collectors[n].arg = arg;
+    atomic_store_explicit(&metrics__ncollectors, n + 1, memory_order_release);
     return ENT_OK;
 }
 
 void metrics_clear_collectors(void)
 {
-    metrics__ncollectors = 0;
+    atomic_store(&metrics__ncollectors, 0);
 }
 
 static bool metrics__same(const metrics_series_t *s, const char *const *labels, int status)
@@ -209,6 +212,7 @@ void metrics_write(metrics_buf_t *b)
                          "operation", "outcome");
     metrics__write_pairs(b, &metrics__jobs, "entitlementd_jobs_total",
                          "Jobs the workers of this daemon ran, by kind and outcome.", "kind", "outcome");
-    for (int i = 0; i < metrics__ncollectors; i++)
+    int n = atomic_load_explicit(&metrics__ncollectors, memory_order_acquire);
+    for (int i = 0; i < n; i++)
         metrics__collectors[i].fn(b, metrics__collectors[i].arg);
 }

@@ -1,9 +1,12 @@
 #include "jobs.h"
 
+#include <errno.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../core/log.h"
 #include "db_int.h"
@@ -75,6 +78,35 @@ int db_jobs_retry(db_conn_t *c, const char *claimer, long long id, double delay_
     return db__exec(c, STMT_JOBS_RETRY, 5, v, NULL);
 }
 
+int db_jobs_expired(db_conn_t *c, db_job_t *out, size_t max, size_t *n)
+{
+    char lim[16];
+    PGresult *r = NULL;
+    snprintf(lim, sizeof lim, "%zu", max);
+    const char *v[1] = {lim};
+    int rc = db__exec_sql(c,
+                          "UPDATE jobs SET state = 'failed', locked_by = NULL, locked_until = NULL, "
+                          "last_error = 'the lease of its last attempt ran out' WHERE id IN (SELECT id FROM jobs "
+                          "WHERE state = 'running' AND locked_until < now() AND attempts >= max_attempts "
+                          "LIMIT $1::int FOR UPDATE SKIP LOCKED) RETURNING id, kind, coalesce(ref, 0), attempts, "
+                          "max_attempts",
+                          1, v, &r);
+    *n = 0;
+    if (rc != ENT_OK)
+        return rc;
+    for (int i = 0; i < PQntuples(r) && *n < max; i++) {
+        db_job_t *j = &out[*n];
+        j->id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+        snprintf(j->kind, sizeof j->kind, "%s", PQgetvalue(r, i, 1));
+        j->ref = strtoll(PQgetvalue(r, i, 2), NULL, 10);
+        j->attempts = atoi(PQgetvalue(r, i, 3));
+        j->max_attempts = atoi(PQgetvalue(r, i, 4));
+        (*n)++;
+    }
+    PQclear(r);
+    return ENT_OK;
+}
+
 int db_jobs_stats(db_conn_t *c, long long *queued, long long *running, long long *failed, double *oldest_s)
 {
     PGresult *r = NULL;
@@ -125,16 +157,21 @@ void db_listener_close(db_listener_t *l)
     free(l);
 }
 
-int db_listener_wait(db_listener_t *l, int timeout_ms)
+int db_listener_wait(db_listener_t *l, int timeout_ms, int wake_fd)
 {
-    struct pollfd p = {.fd = PQsocket(l->pg), .events = POLLIN};
-    if (p.fd < 0)
+    struct pollfd p[2] = {{.fd = PQsocket(l->pg), .events = POLLIN}, {.fd = wake_fd, .events = POLLIN}};
+    if (p[0].fd < 0)
         return ENT_EDBDOWN;
-    int rc = poll(&p, 1, timeout_ms);
-    if (rc < 0)
-        return 0; /* EINTR: as a timeout */
-    if (rc == 0)
-        return 0;
+    int rc = poll(p, wake_fd >= 0 ? 2 : 1, timeout_ms);
+    if (rc <= 0)
+        return 0; /* a timeout (or EINTR, taken as one) */
+    if (wake_fd >= 0 && (p[1].revents & POLLIN)) {
+        uint64_t n;
+        if (read(wake_fd, &n, sizeof n) < 0 && errno != EAGAIN)
+            log_warn("job listener: reading its wake-up: %s", strerror(errno));
+        if (!(p[0].revents & POLLIN))
+            return 2;
+    }
     if (PQconsumeInput(l->pg) != 1 || PQstatus(l->pg) != CONNECTION_OK)
         return ENT_EDBDOWN;
     int got = 0;
@@ -144,4 +181,12 @@ int db_listener_wait(db_listener_t *l, int timeout_ms)
         PQfreemem(n);
     }
     return got;
+}
+
+int db_listener_notify(db_listener_t *l)
+{
+    PGresult *r = PQexec(l->pg, "NOTIFY " DB_JOBS_CHANNEL);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    return ok ? ENT_OK : ENT_EDBDOWN;
 }

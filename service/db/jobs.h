@@ -44,6 +44,10 @@ int db_jobs_complete(db_conn_t *c, const char *claimer, const long long *ids, si
 int db_jobs_retry(db_conn_t *c, const char *claimer, long long id, double delay_s, bool give_up,
                   const char *what) ENT_MUSTCHECK;
 
+/* Marks failed the running jobs whose lease ran out on their last attempt
+ * (claims leave them alone) and returns them (*n, at most max). */
+int db_jobs_expired(db_conn_t *c, db_job_t *out, size_t max, size_t *n) ENT_MUSTCHECK;
+
 /* Jobs queued, running and failed, and the age in seconds of the oldest
  * not failed. */
 int db_jobs_stats(db_conn_t *c, long long *queued, long long *running, long long *failed,
@@ -55,9 +59,13 @@ typedef struct db_listener db_listener_t;
 int db_listener_open(const char *conninfo, int connect_timeout_s, db_listener_t **out) ENT_MUSTCHECK;
 void db_listener_close(db_listener_t *l);
 
-/* Waits at most timeout_ms for a notification: 1 when one (or more)
- * arrived, 0 on timeout, ENT_EDBDOWN when the connection is lost (close
- * and open it again). */
-int db_listener_wait(db_listener_t *l, int timeout_ms) ENT_MUSTCHECK;
+/* Waits at most timeout_ms for a notification or for wake_fd (an eventfd,
+ * drained here; -1: none) to become readable: 1 when a notification (or
+ * more) arrived, 2 when wake_fd woke it, 0 on timeout, ENT_EDBDOWN when the
+ * connection is lost (close and open it again). */
+int db_listener_wait(db_listener_t *l, int timeout_ms, int wake_fd) ENT_MUSTCHECK;
+
+/* Notifies DB_JOBS_CHANNEL: the workers of every daemon listening wake. */
+int db_listener_notify(db_listener_t *l) ENT_MUSTCHECK;
 
 #endif

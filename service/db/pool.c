@@ -14,6 +14,7 @@ struct db_pool {
     char *conninfo;
     int connect_timeout_s;
     int wait_timeout_ms;
+    bool async_commit;
     int size;
     db_conn_t *conns; /* size entries */
 };
@@ -34,6 +35,7 @@ int db_pool_create(const db_pool_options_t *opt, db_pool_t **out)
     p->size = opt->size;
     p->connect_timeout_s = opt->connect_timeout_s;
     p->wait_timeout_ms = opt->wait_timeout_ms;
+    p->async_commit = opt->async_commit;
     for (int i = 0; i < p->size; i++)
         p->conns[i].pool = p;
     pthread_mutex_init(&p->lock, NULL);
@@ -75,9 +77,17 @@ int db__connect(db_conn_t *c, const char *conninfo, int connect_timeout_s)
      * planning each execution anew (PostgreSQL's default for the first
      * runs, and for array parameters often for good) costs more than the
      * statement, so the generic plan is used from the start. */
-    const char *keys[] = {"dbname", "connect_timeout", "application_name", "options", NULL};
-    const char *vals[] = {conninfo, timeout, "entitlementd",
-                          "-c TimeZone=UTC -c DateStyle=ISO,YMD -c plan_cache_mode=force_generic_plan", NULL};
+    /* TCP keepalives and a user timeout: a server that stops answering
+     * without closing (a network partition) fails the statement in about
+     * 30 s instead of holding a worker for ever. (Ignored on Unix sockets.) */
+    const char *keys[] = {"dbname", "connect_timeout", "application_name", "options", "keepalives",
+                          "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout", NULL};
+    bool async = c->pool != NULL && c->pool->async_commit;
+    const char *vals[] = {conninfo, timeout, async ? "entitlementd-jobs" : "entitlementd",
+                          async ? "-c TimeZone=UTC -c DateStyle=ISO,YMD -c plan_cache_mode=force_generic_plan "
+                                  "-c synchronous_commit=off"
+                                : "-c TimeZone=UTC -c DateStyle=ISO,YMD -c plan_cache_mode=force_generic_plan",
+                          "1", "10", "5", "3", "30000", NULL};
 
     if (c->pg != NULL) {
         PQfinish(c->pg);
@@ -273,6 +283,15 @@ int db_begin(db_conn_t *c)
             return rc;
         rc = db__simple(c, "BEGIN");
     }
+    return rc;
+}
+
+int db_begin_durable(db_conn_t *c)
+{
+    int rc = db_begin(c);
+    if (rc == ENT_OK && c->pool != NULL && c->pool->async_commit &&
+        (rc = db__simple(c, "SET LOCAL synchronous_commit = on")) != ENT_OK)
+        db_rollback(c);
     return rc;
 }
 

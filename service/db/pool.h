@@ -9,6 +9,9 @@
 #ifndef ENT_DB_POOL_H
 #define ENT_DB_POOL_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "../core/err.h"
 
 typedef struct db_pool db_pool_t;
@@ -19,6 +22,10 @@ typedef struct db_pool_options {
     int size;               /* connections at most */
     int connect_timeout_s;  /* per connection attempt */
     int wait_timeout_ms;    /* how long acquire waits for a free connection */
+    /* Commits return before their WAL is flushed (synchronous_commit off)
+     * unless a transaction is begun with db_begin_durable: for work whose
+     * loss in a crash only means doing it again (claiming a job). */
+    bool async_commit;
 } db_pool_options_t;
 
 /* Creates a pool; opens no connection yet. *out is owned by the caller and
@@ -48,6 +55,9 @@ int db_conn_reset(db_conn_t *conn) ENT_MUSTCHECK;
 /* Transaction control. db_begin reopens a broken connection once: a server
  * restart between two requests costs nothing but the reconnect. */
 int db_begin(db_conn_t *conn) ENT_MUSTCHECK;
+/* A transaction whose COMMIT returns only once it is durable, on a pool
+ * with async_commit too. */
+int db_begin_durable(db_conn_t *conn) ENT_MUSTCHECK;
 int db_commit(db_conn_t *conn) ENT_MUSTCHECK;
 void db_rollback(db_conn_t *conn);
 

@@ -38,21 +38,28 @@ int store_idem_get(db_conn_t *c, const char *scope, const char *key, store_idem_
     return rc;
 }
 
-int store_statuslog_post(db_conn_t *c, long long key_id, const char *polling_id, const char *publisher,
+/* Whether a group's result holds a true value at (0, col). */
+static bool rest_store__group_bool(const db_group_call_t *call, int col)
+{
+    const char *v = call->res && db_result_rows(call->res) > 0 ? db_result_value(call->res, 0, col) : NULL;
+    return v != NULL && (v[0] == 't' || (v[0] >= '1' && v[0] <= '9'));
+}
+
+int store_statuslog_post(db_group_t *g, long long key_id, const char *polling_id, const char *publisher,
                          const char *request_json, const store_idem_t *idem, bool *key_ok, bool *written)
 {
     char kid[24], status[16];
-    PGresult *r = NULL;
     snprintf(kid, sizeof kid, "%lld", key_id);
     snprintf(status, sizeof status, "%d", idem->status);
     const char *v[10] = {kid, polling_id, publisher, request_json, idem->scope, idem->key, idem->hash_hex,
                          idem->key ? status : NULL, idem->headers, idem->body};
-    int rc = db__exec(c, STMT_STATUSLOG_POST, 10, v, &r);
+    db_group_call_t call = {.stmt = STMT_STATUSLOG_POST, .n = 10, .vals = v};
+    int rc = db_group_exec(g, &call);
     if (rc == ENT_OK) {
-        *key_ok = rest_store__bool(r, 0, 0);
-        *written = strtoll(PQgetvalue(r, 0, 1), NULL, 10) > 0;
+        *key_ok = rest_store__group_bool(&call, 0);
+        *written = rest_store__group_bool(&call, 1);
     }
-    PQclear(r);
+    db_result_free(call.res);
     return rc;
 }
 
@@ -150,24 +157,35 @@ int store_statuslog_record(db_conn_t *c, const store_statuslog_t *s, bool record
     return rc;
 }
 
-int store_device_report(db_conn_t *c, const store_report_t *rp, const store_idem_t *idem, bool *token_ok,
+int store_statuslog_fail(db_conn_t *c, long long id, const char *key, const char *message, const char *arguments)
+{
+    char idt[24];
+    snprintf(idt, sizeof idt, "%lld", id);
+    const char *v[4] = {idt, key, message, arguments};
+    return db__exec_sql(c,
+                        "UPDATE status_logs SET done = true, done_at = now(), result_key = $2, result_message = $3, "
+                        "result_arguments = $4 WHERE id = $1 AND NOT done",
+                        4, v, NULL);
+}
+
+int store_device_report(db_group_t *g, const store_report_t *rp, const store_idem_t *idem, bool *token_ok,
                         bool *written, bool *is_new)
 {
     char tid[24], latest[24], status[16];
-    PGresult *r = NULL;
     snprintf(tid, sizeof tid, "%lld", rp->token_id);
     snprintf(latest, sizeof latest, "%lld", rp->latest_ms);
     snprintf(status, sizeof status, "%d", idem->status);
     const char *v[15] = {tid, rp->tenant, rp->device_id, rp->session_id, rp->source_id, rp->stamp_hex, latest,
                          rp->nodes_json, rp->node_ids, idem->scope, idem->key, idem->hash_hex,
                          idem->key ? status : NULL, idem->headers, idem->body};
-    int rc = db__exec(c, STMT_DEVICE_REPORT, 15, v, &r);
+    db_group_call_t call = {.stmt = STMT_DEVICE_REPORT, .n = 15, .vals = v};
+    int rc = db_group_exec(g, &call);
     if (rc == ENT_OK) {
-        *token_ok = rest_store__bool(r, 0, 0);
-        *written = rest_store__bool(r, 0, 1);
-        *is_new = rest_store__bool(r, 0, 2);
+        *token_ok = rest_store__group_bool(&call, 0);
+        *written = rest_store__group_bool(&call, 1);
+        *is_new = rest_store__group_bool(&call, 2);
     }
-    PQclear(r);
+    db_result_free(call.res);
     return rc;
 }
 

@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "../core/err.h"
+#include "group.h"
 #include "pool.h"
 
 /* An Idempotency-Key's row: who, the key, the SHA-256 of the request, and
@@ -38,10 +39,10 @@ typedef struct store_idem_hit {
  * *hit, ENT_ENOTFOUND. */
 int store_idem_get(db_conn_t *c, const char *scope, const char *key, store_idem_hit_t *hit) ENT_MUSTCHECK;
 
-/* Writes a status log and its job, and notifies the workers, if key
- * key_id is still active (*key_ok) and, with an idempotency row, its key
- * is new (*written false: it is not: read the stored response). */
-int store_statuslog_post(db_conn_t *c, long long key_id, const char *polling_id, const char *publisher,
+/* Writes a status log and its job, if key key_id is still active
+ * (*key_ok) and, with an idempotency row, its key is new (*written false:
+ * it is not: read the stored response). Runs in a statement group (g). */
+int store_statuslog_post(db_group_t *g, long long key_id, const char *polling_id, const char *publisher,
                          const char *request_json, const store_idem_t *idem, bool *key_ok,
                          bool *written) ENT_MUSTCHECK;
 
@@ -55,8 +56,9 @@ int store_statuslog_poll(db_conn_t *c, long long key_id, const char *polling_id,
 /* The publisher of status log polling_id (cap bytes): ENT_ENOTFOUND. */
 int store_statuslog_publisher(db_conn_t *c, const char *polling_id, char *publisher, size_t cap) ENT_MUSTCHECK;
 
-/* A status log to process, as posted. Strings are "" when absent. */
-#define STORE_FIELD_MAX 255
+/* A status log to process, as posted. Strings are "" when absent; each
+ * holds 255 characters of up to 4 bytes (what the POST accepts). */
+#define STORE_FIELD_MAX (255 * 4)
 typedef struct store_statuslog {
     long long id;
     char publisher[STORE_FIELD_MAX + 1];
@@ -83,6 +85,11 @@ int store_statuslog_read(db_conn_t *c, const long long *ids, size_t n, store_sta
 int store_statuslog_record(db_conn_t *c, const store_statuslog_t *s, bool record, const char *key,
                            const char *message, const char *arguments) ENT_MUSTCHECK;
 
+/* Sets the result of status log id that was not done (its job gave up);
+ * its own statement, autocommitted by the caller's choice. */
+int store_statuslog_fail(db_conn_t *c, long long id, const char *key, const char *message,
+                         const char *arguments) ENT_MUSTCHECK;
+
 /* A device status report (see STMT_DEVICE_REPORT). */
 typedef struct store_report {
     long long token_id;
@@ -93,7 +100,8 @@ typedef struct store_report {
     const char *node_ids;       /* their ids, as a PostgreSQL text[] literal */
 } store_report_t;
 
-int store_device_report(db_conn_t *c, const store_report_t *r, const store_idem_t *idem, bool *token_ok,
+/* Runs in a statement group (g). */
+int store_device_report(db_group_t *g, const store_report_t *r, const store_idem_t *idem, bool *token_ok,
                         bool *written, bool *is_new) ENT_MUSTCHECK;
 
 /* A device's latest state: *token_ok, *found, and the nodes as a JSON

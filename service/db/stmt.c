@@ -209,9 +209,8 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
     [STMT_IDEM_GET] = {"idem_get",
         "SELECT encode(request_hash, 'hex'), status, headers, body FROM idempotency_keys "
         "WHERE scope = $1 AND key = $2 AND created_at > now() - interval '24 hours'"},
-    /* A status log, its job and the wake-up of the workers, in one
-     * statement (one round trip, one implicit transaction), if key $1 is
-     * still active and, with an Idempotency-Key ($6), the key is new (or
+    /* A status log and its job, in one statement (one round trip, one
+     * implicit transaction), if key $1 is still active and, with an Idempotency-Key ($6), the key is new (or
      * its row expired). $2 polling id, $3 publisher, $4 the request;
      * $5..$10 the idempotency row. Returns whether the key is active and
      * whether the status log was written. */
@@ -226,8 +225,7 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
         "s AS (INSERT INTO status_logs (polling_id, publisher, request) SELECT $2, $3, $4::jsonb FROM go "
         "RETURNING id), "
         "j AS (INSERT INTO jobs (kind, ref) SELECT 'statusLog', id FROM s RETURNING id) "
-        "SELECT EXISTS (SELECT 1 FROM k), (SELECT count(*) FROM (SELECT pg_notify('entitlementd_jobs', "
-        "'statusLog') FROM j) n)"},
+        "SELECT EXISTS (SELECT 1 FROM k), (SELECT count(*) FROM j)"},
     /* A poll: whether key $1 is still active, and the status log $2 of
      * publisher $3 younger than $4 seconds (NULLs when there is none). */
     [STMT_STATUSLOG_POLL] = {"statuslog_poll",
@@ -299,11 +297,13 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
         "LEFT JOIN devices d ON d.tenant = $2 AND d.device_id = $3"},
     /* Up to $3 jobs for claimer $1 with a lease of $2 seconds: queued ones
      * that are due, and running ones whose lease ran out (their daemon
-     * died), oldest first; locked rows are another worker's. */
+     * died) with attempts left, oldest first; locked rows are another
+     * worker's. */
     [STMT_JOBS_CLAIM] = {"jobs_claim",
         "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1, "
         "locked_until = now() + make_interval(secs => $2::int) WHERE id IN (SELECT id FROM jobs "
-        "WHERE (state = 'queued' AND run_at <= now()) OR (state = 'running' AND locked_until < now()) "
+        "WHERE (state = 'queued' AND run_at <= now()) OR (state = 'running' AND locked_until < now() "
+        "AND attempts < max_attempts) "
         "ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id, kind, coalesce(ref, 0), attempts, max_attempts"},
     /* Jobs $1 done, if claimer $2 still holds them; in the transaction of
      * their work. */

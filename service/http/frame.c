@@ -111,8 +111,10 @@ static void frame__origin_form(const char **t, size_t *tn)
         return;
     const char *slash = memchr(p + k, '/', (size_t)(end - p - k));
     if (slash == NULL) {
-        *t = "/";
-        *tn = 1;
+        /* No path: the root, which is not in the buffer (frame_t says so
+         * with target_root). */
+        *t = end;
+        *tn = 0;
         return;
     }
     *t = slash;
@@ -145,6 +147,7 @@ static bool frame__request_line(const char *buf, const frame__line_t *l, frame_t
     size_t tn;
     frame__target(l, &target, &tn);
     frame__origin_form(&target, &tn);
+    f->target_root = tn == 0 && target > l->p;
     f->target_off = (size_t)(target - buf);
     f->target_len = tn;
     const char *v = l->p + i + 1;
@@ -155,7 +158,7 @@ static bool frame__request_line(const char *buf, const frame__line_t *l, frame_t
         return frame__error(f, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
     if (tn > FRAME_MAX_TARGET)
         return frame__error(f, 414, "request target longer than 4096 bytes");
-    if (tn == 0 || target[0] != '/') {
+    if (!f->target_root && (tn == 0 || target[0] != '/')) {
         f->target_len = 0;
         return frame__error(f, 400, "the request target must be a path (or an absolute http URL)");
     }

@@ -54,6 +54,7 @@ typedef struct frame {
      * request line is known on most errors. */
     size_t method_off, method_len;
     size_t target_off, target_len;
+    bool target_root;         /* an absolute URL with no path: the target is "/" (target_len 0) */
     size_t headers_off, headers_len; /* the header lines after the request line, without the blank line */
     size_t host_off, host_len;
     size_t request_id_off, request_id_len; /* X-Request-Id */

@@ -491,10 +491,11 @@ static bool server__serve_one(http_worker_t *w, int fd, const frame_t *f)
     bool head = strcmp(x.method, "HEAD") == 0;
     if (head)
         memcpy(x.method, "GET", 4);
-    memcpy(x.target, raw + f->target_off, f->target_len);
-    x.target[f->target_len] = '\0';
-    const char *q = memchr(x.target, '?', f->target_len);
-    size_t pl = q ? (size_t)(q - x.target) : f->target_len;
+    size_t tl = f->target_root ? 1 : f->target_len;
+    memcpy(x.target, f->target_root ? "/" : raw + f->target_off, tl);
+    x.target[tl] = '\0';
+    const char *q = memchr(x.target, '?', tl);
+    size_t pl = q ? (size_t)(q - x.target) : tl;
     memcpy(x.path, x.target, pl);
     x.path[pl] = '\0';
     x.host[0] = '\0';
@@ -520,7 +521,7 @@ static bool server__serve_one(http_worker_t *w, int fd, const frame_t *f)
     x.req.request_id = x.request_id;
     x.req.headers = raw + f->headers_off;
     x.req.headers_len = f->headers_len;
-    int front = server__route(s, x.target, f->target_len);
+    int front = server__route(s, x.target, tl);
     if (f->chunked) {
         if (!server__reserve(&w->body, &w->body_cap, f->body_len + 1)) {
             log_error("out of memory for a request of %zu bytes", f->total);
@@ -1135,8 +1136,9 @@ int http_server_start(const ent_config_t *cfg, const http_front_t *fronts, int n
     pthread_mutex_init(&s->reap_lock, NULL);
     atomic_init(&s->last_reap, (long long)time(NULL));
     /* Descriptors index the table; leave room for the database sockets
-     * and files besides max_connections clients. */
-    s->nconns_max = cfg->max_connections + 2 * cfg->db_pool_size + 64;
+     * (the pool's, the job workers', their listener's) and files besides
+     * max_connections clients. */
+    s->nconns_max = cfg->max_connections + 2 * cfg->db_pool_size + cfg->job_workers + 4 + 64;
     s->conns = calloc((size_t)s->nconns_max, sizeof *s->conns);
     s->threads = calloc((size_t)s->nworkers, sizeof *s->threads);
     s->workers = calloc((size_t)s->nworkers, sizeof *s->workers);

@@ -10,6 +10,13 @@
  * jitter; a job whose daemon died is claimed again when its lease runs
  * out. Workers sleep until a notification (LISTEN), a wake-up from this
  * process, or the fallback poll interval.
+ *
+ * A daemon that queued a job tells everyone: its own workers at once, the
+ * others with a NOTIFY sent by its listener at most every
+ * RUNNER_NOTIFY_EVERY_MS, outside the request's transaction (a NOTIFY in
+ * it would serialise the commits of concurrent requests on the
+ * notification queue's lock). A daemon with no workers still notifies and
+ * purges.
  */
 #ifndef ENT_JOBS_H
 #define ENT_JOBS_H
@@ -34,16 +41,21 @@ typedef enum job_outcome {
  * is retried. */
 typedef int (*job_handler_fn)(void *arg, db_conn_t *c, const db_job_t *jobs, size_t n, job_outcome_t *outcomes);
 
+/* Called (in its own transaction on c) when a job is given up for good,
+ * so that whoever waits for it learns that it failed. */
+typedef int (*job_giveup_fn)(void *arg, db_conn_t *c, const db_job_t *job);
+
 typedef struct job_kind {
     const char *kind;     /* as in jobs.kind */
     job_handler_fn run;
+    job_giveup_fn give_up; /* may be NULL */
     void *arg;
 } job_kind_t;
 
 typedef struct job_options {
     const char *conninfo;   /* copied */
     int connect_timeout_s;
-    int workers;            /* threads (each with its own connection) */
+    int workers;            /* threads (each with its own connection); may be 0 */
     int lease_s;            /* how long a claim holds a job */
     int poll_ms;            /* fallback when no notification comes */
     int retention_s;        /* status logs older than this are purged */
@@ -57,8 +69,12 @@ typedef struct job_runner job_runner_t;
  * job_runner_stop. */
 int job_runner_start(const job_options_t *opt, job_runner_t **out) ENT_MUSTCHECK;
 
-/* Wakes the workers (this process just queued a job). */
+/* Wakes the workers of this daemon. */
 void job_runner_wake(job_runner_t *r);
+
+/* A job was queued (its transaction committed): wakes this daemon's
+ * workers and, soon, every other daemon's. */
+void job_runner_queued(job_runner_t *r);
 
 /* Finishes the batches in progress, stops the threads and frees r. */
 void job_runner_stop(job_runner_t *r);

@@ -1,12 +1,14 @@
 /* The job workers and their listener (jobs.h). */
 #include "jobs.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +26,13 @@
  * and rows it deletes at once. */
 #define RUNNER_PURGE_EVERY 60
 #define RUNNER_PURGE_LIMIT 10000
+/* NOTIFYs a daemon sends are at least this far apart: one wakes every
+ * other daemon for all the jobs queued since the last. */
+#define RUNNER_NOTIFY_EVERY_MS 5
+/* A woken worker waits this long before it claims, so that the jobs queued
+ * meanwhile share its transaction and commit: under load, a batch instead
+ * of a transaction per job, for a few milliseconds of latency. */
+#define RUNNER_GATHER_MS 5
 
 struct job_runner {
     job_kind_t kinds[RUNNER_MAX_KINDS];
@@ -39,8 +48,19 @@ struct job_runner {
     pthread_cond_t wake;    /* signalled when jobs may be waiting, and on stop */
     unsigned long long wakeups; /* counts wake-ups, so that none is lost between a claim and a wait */
     atomic_bool stopping;
+    atomic_bool notify_pending; /* jobs were queued since the last NOTIFY */
+    int notify_fd;          /* eventfd: wakes the listener to send one */
+    unsigned nonce;         /* random, per start: in every claimer name */
     char host[64];
 };
+
+void job_runner_queued(job_runner_t *r)
+{
+    uint64_t one = 1;
+    job_runner_wake(r);
+    if (!atomic_exchange(&r->notify_pending, true) && write(r->notify_fd, &one, sizeof one) < 0)
+        log_warn("job listener: cannot be woken: %s", strerror(errno));
+}
 
 void job_runner_wake(job_runner_t *r)
 {
@@ -100,37 +120,43 @@ static const job_kind_t *runner__kind(const job_runner_t *r, const char *kind)
     return NULL;
 }
 
-/* Gives a job back (retry) or up (failed) and counts it under label (a
- * static string: its kind's). */
-static void runner__retry(db_conn_t *c, const char *claimer, const char *label, const db_job_t *j, bool give_up,
+/* Gives a job back (retry) or up (failed) and counts it, under its kind k
+ * (NULL: unknown). A job given up tells whoever waits for it (k's give_up,
+ * in its own transaction). */
+static void runner__retry(db_conn_t *c, const char *claimer, const job_kind_t *k, const db_job_t *j, bool give_up,
                           const char *what)
 {
     bool last = give_up || j->attempts >= j->max_attempts;
     if (db_jobs_retry(c, claimer, j->id, last ? 0 : runner__backoff(j->attempts), last, what) != ENT_OK)
         log_warn("job %lld: could not be given back (%s); its lease will run out", j->id, db_conn_message(c));
-    if (last)
+    if (last) {
         log_error("job %lld (%s) failed for good after %d attempts: %s", j->id, j->kind, j->attempts, what);
-    else
+        if (k != NULL && k->give_up != NULL && k->give_up(k->arg, c, j) != ENT_OK)
+            log_warn("job %lld: its failure could not be recorded (%s)", j->id, db_conn_message(c));
+    } else {
         log_warn("job %lld (%s) failed (attempt %d of %d): %s; trying again later", j->id, j->kind, j->attempts,
                  j->max_attempts, what);
-    metrics_job(label, last ? "failed" : "retry");
+    }
+    metrics_job(k ? k->kind : "unknown", last ? "failed" : "retry");
 }
 
-/* Runs the jobs of one kind (n) in one transaction. */
-static void runner__run_kind(job_runner_t *r, db_conn_t *c, const char *claimer, const job_kind_t *k,
-                             const db_job_t *jobs, size_t n)
+/* Runs the jobs of one kind (n) in one transaction. When the batch fails
+ * as a whole, each of its jobs runs again alone, so that one job's failure
+ * is charged to it only. */
+static void runner__run_kind(db_conn_t *c, const char *claimer, const job_kind_t *k, const db_job_t *jobs, size_t n)
 {
     job_outcome_t outcomes[RUNNER_BATCH];
     long long done[RUNNER_BATCH];
     size_t ndone = 0, deleted = 0;
     int rc;
 
-    (void)r;
     for (size_t i = 0; i < n; i++)
         outcomes[i] = JOB_RETRY;
-    if ((rc = db_begin(c)) != ENT_OK) {
+    /* The workers' connections commit without waiting for the disk (a
+     * claim lost in a crash is a job claimed again); the work is durable. */
+    if ((rc = db_begin_durable(c)) != ENT_OK) {
         for (size_t i = 0; i < n; i++)
-            runner__retry(c, claimer, k->kind, &jobs[i], false, "the database cannot be reached");
+            runner__retry(c, claimer, k, &jobs[i], false, "the database cannot be reached");
         return;
     }
     rc = k->run(k->arg, c, jobs, n, outcomes);
@@ -143,26 +169,35 @@ static void runner__run_kind(job_runner_t *r, db_conn_t *c, const char *claimer,
     }
     if (rc == ENT_OK && deleted != ndone) {
         /* A lease ran out and another worker claimed some of these: its
-         * run will do them; ours must leave no trace. */
+         * run will do them; ours must leave no trace. Those still ours go
+         * back to the queue at once. */
         log_warn("%zu of %zu %s jobs were claimed by another worker meanwhile; not committed", ndone - deleted,
                  ndone, k->kind);
         db_rollback(c);
+        for (size_t i = 0; i < n; i++)
+            if (db_jobs_retry(c, claimer, jobs[i].id, 0, false, "its batch lost a job to another worker") != ENT_OK)
+                break;
         return;
     }
     if (rc == ENT_OK)
         rc = db_commit(c);
     if (rc != ENT_OK) {
         db_rollback(c);
+        if (n > 1 && rc != ENT_EDBDOWN) {
+            for (size_t i = 0; i < n; i++)
+                runner__run_kind(c, claimer, k, &jobs[i], 1);
+            return;
+        }
         for (size_t i = 0; i < n; i++)
-            runner__retry(c, claimer, k->kind, &jobs[i], false, rc == ENT_EDBDOWN ? "the database cannot be reached"
-                                                                          : "the work could not be written");
+            runner__retry(c, claimer, k, &jobs[i], false,
+                          rc == ENT_EDBDOWN ? "the database cannot be reached" : "the work could not be written");
         return;
     }
     for (size_t i = 0; i < n; i++) {
         if (outcomes[i] == JOB_DONE)
             metrics_job(k->kind, "done");
         else
-            runner__retry(c, claimer, k->kind, &jobs[i], outcomes[i] == JOB_FAILED, "the handler could not do it");
+            runner__retry(c, claimer, k, &jobs[i], outcomes[i] == JOB_FAILED, "the handler could not do it");
     }
 }
 
@@ -178,7 +213,9 @@ static void *runner__work(void *arg)
     char claimer[DB_JOB_CLAIMER_MAX + 1];
     db_job_t jobs[RUNNER_BATCH];
 
-    snprintf(claimer, sizeof claimer, "%.60s:%ld:%d", r->host, (long)getpid(), wk->index);
+    /* host:pid:nonce:worker: two daemons in containers may share host name
+     * and pid, never the random nonce of their start. */
+    snprintf(claimer, sizeof claimer, "%.48s:%ld:%08x:%d", r->host, (long)getpid(), r->nonce, wk->index);
     free(wk);
     while (!atomic_load(&r->stopping)) {
         unsigned long long seen = runner__wakeups(r);
@@ -209,27 +246,58 @@ static void *runner__work(void *arg)
             const job_kind_t *kind = runner__kind(r, jobs[i].kind);
             if (kind == NULL) {
                 for (size_t k = 0; k < ng; k++)
-                    runner__retry(c, claimer, "unknown", &group[k], true, "no handler for this kind of job");
+                    runner__retry(c, claimer, NULL, &group[k], true, "no handler for this kind of job");
                 continue;
             }
-            runner__run_kind(r, c, claimer, kind, group, ng);
+            runner__run_kind(c, claimer, kind, group, ng);
         }
         db_pool_release(r->pool, c);
-        /* A full batch: there may be more; else sleep until woken. */
-        if (n < RUNNER_BATCH)
+        /* A full batch: there may be more; else sleep until woken, then
+         * gather what comes in the next moment. */
+        if (n < RUNNER_BATCH) {
             runner__sleep(r, seen, r->poll_ms);
+            struct timespec gather = {0, RUNNER_GATHER_MS * 1000000L};
+            if (!atomic_load(&r->stopping))
+                nanosleep(&gather, NULL);
+        }
     }
     return NULL;
 }
 
-/* Wakes the workers on every notification; reconnects when the
- * connection is lost (the workers poll meanwhile); purges what outlived
- * its retention now and then. */
+/* Jobs whose last attempt's lease ran out (their daemon died each time,
+ * or the job kills its daemon) are not claimed again: they are given up. */
+static void runner__give_up_expired(job_runner_t *r, db_conn_t *c)
+{
+    db_job_t jobs[RUNNER_BATCH];
+    size_t n = 0;
+    if (db_jobs_expired(c, jobs, RUNNER_BATCH, &n) != ENT_OK)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        const job_kind_t *k = runner__kind(r, jobs[i].kind);
+        log_error("job %lld (%s) failed for good: the lease of its last attempt ran out", jobs[i].id, jobs[i].kind);
+        if (k != NULL && k->give_up != NULL && k->give_up(k->arg, c, &jobs[i]) != ENT_OK)
+            log_warn("job %lld: its failure could not be recorded (%s)", jobs[i].id, db_conn_message(c));
+        metrics_job(k ? k->kind : "unknown", "failed");
+    }
+}
+
+static double runner__ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* Wakes the workers on every notification; sends this daemon's NOTIFY
+ * (coalesced) when it queued jobs; reconnects when the connection is lost
+ * (the workers poll meanwhile); purges what outlived its retention now and
+ * then. */
 static void *runner__listen(void *arg)
 {
     job_runner_t *r = arg;
     db_listener_t *l = NULL;
     time_t last_purge = 0;
+    double last_notify = 0;
 
     while (!atomic_load(&r->stopping)) {
         if (l == NULL && db_listener_open(r->conninfo, r->connect_timeout_s, &l) != ENT_OK) {
@@ -237,13 +305,29 @@ static void *runner__listen(void *arg)
             runner__sleep(r, runner__wakeups(r), 1000);
             continue;
         }
-        int rc = db_listener_wait(l, 250);
+        int timeout = 250;
+        if (atomic_load(&r->notify_pending)) {
+            double wait = last_notify + RUNNER_NOTIFY_EVERY_MS - runner__ms();
+            timeout = wait > 0 ? (int)wait + 1 : 0;
+        }
+        int rc = db_listener_wait(l, timeout, r->notify_fd);
         if (rc == ENT_EDBDOWN) {
             log_warn("job listener: connection lost; the workers poll until it is back");
             db_listener_close(l);
             l = NULL;
-        } else if (rc > 0) {
+            continue;
+        }
+        if (rc == 1)
             job_runner_wake(r);
+        if (atomic_load(&r->notify_pending) && runner__ms() - last_notify >= RUNNER_NOTIFY_EVERY_MS) {
+            atomic_store(&r->notify_pending, false);
+            last_notify = runner__ms();
+            if (db_listener_notify(l) != ENT_OK) {
+                /* The others find the jobs by polling. */
+                db_listener_close(l);
+                l = NULL;
+                continue;
+            }
         }
         time_t now = time(NULL);
         if (now - last_purge >= RUNNER_PURGE_EVERY) {
@@ -253,6 +337,7 @@ static void *runner__listen(void *arg)
             if (db_pool_acquire(r->pool, &c) == ENT_OK) {
                 if (store_purge(c, r->retention_s, RUNNER_PURGE_LIMIT, &deleted) == ENT_OK && deleted > 0)
                     log_info("purged %lld expired status logs and idempotency keys", deleted);
+                runner__give_up_expired(r, c);
                 db_pool_release(r->pool, c);
             }
         }
@@ -280,13 +365,22 @@ int job_runner_start(const job_options_t *opt, job_runner_t **out)
     r->nworkers = opt->workers;
     pthread_mutex_init(&r->lock, NULL);
     pthread_cond_init(&r->wake, NULL);
+    r->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (r->notify_fd < 0) {
+        rc = ENT_EIO;
+        goto fail;
+    }
+    if (getrandom(&r->nonce, sizeof r->nonce, 0) != (ssize_t)sizeof r->nonce)
+        r->nonce = (unsigned)time(NULL) ^ (unsigned)getpid();
     if (gethostname(r->host, sizeof r->host - 1) != 0)
         snprintf(r->host, sizeof r->host, "localhost");
     r->conninfo = strdup(opt->conninfo);
-    r->threads = calloc((size_t)r->nworkers, sizeof *r->threads);
+    r->threads = calloc((size_t)r->nworkers + 1, sizeof *r->threads);
     if (r->conninfo == NULL || r->threads == NULL)
         goto fail;
-    db_pool_options_t popt = {opt->conninfo, r->nworkers + 1, opt->connect_timeout_s, 5000};
+    /* One connection per worker, one for the listener's purge and one for
+     * /metrics, so that neither waits for a worker's batch. */
+    db_pool_options_t popt = {opt->conninfo, r->nworkers + 2, opt->connect_timeout_s, 5000, true};
     if ((rc = db_pool_create(&popt, &r->pool)) != ENT_OK)
         goto fail;
     for (int i = 0; i < r->nworkers; i++) {
@@ -326,6 +420,7 @@ void job_runner_stop(job_runner_t *r)
     if (r->listener_started)
         pthread_join(r->listener, NULL);
     db_pool_destroy(r->pool);
+    close(r->notify_fd);
     pthread_cond_destroy(&r->wake);
     pthread_mutex_destroy(&r->lock);
     free(r->threads);

@@ -33,7 +33,8 @@ typedef struct device_req {
     long long latest_ms;     /* the newest timestamp of the report */
     EVP_MD_CTX *stamps;      /* SHA-256 of every timestamp, in order */
     json_t *nodes;           /* the nodes as stored (revision filled in); owned */
-    json_t *ids;             /* their ids (to find duplicates); owned */
+    json_t *ids;             /* their ids, in order; owned */
+    json_t *seen;            /* id -> its index (to find duplicates at once); owned */
 } device_req_t;
 
 /* Writes the protocol's response shape: code "0" and "Success", or the
@@ -164,9 +165,10 @@ static json_t *device__node(fv_t *v, device_req_t *d, json_t *n, const char *pre
     if (id != NULL && id[0] == '\0')
         fv_fail(v, "%s.id: must not be empty", prefix);
     if (id != NULL && !v->bad) {
-        for (size_t i = 0; i < json_array_size(d->ids); i++)
-            if (strcmp(json_string_value(json_array_get(d->ids, i)), id) == 0)
-                fv_fail(v, "%s.id: the same as nodes[%zu].id", prefix, i);
+        json_t *before = json_object_get(d->seen, id);
+        if (before != NULL)
+            fv_fail(v, "%s.id: the same as nodes[%lld].id", prefix, (long long)json_integer_value(before));
+        json_object_set_new(d->seen, id, json_integer((json_int_t)json_array_size(d->ids)));
         json_array_append_new(d->ids, json_string(id));
     }
     json_t *out = json_object();
@@ -296,12 +298,15 @@ void device_post(rest_ctx_t *c)
     fv_t v = {false, ""};
     store_token_t tok;
     json_t *req = NULL;
-    db_conn_t *conn = NULL;
     char *nodes_json = NULL, *node_ids = NULL, *resp = NULL;
     int rc = ENT_OK;
 
     c->error_shape = device__shape;
     c->error_arg = &d;
+    /* A token first, before anything of the body is read; whose tenant it
+     * is, once the body says which. */
+    if (!device__token(c, NULL, &tok))
+        return;
     if (!http_content_type_is(c->r, "application/json")) {
         device__answer(c, 415, NULL, NULL, "the body must be application/json");
         return;
@@ -315,7 +320,8 @@ void device_post(rest_ctx_t *c)
     d.stamps = EVP_MD_CTX_new();
     d.nodes = json_array();
     d.ids = json_array();
-    if (d.stamps == NULL || d.nodes == NULL || d.ids == NULL || EVP_DigestInit_ex(d.stamps, EVP_sha256(), NULL) != 1) {
+    d.seen = json_object();
+    if (d.stamps == NULL || d.nodes == NULL || d.ids == NULL || d.seen == NULL || EVP_DigestInit_ex(d.stamps, EVP_sha256(), NULL) != 1) {
         device__answer(c, 500, NULL, NULL, "out of memory");
         goto out;
     }
@@ -337,10 +343,11 @@ void device_post(rest_ctx_t *c)
                 json_array_append_new(d.nodes, n);
         }
     }
-    /* Who may post comes before what is wrong with the post; a tenant that
-     * is not given (or empty) is the 400's to name. */
-    if (!device__token(c, d.tenant && d.tenant[0] ? d.tenant : NULL, &tok))
+    /* A tenant that is not given (or empty) is the 400's to name. */
+    if (d.tenant && d.tenant[0] && strcmp(tok.tenant, d.tenant) != 0) {
+        device__answer(c, 403, &d, NULL, "%s", "the API token is another tenant's");
         goto out;
+    }
     if (v.bad) {
         device__answer(c, 400, &d, NULL, "%s", v.msg);
         goto out;
@@ -370,15 +377,13 @@ void device_post(rest_ctx_t *c)
         device__answer(c, 500, &d, NULL, "out of memory");
         goto out;
     }
-    if ((conn = rest_db(c)) == NULL)
-        goto out;
-    if (rest_idem_replay(c, conn, &idem))
+    if (rest_idem_replay(c, &idem))
         goto out;
     store_report_t rp = {tok.id, d.tenant, d.device, d.session, d.source, stamp_hex, d.latest_ms, nodes_json,
                          node_ids};
     store_idem_t row = rest_idem_row(&idem, 200, "", resp);
     bool token_ok = false, written = false, is_new = false;
-    rc = store_device_report(conn, &rp, &row, &token_ok, &written, &is_new);
+    rc = store_device_report(c->f->group, &rp, &row, &token_ok, &written, &is_new);
     if (rc != ENT_OK) {
         if (rc == ENT_EDBDOWN || rc == ENT_ETIMEDOUT)
             device__answer(c, 503, &d, NULL, "the database cannot be reached; try again");
@@ -394,7 +399,7 @@ void device_post(rest_ctx_t *c)
         goto out;
     }
     if (!written) {
-        if (!rest_idem_replay(c, conn, &idem))
+        if (!rest_idem_replay(c, &idem))
             device__answer(c, 409, &d, NULL, "Idempotency-Key is being used by a request in progress; try again");
         goto out;
     }
@@ -403,14 +408,13 @@ void device_post(rest_ctx_t *c)
     if (http_respond(c->x, 200, "application/json; charset=utf-8", NULL, resp, strlen(resp)) != ENT_OK)
         http_close_after(c->x);
 out:
-    if (conn != NULL)
-        rest_db_release(c, conn, rc);
     free(nodes_json);
     free(node_ids);
     free(resp);
     EVP_MD_CTX_free(d.stamps);
     json_decref(d.nodes);
     json_decref(d.ids);
+    json_decref(d.seen);
     json_decref(req);
 }
 

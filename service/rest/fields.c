@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../lifecycle/rules.h"
+
 bool fv_fail(fv_t *v, const char *fmt, ...)
 {
     va_list ap;
@@ -24,6 +26,12 @@ void fv_path(char *out, size_t cap, const char *prefix, const char *name)
 bool fv_text_ok(const char *s, size_t n, size_t max, fv_text_t kind, const char **why)
 {
     size_t chars = 0;
+    /* JSON strings are UTF-8 already (jansson checks); paths, queries and
+     * headers are bytes. */
+    if (!lc_utf8_valid(s, n)) {
+        *why = "is not valid UTF-8";
+        return false;
+    }
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if ((c & 0xC0) != 0x80)

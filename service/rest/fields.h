@@ -46,8 +46,8 @@ bool fv_integer(fv_t *v, json_t *obj, const char *prefix, const char *name, bool
 json_t *fv_object(fv_t *v, json_t *obj, const char *prefix, const char *name, bool required);
 json_t *fv_array(fv_t *v, json_t *obj, const char *prefix, const char *name, bool required);
 
-/* Whether s (UTF-8, n bytes) has at most max characters and, for FV_ID,
- * no control characters (C0, DEL, C1). */
+/* Whether s (n bytes) is UTF-8 of at most max characters and, for FV_ID,
+ * holds no control characters (C0, DEL, C1). */
 bool fv_text_ok(const char *s, size_t n, size_t max, fv_text_t kind, const char **why);
 
 #endif

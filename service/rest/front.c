@@ -146,12 +146,20 @@ int rest_front_new(const ent_config_t *cfg, db_pool_t *pool, auth_t *auth, job_r
     f->pool = pool;
     f->auth = auth;
     f->jobs = jobs;
+    int rc = db_group_new(pool, cfg->commit_groups, &f->group);
+    if (rc != ENT_OK) {
+        free(f);
+        return rc;
+    }
     *out = f;
     return ENT_OK;
 }
 
 void rest_front_free(rest_front_t *f)
 {
+    if (f == NULL)
+        return;
+    db_group_free(f->group);
     free(f);
 }
 

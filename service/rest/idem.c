@@ -77,12 +77,16 @@ bool rest_idem_begin(rest_ctx_t *c, const char *scope, rest_idem_t *i)
     return true;
 }
 
-bool rest_idem_replay(rest_ctx_t *c, db_conn_t *conn, const rest_idem_t *i)
+bool rest_idem_replay(rest_ctx_t *c, const rest_idem_t *i)
 {
     store_idem_hit_t hit;
+    db_conn_t *conn;
     if (!i->present)
         return false;
+    if ((conn = rest_db(c)) == NULL)
+        return true;
     int rc = store_idem_get(conn, i->scope, i->key, &hit);
+    rest_db_release(c, conn, rc);
     if (rc == ENT_ENOTFOUND)
         return false;
     if (rc != ENT_OK) {

@@ -15,8 +15,8 @@
 
 typedef struct rest_front rest_front_t;
 
-/* Makes the front's shared state. cfg, pool, auth and jobs (NULL when this
- * daemon runs no job workers) are borrowed and must outlive it. */
+/* Makes the front's shared state. cfg, pool, auth and jobs are borrowed and
+ * must outlive it. */
 int rest_front_new(const ent_config_t *cfg, db_pool_t *pool, auth_t *auth, job_runner_t *jobs,
                    rest_front_t **out) ENT_MUSTCHECK;
 void rest_front_free(rest_front_t *f);

@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "../db/auth_store.h"
 #include "../db/rest_store.h"
 #include "../jobs/jobs.h"
 #include "rest.h"
@@ -22,7 +23,8 @@ struct rest_front {
     const ent_config_t *cfg;
     db_pool_t *pool;
     auth_t *auth;
-    job_runner_t *jobs;   /* this daemon's job workers; NULL when it runs none */
+    job_runner_t *jobs;   /* this daemon's job runner (its workers may be none) */
+    db_group_t *group;    /* statement groups of the POSTs' writes; owned */
 };
 
 /* One request being served. */
@@ -88,7 +90,7 @@ void rest_db_error(rest_ctx_t *c, int rc, const char *what);
 #define REST_MAX_IDEM_KEY 255
 typedef struct rest_idem {
     bool present;
-    char scope[300];
+    char scope[STORE_MAX_NAME + 16];
     char key[REST_MAX_IDEM_KEY + 1];
     char hash_hex[65];
 } rest_idem_t;
@@ -99,8 +101,9 @@ bool rest_idem_begin(rest_ctx_t *c, const char *scope, rest_idem_t *i);
 
 /* With a key: the stored response for it, replayed when the request is
  * the same (true: answered) or 409 when it is not (true: answered); false
- * when the key is new. On a database error answers and returns true. */
-bool rest_idem_replay(rest_ctx_t *c, db_conn_t *conn, const rest_idem_t *i);
+ * when the key is new. Takes a pooled connection for the moment it needs
+ * one. On a database error answers and returns true. */
+bool rest_idem_replay(rest_ctx_t *c, const rest_idem_t *i);
 
 /* The store's view of i with the response to keep (NULLs without a key). */
 store_idem_t rest_idem_row(const rest_idem_t *i, int status, const char *headers, const char *body);

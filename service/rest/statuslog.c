@@ -127,7 +127,6 @@ void statuslog_post(rest_ctx_t *c)
     fv_t v = {false, ""};
     json_t *body = NULL, *fields = NULL;
     char *request = NULL, *resp = NULL;
-    db_conn_t *conn = NULL;
     rest_idem_t idem;
     int rc = ENT_OK;
 
@@ -172,13 +171,11 @@ void statuslog_post(rest_ctx_t *c)
         goto out;
     }
 
-    if ((conn = rest_db(c)) == NULL)
-        goto out;
-    if (rest_idem_replay(c, conn, &idem))
+    if (rest_idem_replay(c, &idem))
         goto out;
     bool key_ok = false, written = false;
     store_idem_t row = rest_idem_row(&idem, 202, extra, resp);
-    rc = store_statuslog_post(conn, who.key_id, id, publisher, request, &row, &key_ok, &written);
+    rc = store_statuslog_post(c->f->group, who.key_id, id, publisher, request, &row, &key_ok, &written);
     if (rc != ENT_OK) {
         rest_db_error(c, rc, "storing a status log");
         goto out;
@@ -192,17 +189,14 @@ void statuslog_post(rest_ctx_t *c)
     }
     if (!written) {
         /* A concurrent request with the same key won: answer as it did. */
-        if (!rest_idem_replay(c, conn, &idem))
+        if (!rest_idem_replay(c, &idem))
             rest_error(c, 409, NULL, "Idempotency-Key is being used by a request in progress; try again");
         goto out;
     }
-    if (c->f->jobs != NULL)
-        job_runner_wake(c->f->jobs);
+    job_runner_queued(c->f->jobs);
     if (http_respond(c->x, 202, "application/json; charset=utf-8", extra, resp, strlen(resp)) != ENT_OK)
         http_close_after(c->x);
 out:
-    if (conn != NULL)
-        rest_db_release(c, conn, rc);
     free(request);
     free(resp);
     json_decref(fields);
@@ -244,12 +238,16 @@ void statuslog_poll(rest_ctx_t *c)
         bool need = !peek.has_kid && !peek.has_iss;
         jwt_clear(&peek);
         if (need && known_id) {
+            /* Given back before the key is looked up: that takes a
+             * connection of the same pool. */
             if ((conn = rest_db(c)) == NULL)
                 return;
             rc = store_statuslog_publisher(conn, id, publisher, sizeof publisher);
+            rest_db_release(c, conn, rc);
+            conn = NULL;
             if (rc != ENT_OK && rc != ENT_ENOTFOUND) {
                 rest_db_error(c, rc, "reading a status log");
-                goto out;
+                return;
             }
             rc = ENT_OK;
             if (publisher[0])
@@ -262,7 +260,7 @@ void statuslog_poll(rest_ctx_t *c)
         rest_error(c, 404, NULL, "no status log with this polling id");
         goto out;
     }
-    if (conn == NULL && (conn = rest_db(c)) == NULL)
+    if ((conn = rest_db(c)) == NULL)
         return;
     bool key_ok = false, found = false, done = false;
     rc = store_statuslog_poll(conn, who.key_id, id, who.publisher, c->f->cfg->statuslog_retention_h * 3600, &key_ok,

@@ -45,7 +45,7 @@ static char *statuslog__arguments(const char *const *args, size_t n)
 /* Decides and writes the result of one status log. */
 static int statuslog__one(db_conn_t *c, const store_statuslog_t *s)
 {
-    char message[1024], *end = NULL;
+    char message[4096], *end = NULL;
     long long code = strtoll(s->status_code, &end, 10);
     const char *name = s->status_code[0] && end && *end == '\0' ? updates_status_name(code) : NULL;
     const char *key;
@@ -73,6 +73,28 @@ static int statuslog__one(db_conn_t *c, const store_statuslog_t *s)
     return rc;
 }
 
+/* Orders status logs by their device: concurrent batches (of this daemon's
+ * workers or another's) then lock device rows in one order, and never wait
+ * for each other in a cycle. */
+static int statuslog__by_device(const void *a, const void *b)
+{
+    const store_statuslog_t *x = a, *y = b;
+    int d = strcmp(x->publisher, y->publisher);
+    if (d == 0)
+        d = strcmp(x->id_type, y->id_type);
+    if (d == 0)
+        d = strcmp(x->device_id, y->device_id);
+    return d != 0 ? d : x->id < y->id ? -1 : x->id > y->id;
+}
+
+int updates_statuslog_giveup(void *arg, db_conn_t *c, const db_job_t *job)
+{
+    (void)arg;
+    return store_statuslog_fail(c, job->ref, "statusLog.failed",
+                                "The status could not be recorded (the attempts were used up); post it again.",
+                                "[]");
+}
+
 int updates_statuslog_run(void *arg, db_conn_t *c, const db_job_t *jobs, size_t n, job_outcome_t *outcomes)
 {
     long long *refs = malloc(n * sizeof *refs);
@@ -87,6 +109,7 @@ int updates_statuslog_run(void *arg, db_conn_t *c, const db_job_t *jobs, size_t 
         refs[i] = jobs[i].ref;
     if ((rc = store_statuslog_read(c, refs, n, logs, &nlogs)) != ENT_OK)
         goto out;
+    qsort(logs, nlogs, sizeof *logs, statuslog__by_device);
     for (size_t i = 0; i < nlogs; i++)
         if ((rc = statuslog__one(c, &logs[i])) != ENT_OK) {
             log_warn("status log %lld: the result could not be written: %s", logs[i].id, ent_strerror(rc));

@@ -213,6 +213,27 @@ class DeviceStatusTest(DaemonTestCase):
         self.assertEqual(g.status, 200, g)
         self.assertEqual(g.json["deviceId"], hostile)
 
+    def test_the_token_comes_before_the_body(self):
+        # A megabyte of nodes without a token is refused before it is read,
+        # and one with a token is checked in linear time.
+        import time
+        nodes = [{"id": f"n{i}"} for i in range(50000)]
+        doc = report(self.tenant, "big-" + token(6), nodes=nodes)
+        t0 = time.time()
+        r = self.rest.post(DEVICE, doc, headers={"Authorization": None}, auth=False)
+        self.assertEqual(r.status, 401, r)
+        self.assertLess(time.time() - t0, 2)
+        nodes.append({"id": "n7"})
+        t0 = time.time()
+        r = self.rest.post(DEVICE, report(self.tenant, "big-" + token(6), nodes=nodes))
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(r.json["status"]["message"], "nodes[50000].id: the same as nodes[7].id")
+        self.assertLess(time.time() - t0, 5)
+        # Path ids and keys that are not UTF-8.
+        self.assertEqual(self.rest.get(f"{DEVICE}/tenants/{self.tenant}/devices/%FF").status, 404)
+        r = self.rest.post(DEVICE, report(self.tenant, "d"), headers={"Idempotency-Key": "k\xff"}, check=False)
+        self.assertEqual(r.status, 400, r)
+
     def test_idempotency_key(self):
         device = "VIN-" + token(8)
         body = report(self.tenant, device)

@@ -239,9 +239,14 @@ class StatusLogTest(DaemonTestCase):
                 r = self.post(body, auth)
                 self.assertEqual(r.status, 400, r)
                 self.assertEqual(r.json["message"], text)
-        # A 255-character id with SQL metacharacters and non-ASCII is fine.
+        # A 255-character id with SQL metacharacters and non-ASCII is fine,
+        # all the way to its result.
         hostile = ("'; DROP TABLE status_logs; --" + "é" * 300)[:255]
-        self.assertEqual(self.post(status_body(name, id=hostile), auth).status, 202)
+        r = self.post(status_body(name, id=hostile, updateName="ü" * 255, platform="平" * 255), auth)
+        self.assertEqual(r.status, 202, r)
+        done = poll_until_done(self.rest, r.json["url"], auth)
+        self.assertEqual(done.json["key"], "statusLog.recorded", done)
+        self.assertIn(hostile, json.loads(done.json["arguments"]))
         self.assertEqual(self.count_logs(name), before + 1)
         # Malformed JSON, other media types, trailing garbage, duplicate keys.
         for raw, ctype, status in ((b'{"id": ', "application/json", 400), (b"{}", "text/plain", 415),
