@@ -7,9 +7,13 @@
 #include "../core/log.h"
 #include "db_int.h"
 
+/* Each waiting call sleeps on a condition of its own, signalled when its
+ * group has run or when it is the oldest queued and a slot is free: a
+ * group that ends wakes its members and the next leader, not every
+ * waiting thread (on virtual machines each needless wake-up costs a
+ * context switch of tens of microseconds). */
 struct db_group {
     pthread_mutex_t lock;
-    pthread_cond_t ran;           /* a group has run: its members are done */
     db_group_call_t *head, *tail; /* queued, oldest first */
     int in_flight, max_in_flight;
     db_pool_t *pool;
@@ -38,7 +42,6 @@ int db_group_new(db_pool_t *pool, int max_in_flight, db_group_t **out)
     if (g == NULL)
         return ENT_ENOMEM;
     pthread_mutex_init(&g->lock, NULL);
-    pthread_cond_init(&g->ran, NULL);
     g->pool = pool;
     g->max_in_flight = max_in_flight;
     *out = g;
@@ -49,7 +52,6 @@ void db_group_free(db_group_t *g)
 {
     if (g == NULL)
         return;
-    pthread_cond_destroy(&g->ran);
     pthread_mutex_destroy(&g->lock);
     free(g);
 }
@@ -129,15 +131,13 @@ int db_group_exec(db_group_t *g, db_group_call_t *me)
     me->next = NULL;
     me->queued = true;
     me->done = false;
+    pthread_cond_init(&me->wake, NULL);
     pthread_mutex_lock(&g->lock);
     if (g->tail != NULL)
         g->tail->next = me;
     else
         g->head = me;
     g->tail = me;
-    /* A slot may be free while the oldest statement's thread sleeps. */
-    if (g->head != me && g->in_flight < g->max_in_flight)
-        pthread_cond_broadcast(&g->ran);
     while (!me->done) {
         if (me->queued && g->head == me && g->in_flight < g->max_in_flight) {
             db_group_call_t *members[DB_GROUP_MAX];
@@ -156,13 +156,19 @@ int db_group_exec(db_group_t *g, db_group_call_t *me)
             group__run(g, members, m);
             pthread_mutex_lock(&g->lock);
             g->in_flight--;
-            for (size_t i = 0; i < m; i++)
+            for (size_t i = 0; i < m; i++) {
                 members[i]->done = true;
-            pthread_cond_broadcast(&g->ran);
+                if (members[i] != me)
+                    pthread_cond_signal(&members[i]->wake);
+            }
+            /* The oldest still queued may lead now. */
+            if (g->head != NULL)
+                pthread_cond_signal(&g->head->wake);
         } else {
-            pthread_cond_wait(&g->ran, &g->lock);
+            pthread_cond_wait(&me->wake, &g->lock);
         }
     }
     pthread_mutex_unlock(&g->lock);
+    pthread_cond_destroy(&me->wake);
     return me->rc;
 }

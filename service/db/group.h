@@ -20,6 +20,7 @@
 #ifndef ENT_DB_GROUP_H
 #define ENT_DB_GROUP_H
 
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "../core/err.h"
@@ -46,6 +47,7 @@ typedef struct db_group_call {
     struct db_group_call *next;
     bool queued, done;
     int rc;
+    pthread_cond_t wake;      /* signalled when done, or when it may lead */
 } db_group_call_t;
 
 /* Runs the statement of call, grouped with those of concurrent calls, and
