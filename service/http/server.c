@@ -747,6 +747,10 @@ static ssize_t server__read(http_worker_t *w, int fd, size_t max)
         if (n > 0) {
             w->in_len += (size_t)n;
             got += (size_t)n;
+            /* A short read took all there was: asking again would only
+             * say so (one system call per request saved). */
+            if ((size_t)n < room)
+                return (ssize_t)got;
             continue;
         }
         if (n < 0 && errno == EINTR)

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/jsonw.h"
 #include "../core/log.h"
 #include "fields.h"
 #include "rest_int.h"
@@ -32,10 +33,30 @@ typedef struct device_req {
     const char *tenant, *device, *session, *source;
     long long latest_ms;     /* the newest timestamp of the report */
     EVP_MD_CTX *stamps;      /* SHA-256 of every timestamp, in order */
-    json_t *nodes;           /* the nodes as stored (revision filled in); owned */
-    json_t *ids;             /* their ids, in order; owned */
+    jsonw_t nodes;           /* the nodes as stored (revision filled in), written as they are checked */
+    jsonw_t ids;             /* their ids, as a PostgreSQL text[] literal */
+    size_t nids;
     json_t *seen;            /* id -> its index (to find duplicates at once); owned */
 } device_req_t;
+
+/* Starts member name of an object being written (*first: none yet). */
+static void device__member(jsonw_t *w, bool *first, const char *name)
+{
+    if (!*first)
+        jsonw_raw(w, ",", 1);
+    *first = false;
+    jsonw_str(w, name, strlen(name));
+    jsonw_raw(w, ":", 1);
+}
+
+/* A member with a string value, when the value is there. */
+static void device__member_str(jsonw_t *w, bool *first, const char *name, const char *value)
+{
+    if (value == NULL)
+        return;
+    device__member(w, first, name);
+    jsonw_str(w, value, strlen(value));
+}
 
 /* Writes the protocol's response shape: code "0" and "Success", or the
  * HTTP status as the code, and the message (the first wrong field). The
@@ -70,9 +91,10 @@ static void device__stamp(device_req_t *d, json_int_t ms)
 }
 
 /* A status object {code, timestamp, message} at prefix; required says
- * which of code and message are. Copies it into out. */
+ * which of code and message are. Writes it as member "status" of the
+ * object being written. */
 static void device__status(fv_t *v, device_req_t *d, json_t *st, const char *prefix, bool code_required,
-                           bool message_required, json_t *out)
+                           bool message_required, bool *first)
 {
     json_int_t ts = 0;
     const char *code = fv_string(v, st, prefix, "code", code_required, DEVICE_MAX_TEXT, FV_TEXT);
@@ -81,85 +103,100 @@ static void device__status(fv_t *v, device_req_t *d, json_t *st, const char *pre
         device__stamp(d, ts);
     if (v->bad)
         return;
-    json_t *o = json_object();
-    if (code)
-        json_object_set_new(o, "code", json_string(code));
-    if (message)
-        json_object_set_new(o, "message", json_string(message));
-    json_object_set_new(o, "timestamp", json_integer(ts));
-    json_object_set_new(out, "status", o);
+    bool f = true;
+    device__member(&d->nodes, first, "status");
+    jsonw_raw(&d->nodes, "{", 1);
+    device__member_str(&d->nodes, &f, "code", code);
+    device__member_str(&d->nodes, &f, "message", message);
+    device__member(&d->nodes, &f, "timestamp");
+    jsonw_int(&d->nodes, ts);
+    jsonw_raw(&d->nodes, "}", 1);
 }
 
 /* One package of a release. */
-static json_t *device__package(fv_t *v, device_req_t *d, json_t *p, const char *prefix)
+static void device__package(fv_t *v, device_req_t *d, json_t *p, const char *prefix)
 {
     char path[DEVICE_PATH];
+    bool first = true;
     if (!json_is_object(p)) {
         fv_fail(v, "%s: must be an object", prefix);
-        return NULL;
+        return;
     }
     const char *id = fv_string(v, p, prefix, "packageId", true, FIELDS_MAX_ID, FV_ID);
     const char *version = fv_string(v, p, prefix, "version", true, FIELDS_MAX_ID, FV_ID);
     const char *checksum = fv_string(v, p, prefix, "checksum", false, DEVICE_MAX_TEXT, FV_ID);
-    json_t *out = json_object();
-    if (id)
-        json_object_set_new(out, "packageId", json_string(id));
-    if (version)
-        json_object_set_new(out, "version", json_string(version));
-    if (checksum)
-        json_object_set_new(out, "checksum", json_string(checksum));
+    jsonw_raw(&d->nodes, "{", 1);
+    device__member_str(&d->nodes, &first, "packageId", id);
+    device__member_str(&d->nodes, &first, "version", version);
+    device__member_str(&d->nodes, &first, "checksum", checksum);
     json_t *st = fv_object(v, p, prefix, "status", false);
     if (st != NULL) {
         fv_path(path, sizeof path, prefix, "status");
-        device__status(v, d, st, path, false, false, out);
+        device__status(v, d, st, path, false, false, &first);
     }
-    return out;
+    jsonw_raw(&d->nodes, "}", 1);
 }
 
 /* One release of a node. */
-static json_t *device__release(fv_t *v, device_req_t *d, json_t *r, const char *prefix)
+static void device__release(fv_t *v, device_req_t *d, json_t *r, const char *prefix)
 {
     char path[DEVICE_PATH];
     json_int_t revision = 0;
+    bool first = true;
     if (!json_is_object(r)) {
         fv_fail(v, "%s: must be an object", prefix);
-        return NULL;
+        return;
     }
     const char *category = fv_string(v, r, prefix, "category", true, FIELDS_MAX_ID, FV_ID);
     const char *version = fv_string(v, r, prefix, "version", true, FIELDS_MAX_ID, FV_ID);
     fv_integer(v, r, prefix, "revision", false, 0, 2147483647, &revision);
-    json_t *out = json_object();
-    if (category)
-        json_object_set_new(out, "category", json_string(category));
-    if (version)
-        json_object_set_new(out, "version", json_string(version));
-    json_object_set_new(out, "revision", json_integer(revision));
+    jsonw_raw(&d->nodes, "{", 1);
+    device__member_str(&d->nodes, &first, "category", category);
+    device__member_str(&d->nodes, &first, "version", version);
+    device__member(&d->nodes, &first, "revision");
+    jsonw_int(&d->nodes, revision);
     json_t *st = fv_object(v, r, prefix, "status", false);
     if (st != NULL) {
         fv_path(path, sizeof path, prefix, "status");
-        device__status(v, d, st, path, true, true, out);
+        device__status(v, d, st, path, true, true, &first);
     }
     json_t *pk = fv_array(v, r, prefix, "packages", false);
     if (pk != NULL) {
-        json_t *arr = json_array();
+        device__member(&d->nodes, &first, "packages");
+        jsonw_raw(&d->nodes, "[", 1);
         for (size_t i = 0; i < json_array_size(pk) && !v->bad; i++) {
+            if (i)
+                jsonw_raw(&d->nodes, ",", 1);
             snprintf(path, sizeof path, "%.200s.packages[%zu]", prefix, i);
-            json_t *p = device__package(v, d, json_array_get(pk, i), path);
-            if (p)
-                json_array_append_new(arr, p);
+            device__package(v, d, json_array_get(pk, i), path);
         }
-        json_object_set_new(out, "packages", arr);
+        jsonw_raw(&d->nodes, "]", 1);
     }
-    return out;
+    jsonw_raw(&d->nodes, "}", 1);
+}
+
+/* Adds id to the text[] literal of the node ids. */
+static void device__add_id(device_req_t *d, const char *id)
+{
+    if (d->nids++ > 0)
+        jsonw_raw(&d->ids, ",", 1);
+    jsonw_raw(&d->ids, "\"", 1);
+    for (const char *e = id; *e; e++) {
+        if (*e == '"' || *e == '\\')
+            jsonw_raw(&d->ids, "\\", 1);
+        jsonw_raw(&d->ids, e, 1);
+    }
+    jsonw_raw(&d->ids, "\"", 1);
 }
 
 /* One node of the anatomy. */
-static json_t *device__node(fv_t *v, device_req_t *d, json_t *n, const char *prefix)
+static void device__node(fv_t *v, device_req_t *d, json_t *n, const char *prefix)
 {
     char path[DEVICE_PATH];
+    bool first = true;
     if (!json_is_object(n)) {
         fv_fail(v, "%s: must be an object", prefix);
-        return NULL;
+        return;
     }
     const char *id = fv_string(v, n, prefix, "id", true, FIELDS_MAX_ID, FV_ID);
     if (id != NULL && id[0] == '\0')
@@ -168,22 +205,23 @@ static json_t *device__node(fv_t *v, device_req_t *d, json_t *n, const char *pre
         json_t *before = json_object_get(d->seen, id);
         if (before != NULL)
             fv_fail(v, "%s.id: the same as nodes[%lld].id", prefix, (long long)json_integer_value(before));
-        json_object_set_new(d->seen, id, json_integer((json_int_t)json_array_size(d->ids)));
-        json_array_append_new(d->ids, json_string(id));
+        json_object_set_new(d->seen, id, json_integer((json_int_t)d->nids));
+        device__add_id(d, id);
     }
-    json_t *out = json_object();
-    if (id)
-        json_object_set_new(out, "id", json_string(id));
+    jsonw_raw(&d->nodes, "{", 1);
+    device__member_str(&d->nodes, &first, "id", id);
     json_t *st = fv_object(v, n, prefix, "status", false);
     if (st != NULL) {
         fv_path(path, sizeof path, prefix, "status");
-        device__status(v, d, st, path, true, true, out);
+        device__status(v, d, st, path, true, true, &first);
     }
     json_t *props = fv_array(v, n, prefix, "properties", false);
     if (props != NULL) {
-        json_t *arr = json_array();
+        device__member(&d->nodes, &first, "properties");
+        jsonw_raw(&d->nodes, "[", 1);
         for (size_t i = 0; i < json_array_size(props) && !v->bad; i++) {
             json_t *p = json_array_get(props, i);
+            bool pf = true;
             snprintf(path, sizeof path, "%.200s.properties[%zu]", prefix, i);
             if (!json_is_object(p)) {
                 fv_fail(v, "%s: must be an object", path);
@@ -191,27 +229,26 @@ static json_t *device__node(fv_t *v, device_req_t *d, json_t *n, const char *pre
             }
             const char *key = fv_string(v, p, path, "key", true, DEVICE_MAX_TEXT, FV_ID);
             const char *value = fv_string(v, p, path, "value", false, DEVICE_MAX_TEXT, FV_TEXT);
-            json_t *o = json_object();
-            if (key)
-                json_object_set_new(o, "key", json_string(key));
-            if (value)
-                json_object_set_new(o, "value", json_string(value));
-            json_array_append_new(arr, o);
+            jsonw_raw(&d->nodes, i ? ",{" : "{", i ? 2 : 1);
+            device__member_str(&d->nodes, &pf, "key", key);
+            device__member_str(&d->nodes, &pf, "value", value);
+            jsonw_raw(&d->nodes, "}", 1);
         }
-        json_object_set_new(out, "properties", arr);
+        jsonw_raw(&d->nodes, "]", 1);
     }
     json_t *rel = fv_array(v, n, prefix, "releases", false);
     if (rel != NULL) {
-        json_t *arr = json_array();
+        device__member(&d->nodes, &first, "releases");
+        jsonw_raw(&d->nodes, "[", 1);
         for (size_t i = 0; i < json_array_size(rel) && !v->bad; i++) {
+            if (i)
+                jsonw_raw(&d->nodes, ",", 1);
             snprintf(path, sizeof path, "%.200s.releases[%zu]", prefix, i);
-            json_t *r = device__release(v, d, json_array_get(rel, i), path);
-            if (r)
-                json_array_append_new(arr, r);
+            device__release(v, d, json_array_get(rel, i), path);
         }
-        json_object_set_new(out, "releases", arr);
+        jsonw_raw(&d->nodes, "]", 1);
     }
-    return out;
+    jsonw_raw(&d->nodes, "}", 1);
 }
 
 /* The header's fields (in header, or flat in the top level). */
@@ -238,33 +275,6 @@ static void device__header(fv_t *v, device_req_t *d, json_t *h)
     d->device = got[1];
     d->source = got[2];
     d->session = got[3];
-}
-
-/* A PostgreSQL text[] literal of the strings of arr (malloc'd). */
-static char *device__text_array(json_t *arr)
-{
-    size_t cap = 3;
-    for (size_t i = 0; i < json_array_size(arr); i++)
-        cap += 2 * json_string_length(json_array_get(arr, i)) + 3;
-    char *s = malloc(cap), *p = s;
-    if (s == NULL)
-        return NULL;
-    *p++ = '{';
-    for (size_t i = 0; i < json_array_size(arr); i++) {
-        const char *e = json_string_value(json_array_get(arr, i));
-        if (i)
-            *p++ = ',';
-        *p++ = '"';
-        for (; *e; e++) {
-            if (*e == '"' || *e == '\\')
-                *p++ = '\\';
-            *p++ = *e;
-        }
-        *p++ = '"';
-    }
-    *p++ = '}';
-    *p = '\0';
-    return s;
 }
 
 /* The request's API token, for tenant (NULL: any tenant's); answers 401 /
@@ -318,10 +328,10 @@ void device_post(rest_ctx_t *c)
         return;
     }
     d.stamps = EVP_MD_CTX_new();
-    d.nodes = json_array();
-    d.ids = json_array();
     d.seen = json_object();
-    if (d.stamps == NULL || d.nodes == NULL || d.ids == NULL || d.seen == NULL || EVP_DigestInit_ex(d.stamps, EVP_sha256(), NULL) != 1) {
+    jsonw_raw(&d.nodes, "[", 1);
+    jsonw_raw(&d.ids, "{", 1);
+    if (d.stamps == NULL || d.seen == NULL || EVP_DigestInit_ex(d.stamps, EVP_sha256(), NULL) != 1) {
         device__answer(c, 500, NULL, NULL, "out of memory");
         goto out;
     }
@@ -338,10 +348,12 @@ void device_post(rest_ctx_t *c)
         for (size_t i = 0; nodes != NULL && i < json_array_size(nodes) && !v.bad; i++) {
             char path[DEVICE_PATH];
             snprintf(path, sizeof path, "nodes[%zu]", i);
-            json_t *n = device__node(&v, &d, json_array_get(nodes, i), path);
-            if (n)
-                json_array_append_new(d.nodes, n);
+            if (i)
+                jsonw_raw(&d.nodes, ",", 1);
+            device__node(&v, &d, json_array_get(nodes, i), path);
         }
+        jsonw_raw(&d.nodes, "]", 1);
+        jsonw_raw(&d.ids, "}", 1);
     }
     /* A tenant that is not given (or empty) is the 400's to name. */
     if (d.tenant && d.tenant[0] && strcmp(tok.tenant, d.tenant) != 0) {
@@ -366,13 +378,17 @@ void device_post(rest_ctx_t *c)
     rest_idem_t idem;
     if (!rest_idem_begin(c, scope, &idem))
         goto out;
-    nodes_json = json_dumps(d.nodes, JSON_COMPACT);
-    node_ids = device__text_array(d.ids);
-    json_t *ok = json_pack("{s:{s:s, s:s, s:s}, s:s, s:s, s:s, s:{s:s, s:s}}", "protocol", "name", "Status",
-                           "version", "4.0.0", "type", "RESPONSE", "tenantId", d.tenant, "deviceId", d.device,
-                           "sessionId", d.session, "status", "code", "0", "message", "Success");
-    resp = ok ? json_dumps(ok, JSON_COMPACT) : NULL;
-    json_decref(ok);
+    nodes_json = jsonw_take(&d.nodes);
+    node_ids = jsonw_take(&d.ids);
+    jsonw_t ok = {0};
+    jsonw_lit(&ok, "{\"protocol\":{\"name\":\"Status\",\"version\":\"4.0.0\",\"type\":\"RESPONSE\"},\"tenantId\":");
+    jsonw_cstr(&ok, d.tenant);
+    jsonw_lit(&ok, ",\"deviceId\":");
+    jsonw_cstr(&ok, d.device);
+    jsonw_lit(&ok, ",\"sessionId\":");
+    jsonw_cstr(&ok, d.session);
+    jsonw_lit(&ok, ",\"status\":{\"code\":\"0\",\"message\":\"Success\"}}");
+    resp = jsonw_take(&ok);
     if (nodes_json == NULL || node_ids == NULL || resp == NULL) {
         device__answer(c, 500, &d, NULL, "out of memory");
         goto out;
@@ -412,8 +428,8 @@ out:
     free(node_ids);
     free(resp);
     EVP_MD_CTX_free(d.stamps);
-    json_decref(d.nodes);
-    json_decref(d.ids);
+    free(jsonw_take(&d.nodes));
+    free(jsonw_take(&d.ids));
     json_decref(d.seen);
     json_decref(req);
 }

@@ -54,38 +54,39 @@ bool fv_text_ok(const char *s, size_t n, size_t max, fv_text_t kind, const char 
     return true;
 }
 
-static json_t *fv__member(fv_t *v, json_t *obj, const char *prefix, const char *name, bool required, char *path,
-                          size_t cap)
+/* Member name of obj; NULL when absent (a problem when required). The
+ * path (prefix.name) is only written when there is a problem to name. */
+static json_t *fv__member(fv_t *v, json_t *obj, const char *prefix, const char *name, bool required)
 {
-    fv_path(path, cap, prefix, name);
     json_t *m = json_is_object(obj) ? json_object_get(obj, name) : NULL;
     if (v->bad)
         return NULL;
     if (m == NULL || json_is_null(m)) {
         if (required)
-            fv_fail(v, "%s: required", path);
+            fv_fail(v, "%s%s%s: required", prefix, prefix[0] ? "." : "", name);
         return NULL;
     }
     return m;
 }
 
+#define FV_PATH(prefix, name) (prefix), (prefix)[0] ? "." : "", (name)
+
 const char *fv_string(fv_t *v, json_t *obj, const char *prefix, const char *name, bool required, size_t max,
                       fv_text_t kind)
 {
-    char path[FIELDS_MAX_PATH];
     const char *why;
-    json_t *m = fv__member(v, obj, prefix, name, required, path, sizeof path);
+    json_t *m = fv__member(v, obj, prefix, name, required);
     if (m == NULL)
         return NULL;
     if (!json_is_string(m)) {
-        fv_fail(v, "%s: must be a string", path);
+        fv_fail(v, "%s%s%s: must be a string", FV_PATH(prefix, name));
         return NULL;
     }
     if (!fv_text_ok(json_string_value(m), json_string_length(m), max, kind, &why)) {
         if (strcmp(why, "too long") == 0)
-            fv_fail(v, "%s: longer than %zu characters", path, max);
+            fv_fail(v, "%s%s%s: longer than %zu characters", FV_PATH(prefix, name), max);
         else
-            fv_fail(v, "%s: %s", path, why);
+            fv_fail(v, "%s%s%s: %s", FV_PATH(prefix, name), why);
         return NULL;
     }
     return json_string_value(m);
@@ -94,25 +95,24 @@ const char *fv_string(fv_t *v, json_t *obj, const char *prefix, const char *name
 bool fv_integer(fv_t *v, json_t *obj, const char *prefix, const char *name, bool required, json_int_t min,
                 json_int_t max, json_int_t *out)
 {
-    char path[FIELDS_MAX_PATH];
-    json_t *m = fv__member(v, obj, prefix, name, required, path, sizeof path);
+    json_t *m = fv__member(v, obj, prefix, name, required);
     if (m == NULL)
         return false;
     if (!json_is_integer(m))
-        return fv_fail(v, "%s: must be an integer", path);
+        return fv_fail(v, "%s%s%s: must be an integer", FV_PATH(prefix, name));
     json_int_t i = json_integer_value(m);
     if (i < min || i > max)
-        return fv_fail(v, "%s: must be between %lld and %lld", path, (long long)min, (long long)max);
+        return fv_fail(v, "%s%s%s: must be between %lld and %lld", FV_PATH(prefix, name), (long long)min,
+                       (long long)max);
     *out = i;
     return true;
 }
 
 json_t *fv_object(fv_t *v, json_t *obj, const char *prefix, const char *name, bool required)
 {
-    char path[FIELDS_MAX_PATH];
-    json_t *m = fv__member(v, obj, prefix, name, required, path, sizeof path);
+    json_t *m = fv__member(v, obj, prefix, name, required);
     if (m != NULL && !json_is_object(m)) {
-        fv_fail(v, "%s: must be an object", path);
+        fv_fail(v, "%s%s%s: must be an object", FV_PATH(prefix, name));
         return NULL;
     }
     return m;
@@ -120,10 +120,9 @@ json_t *fv_object(fv_t *v, json_t *obj, const char *prefix, const char *name, bo
 
 json_t *fv_array(fv_t *v, json_t *obj, const char *prefix, const char *name, bool required)
 {
-    char path[FIELDS_MAX_PATH];
-    json_t *m = fv__member(v, obj, prefix, name, required, path, sizeof path);
+    json_t *m = fv__member(v, obj, prefix, name, required);
     if (m != NULL && !json_is_array(m)) {
-        fv_fail(v, "%s: must be an array", path);
+        fv_fail(v, "%s%s%s: must be an array", FV_PATH(prefix, name));
         return NULL;
     }
     return m;

@@ -16,6 +16,7 @@
 
 #include "../auth/jwt.h"
 #include "../core/base64.h"
+#include "../core/jsonw.h"
 #include "../core/log.h"
 #include "fields.h"
 #include "rest_int.h"
@@ -67,56 +68,69 @@ static void statuslog__url(const rest_ctx_t *c, const char *id, char *buf, size_
     snprintf(buf, cap, "http://%.255s" STATUSLOG_PATH "%.64s", c->r->host[0] ? c->r->host : "localhost", id);
 }
 
-/* The request's fields, checked; a new object of the known ones (the
- * caller's), or NULL with the problem in v. */
-static json_t *statuslog__fields(fv_t *v, json_t *body)
+/* Appends ,"name":value (a string) to w. */
+static void statuslog__put(jsonw_t *w, const char *name, const char *value)
+{
+    if (value == NULL)
+        return;
+    jsonw_raw(w, ",", 1);
+    jsonw_str(w, name, strlen(name));
+    jsonw_raw(w, ":", 1);
+    jsonw_str(w, value, strlen(value));
+}
+
+/* The request's fields, checked, written as the JSON object of the known
+ * ones into w; *publisher points at publisherName in body. False with the
+ * problem in v. */
+static bool statuslog__fields(fv_t *v, json_t *body, jsonw_t *w, const char **publisher)
 {
     static const char *const ids[] = {"id", "idType", "publisherName", "updateId"};
     static const char *const opt_ids[] = {"packageId"};
     static const char *const opt_texts[] = {"platform", "timeStamp", "updateName"};
-    json_t *out = json_object();
     json_int_t code = 0, language = 0;
 
-    if (out == NULL)
-        return NULL;
-    if (!json_is_object(body)) {
-        fv_fail(v, "the body must be a JSON object");
-        goto fail;
-    }
+    if (!json_is_object(body))
+        return fv_fail(v, "the body must be a JSON object");
+    jsonw_lit(w, "{\"deviceClass\":");
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
         const char *s = fv_string(v, body, "", ids[i], true, FIELDS_MAX_ID, FV_ID);
         if (s != NULL && s[0] == '\0')
             fv_fail(v, "%s: must not be empty", ids[i]);
-        if (s != NULL)
-            json_object_set_new(out, ids[i], json_string(s));
+        if (i == 2)
+            *publisher = s;
     }
-    for (size_t i = 0; i < sizeof opt_ids / sizeof opt_ids[0]; i++) {
-        const char *s = fv_string(v, body, "", opt_ids[i], false, FIELDS_MAX_ID, FV_ID);
-        if (s != NULL)
-            json_object_set_new(out, opt_ids[i], json_string(s));
-    }
-    for (size_t i = 0; i < sizeof opt_texts / sizeof opt_texts[0]; i++) {
-        const char *s = fv_string(v, body, "", opt_texts[i], false, FIELDS_MAX_ID, FV_TEXT);
-        if (s != NULL)
-            json_object_set_new(out, opt_texts[i], json_string(s));
-    }
-    const char *reason = fv_string(v, body, "", "statusReason", false, STATUSLOG_MAX_REASON, FV_TEXT);
-    if (reason != NULL)
-        json_object_set_new(out, "statusReason", json_string(reason));
+    for (size_t i = 0; i < sizeof opt_ids / sizeof opt_ids[0]; i++)
+        fv_string(v, body, "", opt_ids[i], false, FIELDS_MAX_ID, FV_ID);
+    for (size_t i = 0; i < sizeof opt_texts / sizeof opt_texts[0]; i++)
+        fv_string(v, body, "", opt_texts[i], false, FIELDS_MAX_ID, FV_TEXT);
+    fv_string(v, body, "", "statusReason", false, STATUSLOG_MAX_REASON, FV_TEXT);
     /* The code's value is the job's to judge (a result, not a 400). */
-    if (fv_integer(v, body, "", "statusCode", true, -2147483647 - 1, 2147483647, &code))
-        json_object_set_new(out, "statusCode", json_integer(code));
-    if (fv_integer(v, body, "", "language", false, -2147483647 - 1, 2147483647, &language))
-        json_object_set_new(out, "language", json_integer(language));
+    bool has_code = fv_integer(v, body, "", "statusCode", true, -2147483647 - 1, 2147483647, &code);
+    bool has_language = fv_integer(v, body, "", "language", false, -2147483647 - 1, 2147483647, &language);
     const char *cls = fv_string(v, body, "", "deviceClass", false, 16, FV_ID);
     if (cls != NULL && strcmp(cls, "client") != 0 && strcmp(cls, "server") != 0 && strcmp(cls, "served") != 0)
         fv_fail(v, "deviceClass: must be one of client, server, served");
-    json_object_set_new(out, "deviceClass", json_string(cls ? cls : "client"));
-    if (!v->bad)
-        return out;
-fail:
-    json_decref(out);
-    return NULL;
+    if (v->bad)
+        return false;
+    /* Checked: written from the body's own values. */
+    jsonw_cstr(w, cls ? cls : "client");
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
+        statuslog__put(w, ids[i], json_string_value(json_object_get(body, ids[i])));
+    for (size_t i = 0; i < sizeof opt_ids / sizeof opt_ids[0]; i++)
+        statuslog__put(w, opt_ids[i], json_string_value(json_object_get(body, opt_ids[i])));
+    for (size_t i = 0; i < sizeof opt_texts / sizeof opt_texts[0]; i++)
+        statuslog__put(w, opt_texts[i], json_string_value(json_object_get(body, opt_texts[i])));
+    statuslog__put(w, "statusReason", json_string_value(json_object_get(body, "statusReason")));
+    if (has_code) {
+        jsonw_lit(w, ",\"statusCode\":");
+        jsonw_int(w, code);
+    }
+    if (has_language) {
+        jsonw_lit(w, ",\"language\":");
+        jsonw_int(w, language);
+    }
+    jsonw_raw(w, "}", 1);
+    return true;
 }
 
 void statuslog_post(rest_ctx_t *c)
@@ -125,7 +139,9 @@ void statuslog_post(rest_ctx_t *c)
     size_t tlen;
     auth_jwt_t who;
     fv_t v = {false, ""};
-    json_t *body = NULL, *fields = NULL;
+    json_t *body = NULL;
+    jsonw_t fields = {0};
+    const char *publisher = NULL;
     char *request = NULL, *resp = NULL;
     rest_idem_t idem;
     int rc = ENT_OK;
@@ -137,14 +153,10 @@ void statuslog_post(rest_ctx_t *c)
     json_t *p = json_is_object(body) ? json_object_get(body, "publisherName") : NULL;
     if (!statuslog__verify(c, token, tlen, json_is_string(p) ? json_string_value(p) : NULL, &who))
         goto out;
-    if ((fields = statuslog__fields(&v, body)) == NULL) {
-        if (v.bad)
-            rest_error(c, 400, NULL, "%s", v.msg);
-        else
-            rest_error(c, 500, NULL, "out of memory");
+    if (!statuslog__fields(&v, body, &fields, &publisher)) {
+        rest_error(c, 400, NULL, "%s", v.msg);
         goto out;
     }
-    const char *publisher = json_string_value(json_object_get(fields, "publisherName"));
     if (strcmp(publisher, who.publisher) != 0) {
         rest_error(c, 403, NULL, "publisherName is not the publisher of the JWT's key");
         goto out;
@@ -162,10 +174,12 @@ void statuslog_post(rest_ctx_t *c)
     }
     statuslog__url(c, id, url, sizeof url);
     snprintf(extra, sizeof extra, "Location: %s\r\nRetry-After: 1\r\n", url);
-    json_t *answer = json_pack("{s:s}", "url", url);
-    resp = answer ? json_dumps(answer, JSON_COMPACT) : NULL;
-    json_decref(answer);
-    request = json_dumps(fields, JSON_COMPACT);
+    jsonw_t answer = {0};
+    jsonw_lit(&answer, "{\"url\":");
+    jsonw_cstr(&answer, url);
+    jsonw_raw(&answer, "}", 1);
+    resp = jsonw_take(&answer);
+    request = jsonw_take(&fields);
     if (resp == NULL || request == NULL) {
         rest_error(c, 500, NULL, "out of memory");
         goto out;
@@ -199,7 +213,7 @@ void statuslog_post(rest_ctx_t *c)
 out:
     free(request);
     free(resp);
-    json_decref(fields);
+    free(jsonw_take(&fields));
     json_decref(body);
 }
 
