@@ -75,9 +75,9 @@ static const cfg_setting_t cfg__table[] = {
                 "Open client connections at most; more are refused until some close."),
     INT_SETTING("ENTITLEMENTD_COMMIT_GROUPS", commit_groups, 0, 256, "2",
                 "upgradeLicense and upsellLicense requests that arrive while earlier ones are "
-                "being written share one transaction and one commit (each unit still atomic); "
-                "this many such groups are written at once. 0: every request has a transaction "
-                "of its own."),
+                "being written share one transaction and one commit (each unit still atomic), and so do "
+                "the writes of status log and device status POSTs; this many such groups are written at "
+                "once. 0: every request has a transaction of its own."),
     INT_SETTING("ENTITLEMENTD_MAX_BUFFERED_MB", max_buffered_mb, 1, 65536, "256",
                 "MiB of requests still arriving (and responses still leaving) that all connections "
                 "together may hold; a request that would go over is answered 503."),
