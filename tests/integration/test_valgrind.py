@@ -10,6 +10,9 @@ from builders import (attribute_query, attributes_xml, change_item_xml, create_b
                       search_body)
 from catalog import Catalog
 from harness import Client, Daemon, envelope, make_user, token
+from rest import (DEVICE, KEY_PATH, STATUSLOG, Publisher, RestClient, admin_user, api_token, bearer, poll_until_done,
+                  status_body)
+from test_devices import report
 
 
 @unittest.skipUnless(shutil.which("valgrind"), "valgrind not installed")
@@ -75,6 +78,29 @@ class ValgrindTest(unittest.TestCase):
             s.sendall(b"PUT / HTTP/1.1\r\n\r\n")
             s.recv(65536)
             s.close()
+            # The REST adapter: keys, JWTs, a status log through its job,
+            # device status, bad input, idempotency, operations.
+            pub = Publisher(d, admin_user(), kind="EC")
+            rest = RestClient(d)
+            r = rest.post(STATUSLOG, status_body(pub.name), headers={"Authorization": pub.auth(),
+                                                                     "Idempotency-Key": "v-" + token(6)}, auth=False)
+            self.assertEqual(r.status, 202, r)
+            self.assertEqual(poll_until_done(rest, r.json["url"], pub.auth(), timeout=60).status, 200)
+            self.assertEqual(rest.post(STATUSLOG, status_body(pub.name, statusCode="x"),
+                                       headers={"Authorization": pub.auth()}, auth=False).status, 400)
+            self.assertEqual(rest.post(STATUSLOG, status_body(pub.name), headers={"Authorization": "Bearer a.b.c"},
+                                       auth=False).status, 401)
+            tenant = "vg-" + token(6)
+            _, tok = api_token(tenant=tenant)
+            dev = RestClient(d, bearer(tok))
+            self.assertEqual(dev.post(DEVICE, report(tenant, "D1")).status, 200)
+            self.assertEqual(dev.post(DEVICE, report(tenant, "D1", nodes=[{"id": "x"}, {"id": "x"}])).status, 400)
+            self.assertEqual(dev.get(f"{DEVICE}/tenants/{tenant}/devices/D1").status, 200)
+            self.assertEqual(dev.get(f"{DEVICE}/tenants/{tenant}/summary").status, 200)
+            for path in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/nope"):
+                rest.get(path, check=False)
+            self.assertEqual(RestClient(d, admin_user().basic()).request(
+                "DELETE", KEY_PATH + "?kid=" + pub.kid).status, 200)
             pending = socket.create_connection(("127.0.0.1", d.port))
             pending.sendall((head + f"Content-Length: {len(body)}\r\n\r\n").encode() + body[:50])
         finally:
