@@ -15,6 +15,22 @@ struct db_listener {
     PGconn *pg;
 };
 
+/* The jobs of r (columns id, kind, ref, attempts, max_attempts) into out
+ * (at most max; *n). */
+static void jobs__rows(const PGresult *r, db_job_t *out, size_t max, size_t *n)
+{
+    *n = 0;
+    for (int i = 0; i < PQntuples(r) && *n < max; i++) {
+        db_job_t *j = &out[*n];
+        j->id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+        snprintf(j->kind, sizeof j->kind, "%s", PQgetvalue(r, i, 1));
+        j->ref = strtoll(PQgetvalue(r, i, 2), NULL, 10);
+        j->attempts = atoi(PQgetvalue(r, i, 3));
+        j->max_attempts = atoi(PQgetvalue(r, i, 4));
+        (*n)++;
+    }
+}
+
 int db_jobs_claim(db_conn_t *c, const char *claimer, int lease_s, db_job_t *out, size_t max, size_t *n)
 {
     char lease[16], lim[16];
@@ -26,15 +42,7 @@ int db_jobs_claim(db_conn_t *c, const char *claimer, int lease_s, db_job_t *out,
     *n = 0;
     if (rc != ENT_OK)
         return rc;
-    for (int i = 0; i < PQntuples(r) && *n < max; i++) {
-        db_job_t *j = &out[*n];
-        j->id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
-        snprintf(j->kind, sizeof j->kind, "%s", PQgetvalue(r, i, 1));
-        j->ref = strtoll(PQgetvalue(r, i, 2), NULL, 10);
-        j->attempts = atoi(PQgetvalue(r, i, 3));
-        j->max_attempts = atoi(PQgetvalue(r, i, 4));
-        (*n)++;
-    }
+    jobs__rows(r, out, max, n);
     PQclear(r);
     return ENT_OK;
 }
@@ -94,15 +102,7 @@ int db_jobs_expired(db_conn_t *c, db_job_t *out, size_t max, size_t *n)
     *n = 0;
     if (rc != ENT_OK)
         return rc;
-    for (int i = 0; i < PQntuples(r) && *n < max; i++) {
-        db_job_t *j = &out[*n];
-        j->id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
-        snprintf(j->kind, sizeof j->kind, "%s", PQgetvalue(r, i, 1));
-        j->ref = strtoll(PQgetvalue(r, i, 2), NULL, 10);
-        j->attempts = atoi(PQgetvalue(r, i, 3));
-        j->max_attempts = atoi(PQgetvalue(r, i, 4));
-        (*n)++;
-    }
+    jobs__rows(r, out, max, n);
     PQclear(r);
     return ENT_OK;
 }
