@@ -66,6 +66,9 @@ CREATE TABLE status_logs (
     done_at       timestamptz
 );
 CREATE INDEX status_logs_created_idx ON status_logs (created_at);
+-- Its job sets the result (no indexed column): free space in each page lets
+-- PostgreSQL keep the new row version on the same page (a HOT update).
+ALTER TABLE status_logs SET (fillfactor = 70);
 
 -- The devices of publishers' update clients, and each device's update
 -- history: one row per status log that was recorded (status_log is unique,
@@ -82,6 +85,8 @@ CREATE TABLE update_devices (
     last_seen    timestamptz NOT NULL DEFAULT now(),
     UNIQUE (publisher, id_type, device_id)
 );
+-- Every status log of a device touches its row (last_seen): HOT updates.
+ALTER TABLE update_devices SET (fillfactor = 80);
 
 CREATE TABLE update_history (
     id            bigserial PRIMARY KEY,
@@ -124,6 +129,9 @@ CREATE TABLE devices (
     PRIMARY KEY (tenant, device_id)
 );
 
+-- A device's row and nodes change with every newer report.
+ALTER TABLE devices SET (fillfactor = 80);
+
 CREATE TABLE device_nodes (
     tenant      text NOT NULL,
     device_id   text NOT NULL,
@@ -133,6 +141,7 @@ CREATE TABLE device_nodes (
     updated_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant, device_id, node_id)
 );
+ALTER TABLE device_nodes SET (fillfactor = 80);
 
 -- Idempotency-Key: the first response to a POST, replayed for the same
 -- key and body within 24 hours; scope is who posted (a publisher, a tenant).
