@@ -28,7 +28,10 @@ void log_set_request_id(const char *id)
         log__request_id[0] = '\0';
         return;
     }
-    snprintf(log__request_id, sizeof log__request_id, "%s", id);
+    /* Once per request: no formatting. */
+    size_t n = strnlen(id, sizeof log__request_id - 1);
+    memcpy(log__request_id, id, n);
+    log__request_id[n] = '\0';
 }
 
 const char *log_request_id(void)

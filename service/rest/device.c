@@ -58,6 +58,35 @@ static void device__member_str(jsonw_t *w, bool *first, const char *name, const 
     jsonw_str(w, value, strlen(value));
 }
 
+/* Writes prefix.name, or prefix.name[i] when i >= 0, into out (cap bytes,
+ * cut if need be): the prefix of the fields below, formatted without
+ * printf (a report has dozens of them, and a message needs one at most). */
+static void device__path(char *out, size_t cap, const char *prefix, const char *name, long i)
+{
+    size_t o = 0, pl = strlen(prefix), nl = strlen(name);
+    char num[24];
+    size_t k = sizeof num;
+    if (i >= 0) {
+        num[--k] = ']';
+        do {
+            num[--k] = (char)('0' + i % 10);
+            i /= 10;
+        } while (i > 0);
+        num[--k] = '[';
+    }
+    if (pl + 1 + nl + (sizeof num - k) + 1 > cap)
+        pl = 0; /* cannot happen with the body limit; never overrun */
+    memcpy(out + o, prefix, pl);
+    o += pl;
+    if (pl > 0)
+        out[o++] = '.';
+    memcpy(out + o, name, nl);
+    o += nl;
+    memcpy(out + o, num + k, sizeof num - k);
+    o += sizeof num - k;
+    out[o] = '\0';
+}
+
 /* Writes the protocol's response shape: code "0" and "Success", or the
  * HTTP status as the code, and the message (the first wrong field). The
  * extra header lines already hold Retry-After where it is due. */
@@ -131,7 +160,7 @@ static void device__package(fv_t *v, device_req_t *d, json_t *p, const char *pre
     device__member_str(&d->nodes, &first, "checksum", checksum);
     json_t *st = fv_object(v, p, prefix, "status", false);
     if (st != NULL) {
-        fv_path(path, sizeof path, prefix, "status");
+        device__path(path, sizeof path, prefix, "status", -1);
         device__status(v, d, st, path, false, false, &first);
     }
     jsonw_raw(&d->nodes, "}", 1);
@@ -157,7 +186,7 @@ static void device__release(fv_t *v, device_req_t *d, json_t *r, const char *pre
     jsonw_int(&d->nodes, revision);
     json_t *st = fv_object(v, r, prefix, "status", false);
     if (st != NULL) {
-        fv_path(path, sizeof path, prefix, "status");
+        device__path(path, sizeof path, prefix, "status", -1);
         device__status(v, d, st, path, true, true, &first);
     }
     json_t *pk = fv_array(v, r, prefix, "packages", false);
@@ -167,7 +196,7 @@ static void device__release(fv_t *v, device_req_t *d, json_t *r, const char *pre
         for (size_t i = 0; i < json_array_size(pk) && !v->bad; i++) {
             if (i)
                 jsonw_raw(&d->nodes, ",", 1);
-            snprintf(path, sizeof path, "%.200s.packages[%zu]", prefix, i);
+            device__path(path, sizeof path, prefix, "packages", (long)i);
             device__package(v, d, json_array_get(pk, i), path);
         }
         jsonw_raw(&d->nodes, "]", 1);
@@ -212,7 +241,7 @@ static void device__node(fv_t *v, device_req_t *d, json_t *n, const char *prefix
     device__member_str(&d->nodes, &first, "id", id);
     json_t *st = fv_object(v, n, prefix, "status", false);
     if (st != NULL) {
-        fv_path(path, sizeof path, prefix, "status");
+        device__path(path, sizeof path, prefix, "status", -1);
         device__status(v, d, st, path, true, true, &first);
     }
     json_t *props = fv_array(v, n, prefix, "properties", false);
@@ -222,7 +251,7 @@ static void device__node(fv_t *v, device_req_t *d, json_t *n, const char *prefix
         for (size_t i = 0; i < json_array_size(props) && !v->bad; i++) {
             json_t *p = json_array_get(props, i);
             bool pf = true;
-            snprintf(path, sizeof path, "%.200s.properties[%zu]", prefix, i);
+            device__path(path, sizeof path, prefix, "properties", (long)i);
             if (!json_is_object(p)) {
                 fv_fail(v, "%s: must be an object", path);
                 break;
@@ -243,7 +272,7 @@ static void device__node(fv_t *v, device_req_t *d, json_t *n, const char *prefix
         for (size_t i = 0; i < json_array_size(rel) && !v->bad; i++) {
             if (i)
                 jsonw_raw(&d->nodes, ",", 1);
-            snprintf(path, sizeof path, "%.200s.releases[%zu]", prefix, i);
+            device__path(path, sizeof path, prefix, "releases", (long)i);
             device__release(v, d, json_array_get(rel, i), path);
         }
         jsonw_raw(&d->nodes, "]", 1);
@@ -347,7 +376,7 @@ void device_post(rest_ctx_t *c)
         json_t *nodes = v.bad ? NULL : fv_array(&v, b, "", "nodes", true);
         for (size_t i = 0; nodes != NULL && i < json_array_size(nodes) && !v.bad; i++) {
             char path[DEVICE_PATH];
-            snprintf(path, sizeof path, "nodes[%zu]", i);
+            device__path(path, sizeof path, "", "nodes", (long)i);
             if (i)
                 jsonw_raw(&d.nodes, ",", 1);
             device__node(&v, &d, json_array_get(nodes, i), path);
