@@ -2,6 +2,7 @@
 #include "group.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "../core/log.h"
@@ -56,10 +57,92 @@ void db_group_free(db_group_t *g)
     free(g);
 }
 
-/* Runs one statement alone (autocommit) on c. */
+long long db_group_lock_key(const char *name, size_t n)
+{
+    unsigned long long h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)name[i];
+        h *= 1099511628211ULL;
+    }
+    return (long long)h;
+}
+
+/* Lays the pipeline of members (n) out in calls: BEGIN, each member's lock
+ * (if any) and statement, COMMIT; at[i] gets the index of member i's
+ * statement. keys holds the lock keys' text. Returns the number of calls. */
+static size_t group__layout(db_group_call_t **members, size_t n, db_call_t *calls, size_t *at,
+                            char (*keys)[24], const char **keyvals)
+{
+    size_t k = 0;
+    calls[k++] = (db_call_t){DB_CALL_BEGIN, 0, NULL, NULL};
+    for (size_t i = 0; i < n; i++) {
+        if (members[i]->has_lock) {
+            snprintf(keys[i], sizeof keys[i], "%lld", members[i]->lock_key);
+            keyvals[i] = keys[i];
+            calls[k++] = (db_call_t){STMT_ADVISORY_XACT_LOCK, 1, &keyvals[i], NULL};
+        }
+        at[i] = k;
+        calls[k++] = (db_call_t){(int)members[i]->stmt, members[i]->n, members[i]->vals, NULL};
+    }
+    calls[k++] = (db_call_t){DB_CALL_COMMIT, 0, NULL, NULL};
+    return k;
+}
+
+/* Orders members by lock key (those without one first, in arrival
+ * order): every group takes its locks in one order. */
+static bool group__after(const db_group_call_t *a, const db_group_call_t *b)
+{
+    return a->has_lock && (!b->has_lock || a->lock_key > b->lock_key);
+}
+
+static void group__sort(db_group_call_t **members, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        db_group_call_t *x = members[i];
+        size_t j = i;
+        while (j > 0 && group__after(members[j - 1], x)) {
+            members[j] = members[j - 1];
+            j--;
+        }
+        members[j] = x;
+    }
+}
+
+/* Runs members (n) in one transaction on c; ENT_OK with each member's
+ * result set, or the pipeline's error (nothing of them written). */
+static int group__transaction(db_conn_t *c, db_group_call_t **members, size_t n, size_t *failed_at)
+{
+    db_call_t calls[2 * DB_GROUP_MAX + 2];
+    size_t at[DB_GROUP_MAX];
+    char keys[DB_GROUP_MAX][24];
+    const char *keyvals[DB_GROUP_MAX];
+    size_t k = group__layout(members, n, calls, at, keys, keyvals);
+    int rc = db__pipeline(c, calls, k, failed_at);
+    if (rc != ENT_OK)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        members[i]->res = (db_result_t *)calls[at[i]].res;
+        calls[at[i]].res = NULL;
+        members[i]->rc = ENT_OK;
+    }
+    for (size_t i = 0; i < k; i++)
+        PQclear(calls[i].res); /* the locks' rows */
+    return ENT_OK;
+}
+
+/* Runs one statement alone on c: autocommit, or with its lock in a
+ * transaction of its own. */
 static void group__alone(db_conn_t *c, db_group_call_t *m)
 {
     PGresult *r = NULL;
+    size_t failed_at;
+    if (m->has_lock) {
+        db_group_call_t *one[1] = {m};
+        m->rc = group__transaction(c, one, 1, &failed_at);
+        if (m->rc != ENT_OK && c->pg != NULL)
+            db_rollback(c);
+        return;
+    }
     m->rc = db__exec(c, m->stmt, m->n, m->vals, &r);
     m->res = (db_result_t *)r;
 }
@@ -67,7 +150,6 @@ static void group__alone(db_conn_t *c, db_group_call_t *m)
 /* Writes the members (n) as one transaction, or each alone. */
 static void group__run(db_group_t *g, db_group_call_t **members, size_t n)
 {
-    db_call_t calls[DB_GROUP_MAX + 2];
     db_conn_t *c = NULL;
     size_t failed_at = 0;
     int rc = db_pool_acquire(g->pool, &c);
@@ -82,18 +164,10 @@ static void group__run(db_group_t *g, db_group_call_t **members, size_t n)
         rc = members[0]->rc;
         goto out;
     }
-    calls[0] = (db_call_t){DB_CALL_BEGIN, 0, NULL, NULL};
-    for (size_t i = 0; i < n; i++)
-        calls[i + 1] = (db_call_t){(int)members[i]->stmt, members[i]->n, members[i]->vals, NULL};
-    calls[n + 1] = (db_call_t){DB_CALL_COMMIT, 0, NULL, NULL};
-    rc = db__pipeline(c, calls, n + 2, &failed_at);
-    if (rc == ENT_OK) {
-        for (size_t i = 0; i < n; i++) {
-            members[i]->res = (db_result_t *)calls[i + 1].res;
-            members[i]->rc = ENT_OK;
-        }
+    group__sort(members, n);
+    rc = group__transaction(c, members, n, &failed_at);
+    if (rc == ENT_OK)
         goto out;
-    }
     if (rc == ENT_EDBDOWN) {
         /* The COMMIT may have happened: nothing is run again. */
         for (size_t i = 0; i < n; i++)

@@ -30,6 +30,10 @@
 /* Statements one group takes at most. */
 #define DB_GROUP_MAX 64
 
+/* A lock key for a name (64-bit FNV-1a of its n bytes): names that share a
+ * key only serialise. */
+long long db_group_lock_key(const char *name, size_t n);
+
 typedef struct db_group db_group_t;
 
 /* Makes the groups' shared state over pool (borrowed). max_in_flight 0
@@ -37,11 +41,17 @@ typedef struct db_group db_group_t;
 int db_group_new(db_pool_t *pool, int max_in_flight, db_group_t **out) ENT_MUSTCHECK;
 void db_group_free(db_group_t *g);
 
-/* One statement to run. */
+/* One statement to run. With has_lock, it runs after taking the
+ * transaction-level advisory lock lock_key: statements about one object
+ * (a device) then see each other's writes instead of running on one
+ * snapshot side by side. A group takes its locks in key order, so groups
+ * never wait for each other in a cycle. */
 typedef struct db_group_call {
     db_stmt_id_t stmt;
     int n;
     const char *const *vals;
+    bool has_lock;
+    long long lock_key;
     struct db_result *res;    /* out: the statement's rows (db_result_free) */
     /* the group's own */
     struct db_group_call *next;

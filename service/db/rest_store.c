@@ -178,7 +178,13 @@ int store_device_report(db_group_t *g, const store_report_t *rp, const store_ide
     const char *v[15] = {tid, rp->tenant, rp->device_id, rp->session_id, rp->source_id, rp->stamp_hex, latest,
                          rp->nodes_json, rp->node_ids, idem->scope, idem->key, idem->hash_hex,
                          idem->key ? status : NULL, idem->headers, idem->body};
-    db_group_call_t call = {.stmt = STMT_DEVICE_REPORT, .n = 15, .vals = v};
+    /* Reports of one device run one after the other: each sees the nodes
+     * the one before it left (which it may have to delete). */
+    char key[2 * 1024 + 2];
+    int kl = snprintf(key, sizeof key, "%s/%s", rp->tenant, rp->device_id);
+    db_group_call_t call = {.stmt = STMT_DEVICE_REPORT, .n = 15, .vals = v, .has_lock = true,
+                            .lock_key = db_group_lock_key(key, kl < 0 ? 0 : (size_t)kl < sizeof key ? (size_t)kl
+                                                                                             : sizeof key - 1)};
     int rc = db_group_exec(g, &call);
     if (rc == ENT_OK) {
         *token_ok = rest_store__group_bool(&call, 0);

@@ -320,4 +320,6 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
         "SELECT count(*) FILTER (WHERE state = 'queued'), count(*) FILTER (WHERE state = 'running'), "
         "count(*) FILTER (WHERE state = 'failed'), "
         "coalesce(extract(epoch FROM now() - min(created_at) FILTER (WHERE state <> 'failed')), 0) FROM jobs"},
+    /* Serialises the statements about one object (db/group.h). */
+    [STMT_ADVISORY_XACT_LOCK] = {"advisory_xact_lock", "SELECT pg_advisory_xact_lock($1::bigint)"},
 };

@@ -61,6 +61,7 @@ typedef enum db_stmt_id {
     STMT_JOBS_COMPLETE,
     STMT_JOBS_RETRY,
     STMT_JOBS_STATS,
+    STMT_ADVISORY_XACT_LOCK,
     STMT_COUNT_
 } db_stmt_id_t;
 

@@ -84,6 +84,44 @@ class DeviceStatusTest(DaemonTestCase):
         self.assertEqual(g.json["sessionId"], "s-2")
         self.assertEqual(self.rest.get(f"{DEVICE}/tenants/{self.tenant}/devices/nope-{token(6)}").status, 404)
 
+    def test_concurrent_reports_of_one_device_leave_the_newest(self):
+        # Without grouping every report has a transaction of its own: the
+        # most overlap.
+        import threading
+        from harness import Daemon
+        alone = Daemon(ENTITLEMENTD_COMMIT_GROUPS=0, ENTITLEMENTD_WORKERS=12, ENTITLEMENTD_DB_POOL_SIZE=12).start()
+        self.addCleanup(lambda: self.assertEqual(alone.stop(), 0))
+        for rnd in range(3):
+            self.concurrent_reports(alone, rnd)
+        self.concurrent_reports(self.daemon, 9)
+
+    def concurrent_reports(self, daemon, rnd):
+        import threading
+        device = "VIN-" + token(8)
+        n = 12
+        replies = [None] * n
+        barrier = threading.Barrier(n)
+
+        def run(i):
+            c = RestClient(daemon, bearer(self.token))
+            body = report(self.tenant, device, session=f"s-{i}", ts=1700000000000 + i,
+                          nodes=[{"id": f"N{i}", "status": {"message": "m", "timestamp": 1700000000000 + i,
+                                                             "code": "0"}}])
+            barrier.wait()
+            replies[i] = c.post(DEVICE, body)
+            c.close()
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual({r.status for r in replies}, {200})
+        g = self.rest.get(f"{DEVICE}/tenants/{self.tenant}/devices/{device}")
+        self.assertEqual([x["id"] for x in g.json["nodes"]], [f"N{n - 1}"])
+        self.assertEqual(g.json["sessionId"], f"s-{n - 1}")
+        self.assertEqual(self.reports(device), n)
+
     def test_summary(self):
         tenant = "sum-" + token(8)
         _, tok = api_token(tenant=tenant)
