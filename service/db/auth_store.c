@@ -94,7 +94,7 @@ int store_token_list(db_conn_t *c, void (*row)(void *ctx, const char *const *col
                           "SELECT id::text, coalesce(tenant, ''), coalesce(username, ''), "
                           "to_char(created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
                           "coalesce(to_char(revoked_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '') "
-                          "FROM api_tokens ORDER BY id",
+                          "FROM api_tokens ORDER BY api_tokens.id",
                           0, NULL, &r);
     if (rc != ENT_OK)
         return rc;
