@@ -7,9 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The schema, compiled in (cmake/embed_file.cmake). */
-extern const char ent_xsd[];
-extern const size_t ent_xsd_len;
+/* The schema of each version (the namespace v4's), compiled in
+ * (cmake/embed_file.cmake). */
+extern const char ent_xsd_v1[], ent_xsd_v2[], ent_xsd_v3[], ent_xsd_v4[];
+extern const size_t ent_xsd_v1_len, ent_xsd_v2_len, ent_xsd_v3_len, ent_xsd_v4_len;
 
 #define VALIDATE_NS_V4 "urn:v4.webservices.operations.flexnet.com"
 #define VALIDATE_SOAP_ENV "http://schemas.xmlsoap.org/soap/envelope/"
@@ -35,9 +36,13 @@ static void validate__error(void *ctx, xmlErrorPtr e)
     }
 }
 
-/* The schema text with the v4 namespace replaced by version's. */
+/* The schema text of version, with the v4 namespace replaced by its own. */
 static char *validate__schema_text(int version, size_t *len)
 {
+    static const char *const texts[4] = {ent_xsd_v1, ent_xsd_v2, ent_xsd_v3, ent_xsd_v4};
+    const size_t lens[4] = {ent_xsd_v1_len, ent_xsd_v2_len, ent_xsd_v3_len, ent_xsd_v4_len};
+    const char *ent_xsd = texts[version - 1];
+    size_t ent_xsd_len = lens[version - 1];
     const char *ns = VALIDATE_NS_V4;
     size_t nl = strlen(ns);
     char *out = malloc(ent_xsd_len + 1);

@@ -8,9 +8,10 @@
 
 #include "soap_int.h"
 
-/* The self-contained WSDL, compiled in (cmake/embed_file.cmake). */
-extern const char ent_wsdl[];
-extern const size_t ent_wsdl_len;
+/* The self-contained WSDL of each version (its own schema inlined; the
+ * namespace v4's), compiled in (cmake/embed_file.cmake). */
+extern const char ent_wsdl_v1[], ent_wsdl_v2[], ent_wsdl_v3[], ent_wsdl_v4[];
+extern const size_t ent_wsdl_v1_len, ent_wsdl_v2_len, ent_wsdl_v3_len, ent_wsdl_v4_len;
 
 #define HTTP_PATH_PREFIX "/flexnet/services/v"
 #define HTTP_PATH_SUFFIX "/EntitlementOrderService"
@@ -30,13 +31,15 @@ int soap_endpoint_version(const char *path)
     return end == '\0' || end == '?' ? v - '0' : 0;
 }
 
-/* Writes the WSDL with address and namespace of version v. */
+/* Writes the WSDL of version v, with its address and namespace. */
 static int http__send_wsdl(struct soap *soap, int v)
 {
     soap_worker_t *w = soap_worker(soap);
     char address[SOAP_MAX_HOST + 128], ns[64];
     const char *host = w->host[0] ? w->host : "localhost";
-    const char *p = ent_wsdl, *end = ent_wsdl + ent_wsdl_len;
+    static const char *const texts[4] = {ent_wsdl_v1, ent_wsdl_v2, ent_wsdl_v3, ent_wsdl_v4};
+    const size_t lens[4] = {ent_wsdl_v1_len, ent_wsdl_v2_len, ent_wsdl_v3_len, ent_wsdl_v4_len};
+    const char *p = texts[v - 1], *end = texts[v - 1] + lens[v - 1];
     size_t al = strlen(WSDL_ADDRESS), nl = strlen(WSDL_NAMESPACE);
 
     snprintf(address, sizeof address, "http://%s" HTTP_PATH_PREFIX "%d" HTTP_PATH_SUFFIX, host, v);
