@@ -16,6 +16,18 @@ ENT_PACKAGES=(build-essential cmake pkg-config gsoap libgsoap-dev libpq-dev libx
 ent_log() { printf '==> %s\n' "$*" >&2; }
 ent_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
+# The demo catalog scripts/run loads (and the README's examples use), with
+# the entitlementctl at $1. Idempotent.
+ent_demo_catalog() {
+  local ctl=$1 p
+  for p in "Designer:1.0" "Designer:2.0" "Designer Pro:2.0" "Analyzer:1.0" "Analyzer:2.0"; do
+    "$ctl" product add "${p%%:*}" "${p#*:}" --if-missing >/dev/null || return 1
+  done
+  "$ctl" product relate Designer 1.0 Designer 2.0 UPGRADE --if-missing >/dev/null &&
+    "$ctl" product relate Designer 2.0 "Designer Pro" 2.0 UPSELL --if-missing >/dev/null &&
+    "$ctl" product relate Analyzer 1.0 Analyzer 2.0 UPGRADE --if-missing >/dev/null
+}
+
 ent_install_packages() {
   local missing=() p
   for p in "${ENT_PACKAGES[@]}" "$@"; do

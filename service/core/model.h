@@ -215,6 +215,10 @@ typedef struct model_query {
     model_date_crit_t start_date, expiration_date, created_on, version_date, last_modified;
     opt_bool_t is_permanent;
     opt_bool_t is_bulk;
+    /* accountUnitName (organizationUnitName before v3): a channel partner
+     * whose account key matches account, of tier partner_tier if given. */
+    model_text_crit_t account;
+    const char *partner_tier;
     size_t n_attrs;    /* entitlementAttributes criteria, all to match */
     model_attr_crit_t *attrs;
     bool match_none;   /* a criterion nothing here can satisfy */

@@ -103,6 +103,23 @@ static void qb_attr(qb_t *b, const model_attr_crit_t *c)
     qb_add(b, ")");
 }
 
+/* The accountUnitName criterion: a channel partner in the entitlement's
+ * attributes document (model.h) whose account key matches and, when
+ * given, whose tierName is the tier. */
+static void qb_account(qb_t *b, const model_query_t *q)
+{
+    char frag[64];
+    if (q->account.value == NULL)
+        return;
+    qb_add(b, " AND EXISTS (SELECT 1 FROM jsonb_array_elements(e.attributes -> 'channelPartners') cp WHERE ");
+    qb_text(b, "", "cp #>> '{accountUnit,primaryKeys,id}'", &q->account);
+    if (q->partner_tier != NULL) {
+        snprintf(frag, sizeof frag, " AND cp ->> 'tierName' = $%d", qb_param(b, q->partner_tier));
+        qb_add(b, frag);
+    }
+    qb_add(b, ")");
+}
+
 static bool qb_has_item_criteria(const model_query_t *q)
 {
     return q->product_name.value || q->product_version.value || q->part_number.value ||
@@ -128,6 +145,7 @@ static void qb_where(qb_t *b, const model_query_t *q)
     qb_date(b, "m.lm", &q->last_modified);
     for (size_t i = 0; i < q->n_attrs; i++)
         qb_attr(b, &q->attrs[i]);
+    qb_account(b, q);
     if (q->description.value != NULL) {
         /* description matches the entitlement's or any line item's. */
         qb_text(b, " AND (", "e.description", &q->description);

@@ -362,10 +362,17 @@ int convert_query(struct soap *soap, const struct fnp__searchEntitlementDataType
     out->is_bulk = convert_bool(in->isBulk);
     if ((rc = convert__attr_crits(soap, in->entitlementAttributes, out)) != SOAP_OK)
         return rc;
-    /* Criteria on things this service does not search (contacts, channel
-     * partners, maintenance line items, license technologies, product
-     * types other than licensed products) match nothing. */
-    if ((in->contactEmail && in->contactEmail->value) || in->accountUnitName ||
+    if (in->accountUnitName != NULL) {
+        /* One identifier names an account here (its key: id in v4, name
+         * before), so isSearchByName searches that identifier as well. */
+        struct fnp__SimpleQueryType q = {in->accountUnitName->value, in->accountUnitName->searchType};
+        convert__text(&q, &out->account);
+        out->partner_tier = in->accountUnitName->partnerTier;
+    }
+    /* Criteria on things this service does not search (contacts,
+     * maintenance line items, license technologies, product types other
+     * than licensed products) match nothing. */
+    if ((in->contactEmail && in->contactEmail->value) ||
         (in->currentOwnerName && in->currentOwnerName->value) ||
         (in->licenseTechnology && in->licenseTechnology->value) || in->maintStartDate ||
         in->maintExpirationDate || convert_bool(in->maintIsPermanent) == OPT_TRUE ||

@@ -16,6 +16,11 @@
 #include "../core/metrics.h"
 #include "soap_int.h"
 #include "validate.h"
+#include "versions.h"
+
+/* The schema source with its version marks (CMake embeds it). */
+extern const char ent_xsd_marked[];
+extern const size_t ent_xsd_marked_len;
 
 /* The normalized request buffer starts at this size and shrinks back to it
  * after a large request, so that idle workers hold little memory. */
@@ -81,8 +86,9 @@ int soap_validate_request(struct soap *soap)
     char err[256];
     if (w->validator == NULL)
         return SOAP_OK;
-    if (validator_check(w->validator, w->body, w->body_len, soap_endpoint_version(soap->path), err, sizeof err) !=
-        ENT_OK)
+    const char *body = w->sent ? w->sent : w->body;
+    size_t len = w->sent ? w->sent_len : w->body_len;
+    if (validator_check(w->validator, body, len, soap_endpoint_version(soap->path), err, sizeof err) != ENT_OK)
         return soap_client_fault(soap, "request does not match the schema: %s", err);
     return SOAP_OK;
 }
@@ -343,6 +349,93 @@ static bool front__guard(soap_worker_t *w, char *body, size_t *len)
     return false;
 }
 
+/* Makes w->req hold at least need bytes (keeping its content). */
+static bool front__reserve(soap_worker_t *w, size_t need)
+{
+    if (need <= w->req_cap)
+        return true;
+    size_t want = w->req_cap ? w->req_cap : FRONT_BUF_MIN;
+    while (want < need)
+        want *= 2;
+    char *p = realloc(w->req, want);
+    if (p == NULL)
+        return false;
+    w->req = p;
+    w->req_cap = want;
+    return true;
+}
+
+/* Rewrites the body at w->req + room (*blen bytes) of a version-v request
+ * into v4's trees (versions.h); false after refusing it. */
+static bool front__older_request(soap_worker_t *w, int v, size_t room, size_t *blen)
+{
+    char err[160], *out = NULL;
+    size_t n = 0;
+    int rc = versions_request(w->versions, v, w->req + room, *blen, &out, &n, err, sizeof err);
+    if (rc != ENT_OK) {
+        log_info("request refused: %s", rc == ENT_ENOMEM ? "out of memory" : err);
+        front__refuse(w, rc == ENT_ENOMEM ? 413 : 500, rc == ENT_ENOMEM ? "request too large for the memory available"
+                                                                        : err);
+        return false;
+    }
+    if (!front__reserve(w, room + n + 1) || (w->validator != NULL && (w->sent = malloc(*blen + 1)) == NULL)) {
+        free(out);
+        front__refuse(w, 413, "request too large for the memory available");
+        return false;
+    }
+    if (w->sent != NULL) { /* the validator checks what the client sent */
+        memcpy(w->sent, w->req + room, *blen);
+        w->sent_len = *blen;
+    }
+    memcpy(w->req + room, out, n);
+    *blen = n;
+    free(out);
+    return true;
+}
+
+/* Rewrites the response gSOAP wrote into version v's trees, with its
+ * Content-Length; a response that cannot be rewritten (our bug) is left
+ * as it is and logged. */
+static void front__older_response(soap_worker_t *w, int v)
+{
+    const char *resp;
+    size_t n = http_written(w->x, &resp);
+    const char *end = n ? memmem(resp, n, "\r\n\r\n", 4) : NULL;
+    if (end == NULL)
+        return;
+    size_t hl = (size_t)(end + 4 - resp);
+    char *body = NULL, *head = NULL;
+    size_t bl = 0;
+    if (versions_response(w->versions, v, resp + hl, n - hl, &body, &bl) != ENT_OK) {
+        log_error("the answer could not be written in v%d's trees", v);
+        return;
+    }
+    /* The header again, with the new length. */
+    head = malloc(hl + 32);
+    const char *cl = head ? memmem(resp, hl, "Content-Length: ", 16) : NULL;
+    const char *eol = cl ? memmem(cl, hl - (size_t)(cl - resp), "\r\n", 2) : NULL;
+    if (head == NULL || cl == NULL || eol == NULL) {
+        log_error("the answer's header has no Content-Length to rewrite");
+        free(head);
+        free(body);
+        return;
+    }
+    size_t pre = (size_t)(cl - resp) + 16;
+    memcpy(head, resp, pre);
+    int k = snprintf(head + pre, 32, "%zu", bl);
+    size_t post = hl - (size_t)(eol - resp);
+    memcpy(head + pre + (size_t)k, eol, post);
+    size_t newhl = pre + (size_t)k + post;
+    http_discard(w->x);
+    if (http_write(w->x, head, newhl) != ENT_OK || http_write(w->x, body, bl) != ENT_OK) {
+        log_error("cannot write an answer of %zu bytes: out of memory", bl);
+        http_discard(w->x);
+        front__refuse(w, 500, "internal error: out of memory");
+    }
+    free(head);
+    free(body);
+}
+
 /* Serves one whole request of the exchange x. */
 static void front__serve(void *state, http_exchange_t *x)
 {
@@ -383,21 +476,16 @@ static void front__serve(void *state, http_exchange_t *x)
      * checked (and maybe rewritten shorter) there, and the header is then
      * written in front of it. */
     size_t room = soap_request_header_max(r), blen = r->body_len;
-    if (room + blen + 1 > w->req_cap) {
-        size_t want = w->req_cap ? w->req_cap : FRONT_BUF_MIN;
-        while (want < room + blen + 1)
-            want *= 2;
-        char *p = realloc(w->req, want);
-        if (p == NULL) {
-            log_error("out of memory for a request of %zu bytes", r->body_len);
-            front__refuse(w, 413, "request too large for the memory available");
-            return;
-        }
-        w->req = p;
-        w->req_cap = want;
+    if (!front__reserve(w, room + blen + 1)) {
+        log_error("out of memory for a request of %zu bytes", r->body_len);
+        front__refuse(w, 413, "request too large for the memory available");
+        return;
     }
     memcpy(w->req + room, r->body, blen);
     if (!is_get && !front__guard(w, w->req + room, &blen))
+        goto out;
+    int version = soap_endpoint_version(r->path);
+    if (!is_get && version >= 1 && version <= 3 && !front__older_request(w, version, room, &blen))
         goto out;
     size_t hl = soap_request_header(r, blen, w->req, room);
     if (hl == 0) { /* room is computed to fit: a bug if it does not */
@@ -455,10 +543,13 @@ static void front__serve(void *state, http_exchange_t *x)
         soap->http_extra_header = w->extra_header;
         server__send_fault(soap, status);
         http_close_after(x);
-    } else if (w->validator != NULL && !is_get) {
+    } else if (!is_get) {
+        if (version >= 1 && version <= 3)
+            front__older_response(w, version);
         /* (soap->status holds the response's status by now, not the
          * request's method.) */
-        server__validate_response(w, soap_endpoint_version(soap->path));
+        if (w->validator != NULL)
+            server__validate_response(w, version);
     }
     if (!is_get)
         metrics_soap(w->operation ? w->operation : "none", status >= 0 ? "FAULT" : w->outcome ? w->outcome : "FAULT");
@@ -469,6 +560,8 @@ done:
     soap_end(soap);
     soap->socket = SOAP_INVALID_SOCKET;
 out:
+    free(w->sent);
+    w->sent = NULL;
     if (w->req_cap > 16 * FRONT_BUF_MIN) {
         free(w->req);
         w->req = NULL;
@@ -501,6 +594,7 @@ static void *front__worker_new(void *ctx)
     w->auth = f->auth;
     w->group = f->group;
     w->validator = f->validator;
+    w->versions = f->versions;
     w->soap = soap;
     soap->fsend = server__fsend;
     soap->frecv = server__frecv;
@@ -531,6 +625,11 @@ int soap_front_new(const ent_config_t *cfg, db_pool_t *pool, auth_t *auth, soap_
     if (cfg->commit_groups > 0 &&
         (rc = lc_group_new(cfg->commit_groups, (size_t)cfg->max_units, &f->group)) != ENT_OK)
         goto fail;
+    char err[160];
+    if ((rc = versions_new(ent_xsd_marked, ent_xsd_marked_len, &f->versions, err, sizeof err)) != ENT_OK) {
+        log_error("cannot read the versions of the schema: %s", rc == ENT_EINVAL ? err : ent_strerror(rc));
+        goto fail;
+    }
     if (cfg->validate_xml && (rc = validator_new(&f->validator)) != ENT_OK) {
         log_error("cannot load the schema for ENTITLEMENTD_VALIDATE_XML: %s", ent_strerror(rc));
         goto fail;
@@ -548,6 +647,7 @@ void soap_front_free(soap_front_t *f)
         return;
     lc_group_free(f->group);
     validator_free(f->validator);
+    versions_free(f->versions);
     free(f);
 }
 

@@ -26,6 +26,7 @@ typedef struct soap_front {
     auth_t *auth;
     lc_group_t *group;           /* commit groups of upgrade and upsell; may be NULL */
     struct validator *validator; /* ENTITLEMENTD_VALIDATE_XML; NULL when off */
+    struct versions *versions;   /* owned: how v1..v3 differ (versions.h) */
 } soap_front_t;
 
 /* The SOAP front's state in one worker thread, hung on its gSOAP context
@@ -36,6 +37,7 @@ typedef struct soap_worker {
     auth_t *auth;
     lc_group_t *group;
     struct validator *validator;
+    const struct versions *versions;
     struct soap *soap;           /* owned */
     http_exchange_t *x;          /* the request being served */
     const char *request_id;      /* its id (the exchange's) */
@@ -47,6 +49,10 @@ typedef struct soap_worker {
     size_t req_len, req_cap, req_pos;
     const char *body;
     size_t body_len;
+    /* A v1..v3 request as its client sent it, before it was rewritten
+     * into v4's trees (versions.h), for the validator; owned, else NULL. */
+    char *sent;
+    size_t sent_len;
     const char *operation;       /* the operation being served, for /metrics */
     const char *outcome;         /* its statusInfo status, once set */
     auth_user_t user;            /* authenticated user, for the audit */

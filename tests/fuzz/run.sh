@@ -14,18 +14,19 @@ cc=${FUZZ_CC:-clang}
 command -v "$cc" >/dev/null || { echo "fuzz: $cc not found (scripts/lib.sh installs clang)" >&2; exit 1; }
 mkdir -p "$out"
 flags=(-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-       -I"$src/service")
+       -I"$src/service" $(pkg-config --cflags libxml-2.0))
 declare -A sources=(
   [frame]="service/http/frame.c"
   [guard]="service/soap/guard.c"
   [jwt]="service/auth/jwt.c service/core/base64.c"
   [jsonw]="service/core/jsonw.c service/core/base64.c"
+  [versions]="service/soap/versions.c service/soap/guard.c"
 )
 status=0
-for t in frame guard jwt jsonw; do
+for t in frame guard jwt jsonw versions; do
   files=()
   for f in ${sources[$t]}; do files+=("$src/$f"); done
-  "$cc" "${flags[@]}" "$src/tests/fuzz/fuzz_$t.c" "${files[@]}" -o "$out/fuzz_$t" -ljansson -lcrypto
+  "$cc" "${flags[@]}" -DFUZZ_XSD="\"$src/schemas/EntitlementOrderService.xsd\"" "$src/tests/fuzz/fuzz_$t.c" "${files[@]}" -o "$out/fuzz_$t" -ljansson -lcrypto -lxml2
   # A copy of the seeds: what the run finds stays in the build directory.
   mkdir -p "$out/corpus_$t"
   cp -n "$src/tests/fuzz/corpus/$t/"* "$out/corpus_$t/" 2>/dev/null || true

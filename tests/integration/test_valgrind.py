@@ -56,6 +56,23 @@ class ValgrindTest(unittest.TestCase):
             r = c.raw(envelope(create_full_body([entitlement_full_xml(eid + "-B", line_item_full_xml(
                 "lineItems", eid + "-B1", cat.base, 1, bad), None, ent_attrs)])))
             self.assertIn("not an integer in range", r.faultstring or "", r.body)
+            # A v1 client: its request and answer rewritten between its
+            # trees and v4's, and an element v1 does not declare refused.
+            v1 = Client(d, user, path="/flexnet/services/v1/EntitlementOrderService")
+            ns1 = "urn:v1.webservices.operations.flexnet.com"
+            partner = ("<v4:channelPartners><v4:channelPartner><v4:tierName>T</v4:tierName><v4:organizationUnit>"
+                       "<v4:primaryKeys><v4:name>ACC</v4:name></v4:primaryKeys></v4:organizationUnit>"
+                       "</v4:channelPartner></v4:channelPartners>")
+            r = v1.raw(envelope(f"<v4:createSimpleEntitlementRequest><v4:simpleEntitlement><v4:entitlementId>"
+                                f"<v4:id>{eid}-V1</v4:id></v4:entitlementId>{partner}</v4:simpleEntitlement>"
+                                "</v4:createSimpleEntitlementRequest>", ns=ns1))
+            self.assertIn(b"SUCCESS", r.body)
+            r = v1.raw(envelope(search_body(f"<v4:entitlementId><v4:value>{eid}-V1</v4:value><v4:searchType>EQUALS"
+                                            "</v4:searchType></v4:entitlementId>"), ns=ns1))
+            self.assertIn(b"organizationUnit", r.body)
+            r = v1.raw(envelope(search_body("<v4:contactEmail><v4:value>a</v4:value><v4:searchType>EQUALS"
+                                            "</v4:searchType></v4:contactEmail>"), ns=ns1))
+            self.assertIn("not expected", r.faultstring or "", r.body)
             c = Client(d, user)
             Client(d, None).call(search_body())                      # 401
             c.raw(b"not xml")                                          # parse fault

@@ -37,5 +37,6 @@ void register_query_tests(void);
 void register_ids_tests(void);
 void register_base64_tests(void);
 void register_jwt_tests(void);
+void register_versions_tests(void);
 
 #endif
