@@ -48,15 +48,17 @@ def main():
     lines.append("| Scenario | Conns | Requests/s | Units/s | p50 ms | p90 ms | p99 ms | max ms | Errors | pgbench tps | Ratio |")
     lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
     names = [("a-1", "(a) upgradeLicense, 1 unit × 1 line item", 1), ("a-8", "(a) upgradeLicense, 1 unit × 1 line item", 8),
+             ("a1-8", "(a) the same from a v1 client", 8),
              ("a-32", "(a) upgradeLicense, 1 unit × 1 line item", 32), ("b-8", "(b) upgradeLicense, 100 units", 8),
-             ("c-8", "(c) getEntitlementsQuery by entitlementId", 8), ("d-8", "(d) createSimpleEntitlement, 10 line items", 8)]
+             ("c-8", "(c) getEntitlementsQuery by entitlementId", 8), ("c1-8", "(c) the same from a v1 client", 8),
+             ("d-8", "(d) createSimpleEntitlement, 10 line items", 8)]
     names += [("e-8", "(e) statusLog POST with an RS256 JWT", 8), ("f-8", "(f) statusLog poll (GET, done)", 8),
               ("g-8", "(g) device status POST, 5 nodes", 8)]
     for key, label, c in names:
         row = r.get(key)
         if row is None:
             continue
-        pg = r.get(f"pgbench-{c}") if key.startswith("a-") else r.get(f"pgbench-{key}")
+        pg = r.get(f"pgbench-{c}") if key.startswith("a") else r.get(f"pgbench-{key}")
         tps = f"{float(pg['tps']):.0f}" if pg else ""
         ratio = f"{float(row['units_per_s']) / float(pg['tps']):.2f}" if pg and float(pg["tps"]) else ""
         lines.append(f"| {label} | {c} | {float(row['rps']):.0f} | {float(row['units_per_s']):.0f} | "

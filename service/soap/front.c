@@ -304,30 +304,63 @@ static bool front__xml_body(const http_request_t *r)
            http_content_type_is(r, "application/xml");
 }
 
-/* The operation a request element (local name) asks for; NULL if none. */
+/* The nine operations: request element, operation, response element. */
+static const char *const front__ops[][3] = {
+    {"upgradeLicenseRequest", "upgradeLicense", "upgradeLicenseResponse"},
+    {"upsellLicenseRequest", "upsellLicense", "upsellLicenseResponse"},
+    {"renewLicenseRequest", "renewLicense", "renewLicenseResponse"},
+    {"createSimpleEntitlementRequest", "createSimpleEntitlement", "createSimpleEntitlementResponse"},
+    {"searchEntitlementRequest", "getEntitlementsQuery", "searchEntitlementResponse"},
+    {"getEntitlementCountRequest", "getEntitlementCount", "getEntitlementCountResponse"},
+    {"setEntitlementStateRequest", "setEntitlementState", "setEntitlementStateResponse"},
+    {"setLineItemStateRequest", "setLineItemState", "setLineItemStateResponse"},
+    {"deleteEntitlementRequest", "deleteEntitlement", "deleteEntitlementResponse"}};
+
+#define FRONT_NOPS (sizeof front__ops / sizeof front__ops[0])
+
+/* The index in front__ops of a request element (qualified name, len
+ * bytes); -1 if none. */
+static int front__op_index(const char *tag, size_t len)
+{
+    const char *local = memchr(tag, ':', len);
+    local = local ? local + 1 : tag;
+    size_t n = len - (size_t)(local - tag);
+    for (size_t i = 0; i < FRONT_NOPS; i++)
+        if (strlen(front__ops[i][0]) == n && memcmp(local, front__ops[i][0], n) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* The operation a request element asks for; NULL if none. */
 static const char *front__operation(const char *tag)
 {
-    static const char *const ops[][2] = {
-        {"upgradeLicenseRequest", "upgradeLicense"}, {"upsellLicenseRequest", "upsellLicense"},
-        {"renewLicenseRequest", "renewLicense"}, {"createSimpleEntitlementRequest", "createSimpleEntitlement"},
-        {"searchEntitlementRequest", "getEntitlementsQuery"}, {"getEntitlementCountRequest", "getEntitlementCount"},
-        {"setEntitlementStateRequest", "setEntitlementState"}, {"setLineItemStateRequest", "setLineItemState"},
-        {"deleteEntitlementRequest", "deleteEntitlement"}};
-    const char *local = strchr(tag, ':');
-    local = local ? local + 1 : tag;
-    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
-        if (strcmp(local, ops[i][0]) == 0)
-            return ops[i][1];
-    return NULL;
+    int i = front__op_index(tag, strlen(tag));
+    return i < 0 ? NULL : front__ops[i][1];
+}
+
+/* Whether an older version's request (operation element tag, len bytes) or
+ * its answer differs from v4's, and so is rewritten (versions.h); most
+ * operations, upgradeLicense among them, are the same in every version. */
+static bool front__older_differs(const soap_worker_t *w, const char *tag, size_t len)
+{
+    int i = front__op_index(tag, len);
+    if (i < 0) /* gSOAP refuses it */
+        return false;
+    return versions_differ(w->versions, front__ops[i][0], strlen(front__ops[i][0])) ||
+           versions_differ(w->versions, front__ops[i][2], strlen(front__ops[i][2]));
 }
 
 /* Checks the body with the guard; false (with the refusal written) when it
- * is refused. */
-static bool front__guard(soap_worker_t *w, char *body, size_t *len)
+ * is refused. The operation element's name is at body + *op_offset,
+ * *op_len bytes (0 when there is none). */
+static bool front__guard(soap_worker_t *w, char *body, size_t *len, size_t *op_offset, size_t *op_len)
 {
-    guard_result_t g = {GUARD_OK, 0, NULL, 0};
-    if (guard_check(body, len, w->cfg->max_depth, &g) == GUARD_OK)
+    guard_result_t g = {GUARD_OK, 0, NULL, 0, 0, 0};
+    if (guard_check(body, len, w->cfg->max_depth, &g) == GUARD_OK) {
+        *op_offset = g.op_offset;
+        *op_len = g.op_len;
         return true;
+    }
     char msg[160];
     const char *m = g.what;
     if (g.verdict == GUARD_DEPTH) {
@@ -482,10 +515,13 @@ static void front__serve(void *state, http_exchange_t *x)
         return;
     }
     memcpy(w->req + room, r->body, blen);
-    if (!is_get && !front__guard(w, w->req + room, &blen))
+    size_t op_offset = 0, op_len = 0;
+    if (!is_get && !front__guard(w, w->req + room, &blen, &op_offset, &op_len))
         goto out;
     int version = soap_endpoint_version(r->path);
-    if (!is_get && version >= 1 && version <= 3 && !front__older_request(w, version, room, &blen))
+    bool older = !is_get && version >= 1 && version <= 3 &&
+                 front__older_differs(w, w->req + room + op_offset, op_len);
+    if (older && !front__older_request(w, version, room, &blen))
         goto out;
     size_t hl = soap_request_header(r, blen, w->req, room);
     if (hl == 0) { /* room is computed to fit: a bug if it does not */
@@ -544,7 +580,7 @@ static void front__serve(void *state, http_exchange_t *x)
         server__send_fault(soap, status);
         http_close_after(x);
     } else if (!is_get) {
-        if (version >= 1 && version <= 3)
+        if (older)
             front__older_response(w, version);
         /* (soap->status holds the response's status by now, not the
          * request's method.) */

@@ -432,12 +432,13 @@ guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, guard_result_
     uint64_t *hashes = NULL;
     size_t *lens = NULL;
     int depth = 0;
-    bool took;
+    bool took, in_body = false;
 
     r->verdict = GUARD_OK;
     r->offset = 0;
     r->what = NULL;
     r->code = 0;
+    r->op_offset = r->op_len = 0;
     if (guard__chars(&s) != GUARD_OK)
         return r->verdict;
     if (max_depth < 1)
@@ -494,6 +495,8 @@ guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, guard_result_
             guard__copy(&s, 1);
             if (--depth == 0)
                 break;
+            if (depth == 1)
+                in_body = false;
             continue;
         }
         if (guard__at(&s, "<![CDATA[")) {
@@ -515,8 +518,17 @@ guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, guard_result_
             guard__fail(&s, GUARD_DEPTH, "XML nesting too deep");
             goto out;
         }
+        size_t name_at = s.o + 1; /* where the name is written */
         if (guard__start_tag(&s, &h, &n, &empty) != GUARD_OK)
             goto out;
+        if (depth == 2 && in_body && r->op_len == 0) {
+            r->op_offset = name_at;
+            r->op_len = n;
+        } else if (depth == 1 && !empty) {
+            const char *local = memchr(s.b + name_at, ':', n);
+            local = local ? local + 1 : s.b + name_at;
+            in_body = (size_t)(s.b + name_at + n - local) == 4 && memcmp(local, "Body", 4) == 0;
+        }
         if (!empty) {
             hashes[depth] = h;
             lens[depth] = n;

@@ -45,6 +45,10 @@ typedef struct guard_result {
     size_t offset;     /* byte of the body where it went wrong */
     const char *what;  /* static text for the fault */
     unsigned long code; /* GUARD_BAD_CHAR: the character refused */
+    /* GUARD_OK: the operation element, the first element in the root's
+     * child named Body (any prefix), as its qualified name at op_offset of
+     * the checked document, op_len bytes; op_len is 0 when there is none. */
+    size_t op_offset, op_len;
 } guard_result_t;
 
 /* Checks the XML document in xml[0, *len) with nesting at most max_depth.

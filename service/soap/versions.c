@@ -26,6 +26,7 @@ typedef struct versions_child {
 typedef struct versions_type {
     char *name;
     size_t first, n;
+    bool differs; /* some version marks in its tree */
 } versions_type_t;
 
 struct versions {
@@ -157,6 +158,18 @@ static int versions__read(versions_t *vs, xmlNodePtr schema, char *err, size_t e
                 ch->type = (int)t;
         /* (A simple type of the target namespace stays -1.) */
     }
+    /* Which trees hold marks: to a fixed point, as types refer to types. */
+    for (bool changed = rc == ENT_OK; changed;) {
+        changed = false;
+        for (size_t t = 1; t < vs->ntypes; t++) {
+            versions_type_t *ty = &vs->types[t];
+            for (size_t i = ty->first; i < ty->first + ty->n && !ty->differs; i++) {
+                const versions_child_t *ch = &vs->children[i];
+                if (ch->from > 1 || ch->old_name != NULL || (ch->type > 0 && vs->types[ch->type].differs))
+                    ty->differs = changed = true;
+            }
+        }
+    }
 out:
     xmlFree(tns_prop);
     return rc;
@@ -166,6 +179,8 @@ int versions_new(const char *xsd, size_t len, versions_t **out, char *err, size_
 {
     err[0] = '\0';
     *out = NULL;
+    /* Before any worker thread parses (libxml2 wants it so). */
+    xmlInitParser();
     versions_t *vs = calloc(1, sizeof *vs);
     if (vs == NULL)
         return ENT_ENOMEM;
@@ -186,6 +201,17 @@ int versions_new(const char *xsd, size_t len, versions_t **out, char *err, size_
     }
     *out = vs;
     return ENT_OK;
+}
+
+bool versions_differ(const versions_t *vs, const char *name, size_t len)
+{
+    const versions_type_t *g = &vs->types[0];
+    for (size_t i = g->first; i < g->first + g->n; i++) {
+        const versions_child_t *c = &vs->children[i];
+        if (strlen(c->name) == len && memcmp(c->name, name, len) == 0)
+            return c->from > 1 || c->old_name != NULL || (c->type > 0 && vs->types[c->type].differs);
+    }
+    return false;
 }
 
 void versions_free(versions_t *vs)

@@ -20,6 +20,7 @@
 #ifndef ENT_SOAP_VERSIONS_H
 #define ENT_SOAP_VERSIONS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "../core/err.h"
@@ -30,6 +31,11 @@ typedef struct versions versions_t;
  * is not a schema this reader knows (message in err), ENT_ENOMEM. */
 int versions_new(const char *xsd, size_t len, versions_t **out, char *err, size_t errlen) ENT_MUSTCHECK;
 void versions_free(versions_t *vs);
+
+/* Whether the tree of the global element name (its local name, len bytes)
+ * differs in any version: when it does not (upgradeLicense, for one), its
+ * requests and answers need no rewriting. */
+bool versions_differ(const versions_t *vs, const char *name, size_t len);
 
 /* Rewrites the SOAP envelope (len bytes) of a version-v request (1..3)
  * into v4's trees: *out (malloc'd, the caller frees) and *out_len. On an

@@ -147,6 +147,35 @@ static void test_limits(void)
     CHECK_EQ_INT(check(doc), GUARD_ATTRIBUTES);
 }
 
+/* The operation element's qualified name, as the guard found it ("" when none). */
+static void check_op(const char *doc, const char *want)
+{
+    size_t n = strlen(doc);
+    char *b = malloc(n + 1), name[64] = "";
+    guard_result_t r;
+    memcpy(b, doc, n + 1);
+    CHECK_EQ_INT(guard_check(b, &n, 64, &r), GUARD_OK);
+    if (r.op_len > 0 && r.op_len < sizeof name && r.op_offset + r.op_len <= n) {
+        memcpy(name, b + r.op_offset, r.op_len);
+        name[r.op_len] = '\0';
+    }
+    CHECK_EQ_STR(name, want);
+    free(b);
+}
+
+static void test_operation_element(void)
+{
+    check_op("<e:Envelope xmlns:e='u'><e:Body><f:upgradeLicenseRequest xmlns:f='v'><f:x/></f:upgradeLicenseRequest>"
+             "</e:Body></e:Envelope>", "f:upgradeLicenseRequest");
+    /* After a Header with elements of its own, a comment, and references
+     * rewritten shorter (the offset is in the rewritten document). */
+    check_op("<Envelope><Header><Body>&#x1F600;&#128512;</Body><h/></Header><!-- <Body><no/></Body> -->"
+             "<s:Body xmlns:s='u'> <!-- c --> <op a='&#x10000;'/><second/></s:Body></Envelope>", "op");
+    check_op("<e:Envelope xmlns:e='u'><e:Body/></e:Envelope>", "");
+    check_op("<e:Envelope xmlns:e='u'><e:Bodies><op/></e:Bodies></e:Envelope>", "");
+    check_op("<Body><op/></Body>", "");
+}
+
 void register_guard_tests(void)
 {
     CU_pSuite s = CU_add_suite("soap/guard", NULL, NULL);
@@ -157,4 +186,5 @@ void register_guard_tests(void)
     CU_add_test(s, "malformed structure and trailing content are refused", test_structure);
     CU_add_test(s, "depth and attribute limits", test_limits);
     CU_add_test(s, "constructs gSOAP would end elsewhere are refused", test_where_gsoap_reads_otherwise);
+    CU_add_test(s, "the operation element", test_operation_element);
 }

@@ -1,5 +1,6 @@
 /* soap/versions: v1..v3 trees to v4's and back, read from the schema's
  * version marks (the source the daemon embeds). */
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "check.h"
@@ -106,10 +107,32 @@ static void test_answers_in_the_versions_trees(void)
     check_response(1, fault, fault);
 }
 
+static void check_differs(const char *element, bool want)
+{
+    CHECK_EQ_INT(versions_differ(vs, element, strlen(element)), want);
+}
+
+static void test_which_trees_differ(void)
+{
+    /* The facts: six operations are alike in every version. */
+    check_differs("upgradeLicenseRequest", false);
+    check_differs("upgradeLicenseResponse", false);
+    check_differs("renewLicenseResponse", false);
+    check_differs("deleteEntitlementRequest", false);
+    check_differs("getEntitlementCountResponse", false);
+    check_differs("getEntitlementCountRequest", true);
+    check_differs("searchEntitlementRequest", true);
+    check_differs("searchEntitlementResponse", true);
+    check_differs("createSimpleEntitlementRequest", true);
+    check_differs("createSimpleEntitlementResponse", true); /* failedData echoes the request */
+    check_differs("noSuchRequest", false);
+}
+
 void register_versions_tests(void)
 {
     CU_pSuite s = CU_add_suite("soap/versions", versions_setup, versions_teardown);
     CU_add_test(s, "old names become v4's, by type", test_old_names_become_v4s);
     CU_add_test(s, "elements a version does not declare", test_undeclared_elements_are_refused);
     CU_add_test(s, "answers in the version's trees", test_answers_in_the_versions_trees);
+    CU_add_test(s, "which trees differ", test_which_trees_differ);
 }
