@@ -10,7 +10,7 @@
 ENT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ENT_PACKAGES=(build-essential cmake pkg-config gsoap libgsoap-dev libpq-dev libxml2-dev
   libxml2-utils libcunit1-dev libjansson-dev libssl-dev libcrypt-dev
-  postgresql postgresql-contrib python3-zeep python3-lxml python3-jsonschema python3-cryptography curl
+  postgresql postgresql-contrib python3-zeep python3-suds python3-lxml python3-jsonschema python3-cryptography curl
   openssl valgrind clang libclang-rt-14-dev)
 
 ent_log() { printf '==> %s\n' "$*" >&2; }
