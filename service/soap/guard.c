@@ -373,6 +373,25 @@ static guard_verdict_t guard__misc(guard__scan_t *s, bool *took)
     return GUARD_OK;
 }
 
+/* Refuses xsi:nil (any prefix: "p:nil") and the SOAP-encoding reference
+ * attributes id, href and ref (with or without a prefix); namespace
+ * declarations (xmlns, xmlns:p) are not attributes of the contract's. */
+static guard_verdict_t guard__attribute_refused(guard__scan_t *s, const char *name, size_t n)
+{
+    if ((n == 5 || (n > 5 && name[5] == ':')) && memcmp(name, "xmlns", 5) == 0)
+        return GUARD_OK;
+    const char *colon = memchr(name, ':', n);
+    const char *local = colon ? colon + 1 : name;
+    size_t ln = n - (size_t)(local - name);
+    if (colon != NULL && ln == 3 && memcmp(local, "nil", 3) == 0)
+        return guard__fail(s, GUARD_NIL, "xsi:nil is not accepted: no element of this service is nillable");
+    if ((ln == 2 && memcmp(local, "id", 2) == 0) || (ln == 4 && memcmp(local, "href", 4) == 0) ||
+        (ln == 3 && memcmp(local, "ref", 3) == 0))
+        return guard__fail(s, GUARD_REFERENCE, "SOAP-encoding references (id, href and ref attributes) are not "
+                                               "accepted");
+    return GUARD_OK;
+}
+
 /* A start tag at '<' (not '</', '<!', '<?'). Sets *empty for "<x/>". */
 static guard_verdict_t guard__start_tag(guard__scan_t *s, uint64_t *hash, size_t *hlen, bool *empty)
 {
@@ -393,8 +412,11 @@ static guard_verdict_t guard__start_tag(guard__scan_t *s, uint64_t *hash, size_t
             *empty = true;
             return GUARD_OK;
         }
-        if (guard__name(s, NULL) == 0)
+        size_t at = s->o, an = guard__name(s, NULL);
+        if (an == 0)
             return guard__fail(s, GUARD_SYNTAX, "a malformed attribute");
+        if (guard__attribute_refused(s, s->b + at, an) != GUARD_OK)
+            return s->r->verdict;
         if (++attrs > GUARD_MAX_ATTRIBUTES)
             return guard__fail(s, GUARD_ATTRIBUTES, "an element has too many attributes");
         guard__spaces(s);

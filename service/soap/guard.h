@@ -13,6 +13,13 @@
  * rewrites every character reference in place as UTF-8 (or a predefined
  * entity where the character would be markup), which gSOAP reads right.
  *
+ * gSOAP also honours what a document/literal contract has no use for: it
+ * takes xsi:nil on any element (on the operation element it hands the
+ * handler no request at all) and resolves SOAP-encoding references (id,
+ * href, ref) into shared structures. No element of ours is nillable and
+ * no FlexNet client sends references, so the guard refuses both, by the
+ * attribute's local name under any prefix (namespace declarations aside).
+ *
  * Where gSOAP and the XML grammar end a construct differently (gSOAP ends a
  * comment at the first "--" and a processing instruction at the first "?"),
  * the guard refuses what the grammar refuses, so that the two never read a
@@ -37,7 +44,9 @@ typedef enum guard_verdict {
     GUARD_ATTRIBUTES, /* an element with more than GUARD_MAX_ATTRIBUTES attributes */
     GUARD_SYNTAX,     /* not well-formed (tags, names, quotes, comments, unterminated constructs) */
     GUARD_ENCODING,   /* an XML declaration naming an encoding other than UTF-8 */
-    GUARD_TRAILING    /* content after the root element */
+    GUARD_TRAILING,   /* content after the root element */
+    GUARD_NIL,        /* an xsi:nil attribute: no element of the contract is nillable */
+    GUARD_REFERENCE   /* a SOAP-encoding id, href or ref attribute */
 } guard_verdict_t;
 
 typedef struct guard_result {

@@ -72,9 +72,15 @@ static int ops__namespace_version(struct soap *soap)
     return 0;
 }
 
-int ops_begin(struct soap *soap, lc_ctx_t *ctx, ent_alloc_t *alloc)
+int ops_begin(struct soap *soap, const void *req, lc_ctx_t *ctx, ent_alloc_t *alloc)
 {
     soap_worker_t *w = soap_worker(soap);
+    /* gSOAP hands over no request for an empty body or a nil operation
+     * element (the guard refuses xsi:nil; this holds whatever the cause). */
+    if (req == NULL) {
+        soap->header = NULL;
+        return soap_client_fault(soap, "missing request element");
+    }
     int rc = auth_require(soap);
     /* The request's header carries credentials: never echo it back. */
     soap->header = NULL;

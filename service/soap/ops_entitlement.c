@@ -46,13 +46,13 @@ int __fnp__createSimpleEntitlement(struct soap *soap, struct fnp__createSimpleEn
     soap_worker_t *w = soap_worker(soap);
     lc_ctx_t ctx;
     ent_alloc_t alloc;
-    int rc = ops_begin(soap, &ctx, &alloc);
-    size_t n = req && req->__sizesimpleEntitlement > 0 ? (size_t)req->__sizesimpleEntitlement : 0;
+    int rc = ops_begin(soap, req, &ctx, &alloc);
+    if (rc != SOAP_OK)
+        return rc;
+    size_t n = req->__sizesimpleEntitlement > 0 ? (size_t)req->__sizesimpleEntitlement : 0;
     size_t ok = 0;
     model_create_op_t op = CREATE_ONLY;
 
-    if (rc != SOAP_OK)
-        return rc;
     if (req->opType != NULL)
         op = *req->opType == fnp__CreateOrUpdateOperationType__CREATE_USCOREOR_USCOREIGNORE ? CREATE_OR_IGNORE
                                                                                            : CREATE_OR_UPDATE;
@@ -187,7 +187,7 @@ int __fnp__getEntitlementsQuery(struct soap *soap, struct fnp__searchEntitlement
     model_query_t q;
     model_found_t *found = NULL;
     size_t n = 0;
-    int rc = ops_begin(soap, &ctx, &alloc);
+    int rc = ops_begin(soap, req, &ctx, &alloc);
 
     if (rc != SOAP_OK)
         return rc;
@@ -227,7 +227,7 @@ int __fnp__getEntitlementCount(struct soap *soap, struct fnp__getEntitlementCoun
     ent_alloc_t alloc;
     model_query_t q;
     long long count = 0;
-    int rc = ops_begin(soap, &ctx, &alloc);
+    int rc = ops_begin(soap, req, &ctx, &alloc);
 
     if (rc != SOAP_OK)
         return rc;

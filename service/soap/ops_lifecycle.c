@@ -55,14 +55,10 @@ static int ops__duplicates(struct soap *soap, const ops_batch_t *b, bool *unit_d
 /* Runs the converted units of b in request order. Returns SOAP_OK, or the
  * status for gSOAP (503 when the database is gone before anything was
  * done). */
-static int ops__run(struct soap *soap, lc_op_t op, ops_batch_t *b)
+static int ops__run(struct soap *soap, lc_ctx_t *ctx, lc_op_t op, ops_batch_t *b)
 {
     soap_worker_t *w = soap_worker(soap);
-    lc_ctx_t ctx;
-    ent_alloc_t alloc;
-    int rc = ops_begin(soap, &ctx, &alloc);
-    if (rc != SOAP_OK)
-        return rc;
+    int rc;
     b->ok = 0;
     b->too_large = NULL;
     if (b->n > (size_t)w->cfg->max_units) {
@@ -83,21 +79,21 @@ static int ops__run(struct soap *soap, lc_op_t op, ops_batch_t *b)
     for (size_t i = 0; i < b->n; i++) {
         b->outcomes[i] = (lc_outcome_t){REASON_OK, NULL};
         if (b->units[i].invalid != NULL)
-            b->outcomes[i] = lc_fail(&ctx, REASON_INVALID_REQUEST, "%s", b->units[i].invalid);
+            b->outcomes[i] = lc_fail(ctx, REASON_INVALID_REQUEST, "%s", b->units[i].invalid);
         else if (unit_dup[i])
-            b->outcomes[i] = lc_fail(&ctx, REASON_DUPLICATE_IN_REQUEST,
+            b->outcomes[i] = lc_fail(ctx, REASON_DUPLICATE_IN_REQUEST,
                                      "activationId '%.255s' appears more than once in the request", dup_id[i]);
     }
     if (op == LC_RENEW) {
         for (size_t i = 0; i < b->n; i++) {
             if (b->outcomes[i].reason != REASON_OK)
                 continue;
-            b->outcomes[i] = lc_change_unit(&ctx, op, &b->units[i], &b->results[i]);
+            b->outcomes[i] = lc_change_unit(ctx, op, &b->units[i], &b->results[i]);
             if (b->outcomes[i].reason == REASON_DATABASE_UNAVAILABLE && i == 0)
                 return soap_unavailable_fault(soap, b->outcomes[i].text); /* nothing done yet: HTTP 503 */
         }
     } else {
-        lc_change_batch(&ctx, op, b->units, b->n, b->results, b->outcomes);
+        lc_change_batch(ctx, op, b->units, b->n, b->results, b->outcomes);
     }
     /* The database was gone before anything was done: HTTP 503. */
     size_t unavailable = 0;
@@ -138,7 +134,11 @@ static int ops__change(struct soap *soap, lc_op_t op, struct fnp__EntitlementLif
                        struct fnp__EntitlementLifeCycleResponseType *resp)
 {
     ops_batch_t b = {0};
-    int rc;
+    lc_ctx_t ctx;
+    ent_alloc_t alloc;
+    int rc = ops_begin(soap, req, &ctx, &alloc);
+    if (rc != SOAP_OK)
+        return rc;
 
     b.n = req->__sizeentitlementData > 0 ? (size_t)req->__sizeentitlementData : 0;
     b.units = soap_malloc(soap, (b.n + 1) * sizeof *b.units);
@@ -147,7 +147,7 @@ static int ops__change(struct soap *soap, lc_op_t op, struct fnp__EntitlementLif
     for (size_t i = 0; i < b.n && b.n <= (size_t)soap_worker(soap)->cfg->max_units; i++)
         if ((rc = convert_unit(soap, &req->entitlementData[i], &b.units[i])) != SOAP_OK)
             return rc;
-    if ((rc = ops__run(soap, op, &b)) != SOAP_OK)
+    if ((rc = ops__run(soap, &ctx, op, &b)) != SOAP_OK)
         return rc;
 
     struct fnp__failedEntitlementLifeCycleDataListType *fl = soap_malloc(soap, sizeof *fl);
@@ -204,7 +204,11 @@ int __fnp__renewLicense(struct soap *soap, struct fnp__renewEntitlementRequestTy
                         struct fnp__renewEntitlementResponseType *resp)
 {
     ops_batch_t b = {0};
-    int rc;
+    lc_ctx_t ctx;
+    ent_alloc_t alloc;
+    int rc = ops_begin(soap, req, &ctx, &alloc);
+    if (rc != SOAP_OK)
+        return rc;
 
     b.n = req->__sizeentitlementData > 0 ? (size_t)req->__sizeentitlementData : 0;
     b.units = soap_malloc(soap, (b.n + 1) * sizeof *b.units);
@@ -213,7 +217,7 @@ int __fnp__renewLicense(struct soap *soap, struct fnp__renewEntitlementRequestTy
     for (size_t i = 0; i < b.n && b.n <= (size_t)soap_worker(soap)->cfg->max_units; i++)
         if ((rc = convert_renew_unit(soap, &req->entitlementData[i], &b.units[i])) != SOAP_OK)
             return rc;
-    if ((rc = ops__run(soap, LC_RENEW, &b)) != SOAP_OK)
+    if ((rc = ops__run(soap, &ctx, LC_RENEW, &b)) != SOAP_OK)
         return rc;
 
     struct fnp__failedRenewEntitlementDataListType *fl = soap_malloc(soap, sizeof *fl);

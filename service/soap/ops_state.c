@@ -40,11 +40,10 @@ int __fnp__setEntitlementState(struct soap *soap, struct fnp__setEntitlementStat
 {
     lc_ctx_t ctx;
     ent_alloc_t alloc;
-    int rc = ops_begin(soap, &ctx, &alloc);
-    size_t n = req->__sizeentitlement > 0 ? (size_t)req->__sizeentitlement : 0, failed = 0;
-
+    int rc = ops_begin(soap, req, &ctx, &alloc);
     if (rc != SOAP_OK)
         return rc;
+    size_t n = req->__sizeentitlement > 0 ? (size_t)req->__sizeentitlement : 0, failed = 0;
     char *too_large = ops__too_large(soap, n, "entitlements");
     struct fnp__failedEntitlementStateDataListType *fl = soap_malloc(soap, sizeof *fl);
     if (fl == NULL || (fl->failedEntitlement = soap_malloc(soap, (n + 1) * sizeof *fl->failedEntitlement)) == NULL)
@@ -76,11 +75,10 @@ int __fnp__setLineItemState(struct soap *soap, struct fnp__setLineItemStateReque
 {
     lc_ctx_t ctx;
     ent_alloc_t alloc;
-    int rc = ops_begin(soap, &ctx, &alloc);
-    size_t n = req->__sizelineItem > 0 ? (size_t)req->__sizelineItem : 0, failed = 0;
-
+    int rc = ops_begin(soap, req, &ctx, &alloc);
     if (rc != SOAP_OK)
         return rc;
+    size_t n = req->__sizelineItem > 0 ? (size_t)req->__sizelineItem : 0, failed = 0;
     char *too_large = ops__too_large(soap, n, "line items");
     struct fnp__failedLineItemStateDataListType *fl = soap_malloc(soap, sizeof *fl);
     if (fl == NULL || (fl->failedLineItem = soap_malloc(soap, (n + 1) * sizeof *fl->failedLineItem)) == NULL)
@@ -113,11 +111,10 @@ int __fnp__deleteEntitlement(struct soap *soap, struct fnp__deleteEntitlementReq
 {
     lc_ctx_t ctx;
     ent_alloc_t alloc;
-    int rc = ops_begin(soap, &ctx, &alloc);
-    size_t n = req->__sizeentitlement > 0 ? (size_t)req->__sizeentitlement : 0, failed = 0;
-
+    int rc = ops_begin(soap, req, &ctx, &alloc);
     if (rc != SOAP_OK)
         return rc;
+    size_t n = req->__sizeentitlement > 0 ? (size_t)req->__sizeentitlement : 0, failed = 0;
     char *too_large = ops__too_large(soap, n, "entitlements");
     struct fnp__failedDeleteEntitlementDataListType *fl = soap_malloc(soap, sizeof *fl);
     if (fl == NULL || (fl->failedEntitlement = soap_malloc(soap, (n + 1) * sizeof *fl->failedEntitlement)) == NULL)

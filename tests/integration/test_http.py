@@ -229,6 +229,36 @@ class HttpTest(DaemonTestCase):
         self.assert_refused(r, 500, "after the end")
         self.assertEqual(self.count(eid), 0)
 
+    def test_nil_and_references_are_refused_and_the_daemon_stays_up(self):
+        # xsi:nil on the operation element once crashed the daemon, without
+        # credentials: gSOAP handed the handler no request.
+        xsi = 'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+        pid = self.daemon.proc.pid
+        for op in ("upgradeLicenseRequest", "upsellLicenseRequest", "renewLicenseRequest",
+                   "createSimpleEntitlementRequest", "searchEntitlementRequest", "getEntitlementCountRequest",
+                   "setEntitlementStateRequest", "setLineItemStateRequest", "deleteEntitlementRequest"):
+            for auth in (None, self.user.basic()):
+                with self.subTest(op=op, credentials=auth is not None):
+                    r = self.send(self.request(envelope(f'<v4:{op} {xsi} xsi:nil="true"/>'), {"Authorization": auth}))
+                    self.assert_refused(r, 500, "xsi:nil is not accepted")
+        # Nested, with any prefix bound to the XSI namespace.
+        eid = "N-" + token(8)
+        body = self.create(eid).replace(b"<v4:numberOfCopies>", b'<v4:numberOfCopies i:nil="1" '
+                                        b'xmlns:i="http://www.w3.org/2001/XMLSchema-instance">', 1)
+        self.assertIn(b"i:nil", body)
+        self.assert_refused(self.send(self.request(body)), 500, "xsi:nil")
+        # SOAP-encoding references: gSOAP would read two units as one.
+        unit = "<v4:entitlementData><v4:lineItemData><v4:parentLineItemIdentifier><v4:primaryKeys>" \
+               "<v4:activationId>X</v4:activationId></v4:primaryKeys></v4:parentLineItemIdentifier>" \
+               "</v4:lineItemData></v4:entitlementData>"
+        for attr in ('id="u1"', 'href="#u1"', 'e:ref="u1" xmlns:e="http://www.w3.org/2003/05/soap-encoding"'):
+            body = envelope(f"<v4:upgradeLicenseRequest>{unit.replace('<v4:entitlementData>', f'<v4:entitlementData {attr}>')}"
+                            "</v4:upgradeLicenseRequest>")
+            self.assert_refused(self.send(self.request(body)), 500, "SOAP-encoding references")
+        self.assertEqual(self.count(eid), 0)
+        self.assertEqual(self.daemon.proc.pid, pid)
+        self.assertIsNone(self.daemon.proc.poll())
+        self.assertEqual(self.send(self.request(envelope(search_body()))).status, 200)
 
     # Where gSOAP would read a request otherwise than the checks did.
 

@@ -176,6 +176,19 @@ static void test_operation_element(void)
     check_op("<Body><op/></Body>", "");
 }
 
+static void test_nil_and_references(void)
+{
+    CHECK_EQ_INT(check("<a xmlns:xsi='x'><b xsi:nil='true'/></a>"), GUARD_NIL);
+    CHECK_EQ_INT(check("<a><b i:nil=\"1\" xmlns:i='x'/></a>"), GUARD_NIL);
+    CHECK_EQ_INT(check("<a><b id='u1'/></a>"), GUARD_REFERENCE);
+    CHECK_EQ_INT(check("<a><b href='#u1'/></a>"), GUARD_REFERENCE);
+    CHECK_EQ_INT(check("<a><b enc:ref='u1'/></a>"), GUARD_REFERENCE);
+    CHECK_EQ_INT(check("<a><b enc:id='u1'/></a>"), GUARD_REFERENCE);
+    /* Namespace declarations named so, and names that only start alike. */
+    CHECK_EQ_INT(check("<a xmlns:nil='u' xmlns:id='v' xmlns:href='w'><b nil='1' ids='2' wsu:Id='3' hrefs='4'/></a>"),
+                 GUARD_OK);
+}
+
 void register_guard_tests(void)
 {
     CU_pSuite s = CU_add_suite("soap/guard", NULL, NULL);
@@ -187,4 +200,5 @@ void register_guard_tests(void)
     CU_add_test(s, "depth and attribute limits", test_limits);
     CU_add_test(s, "constructs gSOAP would end elsewhere are refused", test_where_gsoap_reads_otherwise);
     CU_add_test(s, "the operation element", test_operation_element);
+    CU_add_test(s, "xsi:nil and SOAP-encoding references", test_nil_and_references);
 }
