@@ -80,8 +80,9 @@ static const char *ctl_option(int argc, char **argv, const char *opt, const char
  * SOAP interface follow, so whatever the CLI creates can be named there. */
 static bool ctl_name_ok(const char *what, const char *s)
 {
-    if (s[0] == '\0' || strlen(s) > MODEL_MAX_ID_CHARS || !lc_utf8_valid(s, strlen(s))) {
-        fprintf(stderr, "entitlementctl: %s must be 1..255 characters of UTF-8\n", what);
+    if (s[0] == '\0' || strlen(s) > MODEL_MAX_ID_CHARS || !lc_xml_text_valid(s, strlen(s))) {
+        fprintf(stderr, "entitlementctl: %s must be 1..255 characters of UTF-8 that XML allows (no control "
+                        "characters but tab and newlines)\n", what);
         return false;
     }
     return true;

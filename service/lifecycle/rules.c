@@ -100,7 +100,8 @@ bool lc_date_parse(const char *s, char day[LC_DATE_LEN + 1])
     return true;
 }
 
-bool lc_utf8_valid(const char *str, size_t len)
+/* Checks UTF-8 and, with xml, that every character is one XML 1.0 allows. */
+static bool lc__utf8_scan(const char *str, size_t len, bool xml)
 {
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
@@ -110,6 +111,8 @@ bool lc_utf8_valid(const char *str, size_t len)
         size_t n;
         unsigned cp;
         if (c < 0x80) {
+            if (xml && c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+                return false;
             i++;
             continue;
         } else if (c >= 0xC2 && c <= 0xDF) {
@@ -131,11 +134,21 @@ bool lc_utf8_valid(const char *str, size_t len)
         }
         /* Overlong forms, surrogates and values past U+10FFFF. */
         if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
+            (cp >= 0xD800 && cp <= 0xDFFF) || (xml && (cp == 0xFFFE || cp == 0xFFFF)))
             return false;
         i += n + 1;
     }
     return true;
+}
+
+bool lc_utf8_valid(const char *str, size_t len)
+{
+    return lc__utf8_scan(str, len, false);
+}
+
+bool lc_xml_text_valid(const char *str, size_t len)
+{
+    return lc__utf8_scan(str, len, true);
 }
 
 /* The code point of the UTF-8 sequence at s (valid UTF-8), and its length

@@ -89,14 +89,14 @@ static void attrs__set_int(attrs__in_t *b, json_t *obj, const char *key, const c
         attrs__set(b, obj, key, json_integer((json_int_t)v));
 }
 
-/* An xs:date, checked as every date of a request is (convert_day): a bad
- * one fails the unit, not the request. */
+/* An xs:date, checked as every date of a request is (convert_day): one
+ * that is not a date faults the request. */
 static void attrs__set_date(attrs__in_t *b, json_t *obj, const char *key, const char *element, const char *text)
 {
     const char *day = NULL;
     if (b->rc != SOAP_OK || text == NULL)
         return;
-    if ((b->rc = convert_day(b->soap, element, text, &day, b->invalid)) == SOAP_OK && day != NULL)
+    if ((b->rc = convert_day(b->soap, element, text, &day)) == SOAP_OK && day != NULL)
         attrs__set(b, obj, key, json_string(day));
 }
 
@@ -432,6 +432,18 @@ int attrs_read_entitlement(struct soap *soap, const struct fnp__createSimpleEnti
         attrs__set(&b, doc, "entitlementAttributes",
                    attrs__attributes(&b, "entitlementAttributes", in->entitlementAttributes));
     return attrs__finish(&b, doc, json);
+}
+
+int attrs_check_maintenance(struct soap *soap, const struct fnp__createMaintenanceLineItemDataType *in)
+{
+    const char *invalid = NULL, *day = NULL;
+    attrs__in_t b = {soap, &invalid, SOAP_OK};
+    if ((b.rc = convert_day(soap, "maintenanceLineItems/startDate", in->startDate, &day)) != SOAP_OK ||
+        (b.rc = convert_day(soap, "maintenanceLineItems/expirationDate", in->expirationDate, &day)) != SOAP_OK)
+        return b.rc;
+    if (in->maintenanceLineItemAttributes != NULL)
+        json_decref(attrs__attributes(&b, "maintenanceLineItemAttributes", in->maintenanceLineItemAttributes));
+    return b.rc;
 }
 
 /*

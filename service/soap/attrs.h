@@ -33,6 +33,12 @@ int attrs_read_entitlement(struct soap *soap, const struct fnp__createSimpleEnti
 /* Fill the elements of a query's answer from a stored document (json NULL:
  * none), everything allocated on soap. A document that cannot be parsed is
  * logged and its fields left out. Return SOAP_OK or SOAP_EOM. */
+/* Reads the typed values of a maintenance line item (its dates and
+ * attributes), which this service does not keep, so that one of the wrong
+ * type faults the request as it would anywhere else (and is never echoed
+ * back in failedData). Returns SOAP_OK, SOAP_FAULT or SOAP_EOM. */
+int attrs_check_maintenance(struct soap *soap, const struct fnp__createMaintenanceLineItemDataType *in);
+
 int attrs_write_line_item(struct soap *soap, const char *json, struct fnp__entitlementLineItemDataType *out);
 int attrs_write_entitlement(struct soap *soap, const char *json, struct fnp__simpleEntitlementDataType *out);
 

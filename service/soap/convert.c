@@ -62,9 +62,9 @@ static const char *const convert__units[] = {"DAYS", "WEEKS", "MONTHS", "YEARS"}
 /* Longest part of a refused value quoted back in a reason. */
 #define CONVERT_MAX_QUOTED 64
 
-int convert_day(struct soap *soap, const char *element, const char *in, const char **out, const char **invalid)
+int convert_day(struct soap *soap, const char *element, const char *in, const char **out)
 {
-    char day[LC_DATE_LEN + 1], msg[256];
+    char day[LC_DATE_LEN + 1];
     *out = NULL;
     if (in == NULL)
         return SOAP_OK;
@@ -72,19 +72,16 @@ int convert_day(struct soap *soap, const char *element, const char *in, const ch
         *out = soap_strdup(soap, day);
         return *out ? SOAP_OK : (soap->error = SOAP_EOM);
     }
-    if (*invalid != NULL)
-        return SOAP_OK;
-    /* Cut hostile input on a character boundary. */
+    /* A value of the wrong type, as gSOAP refuses a wrong integer: a
+     * failed unit would echo it back, and the answer would not be valid. */
     size_t n = strlen(in);
-    if (n > CONVERT_MAX_QUOTED) {
+    if (n > CONVERT_MAX_QUOTED) { /* cut hostile input on a character boundary */
         n = CONVERT_MAX_QUOTED;
         while (n > 0 && ((unsigned char)in[n] & 0xC0) == 0x80)
             n--;
     }
-    snprintf(msg, sizeof msg, "%s '%.*s%s' is not a valid date (YYYY-MM-DD)", element, (int)n, in,
-             n < strlen(in) ? "..." : "");
-    *invalid = soap_strdup(soap, msg);
-    return *invalid ? SOAP_OK : (soap->error = SOAP_EOM);
+    return soap_client_fault(soap, "%s: '%.*s%s' is not a valid date (YYYY-MM-DD)", element, (int)n, in,
+                             n < strlen(in) ? "..." : "");
 }
 
 int convert_line_item(struct soap *soap, const struct fnp__createEntitlementLineItemDataType *in,
@@ -115,9 +112,9 @@ int convert_line_item(struct soap *soap, const struct fnp__createEntitlementLine
     if ((rc = convert_integer(soap, "numberOfCopies", in->numberOfCopies, &out->has_count,
                               &out->number_of_copies)) != SOAP_OK)
         return rc;
-    if ((rc = convert_day(soap, "startDate", in->startDate, &out->start_date, invalid)) != SOAP_OK ||
-        (rc = convert_day(soap, "expirationDate", in->expirationDate, &out->expiration_date, invalid)) != SOAP_OK ||
-        (rc = convert_day(soap, "versionDate", in->versionDate, &out->version_date, invalid)) != SOAP_OK)
+    if ((rc = convert_day(soap, "startDate", in->startDate, &out->start_date)) != SOAP_OK ||
+        (rc = convert_day(soap, "expirationDate", in->expirationDate, &out->expiration_date)) != SOAP_OK ||
+        (rc = convert_day(soap, "versionDate", in->versionDate, &out->version_date)) != SOAP_OK)
         return rc;
     out->is_permanent = convert_bool(in->isPermanent);
     if (in->term != NULL) {
@@ -217,7 +214,7 @@ int convert_renew_unit(struct soap *soap, const struct fnp__renewEntitlementData
         it->is_permanent = convert_bool(rp->isPermanent);
         if (rp->expirationTerms != NULL) {
             if ((rc = convert_day(soap, "expirationTerms/expirationDate", rp->expirationTerms->expirationDate,
-                                  &it->expiration_date, &out->invalid)) != SOAP_OK)
+                                  &it->expiration_date)) != SOAP_OK)
                 return rc;
             if (rp->expirationTerms->term != NULL) {
                 if ((rc = convert_integer(soap, "expirationTerms/term/numDuration",
@@ -231,8 +228,8 @@ int convert_renew_unit(struct soap *soap, const struct fnp__renewEntitlementData
         if ((rc = convert_integer(soap, "numberOfCopies", rp->numberOfCopies, &it->has_count,
                                   &it->number_of_copies)) != SOAP_OK)
             return rc;
-        if ((rc = convert_day(soap, "startDate", rp->startDate, &it->start_date, &out->invalid)) != SOAP_OK ||
-            (rc = convert_day(soap, "versionDate", rp->versionDate, &it->version_date, &out->invalid)) != SOAP_OK)
+        if ((rc = convert_day(soap, "startDate", rp->startDate, &it->start_date)) != SOAP_OK ||
+            (rc = convert_day(soap, "versionDate", rp->versionDate, &it->version_date)) != SOAP_OK)
             return rc;
         it->description = rp->description;
         it->order_id = rp->orderId;
@@ -269,6 +266,9 @@ int convert_entitlement(struct soap *soap, const struct fnp__createSimpleEntitle
     for (size_t i = 0; i < n; i++)
         if ((rc = convert_line_item(soap, &in->lineItems[i], &out->items[i], &out->invalid)) != SOAP_OK)
             return rc;
+    for (int i = 0; i < in->__sizemaintenanceLineItems; i++)
+        if ((rc = attrs_check_maintenance(soap, &in->maintenanceLineItems[i])) != SOAP_OK)
+            return rc;
     return attrs_read_entitlement(soap, in, &out->attributes_json, &out->invalid);
 }
 
@@ -282,13 +282,13 @@ static void convert__text(const struct fnp__SimpleQueryType *in, model_text_crit
 }
 
 static int convert__date(struct soap *soap, const char *element, const struct fnp__DateQueryType *in,
-                         model_date_crit_t *out, const char **invalid)
+                         model_date_crit_t *out)
 {
     static const model_date_match_t m[] = {DATE_BEFORE, DATE_AFTER, DATE_ON};
     if (in == NULL || in->value == NULL)
         return SOAP_OK;
     /* An xs:date names a day; its zone, if any, is dropped. */
-    int rc = convert_day(soap, element, in->value, &out->value, invalid);
+    int rc = convert_day(soap, element, in->value, &out->value);
     out->match = (unsigned)in->searchType < 3 ? m[in->searchType] : DATE_ON;
     return rc;
 }
@@ -352,11 +352,11 @@ int convert_query(struct soap *soap, const struct fnp__searchEntitlementDataType
         convert__text(&(struct fnp__SimpleQueryType){(char *)out->state.value, in->state->searchType},
                       &out->state);
     }
-    if ((rc = convert__date(soap, "startDate", in->startDate, &out->start_date, &out->invalid)) ||
-        (rc = convert__date(soap, "expirationDate", in->expirationDate, &out->expiration_date, &out->invalid)) ||
-        (rc = convert__date(soap, "createdOn", in->createdOn, &out->created_on, &out->invalid)) ||
-        (rc = convert__date(soap, "versionDate", in->versionDate, &out->version_date, &out->invalid)) ||
-        (rc = convert__date(soap, "lastModifiedDate", in->lastModifiedDate, &out->last_modified, &out->invalid)))
+    if ((rc = convert__date(soap, "startDate", in->startDate, &out->start_date)) ||
+        (rc = convert__date(soap, "expirationDate", in->expirationDate, &out->expiration_date)) ||
+        (rc = convert__date(soap, "createdOn", in->createdOn, &out->created_on)) ||
+        (rc = convert__date(soap, "versionDate", in->versionDate, &out->version_date)) ||
+        (rc = convert__date(soap, "lastModifiedDate", in->lastModifiedDate, &out->last_modified)))
         return rc;
     out->is_permanent = convert_bool(in->isPermanent);
     out->is_bulk = convert_bool(in->isBulk);

@@ -26,13 +26,12 @@ int convert_integer(struct soap *soap, const char *element, const char *text, bo
 opt_bool_t convert_bool(const enum xsd__boolean *b);
 
 /* Reads an xs:date of the request (NULL: absent) into *out as YYYY-MM-DD
- * (on soap). A value that is not a date leaves *out NULL and, unless
- * *invalid holds an earlier one, sets *invalid to the message that names
- * element and value. Returns SOAP_OK, or SOAP_EOM. */
-int convert_day(struct soap *soap, const char *element, const char *in, const char **out, const char **invalid);
+ * (on soap). A value that is not a date is a value of the wrong type: a
+ * Client fault naming element and value (SOAP_FAULT), as for an integer
+ * that is not one. Returns SOAP_OK, SOAP_FAULT or SOAP_EOM. */
+int convert_day(struct soap *soap, const char *element, const char *in, const char **out);
 
-/* *invalid gets the message for the first date that is not one (if it
- * holds none yet). */
+/* *invalid gets the unit's INVALID_REQUEST message, if any (attrs.h). */
 int convert_line_item(struct soap *soap, const struct fnp__createEntitlementLineItemDataType *in,
                       model_line_item_t *out, const char **invalid);
 int convert_unit(struct soap *soap, const struct fnp__entitlementLifeCycleDataType *in, model_unit_t *out);

@@ -160,11 +160,27 @@ static void server__version_mismatch(struct soap *soap)
 
 /* Maps an error gSOAP met while reading a request to the fault we send;
  * returns the HTTP status (0 for the default 500). */
+/* gSOAP names the element it stopped at by its v4 name: in a rewritten
+ * request, by the name the client wrote where that is unambiguous
+ * (versions_name_in). */
+static void server__older_tag(soap_worker_t *w, struct soap *soap)
+{
+    char *colon = strchr(soap->tag, ':'), old[64];
+    const char *local = colon ? colon + 1 : soap->tag;
+    if (!versions_name_in(w->versions, w->rewritten, local, old, sizeof old))
+        return;
+    size_t at = (size_t)(local - soap->tag);
+    if (at + strlen(old) < sizeof soap->tag)
+        memcpy(soap->tag + at, old, strlen(old) + 1);
+}
+
 static int server__read_error(struct soap *soap)
 {
     soap_worker_t *w = soap_worker(soap);
     int err = soap->error;
 
+    if (w->rewritten)
+        server__older_tag(w, soap);
     soap->error = SOAP_OK;
     soap_set_fault(soap); /* make sure soap->fault exists */
     if (err == SOAP_EOM) {
@@ -272,7 +288,8 @@ static size_t front__error_body(int status, const char *msg, char *buf, size_t c
                      "<SOAP-ENV:Envelope xmlns:SOAP-ENV=\"http://schemas.xmlsoap.org/soap/envelope/\">"
                      "<SOAP-ENV:Body><SOAP-ENV:Fault><faultcode>SOAP-ENV:%s</faultcode>"
                      "<faultstring>%s</faultstring></SOAP-ENV:Fault></SOAP-ENV:Body></SOAP-ENV:Envelope>\n",
-                     status == 503 ? "Server" : "Client", esc);
+                     /* Our own failures are the Server's, as "unavailable" is. */
+                     status == 503 || strncmp(msg, "internal error", 14) == 0 ? "Server" : "Client", esc);
     return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
@@ -423,25 +440,30 @@ static bool front__older_request(soap_worker_t *w, int v, size_t room, size_t *b
     memcpy(w->req + room, out, n);
     *blen = n;
     free(out);
+    w->rewritten = v;
     return true;
 }
 
 /* Rewrites the response gSOAP wrote into version v's trees, with its
- * Content-Length; a response that cannot be rewritten (our bug) is left
- * as it is and logged. */
-static void front__older_response(soap_worker_t *w, int v)
+ * Content-Length. A response that cannot be rewritten (data XML cannot
+ * carry, put in the store behind the service's back, or no memory) is
+ * replaced by a Server fault and logged: false then. */
+static bool front__older_response(soap_worker_t *w, int v)
 {
     const char *resp;
     size_t n = http_written(w->x, &resp);
     const char *end = n ? memmem(resp, n, "\r\n\r\n", 4) : NULL;
     if (end == NULL)
-        return;
+        return true;
     size_t hl = (size_t)(end + 4 - resp);
     char *body = NULL, *head = NULL;
     size_t bl = 0;
     if (versions_response(w->versions, v, resp + hl, n - hl, &body, &bl) != ENT_OK) {
+        /* Never v4's names to a v%d client: a Server fault instead. */
         log_error("the answer could not be written in v%d's trees", v);
-        return;
+        http_discard(w->x);
+        front__refuse(w, 500, "internal error: the answer could not be written in this version's elements");
+        return false;
     }
     /* The header again, with the new length. */
     head = malloc(hl + 32);
@@ -451,7 +473,7 @@ static void front__older_response(soap_worker_t *w, int v)
         log_error("the answer's header has no Content-Length to rewrite");
         free(head);
         free(body);
-        return;
+        return true;
     }
     size_t pre = (size_t)(cl - resp) + 16;
     memcpy(head, resp, pre);
@@ -464,9 +486,13 @@ static void front__older_response(soap_worker_t *w, int v)
         log_error("cannot write an answer of %zu bytes: out of memory", bl);
         http_discard(w->x);
         front__refuse(w, 500, "internal error: out of memory");
+        free(head);
+        free(body);
+        return false;
     }
     free(head);
     free(body);
+    return true;
 }
 
 /* Serves one whole request of the exchange x. */
@@ -580,11 +606,10 @@ static void front__serve(void *state, http_exchange_t *x)
         server__send_fault(soap, status);
         http_close_after(x);
     } else if (!is_get) {
-        if (older)
-            front__older_response(w, version);
+        bool answered = !older || front__older_response(w, version);
         /* (soap->status holds the response's status by now, not the
          * request's method.) */
-        if (w->validator != NULL)
+        if (answered && w->validator != NULL)
             server__validate_response(w, version);
     }
     if (!is_get)
@@ -598,6 +623,7 @@ done:
 out:
     free(w->sent);
     w->sent = NULL;
+    w->rewritten = 0;
     if (w->req_cap > 16 * FRONT_BUF_MIN) {
         free(w->req);
         w->req = NULL;

@@ -67,6 +67,17 @@ int __fnp__createSimpleEntitlement(struct soap *soap, struct fnp__createSimpleEn
     if (fl->failedSimpleEntitlement == NULL || dl->createdSimpleEntitlement == NULL)
         return soap->error = SOAP_EOM;
 
+    /* Everything is read before anything is done, too many units
+     * included: a value that cannot be read faults the whole request (and
+     * is never echoed back in failedData). */
+    model_entitlement_t *ents = soap_malloc(soap, (n + 1) * sizeof *ents);
+    bool *unit_dup = soap_malloc(soap, (n + 1) * sizeof *unit_dup);
+    const char **dup_id = soap_malloc(soap, (n + 1) * sizeof *dup_id);
+    if (ents == NULL || unit_dup == NULL || dup_id == NULL)
+        return soap->error = SOAP_EOM;
+    for (size_t i = 0; i < n; i++)
+        if ((rc = convert_entitlement(soap, &req->simpleEntitlement[i], &ents[i])) != SOAP_OK)
+            return rc;
     if (n > (size_t)w->cfg->max_units) {
         char reason[128];
         snprintf(reason, sizeof reason, "BATCH_TOO_LARGE: %zu simpleEntitlement in the request, at most %d allowed",
@@ -81,16 +92,6 @@ int __fnp__createSimpleEntitlement(struct soap *soap, struct fnp__createSimpleEn
         return resp->statusInfo ? SOAP_OK : SOAP_EOM;
     }
 
-    /* Everything is read before anything is done: a value that cannot be
-     * read faults the whole request. */
-    model_entitlement_t *ents = soap_malloc(soap, (n + 1) * sizeof *ents);
-    bool *unit_dup = soap_malloc(soap, (n + 1) * sizeof *unit_dup);
-    const char **dup_id = soap_malloc(soap, (n + 1) * sizeof *dup_id);
-    if (ents == NULL || unit_dup == NULL || dup_id == NULL)
-        return soap->error = SOAP_EOM;
-    for (size_t i = 0; i < n; i++)
-        if ((rc = convert_entitlement(soap, &req->simpleEntitlement[i], &ents[i])) != SOAP_OK)
-            return rc;
     if ((rc = ops__duplicate_items(soap, ents, n, unit_dup, dup_id)) != SOAP_OK)
         return rc;
 

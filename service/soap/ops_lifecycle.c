@@ -144,7 +144,9 @@ static int ops__change(struct soap *soap, lc_op_t op, struct fnp__EntitlementLif
     b.units = soap_malloc(soap, (b.n + 1) * sizeof *b.units);
     if (b.units == NULL)
         return soap->error = SOAP_EOM;
-    for (size_t i = 0; i < b.n && b.n <= (size_t)soap_worker(soap)->cfg->max_units; i++)
+    /* Every unit is read, too many of them included: one that cannot be
+     * read faults the request, and failedData echoes only what was read. */
+    for (size_t i = 0; i < b.n; i++)
         if ((rc = convert_unit(soap, &req->entitlementData[i], &b.units[i])) != SOAP_OK)
             return rc;
     if ((rc = ops__run(soap, &ctx, op, &b)) != SOAP_OK)
@@ -214,7 +216,7 @@ int __fnp__renewLicense(struct soap *soap, struct fnp__renewEntitlementRequestTy
     b.units = soap_malloc(soap, (b.n + 1) * sizeof *b.units);
     if (b.units == NULL)
         return soap->error = SOAP_EOM;
-    for (size_t i = 0; i < b.n && b.n <= (size_t)soap_worker(soap)->cfg->max_units; i++)
+    for (size_t i = 0; i < b.n; i++) /* all of them, as above */
         if ((rc = convert_renew_unit(soap, &req->entitlementData[i], &b.units[i])) != SOAP_OK)
             return rc;
     if ((rc = ops__run(soap, &ctx, LC_RENEW, &b)) != SOAP_OK)

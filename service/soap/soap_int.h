@@ -53,6 +53,7 @@ typedef struct soap_worker {
      * into v4's trees (versions.h), for the validator; owned, else NULL. */
     char *sent;
     size_t sent_len;
+    int rewritten;               /* that version (1..3) when rewritten, else 0 */
     const char *operation;       /* the operation being served, for /metrics */
     const char *outcome;         /* its statusInfo status, once set */
     auth_user_t user;            /* authenticated user, for the audit */

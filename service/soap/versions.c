@@ -214,6 +214,23 @@ bool versions_differ(const versions_t *vs, const char *name, size_t len)
     return false;
 }
 
+bool versions_name_in(const versions_t *vs, int v, const char *name, char *out, size_t len)
+{
+    const char *found = NULL;
+    for (size_t i = vs->types[0].n; i < vs->nchildren; i++) {
+        const versions_child_t *c = &vs->children[i];
+        if (strcmp(c->name, name) != 0)
+            continue;
+        if (c->old_name == NULL || v > c->old_until || (found != NULL && strcmp(found, c->old_name) != 0))
+            return false; /* v knows the name itself somewhere, or two ways */
+        found = c->old_name;
+    }
+    if (found == NULL || strlen(found) >= len)
+        return false;
+    memcpy(out, found, strlen(found) + 1);
+    return true;
+}
+
 void versions_free(versions_t *vs)
 {
     if (vs == NULL)
@@ -259,6 +276,25 @@ typedef struct versions_walk {
     bool bad;
 } versions_walk_t;
 
+/* N of the service's namespace urn:vN.webservices.operations.flexnet.com,
+ * or 0 for any other. */
+static int versions__service_ns(const xmlChar *href)
+{
+    static const char head[] = "urn:v", tail[] = ".webservices.operations.flexnet.com";
+    const char *h = (const char *)href;
+    if (h == NULL || strncmp(h, head, sizeof head - 1) != 0 || h[5] < '1' || h[5] > '4' ||
+        strcmp(h + 6, tail) != 0)
+        return 0;
+    return h[5] - '0';
+}
+
+/* The element's name as written ("p:name" or "name"). */
+static void versions__qname(xmlNodePtr c, char *out, size_t len)
+{
+    const char *prefix = c->ns && c->ns->prefix ? (const char *)c->ns->prefix : NULL;
+    snprintf(out, len, "%s%s%s", prefix ? prefix : "", prefix ? ":" : "", (const char *)c->name);
+}
+
 /* Walks the children of n, an element of type t. Elements the schema does
  * not know there are left as they are (gSOAP refuses them in a request). */
 static void versions__walk(versions_walk_t *w, xmlNodePtr n, int t)
@@ -268,6 +304,17 @@ static void versions__walk(versions_walk_t *w, xmlNodePtr n, int t)
         xmlNodePtr next = c->next;
         bool old = false;
         const versions_child_t *ch = NULL;
+        if (c->type == XML_ELEMENT_NODE && w->request && c->ns != NULL && !xmlStrEqual(c->ns->href, w->ns) &&
+            versions__service_ns(c->ns->href) != 0) {
+            /* Another version's element inside this version's request:
+             * gSOAP would read it as v4's, undeclared elements and all. */
+            char q[160];
+            versions__qname(c, q, sizeof q);
+            snprintf(w->err, w->errlen, "wrong namespace: element <%s> is in %s, the request in %s", q,
+                     (const char *)c->ns->href, (const char *)w->ns);
+            w->bad = true;
+            return;
+        }
         if (c->type == XML_ELEMENT_NODE && c->ns != NULL && xmlStrEqual(c->ns->href, w->ns))
             ch = versions__child(w->vs, t, (const char *)c->name, w->v, &old);
         if (ch == NULL) {
@@ -278,9 +325,9 @@ static void versions__walk(versions_walk_t *w, xmlNodePtr n, int t)
         if (w->request) {
             if (!declared) {
                 /* Worded as gSOAP's refusal of any undeclared element. */
-                const char *prefix = c->ns->prefix ? (const char *)c->ns->prefix : NULL;
-                snprintf(w->err, w->errlen, "malformed request: element <%s%s%s> is not expected here",
-                         prefix ? prefix : "", prefix ? ":" : "", (const char *)c->name);
+                char q[160];
+                versions__qname(c, q, sizeof q);
+                snprintf(w->err, w->errlen, "malformed request: element <%s> is not expected here", q);
                 w->bad = true;
                 return;
             }
@@ -304,9 +351,11 @@ static void versions__walk(versions_walk_t *w, xmlNodePtr n, int t)
  * the first element of its Body. */
 static int versions__rewrite(versions_walk_t *w, const char *body, size_t len, char **out, size_t *out_len)
 {
-    /* No network, no entities, no DTD: the guard refused those before. */
+    /* No network, no entities, no DTD: the guard refused those before, and
+     * it bounds depth and size as the settings say, so libxml2's own
+     * limits (depth 256, 10 MB of text) must not refuse what v4 takes. */
     xmlDocPtr doc = xmlReadMemory(body, (int)len, NULL, "UTF-8",
-                                  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+                                  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_HUGE);
     if (doc == NULL) {
         snprintf(w->err, w->errlen, "malformed request: not well-formed XML");
         return ENT_EINVAL;
@@ -316,7 +365,9 @@ static int versions__rewrite(versions_walk_t *w, const char *body, size_t len, c
         if (c->type == XML_ELEMENT_NODE && strcmp((const char *)c->name, "Body") == 0)
             for (op = c->children; op != NULL && op->type != XML_ELEMENT_NODE; op = op->next)
                 ;
-    if (op != NULL && op->ns != NULL) {
+    /* An operation in another version's namespace than the path's is left
+     * as it is: the handler refuses it for its namespace. */
+    if (op != NULL && op->ns != NULL && versions__service_ns(op->ns->href) == w->v) {
         /* The operation element as a child of the schema (type 0). */
         xmlNodePtr body_el = op->parent;
         w->ns = op->ns->href;

@@ -37,6 +37,13 @@ void versions_free(versions_t *vs);
  * requests and answers need no rewriting. */
 bool versions_differ(const versions_t *vs, const char *name, size_t len);
 
+/* The name version v gives the v4 element name (a local name) wherever it
+ * occurs, into out (len bytes): true for accountUnit (organizationUnit in
+ * v1 and v2), false when v names it so too, or names it two ways, or only
+ * in places (a key "id" is "name" before v4 only under accountUnit). For
+ * the messages about a rewritten request. */
+bool versions_name_in(const versions_t *vs, int v, const char *name, char *out, size_t len);
+
 /* Rewrites the SOAP envelope (len bytes) of a version-v request (1..3)
  * into v4's trees: *out (malloc'd, the caller frees) and *out_len. On an
  * element v does not declare, or XML that is not well-formed, returns

@@ -458,8 +458,9 @@ class AttributesTest(DaemonTestCase):
 
 class BadValuesTest(DaemonTestCase):
     """Typed values that are not of their type. Without the schema check in
-    front (the default in production) they reach the converter: a date that
-    is not one fails its unit, an integer that is not one the request."""
+    front (the default in production) they reach the converter: a date or
+    an integer that is not one faults the request (a failed unit would echo
+    it back, and the answer would not be valid)."""
 
     daemon_env = {"ENTITLEMENTD_VALIDATE_XML": "0"}
 
@@ -468,12 +469,11 @@ class BadValuesTest(DaemonTestCase):
         super().setUpClass()
         cls.cat = Catalog()
 
-    def call(self, body):
-        # A failed unit is echoed back with its bad value: no schema check.
-        r = self.client.call(body, validate=False)
-        self.assertEqual(r.status, 200, r.body)
-        self.assertFalse(r.is_fault, r.body)
-        return r
+    def refused(self, body, want):
+        r = self.client.raw(envelope(body))
+        self.assertEqual(r.status, 500, r.body)
+        self.assertEqual(r.faultcode, "SOAP-ENV:Client", r.body)
+        self.assertEqual(r.faultstring, want)
 
     def test_dates(self):
         for tag in ("lineItemAttributes", "licenseModelAttributes"):
@@ -481,35 +481,40 @@ class BadValuesTest(DaemonTestCase):
                 with self.subTest(tag=tag, bad=bad):
                     good, eid = "B-" + token(12), "B-" + token(12)
                     attrs = attributes_xml(tag, [("D", {"dateValue": bad})])
-                    r = self.call(create_full_body([
+                    self.refused(create_full_body([
                         entitlement_full_xml(good, line_item_full_xml("lineItems", good + "-1", self.cat.base, 1)),
                         entitlement_full_xml(eid, line_item_full_xml("lineItems", eid + "-1", self.cat.base, 1,
-                                                                     {tag: attrs}))]))
-                    self.assertEqual(r.status_text, "PARTIAL_FAILURE", r.body)
-                    self.assertEqual(r.text("f:failedData/f:failedSimpleEntitlement/f:reason"),
-                                     f"INVALID_REQUEST: {tag}/dateValue '{bad}' is not a valid date (YYYY-MM-DD)")
-                    self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", eid),
-                                     [["0"]])
+                                                                     {tag: attrs}))]),
+                        f"{tag}/dateValue: '{bad}' is not a valid date (YYYY-MM-DD)")
+                    # Nothing of the request is done, the good unit neither.
+                    self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id IN (:'v1', :'v2')",
+                                          good, eid), [["0"]])
         eid = "B-" + token(12)
-        r = self.call(create_full_body([entitlement_full_xml(eid, "", None, attributes_xml(
-            "entitlementAttributes", [("D", {"dateValue": "2027-13-01"})]))]))
-        self.assertEqual(r.text("f:failedData/f:failedSimpleEntitlement/f:reason"),
-                         "INVALID_REQUEST: entitlementAttributes/dateValue '2027-13-01' is not a valid date (YYYY-MM-DD)")
-        # Upgrade and renew: the unit fails, nothing moves.
+        self.refused(create_full_body([entitlement_full_xml(eid, "", None, attributes_xml(
+            "entitlementAttributes", [("D", {"dateValue": "2027-13-01"})]))]),
+            "entitlementAttributes/dateValue: '2027-13-01' is not a valid date (YYYY-MM-DD)")
+        # Maintenance line items are not kept, but their values are read too.
+        maint = ("<v4:maintenanceLineItems><v4:activationId><v4:id>M-" + token(8) + "</v4:id></v4:activationId>"
+                 "<v4:maintenanceLineItemAttributes><v4:attribute><v4:attributeName>N</v4:attributeName>"
+                 "<v4:integerValue></v4:integerValue></v4:attribute></v4:maintenanceLineItemAttributes>"
+                 "</v4:maintenanceLineItems>")
+        r = self.client.raw(envelope(create_full_body([entitlement_full_xml("B-" + token(12), "", None, None)])
+                                     .replace("</v4:simpleEntitlement>", maint + "</v4:simpleEntitlement>")))
+        self.assertEqual(r.faultcode, "SOAP-ENV:Client", r.body)
+        self.assertIn("maintenanceLineItemAttributes/integerValue", r.faultstring)
+        # Upgrade and renew: refused, nothing moves.
         eid = "B-" + token(12)
         parent = eid + "-1"
-        self.assertEqual(self.call(create_full_body([entitlement_full_xml(eid, line_item_full_xml(
+        self.assertEqual(self.client.call(create_full_body([entitlement_full_xml(eid, line_item_full_xml(
             "lineItems", parent, self.cat.base, 5, {"expirationDate": "<v4:expirationDate>2027-01-31</v4:expirationDate>"}
         ))])).status_text, "SUCCESS")
         bad = attributes_xml("lineItemAttributes", [("D", {"dateValue": "2027-02-29"})])
         item = line_item_full_xml("lineItem", None, self.cat.upgrade, 1, {"lineItemAttributes": bad}, auto=True)
-        r = self.call(lifecycle_body("upgradeLicense", [{"items": [change_item_xml(parent, None, None, allow=True,
-                                                                                   item=item)]}]))
-        self.assertEqual(r.text("f:failedData/f:failedEntitlement/f:reason"),
-                         "INVALID_REQUEST: lineItemAttributes/dateValue '2027-02-29' is not a valid date (YYYY-MM-DD)")
-        r = self.call(renew_body([{"items": [renew_item_xml(parent, auto=True, term=(1, "YEARS"), extra=bad)]}]))
-        self.assertEqual(r.text("f:failedData/f:failedEntitlement/f:reason"),
-                         "INVALID_REQUEST: lineItemAttributes/dateValue '2027-02-29' is not a valid date (YYYY-MM-DD)")
+        self.refused(lifecycle_body("upgradeLicense", [{"items": [change_item_xml(parent, None, None, allow=True,
+                                                                                  item=item)]}]),
+                     "lineItemAttributes/dateValue: '2027-02-29' is not a valid date (YYYY-MM-DD)")
+        self.refused(renew_body([{"items": [renew_item_xml(parent, auto=True, term=(1, "YEARS"), extra=bad)]}]),
+                     "lineItemAttributes/dateValue: '2027-02-29' is not a valid date (YYYY-MM-DD)")
         self.assertEqual(psql("SELECT count(*), sum(number_of_copies) FROM line_items li JOIN entitlements e ON "
                               "e.id = li.entitlement_id WHERE e.entitlement_id = :'v1'", eid), [["1", "5"]])
 

@@ -40,6 +40,14 @@ class CliTest(unittest.TestCase):
         hostile = "x'; DROP TABLE products; --"
         ctl("product", "add", hostile, "1", "--if-missing")
         self.assertEqual(psql("SELECT count(*) FROM products WHERE name = :'v1'", hostile), [["1"]])
+        # Names every SOAP answer can carry: no characters XML forbids.
+        for bad in (f"P\x01{p}", f"P\ufffe{p}", f"P\x1b[2J{p}", ""):
+            with self.subTest(name=repr(bad)):
+                r = ctl("product", "add", bad, "1", check=False)
+                self.assertNotEqual(r.returncode, 0)
+                self.assertIn("XML allows", r.stderr)
+        self.assertEqual(psql("SELECT count(*) FROM products WHERE name LIKE :'v1'", f"P%{p}"), [["0"]])
+        ctl("product", "add", f"P\tTab \u00e9\U0001F600 {p}", "1")
 
     def test_usage_errors(self):
         self.assertNotEqual(ctl(check=False).returncode, 0)

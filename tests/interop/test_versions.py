@@ -221,6 +221,55 @@ class VersionsTest(DaemonTestCase):
                 self.assertEqual(r.faultstring, f"malformed request: element <v4:{element}> is not expected here")
         self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", f"R-{t}"), [["0"]])
 
+    def test_other_versions_elements_and_messages_in_the_clients_names(self):
+        t = token(8)
+        v2, v4 = "urn:v2.webservices.operations.flexnet.com", "urn:v4.webservices.operations.flexnet.com"
+        c = Client(self.daemon, self.user, path=PATH.replace("/v4/", "/v2/"))
+        # An element of v4's namespace inside a v2 request: gSOAP would read it.
+        r = c.raw(envelope(f"<v4:createSimpleEntitlementRequest><v4:simpleEntitlement><v4:entitlementId>"
+                           f"<v4:id>W-{t}</v4:id></v4:entitlementId><x:emailTemplateVariation xmlns:x=\"{v4}\">E"
+                           "</x:emailTemplateVariation></v4:simpleEntitlement></v4:createSimpleEntitlementRequest>",
+                           ns=v2))
+        self.assertEqual(r.faultcode, "SOAP-ENV:Client", r.body)
+        self.assertEqual(r.faultstring, f"wrong namespace: element <x:emailTemplateVariation> is in {v4}, "
+                                        f"the request in {v2}")
+        self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", f"W-{t}"), [["0"]])
+        # gSOAP's refusal of a renamed element names it as the client did.
+        c = Client(self.daemon, self.user, path=PATH.replace("/v4/", "/v2/"))
+        r = c.raw(envelope("<v4:getEntitlementCountRequest><v4:queryParams><v4:organizationUnitName><v4:value>a"
+                           "</v4:value></v4:organizationUnitName></v4:queryParams></v4:getEntitlementCountRequest>",
+                           ns=v2))
+        self.assertEqual(r.faultcode, "SOAP-ENV:Client", r.body)
+        self.assertIn("<v4:organizationUnitName>", r.faultstring)
+        # A v4 request sent to /v1: refused for its namespace, whatever it holds.
+        c = Client(self.daemon, self.user, path=PATH.replace("/v4/", "/v1/"))
+        r = c.raw(envelope("<v4:getEntitlementCountRequest><v4:queryParams><v4:accountUnitName><v4:value>a"
+                           "</v4:value><v4:searchType>EQUALS</v4:searchType></v4:accountUnitName></v4:queryParams>"
+                           "</v4:getEntitlementCountRequest>", ns=v4))
+        self.assertIn("wrong namespace", r.faultstring)
+
+    def test_an_answer_that_cannot_be_rewritten_is_a_server_fault(self):
+        # A character XML forbids, put into the store behind the service's
+        # back: the v1 answer cannot be written in v1's trees, and v4's
+        # names are never sent instead.
+        t = token(8)
+        z = self.zeep_client(4)
+        eid = f"CTRL-{t}"
+        self.assertEqual(z.service.createSimpleEntitlement(simpleEntitlement=[{"entitlementId": {"id": eid}}])
+                         .statusInfo.status, "SUCCESS")
+        psql("UPDATE entitlements SET sold_to = 'a' || chr(1) || 'b' WHERE entitlement_id = :'v1'", eid)
+        c = Client(self.daemon, self.user, path=PATH.replace("/v4/", "/v1/"))
+        r = c.raw(envelope(f"<v4:searchEntitlementRequest><v4:entitlementSearchCriteria><v4:entitlementId>"
+                           f"<v4:value>{eid}</v4:value><v4:searchType>EQUALS</v4:searchType></v4:entitlementId>"
+                           "</v4:entitlementSearchCriteria><v4:batchSize>1</v4:batchSize></v4:searchEntitlementRequest>",
+                           ns="urn:v1.webservices.operations.flexnet.com"))
+        self.assertEqual(r.status, 500, r.body)
+        self.assertEqual(r.faultcode, "SOAP-ENV:Server", r.body)
+        self.assertNotIn(b"lastModifiedDateTime", r.body)
+        psql("DELETE FROM line_items WHERE entitlement_id IN (SELECT id FROM entitlements WHERE entitlement_id = :'v1')",
+             eid)
+        psql("DELETE FROM entitlements WHERE entitlement_id = :'v1'", eid)
+
     def test_served_trees_differ_as_expected(self):
         with open(os.path.join(os.path.dirname(__file__), "versions_expected.txt")) as f:
             expected = [line.strip() for line in f if line.strip() and not line.startswith("#")]

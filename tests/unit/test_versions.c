@@ -14,7 +14,9 @@ extern const size_t ent_xsd_marked_len;
     "xmlns:f=\"" ns "\"><e:Body>"
 #define ENV_TAIL "</e:Body></e:Envelope>\n"
 #define NS1 "urn:v1.webservices.operations.flexnet.com"
+#define NS2 "urn:v2.webservices.operations.flexnet.com"
 #define NS3 "urn:v3.webservices.operations.flexnet.com"
+#define NS4 "urn:v4.webservices.operations.flexnet.com"
 
 static versions_t *vs;
 
@@ -78,7 +80,7 @@ static void test_old_names_become_v4s(void)
 static void test_undeclared_elements_are_refused(void)
 {
     check_request(2,
-                  ENV_HEAD(NS1) "<f:getEntitlementCountRequest><f:queryParams><f:accountUnitName><f:value>a"
+                  ENV_HEAD(NS2) "<f:getEntitlementCountRequest><f:queryParams><f:accountUnitName><f:value>a"
                                 "</f:value><f:searchType>EQUALS</f:searchType></f:accountUnitName></f:queryParams>"
                                 "</f:getEntitlementCountRequest>" ENV_TAIL,
                   "malformed request: element <f:accountUnitName> is not expected here");
@@ -88,6 +90,35 @@ static void test_undeclared_elements_are_refused(void)
                   "</f:simpleEntitlement></f:createSimpleEntitlementRequest>" ENV_TAIL,
                   "malformed request: element <f:id> is not expected here");
     check_request(1, "<not xml", "malformed request: not well-formed XML");
+    /* Another version's element inside: gSOAP would take a v4 one. */
+    check_request(2,
+                  ENV_HEAD(NS2) "<f:createSimpleEntitlementRequest><f:simpleEntitlement><f:entitlementId><f:id>E"
+                                "</f:id></f:entitlementId><x:emailTemplateVariation xmlns:x=\"" NS4 "\">W"
+                                "</x:emailTemplateVariation></f:simpleEntitlement></f:createSimpleEntitlementRequest>"
+                  ENV_TAIL,
+                  "wrong namespace: element <x:emailTemplateVariation> is in " NS4 ", the request in " NS2);
+    /* A request in another version's namespace than the path's is left to
+     * the handler, which refuses it for that. */
+    const char *v4 = ENV_HEAD(NS4) "<f:getEntitlementCountRequest><f:queryParams><f:accountUnitName><f:value>a"
+                                   "</f:value><f:searchType>EQUALS</f:searchType></f:accountUnitName></f:queryParams>"
+                                   "</f:getEntitlementCountRequest>" ENV_TAIL;
+    check_request(1, v4, v4);
+}
+
+static void check_name_in(int v, const char *name, const char *want)
+{
+    char out[64] = "";
+    bool found = versions_name_in(vs, v, name, out, sizeof out);
+    CHECK_EQ_STR(found ? out : "(none)", want);
+}
+
+static void test_names_in_messages(void)
+{
+    check_name_in(1, "accountUnit", "organizationUnit");
+    check_name_in(2, "accountUnitName", "organizationUnitName");
+    check_name_in(3, "accountUnit", "(none)");
+    check_name_in(1, "id", "(none)"); /* "name" only under accountUnit */
+    check_name_in(1, "entitlementId", "(none)");
 }
 
 static void test_answers_in_the_versions_trees(void)
@@ -135,4 +166,5 @@ void register_versions_tests(void)
     CU_add_test(s, "elements a version does not declare", test_undeclared_elements_are_refused);
     CU_add_test(s, "answers in the version's trees", test_answers_in_the_versions_trees);
     CU_add_test(s, "which trees differ", test_which_trees_differ);
+    CU_add_test(s, "names in messages", test_names_in_messages);
 }
