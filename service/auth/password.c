@@ -291,7 +291,7 @@ static auth_verdict_t auth__check(struct auth *a, const char *user, const char *
     db_conn_t *c = NULL;
     int rc;
 
-    if ((rc = db_pool_acquire(a->pool, &c)) != ENT_OK) {
+    if (db_pool_acquire(a->pool, &c) != ENT_OK) {
         *why = "the user store cannot be reached";
         return AUTH_UNAVAILABLE;
     }

@@ -16,6 +16,7 @@
 #include "../core/config.h"
 #include "../core/log.h"
 #include "../core/password.h"
+#include "../core/utf8.h"
 #include "../db/auth_store.h"
 #include "../db/pool.h"
 #include "../db/query.h"
@@ -80,7 +81,7 @@ static const char *ctl_option(int argc, char **argv, const char *opt, const char
  * SOAP interface follow, so whatever the CLI creates can be named there. */
 static bool ctl_name_ok(const char *what, const char *s)
 {
-    if (s[0] == '\0' || strlen(s) > MODEL_MAX_ID_CHARS || !lc_xml_text_valid(s, strlen(s))) {
+    if (s[0] == '\0' || strlen(s) > MODEL_MAX_ID_CHARS || !utf8_xml_valid(s, strlen(s))) {
         fprintf(stderr, "entitlementctl: %s must be 1..255 characters of UTF-8 that XML allows (no control "
                         "characters but tab and newlines)\n", what);
         return false;
@@ -161,9 +162,9 @@ static int ctl_token(int argc, char **argv, db_conn_t *c)
         char token[AUTH_TOKEN_LEN + 1];
         unsigned char hash[32];
         long long id = 0;
-        if ((tenant == NULL) == (user == NULL))
-            return ctl_fail("%s", "usage: token add --tenant T | --user NAME (one of them)");
         const char *name = tenant ? tenant : user;
+        if (name == NULL || (tenant != NULL && user != NULL))
+            return ctl_fail("%s", "usage: token add --tenant T | --user NAME (one of them)");
         if (!ctl_name_ok(tenant ? "tenant" : "user name", name))
             return 1;
         if (!lc_id_valid(name, &why))

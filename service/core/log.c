@@ -1,5 +1,7 @@
 #include "log.h"
 
+#include "quote.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -52,9 +54,11 @@ void log_write(log_level_t level, const char *fmt, ...)
     n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
     n += (size_t)snprintf(line + n, sizeof line - n, ".%03ldZ %s [%s] ", (long)(tv.tv_usec / 1000),
                           log__names[level], log_request_id());
+    /* Made text on one line: a client's value quoted in a message can
+     * neither break the line nor forge another. */
     va_start(ap, fmt);
-    if (n < sizeof line)
-        vsnprintf(line + n, sizeof line - n, fmt, ap);
+    if (n + 1 < sizeof line)
+        quote_vformat(line + n, sizeof line - n - 1, fmt, ap);
     va_end(ap);
     /* One fputs per line keeps lines of concurrent workers whole. */
     n = strlen(line);

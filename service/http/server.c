@@ -394,7 +394,7 @@ void http_set_route(http_exchange_t *x, const char *route)
 static size_t server__refusal(const http_front_t *f, char *buf, size_t len, int status, const char *msg,
                               const char *rid)
 {
-    char body[1536];
+    char body[2048];
     const char *ctype = "text/plain; charset=utf-8";
     size_t bl = f->error_body ? f->error_body(status, msg, body, sizeof body, &ctype) : 0;
     if (f->error_body == NULL)
@@ -1092,11 +1092,21 @@ static int server__listen(const ent_config_t *cfg, int *fd_out, int *port_out)
         return ENT_EIO;
     }
     freeaddrinfo(res);
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    getsockname(fd, (struct sockaddr *)&ss, &sl);
-    *port_out = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                               : ((struct sockaddr_in *)&ss)->sin_port);
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+        struct sockaddr_storage ss;
+    } addr;
+    /* Zeroed: scan-build does not model getsockname filling it. */
+    memset(&addr, 0, sizeof addr);
+    socklen_t sl = sizeof addr;
+    if (getsockname(fd, &addr.sa, &sl) != 0) {
+        log_error("cannot read the listening address: %s", strerror(errno));
+        close(fd);
+        return ENT_EIO;
+    }
+    *port_out = ntohs(addr.sa.sa_family == AF_INET6 ? addr.in6.sin6_port : addr.in.sin_port);
     *fd_out = fd;
     return ENT_OK;
 }

@@ -154,7 +154,7 @@ static void runner__run_kind(db_conn_t *c, const char *claimer, const job_kind_t
         outcomes[i] = JOB_RETRY;
     /* The workers' connections commit without waiting for the disk (a
      * claim lost in a crash is a job claimed again); the work is durable. */
-    if ((rc = db_begin_durable(c)) != ENT_OK) {
+    if (db_begin_durable(c) != ENT_OK) {
         for (size_t i = 0; i < n; i++)
             runner__retry(c, claimer, k, &jobs[i], false, "the database cannot be reached");
         return;

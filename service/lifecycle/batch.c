@@ -198,9 +198,9 @@ static lc_outcome_t lc__batch_unit(const lc_ctx_t *ctx, lc_op_t op, const model_
     const char *kind = op == LC_UPGRADE ? "UPGRADE" : "UPSELL";
     const store_entitlement_t *ent = NULL;
     size_t n_undo = 0, first_row = *n_rows;
-    lc_outcome_t o = lc__ok();
+    lc_outcome_t o = lc__result_init(ctx, unit, res);
 
-    if ((o = lc__result_init(ctx, unit, res)).reason != REASON_OK)
+    if (o.reason != REASON_OK)
         return o;
     if (unit->has_entitlement &&
         ((ent = lc__find_ent(s, &unit->entitlement)) == NULL || !lc_ref_agrees(&unit->entitlement, ent->entitlement_id)))
@@ -238,13 +238,7 @@ static lc_outcome_t lc__batch_unit(const lc_ctx_t *ctx, lc_op_t op, const model_
         }
         const store_product_t *prod = lc__find_product(s, &ch->item.product);
         if (prod == NULL) {
-            const model_product_ref_t *p = &ch->item.product;
-            if (p->name != NULL)
-                o = lc_fail(ctx, REASON_PRODUCT_NOT_FOUND, "no product '%.255s' version '%.255s'", p->name,
-                            p->version ? p->version : "");
-            else
-                o = lc_fail(ctx, REASON_PRODUCT_NOT_FOUND, "no product with uniqueId '%.255s'",
-                            p->unique_id ? p->unique_id : "");
+            o = lc__product_fail(ctx, &ch->item.product);
             break;
         }
         if (!lc__related(s, parent->product_id, prod->id)) {
@@ -262,7 +256,7 @@ static lc_outcome_t lc__batch_unit(const lc_ctx_t *ctx, lc_op_t op, const model_
             break;
         }
         if (lc__exists(s, aid) || lc__claimed(claimed, aid)) {
-            o = lc_fail(ctx, REASON_ACTIVATION_ID_EXISTS, "activationId '%.255s' is already in use", aid);
+            o = lc_fail(ctx, REASON_ACTIVATION_ID_EXISTS, "activationId '%s' is already in use", aid);
             break;
         }
         undo[n_undo++] = (lc_undo_t){idx, parent->count, parent->state, touched[idx]};

@@ -7,18 +7,20 @@
 #include "../core/ids.h"
 #include "../core/log.h"
 #include "../db/query.h"
+#include "../core/quote.h"
 #include "../db/store.h"
 #include "lifecycle_int.h"
 
-/* Longest message we put after a reason code; identifiers are cut to fit. */
-#define LC_MAX_REASON 600
+/* Longest message we put after a reason code: a longer one is cut, on a
+ * character boundary and marked (quote_vformat). */
+#define LC_MAX_REASON 2048
 
 lc_outcome_t lc_fail(const lc_ctx_t *ctx, lc_reason_t reason, const char *fmt, ...)
 {
     char msg[LC_MAX_REASON];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    quote_vformat(msg, sizeof msg, fmt, ap);
     va_end(ap);
     lc_outcome_t o = {reason, ent_sprintf(ctx->alloc, "%s: %s", lc_reason_code(reason), msg)};
     return o;
@@ -30,33 +32,22 @@ lc_outcome_t lc__ok(void)
     return o;
 }
 
-/* s for a reason: hostile input may be long, so it is cut (on a character
- * boundary) at len - 1 bytes. */
-static const char *lc__cut(const char *s, char *buf, size_t len)
+const char *lc__quote(const char *s, char buf[LC_QUOTE_SIZE])
 {
-    size_t n = strlen(s);
-    if (n >= len) {
-        n = len - 1;
-        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-            n--;
-    }
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    return buf;
+    return quote_value(buf, LC_QUOTE_SIZE, s ? s : "", s ? strlen(s) : 0, MODEL_MAX_ID_CHARS);
 }
 
 lc_outcome_t lc__ref_fail(const lc_ctx_t *ctx, lc_reason_t reason, const char *what, const char *key_name,
                           const model_ref_t *ref, const char *found_key)
 {
-    char uid[256], key[256], found[256];
+    char uid[LC_QUOTE_SIZE], key[LC_QUOTE_SIZE], found[LC_QUOTE_SIZE];
     bool by_uid = lc_ref_by_unique_id(ref);
     if (found_key != NULL)
         return lc_fail(ctx, reason, "uniqueId '%s' and %s '%s' do not name the same %s (uniqueId '%s' is %s '%s')",
-                       lc__cut(ref->unique_id, uid, sizeof uid), key_name,
-                       lc__cut(ref->key ? ref->key : "", key, sizeof key), what, uid, key_name,
-                       lc__cut(found_key, found, sizeof found));
+                       lc__quote(ref->unique_id, uid), key_name, lc__quote(ref->key, key), what, uid, key_name,
+                       lc__quote(found_key, found));
     return lc_fail(ctx, reason, "no %s with %s '%s'", what, by_uid ? "uniqueId" : key_name,
-                   by_uid ? lc__cut(ref->unique_id, uid, sizeof uid) : lc__cut(ref->key ? ref->key : "", key, sizeof key));
+                   by_uid ? lc__quote(ref->unique_id, uid) : lc__quote(ref->key, key));
 }
 
 /* What to look an object up by: its uniqueId when ref has one, else its
@@ -112,11 +103,18 @@ static int lc__find_entitlement(const lc_ctx_t *ctx, db_conn_t *c, const model_r
     return lc__agree(ctx, ref, rc, rc == ENT_OK ? out->entitlement_id : NULL, true, fail);
 }
 
-/* A printable name for an identifier in a reason: hostile input may be
- * long, so it is cut (on a character boundary) at 255 bytes. */
-const char *lc__name(const model_ref_t *ref, char *buf, size_t len)
+lc_outcome_t lc__product_fail(const lc_ctx_t *ctx, const model_product_ref_t *p)
 {
-    return lc__cut(ref->key && ref->key[0] ? ref->key : ref->unique_id ? ref->unique_id : "", buf, len);
+    char name[LC_QUOTE_SIZE], version[LC_QUOTE_SIZE];
+    if (p->name != NULL)
+        return lc_fail(ctx, REASON_PRODUCT_NOT_FOUND, "no product '%s' version '%s'", lc__quote(p->name, name),
+                       lc__quote(p->version, version));
+    return lc_fail(ctx, REASON_PRODUCT_NOT_FOUND, "no product with uniqueId '%s'", lc__quote(p->unique_id, name));
+}
+
+const char *lc__name(const model_ref_t *ref, char buf[LC_QUOTE_SIZE])
+{
+    return lc__quote(ref->key && ref->key[0] ? ref->key : ref->unique_id, buf);
 }
 
 /* The connection went while the COMMIT was on its way: the unit may or may
@@ -155,9 +153,9 @@ lc_outcome_t lc__activation_id(const lc_ctx_t *ctx, const model_line_item_t *ite
     if (item->activation_id != NULL && !item->auto_generate) {
         if (!lc_id_valid(item->activation_id, &why)) {
             model_ref_t r = {NULL, item->activation_id};
-            char name[256];
+            char name[LC_QUOTE_SIZE];
             return lc_fail(ctx, REASON_INVALID_ACTIVATION_ID, "activationId '%s' %s",
-                           lc__name(&r, name, sizeof name), why);
+                           lc__name(&r, name), why);
         }
         *out = (char *)item->activation_id;
         return lc__ok();
@@ -300,11 +298,7 @@ static lc_outcome_t lc__change_try(const lc_ctx_t *ctx, db_conn_t *c, lc_op_t op
             if (*rc == ENT_ENOTFOUND) {
                 *rc = ENT_OK;
                 const model_product_ref_t *p = &item.product;
-                if (p->name != NULL)
-                    return lc_fail(ctx, REASON_PRODUCT_NOT_FOUND, "no product '%.255s' version '%.255s'",
-                                   p->name, p->version ? p->version : "");
-                return lc_fail(ctx, REASON_PRODUCT_NOT_FOUND, "no product with uniqueId '%.255s'",
-                               p->unique_id ? p->unique_id : "");
+                return lc__product_fail(ctx, p);
             }
             if (*rc != ENT_OK)
                 return lc__db_fail(ctx, *rc, "looking up the product");
@@ -337,7 +331,7 @@ static lc_outcome_t lc__change_try(const lc_ctx_t *ctx, db_conn_t *c, lc_op_t op
         *rc = store_insert_line_item(c, &ni, ctx->alloc, &out->new_unique_id);
         if (*rc == ENT_EEXIST) {
             *rc = ENT_OK;
-            return lc_fail(ctx, REASON_ACTIVATION_ID_EXISTS, "activationId '%.255s' is already in use", aid);
+            return lc_fail(ctx, REASON_ACTIVATION_ID_EXISTS, "activationId '%s' is already in use", aid);
         }
         if (*rc != ENT_OK)
             return lc__db_fail(ctx, *rc, "creating the line item");
@@ -482,9 +476,9 @@ static lc_outcome_t lc__create_fn(const lc_ctx_t *ctx, db_conn_t *c, const void 
         eid = generated;
     } else if (!lc_id_valid(eid, &why)) {
         model_ref_t r = {NULL, eid};
-        char name[256];
+        char name[LC_QUOTE_SIZE];
         return lc_fail(ctx, REASON_INVALID_ENTITLEMENT_ID, "entitlementId '%s' %s",
-                       lc__name(&r, name, sizeof name), why);
+                       lc__name(&r, name), why);
     }
 
     if (a->op != CREATE_ONLY) {
@@ -543,21 +537,17 @@ static lc_outcome_t lc__create_fn(const lc_ctx_t *ctx, db_conn_t *c, const void 
         *rc = store_find_product(c, &it->product, 0, NULL, &product_id, NULL);
         if (*rc == ENT_ENOTFOUND) {
             *rc = ENT_OK;
-            if (it->product.name != NULL)
-                return lc_fail(ctx, REASON_PRODUCT_NOT_FOUND, "no product '%.255s' version '%.255s'",
-                               it->product.name, it->product.version ? it->product.version : "");
-            return lc_fail(ctx, REASON_PRODUCT_NOT_FOUND, "no product with uniqueId '%.255s'",
-                           it->product.unique_id ? it->product.unique_id : "");
+            return lc__product_fail(ctx, &it->product);
         }
         if (*rc != ENT_OK)
             return lc__db_fail(ctx, *rc, "looking up the product");
         if (!it->has_count || it->number_of_copies < 1)
-            return lc_fail(ctx, REASON_INVALID_COUNT, "numberOfCopies of line item '%.255s' must be at least 1", aid);
+            return lc_fail(ctx, REASON_INVALID_COUNT, "numberOfCopies of line item '%s' must be at least 1", aid);
         model_state_t item_state = state == STATE_DEPLOYED || e->auto_deploy == OPT_TRUE ? STATE_DEPLOYED
                                                                                           : STATE_DRAFT;
         if (!lc_line_item_state_ok(item_state, state))
             return lc_fail(ctx, REASON_INVALID_STATE,
-                           "line item '%.255s' cannot be added DEPLOYED (autoDeploy) to entitlement '%s', which is "
+                           "line item '%s' cannot be added DEPLOYED (autoDeploy) to entitlement '%s', which is "
                            "%s; add it without autoDeploy, or deploy the entitlement", aid, res->entitlement_id,
                            model_state_name(state));
         store_new_item_t ni = {
@@ -573,7 +563,7 @@ static lc_outcome_t lc__create_fn(const lc_ctx_t *ctx, db_conn_t *c, const void 
         *rc = store_insert_line_item(c, &ni, ctx->alloc, &uid);
         if (*rc == ENT_EEXIST) {
             *rc = ENT_OK;
-            return lc_fail(ctx, REASON_ACTIVATION_ID_EXISTS, "activationId '%.255s' is already in use", aid);
+            return lc_fail(ctx, REASON_ACTIVATION_ID_EXISTS, "activationId '%s' is already in use", aid);
         }
         if (*rc != ENT_OK)
             return lc__db_fail(ctx, *rc, "creating a line item");

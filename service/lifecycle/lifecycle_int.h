@@ -8,15 +8,22 @@
 
 #include <stdbool.h>
 
+#include "../core/quote.h"
 #include "../db/batch.h"
 #include "group.h"
 #include "lifecycle.h"
 
 lc_outcome_t lc__ok(void);
 
-/* A printable name for an identifier in a reason, cut at len - 1 bytes on
- * a character boundary; written into buf. */
-const char *lc__name(const model_ref_t *ref, char *buf, size_t len);
+/* Room for an identifier quoted in a reason (lc__quote). */
+#define LC_QUOTE_SIZE QUOTE_SIZE(MODEL_MAX_ID_CHARS)
+/* s (NULL reads as "") as a reason quotes it: at most MODEL_MAX_ID_CHARS
+ * characters, made text that XML and JSON carry (quote_value). */
+const char *lc__quote(const char *s, char buf[LC_QUOTE_SIZE]);
+/* The name of ref in a reason: its key, else its uniqueId, quoted. */
+const char *lc__name(const model_ref_t *ref, char buf[LC_QUOTE_SIZE]);
+/* PRODUCT_NOT_FOUND for the product p names. */
+lc_outcome_t lc__product_fail(const lc_ctx_t *ctx, const model_product_ref_t *p);
 
 /* The reason for an identifier that names nothing (found_key NULL), or
  * for a uniqueId and a business key that name different objects (the

@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "../core/utf8.h"
+
 static const char *const lc__codes[REASON_COUNT_] = {
     [REASON_OK] = "OK",
     [REASON_ENTITLEMENT_NOT_FOUND] = "ENTITLEMENT_NOT_FOUND",
@@ -100,83 +102,6 @@ bool lc_date_parse(const char *s, char day[LC_DATE_LEN + 1])
     return true;
 }
 
-/* Checks UTF-8 and, with xml, that every character is one XML 1.0 allows. */
-static bool lc__utf8_scan(const char *str, size_t len, bool xml)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
-
-    while (i < len) {
-        unsigned c = s[i];
-        size_t n;
-        unsigned cp;
-        if (c < 0x80) {
-            if (xml && c < 0x20 && c != '\t' && c != '\n' && c != '\r')
-                return false;
-            i++;
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            n = 1;
-            cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            n = 2;
-            cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 3;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        for (size_t k = 1; k <= n; k++) {
-            if (i + k >= len || (s[i + k] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        /* Overlong forms, surrogates and values past U+10FFFF. */
-        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
-            (cp >= 0xD800 && cp <= 0xDFFF) || (xml && (cp == 0xFFFE || cp == 0xFFFF)))
-            return false;
-        i += n + 1;
-    }
-    return true;
-}
-
-bool lc_utf8_valid(const char *str, size_t len)
-{
-    return lc__utf8_scan(str, len, false);
-}
-
-bool lc_xml_text_valid(const char *str, size_t len)
-{
-    return lc__utf8_scan(str, len, true);
-}
-
-/* The code point of the UTF-8 sequence at s (valid UTF-8), and its length
- * in *n. */
-static unsigned lc__code_point(const unsigned char *s, size_t *n)
-{
-    if (s[0] < 0x80) {
-        *n = 1;
-        return s[0];
-    }
-    if (s[0] < 0xE0) {
-        *n = 2;
-        return ((s[0] & 0x1Fu) << 6) | (s[1] & 0x3Fu);
-    }
-    if (s[0] < 0xF0) {
-        *n = 3;
-        return ((s[0] & 0x0Fu) << 12) | ((s[1] & 0x3Fu) << 6) | (s[2] & 0x3Fu);
-    }
-    *n = 4;
-    return ((s[0] & 0x07u) << 18) | ((s[1] & 0x3Fu) << 12) | ((s[2] & 0x3Fu) << 6) | (s[3] & 0x3Fu);
-}
-
-/* C0 controls, DEL, C1 controls, and the line and paragraph separators. */
-static bool lc__is_control(unsigned cp)
-{
-    return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029;
-}
-
 /* Unicode White_Space that is not a control character: spaces a client
  * may send for "nothing". */
 static bool lc__is_space(unsigned cp)
@@ -194,15 +119,16 @@ bool lc_id_valid(const char *id, const char **why)
         return false;
     }
     len = strlen(id);
-    if (!lc_utf8_valid(id, len)) {
+    if (!utf8_valid(id, len)) {
         *why = "is not valid UTF-8";
         return false;
     }
     for (size_t i = 0, n; i < len; i += n) {
-        unsigned cp = lc__code_point((const unsigned char *)id + i, &n);
+        unsigned cp = 0;
+        n = utf8_decode(id + i, len - i, &cp); /* not 0: the id is valid UTF-8 */
         chars++;
         spaces += lc__is_space(cp);
-        if (lc__is_control(cp)) {
+        if (utf8_is_control(cp)) {
             *why = "contains a control character";
             return false;
         }

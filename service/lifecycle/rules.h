@@ -66,13 +66,6 @@ bool lc_id_valid(const char *id, const char **why);
  * (YYYY-MM-DD) to day and returns true, or returns false. */
 bool lc_date_parse(const char *s, char day[LC_DATE_LEN + 1]);
 
-/* True when s is valid UTF-8 (no overlong forms or surrogates). */
-bool lc_utf8_valid(const char *s, size_t len);
-
-/* True when s is valid UTF-8 of characters XML 1.0 allows (no C0 controls
- * but tab, LF and CR; no U+FFFE, U+FFFF): text every SOAP answer can carry. */
-bool lc_xml_text_valid(const char *s, size_t len);
-
 /* Whether an identifier names by uniqueId when it has one (the business
  * key is then only checked against what the uniqueId names). */
 bool lc_ref_by_unique_id(const model_ref_t *ref);

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../core/quote.h"
+#include "../core/utf8.h"
 #include "../lifecycle/rules.h"
 
 bool fv_fail(fv_t *v, const char *fmt, ...)
@@ -12,7 +14,7 @@ bool fv_fail(fv_t *v, const char *fmt, ...)
     if (v->bad)
         return false;
     va_start(ap, fmt);
-    vsnprintf(v->msg, sizeof v->msg, fmt, ap);
+    quote_vformat(v->msg, sizeof v->msg, fmt, ap);
     va_end(ap);
     v->bad = true;
     return false;
@@ -28,7 +30,7 @@ bool fv_text_ok(const char *s, size_t n, size_t max, fv_text_t kind, const char 
     size_t chars = 0;
     /* JSON strings are UTF-8 already (jansson checks); paths, queries and
      * headers are bytes. */
-    if (!lc_utf8_valid(s, n)) {
+    if (!utf8_valid(s, n)) {
         *why = "is not valid UTF-8";
         return false;
     }

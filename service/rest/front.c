@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../core/log.h"
+#include "../core/quote.h"
 #include "rest_int.h"
 
 typedef struct rest_route {
@@ -112,7 +113,9 @@ static void rest__serve(void *state, http_exchange_t *x)
 /* The body of a refusal the server makes for a REST path. */
 static size_t rest__error_body(int status, const char *message, char *buf, size_t cap, const char **content_type)
 {
-    json_t *o = json_pack("{s:s, s:i}", "message", message, "status", status);
+    char text[256];
+    quote_format(text, sizeof text, "%s", message);
+    json_t *o = json_pack("{s:s, s:i}", "message", text, "status", status);
     size_t n = 0;
     *content_type = "application/json; charset=utf-8";
     if (o != NULL) {

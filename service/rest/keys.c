@@ -105,7 +105,8 @@ void keys_put(rest_ctx_t *c)
         fv_fail(&v, "publicKey: must be the base64 of a DER SubjectPublicKeyInfo");
     if (!v.bad && jwt_key_from_der(der, dlen, &key) != ENT_OK)
         fv_fail(&v, "publicKey: must be an RSA key of at least %d bits or an EC key on P-256", JWT_RSA_MIN_BITS);
-    if (v.bad) {
+    /* A required field fv_string did not find has marked v bad. */
+    if (v.bad || publisher == NULL) {
         rest_error(c, 400, NULL, "%s", v.msg);
         goto out;
     }

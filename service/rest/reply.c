@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../core/log.h"
+#include "../core/quote.h"
 #include "rest_int.h"
 
 #define REPLY_JSON "application/json; charset=utf-8"
@@ -41,7 +42,7 @@ void rest_error(rest_ctx_t *c, int status, const char *extra_headers, const char
     char msg[512], extra[256];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    quote_vformat(msg, sizeof msg, fmt, ap);
     va_end(ap);
     snprintf(extra, sizeof extra, "%s%s", extra_headers ? extra_headers : "",
              status == 503 ? "Retry-After: 1\r\n" : "");

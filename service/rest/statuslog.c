@@ -153,7 +153,8 @@ void statuslog_post(rest_ctx_t *c)
     json_t *p = json_is_object(body) ? json_object_get(body, "publisherName") : NULL;
     if (!statuslog__verify(c, token, tlen, json_is_string(p) ? json_string_value(p) : NULL, &who))
         goto out;
-    if (!statuslog__fields(&v, body, &fields, &publisher)) {
+    /* (publisher is set whenever the fields pass: publisherName is required.) */
+    if (!statuslog__fields(&v, body, &fields, &publisher) || publisher == NULL) {
         rest_error(c, 400, NULL, "%s", v.msg);
         goto out;
     }

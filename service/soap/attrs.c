@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../core/log.h"
+#include "../core/quote.h"
 #include "convert.h"
 
 /* Longest part of a refused value quoted back in a reason. */
@@ -109,7 +110,7 @@ static void attrs__invalid(attrs__in_t *b, const char *fmt, ...)
     if (*b->invalid != NULL)
         return;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    quote_vformat(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if ((*b->invalid = soap_strdup(b->soap, msg)) == NULL)
         attrs__oom(b);
@@ -120,21 +121,22 @@ static void attrs__invalid(attrs__in_t *b, const char *fmt, ...)
  * searched for. */
 static void attrs__check_name(attrs__in_t *b, const char *list, const char *name)
 {
-    size_t chars = 0, spaces = 0, quoted = 0;
+    size_t chars = 0, spaces = 0;
     const unsigned char *p = (const unsigned char *)(name != NULL ? name : "");
     for (size_t i = 0; p[i] != '\0'; i++) {
         if ((p[i] & 0xC0) == 0x80)
             continue; /* a continuation byte: the same character */
-        if (chars == ATTRS_MAX_QUOTED)
-            quoted = i; /* the quote ends on a character boundary */
         chars++;
         spaces += p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r';
     }
     if (chars == spaces)
         attrs__invalid(b, "%s/attributeName is empty", list);
-    else if (chars > ATTRS_MAX_NAME_CHARS)
-        attrs__invalid(b, "%s/attributeName '%.*s...' is longer than %d characters", list, (int)quoted,
-                       (const char *)p, ATTRS_MAX_NAME_CHARS);
+    else if (chars > ATTRS_MAX_NAME_CHARS) {
+        char q[QUOTE_SIZE(ATTRS_MAX_QUOTED)];
+        attrs__invalid(b, "%s/attributeName '%s' is longer than %d characters", list,
+                       quote_value(q, sizeof q, (const char *)p, strlen((const char *)p), ATTRS_MAX_QUOTED),
+                       ATTRS_MAX_NAME_CHARS);
+    }
 }
 
 /* attribute elements of an attributeDescriptorDataType, as an array. */

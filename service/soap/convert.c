@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/quote.h"
 #include "attrs.h"
 #include "soap_int.h"
 
@@ -42,9 +43,11 @@ int convert_integer(struct soap *soap, const char *element, const char *text, bo
     long long v = strtoll(text, &end, 10);
     while (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')
         end++;
-    if (end == text || *end != '\0' || errno == ERANGE || text[0] == '\0')
-        return soap_client_fault(soap, "%s: '%.64s' is not an integer%s", element, text,
+    if (end == text || *end != '\0' || errno == ERANGE || text[0] == '\0') {
+        char q[QUOTE_SIZE(QUOTE_MAX_CHARS)];
+        return soap_client_fault(soap, "%s: '%s' is not an integer%s", element, quote_str(q, sizeof q, text),
                                  errno == ERANGE ? " in range" : "");
+    }
     *has = true;
     *out = v;
     return SOAP_OK;
@@ -59,9 +62,6 @@ opt_bool_t convert_bool(const enum xsd__boolean *b)
 
 static const char *const convert__units[] = {"DAYS", "WEEKS", "MONTHS", "YEARS"};
 
-/* Longest part of a refused value quoted back in a reason. */
-#define CONVERT_MAX_QUOTED 64
-
 int convert_day(struct soap *soap, const char *element, const char *in, const char **out)
 {
     char day[LC_DATE_LEN + 1];
@@ -74,14 +74,8 @@ int convert_day(struct soap *soap, const char *element, const char *in, const ch
     }
     /* A value of the wrong type, as gSOAP refuses a wrong integer: a
      * failed unit would echo it back, and the answer would not be valid. */
-    size_t n = strlen(in);
-    if (n > CONVERT_MAX_QUOTED) { /* cut hostile input on a character boundary */
-        n = CONVERT_MAX_QUOTED;
-        while (n > 0 && ((unsigned char)in[n] & 0xC0) == 0x80)
-            n--;
-    }
-    return soap_client_fault(soap, "%s: '%.*s%s' is not a valid date (YYYY-MM-DD)", element, (int)n, in,
-                             n < strlen(in) ? "..." : "");
+    char q[QUOTE_SIZE(QUOTE_MAX_CHARS)];
+    return soap_client_fault(soap, "%s: '%s' is not a valid date (YYYY-MM-DD)", element, quote_str(q, sizeof q, in));
 }
 
 int convert_line_item(struct soap *soap, const struct fnp__createEntitlementLineItemDataType *in,

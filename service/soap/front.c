@@ -14,6 +14,7 @@
 
 #include "../core/log.h"
 #include "../core/metrics.h"
+#include "../core/quote.h"
 #include "soap_int.h"
 #include "validate.h"
 #include "versions.h"
@@ -39,10 +40,10 @@ static void server__fault_version(struct soap *soap)
 
 int soap_client_fault(struct soap *soap, const char *fmt, ...)
 {
-    char msg[512];
+    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    quote_vformat(msg, sizeof msg, fmt, ap);
     va_end(ap);
     server__fault_version(soap);
     return soap_sender_fault(soap, msg, NULL);
@@ -50,8 +51,10 @@ int soap_client_fault(struct soap *soap, const char *fmt, ...)
 
 int soap_unavailable_fault(struct soap *soap, const char *msg)
 {
+    char text[1024];
     server__fault_version(soap);
-    soap_receiver_fault(soap, msg, NULL);
+    quote_format(text, sizeof text, "%s", msg);
+    soap_receiver_fault(soap, text, NULL);
     return 503;
 }
 
@@ -266,13 +269,14 @@ static int server__read_error(struct soap *soap)
 
 /* The body of a refusal: a SOAP 1.1 fault (Client, or Server for 503: the
  * request may be sent again as it is).
- * The message is ours (static texts and numbers) but escaped all the
- * same. */
+ * The message is ours (static texts and numbers) but made text and escaped
+ * all the same. */
 static size_t front__error_body(int status, const char *msg, char *buf, size_t cap, const char **ctype)
 {
-    char esc[512];
+    char text[256], esc[sizeof text * 5]; /* "&amp;" is the longest escape */
     size_t o = 0;
-    for (const char *p = msg; *p && o + 7 < sizeof esc; p++) {
+    quote_format(text, sizeof text, "%s", msg);
+    for (const char *p = text; *p; p++) {
         const char *e = *p == '<' ? "&lt;" : *p == '>' ? "&gt;" : *p == '&' ? "&amp;" : NULL;
         if (e != NULL) {
             memcpy(esc + o, e, strlen(e));
@@ -297,7 +301,7 @@ static size_t front__error_body(int status, const char *msg, char *buf, size_t c
  * gSOAP) and closes the connection after it. */
 static void front__refuse(soap_worker_t *w, int status, const char *msg)
 {
-    char body[1536], extra[64] = "";
+    char body[2048], extra[64] = ""; /* holds any front__error_body */
     const char *ctype;
     size_t n = front__error_body(status, msg, body, sizeof body, &ctype);
     if (status == 405)

@@ -96,7 +96,7 @@ int __fnp__createSimpleEntitlement(struct soap *soap, struct fnp__createSimpleEn
         return rc;
 
     for (size_t i = 0; i < n; i++) {
-        model_created_t res;
+        model_created_t res = {0};
         lc_outcome_t o;
         if (req->simpleEntitlement[i].__sizemaintenanceLineItems > 0)
             /* Not kept by this service: refused rather than lost. */
@@ -104,8 +104,7 @@ int __fnp__createSimpleEntitlement(struct soap *soap, struct fnp__createSimpleEn
         else if (ents[i].invalid != NULL)
             o = lc_fail(&ctx, REASON_INVALID_REQUEST, "%s", ents[i].invalid);
         else if (unit_dup[i])
-            o = lc_fail(&ctx, REASON_DUPLICATE_IN_REQUEST,
-                        "activationId '%.255s' appears more than once in the request", dup_id[i]);
+            o = ops_duplicate(&ctx, dup_id[i]);
         else
             o = lc_create_entitlement(&ctx, op, &ents[i], &res);
         if (o.reason == REASON_DATABASE_UNAVAILABLE && ok == 0 && fl->__sizefailedSimpleEntitlement == 0)

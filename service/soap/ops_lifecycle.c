@@ -81,8 +81,7 @@ static int ops__run(struct soap *soap, lc_ctx_t *ctx, lc_op_t op, ops_batch_t *b
         if (b->units[i].invalid != NULL)
             b->outcomes[i] = lc_fail(ctx, REASON_INVALID_REQUEST, "%s", b->units[i].invalid);
         else if (unit_dup[i])
-            b->outcomes[i] = lc_fail(ctx, REASON_DUPLICATE_IN_REQUEST,
-                                     "activationId '%.255s' appears more than once in the request", dup_id[i]);
+            b->outcomes[i] = ops_duplicate(ctx, dup_id[i]);
     }
     if (op == LC_RENEW) {
         for (size_t i = 0; i < b->n; i++) {

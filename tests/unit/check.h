@@ -38,5 +38,6 @@ void register_ids_tests(void);
 void register_base64_tests(void);
 void register_jwt_tests(void);
 void register_versions_tests(void);
+void register_quote_tests(void);
 
 #endif

@@ -1,0 +1,121 @@
+"""What a supervisor relies on, with the real daemon and the files in
+docker/: the exit statuses it reads (0 after SIGTERM, 1 when the database
+cannot be reached at start, 2 for a bad setting, a signal on a crash), that
+a daemon started again right after a crash binds its port at once, that
+systemd accepts docker/entitlementd.service and restarts on exactly those
+failures, and that docker/compose.yaml restarts both of its services."""
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import unittest
+
+import yaml
+
+from harness import DAEMON, ROOT, Client, Daemon, make_user
+from builders import search_body
+
+UNIT = os.path.join(ROOT, "docker", "entitlementd.service")
+COMPOSE = os.path.join(ROOT, "docker", "compose.yaml")
+
+
+def unit_settings():
+    """{(section, key): value} of the unit file, comments left out."""
+    out, section = {}, None
+    with open(UNIT, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith("["):
+                section = line.strip("[]")
+                continue
+            key, _, value = line.partition("=")
+            out[(section, key)] = value
+    return out
+
+
+class ExitStatuses(unittest.TestCase):
+    def run_daemon(self, **env):
+        full = dict(os.environ, ENTITLEMENTD_PORT="0", **env)
+        return subprocess.run([DAEMON], env=full, capture_output=True, text=True, timeout=60)
+
+    def test_a_bad_setting_exits_2(self):
+        r = self.run_daemon(ENTITLEMENTD_WORKERS="many")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("ENTITLEMENTD_WORKERS", r.stderr)
+
+    def test_an_unreachable_database_at_start_exits_1(self):
+        r = self.run_daemon(DATABASE_URL="postgresql://127.0.0.1:1/none", ENTITLEMENTD_DB_CONNECT_TIMEOUT="1")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("cannot migrate the database", r.stderr)
+
+    def test_sigterm_exits_0_and_a_crash_is_a_signal_then_the_port_binds_again(self):
+        d = Daemon().start()
+        user = make_user()
+        c = Client(d, user)
+        self.assertEqual(c.call(search_body()).status_text, "SUCCESS")
+        # A crash with a client connected: what Restart=on-failure and
+        # restart: unless-stopped restart.
+        d.proc.send_signal(signal.SIGSEGV)
+        self.assertEqual(d.proc.wait(timeout=30), -signal.SIGSEGV)
+        d.proc = None
+        c.close()
+        # Started again on the same port straight away (SO_REUSEADDR: the
+        # crashed daemon's connections in TIME_WAIT do not hold the port).
+        again = Daemon()
+        again.port = d.port
+        again.env["ENTITLEMENTD_PORT"] = str(d.port)
+        again.start()
+        c = Client(again, user)
+        self.assertEqual(c.call(search_body()).status_text, "SUCCESS")
+        c.close()
+        self.assertEqual(again.stop(), 0, again.read_log()[-2000:])
+
+
+class SystemdUnit(unittest.TestCase):
+    def test_restarts_on_failure_but_not_for_a_bad_setting(self):
+        s = unit_settings()
+        self.assertEqual(s[("Service", "Restart")], "on-failure")
+        self.assertEqual(s[("Service", "RestartPreventExitStatus")], "2")  # see ExitStatuses
+        self.assertEqual(s[("Service", "KillSignal")], "SIGTERM")
+        self.assertEqual(s[("Service", "ExecStart")], "/usr/local/bin/entitlementd")
+        self.assertEqual(s[("Install", "WantedBy")], "multi-user.target")
+
+    def test_systemd_accepts_the_unit(self):
+        analyze = shutil.which("systemd-analyze")
+        self.assertIsNotNone(analyze, "systemd-analyze (package systemd) is missing")
+        with tempfile.TemporaryDirectory() as tmp:
+            # The built binary in place of the installed one; the
+            # environment file made optional (it is the operator's).
+            with open(UNIT, encoding="utf-8") as f:
+                text = f.read()
+            text = text.replace("ExecStart=/usr/local/bin/entitlementd", "ExecStart=" + os.path.abspath(DAEMON))
+            text = text.replace("EnvironmentFile=/", "EnvironmentFile=-/")
+            path = os.path.join(tmp, "entitlementd.service")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+            r = subprocess.run([analyze, "verify", path], capture_output=True, text=True, timeout=60)
+        # verify exits 0 on settings it ignores; they are named on stderr.
+        complaints = [l for l in (r.stdout + r.stderr).splitlines() if "entitlementd.service" in l]
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(complaints, [], r.stdout + r.stderr)
+
+
+class Compose(unittest.TestCase):
+    def test_both_services_restart_and_the_daemon_builds_from_the_dockerfile(self):
+        with open(COMPOSE, encoding="utf-8") as f:
+            doc = yaml.safe_load(f)
+        services = doc["services"]
+        self.assertEqual(set(services), {"db", "entitlementd"})
+        for name, svc in services.items():
+            self.assertEqual(svc["restart"], "unless-stopped", name)
+        d = services["entitlementd"]
+        self.assertTrue(os.path.isfile(os.path.join(ROOT, "docker", d["build"]["context"], d["build"]["dockerfile"])))
+        self.assertTrue(d["environment"]["DATABASE_URL"].startswith("postgresql://"))
+        self.assertEqual(d["stop_signal"], "SIGTERM")
+
+
+if __name__ == "__main__":
+    unittest.main()
