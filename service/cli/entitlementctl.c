@@ -21,6 +21,7 @@
 #include "../db/pool.h"
 #include "../db/query.h"
 #include "../db/store.h"
+#include "../db/sub_store.h"
 #include "../lifecycle/rules.h"
 
 /* Longest password read from standard input. */
@@ -46,7 +47,9 @@ static const char *const ctl_usage =
     "                                           or an integration acting as user NAME; the token is\n"
     "                                           printed once, as the last line of standard output\n"
     "  token list                               every token: id, tenant or user, created, revoked\n"
-    "  token revoke ID                          revoke a token at once (every daemon)\n\n"
+    "  token revoke ID                          revoke a token at once (every daemon)\n"
+    "  subscription list                        every subscription: ref, platform, name, owner,\n"
+    "                                           global or not, products, webhook, schedule\n\n"
     "Database: DATABASE_URL, else the embedded cluster under ENTITLEMENTD_HOME (default var/).\n";
 
 static int ctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -197,6 +200,23 @@ static int ctl_token(int argc, char **argv, db_conn_t *c)
         return 0;
     }
     return ctl_fail("%s", "usage: token add --tenant T | --user NAME, token list, token revoke ID");
+}
+
+static void ctl_subscription_row(void *ctx, const char *const *cols)
+{
+    (void)ctx;
+    printf("%s  %s  %s  owner %s%s\n    products: %s\n    webhook: %s  schedule: %s  created %s\n", cols[0], cols[1],
+           cols[2], cols[3], cols[4][0] == 't' ? "  global" : "", cols[5], cols[6][0] ? cols[6] : "none",
+           cols[7][0] ? cols[7] : "on demand", cols[8]);
+}
+
+static int ctl_subscription(int argc, char **argv, db_conn_t *c)
+{
+    if (argc >= 1 && strcmp(argv[0], "list") == 0) {
+        int rc = store_sub_list(c, ctl_subscription_row, NULL);
+        return rc == ENT_OK ? 0 : ctl_fail("cannot list the subscriptions: %s", ent_strerror(rc));
+    }
+    return ctl_fail("%s", "usage: subscription list");
 }
 
 static int ctl_product(int argc, char **argv, db_conn_t *c)
@@ -468,7 +488,7 @@ int main(int argc, char **argv)
         return rc == ENT_OK ? 0 : ctl_fail("migration failed: %s", ent_strerror(rc));
     }
     if (strcmp(argv[1], "user") != 0 && strcmp(argv[1], "product") != 0 && strcmp(argv[1], "entitlement") != 0 &&
-        strcmp(argv[1], "token") != 0) {
+        strcmp(argv[1], "token") != 0 && strcmp(argv[1], "subscription") != 0) {
         fputs(ctl_usage, stderr);
         return 2;
     }
@@ -484,6 +504,8 @@ int main(int argc, char **argv)
         rc = ctl_product(argc - 2, argv + 2, conn);
     else if (strcmp(argv[1], "token") == 0)
         rc = ctl_token(argc - 2, argv + 2, conn);
+    else if (strcmp(argv[1], "subscription") == 0)
+        rc = ctl_subscription(argc - 2, argv + 2, conn);
     else
         rc = ctl_entitlement(argc - 2, argv + 2, conn);
     db_pool_release(pool, conn);

@@ -14,6 +14,7 @@ const char *ent_strerror(int err)
     case ENT_EAUTH: return "authentication failed";
     case ENT_ETIMEDOUT: return "timed out";
     case ENT_EIO: return "input/output error";
+    case ENT_EPERM: return "not permitted";
     case ENT_ERR_LAST_: break;
     }
     return "unknown error";

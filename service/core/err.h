@@ -23,7 +23,8 @@ typedef enum ent_err {
     ENT_EAUTH = -8,      /* credentials missing or wrong */
     ENT_ETIMEDOUT = -9,  /* waited longer than allowed */
     ENT_EIO = -10,       /* system call failed; errno tells more */
-    ENT_ERR_LAST_ = -11
+    ENT_EPERM = -11,     /* the caller may not do this to the object */
+    ENT_ERR_LAST_ = -12
 } ent_err_t;
 
 /* Returns a static, human-readable description of an ent_err_t. */

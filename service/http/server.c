@@ -335,7 +335,12 @@ static int server__head(http_exchange_t *x, int status, const char *content_type
 {
     char head[1024];
     bool close = x->close || x->req.close;
-    int hl = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\nX-Request-Id: %s\r\n"
+    int hl;
+    if (status == 204) /* no body, and so no Content-Length (RFC 9110, 8.6) */
+        hl = snprintf(head, sizeof head, "HTTP/1.1 204 %s\r\nX-Request-Id: %s\r\nConnection: %s\r\n",
+                      http_reason(status), x->request_id, close ? "close" : "keep-alive");
+    else
+        hl = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\nX-Request-Id: %s\r\n"
                       "Connection: %s\r\n",
                       status, http_reason(status), content_type ? "Content-Type: " : "",
                       content_type ? content_type : "", content_type ? "\r\n" : "", n, x->request_id,

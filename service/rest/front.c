@@ -28,6 +28,9 @@ static const rest_route_t rest__routes[] = {
     {"POST", "/dmps/status/4.0.0", device_post},
     {"GET", "/dmps/status/4.0.0/tenants/{tenantId}/devices/{deviceId}", device_get},
     {"GET", "/dmps/status/4.0.0/tenants/{tenantId}/summary", device_summary},
+    {"POST", "/subscriptions/{platformType}", subs_create},
+    {"GET", "/subscriptions/{platformType}/{subscriptionRef}", subs_get},
+    {"DELETE", "/subscriptions/{platformType}/{subscriptionRef}", subs_delete},
 };
 
 #define REST_NROUTES (sizeof rest__routes / sizeof rest__routes[0])

@@ -117,6 +117,11 @@ void device_post(rest_ctx_t *c);
 void device_get(rest_ctx_t *c);
 void device_summary(rest_ctx_t *c);
 
+/* Subscriptions. */
+void subs_create(rest_ctx_t *c);
+void subs_get(rest_ctx_t *c);
+void subs_delete(rest_ctx_t *c);
+
 /* Operations: health, readiness, metrics, the OpenAPI document. */
 void ops_healthz(rest_ctx_t *c);
 void ops_readyz(rest_ctx_t *c);

@@ -1,0 +1,240 @@
+/*
+ * subs.c - subscriptions (section 2 of the REST adapter): an API user
+ * creates, reads and deletes its standing interest in the entitlement
+ * changes of some products.
+ *
+ *   POST   /subscriptions/{platformType}        -> 201 {subscriptionRef, subscriptionProducts}, Location
+ *   GET    /subscriptions/{platformType}/{ref}  -> 200 the subscription (never its secret)
+ *   DELETE /subscriptions/{platformType}/{ref}  -> 204
+ *
+ * The caller is the API user of the Bearer token (entitlementctl token add
+ * --user). It sees the subscriptions it owns and the global ones, and
+ * deletes only its own; any other is a 404, as one that does not exist.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../core/base64.h"
+#include "../core/ids.h"
+#include "../core/log.h"
+#include "../core/quote.h"
+#include "../db/sub_store.h"
+#include "fields.h"
+#include "rest_int.h"
+
+/* Most products one subscription names. */
+#define SUBS_MAX_PRODUCTS 100
+/* Longest webhook URL. */
+#define SUBS_MAX_URL 2048
+/* Standard Webhooks secrets: "whsec_" and the base64 of 24 to 64 bytes. */
+#define SUBS_SECRET_PREFIX "whsec_"
+#define SUBS_SECRET_MIN 24
+#define SUBS_SECRET_MAX 64
+/* Longest schedule: a week. */
+#define SUBS_MAX_MINUTES 10080
+
+static const char subs__www[] = "WWW-Authenticate: Bearer realm=\"entitlementd\"\r\n";
+
+/* The caller: the API user of the request's token. */
+typedef struct subs_caller {
+    char user[STORE_MAX_NAME + 1];
+    store_sub_caller_t who;
+} subs_caller_t;
+
+/* The caller of the request into *me, or answers 401 / 403 / 503 and
+ * returns false. */
+static bool subs__user(rest_ctx_t *c, subs_caller_t *me)
+{
+    const char *v, *token, *why = "no Bearer token";
+    size_t n, len;
+    store_token_t tok;
+    auth_verdict_t verdict = AUTH_DENIED;
+    if (http_header(c->r, "Authorization", &v, &n) && auth_bearer(v, n, &token, &len))
+        verdict = auth_token(c->f->auth, token, len, &tok, &why);
+    if (verdict == AUTH_UNAVAILABLE) {
+        rest_error(c, 503, NULL, "the token store cannot be reached; try again");
+        return false;
+    }
+    if (verdict != AUTH_OK) {
+        log_info("subscriptions: 401: %s", why);
+        rest_error(c, 401, subs__www, "authentication failed: a valid API token is required "
+                                      "(Authorization: Bearer <token>)");
+        return false;
+    }
+    if (tok.username[0] == '\0') {
+        rest_error(c, 403, NULL, "the API token is a device reporter's; subscriptions take an API user's "
+                                 "token (entitlementctl token add --user NAME)");
+        return false;
+    }
+    snprintf(me->user, sizeof me->user, "%s", tok.username);
+    me->who = (store_sub_caller_t){me->user, tok.id};
+    return true;
+}
+
+/* Answers a store error of the caller's request: 401 for a token revoked
+ * since it was remembered, else as rest_db_error. */
+static void subs__fail(rest_ctx_t *c, int rc, const char *what)
+{
+    if (rc == ENT_EAUTH)
+        rest_error(c, 401, subs__www, "authentication failed: the API token has been revoked");
+    else
+        rest_db_error(c, rc, what);
+}
+
+/* The platformType path parameter, or answers 400 and returns NULL. */
+static const char *subs__platform(rest_ctx_t *c)
+{
+    const char *p = c->params[0];
+    if (strcmp(p, "cloud") == 0 || strcmp(p, "containers") == 0)
+        return p;
+    char q[QUOTE_SIZE(QUOTE_MAX_CHARS)];
+    rest_error(c, 400, NULL, "invalid platformType '%s': cloud or containers", quote_str(q, sizeof q, p));
+    return NULL;
+}
+
+/* A webhook URL: http or https, a host, no spaces or controls. */
+static bool subs__url_ok(const char *u)
+{
+    const char *rest = strncasecmp(u, "https://", 8) == 0 ? u + 8 : strncasecmp(u, "http://", 7) == 0 ? u + 7 : NULL;
+    if (rest == NULL || *rest == '\0' || *rest == '/' || *rest == '?' || *rest == '#')
+        return false;
+    for (const char *p = u; *p; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7F)
+            return false;
+    return true;
+}
+
+void subs_create(rest_ctx_t *c)
+{
+    subs_caller_t me;
+    char ref[STORE_SUB_REF_LEN + 1], a[17], b[17];
+    unsigned char secret[SUBS_SECRET_MAX + 2];
+    size_t secret_len = 0, missing = 0;
+    const char *names[SUBS_MAX_PRODUCTS], *versions[SUBS_MAX_PRODUCTS];
+    char *answer = NULL;
+    json_t *body = NULL;
+    db_conn_t *conn = NULL;
+    fv_t v = {0};
+    int rc = ENT_OK;
+
+    const char *platform = subs__platform(c);
+    if (platform == NULL || !subs__user(c, &me) || (body = rest_body(c)) == NULL)
+        goto out;
+    if (!json_is_object(body))
+        fv_fail(&v, "the body must be a JSON object");
+    const char *name = fv_string(&v, body, "", "name", true, FIELDS_MAX_ID, FV_ID);
+    if (name != NULL && name[0] == '\0')
+        fv_fail(&v, "name: must not be empty");
+    json_t *products = fv_array(&v, body, "", "products", true);
+    size_t np = products ? json_array_size(products) : 0;
+    if (products != NULL && (np == 0 || np > SUBS_MAX_PRODUCTS))
+        fv_fail(&v, "products: must hold 1 to %d products", SUBS_MAX_PRODUCTS);
+    for (size_t i = 0; !v.bad && i < np; i++) {
+        char path[32];
+        snprintf(path, sizeof path, "products[%zu]", i);
+        json_t *p = json_array_get(products, i);
+        if (!json_is_object(p)) {
+            fv_fail(&v, "%s: must be an object", path);
+            break;
+        }
+        names[i] = fv_string(&v, p, path, "name", true, FIELDS_MAX_ID, FV_ID);
+        versions[i] = fv_string(&v, p, path, "version", true, FIELDS_MAX_ID, FV_ID);
+        for (size_t k = 0; !v.bad && k < i; k++)
+            if (strcmp(names[k], names[i]) == 0 && strcmp(versions[k], versions[i]) == 0)
+                fv_fail(&v, "%s: the same product as products[%zu]", path, k);
+    }
+    json_t *hook = fv_object(&v, body, "", "webhook", false);
+    const char *url = hook ? fv_string(&v, hook, "webhook", "url", true, SUBS_MAX_URL, FV_ID) : NULL;
+    const char *whsec = hook ? fv_string(&v, hook, "webhook", "secret", true, 200, FV_ID) : NULL;
+    if (url != NULL && !subs__url_ok(url))
+        fv_fail(&v, "webhook.url: must be an http or https URL with a host");
+    if (whsec != NULL && !v.bad) {
+        size_t pl = strlen(SUBS_SECRET_PREFIX), wl = strlen(whsec);
+        if (strncmp(whsec, SUBS_SECRET_PREFIX, pl) != 0 ||
+            b64_decode(whsec + pl, wl - pl, secret, sizeof secret, &secret_len) != ENT_OK ||
+            secret_len < SUBS_SECRET_MIN || secret_len > SUBS_SECRET_MAX)
+            fv_fail(&v, "webhook.secret: must be whsec_ and the base64 of %d to %d bytes", SUBS_SECRET_MIN,
+                    SUBS_SECRET_MAX);
+    }
+    json_int_t minutes = 0;
+    fv_integer(&v, body, "", "scheduleMinutes", false, 1, SUBS_MAX_MINUTES, &minutes);
+    json_t *global = json_is_object(body) ? json_object_get(body, "global") : NULL;
+    if (global != NULL && !json_is_boolean(global))
+        fv_fail(&v, "global: must be true or false");
+    /* A required field fv_string did not find has marked v bad. */
+    if (v.bad || name == NULL) {
+        rest_error(c, 400, NULL, "%s", v.msg);
+        goto out;
+    }
+    if (ids_request_id(a, sizeof a) != ENT_OK || ids_request_id(b, sizeof b) != ENT_OK) {
+        rest_error(c, 500, NULL, "internal error (request %s)", c->r->request_id);
+        goto out;
+    }
+    snprintf(ref, sizeof ref, "sub-%s%s", a, b);
+    store_sub_new_t s = {ref,     platform, name, me.user, me.who.token_id, global != NULL && json_is_true(global),
+                         url,     url ? secret : NULL, secret_len, (int)minutes, names, versions, np};
+    if ((conn = rest_db(c)) == NULL)
+        goto out;
+    rc = store_sub_create(conn, &s, &missing, &answer);
+    if (rc != ENT_OK) {
+        subs__fail(c, rc, "creating a subscription");
+        goto out;
+    }
+    if (missing > 0) {
+        char qn[QUOTE_SIZE(QUOTE_MAX_CHARS)], qv[QUOTE_SIZE(QUOTE_MAX_CHARS)];
+        rest_error(c, 400, NULL, "products[%zu]: no product '%s' version '%s' in the catalog", missing - 1,
+                   quote_str(qn, sizeof qn, names[missing - 1]), quote_str(qv, sizeof qv, versions[missing - 1]));
+        goto out;
+    }
+    log_info("subscription %s created by %s (%zu products)", ref, me.user, np);
+    char extra[128];
+    snprintf(extra, sizeof extra, "Location: /subscriptions/%s/%s\r\n", platform, ref);
+    rest_json(c, 201, json_loads(answer, 0, NULL), extra);
+out:
+    if (conn != NULL)
+        rest_db_release(c, conn, rc);
+    free(answer);
+    json_decref(body);
+}
+
+void subs_get(rest_ctx_t *c)
+{
+    subs_caller_t me;
+    char *answer = NULL;
+    db_conn_t *conn;
+    const char *platform = subs__platform(c);
+    if (platform == NULL || !subs__user(c, &me) || (conn = rest_db(c)) == NULL)
+        return;
+    int rc = store_sub_get(conn, platform, c->params[1], &me.who, &answer);
+    rest_db_release(c, conn, rc);
+    if (rc == ENT_ENOTFOUND)
+        rest_error(c, 404, NULL, "no %s subscription with this subscriptionRef that you can see", platform);
+    else if (rc != ENT_OK)
+        subs__fail(c, rc, "reading a subscription");
+    else
+        rest_json(c, 200, json_loads(answer, 0, NULL), NULL);
+    free(answer);
+}
+
+void subs_delete(rest_ctx_t *c)
+{
+    subs_caller_t me;
+    db_conn_t *conn;
+    const char *platform = subs__platform(c);
+    if (platform == NULL || !subs__user(c, &me) || (conn = rest_db(c)) == NULL)
+        return;
+    int rc = store_sub_delete(conn, platform, c->params[1], &me.who);
+    rest_db_release(c, conn, rc);
+    if (rc == ENT_ENOTFOUND)
+        rest_error(c, 404, NULL, "no %s subscription with this subscriptionRef that you can see", platform);
+    else if (rc == ENT_EPERM)
+        rest_error(c, 403, NULL, "a global subscription is deleted by its owner only");
+    else if (rc != ENT_OK)
+        subs__fail(c, rc, "deleting a subscription");
+    else {
+        log_info("subscription %s deleted by %s", c->params[1], me.user);
+        rest_raw(c, 204, NULL, "", 0);
+    }
+}

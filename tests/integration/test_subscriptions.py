@@ -1,0 +1,180 @@
+"""Subscriptions (the REST adapter's section 2) through the real daemon and
+PostgreSQL: creation by the API user of the token, with products numbered
+in order and a webhook whose secret is stored as its decoded bytes and
+never shown or logged; reading it back; who sees and deletes what (owned,
+global, another user's, another platform); every field of a bad request
+named, with nothing written; 401, 403, 415; and entitlementctl's list.
+Every response is checked against the OpenAPI document."""
+import base64
+import os
+import unittest
+
+from catalog import Catalog
+from harness import DaemonTestCase, ctl, psql, token
+from rest import RestClient, api_token, bearer
+
+SECRET = os.urandom(32)
+WHSEC = "whsec_" + base64.b64encode(SECRET).decode()
+
+
+class SubscriptionsTest(DaemonTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.cat = Catalog()
+        cls.alice = "alice-" + token(6)
+        cls.bob = "bob-" + token(6)
+        cls.alice_token = api_token(user=cls.alice)[1]
+        cls.bob_token = api_token(user=cls.bob)[1]
+
+    def setUp(self):
+        super().setUp()
+        self.a = RestClient(self.daemon, bearer(self.alice_token))
+        self.b = RestClient(self.daemon, bearer(self.bob_token))
+
+    def tearDown(self):
+        self.a.close()
+        self.b.close()
+        super().tearDown()
+
+    def body(self, **over):
+        b = {"name": "Nightly " + token(4), "products": [{"name": self.cat.base[0], "version": self.cat.base[1]},
+                                                          {"name": self.cat.upgrade[0], "version": self.cat.upgrade[1]}],
+             "webhook": {"url": "https://hooks.example.com/entitlements?x=1", "secret": WHSEC},
+             "scheduleMinutes": 60}
+        b.update(over)
+        return {k: v for k, v in b.items() if v is not ...}
+
+    def count(self):
+        return int(psql("SELECT count(*) FROM subscriptions")[0][0])
+
+    def create(self, client=None, platform="cloud", **over):
+        r = (client or self.a).post(f"/subscriptions/{platform}", self.body(**over))
+        self.assertEqual(r.status, 201, r)
+        return r.json["subscriptionRef"]
+
+    def test_create_and_read_back(self):
+        r = self.a.post("/subscriptions/cloud", self.body())
+        self.assertEqual(r.status, 201, r)
+        ref = r.json["subscriptionRef"]
+        self.assertEqual(r.headers["location"], f"/subscriptions/cloud/{ref}")
+        self.assertEqual(r.json["subscriptionProducts"], [
+            {"subscriptionProductId": 1, "name": self.cat.base[0], "version": self.cat.base[1]},
+            {"subscriptionProductId": 2, "name": self.cat.upgrade[0], "version": self.cat.upgrade[1]}])
+        g = self.a.get(f"/subscriptions/cloud/{ref}")
+        self.assertEqual(g.status, 200, g)
+        self.assertEqual(g.json["owner"], self.alice)
+        self.assertEqual(g.json["platformType"], "cloud")
+        self.assertFalse(g.json["global"])
+        self.assertEqual(g.json["webhook"], {"url": "https://hooks.example.com/entitlements?x=1"})
+        self.assertEqual(g.json["scheduleMinutes"], 60)
+        self.assertEqual(g.json["products"], r.json["subscriptionProducts"])
+        # The secret: stored as the HMAC key's bytes, never shown or logged.
+        self.assertEqual(psql("SELECT encode(webhook_secret, 'hex') FROM subscriptions WHERE ref = :'v1'", ref),
+                         [[SECRET.hex()]])
+        self.assertNotIn(WHSEC[6:], g.body.decode())
+        self.assertNotIn(WHSEC[6:], self.daemon.read_log())
+        # Without a webhook or a schedule.
+        ref2 = self.create(platform="containers", webhook=..., scheduleMinutes=...)
+        g = self.a.get(f"/subscriptions/containers/{ref2}")
+        self.assertIsNone(g.json["webhook"])
+        self.assertIsNone(g.json["scheduleMinutes"])
+
+    def test_who_sees_and_deletes_what(self):
+        mine = self.create()
+        shared = self.create(**{"global": True})
+        # Another user: not the private one, the global one yes.
+        self.assertEqual(self.b.get(f"/subscriptions/cloud/{mine}").status, 404)
+        self.assertEqual(self.b.get(f"/subscriptions/cloud/{shared}").status, 200)
+        # Another platform's path does not name it.
+        self.assertEqual(self.a.get(f"/subscriptions/containers/{mine}").status, 404)
+        # Deleting: only the owner.
+        r = self.b.request("DELETE", f"/subscriptions/cloud/{mine}")
+        self.assertEqual(r.status, 404, r)
+        r = self.b.request("DELETE", f"/subscriptions/cloud/{shared}")
+        self.assertEqual(r.status, 403, r)
+        self.assertEqual(self.b.get(f"/subscriptions/cloud/{shared}").status, 200)
+        for ref in (mine, shared):
+            r = self.a.request("DELETE", f"/subscriptions/cloud/{ref}")
+            self.assertEqual(r.status, 204, r)
+            self.assertEqual(r.body, b"")
+            self.assertNotIn("content-length", r.headers)
+            self.assertEqual(self.a.get(f"/subscriptions/cloud/{ref}").status, 404)
+            self.assertEqual(self.a.request("DELETE", f"/subscriptions/cloud/{ref}").status, 404)
+        self.assertEqual(psql("SELECT count(*) FROM subscription_products sp JOIN subscriptions s "
+                              "ON s.id = sp.subscription_id WHERE s.ref IN (:'v1', :'v2')", mine, shared), [["0"]])
+
+    def test_bad_requests_name_the_field_and_write_nothing(self):
+        b = self.cat.base
+        cases = [
+            ({"name": ...}, "name: required"),
+            ({"name": ""}, "name: must not be empty"),
+            ({"name": 7}, "name: must be a string"),
+            ({"products": []}, "products: must hold 1 to 100 products"),
+            ({"products": [{"name": b[0]}]}, "products[0].version: required"),
+            ({"products": [{"name": b[0], "version": b[1]}, "x"]}, "products[1]: must be an object"),
+            ({"products": [{"name": b[0], "version": b[1]}, {"name": b[0], "version": b[1]}]},
+             "products[1]: the same product as products[0]"),
+            ({"products": [{"name": b[0], "version": b[1]}, {"name": "No-" + token(6), "version": "9"}]},
+             "products[1]: no product 'No-"),
+            ({"webhook": {"url": "ftp://x", "secret": WHSEC}}, "webhook.url: must be an http or https URL"),
+            ({"webhook": {"url": "https://", "secret": WHSEC}}, "webhook.url: must be an http or https URL"),
+            ({"webhook": {"url": "https://h/x"}}, "webhook.secret: required"),
+            ({"webhook": {"url": "https://h/x", "secret": "whsec_" + base64.b64encode(b"short").decode()}},
+             "webhook.secret: must be whsec_ and the base64 of 24 to 64 bytes"),
+            ({"webhook": {"url": "https://h/x", "secret": base64.b64encode(SECRET).decode()}},
+             "webhook.secret: must be whsec_"),
+            ({"scheduleMinutes": 0}, "scheduleMinutes: must be between 1 and 10080"),
+            ({"scheduleMinutes": "60"}, "scheduleMinutes: must be an integer"),
+            ({"global": "yes"}, "global: must be true or false"),
+        ]
+        before = self.count()
+        for over, want in cases:
+            with self.subTest(want=want):
+                r = self.a.post("/subscriptions/cloud", self.body(**over))
+                self.assertEqual(r.status, 400, r)
+                self.assertTrue(r.json["message"].startswith(want), r.json)
+                self.assertEqual(r.json["status"], 400)
+        for raw, ctype in ((b"[1, 2]", "application/json"), (b"{", "application/json")):
+            r = self.a.request("POST", "/subscriptions/cloud", raw, headers={"Content-Type": ctype}, raw=True)
+            self.assertEqual(r.status, 400, r)
+        r = self.a.request("POST", "/subscriptions/cloud", b"name=x", headers={"Content-Type": "text/plain"}, raw=True)
+        self.assertEqual(r.status, 415, r)
+        r = self.a.post("/subscriptions/onprem", self.body())
+        self.assertEqual((r.status, r.json), (400, {"message": "invalid platformType 'onprem': cloud or containers",
+                                                     "status": 400}))
+        self.assertEqual(self.a.get("/subscriptions/onprem/x").status, 400)
+        self.assertEqual(self.count(), before)
+
+    def test_tokens(self):
+        before = self.count()
+        anon = RestClient(self.daemon)
+        r = anon.post("/subscriptions/cloud", self.body())
+        self.assertEqual(r.status, 401, r)
+        self.assertIn("bearer", r.headers["www-authenticate"].lower())
+        self.assertEqual(r.json["status"], 401)
+        self.assertEqual(anon.get("/subscriptions/cloud/sub-x", headers={"Authorization": "Bearer etd_nope"}).status, 401)
+        anon.close()
+        tenant = RestClient(self.daemon, bearer(api_token(tenant="t-" + token(6))[1]))
+        self.assertEqual(tenant.post("/subscriptions/cloud", self.body()).status, 403)
+        tenant.close()
+        tid, tok = api_token(user=self.alice)
+        c = RestClient(self.daemon, bearer(tok))
+        ref = self.create(client=c)
+        ctl("token", "revoke", str(tid))
+        self.assertEqual(c.get(f"/subscriptions/cloud/{ref}").status, 401)
+        c.close()
+        self.assertEqual(self.count(), before + 1)
+
+    def test_entitlementctl_lists_them(self):
+        ref = self.create(**{"global": True})
+        out = ctl("subscription", "list").stdout
+        line = next(l for l in out.splitlines() if l.startswith(ref))
+        self.assertIn(f"owner {self.alice}  global", line)
+        self.assertIn(f"products: {self.cat.base[0]} {self.cat.base[1]}, {self.cat.upgrade[0]} {self.cat.upgrade[1]}",
+                      out)
+        self.assertNotIn(WHSEC[6:], out)
+
+
+if __name__ == "__main__":
+    unittest.main()
