@@ -24,7 +24,15 @@
 #include "jobs/jobs.h"
 #include "rest/rest.h"
 #include "soap/front.h"
+#include "subs/run.h"
+#include "subs/webhook.h"
 #include "updates/updates.h"
+
+/* A webhook post: connecting, and the whole attempt (seconds). */
+#define MAIN_WEBHOOK_CONNECT_TIMEOUT_S 5
+#define MAIN_WEBHOOK_TIMEOUT_S 10
+/* How often due subscription schedules are looked for (seconds). */
+#define MAIN_SCHEDULE_EVERY_S 15
 
 static void usage(FILE *out)
 {
@@ -108,6 +116,11 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* libcurl's global state, before any thread. */
+    if (webhook_global_init() != ENT_OK) {
+        log_error("cannot initialise libcurl");
+        return 1;
+    }
     if ((rc = db_migrate(conninfo, cfg.db_connect_timeout_s)) != ENT_OK) {
         log_error("cannot migrate the database: %s", ent_strerror(rc));
         return 1;
@@ -118,9 +131,13 @@ int main(int argc, char **argv)
         log_error("cannot create the database pool: %s", ent_strerror(rc));
         return 1;
     }
-    static const job_kind_t kinds[] = {{UPDATES_JOB_STATUSLOG, updates_statuslog_run, updates_statuslog_giveup, NULL}};
+    /* Webhook posts: a run's attempt takes at most this long. */
+    static subs_run_options_t run_opts = {MAIN_WEBHOOK_CONNECT_TIMEOUT_S, MAIN_WEBHOOK_TIMEOUT_S};
+    static const job_kind_t kinds[] = {{UPDATES_JOB_STATUSLOG, updates_statuslog_run, updates_statuslog_giveup, NULL},
+                                       {SUBS_JOB_RUN, subs_run_jobs, subs_run_giveup, &run_opts}};
     job_options_t jopt = {conninfo, cfg.db_connect_timeout_s, cfg.job_workers, cfg.job_lease_s, cfg.job_poll_ms,
-                          cfg.statuslog_retention_h * 3600, kinds, (int)(sizeof kinds / sizeof kinds[0])};
+                          cfg.statuslog_retention_h * 3600, kinds, (int)(sizeof kinds / sizeof kinds[0]),
+                          subs_run_schedule, NULL, MAIN_SCHEDULE_EVERY_S};
     if ((rc = job_runner_start(&jopt, &jobs)) != ENT_OK) {
         log_error("cannot start the job workers: %s", ent_strerror(rc));
         goto out;
@@ -157,6 +174,7 @@ out:
     soap_front_free(soap);
     auth_free(auth);
     db_pool_destroy(pool);
+    webhook_global_cleanup();
     log_info("stopped");
     return status;
 }

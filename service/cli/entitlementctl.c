@@ -49,7 +49,9 @@ static const char *const ctl_usage =
     "  token list                               every token: id, tenant or user, created, revoked\n"
     "  token revoke ID                          revoke a token at once (every daemon)\n"
     "  subscription list                        every subscription: ref, platform, name, owner,\n"
-    "                                           global or not, products, webhook, schedule\n\n"
+    "                                           global or not, products, webhook, schedule\n"
+    "  subscription deliveries REF              every attempt to post REF's runs to its webhook: run,\n"
+    "                                           trigger, time, HTTP status or error, duration, run state\n\n"
     "Database: DATABASE_URL, else the embedded cluster under ENTITLEMENTD_HOME (default var/).\n";
 
 static int ctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -210,13 +212,27 @@ static void ctl_subscription_row(void *ctx, const char *const *cols)
            cols[7][0] ? cols[7] : "on demand", cols[8]);
 }
 
+static void ctl_delivery_row(void *ctx, const char *const *cols)
+{
+    (void)ctx;
+    printf("%-8s %-10s %-20s %-6s %-8s %s%s%s\n", cols[0], cols[1], cols[2], cols[3][0] ? cols[3] : "-", cols[5],
+           cols[4], cols[4][0] ? " / " : "", cols[6]);
+}
+
 static int ctl_subscription(int argc, char **argv, db_conn_t *c)
 {
     if (argc >= 1 && strcmp(argv[0], "list") == 0) {
         int rc = store_sub_list(c, ctl_subscription_row, NULL);
         return rc == ENT_OK ? 0 : ctl_fail("cannot list the subscriptions: %s", ent_strerror(rc));
     }
-    return ctl_fail("%s", "usage: subscription list");
+    if (argc >= 2 && strcmp(argv[0], "deliveries") == 0) {
+        printf("%-8s %-10s %-20s %-6s %-8s %s\n", "run", "trigger", "at", "HTTP", "ms", "error / run state");
+        int rc = store_sub_deliveries(c, argv[1], ctl_delivery_row, NULL);
+        if (rc == ENT_ENOTFOUND)
+            return ctl_fail("no subscription '%s'", argv[1]);
+        return rc == ENT_OK ? 0 : ctl_fail("cannot list the deliveries: %s", ent_strerror(rc));
+    }
+    return ctl_fail("%s", "usage: subscription list, subscription deliveries REF");
 }
 
 static int ctl_product(int argc, char **argv, db_conn_t *c)

@@ -49,7 +49,8 @@ int store_sub_create(db_conn_t *c, const store_sub_new_t *s, size_t *missing, ch
         "WITH want AS (SELECT w.no, p.id AS product_id FROM unnest($8::text[], $9::text[]) "
         "WITH ORDINALITY AS w (name, version, no) LEFT JOIN products p ON p.name = w.name AND p.version = w.version), "
         "sub AS (INSERT INTO subscriptions (ref, platform, name, owner, is_global, webhook_url, webhook_secret, "
-        "schedule_minutes) SELECT $1, $2, $3, $4, $5::boolean, $6, decode($7, 'hex'), $10::int "
+        "schedule_minutes, next_run_at) SELECT $1, $2, $3, $4, $5::boolean, $6, decode($7, 'hex'), $10::int, "
+        "now() + make_interval(mins => $10::int) "
         "WHERE NOT EXISTS (SELECT 1 FROM want WHERE product_id IS NULL) "
         "AND EXISTS (SELECT 1 FROM api_tokens WHERE id = $11::bigint AND revoked_at IS NULL) RETURNING id, ref), "
         "ins AS (INSERT INTO subscription_products (subscription_id, product_no, product_id) "
@@ -164,4 +165,252 @@ int store_sub_list(db_conn_t *c, void (*row)(void *ctx, const char *const *cols)
     }
     PQclear(r);
     return ENT_OK;
+}
+
+/* Runs and webhook deliveries. */
+
+int store_sub_trigger(db_conn_t *c, const char *platform, const char *ref, const store_sub_caller_t *who,
+                      const char *msg_id, long long *run_id, bool *queued)
+{
+    /* The pending run of another trigger (the unique index) is this one's. */
+    static const char sql[] =
+        "WITH t AS (SELECT 1 FROM api_tokens WHERE id = $4::bigint AND revoked_at IS NULL), "
+        "s AS (SELECT id, webhook_url IS NOT NULL AS hook FROM subscriptions "
+        "WHERE ref = $1 AND platform = $2 AND (owner = $3 OR is_global) AND EXISTS (SELECT 1 FROM t)), "
+        "r AS (INSERT INTO subscription_runs (subscription_id, trigger, msg_id) SELECT id, 'On-Demand', $5 FROM s "
+        "WHERE hook ON CONFLICT (subscription_id) WHERE state = 'pending' DO NOTHING RETURNING id), "
+        "j AS (INSERT INTO jobs (kind, ref) SELECT 'subscription.run', id FROM r) "
+        "SELECT EXISTS (SELECT 1 FROM t), EXISTS (SELECT 1 FROM s), coalesce((SELECT bool_or(hook) FROM s), false), "
+        "coalesce((SELECT id FROM r), (SELECT sr.id FROM subscription_runs sr JOIN s ON sr.subscription_id = s.id "
+        "WHERE sr.state = 'pending'), 0), EXISTS (SELECT 1 FROM r)";
+    char token_id[24];
+    snprintf(token_id, sizeof token_id, "%lld", who->token_id);
+    const char *v[5] = {ref, platform, who->user, token_id, msg_id};
+    PGresult *r = NULL;
+    int rc = db__exec_sql(c, sql, 5, v, &r);
+    *run_id = 0;
+    *queued = false;
+    if (rc == ENT_OK) {
+        if (PQgetvalue(r, 0, 0)[0] != 't')
+            rc = ENT_EAUTH;
+        else if (PQgetvalue(r, 0, 1)[0] != 't')
+            rc = ENT_ENOTFOUND;
+        else if (PQgetvalue(r, 0, 2)[0] != 't')
+            rc = ENT_EINVAL;
+        else {
+            *run_id = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+            *queued = PQgetvalue(r, 0, 4)[0] == 't';
+        }
+    }
+    PQclear(r);
+    return rc;
+}
+
+int store_sub_schedule(db_conn_t *c, size_t *n)
+{
+    /* Due subscriptions, each taken by one daemon (SKIP LOCKED); the next
+     * time is counted from now, so a daemon that was down does not queue
+     * the runs it missed one after the other. */
+    static const char sql[] =
+        "WITH due AS (SELECT id, schedule_minutes FROM subscriptions WHERE next_run_at <= now() "
+        "AND webhook_url IS NOT NULL ORDER BY next_run_at LIMIT 100 FOR UPDATE SKIP LOCKED), "
+        "mv AS (UPDATE subscriptions s SET next_run_at = now() + make_interval(mins => due.schedule_minutes) "
+        "FROM due WHERE s.id = due.id), "
+        "r AS (INSERT INTO subscription_runs (subscription_id, trigger, msg_id) "
+        "SELECT id, 'Scheduled', 'msg_' || md5(random()::text || clock_timestamp()::text || id::text) FROM due "
+        "ON CONFLICT (subscription_id) WHERE state = 'pending' DO NOTHING RETURNING id), "
+        "j AS (INSERT INTO jobs (kind, ref) SELECT 'subscription.run', id FROM r) "
+        "SELECT count(*) FROM r";
+    PGresult *r = NULL;
+    int rc = db__exec_sql(c, sql, 0, NULL, &r);
+    *n = rc == ENT_OK ? (size_t)strtoull(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+    PQclear(r);
+    return rc;
+}
+
+static int sub_store__unhex(const char *hex, unsigned char *out, size_t cap, size_t *n)
+{
+    size_t len = strlen(hex);
+    if (len % 2 != 0 || len / 2 > cap)
+        return ENT_EINVAL;
+    for (size_t i = 0; i < len / 2; i++) {
+        unsigned v;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+            return ENT_EINVAL;
+        out[i] = (unsigned char)v;
+    }
+    *n = len / 2;
+    return ENT_OK;
+}
+
+int store_run_load(db_conn_t *c, long long id, store_run_t *out)
+{
+    static const char sql[] =
+        "SELECT r.state = 'pending', coalesce(s.webhook_url, ''), coalesce(encode(s.webhook_secret, 'hex'), ''), "
+        "r.msg_id, r.body FROM subscription_runs r JOIN subscriptions s ON s.id = r.subscription_id "
+        "WHERE r.id = $1::bigint FOR UPDATE OF r";
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", id);
+    const char *v[1] = {ids};
+    PGresult *r = NULL;
+    int rc = db__exec_sql(c, sql, 1, v, &r);
+    memset(out, 0, sizeof *out);
+    out->id = id;
+    if (rc == ENT_OK && PQntuples(r) != 1)
+        rc = ENT_ENOTFOUND;
+    if (rc == ENT_OK) {
+        out->pending = PQgetvalue(r, 0, 0)[0] == 't';
+        snprintf(out->url, sizeof out->url, "%s", PQgetvalue(r, 0, 1));
+        snprintf(out->msg_id, sizeof out->msg_id, "%s", PQgetvalue(r, 0, 3));
+        rc = sub_store__unhex(PQgetvalue(r, 0, 2), out->secret, sizeof out->secret, &out->secret_len);
+        if (rc == ENT_OK && !PQgetisnull(r, 0, 4) && (out->body = strdup(PQgetvalue(r, 0, 4))) == NULL)
+            rc = ENT_ENOMEM;
+    }
+    PQclear(r);
+    return rc;
+}
+
+int store_run_build(db_conn_t *c, long long id, int limit, char **body)
+{
+    /* The changes after the cursor, in (xid, id) order, of transactions
+     * below the snapshot's xmin (all ended); one change per audit row and
+     * product, with the line items it touched. A run that takes fewer than
+     * limit rows took everything below xmin: its end is (xmin, 0). */
+    static const char sql[] =
+        "WITH snap AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x), "
+        "run AS (SELECT r.id, r.trigger, s.id AS sid, s.ref, s.cursor_xid, s.cursor_id FROM subscription_runs r "
+        "JOIN subscriptions s ON s.id = r.subscription_id WHERE r.id = $1::bigint), "
+        "ch AS (SELECT c.* FROM run, snap, entitlement_changes c "
+        "WHERE c.product_id IN (SELECT product_id FROM subscription_products WHERE subscription_id = run.sid) "
+        "AND (c.xid, c.id) > (run.cursor_xid, run.cursor_id) AND c.xid < snap.x "
+        "ORDER BY c.xid, c.id LIMIT $2::int), "
+        "last AS (SELECT xid, id FROM ch ORDER BY xid DESC, id DESC LIMIT 1), "
+        "grp AS (SELECT min(ch.xid) AS xid, min(ch.id) AS id, ch.audit_id, ch.product_id, min(ch.operation) AS operation, "
+        "min(ch.entitlement_id) AS entitlement_id, min(ch.at) AS at, "
+        "json_agg(ch.activation_id ORDER BY ch.id) AS aids FROM ch GROUP BY ch.audit_id, ch.product_id), "
+        "msg AS (SELECT json_build_object('type', 'entitlement.changes', 'subscriptionRef', run.ref, "
+        "'runId', run.id, 'trigger', run.trigger, 'changes', coalesce((SELECT json_agg(json_build_object("
+        "'operation', g.operation, 'entitlementId', g.entitlement_id, 'activationIds', g.aids, "
+        "'productName', p.name, 'productVersion', p.version, "
+        "'time', to_char(g.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')) ORDER BY g.xid, g.id) "
+        "FROM grp g JOIN products p ON p.id = g.product_id), '[]'))::text AS body, "
+        "(SELECT count(*) FROM ch) AS n FROM run), "
+        "st AS (UPDATE subscriptions s SET last_trigger = run.trigger, last_trigger_ok = true, last_trigger_at = now() "
+        "FROM run WHERE s.id = run.sid) "
+        "UPDATE subscription_runs r SET body = msg.body, n_changes = msg.n, "
+        "to_xid = CASE WHEN msg.n < $2::int THEN snap.x ELSE (SELECT xid FROM last) END, "
+        "to_id = CASE WHEN msg.n < $2::int THEN 0 ELSE (SELECT id FROM last) END "
+        "FROM msg, snap WHERE r.id = $1::bigint RETURNING r.body";
+    char ids[24], lim[16];
+    snprintf(ids, sizeof ids, "%lld", id);
+    snprintf(lim, sizeof lim, "%d", limit);
+    const char *v[2] = {ids, lim};
+    PGresult *r = NULL;
+    int rc = db__exec_sql(c, sql, 2, v, &r);
+    *body = NULL;
+    if (rc == ENT_OK && PQntuples(r) != 1)
+        rc = ENT_ENOTFOUND;
+    if (rc == ENT_OK && (*body = strdup(PQgetvalue(r, 0, 0))) == NULL)
+        rc = ENT_ENOMEM;
+    PQclear(r);
+    return rc;
+}
+
+int store_run_attempt(db_conn_t *c, long long id, bool delivered, int http_status, const char *detail,
+                      int duration_ms)
+{
+    /* The cursor only moves forward (a run built before another was
+     * delivered may end before it). */
+    static const char sql[] =
+        "WITH a AS (INSERT INTO webhook_attempts (run_id, http_status, error, duration_ms) "
+        "VALUES ($1::bigint, $2::int, $3, $4::int)), "
+        "run AS (UPDATE subscription_runs SET state = CASE WHEN $5::boolean THEN 'delivered' ELSE state END, "
+        "finished_at = CASE WHEN $5::boolean THEN now() END WHERE id = $1::bigint "
+        "RETURNING subscription_id, to_xid, to_id) "
+        "UPDATE subscriptions s SET webhook_ok = $5::boolean, webhook_detail = $3, webhook_at = now(), "
+        "cursor_xid = CASE WHEN $5::boolean AND (run.to_xid, run.to_id) > (s.cursor_xid, s.cursor_id) "
+        "THEN run.to_xid ELSE s.cursor_xid END, "
+        "cursor_id = CASE WHEN $5::boolean AND (run.to_xid, run.to_id) > (s.cursor_xid, s.cursor_id) "
+        "THEN run.to_id ELSE s.cursor_id END FROM run WHERE s.id = run.subscription_id";
+    char ids[24], status[16], ms[16];
+    snprintf(ids, sizeof ids, "%lld", id);
+    snprintf(status, sizeof status, "%d", http_status);
+    snprintf(ms, sizeof ms, "%d", duration_ms);
+    const char *v[5] = {ids, http_status > 0 ? status : NULL, delivered ? NULL : detail, ms,
+                        delivered ? "true" : "false"};
+    return db__exec_sql(c, sql, 5, v, NULL);
+}
+
+int store_run_giveup(db_conn_t *c, long long id)
+{
+    static const char sql[] =
+        "WITH run AS (UPDATE subscription_runs SET state = 'failed', finished_at = now() "
+        "WHERE id = $1::bigint AND state = 'pending' RETURNING subscription_id, trigger) "
+        "UPDATE subscriptions s SET last_trigger = run.trigger, last_trigger_ok = false, last_trigger_at = now() "
+        "FROM run WHERE s.id = run.subscription_id";
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", id);
+    const char *v[1] = {ids};
+    return db__exec_sql(c, sql, 1, v, NULL);
+}
+
+int store_sub_status(db_conn_t *c, const char *platform, const char *ref, const store_sub_caller_t *who, char **json)
+{
+#define SUB_STORE_WHEN(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC'"
+    static const char sql[] =
+        "SELECT EXISTS (SELECT 1 FROM api_tokens WHERE id = $4::bigint AND revoked_at IS NULL), "
+        "(SELECT json_build_object('lastTriggered', CASE WHEN s.last_trigger IS NULL THEN 'Never triggered.' "
+        "ELSE s.last_trigger || CASE WHEN s.last_trigger_ok THEN ' Success' "
+        "WHEN s.last_trigger = 'Scheduled' THEN '-Failure' ELSE ' Failure' END || '. ' || "
+        SUB_STORE_WHEN("s.last_trigger_at") " END, "
+        "'webHookStatus', CASE WHEN s.webhook_ok IS NULL THEN 'Never posted.' "
+        "WHEN s.webhook_ok THEN 'Success. ' || " SUB_STORE_WHEN("s.webhook_at") " "
+        "ELSE 'Failure. ' || coalesce(s.webhook_detail, 'unknown') || '. ' || " SUB_STORE_WHEN("s.webhook_at")
+        " END)::text FROM subscriptions s "
+        "WHERE s.ref = $1 AND s.platform = $2 AND (s.owner = $3 OR s.is_global))";
+#undef SUB_STORE_WHEN
+    char token_id[24];
+    snprintf(token_id, sizeof token_id, "%lld", who->token_id);
+    const char *v[4] = {ref, platform, who->user, token_id};
+    PGresult *r = NULL;
+    int rc = db__exec_sql(c, sql, 4, v, &r);
+    *json = NULL;
+    if (rc == ENT_OK && PQgetvalue(r, 0, 0)[0] != 't')
+        rc = ENT_EAUTH;
+    else if (rc == ENT_OK && PQgetisnull(r, 0, 1))
+        rc = ENT_ENOTFOUND;
+    if (rc == ENT_OK && (*json = strdup(PQgetvalue(r, 0, 1))) == NULL)
+        rc = ENT_ENOMEM;
+    PQclear(r);
+    return rc;
+}
+
+int store_sub_deliveries(db_conn_t *c, const char *ref, void (*row)(void *ctx, const char *const *cols), void *ctx)
+{
+    const char *v[1] = {ref};
+    PGresult *r = NULL;
+    int rc = db__exec_sql(c,
+                          "SELECT r.id::text, r.trigger, "
+                          "to_char(a.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+                          "coalesce(a.http_status::text, ''), coalesce(a.error, ''), a.duration_ms::text, r.state "
+                          "FROM subscriptions s JOIN subscription_runs r ON r.subscription_id = s.id "
+                          "JOIN webhook_attempts a ON a.run_id = r.id WHERE s.ref = $1 ORDER BY a.id",
+                          1, v, &r);
+    if (rc != ENT_OK)
+        return rc;
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *cols[7];
+        for (int k = 0; k < 7; k++)
+            cols[k] = PQgetvalue(r, i, k);
+        row(ctx, cols);
+    }
+    PQclear(r);
+    if (rc == ENT_OK) {
+        PGresult *e = NULL;
+        rc = db__exec_sql(c, "SELECT 1 FROM subscriptions WHERE ref = $1", 1, v, &e);
+        if (rc == ENT_OK && PQntuples(e) == 0)
+            rc = ENT_ENOTFOUND;
+        PQclear(e);
+    }
+    return rc;
 }

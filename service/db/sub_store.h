@@ -63,4 +63,68 @@ int store_sub_delete(db_conn_t *c, const char *platform, const char *ref, const 
  * ("" for none), schedule minutes ("" for none), created. */
 int store_sub_list(db_conn_t *c, void (*row)(void *ctx, const char *const *cols), void *ctx) ENT_MUSTCHECK;
 
+
+
+/* Runs and webhook deliveries (db/006). */
+
+/* Longest webhook-id: "msg_" and 32 hex digits. */
+#define STORE_RUN_MSG_ID_LEN 36
+#define STORE_SUB_URL_MAX 2048
+#define STORE_SUB_SECRET_MAX 64
+
+/* Triggers a run of subscription ref of platform (on demand) for the
+ * caller: a new run (webhook-id msg_id) and its job, unless one is pending
+ * already, which is then the run. ENT_OK with *run_id (0 in the moment a
+ * concurrent trigger's run is not yet visible) and *queued (a new job was
+ * written); ENT_ENOTFOUND when the caller cannot see it; ENT_EAUTH when
+ * the token was revoked; ENT_EINVAL when it has no webhook. */
+int store_sub_trigger(db_conn_t *c, const char *platform, const char *ref, const store_sub_caller_t *who,
+                      const char *msg_id, long long *run_id, bool *queued) ENT_MUSTCHECK;
+
+/* Queues a Scheduled run for each subscription whose schedule is due (and
+ * that has no pending run), and moves its next time on; *n runs queued. */
+int store_sub_schedule(db_conn_t *c, size_t *n) ENT_MUSTCHECK;
+
+/* A run and its subscription's webhook, locked for the worker. */
+typedef struct store_run {
+    long long id;
+    bool pending;
+    char url[STORE_SUB_URL_MAX + 1];
+    unsigned char secret[STORE_SUB_SECRET_MAX];
+    size_t secret_len;
+    char msg_id[STORE_RUN_MSG_ID_LEN + 1];
+    char *body;      /* malloc'd (the caller frees); NULL until it is built */
+} store_run_t;
+
+/* Run id, FOR UPDATE: ENT_ENOTFOUND when it is gone (its subscription was
+ * deleted). */
+int store_run_load(db_conn_t *c, long long id, store_run_t *out) ENT_MUSTCHECK;
+
+/* Builds run id's message from the change feed after its subscription's
+ * cursor (at most limit changes, whole transactions below the snapshot's
+ * xmin only), keeps it on the run and sets lastTriggered to a success;
+ * *body is the message, malloc'd. */
+int store_run_build(db_conn_t *c, long long id, int limit, char **body) ENT_MUSTCHECK;
+
+/* Records an attempt to post run id: http_status (0: none), detail (why it
+ * failed; NULL when delivered), duration. Delivered: the run is done, its
+ * subscription's cursor moves to the run's end, webHookStatus is a
+ * success; else webHookStatus is a failure with detail. */
+int store_run_attempt(db_conn_t *c, long long id, bool delivered, int http_status, const char *detail,
+                      int duration_ms) ENT_MUSTCHECK;
+
+/* Run id was given up: it failed, and so did its trigger (lastTriggered). */
+int store_run_giveup(db_conn_t *c, long long id) ENT_MUSTCHECK;
+
+/* The status of subscription ref ({lastTriggered, webHookStatus}, in the
+ * spellings of the vendor's page), if the caller can see it: *json
+ * malloc'd; ENT_ENOTFOUND; ENT_EAUTH (token revoked). */
+int store_sub_status(db_conn_t *c, const char *platform, const char *ref, const store_sub_caller_t *who,
+                     char **json) ENT_MUSTCHECK;
+
+/* Calls row for each attempt to post subscription ref's runs, oldest
+ * first: run id, trigger, attempt time, HTTP status ("" for none), error,
+ * duration in ms, the run's state. ENT_ENOTFOUND for an unknown ref. */
+int store_sub_deliveries(db_conn_t *c, const char *ref, void (*row)(void *ctx, const char *const *cols),
+                         void *ctx) ENT_MUSTCHECK;
 #endif

@@ -47,8 +47,13 @@
  * the connection back to epoll (to the end of the queue): a client that
  * pipelines thousands of requests does not hold a worker for long. */
 #define SERVER_MAX_PIPELINE 32
-/* Events a stopping worker takes at once while draining. */
+/* Events a stopping worker takes at once while draining, and how long it
+ * waits for clients to read the answers they are sent. */
 #define SERVER_DRAIN_EVENTS 64
+#define SERVER_DRAIN_SECONDS 10
+/* ... as long as each such client keeps reading: one that took nothing
+ * for this long is not waited for. */
+#define SERVER_DRAIN_STALL_SECONDS 2
 /* Longest Host header we pass on (it is echoed into WSDL addresses and
  * poll URLs). */
 #define SERVER_MAX_HOST 255
@@ -590,7 +595,8 @@ static void server__conn_close(struct http_server *s, int fd)
 }
 
 /* Hands a connection (held by this worker) back to epoll to wait as
- * c->wait says; closes it when stopping. */
+ * c->wait says; closes it when stopping, unless it has an answer to
+ * finish writing (the stopping workers wait for those). */
 static void server__park(struct http_server *s, int fd)
 {
     conn_t *c = &s->conns[fd];
@@ -600,7 +606,7 @@ static void server__park(struct http_server *s, int fd)
     struct epoll_event ev = {.events = events | EPOLLONESHOT, .data.fd = fd};
     pthread_mutex_lock(&s->lock);
     c->state = CONN_IDLE;
-    if (atomic_load(&s->stopping) || epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev) != 0)
+    if ((atomic_load(&s->stopping) && c->wait != WAIT_WRITE) || epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev) != 0)
         server__conn_close(s, fd);
     pthread_mutex_unlock(&s->lock);
 }
@@ -1034,6 +1040,25 @@ static void server__event(struct http_server *s, http_worker_t *w, int fd)
     server__shrink(&w->in, &w->in_cap);
 }
 
+/* Stopping: whether a connection is still writing an answer to a client
+ * that took some of it within SERVER_DRAIN_STALL_SECONDS. (Read under the
+ * lock; the owner of a busy connection may be moving its since on: a
+ * second more or less only changes when the waiting ends.) */
+static bool server__writing(struct http_server *s)
+{
+    time_t now = time(NULL);
+    bool any = false;
+    if (atomic_load_explicit(&s->buffered_out, memory_order_relaxed) == 0)
+        return false;
+    pthread_mutex_lock(&s->lock);
+    for (int fd = 0; fd < s->nconns_max && !any; fd++) {
+        const conn_t *c = &s->conns[fd];
+        any = c->state != CONN_FREE && c->wait == WAIT_WRITE && now - c->since < SERVER_DRAIN_STALL_SECONDS;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return any;
+}
+
 /* A worker waits in epoll itself and serves what it is woken for: no
  * hand-off between threads on the way to a request. */
 static void *server__work(void *arg)
@@ -1059,9 +1084,13 @@ static void *server__work(void *arg)
             pthread_mutex_unlock(&s->reap_lock);
         }
     }
-    /* Stopping: serve the requests that have already arrived, then go. */
+    /* Stopping: serve the requests that have already arrived, and finish
+     * writing the answers their clients are still reading (a large one
+     * waits for its reader: at most SERVER_DRAIN_SECONDS), then go. */
+    time_t deadline = time(NULL) + SERVER_DRAIN_SECONDS;
     for (;;) {
-        int n = epoll_wait(s->epfd, evs, SERVER_DRAIN_EVENTS, 0), served = 0;
+        bool writing = server__writing(s);
+        int n = epoll_wait(s->epfd, evs, SERVER_DRAIN_EVENTS, writing ? 50 : 0), served = 0;
         for (int i = 0; i < n; i++) {
             int fd = evs[i].data.fd;
             if (fd != s->wake_fd && fd != s->listen_fd && server__claim(s, fd)) {
@@ -1069,8 +1098,13 @@ static void *server__work(void *arg)
                 served++;
             }
         }
-        if (served == 0)
+        if (served == 0 && (!writing || time(NULL) >= deadline))
             break;
+        if (served == 0) {
+            /* Only the wake-up is ready (it stays so): wait for the readers. */
+            struct timespec pause = {0, 5 * 1000 * 1000};
+            nanosleep(&pause, NULL);
+        }
     }
     return NULL;
 }

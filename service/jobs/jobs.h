@@ -61,6 +61,12 @@ typedef struct job_options {
     int retention_s;        /* status logs older than this are purged */
     const job_kind_t *kinds; /* copied */
     int nkinds;
+    /* Called by the listener every tick_s seconds (0: never) on a pooled
+     * connection, to queue jobs that time makes due (scheduled runs);
+     * returns how many it queued, or a negative ent_err_t. */
+    int (*tick)(void *arg, db_conn_t *c);
+    void *tick_arg;
+    int tick_s;
 } job_options_t;
 
 typedef struct job_runner job_runner_t;

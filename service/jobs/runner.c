@@ -52,6 +52,9 @@ struct job_runner {
     int notify_fd;          /* eventfd: wakes the listener to send one */
     unsigned nonce;         /* random, per start: in every claimer name */
     char host[64];
+    int (*tick)(void *arg, db_conn_t *c);
+    void *tick_arg;
+    int tick_s;
 };
 
 void job_runner_queued(job_runner_t *r)
@@ -296,7 +299,7 @@ static void *runner__listen(void *arg)
 {
     job_runner_t *r = arg;
     db_listener_t *l = NULL;
-    time_t last_purge = 0;
+    time_t last_purge = 0, last_tick = time(NULL);
     double last_notify = 0;
 
     while (!atomic_load(&r->stopping)) {
@@ -341,6 +344,16 @@ static void *runner__listen(void *arg)
                 db_pool_release(r->pool, c);
             }
         }
+        if (r->tick != NULL && r->tick_s > 0 && now - last_tick >= r->tick_s) {
+            db_conn_t *c = NULL;
+            last_tick = now;
+            if (db_pool_acquire(r->pool, &c) == ENT_OK) {
+                int queued = r->tick(r->tick_arg, c);
+                db_pool_release(r->pool, c);
+                if (queued > 0)
+                    job_runner_queued(r);
+            }
+        }
     }
     db_listener_close(l);
     return NULL;
@@ -361,6 +374,9 @@ int job_runner_start(const job_options_t *opt, job_runner_t **out)
     r->lease_s = opt->lease_s;
     r->poll_ms = opt->poll_ms;
     r->retention_s = opt->retention_s;
+    r->tick = opt->tick;
+    r->tick_arg = opt->tick_arg;
+    r->tick_s = opt->tick_s;
     r->connect_timeout_s = opt->connect_timeout_s;
     r->nworkers = opt->workers;
     pthread_mutex_init(&r->lock, NULL);

@@ -759,12 +759,14 @@ static lc_outcome_t lc__delete_fn(const lc_ctx_t *ctx, db_conn_t *c, const void 
                        aid, e.entitlement_id, model_state_name(st));
     if (*rc != ENT_ENOTFOUND)
         return lc__db_fail(ctx, *rc, "checking the line items");
-    if ((*rc = store_delete_entitlement(c, e.id)) != ENT_OK)
-        return lc__db_fail(ctx, *rc, "deleting the entitlement");
+    /* Audited first: the change feed (db/005) reads the line items the
+     * deletion takes away. */
     store_audit_t audit = {ctx->request_id, ctx->user, "deleteEntitlement", e.entitlement_id, e.unique_id,
                            NULL, NULL, NULL, model_state_name(e.state)};
     if ((*rc = store_audit(c, &audit)) != ENT_OK)
         return lc__db_fail(ctx, *rc, "writing the audit trail");
+    if ((*rc = store_delete_entitlement(c, e.id)) != ENT_OK)
+        return lc__db_fail(ctx, *rc, "deleting the entitlement");
     return lc__ok();
 }
 

@@ -28,9 +28,13 @@ static const rest_route_t rest__routes[] = {
     {"POST", "/dmps/status/4.0.0", device_post},
     {"GET", "/dmps/status/4.0.0/tenants/{tenantId}/devices/{deviceId}", device_get},
     {"GET", "/dmps/status/4.0.0/tenants/{tenantId}/summary", device_summary},
+    /* Before the two-segment pattern: ".../{ref}/status" is a status. */
+    {"GET", "/subscriptions/{subscriptionRef}/status", subs_status},
     {"POST", "/subscriptions/{platformType}", subs_create},
     {"GET", "/subscriptions/{platformType}/{subscriptionRef}", subs_get},
     {"DELETE", "/subscriptions/{platformType}/{subscriptionRef}", subs_delete},
+    {"POST", "/subscriptions/{platformType}/{subscriptionRef}/trigger", subs_trigger},
+    {"GET", "/subscriptions/{platformType}/{subscriptionRef}/status", subs_status},
 };
 
 #define REST_NROUTES (sizeof rest__routes / sizeof rest__routes[0])

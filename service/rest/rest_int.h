@@ -121,6 +121,8 @@ void device_summary(rest_ctx_t *c);
 void subs_create(rest_ctx_t *c);
 void subs_get(rest_ctx_t *c);
 void subs_delete(rest_ctx_t *c);
+void subs_trigger(rest_ctx_t *c);
+void subs_status(rest_ctx_t *c);
 
 /* Operations: health, readiness, metrics, the OpenAPI document. */
 void ops_healthz(rest_ctx_t *c);

@@ -6,6 +6,9 @@
  *   POST   /subscriptions/{platformType}        -> 201 {subscriptionRef, subscriptionProducts}, Location
  *   GET    /subscriptions/{platformType}/{ref}  -> 200 the subscription (never its secret)
  *   DELETE /subscriptions/{platformType}/{ref}  -> 204
+ *   POST   /subscriptions/{platformType}/{ref}/trigger -> 202 {subscriptionRef, runId}: a run, queued
+ *   GET    /subscriptions/{platformType}/{ref}/status  -> 200 {lastTriggered, webHookStatus}
+ *   GET    /subscriptions/{ref}/status                 -> the same as cloud
  *
  * The caller is the API user of the Bearer token (entitlementctl token add
  * --user). It sees the subscriptions it owns and the global ones, and
@@ -83,9 +86,13 @@ static void subs__fail(rest_ctx_t *c, int rc, const char *what)
         rest_db_error(c, rc, what);
 }
 
-/* The platformType path parameter, or answers 400 and returns NULL. */
+/* The platformType path parameter, or answers 400 and returns NULL. The
+ * route without one ("/subscriptions/{subscriptionRef}/status") means
+ * cloud. */
 static const char *subs__platform(rest_ctx_t *c)
 {
+    if (strcmp(c->route, "/subscriptions/{subscriptionRef}/status") == 0)
+        return "cloud";
     const char *p = c->params[0];
     if (strcmp(p, "cloud") == 0 || strcmp(p, "containers") == 0)
         return p;
@@ -237,4 +244,63 @@ void subs_delete(rest_ctx_t *c)
         log_info("subscription %s deleted by %s", c->params[1], me.user);
         rest_raw(c, 204, NULL, "", 0);
     }
+}
+
+void subs_trigger(rest_ctx_t *c)
+{
+    subs_caller_t me;
+    char msg_id[STORE_RUN_MSG_ID_LEN + 1], a[17], b[17];
+    long long run_id = 0;
+    bool queued = false;
+    db_conn_t *conn;
+    const char *platform = subs__platform(c);
+    if (platform == NULL || !subs__user(c, &me))
+        return;
+    if (ids_request_id(a, sizeof a) != ENT_OK || ids_request_id(b, sizeof b) != ENT_OK) {
+        rest_error(c, 500, NULL, "internal error (request %s)", c->r->request_id);
+        return;
+    }
+    snprintf(msg_id, sizeof msg_id, "msg_%s%s", a, b);
+    if ((conn = rest_db(c)) == NULL)
+        return;
+    int rc = store_sub_trigger(conn, platform, c->params[1], &me.who, msg_id, &run_id, &queued);
+    rest_db_release(c, conn, rc);
+    if (rc == ENT_ENOTFOUND) {
+        rest_error(c, 404, NULL, "no %s subscription with this subscriptionRef that you can see", platform);
+        return;
+    }
+    if (rc == ENT_EINVAL) {
+        rest_error(c, 409, NULL, "the subscription has no webhook to post its changes to");
+        return;
+    }
+    if (rc != ENT_OK) {
+        subs__fail(c, rc, "triggering a subscription");
+        return;
+    }
+    if (queued)
+        job_runner_queued(c->f->jobs);
+    log_info("subscription %s triggered by %s: run %lld%s", c->params[1], me.user, run_id,
+             queued ? "" : " (pending already)");
+    json_t *body = json_pack("{s:s, s:I}", "subscriptionRef", c->params[1], "runId", (json_int_t)run_id);
+    rest_json(c, 202, body, NULL);
+}
+
+void subs_status(rest_ctx_t *c)
+{
+    subs_caller_t me;
+    char *answer = NULL;
+    db_conn_t *conn;
+    const char *platform = subs__platform(c);
+    const char *ref = c->params[c->nparams - 1];
+    if (platform == NULL || !subs__user(c, &me) || (conn = rest_db(c)) == NULL)
+        return;
+    int rc = store_sub_status(conn, platform, ref, &me.who, &answer);
+    rest_db_release(c, conn, rc);
+    if (rc == ENT_ENOTFOUND)
+        rest_error(c, 404, NULL, "no %s subscription with this subscriptionRef that you can see", platform);
+    else if (rc != ENT_OK)
+        subs__fail(c, rc, "reading a subscription's status");
+    else
+        rest_json(c, 200, json_loads(answer, 0, NULL), NULL);
+    free(answer);
 }

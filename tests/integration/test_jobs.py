@@ -137,6 +137,9 @@ class LeaseTest(unittest.TestCase):
         finally:
             if holder is not None:
                 holder.kill()
+            if victim is not None and victim.proc is not None:  # the test failed before it was killed
+                victim.proc.kill()
+                victim.proc.wait()
             self.assertEqual(front.stop(), 0)
 
 

@@ -12,7 +12,7 @@ import unittest
 
 from lxml import etree
 
-from builders import search_body, simple_query
+from builders import attributes_xml, create_full_body, entitlement_full_xml, search_body, simple_query
 from harness import (NS, PATH, SOAP_ENV, Client, Daemon, DaemonTestCase, User, ctl, envelope, make_user,
                      psql, token)
 
@@ -310,7 +310,8 @@ class TransportTest(DaemonTestCase):
             def run():
                 c = Client(d, u)
                 barrier.wait()
-                results.append(c.call(search_body()).status_text)
+                # (A query that finds nothing: the answer's size is not measured here.)
+                results.append(c.call(search_body(simple_query("entitlementId", "none-" + token(8)))).status_text)
                 c.close()
 
             threads = [threading.Thread(target=run) for _ in range(16)]
@@ -387,6 +388,41 @@ class TransportTest(DaemonTestCase):
         self.assertTrue(lines)
         self.assertRegex(lines[-1], r"\[[0-9a-f]{16}\]")
         self.assertNotIn(self.user.password, self.daemon.read_log())
+
+    def test_sigterm_finishes_a_large_answer_its_client_is_reading(self):
+        # An answer larger than the socket buffers: part of it waits in the
+        # daemon for the client to read on, which it does only after the
+        # SIGTERM. It must arrive whole.
+        prefix = "BIG-" + token(8)
+        big = "x" * 200_000
+        for k in range(6):
+            ents = "".join(entitlement_full_xml(f"{prefix}-{k}-{i}", "", attributes=attributes_xml(
+                "entitlementAttributes", [("blob", {"stringValue": big})])) for i in range(10))
+            self.assertEqual(self.client.call(create_full_body(ents)).status_text, "SUCCESS")
+        d = Daemon().start()
+        body = envelope(search_body(simple_query("entitlementId", prefix, "STARTS_WITH"), batch=100))
+        s = socket.create_connection(("127.0.0.1", d.port))
+        s.sendall((f"POST {PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nSOAPAction: \"\"\r\n"
+                   f"Authorization: {self.user.basic()}\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body)
+        time.sleep(0.5)  # answered (or being answered), mostly still in the daemon
+        rcs = []
+        stopper = threading.Thread(target=lambda: rcs.append(d.stop()))
+        stopper.start()
+        time.sleep(0.2)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        stopper.join()
+        self.assertEqual(rcs, [0])
+        head, _, payload = data.partition(b"\r\n\r\n")
+        length = int(next(l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")))
+        self.assertGreater(length, 10_000_000)
+        self.assertEqual(len(payload), length)
+        self.assertEqual(payload.count(b"<fnp:entitlement>"), 60)
 
     def test_sigterm_drains_in_flight_requests(self):
         d = Daemon().start()

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# bench/feed_cost.sh - what the change feed (db/005: a statement-level
+# trigger on audit_log writing entitlement_changes) costs PostgreSQL on the
+# hot path: pgbench running the SQL of a one-unit upgrade
+# (bench/pgbench_upgrade_unit.sql) at 8 clients, alternately with the
+# trigger disabled and enabled, on a private cluster. Prints tps per run.
+#
+#   bench/feed_cost.sh [ROUNDS] [SECONDS]     (default 3 rounds of 10 s)
+set -euo pipefail
+. "$(dirname "$0")/../scripts/lib.sh"
+
+rounds=${1:-3}
+secs=${2:-10}
+ent_install_packages
+ent_build "$ENT_ROOT/build"
+home="$ENT_ROOT/build/bench-feed/home"
+ent_pg_stop "$home"
+rm -rf "$home"
+conn=$(ent_pg_start "$home")
+trap 'ent_pg_stop "$home"' EXIT
+DATABASE_URL=$conn "$ENT_ROOT/build/bin/entitlementctl" migrate >/dev/null 2>&1
+psql "$conn" -X -q -v ON_ERROR_STOP=1 -f "$ENT_ROOT/bench/setup.sql" >/dev/null
+
+run() {  # run LABEL
+  local tps
+  tps=$(PGOPTIONS="-c plan_cache_mode=force_generic_plan" pgbench "$conn" -n -M prepared -c 8 -j 2 -T "$secs" \
+    -f "$ENT_ROOT/bench/pgbench_upgrade_unit.sql" 2>&1 | awk '/^tps/ {printf "%.1f", $3}')
+  printf '%-10s tps=%s\n' "$1" "$tps"
+}
+for r in $(seq "$rounds"); do
+  psql "$conn" -X -q -c 'ALTER TABLE audit_log DISABLE TRIGGER audit_log_changes'
+  run "no feed"
+  psql "$conn" -X -q -c 'ALTER TABLE audit_log ENABLE TRIGGER audit_log_changes'
+  run "feed"
+done
+echo "feed rows: $(psql "$conn" -X -qAt -c 'SELECT count(*) FROM entitlement_changes')"

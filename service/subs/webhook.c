@@ -1,0 +1,137 @@
+#include "webhook.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../core/base64.h"
+#include "../core/quote.h"
+
+int webhook_global_init(void)
+{
+    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? ENT_OK : ENT_EIO;
+}
+
+void webhook_global_cleanup(void)
+{
+    curl_global_cleanup();
+}
+
+int webhook_sign(const unsigned char *key, size_t key_len, const char *msg_id, long long timestamp, const char *body,
+                 size_t n, char *out, size_t cap)
+{
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int mac_len = 0;
+    char prefix[160];
+    int pl = snprintf(prefix, sizeof prefix, "%s.%lld.", msg_id, timestamp);
+    if (pl < 0 || (size_t)pl >= sizeof prefix || cap < 4 + B64_ENCODED_LEN(32) + 1)
+        return ENT_EINVAL;
+    /* HMAC over prefix and body without copying the body. */
+    EVP_MAC *m = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *ctx = m ? EVP_MAC_CTX_new(m) : NULL;
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0), OSSL_PARAM_construct_end()};
+    size_t got = 0;
+    int ok = ctx != NULL && EVP_MAC_init(ctx, key, key_len, params) == 1 &&
+             EVP_MAC_update(ctx, (const unsigned char *)prefix, (size_t)pl) == 1 &&
+             EVP_MAC_update(ctx, (const unsigned char *)body, n) == 1 && EVP_MAC_final(ctx, mac, &got, sizeof mac) == 1;
+    EVP_MAC_CTX_free(ctx);
+    EVP_MAC_free(m);
+    mac_len = (unsigned int)got;
+    if (!ok || mac_len != 32)
+        return ENT_EINVAL;
+    memcpy(out, "v1,", 3);
+    return b64_encode(mac, mac_len, out + 3, cap - 3) > 0 ? ENT_OK : ENT_EINVAL;
+}
+
+/* The answer's body is not kept. */
+static size_t webhook__discard(char *p, size_t size, size_t n, void *ctx)
+{
+    (void)p;
+    (void)ctx;
+    return size * n;
+}
+
+/* What went wrong, in the words of the status page ("connection refused"). */
+static void webhook__detail(CURL *h, CURLcode rc, const char *errbuf, webhook_result_t *res)
+{
+    long os_errno = 0;
+    curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
+    const char *what = NULL;
+    if (rc == CURLE_COULDNT_CONNECT && os_errno == ECONNREFUSED)
+        what = "connection refused";
+    else if (rc == CURLE_OPERATION_TIMEDOUT)
+        what = "timed out";
+    else if (rc == CURLE_COULDNT_RESOLVE_HOST)
+        what = "host not found";
+    else if (rc == CURLE_COULDNT_CONNECT)
+        what = "could not connect";
+    quote_format(res->detail, sizeof res->detail, "%s", what ? what : errbuf[0] ? errbuf : curl_easy_strerror(rc));
+}
+
+int webhook_post(const char *url, const unsigned char *key, size_t key_len, const char *msg_id, const char *body,
+                 size_t n, int connect_timeout_s, int timeout_s, webhook_result_t *res)
+{
+    char sig[128], h_id[160], h_ts[64], h_sig[160], errbuf[CURL_ERROR_SIZE] = "";
+    struct curl_slist *headers = NULL, *l;
+    struct timespec t0, t1;
+    long long ts = (long long)time(NULL);
+    int rc = ENT_ENOMEM;
+
+    memset(res, 0, sizeof *res);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (webhook_sign(key, key_len, msg_id, ts, body, n, sig, sizeof sig) != ENT_OK) {
+        snprintf(res->detail, sizeof res->detail, "the message could not be signed");
+        return ENT_OK;
+    }
+    snprintf(h_id, sizeof h_id, "webhook-id: %s", msg_id);
+    snprintf(h_ts, sizeof h_ts, "webhook-timestamp: %lld", ts);
+    snprintf(h_sig, sizeof h_sig, "webhook-signature: %s", sig);
+    const char *lines[] = {"Content-Type: application/json", h_id, h_ts, h_sig, "Expect:"};
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+        if ((l = curl_slist_append(headers, lines[i])) == NULL)
+            goto out;
+        headers = l;
+    }
+    CURL *h = curl_easy_init();
+    if (h == NULL)
+        goto out;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for timeouts */
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)connect_timeout_s);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)timeout_s);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "entitlementd-webhooks/1");
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, webhook__discard);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    CURLcode cc = curl_easy_perform(h);
+    if (cc == CURLE_OK) {
+        long status = 0;
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        res->http_status = (int)status;
+        res->delivered = status >= 200 && status <= 299;
+        if (!res->delivered)
+            snprintf(res->detail, sizeof res->detail, "HTTP %ld", status);
+    } else {
+        webhook__detail(h, cc, errbuf, res);
+    }
+    curl_easy_cleanup(h);
+    rc = ENT_OK;
+out:
+    curl_slist_free_all(headers);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    res->duration_ms = (int)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+    if (rc != ENT_OK)
+        snprintf(res->detail, sizeof res->detail, "out of memory");
+    return rc;
+}

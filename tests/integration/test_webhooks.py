@@ -1,0 +1,237 @@
+"""Subscription runs and their webhooks through the real daemon, PostgreSQL
+and a webhook receiver started here: a trigger delivers a message signed
+as Standard Webhooks says, holding the SOAP change made before it; a
+receiver answering 500 and then 200 shows Failure and then Success in the
+status, with the vendor's spellings, the same webhook-id on both attempts
+and both in the ledger; a refused connection is reported as such; the next
+run carries only what changed since; a second trigger while a run waits is
+that run; and the status, trigger and ledger rules for who may see what."""
+import base64
+import hashlib
+import hmac
+import http.server
+import json
+import os
+import re
+import socket
+import threading
+import time
+import unittest
+
+from builders import create_body
+from catalog import Catalog
+from harness import DaemonTestCase, ctl, psql, token
+from rest import RestClient, api_token, bearer
+
+SECRET = os.urandom(32)
+WHSEC = "whsec_" + base64.b64encode(SECRET).decode()
+WHEN = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC"
+
+
+class Receiver:
+    """A webhook endpoint: records each POST, answers with the next of
+    statuses (the last one repeats)."""
+
+    def __init__(self, statuses=(200,)):
+        self.statuses = list(statuses)
+        self.posts = []
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.posts.append((dict(self.headers), body))
+                status = receiver.statuses.pop(0) if len(receiver.statuses) > 1 else receiver.statuses[0]
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait(self, n, timeout=20):
+        deadline = time.time() + timeout
+        while len(self.posts) < n and time.time() < deadline:
+            time.sleep(0.05)
+        assert len(self.posts) >= n, f"{len(self.posts)} posts, expected {n}"
+        return self.posts[n - 1]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def verify(headers, body):
+    """Checks the Standard Webhooks signature; returns the message."""
+    h = {k.lower(): v for k, v in headers.items()}
+    signed = f"{h['webhook-id']}.{h['webhook-timestamp']}.".encode() + body
+    want = "v1," + base64.b64encode(hmac.new(SECRET, signed, hashlib.sha256).digest()).decode()
+    assert want in h["webhook-signature"].split(" "), (h["webhook-signature"], want)
+    assert abs(int(h["webhook-timestamp"]) - time.time()) < 60
+    assert h["content-type"] == "application/json"
+    return json.loads(body)
+
+
+class WebhooksTest(DaemonTestCase):
+    daemon_env = {"ENTITLEMENTD_JOB_POLL_MS": "100"}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.cat = Catalog()
+        cls.owner = "hooks-" + token(6)
+        cls.tok = api_token(user=cls.owner)[1]
+
+    def setUp(self):
+        super().setUp()
+        self.rest = RestClient(self.daemon, bearer(self.tok))
+
+    def tearDown(self):
+        self.rest.close()
+        super().tearDown()
+
+    def subscribe(self, url, product=None, platform="cloud", **over):
+        product = product or self.cat.base
+        body = {"name": "hook " + token(4), "products": [{"name": product[0], "version": product[1]}],
+                "webhook": {"url": url, "secret": WHSEC}}
+        body.update(over)
+        r = self.rest.post(f"/subscriptions/{platform}", body)
+        self.assertEqual(r.status, 201, r)
+        return r.json["subscriptionRef"]
+
+    def entitlement(self, product=None):
+        eid = "W-" + token(10)
+        self.ok(create_body([{"eid": eid, "items": [(eid + "-1", product or self.cat.base, 3)]}]))
+        return eid
+
+    def trigger(self, ref, platform="cloud"):
+        r = self.rest.post(f"/subscriptions/{platform}/{ref}/trigger")
+        self.assertEqual(r.status, 202, r)
+        return r.json["runId"]
+
+    def status(self, ref, path=None):
+        r = self.rest.get(path or f"/subscriptions/cloud/{ref}/status")
+        self.assertEqual(r.status, 200, r)
+        return r.json
+
+    def wait_status(self, ref, pattern, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            s = self.status(ref)
+            if re.fullmatch(pattern, s["webHookStatus"]):
+                return s
+            time.sleep(0.05)
+        self.fail(f"webHookStatus {s['webHookStatus']!r} never matched {pattern!r}")
+
+    def test_a_trigger_delivers_the_changes_signed(self):
+        rx = Receiver()
+        try:
+            ref = self.subscribe(rx.url)
+            self.assertEqual(self.status(ref), {"lastTriggered": "Never triggered.", "webHookStatus": "Never posted."})
+            eid = self.entitlement()
+            self.entitlement(product=self.cat.unrelated)  # another product: not in the message
+            run = self.trigger(ref)
+            headers, body = rx.wait(1)
+            msg = verify(headers, body)
+            self.assertEqual((msg["subscriptionRef"], msg["runId"], msg["trigger"]), (ref, run, "On-Demand"))
+            self.assertEqual([(c["operation"], c["entitlementId"], c["activationIds"], c["productName"],
+                               c["productVersion"]) for c in msg["changes"]],
+                             [("createSimpleEntitlement", eid, [eid + "-1"], *self.cat.base)])
+            s = self.wait_status(ref, "Success. " + WHEN)
+            self.assertRegex(s["lastTriggered"], "^On-Demand Success. " + WHEN + "$")
+            # Without a platform type: the same as cloud.
+            self.assertEqual(self.status(ref, f"/subscriptions/{ref}/status"), s)
+            # The next run carries only what changed since.
+            eid2 = self.entitlement()
+            self.trigger(ref)
+            msg = verify(*rx.wait(2))
+            self.assertEqual([c["entitlementId"] for c in msg["changes"]], [eid2])
+        finally:
+            rx.close()
+
+    def test_a_failed_post_is_retried_with_the_same_message(self):
+        rx = Receiver([500, 200])
+        try:
+            ref = self.subscribe(rx.url)
+            eid = self.entitlement()
+            self.trigger(ref)
+            rx.wait(1)
+            self.wait_status(ref, "(Failure. HTTP 500. |Success. )" + WHEN)
+            h2, b2 = rx.wait(2)
+            self.wait_status(ref, "Success. " + WHEN)
+            (h1, b1) = rx.posts[0]
+            self.assertEqual(b1, b2)
+            self.assertEqual(h1["webhook-id"], h2["webhook-id"])
+            self.assertEqual(verify(h2, b2)["changes"][0]["entitlementId"], eid)
+            out = ctl("subscription", "deliveries", ref).stdout.splitlines()[1:]
+            self.assertEqual([l.split()[3] for l in out], ["500", "200"])
+            self.assertIn("HTTP 500 / delivered", out[0])
+            self.assertTrue(out[1].endswith("delivered"))
+        finally:
+            rx.close()
+
+    def test_a_refused_connection_is_reported(self):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()  # nothing listens there now
+        ref = self.subscribe(f"http://127.0.0.1:{port}/hook")
+        self.trigger(ref)
+        st = self.wait_status(ref, "Failure. connection refused. " + WHEN)
+        self.assertRegex(st["lastTriggered"], "^On-Demand Success. " + WHEN + "$")
+        out = ctl("subscription", "deliveries", ref).stdout
+        self.assertIn("connection refused", out)
+
+    def test_a_due_schedule_runs(self):
+        rx = Receiver()
+        try:
+            ref = self.subscribe(rx.url, scheduleMinutes=60)
+            due = psql("SELECT next_run_at > now() + interval '59 minutes' FROM subscriptions WHERE ref = :'v1'", ref)
+            self.assertEqual(due, [["t"]])
+            eid = self.entitlement()
+            # Due now: the daemon's scheduler (every 15 s) queues a Scheduled run.
+            psql("UPDATE subscriptions SET next_run_at = now() WHERE ref = :'v1'", ref)
+            msg = verify(*rx.wait(1, timeout=40))
+            self.assertEqual(msg["trigger"], "Scheduled")
+            self.assertEqual([c["entitlementId"] for c in msg["changes"]], [eid])
+            s = self.wait_status(ref, "Success. " + WHEN)
+            self.assertRegex(s["lastTriggered"], "^Scheduled Success. " + WHEN + "$")
+            later = psql("SELECT next_run_at > now() + interval '59 minutes' FROM subscriptions WHERE ref = :'v1'", ref)
+            self.assertEqual(later, [["t"]])
+        finally:
+            rx.close()
+
+    def test_triggers_and_who_may(self):
+        rx = Receiver([500])
+        try:
+            ref = self.subscribe(rx.url)
+            run = self.trigger(ref)
+            # While the run waits (its post fails), a trigger is that run.
+            self.assertEqual(self.trigger(ref), run)
+            self.assertEqual(int(psql("SELECT count(*) FROM subscription_runs r JOIN subscriptions s "
+                                      "ON s.id = r.subscription_id WHERE s.ref = :'v1'", ref)[0][0]), 1)
+        finally:
+            rx.close()
+        r = self.rest.post("/subscriptions/cloud", {"name": "no hook", "products": [
+            {"name": self.cat.base[0], "version": self.cat.base[1]}]})
+        nohook = r.json["subscriptionRef"]
+        r = self.rest.post(f"/subscriptions/cloud/{nohook}/trigger")
+        self.assertEqual((r.status, r.json["status"]), (409, 409))
+        other = RestClient(self.daemon, bearer(api_token(user="other-" + token(6))[1]))
+        self.assertEqual(other.post(f"/subscriptions/cloud/{ref}/trigger").status, 404)
+        self.assertEqual(other.get(f"/subscriptions/cloud/{ref}/status").status, 404)
+        self.assertEqual(other.get(f"/subscriptions/{ref}/status").status, 404)
+        other.close()
+        self.assertEqual(self.rest.get(f"/subscriptions/containers/{ref}/status").status, 404)
+        self.assertEqual(self.rest.get(f"/subscriptions/onprem/{ref}/status").status, 400)
+        self.assertEqual(RestClient(self.daemon).get(f"/subscriptions/{ref}/status").status, 401)
+        # The secret is in no log line.
+        self.assertNotIn(WHSEC[6:], self.daemon.read_log())
+
+
+if __name__ == "__main__":
+    unittest.main()
