@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# bench/feed_cost.sh - what the change feed (db/005: a statement-level
-# trigger on audit_log writing entitlement_changes) costs PostgreSQL on the
-# hot path: pgbench running the SQL of a one-unit upgrade
-# (bench/pgbench_upgrade_unit.sql) at 8 clients, alternately with the
-# trigger disabled and enabled, on a private cluster. Prints tps per run.
+# bench/feed_cost.sh - what the change feed (db/005: the entitlement_changes
+# rows the write statement of an upgrade adds) costs PostgreSQL on the hot
+# path: pgbench running the SQL of a one-unit upgrade
+# (bench/pgbench_upgrade_unit.sql) at 8 clients, alternately without the
+# feed's rows (the script with its feed-begin..feed-end lines cut) and with
+# them, on a private cluster. Prints tps per run.
 #
 #   bench/feed_cost.sh [ROUNDS] [SECONDS]     (default 3 rounds of 10 s)
 set -euo pipefail
@@ -21,16 +22,16 @@ trap 'ent_pg_stop "$home"' EXIT
 DATABASE_URL=$conn "$ENT_ROOT/build/bin/entitlementctl" migrate >/dev/null 2>&1
 psql "$conn" -X -q -v ON_ERROR_STOP=1 -f "$ENT_ROOT/bench/setup.sql" >/dev/null
 
-run() {  # run LABEL
+nofeed="$ENT_ROOT/build/bench-feed/pgbench_upgrade_unit_nofeed.sql"
+sed '/^-- feed-begin/,/^-- feed-end/d' "$ENT_ROOT/bench/pgbench_upgrade_unit.sql" >"$nofeed"
+run() {  # run LABEL SCRIPT
   local tps
   tps=$(PGOPTIONS="-c plan_cache_mode=force_generic_plan" pgbench "$conn" -n -M prepared -c 8 -j 2 -T "$secs" \
-    -f "$ENT_ROOT/bench/pgbench_upgrade_unit.sql" 2>&1 | awk '/^tps/ {printf "%.1f", $3}')
+    -f "$2" 2>&1 | awk '/^tps/ {printf "%.1f", $3}')
   printf '%-10s tps=%s\n' "$1" "$tps"
 }
 for r in $(seq "$rounds"); do
-  psql "$conn" -X -q -c 'ALTER TABLE audit_log DISABLE TRIGGER audit_log_changes'
-  run "no feed"
-  psql "$conn" -X -q -c 'ALTER TABLE audit_log ENABLE TRIGGER audit_log_changes'
-  run "feed"
+  run "no feed" "$nofeed"
+  run "feed" "$ENT_ROOT/bench/pgbench_upgrade_unit.sql"
 done
 echo "feed rows: $(psql "$conn" -X -qAt -c 'SELECT count(*) FROM entitlement_changes')"

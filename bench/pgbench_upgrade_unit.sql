@@ -37,17 +37,24 @@ WITH ins AS (INSERT INTO line_items (activation_id, entitlement_id, product_id, 
        ('{' || :tid || '}')::bigint[], ('{' || :pid || '}')::bigint[], '{"UPGRADE"}'::text[], '{"DEPLOYED"}'::text[],
        '{1}'::bigint[], '{NULL}'::text[], '{NULL}'::text[], '{NULL}'::text[], '{NULL}'::text[], '{NULL}'::text[],
        '{NULL}'::date[], '{NULL}'::date[], '{"false"}'::boolean[], '{NULL}'::bigint[], '{NULL}'::text[],
-       '{NULL}'::date[], '{NULL}'::jsonb[]) RETURNING id, unique_id, activation_id),
+       '{NULL}'::date[], '{NULL}'::jsonb[]) RETURNING id, unique_id, activation_id, product_id),
  upd AS (UPDATE line_items li SET number_of_copies = u.n, state = u.s, updated_at = now()
      FROM unnest(('{' || :pid || '}')::bigint[], ('{' || (:pcount - 1) || '}')::bigint[], '{"DEPLOYED"}'::text[])
-     AS u (id, n, s) WHERE li.id = u.id),
+     AS u (id, n, s) WHERE li.id = u.id RETURNING li.activation_id, li.product_id),
  aud AS (INSERT INTO audit_log (request_id, username, operation, entitlement_id, entitlement_uid,
        parent_activation_id, new_activation_id, new_unique_id)
      SELECT a.rq, a.us, 'upgradeLicense', a.ek, a.eu, a.pa, a.na, ins.unique_id
      FROM unnest('{"pgbench"}'::text[], '{"bench"}'::text[], ('{"' || :ekey || '"}')::text[],
        ('{"' || :euid || '"}')::text[], ('{"' || :paid || '"}')::text[],
        ('{"pg-' || :client_id || '-' || :r || '"}')::text[]) AS a (rq, us, ek, eu, pa, na)
-     JOIN ins ON ins.activation_id = a.na)
+     JOIN ins ON ins.activation_id = a.na RETURNING id, at, entitlement_id, parent_activation_id, new_activation_id)
+-- feed-begin (the change feed rows; bench/feed_cost.sh also runs this script without them)
+, feed AS (INSERT INTO entitlement_changes (at, product_id, operation, entitlement_id, activation_id, audit_id)
+     SELECT aud.at, ins.product_id, 'upgradeLicense', aud.entitlement_id, ins.activation_id, aud.id
+     FROM aud JOIN ins ON ins.activation_id = aud.new_activation_id
+     UNION ALL SELECT aud.at, upd.product_id, 'upgradeLicense', aud.entitlement_id, upd.activation_id, aud.id
+     FROM aud JOIN upd ON upd.activation_id = aud.parent_activation_id)
+-- feed-end
 SELECT activation_id, unique_id FROM ins;
 COMMIT;
 \endpipeline

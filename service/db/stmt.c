@@ -89,10 +89,23 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
         "email_template_variation = coalesce($6, email_template_variation), "
         "allow_portal_login = coalesce($7::boolean, allow_portal_login), "
         "attributes = coalesce(attributes || $8::jsonb, $8::jsonb, attributes), updated_at = now() WHERE id = $1"},
+    /* An audit row and its change feed rows (db/005): the new line item
+     * ($7) and, for upgrade, upsell and renew, its parent ($6); for a row
+     * naming only the entitlement, each of its line items. Three branches
+     * rather than one OR, so that the generic plan finds each by index. */
     [STMT_AUDIT] = {"audit",
-        "INSERT INTO audit_log (request_id, username, operation, entitlement_id, "
+        "WITH a AS (INSERT INTO audit_log (request_id, username, operation, entitlement_id, "
         "entitlement_uid, parent_activation_id, new_activation_id, new_unique_id, detail) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"},
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id, at) "
+        "INSERT INTO entitlement_changes (at, product_id, operation, entitlement_id, activation_id, audit_id) "
+        "SELECT a.at, li.product_id, $3, $4, li.activation_id, a.id FROM a, line_items li "
+        "WHERE $7::text IS NOT NULL AND li.activation_id = $7 "
+        "UNION ALL SELECT a.at, li.product_id, $3, $4, li.activation_id, a.id FROM a, line_items li "
+        "WHERE $7::text IS NOT NULL AND $3 IN ('upgradeLicense', 'upsellLicense', 'renewLicense') "
+        "AND li.activation_id = $6 "
+        "UNION ALL SELECT a.at, li.product_id, $3, $4, li.activation_id, a.id FROM a, line_items li "
+        "WHERE $7::text IS NULL AND $6::text IS NULL "
+        "AND li.entitlement_id = (SELECT id FROM entitlements WHERE entitlement_id = $4)"},
     [STMT_USER_GET] = {"user_get",
         "SELECT password_hash, is_admin FROM users WHERE name = $1 AND lower(domain) = lower($2) "
         "ORDER BY domain = $2 DESC LIMIT 1"},
@@ -174,14 +187,22 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
         "attributes) "
         "SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], "
         "$7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::date[], $14::date[], "
-        "$15::boolean[], $16::bigint[], $17::text[], $18::date[], $29::jsonb[]) RETURNING id, unique_id, activation_id), "
+        "$15::boolean[], $16::bigint[], $17::text[], $18::date[], $29::jsonb[]) "
+        "RETURNING id, unique_id, activation_id, product_id), "
         "upd AS (UPDATE line_items li SET number_of_copies = u.n, state = u.s, updated_at = now() "
-        "FROM unnest($19::bigint[], $20::bigint[], $21::text[]) AS u (id, n, s) WHERE li.id = u.id), "
+        "FROM unnest($19::bigint[], $20::bigint[], $21::text[]) AS u (id, n, s) WHERE li.id = u.id "
+        "RETURNING li.activation_id, li.product_id), "
         "aud AS (INSERT INTO audit_log (request_id, username, operation, entitlement_id, entitlement_uid, "
         "parent_activation_id, new_activation_id, new_unique_id) SELECT a.rq, a.us, $24, a.ek, a.eu, a.pa, a.na, "
         "ins.unique_id FROM unnest($22::text[], $23::text[], $25::text[], $26::text[], $27::text[], $28::text[]) "
         "AS a (rq, us, ek, eu, pa, na) "
-        "JOIN ins ON ins.activation_id = a.na) "
+        "JOIN ins ON ins.activation_id = a.na RETURNING id, at, entitlement_id, parent_activation_id, new_activation_id), "
+        /* The change feed (db/005): each new line item and its parent. */
+        "feed AS (INSERT INTO entitlement_changes (at, product_id, operation, entitlement_id, activation_id, audit_id) "
+        "SELECT aud.at, ins.product_id, $24, aud.entitlement_id, ins.activation_id, aud.id "
+        "FROM aud JOIN ins ON ins.activation_id = aud.new_activation_id "
+        "UNION ALL SELECT aud.at, upd.product_id, $24, aud.entitlement_id, upd.activation_id, aud.id "
+        "FROM aud JOIN upd ON upd.activation_id = aud.parent_activation_id) "
         "SELECT activation_id, unique_id FROM ins"},
 
     /* API tokens: $1 the SHA-256 of the token (hex). */
