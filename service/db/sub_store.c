@@ -43,6 +43,28 @@ static char *sub_store__array(const char *const *s, size_t n)
     "'scheduleMinutes', s.schedule_minutes, "                                                                 \
     "'createdAt', to_char(s.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))::text"
 
+/* Runs sql, whose parameters are ($1 ref, $2 platform, $3 user, $4 token
+ * id) and whose row is (token active, the JSON of the subscription if the
+ * caller can see it): *json malloc'd; ENT_EAUTH, ENT_ENOTFOUND. */
+static int sub_store__visible_json(db_conn_t *c, const char *sql, const char *platform, const char *ref,
+                                   const store_sub_caller_t *who, char **json)
+{
+    char token_id[24];
+    snprintf(token_id, sizeof token_id, "%lld", who->token_id);
+    const char *v[4] = {ref, platform, who->user, token_id};
+    PGresult *r = NULL;
+    int rc = db__exec_sql(c, sql, 4, v, &r);
+    *json = NULL;
+    if (rc == ENT_OK && PQgetvalue(r, 0, 0)[0] != 't')
+        rc = ENT_EAUTH;
+    else if (rc == ENT_OK && PQgetisnull(r, 0, 1))
+        rc = ENT_ENOTFOUND;
+    if (rc == ENT_OK && (*json = strdup(PQgetvalue(r, 0, 1))) == NULL)
+        rc = ENT_ENOMEM;
+    PQclear(r);
+    return rc;
+}
+
 int store_sub_create(db_conn_t *c, const store_sub_new_t *s, size_t *missing, char **json)
 {
     static const char sql[] =
@@ -101,20 +123,7 @@ int store_sub_get(db_conn_t *c, const char *platform, const char *ref, const sto
     static const char sql[] = "SELECT EXISTS (SELECT 1 FROM api_tokens WHERE id = $4::bigint AND revoked_at IS NULL), "
                               "(SELECT " SUB_STORE_JSON " FROM subscriptions s "
                               "WHERE s.ref = $1 AND s.platform = $2 AND (s.owner = $3 OR s.is_global))";
-    char token_id[24];
-    snprintf(token_id, sizeof token_id, "%lld", who->token_id);
-    const char *v[4] = {ref, platform, who->user, token_id};
-    PGresult *r = NULL;
-    int rc = db__exec_sql(c, sql, 4, v, &r);
-    *json = NULL;
-    if (rc == ENT_OK && PQgetvalue(r, 0, 0)[0] != 't')
-        rc = ENT_EAUTH;
-    else if (rc == ENT_OK && PQgetisnull(r, 0, 1))
-        rc = ENT_ENOTFOUND;
-    if (rc == ENT_OK && (*json = strdup(PQgetvalue(r, 0, 1))) == NULL)
-        rc = ENT_ENOMEM;
-    PQclear(r);
-    return rc;
+    return sub_store__visible_json(c, sql, platform, ref, who, json);
 }
 
 int store_sub_delete(db_conn_t *c, const char *platform, const char *ref, const store_sub_caller_t *who)
@@ -369,20 +378,7 @@ int store_sub_status(db_conn_t *c, const char *platform, const char *ref, const 
         " END)::text FROM subscriptions s "
         "WHERE s.ref = $1 AND s.platform = $2 AND (s.owner = $3 OR s.is_global))";
 #undef SUB_STORE_WHEN
-    char token_id[24];
-    snprintf(token_id, sizeof token_id, "%lld", who->token_id);
-    const char *v[4] = {ref, platform, who->user, token_id};
-    PGresult *r = NULL;
-    int rc = db__exec_sql(c, sql, 4, v, &r);
-    *json = NULL;
-    if (rc == ENT_OK && PQgetvalue(r, 0, 0)[0] != 't')
-        rc = ENT_EAUTH;
-    else if (rc == ENT_OK && PQgetisnull(r, 0, 1))
-        rc = ENT_ENOTFOUND;
-    if (rc == ENT_OK && (*json = strdup(PQgetvalue(r, 0, 1))) == NULL)
-        rc = ENT_ENOMEM;
-    PQclear(r);
-    return rc;
+    return sub_store__visible_json(c, sql, platform, ref, who, json);
 }
 
 int store_sub_deliveries(db_conn_t *c, const char *ref, void (*row)(void *ctx, const char *const *cols), void *ctx)
@@ -414,3 +410,144 @@ int store_sub_deliveries(db_conn_t *c, const char *ref, void (*row)(void *ctx, c
     }
     return rc;
 }
+
+/* Update packages. */
+
+#define SUB_STORE_UTC(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+int store_package_request(db_conn_t *c, const char *ref, const store_sub_caller_t *who, const char *day,
+                          const long long *product_nos, size_t n, const char *package_id,
+                          store_package_verdict_t *verdict, long long *bad_product)
+{
+    /* Under the lock, the count of the user's PROCESSING packages cannot
+     * change before this transaction's insert commits. */
+    static const char lock_sql[] =
+        "SELECT EXISTS (SELECT 1 FROM api_tokens WHERE id = $1::bigint AND revoked_at IS NULL), "
+        "pg_advisory_xact_lock(hashtextextended('update_packages:' || $2, 0))";
+    static const char sql[] =
+        "WITH sub AS (SELECT id FROM subscriptions WHERE ref = $1 AND (owner = $2 OR is_global)), "
+        "want AS (SELECT w.no, sp.product_id FROM unnest($3::bigint[]) AS w (no) LEFT JOIN subscription_products sp "
+        "ON sp.subscription_id = (SELECT id FROM sub) AND sp.product_no = w.no), "
+        "changed AS (SELECT EXISTS (SELECT 1 FROM entitlement_changes c WHERE c.product_id IN "
+        "(SELECT product_id FROM want) AND c.at >= $4::date::timestamp AT TIME ZONE 'UTC') AS yes), "
+        "busy AS (SELECT count(*) AS n FROM update_packages WHERE owner = $2 AND status = 'PROCESSING'), "
+        "ins AS (INSERT INTO update_packages (package_id, owner, subscription_id, since, product_ids) "
+        "SELECT $5, $2, sub.id, $4::date, (SELECT array_agg(product_id ORDER BY no) FROM want) FROM sub, busy, changed "
+        "WHERE NOT EXISTS (SELECT 1 FROM want WHERE product_id IS NULL) AND changed.yes AND busy.n < $6::int "
+        "RETURNING id), "
+        "job AS (INSERT INTO jobs (kind, ref) SELECT 'package.build', id FROM ins) "
+        "SELECT EXISTS (SELECT 1 FROM sub), (SELECT min(no) FROM want WHERE product_id IS NULL), "
+        "(SELECT yes FROM changed), EXISTS (SELECT 1 FROM ins)";
+    char token_id[24], limit[8], *arr = malloc(n * 21 + 3), *p = arr;
+    PGresult *r = NULL;
+    int rc;
+
+    if (arr == NULL)
+        return ENT_ENOMEM;
+    *p++ = '{';
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "%s%lld", i ? "," : "", product_nos[i]);
+    *p++ = '}';
+    *p = '\0';
+    snprintf(token_id, sizeof token_id, "%lld", who->token_id);
+    snprintf(limit, sizeof limit, "%d", STORE_PACKAGE_LIMIT);
+    if ((rc = db_begin(c)) != ENT_OK)
+        goto out;
+    const char *lv[2] = {token_id, who->user};
+    if ((rc = db__exec_sql(c, lock_sql, 2, lv, &r)) != ENT_OK)
+        goto fail;
+    bool token_ok = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    r = NULL;
+    if (!token_ok) {
+        rc = ENT_EAUTH;
+        goto fail;
+    }
+    const char *v[6] = {ref, who->user, arr, day, package_id, limit};
+    if ((rc = db__exec_sql(c, sql, 6, v, &r)) != ENT_OK)
+        goto fail;
+    if (PQgetvalue(r, 0, 0)[0] != 't') {
+        *verdict = STORE_PACKAGE_NO_SUBSCRIPTION;
+    } else if (!PQgetisnull(r, 0, 1)) {
+        *verdict = STORE_PACKAGE_BAD_PRODUCT;
+        *bad_product = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    } else if (PQgetvalue(r, 0, 2)[0] != 't') {
+        *verdict = STORE_PACKAGE_NOUPDATE;
+    } else {
+        *verdict = PQgetvalue(r, 0, 3)[0] == 't' ? STORE_PACKAGE_PACKAGED : STORE_PACKAGE_LIMIT_REACHED;
+    }
+    PQclear(r);
+    r = NULL;
+    rc = db_commit(c);
+    goto out;
+fail:
+    PQclear(r);
+    db_rollback(c);
+out:
+    free(arr);
+    return rc;
+}
+
+int store_package_build(db_conn_t *c, long long id)
+{
+    static const char sql[] =
+        "UPDATE update_packages p SET status = 'READY', completed_at = now(), item_count = d.n, content = d.doc "
+        "FROM (SELECT count(ch.id) AS n, json_build_object('packageId', p2.package_id, 'subscriptionRef', s.ref, "
+        "'changesSinceDate', to_char(p2.since, 'YYYY-MM-DD'), 'items', coalesce(json_agg(json_build_object("
+        "'operation', ch.operation, 'entitlementId', ch.entitlement_id, 'activationId', ch.activation_id, "
+        "'productName', pr.name, 'productVersion', pr.version, 'time', "
+        "to_char(ch.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')) ORDER BY ch.at, ch.id) "
+        "FILTER (WHERE ch.id IS NOT NULL), '[]'))::text AS doc "
+        "FROM update_packages p2 JOIN subscriptions s ON s.id = p2.subscription_id "
+        "LEFT JOIN entitlement_changes ch ON ch.product_id = ANY (p2.product_ids) "
+        "AND ch.at >= p2.since::timestamp AT TIME ZONE 'UTC' "
+        "LEFT JOIN products pr ON pr.id = ch.product_id "
+        "WHERE p2.id = $1::bigint AND p2.status = 'PROCESSING' GROUP BY p2.id, s.ref) d WHERE p.id = $1::bigint";
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", id);
+    const char *v[1] = {ids};
+    return db__exec_sql(c, sql, 1, v, NULL);
+}
+
+int store_package_fail(db_conn_t *c, long long id)
+{
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", id);
+    const char *v[1] = {ids};
+    return db__exec_sql(c,
+                        "UPDATE update_packages SET status = 'FAILED', completed_at = now() "
+                        "WHERE id = $1::bigint AND status = 'PROCESSING'",
+                        1, v, NULL);
+}
+
+int store_package_get(db_conn_t *c, const char *package_id, const store_sub_caller_t *who, bool content, char **json,
+                      char status[16])
+{
+    static const char sql[] =
+        "SELECT EXISTS (SELECT 1 FROM api_tokens WHERE id = $3::bigint AND revoked_at IS NULL), p.status, "
+        "CASE WHEN $4::boolean THEN p.content ELSE json_build_object('packageId', p.package_id, 'status', p.status, "
+        "'createdAt', " SUB_STORE_UTC("p.created_at") ", 'completedAt', " SUB_STORE_UTC("p.completed_at") ", "
+        "'itemCount', p.item_count)::text END "
+        "FROM (SELECT 1) one LEFT JOIN update_packages p ON p.package_id = $1 AND p.owner = $2";
+    char token_id[24];
+    snprintf(token_id, sizeof token_id, "%lld", who->token_id);
+    const char *v[4] = {package_id, who->user, token_id, content ? "true" : "false"};
+    PGresult *r = NULL;
+    int rc = db__exec_sql(c, sql, 4, v, &r);
+    *json = NULL;
+    status[0] = '\0';
+    if (rc == ENT_OK && PQgetvalue(r, 0, 0)[0] != 't')
+        rc = ENT_EAUTH;
+    else if (rc == ENT_OK && PQgetisnull(r, 0, 1))
+        rc = ENT_ENOTFOUND;
+    if (rc == ENT_OK) {
+        snprintf(status, 16, "%s", PQgetvalue(r, 0, 1));
+        if (PQgetisnull(r, 0, 2))
+            rc = ENT_EINVAL; /* no content yet */
+        else if ((*json = strdup(PQgetvalue(r, 0, 2))) == NULL)
+            rc = ENT_ENOMEM;
+    }
+    PQclear(r);
+    return rc;
+}
+#undef SUB_STORE_UTC

@@ -127,4 +127,41 @@ int store_sub_status(db_conn_t *c, const char *platform, const char *ref, const 
  * duration in ms, the run's state. ENT_ENOTFOUND for an unknown ref. */
 int store_sub_deliveries(db_conn_t *c, const char *ref, void (*row)(void *ctx, const char *const *cols),
                          void *ctx) ENT_MUSTCHECK;
+/* Update packages (db/008). */
+
+#define STORE_PACKAGE_ID_LEN 36
+#define STORE_PACKAGE_MAX_PRODUCTS 100
+#define STORE_PACKAGE_LIMIT 2
+
+typedef enum store_package_verdict {
+    STORE_PACKAGE_PACKAGED,      /* written, with its job */
+    STORE_PACKAGE_NOUPDATE,      /* no change of those products since the date */
+    STORE_PACKAGE_LIMIT_REACHED, /* the user has STORE_PACKAGE_LIMIT packages PROCESSING */
+    STORE_PACKAGE_NO_SUBSCRIPTION, /* not one the caller can see */
+    STORE_PACKAGE_BAD_PRODUCT    /* *bad_product is not a product of the subscription */
+} store_package_verdict_t;
+
+/* Asks for a package of subscription ref (any platform) for the caller:
+ * the changes since day (YYYY-MM-DD) of the subscription's products
+ * numbered product_nos[0..n). One transaction, under an advisory lock on
+ * the user: NOUPDATE, LIMIT_REACHED or a new package (package_id) and its
+ * job. ENT_EAUTH when the token was revoked. */
+int store_package_request(db_conn_t *c, const char *ref, const store_sub_caller_t *who, const char *day,
+                          const long long *product_nos, size_t n, const char *package_id,
+                          store_package_verdict_t *verdict, long long *bad_product) ENT_MUSTCHECK;
+
+/* Builds package id (job ref): its document and count, READY. Nothing
+ * when it is not PROCESSING. */
+int store_package_build(db_conn_t *c, long long id) ENT_MUSTCHECK;
+
+/* Package id could not be built: FAILED. */
+int store_package_fail(db_conn_t *c, long long id) ENT_MUSTCHECK;
+
+/* Package package_id of the caller: with content, its document (*json,
+ * malloc'd; ENT_EINVAL when it is not READY, *status then says what it
+ * is), else its description. ENT_ENOTFOUND for another user's or none;
+ * ENT_EAUTH when the token was revoked. */
+int store_package_get(db_conn_t *c, const char *package_id, const store_sub_caller_t *who, bool content, char **json,
+                      char status[16]) ENT_MUSTCHECK;
+
 #endif

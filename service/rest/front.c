@@ -35,6 +35,9 @@ static const rest_route_t rest__routes[] = {
     {"DELETE", "/subscriptions/{platformType}/{subscriptionRef}", subs_delete},
     {"POST", "/subscriptions/{platformType}/{subscriptionRef}/trigger", subs_trigger},
     {"GET", "/subscriptions/{platformType}/{subscriptionRef}/status", subs_status},
+    {"POST", "/acquisition_api/v1/subscriptionUpdates/{subscriptionId}/{changesSinceDate}", subs_package_request},
+    {"GET", "/acquisition_api/v1/packages/{packageId}", subs_package_get},
+    {"GET", "/acquisition_api/v1/packages/{packageId}/content", subs_package_content},
 };
 
 #define REST_NROUTES (sizeof rest__routes / sizeof rest__routes[0])

@@ -123,6 +123,9 @@ void subs_get(rest_ctx_t *c);
 void subs_delete(rest_ctx_t *c);
 void subs_trigger(rest_ctx_t *c);
 void subs_status(rest_ctx_t *c);
+void subs_package_request(rest_ctx_t *c);
+void subs_package_get(rest_ctx_t *c);
+void subs_package_content(rest_ctx_t *c);
 
 /* Operations: health, readiness, metrics, the OpenAPI document. */
 void ops_healthz(rest_ctx_t *c);

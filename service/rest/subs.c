@@ -14,6 +14,7 @@
  * --user). It sees the subscriptions it owns and the global ones, and
  * deletes only its own; any other is a 404, as one that does not exist.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include "../core/log.h"
 #include "../core/quote.h"
 #include "../db/sub_store.h"
+#include "../lifecycle/rules.h"
 #include "fields.h"
 #include "rest_int.h"
 
@@ -303,4 +305,167 @@ void subs_status(rest_ctx_t *c)
     else
         rest_json(c, 200, json_loads(answer, 0, NULL), NULL);
     free(answer);
+}
+
+/* Update packages (section 3):
+ *   POST /acquisition_api/v1/subscriptionUpdates/{subscriptionId}/{changesSinceDate}?productIds=1,2
+ *        -> 200 envelope, data {status PACKAGED|NOUPDATE|LIMIT_REACHED, packageId}
+ *   GET  /acquisition_api/v1/packages/{packageId}          -> 200 its description
+ *   GET  /acquisition_api/v1/packages/{packageId}/content  -> 200 its document (READY), else 409 */
+
+/* Longest productIds query value kept. */
+#define SUBS_MAX_QUERY 2048
+
+/* The acquisition API's envelope around data (taken; NULL: null), with
+ * field errors and global errors (taken; NULL: []). */
+static void subs__envelope(rest_ctx_t *c, int status, const char *extra, json_t *data, json_t *field_errors,
+                           json_t *global_errors)
+{
+    json_t *o = json_pack("{s:[], s:[], s:o, s:o, s:o}", "globalInfoMsgs", "globalWarnings", "globalErrors",
+                          global_errors ? global_errors : json_array(), "fieldErrors",
+                          field_errors ? field_errors : json_array(), "data", data ? data : json_null());
+    rest_json(c, status, o, extra);
+}
+
+static void subs__field_error(json_t *errors, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void subs__field_error(json_t *errors, const char *field, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    quote_vformat(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_array_append_new(errors, json_pack("{s:s, s:s}", "field", field, "message", msg));
+}
+
+/* productIds: 1 to STORE_PACKAGE_MAX_PRODUCTS positive integers, comma
+ * separated; *n of them into nos. False (with a field error) otherwise. */
+static bool subs__product_ids(rest_ctx_t *c, json_t *errors, long long *nos, size_t *n)
+{
+    char q[SUBS_MAX_QUERY + 1];
+    int got = rest_query(c, "productIds", q, sizeof q);
+    *n = 0;
+    if (got <= 0 || q[0] == '\0') {
+        subs__field_error(errors, "productIds", "%s", got < 0 ? "not valid percent-encoding, or too long"
+                                                              : "required: the subscriptionProductIds, comma separated");
+        return false;
+    }
+    for (char *p = q;;) {
+        char *end;
+        if (*p < '0' || *p > '9' || *n == STORE_PACKAGE_MAX_PRODUCTS) {
+            subs__field_error(errors, "productIds", "must be 1 to %d subscriptionProductIds (positive integers), "
+                                                    "comma separated", STORE_PACKAGE_MAX_PRODUCTS);
+            return false;
+        }
+        long long v = strtoll(p, &end, 10);
+        if (v <= 0 || v > 1000000 || (*end != ',' && *end != '\0')) {
+            subs__field_error(errors, "productIds", "must be 1 to %d subscriptionProductIds (positive integers), "
+                                                    "comma separated", STORE_PACKAGE_MAX_PRODUCTS);
+            return false;
+        }
+        nos[(*n)++] = v;
+        if (*end == '\0')
+            return true;
+        p = end + 1;
+    }
+}
+
+void subs_package_request(rest_ctx_t *c)
+{
+    subs_caller_t me;
+    char package_id[STORE_PACKAGE_ID_LEN + 1], day[LC_DATE_LEN + 1], a[17], b[17];
+    long long nos[STORE_PACKAGE_MAX_PRODUCTS], bad = 0;
+    size_t n = 0;
+    store_package_verdict_t verdict = STORE_PACKAGE_NOUPDATE;
+    const char *ref = c->params[0], *since = c->params[1];
+    db_conn_t *conn;
+
+    if (!subs__user(c, &me))
+        return;
+    json_t *errors = json_array();
+    if (ref[0] == '\0')
+        subs__field_error(errors, "subscriptionId", "required");
+    if (strlen(since) != LC_DATE_LEN || !lc_date_parse(since, day))
+        subs__field_error(errors, "changesSinceDate", "'%s' is not a date YYYY-MM-DD", since);
+    subs__product_ids(c, errors, nos, &n);
+    if (json_array_size(errors) > 0) {
+        subs__envelope(c, 400, NULL, NULL, errors, NULL);
+        return;
+    }
+    if (ids_request_id(a, sizeof a) != ENT_OK || ids_request_id(b, sizeof b) != ENT_OK) {
+        json_decref(errors);
+        rest_error(c, 500, NULL, "internal error (request %s)", c->r->request_id);
+        return;
+    }
+    snprintf(package_id, sizeof package_id, "pkg-%s%s", a, b);
+    if ((conn = rest_db(c)) == NULL) {
+        json_decref(errors);
+        return;
+    }
+    int rc = store_package_request(conn, ref, &me.who, day, nos, n, package_id, &verdict, &bad);
+    rest_db_release(c, conn, rc);
+    if (rc != ENT_OK) {
+        json_decref(errors);
+        subs__fail(c, rc, "requesting an update package");
+        return;
+    }
+    switch (verdict) {
+    case STORE_PACKAGE_NO_SUBSCRIPTION:
+        subs__envelope(c, 404, NULL, NULL, errors,
+                       json_pack("[s]", "no subscription with this subscriptionId that you can see"));
+        return;
+    case STORE_PACKAGE_BAD_PRODUCT:
+        subs__field_error(errors, "productIds", "%lld is not a subscriptionProductId of this subscription", bad);
+        subs__envelope(c, 400, NULL, NULL, errors, NULL);
+        return;
+    case STORE_PACKAGE_NOUPDATE:
+        subs__envelope(c, 200, NULL, json_pack("{s:s, s:n}", "status", "NOUPDATE", "packageId"), errors, NULL);
+        return;
+    case STORE_PACKAGE_LIMIT_REACHED:
+        subs__envelope(c, 200, "Retry-After: 5\r\n", json_pack("{s:s, s:n}", "status", "LIMIT_REACHED", "packageId"),
+                       errors, NULL);
+        return;
+    case STORE_PACKAGE_PACKAGED:
+        job_runner_queued(c->f->jobs);
+        log_info("update package %s requested by %s (%zu products since %s)", package_id, me.user, n, day);
+        subs__envelope(c, 200, NULL, json_pack("{s:s, s:s}", "status", "PACKAGED", "packageId", package_id), errors,
+                       NULL);
+        return;
+    }
+}
+
+/* GET a package's description, or (content) its document. */
+static void subs__package_get(rest_ctx_t *c, bool content)
+{
+    subs_caller_t me;
+    char *answer = NULL, status[16];
+    db_conn_t *conn;
+    if (!subs__user(c, &me) || (conn = rest_db(c)) == NULL)
+        return;
+    int rc = store_package_get(conn, c->params[0], &me.who, content, &answer, status);
+    rest_db_release(c, conn, rc);
+    if (rc == ENT_ENOTFOUND)
+        rest_error(c, 404, NULL, "no update package with this packageId that you asked for");
+    else if (rc == ENT_EINVAL)
+        rest_error(c, 409, strcmp(status, "PROCESSING") == 0 ? "Retry-After: 2\r\n" : NULL,
+                   "the package is %s: %s", status,
+                   strcmp(status, "PROCESSING") == 0 ? "its content is not built yet; try again" : "request another");
+    else if (rc != ENT_OK)
+        subs__fail(c, rc, "reading an update package");
+    else if (content)
+        rest_raw(c, 200, "application/json; charset=utf-8", answer, strlen(answer));
+    else
+        rest_json(c, 200, json_loads(answer, 0, NULL), NULL);
+    free(answer);
+}
+
+void subs_package_get(rest_ctx_t *c)
+{
+    subs__package_get(c, false);
+}
+
+void subs_package_content(rest_ctx_t *c)
+{
+    subs__package_get(c, true);
 }

@@ -1,0 +1,185 @@
+"""Update packages (the REST adapter's section 3) through the real daemon
+and PostgreSQL: NOUPDATE decided in the request; a package that holds
+exactly the changes of the requested products since the date; every wrong
+field named in fieldErrors; another user's package invisible; and at most
+two packages PROCESSING per user, one atomic step: 20 concurrent requests
+give exactly 2 PACKAGED and 18 LIMIT_REACHED while the builds are held back
+(the daemons run no job workers), on one daemon and across two."""
+import datetime
+import threading
+import time
+import unittest
+
+from builders import create_body
+from catalog import Catalog
+from harness import Client, Daemon, DaemonTestCase, make_user, psql, token
+from rest import RestClient, api_token, bearer
+
+UPDATES = "/acquisition_api/v1/subscriptionUpdates"
+PACKAGES = "/acquisition_api/v1/packages"
+TODAY = datetime.datetime.now(datetime.timezone.utc).date()
+
+
+def subscribe(client, products):
+    r = client.post("/subscriptions/cloud", {"name": "pkg " + token(4), "products": [
+        {"name": n, "version": v} for n, v in products]})
+    assert r.status == 201, r
+    return r.json["subscriptionRef"], {(p["name"], p["version"]): p["subscriptionProductId"]
+                                       for p in r.json["subscriptionProducts"]}
+
+
+class PackagesTest(DaemonTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.cat = Catalog()
+        cls.owner = "pkg-" + token(6)
+        cls.rest_token = api_token(user=cls.owner)[1]
+
+    def setUp(self):
+        super().setUp()
+        self.rest = RestClient(self.daemon, bearer(self.rest_token))
+
+    def tearDown(self):
+        self.rest.close()
+        super().tearDown()
+
+    def request(self, ref, day, ids, client=None):
+        r = (client or self.rest).post(f"{UPDATES}/{ref}/{day}?productIds={ids}")
+        return r
+
+    def wait_ready(self, pid):
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            r = self.rest.get(f"{PACKAGES}/{pid}")
+            self.assertEqual(r.status, 200, r)
+            if r.json["status"] != "PROCESSING":
+                return r.json
+            time.sleep(0.05)
+        self.fail("the package was not built")
+
+    def test_a_package_holds_exactly_the_changes_since_the_date(self):
+        cat = Catalog()  # products only this test changes
+        ref, ids = subscribe(self.rest, [cat.base, cat.unrelated])
+        base, other = ids[cat.base], ids[cat.unrelated]
+        # Nothing changed yet for these products.
+        r = self.request(ref, "1900-01-01", base)
+        self.assertEqual((r.status, r.json["data"]), (200, {"status": "NOUPDATE", "packageId": None}), r)
+        eid = "P-" + token(8)
+        self.ok(create_body([{"eid": eid, "items": [(eid + "-1", cat.base, 2), (eid + "-2", cat.base, 2)]}]))
+        eid2 = "P-" + token(8)
+        self.ok(create_body([{"eid": eid2, "items": [(eid2 + "-1", cat.unrelated, 1)]}]))
+        tomorrow = TODAY + datetime.timedelta(days=1)
+        self.assertEqual(self.request(ref, tomorrow.isoformat(), base).json["data"]["status"], "NOUPDATE")
+        r = self.request(ref, TODAY.isoformat(), base)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["data"]["status"], "PACKAGED")
+        self.assertEqual((r.json["fieldErrors"], r.json["globalErrors"]), ([], []))
+        pid = r.json["data"]["packageId"]
+        p = self.wait_ready(pid)
+        self.assertEqual((p["status"], p["itemCount"]), ("READY", 2))
+        c = self.rest.get(f"{PACKAGES}/{pid}/content")
+        self.assertEqual(c.status, 200, c)
+        self.assertEqual(c.json["subscriptionRef"], ref)
+        self.assertEqual([(i["operation"], i["activationId"], i["productName"]) for i in c.json["items"]],
+                         [("createSimpleEntitlement", eid + "-1", cat.base[0]),
+                          ("createSimpleEntitlement", eid + "-2", cat.base[0])])
+        # Both products: the other one's change too.
+        pid = self.request(ref, "1900-01-01", f"{base},{other}").json["data"]["packageId"]
+        self.assertEqual(self.wait_ready(pid)["itemCount"], 3)
+
+    def test_every_wrong_field_is_named(self):
+        ref, ids = subscribe(self.rest, [self.cat.base])
+        r = self.request(ref, "2026-02-30", "x")
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(sorted(e["field"] for e in r.json["fieldErrors"]), ["changesSinceDate", "productIds"])
+        self.assertIsNone(r.json["data"])
+        for day, q, field in (("yesterday", "1", "changesSinceDate"), ("2026-1-1", "1", "changesSinceDate"),
+                              ("2026-01-01", "", "productIds"), ("2026-01-01", "1,,2", "productIds"),
+                              ("2026-01-01", "0", "productIds"), ("2026-01-01", "7", "productIds")):
+            with self.subTest(day=day, q=q):
+                r = self.request(ref, day, q)
+                self.assertEqual(r.status, 400, r)
+                self.assertEqual([e["field"] for e in r.json["fieldErrors"]], [field])
+        r = self.rest.post(f"{UPDATES}/{ref}/2026-01-01")
+        self.assertEqual([e["field"] for e in r.json["fieldErrors"]], ["productIds"])
+        r = self.request("sub-nope-" + token(6), "2026-01-01", "1")
+        self.assertEqual(r.status, 404, r)
+        self.assertEqual(len(r.json["globalErrors"]), 1)
+        self.assertEqual(psql("SELECT count(*) FROM update_packages p JOIN subscriptions s ON s.id = "
+                              "p.subscription_id WHERE s.ref = :'v1'", ref), [["0"]])
+
+    def test_another_users_package_is_invisible(self):
+        ref, ids = subscribe(self.rest, [self.cat.base])
+        eid = "P-" + token(8)
+        self.ok(create_body([{"eid": eid, "items": [(eid + "-1", self.cat.base, 2)]}]))
+        pid = self.request(ref, TODAY.isoformat(), ids[self.cat.base]).json["data"]["packageId"]
+        self.wait_ready(pid)
+        other = RestClient(self.daemon, bearer(api_token(user="other-" + token(6))[1]))
+        self.assertEqual(other.get(f"{PACKAGES}/{pid}").status, 404)
+        self.assertEqual(other.get(f"{PACKAGES}/{pid}/content").status, 404)
+        # Nor can it ask for packages of a subscription it cannot see.
+        self.assertEqual(self.request(ref, TODAY.isoformat(), ids[self.cat.base], client=other).status, 404)
+        other.close()
+        self.assertEqual(RestClient(self.daemon).get(f"{PACKAGES}/{pid}").status, 401)
+
+
+class LimitTest(unittest.TestCase):
+    """No job workers: the packages stay PROCESSING."""
+
+    def run_requests(self, daemons):
+        user = "limit-" + token(6)
+        tok = api_token(user=user)[1]
+        cat = Catalog()
+        c = RestClient(daemons[0], bearer(tok))
+        ref, ids = subscribe(c, [cat.base])
+        eid = "L-" + token(8)
+        c.close()
+        # A change of the product, so that the requests are not NOUPDATE.
+        u = make_user()
+        soap = Client(daemons[0], u)
+        r = soap.call(create_body([{"eid": eid, "items": [(eid + "-1", cat.base, 1)]}]))
+        assert r.status_text == "SUCCESS", r.body
+        soap.close()
+        results, lock = [], threading.Lock()
+        barrier = threading.Barrier(20)
+
+        def ask(i):
+            cl = RestClient(daemons[i % len(daemons)], bearer(tok))
+            barrier.wait()
+            r = cl.post(f"{UPDATES}/{ref}/1900-01-01?productIds={ids[cat.base]}")
+            cl.close()
+            with lock:
+                results.append((r.status, r.json["data"]["status"], r.headers.get("retry-after")))
+
+        threads = [threading.Thread(target=ask, args=(i,)) for i in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        statuses = sorted(s for _, s, _ in results)
+        self.assertEqual(statuses, ["LIMIT_REACHED"] * 18 + ["PACKAGED"] * 2)
+        self.assertTrue(all(code == 200 for code, _, _ in results))
+        self.assertTrue(all(ra == "5" for _, s, ra in results if s == "LIMIT_REACHED"))
+        self.assertEqual(psql("SELECT count(*) FROM update_packages WHERE owner = :'v1' AND status = 'PROCESSING'",
+                              user), [["2"]])
+
+    def test_twenty_requests_on_one_daemon(self):
+        d = Daemon(ENTITLEMENTD_JOB_WORKERS="0").start()
+        try:
+            self.run_requests([d])
+        finally:
+            self.assertEqual(d.stop(), 0)
+
+    def test_twenty_requests_across_two_daemons(self):
+        a = Daemon(ENTITLEMENTD_JOB_WORKERS="0").start()
+        b = Daemon(ENTITLEMENTD_JOB_WORKERS="0").start()
+        try:
+            self.run_requests([a, b])
+        finally:
+            self.assertEqual(a.stop(), 0)
+            self.assertEqual(b.stop(), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
