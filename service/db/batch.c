@@ -6,58 +6,6 @@
 
 #include "db_int.h"
 
-/* A PostgreSQL array literal of the strings (NULL elements are SQL NULL),
- * every element quoted, so no value can change the array's shape. It is
- * passed as a bound parameter like any other value. */
-static char *batch__array(const ent_alloc_t *a, const char *const *v, size_t n)
-{
-    size_t len = 3;
-    for (size_t i = 0; i < n; i++)
-        len += v[i] ? 2 * strlen(v[i]) + 3 : 5;
-    char *out = ent_alloc(a, len);
-    if (out == NULL)
-        return NULL;
-    size_t o = 0;
-    out[o++] = '{';
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            out[o++] = ',';
-        if (v[i] == NULL) {
-            memcpy(out + o, "NULL", 4);
-            o += 4;
-            continue;
-        }
-        out[o++] = '"';
-        for (const char *p = v[i]; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                out[o++] = '\\';
-            out[o++] = *p;
-        }
-        out[o++] = '"';
-    }
-    out[o++] = '}';
-    out[o] = '\0';
-    return out;
-}
-
-static char *batch__ll_array(const ent_alloc_t *a, const long long *v, const bool *present, size_t n)
-{
-    char *out = ent_alloc(a, n * 22 + 3);
-    size_t o = 0;
-    if (out == NULL)
-        return NULL;
-    out[o++] = '{';
-    for (size_t i = 0; i < n; i++) {
-        if (present == NULL || present[i])
-            o += (size_t)sprintf(out + o, "%s%lld", i ? "," : "", v[i]);
-        else
-            o += (size_t)sprintf(out + o, "%sNULL", i ? "," : "");
-    }
-    out[o++] = '}';
-    out[o] = '\0';
-    return out;
-}
-
 static char *batch__str(const ent_alloc_t *a, const PGresult *r, int row, int col)
 {
     return PQgetisnull(r, row, col) ? NULL : ent_strdup(a, PQgetvalue(r, row, col));
@@ -99,8 +47,8 @@ static bool batch__parents_covered(const PGresult *ents, const PGresult *parents
 
 int store_batch_lock_parents(db_conn_t *c, const store_batch_keys_t *k, const ent_alloc_t *a)
 {
-    char *paids = batch__array(a, k->parent_aids, k->n_parent_aids);
-    char *puids = batch__array(a, k->parent_uids, k->n_parent_uids);
+    char *paids = db__text_array(a, k->parent_aids, k->n_parent_aids);
+    char *puids = db__text_array(a, k->parent_uids, k->n_parent_uids);
     size_t failed_at;
     int rc;
 
@@ -122,14 +70,14 @@ int store_batch_lock_parents(db_conn_t *c, const store_batch_keys_t *k, const en
 
 int store_batch_read(db_conn_t *c, const store_batch_keys_t *k, const ent_alloc_t *a, store_batch_snapshot_t *out)
 {
-    char *paids = batch__array(a, k->parent_aids, k->n_parent_aids);
-    char *puids = batch__array(a, k->parent_uids, k->n_parent_uids);
-    char *prod_uids = batch__array(a, k->product_uids, k->n_product_uids);
-    char *prod_names = batch__array(a, k->product_names, k->n_product_names);
-    char *prod_versions = batch__array(a, k->product_versions, k->n_product_names);
-    char *ekeys = batch__array(a, k->ent_keys, k->n_ent_keys);
-    char *euids = batch__array(a, k->ent_uids, k->n_ent_uids);
-    char *naids = batch__array(a, k->new_aids, k->n_new_aids);
+    char *paids = db__text_array(a, k->parent_aids, k->n_parent_aids);
+    char *puids = db__text_array(a, k->parent_uids, k->n_parent_uids);
+    char *prod_uids = db__text_array(a, k->product_uids, k->n_product_uids);
+    char *prod_names = db__text_array(a, k->product_names, k->n_product_names);
+    char *prod_versions = db__text_array(a, k->product_versions, k->n_product_names);
+    char *ekeys = db__text_array(a, k->ent_keys, k->n_ent_keys);
+    char *euids = db__text_array(a, k->ent_uids, k->n_ent_uids);
+    char *naids = db__text_array(a, k->new_aids, k->n_new_aids);
     size_t failed_at;
     int rc;
 
@@ -287,15 +235,15 @@ int store_batch_write(db_conn_t *c, const store_batch_row_t *rows, size_t n, con
         up_s[i] = model_state_name(ups[i].state);
     }
     const char *v[29] = {
-        batch__array(a, s[0], n), batch__ll_array(a, ll[0], NULL, n), batch__ll_array(a, ll[1], has[0], n),
-        batch__ll_array(a, ll[2], has[1], n), batch__array(a, s[1], n), batch__array(a, s[2], n),
-        batch__ll_array(a, ll[3], NULL, n), batch__array(a, s[3], n), batch__array(a, s[4], n),
-        batch__array(a, s[5], n), batch__array(a, s[6], n), batch__array(a, s[7], n), batch__array(a, s[8], n),
-        batch__array(a, s[9], n), batch__array(a, s[10], n), batch__ll_array(a, ll[4], has[2], n),
-        batch__array(a, s[11], n), batch__array(a, s[12], n), batch__ll_array(a, up_id, NULL, n_ups),
-        batch__ll_array(a, up_n, NULL, n_ups), batch__array(a, up_s, n_ups), batch__array(a, s[16], n), batch__array(a, s[17], n), operation,
-        batch__array(a, s[13], n), batch__array(a, s[14], n), batch__array(a, s[15], n), batch__array(a, s[0], n),
-        batch__array(a, s[18], n),
+        db__text_array(a, s[0], n), db__ll_array(a, ll[0], NULL, n), db__ll_array(a, ll[1], has[0], n),
+        db__ll_array(a, ll[2], has[1], n), db__text_array(a, s[1], n), db__text_array(a, s[2], n),
+        db__ll_array(a, ll[3], NULL, n), db__text_array(a, s[3], n), db__text_array(a, s[4], n),
+        db__text_array(a, s[5], n), db__text_array(a, s[6], n), db__text_array(a, s[7], n), db__text_array(a, s[8], n),
+        db__text_array(a, s[9], n), db__text_array(a, s[10], n), db__ll_array(a, ll[4], has[2], n),
+        db__text_array(a, s[11], n), db__text_array(a, s[12], n), db__ll_array(a, up_id, NULL, n_ups),
+        db__ll_array(a, up_n, NULL, n_ups), db__text_array(a, up_s, n_ups), db__text_array(a, s[16], n), db__text_array(a, s[17], n), operation,
+        db__text_array(a, s[13], n), db__text_array(a, s[14], n), db__text_array(a, s[15], n), db__text_array(a, s[0], n),
+        db__text_array(a, s[18], n),
     };
     for (int k = 0; k < 29; k++)
         if (v[k] == NULL)

@@ -8,6 +8,7 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 
+#include "../core/alloc.h"
 #include "pool.h"
 #include "stmt.h"
 
@@ -29,6 +30,15 @@ int db__exec(db_conn_t *c, db_stmt_id_t id, int n, const char *const *vals, PGre
 
 /* Runs ad-hoc SQL with parameters (used by the query builder). */
 int db__exec_sql(db_conn_t *c, const char *sql, int n, const char *const *vals, PGresult **out) ENT_MUSTCHECK;
+
+/* PostgreSQL array literals (arrays.c), each passed as one bound
+ * parameter: strings (NULL elements are SQL NULL) with every element quoted,
+ * so that no value can change the array's shape; integers (present NULL:
+ * all of them; else a false present[i] is SQL NULL). Allocated from a;
+ * db__heap allocates with malloc (the caller frees). */
+extern const ent_alloc_t db__heap;
+char *db__text_array(const ent_alloc_t *a, const char *const *v, size_t n);
+char *db__ll_array(const ent_alloc_t *a, const long long *v, const bool *present, size_t n);
 
 /* One statement of a pipeline: a prepared statement, or BEGIN / COMMIT. */
 #define DB_CALL_BEGIN ((int)STMT_COUNT_ + 1)

@@ -101,15 +101,10 @@ int store_statuslog_publisher(db_conn_t *c, const char *polling_id, char *publis
 int store_statuslog_read(db_conn_t *c, const long long *ids, size_t n, store_statuslog_t *out, size_t *nout)
 {
     PGresult *r = NULL;
-    char *arr = malloc(n * 21 + 3), *p = arr;
+    char *arr = db__ll_array(&db__heap, ids, NULL, n);
     *nout = 0;
     if (arr == NULL)
         return ENT_ENOMEM;
-    *p++ = '{';
-    for (size_t i = 0; i < n; i++)
-        p += sprintf(p, "%s%lld", i ? "," : "", ids[i]);
-    *p++ = '}';
-    *p = '\0';
     const char *v[1] = {arr};
     int rc = db__exec(c, STMT_STATUSLOG_READ, 1, v, &r);
     free(arr);

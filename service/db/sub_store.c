@@ -6,32 +6,6 @@
 
 #include "db_int.h"
 
-/* A text[] literal of n strings, each quoted and escaped; malloc'd. */
-static char *sub_store__array(const char *const *s, size_t n)
-{
-    size_t cap = 3;
-    for (size_t i = 0; i < n; i++)
-        cap += 2 * strlen(s[i]) + 3;
-    char *out = malloc(cap), *p = out;
-    if (out == NULL)
-        return NULL;
-    *p++ = '{';
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            *p++ = ',';
-        *p++ = '"';
-        for (const char *q = s[i]; *q; q++) {
-            if (*q == '"' || *q == '\\')
-                *p++ = '\\';
-            *p++ = *q;
-        }
-        *p++ = '"';
-    }
-    *p++ = '}';
-    *p = '\0';
-    return out;
-}
-
 /* The JSON of one subscription, for the GET. */
 #define SUB_STORE_JSON                                                                                        \
     "json_build_object('subscriptionRef', s.ref, 'platformType', s.platform, 'name', s.name, "                 \
@@ -83,8 +57,8 @@ int store_sub_create(db_conn_t *c, const store_sub_new_t *s, size_t *missing, ch
         "(SELECT json_agg(json_build_object('subscriptionProductId', w.no, 'name', w.name, 'version', w.version) "
         "ORDER BY w.no) FROM unnest($8::text[], $9::text[]) WITH ORDINALITY AS w (name, version, no)))::text "
         "FROM sub)";
-    char *names = sub_store__array(s->product_names, s->n_products);
-    char *versions = sub_store__array(s->product_versions, s->n_products);
+    char *names = db__text_array(&db__heap, s->product_names, s->n_products);
+    char *versions = db__text_array(&db__heap, s->product_versions, s->n_products);
     char *hex = s->webhook_url ? malloc(2 * s->secret_len + 1) : NULL;
     char minutes[16], token_id[24];
     PGresult *r = NULL;
@@ -438,17 +412,12 @@ int store_package_request(db_conn_t *c, const char *ref, const store_sub_caller_
         "job AS (INSERT INTO jobs (kind, ref) SELECT 'package.build', id FROM ins) "
         "SELECT EXISTS (SELECT 1 FROM sub), (SELECT min(no) FROM want WHERE product_id IS NULL), "
         "(SELECT yes FROM changed), EXISTS (SELECT 1 FROM ins)";
-    char token_id[24], limit[8], *arr = malloc(n * 21 + 3), *p = arr;
+    char token_id[24], limit[8], *arr = db__ll_array(&db__heap, product_nos, NULL, n);
     PGresult *r = NULL;
     int rc;
 
     if (arr == NULL)
         return ENT_ENOMEM;
-    *p++ = '{';
-    for (size_t i = 0; i < n; i++)
-        p += sprintf(p, "%s%lld", i ? "," : "", product_nos[i]);
-    *p++ = '}';
-    *p = '\0';
     snprintf(token_id, sizeof token_id, "%lld", who->token_id);
     snprintf(limit, sizeof limit, "%d", STORE_PACKAGE_LIMIT);
     if ((rc = db_begin(c)) != ENT_OK)

@@ -310,12 +310,9 @@ static void device__header(fv_t *v, device_req_t *d, json_t *h)
  * 403 / 503 and returns false otherwise. */
 static bool device__token(rest_ctx_t *c, const char *tenant, store_token_t *tok)
 {
-    const char *v, *token, *why = "no Bearer token";
-    size_t n, len;
-    auth_verdict_t verdict = AUTH_DENIED;
+    const char *why;
     static const char www[] = "WWW-Authenticate: Bearer realm=\"entitlementd\"\r\n";
-    if (http_header(c->r, "Authorization", &v, &n) && auth_bearer(v, n, &token, &len))
-        verdict = auth_token(c->f->auth, token, len, tok, &why);
+    auth_verdict_t verdict = rest_api_token(c, tok, &why);
     int status = verdict == AUTH_OK ? 0 : verdict == AUTH_DENIED ? 401 : 503;
     const char *msg = status == 401 ? "a valid API token is required (Authorization: Bearer <token>)"
                                     : "the token store cannot be reached; try again";

@@ -74,15 +74,14 @@ json_t *rest_body(rest_ctx_t *c)
     return v;
 }
 
-bool rest_bearer(rest_ctx_t *c, const char **token, size_t *len)
+auth_verdict_t rest_api_token(rest_ctx_t *c, store_token_t *tok, const char **why)
 {
-    const char *v;
-    size_t n;
-    if (http_header(c->r, "Authorization", &v, &n) && auth_bearer(v, n, token, len))
-        return true;
-    rest_error(c, 401, "WWW-Authenticate: Bearer realm=\"entitlementd\"\r\n",
-               "a Bearer token is required (Authorization: Bearer <token>)");
-    return false;
+    const char *v, *token;
+    size_t n, len;
+    *why = "no Bearer token";
+    if (!http_header(c->r, "Authorization", &v, &n) || !auth_bearer(v, n, &token, &len))
+        return AUTH_DENIED;
+    return auth_token(c->f->auth, token, len, tok, why);
 }
 
 static int reply__hex(char ch)

@@ -61,9 +61,10 @@ void rest_raw(rest_ctx_t *c, int status, const char *content_type, const void *b
  * where). The value is the caller's (json_decref). */
 json_t *rest_body(rest_ctx_t *c);
 
-/* The Bearer token of the request (sets *token, *len), or writes 401 with
- * WWW-Authenticate and returns false. */
-bool rest_bearer(rest_ctx_t *c, const char **token, size_t *len);
+/* Checks the request's "Authorization: Bearer" API token: AUTH_OK with
+ * *tok; AUTH_DENIED (none, unknown, revoked; *why says which for the log)
+ * or AUTH_UNAVAILABLE. Answers nothing: each endpoint has its own words. */
+auth_verdict_t rest_api_token(rest_ctx_t *c, store_token_t *tok, const char **why);
 
 /* The value of query parameter name, percent-decoded into buf (cap
  * bytes): 1, or 0 when absent, or -1 when it does not decode or fit. */

@@ -52,12 +52,9 @@ typedef struct subs_caller {
  * returns false. */
 static bool subs__user(rest_ctx_t *c, subs_caller_t *me)
 {
-    const char *v, *token, *why = "no Bearer token";
-    size_t n, len;
+    const char *why;
     store_token_t tok;
-    auth_verdict_t verdict = AUTH_DENIED;
-    if (http_header(c->r, "Authorization", &v, &n) && auth_bearer(v, n, &token, &len))
-        verdict = auth_token(c->f->auth, token, len, &tok, &why);
+    auth_verdict_t verdict = rest_api_token(c, &tok, &why);
     if (verdict == AUTH_UNAVAILABLE) {
         rest_error(c, 503, NULL, "the token store cannot be reached; try again");
         return false;
