@@ -459,23 +459,30 @@ out:
 
 int store_package_build(db_conn_t *c, long long id)
 {
+    /* The changes in feed order, numbered from 0, grouped a page at a time:
+     * string_agg with ORDER BY keeps PostgreSQL from hashing the groups,
+     * so it holds one page's text at once, never the package's. */
     static const char sql[] =
-        "UPDATE update_packages p SET status = 'READY', completed_at = now(), item_count = d.n, content = d.doc "
-        "FROM (SELECT count(ch.id) AS n, json_build_object('packageId', p2.package_id, 'subscriptionRef', s.ref, "
-        "'changesSinceDate', to_char(p2.since, 'YYYY-MM-DD'), 'items', coalesce(json_agg(json_build_object("
+        "WITH p AS (SELECT id, product_ids, since FROM update_packages WHERE id = $1::bigint "
+        "AND status = 'PROCESSING' FOR UPDATE), "
+        "items AS MATERIALIZED (SELECT row_number() OVER (ORDER BY ch.at, ch.id) - 1 AS k, json_build_object("
         "'operation', ch.operation, 'entitlementId', ch.entitlement_id, 'activationId', ch.activation_id, "
         "'productName', pr.name, 'productVersion', pr.version, 'time', "
-        "to_char(ch.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')) ORDER BY ch.at, ch.id) "
-        "FILTER (WHERE ch.id IS NOT NULL), '[]'))::text AS doc "
-        "FROM update_packages p2 JOIN subscriptions s ON s.id = p2.subscription_id "
-        "LEFT JOIN entitlement_changes ch ON ch.product_id = ANY (p2.product_ids) "
-        "AND ch.at >= p2.since::timestamp AT TIME ZONE 'UTC' "
-        "LEFT JOIN products pr ON pr.id = ch.product_id "
-        "WHERE p2.id = $1::bigint AND p2.status = 'PROCESSING' GROUP BY p2.id, s.ref) d WHERE p.id = $1::bigint";
-    char ids[24];
+        "to_char(ch.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))::text AS item "
+        "FROM p JOIN entitlement_changes ch ON ch.product_id = ANY (p.product_ids) "
+        "AND ch.at >= p.since::timestamp AT TIME ZONE 'UTC' "
+        "LEFT JOIN products pr ON pr.id = ch.product_id), "
+        "pages AS (INSERT INTO update_package_pages (package_id, page, items) "
+        "SELECT $1::bigint, k / $2::int, string_agg(item, ', ' ORDER BY k) FROM items GROUP BY k / $2::int "
+        "RETURNING 1) "
+        "UPDATE update_packages u SET status = 'READY', completed_at = now(), "
+        "item_count = (SELECT count(*) FROM items), page_count = (SELECT count(*) FROM pages) "
+        "FROM p WHERE u.id = p.id";
+    char ids[24], per_page[16];
     snprintf(ids, sizeof ids, "%lld", id);
-    const char *v[1] = {ids};
-    return db__exec_sql(c, sql, 1, v, NULL);
+    snprintf(per_page, sizeof per_page, "%d", STORE_PACKAGE_PAGE_ITEMS);
+    const char *v[2] = {ids, per_page};
+    return db__exec_sql(c, sql, 2, v, NULL);
 }
 
 int store_package_fail(db_conn_t *c, long long id)
@@ -489,33 +496,87 @@ int store_package_fail(db_conn_t *c, long long id)
                         1, v, NULL);
 }
 
-int store_package_get(db_conn_t *c, const char *package_id, const store_sub_caller_t *who, bool content, char **json,
-                      char status[16])
+/* The caller's package package_id: cols are the columns after the token
+ * check (column 0) and the status (column 1), over update_packages p
+ * joined with subscriptions s; *r holds the row. */
+static int store__package_row(db_conn_t *c, const char *package_id, const store_sub_caller_t *who, const char *cols,
+                              PGresult **r)
 {
-    static const char sql[] =
-        "SELECT EXISTS (SELECT 1 FROM api_tokens WHERE id = $3::bigint AND revoked_at IS NULL), p.status, "
-        "CASE WHEN $4::boolean THEN p.content ELSE json_build_object('packageId', p.package_id, 'status', p.status, "
-        "'createdAt', " SUB_STORE_UTC("p.created_at") ", 'completedAt', " SUB_STORE_UTC("p.completed_at") ", "
-        "'itemCount', p.item_count)::text END "
-        "FROM (SELECT 1) one LEFT JOIN update_packages p ON p.package_id = $1 AND p.owner = $2";
-    char token_id[24];
+    char sql[1024], token_id[24];
     snprintf(token_id, sizeof token_id, "%lld", who->token_id);
-    const char *v[4] = {package_id, who->user, token_id, content ? "true" : "false"};
-    PGresult *r = NULL;
-    int rc = db__exec_sql(c, sql, 4, v, &r);
-    *json = NULL;
-    status[0] = '\0';
-    if (rc == ENT_OK && PQgetvalue(r, 0, 0)[0] != 't')
+    int n = snprintf(sql, sizeof sql,
+                     "SELECT EXISTS (SELECT 1 FROM api_tokens WHERE id = $3::bigint AND revoked_at IS NULL), "
+                     "p.status, %s FROM (SELECT 1) one LEFT JOIN update_packages p ON p.package_id = $1 "
+                     "AND p.owner = $2 LEFT JOIN subscriptions s ON s.id = p.subscription_id",
+                     cols);
+    if (n < 0 || (size_t)n >= sizeof sql)
+        return ENT_EINVAL;
+    const char *v[3] = {package_id, who->user, token_id};
+    int rc = db__exec_sql(c, sql, 3, v, r);
+    if (rc == ENT_OK && PQgetvalue(*r, 0, 0)[0] != 't')
         rc = ENT_EAUTH;
-    else if (rc == ENT_OK && PQgetisnull(r, 0, 1))
+    else if (rc == ENT_OK && PQgetisnull(*r, 0, 1))
         rc = ENT_ENOTFOUND;
+    return rc;
+}
+
+int store_package_get(db_conn_t *c, const char *package_id, const store_sub_caller_t *who, char **json)
+{
+    PGresult *r = NULL;
+    int rc = store__package_row(c, package_id, who,
+                                "json_build_object('packageId', p.package_id, 'status', p.status, "
+                                "'createdAt', " SUB_STORE_UTC("p.created_at") ", 'completedAt', "
+                                SUB_STORE_UTC("p.completed_at") ", 'itemCount', p.item_count)::text",
+                                &r);
+    *json = NULL;
+    if (rc == ENT_OK && (*json = strdup(PQgetvalue(r, 0, 2))) == NULL)
+        rc = ENT_ENOMEM;
+    PQclear(r);
+    return rc;
+}
+
+int store_package_open(db_conn_t *c, const char *package_id, const store_sub_caller_t *who, long long *id,
+                       int *pages, char **head, char status[16])
+{
+    /* The document's own fields, then its items: the object's text
+     * without its closing brace is the start of the whole. */
+    PGresult *r = NULL;
+    int rc = store__package_row(c, package_id, who,
+                                "p.id, p.page_count, left(json_build_object('packageId', p.package_id, "
+                                "'subscriptionRef', s.ref, 'changesSinceDate', to_char(p.since, 'YYYY-MM-DD'))::text, "
+                                "-1) || ', \"items\" : ['",
+                                &r);
+    *head = NULL;
+    status[0] = '\0';
     if (rc == ENT_OK) {
         snprintf(status, 16, "%s", PQgetvalue(r, 0, 1));
-        if (PQgetisnull(r, 0, 2))
-            rc = ENT_EINVAL; /* no content yet */
-        else if ((*json = strdup(PQgetvalue(r, 0, 2))) == NULL)
-            rc = ENT_ENOMEM;
+        if (strcmp(status, "READY") != 0 || PQgetisnull(r, 0, 3)) {
+            rc = ENT_EINVAL;
+        } else {
+            *id = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+            *pages = atoi(PQgetvalue(r, 0, 3));
+            if ((*head = strdup(PQgetvalue(r, 0, 4))) == NULL)
+                rc = ENT_ENOMEM;
+        }
     }
+    PQclear(r);
+    return rc;
+}
+
+int store_package_page(db_conn_t *c, long long id, int page, int (*emit)(void *arg, const char *data, size_t n),
+                       void *arg)
+{
+    char ids[24], pages[16];
+    snprintf(ids, sizeof ids, "%lld", id);
+    snprintf(pages, sizeof pages, "%d", page);
+    const char *v[2] = {ids, pages};
+    PGresult *r = NULL;
+    int rc = db__exec_sql(c, "SELECT items FROM update_package_pages WHERE package_id = $1::bigint AND page = $2::int",
+                          2, v, &r);
+    if (rc == ENT_OK && PQntuples(r) != 1)
+        rc = ENT_ENOTFOUND;
+    if (rc == ENT_OK)
+        rc = emit(arg, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
     PQclear(r);
     return rc;
 }

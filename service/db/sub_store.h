@@ -127,9 +127,12 @@ int store_sub_status(db_conn_t *c, const char *platform, const char *ref, const 
  * duration in ms, the run's state. ENT_ENOTFOUND for an unknown ref. */
 int store_sub_deliveries(db_conn_t *c, const char *ref, void (*row)(void *ctx, const char *const *cols),
                          void *ctx) ENT_MUSTCHECK;
-/* Update packages (db/008). */
+/* Update packages (db/008, db/009). */
 
 #define STORE_PACKAGE_ID_LEN 36
+/* Changes per page of a package's content: what one piece of a streamed
+ * content holds (a few hundred KiB). */
+#define STORE_PACKAGE_PAGE_ITEMS 1000
 #define STORE_PACKAGE_MAX_PRODUCTS 100
 #define STORE_PACKAGE_LIMIT 2
 
@@ -150,18 +153,29 @@ int store_package_request(db_conn_t *c, const char *ref, const store_sub_caller_
                           const long long *product_nos, size_t n, const char *package_id,
                           store_package_verdict_t *verdict, long long *bad_product) ENT_MUSTCHECK;
 
-/* Builds package id (job ref): its document and count, READY. Nothing
- * when it is not PROCESSING. */
+/* Builds package id (job ref): its pages of changes, oldest first, and
+ * its counts, READY; one statement, which PostgreSQL runs a page of
+ * changes at a time. Nothing when it is not PROCESSING. */
 int store_package_build(db_conn_t *c, long long id) ENT_MUSTCHECK;
 
 /* Package id could not be built: FAILED. */
 int store_package_fail(db_conn_t *c, long long id) ENT_MUSTCHECK;
 
-/* Package package_id of the caller: with content, its document (*json,
- * malloc'd; ENT_EINVAL when it is not READY, *status then says what it
- * is), else its description. ENT_ENOTFOUND for another user's or none;
- * ENT_EAUTH when the token was revoked. */
-int store_package_get(db_conn_t *c, const char *package_id, const store_sub_caller_t *who, bool content, char **json,
-                      char status[16]) ENT_MUSTCHECK;
+/* Package package_id of the caller: its description (*json, malloc'd).
+ * ENT_ENOTFOUND for another user's or none; ENT_EAUTH when the token was
+ * revoked. */
+int store_package_get(db_conn_t *c, const char *package_id, const store_sub_caller_t *who, char **json) ENT_MUSTCHECK;
+
+/* Package package_id of the caller, to read its content: its row id, its
+ * number of pages, and the start of its document (*head, malloc'd: the
+ * JSON object up to the items array's '['). ENT_EINVAL when it is not
+ * READY (*status then says what it is); else as store_package_get. */
+int store_package_open(db_conn_t *c, const char *package_id, const store_sub_caller_t *who, long long *id,
+                       int *pages, char **head, char status[16]) ENT_MUSTCHECK;
+
+/* Hands page (from 0) of package id's changes to emit: the JSON objects of
+ * its changes, joined by ", ". ENT_ENOTFOUND when the package has gone. */
+int store_package_page(db_conn_t *c, long long id, int page, int (*emit)(void *arg, const char *data, size_t n),
+                       void *arg) ENT_MUSTCHECK;
 
 #endif

@@ -71,6 +71,36 @@ int http_write(http_exchange_t *x, const void *data, size_t n) ENT_MUSTCHECK;
 int http_respond(http_exchange_t *x, int status, const char *content_type, const char *extra_headers,
                  const void *body, size_t n) ENT_MUSTCHECK;
 
+/* A response body made piece by piece after the handler returns: a
+ * document too large to hold at once (an update package's content). The
+ * transport asks for the next piece only once the client has taken the
+ * previous one, in whichever worker the connection comes to, and between
+ * pieces the connection waits in epoll like any other: a slow reader holds
+ * one piece of memory and no thread. */
+typedef struct http_piece http_piece_t;
+
+/* Appends n bytes to the piece being made. ENT_ENOMEM when it cannot grow. */
+int http_piece_write(http_piece_t *p, const void *data, size_t n) ENT_MUSTCHECK;
+
+typedef struct http_source {
+    /* Writes the next piece (a few hundred KiB is right) into p, and sets
+     * *end with the last. An error cuts the response short: the connection
+     * closes without the chunked body's last chunk, which tells the client
+     * that the body is incomplete. */
+    int (*next)(void *arg, http_piece_t *p, bool *end);
+    /* Frees arg: after the last piece, after an error, or when the
+     * connection goes first. Called with the server's lock held: cheap. */
+    void (*free)(void *arg);
+    void *arg;
+} http_source_t;
+
+/* Writes the status line and headers of a response whose body comes from
+ * src: "Transfer-Encoding: chunked" for HTTP/1.1, for HTTP/1.0 a body that
+ * ends when the connection closes. Takes src, even on error (HEAD frees it
+ * without a piece). */
+int http_respond_source(http_exchange_t *x, int status, const char *content_type, const char *extra_headers,
+                        const http_source_t *src) ENT_MUSTCHECK;
+
 /* Forgets what the handler wrote so far (a response cut short by an error
  * is replaced by an error response). */
 void http_discard(http_exchange_t *x);

@@ -57,6 +57,11 @@
 /* Longest Host header we pass on (it is echoed into WSDL addresses and
  * poll URLs). */
 #define SERVER_MAX_HOST 255
+/* Pieces of a streamed body (http_source_t) a worker makes and sends for
+ * one connection before it hands the connection back to epoll (to the end
+ * of the queue): a fast reader of a large document does not hold a worker
+ * for long. */
+#define SERVER_SOURCE_PIECES 4
 /* Longest method and target (frame.c refuses longer ones). */
 #define SERVER_MAX_METHOD 16
 #define SERVER_MAX_TARGET 4096
@@ -91,6 +96,10 @@ typedef struct conn {
     size_t in_len, in_cap;
     char *out;
     size_t out_len, out_off, out_cap;
+    /* The rest of a streamed body (source.next NULL: none), made a piece
+     * at a time once out has gone; framed as chunks when chunked. */
+    http_source_t source;
+    bool chunked;
 } conn_t;
 
 /* What a worker thread owns. */
@@ -116,6 +125,8 @@ struct http_exchange {
     bool close;              /* http_close_after */
     int fd;                  /* the connection */
     const char *route;       /* http_set_route */
+    http_source_t source;    /* http_respond_source (next NULL: none) */
+    bool chunked;
     char method[SERVER_MAX_METHOD + 1];
     char target[SERVER_MAX_TARGET + 1];
     char path[SERVER_MAX_TARGET + 1];
@@ -256,6 +267,11 @@ static void server__take_over(atomic_llong *count, char **wbuf, size_t *wcap, ch
 /* ---------------------------------------------------------------------- */
 /* The exchange API of the fronts. */
 
+/* A piece of a streamed body is made straight in the worker's output. */
+struct http_piece {
+    http_worker_t *w;
+};
+
 const http_request_t *http_request(const http_exchange_t *x)
 {
     return &x->req;
@@ -335,8 +351,11 @@ const char *http_reason(int status)
     }
 }
 
-/* Writes a status line and the headers every response of ours has. */
-static int server__head(http_exchange_t *x, int status, const char *content_type, const char *extra, size_t n)
+/* Writes a status line and the headers every response of ours has; the
+ * body is n bytes, or with streamed a source's (chunked, or up to the
+ * close for HTTP/1.0). */
+static int server__head(http_exchange_t *x, int status, const char *content_type, const char *extra, size_t n,
+                        bool streamed)
 {
     char head[1024];
     bool close = x->close || x->req.close;
@@ -344,6 +363,11 @@ static int server__head(http_exchange_t *x, int status, const char *content_type
     if (status == 204) /* no body, and so no Content-Length (RFC 9110, 8.6) */
         hl = snprintf(head, sizeof head, "HTTP/1.1 204 %s\r\nX-Request-Id: %s\r\nConnection: %s\r\n",
                       http_reason(status), x->request_id, close ? "close" : "keep-alive");
+    else if (streamed)
+        hl = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n%sX-Request-Id: %s\r\n"
+                      "Connection: %s\r\n",
+                      status, http_reason(status), content_type, x->chunked ? "Transfer-Encoding: chunked\r\n" : "",
+                      x->request_id, close ? "close" : "keep-alive");
     else
         hl = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\nX-Request-Id: %s\r\n"
                       "Connection: %s\r\n",
@@ -363,15 +387,49 @@ static int server__head(http_exchange_t *x, int status, const char *content_type
 int http_respond(http_exchange_t *x, int status, const char *content_type, const char *extra_headers,
                  const void *body, size_t n)
 {
-    int rc = server__head(x, status, body ? content_type : NULL, extra_headers, body ? n : 0);
+    int rc = server__head(x, status, body ? content_type : NULL, extra_headers, body ? n : 0, false);
     if (rc == ENT_OK && body != NULL && n > 0)
         rc = http_write(x, body, n);
     return rc;
 }
 
+int http_respond_source(http_exchange_t *x, int status, const char *content_type, const char *extra_headers,
+                        const http_source_t *src)
+{
+    if (x->source.next != NULL) { /* one response per exchange */
+        src->free(src->arg);
+        return ENT_EINVAL;
+    }
+    /* An HTTP/1.0 client knows no chunks: its body ends with the connection. */
+    x->chunked = x->req.minor >= 1;
+    if (!x->chunked)
+        x->close = true;
+    int rc = server__head(x, status, content_type, extra_headers, 0, true);
+    if (rc != ENT_OK) {
+        src->free(src->arg);
+        return rc;
+    }
+    x->source = *src;
+    return ENT_OK;
+}
+
+int http_piece_write(http_piece_t *p, const void *data, size_t n)
+{
+    http_worker_t *w = p->w;
+    if (!server__reserve(&w->out, &w->out_cap, w->out_len + n))
+        return ENT_ENOMEM;
+    memcpy(w->out + w->out_len, data, n);
+    w->out_len += n;
+    return ENT_OK;
+}
+
 void http_discard(http_exchange_t *x)
 {
     x->w->out_len = x->out_mark;
+    if (x->source.next != NULL) {
+        x->source.free(x->source.arg);
+        memset(&x->source, 0, sizeof x->source);
+    }
 }
 
 size_t http_written(const http_exchange_t *x, const char **data)
@@ -550,6 +608,16 @@ static bool server__serve_one(http_worker_t *w, int fd, const frame_t *f)
     s->fronts[front].serve(w->state[front], &x);
 
     bool close = x.close || f->close;
+    if (x.source.next != NULL) {
+        /* The body follows from the source once the head has gone (HEAD:
+         * the head is the answer). */
+        if (head) {
+            x.source.free(x.source.arg);
+        } else {
+            s->conns[fd].source = x.source;
+            s->conns[fd].chunked = x.chunked;
+        }
+    }
     if (w->out_len == x.out_mark) {
         /* The front wrote nothing (a bug): the client must not wait. */
         log_error("no response written for %s %s", x.method, x.path);
@@ -576,6 +644,8 @@ static bool server__serve_one(http_worker_t *w, int fd, const frame_t *f)
  * s->lock or owns the connection (CONN_BUSY). */
 static void server__conn_reset(struct http_server *s, conn_t *c)
 {
+    if (c->source.next != NULL)
+        c->source.free(c->source.arg);
     atomic_fetch_sub_explicit(&s->buffered_in, (long long)c->in_cap, memory_order_relaxed);
     atomic_fetch_sub_explicit(&s->buffered_out, (long long)c->out_cap, memory_order_relaxed);
     free(c->in);
@@ -789,8 +859,51 @@ static int server__send(int fd, const char *buf, size_t len, size_t *off)
     return 1;
 }
 
-/* Writes the worker's output; what the client cannot take yet waits with
- * the connection (and no further request is read until it has gone). A
+/* Makes the next piece of the connection's streamed body in the worker's
+ * (empty) output, framed as a chunk when chunked; after the last piece,
+ * the last chunk, and the source is freed. */
+static int server__pump(http_worker_t *w, conn_t *c)
+{
+    /* The chunk's size goes in front once known: eight hex digits (leading
+     * zeros are allowed, RFC 9112 7.1). */
+    static const char hex[] = "0123456789abcdef";
+    const size_t size_len = 10;
+    bool end = false;
+    if (c->chunked && !server__reserve(&w->out, &w->out_cap, size_len))
+        return ENT_ENOMEM;
+    w->out_len = c->chunked ? size_len : 0;
+    http_piece_t p = {w};
+    int rc = c->source.next(c->source.arg, &p, &end);
+    size_t n = w->out_len - (c->chunked ? size_len : 0);
+    if (rc == ENT_OK && c->chunked && n > 0xffffffffu)
+        rc = ENT_EINVAL;
+    if (rc != ENT_OK) {
+        w->out_len = 0;
+        return rc;
+    }
+    if (c->chunked) {
+        if (n == 0) {
+            w->out_len = 0; /* an empty chunk would end the body */
+        } else {
+            for (int i = 0; i < 8; i++)
+                w->out[i] = hex[(n >> (28 - 4 * i)) & 0xf];
+            memcpy(w->out + 8, "\r\n", 2);
+            if ((rc = http_piece_write(&p, "\r\n", 2)) != ENT_OK)
+                return rc;
+        }
+        if (end && (rc = http_piece_write(&p, "0\r\n\r\n", 5)) != ENT_OK)
+            return rc;
+    }
+    if (end) {
+        c->source.free(c->source.arg);
+        memset(&c->source, 0, sizeof c->source);
+    }
+    return ENT_OK;
+}
+
+/* Writes the worker's output, and then a streamed body's pieces as the
+ * client takes them; what the client cannot take yet waits with the
+ * connection (and no further request is read until it has gone). A
  * connection to close then lingers: what the client still sends is
  * dropped until it closes, so that it reads the answer rather than a
  * reset. Returns false when the connection was given up or parked. */
@@ -798,18 +911,37 @@ static bool server__flush(struct http_server *s, http_worker_t *w, int fd, bool 
 {
     conn_t *c = &s->conns[fd];
     size_t off = 0;
-    int rc = server__send(fd, w->out, w->out_len, &off);
-    if (rc < 0) {
-        w->out_len = 0;
-        server__close(s, fd);
-        return false;
+    int rc;
+    for (int pieces = 0;; pieces++) {
+        off = 0;
+        rc = server__send(fd, w->out, w->out_len, &off);
+        if (rc < 0) {
+            w->out_len = 0;
+            server__close(s, fd);
+            return false;
+        }
+        /* A streamed body goes on in another pass now and then, so that
+         * other connections get their turn. */
+        if (rc == 0 || c->source.next == NULL || pieces == SERVER_SOURCE_PIECES)
+            break;
+        int prc = server__pump(w, c);
+        if (prc != ENT_OK) {
+            log_error("a streamed response was cut short: %s", ent_strerror(prc));
+            server__close(s, fd);
+            return false;
+        }
     }
-    if (rc == 0) {
-        /* The unsent rest (and any pipelined input) waits in epoll. */
-        server__hand_over(&s->buffered_out, &w->out, &w->out_cap, &c->out, &c->out_cap);
-        c->out_len = w->out_len;
-        c->out_off = off;
+    if (rc == 0 || c->source.next != NULL) {
+        /* The unsent rest (and any pipelined input) waits in epoll; a
+         * streamed body's next piece is made when the connection comes
+         * back. */
+        if (rc == 0) {
+            server__hand_over(&s->buffered_out, &w->out, &w->out_cap, &c->out, &c->out_cap);
+            c->out_len = w->out_len;
+            c->out_off = off;
+        }
         w->out_len = 0;
+        server__shrink(&w->out, &w->out_cap);
         if (w->in_len > w->in_pos) {
             memmove(w->in, w->in + w->in_pos, w->in_len - w->in_pos);
             w->in_len -= w->in_pos;
@@ -937,7 +1069,13 @@ static void server__event(struct http_server *s, http_worker_t *w, int fd)
         c->out = NULL;
         c->out_len = c->out_off = c->out_cap = 0;
         c->last_active = time(NULL); /* the keep-alive wait starts when the answer is out */
-        if (c->close_after) {
+        if (c->source.next != NULL) {
+            /* The next pieces of a streamed body; lingers or parks when done
+             * or when the client is slow. */
+            w->out_len = 0;
+            if (!server__flush(s, w, fd, c->close_after))
+                return;
+        } else if (c->close_after) {
             server__linger(s, fd);
             return;
         }

@@ -432,37 +432,114 @@ void subs_package_request(rest_ctx_t *c)
     }
 }
 
-/* GET a package's description, or (content) its document. */
-static void subs__package_get(rest_ctx_t *c, bool content)
+/* GET a package's description. */
+void subs_package_get(rest_ctx_t *c)
 {
     subs_caller_t me;
-    char *answer = NULL, status[16];
+    char *answer = NULL;
     db_conn_t *conn;
     if (!subs__user(c, &me) || (conn = rest_db(c)) == NULL)
         return;
-    int rc = store_package_get(conn, c->params[0], &me.who, content, &answer, status);
+    int rc = store_package_get(conn, c->params[0], &me.who, &answer);
     rest_db_release(c, conn, rc);
     if (rc == ENT_ENOTFOUND)
         rest_error(c, 404, NULL, "no update package with this packageId that you asked for");
-    else if (rc == ENT_EINVAL)
-        rest_error(c, 409, strcmp(status, "PROCESSING") == 0 ? "Retry-After: 2\r\n" : NULL,
-                   "the package is %s: %s", status,
-                   strcmp(status, "PROCESSING") == 0 ? "its content is not built yet; try again" : "request another");
     else if (rc != ENT_OK)
         subs__fail(c, rc, "reading an update package");
-    else if (content)
-        rest_raw(c, 200, "application/json; charset=utf-8", answer, strlen(answer));
     else
         rest_json(c, 200, json_loads(answer, 0, NULL), NULL);
     free(answer);
 }
 
-void subs_package_get(rest_ctx_t *c)
+/* A package's content, streamed: the document's start, then a page of
+ * changes per piece (each read with a pooled connection taken for that
+ * moment only), then its end. */
+typedef struct subs_stream {
+    db_pool_t *pool;
+    long long id;
+    int page, pages;
+    char *head; /* owned; NULL once sent */
+    http_piece_t *piece;
+} subs_stream_t;
+
+static int subs__stream_emit(void *arg, const char *data, size_t n)
 {
-    subs__package_get(c, false);
+    return http_piece_write(((subs_stream_t *)arg)->piece, data, n);
 }
 
+static int subs__stream_next(void *arg, http_piece_t *p, bool *end)
+{
+    subs_stream_t *st = arg;
+    int rc = ENT_OK;
+    st->piece = p;
+    if (st->head != NULL) {
+        rc = http_piece_write(p, st->head, strlen(st->head));
+        free(st->head);
+        st->head = NULL;
+    } else if (st->page > 0) {
+        rc = http_piece_write(p, ", ", 2);
+    }
+    if (rc == ENT_OK && st->page < st->pages) {
+        db_conn_t *conn = NULL;
+        if ((rc = db_pool_acquire(st->pool, &conn)) != ENT_OK)
+            return rc;
+        rc = store_package_page(conn, st->id, st->page, subs__stream_emit, st);
+        if (rc == ENT_EDBDOWN)
+            db_conn_discard(conn);
+        db_pool_release(st->pool, conn);
+        if (rc == ENT_ENOTFOUND)
+            log_warn("update package %lld went while it was being read (page %d of %d)", st->id, st->page, st->pages);
+        st->page++;
+    }
+    if (rc == ENT_OK && st->page >= st->pages) {
+        rc = http_piece_write(p, "]}", 2);
+        *end = true;
+    }
+    return rc;
+}
+
+static void subs__stream_free(void *arg)
+{
+    subs_stream_t *st = arg;
+    free(st->head);
+    free(st);
+}
+
+/* GET a package's content (READY), else 409. */
 void subs_package_content(rest_ctx_t *c)
 {
-    subs__package_get(c, true);
+    subs_caller_t me;
+    subs_stream_t *st = calloc(1, sizeof *st);
+    char status[16];
+    db_conn_t *conn;
+    if (st == NULL) {
+        rest_error(c, 503, NULL, "out of memory; try again");
+        return;
+    }
+    if (!subs__user(c, &me) || (conn = rest_db(c)) == NULL) {
+        free(st);
+        return;
+    }
+    int rc = store_package_open(conn, c->params[0], &me.who, &st->id, &st->pages, &st->head, status);
+    rest_db_release(c, conn, rc);
+    if (rc != ENT_OK) {
+        subs__stream_free(st);
+        if (rc == ENT_ENOTFOUND)
+            rest_error(c, 404, NULL, "no update package with this packageId that you asked for");
+        else if (rc == ENT_EINVAL)
+            rest_error(c, 409, strcmp(status, "PROCESSING") == 0 ? "Retry-After: 2\r\n" : NULL,
+                       "the package is %s: %s", status,
+                       strcmp(status, "PROCESSING") == 0 ? "its content is not built yet; try again"
+                                                         : "request another");
+        else
+            subs__fail(c, rc, "reading an update package");
+        return;
+    }
+    st->pool = c->f->pool;
+    http_source_t src = {subs__stream_next, subs__stream_free, st};
+    if (http_respond_source(c->x, 200, "application/json; charset=utf-8", NULL, &src) != ENT_OK) {
+        log_error("cannot write the head of a package's content: out of memory");
+        http_discard(c->x);
+        http_close_after(c->x);
+    }
 }

@@ -1,16 +1,20 @@
 """Update packages (the REST adapter's section 3) through the real daemon
 and PostgreSQL: NOUPDATE decided in the request; a package that holds
-exactly the changes of the requested products since the date; every wrong
+exactly the changes of the requested products since the date; content
+streamed a page of changes per chunk (HTTP/1.1), to the close (HTTP/1.0),
+headers only for HEAD, in order with pipelined requests; every wrong
 field named in fieldErrors; another user's package invisible; and at most
 two packages PROCESSING per user, one atomic step: 20 concurrent requests
 give exactly 2 PACKAGED and 18 LIMIT_REACHED while the builds are held back
 (the daemons run no job workers), on one daemon and across two."""
 import datetime
+import json
+import socket
 import threading
 import time
 import unittest
 
-from builders import create_body
+from builders import create_body, delete_body
 from catalog import Catalog
 from harness import Client, Daemon, DaemonTestCase, make_user, psql, token
 from rest import RestClient, api_token, bearer
@@ -122,6 +126,185 @@ class PackagesTest(DaemonTestCase):
         self.assertEqual(self.request(ref, TODAY.isoformat(), ids[self.cat.base], client=other).status, 404)
         other.close()
         self.assertEqual(RestClient(self.daemon).get(f"{PACKAGES}/{pid}").status, 401)
+
+
+def read_head(sock, buf=b""):
+    """Reads a response's status line and headers: (status, headers, rest)."""
+    while b"\r\n\r\n" not in buf:
+        more = sock.recv(65536)
+        if not more:
+            raise AssertionError(f"connection closed before the headers: {buf!r}")
+        buf += more
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        k, v = line.split(":", 1)
+        headers[k.strip().lower()] = v.strip()
+    return int(lines[0].split()[1]), headers, rest
+
+
+def read_chunks(sock, buf):
+    """Reads a chunked body: (chunks, complete, what follows it)."""
+    chunks = []
+    while True:
+        while b"\r\n" not in buf:
+            more = sock.recv(65536)
+            if not more:
+                return chunks, False, b""
+            buf += more
+        size_line, buf = buf.split(b"\r\n", 1)
+        size = int(size_line, 16)
+        while len(buf) < size + 2:
+            more = sock.recv(1 << 20)
+            if not more:
+                return chunks, False, b""
+            buf += more
+        if size == 0:
+            return chunks, buf[:2] == b"\r\n", buf[2:]
+        assert buf[size:size + 2] == b"\r\n", buf[size:size + 10]
+        chunks.append(buf[:size])
+        buf = buf[size + 2:]
+
+
+class StreamTest(DaemonTestCase):
+    """A package of several pages: its content comes a page per chunk."""
+
+    ITEMS = 2100  # three pages of at most 1,000
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cat = Catalog()
+        owner = "stream-" + token(6)
+        cls.rest_token = api_token(user=owner)[1]
+        rest = RestClient(cls.daemon, bearer(cls.rest_token))
+        ref, ids = subscribe(rest, [cat.base])
+        cls.aids = []
+        ents = []
+        for e in range(3):
+            eid = "S-" + token(8)
+            items = [(f"{eid}-{i}", cat.base, 1) for i in range(cls.ITEMS // 3)]
+            cls.aids += [a for a, _, _ in items]
+            ents.append({"eid": eid, "items": items, "auto_deploy": False})  # DRAFT: deleted at the end
+        cls.eids = [e["eid"] for e in ents]
+        cls.user = make_user()
+        soap = Client(cls.daemon, cls.user)
+        r = soap.call(create_body(ents))
+        assert r.status_text == "SUCCESS", r.body[:2000]
+        soap.close()
+        r = rest.post(f"{UPDATES}/{ref}/{TODAY.isoformat()}?productIds={ids[cat.base]}")
+        assert r.json["data"]["status"] == "PACKAGED", r
+        cls.pid = r.json["data"]["packageId"]
+        cls.ref = ref
+        deadline = time.time() + 60
+        while rest.get(f"{PACKAGES}/{cls.pid}").json["status"] == "PROCESSING":
+            assert time.time() < deadline, "the package was not built"
+            time.sleep(0.05)
+        rest.close()
+
+    @classmethod
+    def tearDownClass(cls):
+        # Entitlements of 700 line items would weigh on other tests' searches.
+        soap = Client(cls.daemon, cls.user)
+        r = soap.call(delete_body(cls.eids))
+        soap.close()
+        super().tearDownClass()
+        assert r.status_text == "SUCCESS", r.body[:2000]
+
+    def connect(self):
+        s = socket.create_connection(("127.0.0.1", self.daemon.port), timeout=30)
+        self.addCleanup(s.close)
+        return s
+
+    def head(self, method="GET", version="1.1", path=None):
+        return (f"{method} {path or f'{PACKAGES}/{self.pid}/content'} HTTP/{version}\r\nHost: x\r\n"
+                f"Authorization: Bearer {self.rest_token}\r\n\r\n").encode()
+
+    def check_document(self, body):
+        doc = json.loads(body)
+        self.assertEqual((doc["packageId"], doc["subscriptionRef"], doc["changesSinceDate"]),
+                         (self.pid, self.ref, TODAY.isoformat()))
+        self.assertEqual([i["activationId"] for i in doc["items"]], self.aids)
+        self.assertTrue(all(i["operation"] == "createSimpleEntitlement" for i in doc["items"]))
+
+    def test_content_is_chunked_a_page_at_a_time(self):
+        s = self.connect()
+        s.sendall(self.head())
+        status, headers, rest = read_head(s)
+        self.assertEqual(status, 200)
+        self.assertEqual(headers.get("transfer-encoding"), "chunked")
+        self.assertNotIn("content-length", headers)
+        self.assertEqual(headers["connection"], "keep-alive")
+        self.assertTrue(headers["content-type"].startswith("application/json"))
+        chunks, complete, left = read_chunks(s, rest)
+        self.assertTrue(complete)
+        self.assertEqual(left, b"")
+        self.assertEqual(len(chunks), 3)  # the start with page 0, page 1, page 2 with the end
+        self.check_document(b"".join(chunks))
+        self.assertEqual(self.rest_get_description()["itemCount"], self.ITEMS)
+        # The connection serves the next request.
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(read_head(s)[0], 200)
+
+    def rest_get_description(self):
+        rest = RestClient(self.daemon, bearer(self.rest_token))
+        self.addCleanup(rest.close)
+        return rest.get(f"{PACKAGES}/{self.pid}").json
+
+    def test_http10_content_ends_with_the_close(self):
+        s = self.connect()
+        s.sendall(self.head(version="1.0"))
+        status, headers, body = read_head(s)
+        self.assertEqual(status, 200)
+        self.assertNotIn("transfer-encoding", headers)
+        self.assertNotIn("content-length", headers)
+        self.assertEqual(headers["connection"], "close")
+        while True:
+            more = s.recv(1 << 20)
+            if not more:
+                break
+            body += more
+        self.check_document(body)
+
+    def test_head_has_no_body_and_pipelined_requests_follow_in_order(self):
+        s = self.connect()
+        s.sendall(self.head(method="HEAD") + self.head() + b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, headers, rest = read_head(s)
+        self.assertEqual((status, headers.get("transfer-encoding")), (200, "chunked"))
+        status, headers, rest = read_head(s, rest)  # HEAD's answer has no body
+        self.assertEqual((status, headers.get("transfer-encoding")), (200, "chunked"))
+        chunks, complete, rest = read_chunks(s, rest)
+        self.assertTrue(complete)
+        self.check_document(b"".join(chunks))
+        status, headers, rest = read_head(s, rest)
+        self.assertEqual(status, 200)
+
+    def test_a_reader_that_stops_holds_no_worker(self):
+        """Clients that take nothing of the content: each holds a piece in
+        the daemon, no worker; every other request is served."""
+        stalled = []
+        for _ in range(6):  # more than the daemon's workers
+            # A small window (set before connecting, as TCP scales it then)
+            # so that the kernel's buffers cannot take the whole content.
+            s = socket.socket()
+            self.addCleanup(s.close)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)
+            s.settimeout(30)
+            s.connect(("127.0.0.1", self.daemon.port))
+            s.sendall(self.head())
+            stalled.append(s)
+        time.sleep(0.5)
+        rest = RestClient(self.daemon, bearer(self.rest_token))
+        self.addCleanup(rest.close)
+        for _ in range(5):
+            self.assertEqual(rest.get(f"{PACKAGES}/{self.pid}").status, 200)
+        # And they can still read it all.
+        for s in stalled:
+            status, headers, rest_bytes = read_head(s)
+            chunks, complete, _ = read_chunks(s, rest_bytes)
+            self.assertTrue(complete)
+            self.check_document(b"".join(chunks))
 
 
 class LimitTest(unittest.TestCase):

@@ -3,6 +3,7 @@ SIGTERM; no memory errors and nothing leaked."""
 import os
 import shutil
 import socket
+import time
 import unittest
 
 from builders import (attribute_query, attributes_xml, change_item_xml, create_body, create_full_body,
@@ -118,6 +119,29 @@ class ValgrindTest(unittest.TestCase):
                 rest.get(path, check=False)
             self.assertEqual(RestClient(d, admin_user().basic()).request(
                 "DELETE", KEY_PATH + "?kid=" + pub.kid).status, 200)
+            # An update package built by a job worker, its content streamed
+            # whole, read in part, and left unread at SIGTERM.
+            owner = RestClient(d, bearer(api_token(user="vg-" + token(6))[1]))
+            r = owner.post("/subscriptions/cloud", {"name": "vg", "products": [
+                {"name": cat.base[0], "version": cat.base[1]}]})
+            self.assertEqual(r.status, 201, r)
+            ref, pno = r.json["subscriptionRef"], r.json["subscriptionProducts"][0]["subscriptionProductId"]
+            r = owner.post(f"/acquisition_api/v1/subscriptionUpdates/{ref}/1900-01-01?productIds={pno}")
+            pkg = r.json["data"]["packageId"]
+            deadline = time.time() + 60
+            while owner.get(f"/acquisition_api/v1/packages/{pkg}").json["status"] == "PROCESSING":
+                self.assertLess(time.time(), deadline)
+                time.sleep(0.1)
+            content = f"/acquisition_api/v1/packages/{pkg}/content"
+            self.assertEqual(len(owner.get(content).json["items"]),
+                             owner.get(f"/acquisition_api/v1/packages/{pkg}").json["itemCount"])
+            ask = f"GET {content} HTTP/1.1\r\nHost: x\r\nAuthorization: {owner.auth}\r\n\r\n".encode()
+            unread = socket.create_connection(("127.0.0.1", d.port))
+            unread.sendall(ask)
+            part = socket.create_connection(("127.0.0.1", d.port))
+            part.sendall(ask)
+            part.recv(100)
+            part.close()
             pending = socket.create_connection(("127.0.0.1", d.port))
             pending.sendall((head + f"Content-Length: {len(body)}\r\n\r\n").encode() + body[:50])
         finally:
