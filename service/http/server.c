@@ -28,9 +28,12 @@
 #include "frame.h"
 
 /* The request line and headers together, and one line of them: what
- * honest clients send fits with room to spare (431 above). */
+ * honest clients send fits with room to spare (431 above). A line is
+ * 8 KiB with its CR LF: gSOAP reads the lines it is passed into 8 KiB and
+ * fails on longer ones, so the framing refuses them first, for every
+ * front alike. */
 #define SERVER_MAX_HEADER 65536
-#define SERVER_MAX_HEADER_LINE 8192
+#define SERVER_MAX_HEADER_LINE 8190
 /* A worker's buffers start at this size and shrink back to it after a
  * large request, so that idle workers hold little memory. */
 #define SERVER_BUF_MIN 16384

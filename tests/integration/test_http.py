@@ -192,6 +192,26 @@ class HttpTest(DaemonTestCase):
         self.assert_refused(r, 415, "multipart")
         r = self.send(self.request(envelope(search_body()), {"SOAPAction": "x" * 10000}))
         self.assert_refused(r, 431)
+
+    def test_one_header_line_limit_for_the_framing_and_gsoap(self):
+        # A line of 8,190 bytes (8 KiB with its CR LF) is served, one byte
+        # more is a 431 from the framing: never a gSOAP error. Each header
+        # gSOAP is passed (SOAPAction, Content-Type) and one it is not.
+        def line(name, n):
+            fill = {"SOAPAction": lambda k: '"' + "a" * (k - 2) + '"',
+                    "Content-Type": lambda k: "text/xml; charset=utf-8; x=" + "a" * (k - 27),
+                    "X-Note": lambda k: "a" * k}[name]
+            return fill(n - len(name) - 2)
+        for name in ("SOAPAction", "Content-Type", "X-Note"):
+            r = self.send(self.request(envelope(search_body()), {name: line(name, 8190)}))
+            self.assertEqual(r.status_text, "SUCCESS", (name, r.status, r.body[:300]))
+            r = self.send(self.request(envelope(search_body()), {name: line(name, 8191)}))
+            self.assert_refused(r, 431)
+        # Basic credentials of 8,190 bytes: a 401 from the front, not a 500.
+        r = self.send(self.request(envelope(search_body()), {"Authorization": "Basic " + "A" * 8169}))
+        self.assertEqual(r.status, 401, r.body[:300])
+        r = self.send(self.request(envelope(search_body()), {"Authorization": "Basic " + "A" * 8170}))
+        self.assert_refused(r, 431)
         r = self.send(b"POST " + PATH.encode() + b" HTTP/2.0\r\nContent-Length: 0\r\n\r\n")
         self.assertEqual(r.status, 505)
 
