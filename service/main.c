@@ -105,6 +105,7 @@ int main(int argc, char **argv)
         return 2;
     }
     log_threshold = (log_level_t)log_level_parse(cfg.log_level);
+    log_set_repeat_interval(cfg.log_repeat_s);
     if (config_conninfo(&cfg, conninfo, sizeof conninfo) != ENT_OK) {
         fprintf(stderr, "entitlementd: DATABASE_URL or ENTITLEMENTD_HOME too long\n");
         return 2;

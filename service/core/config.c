@@ -50,6 +50,10 @@ static const cfg_setting_t cfg__table[] = {
     INT_SETTING("ENTITLEMENTD_DB_CONNECT_TIMEOUT", db_connect_timeout_s, 1, 600, "5",
                 "Seconds allowed for one connection attempt to PostgreSQL."),
     STR_SETTING("ENTITLEMENTD_LOG_LEVEL", log_level, "info", "One of error, warn, info, debug."),
+    INT_SETTING("ENTITLEMENTD_LOG_REPEAT_SECONDS", log_repeat_s, 0, 3600, "10",
+                "A message identical to one written in the last this many seconds is counted, not "
+                "written; the count follows once the interval is over. 0 writes every message. "
+                "Debug messages are always written."),
     INT_SETTING("ENTITLEMENTD_MAX_BODY_BYTES", max_body_bytes, 1024, 1073741824, "8388608",
                 "Largest SOAP request body accepted; larger ones get HTTP 413."),
     INT_SETTING("ENTITLEMENTD_MAX_JSON_BYTES", max_json_bytes, 1024, 67108864, "1048576",

@@ -21,6 +21,7 @@ typedef struct ent_config {
     int db_wait_timeout_ms;     /* how long a worker waits for a free connection */
     int db_connect_timeout_s;   /* libpq connect_timeout */
     char log_level[16];         /* error, warn, info, debug */
+    int log_repeat_s;           /* a message repeated within this many seconds is counted, not written; 0: all written */
     int max_body_bytes;         /* largest SOAP request body accepted (HTTP 413 above) */
     int max_json_bytes;         /* largest JSON request body accepted (HTTP 413 above) */
     int max_depth;              /* deepest XML nesting accepted */

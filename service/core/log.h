@@ -3,6 +3,12 @@
  *
  * Each line: ISO time, level, request id (or "-"), message. The level is
  * checked before anything is formatted. Never pass secrets to these calls.
+ *
+ * Repeats are throttled: a message (level and text; the request id aside)
+ * identical to one written within the repeat interval is counted instead
+ * of written, and once the interval is over one line says how many there
+ * were. A flood of one warning is then a line per interval, not 17 MB a
+ * minute. Debug messages are never throttled.
  */
 #ifndef ENT_LOG_H
 #define ENT_LOG_H
@@ -25,6 +31,14 @@ void log_set_request_id(const char *id);
 const char *log_request_id(void);
 
 void log_write(log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Sets the repeat interval in seconds (0: every message is written). */
+void log_set_repeat_interval(int seconds);
+
+/* Writes the counts of repeats whose interval is over. Called about once a
+ * second (the transport's sweep), so that the count of a flood that
+ * stopped is not held back until the message comes again. */
+void log_flush_repeats(void);
 
 #define log_error(...) do { if (log_threshold >= LOG_LEVEL_ERROR) log_write(LOG_LEVEL_ERROR, __VA_ARGS__); } while (0)
 #define log_warn(...)  do { if (log_threshold >= LOG_LEVEL_WARN)  log_write(LOG_LEVEL_WARN, __VA_ARGS__); } while (0)

@@ -799,6 +799,7 @@ static void server__reap_idle(struct http_server *s, time_t now)
     }
     atomic_store_explicit(&s->last_reap, (long long)now, memory_order_relaxed);
     pthread_mutex_unlock(&s->lock);
+    log_flush_repeats();
 }
 
 /* Takes a client connection that epoll reported (one-shot, so no other

@@ -4,6 +4,7 @@ import base64
 import http.client
 import json
 import os
+import re
 import socket
 import subprocess
 import threading
@@ -380,6 +381,24 @@ class TransportTest(DaemonTestCase):
         finally:
             for s in idle:
                 s.close()
+
+    def test_a_repeated_message_is_written_once_per_interval_with_a_count(self):
+        d = Daemon(ENTITLEMENTD_LOG_REPEAT_SECONDS=1).start()
+        try:
+            c = Client(d, None)
+            for _ in range(60):
+                self.assertEqual(c.call(search_body(), validate=False).status, 401)
+            time.sleep(2.5)  # the interval is over, and the sweep has written the count
+            log = d.read_log()
+        finally:
+            self.assertEqual(d.stop(), 0)
+        lines = [line for line in log.splitlines() if "authentication failed: no credentials" in line]
+        written = [line for line in lines if "not written" not in line]
+        counts = [int(re.search(r"repeated (\d+) times in the last \d+ s, not written", line).group(1))
+                  for line in lines if "not written" in line]
+        self.assertLess(len(written), 10, lines)
+        self.assertTrue(counts, lines)
+        self.assertEqual(len(written) + sum(counts), 60, lines)
 
     def test_logs_carry_request_ids(self):
         Client(self.daemon, None).call(search_body())
