@@ -76,7 +76,13 @@ static const cfg_setting_t cfg__table[] = {
     INT_SETTING("ENTITLEMENTD_KEEPALIVE_TIMEOUT", keepalive_timeout_s, 1, 86400, "60",
                 "Idle keep-alive connections are closed after this many seconds."),
     INT_SETTING("ENTITLEMENTD_MAX_CONNECTIONS", max_connections, 16, 65536, "1024",
-                "Open client connections at most; more are refused until some close."),
+                "Open client connections at most. When all are taken, a new connection takes the place "
+                "of the oldest one that has sent nothing yet (or else of the oldest idle keep-alive "
+                "one); with none such it gets a 503 with Retry-After and is closed. Once three "
+                "quarters are taken, a connection that sends nothing within 2 s is closed."),
+    INT_SETTING("ENTITLEMENTD_MAX_CONNECTIONS_PER_CLIENT", max_connections_per_client, 0, 65536, "128",
+                "Open connections of one client address at most; more get a 503 with Retry-After and "
+                "are closed. 0: no limit (behind a proxy that connects from one address, or raise it)."),
     INT_SETTING("ENTITLEMENTD_COMMIT_GROUPS", commit_groups, 0, 256, "2",
                 "upgradeLicense and upsellLicense requests that arrive while earlier ones are "
                 "being written share one transaction and one commit (each unit still atomic), and so do "

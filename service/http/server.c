@@ -18,6 +18,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +27,7 @@
 #include "../core/log.h"
 #include "../core/metrics.h"
 #include "frame.h"
+#include "peers.h"
 
 /* The request line and headers together, and one line of them: what
  * honest clients send fits with room to spare (431 above). A line is
@@ -57,6 +59,15 @@
 /* ... as long as each such client keeps reading: one that took nothing
  * for this long is not waited for. */
 #define SERVER_DRAIN_STALL_SECONDS 2
+/* Connections turned away (over a limit) that wait, after their 503, for
+ * their client to close (SERVER_LINGER_S at most) so that it reads the 503
+ * rather than a reset; more are closed at once. */
+#define SERVER_MAX_TURNED_AWAY 256
+/* Once this share (in quarters) of ENTITLEMENTD_MAX_CONNECTIONS is taken,
+ * a connection that has sent nothing for SERVER_FIRST_BYTE_BUSY_S is
+ * closed: idle sockets cannot hold the table for a whole receive timeout. */
+#define SERVER_BUSY_QUARTERS 3
+#define SERVER_FIRST_BYTE_BUSY_S 2
 /* Longest Host header we pass on (it is echoed into WSDL addresses and
  * poll URLs). */
 #define SERVER_MAX_HOST 255
@@ -92,6 +103,9 @@ typedef struct conn {
     bool continued;         /* "100 Continue" sent for the request in `in` */
     bool close_after;       /* WAIT_WRITE: close once the response is written */
     bool resume;            /* WAIT_READ: whole requests are waiting in `in`: come back at once */
+    bool turned_away;       /* WAIT_LINGER after a 503 at accept: not counted in nopen nor peers */
+    unsigned char addr[PEERS_ADDR_LEN]; /* the client's address (peers.h) */
+    unsigned long long touched; /* s->clock when accepted or last served: the order of shedding */
     /* Bytes read and not yet served, and bytes of a response not yet sent;
      * owned by the connection (NULL when empty), counted in s->buffered_in
      * and s->buffered_out. */
@@ -161,7 +175,10 @@ struct http_server {
     atomic_llong buffered_in, buffered_out;
     conn_t *conns;          /* indexed by descriptor */
     int nconns_max;         /* size of conns */
-    atomic_int nopen;
+    atomic_int nopen;       /* client connections (those turned away aside) */
+    peers_t *peers;         /* nopen by client address */
+    atomic_ullong clock;    /* ticks once per accept and per request served */
+    int nturned_away;       /* turned-away connections lingering */
 };
 
 static double server__now(void)
@@ -660,10 +677,16 @@ static void server__conn_close(struct http_server *s, int fd)
 {
     /* Caller holds s->lock. Forget the descriptor before closing it: once
      * closed, accept may hand out the same number again. */
+    conn_t *c = &s->conns[fd];
     epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
-    server__conn_reset(s, &s->conns[fd]);
-    s->conns[fd].state = CONN_FREE;
-    atomic_fetch_sub(&s->nopen, 1);
+    if (c->turned_away) {
+        s->nturned_away--;
+    } else {
+        peers_del(s->peers, c->addr);
+        atomic_fetch_sub(&s->nopen, 1);
+    }
+    server__conn_reset(s, c);
+    c->state = CONN_FREE;
     close(fd);
 }
 
@@ -702,10 +725,99 @@ static void server__linger(struct http_server *s, int fd)
     server__park(s, fd);
 }
 
+/* Whether a connection waiting in epoll has nothing to read: nothing in
+ * its buffer, and nothing arrived in its socket that a worker has not yet
+ * come for (a request sent at once after connecting is there before the
+ * worker is). */
+static bool server__silent(const conn_t *c, int fd)
+{
+    int waiting = 0;
+    return c->in_len == 0 && !(ioctl(fd, FIONREAD, &waiting) == 0 && waiting > 0);
+}
+
+/* Makes room for a new connection when the table is full: closes the
+ * oldest connection that has sent nothing yet, or else the oldest idle
+ * keep-alive one. False when every connection is busy or mid-request.
+ * Caller holds s->lock. */
+static bool server__shed(struct http_server *s)
+{
+    /* The oldest by the table alone, then asked of the kernel: one system
+     * call per shedding rather than one per connection, as the oldest
+     * silent connection is nearly always still silent. */
+    for (int tries = 0; tries < 4; tries++) {
+        int silent = -1, idle = -1;
+        for (int fd = 0; fd < s->nconns_max; fd++) {
+            const conn_t *c = &s->conns[fd];
+            if (c->state != CONN_IDLE || c->wait != WAIT_READ || c->turned_away || c->in_len > 0 || c->resume)
+                continue;
+            int *best = c->served ? &idle : &silent;
+            if (*best < 0 || c->touched < s->conns[*best].touched)
+                *best = fd;
+        }
+        int victim = silent >= 0 ? silent : idle;
+        if (victim < 0)
+            return false;
+        if (!server__silent(&s->conns[victim], victim)) {
+            /* A request has arrived for it: not a candidate this time. */
+            s->conns[victim].touched = atomic_fetch_add_explicit(&s->clock, 1, memory_order_relaxed);
+            continue;
+        }
+        log_info("connection table full: closed the oldest %s connection to make room",
+                 silent >= 0 ? "silent" : "idle keep-alive");
+        server__conn_close(s, victim);
+        return true;
+    }
+    return false;
+}
+
+/* Answers a connection over a limit with a 503 (Retry-After) and closes
+ * it: never a silent close or a reset. What the client has sent is read
+ * and dropped first, and (when there is room) the connection lingers in
+ * epoll until the client closes, so that it reads the answer. */
+static void server__turn_away(struct http_server *s, int fd, const char *why)
+{
+    char buf[2048], rid[HTTP_REQUEST_ID_MAX], sink[4096];
+    while (recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0)
+        ;
+    if (ids_request_id(rid, sizeof rid) != ENT_OK)
+        snprintf(rid, sizeof rid, "0000000000000000");
+    size_t n = server__refusal(&s->fronts[server__route(s, "", 0)], buf, sizeof buf, 503, why, rid);
+    (void)send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    shutdown(fd, SHUT_WR);
+    metrics_http("refused", NULL, 503, 0);
+    log_warn("connection refused: %s", why);
+    pthread_mutex_lock(&s->lock);
+    if (fd < s->nconns_max && s->nturned_away < SERVER_MAX_TURNED_AWAY && !atomic_load(&s->stopping)) {
+        conn_t *c = &s->conns[fd];
+        memset(c, 0, sizeof *c);
+        c->state = CONN_IDLE;
+        c->wait = WAIT_LINGER;
+        c->turned_away = true;
+        c->since = c->last_active = time(NULL);
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT, .data.fd = fd};
+        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) == 0) {
+            s->nturned_away++;
+            fd = -1;
+        } else {
+            c->state = CONN_FREE;
+            c->turned_away = false;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (fd >= 0)
+        close(fd);
+}
+
 static void server__accept(struct http_server *s)
 {
     for (;;) {
-        int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        union {
+            struct sockaddr sa;
+            struct sockaddr_storage ss;
+        } peer;
+        socklen_t pl = sizeof peer;
+        memset(&peer, 0, sizeof peer);
+        int fd = accept4(s->listen_fd, &peer.sa, &pl, SOCK_CLOEXEC);
         if (fd < 0 && (errno == EINTR || errno == ECONNABORTED))
             continue;
         if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
@@ -719,20 +831,36 @@ static void server__accept(struct http_server *s)
             break;
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        unsigned char addr[PEERS_ADDR_LEN];
+        peers_addr(&peer.sa, addr);
+        const char *why = NULL;
         pthread_mutex_lock(&s->lock);
-        if (fd >= s->nconns_max || atomic_load(&s->nopen) >= s->cfg->max_connections || atomic_load(&s->stopping)) {
-            int nopen = atomic_load(&s->nopen);
+        if (atomic_load(&s->stopping)) {
             pthread_mutex_unlock(&s->lock);
-            log_warn("connection refused: %d connections open", nopen);
             close(fd);
+            continue;
+        }
+        if (fd >= s->nconns_max)
+            why = "the server has no room for another connection; try again";
+        else if (!peers_add(s->peers, addr, s->cfg->max_connections_per_client))
+            why = "too many connections from this client address; use fewer, or try again";
+        else if (atomic_load(&s->nopen) >= s->cfg->max_connections && !server__shed(s)) {
+            peers_del(s->peers, addr);
+            why = "the server has too many connections, all busy; try again";
+        }
+        if (why != NULL) {
+            pthread_mutex_unlock(&s->lock);
+            server__turn_away(s, fd, why);
             continue;
         }
         atomic_fetch_add(&s->nopen, 1);
         conn_t *c = &s->conns[fd];
         memset(c, 0, sizeof *c);
+        memcpy(c->addr, addr, sizeof addr);
         c->state = CONN_IDLE;
         c->wait = WAIT_READ;
         c->last_active = time(NULL);
+        c->touched = atomic_fetch_add_explicit(&s->clock, 1, memory_order_relaxed);
         struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT, .data.fd = fd};
         if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
             server__conn_close(s, fd);
@@ -755,6 +883,9 @@ static void server__accept(struct http_server *s)
 static void server__reap_idle(struct http_server *s, time_t now)
 {
     pthread_mutex_lock(&s->lock);
+    /* Mostly full: connections that have sent nothing get a short while. */
+    bool busy = atomic_load(&s->nopen) * 4 >= s->cfg->max_connections * SERVER_BUSY_QUARTERS;
+    int first_byte_s = busy ? SERVER_FIRST_BYTE_BUSY_S : s->cfg->recv_timeout_s;
     for (int fd = 0; fd < s->nconns_max; fd++) {
         conn_t *c = &s->conns[fd];
         if (c->state != CONN_IDLE)
@@ -787,7 +918,8 @@ static void server__reap_idle(struct http_server *s, time_t now)
                     (void)send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
                 }
             } else {
-                expired = now - c->last_active >= (c->served ? s->cfg->keepalive_timeout_s : s->cfg->recv_timeout_s);
+                expired = now - c->last_active >= (c->served ? s->cfg->keepalive_timeout_s : first_byte_s) &&
+                          (!busy || server__silent(c, fd));
             }
         }
         if (expired)
@@ -1073,6 +1205,7 @@ static void server__event(struct http_server *s, http_worker_t *w, int fd)
         c->out = NULL;
         c->out_len = c->out_off = c->out_cap = 0;
         c->last_active = time(NULL); /* the keep-alive wait starts when the answer is out */
+        c->touched = atomic_fetch_add_explicit(&s->clock, 1, memory_order_relaxed);
         if (c->source.next != NULL) {
             /* The next pieces of a streamed body; lingers or parks when done
              * or when the client is slow. */
@@ -1163,6 +1296,7 @@ static void server__event(struct http_server *s, http_worker_t *w, int fd)
         c->continued = false;
         c->served = true;
         c->last_active = time(NULL);
+        c->touched = atomic_fetch_add_explicit(&s->clock, 1, memory_order_relaxed);
         if (!server__flush(s, w, fd, close))
             break;
         if (w->in_len == w->in_pos && !stopping) {
@@ -1292,6 +1426,23 @@ static int server__listen(const ent_config_t *cfg, int *fd_out, int *port_out)
     return ENT_OK;
 }
 
+/* Raises the soft limit of open descriptors to what the table can hold
+ * (systemd and most shells give 1024 soft, much more hard): without it,
+ * accept fails long before ENTITLEMENTD_MAX_CONNECTIONS. */
+static void server__raise_nofile(int need)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)need + 64; /* and files, the listener, epoll */
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+        return;
+    rlim_t cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
+    rl.rlim_cur = cur;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || cur < want)
+        log_warn("open files limited to %llu: fewer than the %d connections and database sockets configured; "
+                 "raise the hard limit (LimitNOFILE=, ulimit -Hn)",
+                 (unsigned long long)cur, need);
+}
+
 /* Frees the workers' front states and buffers. */
 static void server__free_workers(struct http_server *s)
 {
@@ -1333,8 +1484,14 @@ int http_server_start(const ent_config_t *cfg, const http_front_t *fronts, int n
     /* Descriptors index the table; leave room for the database sockets
      * (the pool's, the job workers', their listener's) and files besides
      * max_connections clients. */
-    s->nconns_max = cfg->max_connections + 2 * cfg->db_pool_size + cfg->job_workers + 4 + 64;
+    s->nconns_max =
+        cfg->max_connections + SERVER_MAX_TURNED_AWAY + 2 * cfg->db_pool_size + cfg->job_workers + 4 + 64;
+    server__raise_nofile(s->nconns_max);
     s->conns = calloc((size_t)s->nconns_max, sizeof *s->conns);
+    if (s->conns != NULL && peers_new(s->nconns_max, &s->peers) != ENT_OK) {
+        free(s->conns);
+        s->conns = NULL;
+    }
     s->threads = calloc((size_t)s->nworkers, sizeof *s->threads);
     s->workers = calloc((size_t)s->nworkers, sizeof *s->workers);
     if (!s->conns || !s->threads || !s->workers) {
@@ -1387,6 +1544,7 @@ fail:
     free(s->workers);
     free(s->threads);
     free(s->conns);
+    peers_free(s->peers);
     free(s);
     return rc;
 }
@@ -1430,5 +1588,6 @@ void http_server_stop(http_server_t *s)
     free(s->workers);
     free(s->threads);
     free(s->conns);
+    peers_free(s->peers);
     free(s);
 }

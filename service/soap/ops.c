@@ -8,9 +8,15 @@
 #include "convert.h"
 #include "ops.h"
 
-static int ops__auth_fail(struct soap *soap, const char *why)
+/* login: as given, or NULL when none could be read. It goes in the log
+ * line so that failures of different users are told apart (and not taken
+ * for one repeated message). */
+static int ops__auth_fail(struct soap *soap, const char *login, const char *why)
 {
-    log_info("authentication failed: %s", why);
+    if (login != NULL)
+        log_info("authentication failed for \"%s\": %s", login, why);
+    else
+        log_info("authentication failed: %s", why);
     soap->authrealm = "entitlementd";
     soap_sender_fault(soap, "authentication failed: user name or password missing or wrong", NULL);
     return 401;
@@ -32,16 +38,16 @@ int auth_require(struct soap *soap)
     if (!have && soap->header != NULL && soap->header->flex__UserId != NULL &&
         soap->header->flex__UserPassword != NULL) {
         if (!auth_flexnet_password(soap->header->flex__UserPassword, password))
-            return ops__auth_fail(soap, "UserPassword is not base64, too long or holds a NUL byte");
+            return ops__auth_fail(soap, NULL, "UserPassword is not base64, too long or holds a NUL byte");
         if (strlen(soap->header->flex__UserId) > AUTH_MAX_LOGIN) {
             OPENSSL_cleanse(password, sizeof password);
-            return ops__auth_fail(soap, "credentials too long");
+            return ops__auth_fail(soap, NULL, "credentials too long");
         }
         snprintf(login, sizeof login, "%s", soap->header->flex__UserId);
         have = true;
     }
     if (!have)
-        return ops__auth_fail(soap, "no credentials");
+        return ops__auth_fail(soap, NULL, "no credentials");
     auth_verdict_t verdict = auth_password(w->auth, login, password, &w->user, &why);
     OPENSSL_cleanse(password, sizeof password);
     switch (verdict) {
@@ -55,7 +61,7 @@ int auth_require(struct soap *soap)
     case AUTH_DENIED:
         break;
     }
-    return ops__auth_fail(soap, why);
+    return ops__auth_fail(soap, login, why);
 }
 
 /* The version N of the urn:vN namespace the request used (gSOAP records a

@@ -401,9 +401,10 @@ class TransportTest(DaemonTestCase):
         self.assertEqual(len(written) + sum(counts), 60, lines)
 
     def test_logs_carry_request_ids(self):
-        Client(self.daemon, None).call(search_body())
+        ghost = "ghost-" + token(8)  # a line of its own (identical lines are throttled)
+        Client(self.daemon, User(ghost, "x")).call(search_body())
         time.sleep(0.2)
-        lines = [line for line in self.daemon.read_log().splitlines() if "authentication failed" in line]
+        lines = [line for line in self.daemon.read_log().splitlines() if f'authentication failed for "{ghost}"' in line]
         self.assertTrue(lines)
         self.assertRegex(lines[-1], r"\[[0-9a-f]{16}\]")
         self.assertNotIn(self.user.password, self.daemon.read_log())

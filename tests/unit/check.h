@@ -39,5 +39,6 @@ void register_base64_tests(void);
 void register_jwt_tests(void);
 void register_versions_tests(void);
 void register_quote_tests(void);
+void register_peers_tests(void);
 
 #endif

@@ -17,6 +17,7 @@ int main(void)
     register_jwt_tests();
     register_versions_tests();
     register_quote_tests();
+    register_peers_tests();
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
