@@ -1,0 +1,382 @@
+"""Faults under load, through the real daemon and the real PostgreSQL: the
+daemon killed with SIGKILL in the middle of a stream of 50-unit upgrades,
+PostgreSQL crashed (pg_ctl -m immediate) and restarted, and PostgreSQL
+stopped for 10 s. Afterwards every unit is checked in SQL: all of it (new
+line item, parent's count, audit row, change feed rows) or none of it, all
+of it when a client was told SUCCESS, none of it when it was told 503.
+
+The restart tests stop and start the shared test cluster the way
+scripts/pg does (as the user postgres when run as root) and always leave
+it running. The figures each test sees go to stderr."""
+import http.client
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+from builders import change_item_xml, create_body, lifecycle_body
+from catalog import Catalog
+from harness import NS, ROOT, Client, Daemon, make_user, psql, token
+
+# Each parent line item starts with this many copies; each unit upgrades
+# one copy of its own parent (allowActivationsOnParent), leaving one less.
+COPIES = 10
+# Parent line items per createSimpleEntitlement request (40 entitlements
+# of 50 line items).
+CREATE_ENTS, CREATE_ITEMS = 40, 50
+# A request answered later than this is a hang: the daemon's database
+# timeouts below are 1 s each.
+REQUEST_TIMEOUT = 15
+# Recovery after PostgreSQL is back: "within a few seconds".
+RECOVERY_LIMIT = 5
+DB_TIMEOUTS = {"ENTITLEMENTD_DB_CONNECT_TIMEOUT": "1", "ENTITLEMENTD_DB_WAIT_TIMEOUT_MS": "1000"}
+TEST_HOME = os.environ.get("ENTITLEMENTD_TEST_HOME")
+
+
+def report(test, **figures):
+    print(f"\n{test}: " + ", ".join(f"{k}={v}" for k, v in figures.items()), file=sys.stderr, flush=True)
+
+
+def pg(cmd):
+    """Stops or starts the test cluster as scripts/pg does; "crash" is
+    pg_ctl stop -m immediate (the server processes quit without a
+    checkpoint; the next start runs crash recovery)."""
+    if cmd == "crash":
+        script = ('. "$1/scripts/lib.sh" && ent_pg_as_owner "$(ent_pg_bin)/pg_ctl" -D "$2/pg/data" '
+                  '-m immediate -w stop')
+        args = ["bash", "-c", script, "pg-crash", ROOT, TEST_HOME]
+    else:
+        args = [os.path.join(ROOT, "scripts", "pg"), cmd, TEST_HOME]
+    subprocess.run(args, check=True, capture_output=True, timeout=120)
+
+
+class Units:
+    """n units, each the upgrade of one copy of a parent line item of its
+    own: parent <tag>-P<i> (made here with createSimpleEntitlement) to
+    <tag>-N<i>."""
+
+    def __init__(self, client, cat, n):
+        self.tag = "F" + token(8)
+        self.cat = cat
+        per = CREATE_ENTS * CREATE_ITEMS
+        self.n = (n + per - 1) // per * per
+        for b in range(self.n // per):
+            ents = [{"eid": f"{self.tag}-E{b}-{e}",
+                     "items": [(self.parent((b * CREATE_ENTS + e) * CREATE_ITEMS + i), cat.base, COPIES)
+                               for i in range(CREATE_ITEMS)]} for e in range(CREATE_ENTS)]
+            r = client.call(create_body(ents), validate=False)
+            if r.status_text != "SUCCESS":
+                raise AssertionError(f"creating the parents failed: {r.status} {r.body[:2000]!r}")
+
+    def parent(self, i):
+        return f"{self.tag}-P{i}"
+
+    def new(self, i):
+        return f"{self.tag}-N{i}"
+
+    def index(self, aid):
+        return int(aid.rsplit("-", 1)[1][1:])
+
+    def body(self, indexes):
+        return lifecycle_body("upgradeLicense", [
+            {"items": [change_item_xml(self.parent(i), self.new(i), self.cat.upgrade, count=1, allow=True)]}
+            for i in indexes])
+
+    def check(self, test, told):
+        """Checks every unit in SQL. told: {index: "ok" | "refused" |
+        "unknown"}, what the clients were told last (absent: never sent).
+        Returns the figures: units checked, applied, absent, and of the
+        units told "unknown" how many were applied."""
+        parents = {aid: (pid, int(copies)) for aid, pid, copies in psql(
+            "SELECT activation_id, id, number_of_copies FROM line_items WHERE activation_id LIKE :'v1'",
+            self.tag + "-P%")}
+        news = {aid: (parent, kind, int(copies)) for aid, parent, kind, copies in psql(
+            "SELECT activation_id, parent_id, line_item_type, number_of_copies FROM line_items "
+            "WHERE activation_id LIKE :'v1'", self.tag + "-N%")}
+        audits = {}
+        for aid, parent, audit_id in psql(
+                "SELECT new_activation_id, parent_activation_id, id FROM audit_log "
+                "WHERE operation = 'upgradeLicense' AND new_activation_id LIKE :'v1'", self.tag + "-N%"):
+            audits.setdefault(aid, []).append((parent, audit_id))
+        feed = {}
+        for aid, audit_id in psql(
+                "SELECT activation_id, audit_id FROM entitlement_changes "
+                "WHERE operation = 'upgradeLicense' AND activation_id LIKE :'v1'", self.tag + "-%"):
+            feed.setdefault(aid, []).append(audit_id)
+        test.assertEqual(len(parents), self.n)
+        applied = absent = unknown_applied = 0
+        half, wrong = [], []
+        for i in range(self.n):
+            pid, copies = parents[self.parent(i)]
+            new = news.get(self.new(i))
+            aud = audits.get(self.new(i), [])
+            new_feed = feed.get(self.new(i), [])
+            parent_feed = feed.get(self.parent(i), [])
+            whole = (new == (pid, "UPGRADE", 1) and copies == COPIES - 1 and len(aud) == 1
+                     and aud[0][0] == self.parent(i) and new_feed == [aud[0][1]] and parent_feed == [aud[0][1]])
+            none = new is None and copies == COPIES and not aud and not new_feed and not parent_feed
+            seen = dict(unit=i, told=told.get(i, "not sent"), new_item=new, parent_copies=copies, audit=aud,
+                        feed_new=new_feed, feed_parent=parent_feed)
+            if not whole and not none:
+                half.append(seen)
+            elif whole and told.get(i) not in ("ok", "unknown"):
+                wrong.append(seen)
+            elif none and told.get(i) == "ok":
+                wrong.append(seen)
+            applied += whole
+            absent += none
+            unknown_applied += whole and told.get(i) == "unknown"
+        if half:
+            test.fail(f"{len(half)} units half written; the first: {half[:5]}")
+        if wrong:
+            test.fail(f"{len(wrong)} units contradict their answer; the first: {wrong[:5]}")
+        return {"units_checked": self.n, "applied": applied, "absent": absent,
+                "unknown_applied": unknown_applied}
+
+
+class Load:
+    """Client threads sending upgradeLicense requests of per_request
+    units each, every unit a fresh one of units, until stopped or out of
+    units. A request answered 503 is sent again as it was after
+    retry_pause (the 503 promises nothing was done)."""
+
+    def __init__(self, daemon, user, units, per_request, threads=4, pause=0.0, retry_pause=0.1):
+        self.daemon, self.user, self.units = daemon, user, units
+        self.per_request, self.pause, self.retry_pause = per_request, pause, retry_pause
+        self.lock = threading.Lock()
+        self.halt = threading.Event()
+        self.killed = False  # set before the daemon is killed on purpose
+        self.next = 0
+        self.told = {}
+        self.requests = self.served = self.unavailable = self.commit_unknown = self.cut_off = 0
+        self.in_flight = 0
+        self.max_latency = 0.0
+        self.unexpected = []
+        self.successes = []  # monotonic send times of SUCCESS answers
+        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def stop(self):
+        """Stops the threads; returns how many are still running."""
+        self.halt.set()
+        for t in self.threads:
+            t.join(REQUEST_TIMEOUT + 5)
+        return sum(t.is_alive() for t in self.threads)
+
+    def _take(self):
+        with self.lock:
+            if self.next + self.per_request > self.units.n:
+                return None
+            first = self.next
+            self.next += self.per_request
+        return list(range(first, first + self.per_request))
+
+    def _tell(self, indexes, what):
+        with self.lock:
+            for i in indexes:
+                self.told[i] = what
+
+    def _answer(self, indexes, r, sent):
+        """Records the answer r; returns whether to send the request again."""
+        if r.status == 503:
+            with self.lock:
+                self.unavailable += 1
+            fault = r.faultstring or ""
+            if not (r.faultcode == "SOAP-ENV:Server" and fault.startswith("DATABASE_UNAVAILABLE: ")):
+                self.unexpected.append(("503 without a DATABASE_UNAVAILABLE Server fault", r.body[-400:]))
+            self._tell(indexes, "refused")
+            return True
+        if r.status != 200 or r.is_fault or r.payload is None:
+            self.unexpected.append((r.status, r.body[:400]))
+            self._tell(indexes, "unknown")
+            return False
+        done = [d.findtext(f"{{{NS}}}newLineItem/{{{NS}}}activationId")
+                for d in r.findall("f:responseData/f:entitlementData/f:createdLineItemData")]
+        self._tell([self.units.index(a) for a in done], "ok")
+        unknown = 0
+        for f in r.findall("f:failedData/f:failedEntitlement"):
+            reason = f.findtext(f"{{{NS}}}reason") or ""
+            parent = f.findtext(f"{{{NS}}}entitlementData/{{{NS}}}lineItemData/{{{NS}}}parentLineItemIdentifier/"
+                                f"{{{NS}}}primaryKeys/{{{NS}}}activationId")
+            if reason.startswith("COMMIT_UNKNOWN: "):
+                unknown += 1
+                self._tell([self.units.index(parent)], "unknown")
+            else:
+                self.unexpected.append(("unit failed", reason))
+                self._tell([self.units.index(parent)], "refused")
+        with self.lock:
+            self.served += r.status_text == "SUCCESS"
+            self.commit_unknown += unknown > 0
+            if r.status_text == "SUCCESS":
+                self.successes.append(sent)
+        return False
+
+    def _run(self):
+        c = Client(self.daemon, self.user)
+        c.conn.timeout = REQUEST_TIMEOUT
+        indexes = None
+        while not self.halt.is_set():
+            if indexes is None:
+                indexes = self._take()
+                if indexes is None:
+                    break
+                body = self.units.body(indexes)
+            sent = time.monotonic()
+            with self.lock:
+                self.requests += 1
+                self.in_flight += 1
+            try:
+                r = c.call(body)
+            except (OSError, http.client.HTTPException) as e:
+                with self.lock:
+                    self.in_flight -= 1
+                    self.cut_off += 1
+                self._tell(indexes, "unknown")
+                if self.killed:
+                    break
+                self.unexpected.append(("connection", repr(e)))
+                c.close()
+                indexes = None
+                continue
+            latency = time.monotonic() - sent
+            with self.lock:
+                self.in_flight -= 1
+                self.max_latency = max(self.max_latency, latency)
+            if self._answer(indexes, r, sent):
+                time.sleep(self.retry_pause)
+                continue
+            indexes = None
+            if self.pause:
+                time.sleep(self.pause)
+        c.close()
+
+    def success_since(self, t):
+        with self.lock:
+            return any(s >= t for s in self.successes)
+
+
+class DaemonKilledTest(unittest.TestCase):
+    def test_kill_9_during_a_stream_of_50_unit_upgrades(self):
+        started = time.monotonic()
+        d = Daemon().start()
+        self.addCleanup(d.stop)
+        user = make_user()
+        cat = Catalog()
+        setup = Client(d, user)
+        units = Units(setup, cat, 4000)
+        setup.close()
+        load = Load(d, user, units, per_request=50, threads=4)
+        self.addCleanup(load.stop)
+        load.start()
+        stream_start = time.monotonic()
+        deadline = stream_start + 30
+        while load.served < 40 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        stream = time.monotonic() - stream_start
+        load.killed = True
+        in_flight = load.in_flight
+        d.proc.send_signal(signal.SIGKILL)
+        self.assertEqual(d.proc.wait(timeout=30), -signal.SIGKILL)
+        d.proc = None
+        self.assertEqual(load.stop(), 0, "client threads still waiting after the kill")
+        self.assertGreaterEqual(load.served, 40, "the stream did not get going")
+        self.assertLess(load.next, units.n, "the stream ended before the kill")
+        self.assertEqual(load.unexpected, [])
+
+        # A new daemon on the same database serves at once, and upgrades
+        # units nobody sent yet.
+        again = Daemon().start()
+        self.addCleanup(again.stop)
+        c = Client(again, user)
+        spare = list(range(units.n - 50, units.n))
+        self.assertNotIn(spare[0], load.told)
+        r = c.call(units.body(spare))
+        self.assertEqual(r.status_text, "SUCCESS", r.body[:2000])
+        c.close()
+        told = dict(load.told)
+        told.update({i: "ok" for i in spare})
+        figures = units.check(self, told)
+        self.assertEqual(again.stop(), 0, again.read_log()[-4000:])
+        report("kill -9 during 50-unit upgrades", requests=load.requests, succeeded=load.served,
+               killed_after_s=round(stream, 2), in_flight_at_kill=in_flight, cut_off=load.cut_off,
+               units_sent=len(load.told), units_cut_off=sum(w == "unknown" for w in load.told.values()), **figures,
+               seconds=round(time.monotonic() - started, 1))
+
+
+@unittest.skipUnless(TEST_HOME, "needs ENTITLEMENTD_TEST_HOME, the home of the cluster scripts/test started: "
+                                "this test stops and starts PostgreSQL, which it cannot do to an external "
+                                "DATABASE_URL")
+class DatabaseOutageTest(unittest.TestCase):
+    def setUp(self):
+        # Whatever happens, the shared cluster is left running.
+        self.addCleanup(pg, "start")
+
+    def outage(self, name, down, gap):
+        """Runs a load, takes PostgreSQL down with down() for gap seconds,
+        starts it again, and checks the answers, the recovery of the same
+        daemon, its exit status and every unit."""
+        started = time.monotonic()
+        d = Daemon(**DB_TIMEOUTS).start()
+        self.addCleanup(d.stop)
+        pid = d.proc.pid
+        user = make_user()
+        cat = Catalog()
+        setup = Client(d, user)
+        units = Units(setup, cat, 4000)
+        setup.close()
+        load = Load(d, user, units, per_request=10, threads=4, pause=0.05)
+        self.addCleanup(load.stop)
+        load.start()
+        deadline = time.monotonic() + 30
+        while load.served < 20 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.assertGreaterEqual(load.served, 20, "the load did not get going")
+        before = load.served
+        t_down = time.monotonic()
+        down()
+        time.sleep(gap)
+        pg("start")
+        t_back = time.monotonic()
+        # The same daemon answers SUCCESS again, to requests sent after
+        # PostgreSQL came back.
+        deadline = t_back + 3 * RECOVERY_LIMIT
+        while not load.success_since(t_back) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        recovered = time.monotonic() - t_back
+        served_at_recovery = load.served
+        time.sleep(0.5)
+        self.assertEqual(load.stop(), 0, "client threads still waiting for an answer")
+        self.assertTrue(load.success_since(t_back), f"no SUCCESS within {3 * RECOVERY_LIMIT} s after the restart:\n"
+                        + d.read_log()[-4000:])
+        self.assertLess(recovered, RECOVERY_LIMIT)
+        self.assertIsNone(d.proc.poll(), "the daemon exited:\n" + d.read_log()[-4000:])
+        self.assertEqual(d.proc.pid, pid)
+        self.assertEqual(load.unexpected, [])
+        self.assertGreater(load.unavailable, 0, "no request saw the outage")
+        self.assertLess(load.max_latency, REQUEST_TIMEOUT)
+        self.assertLess(load.next, units.n, "the load ran out of units")
+        figures = units.check(self, load.told)
+        rc = d.stop()
+        self.assertEqual(rc, 0, d.read_log()[-4000:])
+        report(name, daemon_pid=pid, requests=load.requests, succeeded=load.served, before_outage=before,
+               http_503=load.unavailable, commit_unknown=load.commit_unknown,
+               outage_seconds=round(t_back - t_down, 1), recovered_after_s=round(recovered, 2),
+               after_recovery=load.served - served_at_recovery, max_latency_s=round(load.max_latency, 2),
+               **figures, exit_status=rc, seconds=round(time.monotonic() - started, 1))
+
+    def test_postgresql_crash_and_restart_under_load(self):
+        self.outage("pg_ctl -m immediate, restart", lambda: pg("crash"), 1)
+
+    def test_postgresql_stopped_for_10_s_under_load(self):
+        self.outage("pg_ctl -m fast, 10 s down", lambda: pg("stop"), 10)
+
+
+if __name__ == "__main__":
+    unittest.main()
