@@ -65,6 +65,11 @@ int db__conflict(db_conn_t *c, const char *what);
 /* Opens c->pg and prepares all statements. */
 int db__connect(db_conn_t *c, const char *conninfo, int connect_timeout_s) ENT_MUSTCHECK;
 
+/* libpq's notice processor for our connections: PostgreSQL's notices (and
+ * the FATAL it sends an idle connection when it shuts down) go into our
+ * log as debug lines, not raw onto stderr. */
+void db__notice(void *arg, const char *msg);
+
 /* The one place that maps a failed result to an ent_err_t. */
 int db__map_error(db_conn_t *c, const PGresult *res);
 

@@ -136,6 +136,7 @@ int db_listener_open(const char *conninfo, int connect_timeout_s, db_listener_t 
         db_listener_close(l);
         return ENT_EDBDOWN;
     }
+    PQsetNoticeProcessor(l->pg, db__notice, NULL);
     PGresult *r = PQexec(l->pg, "LISTEN " DB_JOBS_CHANNEL);
     bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);

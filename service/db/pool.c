@@ -58,7 +58,7 @@ void db_pool_destroy(db_pool_t *p)
     free(p);
 }
 
-static void db__notice(void *arg, const char *msg)
+void db__notice(void *arg, const char *msg)
 {
     (void)arg;
     log_debug("postgres: %s", msg);

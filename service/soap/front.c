@@ -52,6 +52,11 @@ int soap_client_fault(struct soap *soap, const char *fmt, ...)
 int soap_unavailable_fault(struct soap *soap, const char *msg)
 {
     char text[1024];
+    soap_worker_t *w = soap_worker(soap);
+    /* Like every other 503 of ours: when to try again. */
+    size_t n = strlen(w->extra_header);
+    if (strstr(w->extra_header, "Retry-After") == NULL)
+        snprintf(w->extra_header + n, sizeof w->extra_header - n, "\r\nRetry-After: 1");
     server__fault_version(soap);
     quote_format(text, sizeof text, "%s", msg);
     soap_receiver_fault(soap, text, NULL);

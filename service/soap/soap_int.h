@@ -42,7 +42,7 @@ typedef struct soap_worker {
     http_exchange_t *x;          /* the request being served */
     const char *request_id;      /* its id (the exchange's) */
     const char *host;            /* its Host header, validated ("" when none) */
-    char extra_header[96];       /* "X-Request-Id: ..." for gSOAP's responses */
+    char extra_header[128];      /* "X-Request-Id: ..." for gSOAP's responses (and Retry-After with a 503) */
     /* The request in the form gSOAP reads it (soap_request_header and the
      * body), and where gSOAP is in it; body points into it. */
     char *req;

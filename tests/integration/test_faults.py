@@ -191,6 +191,8 @@ class Load:
             fault = r.faultstring or ""
             if not (r.faultcode == "SOAP-ENV:Server" and fault.startswith("DATABASE_UNAVAILABLE: ")):
                 self.unexpected.append(("503 without a DATABASE_UNAVAILABLE Server fault", r.body[-400:]))
+            if r.headers.get("Retry-After") != "1":
+                self.unexpected.append(("503 without Retry-After: 1", dict(r.headers)))
             self._tell(indexes, "refused")
             return True
         if r.status != 200 or r.is_fault or r.payload is None:
