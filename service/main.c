@@ -145,7 +145,7 @@ int main(int argc, char **argv)
         log_error("cannot start the job workers: %s", ent_strerror(rc));
         goto out;
     }
-    if ((rc = auth_new(pool, &auth)) != ENT_OK || (rc = soap_front_new(&cfg, pool, auth, &soap)) != ENT_OK ||
+    if ((rc = auth_new(pool, cfg.auth_cache_s, &auth)) != ENT_OK || (rc = soap_front_new(&cfg, pool, auth, &soap)) != ENT_OK ||
         (rc = rest_front_new(&cfg, pool, auth, jobs, &rest)) != ENT_OK) {
         log_error("cannot start: %s", ent_strerror(rc));
         goto out;

@@ -26,14 +26,16 @@ typedef enum auth_verdict {
     AUTH_OK,          /* the caller is who it says */
     AUTH_DENIED,      /* credentials missing, malformed, unknown or wrong: 401 */
     AUTH_BUSY,        /* too many checks already waiting: 503, try again */
+    AUTH_THROTTLED,   /* too many failed logins from this address or for this user: 429 */
     AUTH_UNAVAILABLE  /* the store cannot be reached: 503 */
 } auth_verdict_t;
 
 typedef struct auth auth_t;
 
 /* Makes the authenticator over pool (borrowed; must outlive it): a cache
- * of verified credentials under a key made now. */
-int auth_new(db_pool_t *pool, auth_t **out) ENT_MUSTCHECK;
+ * of verified credentials (each trusted for cache_s seconds) under a key
+ * made now. */
+int auth_new(db_pool_t *pool, int cache_s, auth_t **out) ENT_MUSTCHECK;
 void auth_free(auth_t *a);
 
 typedef struct auth_user {
@@ -42,10 +44,19 @@ typedef struct auth_user {
 } auth_user_t;
 
 /* Checks login ("name" or "name##domain", default domain FLEXnet) and
- * password against the users table. Fills *out on AUTH_OK; *why gets a
- * static text for the log on anything else. */
-auth_verdict_t auth_password(auth_t *a, const char *login, const char *password, auth_user_t *out,
-                             const char **why);
+ * password against the users table, for a client at peer (16 bytes, see
+ * http.h; NULL for none). Fills *out on AUTH_OK; *why gets a static text
+ * for the log on anything else, and *retry_after_s the seconds to wait
+ * with AUTH_THROTTLED.
+ *
+ * A verified credential is trusted for cache_s seconds; after
+ * that it is checked again on its next use, ahead of strangers' checks
+ * (a hashing slot of its own, no waiting cap) as long as it was used in
+ * the last hour. Failed logins are counted by address and by user name
+ * (throttle.h): over the limit, a credential not remembered is refused
+ * with AUTH_THROTTLED before any hashing. */
+auth_verdict_t auth_password(auth_t *a, const char *login, const char *password, const unsigned char *peer,
+                             auth_user_t *out, const char **why, int *retry_after_s);
 
 /* Parses an Authorization header value "Basic <base64 of login:password>"
  * (n bytes) into login and password (NUL-terminated; AUTH_MAX_FIELD bytes

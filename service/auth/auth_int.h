@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "auth.h"
+#include "throttle.h"
 
 /* Verified passwords remembered at once. */
 #define AUTH_CACHE_SLOTS 64
@@ -27,7 +28,8 @@
 
 typedef struct auth_slot {
     unsigned char mac[32];
-    time_t expires;
+    time_t verified;  /* when last checked against the store (0: free) */
+    time_t used;      /* when last presented: the least recently used goes first */
     bool is_admin;
 } auth_slot_t;
 
@@ -50,16 +52,21 @@ typedef struct auth_key_slot {
 
 struct auth {
     db_pool_t *pool;
+    int cache_s;                                     /* a verified password is not checked again for this long */
     pthread_mutex_t lock;
     pthread_cond_t checked;                          /* a check in progress has ended */
     unsigned char key[32];
     auth_slot_t slots[AUTH_CACHE_SLOTS];
-    unsigned char checking[AUTH_MAX_HASHING][32];    /* credentials being checked */
-    bool in_use[AUTH_MAX_HASHING];
-    unsigned gen[AUTH_MAX_HASHING];                  /* checks ended in each slot */
-    auth_verdict_t verdict[AUTH_MAX_HASHING];        /* of the last check ended there */
-    bool admin[AUTH_MAX_HASHING];                    /* and whether the user is an admin */
+    /* Checks in progress: AUTH_MAX_HASHING slots for anyone, and one more
+     * for credentials remembered lately (a re-check never waits behind
+     * strangers'). */
+    unsigned char checking[AUTH_MAX_HASHING + 1][32]; /* credentials being checked */
+    bool in_use[AUTH_MAX_HASHING + 1];
+    unsigned gen[AUTH_MAX_HASHING + 1];              /* checks ended in each slot */
+    auth_verdict_t verdict[AUTH_MAX_HASHING + 1];    /* of the last check ended there */
+    bool admin[AUTH_MAX_HASHING + 1];                /* and whether the user is an admin */
     int waiting;
+    throttle_t throttle;                             /* failed logins by address and user */
 
     pthread_mutex_t tokens_lock;
     auth_token_slot_t tokens[AUTH_TOKEN_SLOTS];

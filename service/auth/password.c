@@ -5,7 +5,7 @@
  *
  * yescrypt costs milliseconds by design, which is too much for every
  * request of a busy client; a successful check is remembered for
- * AUTH_CACHE_TTL seconds as an HMAC of the credentials under a key made
+ * ENTITLEMENTD_AUTH_CACHE_SECONDS (60) as an HMAC of the credentials under a key made
  * at start-up, so nothing reversible is kept.
  *
  * A yescrypt check also takes 16 MiB for its moment. When a remembered
@@ -30,7 +30,9 @@
 #include "../db/store.h"
 #include "auth_int.h"
 
-#define AUTH_CACHE_TTL 60
+/* A credential presented within this long is "known": its re-check goes
+ * ahead of strangers' checks. */
+#define AUTH_KNOWN_S 3600
 /* Longest wait for a check another request is making. */
 #define AUTH_MAX_WAIT_S 10
 /* Requests that may wait for a check at once; more are answered 503 at
@@ -41,7 +43,7 @@
 /* Longest decoded HTTP Basic credentials ("login:password") we look at. */
 #define AUTH_MAX_BASIC (AUTH_MAX_LOGIN + 1 + AUTH_MAX_FIELD)
 
-int auth_new(db_pool_t *pool, auth_t **out)
+int auth_new(db_pool_t *pool, int cache_s, auth_t **out)
 {
     struct auth *c = calloc(1, sizeof *c);
     if (c == NULL)
@@ -51,6 +53,11 @@ int auth_new(db_pool_t *pool, auth_t **out)
         return ENT_EIO;
     }
     c->pool = pool;
+    c->cache_s = cache_s;
+    if (throttle_init(&c->throttle) != ENT_OK) {
+        free(c);
+        return ENT_EIO;
+    }
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->checked, NULL);
     pthread_mutex_init(&c->tokens_lock, NULL);
@@ -64,6 +71,7 @@ void auth_free(auth_t *c)
     if (c == NULL)
         return;
     auth_forget_keys(c);
+    throttle_destroy(&c->throttle);
     pthread_mutex_destroy(&c->keys_lock);
     pthread_mutex_destroy(&c->tokens_lock);
     pthread_mutex_destroy(&c->lock);
@@ -86,23 +94,36 @@ static void auth__mac(const struct auth *c, const char *user, const char *domain
     OPENSSL_cleanse(buf, sizeof buf);
 }
 
-/* Whether mac is remembered (and then whether its user is an admin);
- * caller holds c->lock. */
-static bool auth__cached_locked(const struct auth *c, const unsigned char mac[32], bool *is_admin)
+/* The cache slot of mac, or -1. Caller holds c->lock. */
+static int auth__slot_of(const struct auth *c, const unsigned char mac[32])
 {
-    time_t now = time(NULL);
     for (int i = 0; i < AUTH_CACHE_SLOTS; i++)
-        if (c->slots[i].expires > now && CRYPTO_memcmp(c->slots[i].mac, mac, 32) == 0) {
-            *is_admin = c->slots[i].is_admin;
-            return true;
-        }
-    return false;
+        if (c->slots[i].verified != 0 && CRYPTO_memcmp(c->slots[i].mac, mac, 32) == 0)
+            return i;
+    return -1;
 }
 
-static bool auth__cached(struct auth *c, const unsigned char mac[32], bool *is_admin)
+/* Whether mac was verified within the cache's time (then *is_admin says
+ * whether its user is an admin); *known whether it was presented within
+ * AUTH_KNOWN_S. Marks it used. Caller holds c->lock. */
+static bool auth__cached_locked(struct auth *c, const unsigned char mac[32], bool *is_admin, bool *known)
+{
+    time_t now = time(NULL);
+    int i = auth__slot_of(c, mac);
+    *known = i >= 0 && now - c->slots[i].used < AUTH_KNOWN_S;
+    if (i < 0)
+        return false;
+    c->slots[i].used = now;
+    if (now - c->slots[i].verified >= c->cache_s)
+        return false;
+    *is_admin = c->slots[i].is_admin;
+    return true;
+}
+
+static bool auth__cached(struct auth *c, const unsigned char mac[32], bool *is_admin, bool *known)
 {
     pthread_mutex_lock(&c->lock);
-    bool hit = auth__cached_locked(c, mac, is_admin);
+    bool hit = auth__cached_locked(c, mac, is_admin, known);
     pthread_mutex_unlock(&c->lock);
     return hit;
 }
@@ -116,17 +137,19 @@ typedef enum auth_turn {
 } auth_turn_t;
 
 /* Waits for the turn to check the credentials mac, unless another request
- * checks the same ones: then takes its verdict. */
-static auth_turn_t auth__begin(struct auth *c, const unsigned char mac[32], int *slot, bool *is_admin)
+ * checks the same ones: then takes its verdict. Known credentials may
+ * take the slot kept for them and are not counted among the waiting. */
+static auth_turn_t auth__begin(struct auth *c, const unsigned char mac[32], bool known, int *slot, bool *is_admin)
 {
     int same = -1;
     unsigned same_gen = 0;
-    bool counted = false;
+    bool counted = false, ignored;
     auth_turn_t turn;
+    int nslots = known ? AUTH_MAX_HASHING + 1 : AUTH_MAX_HASHING;
 
     pthread_mutex_lock(&c->lock);
     for (;;) {
-        if (auth__cached_locked(c, mac, is_admin)) {
+        if (auth__cached_locked(c, mac, is_admin, &ignored)) {
             turn = TURN_KNOWN;
             break;
         }
@@ -141,8 +164,8 @@ static auth_turn_t auth__begin(struct auth *c, const unsigned char mac[32], int 
         }
         int free_slot = -1;
         same = -1;
-        for (int i = 0; i < AUTH_MAX_HASHING; i++) {
-            if (!c->in_use[i])
+        for (int i = 0; i < AUTH_MAX_HASHING + 1; i++) {
+            if (!c->in_use[i] && i < nslots)
                 free_slot = free_slot < 0 ? i : free_slot;
             else if (CRYPTO_memcmp(c->checking[i], mac, 32) == 0) {
                 same = i;
@@ -159,7 +182,7 @@ static auth_turn_t auth__begin(struct auth *c, const unsigned char mac[32], int 
         /* Waiting for the same credentials costs one check for all; waiting
          * for a free slot is what a flood of new credentials would do, so
          * only that is capped. */
-        if (same < 0 && !counted) {
+        if (same < 0 && !counted && !known) {
             if (c->waiting >= AUTH_MAX_WAITING) {
                 turn = TURN_BUSY;
                 break;
@@ -187,17 +210,26 @@ static auth_turn_t auth__begin(struct auth *c, const unsigned char mac[32], int 
  * and gives the verdict to the requests waiting for it. */
 static void auth__end(struct auth *c, int slot, auth_verdict_t v, bool is_admin)
 {
-    bool ok = v == AUTH_OK;
     time_t now = time(NULL);
     pthread_mutex_lock(&c->lock);
-    if (ok) {
-        int victim = 0;
-        for (int i = 0; i < AUTH_CACHE_SLOTS; i++)
-            if (c->slots[i].expires < c->slots[victim].expires)
-                victim = i;
+    int had = auth__slot_of(c, c->checking[slot]);
+    if (v == AUTH_OK) {
+        /* Its own slot, or the least recently used one (a free one has
+         * used 0). */
+        int victim = had;
+        if (victim < 0) {
+            victim = 0;
+            for (int i = 1; i < AUTH_CACHE_SLOTS; i++)
+                if (c->slots[i].used < c->slots[victim].used)
+                    victim = i;
+        }
         memcpy(c->slots[victim].mac, c->checking[slot], 32);
-        c->slots[victim].expires = now + AUTH_CACHE_TTL;
+        c->slots[victim].verified = now;
+        c->slots[victim].used = now;
         c->slots[victim].is_admin = is_admin;
+    } else if (v == AUTH_DENIED && had >= 0) {
+        /* Changed or removed since: forget it at once. */
+        memset(&c->slots[had], 0, sizeof c->slots[had]);
     }
     c->verdict[slot] = v;
     c->admin[slot] = is_admin;
@@ -319,14 +351,15 @@ static auth_verdict_t auth__check(struct auth *a, const char *user, const char *
     return AUTH_OK;
 }
 
-auth_verdict_t auth_password(auth_t *a, const char *login, const char *password, auth_user_t *out,
-                             const char **why)
+auth_verdict_t auth_password(auth_t *a, const char *login, const char *password, const unsigned char *peer,
+                             auth_user_t *out, const char **why, int *retry_after_s)
 {
     char user[AUTH_MAX_FIELD + 1], domain[AUTH_MAX_FIELD + 1];
     unsigned char mac[32];
-    bool is_admin = false;
+    bool is_admin = false, known = false;
 
     *why = "";
+    *retry_after_s = 0;
     if (login == NULL || password == NULL || login[0] == '\0') {
         *why = "no credentials";
         return AUTH_DENIED;
@@ -348,17 +381,27 @@ auth_verdict_t auth_password(auth_t *a, const char *login, const char *password,
     out->is_admin = false;
 
     auth__mac(a, user, domain, password, mac);
-    if (auth__cached(a, mac, &is_admin)) {
+    if (auth__cached(a, mac, &is_admin, &known)) {
         out->is_admin = is_admin;
         return AUTH_OK;
     }
+    /* Guesses from an address or at a user over the limit cost nothing
+     * more; a credential known to be right is still checked. */
+    time_t now = time(NULL);
+    char who[2 * AUTH_MAX_FIELD + 3]; /* the user name the throttle counts: user##domain */
+    snprintf(who, sizeof who, "%s##%s", user, domain);
+    if (!known && (*retry_after_s = throttle_wait(&a->throttle, peer, who, now)) > 0) {
+        *why = "too many failed logins from this address or for this user";
+        return AUTH_THROTTLED;
+    }
     int slot = -1;
-    switch (auth__begin(a, mac, &slot, &is_admin)) {
+    switch (auth__begin(a, mac, known, &slot, &is_admin)) {
     case TURN_KNOWN:
         out->is_admin = is_admin;
         return AUTH_OK;
     case TURN_REFUSED:
         *why = "wrong credentials (checked by a concurrent request)";
+        throttle_failed(&a->throttle, peer, who, now);
         return AUTH_DENIED;
     case TURN_UNAVAILABLE:
         *why = "the user store cannot be reached";
@@ -371,6 +414,8 @@ auth_verdict_t auth_password(auth_t *a, const char *login, const char *password,
     }
     auth_verdict_t v = auth__check(a, user, domain, password, &is_admin, why);
     auth__end(a, slot, v, is_admin);
+    if (v == AUTH_DENIED)
+        throttle_failed(&a->throttle, peer, who, now);
     out->is_admin = is_admin && v == AUTH_OK;
     return v;
 }

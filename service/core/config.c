@@ -80,6 +80,10 @@ static const cfg_setting_t cfg__table[] = {
                 "of the oldest one that has sent nothing yet (or else of the oldest idle keep-alive "
                 "one); with none such it gets a 503 with Retry-After and is closed. Once three "
                 "quarters are taken, a connection that sends nothing within 2 s is closed."),
+    INT_SETTING("ENTITLEMENTD_AUTH_CACHE_SECONDS", auth_cache_s, 1, 3600, "60",
+                "A verified password is trusted this long (remembered as an HMAC); its next use "
+                "after that checks it again, ahead of other logins. A changed or removed user's old "
+                "password stops working within this time."),
     INT_SETTING("ENTITLEMENTD_MAX_CONNECTIONS_PER_CLIENT", max_connections_per_client, 0, 65536, "128",
                 "Open connections of one client address at most; more get a 503 with Retry-After and "
                 "are closed. 0: no limit (behind a proxy that connects from one address, or raise it)."),

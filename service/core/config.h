@@ -33,6 +33,7 @@ typedef struct ent_config {
     int keepalive_timeout_s;    /* idle keep-alive connections are closed after this */
     int max_connections;        /* open client connections at most */
     int max_connections_per_client; /* of one client address; 0: no limit */
+    int auth_cache_s;           /* a verified password is trusted this long before it is checked again */
     int validate_xml;           /* 1: validate requests and responses against the XSD */
     int commit_groups;          /* commit groups written at once; 0: no grouping */
     int max_buffered_mb;        /* MiB of requests and responses waiting in connections, all together */

@@ -34,6 +34,7 @@ typedef struct http_request {
     bool close;              /* the client asked to close after this request */
     const char *host;        /* Host header if it is host[:port] of safe characters, else "" */
     const char *request_id;  /* the client's X-Request-Id if it sent a usable one, else ours */
+    const unsigned char *peer; /* the client's address: 16 bytes, IPv4 as IPv4-mapped IPv6 */
     const char *headers;     /* the header lines as received (frame_header_next walks them) */
     size_t headers_len;
     char *body;              /* de-chunked; writable by the handler (the SOAP guard rewrites it) */

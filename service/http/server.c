@@ -607,6 +607,7 @@ static bool server__serve_one(http_worker_t *w, int fd, const frame_t *f)
     x.req.close = f->close;
     x.req.host = x.host;
     x.req.request_id = x.request_id;
+    x.req.peer = s->conns[fd].addr;
     x.req.headers = raw + f->headers_off;
     x.req.headers_len = f->headers_len;
     int front = server__route(s, x.target, tl);

@@ -34,9 +34,18 @@ static bool keys__admin(rest_ctx_t *c, auth_user_t *user)
     const char *v, *why = "no credentials";
     size_t n;
     auth_verdict_t verdict = AUTH_DENIED;
+    int wait_s = 0;
     if (http_header(c->r, "Authorization", &v, &n) && auth_basic_parse(v, n, login, password))
-        verdict = auth_password(c->f->auth, login, password, user, &why);
+        verdict = auth_password(c->f->auth, login, password, c->r->peer, user, &why, &wait_s);
     memset(password, 0, sizeof password);
+    if (verdict == AUTH_THROTTLED) {
+        char retry[48];
+        snprintf(retry, sizeof retry, "Retry-After: %d\r\n", wait_s);
+        log_info("key management: 429: %s", why);
+        rest_error(c, 429, retry, "too many failed logins from this address or for this user; try again in %d s",
+                   wait_s);
+        return false;
+    }
     if (verdict == AUTH_BUSY || verdict == AUTH_UNAVAILABLE) {
         rest_error(c, 503, NULL, "credentials cannot be checked now; try again");
         return false;

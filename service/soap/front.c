@@ -63,6 +63,19 @@ int soap_unavailable_fault(struct soap *soap, const char *msg)
     return 503;
 }
 
+int soap_throttled_fault(struct soap *soap, int wait_s)
+{
+    char text[160];
+    soap_worker_t *w = soap_worker(soap);
+    size_t n = strlen(w->extra_header);
+    snprintf(w->extra_header + n, sizeof w->extra_header - n, "\r\nRetry-After: %d", wait_s);
+    server__fault_version(soap);
+    snprintf(text, sizeof text, "too many failed logins from this address or for this user; try again in %d s",
+             wait_s);
+    soap_sender_fault(soap, text, NULL);
+    return 429;
+}
+
 /* gSOAP closes a connection it considers finished; closing is the
  * transport's to do, so its close only records the wish. */
 static int server__fclosesocket(struct soap *soap, SOAP_SOCKET fd)

@@ -48,11 +48,15 @@ int auth_require(struct soap *soap)
     }
     if (!have)
         return ops__auth_fail(soap, NULL, "no credentials");
-    auth_verdict_t verdict = auth_password(w->auth, login, password, &w->user, &why);
+    int wait_s = 0;
+    auth_verdict_t verdict = auth_password(w->auth, login, password, r->peer, &w->user, &why, &wait_s);
     OPENSSL_cleanse(password, sizeof password);
     switch (verdict) {
     case AUTH_OK:
         return SOAP_OK;
+    case AUTH_THROTTLED:
+        log_info("authentication refused for \"%s\": %s", login, why);
+        return soap_throttled_fault(soap, wait_s);
     case AUTH_BUSY:
         log_warn("authentication deferred: %s", why);
         return soap_unavailable_fault(soap, "too many logins are being checked at once; try again");

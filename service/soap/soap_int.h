@@ -69,6 +69,10 @@ int soap_client_fault(struct soap *soap, const char *fmt, ...) __attribute__((fo
 /* Sets a Server fault and the HTTP status 503, and returns it. */
 int soap_unavailable_fault(struct soap *soap, const char *msg);
 
+/* Sets the Client fault of a login refused after too many failures (HTTP
+ * 429 with Retry-After: wait_s) and returns the status. */
+int soap_throttled_fault(struct soap *soap, int wait_s);
+
 /* Authenticates the request (HTTP Basic or the UserId/UserPassword
  * headers). Returns SOAP_OK and fills soap_worker(soap)->user, or sets an
  * HTTP 401 Client fault (503 when the user store is unreachable) and

@@ -1,7 +1,10 @@
-"""Floods from outside, through the real daemon and PostgreSQL: the
-connection table held by idle sockets (a per-client limit, silent sockets
-shed first, a 503 with Retry-After over any limit, never a reset), with a
-legitimate client's success rate asserted."""
+"""Floods from outside, through the real daemon and PostgreSQL, with a
+legitimate client's success rate asserted: the connection table held by
+idle sockets (a per-client limit, silent sockets shed first, a 503 with
+Retry-After over any limit, never a reset), and wrong passwords from 20
+threads (429 with Retry-After to the flooder once over the limits of its
+address and of the user it guesses at; users whose password was checked
+lately and new users from elsewhere served throughout)."""
 import resource
 import socket
 import sys
@@ -10,7 +13,7 @@ import time
 import unittest
 
 from builders import search_body
-from harness import PATH, Daemon, envelope, make_user
+from harness import PATH, Daemon, User, envelope, make_user, token
 from test_http import read_reply
 
 ATTACKER = "127.0.0.2"  # loopback answers on all of 127/8: another client address
@@ -23,10 +26,11 @@ def raise_nofile(n):
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0] >= n
 
 
-def request(user):
+def request(user, basic=None):
     body = envelope(search_body())
+    basic = basic or user.basic()
     return (f"POST {PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml; charset=utf-8\r\nSOAPAction: \"\"\r\n"
-            f"Authorization: {user.basic()}\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+            f"Authorization: {basic}\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
 
 
 class Holder:
@@ -179,6 +183,73 @@ class ConnectionFloodTest(unittest.TestCase):
             for c in held:
                 c.close()
             self.assertEqual(d.stop(), 0)
+
+
+class PasswordFloodTest(unittest.TestCase):
+    SECONDS = 6
+
+    def test_wrong_passwords_from_20_threads(self):
+        # Trusted 2 s only: the known user's password is checked again
+        # (ahead of the flood's checks) three times during it.
+        d = Daemon(ENTITLEMENTD_AUTH_CACHE_SECONDS=2).start()
+        known, newcomer = make_user(), make_user()
+        stats = {"flood": {}, "known": {}, "newcomer": {}}
+        retry_after = set()
+        lock = threading.Lock()
+        stop = time.time() + self.SECONDS
+
+        def count(who, status):
+            with lock:
+                stats[who][status] = stats[who].get(status, 0) + 1
+
+        def send(who, user, source, basic=None):
+            s = socket.create_connection(("127.0.0.1", d.port), timeout=30, source_address=(source, 0))
+            s.sendall(request(user, basic))
+            reply, _ = read_reply(s, timeout=30)
+            s.close()
+            count(who, reply.status_text if reply.status == 200 else reply.status)
+            return reply
+
+        def flooder(i):
+            # At the known user's name, and at names that do not exist.
+            while time.time() < stop:
+                target = known if i % 2 else User("ghost-" + token(6), "x")
+                r = send("flood", target, ATTACKER, User(target.name, "wrong-" + token(4)).basic())
+                if r.status == 429:
+                    with lock:
+                        retry_after.add(r.headers.get("retry-after"))
+
+        try:
+            self.assertEqual(send("known", known, "127.0.0.1").status, 200)  # checked once before
+            threads = [threading.Thread(target=flooder, args=(i,)) for i in range(20)]
+            for t in threads:
+                t.start()
+            time.sleep(1)
+            first = True
+            while time.time() < stop:
+                send("known", known, "127.0.0.1")
+                if first or int(time.time() * 4) % 2:
+                    send("newcomer", newcomer, "127.0.0.1")  # its first login is in the flood
+                    first = False
+                time.sleep(0.1)
+            for t in threads:
+                t.join()
+            log = d.read_log()
+        finally:
+            self.assertEqual(d.stop(), 0)
+        print(f"\npassword flood for {self.SECONDS} s: {stats}", file=sys.stderr)
+        self.assertEqual(set(stats["known"]), {"SUCCESS"}, stats)
+        self.assertEqual(set(stats["newcomer"]), {"SUCCESS"}, stats)
+        # (The flooder and the daemon share the machine's cores: requests
+        # are slow during the flood, but every one is served.)
+        self.assertGreaterEqual(stats["known"]["SUCCESS"], 2)  # one at least re-checked in the flood
+        flood = stats["flood"]
+        self.assertNotIn(503, flood, stats)
+        self.assertGreater(flood.get(429, 0), flood.get(401, 0), stats)
+        # At most the address's limit of guesses was checked (some raced in).
+        self.assertLessEqual(flood.get(401, 0), 20 + 10, stats)
+        self.assertTrue(retry_after and all(v and 0 < int(v) <= 60 for v in retry_after), retry_after)
+        self.assertIn("too many failed logins from this address or for this user", log)
 
 
 if __name__ == "__main__":
