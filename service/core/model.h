@@ -12,8 +12,41 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Longest identifier (entitlementId, activationId, names) we store. */
+/*
+ * Field limits: the longest text each field of a request may hold, in
+ * characters (Unicode code points of its UTF-8, as identifiers are
+ * counted: "é" is one character, not two bytes). They live here, in one
+ * place, for both fronts. A value over its limit fails its unit with
+ * INVALID_REQUEST naming the field, the limit and the length (SOAP), or is
+ * a 400 naming the field's path (REST); a search value longer than the
+ * field it searches fails the search, since it could match nothing.
+ * README.md ("Limits") lists every field with its limit.
+ */
+
+/* Identifiers, ours and other systems' (entitlementId, activationId,
+ * partNumber, license model, product and account keys, orderId,
+ * orderLineNumber, attributeName, REST ids): the contract's 1..255. */
 #define MODEL_MAX_ID_CHARS 255
+/* Names and party fields (soldTo, shipToEmail, emailTemplateVariation,
+ * FNPTimeZoneValue, channel partner tiers and contacts, subscription
+ * names): a line on a form. 254 is an e-mail address's own maximum. */
+#define MODEL_MAX_NAME_CHARS 255
+/* shipToAddress: a postal address of several lines. */
+#define MODEL_MAX_ADDRESS_CHARS 1000
+/* description of entitlements and line items: a paragraph or two. */
+#define MODEL_MAX_DESCRIPTION_CHARS 2000
+/* An attribute's stringValue, and each of its arrayValues: room for a
+ * license string or a short document, as custom attributes commonly allow. */
+#define MODEL_MAX_ATTR_VALUE_CHARS 4000
+/* arrayValue elements of one attribute: a list, not a table. */
+#define MODEL_MAX_ATTR_ARRAY_VALUES 100
+/* The status log's statusReason: the contract's own limit. */
+#define MODEL_MAX_STATUS_REASON_CHARS 100
+/* Device status texts (status codes and messages, property keys and
+ * values, package checksums): generous, and far below the body limit. */
+#define MODEL_MAX_DEVICE_TEXT_CHARS 1024
+/* A webhook URL: what browsers and proxies commonly accept. */
+#define MODEL_MAX_URL_CHARS 2048
 
 /* Most entitlementAttributes criteria one query takes (they are ANDed);
  * each is a subquery and two bound parameters, so the query stays within
@@ -122,8 +155,9 @@ typedef struct model_change {
 /* One atomic unit of upgradeLicense / upsellLicense. */
 typedef struct model_unit {
     const char *invalid;         /* why the unit cannot be carried out as sent (a
-                                    value that is not a date): an INVALID_REQUEST
-                                    message, or NULL */
+                                    text over its field limit, an empty
+                                    attributeName): an INVALID_REQUEST message,
+                                    or NULL */
     bool has_entitlement;
     model_ref_t entitlement;     /* parentEntitlementIdentifier */
     size_t n_changes;
@@ -207,8 +241,9 @@ typedef struct model_attr_crit {
 } model_attr_crit_t;
 
 typedef struct model_query {
-    const char *invalid; /* a criterion that cannot be used (a date that is not
-                            one): an INVALID_REQUEST message, or NULL */
+    const char *invalid; /* a criterion that cannot be used (a value longer
+                            than the field it searches, an empty attributeName):
+                            an INVALID_REQUEST message, or NULL */
     model_text_crit_t entitlement_id, ent_description, description, product_name,
         product_version, part_number, sold_to, ship_to_email, ship_to_address,
         email_template_variation, state, created_user_id;

@@ -148,6 +148,16 @@ bool lc_id_valid(const char *id, const char **why)
     return true;
 }
 
+bool lc_text_fits(const char *text, size_t max, size_t *chars)
+{
+    size_t n = 0;
+    if (text != NULL)
+        for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++)
+            n += (*p & 0xC0) != 0x80; /* not a continuation byte: a character starts */
+    *chars = n;
+    return n <= max;
+}
+
 bool lc_ref_by_unique_id(const model_ref_t *ref)
 {
     return ref->unique_id != NULL && ref->unique_id[0] != '\0';

@@ -56,6 +56,14 @@ lc_status_t lc_status_of(size_t succeeded, size_t total);
  * static description in *why when it is not valid. */
 bool lc_id_valid(const char *id, const char **why);
 
+/* Whether text (NUL-terminated UTF-8; NULL: not given, which fits) is at
+ * most max characters, one of the field limits of core/model.h. Counts code
+ * points as lc_id_valid does (a lead byte starts one; invalid UTF-8, which
+ * the fronts refuse before this, still counts at most one per byte) and
+ * writes the count to *chars, so that a message can say how long the text
+ * was. */
+bool lc_text_fits(const char *text, size_t max, size_t *chars);
+
 /* Length of a calendar day written YYYY-MM-DD. */
 #define LC_DATE_LEN 10
 

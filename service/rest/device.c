@@ -24,9 +24,6 @@
 
 /* Paths are built in buffers of this size. */
 #define DEVICE_PATH FIELDS_MAX_PATH
-/* Longest status message or code (characters), property key or value,
- * checksum: generous, and far below the body limit. */
-#define DEVICE_MAX_TEXT 1024
 
 /* What a request says about itself, as far as it was read. */
 typedef struct device_req {
@@ -126,8 +123,9 @@ static void device__status(fv_t *v, device_req_t *d, json_t *st, const char *pre
                            bool message_required, bool *first)
 {
     json_int_t ts = 0;
-    const char *code = fv_string(v, st, prefix, "code", code_required, DEVICE_MAX_TEXT, FV_TEXT);
-    const char *message = fv_string(v, st, prefix, "message", message_required, DEVICE_MAX_TEXT, FV_TEXT);
+    const char *code = fv_string(v, st, prefix, "code", code_required, MODEL_MAX_DEVICE_TEXT_CHARS, FV_TEXT);
+    const char *message =
+        fv_string(v, st, prefix, "message", message_required, MODEL_MAX_DEVICE_TEXT_CHARS, FV_TEXT);
     if (fv_integer(v, st, prefix, "timestamp", true, 0, (json_int_t)1 << 53, &ts))
         device__stamp(d, ts);
     if (v->bad)
@@ -153,7 +151,7 @@ static void device__package(fv_t *v, device_req_t *d, json_t *p, const char *pre
     }
     const char *id = fv_string(v, p, prefix, "packageId", true, FIELDS_MAX_ID, FV_ID);
     const char *version = fv_string(v, p, prefix, "version", true, FIELDS_MAX_ID, FV_ID);
-    const char *checksum = fv_string(v, p, prefix, "checksum", false, DEVICE_MAX_TEXT, FV_ID);
+    const char *checksum = fv_string(v, p, prefix, "checksum", false, MODEL_MAX_DEVICE_TEXT_CHARS, FV_ID);
     jsonw_raw(&d->nodes, "{", 1);
     device__member_str(&d->nodes, &first, "packageId", id);
     device__member_str(&d->nodes, &first, "version", version);
@@ -256,8 +254,8 @@ static void device__node(fv_t *v, device_req_t *d, json_t *n, const char *prefix
                 fv_fail(v, "%s: must be an object", path);
                 break;
             }
-            const char *key = fv_string(v, p, path, "key", true, DEVICE_MAX_TEXT, FV_ID);
-            const char *value = fv_string(v, p, path, "value", false, DEVICE_MAX_TEXT, FV_TEXT);
+            const char *key = fv_string(v, p, path, "key", true, MODEL_MAX_DEVICE_TEXT_CHARS, FV_ID);
+            const char *value = fv_string(v, p, path, "value", false, MODEL_MAX_DEVICE_TEXT_CHARS, FV_TEXT);
             jsonw_raw(&d->nodes, i ? ",{" : "{", i ? 2 : 1);
             device__member_str(&d->nodes, &pf, "key", key);
             device__member_str(&d->nodes, &pf, "value", value);

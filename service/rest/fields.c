@@ -85,8 +85,9 @@ const char *fv_string(fv_t *v, json_t *obj, const char *prefix, const char *name
         return NULL;
     }
     if (!fv_text_ok(json_string_value(m), json_string_length(m), max, kind, &why)) {
-        if (strcmp(why, "too long") == 0)
-            fv_fail(v, "%s%s%s: longer than %zu characters", FV_PATH(prefix, name), max);
+        size_t chars;
+        if (strcmp(why, "too long") == 0 && !lc_text_fits(json_string_value(m), max, &chars))
+            fv_fail(v, "%s%s%s: longer than %zu characters (%zu given)", FV_PATH(prefix, name), max, chars);
         else
             fv_fail(v, "%s%s%s: %s", FV_PATH(prefix, name), why);
         return NULL;

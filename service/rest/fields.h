@@ -10,8 +10,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Longest identifier (characters) the adapter accepts. */
-#define FIELDS_MAX_ID 255
+#include "../core/model.h"
+
+/* Longest identifier (characters) the adapter accepts; the other field
+ * limits are core/model.h's too. */
+#define FIELDS_MAX_ID MODEL_MAX_ID_CHARS
 /* Longest path kept in a message. */
 #define FIELDS_MAX_PATH 256
 
@@ -32,7 +35,8 @@ bool fv_fail(fv_t *v, const char *fmt, ...) __attribute__((format(printf, 2, 3))
 void fv_path(char *out, size_t cap, const char *prefix, const char *name);
 
 /* Member name of obj as a string of at most max characters: NULL when
- * absent (a problem when required) or wrong. */
+ * absent (a problem when required) or wrong. A longer one is the problem
+ * "path: longer than max characters (n given)". */
 const char *fv_string(fv_t *v, json_t *obj, const char *prefix, const char *name, bool required, size_t max,
                       fv_text_t kind);
 

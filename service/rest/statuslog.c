@@ -25,8 +25,6 @@
 /* Random bytes of a polling id: 192 bits, 32 base64url characters. */
 #define STATUSLOG_ID_BYTES 24
 #define STATUSLOG_ID_LEN 32
-/* Longest statusReason (characters), as the vendor's page has it. */
-#define STATUSLOG_MAX_REASON 100
 /* Room for each part of a result (messages name up to three ids of 255
  * characters of up to 4 bytes). */
 #define STATUSLOG_RESULT_MAX 4096
@@ -102,8 +100,8 @@ static bool statuslog__fields(fv_t *v, json_t *body, jsonw_t *w, const char **pu
     for (size_t i = 0; i < sizeof opt_ids / sizeof opt_ids[0]; i++)
         fv_string(v, body, "", opt_ids[i], false, FIELDS_MAX_ID, FV_ID);
     for (size_t i = 0; i < sizeof opt_texts / sizeof opt_texts[0]; i++)
-        fv_string(v, body, "", opt_texts[i], false, FIELDS_MAX_ID, FV_TEXT);
-    fv_string(v, body, "", "statusReason", false, STATUSLOG_MAX_REASON, FV_TEXT);
+        fv_string(v, body, "", opt_texts[i], false, MODEL_MAX_NAME_CHARS, FV_TEXT);
+    fv_string(v, body, "", "statusReason", false, MODEL_MAX_STATUS_REASON_CHARS, FV_TEXT);
     /* The code's value is the job's to judge (a result, not a 400). */
     bool has_code = fv_integer(v, body, "", "statusCode", true, -2147483647 - 1, 2147483647, &code);
     bool has_language = fv_integer(v, body, "", "language", false, -2147483647 - 1, 2147483647, &language);

@@ -31,8 +31,6 @@
 
 /* Most products one subscription names. */
 #define SUBS_MAX_PRODUCTS 100
-/* Longest webhook URL. */
-#define SUBS_MAX_URL 2048
 /* Standard Webhooks secrets: "whsec_" and the base64 of 24 to 64 bytes. */
 #define SUBS_SECRET_PREFIX "whsec_"
 #define SUBS_SECRET_MIN 24
@@ -130,7 +128,7 @@ void subs_create(rest_ctx_t *c)
         goto out;
     if (!json_is_object(body))
         fv_fail(&v, "the body must be a JSON object");
-    const char *name = fv_string(&v, body, "", "name", true, FIELDS_MAX_ID, FV_ID);
+    const char *name = fv_string(&v, body, "", "name", true, MODEL_MAX_NAME_CHARS, FV_ID);
     if (name != NULL && name[0] == '\0')
         fv_fail(&v, "name: must not be empty");
     json_t *products = fv_array(&v, body, "", "products", true);
@@ -152,7 +150,7 @@ void subs_create(rest_ctx_t *c)
                 fv_fail(&v, "%s: the same product as products[%zu]", path, k);
     }
     json_t *hook = fv_object(&v, body, "", "webhook", false);
-    const char *url = hook ? fv_string(&v, hook, "webhook", "url", true, SUBS_MAX_URL, FV_ID) : NULL;
+    const char *url = hook ? fv_string(&v, hook, "webhook", "url", true, MODEL_MAX_URL_CHARS, FV_ID) : NULL;
     const char *whsec = hook ? fv_string(&v, hook, "webhook", "secret", true, 200, FV_ID) : NULL;
     if (url != NULL && !subs__url_ok(url))
         fv_fail(&v, "webhook.url: must be an http or https URL with a host");

@@ -9,12 +9,11 @@
 #include "../core/log.h"
 #include "../core/quote.h"
 #include "convert.h"
-
-/* Longest part of a refused value quoted back in a reason. */
-#define ATTRS_MAX_QUOTED 64
+#include "soap_int.h"
 
 /* Longest element path named in a reason or fault
- * ("policyAttributes/reinstallPolicy/advancedPolicy/umn1Policy/..."). */
+ * ("policyAttributes/reinstallPolicy/advancedPolicy/umn1Policy/...",
+ * "renewLineItemData[12]/renewParameters/licenseModelAttributes/attribute[3]/"). */
 #define ATTRS_MAX_PATH 128
 
 /*
@@ -27,6 +26,7 @@
 typedef struct attrs__in {
     struct soap *soap;
     const char **invalid; /* the unit's INVALID_REQUEST message (convert.h) */
+    const char *at;       /* the path of the line item within its unit ("lineItems[2]/"), or "" */
     int rc;               /* SOAP_OK, SOAP_FAULT (Client fault set) or SOAP_EOM */
 } attrs__in_t;
 
@@ -116,10 +116,20 @@ static void attrs__invalid(attrs__in_t *b, const char *fmt, ...)
         attrs__oom(b);
 }
 
+/* Holds text (NULL: not given) to its field limit max (core/model.h): a
+ * longer one sets the unit's INVALID_REQUEST message naming where and name
+ * (convert_limit), and the reading goes on. */
+static void attrs__limit(attrs__in_t *b, const char *text, size_t max, const char *where, const char *name)
+{
+    if (b->rc == SOAP_OK)
+        b->rc = convert_limit(b->soap, b->invalid, text, max, "%s%s", where, name);
+}
+
 /* Names are identifiers: not empty, not only white space, and at most
  * ATTRS_MAX_NAME_CHARS characters, so that the attribute can be told and
- * searched for. */
-static void attrs__check_name(attrs__in_t *b, const char *list, const char *name)
+ * searched for. where is the attribute's path ("lineItems[1]/
+ * lineItemAttributes/attribute[2]/"). */
+static void attrs__check_name(attrs__in_t *b, const char *list, const char *where, const char *name)
 {
     size_t chars = 0, spaces = 0;
     const unsigned char *p = (const unsigned char *)(name != NULL ? name : "");
@@ -131,19 +141,15 @@ static void attrs__check_name(attrs__in_t *b, const char *list, const char *name
     }
     if (chars == spaces)
         attrs__invalid(b, "%s/attributeName is empty", list);
-    else if (chars > ATTRS_MAX_NAME_CHARS) {
-        char q[QUOTE_SIZE(ATTRS_MAX_QUOTED)];
-        attrs__invalid(b, "%s/attributeName '%s' is longer than %d characters", list,
-                       quote_value(q, sizeof q, (const char *)p, strlen((const char *)p), ATTRS_MAX_QUOTED),
-                       ATTRS_MAX_NAME_CHARS);
-    }
+    else
+        attrs__limit(b, name, ATTRS_MAX_NAME_CHARS, where, "attributeName");
 }
 
 /* attribute elements of an attributeDescriptorDataType, as an array. */
 static json_t *attrs__attributes(attrs__in_t *b, const char *list,
                                  const struct fnp__attributeDescriptorDataType *in)
 {
-    char element[ATTRS_MAX_PATH];
+    char element[ATTRS_MAX_PATH], where[ATTRS_MAX_PATH];
     json_t *arr = json_array();
     if (arr == NULL) {
         attrs__oom(b);
@@ -154,18 +160,26 @@ static json_t *attrs__attributes(attrs__in_t *b, const char *list,
         json_t *o = attrs__object(b);
         if (o == NULL)
             break;
-        attrs__check_name(b, list, at->attributeName);
+        snprintf(where, sizeof where, "%s%s/attribute[%d]/", b->at, list, i + 1);
+        attrs__check_name(b, list, where, at->attributeName);
         attrs__set(b, o, "attributeName", attrs__string(at->attributeName));
+        attrs__limit(b, at->stringValue, MODEL_MAX_ATTR_VALUE_CHARS, where, "stringValue");
         attrs__set_str(b, o, "stringValue", at->stringValue);
         snprintf(element, sizeof element, "%s/dateValue", list);
         attrs__set_date(b, o, "dateValue", element, at->dateValue);
         attrs__set_bool(b, o, "booleanValue", at->booleanValue);
         snprintf(element, sizeof element, "%s/integerValue", list);
         attrs__set_int(b, o, "integerValue", element, at->integerValue);
+        if (at->__sizearrayValue > MODEL_MAX_ATTR_ARRAY_VALUES)
+            attrs__invalid(b, "%sarrayValue is repeated %d times, at most %d allowed", where, at->__sizearrayValue,
+                           MODEL_MAX_ATTR_ARRAY_VALUES);
         if (at->__sizearrayValue > 0) {
             json_t *vals = json_array();
-            for (int k = 0; vals != NULL && k < at->__sizearrayValue && b->rc == SOAP_OK; k++)
+            for (int k = 0; vals != NULL && k < at->__sizearrayValue && b->rc == SOAP_OK; k++) {
+                b->rc = convert_limit(b->soap, b->invalid, at->arrayValue[k], MODEL_MAX_ATTR_VALUE_CHARS,
+                                      "%sarrayValue[%d]", where, k + 1);
                 attrs__append(b, vals, attrs__string(at->arrayValue[k]));
+            }
             attrs__set(b, o, "arrayValue", vals);
         }
         attrs__append(b, arr, o);
@@ -178,10 +192,15 @@ static json_t *attrs__unit(struct soap *soap, enum fnp__DurationUnit u)
     return json_string(soap_fnp__DurationUnit2s(soap, u));
 }
 
-/* {uniqueId, primaryKeys: {name}} of a licenseModelIdentifierType. */
-static json_t *attrs__license_model(attrs__in_t *b, const struct fnp__licenseModelIdentifierType *in)
+/* {uniqueId, primaryKeys: {name}} of a licenseModelIdentifierType; tag is
+ * its element (alternateLicenseModel1). */
+static json_t *attrs__license_model(attrs__in_t *b, const char *tag, const struct fnp__licenseModelIdentifierType *in)
 {
+    char where[ATTRS_MAX_PATH];
     json_t *o = attrs__object(b);
+    snprintf(where, sizeof where, "%s%s/", b->at, tag);
+    attrs__limit(b, in->uniqueId, MODEL_MAX_ID_CHARS, where, "uniqueId");
+    attrs__limit(b, in->primaryKeys ? in->primaryKeys->name : NULL, MODEL_MAX_ID_CHARS, where, "primaryKeys/name");
     attrs__set_str(b, o, "uniqueId", in->uniqueId);
     if (in->primaryKeys != NULL) {
         json_t *pk = attrs__object(b);
@@ -289,6 +308,13 @@ static json_t *attrs__entitled_products(attrs__in_t *b, const struct fnp__entitl
         const struct fnp__entitledProductDataType *ep = &in->entitledProduct[i];
         json_t *o = attrs__object(b);
         if (ep->product != NULL) {
+            /* Kept as given, not looked up: held to the identifiers' limit. */
+            char where[ATTRS_MAX_PATH];
+            const struct fnp__productPKType *keys = ep->product->primaryKeys;
+            snprintf(where, sizeof where, "%sentitledProducts/entitledProduct[%d]/product/", b->at, i + 1);
+            attrs__limit(b, ep->product->uniqueId, MODEL_MAX_ID_CHARS, where, "uniqueId");
+            attrs__limit(b, keys ? keys->name : NULL, MODEL_MAX_ID_CHARS, where, "primaryKeys/name");
+            attrs__limit(b, keys ? keys->version : NULL, MODEL_MAX_ID_CHARS, where, "primaryKeys/version");
             json_t *p = attrs__object(b);
             attrs__set_str(b, p, "uniqueId", ep->product->uniqueId);
             if (ep->product->primaryKeys != NULL) {
@@ -312,8 +338,33 @@ static json_t *attrs__channel_partners(attrs__in_t *b, const struct fnp__channel
         attrs__oom(b);
         return NULL;
     }
+    /* The account is organizationUnit in v1 and v2, and its key is name
+     * before v4 (versions.h): a message names what the client sent. */
+    int v = soap_worker(b->soap)->rewritten;
+    const char *account = v == 1 || v == 2 ? "organizationUnit/" : "accountUnit/";
+    const char *account_key = v >= 1 && v <= 3 ? "primaryKeys/name" : "primaryKeys/id";
     for (int i = 0; i < in->__sizechannelPartner && b->rc == SOAP_OK; i++) {
         const struct fnp__channelPartnerDataType *cp = &in->channelPartner[i];
+        char where[64], sub[ATTRS_MAX_PATH]; /* where: 46 bytes at most */
+        snprintf(where, sizeof where, "channelPartners/channelPartner[%d]/", i + 1);
+        attrs__limit(b, cp->tierName, MODEL_MAX_NAME_CHARS, where, "tierName");
+        if (cp->accountUnit != NULL) {
+            snprintf(sub, sizeof sub, "%s%s", where, account);
+            attrs__limit(b, cp->accountUnit->uniqueId, MODEL_MAX_ID_CHARS, sub, "uniqueId");
+            attrs__limit(b, cp->accountUnit->primaryKeys ? cp->accountUnit->primaryKeys->id : NULL,
+                         MODEL_MAX_ID_CHARS, sub, account_key);
+        }
+        if (cp->contact != NULL) {
+            const struct fnp__userPKType *u = cp->contact->primaryKeys;
+            snprintf(sub, sizeof sub, "%scontact/", where);
+            attrs__limit(b, cp->contact->uniqueId, MODEL_MAX_ID_CHARS, sub, "uniqueId");
+            attrs__limit(b, cp->contact->userName, MODEL_MAX_NAME_CHARS, sub, "userName");
+            snprintf(sub, sizeof sub, "%scontact/primaryKeys/", where);
+            attrs__limit(b, u ? u->firstName : NULL, MODEL_MAX_NAME_CHARS, sub, "firstName");
+            attrs__limit(b, u ? u->lastName : NULL, MODEL_MAX_NAME_CHARS, sub, "lastName");
+            attrs__limit(b, u ? u->emailAddress : NULL, MODEL_MAX_NAME_CHARS, sub, "emailAddress");
+            attrs__limit(b, u ? u->phoneNumber : NULL, MODEL_MAX_NAME_CHARS, sub, "phoneNumber");
+        }
         json_t *o = attrs__object(b);
         attrs__set(b, o, "tierName", attrs__string(cp->tierName));
         if (cp->accountUnit != NULL) {
@@ -376,19 +427,21 @@ static int attrs__finish(attrs__in_t *b, json_t *doc, const char **json)
     return b->rc;
 }
 
-static int attrs__read_item(struct soap *soap, const attrs__item_t *in, const char **json, const char **invalid)
+static int attrs__read_item(struct soap *soap, const attrs__item_t *in, const char *at, const char **json,
+                            const char **invalid)
 {
-    attrs__in_t b = {soap, invalid, SOAP_OK};
+    attrs__in_t b = {soap, invalid, at, SOAP_OK};
     json_t *doc = json_object();
     if (doc == NULL)
         return attrs__finish(&b, doc, json);
     if (in->alt1 != NULL)
-        attrs__set(&b, doc, "alternateLicenseModel1", attrs__license_model(&b, in->alt1));
+        attrs__set(&b, doc, "alternateLicenseModel1", attrs__license_model(&b, "alternateLicenseModel1", in->alt1));
     if (in->alt2 != NULL)
-        attrs__set(&b, doc, "alternateLicenseModel2", attrs__license_model(&b, in->alt2));
+        attrs__set(&b, doc, "alternateLicenseModel2", attrs__license_model(&b, "alternateLicenseModel2", in->alt2));
     if (in->license_model_attrs != NULL)
         attrs__set(&b, doc, "licenseModelAttributes",
                    attrs__attributes(&b, "licenseModelAttributes", in->license_model_attrs));
+    attrs__limit(&b, in->time_zone, MODEL_MAX_NAME_CHARS, at, "FNPTimeZoneValue");
     attrs__set_str(&b, doc, "FNPTimeZoneValue", in->time_zone);
     if (in->policies != NULL)
         attrs__set(&b, doc, "policyAttributes", attrs__policies(&b, in->policies));
@@ -403,28 +456,28 @@ static int attrs__read_item(struct soap *soap, const attrs__item_t *in, const ch
     return attrs__finish(&b, doc, json);
 }
 
-int attrs_read_line_item(struct soap *soap, const struct fnp__createEntitlementLineItemDataType *in,
+int attrs_read_line_item(struct soap *soap, const struct fnp__createEntitlementLineItemDataType *in, const char *at,
                          const char **json, const char **invalid)
 {
     attrs__item_t it = {in->alternateLicenseModel1, in->alternateLicenseModel2, in->licenseModelAttributes,
                         in->FNPTimeZoneValue, in->policyAttributes, in->startDateOption,
                         in->versionDateAttributes, in->entitledProducts, in->lineItemAttributes};
-    return attrs__read_item(soap, &it, json, invalid);
+    return attrs__read_item(soap, &it, at, json, invalid);
 }
 
-int attrs_read_renewal(struct soap *soap, const struct fnp__renewParametersDataType *in, const char **json,
-                       const char **invalid)
+int attrs_read_renewal(struct soap *soap, const struct fnp__renewParametersDataType *in, const char *at,
+                       const char **json, const char **invalid)
 {
     attrs__item_t it = {in->alternateLicenseModel1, in->alternateLicenseModel2, in->licenseModelAttributes,
                         in->FNPTimeZoneValue, in->policyAttributes, in->startDateOption,
                         in->versionDateAttributes, NULL, in->lineItemAttributes};
-    return attrs__read_item(soap, &it, json, invalid);
+    return attrs__read_item(soap, &it, at, json, invalid);
 }
 
 int attrs_read_entitlement(struct soap *soap, const struct fnp__createSimpleEntitlementDataType *in,
                            const char **json, const char **invalid)
 {
-    attrs__in_t b = {soap, invalid, SOAP_OK};
+    attrs__in_t b = {soap, invalid, "", SOAP_OK};
     json_t *doc = json_object();
     if (doc == NULL)
         return attrs__finish(&b, doc, json);
@@ -439,7 +492,7 @@ int attrs_read_entitlement(struct soap *soap, const struct fnp__createSimpleEnti
 int attrs_check_maintenance(struct soap *soap, const struct fnp__createMaintenanceLineItemDataType *in)
 {
     const char *invalid = NULL, *day = NULL;
-    attrs__in_t b = {soap, &invalid, SOAP_OK};
+    attrs__in_t b = {soap, &invalid, "", SOAP_OK};
     if ((b.rc = convert_day(soap, "maintenanceLineItems/startDate", in->startDate, &day)) != SOAP_OK ||
         (b.rc = convert_day(soap, "maintenanceLineItems/expirationDate", in->expirationDate, &day)) != SOAP_OK)
         return b.rc;

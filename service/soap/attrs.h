@@ -17,16 +17,19 @@
  * createSimpleEntitlement, lineItem of upgrade and upsell), of the
  * renewParameters of a renewal, or of a simpleEntitlement into *json: a
  * JSON text allocated on soap, NULL when the request gives none of them.
- * An integer that is not one sets a Client fault naming the element and
- * returns SOAP_FAULT (as convert.h does for the other integers); a date
- * that is not one, or an attributeName that is empty (only white space)
- * or longer than ATTRS_MAX_NAME_CHARS, sets *invalid unless it holds a
- * message already, and the reading goes on. Returns SOAP_OK, SOAP_FAULT
- * or SOAP_EOM. */
-int attrs_read_line_item(struct soap *soap, const struct fnp__createEntitlementLineItemDataType *in,
+ * An integer or a date that is not one sets a Client fault naming the
+ * element and returns SOAP_FAULT (as convert.h does for the other
+ * integers and dates); an attributeName that is empty (only white space),
+ * a text longer than its field limit (core/model.h: ATTRS_MAX_NAME_CHARS
+ * for attributeName, MODEL_MAX_ATTR_VALUE_CHARS for stringValue and each
+ * arrayValue, ...) or more than MODEL_MAX_ATTR_ARRAY_VALUES arrayValues
+ * set *invalid unless it holds a message already, and the reading goes
+ * on. at is the line item's path within its unit ("lineItems[2]/"), for
+ * those messages. Returns SOAP_OK, SOAP_FAULT or SOAP_EOM. */
+int attrs_read_line_item(struct soap *soap, const struct fnp__createEntitlementLineItemDataType *in, const char *at,
                          const char **json, const char **invalid);
-int attrs_read_renewal(struct soap *soap, const struct fnp__renewParametersDataType *in, const char **json,
-                       const char **invalid);
+int attrs_read_renewal(struct soap *soap, const struct fnp__renewParametersDataType *in, const char *at,
+                       const char **json, const char **invalid);
 int attrs_read_entitlement(struct soap *soap, const struct fnp__createSimpleEntitlementDataType *in,
                            const char **json, const char **invalid);
 

@@ -1,6 +1,7 @@
 #include "convert.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,27 @@ int convert_integer(struct soap *soap, const char *element, const char *text, bo
     return SOAP_OK;
 }
 
+/* Room for a limit message: the longest element path (a line item's
+ * attribute's arrayValue, indices included) and the numbers. */
+#define CONVERT_MAX_LIMIT_MSG 256
+
+int convert_limit(struct soap *soap, const char **invalid, const char *text, size_t max, const char *path_fmt, ...)
+{
+    char path[CONVERT_MAX_LIMIT_MSG], msg[CONVERT_MAX_LIMIT_MSG + 64];
+    size_t chars;
+    va_list ap;
+    /* The first problem of a unit is its reason: later ones are not looked at. */
+    if (*invalid != NULL || lc_text_fits(text, max, &chars))
+        return SOAP_OK;
+    va_start(ap, path_fmt);
+    quote_vformat(path, sizeof path, path_fmt, ap);
+    va_end(ap);
+    quote_format(msg, sizeof msg, "%s is longer than %zu characters (%zu given)", path, max, chars);
+    if ((*invalid = soap_strdup(soap, msg)) == NULL)
+        return soap->error = SOAP_EOM;
+    return SOAP_OK;
+}
+
 opt_bool_t convert_bool(const enum xsd__boolean *b)
 {
     if (b == NULL)
@@ -78,7 +100,7 @@ int convert_day(struct soap *soap, const char *element, const char *in, const ch
     return soap_client_fault(soap, "%s: '%s' is not a valid date (YYYY-MM-DD)", element, quote_str(q, sizeof q, in));
 }
 
-int convert_line_item(struct soap *soap, const struct fnp__createEntitlementLineItemDataType *in,
+int convert_line_item(struct soap *soap, const struct fnp__createEntitlementLineItemDataType *in, const char *at,
                       model_line_item_t *out, const char **invalid)
 {
     int rc;
@@ -118,7 +140,17 @@ int convert_line_item(struct soap *soap, const struct fnp__createEntitlementLine
         if ((unsigned)in->term->durationUnit < 4)
             out->term_unit = convert__units[in->term->durationUnit];
     }
-    return attrs_read_line_item(soap, in, &out->attributes_json, invalid);
+    /* The texts kept in columns of their own; the activation id has its
+     * own rules (lc_id_valid), and the product is looked up, not kept. */
+    if ((rc = convert_limit(soap, invalid, out->description, MODEL_MAX_DESCRIPTION_CHARS, "%sdescription", at)) ||
+        (rc = convert_limit(soap, invalid, out->part_number, MODEL_MAX_ID_CHARS, "%spartNumber/primaryKeys/partId",
+                            at)) ||
+        (rc = convert_limit(soap, invalid, out->license_model, MODEL_MAX_ID_CHARS,
+                            "%slicenseModel/primaryKeys/name", at)) ||
+        (rc = convert_limit(soap, invalid, out->order_id, MODEL_MAX_ID_CHARS, "%sorderId", at)) ||
+        (rc = convert_limit(soap, invalid, out->order_line_number, MODEL_MAX_ID_CHARS, "%sorderLineNumber", at)))
+        return rc;
+    return attrs_read_line_item(soap, in, at, &out->attributes_json, invalid);
 }
 
 static void convert__ref_ent(const struct fnp__entitlementIdentifierType *in, model_ref_t *out)
@@ -149,7 +181,10 @@ int convert_unit(struct soap *soap, const struct fnp__entitlementLifeCycleDataTy
                                  ? li->parentLineItemIdentifier->primaryKeys->activationId
                                  : NULL;
         }
-        if (li->lineItem != NULL && (rc = convert_line_item(soap, li->lineItem, &ch->item, &out->invalid)) != SOAP_OK)
+        char at[48];
+        snprintf(at, sizeof at, "lineItemData[%zu]/lineItem/", i + 1);
+        if (li->lineItem != NULL &&
+            (rc = convert_line_item(soap, li->lineItem, at, &ch->item, &out->invalid)) != SOAP_OK)
             return rc;
         ch->is_full = convert_bool(li->isFull);
         ch->allow_on_parent = convert_bool(li->allowActivationsOnParent);
@@ -230,7 +265,15 @@ int convert_renew_unit(struct soap *soap, const struct fnp__renewEntitlementData
         it->order_line_number = rp->orderLineNumber;
         if (rp->licenseModel != NULL && rp->licenseModel->primaryKeys != NULL)
             it->license_model = rp->licenseModel->primaryKeys->name;
-        if ((rc = attrs_read_renewal(soap, rp, &it->attributes_json, &out->invalid)) != SOAP_OK)
+        char at[56];
+        snprintf(at, sizeof at, "renewLineItemData[%zu]/renewParameters/", i + 1);
+        const char **bad = &out->invalid;
+        if ((rc = convert_limit(soap, bad, it->description, MODEL_MAX_DESCRIPTION_CHARS, "%sdescription", at)) ||
+            (rc = convert_limit(soap, bad, it->order_id, MODEL_MAX_ID_CHARS, "%sorderId", at)) ||
+            (rc = convert_limit(soap, bad, it->order_line_number, MODEL_MAX_ID_CHARS, "%sorderLineNumber", at)) ||
+            (rc = convert_limit(soap, bad, it->license_model, MODEL_MAX_ID_CHARS, "%slicenseModel/primaryKeys/name",
+                                at)) ||
+            (rc = attrs_read_renewal(soap, rp, at, &it->attributes_json, bad)))
             return rc;
     }
     return SOAP_OK;
@@ -252,14 +295,24 @@ int convert_entitlement(struct soap *soap, const struct fnp__createSimpleEntitle
     out->email_template_variation = in->emailTemplateVariation;
     out->allow_portal_login = convert_bool(in->allowPortalLogin);
     out->auto_deploy = convert_bool(in->autoDeploy);
+    const char **bad = &out->invalid;
+    if ((rc = convert_limit(soap, bad, in->description, MODEL_MAX_DESCRIPTION_CHARS, "description")) ||
+        (rc = convert_limit(soap, bad, in->soldTo, MODEL_MAX_NAME_CHARS, "soldTo")) ||
+        (rc = convert_limit(soap, bad, in->shipToEmail, MODEL_MAX_NAME_CHARS, "shipToEmail")) ||
+        (rc = convert_limit(soap, bad, in->shipToAddress, MODEL_MAX_ADDRESS_CHARS, "shipToAddress")) ||
+        (rc = convert_limit(soap, bad, in->emailTemplateVariation, MODEL_MAX_NAME_CHARS, "emailTemplateVariation")))
+        return rc;
     size_t n = in->__sizelineItems > 0 ? (size_t)in->__sizelineItems : 0;
     out->items = convert__zalloc(soap, n * sizeof *out->items);
     if (out->items == NULL)
         return soap->error = SOAP_EOM;
     out->n_items = n;
-    for (size_t i = 0; i < n; i++)
-        if ((rc = convert_line_item(soap, &in->lineItems[i], &out->items[i], &out->invalid)) != SOAP_OK)
+    for (size_t i = 0; i < n; i++) {
+        char at[32];
+        snprintf(at, sizeof at, "lineItems[%zu]/", i + 1);
+        if ((rc = convert_line_item(soap, &in->lineItems[i], at, &out->items[i], &out->invalid)) != SOAP_OK)
             return rc;
+    }
     for (int i = 0; i < in->__sizemaintenanceLineItems; i++)
         if ((rc = attrs_check_maintenance(soap, &in->maintenanceLineItems[i])) != SOAP_OK)
             return rc;
@@ -273,6 +326,16 @@ static void convert__text(const struct fnp__SimpleQueryType *in, model_text_crit
         return;
     out->value = in->value;
     out->match = (unsigned)in->searchType < 4 ? m[in->searchType] : MATCH_EQUALS;
+}
+
+/* A text criterion whose value may be at most max characters, the limit of
+ * the field it searches: a longer one could match nothing that was stored,
+ * and makes the query invalid (criterion names it). */
+static int convert__text_limited(struct soap *soap, const char *criterion, const struct fnp__SimpleQueryType *in,
+                                 size_t max, model_query_t *q, model_text_crit_t *out)
+{
+    convert__text(in, out);
+    return convert_limit(soap, &q->invalid, out->value, max, "%s/value", criterion);
 }
 
 static int convert__date(struct soap *soap, const char *element, const struct fnp__DateQueryType *in,
@@ -310,6 +373,7 @@ static int convert__attr_crits(struct soap *soap, const struct fnp__entCustomAtt
     out->n_attrs = n;
     for (size_t i = 0; i < n; i++) {
         const char *name = in->attribute[i].attributeName;
+        int rc;
         if (name == NULL || name[strspn(name, " \t\r\n")] == '\0') {
             if (out->invalid == NULL &&
                 (out->invalid = soap_strdup(soap, "entitlementAttributes/attribute/attributeName is empty")) == NULL)
@@ -318,6 +382,11 @@ static int convert__attr_crits(struct soap *soap, const struct fnp__entCustomAtt
         }
         out->attrs[i].name = name;
         convert__text(in->attribute[i].stringValue, &out->attrs[i].value);
+        if ((rc = convert_limit(soap, &out->invalid, name, MODEL_MAX_ID_CHARS,
+                                "entitlementAttributes/attribute[%zu]/attributeName", i + 1)) ||
+            (rc = convert_limit(soap, &out->invalid, out->attrs[i].value.value, MODEL_MAX_ATTR_VALUE_CHARS,
+                                "entitlementAttributes/attribute[%zu]/stringValue/value", i + 1)))
+            return rc;
     }
     return SOAP_OK;
 }
@@ -330,17 +399,29 @@ int convert_query(struct soap *soap, const struct fnp__searchEntitlementDataType
     out->is_bulk = OPT_UNSET;
     if (in == NULL)
         return SOAP_OK;
-    convert__text(in->entitlementId, &out->entitlement_id);
-    convert__text(in->entDescription, &out->ent_description);
-    convert__text(in->description, &out->description);
-    convert__text(in->productName, &out->product_name);
-    convert__text(in->productVersion, &out->product_version);
-    convert__text(in->partNumber, &out->part_number);
-    convert__text(in->soldTo, &out->sold_to);
-    convert__text(in->shipToEmail, &out->ship_to_email);
-    convert__text(in->shipToAddress, &out->ship_to_address);
-    convert__text(in->emailTemplateVariation, &out->email_template_variation);
-    convert__text(in->createdUserId, &out->created_user_id);
+    /* Each value at most as long as the field it searches (core/model.h). */
+    if ((rc = convert__text_limited(soap, "entitlementId", in->entitlementId, MODEL_MAX_ID_CHARS, out,
+                                    &out->entitlement_id)) ||
+        (rc = convert__text_limited(soap, "entDescription", in->entDescription, MODEL_MAX_DESCRIPTION_CHARS, out,
+                                    &out->ent_description)) ||
+        (rc = convert__text_limited(soap, "description", in->description, MODEL_MAX_DESCRIPTION_CHARS, out,
+                                    &out->description)) ||
+        (rc = convert__text_limited(soap, "productName", in->productName, MODEL_MAX_ID_CHARS, out,
+                                    &out->product_name)) ||
+        (rc = convert__text_limited(soap, "productVersion", in->productVersion, MODEL_MAX_ID_CHARS, out,
+                                    &out->product_version)) ||
+        (rc = convert__text_limited(soap, "partNumber", in->partNumber, MODEL_MAX_ID_CHARS, out,
+                                    &out->part_number)) ||
+        (rc = convert__text_limited(soap, "soldTo", in->soldTo, MODEL_MAX_NAME_CHARS, out, &out->sold_to)) ||
+        (rc = convert__text_limited(soap, "shipToEmail", in->shipToEmail, MODEL_MAX_NAME_CHARS, out,
+                                    &out->ship_to_email)) ||
+        (rc = convert__text_limited(soap, "shipToAddress", in->shipToAddress, MODEL_MAX_ADDRESS_CHARS, out,
+                                    &out->ship_to_address)) ||
+        (rc = convert__text_limited(soap, "emailTemplateVariation", in->emailTemplateVariation,
+                                    MODEL_MAX_NAME_CHARS, out, &out->email_template_variation)) ||
+        (rc = convert__text_limited(soap, "createdUserId", in->createdUserId, MODEL_MAX_NAME_CHARS, out,
+                                    &out->created_user_id)))
+        return rc;
     if (in->state != NULL) {
         out->state.value = model_state_name((model_state_t)in->state->value);
         convert__text(&(struct fnp__SimpleQueryType){(char *)out->state.value, in->state->searchType},
@@ -358,14 +439,27 @@ int convert_query(struct soap *soap, const struct fnp__searchEntitlementDataType
         return rc;
     if (in->accountUnitName != NULL) {
         /* One identifier names an account here (its key: id in v4, name
-         * before), so isSearchByName searches that identifier as well. */
+         * before), so isSearchByName searches that identifier as well. v1
+         * and v2 clients know the criterion as organizationUnitName. */
+        int v = soap_worker(soap)->rewritten;
+        const char *crit = v == 1 || v == 2 ? "organizationUnitName" : "accountUnitName";
         struct fnp__SimpleQueryType q = {in->accountUnitName->value, in->accountUnitName->searchType};
-        convert__text(&q, &out->account);
         out->partner_tier = in->accountUnitName->partnerTier;
+        if ((rc = convert__text_limited(soap, crit, &q, MODEL_MAX_ID_CHARS, out, &out->account)) ||
+            (rc = convert_limit(soap, &out->invalid, out->partner_tier, MODEL_MAX_NAME_CHARS, "%s/partnerTier", crit)))
+            return rc;
     }
     /* Criteria on things this service does not search (contacts,
      * maintenance line items, license technologies, product types other
-     * than licensed products) match nothing. */
+     * than licensed products) match nothing; their values are held to the
+     * limit of names all the same, as any text of a request is. */
+    if ((rc = convert_limit(soap, &out->invalid, in->contactEmail ? in->contactEmail->value : NULL,
+                            MODEL_MAX_NAME_CHARS, "contactEmail/value")) ||
+        (rc = convert_limit(soap, &out->invalid, in->currentOwnerName ? in->currentOwnerName->value : NULL,
+                            MODEL_MAX_NAME_CHARS, "currentOwnerName/value")) ||
+        (rc = convert_limit(soap, &out->invalid, in->licenseTechnology ? in->licenseTechnology->value : NULL,
+                            MODEL_MAX_NAME_CHARS, "licenseTechnology/value")))
+        return rc;
     if ((in->contactEmail && in->contactEmail->value) ||
         (in->currentOwnerName && in->currentOwnerName->value) ||
         (in->licenseTechnology && in->licenseTechnology->value) || in->maintStartDate ||

@@ -5,8 +5,10 @@
  * request's gSOAP context. A value of the wrong type (an integer that is
  * not one) makes them set a Client fault naming the element and return
  * SOAP_FAULT; the handler returns that to gSOAP as it is. A date that is
- * not one (xs:date text is not checked by gSOAP) fails only its unit: the
- * converter sets the unit's "invalid" message (model.h) and goes on.
+ * not one is a Client fault as well (convert_day). A text longer than its
+ * field's limit (core/model.h) fails only its unit: the converter sets the
+ * unit's "invalid" message (model.h) and goes on; for a query, the
+ * query's.
  */
 #ifndef ENT_SOAP_CONVERT_H
 #define ENT_SOAP_CONVERT_H
@@ -31,8 +33,20 @@ opt_bool_t convert_bool(const enum xsd__boolean *b);
  * that is not one. Returns SOAP_OK, SOAP_FAULT or SOAP_EOM. */
 int convert_day(struct soap *soap, const char *element, const char *in, const char **out);
 
-/* *invalid gets the unit's INVALID_REQUEST message, if any (attrs.h). */
-int convert_line_item(struct soap *soap, const struct fnp__createEntitlementLineItemDataType *in,
+/* Checks a text of the request (NULL: not given) against its field limit
+ * max (core/model.h). A longer one sets *invalid, unless it holds a
+ * message already, to "<path> is longer than <max> characters (<n>
+ * given)", path (printf format, formatted only then) being the element's
+ * path within its unit; the reading goes on. Returns SOAP_OK, or SOAP_EOM
+ * with soap->error set. */
+int convert_limit(struct soap *soap, const char **invalid, const char *text, size_t max, const char *path_fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* Reads a new line item; at is its path within the unit, ending in "/"
+ * ("lineItems[2]/"), for the messages that name its elements. *invalid
+ * gets the unit's INVALID_REQUEST message, if any (a value over its limit,
+ * or as attrs.h says). */
+int convert_line_item(struct soap *soap, const struct fnp__createEntitlementLineItemDataType *in, const char *at,
                       model_line_item_t *out, const char **invalid);
 int convert_unit(struct soap *soap, const struct fnp__entitlementLifeCycleDataType *in, model_unit_t *out);
 int convert_renew_unit(struct soap *soap, const struct fnp__renewEntitlementDataType *in, model_unit_t *out);

@@ -228,7 +228,7 @@ class DeviceStatusTest(DaemonTestCase):
         more = [
             (("body", "nodes", 1, "id"), "ECU1", "nodes[1].id: the same as nodes[0].id"),
             (h + ("protocol", "version"), "3.0.0", "protocol.version: must be 4.0.0"),
-            (h + ("deviceId",), "d" * 256, "deviceId: longer than 255 characters"),
+            (h + ("deviceId",), "d" * 256, "deviceId: longer than 255 characters (256 given)"),
             (h + ("deviceId",), "", "deviceId: must not be empty"),
             (n0 + ("status", "timestamp"), 1.5, "nodes[0].status.timestamp: must be an integer"),
             (n0 + ("status", "timestamp"), "5734010100", "nodes[0].status.timestamp: must be an integer"),

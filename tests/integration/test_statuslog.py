@@ -227,9 +227,9 @@ class StatusLogTest(DaemonTestCase):
             (status_body(name, language="en"), "language: must be an integer"),
             (status_body(name, id=12), "id: must be a string"),
             (status_body(name, id=""), "id: must not be empty"),
-            (status_body(name, id="x" * 256), "id: longer than 255 characters"),
+            (status_body(name, id="x" * 256), "id: longer than 255 characters (256 given)"),
             (status_body(name, id="a\u0001b"), "id: holds a control character"),
-            (status_body(name, statusReason="r" * 101), "statusReason: longer than 100 characters"),
+            (status_body(name, statusReason="r" * 101), "statusReason: longer than 100 characters (101 given)"),
             (status_body(name, deviceClass="phone"), "deviceClass: must be one of client, server, served"),
             ([status_body(name)], "the body must be a JSON object"),
         ]

@@ -414,10 +414,12 @@ class TransportTest(DaemonTestCase):
         # daemon for the client to read on, which it does only after the
         # SIGTERM. It must arrive whole.
         prefix = "BIG-" + token(8)
-        big = "x" * 200_000
+        # 200,000 characters per entitlement, in attribute values of the
+        # longest size allowed (4,000).
+        blobs = [(f"blob{j}", {"stringValue": "x" * 4000}) for j in range(50)]
         for k in range(6):
             ents = "".join(entitlement_full_xml(f"{prefix}-{k}-{i}", "", attributes=attributes_xml(
-                "entitlementAttributes", [("blob", {"stringValue": big})])) for i in range(10))
+                "entitlementAttributes", blobs)) for i in range(10))
             self.assertEqual(self.client.call(create_full_body(ents)).status_text, "SUCCESS")
         d = Daemon().start()
         body = envelope(search_body(simple_query("entitlementId", prefix, "STARTS_WITH"), batch=100))

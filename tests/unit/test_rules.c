@@ -77,6 +77,40 @@ static void test_ids(void)
     CHECK(lc_id_valid(wide, &why));
 }
 
+static void test_text_limits(void)
+{
+    size_t chars = 99;
+    char buf[4 * 300 + 1];
+
+    CHECK(lc_text_fits(NULL, 0, &chars)); /* not given: fits */
+    CHECK_EQ_INT(chars, 0);
+    CHECK(lc_text_fits("", 0, &chars));
+    CHECK(lc_text_fits("abc", 3, &chars));
+    CHECK_EQ_INT(chars, 3);
+    CHECK(!lc_text_fits("abcd", 3, &chars));
+    CHECK_EQ_INT(chars, 4);
+    /* Characters of 1 to 4 bytes count one each: 255 of them fit 255,
+     * however many bytes they take, and one more does not. */
+    static const char *const wide[] = {"x", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9d\x84\x9e"};
+    for (size_t w = 0; w < 4; w++) {
+        size_t len = strlen(wide[w]), n = 0;
+        for (int i = 0; i < MODEL_MAX_NAME_CHARS; i++, n += len)
+            memcpy(buf + n, wide[w], len);
+        buf[n] = '\0';
+        CHECK(lc_text_fits(buf, MODEL_MAX_NAME_CHARS, &chars));
+        CHECK_EQ_INT(chars, MODEL_MAX_NAME_CHARS);
+        memcpy(buf + n, wide[w], len);
+        buf[n + len] = '\0';
+        CHECK(!lc_text_fits(buf, MODEL_MAX_NAME_CHARS, &chars));
+        CHECK_EQ_INT(chars, MODEL_MAX_NAME_CHARS + 1);
+    }
+    /* Combining marks are characters of their own, as PostgreSQL's
+     * char_length counts them. */
+    CHECK(lc_text_fits("e\xcc\x81", 2, &chars));
+    CHECK_EQ_INT(chars, 2);
+    CHECK(!lc_text_fits("e\xcc\x81", 1, &chars));
+}
+
 static void test_states(void)
 {
     CHECK(lc_state_allows_change(STATE_DEPLOYED, STATE_DEPLOYED));
@@ -237,6 +271,7 @@ void register_rules_tests(void)
     CU_add_test(s, "status aggregation", test_status_aggregation);
     CU_add_test(s, "reason codes", test_reason_codes_are_stable);
     CU_add_test(s, "identifier syntax", test_ids);
+    CU_add_test(s, "text field limits in characters", test_text_limits);
     CU_add_test(s, "states", test_states);
     CU_add_test(s, "counts", test_counts);
     CU_add_test(s, "state transitions and cascades", test_transitions);
