@@ -6,6 +6,7 @@
 #include "http.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -248,11 +249,16 @@ static bool server__reserve(char **buf, size_t *cap, size_t need)
     return true;
 }
 
+/* Set when a large buffer was given back: the next sweep asks the
+ * allocator to return the free memory of its heaps to the system. */
+static atomic_bool server__trim_wanted;
+
 /* After a large request, gives the memory back. */
 static void server__shrink(char **buf, size_t *cap)
 {
     if (*cap <= 16 * SERVER_BUF_MIN)
         return;
+    atomic_store_explicit(&server__trim_wanted, true, memory_order_relaxed);
     char *p = realloc(*buf, SERVER_BUF_MIN);
     if (p != NULL) {
         *buf = p;
@@ -933,6 +939,11 @@ static void server__reap_idle(struct http_server *s, time_t now)
     atomic_store_explicit(&s->last_reap, (long long)now, memory_order_relaxed);
     pthread_mutex_unlock(&s->lock);
     log_flush_repeats();
+    /* Pieces below the mapping threshold freed in the middle of a heap
+     * stay with the process otherwise (at most once a second, and only
+     * after large requests: it walks every arena). */
+    if (atomic_exchange_explicit(&server__trim_wanted, false, memory_order_relaxed))
+        malloc_trim(0);
 }
 
 /* Takes a client connection that epoll reported (one-shot, so no other

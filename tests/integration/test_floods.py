@@ -4,7 +4,8 @@ idle sockets (a per-client limit, silent sockets shed first, a 503 with
 Retry-After over any limit, never a reset), and wrong passwords from 20
 threads (429 with Retry-After to the flooder once over the limits of its
 address and of the user it guesses at; users whose password was checked
-lately and new users from elsewhere served throughout)."""
+lately and new users from elsewhere served throughout); and memory given
+back after bursts of large requests."""
 import resource
 import socket
 import sys
@@ -12,8 +13,9 @@ import threading
 import time
 import unittest
 
-from builders import search_body
-from harness import PATH, Daemon, User, envelope, make_user, token
+from builders import create_body, search_body
+from catalog import Catalog
+from harness import PATH, Client, Daemon, User, envelope, make_user, token
 from test_http import read_reply
 
 ATTACKER = "127.0.0.2"  # loopback answers on all of 127/8: another client address
@@ -250,6 +252,66 @@ class PasswordFloodTest(unittest.TestCase):
         self.assertLessEqual(flood.get(401, 0), 20 + 10, stats)
         self.assertTrue(retry_after and all(v and 0 < int(v) <= 60 for v in retry_after), retry_after)
         self.assertIn("too many failed logins from this address or for this user", log)
+
+
+class MemoryBurstTest(unittest.TestCase):
+    """After a burst of large requests the idle daemon is back within
+    32 MiB of its RSS at the start, within a few seconds."""
+
+    def rss_mib(self, d):
+        with open(f"/proc/{d.proc.pid}/status") as f:
+            return next(int(line.split()[1]) // 1024 for line in f if line.startswith("VmRSS"))
+
+    def settle(self, d, start, what):
+        after = []
+        for _ in range(10):
+            time.sleep(0.5)
+            after.append(self.rss_mib(d))
+            if after[-1] <= start + 32:
+                break
+        print(f"\n{what}: RSS {start} MiB at the start, then {after} MiB", file=sys.stderr)
+        self.assertLessEqual(after[-1], start + 32, after)
+
+    def test_large_fields_and_stalled_large_bodies(self):
+        d = Daemon().start()
+        try:
+            cat, user = Catalog(), make_user()
+            c = Client(d, user)  # warm: the pool's connections, the schema
+            self.assertEqual(c.call(search_body()).status_text, "SUCCESS")
+            c.close()
+            time.sleep(0.5)
+            start = self.rss_mib(d)
+            big = "x" * 7_000_000
+
+            def one():
+                cl = Client(d, user)
+                r = cl.call(create_body([{"eid": "M-" + token(8), "description": big,
+                                          "items": [("M-" + token(8), cat.base, 1)]}]), validate=False)
+                cl.close()
+                assert r.status == 200, r.status  # the unit fails (description too long); all was parsed
+
+            for _ in range(2):
+                threads = [threading.Thread(target=one) for _ in range(10)]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+            self.settle(d, start, "20 requests with a 7 MB field, 10 at once")
+            # Bodies of 8 MB announced, 6 MB sent, then nothing: held in
+            # the connections' buffers until the clients go.
+            head = (f"POST {PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n"
+                    f"Content-Length: {8_000_000}\r\n\r\n").encode()
+            held = []
+            for i in range(30):
+                s = socket.create_connection(("127.0.0.1", d.port), source_address=(f"127.0.2.{i + 1}", 0))
+                s.sendall(head + b"<" + b" " * 6_000_000)
+                held.append(s)
+            time.sleep(1)
+            for s in held:
+                s.close()
+            self.settle(d, start, "30 connections holding 6 MB of 8 MB bodies, then gone")
+        finally:
+            self.assertEqual(d.stop(), 0)
 
 
 if __name__ == "__main__":
