@@ -8,17 +8,11 @@
 #
 #   bench/feed_cost.sh [ROUNDS] [SECONDS]     (default 3 rounds of 10 s)
 set -euo pipefail
-. "$(dirname "$0")/../scripts/lib.sh"
+. "$(dirname "$0")/common.sh"
 
 rounds=${1:-3}
 secs=${2:-10}
-ent_install_packages
-ent_build "$ENT_ROOT/build"
-home="$ENT_ROOT/build/bench-feed/home"
-ent_pg_stop "$home"
-rm -rf "$home"
-conn=$(ent_pg_start "$home")
-trap 'ent_pg_stop "$home"' EXIT
+bench_begin feed
 DATABASE_URL=$conn "$ENT_ROOT/build/bin/entitlementctl" migrate >/dev/null 2>&1
 psql "$conn" -X -q -v ON_ERROR_STOP=1 -f "$ENT_ROOT/bench/setup.sql" >/dev/null
 

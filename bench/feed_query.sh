@@ -7,16 +7,10 @@
 #
 #   bench/feed_query.sh [ROWS]
 set -euo pipefail
-. "$(dirname "$0")/../scripts/lib.sh"
+. "$(dirname "$0")/common.sh"
 
 rows=${1:-2000000}
-ent_install_packages
-ent_build "$ENT_ROOT/build"
-home="$ENT_ROOT/build/bench-feed-query/home"
-ent_pg_stop "$home"
-rm -rf "$home"
-conn=$(ent_pg_start "$home")
-trap 'ent_pg_stop "$home"' EXIT
+bench_begin feed-query
 DATABASE_URL=$conn "$ENT_ROOT/build/bin/entitlementctl" migrate >/dev/null 2>&1
 q() { psql "$conn" -X -q -v ON_ERROR_STOP=1 "$@"; }
 

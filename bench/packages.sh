@@ -10,27 +10,11 @@
 #
 #   bench/packages.sh [CHANGES] [READERS]
 set -euo pipefail
-. "$(dirname "$0")/../scripts/lib.sh"
+. "$(dirname "$0")/common.sh"
 
 changes=${1:-100000}
 readers=${2:-8}
-ent_install_packages
-ent_build "$ENT_ROOT/build"
-bin="$ENT_ROOT/build/bin"
-out="$ENT_ROOT/build/bench-packages"
-home="$out/home"
-mkdir -p "$out"
-ent_pg_stop "$home"
-rm -rf "$home"
-conn=$(ent_pg_start "$home")
-export DATABASE_URL="$conn"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-  ent_pg_stop "$home"
-}
-trap cleanup EXIT
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+bench_begin packages
 sql() { psql "$conn" -XAtq "$@"; }
 
 "$bin/entitlementctl" migrate >/dev/null 2>&1

@@ -7,27 +7,11 @@
 #
 #   bench/webhooks.sh [SUBS] [ROUNDS]
 set -euo pipefail
-. "$(dirname "$0")/../scripts/lib.sh"
+. "$(dirname "$0")/common.sh"
 
 subs=${1:-200}
 rounds=${2:-3}
-ent_install_packages
-ent_build "$ENT_ROOT/build"
-bin="$ENT_ROOT/build/bin"
-out="$ENT_ROOT/build/bench-webhooks"
-home="$out/home"
-mkdir -p "$out"
-ent_pg_stop "$home"
-rm -rf "$home"
-conn=$(ent_pg_start "$home")
-export DATABASE_URL="$conn"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-  ent_pg_stop "$home"
-}
-trap cleanup EXIT
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+bench_begin webhooks
 
 # The receiver: HTTP/1.1 keep-alive, 204 for every POST.
 rport=$(free_port)

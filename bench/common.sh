@@ -1,0 +1,35 @@
+# bench/common.sh - what the benchmark scripts share (sourced, not run):
+# the build, a private PostgreSQL cluster under build/bench-NAME, and the
+# processes a script starts, stopped on exit.
+#
+#   . "$(dirname "$0")/common.sh"; bench_begin NAME
+#   -> $bin (the binaries), $out (build/bench-NAME), $home (its cluster),
+#      $conn and DATABASE_URL (the cluster's connection string); add the
+#      pid of each process started to the array pids.
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+
+bench_begin() {
+  ent_install_packages
+  ent_build "$ENT_ROOT/build"
+  bin="$ENT_ROOT/build/bin"
+  out="$ENT_ROOT/build/bench-$1"
+  home="$out/home"
+  mkdir -p "$out"
+  ent_pg_stop "$home"
+  rm -rf "$home"
+  conn=$(ent_pg_start "$home")
+  export DATABASE_URL="$conn"
+  pids=()
+  trap bench_end EXIT
+}
+
+bench_end() {
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+  ent_pg_stop "$home"
+}
+
+# A free TCP port on the loopback.
+free_port() {
+  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
