@@ -75,6 +75,58 @@ static void main__collect_pool(metrics_buf_t *b, void *arg)
                    in_use, open - in_use, size);
 }
 
+typedef enum main_start {
+    MAIN_MIGRATED,  /* the database is reachable and migrated */
+    MAIN_SIGNALLED, /* SIGTERM or SIGINT while waiting */
+    MAIN_GAVE_UP    /* ENTITLEMENTD_START_TIMEOUT ran out, or the migration itself failed */
+} main_start_t;
+
+/* SIGHUP: debug lines on, or back to the configured level. */
+static void main__toggle_debug(const ent_config_t *cfg)
+{
+    log_level_t configured = (log_level_t)log_level_parse(cfg->log_level);
+    log_level_t now = log_threshold == LOG_LEVEL_DEBUG && configured != LOG_LEVEL_DEBUG ? configured : LOG_LEVEL_DEBUG;
+    log_threshold = now;
+    log_write(LOG_LEVEL_WARN, "SIGHUP: log level now %s", now == LOG_LEVEL_DEBUG ? "debug" : cfg->log_level);
+}
+
+/* Migrates the database, waiting for it with backoff (0.5 s doubling to
+ * 10 s) while it cannot be reached: replicas started before their
+ * database wait rather than exit, and several starting at once migrate
+ * once (db_migrate holds an advisory lock). The signals are taken while
+ * waiting. */
+static main_start_t main__migrate(const ent_config_t *cfg, const char *conninfo, const sigset_t *sigs)
+{
+    struct timespec begun, now;
+    double backoff = 0.5;
+    clock_gettime(CLOCK_MONOTONIC, &begun);
+    for (int attempt = 1;; attempt++) {
+        int rc = db_migrate(conninfo, cfg->db_connect_timeout_s);
+        if (rc == ENT_OK)
+            return MAIN_MIGRATED;
+        if (rc != ENT_EDBDOWN) {
+            log_error("cannot migrate the database: %s", ent_strerror(rc));
+            return MAIN_GAVE_UP;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        double waited = (double)(now.tv_sec - begun.tv_sec) + (double)(now.tv_nsec - begun.tv_nsec) / 1e9;
+        if (cfg->start_timeout_s > 0 && waited + backoff > cfg->start_timeout_s) {
+            log_error("the database cannot be reached after %.0f s (ENTITLEMENTD_START_TIMEOUT): giving up", waited);
+            return MAIN_GAVE_UP;
+        }
+        log_warn("the database cannot be reached (attempt %d); trying again in %.1f s", attempt, backoff);
+        struct timespec pause = {(time_t)backoff, (long)((backoff - (double)(time_t)backoff) * 1e9)};
+        int sig;
+        while ((sig = sigtimedwait(sigs, NULL, &pause)) == SIGHUP)
+            ;
+        if (sig == SIGTERM || sig == SIGINT) {
+            log_info("received %s while waiting for the database", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            return MAIN_SIGNALLED;
+        }
+        backoff = backoff * 2 > 10 ? 10 : backoff * 2;
+    }
+}
+
 int main(int argc, char **argv)
 {
     ent_config_t cfg;
@@ -119,10 +171,13 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    log_set_json(strcmp(cfg.log_format, "json") == 0);
+
     /* Workers inherit this mask; only this thread takes the signals. */
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -131,15 +186,41 @@ int main(int argc, char **argv)
         log_error("cannot initialise libcurl");
         return 1;
     }
-    if ((rc = db_migrate(conninfo, cfg.db_connect_timeout_s)) != ENT_OK) {
-        log_error("cannot migrate the database: %s", ent_strerror(rc));
-        return 1;
-    }
+    /* The pool and the fronts need no database yet (connections open on
+     * first use): the server answers /healthz at once, and 503 to the rest
+     * until the database is migrated. */
     db_pool_options_t popt = {conninfo, cfg.db_pool_size, cfg.db_connect_timeout_s, cfg.db_wait_timeout_ms,
                               false};
     if ((rc = db_pool_create(&popt, &pool)) != ENT_OK) {
         log_error("cannot create the database pool: %s", ent_strerror(rc));
         return 1;
+    }
+    if ((rc = auth_new(pool, cfg.auth_cache_s, &auth)) != ENT_OK || (rc = soap_front_new(&cfg, pool, auth, &soap)) != ENT_OK ||
+        (rc = rest_front_new(&cfg, pool, auth, &rest)) != ENT_OK) {
+        log_error("cannot start: %s", ent_strerror(rc));
+        goto out;
+    }
+    http_front_t fronts[2] = {soap_front_http(soap), rest_front_http(rest)};
+    if ((rc = http_server_start(&cfg, fronts, 2, &server)) != ENT_OK) {
+        log_error("cannot start the HTTP server: %s", ent_strerror(rc));
+        goto out;
+    }
+    if ((rc = metrics_add_collector(main__collect_http, server)) != ENT_OK ||
+        (rc = metrics_add_collector(main__collect_pool, pool)) != ENT_OK) {
+        log_error("cannot register the metrics collectors: %s", ent_strerror(rc));
+        goto out;
+    }
+    log_info("entitlementd listening on %s:%d (%d workers, %d database connections, %d job workers); "
+             "waiting for the database",
+             cfg.bind, http_server_port(server), cfg.workers, cfg.db_pool_size, cfg.job_workers);
+    switch (main__migrate(&cfg, conninfo, &sigs)) {
+    case MAIN_MIGRATED:
+        break;
+    case MAIN_SIGNALLED:
+        status = 0;
+        goto out;
+    case MAIN_GAVE_UP:
+        goto out;
     }
     /* Webhook posts: a run's attempt takes at most this long. */
     static subs_run_options_t run_opts = {MAIN_WEBHOOK_CONNECT_TIMEOUT_S, MAIN_WEBHOOK_TIMEOUT_S};
@@ -153,29 +234,32 @@ int main(int argc, char **argv)
         log_error("cannot start the job workers: %s", ent_strerror(rc));
         goto out;
     }
-    if ((rc = auth_new(pool, cfg.auth_cache_s, &auth)) != ENT_OK || (rc = soap_front_new(&cfg, pool, auth, &soap)) != ENT_OK ||
-        (rc = rest_front_new(&cfg, pool, auth, jobs, &rest)) != ENT_OK) {
-        log_error("cannot start: %s", ent_strerror(rc));
-        goto out;
-    }
-    http_front_t fronts[2] = {soap_front_http(soap), rest_front_http(rest)};
-    if ((rc = http_server_start(&cfg, fronts, 2, &server)) != ENT_OK) {
-        log_error("cannot start the HTTP server: %s", ent_strerror(rc));
-        goto out;
-    }
-    if ((rc = metrics_add_collector(main__collect_http, server)) != ENT_OK ||
-        (rc = metrics_add_collector(main__collect_pool, pool)) != ENT_OK ||
-        (rc = metrics_add_collector(job_runner_collect, jobs)) != ENT_OK) {
+    if ((rc = metrics_add_collector(job_runner_collect, jobs)) != ENT_OK) {
         log_error("cannot register the metrics collectors: %s", ent_strerror(rc));
         goto out;
     }
-    log_info("entitlementd listening on %s:%d (%d workers, %d database connections, %d job workers)", cfg.bind,
-             http_server_port(server), cfg.workers, cfg.db_pool_size, cfg.job_workers);
+    rest_front_set_jobs(rest, jobs);
+    http_server_set_phase(server, HTTP_READY);
+    log_info("entitlementd ready");
 
-    while (sigwait(&sigs, &sig) != 0)
-        ;
+    for (;;) {
+        if (sigwait(&sigs, &sig) != 0)
+            continue;
+        if (sig != SIGHUP)
+            break;
+        main__toggle_debug(&cfg);
+    }
     log_info("received %s: finishing requests in flight", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     status = 0;
+    /* Not ready first, so that a load balancer stops sending; still
+     * serving meanwhile. A second signal cuts the wait short. */
+    http_server_set_phase(server, HTTP_STOPPING);
+    if (cfg.shutdown_delay_s > 0) {
+        struct timespec delay = {cfg.shutdown_delay_s, 0};
+        log_info("not ready: closing the listener in %d s", cfg.shutdown_delay_s);
+        while (sigtimedwait(&sigs, NULL, &delay) == SIGHUP)
+            ;
+    }
 out:
     if (server != NULL)
         http_server_stop(server);

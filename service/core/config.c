@@ -49,7 +49,19 @@ static const cfg_setting_t cfg__table[] = {
                 "with DATABASE_UNAVAILABLE."),
     INT_SETTING("ENTITLEMENTD_DB_CONNECT_TIMEOUT", db_connect_timeout_s, 1, 600, "5",
                 "Seconds allowed for one connection attempt to PostgreSQL."),
-    STR_SETTING("ENTITLEMENTD_LOG_LEVEL", log_level, "info", "One of error, warn, info, debug."),
+    STR_SETTING("ENTITLEMENTD_LOG_LEVEL", log_level, "info",
+                "One of error, warn, info, debug. SIGHUP switches the running daemon to debug and, "
+                "the next time, back to this level."),
+    STR_SETTING("ENTITLEMENTD_LOG_FORMAT", log_format, "text",
+                "text: a line of time, level, request id and message; json: one JSON object a line "
+                "(time, level, request_id, message)."),
+    INT_SETTING("ENTITLEMENTD_START_TIMEOUT", start_timeout_s, 0, 86400, "0",
+                "Seconds to wait at start for the database to be reachable and migrated (retrying "
+                "with backoff; /healthz answers, /readyz says 503 meanwhile) before exiting with "
+                "status 1. 0: wait as long as it takes."),
+    INT_SETTING("ENTITLEMENTD_SHUTDOWN_DELAY", shutdown_delay_s, 0, 600, "0",
+                "Seconds between SIGTERM and closing the listener, during which /readyz says 503 "
+                "and requests are still served: let a load balancer's health checks notice first."),
     INT_SETTING("ENTITLEMENTD_LOG_REPEAT_SECONDS", log_repeat_s, 0, 3600, "10",
                 "A message identical to one written in the last this many seconds is counted, not "
                 "written; the count follows once the interval is over. 0 writes every message. "
@@ -157,6 +169,10 @@ int config_load(ent_config_t *cfg, char *err, size_t errlen)
     if (log_level_parse(cfg->log_level) < 0) {
         snprintf(err, errlen, "ENTITLEMENTD_LOG_LEVEL: '%s' is not one of error, warn, info, debug",
                  cfg->log_level);
+        return ENT_EINVAL;
+    }
+    if (strcmp(cfg->log_format, "text") != 0 && strcmp(cfg->log_format, "json") != 0) {
+        snprintf(err, errlen, "ENTITLEMENTD_LOG_FORMAT: '%s' is not text or json", cfg->log_format);
         return ENT_EINVAL;
     }
     return ENT_OK;

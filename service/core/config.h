@@ -33,6 +33,9 @@ typedef struct ent_config {
     int keepalive_timeout_s;    /* idle keep-alive connections are closed after this */
     int max_connections;        /* open client connections at most */
     int max_connections_per_client; /* of one client address; 0: no limit */
+    int start_timeout_s;        /* give up waiting for the database at start after this long; 0: never */
+    int shutdown_delay_s;       /* after SIGTERM, /readyz says 503 this long before the listener closes */
+    char log_format[8];         /* text or json */
     int auth_cache_s;           /* a verified password is trusted this long before it is checked again */
     int validate_xml;           /* 1: validate requests and responses against the XSD */
     int commit_groups;          /* commit groups written at once; 0: no grouping */

@@ -33,6 +33,12 @@ typedef struct log_repeat {
 static pthread_mutex_t log__repeat_lock = PTHREAD_MUTEX_INITIALIZER;
 static log_repeat_t log__repeats[LOG_REPEAT_SLOTS];
 static int log__repeat_s = 10;
+static bool log__json;
+
+void log_set_json(bool json)
+{
+    log__json = json;
+}
 
 static const char *const log__names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
 
@@ -89,10 +95,52 @@ static size_t log__prefix(char *line, size_t cap, log_level_t level, const char 
     return k < 0 || n + (size_t)k >= cap ? cap - 1 : n + (size_t)k;
 }
 
+/* Rewrites the text line (prefix of plen bytes, then the message) as a
+ * JSON object into out (cap bytes). The message is already one line of
+ * valid UTF-8 (quote.c): only quotes, backslashes and controls need
+ * escapes. */
+static void log__json_line(const char *line, size_t plen, char *out, size_t cap)
+{
+    char time_s[32] = "", level[8] = "", rid[64] = "";
+    /* The prefix is ours: "TIME LEVEL [RID] ". */
+    (void)sscanf(line, "%31s %7s [%63[^]]", time_s, level, rid);
+    for (char *p = level; *p; p++)
+        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+    int k = snprintf(out, cap, "{\"time\":\"%s\",\"level\":\"%s\",\"request_id\":\"%s\",\"message\":\"", time_s,
+                     level, rid);
+    size_t n = k < 0 ? 0 : (size_t)k;
+    for (const unsigned char *m = (const unsigned char *)line + plen; *m && n + 8 < cap; m++) {
+        if (*m == '"' || *m == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)*m;
+        } else if (*m < 0x20) {
+            n += (size_t)snprintf(out + n, cap - n, "\\u%04x", *m);
+        } else {
+            out[n++] = (char)*m;
+        }
+    }
+    if (n + 3 > cap)
+        n = cap - 3;
+    memcpy(out + n, "\"}", 3);
+}
+
 /* Ends line with a newline and writes it: one fputs per line keeps lines
  * of concurrent workers whole. */
 static void log__put(char *line, size_t cap)
 {
+    if (log__json) {
+        char json[4096];
+        size_t plen = 0;
+        /* The message starts after the third space (time, level, [id]). */
+        for (int spaces = 0; line[plen] && spaces < 3; plen++)
+            spaces += line[plen] == ' ';
+        log__json_line(line, plen, json, sizeof json);
+        size_t n = strlen(json);
+        json[n] = '\n';
+        json[n + 1] = '\0';
+        fputs(json, stderr);
+        return;
+    }
     size_t n = strlen(line);
     if (n + 1 < cap) {
         line[n] = '\n';

@@ -13,6 +13,8 @@
 #ifndef ENT_LOG_H
 #define ENT_LOG_H
 
+#include <stdbool.h>
+
 typedef enum log_level {
     LOG_LEVEL_ERROR = 0, /* the operation failed and someone should look */
     LOG_LEVEL_WARN = 1,  /* unexpected, handled */
@@ -31,6 +33,10 @@ void log_set_request_id(const char *id);
 const char *log_request_id(void);
 
 void log_write(log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Writes each line as one JSON object (time, level, request_id, message)
+ * instead of text. */
+void log_set_json(bool json);
 
 /* Sets the repeat interval in seconds (0: every message is written). */
 void log_set_repeat_interval(int seconds);

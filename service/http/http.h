@@ -159,6 +159,17 @@ int http_server_port(const http_server_t *s);
 /* Connections open now, and the most allowed (for /metrics). */
 void http_server_connections(http_server_t *s, int *open, int *max);
 
+/* The daemon's phase, set from the top. Starting (the database is waited
+ * for and migrated): the server answers every request but /healthz,
+ * /readyz and /metrics itself, with a 503 and Retry-After. Stopping
+ * (SIGTERM): everything is still served, and /readyz says 503, so that a
+ * load balancer stops sending before the listener closes. */
+typedef enum http_phase { HTTP_STARTING, HTTP_READY, HTTP_STOPPING } http_phase_t;
+void http_server_set_phase(http_server_t *s, http_phase_t phase);
+
+/* The phase of the server serving x. */
+http_phase_t http_phase(const http_exchange_t *x);
+
 /* Stops accepting, lets in-flight requests finish, closes every connection
  * and joins the threads; then frees the server. */
 void http_server_stop(http_server_t *s);

@@ -169,6 +169,7 @@ struct http_server {
     pthread_mutex_t lock;   /* guards everything below */
     atomic_llong last_reap; /* second of the last sweep; read without the lock */
     atomic_bool stopping;   /* also read without the lock */
+    atomic_int phase;       /* http_phase_t */
     atomic_bool accept_paused; /* out of descriptors: the listener waits for the next sweep */
     /* Bytes (buffer capacity) of requests still arriving and of responses
      * not yet taken, held by connections; each is capped on its own by
@@ -565,6 +566,13 @@ static int server__status_of(const char *out, size_t n)
     return (out[9] - '0') * 100 + (out[10] - '0') * 10 + (out[11] - '0');
 }
 
+/* Whether a path is served while starting: what supervisors and load
+ * balancers ask. */
+static bool server__served_while_starting(const char *path)
+{
+    return strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0 || strcmp(path, "/metrics") == 0;
+}
+
 /* Serves the whole request f at in_pos in the worker's input buffer;
  * returns whether the connection is to close after the response. */
 static bool server__serve_one(http_worker_t *w, int fd, const frame_t *f)
@@ -632,6 +640,11 @@ static bool server__serve_one(http_worker_t *w, int fd, const frame_t *f)
     }
     x.req.body_len = f->body_len;
 
+    if (atomic_load(&s->phase) == HTTP_STARTING && !server__served_while_starting(x.path)) {
+        server__refuse(w, front, 503, "the service is starting: it waits for its database; try again", x.request_id);
+        log_set_request_id(NULL);
+        return true;
+    }
     s->fronts[front].serve(w->state[front], &x);
 
     bool close = x.close || f->close;
@@ -1559,6 +1572,16 @@ fail:
     peers_free(s->peers);
     free(s);
     return rc;
+}
+
+void http_server_set_phase(http_server_t *s, http_phase_t phase)
+{
+    atomic_store(&s->phase, (int)phase);
+}
+
+http_phase_t http_phase(const http_exchange_t *x)
+{
+    return (http_phase_t)atomic_load(&x->w->s->phase);
 }
 
 int http_server_port(const http_server_t *s)

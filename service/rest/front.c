@@ -150,7 +150,12 @@ static void rest__worker_free(void *state)
     free(state);
 }
 
-int rest_front_new(const ent_config_t *cfg, db_pool_t *pool, auth_t *auth, job_runner_t *jobs, rest_front_t **out)
+void rest_front_set_jobs(rest_front_t *f, job_runner_t *jobs)
+{
+    f->jobs = jobs;
+}
+
+int rest_front_new(const ent_config_t *cfg, db_pool_t *pool, auth_t *auth, rest_front_t **out)
 {
     rest_front_t *f = calloc(1, sizeof *f);
     if (f == NULL)
@@ -158,7 +163,6 @@ int rest_front_new(const ent_config_t *cfg, db_pool_t *pool, auth_t *auth, job_r
     f->cfg = cfg;
     f->pool = pool;
     f->auth = auth;
-    f->jobs = jobs;
     int rc = db_group_new(pool, cfg->commit_groups, &f->group);
     if (rc != ENT_OK) {
         free(f);

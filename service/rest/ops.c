@@ -20,6 +20,15 @@ void ops_healthz(rest_ctx_t *c)
 void ops_readyz(rest_ctx_t *c)
 {
     char why[128] = "";
+    http_phase_t phase = http_phase(c->x);
+    if (phase != HTTP_READY) {
+        rest_json(c, 503,
+                  json_pack("{s:s, s:s}", "status", "not ready", "message",
+                            phase == HTTP_STARTING ? "starting: waiting for the database and its migrations"
+                                                   : "stopping: finishing the requests in flight"),
+                  "Retry-After: 1\r\n");
+        return;
+    }
     int rc = db_ready(c->f->pool, why, sizeof why);
     if (rc == ENT_OK) {
         rest_json(c, 200, json_pack("{s:s}", "status", "ready"), NULL);

@@ -15,10 +15,14 @@
 
 typedef struct rest_front rest_front_t;
 
-/* Makes the front's shared state. cfg, pool, auth and jobs are borrowed and
+/* Makes the front's shared state. cfg, pool and auth are borrowed and
  * must outlive it. */
-int rest_front_new(const ent_config_t *cfg, db_pool_t *pool, auth_t *auth, job_runner_t *jobs,
-                   rest_front_t **out) ENT_MUSTCHECK;
+int rest_front_new(const ent_config_t *cfg, db_pool_t *pool, auth_t *auth, rest_front_t **out) ENT_MUSTCHECK;
+
+/* The job runner the front wakes when it queues a job (borrowed; set once
+ * the database is migrated and the runner started, before the server
+ * turns ready, so no request sees it unset). */
+void rest_front_set_jobs(rest_front_t *f, job_runner_t *jobs);
 void rest_front_free(rest_front_t *f);
 
 /* The front to register with the HTTP server ("/": every path no other

@@ -1,6 +1,7 @@
 """What a supervisor relies on, with the real daemon and the files in
 docker/: the exit statuses it reads (0 after SIGTERM, 1 when the database
-cannot be reached at start, 2 for a bad setting, a signal on a crash), that
+cannot be reached within ENTITLEMENTD_START_TIMEOUT, 2 for a bad setting, a
+signal on a crash), that
 a daemon started again right after a crash binds its port at once, that
 systemd accepts docker/entitlementd.service and restarts on exactly those
 failures, and that docker/compose.yaml restarts both of its services."""
@@ -46,10 +47,12 @@ class ExitStatuses(unittest.TestCase):
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("ENTITLEMENTD_WORKERS", r.stderr)
 
-    def test_an_unreachable_database_at_start_exits_1(self):
-        r = self.run_daemon(DATABASE_URL="postgresql://127.0.0.1:1/none", ENTITLEMENTD_DB_CONNECT_TIMEOUT="1")
+    def test_an_unreachable_database_at_start_exits_1_after_the_start_timeout(self):
+        r = self.run_daemon(DATABASE_URL="postgresql://127.0.0.1:1/none", ENTITLEMENTD_DB_CONNECT_TIMEOUT="1",
+                            ENTITLEMENTD_START_TIMEOUT="2")
         self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertIn("cannot migrate the database", r.stderr)
+        self.assertIn("the database cannot be reached (attempt 1)", r.stderr)
+        self.assertIn("giving up", r.stderr)
 
     def test_sigterm_exits_0_and_a_crash_is_a_signal_then_the_port_binds_again(self):
         d = Daemon().start()
