@@ -127,12 +127,12 @@ static int ctl_connect(const char *conninfo, db_pool_t **pool, db_conn_t **conn)
  * redirected), into buf (len bytes, more than CTL_MAX_PASSWORD + 1). */
 static int ctl_read_password(const char *path, char *buf, size_t len)
 {
-    FILE *in = path != NULL ? fopen(path, "re") : stdin;
-    if (in == NULL)
+    FILE *file = NULL;
+    if (path != NULL && (file = fopen(path, "re")) == NULL)
         return ctl_fail("cannot read the password file '%s': %s", path, strerror(errno));
-    bool got = fgets(buf, (int)len, in) != NULL;
-    if (in != stdin)
-        fclose(in);
+    bool got = fgets(buf, (int)len, file != NULL ? file : stdin) != NULL;
+    if (file != NULL)
+        fclose(file);
     if (!got)
         return ctl_fail("no password in %s", path != NULL ? path : "standard input");
     buf[strcspn(buf, "\r\n")] = '\0';
