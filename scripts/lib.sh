@@ -12,7 +12,7 @@ ENT_PACKAGES=(build-essential cmake pkg-config gsoap libgsoap-dev libpq-dev libx
   libxml2-utils libcunit1-dev libjansson-dev libssl-dev libcrypt-dev
   postgresql postgresql-contrib python3-zeep python3-suds python3-lxml python3-jsonschema python3-cryptography python3-yaml curl
   openssl valgrind clang libclang-rt-14-dev clang-tools-14 systemd
-  libcurl4-openssl-dev)
+  libcurl4-openssl-dev haproxy)
 
 ent_log() { printf '==> %s\n' "$*" >&2; }
 ent_die() { printf 'error: %s\n' "$*" >&2; exit 1; }

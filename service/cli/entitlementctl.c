@@ -1,16 +1,22 @@
 /*
  * entitlementctl - administration of an entitlementd database.
  *
- * Connects with DATABASE_URL, or else to the embedded cluster under
- * ENTITLEMENTD_HOME (default var/). Every command exits 0 on success and
- * non-zero with a message on standard error otherwise.
+ * Connects with DATABASE_URL (or DATABASE_URL_FILE), or else to the
+ * embedded cluster under ENTITLEMENTD_HOME (default var/). Every command
+ * exits 0 on success and non-zero with a message on standard error
+ * otherwise. `health` asks the daemon, not the database.
  */
+#include <errno.h>
 #include <jansson.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include "../auth/auth.h"
 #include "../core/config.h"
@@ -24,8 +30,12 @@
 #include "../db/sub_store.h"
 #include "../lifecycle/rules.h"
 
-/* Longest password read from standard input. */
+/* Longest password read from standard input (or --password-file). */
 #define CTL_MAX_PASSWORD 255
+
+/* Seconds `health` waits to connect, and again for the answer: well within
+ * the 5 s the container image's HEALTHCHECK allows it. */
+#define CTL_HEALTH_TIMEOUT_S 2
 
 /* "entitlement show" prints attribute lists briefly: at most this many
  * attributes of a list, each name and value cut at this many bytes. */
@@ -35,7 +45,11 @@
 static const char *const ctl_usage =
     "usage: entitlementctl COMMAND\n\n"
     "  migrate                                  apply pending database migrations\n"
-    "  user add NAME [--admin] [--domain D]     add a user; the password is read from stdin\n"
+    "  health                                   exit 0 if the daemon on this host (ENTITLEMENTD_PORT)\n"
+    "                                           answers 200 on /readyz, 1 if not\n"
+    "  user add NAME [--admin] [--domain D] [--password-file FILE] [--if-missing]\n"
+    "                                           add a user; the password is the first line of\n"
+    "                                           stdin or FILE; --if-missing: exit 0 if it exists\n"
     "  user exists NAME [--domain D]            exit 0 if the user exists, 1 if not\n"
     "  product add NAME VERSION [--if-missing]  add a product to the catalog\n"
     "  product relate FROM_NAME FROM_VERSION TO_NAME TO_VERSION UPGRADE|UPSELL [--if-missing]\n"
@@ -52,7 +66,8 @@ static const char *const ctl_usage =
     "                                           global or not, products, webhook, schedule\n"
     "  subscription deliveries REF              every attempt to post REF's runs to its webhook: run,\n"
     "                                           trigger, time, HTTP status or error, duration, run state\n\n"
-    "Database: DATABASE_URL, else the embedded cluster under ENTITLEMENTD_HOME (default var/).\n";
+    "Database: DATABASE_URL (or DATABASE_URL_FILE), else the embedded cluster under\n"
+    "ENTITLEMENTD_HOME (default var/).\n";
 
 static int ctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int ctl_fail(const char *fmt, ...)
@@ -107,6 +122,27 @@ static int ctl_connect(const char *conninfo, db_pool_t **pool, db_conn_t **conn)
     return 0;
 }
 
+/* Reads a password, the first line of the file at path (standard input
+ * when path is NULL: a secret mounted as a file needs no shell to be
+ * redirected), into buf (len bytes, more than CTL_MAX_PASSWORD + 1). */
+static int ctl_read_password(const char *path, char *buf, size_t len)
+{
+    FILE *file = NULL;
+    if (path != NULL && (file = fopen(path, "re")) == NULL)
+        return ctl_fail("cannot read the password file '%s': %s", path, strerror(errno));
+    bool got = fgets(buf, (int)len, file != NULL ? file : stdin) != NULL;
+    if (file != NULL)
+        fclose(file);
+    if (!got)
+        return ctl_fail("no password in %s", path != NULL ? path : "standard input");
+    buf[strcspn(buf, "\r\n")] = '\0';
+    if (buf[0] == '\0' || strlen(buf) > CTL_MAX_PASSWORD) {
+        explicit_bzero(buf, len);
+        return ctl_fail("%s", "the password must be 1..255 characters");
+    }
+    return 0;
+}
+
 static int ctl_user(int argc, char **argv, db_conn_t *c)
 {
     const char *domain = ctl_option(argc, argv, "--domain", "FLEXnet");
@@ -125,21 +161,21 @@ static int ctl_user(int argc, char **argv, db_conn_t *c)
     }
     if (strcmp(argv[0], "add") != 0)
         return ctl_fail("unknown user command '%s'", argv[0]);
-    if (fgets(password, sizeof password, stdin) == NULL)
-        return ctl_fail("%s", "no password on standard input");
-    password[strcspn(password, "\r\n")] = '\0';
-    if (password[0] == '\0' || strlen(password) > CTL_MAX_PASSWORD)
-        return ctl_fail("%s", "the password must be 1..255 characters");
-    if ((rc = password_hash(password, hash, sizeof hash)) != ENT_OK)
-        return ctl_fail("cannot hash the password: %s", ent_strerror(rc));
-    explicit_bzero(password, sizeof password);
     /* Domains are compared ignoring case when users log in: one user per
      * name in a domain, however the domain is written. */
     rc = store_user_hash(c, argv[1], domain, found, sizeof found, &admin);
+    if (rc == ENT_OK && ctl_has_flag(argc, argv, "--if-missing"))
+        return 0; /* its password is left as it is */
     if (rc == ENT_OK)
         return ctl_fail("user '%s' exists already in domain '%s' (domains ignore case)", argv[1], domain);
     if (rc != ENT_ENOTFOUND)
         return ctl_fail("cannot look up the user: %s", ent_strerror(rc));
+    if ((rc = ctl_read_password(ctl_option(argc, argv, "--password-file", NULL), password, sizeof password)) != 0)
+        return rc;
+    rc = password_hash(password, hash, sizeof hash);
+    explicit_bzero(password, sizeof password);
+    if (rc != ENT_OK)
+        return ctl_fail("cannot hash the password: %s", ent_strerror(rc));
     rc = store_user_add(c, argv[1], domain, hash, ctl_has_flag(argc, argv, "--admin"));
     if (rc == ENT_EEXIST)
         return ctl_fail("user '%s' exists already", argv[1]);
@@ -480,6 +516,67 @@ static int ctl_entitlement(int argc, char **argv, db_conn_t *c)
     return rc;
 }
 
+/* GET /readyz of the daemon on this host: exit 0 when it answers 200, 1
+ * when it answers anything else, is not listening, or says nothing within
+ * CTL_HEALTH_TIMEOUT_S. The address is ENTITLEMENTD_BIND (the loopback
+ * address when that is every address) and ENTITLEMENTD_PORT, as the daemon
+ * reads them. The container image's HEALTHCHECK: it has no curl. */
+static int ctl_health(const ent_config_t *cfg)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    struct timeval tv = {CTL_HEALTH_TIMEOUT_S, 0};
+    const char *host = cfg->bind;
+    static const char request[] = "GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    char port[16], answer[128];
+    size_t got = 0;
+    int fd = -1, status = 0, failed = 0, rc = 1;
+
+    if (cfg->port == 0)
+        return ctl_fail("%s", "ENTITLEMENTD_PORT is 0 (a port picked at start): set the daemon's port");
+    if (strcmp(host, "0.0.0.0") == 0 || host[0] == '\0')
+        host = "127.0.0.1";
+    else if (strcmp(host, "::") == 0)
+        host = "::1";
+    snprintf(port, sizeof port, "%d", cfg->port);
+    int gai = getaddrinfo(host, port, &hints, &ai);
+    if (gai != 0)
+        return ctl_fail("ENTITLEMENTD_BIND '%s' is not an address: %s", host, gai_strerror(gai));
+    fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    /* The send timeout bounds connect() too. */
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
+        connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 || send(fd, request, sizeof request - 1, MSG_NOSIGNAL) < 0) {
+        ctl_fail("cannot reach the daemon at %s port %s: %s", host, port, strerror(errno));
+        goto out;
+    }
+    /* The status line is all that is read. */
+    while (got < sizeof answer - 1 && memchr(answer, '\n', got) == NULL) {
+        ssize_t n = recv(fd, answer + got, sizeof answer - 1 - got, 0);
+        if (n < 0)
+            failed = errno;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    answer[got] = '\0';
+    if (sscanf(answer, "HTTP/1.%*1[01] %3d", &status) != 1) {
+        ctl_fail("no HTTP answer from %s port %s%s%s", host, port, failed ? ": " : "", failed ? strerror(failed) : "");
+        goto out;
+    }
+    if (status != 200) {
+        ctl_fail("not ready: /readyz answered %d", status);
+        goto out;
+    }
+    puts("ready");
+    rc = 0;
+out:
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(ai);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     ent_config_t cfg;
@@ -495,6 +592,8 @@ int main(int argc, char **argv)
     if (config_load(&cfg, err, sizeof err) != ENT_OK)
         return ctl_fail("%s", err);
     log_threshold = LOG_LEVEL_WARN;
+    if (strcmp(argv[1], "health") == 0)
+        return ctl_health(&cfg);
     if (config_conninfo(&cfg, conninfo, sizeof conninfo) != ENT_OK)
         return ctl_fail("%s", "DATABASE_URL or ENTITLEMENTD_HOME too long");
 

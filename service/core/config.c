@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,14 +20,24 @@ typedef struct cfg_setting {
     long min, max;       /* bounds, for CFG_INT */
     const char *def;     /* default, as text */
     const char *help;
+    bool from_file;      /* env_FILE may name a file that holds the value (a secret) */
 } cfg_setting_t;
 
 #define INT_SETTING(env, field, min, max, def, help) \
-    {env, NULL, CFG_INT, offsetof(ent_config_t, field), 0, min, max, def, help}
+    {env, NULL, CFG_INT, offsetof(ent_config_t, field), 0, min, max, def, help, false}
 #define INT_SETTING_OLD(env, old, field, min, max, def, help) \
-    {env, old, CFG_INT, offsetof(ent_config_t, field), 0, min, max, def, help}
+    {env, old, CFG_INT, offsetof(ent_config_t, field), 0, min, max, def, help, false}
 #define STR_SETTING(env, field, def, help) \
-    {env, NULL, CFG_STR, offsetof(ent_config_t, field), sizeof(((ent_config_t *)0)->field), 0, 0, def, help}
+    {env, NULL, CFG_STR, offsetof(ent_config_t, field), sizeof(((ent_config_t *)0)->field), 0, 0, def, help, false}
+/* A string setting that may also be read from the file named by env_FILE. */
+#define SECRET_SETTING(env, field, def, help) \
+    {env, NULL, CFG_STR, offsetof(ent_config_t, field), sizeof(((ent_config_t *)0)->field), 0, 0, def, help, true}
+
+/* Longest content of a file named by a _FILE variable: more than any
+ * setting holds, so that a longer one is reported as too long. */
+#define CFG_FILE_MAX 4096
+/* Longest name of a setting's variable, _FILE included. */
+#define CFG_NAME_MAX 64
 
 static const cfg_setting_t cfg__table[] = {
     INT_SETTING_OLD("ENTITLEMENTD_PORT", "ENTITLEMENTD_SOAP_PORT", port, 0, 65535, "8080",
@@ -34,9 +45,9 @@ static const cfg_setting_t cfg__table[] = {
                     "0 picks a free port. The former name ENTITLEMENTD_SOAP_PORT is read when this is not set."),
     STR_SETTING("ENTITLEMENTD_BIND", bind, "127.0.0.1",
                 "Address the listeners bind (0.0.0.0 for all IPv4 interfaces)."),
-    STR_SETTING("DATABASE_URL", database_url, "",
-                "libpq connection string or URI. Unset or empty: the embedded cluster "
-                "whose socket is under ENTITLEMENTD_HOME/pg/run."),
+    SECRET_SETTING("DATABASE_URL", database_url, "",
+                   "libpq connection string or URI. Unset or empty: the embedded cluster "
+                   "whose socket is under ENTITLEMENTD_HOME/pg/run."),
     STR_SETTING("ENTITLEMENTD_HOME", home, "var",
                 "Runtime directory: the embedded PostgreSQL cluster, its socket and logs. "
                 "Relative paths are relative to the working directory."),
@@ -126,14 +137,17 @@ static const cfg_setting_t cfg__table[] = {
 
 #define CFG_COUNT (sizeof cfg__table / sizeof cfg__table[0])
 
-static int cfg__apply(ent_config_t *cfg, const cfg_setting_t *s, const char *value, char *err,
+/* Sets s from value. name is what a message in err calls the value's
+ * source: the variable, or the _FILE variable and its file. */
+static int cfg__apply(ent_config_t *cfg, const cfg_setting_t *s, const char *name, const char *value, char *err,
                       size_t errlen)
 {
     char *field = (char *)cfg + s->offset;
 
     if (s->type == CFG_STR) {
+        /* The value itself is never quoted: it may be a secret. */
         if (strlen(value) >= s->size) {
-            snprintf(err, errlen, "%s: value longer than %zu bytes", s->env, s->size - 1);
+            snprintf(err, errlen, "%s: value longer than %zu bytes", name, s->size - 1);
             return ENT_EINVAL;
         }
         memcpy(field, value, strlen(value) + 1);
@@ -144,12 +158,70 @@ static int cfg__apply(ent_config_t *cfg, const cfg_setting_t *s, const char *val
     errno = 0;
     long v = strtol(value, &end, 10);
     if (errno != 0 || end == value || *end != '\0' || v < s->min || v > s->max) {
-        snprintf(err, errlen, "%s: '%s' is not an integer between %ld and %ld", s->env, value,
-                 s->min, s->max);
+        snprintf(err, errlen, "%s: '%s' is not an integer between %ld and %ld", name, value, s->min, s->max);
         return ENT_EINVAL;
     }
     *(int *)(void *)field = (int)v;
     return ENT_OK;
+}
+
+/* Reads the file at path, named by the variable name, into buf (len
+ * bytes) as a NUL-terminated value with one trailing newline removed. A
+ * file that cannot be read, holds len bytes or more, or holds a NUL byte
+ * gives ENT_EINVAL with a message naming the variable and the file. */
+static int cfg__read_file(const char *name, const char *path, char *buf, size_t len, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "re");
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: cannot read '%s': %s", name, path, strerror(errno));
+        return ENT_EINVAL;
+    }
+    size_t n = fread(buf, 1, len, f);
+    int failed = ferror(f), saved = errno;
+    fclose(f);
+    if (failed) {
+        snprintf(err, errlen, "%s: cannot read '%s': %s", name, path, strerror(saved));
+        return ENT_EINVAL;
+    }
+    if (n == len) {
+        snprintf(err, errlen, "%s: '%s' holds more than %zu bytes", name, path, len - 1);
+        return ENT_EINVAL;
+    }
+    buf[n] = '\0';
+    if (n > 0 && buf[n - 1] == '\n')
+        buf[--n] = '\0';
+    if (memchr(buf, '\0', n) != NULL) {
+        snprintf(err, errlen, "%s: '%s' holds a NUL byte", name, path);
+        return ENT_EINVAL;
+    }
+    return ENT_OK;
+}
+
+/* Sets s from the file named by its _FILE variable, when that is set and
+ * not empty; *used tells whether it was. env is the setting's own value
+ * (NULL when unset): set and not empty as well, it is an error. */
+static int cfg__apply_file(ent_config_t *cfg, const cfg_setting_t *s, const char *env, bool *used, char *err,
+                           size_t errlen)
+{
+    char name[CFG_NAME_MAX], source[CFG_NAME_MAX + 512], content[CFG_FILE_MAX];
+
+    *used = false;
+    snprintf(name, sizeof name, "%s_FILE", s->env);
+    const char *path = getenv(name);
+    if (path == NULL || path[0] == '\0')
+        return ENT_OK;
+    if (env != NULL && env[0] != '\0') {
+        snprintf(err, errlen, "%s and %s are both set: set only one of them", s->env, name);
+        return ENT_EINVAL;
+    }
+    int rc = cfg__read_file(name, path, content, sizeof content, err, errlen);
+    if (rc == ENT_OK) {
+        snprintf(source, sizeof source, "%s '%s'", name, path);
+        rc = cfg__apply(cfg, s, source, content, err, errlen);
+    }
+    explicit_bzero(content, sizeof content);
+    *used = rc == ENT_OK;
+    return rc;
 }
 
 int config_load(ent_config_t *cfg, char *err, size_t errlen)
@@ -158,12 +230,15 @@ int config_load(ent_config_t *cfg, char *err, size_t errlen)
     for (size_t i = 0; i < CFG_COUNT; i++) {
         const cfg_setting_t *s = &cfg__table[i];
         const char *env = getenv(s->env);
+        bool from_file = false;
         if (env == NULL && s->old_env != NULL)
             env = getenv(s->old_env);
-        int rc = cfg__apply(cfg, s, s->def, err, errlen);
+        int rc = cfg__apply(cfg, s, s->env, s->def, err, errlen);
         if (rc != ENT_OK)
             return rc;
-        if (env != NULL && (rc = cfg__apply(cfg, s, env, err, errlen)) != ENT_OK)
+        if (s->from_file && (rc = cfg__apply_file(cfg, s, env, &from_file, err, errlen)) != ENT_OK)
+            return rc;
+        if (!from_file && env != NULL && (rc = cfg__apply(cfg, s, s->env, env, err, errlen)) != ENT_OK)
             return rc;
     }
     if (log_level_parse(cfg->log_level) < 0) {
@@ -186,21 +261,35 @@ static void cfg__bounds(const cfg_setting_t *s, char *buf, size_t len)
         snprintf(buf, len, "text");
 }
 
+/* The help of a setting's _FILE variable. */
+static void cfg__file_help(const cfg_setting_t *s, char *buf, size_t len)
+{
+    snprintf(buf, len,
+             "A file whose content, one trailing newline removed, is the value of %s: a secret "
+             "mounted as a file (Docker or Kubernetes secrets) instead of an environment variable. "
+             "Unset or empty: not used. Setting it together with a %s that is not empty is an error.",
+             s->env, s->env);
+}
+
 void config_print_help(FILE *out)
 {
-    char bounds[64];
+    char bounds[64], help[512];
 
     fputs("Settings (environment variables):\n", out);
     for (size_t i = 0; i < CFG_COUNT; i++) {
         const cfg_setting_t *s = &cfg__table[i];
         cfg__bounds(s, bounds, sizeof bounds);
         fprintf(out, "  %s (%s, default \"%s\")\n      %s\n", s->env, bounds, s->def, s->help);
+        if (s->from_file) {
+            cfg__file_help(s, help, sizeof help);
+            fprintf(out, "  %s_FILE (path, default \"\")\n      %s\n", s->env, help);
+        }
     }
 }
 
 void config_print_markdown(FILE *out)
 {
-    char bounds[64];
+    char bounds[64], help[512];
 
     fputs("# Configuration reference\n\n"
           "Generated by `entitlementd --config-markdown` from the settings table in\n"
@@ -211,6 +300,10 @@ void config_print_markdown(FILE *out)
         const cfg_setting_t *s = &cfg__table[i];
         cfg__bounds(s, bounds, sizeof bounds);
         fprintf(out, "| `%s` | %s | `%s` | %s |\n", s->env, bounds, s->def, s->help);
+        if (s->from_file) {
+            cfg__file_help(s, help, sizeof help);
+            fprintf(out, "| `%s_FILE` | path | `` | %s |\n", s->env, help);
+        }
     }
 }
 

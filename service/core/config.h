@@ -1,8 +1,9 @@
 /*
  * config.h - the daemon's settings, declared once in a table (config.c).
  *
- * Every setting is read from an environment variable; the table also drives
- * `entitlementd --help` and the reference in docs/CONFIG.md.
+ * Every setting is read from an environment variable (a secret such as
+ * DATABASE_URL also from the file its _FILE variable names); the table also
+ * drives `entitlementd --help` and the reference in docs/CONFIG.md.
  */
 #ifndef ENT_CONFIG_H
 #define ENT_CONFIG_H
@@ -47,9 +48,13 @@ typedef struct ent_config {
     int job_poll_ms;            /* how often idle workers look for jobs without a notification */
 } ent_config_t;
 
-/* Fills cfg with defaults, then overrides from the environment. On a bad
- * value writes a message naming the variable into err (errlen bytes) and
- * returns ENT_EINVAL. */
+/* Fills cfg with defaults, then overrides from the environment. A setting
+ * marked as a secret in the table (DATABASE_URL) may instead come from the
+ * file its _FILE variable names (DATABASE_URL_FILE): the file's content with
+ * one trailing newline removed. On a bad value, both variables set, or a
+ * file that cannot be read, writes a message naming the variable (and the
+ * file) into err (errlen bytes) and returns ENT_EINVAL; the message never
+ * quotes a string value. */
 int config_load(ent_config_t *cfg, char *err, size_t errlen) ENT_MUSTCHECK;
 
 /* Writes one paragraph per setting: variable, default, bounds and help. */

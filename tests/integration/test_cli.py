@@ -1,7 +1,24 @@
-"""entitlementctl against the test database."""
+"""entitlementctl against the test database, and its health check
+against a daemon."""
+import http.server
+import os
+import subprocess
+import tempfile
+import threading
 import unittest
 
-from harness import ctl, psql, token
+from harness import CTL, Daemon, ctl, psql, token
+
+
+def ctl_env(*args, stdin=None, **env):
+    """entitlementctl with the environment changed: a value of None unsets."""
+    full = dict(os.environ)
+    for k, v in env.items():
+        if v is None:
+            full.pop(k, None)
+        else:
+            full[k] = v
+    return subprocess.run([CTL, *args], input=stdin, capture_output=True, text=True, env=full, timeout=60)
 
 
 class CliTest(unittest.TestCase):
@@ -49,9 +66,90 @@ class CliTest(unittest.TestCase):
         self.assertEqual(psql("SELECT count(*) FROM products WHERE name LIKE :'v1'", f"P%{p}"), [["0"]])
         ctl("product", "add", f"P\tTab \u00e9\U0001F600 {p}", "1")
 
+    def test_password_from_a_file_and_if_missing(self):
+        name = "clif" + token(8)
+        with tempfile.NamedTemporaryFile("w", suffix=".pw") as f:
+            f.write("fr0m-a-file\n")
+            f.flush()
+            r = ctl("user", "add", name, "--admin", "--password-file", f.name)
+            self.assertIn("added", r.stdout)
+            first = psql("SELECT password_hash FROM users WHERE name = :'v1'", name)
+            # Again with --if-missing: exit 0, the user and its password kept.
+            r = ctl("user", "add", name, "--password-file", f.name, "--if-missing")
+            self.assertEqual(r.stdout, "")
+            self.assertEqual(psql("SELECT password_hash FROM users WHERE name = :'v1'", name), first)
+        r = ctl("user", "add", "nofile" + token(6), "--password-file", f.name, check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(f.name, r.stderr)
+
+    def test_database_url_from_a_file(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".url") as f:
+            f.write(os.environ["DATABASE_URL"] + "\n")
+            f.flush()
+            r = ctl_env("migrate", DATABASE_URL=None, DATABASE_URL_FILE=f.name)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            name = "clidf" + token(6)
+            r = ctl_env("user", "add", name, stdin="pw\n", DATABASE_URL=None, DATABASE_URL_FILE=f.name)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(psql("SELECT count(*) FROM users WHERE name = :'v1'", name), [["1"]])
+            r = ctl_env("user", "exists", name, DATABASE_URL_FILE=f.name)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("DATABASE_URL and DATABASE_URL_FILE", r.stderr)
+        r = ctl_env("user", "exists", "x", DATABASE_URL=None, DATABASE_URL_FILE=f.name)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(f"DATABASE_URL_FILE: cannot read '{f.name}'", r.stderr)
+
     def test_usage_errors(self):
         self.assertNotEqual(ctl(check=False).returncode, 0)
         self.assertNotEqual(ctl("frobnicate", check=False).returncode, 0)
+
+
+class _Answer503(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(503)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+class HealthTest(unittest.TestCase):
+    """`entitlementctl health`: the container image's HEALTHCHECK."""
+
+    def health(self, port, **env):
+        return ctl_env("health", ENTITLEMENTD_PORT=str(port), **env)
+
+    def test_ready_then_unreachable(self):
+        d = Daemon().start()
+        try:
+            r = self.health(d.port)
+            self.assertEqual((r.returncode, r.stdout), (0, "ready\n"), r.stderr)
+            # Bound to every address, it is asked on the loopback one.
+            r = self.health(d.port, ENTITLEMENTD_BIND="0.0.0.0")
+            self.assertEqual(r.returncode, 0, r.stderr)
+        finally:
+            self.assertEqual(d.stop(), 0)
+        r = self.health(d.port)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("cannot reach the daemon", r.stderr)
+
+    def test_not_ready_is_a_failure(self):
+        server = http.server.HTTPServer(("127.0.0.1", 0), _Answer503)
+        t = threading.Thread(target=server.serve_forever, daemon=True)
+        t.start()
+        try:
+            r = self.health(server.server_address[1])
+        finally:
+            server.shutdown()
+            server.server_close()
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("not ready: /readyz answered 503", r.stderr)
+
+    def test_needs_no_database(self):
+        r = self.health(1, DATABASE_URL="postgresql://127.0.0.1:1/none")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("cannot reach the daemon at 127.0.0.1 port 1", r.stderr)
 
 
 if __name__ == "__main__":
