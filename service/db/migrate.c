@@ -55,31 +55,35 @@ int db_migrate(const char *conninfo, int connect_timeout_s)
         return ENT_EDBDOWN;
     }
 
-    /* The session lock serialises concurrent starters; each migration runs
-     * in its own transaction together with its row in schema_migrations. */
-    rc = migrate__run(c.pg, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", 0, NULL);
-    if (rc == ENT_OK)
-        rc = migrate__run(c.pg,
-                          "SET client_min_messages = warning; "
-                          "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                          "version integer PRIMARY KEY, name text NOT NULL, "
-                          "applied_at timestamptz NOT NULL DEFAULT now())",
-                          0, NULL);
+    /* Each step is one transaction that first takes a transaction-level
+     * advisory lock: concurrent starters serialise, and the lock ends with
+     * its transaction whatever server connection a pooler in transaction
+     * mode (PgBouncer) gave it, where a session lock could be left held. */
+    rc = migrate__run(c.pg,
+                      "BEGIN; SELECT pg_advisory_xact_lock(" MIGRATE_LOCK_KEY "); "
+                      "SET LOCAL client_min_messages = warning; "
+                      "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                      "version integer PRIMARY KEY, name text NOT NULL, "
+                      "applied_at timestamptz NOT NULL DEFAULT now()); COMMIT",
+                      0, NULL);
     for (int i = 0; rc == ENT_OK && i < db_migrations_count; i++) {
         const db_migration_t *m = &db_migrations[i];
         int applied = 0;
         char v[16];
         const char *params[2] = {v, m->name};
 
-        if ((rc = migrate__applied(c.pg, m->version, &applied)) != ENT_OK || applied)
-            continue;
         snprintf(v, sizeof v, "%d", m->version);
         if ((rc = migrate__run(c.pg, "BEGIN", 0, NULL)) != ENT_OK)
             break;
-        rc = migrate__run(c.pg, m->sql, 0, NULL);
+        /* Under the lock: another starter may have applied it meanwhile. */
+        rc = migrate__run(c.pg, "SELECT pg_advisory_xact_lock(" MIGRATE_LOCK_KEY ")", 0, NULL);
         if (rc == ENT_OK)
-            rc = migrate__run(c.pg, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
-                              2, params);
+            rc = migrate__applied(c.pg, m->version, &applied);
+        if (rc == ENT_OK && !applied) {
+            rc = migrate__run(c.pg, m->sql, 0, NULL);
+            if (rc == ENT_OK)
+                rc = migrate__run(c.pg, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", 2, params);
+        }
         if (rc == ENT_OK)
             rc = migrate__run(c.pg, "COMMIT", 0, NULL);
         if (rc != ENT_OK) {
@@ -87,9 +91,9 @@ int db_migrate(const char *conninfo, int connect_timeout_s)
             log_error("migration %s failed; nothing of it was applied", m->name);
             break;
         }
-        log_info("applied migration %s", m->name);
+        if (!applied)
+            log_info("applied migration %s", m->name);
     }
-    PQclear(PQexec(c.pg, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")"));
     PQfinish(c.pg);
     return rc;
 }
