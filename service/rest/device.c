@@ -304,6 +304,61 @@ static void device__header(fv_t *v, device_req_t *d, json_t *h)
     d->session = got[3];
 }
 
+/* Reads the report req into d: its header's ids, the nodes and their ids
+ * as stored, the digest of its timestamps; the first problem goes into v.
+ * ENT_ENOMEM when out of memory, else ENT_OK whatever v says. d starts
+ * zeroed, and device__clear frees it whatever the result. */
+static int device__read(fv_t *v, device_req_t *d, json_t *req)
+{
+    d->stamps = EVP_MD_CTX_new();
+    d->seen = json_object();
+    jsonw_raw(&d->nodes, "[", 1);
+    jsonw_raw(&d->ids, "{", 1);
+    if (d->stamps == NULL || d->seen == NULL || EVP_DigestInit_ex(d->stamps, EVP_sha256(), NULL) != 1)
+        return ENT_ENOMEM;
+    if (!json_is_object(req)) {
+        fv_fail(v, "the body must be a JSON object");
+        return ENT_OK;
+    }
+    /* {"header": ..., "body": ...} or the same fields flat. */
+    bool nested = json_object_get(req, "header") != NULL || json_object_get(req, "body") != NULL;
+    json_t *h = nested ? fv_object(v, req, "", "header", true) : req;
+    json_t *b = nested ? fv_object(v, req, "", "body", true) : req;
+    if (!v->bad)
+        device__header(v, d, h);
+    json_t *nodes = v->bad ? NULL : fv_array(v, b, "", "nodes", true);
+    for (size_t i = 0; nodes != NULL && i < json_array_size(nodes) && !v->bad; i++) {
+        char path[DEVICE_PATH];
+        device__path(path, sizeof path, "", "nodes", (long)i);
+        if (i)
+            jsonw_raw(&d->nodes, ",", 1);
+        device__node(v, d, json_array_get(nodes, i), path);
+    }
+    jsonw_raw(&d->nodes, "]", 1);
+    jsonw_raw(&d->ids, "}", 1);
+    return ENT_OK;
+}
+
+/* Frees what device__read made. */
+static void device__clear(device_req_t *d)
+{
+    EVP_MD_CTX_free(d->stamps);
+    free(jsonw_take(&d->nodes));
+    free(jsonw_take(&d->ids));
+    json_decref(d->seen);
+}
+
+bool device_check(json_t *req, char **nodes, char *msg, size_t cap)
+{
+    device_req_t d = {0};
+    fv_t v = {false, ""};
+    int rc = device__read(&v, &d, req);
+    *nodes = rc == ENT_OK && !v.bad ? jsonw_take(&d.nodes) : NULL;
+    snprintf(msg, cap, "%s", rc != ENT_OK ? "out of memory" : v.msg);
+    device__clear(&d);
+    return *nodes != NULL;
+}
+
 /* The request's API token, for tenant (NULL: any tenant's); answers 401 /
  * 403 / 503 and returns false otherwise. */
 static bool device__token(rest_ctx_t *c, const char *tenant, store_token_t *tok)
@@ -351,33 +406,9 @@ void device_post(rest_ctx_t *c)
         device__answer(c, 400, NULL, NULL, "malformed JSON at byte %d: %s", e.position, e.text);
         return;
     }
-    d.stamps = EVP_MD_CTX_new();
-    d.seen = json_object();
-    jsonw_raw(&d.nodes, "[", 1);
-    jsonw_raw(&d.ids, "{", 1);
-    if (d.stamps == NULL || d.seen == NULL || EVP_DigestInit_ex(d.stamps, EVP_sha256(), NULL) != 1) {
+    if (device__read(&v, &d, req) != ENT_OK) {
         device__answer(c, 500, NULL, NULL, "out of memory");
         goto out;
-    }
-    if (!json_is_object(req)) {
-        fv_fail(&v, "the body must be a JSON object");
-    } else {
-        /* {"header": ..., "body": ...} or the same fields flat. */
-        bool nested = json_object_get(req, "header") != NULL || json_object_get(req, "body") != NULL;
-        json_t *h = nested ? fv_object(&v, req, "", "header", true) : req;
-        json_t *b = nested ? fv_object(&v, req, "", "body", true) : req;
-        if (!v.bad)
-            device__header(&v, &d, h);
-        json_t *nodes = v.bad ? NULL : fv_array(&v, b, "", "nodes", true);
-        for (size_t i = 0; nodes != NULL && i < json_array_size(nodes) && !v.bad; i++) {
-            char path[DEVICE_PATH];
-            device__path(path, sizeof path, "", "nodes", (long)i);
-            if (i)
-                jsonw_raw(&d.nodes, ",", 1);
-            device__node(&v, &d, json_array_get(nodes, i), path);
-        }
-        jsonw_raw(&d.nodes, "]", 1);
-        jsonw_raw(&d.ids, "}", 1);
     }
     /* A tenant that is not given (or empty) is the 400's to name. */
     if (d.tenant && d.tenant[0] && strcmp(tok.tenant, d.tenant) != 0) {
@@ -451,10 +482,7 @@ out:
     free(nodes_json);
     free(node_ids);
     free(resp);
-    EVP_MD_CTX_free(d.stamps);
-    free(jsonw_take(&d.nodes));
-    free(jsonw_take(&d.ids));
-    json_decref(d.seen);
+    device__clear(&d);
     json_decref(req);
 }
 

@@ -128,6 +128,21 @@ void subs_package_request(rest_ctx_t *c);
 void subs_package_get(rest_ctx_t *c);
 void subs_package_content(rest_ctx_t *c);
 
+/* The checks of a request's JSON as the handlers above make them, storing
+ * nothing and answering nothing: for the fuzz target (tests/fuzz/
+ * fuzz_rest.c). Each returns true when what it is given passes, else false
+ * with the message of the 400 in msg (cap bytes).
+ *
+ * device_check: the body of a device status report; *nodes is then the
+ * nodes as stored (malloc'd, the caller frees). statuslog_check: the body
+ * of a status log; *fields is then the request as stored (malloc'd).
+ * subs_check: the body of a subscription's creation (create, unless NULL)
+ * and the percent-decoded productIds of an update package request
+ * (product_ids, unless NULL). */
+bool device_check(json_t *req, char **nodes, char *msg, size_t cap);
+bool statuslog_check(json_t *body, char **fields, char *msg, size_t cap);
+bool subs_check(json_t *create, const char *product_ids, char *msg, size_t cap);
+
 /* Operations: health, readiness, metrics, the OpenAPI document. */
 void ops_healthz(rest_ctx_t *c);
 void ops_readyz(rest_ctx_t *c);

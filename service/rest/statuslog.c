@@ -131,6 +131,20 @@ static bool statuslog__fields(fv_t *v, json_t *body, jsonw_t *w, const char **pu
     return true;
 }
 
+bool statuslog_check(json_t *body, char **fields, char *msg, size_t cap)
+{
+    fv_t v = {false, ""};
+    jsonw_t w = {0};
+    const char *publisher = NULL;
+    bool ok = statuslog__fields(&v, body, &w, &publisher) && publisher != NULL;
+    char *text = jsonw_take(&w);
+    *fields = ok ? text : NULL;
+    if (!ok)
+        free(text);
+    snprintf(msg, cap, "%s", v.msg);
+    return *fields != NULL;
+}
+
 void statuslog_post(rest_ctx_t *c)
 {
     const char *token;

@@ -110,13 +110,76 @@ static bool subs__url_ok(const char *u)
     return true;
 }
 
+/* A subscription to create as its body gives it (strings borrowed from
+ * the body). */
+typedef struct subs_new {
+    const char *name, *url;
+    const char *names[SUBS_MAX_PRODUCTS], *versions[SUBS_MAX_PRODUCTS];
+    size_t np;
+    unsigned char secret[SUBS_SECRET_MAX + 2];
+    size_t secret_len;
+    json_int_t minutes;
+    bool global;
+} subs_new_t;
+
+/* Reads and checks the body of a creation into *s; the first problem goes
+ * into v. */
+static void subs__read_new(fv_t *v, json_t *body, subs_new_t *s)
+{
+    memset(s, 0, sizeof *s);
+    if (!json_is_object(body))
+        fv_fail(v, "the body must be a JSON object");
+    s->name = fv_string(v, body, "", "name", true, MODEL_MAX_NAME_CHARS, FV_ID);
+    if (s->name != NULL && s->name[0] == '\0')
+        fv_fail(v, "name: must not be empty");
+    json_t *products = fv_array(v, body, "", "products", true);
+    s->np = products ? json_array_size(products) : 0;
+    if (products != NULL && (s->np == 0 || s->np > SUBS_MAX_PRODUCTS))
+        fv_fail(v, "products: must hold 1 to %d products", SUBS_MAX_PRODUCTS);
+    for (size_t i = 0; !v->bad && i < s->np; i++) {
+        char path[32];
+        snprintf(path, sizeof path, "products[%zu]", i);
+        json_t *p = json_array_get(products, i);
+        if (!json_is_object(p)) {
+            fv_fail(v, "%s: must be an object", path);
+            break;
+        }
+        s->names[i] = fv_string(v, p, path, "name", true, FIELDS_MAX_ID, FV_ID);
+        s->versions[i] = fv_string(v, p, path, "version", true, FIELDS_MAX_ID, FV_ID);
+        for (size_t k = 0; !v->bad && k < i; k++)
+            if (strcmp(s->names[k], s->names[i]) == 0 && strcmp(s->versions[k], s->versions[i]) == 0)
+                fv_fail(v, "%s: the same product as products[%zu]", path, k);
+    }
+    json_t *hook = fv_object(v, body, "", "webhook", false);
+    s->url = hook ? fv_string(v, hook, "webhook", "url", true, MODEL_MAX_URL_CHARS, FV_ID) : NULL;
+    const char *whsec = hook ? fv_string(v, hook, "webhook", "secret", true, 200, FV_ID) : NULL;
+    if (s->url != NULL && !subs__url_ok(s->url))
+        fv_fail(v, "webhook.url: must be an http or https URL with a host");
+    if (whsec != NULL && !v->bad) {
+        size_t pl = strlen(SUBS_SECRET_PREFIX), wl = strlen(whsec);
+        if (strncmp(whsec, SUBS_SECRET_PREFIX, pl) != 0 ||
+            b64_decode(whsec + pl, wl - pl, s->secret, sizeof s->secret, &s->secret_len) != ENT_OK ||
+            s->secret_len < SUBS_SECRET_MIN || s->secret_len > SUBS_SECRET_MAX)
+            fv_fail(v, "webhook.secret: must be whsec_ and the base64 of %d to %d bytes", SUBS_SECRET_MIN,
+                    SUBS_SECRET_MAX);
+    }
+    fv_integer(v, body, "", "scheduleMinutes", false, 1, SUBS_MAX_MINUTES, &s->minutes);
+    json_t *global = json_is_object(body) ? json_object_get(body, "global") : NULL;
+    if (global != NULL && !json_is_boolean(global))
+        fv_fail(v, "global: must be true or false");
+    s->global = global != NULL && json_is_true(global);
+    /* (fv_string marked v bad when name is missing; said again for the
+     * analyzer, which reads s->name later.) */
+    if (s->name == NULL)
+        fv_fail(v, "name: required");
+}
+
 void subs_create(rest_ctx_t *c)
 {
     subs_caller_t me;
     char ref[STORE_SUB_REF_LEN + 1], a[17], b[17];
-    unsigned char secret[SUBS_SECRET_MAX + 2];
-    size_t secret_len = 0, missing = 0;
-    const char *names[SUBS_MAX_PRODUCTS], *versions[SUBS_MAX_PRODUCTS];
+    size_t missing = 0;
+    subs_new_t want;
     char *answer = NULL;
     json_t *body = NULL;
     db_conn_t *conn = NULL;
@@ -126,49 +189,8 @@ void subs_create(rest_ctx_t *c)
     const char *platform = subs__platform(c);
     if (platform == NULL || !subs__user(c, &me) || (body = rest_body(c)) == NULL)
         goto out;
-    if (!json_is_object(body))
-        fv_fail(&v, "the body must be a JSON object");
-    const char *name = fv_string(&v, body, "", "name", true, MODEL_MAX_NAME_CHARS, FV_ID);
-    if (name != NULL && name[0] == '\0')
-        fv_fail(&v, "name: must not be empty");
-    json_t *products = fv_array(&v, body, "", "products", true);
-    size_t np = products ? json_array_size(products) : 0;
-    if (products != NULL && (np == 0 || np > SUBS_MAX_PRODUCTS))
-        fv_fail(&v, "products: must hold 1 to %d products", SUBS_MAX_PRODUCTS);
-    for (size_t i = 0; !v.bad && i < np; i++) {
-        char path[32];
-        snprintf(path, sizeof path, "products[%zu]", i);
-        json_t *p = json_array_get(products, i);
-        if (!json_is_object(p)) {
-            fv_fail(&v, "%s: must be an object", path);
-            break;
-        }
-        names[i] = fv_string(&v, p, path, "name", true, FIELDS_MAX_ID, FV_ID);
-        versions[i] = fv_string(&v, p, path, "version", true, FIELDS_MAX_ID, FV_ID);
-        for (size_t k = 0; !v.bad && k < i; k++)
-            if (strcmp(names[k], names[i]) == 0 && strcmp(versions[k], versions[i]) == 0)
-                fv_fail(&v, "%s: the same product as products[%zu]", path, k);
-    }
-    json_t *hook = fv_object(&v, body, "", "webhook", false);
-    const char *url = hook ? fv_string(&v, hook, "webhook", "url", true, MODEL_MAX_URL_CHARS, FV_ID) : NULL;
-    const char *whsec = hook ? fv_string(&v, hook, "webhook", "secret", true, 200, FV_ID) : NULL;
-    if (url != NULL && !subs__url_ok(url))
-        fv_fail(&v, "webhook.url: must be an http or https URL with a host");
-    if (whsec != NULL && !v.bad) {
-        size_t pl = strlen(SUBS_SECRET_PREFIX), wl = strlen(whsec);
-        if (strncmp(whsec, SUBS_SECRET_PREFIX, pl) != 0 ||
-            b64_decode(whsec + pl, wl - pl, secret, sizeof secret, &secret_len) != ENT_OK ||
-            secret_len < SUBS_SECRET_MIN || secret_len > SUBS_SECRET_MAX)
-            fv_fail(&v, "webhook.secret: must be whsec_ and the base64 of %d to %d bytes", SUBS_SECRET_MIN,
-                    SUBS_SECRET_MAX);
-    }
-    json_int_t minutes = 0;
-    fv_integer(&v, body, "", "scheduleMinutes", false, 1, SUBS_MAX_MINUTES, &minutes);
-    json_t *global = json_is_object(body) ? json_object_get(body, "global") : NULL;
-    if (global != NULL && !json_is_boolean(global))
-        fv_fail(&v, "global: must be true or false");
-    /* A required field fv_string did not find has marked v bad. */
-    if (v.bad || name == NULL) {
+    subs__read_new(&v, body, &want);
+    if (v.bad) {
         rest_error(c, 400, NULL, "%s", v.msg);
         goto out;
     }
@@ -177,8 +199,9 @@ void subs_create(rest_ctx_t *c)
         goto out;
     }
     snprintf(ref, sizeof ref, "sub-%s%s", a, b);
-    store_sub_new_t s = {ref,     platform, name, me.user, me.who.token_id, global != NULL && json_is_true(global),
-                         url,     url ? secret : NULL, secret_len, (int)minutes, names, versions, np};
+    store_sub_new_t s = {ref, platform, want.name, me.user, me.who.token_id, want.global, want.url,
+                         want.url ? want.secret : NULL, want.secret_len, (int)want.minutes, want.names,
+                         want.versions, want.np};
     if ((conn = rest_db(c)) == NULL)
         goto out;
     rc = store_sub_create(conn, &s, &missing, &answer);
@@ -189,10 +212,11 @@ void subs_create(rest_ctx_t *c)
     if (missing > 0) {
         char qn[QUOTE_SIZE(QUOTE_MAX_CHARS)], qv[QUOTE_SIZE(QUOTE_MAX_CHARS)];
         rest_error(c, 400, NULL, "products[%zu]: no product '%s' version '%s' in the catalog", missing - 1,
-                   quote_str(qn, sizeof qn, names[missing - 1]), quote_str(qv, sizeof qv, versions[missing - 1]));
+                   quote_str(qn, sizeof qn, want.names[missing - 1]),
+                   quote_str(qv, sizeof qv, want.versions[missing - 1]));
         goto out;
     }
-    log_info("subscription %s created by %s (%zu products)", ref, me.user, np);
+    log_info("subscription %s created by %s (%zu products)", ref, me.user, want.np);
     char extra[128];
     snprintf(extra, sizeof extra, "Location: /subscriptions/%s/%s\r\n", platform, ref);
     rest_json(c, 201, json_loads(answer, 0, NULL), extra);
@@ -334,8 +358,28 @@ static void subs__field_error(json_t *errors, const char *field, const char *fmt
     json_array_append_new(errors, json_pack("{s:s, s:s}", "field", field, "message", msg));
 }
 
-/* productIds: 1 to STORE_PACKAGE_MAX_PRODUCTS positive integers, comma
- * separated; *n of them into nos. False (with a field error) otherwise. */
+/* The productIds value q (decoded): 1 to STORE_PACKAGE_MAX_PRODUCTS
+ * positive integers, comma separated; *n of them into nos. False
+ * otherwise. */
+static bool subs__parse_ids(const char *q, long long *nos, size_t *n)
+{
+    *n = 0;
+    for (const char *p = q;;) {
+        char *end;
+        if (*p < '0' || *p > '9' || *n == STORE_PACKAGE_MAX_PRODUCTS)
+            return false;
+        long long v = strtoll(p, &end, 10);
+        if (v <= 0 || v > 1000000 || (*end != ',' && *end != '\0'))
+            return false;
+        nos[(*n)++] = v;
+        if (*end == '\0')
+            return true;
+        p = end + 1;
+    }
+}
+
+/* The request's productIds into nos (*n of them); false (with a field
+ * error) when they are missing or wrong. */
 static bool subs__product_ids(rest_ctx_t *c, json_t *errors, long long *nos, size_t *n)
 {
     char q[SUBS_MAX_QUERY + 1];
@@ -346,24 +390,27 @@ static bool subs__product_ids(rest_ctx_t *c, json_t *errors, long long *nos, siz
                                                               : "required: the subscriptionProductIds, comma separated");
         return false;
     }
-    for (char *p = q;;) {
-        char *end;
-        if (*p < '0' || *p > '9' || *n == STORE_PACKAGE_MAX_PRODUCTS) {
-            subs__field_error(errors, "productIds", "must be 1 to %d subscriptionProductIds (positive integers), "
-                                                    "comma separated", STORE_PACKAGE_MAX_PRODUCTS);
-            return false;
-        }
-        long long v = strtoll(p, &end, 10);
-        if (v <= 0 || v > 1000000 || (*end != ',' && *end != '\0')) {
-            subs__field_error(errors, "productIds", "must be 1 to %d subscriptionProductIds (positive integers), "
-                                                    "comma separated", STORE_PACKAGE_MAX_PRODUCTS);
-            return false;
-        }
-        nos[(*n)++] = v;
-        if (*end == '\0')
-            return true;
-        p = end + 1;
+    if (!subs__parse_ids(q, nos, n)) {
+        subs__field_error(errors, "productIds", "must be 1 to %d subscriptionProductIds (positive integers), "
+                                                "comma separated", STORE_PACKAGE_MAX_PRODUCTS);
+        return false;
     }
+    return true;
+}
+
+bool subs_check(json_t *create, const char *product_ids, char *msg, size_t cap)
+{
+    fv_t v = {0};
+    subs_new_t s;
+    long long nos[STORE_PACKAGE_MAX_PRODUCTS];
+    size_t n = 0;
+    if (create != NULL)
+        subs__read_new(&v, create, &s);
+    if (product_ids != NULL && !subs__parse_ids(product_ids, nos, &n))
+        fv_fail(&v, "productIds: must be 1 to %d subscriptionProductIds (positive integers), comma separated",
+                STORE_PACKAGE_MAX_PRODUCTS);
+    snprintf(msg, cap, "%s", v.msg);
+    return !v.bad;
 }
 
 void subs_package_request(rest_ctx_t *c)

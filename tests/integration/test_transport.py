@@ -13,7 +13,8 @@ import unittest
 
 from lxml import etree
 
-from builders import attributes_xml, create_full_body, entitlement_full_xml, search_body, simple_query
+from builders import (attributes_xml, count_body, create_full_body, entitlement_full_xml, search_body,
+                      simple_query)
 from harness import (NS, PATH, SOAP_ENV, Client, Daemon, DaemonTestCase, User, ctl, envelope, make_user,
                      psql, token)
 
@@ -192,6 +193,30 @@ class TransportTest(DaemonTestCase):
         self.assert_client_fault(r, "operation not supported")
         r = self.client.raw(envelope(search_body(), ns="urn:example:other"))
         self.assert_client_fault(r, "wrong namespace")
+
+    def test_what_a_refused_request_left_unread_never_starts_the_next(self):
+        # gSOAP stops reading a body at the first element it refuses, and a
+        # keep-alive context reads what it holds unread as the start of its
+        # next request unless it drops it on closing. Here the rest of a
+        # body sent without credentials is a request of its own, for the
+        # only worker's next client: that client's request must be served
+        # as itself (found by tests/fuzz/fuzz_soap, crash-leftover-after-fault).
+        eid = "E-" + token(8)
+        decl = len(b'<?xml version="1.0" encoding="UTF-8"?>\n')
+        inner = envelope(create_full_body([entitlement_full_xml(eid, "")]))[decl:]
+        smuggled = (f"\r\nPOST {PATH} HTTP/1.1\r\nContent-Type: text/xml\r\n"
+                    f"Content-Length: {len(inner)}\r\n\r\n{inner.decode()}")
+        one = Daemon(ENTITLEMENTD_WORKERS=1).start()
+        try:
+            r = Client(one).raw(envelope("<v4:getBulkEntitlementPropertiesRequest/>" + smuggled))
+            self.assert_client_fault(r, "operation not supported")
+            c = Client(one, self.user)
+            r = c.call(count_body(simple_query("entitlementId", eid)))
+            self.assertEqual(r.payload.tag, f"{{{NS}}}getEntitlementCountResponse", r.body)
+            self.assertEqual((r.status_text, r.text("f:count")), ("SUCCESS", "0"), r.body)
+            c.close()
+        finally:
+            self.assertEqual(one.stop(), 0)
 
     def test_schema_validation_of_requests(self):
         # gSOAP reads elements in any order; the schema (and the daemon with
