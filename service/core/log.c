@@ -82,72 +82,39 @@ static time_t log__now(void)
     return t.tv_sec;
 }
 
-/* Writes the time, level and request id of a line into line (cap bytes);
- * returns their length. */
-static size_t log__prefix(char *line, size_t cap, log_level_t level, const char *request_id)
+/* Writes one line of level, request id and message (already one line of
+ * valid UTF-8, quote.c): as text, or as a JSON object, where only quotes,
+ * backslashes and controls need escapes. One fputs per line keeps lines of
+ * concurrent workers whole. */
+static void log__emit(log_level_t level, const char *request_id, const char *msg)
 {
+    static const char *const lower[] = {"error", "warn", "info", "debug"};
+    char time_s[40], line[4096];
     struct timeval tv;
     struct tm tm;
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
-    size_t n = strftime(line, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-    int k = snprintf(line + n, cap - n, ".%03ldZ %s [%s] ", (long)(tv.tv_usec / 1000), log__names[level], request_id);
-    return k < 0 || n + (size_t)k >= cap ? cap - 1 : n + (size_t)k;
-}
-
-/* Rewrites the text line (prefix of plen bytes, then the message) as a
- * JSON object into out (cap bytes). The message is already one line of
- * valid UTF-8 (quote.c): only quotes, backslashes and controls need
- * escapes. */
-static void log__json_line(const char *line, size_t plen, char *out, size_t cap)
-{
-    char time_s[32] = "", level[8] = "", rid[64] = "";
-    /* The prefix is ours: "TIME LEVEL [RID] ". */
-    (void)sscanf(line, "%31s %7s [%63[^]]", time_s, level, rid);
-    for (char *p = level; *p; p++)
-        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
-    int k = snprintf(out, cap, "{\"time\":\"%s\",\"level\":\"%s\",\"request_id\":\"%s\",\"message\":\"", time_s,
-                     level, rid);
-    size_t n = k < 0 ? 0 : (size_t)k;
-    for (const unsigned char *m = (const unsigned char *)line + plen; *m && n + 8 < cap; m++) {
-        if (*m == '"' || *m == '\\') {
-            out[n++] = '\\';
-            out[n++] = (char)*m;
-        } else if (*m < 0x20) {
-            n += (size_t)snprintf(out + n, cap - n, "\\u%04x", *m);
-        } else {
-            out[n++] = (char)*m;
-        }
-    }
-    if (n + 3 > cap)
-        n = cap - 3;
-    memcpy(out + n, "\"}", 3);
-}
-
-/* Ends line with a newline and writes it: one fputs per line keeps lines
- * of concurrent workers whole. */
-static void log__put(char *line, size_t cap)
-{
-    if (log__json) {
-        char json[4096];
-        size_t plen = 0;
-        /* The message starts after the third space (time, level, [id]). */
-        for (int spaces = 0; line[plen] && spaces < 3; plen++)
-            spaces += line[plen] == ' ';
-        log__json_line(line, plen, json, sizeof json);
-        size_t n = strlen(json);
-        json[n] = '\n';
-        json[n + 1] = '\0';
-        fputs(json, stderr);
+    size_t t = strftime(time_s, sizeof time_s, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(time_s + t, sizeof time_s - t, ".%03ldZ", (long)(tv.tv_usec / 1000));
+    if (!log__json) {
+        snprintf(line, sizeof line, "%s %s [%s] %s\n", time_s, log__names[level], request_id, msg);
+        fputs(line, stderr);
         return;
     }
-    size_t n = strlen(line);
-    if (n + 1 < cap) {
-        line[n] = '\n';
-        line[n + 1] = '\0';
-    } else {
-        line[cap - 2] = '\n';
+    int k = snprintf(line, sizeof line, "{\"time\":\"%s\",\"level\":\"%s\",\"request_id\":\"%s\",\"message\":\"",
+                     time_s, lower[level], request_id);
+    size_t n = k < 0 ? 0 : (size_t)k;
+    for (const unsigned char *m = (const unsigned char *)msg; *m && n + 10 < sizeof line; m++) {
+        if (*m == '"' || *m == '\\') {
+            line[n++] = '\\';
+            line[n++] = (char)*m;
+        } else if (*m < 0x20) {
+            n += (size_t)snprintf(line + n, sizeof line - n, "\\u%04x", *m);
+        } else {
+            line[n++] = (char)*m;
+        }
     }
+    memcpy(line + n, "\"}\n", 4);
     fputs(line, stderr);
 }
 
@@ -155,11 +122,10 @@ static void log__put(char *line, size_t cap)
  * Caller holds log__repeat_lock. */
 static void log__repeat_count(log_repeat_t *r, time_t now)
 {
-    char line[LOG_REPEAT_TEXT + 256];
-    size_t n = log__prefix(line, sizeof line, r->level, "-");
-    snprintf(line + n, sizeof line - n, "repeated %lu times in the last %lld s, not written: %s", r->suppressed,
+    char msg[LOG_REPEAT_TEXT + 96];
+    snprintf(msg, sizeof msg, "repeated %lu times in the last %lld s, not written: %s", r->suppressed,
              (long long)(now - r->since), r->text);
-    log__put(line, sizeof line);
+    log__emit(r->level, "-", msg);
     r->suppressed = 0;
 }
 
@@ -187,7 +153,7 @@ static bool log__repeated(log_level_t level, const char *text)
             r->hash = h;
             r->since = now;
             r->level = level;
-            snprintf(r->text, sizeof r->text, "%s", text);
+            quote_format(r->text, sizeof r->text, "%s", text); /* cut between characters */
         }
     }
     pthread_mutex_unlock(&log__repeat_lock);
@@ -211,17 +177,15 @@ void log_flush_repeats(void)
 
 void log_write(log_level_t level, const char *fmt, ...)
 {
-    char line[2048];
+    char msg[2000];
     va_list ap;
 
-    size_t n = log__prefix(line, sizeof line, level, log_request_id());
     /* Made text on one line: a client's value quoted in a message can
      * neither break the line nor forge another. */
     va_start(ap, fmt);
-    if (n + 1 < sizeof line)
-        quote_vformat(line + n, sizeof line - n - 1, fmt, ap);
+    quote_vformat(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (log__repeated(level, line + n))
+    if (log__repeated(level, msg))
         return;
-    log__put(line, sizeof line);
+    log__emit(level, log_request_id(), msg);
 }
