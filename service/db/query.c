@@ -203,17 +203,7 @@ static int query__items(db_conn_t *c, const ent_alloc_t *a, model_found_t *found
 {
     PGresult *r = NULL;
     const char *v[1] = {ids};
-    int rc = db__exec_sql(c,
-        "SELECT li.entitlement_id, li.unique_id, li.activation_id, li.description, p.name, "
-        "p.version, li.part_number, li.license_model, li.order_id, li.order_line_number, "
-        "li.start_date::text, li.expiration_date::text, li.version_date::text, li.state, "
-        "li.line_item_type, li.term_unit, li.term_duration, li.is_permanent, li.number_of_copies, "
-        "pa.unique_id, pa.activation_id, " QUERY_EPOCH("li.created_at") ", "
-        QUERY_EPOCH("li.updated_at") ", li.attributes::text"
-        " FROM line_items li LEFT JOIN products p ON p.id = li.product_id "
-        "LEFT JOIN line_items pa ON pa.id = li.parent_id "
-        "WHERE li.entitlement_id = ANY ($1::bigint[]) ORDER BY li.entitlement_id, li.id",
-        1, v, &r);
+    int rc = db__exec(c, STMT_QUERY_ITEMS, 1, v, &r);
     if (rc != ENT_OK)
         return rc;
     int rows = PQntuples(r);

@@ -342,5 +342,21 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
         "count(*) FILTER (WHERE state = 'failed'), "
         "coalesce(extract(epoch FROM now() - min(created_at) FILTER (WHERE state <> 'failed')), 0) FROM jobs"},
     /* Serialises the statements about one object (db/group.h). */
+    /* The line items of the entitlements $1 a query found. Its parent's
+     * columns come from its key ('HID-' || id is the generated unique_id)
+     * and a subquery by primary key: a join to line_items could be planned
+     * as a walk of the whole table, and the plan of a prepared statement
+     * outlives the statistics it was made with (the table may have grown
+     * twentyfold before the next ANALYZE). */
+    [STMT_QUERY_ITEMS] = {"query_items",
+        "SELECT li.entitlement_id, li.unique_id, li.activation_id, li.description, p.name, "
+        "p.version, li.part_number, li.license_model, li.order_id, li.order_line_number, "
+        "li.start_date::text, li.expiration_date::text, li.version_date::text, li.state, "
+        "li.line_item_type, li.term_unit, li.term_duration, li.is_permanent, li.number_of_copies, "
+        "'HID-' || li.parent_id, (SELECT pa.activation_id FROM line_items pa WHERE pa.id = li.parent_id), "
+        "extract(epoch FROM li.created_at)::bigint::text, extract(epoch FROM li.updated_at)::bigint::text, "
+        "li.attributes::text"
+        " FROM line_items li LEFT JOIN products p ON p.id = li.product_id "
+        "WHERE li.entitlement_id = ANY ($1::bigint[]) ORDER BY li.entitlement_id, li.id"},
     [STMT_ADVISORY_XACT_LOCK] = {"advisory_xact_lock", "SELECT pg_advisory_xact_lock($1::bigint)"},
 };
