@@ -6,6 +6,12 @@
  * up to max_units line items) and writes them as one group; the others
  * sleep until their group has run.
  *
+ * Each waiting thread sleeps on a condition of its own: a group that ends
+ * wakes its members and the next leader, never every waiting thread (each
+ * needless wake-up is a context switch, and on two cores the switches of a
+ * broadcast to every worker cost more CPU than gSOAP's parse of the
+ * request).
+ *
  * Only the oldest request's thread may lead, so that a leader's request is
  * always in the group it writes: the leader allocates its scratch from its
  * own request's arena, and a request not in the leader's group could be
@@ -26,7 +32,6 @@
 
 struct lc_group {
     pthread_mutex_t lock;
-    pthread_cond_t ran;                /* a group has run: its members are done */
     lc_member_t *head[LC_GROUP_OPS];   /* queued, oldest first */
     lc_member_t *tail[LC_GROUP_OPS];
     int in_flight;                     /* groups being written */
@@ -43,11 +48,6 @@ int lc_group_new(int max_in_flight, size_t max_units, lc_group_t **out)
         free(g);
         return ENT_ENOMEM;
     }
-    if (pthread_cond_init(&g->ran, NULL) != 0) {
-        pthread_mutex_destroy(&g->lock);
-        free(g);
-        return ENT_ENOMEM;
-    }
     g->max_in_flight = max_in_flight < 1 ? 1 : max_in_flight;
     g->max_units = max_units;
     *out = g;
@@ -58,7 +58,6 @@ void lc_group_free(lc_group_t *g)
 {
     if (g == NULL)
         return;
-    pthread_cond_destroy(&g->ran);
     pthread_mutex_destroy(&g->lock);
     free(g);
 }
@@ -94,6 +93,7 @@ void lc__group_join(lc_group_t *g, lc_op_t op, lc_member_t *me, lc_group_run_fn 
     me->next = NULL;
     me->queued = true;
     me->done = false;
+    pthread_cond_init(&me->wake, NULL);
     pthread_mutex_lock(&g->lock);
     if (g->tail[q] != NULL)
         g->tail[q]->next = me;
@@ -102,7 +102,7 @@ void lc__group_join(lc_group_t *g, lc_op_t op, lc_member_t *me, lc_group_run_fn 
     g->tail[q] = me;
     /* A slot may be free while the oldest request's thread sleeps: wake it. */
     if (g->head[q] != me && g->in_flight < g->max_in_flight)
-        pthread_cond_broadcast(&g->ran);
+        pthread_cond_signal(&g->head[q]->wake);
     while (!me->done) {
         if (me->queued && g->head[q] == me && g->in_flight < g->max_in_flight) {
             lc_member_t *members[LC_GROUP_MAX_MEMBERS];
@@ -114,14 +114,20 @@ void lc__group_join(lc_group_t *g, lc_op_t op, lc_member_t *me, lc_group_run_fn 
             run(op, members, m, me->ctx->alloc);
             pthread_mutex_lock(&g->lock);
             g->in_flight--;
-            for (size_t i = 0; i < m; i++)
+            for (size_t i = 0; i < m; i++) {
                 members[i]->done = true;
-            /* Wakes the members, and the thread of the oldest request still
-             * queued, which may lead next. */
-            pthread_cond_broadcast(&g->ran);
+                if (members[i] != me)
+                    pthread_cond_signal(&members[i]->wake);
+            }
+            /* The oldest request still queued (of either operation) may
+             * lead next. */
+            for (int k = 0; k < LC_GROUP_OPS; k++)
+                if (g->head[k] != NULL)
+                    pthread_cond_signal(&g->head[k]->wake);
         } else {
-            pthread_cond_wait(&g->ran, &g->lock);
+            pthread_cond_wait(&me->wake, &g->lock);
         }
     }
     pthread_mutex_unlock(&g->lock);
+    pthread_cond_destroy(&me->wake);
 }

@@ -6,6 +6,7 @@
 #ifndef ENT_LIFECYCLE_INT_H
 #define ENT_LIFECYCLE_INT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "../core/quote.h"
@@ -67,6 +68,7 @@ typedef struct lc_member {
     bool commit_unknown;       /* set by the run: the COMMIT was sent and the connection failed */
     bool queued;               /* waiting to be taken into a group */
     bool done;                 /* its group has run */
+    pthread_cond_t wake;       /* signalled when done, or when it may lead */
     struct lc_member *next;
 } lc_member_t;
 
