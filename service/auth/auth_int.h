@@ -56,6 +56,10 @@ struct auth {
     pthread_mutex_t lock;
     pthread_cond_t checked;                          /* a check in progress has ended */
     unsigned char key[32];
+    /* SHA-256 states after the HMAC key's inner and outer pads (RFC 2104),
+     * made once: HMAC() fetches the digest and builds both for every call,
+     * which cost more than the rest of a cached login. */
+    EVP_MD_CTX *mac_inner, *mac_outer;
     auth_slot_t slots[AUTH_CACHE_SLOTS];
     /* Checks in progress: AUTH_MAX_HASHING slots for anyone, and one more
      * for credentials remembered lately (a re-check never waits behind

@@ -43,18 +43,41 @@
 /* Longest decoded HTTP Basic credentials ("login:password") we look at. */
 #define AUTH_MAX_BASIC (AUTH_MAX_LOGIN + 1 + AUTH_MAX_FIELD)
 
+/* The SHA-256 state after one block of key XOR pad: the start of every
+ * HMAC under that key. NULL when OpenSSL fails. */
+static EVP_MD_CTX *auth__mac_state(const unsigned char *key, size_t n, unsigned char pad)
+{
+    unsigned char block[64];
+    EVP_MD_CTX *x = EVP_MD_CTX_new();
+    memset(block, pad, sizeof block);
+    for (size_t i = 0; i < n; i++)
+        block[i] ^= key[i];
+    if (x != NULL && (EVP_DigestInit_ex2(x, EVP_sha256(), NULL) != 1 || EVP_DigestUpdate(x, block, sizeof block) != 1)) {
+        EVP_MD_CTX_free(x);
+        x = NULL;
+    }
+    OPENSSL_cleanse(block, sizeof block);
+    return x;
+}
+
 int auth_new(db_pool_t *pool, int cache_s, auth_t **out)
 {
     struct auth *c = calloc(1, sizeof *c);
     if (c == NULL)
         return ENT_ENOMEM;
-    if (RAND_bytes(c->key, sizeof c->key) != 1) {
+    _Static_assert(sizeof c->key <= 64, "an HMAC-SHA-256 key longer than a block is hashed first");
+    if (RAND_bytes(c->key, sizeof c->key) != 1 || (c->mac_inner = auth__mac_state(c->key, sizeof c->key, 0x36)) == NULL ||
+        (c->mac_outer = auth__mac_state(c->key, sizeof c->key, 0x5c)) == NULL) {
+        EVP_MD_CTX_free(c->mac_inner);
+        OPENSSL_cleanse(c, sizeof *c);
         free(c);
         return ENT_EIO;
     }
     c->pool = pool;
     c->cache_s = cache_s;
     if (throttle_init(&c->throttle) != ENT_OK) {
+        EVP_MD_CTX_free(c->mac_inner);
+        EVP_MD_CTX_free(c->mac_outer);
         free(c);
         return ENT_EIO;
     }
@@ -76,22 +99,35 @@ void auth_free(auth_t *c)
     pthread_mutex_destroy(&c->tokens_lock);
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->checked);
+    EVP_MD_CTX_free(c->mac_inner);
+    EVP_MD_CTX_free(c->mac_outer);
     OPENSSL_cleanse(c, sizeof *c);
     free(c);
 }
 
-static void auth__mac(const struct auth *c, const char *user, const char *domain,
-                      const char *password, unsigned char out[32])
+/* HMAC-SHA-256 of the credentials under the start-up key, from the pad
+ * states made once. Returns false when OpenSSL fails (then nothing may be
+ * looked up by out). */
+static bool auth__mac(const struct auth *c, const char *user, const char *domain, const char *password,
+                      unsigned char out[32])
 {
-    unsigned int len = 32;
+    unsigned int len = 0;
+    unsigned char inner[32];
     /* Fields separated by NUL bytes so that no two triples collide. */
     size_t lu = strlen(user), ld = strlen(domain), lp = strlen(password);
     unsigned char buf[3 * (AUTH_MAX_FIELD + 1)];
     memcpy(buf, user, lu + 1);
     memcpy(buf + lu + 1, domain, ld + 1);
     memcpy(buf + lu + ld + 2, password, lp + 1);
-    HMAC(EVP_sha256(), c->key, sizeof c->key, buf, lu + ld + lp + 3, out, &len);
+    EVP_MD_CTX *x = EVP_MD_CTX_new();
+    bool ok = x != NULL && EVP_MD_CTX_copy_ex(x, c->mac_inner) == 1 &&
+              EVP_DigestUpdate(x, buf, lu + ld + lp + 3) == 1 && EVP_DigestFinal_ex(x, inner, &len) == 1 &&
+              EVP_MD_CTX_copy_ex(x, c->mac_outer) == 1 && EVP_DigestUpdate(x, inner, sizeof inner) == 1 &&
+              EVP_DigestFinal_ex(x, out, &len) == 1 && len == 32;
+    EVP_MD_CTX_free(x);
     OPENSSL_cleanse(buf, sizeof buf);
+    OPENSSL_cleanse(inner, sizeof inner);
+    return ok;
 }
 
 /* The cache slot of mac, or -1. Caller holds c->lock. */
@@ -380,7 +416,10 @@ auth_verdict_t auth_password(auth_t *a, const char *login, const char *password,
     snprintf(out->login, sizeof out->login, "%s", login);
     out->is_admin = false;
 
-    auth__mac(a, user, domain, password, mac);
+    if (!auth__mac(a, user, domain, password, mac)) {
+        *why = "out of memory";
+        return AUTH_UNAVAILABLE;
+    }
     if (auth__cached(a, mac, &is_admin, &known)) {
         out->is_admin = is_admin;
         return AUTH_OK;
