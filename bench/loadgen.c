@@ -7,6 +7,7 @@
  *   loadgen -p PORT [-c CONNS] [-d SECONDS] [-a USER:PASSWORD | -B TOKEN] [-f TEMPLATE]
  *           [-h HOST] [-P PATH] [-m METHOD] [-t CONTENT_TYPE] [-H 'Name: value']...
  *           [-s STATUS] [-e EXPECT] [-u UNITS] [-w WARMUP] [-r TAG] [-F [-W MS]]
+ *           [-n N] [-C PID] [-G PID]
  *   loadgen -p PORT -i N -d SECONDS ...   open N keep-alive connections, send
  *                                         one request on each, then hold them idle
  *
@@ -32,6 +33,13 @@
  *                    (any body) otherwise
  *   -u UNITS         units per request, for units_per_s (default 1)
  *   -r TAG           the run tag for {R} (default "run")
+ *   -n N             {N} is a number drawn at random from [0, N) for each
+ *                    request (default 1: always 0)
+ *   -C PID           report the CPU time (user + system) process PID used over
+ *                    the measured seconds, per counted request: cpu_us_per_req
+ *   -G PID           the same for a PostgreSQL cluster whose postmaster is PID
+ *                    (the postmaster, its live children and those that exited
+ *                    meanwhile), per unit: pg_cpu_us_per_unit
  *   -i N             idle mode, see above
  *   -F               follow mode, for asynchronous APIs: each request must be
  *                    answered 202 with a Location header (an absolute URL or a
@@ -44,18 +52,19 @@
  *
  * Placeholders in the template, the path and the -H header values: {C} the
  * connection number, {S} the request's sequence number on its connection,
- * {R} the run tag. A response counts as an error unless it has STATUS and
+ * {R} the run tag, {N} a random number (-n). A response counts as an error unless it has STATUS and
  * its body contains EXPECT. Responses must carry Content-Length (or end with
  * the connection); "Connection: close" makes loadgen reconnect.
  *
  * Output keys: conns seconds requests errors rps units_per_s p50_ms p90_ms
- * p99_ms max_ms, and with -F also done_p50_ms done_p99_ms done_max_ms (from
+ * p99_ms max_ms, with -C and -G cpu_us_per_req and pg_cpu_us_per_unit, and with -F also done_p50_ms done_p99_ms done_max_ms (from
  * sending the request to receiving the final 200, successful requests only)
  * and polls (GETs sent for counted requests). requests, rps and the latency
  * keys always describe the requests themselves, never the polls.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -92,6 +101,7 @@ typedef struct opts {
     bool follow;
     char *tmpl;                    /* the body template, or NULL */
     int port, conns, idle, units, status;
+    long random_n;                 /* -n: {N} is drawn from [0, random_n) */
     double seconds, warmup, poll_ms;
 } opts_t;
 
@@ -209,6 +219,17 @@ static int connect_to(const opts_t *o)
     return fd;
 }
 
+/* Each connection's xorshift64* state for {N}, seeded by its thread. */
+static _Thread_local unsigned long long rng_state = 88172645463325252ULL;
+
+static unsigned long long next_random(void)
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * 2685821657736338717ULL;
+}
+
 /* Appends src to out with its placeholders filled in. */
 static void fill(const opts_t *o, const char *src, int conn, long seq, sb_t *out)
 {
@@ -225,6 +246,8 @@ static void fill(const opts_t *o, const char *src, int conn, long seq, sb_t *out
                 snprintf(num, sizeof num, "%ld", seq), rep = num;
             else if (k == 'R')
                 rep = o->tag;
+            else if (k == 'N')
+                snprintf(num, sizeof num, "%llu", next_random() % (unsigned long long)o->random_n), rep = num;
         }
         if (rep != NULL) {
             sb_str(out, rep);
@@ -556,6 +579,7 @@ static void *run(void *arg)
     long seq = 0;
     response_t r;
 
+    rng_state += 0x9e3779b97f4a7c15ULL * (unsigned long long)(w->id + 1);
     w->lat = malloc(sizeof(double) * MAX_SAMPLES);
     if (o->follow)
         w->done = malloc(sizeof(double) * MAX_SAMPLES);
@@ -617,6 +641,67 @@ static void *run(void *arg)
     return NULL;
 }
 
+/* Seconds of CPU (user + system) process pid has used, with those of its
+ * children that exited and were waited for when children is set; 0 when
+ * it is gone. */
+static double process_cpu(pid_t pid, bool children)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* The command name may hold spaces: the fields follow its last ')'. */
+    char *p = strrchr(buf, ')');
+    unsigned long long v[4] = {0};
+    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu", &v[0], &v[1],
+                            &v[2], &v[3]) != 4)
+        return 0;
+    unsigned long long t = v[0] + v[1] + (children ? v[2] + v[3] : 0);
+    return (double)t / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* The parent of process pid, or 0. */
+static pid_t parent_of(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    int ppid = 0;
+    if (p == NULL || sscanf(p + 2, "%*c %d", &ppid) != 1)
+        return 0;
+    return (pid_t)ppid;
+}
+
+/* Seconds of CPU a PostgreSQL cluster has used: its postmaster, the
+ * postmaster's live children and those that exited. */
+static double cluster_cpu(pid_t postmaster)
+{
+    double t = process_cpu(postmaster, true);
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    if (d == NULL)
+        return t;
+    while ((e = readdir(d)) != NULL) {
+        if (!isdigit((unsigned char)e->d_name[0]))
+            continue;
+        pid_t pid = (pid_t)atoi(e->d_name);
+        if (pid != postmaster && parent_of(pid) == postmaster)
+            t += process_cpu(pid, false);
+    }
+    closedir(d);
+    return t;
+}
+
 static int cmp(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -630,7 +715,7 @@ static void usage(void)
             "               [-h HOST] [-P PATH] [-m METHOD] [-t CONTENT_TYPE] [-H 'Name: value']...\n"
             "               [-s STATUS] [-e EXPECT] [-u UNITS] [-w WARMUP] [-r TAG] [-F [-W MS]]\n"
             "       loadgen -p PORT -i N -d SECONDS ...   (N idle keep-alive connections)\n"
-            "placeholders {C} {S} {R} in the template, PATH and header values; see bench/loadgen.c\n");
+            "placeholders {C} {S} {R} {N} in the template, PATH and header values; see bench/loadgen.c\n");
 }
 
 /* Whether the -H header h is named name. */
@@ -643,11 +728,12 @@ int main(int argc, char **argv)
 {
     opts_t o = {.host = "127.0.0.1", .path = "/flexnet/services/v4/EntitlementOrderService", .tag = "run",
                 .method = "POST", .ctype = "text/xml; charset=utf-8", .conns = 1, .units = 1, .status = 200,
-                .seconds = 10, .poll_ms = 2};
+                .seconds = 10, .poll_ms = 2, .random_n = 1};
     const char *basic = NULL, *bearer = NULL, *file = NULL;
     bool status_set = false;
     int c;
-    while ((c = getopt(argc, argv, "h:p:P:c:d:a:f:e:u:w:r:i:m:t:H:B:s:FW:")) != -1) {
+    pid_t cpu_pid = 0, pg_pid = 0;
+    while ((c = getopt(argc, argv, "h:p:P:c:d:a:f:e:u:w:r:i:m:t:H:B:s:FW:n:C:G:")) != -1) {
         switch (c) {
         case 'h': o.host = optarg; break;
         case 'p': o.port = atoi(optarg); break;
@@ -667,6 +753,9 @@ int main(int argc, char **argv)
         case 's': o.status = atoi(optarg), status_set = true; break;
         case 'F': o.follow = true; break;
         case 'W': o.poll_ms = atof(optarg); break;
+        case 'n': o.random_n = atol(optarg); break;
+        case 'C': cpu_pid = (pid_t)atoi(optarg); break;
+        case 'G': pg_pid = (pid_t)atoi(optarg); break;
         case 'H': {
             const char *colon = strchr(optarg, ':');
             if (o.nhdr == MAX_HEADERS) {
@@ -688,7 +777,7 @@ int main(int argc, char **argv)
         default: usage(); return 2;
         }
     }
-    if (optind < argc || o.port <= 0 || o.conns <= 0 || o.seconds <= 0 || o.method[0] == '\0' ||
+    if (optind < argc || o.port <= 0 || o.conns <= 0 || o.seconds <= 0 || o.random_n <= 0 || o.method[0] == '\0' ||
         strpbrk(o.method, " \t\r\n") != NULL || strpbrk(o.ctype, "\r\n") != NULL ||
         strpbrk(o.path, " \t\r\n") != NULL) {
         usage();
@@ -761,6 +850,16 @@ int main(int argc, char **argv)
         pthread_attr_setstacksize(&at, 256 * 1024);
         pthread_create(&ts[i], &at, run, &ws[i]);
     }
+    /* CPU over the measured seconds, sampled by this (otherwise idle) thread. */
+    double cpu0 = 0, cpu1 = 0, pg0 = 0, pg1 = 0;
+    if (cpu_pid > 0 || pg_pid > 0) {
+        sleep_ms((start + o.warmup - now()) * 1000.0);
+        cpu0 = cpu_pid > 0 ? process_cpu(cpu_pid, false) : 0;
+        pg0 = pg_pid > 0 ? cluster_cpu(pg_pid) : 0;
+        sleep_ms((start + o.warmup + o.seconds - now()) * 1000.0);
+        cpu1 = cpu_pid > 0 ? process_cpu(cpu_pid, false) : 0;
+        pg1 = pg_pid > 0 ? cluster_cpu(pg_pid) : 0;
+    }
     long req = 0, err = 0, n = 0, nd = 0, polls = 0;
     for (int i = 0; i < o.conns; i++) {
         pthread_join(ts[i], NULL);
@@ -788,6 +887,10 @@ int main(int argc, char **argv)
            "p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f",
            o.conns, o.seconds, req, err, (double)req / o.seconds, (double)req * o.units / o.seconds,
            PCT(all, n, 0.50), PCT(all, n, 0.90), PCT(all, n, 0.99), n ? all[n - 1] * 1000.0 : 0.0);
+    if (cpu_pid > 0)
+        printf(" cpu_us_per_req=%.1f", req ? (cpu1 - cpu0) * 1e6 / (double)req : 0.0);
+    if (pg_pid > 0)
+        printf(" pg_cpu_us_per_unit=%.1f", req ? (pg1 - pg0) * 1e6 / ((double)req * o.units) : 0.0);
     if (o.follow)
         printf(" done_p50_ms=%.2f done_p99_ms=%.2f done_max_ms=%.2f polls=%ld", PCT(done, nd, 0.50),
                PCT(done, nd, 0.99), nd ? done[nd - 1] * 1000.0 : 0.0, polls);

@@ -38,4 +38,14 @@ INSERT INTO line_items (activation_id, entitlement_id, product_id, state, number
     FROM generate_series(0, 255) c CROSS JOIN generate_series(0, 4) k
     JOIN entitlements e ON e.entitlement_id = 'bench-q-' || c
     ON CONFLICT DO NOTHING;
+-- (r): 2,000 parents br-K drawn at random by every connection, spread
+-- over 20 entitlements of 100 line items (bench-r-0 holds br-0 .. br-99).
+INSERT INTO entitlements (entitlement_id, state, sold_to)
+    SELECT 'bench-r-' || e, 'DEPLOYED', 'Bench' FROM generate_series(0, 19) e
+    ON CONFLICT DO NOTHING;
+INSERT INTO line_items (activation_id, entitlement_id, product_id, state, number_of_copies)
+    SELECT 'br-' || k, e.id, (SELECT id FROM products WHERE name = 'BenchBase' AND version = '1.0'),
+           'DEPLOYED', 1000000000
+    FROM generate_series(0, 1999) k JOIN entitlements e ON e.entitlement_id = 'bench-r-' || (k / 100)
+    ON CONFLICT DO NOTHING;
 ANALYZE products, product_relationships, entitlements, line_items;
