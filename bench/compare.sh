@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# bench/compare.sh - two builds of entitlementd, turn about, on one private
+# cluster: scenario (a) (one-unit upgradeLicense, the same parent per
+# connection) and (r) (one unit, a parent drawn from 2,000) at 8
+# connections, ROUNDS times each, a fresh daemon of each build per round.
+# Prints one line per run: requests per second, p99, the daemon's CPU per
+# request and the cluster's per unit (bench/loadgen -C and -G).
+#
+#   bench/compare.sh OLD_BINARY NEW_BINARY [ROUNDS] [SECONDS]
+#
+# Make the old binary from a worktree of the commit before the change:
+#   git worktree add /tmp/old REV && cmake -S /tmp/old -B /tmp/old/build \
+#     -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build /tmp/old/build --target entitlementd
+# Turn about because the cluster changes as the runs add rows: a build run
+# later would otherwise always meet a bigger database.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+[ $# -ge 2 ] || { echo "usage: bench/compare.sh OLD_BINARY NEW_BINARY [ROUNDS] [SECONDS]" >&2; exit 2; }
+old=$(realpath "$1") new=$(realpath "$2")
+rounds=${3:-2}
+secs=${4:-5}
+bench_begin compare
+"$bin/entitlementctl" migrate >/dev/null 2>&1
+psql "$conn" -X -q -v ON_ERROR_STOP=1 -f "$ENT_ROOT/bench/setup.sql" >/dev/null
+printf 'bench-password\n' | "$bin/entitlementctl" user add bench >/dev/null
+pgpid=$(head -n 1 "$home/pg/data/postmaster.pid")
+port=$(free_port)
+
+one() {  # one LABEL BINARY: a fresh daemon, warmed up, then (a) and (r)
+  local label=$1 exe=$2 pid s
+  ENTITLEMENTD_PORT=$port ENTITLEMENTD_WORKERS=8 ENTITLEMENTD_DB_POOL_SIZE=8 ENTITLEMENTD_LOG_LEVEL=warn \
+    "$exe" >>"$out/daemon.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+  "$bin/loadgen" -p "$port" -a bench:bench-password -c 8 -d 2 -f "$ENT_ROOT/bench/templates/upgrade_one.xml" \
+    -r "warm-$label-$(date +%s%N)" >/dev/null 2>&1 || true
+  for s in a r; do
+    local t=upgrade_one.xml x=()
+    [ "$s" = r ] && t=upgrade_random.xml x=(-n 2000)
+    printf '%s %s %s\n' "$label" "$s" "$("$bin/loadgen" -p "$port" -a bench:bench-password -c 8 -d "$secs" -w 1 \
+      -f "$ENT_ROOT/bench/templates/$t" -r "$label-$s-$(date +%s%N)" -C "$pid" -G "$pgpid" "${x[@]}" \
+      2>>"$out/loadgen.err" | sed 's/conns=[0-9]* seconds=[0-9.]* //; s/units_per_s=[0-9.]* //')"
+  done
+  kill "$pid" && wait "$pid" 2>/dev/null || true
+}
+
+for _ in $(seq "$rounds"); do
+  one old "$old"
+  one new "$new"
+done
