@@ -58,6 +58,13 @@ typedef struct auth_user {
 auth_verdict_t auth_password(auth_t *a, const char *login, const char *password, const unsigned char *peer,
                              auth_user_t *out, const char **why, int *retry_after_s);
 
+/* Whether auth_password would answer AUTH_THROTTLED for these credentials
+ * from peer (then *retry_after_s says when to try again), decided without
+ * hashing or the database: for a transport to refuse a flood of guesses
+ * before it parses their bodies. */
+bool auth_throttled(auth_t *a, const char *login, const char *password, const unsigned char *peer,
+                    int *retry_after_s);
+
 /* Parses an Authorization header value "Basic <base64 of login:password>"
  * (n bytes) into login and password (NUL-terminated; AUTH_MAX_FIELD bytes
  * of each at most). False when it is not Basic, not base64, too long or

@@ -387,6 +387,53 @@ static auth_verdict_t auth__check(struct auth *a, const char *user, const char *
     return AUTH_OK;
 }
 
+/* Splits login ("user" or "user##domain") into user and domain; false
+ * (with why) when the credentials are missing or too long. */
+static bool auth__split(const char *login, const char *password, char user[AUTH_MAX_FIELD + 1],
+                        char domain[AUTH_MAX_FIELD + 1], const char **why)
+{
+    if (login == NULL || password == NULL || login[0] == '\0') {
+        *why = "no credentials";
+        return false;
+    }
+    if (strlen(login) > AUTH_MAX_LOGIN || strlen(password) > AUTH_MAX_FIELD) {
+        *why = "credentials too long";
+        return false;
+    }
+    const char *sep = strstr(login, "##");
+    size_t ul = sep ? (size_t)(sep - login) : strlen(login);
+    if (ul > AUTH_MAX_FIELD || (sep && strlen(sep + 2) > AUTH_MAX_FIELD)) {
+        *why = "credentials too long";
+        return false;
+    }
+    memcpy(user, login, ul);
+    user[ul] = '\0';
+    snprintf(domain, AUTH_MAX_FIELD + 1, "%s", sep ? sep + 2 : AUTH_DEFAULT_DOMAIN);
+    return true;
+}
+
+bool auth_throttled(auth_t *a, const char *login, const char *password, const unsigned char *peer,
+                    int *retry_after_s)
+{
+    char user[AUTH_MAX_FIELD + 1], domain[AUTH_MAX_FIELD + 1], who[2 * AUTH_MAX_FIELD + 3];
+    unsigned char mac[32];
+    const char *why;
+    bool is_admin, known = false;
+
+    *retry_after_s = 0;
+    if (!auth__split(login, password, user, domain, &why) || !auth__mac(a, user, domain, password, mac))
+        return false; /* auth_password gives the answer */
+    pthread_mutex_lock(&a->lock);
+    (void)auth__cached_locked(a, mac, &is_admin, &known);
+    pthread_mutex_unlock(&a->lock);
+    OPENSSL_cleanse(mac, sizeof mac);
+    if (known)
+        return false;
+    snprintf(who, sizeof who, "%s##%s", user, domain);
+    *retry_after_s = throttle_wait(&a->throttle, peer, who, time(NULL));
+    return *retry_after_s > 0;
+}
+
 auth_verdict_t auth_password(auth_t *a, const char *login, const char *password, const unsigned char *peer,
                              auth_user_t *out, const char **why, int *retry_after_s)
 {
@@ -396,23 +443,8 @@ auth_verdict_t auth_password(auth_t *a, const char *login, const char *password,
 
     *why = "";
     *retry_after_s = 0;
-    if (login == NULL || password == NULL || login[0] == '\0') {
-        *why = "no credentials";
+    if (!auth__split(login, password, user, domain, why))
         return AUTH_DENIED;
-    }
-    if (strlen(login) > AUTH_MAX_LOGIN || strlen(password) > AUTH_MAX_FIELD) {
-        *why = "credentials too long";
-        return AUTH_DENIED;
-    }
-    const char *sep = strstr(login, "##");
-    size_t ul = sep ? (size_t)(sep - login) : strlen(login);
-    if (ul > AUTH_MAX_FIELD || (sep && strlen(sep + 2) > AUTH_MAX_FIELD)) {
-        *why = "credentials too long";
-        return AUTH_DENIED;
-    }
-    memcpy(user, login, ul);
-    user[ul] = '\0';
-    snprintf(domain, sizeof domain, "%s", sep ? sep + 2 : AUTH_DEFAULT_DOMAIN);
     snprintf(out->login, sizeof out->login, "%s", login);
     out->is_admin = false;
 

@@ -6,6 +6,7 @@
  */
 #include "front.h"
 
+#include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -317,20 +318,47 @@ static size_t front__error_body(int status, const char *msg, char *buf, size_t c
 
 /* Answers the exchange with a fault of our own (the request never reached
  * gSOAP) and closes the connection after it. */
-static void front__refuse(soap_worker_t *w, int status, const char *msg)
+static void front__refuse_after(soap_worker_t *w, int status, const char *msg, int retry_after_s)
 {
     char body[2048], extra[64] = ""; /* holds any front__error_body */
     const char *ctype;
     size_t n = front__error_body(status, msg, body, sizeof body, &ctype);
     if (status == 405)
         snprintf(extra, sizeof extra, "Allow: GET, POST\r\n");
-    else if (status == 503)
-        snprintf(extra, sizeof extra, "Retry-After: 1\r\n");
+    else if (retry_after_s > 0)
+        snprintf(extra, sizeof extra, "Retry-After: %d\r\n", retry_after_s);
     http_close_after(w->x);
     http_discard(w->x);
     if (http_respond(w->x, status, ctype, extra, body, n) != ENT_OK)
         log_error("cannot write a refusal: out of memory");
     metrics_soap(w->operation ? w->operation : "none", "FAULT");
+}
+
+static void front__refuse(soap_worker_t *w, int status, const char *msg)
+{
+    front__refuse_after(w, status, msg, status == 503 ? 1 : 0);
+}
+
+/* Refuses, before its body is parsed, a request whose HTTP Basic
+ * credentials the login throttle would refuse anyway: a flood of guesses
+ * costs a header's worth of work each, not a SOAP parse. (Credentials in
+ * the SOAP header are only known after the parse.) */
+static bool front__throttled(soap_worker_t *w, const http_request_t *r)
+{
+    char login[AUTH_MAX_LOGIN + 1], password[AUTH_MAX_FIELD + 1], msg[128];
+    const char *v;
+    size_t n;
+    int wait_s = 0;
+    if (!http_header(r, "Authorization", &v, &n) || !auth_basic_parse(v, n, login, password))
+        return false;
+    bool throttled = auth_throttled(w->auth, login, password, r->peer, &wait_s);
+    OPENSSL_cleanse(password, sizeof password);
+    if (!throttled)
+        return false;
+    log_info("authentication refused for \"%s\": too many failed logins from this address or for this user", login);
+    snprintf(msg, sizeof msg, "too many failed logins from this address or for this user; try again in %d s", wait_s);
+    front__refuse_after(w, 429, msg, wait_s);
+    return true;
 }
 
 /* Whether the Content-Type of r is a media type a SOAP body comes in (or
@@ -552,6 +580,8 @@ static void front__serve(void *state, http_exchange_t *x)
     }
     if (soap_endpoint_version(r->path) != 0)
         http_set_route(x, "/flexnet/services/{version}/EntitlementOrderService");
+    if (!is_get && front__throttled(w, r))
+        return;
 
     /* The normalized request: the body goes after room for the header, is
      * checked (and maybe rewritten shorter) there, and the header is then

@@ -254,6 +254,41 @@ class PasswordFloodTest(unittest.TestCase):
         self.assertTrue(retry_after and all(v and 0 < int(v) <= 60 for v in retry_after), retry_after)
         self.assertIn("too many failed logins from this address or for this user", log)
 
+    def test_throttled_guesses_are_refused_before_their_body_is_parsed(self):
+        d = Daemon().start()
+        known = make_user()
+        broken = b"<soapenv:Envelope xmlns:soapenv='http://schemas.xmlsoap.org/soap/envelope/'><unclosed>"
+
+        def send(basic, body=None, source=ATTACKER):
+            s = socket.create_connection(("127.0.0.1", d.port), timeout=30, source_address=(source, 0))
+            if body is None:
+                s.sendall(request(known, basic))
+            else:
+                s.sendall((f"POST {PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nSOAPAction: \"\"\r\n"
+                           f"Authorization: {basic}\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body)
+            reply, _ = read_reply(s, timeout=30)
+            s.close()
+            return reply
+
+        try:
+            self.assertEqual(send(known.basic(), source="127.0.0.1").status, 200)  # remembered from now on
+            statuses = [send(User(known.name, "wrong-" + token(4)).basic()).status for _ in range(12)]
+            self.assertEqual(statuses[-1], 429, statuses)
+            # A guess with a body gSOAP could not parse: refused for the
+            # guess, so the body was never parsed.
+            r = send(User(known.name, "wrong-" + token(4)).basic(), broken)
+            self.assertEqual(r.status, 429, r.body)
+            self.assertTrue(0 < int(r.headers.get("retry-after", "0")) <= 60, r.headers)
+            self.assertIn(b"too many failed logins", r.body)
+            self.assertIn(b"<faultcode>SOAP-ENV:Client</faultcode>", r.body)
+            # The remembered credential from the same address: its body is
+            # parsed, and the fault is about the body.
+            r = send(known.basic(), broken)
+            self.assertNotIn(r.status, (401, 429), r.body)
+            self.assertEqual(send(known.basic()).status, 200)
+        finally:
+            self.assertEqual(d.stop(), 0)
+
 
 class MemoryBurstTest(unittest.TestCase):
     """After a burst of large requests the idle daemon is back within
