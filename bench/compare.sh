@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/compare.sh - two builds of entitlementd, turn about, on one private
 # cluster: scenario (a) (one-unit upgradeLicense, the same parent per
-# connection) and (r) (one unit, a parent drawn from 2,000) at 8
-# connections, ROUNDS times each, a fresh daemon of each build per round.
+# connection), (r) (one unit, a parent drawn from 2,000) and (g) (a device
+# status report of 5 nodes) at 8 connections, ROUNDS times each, a fresh
+# daemon of each build per round.
 # Prints one line per run: requests per second, p99, the daemon's CPU per
 # request and the cluster's per unit (bench/loadgen -C and -G).
 #
@@ -24,6 +25,7 @@ bench_begin compare
 "$bin/entitlementctl" migrate >/dev/null 2>&1
 psql "$conn" -X -q -v ON_ERROR_STOP=1 -f "$ENT_ROOT/bench/setup.sql" >/dev/null
 printf 'bench-password\n' | "$bin/entitlementctl" user add bench >/dev/null
+devtoken=$("$bin/entitlementctl" token add --tenant bench | tail -n 1)
 pgpid=$(head -n 1 "$home/pg/data/postmaster.pid")
 port=$(free_port)
 
@@ -35,10 +37,11 @@ one() {  # one LABEL BINARY: a fresh daemon, warmed up, then (a) and (r)
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
   "$bin/loadgen" -p "$port" -a bench:bench-password -c 8 -d 2 -f "$ENT_ROOT/bench/templates/upgrade_one.xml" \
     -r "warm-$label-$(date +%s%N)" >/dev/null 2>&1 || true
-  for s in a r; do
-    local t=upgrade_one.xml x=()
-    [ "$s" = r ] && t=upgrade_random.xml x=(-n 2000)
-    printf '%s %s %s\n' "$label" "$s" "$("$bin/loadgen" -p "$port" -a bench:bench-password -c 8 -d "$secs" -w 1 \
+  for s in a r g; do
+    local t=upgrade_one.xml x=(-a bench:bench-password)
+    [ "$s" = r ] && t=upgrade_random.xml x+=(-n 2000)
+    [ "$s" = g ] && t=device_five.json x=(-B "$devtoken" -t application/json -P /dmps/status/4.0.0 -e '"Success"')
+    printf '%s %s %s\n' "$label" "$s" "$("$bin/loadgen" -p "$port" -c 8 -d "$secs" -w 1 \
       -f "$ENT_ROOT/bench/templates/$t" -r "$label-$s-$(date +%s%N)" -C "$pid" -G "$pgpid" "${x[@]}" \
       2>>"$out/loadgen.err" | sed 's/conns=[0-9]* seconds=[0-9.]* //; s/units_per_s=[0-9.]* //')"
   done

@@ -6,13 +6,15 @@
 #include <stdlib.h>
 
 #include "../core/log.h"
+#include "../core/waiter.h"
 #include "db_int.h"
 
-/* Each waiting call sleeps on a condition of its own, signalled when its
- * group has run or when it is the oldest queued and a slot is free: a
- * group that ends wakes its members and the next leader, not every
- * waiting thread (on virtual machines each needless wake-up costs a
- * context switch of tens of microseconds). */
+/* Each waiting call sleeps on its thread's condition (core/waiter.h),
+ * woken when its group has run or when it is the oldest queued and a slot
+ * is free: a group that ends wakes its members and the next leader, not
+ * every waiting thread (on virtual machines each needless wake-up costs a
+ * context switch of tens of microseconds), and wakes them after letting go
+ * of the lock they would otherwise wake up only to wait for. */
 struct db_group {
     pthread_mutex_t lock;
     db_group_call_t *head, *tail; /* queued, oldest first */
@@ -195,6 +197,11 @@ out:
 
 int db_group_exec(db_group_t *g, db_group_call_t *me)
 {
+    /* Threads to wake once the lock is let go: a group's members and the
+     * oldest call still queued. */
+    pthread_cond_t *wake[DB_GROUP_MAX + 1];
+    size_t nwake = 0;
+
     me->res = NULL;
     me->rc = ENT_OK;
     if (g->max_in_flight <= 0) {
@@ -205,7 +212,7 @@ int db_group_exec(db_group_t *g, db_group_call_t *me)
     me->next = NULL;
     me->queued = true;
     me->done = false;
-    pthread_cond_init(&me->wake, NULL);
+    me->wake = waiter_cond();
     pthread_mutex_lock(&g->lock);
     if (g->tail != NULL)
         g->tail->next = me;
@@ -233,16 +240,17 @@ int db_group_exec(db_group_t *g, db_group_call_t *me)
             for (size_t i = 0; i < m; i++) {
                 members[i]->done = true;
                 if (members[i] != me)
-                    pthread_cond_signal(&members[i]->wake);
+                    wake[nwake++] = members[i]->wake;
             }
             /* The oldest still queued may lead now. */
             if (g->head != NULL)
-                pthread_cond_signal(&g->head->wake);
+                wake[nwake++] = g->head->wake;
         } else {
-            pthread_cond_wait(&me->wake, &g->lock);
+            pthread_cond_wait(me->wake, &g->lock);
         }
     }
     pthread_mutex_unlock(&g->lock);
-    pthread_cond_destroy(&me->wake);
+    for (size_t i = 0; i < nwake; i++)
+        waiter_wake(wake[i]);
     return me->rc;
 }

@@ -57,7 +57,7 @@ typedef struct db_group_call {
     struct db_group_call *next;
     bool queued, done;
     int rc;
-    pthread_cond_t wake;      /* signalled when done, or when it may lead */
+    pthread_cond_t *wake;     /* its thread's (core/waiter.h): woken when done, or when it may lead */
 } db_group_call_t;
 
 /* Runs the statement of call, grouped with those of concurrent calls, and

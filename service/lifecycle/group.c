@@ -6,11 +6,12 @@
  * up to max_units line items) and writes them as one group; the others
  * sleep until their group has run.
  *
- * Each waiting thread sleeps on a condition of its own: a group that ends
- * wakes its members and the next leader, never every waiting thread (each
- * needless wake-up is a context switch, and on two cores the switches of a
- * broadcast to every worker cost more CPU than gSOAP's parse of the
- * request).
+ * Each waiting thread sleeps on a condition of its own (core/waiter.h): a
+ * group that ends wakes its members and the next leader, never every
+ * waiting thread (each needless wake-up is a context switch, and on two
+ * cores the switches of a broadcast to every worker cost more CPU than
+ * gSOAP's parse of the request); and it wakes them once it has let go of
+ * the lock, which they would otherwise wake up only to wait for.
  *
  * Only the oldest request's thread may lead, so that a leader's request is
  * always in the group it writes: the leader allocates its scratch from its
@@ -21,6 +22,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "../core/waiter.h"
 #include "lifecycle_int.h"
 
 /* Requests one group takes at most; the rest wait for the next group. It
@@ -86,14 +88,26 @@ static size_t lc__group_take(lc_group_t *g, int q, lc_member_t **out)
     return m;
 }
 
+/* Wakes the n threads in wake (their conditions) and empties the list. */
+static void lc__group_wake(pthread_cond_t **wake, size_t *n)
+{
+    for (size_t i = 0; i < *n; i++)
+        waiter_wake(wake[i]);
+    *n = 0;
+}
+
 void lc__group_join(lc_group_t *g, lc_op_t op, lc_member_t *me, lc_group_run_fn run)
 {
     int q = op == LC_UPSELL ? 1 : 0;
+    /* Threads to wake once the lock is let go: a group's members and the
+     * oldest queued request of each operation. */
+    pthread_cond_t *wake[LC_GROUP_MAX_MEMBERS + LC_GROUP_OPS];
+    size_t nwake = 0;
 
     me->next = NULL;
     me->queued = true;
     me->done = false;
-    pthread_cond_init(&me->wake, NULL);
+    me->wake = waiter_cond();
     pthread_mutex_lock(&g->lock);
     if (g->tail[q] != NULL)
         g->tail[q]->next = me;
@@ -102,13 +116,14 @@ void lc__group_join(lc_group_t *g, lc_op_t op, lc_member_t *me, lc_group_run_fn 
     g->tail[q] = me;
     /* A slot may be free while the oldest request's thread sleeps: wake it. */
     if (g->head[q] != me && g->in_flight < g->max_in_flight)
-        pthread_cond_signal(&g->head[q]->wake);
+        wake[nwake++] = g->head[q]->wake;
     while (!me->done) {
         if (me->queued && g->head[q] == me && g->in_flight < g->max_in_flight) {
             lc_member_t *members[LC_GROUP_MAX_MEMBERS];
             size_t m = lc__group_take(g, q, members);
             g->in_flight++;
             pthread_mutex_unlock(&g->lock);
+            lc__group_wake(wake, &nwake);
             /* The leader is inside its own request, so its allocator
              * outlives the run; the members' results go to their own. */
             run(op, members, m, me->ctx->alloc);
@@ -117,17 +132,22 @@ void lc__group_join(lc_group_t *g, lc_op_t op, lc_member_t *me, lc_group_run_fn 
             for (size_t i = 0; i < m; i++) {
                 members[i]->done = true;
                 if (members[i] != me)
-                    pthread_cond_signal(&members[i]->wake);
+                    wake[nwake++] = members[i]->wake;
             }
             /* The oldest request still queued (of either operation) may
              * lead next. */
             for (int k = 0; k < LC_GROUP_OPS; k++)
                 if (g->head[k] != NULL)
-                    pthread_cond_signal(&g->head[k]->wake);
+                    wake[nwake++] = g->head[k]->wake;
+        } else if (nwake > 0) {
+            /* Never sleep on wake-ups owed to others. */
+            pthread_mutex_unlock(&g->lock);
+            lc__group_wake(wake, &nwake);
+            pthread_mutex_lock(&g->lock);
         } else {
-            pthread_cond_wait(&me->wake, &g->lock);
+            pthread_cond_wait(me->wake, &g->lock);
         }
     }
     pthread_mutex_unlock(&g->lock);
-    pthread_cond_destroy(&me->wake);
+    lc__group_wake(wake, &nwake);
 }

@@ -68,7 +68,7 @@ typedef struct lc_member {
     bool commit_unknown;       /* set by the run: the COMMIT was sent and the connection failed */
     bool queued;               /* waiting to be taken into a group */
     bool done;                 /* its group has run */
-    pthread_cond_t wake;       /* signalled when done, or when it may lead */
+    pthread_cond_t *wake;      /* its thread's (core/waiter.h): woken when done, or when it may lead */
     struct lc_member *next;
 } lc_member_t;
 
