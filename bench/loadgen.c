@@ -36,7 +36,10 @@
  *   -n N             {N} is a number drawn at random from [0, N) for each
  *                    request (default 1: always 0)
  *   -C PID           report the CPU time (user + system) process PID used over
- *                    the measured seconds, per counted request: cpu_us_per_req
+ *                    the measured seconds, per counted request: cpu_us_per_req;
+ *                    and its threads' context switches per request, those
+ *                    they asked for (sleeping) and those forced on them:
+ *                    vcs_per_req, ivcs_per_req
  *   -G PID           the same for a PostgreSQL cluster whose postmaster is PID
  *                    (the postmaster, its live children and those that exited
  *                    meanwhile), per unit: pg_cpu_us_per_unit
@@ -57,7 +60,8 @@
  * the connection); "Connection: close" makes loadgen reconnect.
  *
  * Output keys: conns seconds requests errors rps units_per_s p50_ms p90_ms
- * p99_ms max_ms, with -C and -G cpu_us_per_req and pg_cpu_us_per_unit, and with -F also done_p50_ms done_p99_ms done_max_ms (from
+ * p99_ms max_ms, with -C cpu_us_per_req vcs_per_req ivcs_per_req, with -G
+ * pg_cpu_us_per_unit, and with -F also done_p50_ms done_p99_ms done_max_ms (from
  * sending the request to receiving the final 200, successful requests only)
  * and polls (GETs sent for counted requests). requests, rps and the latency
  * keys always describe the requests themselves, never the polls.
@@ -664,6 +668,37 @@ static double process_cpu(pid_t pid, bool children)
     return (double)t / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* The context switches of all threads of process pid: voluntary ones in
+ * *v, involuntary ones in *iv (0 and 0 when it is gone). */
+static void process_switches(pid_t pid, double *v, double *iv)
+{
+    char path[64], line[256];
+    *v = *iv = 0;
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    struct dirent *e;
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        if (!isdigit((unsigned char)e->d_name[0]))
+            continue;
+        char status[320];
+        snprintf(status, sizeof status, "/proc/%d/task/%s/status", (int)pid, e->d_name);
+        FILE *f = fopen(status, "r");
+        if (f == NULL)
+            continue;
+        unsigned long long n;
+        while (fgets(line, sizeof line, f) != NULL) {
+            if (sscanf(line, "voluntary_ctxt_switches: %llu", &n) == 1)
+                *v += (double)n;
+            else if (sscanf(line, "nonvoluntary_ctxt_switches: %llu", &n) == 1)
+                *iv += (double)n;
+        }
+        fclose(f);
+    }
+    closedir(d);
+}
+
 /* The parent of process pid, or 0. */
 static pid_t parent_of(pid_t pid)
 {
@@ -851,13 +886,19 @@ int main(int argc, char **argv)
         pthread_create(&ts[i], &at, run, &ws[i]);
     }
     /* CPU over the measured seconds, sampled by this (otherwise idle) thread. */
-    double cpu0 = 0, cpu1 = 0, pg0 = 0, pg1 = 0;
+    double cpu0 = 0, cpu1 = 0, pg0 = 0, pg1 = 0, v0 = 0, v1 = 0, iv0 = 0, iv1 = 0;
     if (cpu_pid > 0 || pg_pid > 0) {
         sleep_ms((start + o.warmup - now()) * 1000.0);
-        cpu0 = cpu_pid > 0 ? process_cpu(cpu_pid, false) : 0;
+        if (cpu_pid > 0) {
+            cpu0 = process_cpu(cpu_pid, false);
+            process_switches(cpu_pid, &v0, &iv0);
+        }
         pg0 = pg_pid > 0 ? cluster_cpu(pg_pid) : 0;
         sleep_ms((start + o.warmup + o.seconds - now()) * 1000.0);
-        cpu1 = cpu_pid > 0 ? process_cpu(cpu_pid, false) : 0;
+        if (cpu_pid > 0) {
+            cpu1 = process_cpu(cpu_pid, false);
+            process_switches(cpu_pid, &v1, &iv1);
+        }
         pg1 = pg_pid > 0 ? cluster_cpu(pg_pid) : 0;
     }
     long req = 0, err = 0, n = 0, nd = 0, polls = 0;
@@ -888,7 +929,8 @@ int main(int argc, char **argv)
            o.conns, o.seconds, req, err, (double)req / o.seconds, (double)req * o.units / o.seconds,
            PCT(all, n, 0.50), PCT(all, n, 0.90), PCT(all, n, 0.99), n ? all[n - 1] * 1000.0 : 0.0);
     if (cpu_pid > 0)
-        printf(" cpu_us_per_req=%.1f", req ? (cpu1 - cpu0) * 1e6 / (double)req : 0.0);
+        printf(" cpu_us_per_req=%.1f vcs_per_req=%.2f ivcs_per_req=%.2f", req ? (cpu1 - cpu0) * 1e6 / (double)req : 0.0,
+               req ? (v1 - v0) / (double)req : 0.0, req ? (iv1 - iv0) / (double)req : 0.0);
     if (pg_pid > 0)
         printf(" pg_cpu_us_per_unit=%.1f", req ? (pg1 - pg0) * 1e6 / ((double)req * o.units) : 0.0);
     if (o.follow)

@@ -46,8 +46,9 @@ def main():
                  f"{a.seconds} s per scenario after 1 s of warm-up; daemon with {a.workers} workers and "
                  f"{a.pool} database connections, commit groups {a.groups}. Command: `scripts/bench`.\n")
     lines.append("| Scenario | Conns | Requests/s | Units/s | p50 ms | p90 ms | p99 ms | max ms | Errors | "
-                 "Daemon CPU µs/request | PostgreSQL CPU µs/unit | pgbench tps | pgbench PostgreSQL CPU µs/unit | Ratio |")
-    lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+                 "Daemon CPU µs/request | Daemon context switches/request | PostgreSQL CPU µs/unit | pgbench tps | "
+                 "pgbench PostgreSQL CPU µs/unit | Ratio |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     names = [("a-1", "(a) upgradeLicense, 1 unit × 1 line item", 1), ("a-8", "(a) upgradeLicense, 1 unit × 1 line item", 8),
              ("a1-8", "(a) the same from a v1 client", 8),
              ("a-32", "(a) upgradeLicense, 1 unit × 1 line item", 32), ("b-8", "(b) upgradeLicense, 100 units", 8),
@@ -65,9 +66,10 @@ def main():
         pgcpu = f"{float(pg['pg_cpu_us_per_unit']):.0f}" if pg and "pg_cpu_us_per_unit" in pg else ""
         ratio = f"{float(row['units_per_s']) / float(pg['tps']):.2f}" if pg and float(pg["tps"]) else ""
         cpu = lambda k: f"{float(row[k]):.0f}" if k in row else ""
+        cs = f"{float(row['vcs_per_req']):.1f} + {float(row['ivcs_per_req']):.1f}" if "vcs_per_req" in row else ""
         lines.append(f"| {label} | {c} | {float(row['rps']):.0f} | {float(row['units_per_s']):.0f} | "
                      f"{row['p50_ms']} | {row['p90_ms']} | {row['p99_ms']} | {row['max_ms']} | {row['errors']} | "
-                     f"{cpu('cpu_us_per_req')} | {cpu('pg_cpu_us_per_unit')} | {tps} | {pgcpu} | {ratio} |")
+                     f"{cpu('cpu_us_per_req')} | {cs} | {cpu('pg_cpu_us_per_unit')} | {tps} | {pgcpu} | {ratio} |")
     lines.append("")
     lines.append("pgbench runs the same SQL as the service on the same cluster at the same concurrency: "
                  "`bench/pgbench_upgrade_unit.sql` (the statements of one upgrade unit, prepared, one transaction) "
@@ -77,7 +79,8 @@ def main():
                  "(r) is set against pgbench's built-in simple update (`pgbench -N`, scale 1, 8 clients, its "
                  "default protocol) instead; ratio = service units/s ÷ pgbench tps. CPU columns: user + system "
                  "time from /proc over the measured seconds (bench/loadgen -C and -G), the daemon's per request "
-                 "and the whole cluster's (postmaster and every backend) per unit or pgbench transaction.")
+                 "and the whole cluster's (postmaster and every backend) per unit or pgbench transaction; the "
+                 "daemon's threads' context switches per request, voluntary (sleeping) + involuntary.")
     h = r.get("h-8")
     if h:
         lines.append(f"- (h) statusLog POST followed by polls every 1 ms until 200, 8 connections: "
