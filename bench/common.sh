@@ -5,7 +5,8 @@
 #   . "$(dirname "$0")/common.sh"; bench_begin NAME
 #   -> $bin (the binaries), $out (build/bench-NAME), $home (its cluster),
 #      $conn and DATABASE_URL (the cluster's connection string); add the
-#      pid of each process started to the array pids.
+#      pid of each process started to the array pids. bench_load then loads
+#      the schema, bench/setup.sql and the user bench.
 . "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 
 bench_begin() {
@@ -21,6 +22,14 @@ bench_begin() {
   export DATABASE_URL="$conn"
   pids=()
   trap bench_end EXIT
+}
+
+# The schema, bench/setup.sql's data and the user bench (password
+# bench-password) in the cluster.
+bench_load() {
+  "$bin/entitlementctl" migrate >/dev/null 2>&1
+  psql "$conn" -X -q -v ON_ERROR_STOP=1 -f "$ENT_ROOT/bench/setup.sql" >/dev/null
+  printf 'bench-password\n' | "$bin/entitlementctl" user add bench >/dev/null
 }
 
 bench_end() {

@@ -22,9 +22,7 @@ old=$(realpath "$1") new=$(realpath "$2")
 rounds=${3:-2}
 secs=${4:-5}
 bench_begin compare
-"$bin/entitlementctl" migrate >/dev/null 2>&1
-psql "$conn" -X -q -v ON_ERROR_STOP=1 -f "$ENT_ROOT/bench/setup.sql" >/dev/null
-printf 'bench-password\n' | "$bin/entitlementctl" user add bench >/dev/null
+bench_load
 devtoken=$("$bin/entitlementctl" token add --tenant bench | tail -n 1)
 pgpid=$(head -n 1 "$home/pg/data/postmaster.pid")
 port=$(free_port)

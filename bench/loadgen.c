@@ -645,24 +645,32 @@ static void *run(void *arg)
     return NULL;
 }
 
+/* The fields of /proc/PID/stat after the command name (which may hold
+ * spaces: they follow its last ')'), in buf; NULL when pid is gone. */
+static const char *stat_fields(pid_t pid, char *buf, size_t cap)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return NULL;
+    size_t n = fread(buf, 1, cap - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    return p != NULL && p[1] == ' ' ? p + 2 : NULL;
+}
+
 /* Seconds of CPU (user + system) process pid has used, with those of its
  * children that exited and were waited for when children is set; 0 when
  * it is gone. */
 static double process_cpu(pid_t pid, bool children)
 {
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    /* The command name may hold spaces: the fields follow its last ')'. */
-    char *p = strrchr(buf, ')');
+    char buf[1024];
+    const char *p = stat_fields(pid, buf, sizeof buf);
     unsigned long long v[4] = {0};
-    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu", &v[0], &v[1],
-                            &v[2], &v[3]) != 4)
+    if (p == NULL || sscanf(p, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+                            &v[3]) != 4)
         return 0;
     unsigned long long t = v[0] + v[1] + (children ? v[2] + v[3] : 0);
     return (double)t / (double)sysconf(_SC_CLK_TCK);
@@ -702,17 +710,10 @@ static void process_switches(pid_t pid, double *v, double *iv)
 /* The parent of process pid, or 0. */
 static pid_t parent_of(pid_t pid)
 {
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
+    char buf[1024];
+    const char *p = stat_fields(pid, buf, sizeof buf);
     int ppid = 0;
-    if (p == NULL || sscanf(p + 2, "%*c %d", &ppid) != 1)
+    if (p == NULL || sscanf(p, "%*c %d", &ppid) != 1)
         return 0;
     return (pid_t)ppid;
 }

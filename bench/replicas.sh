@@ -14,9 +14,7 @@ set -euo pipefail
 secs=${1:-10}
 conns=${2:-8}
 bench_begin replicas
-"$bin/entitlementctl" migrate >/dev/null 2>&1
-psql "$conn" -X -q -v ON_ERROR_STOP=1 -f "$ENT_ROOT/bench/setup.sql" >/dev/null
-printf 'bench-password\n' | "$bin/entitlementctl" user add bench >/dev/null
+bench_load
 
 start_daemon() {  # start_daemon PORT
   ENTITLEMENTD_PORT=$1 ENTITLEMENTD_WORKERS=4 ENTITLEMENTD_DB_POOL_SIZE=4 ENTITLEMENTD_LOG_LEVEL=warn \
