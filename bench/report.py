@@ -36,7 +36,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("results")
     for k in ("idle", "load", "idle256", "soak", "soak-first", "soak-last", "seconds", "workers", "pool", "groups",
-              "benchmarks"):
+              "benchmarks", "command"):
         ap.add_argument("--" + k)
     a = ap.parse_args()
     r = parse(a.results)
@@ -44,7 +44,7 @@ def main():
     lines = []
     lines.append(f"Run {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC on {machine()}; "
                  f"{a.seconds} s per scenario after 1 s of warm-up; daemon with {a.workers} workers and "
-                 f"{a.pool} database connections, commit groups {a.groups}. Command: `scripts/bench`.\n")
+                 f"{a.pool} database connections, commit groups {a.groups}. Command: `{a.command or 'scripts/bench'}`.\n")
     lines.append("| Scenario | Conns | Requests/s | Units/s | p50 ms | p90 ms | p99 ms | max ms | Errors | "
                  "Daemon CPU µs/request | Daemon context switches/request | PostgreSQL CPU µs/unit | pgbench tps | "
                  "pgbench PostgreSQL CPU µs/unit | Ratio |")
