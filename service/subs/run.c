@@ -32,9 +32,19 @@ int subs_run_jobs(void *arg, db_conn_t *c, const db_job_t *jobs, size_t n, job_o
             return rc;
         if (run.body == NULL && (rc = store_run_build(c, run.id, SUBS_RUN_MAX_CHANGES, &run.body)) != ENT_OK)
             return rc;
+        /* No transaction stays open while a receiver takes its time (up to
+         * the post's timeout): it would hold a connection and keep vacuum
+         * from the rows changed since it began. What is built is kept; the
+         * attempt and the job's end commit together after the post. */
+        if ((rc = db_commit(c)) != ENT_OK) {
+            free(run.body);
+            return rc;
+        }
         rc = webhook_post(run.url, run.secret, run.secret_len, run.msg_id, run.body, strlen(run.body),
                           o->connect_timeout_s, o->timeout_s, &res);
         free(run.body);
+        if (rc == ENT_OK)
+            rc = db_begin_durable(c);
         if (rc != ENT_OK)
             return rc;
         if ((rc = store_run_attempt(c, run.id, res.delivered, res.http_status, res.detail, res.duration_ms)) != ENT_OK)

@@ -30,9 +30,9 @@ WHEN = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC"
 
 class Receiver:
     """A webhook endpoint: records each POST, answers with the next of
-    statuses (the last one repeats)."""
+    statuses (the last one repeats), after delay seconds."""
 
-    def __init__(self, statuses=(200,)):
+    def __init__(self, statuses=(200,), delay=0):
         self.statuses = list(statuses)
         self.posts = []
         receiver = self
@@ -41,6 +41,7 @@ class Receiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.posts.append((dict(self.headers), body))
+                time.sleep(delay)
                 status = receiver.statuses.pop(0) if len(receiver.statuses) > 1 else receiver.statuses[0]
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
@@ -150,6 +151,23 @@ class WebhooksTest(DaemonTestCase):
             self.trigger(ref)
             msg = verify(*rx.wait(2))
             self.assertEqual([c["entitlementId"] for c in msg["changes"]], [eid2])
+        finally:
+            rx.close()
+
+    def test_no_transaction_is_open_while_a_receiver_takes_its_time(self):
+        rx = Receiver(delay=3)
+        try:
+            ref = self.subscribe(rx.url)
+            self.entitlement()
+            self.trigger(ref)
+            rx.wait(1)  # the daemon's post is in the receiver now, for 3 s
+            for _ in range(10):
+                time.sleep(0.2)
+                open_ = psql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                             "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%' "
+                             "AND now() - xact_start > interval '0.5 s'")
+                self.assertEqual(open_, [["0"]], "a transaction stayed open during the post")
+            self.wait_status(ref, "Success.*", timeout=20)
         finally:
             rx.close()
 
