@@ -224,10 +224,9 @@ int main(int argc, char **argv)
     }
     /* Webhook posts: a run's attempt takes at most this long. */
     static subs_run_options_t run_opts = {MAIN_WEBHOOK_CONNECT_TIMEOUT_S, MAIN_WEBHOOK_TIMEOUT_S};
-    static const job_kind_t kinds[] = {{UPDATES_JOB_STATUSLOG, updates_statuslog_run, updates_statuslog_giveup, NULL, 0},
-                                       /* one at a time: each post runs outside a transaction (subs/run.c) */
-                                       {SUBS_JOB_RUN, subs_run_jobs, subs_run_giveup, &run_opts, 1},
-                                       {SUBS_JOB_PACKAGE, subs_package_jobs, subs_package_giveup, NULL, 0}};
+    static const job_kind_t kinds[] = {{UPDATES_JOB_STATUSLOG, updates_statuslog_run, updates_statuslog_giveup, NULL},
+                                       {SUBS_JOB_RUN, subs_run_jobs, subs_run_giveup, &run_opts},
+                                       {SUBS_JOB_PACKAGE, subs_package_jobs, subs_package_giveup, NULL}};
     job_options_t jopt = {conninfo, cfg.db_connect_timeout_s, cfg.job_workers, cfg.job_lease_s, cfg.job_poll_ms,
                           cfg.statuslog_retention_h * 3600, kinds, (int)(sizeof kinds / sizeof kinds[0]),
                           subs_run_schedule, NULL, MAIN_SCHEDULE_EVERY_S};

@@ -40,9 +40,9 @@ typedef enum job_outcome {
  * after which the transaction is rolled back and every job of the batch
  * is retried. A handler may commit that transaction and begin another
  * (db_begin_durable) around work that must not hold one open, such as an
- * HTTP post; what it wrote before stays committed whatever becomes of the
- * job, so its kind takes one job at a time (batch_max 1) and its work must
- * bear being done again. */
+ * HTTP post; what it wrote before stays committed whatever becomes of its
+ * jobs, so it must be work that bears being found done when a job runs
+ * again. */
 typedef int (*job_handler_fn)(void *arg, db_conn_t *c, const db_job_t *jobs, size_t n, job_outcome_t *outcomes);
 
 /* Called (in its own transaction on c) when a job is given up for good,
@@ -54,7 +54,6 @@ typedef struct job_kind {
     job_handler_fn run;
     job_giveup_fn give_up; /* may be NULL */
     void *arg;
-    int batch_max;        /* jobs per handler call at most (0: as many as claimed) */
 } job_kind_t;
 
 typedef struct job_options {

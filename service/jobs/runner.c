@@ -252,9 +252,7 @@ static void *runner__work(void *arg)
                     runner__retry(c, claimer, NULL, &group[k], true, "no handler for this kind of job");
                 continue;
             }
-            size_t step = kind->batch_max > 0 ? (size_t)kind->batch_max : ng;
-            for (size_t k = 0; k < ng; k += step)
-                runner__run_kind(c, claimer, kind, group + k, ng - k < step ? ng - k : step);
+            runner__run_kind(c, claimer, kind, group, ng);
         }
         db_pool_release(r->pool, c);
         /* A full batch: there may be more; else sleep until woken, then

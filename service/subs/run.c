@@ -8,57 +8,76 @@
 #include "../db/sub_store.h"
 #include "webhook.h"
 
+/* The batch's runs, in three steps: their messages are loaded (or built
+ * on a first attempt) and committed; they are posted with no transaction
+ * open, as a receiver may take its time (an open transaction would hold a
+ * connection and keep vacuum from every row changed since); and the
+ * attempts are written in a new transaction, which the runner ends with
+ * the jobs'. What the first step committed is each run's message, kept on
+ * the run whatever becomes of the job: a run taken again posts the same. */
 int subs_run_jobs(void *arg, db_conn_t *c, const db_job_t *jobs, size_t n, job_outcome_t *outcomes)
 {
     const subs_run_options_t *o = arg;
-    time_t start = time(NULL);
+    store_run_t *runs = calloc(n, sizeof *runs);
+    webhook_result_t *res = calloc(n, sizeof *res);
+    bool *posted = calloc(n, sizeof *posted);
+    int rc = runs != NULL && res != NULL && posted != NULL ? ENT_OK : ENT_ENOMEM;
 
-    for (size_t i = 0; i < n; i++) {
-        store_run_t run;
-        webhook_result_t res;
-        /* A batch must end well within its lease: the posts of the rest
-         * wait for another batch. */
-        if (i > 0 && time(NULL) - start >= o->timeout_s) {
-            outcomes[i] = JOB_RETRY;
-            continue;
-        }
-        int rc = store_run_load(c, jobs[i].ref, &run);
-        if (rc == ENT_ENOTFOUND || (rc == ENT_OK && !run.pending)) {
+    for (size_t i = 0; i < n && rc == ENT_OK; i++) {
+        outcomes[i] = JOB_RETRY;
+        rc = store_run_load(c, jobs[i].ref, &runs[i]);
+        if (rc == ENT_ENOTFOUND || (rc == ENT_OK && !runs[i].pending)) {
             outcomes[i] = JOB_DONE; /* deleted with its subscription, or done already */
-            free(run.body);
-            continue;
-        }
-        if (rc != ENT_OK)
-            return rc;
-        if (run.body == NULL && (rc = store_run_build(c, run.id, SUBS_RUN_MAX_CHANGES, &run.body)) != ENT_OK)
-            return rc;
-        /* No transaction stays open while a receiver takes its time (up to
-         * the post's timeout): it would hold a connection and keep vacuum
-         * from the rows changed since it began. What is built is kept; the
-         * attempt and the job's end commit together after the post. */
-        if ((rc = db_commit(c)) != ENT_OK) {
-            free(run.body);
-            return rc;
-        }
-        rc = webhook_post(run.url, run.secret, run.secret_len, run.msg_id, run.body, strlen(run.body),
-                          o->connect_timeout_s, o->timeout_s, &res);
-        free(run.body);
-        if (rc == ENT_OK)
-            rc = db_begin_durable(c);
-        if (rc != ENT_OK)
-            return rc;
-        if ((rc = store_run_attempt(c, run.id, res.delivered, res.http_status, res.detail, res.duration_ms)) != ENT_OK)
-            return rc;
-        if (res.delivered) {
-            log_info("subscription run %lld delivered (HTTP %d, %d ms)", run.id, res.http_status, res.duration_ms);
-            outcomes[i] = JOB_DONE;
-        } else {
-            log_warn("subscription run %lld: webhook post failed: %s (attempt %d)", run.id, res.detail,
-                     jobs[i].attempts);
-            outcomes[i] = JOB_RETRY;
+            rc = ENT_OK;
+        } else if (rc == ENT_OK && runs[i].body == NULL) {
+            rc = store_run_build(c, runs[i].id, SUBS_RUN_MAX_CHANGES, &runs[i].body);
         }
     }
-    return ENT_OK;
+    if (rc == ENT_OK)
+        rc = db_commit(c);
+    if (rc != ENT_OK)
+        goto out;
+    /* A batch must end well within its lease: the posts of the rest wait
+     * for another batch. */
+    time_t start = time(NULL);
+    for (size_t i = 0; i < n; i++) {
+        if (outcomes[i] == JOB_DONE || (i > 0 && time(NULL) - start >= o->timeout_s))
+            continue;
+        int prc = webhook_post(runs[i].url, runs[i].secret, runs[i].secret_len, runs[i].msg_id, runs[i].body,
+                               strlen(runs[i].body), o->connect_timeout_s, o->timeout_s, &res[i]);
+        if (prc != ENT_OK) {
+            /* Not the receiver's doing (a failed post is a result): this
+             * run and the rest wait for another batch. */
+            log_error("subscription run %lld: the post could not be made: %s", runs[i].id, ent_strerror(prc));
+            break;
+        }
+        posted[i] = true;
+    }
+    /* The runner ends the jobs in this transaction, with the attempts. */
+    rc = db_begin_durable(c);
+    for (size_t i = 0; i < n && rc == ENT_OK; i++) {
+        if (!posted[i])
+            continue;
+        rc = store_run_attempt(c, runs[i].id, res[i].delivered, res[i].http_status, res[i].detail,
+                               res[i].duration_ms);
+        if (rc != ENT_OK)
+            break;
+        if (res[i].delivered) {
+            log_info("subscription run %lld delivered (HTTP %d, %d ms)", runs[i].id, res[i].http_status,
+                     res[i].duration_ms);
+            outcomes[i] = JOB_DONE;
+        } else {
+            log_warn("subscription run %lld: webhook post failed: %s (attempt %d)", runs[i].id, res[i].detail,
+                     jobs[i].attempts);
+        }
+    }
+out:
+    for (size_t i = 0; runs != NULL && i < n; i++)
+        free(runs[i].body);
+    free(runs);
+    free(res);
+    free(posted);
+    return rc;
 }
 
 int subs_run_giveup(void *arg, db_conn_t *c, const db_job_t *job)
