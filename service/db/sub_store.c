@@ -303,12 +303,14 @@ int store_run_attempt(db_conn_t *c, long long id, bool delivered, int http_statu
                       int duration_ms)
 {
     /* The cursor only moves forward (a run built before another was
-     * delivered may end before it). */
+     * delivered may end before it). The post ran with no lock on the run:
+     * a run deleted meanwhile (with its subscription) records nothing, and
+     * only a run still pending changes state (not one given up meanwhile). */
     static const char sql[] =
         "WITH a AS (INSERT INTO webhook_attempts (run_id, http_status, error, duration_ms) "
-        "VALUES ($1::bigint, $2::int, $3, $4::int)), "
+        "SELECT $1::bigint, $2::int, $3, $4::int WHERE EXISTS (SELECT 1 FROM subscription_runs WHERE id = $1::bigint)), "
         "run AS (UPDATE subscription_runs SET state = CASE WHEN $5::boolean THEN 'delivered' ELSE state END, "
-        "finished_at = CASE WHEN $5::boolean THEN now() END WHERE id = $1::bigint "
+        "finished_at = CASE WHEN $5::boolean THEN now() END WHERE id = $1::bigint AND state = 'pending' "
         "RETURNING subscription_id, to_xid, to_id) "
         "UPDATE subscriptions s SET webhook_ok = $5::boolean, webhook_detail = $3, webhook_at = now(), "
         "cursor_xid = CASE WHEN $5::boolean AND (run.to_xid, run.to_id) > (s.cursor_xid, s.cursor_id) "

@@ -42,7 +42,8 @@ typedef enum job_outcome {
  * (db_begin_durable) around work that must not hold one open, such as an
  * HTTP post; what it wrote before stays committed whatever becomes of its
  * jobs, so it must be work that bears being found done when a job runs
- * again. */
+ * again (a job run again does all its work again: a webhook is posted
+ * again, with the same message). */
 typedef int (*job_handler_fn)(void *arg, db_conn_t *c, const db_job_t *jobs, size_t n, job_outcome_t *outcomes);
 
 /* Called (in its own transaction on c) when a job is given up for good,

@@ -171,6 +171,29 @@ class WebhooksTest(DaemonTestCase):
         finally:
             rx.close()
 
+    def test_a_subscription_deleted_during_its_post(self):
+        # The post holds no lock on the run: the delete goes through at
+        # once, and the attempt that ends after it records nothing and
+        # posts nothing again.
+        rx = Receiver(delay=2)
+        try:
+            before = len(self.daemon.read_log())
+            ref = self.subscribe(rx.url)
+            self.entitlement()
+            self.trigger(ref)
+            rx.wait(1)
+            start = time.time()
+            r = self.rest.request("DELETE", f"/subscriptions/cloud/{ref}")
+            self.assertEqual(r.status, 204, r)
+            self.assertLess(time.time() - start, 1.5)  # did not wait for the post
+            time.sleep(4)
+            self.assertEqual(len(rx.posts), 1)
+            log = self.daemon.read_log()[before:]
+            self.assertNotIn("foreign key", log)
+            self.assertNotIn("(subscription.run) failed", log)  # its job ended, not retried
+        finally:
+            rx.close()
+
     def test_a_failed_post_is_retried_with_the_same_message(self):
         rx = Receiver([500, 200])
         try:
