@@ -86,6 +86,14 @@ int db_jobs_retry(db_conn_t *c, const char *claimer, long long id, double delay_
     return db__exec(c, STMT_JOBS_RETRY, 5, v, NULL);
 }
 
+int db_jobs_release(db_conn_t *c, const char *claimer, long long id)
+{
+    char idt[24];
+    snprintf(idt, sizeof idt, "%lld", id);
+    const char *v[2] = {idt, claimer};
+    return db__exec(c, STMT_JOBS_RELEASE, 2, v, NULL);
+}
+
 int db_jobs_expired(db_conn_t *c, db_job_t *out, size_t max, size_t *n)
 {
     char lim[16];

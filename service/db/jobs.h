@@ -44,6 +44,10 @@ int db_jobs_complete(db_conn_t *c, const char *claimer, const long long *ids, si
 int db_jobs_retry(db_conn_t *c, const char *claimer, long long id, double delay_s, bool give_up,
                   const char *what) ENT_MUSTCHECK;
 
+/* Gives job id back at once without counting the attempt its claim
+ * counted: it was not tried. Its own transaction. */
+int db_jobs_release(db_conn_t *c, const char *claimer, long long id) ENT_MUSTCHECK;
+
 /* Marks failed the running jobs whose lease ran out on their last attempt
  * (claims leave them alone) and returns them (*n, at most max). */
 int db_jobs_expired(db_conn_t *c, db_job_t *out, size_t max, size_t *n) ENT_MUSTCHECK;

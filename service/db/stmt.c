@@ -336,6 +336,11 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
         "UPDATE jobs SET state = CASE WHEN $5::boolean THEN 'failed' ELSE 'queued' END, "
         "run_at = now() + make_interval(secs => $3::double precision), locked_by = NULL, locked_until = NULL, "
         "last_error = $4 WHERE id = $1 AND locked_by = $2"},
+    /* Job $1 not tried: queued again at once, its claim's attempt not
+     * counted, if claimer $2 still holds it. */
+    [STMT_JOBS_RELEASE] = {"jobs_release",
+        "UPDATE jobs SET state = 'queued', attempts = greatest(attempts - 1, 0), run_at = now(), "
+        "locked_by = NULL, locked_until = NULL WHERE id = $1 AND locked_by = $2 AND state = 'running'"},
     /* Depth of the queue by state, and the age of its oldest waiting job. */
     [STMT_JOBS_STATS] = {"jobs_stats",
         "SELECT count(*) FILTER (WHERE state = 'queued'), count(*) FILTER (WHERE state = 'running'), "

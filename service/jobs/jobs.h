@@ -32,7 +32,8 @@
 typedef enum job_outcome {
     JOB_DONE,   /* its work is written in the worker's transaction */
     JOB_RETRY,  /* a passing failure: again later */
-    JOB_FAILED  /* can never succeed: give up */
+    JOB_FAILED, /* can never succeed: give up */
+    JOB_LATER   /* not tried (its batch ran out of time): queued again at once, the attempt not counted */
 } job_outcome_t;
 
 /* Runs jobs (n, all of the handler's kind) inside the transaction the

@@ -197,10 +197,15 @@ static void runner__run_kind(db_conn_t *c, const char *claimer, const job_kind_t
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        if (outcomes[i] == JOB_DONE)
+        if (outcomes[i] == JOB_DONE) {
             metrics_job(k->kind, "done");
-        else
+        } else if (outcomes[i] == JOB_LATER) {
+            if (db_jobs_release(c, claimer, jobs[i].id) != ENT_OK)
+                log_warn("job %lld: could not be given back (%s); its lease will run out", jobs[i].id,
+                         db_conn_message(c));
+        } else {
             runner__retry(c, claimer, k, &jobs[i], outcomes[i] == JOB_FAILED, "the handler could not do it");
+        }
     }
 }
 

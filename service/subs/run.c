@@ -38,18 +38,25 @@ int subs_run_jobs(void *arg, db_conn_t *c, const db_job_t *jobs, size_t n, job_o
     if (rc != ENT_OK)
         goto out;
     /* A batch must end well within its lease: the posts of the rest wait
-     * for another batch. */
+     * for another batch, and since they were not tried (a slow or dead
+     * receiver took the time), their attempts are not counted. */
     time_t start = time(NULL);
+    bool stop = false;
     for (size_t i = 0; i < n; i++) {
-        if (outcomes[i] == JOB_DONE || (i > 0 && time(NULL) - start >= o->timeout_s))
+        if (outcomes[i] == JOB_DONE)
             continue;
+        if (stop || (i > 0 && time(NULL) - start >= o->timeout_s)) {
+            outcomes[i] = JOB_LATER;
+            continue;
+        }
         int prc = webhook_post(runs[i].url, runs[i].secret, runs[i].secret_len, runs[i].msg_id, runs[i].body,
                                strlen(runs[i].body), o->connect_timeout_s, o->timeout_s, &res[i]);
         if (prc != ENT_OK) {
             /* Not the receiver's doing (a failed post is a result): this
-             * run and the rest wait for another batch. */
+             * run is tried again later, the rest at once. */
             log_error("subscription run %lld: the post could not be made: %s", runs[i].id, ent_strerror(prc));
-            break;
+            stop = true;
+            continue;
         }
         posted[i] = true;
     }

@@ -77,7 +77,9 @@ def verify(headers, body):
     return json.loads(body)
 
 
-class WebhooksTest(DaemonTestCase):
+class WebhookCase(DaemonTestCase):
+    """A daemon, a catalog, an integration's token and the requests the
+    tests make; the tests are in the classes below."""
     daemon_env = {"ENTITLEMENTD_JOB_POLL_MS": "100"}
 
     @classmethod
@@ -128,6 +130,8 @@ class WebhooksTest(DaemonTestCase):
             time.sleep(0.05)
         self.fail(f"webHookStatus {s['webHookStatus']!r} never matched {pattern!r}")
 
+
+class WebhooksTest(WebhookCase):
     def test_a_trigger_delivers_the_changes_signed(self):
         rx = Receiver()
         try:
@@ -276,3 +280,31 @@ class WebhooksTest(DaemonTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class HeldUpRunsTest(WebhookCase):
+    """Runs claimed together with one whose receiver takes the batch's
+    whole time are given back untried, their attempts not counted. One job
+    worker, so that the batch is known."""
+    daemon_env = {"ENTITLEMENTD_JOB_POLL_MS": "100", "ENTITLEMENTD_JOB_WORKERS": "1"}
+
+    def test_a_slow_receiver_costs_the_runs_behind_it_no_attempt(self):
+        busy, slow, fast = Receiver(delay=2), Receiver(delay=12), Receiver()
+        try:
+            refs = [self.subscribe(rx.url) for rx in (busy, slow, fast)]
+            self.entitlement()
+            before = len(self.daemon.read_log())
+            self.trigger(refs[0])
+            busy.wait(1)  # the only worker posts for 2 s: the next two are claimed together
+            self.trigger(refs[1])
+            self.trigger(refs[2])
+            fast.wait(1, timeout=40)  # after slow's post gave up at 10 s
+            self.wait_status(refs[2], "Success. " + WHEN)
+            log = self.daemon.read_log()[before:]
+            # slow's run failed once; fast's was not tried with it, and is
+            # delivered at its first attempt.
+            self.assertEqual(log.count("(subscription.run) failed (attempt 1 of"), 1, log)
+            self.assertEqual(len(fast.posts), 1)
+        finally:
+            for rx in (busy, slow, fast):
+                rx.close()
