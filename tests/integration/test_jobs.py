@@ -70,7 +70,8 @@ class TwoDaemonsTest(unittest.TestCase):
             self.assertEqual(psql("SELECT count(*), count(DISTINCT h.status_log) FROM update_history h "
                                   "JOIN status_logs s ON s.id = h.status_log WHERE s.publisher = :'v1'", pub.name),
                              [["1000", "1000"]])
-            self.assertEqual(psql("SELECT count(*) FROM jobs j JOIN status_logs s ON s.id = j.ref "
+            self.assertEqual(psql("SELECT count(*) FROM jobs j JOIN status_logs s "
+                                  "ON s.id = j.ref AND j.kind = 'statusLog' "
                                   "WHERE s.publisher = :'v1'", pub.name), [["0"]])
             c = RestClient(front)
             for i in ids[:20]:
@@ -106,7 +107,7 @@ class LeaseTest(unittest.TestCase):
             deadline = time.time() + 20
             while time.time() < deadline:
                 claimed = psql("SELECT j.state, j.locked_by IS NOT NULL FROM jobs j JOIN status_logs s "
-                               "ON s.id = j.ref WHERE s.polling_id = :'v1'", pid)
+                               "ON s.id = j.ref AND j.kind = 'statusLog' WHERE s.polling_id = :'v1'", pid)
                 waiting = psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                                "AND query LIKE '%status_logs%FOR UPDATE%'")
                 if claimed == [["running", "t"]] and waiting != [["0"]]:
@@ -131,7 +132,8 @@ class LeaseTest(unittest.TestCase):
                 self.assertEqual(heir.stop(), 0)
             self.assertEqual(psql("SELECT count(*) FROM update_history h JOIN status_logs s ON s.id = h.status_log "
                                   "WHERE s.polling_id = :'v1'", pid), [["1"]])
-            self.assertEqual(psql("SELECT count(*) FROM jobs j JOIN status_logs s ON s.id = j.ref "
+            self.assertEqual(psql("SELECT count(*) FROM jobs j JOIN status_logs s "
+                                  "ON s.id = j.ref AND j.kind = 'statusLog' "
                                   "WHERE s.polling_id = :'v1'", pid), [["0"]])
             c.close()
         finally:

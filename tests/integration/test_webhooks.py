@@ -290,8 +290,9 @@ class HeldUpRunsTest(WebhookCase):
 
     def test_a_slow_receiver_costs_the_runs_behind_it_no_attempt(self):
         busy, slow, fast = Receiver(delay=2), Receiver(delay=12), Receiver()
+        refs = []
         try:
-            refs = [self.subscribe(rx.url) for rx in (busy, slow, fast)]
+            refs += [self.subscribe(rx.url) for rx in (busy, slow, fast)]
             self.entitlement()
             before = len(self.daemon.read_log())
             self.trigger(refs[0])
@@ -306,5 +307,7 @@ class HeldUpRunsTest(WebhookCase):
             self.assertEqual(log.count("(subscription.run) failed (attempt 1 of"), 1, log)
             self.assertEqual(len(fast.posts), 1)
         finally:
+            for ref in refs:  # slow's run would go on being retried
+                self.rest.request("DELETE", f"/subscriptions/cloud/{ref}")
             for rx in (busy, slow, fast):
                 rx.close()
