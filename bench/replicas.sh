@@ -25,11 +25,7 @@ start_daemon() {  # start_daemon PORT
 }
 # CPU ticks (user + system) of the given pids, and of every postgres backend.
 ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
-pg_ticks() {  # the cluster's postmaster and its children
-  local pm
-  pm=$(head -n 1 "$home/pg/data/postmaster.pid")
-  ticks "$pm" $(pgrep -P "$pm" | tr '\n' ' ')
-}
+pg_ticks() { ent_pg_cluster_ticks "$(head -n 1 "$home/pg/data/postmaster.pid")"; }
 hz=$(getconf CLK_TCK)
 
 run() {  # run LABEL TEMPLATE UNITS PORT...: CONNS split over the ports

@@ -124,3 +124,12 @@ ent_pg_stop() {
   [ -f "$home/pg/data/PG_VERSION" ] || return 0
   ent_pg_as_owner "$bin/pg_ctl" -D "$home/pg/data" -m fast -w stop >/dev/null 2>&1 || true
 }
+
+# ent_pg_cluster_ticks POSTMASTER_PID: the CPU ticks (user + system) a
+# cluster has used: the postmaster, its children that exited, and its live
+# children (a command name with spaces shifts the fields of that process
+# only, whose fourth is then no number).
+ent_pg_cluster_ticks() {
+  { cat /proc/[0-9]*/stat 2>/dev/null || true; } |
+    awk -v pm="$1" '$1 == pm {t += $14 + $15 + $16 + $17} $4 == pm && $1 != pm {t += $14 + $15} END {print t + 0}'
+}

@@ -421,17 +421,22 @@ bool auth_throttled(auth_t *a, const char *login, const char *password, const un
     bool is_admin, known = false;
 
     *retry_after_s = 0;
-    if (!auth__split(login, password, user, domain, &why) || !auth__mac(a, user, domain, password, mac))
+    if (!auth__split(login, password, user, domain, &why))
         return false; /* auth_password gives the answer */
+    /* The throttle first: nearly every request is not throttled, and then
+     * the credentials need no MAC here (auth_password makes it). */
+    snprintf(who, sizeof who, "%s##%s", user, domain);
+    int wait_s = throttle_wait(&a->throttle, peer, who, time(NULL));
+    if (wait_s == 0 || !auth__mac(a, user, domain, password, mac))
+        return false;
     pthread_mutex_lock(&a->lock);
     (void)auth__cached_locked(a, mac, &is_admin, &known);
     pthread_mutex_unlock(&a->lock);
     OPENSSL_cleanse(mac, sizeof mac);
     if (known)
         return false;
-    snprintf(who, sizeof who, "%s##%s", user, domain);
-    *retry_after_s = throttle_wait(&a->throttle, peer, who, time(NULL));
-    return *retry_after_s > 0;
+    *retry_after_s = wait_s;
+    return true;
 }
 
 auth_verdict_t auth_password(auth_t *a, const char *login, const char *password, const unsigned char *peer,
