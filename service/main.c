@@ -229,7 +229,7 @@ int main(int argc, char **argv)
                                        {SUBS_JOB_PACKAGE, subs_package_jobs, subs_package_giveup, NULL}};
     job_options_t jopt = {conninfo, cfg.db_connect_timeout_s, cfg.job_workers, cfg.job_lease_s, cfg.job_poll_ms,
                           cfg.statuslog_retention_h * 3600, kinds, (int)(sizeof kinds / sizeof kinds[0]),
-                          subs_run_schedule, NULL, MAIN_SCHEDULE_EVERY_S};
+                          subs_run_schedule, NULL, MAIN_SCHEDULE_EVERY_S, cfg.sched_batch != 0};
     if ((rc = job_runner_start(&jopt, &jobs)) != ENT_OK) {
         log_error("cannot start the job workers: %s", ent_strerror(rc));
         goto out;

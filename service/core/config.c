@@ -133,6 +133,10 @@ static const cfg_setting_t cfg__table[] = {
     INT_SETTING("ENTITLEMENTD_VALIDATE_XML", validate_xml, 0, 1, "0",
                 "1: also validate every request and response against the XSD with libxml2 "
                 "(slower; the test suite validates responses on the client side anyway)."),
+    INT_SETTING("ENTITLEMENTD_SCHED_BATCH", sched_batch, 0, 1, "1",
+                "1: the HTTP and job worker threads run under Linux's SCHED_BATCH policy: a woken worker "
+                "does not preempt the running thread (often a PostgreSQL backend on a small machine); "
+                "0: the default policy."),
 };
 
 #define CFG_COUNT (sizeof cfg__table / sizeof cfg__table[0])

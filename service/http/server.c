@@ -27,6 +27,7 @@
 #include "../core/ids.h"
 #include "../core/log.h"
 #include "../core/metrics.h"
+#include "../core/thread.h"
 #include "frame.h"
 #include "peers.h"
 
@@ -1368,6 +1369,8 @@ static void *server__work(void *arg)
     struct http_server *s = w->s;
     struct epoll_event evs[SERVER_DRAIN_EVENTS];
 
+    if (s->cfg->sched_batch)
+        thread_batch_self();
     for (;;) {
         int n = epoll_wait(s->epfd, evs, 1, 1000);
         time_t now = time(NULL);

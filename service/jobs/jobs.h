@@ -73,6 +73,7 @@ typedef struct job_options {
     int (*tick)(void *arg, db_conn_t *c);
     void *tick_arg;
     int tick_s;
+    bool sched_batch;       /* workers run as SCHED_BATCH (core/thread.h) */
 } job_options_t;
 
 typedef struct job_runner job_runner_t;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../core/log.h"
+#include "../core/thread.h"
 #include "../db/rest_store.h"
 
 /* Jobs a worker claims at once: one transaction and one commit for all. */
@@ -55,6 +56,7 @@ struct job_runner {
     int (*tick)(void *arg, db_conn_t *c);
     void *tick_arg;
     int tick_s;
+    bool sched_batch;
 };
 
 void job_runner_queued(job_runner_t *r)
@@ -225,6 +227,8 @@ static void *runner__work(void *arg)
      * and pid, never the random nonce of their start. */
     snprintf(claimer, sizeof claimer, "%.48s:%ld:%08x:%d", r->host, (long)getpid(), r->nonce, wk->index);
     free(wk);
+    if (r->sched_batch)
+        thread_batch_self();
     while (!atomic_load(&r->stopping)) {
         unsigned long long seen = runner__wakeups(r);
         db_conn_t *c = NULL;
@@ -382,6 +386,7 @@ int job_runner_start(const job_options_t *opt, job_runner_t **out)
     r->tick = opt->tick;
     r->tick_arg = opt->tick_arg;
     r->tick_s = opt->tick_s;
+    r->sched_batch = opt->sched_batch;
     r->connect_timeout_s = opt->connect_timeout_s;
     r->nworkers = opt->workers;
     pthread_mutex_init(&r->lock, NULL);

@@ -1,0 +1,20 @@
+/*
+ * thread.h - what the daemon's own threads ask of the scheduler.
+ *
+ * The HTTP and job workers run as SCHED_BATCH (ENTITLEMENTD_SCHED_BATCH,
+ * on by default): a worker woken by a socket or a condition then waits for
+ * the running thread's slice to end instead of preempting it at once. On
+ * two cores shared with PostgreSQL that preemption mostly stopped a
+ * backend in the middle of the statement the worker would next wait for;
+ * BENCHMARKS.md, "Scheduling", has the figures. The policy needs no
+ * privilege and keeps the threads' nice value.
+ */
+#ifndef ENT_CORE_THREAD_H
+#define ENT_CORE_THREAD_H
+
+/* Puts the calling thread under SCHED_BATCH. A hint: where it is refused
+ * (a seccomp profile may forbid the call) the thread runs on under its
+ * policy, and the first refusal is logged as a warning. */
+void thread_batch_self(void);
+
+#endif
