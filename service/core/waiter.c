@@ -1,31 +1,45 @@
-/* Per-thread condition variables that outlive their waits (waiter.h). */
+/* Per-thread wake-up words on futexes (waiter.h). */
 #include "waiter.h"
 
-#include <stdatomic.h>
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
-/* Static storage: nothing to free, and nothing a leak checker could
- * count when a thread exits. */
-static pthread_cond_t waiter__conds[WAITER_SLOTS];
-static pthread_once_t waiter__once = PTHREAD_ONCE_INIT;
+/* Static storage: nothing to free, and nothing a leak checker could count
+ * when a thread exits. */
+static waiter_t waiter__slots[WAITER_SLOTS];
 static atomic_uint waiter__next;
-static _Thread_local pthread_cond_t *waiter__mine;
+static _Thread_local waiter_t *waiter__mine;
 
-static void waiter__init(void)
+waiter_t *waiter_self(void)
 {
-    for (int i = 0; i < WAITER_SLOTS; i++)
-        pthread_cond_init(&waiter__conds[i], NULL);
-}
-
-pthread_cond_t *waiter_cond(void)
-{
-    if (waiter__mine == NULL) {
-        pthread_once(&waiter__once, waiter__init);
-        waiter__mine = &waiter__conds[atomic_fetch_add_explicit(&waiter__next, 1, memory_order_relaxed) % WAITER_SLOTS];
-    }
+    if (waiter__mine == NULL)
+        waiter__mine =
+            &waiter__slots[atomic_fetch_add_explicit(&waiter__next, 1, memory_order_relaxed) % WAITER_SLOTS];
     return waiter__mine;
 }
 
-void waiter_wake(pthread_cond_t *c)
+unsigned waiter_ticket(waiter_t *w)
 {
-    pthread_cond_broadcast(c);
+    return atomic_load_explicit(&w->seq, memory_order_acquire);
+}
+
+void waiter_wait(waiter_t *w, unsigned ticket)
+{
+    /* The kernel compares the word with the ticket atomically with going
+     * to sleep: a wake-up in between makes it return at once (EAGAIN).
+     * EINTR and spurious returns are the caller's loop's to re-check. */
+    while (atomic_load_explicit(&w->seq, memory_order_acquire) == ticket) {
+        long rc = syscall(SYS_futex, &w->seq, FUTEX_WAIT_PRIVATE, ticket, NULL, NULL, 0);
+        if (rc != 0 && errno != EINTR && errno != EAGAIN)
+            return;
+    }
+}
+
+void waiter_wake(waiter_t *w)
+{
+    atomic_fetch_add_explicit(&w->seq, 1, memory_order_release);
+    syscall(SYS_futex, &w->seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }

@@ -1,29 +1,46 @@
 /*
- * waiter.h - a condition variable of the calling thread's own, for a
- * queue where one thread wakes exactly the waiters that must run (the
- * commit groups of lifecycle/ and db/).
+ * waiter.h - a wake-up word of the calling thread's own, for a queue where
+ * one thread wakes exactly the waiters that must run (the commit groups of
+ * lifecycle/ and db/).
  *
- * The waker signals after it has let go of the queue's lock, so that the
- * woken thread does not at once sleep again on that lock. A waiter's own
- * condition could then be gone by the time the signal comes (the waiter
- * saw its result, returned, and its stack went on); these conditions live
- * as long as the process instead, and a late signal only makes the
- * thread's next wait wake once for nothing, which every waiter's loop
- * re-checks anyway. Threads beyond WAITER_SLOTS share slots, which is why
- * the wake is a broadcast: it costs a signal's price with one waiter.
+ * It is an event count on a Linux futex: a waiter takes a ticket while it
+ * still holds the queue's lock, lets go, and sleeps only if no wake-up came
+ * since the ticket; a waker bumps the word and wakes its sleepers, after it
+ * has let go of the lock. A woken waiter whose work is done then returns
+ * without taking the lock again. With a condition variable it could not:
+ * pthread_cond_wait wakes up holding the mutex, so a group's members woke
+ * only to queue for the lock one after the other, each a futex call and
+ * often another sleep (BENCHMARKS.md, "Waking without the lock").
+ *
+ * The words live as long as the process (a late wake-up only makes the
+ * thread's next wait return once for nothing, and every waiter's loop
+ * re-checks its state), so a waker may wake a thread whose wait has
+ * already ended. Threads beyond WAITER_SLOTS share words: a wake-up wakes
+ * every sleeper on the word, and each re-checks.
  */
 #ifndef ENT_CORE_WAITER_H
 #define ENT_CORE_WAITER_H
 
-#include <pthread.h>
+#include <stdatomic.h>
 
 #define WAITER_SLOTS 1024
 
-/* The calling thread's condition: wait on it with any mutex (one wait at a
- * time per thread), wake it with waiter_wake. Never NULL. */
-pthread_cond_t *waiter_cond(void);
+typedef struct waiter {
+    atomic_uint seq;
+} waiter_t;
 
-/* Wakes the thread(s) waiting on c; needs no lock. */
-void waiter_wake(pthread_cond_t *c);
+/* The calling thread's word. Never NULL. */
+waiter_t *waiter_self(void);
+
+/* A ticket for waiter_wait: take it before letting go of the lock that
+ * guards what the wait is for. */
+unsigned waiter_ticket(waiter_t *w);
+
+/* Sleeps until w is woken after the ticket was taken (at once if it
+ * already was). May also return early: the caller re-checks. */
+void waiter_wait(waiter_t *w, unsigned ticket);
+
+/* Wakes the thread(s) waiting on w; needs no lock. */
+void waiter_wake(waiter_t *w);
 
 #endif

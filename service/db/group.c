@@ -9,12 +9,13 @@
 #include "../core/waiter.h"
 #include "db_int.h"
 
-/* Each waiting call sleeps on its thread's condition (core/waiter.h),
- * woken when its group has run or when it is the oldest queued and a slot
- * is free: a group that ends wakes its members and the next leader, not
- * every waiting thread (on virtual machines each needless wake-up costs a
+/* Each waiting call sleeps on its thread's word (core/waiter.h), woken
+ * when its group has run or when it is the oldest queued and a slot is
+ * free: a group that ends wakes its members and the next leader, not every
+ * waiting thread (on virtual machines each needless wake-up costs a
  * context switch of tens of microseconds), and wakes them after letting go
- * of the lock they would otherwise wake up only to wait for. */
+ * of the lock. A member woken with its work done returns without taking
+ * the lock again. */
 struct db_group {
     pthread_mutex_t lock;
     db_group_call_t *head, *tail; /* queued, oldest first */
@@ -199,7 +200,7 @@ int db_group_exec(db_group_t *g, db_group_call_t *me)
 {
     /* Threads to wake once the lock is let go: a group's members and the
      * oldest call still queued. */
-    pthread_cond_t *wake[DB_GROUP_MAX + 1];
+    waiter_t *wake[DB_GROUP_MAX + 1];
     size_t nwake = 0;
 
     me->res = NULL;
@@ -211,15 +212,15 @@ int db_group_exec(db_group_t *g, db_group_call_t *me)
     }
     me->next = NULL;
     me->queued = true;
-    me->done = false;
-    me->wake = waiter_cond();
+    atomic_init(&me->done, false);
+    me->wake = waiter_self();
     pthread_mutex_lock(&g->lock);
     if (g->tail != NULL)
         g->tail->next = me;
     else
         g->head = me;
     g->tail = me;
-    while (!me->done) {
+    while (!atomic_load_explicit(&me->done, memory_order_relaxed)) {
         if (me->queued && g->head == me && g->in_flight < g->max_in_flight) {
             db_group_call_t *members[DB_GROUP_MAX];
             size_t m = 0;
@@ -238,15 +239,22 @@ int db_group_exec(db_group_t *g, db_group_call_t *me)
             pthread_mutex_lock(&g->lock);
             g->in_flight--;
             for (size_t i = 0; i < m; i++) {
-                members[i]->done = true;
+                /* A member may return as soon as it sees done (its call
+                 * is on its stack): nothing of it is read after. */
                 if (members[i] != me)
                     wake[nwake++] = members[i]->wake;
+                atomic_store_explicit(&members[i]->done, true, memory_order_release);
             }
             /* The oldest still queued may lead now. */
             if (g->head != NULL)
                 wake[nwake++] = g->head->wake;
         } else {
-            pthread_cond_wait(me->wake, &g->lock);
+            unsigned ticket = waiter_ticket(me->wake);
+            pthread_mutex_unlock(&g->lock);
+            waiter_wait(me->wake, ticket);
+            if (atomic_load_explicit(&me->done, memory_order_acquire))
+                return me->rc; /* a member owes no wake-ups: only leaders do */
+            pthread_mutex_lock(&g->lock);
         }
     }
     pthread_mutex_unlock(&g->lock);

@@ -20,7 +20,7 @@
 #ifndef ENT_DB_GROUP_H
 #define ENT_DB_GROUP_H
 
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "../core/err.h"
@@ -55,9 +55,10 @@ typedef struct db_group_call {
     struct db_result *res;    /* out: the statement's rows (db_result_free) */
     /* the group's own */
     struct db_group_call *next;
-    bool queued, done;
+    bool queued;
+    atomic_bool done;         /* set (after rc and res) once its group has run; read without the lock */
     int rc;
-    pthread_cond_t *wake;     /* its thread's (core/waiter.h): woken when done, or when it may lead */
+    struct waiter *wake;      /* its thread's (core/waiter.h): woken when done, or when it may lead */
 } db_group_call_t;
 
 /* Runs the statement of call, grouped with those of concurrent calls, and

@@ -6,12 +6,13 @@
  * up to max_units line items) and writes them as one group; the others
  * sleep until their group has run.
  *
- * Each waiting thread sleeps on a condition of its own (core/waiter.h): a
+ * Each waiting thread sleeps on a word of its own (core/waiter.h): a
  * group that ends wakes its members and the next leader, never every
  * waiting thread (each needless wake-up is a context switch, and on two
  * cores the switches of a broadcast to every worker cost more CPU than
- * gSOAP's parse of the request); and it wakes them once it has let go of
- * the lock, which they would otherwise wake up only to wait for.
+ * gSOAP's parse of the request); it wakes them once it has let go of the
+ * lock, and a member woken with its group done returns without taking the
+ * lock again.
  *
  * Only the oldest request's thread may lead, so that a leader's request is
  * always in the group it writes: the leader allocates its scratch from its
@@ -89,7 +90,7 @@ static size_t lc__group_take(lc_group_t *g, int q, lc_member_t **out)
 }
 
 /* Wakes the n threads in wake (their conditions) and empties the list. */
-static void lc__group_wake(pthread_cond_t **wake, size_t *n)
+static void lc__group_wake(waiter_t **wake, size_t *n)
 {
     for (size_t i = 0; i < *n; i++)
         waiter_wake(wake[i]);
@@ -101,13 +102,13 @@ void lc__group_join(lc_group_t *g, lc_op_t op, lc_member_t *me, lc_group_run_fn 
     int q = op == LC_UPSELL ? 1 : 0;
     /* Threads to wake once the lock is let go: a group's members and the
      * oldest queued request of each operation. */
-    pthread_cond_t *wake[LC_GROUP_MAX_MEMBERS + LC_GROUP_OPS];
+    waiter_t *wake[LC_GROUP_MAX_MEMBERS + LC_GROUP_OPS];
     size_t nwake = 0;
 
     me->next = NULL;
     me->queued = true;
-    me->done = false;
-    me->wake = waiter_cond();
+    atomic_init(&me->done, false);
+    me->wake = waiter_self();
     pthread_mutex_lock(&g->lock);
     if (g->tail[q] != NULL)
         g->tail[q]->next = me;
@@ -117,7 +118,7 @@ void lc__group_join(lc_group_t *g, lc_op_t op, lc_member_t *me, lc_group_run_fn 
     /* A slot may be free while the oldest request's thread sleeps: wake it. */
     if (g->head[q] != me && g->in_flight < g->max_in_flight)
         wake[nwake++] = g->head[q]->wake;
-    while (!me->done) {
+    while (!atomic_load_explicit(&me->done, memory_order_relaxed)) {
         if (me->queued && g->head[q] == me && g->in_flight < g->max_in_flight) {
             lc_member_t *members[LC_GROUP_MAX_MEMBERS];
             size_t m = lc__group_take(g, q, members);
@@ -130,9 +131,11 @@ void lc__group_join(lc_group_t *g, lc_op_t op, lc_member_t *me, lc_group_run_fn 
             pthread_mutex_lock(&g->lock);
             g->in_flight--;
             for (size_t i = 0; i < m; i++) {
-                members[i]->done = true;
+                /* A member may return as soon as it sees done (it lives
+                 * on its thread's stack): nothing of it is read after. */
                 if (members[i] != me)
                     wake[nwake++] = members[i]->wake;
+                atomic_store_explicit(&members[i]->done, true, memory_order_release);
             }
             /* The oldest request still queued (of either operation) may
              * lead next. */
@@ -145,7 +148,12 @@ void lc__group_join(lc_group_t *g, lc_op_t op, lc_member_t *me, lc_group_run_fn 
             lc__group_wake(wake, &nwake);
             pthread_mutex_lock(&g->lock);
         } else {
-            pthread_cond_wait(me->wake, &g->lock);
+            unsigned ticket = waiter_ticket(me->wake);
+            pthread_mutex_unlock(&g->lock);
+            waiter_wait(me->wake, ticket);
+            if (atomic_load_explicit(&me->done, memory_order_acquire))
+                return; /* nwake is 0 here: a member owes no wake-ups */
+            pthread_mutex_lock(&g->lock);
         }
     }
     pthread_mutex_unlock(&g->lock);

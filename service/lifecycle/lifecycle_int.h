@@ -7,6 +7,7 @@
 #define ENT_LIFECYCLE_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "../core/quote.h"
@@ -67,8 +68,8 @@ typedef struct lc_member {
     int rc;                    /* set by the run: ENT_OK when every outcome is final */
     bool commit_unknown;       /* set by the run: the COMMIT was sent and the connection failed */
     bool queued;               /* waiting to be taken into a group */
-    bool done;                 /* its group has run */
-    pthread_cond_t *wake;      /* its thread's (core/waiter.h): woken when done, or when it may lead */
+    atomic_bool done;          /* its group has run (set last; read without the lock) */
+    struct waiter *wake;       /* its thread's (core/waiter.h): woken when done, or when it may lead */
     struct lc_member *next;
 } lc_member_t;
 
