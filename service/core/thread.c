@@ -14,7 +14,7 @@ void thread_batch_self(void)
 {
     struct sched_param p = {0};
     /* 0 is the calling thread: on Linux the policy is per thread. */
-    if (sched_setscheduler(0, SCHED_BATCH, &p) == 0)
+    if (sched_getscheduler(0) != SCHED_OTHER || sched_setscheduler(0, SCHED_BATCH, &p) == 0)
         return;
     int e = errno;
     if (!atomic_exchange(&thread__warned, true))

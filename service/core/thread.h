@@ -6,15 +6,18 @@
  * the running thread's slice to end instead of preempting it at once. On
  * two cores shared with PostgreSQL that preemption mostly stopped a
  * backend in the middle of the statement the worker would next wait for;
- * BENCHMARKS.md, "Scheduling", has the figures. The policy needs no
- * privilege and keeps the threads' nice value.
+ * BENCHMARKS.md, "CPU per request", step 9, has the figures. The policy
+ * needs no privilege and keeps the threads' nice value. A policy the
+ * operator chose for the process (chrt, systemd's CPUSchedulingPolicy=)
+ * is left as it is.
  */
 #ifndef ENT_CORE_THREAD_H
 #define ENT_CORE_THREAD_H
 
-/* Puts the calling thread under SCHED_BATCH. A hint: where it is refused
- * (a seccomp profile may forbid the call) the thread runs on under its
- * policy, and the first refusal is logged as a warning. */
+/* Puts the calling thread under SCHED_BATCH if it runs under the default
+ * SCHED_OTHER. A hint: where it is refused (a seccomp profile may return
+ * an error for the call) the thread runs on under its policy, and the
+ * first refusal is logged as a warning. */
 void thread_batch_self(void);
 
 #endif

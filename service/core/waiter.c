@@ -4,8 +4,15 @@
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "log.h"
+
+/* The kernel's futex word is a 32-bit int. */
+_Static_assert(sizeof(atomic_uint) == 4, "a futex word is 32 bits");
 
 /* Static storage: nothing to free, and nothing a leak checker could count
  * when a thread exits. */
@@ -33,8 +40,11 @@ void waiter_wait(waiter_t *w, unsigned ticket)
      * EINTR and spurious returns are the caller's loop's to re-check. */
     while (atomic_load_explicit(&w->seq, memory_order_acquire) == ticket) {
         long rc = syscall(SYS_futex, &w->seq, FUTEX_WAIT_PRIVATE, ticket, NULL, NULL, 0);
-        if (rc != 0 && errno != EINTR && errno != EAGAIN)
-            return;
+        if (rc != 0 && errno != EINTR && errno != EAGAIN) {
+            /* EFAULT, ENOSYS: the caller would spin on its lock for ever. */
+            log_error("futex wait failed: %s", strerror(errno));
+            abort();
+        }
     }
 }
 

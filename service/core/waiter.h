@@ -10,7 +10,7 @@
  * without taking the lock again. With a condition variable it could not:
  * pthread_cond_wait wakes up holding the mutex, so a group's members woke
  * only to queue for the lock one after the other, each a futex call and
- * often another sleep (BENCHMARKS.md, "Waking without the lock").
+ * often another sleep (BENCHMARKS.md, "CPU per request", step 8).
  *
  * The words live as long as the process (a late wake-up only makes the
  * thread's next wait return once for nothing, and every waiter's loop

@@ -89,7 +89,7 @@ static size_t lc__group_take(lc_group_t *g, int q, lc_member_t **out)
     return m;
 }
 
-/* Wakes the n threads in wake (their conditions) and empties the list. */
+/* Wakes the n threads in wake (their words) and empties the list. */
 static void lc__group_wake(waiter_t **wake, size_t *n)
 {
     for (size_t i = 0; i < *n; i++)
