@@ -6,9 +6,17 @@
 
 #include "db_int.h"
 
-static char *batch__str(const ent_alloc_t *a, const PGresult *r, int row, int col)
+/* The text of a column (NULL for SQL NULL); sets *oom when a copy fails,
+ * so that the caller answers ENT_ENOMEM rather than reading a NULL as a
+ * value that is not there. */
+static char *batch__str(const ent_alloc_t *a, const PGresult *r, int row, int col, bool *oom)
 {
-    return PQgetisnull(r, row, col) ? NULL : ent_strdup(a, PQgetvalue(r, row, col));
+    if (PQgetisnull(r, row, col))
+        return NULL;
+    char *v = ent_strdup(a, PQgetvalue(r, row, col));
+    if (v == NULL)
+        *oom = true;
+    return v;
 }
 
 static long long batch__ll(const PGresult *r, int row, int col)
@@ -79,6 +87,7 @@ int store_batch_read(db_conn_t *c, const store_batch_keys_t *k, const ent_alloc_
     char *euids = db__text_array(a, k->ent_uids, k->n_ent_uids);
     char *naids = db__text_array(a, k->new_aids, k->n_new_aids);
     size_t failed_at;
+    bool oom = false;
     int rc;
 
     if (!paids || !puids || !prod_uids || !prod_names || !prod_versions || !ekeys || !euids || !naids)
@@ -118,16 +127,16 @@ int store_batch_read(db_conn_t *c, const store_batch_keys_t *k, const ent_alloc_
         store_line_item_t *p = &out->parents[i];
         int row = (int)i;
         p->id = batch__ll(r, row, 0);
-        p->unique_id = batch__str(a, r, row, 1);
-        p->activation_id = batch__str(a, r, row, 2);
+        p->unique_id = batch__str(a, r, row, 1, &oom);
+        p->activation_id = batch__str(a, r, row, 2, &oom);
         p->state = batch__state(r, row, 3);
         p->count = batch__ll(r, row, 4);
         p->product_id = batch__ll(r, row, 5);
         p->is_permanent = PQgetvalue(r, row, 6)[0] == 't';
-        p->expiration_date = batch__str(a, r, row, 7);
+        p->expiration_date = batch__str(a, r, row, 7, &oom);
         p->entitlement_pk = batch__ll(r, row, 8);
-        p->entitlement_uid = batch__str(a, r, row, 9);
-        p->entitlement_id = batch__str(a, r, row, 10);
+        p->entitlement_uid = batch__str(a, r, row, 9, &oom);
+        p->entitlement_id = batch__str(a, r, row, 10, &oom);
         p->entitlement_state = batch__state(r, row, 11);
     }
     r = calls[3].res;
@@ -143,27 +152,27 @@ int store_batch_read(db_conn_t *c, const store_batch_keys_t *k, const ent_alloc_
     out->products = ent_calloc(a, out->n_products + 1, sizeof *out->products);
     for (size_t i = 0; out->products && i < out->n_products; i++) {
         out->products[i].id = batch__ll(r, (int)i, 0);
-        out->products[i].unique_id = batch__str(a, r, (int)i, 1);
-        out->products[i].name = batch__str(a, r, (int)i, 2);
-        out->products[i].version = batch__str(a, r, (int)i, 3);
+        out->products[i].unique_id = batch__str(a, r, (int)i, 1, &oom);
+        out->products[i].name = batch__str(a, r, (int)i, 2, &oom);
+        out->products[i].version = batch__str(a, r, (int)i, 3, &oom);
     }
     r = calls[5].res;
     out->n_ents = (size_t)PQntuples(r);
     out->ents = ent_calloc(a, out->n_ents + 1, sizeof *out->ents);
     for (size_t i = 0; out->ents && i < out->n_ents; i++) {
         out->ents[i].id = batch__ll(r, (int)i, 0);
-        out->ents[i].unique_id = batch__str(a, r, (int)i, 1);
-        out->ents[i].entitlement_id = batch__str(a, r, (int)i, 2);
+        out->ents[i].unique_id = batch__str(a, r, (int)i, 1, &oom);
+        out->ents[i].entitlement_id = batch__str(a, r, (int)i, 2, &oom);
         out->ents[i].state = batch__state(r, (int)i, 3);
     }
     r = calls[6].res;
     out->n_existing = (size_t)PQntuples(r);
     out->existing = ent_calloc(a, out->n_existing + 1, sizeof *out->existing);
     for (size_t i = 0; out->existing && i < out->n_existing; i++)
-        out->existing[i] = batch__str(a, r, (int)i, 0);
+        out->existing[i] = batch__str(a, r, (int)i, 0, &oom);
     for (size_t i = 1; i < sizeof calls / sizeof calls[0]; i++)
         PQclear(calls[i].res);
-    if (!out->parents || !out->rel_from || !out->rel_to || !out->products || !out->ents || !out->existing) {
+    if (oom || !out->parents || !out->rel_from || !out->rel_to || !out->products || !out->ents || !out->existing) {
         db_rollback(c);
         return ENT_ENOMEM;
     }
