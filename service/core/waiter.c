@@ -28,12 +28,16 @@ waiter_t *waiter_self(void)
     return waiter__mine;
 }
 
-unsigned waiter_ticket(waiter_t *w)
+/* A ticket for waiter__wait, taken before the lock that guards what the
+ * wait is for is let go. */
+static unsigned waiter__ticket(waiter_t *w)
 {
     return atomic_load_explicit(&w->seq, memory_order_acquire);
 }
 
-void waiter_wait(waiter_t *w, unsigned ticket)
+/* Sleeps until w is woken after the ticket was taken (at once if it
+ * already was). */
+static void waiter__wait(waiter_t *w, unsigned ticket)
 {
     /* The kernel compares the word with the ticket atomically with going
      * to sleep: a wake-up in between makes it return at once (EAGAIN).
@@ -46,6 +50,17 @@ void waiter_wait(waiter_t *w, unsigned ticket)
             abort();
         }
     }
+}
+
+bool waiter_sleep(waiter_t *w, pthread_mutex_t *lock, const atomic_bool *done)
+{
+    unsigned ticket = waiter__ticket(w);
+    pthread_mutex_unlock(lock);
+    waiter__wait(w, ticket);
+    if (atomic_load_explicit(done, memory_order_acquire))
+        return true;
+    pthread_mutex_lock(lock);
+    return false;
 }
 
 void waiter_wake(waiter_t *w)

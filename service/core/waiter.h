@@ -21,7 +21,9 @@
 #ifndef ENT_CORE_WAITER_H
 #define ENT_CORE_WAITER_H
 
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 
 #define WAITER_SLOTS 1024
 
@@ -32,15 +34,15 @@ typedef struct waiter {
 /* The calling thread's word. Never NULL. */
 waiter_t *waiter_self(void);
 
-/* A ticket for waiter_wait: take it before letting go of the lock that
- * guards what the wait is for. */
-unsigned waiter_ticket(waiter_t *w);
-
-/* Sleeps until w is woken after the ticket was taken (at once if it
- * already was). May also return early: the caller re-checks. */
-void waiter_wait(waiter_t *w, unsigned ticket);
-
 /* Wakes the thread(s) waiting on w; needs no lock. */
 void waiter_wake(waiter_t *w);
+
+/* A member's sleep in a queue guarded by lock (held on entry): takes a
+ * ticket, lets go of lock and waits on w. Returns true when *done was set
+ * meanwhile (published with a release store after everything the member
+ * reads): lock is then not held, and the member returns without it.
+ * Otherwise returns false with lock held again, for the caller's loop to
+ * re-check. */
+bool waiter_sleep(waiter_t *w, pthread_mutex_t *lock, const atomic_bool *done);
 
 #endif

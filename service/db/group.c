@@ -248,13 +248,8 @@ int db_group_exec(db_group_t *g, db_group_call_t *me)
             /* The oldest still queued may lead now. */
             if (g->head != NULL)
                 wake[nwake++] = g->head->wake;
-        } else {
-            unsigned ticket = waiter_ticket(me->wake);
-            pthread_mutex_unlock(&g->lock);
-            waiter_wait(me->wake, ticket);
-            if (atomic_load_explicit(&me->done, memory_order_acquire))
-                return me->rc; /* a member owes no wake-ups: only leaders do */
-            pthread_mutex_lock(&g->lock);
+        } else if (waiter_sleep(me->wake, &g->lock, &me->done)) {
+            return me->rc; /* a member owes no wake-ups: only leaders do */
         }
     }
     pthread_mutex_unlock(&g->lock);

@@ -147,13 +147,8 @@ void lc__group_join(lc_group_t *g, lc_op_t op, lc_member_t *me, lc_group_run_fn 
             pthread_mutex_unlock(&g->lock);
             lc__group_wake(wake, &nwake);
             pthread_mutex_lock(&g->lock);
-        } else {
-            unsigned ticket = waiter_ticket(me->wake);
-            pthread_mutex_unlock(&g->lock);
-            waiter_wait(me->wake, ticket);
-            if (atomic_load_explicit(&me->done, memory_order_acquire))
-                return; /* nwake is 0 here: a member owes no wake-ups */
-            pthread_mutex_lock(&g->lock);
+        } else if (waiter_sleep(me->wake, &g->lock, &me->done)) {
+            return; /* nwake is 0 here: a member owes no wake-ups */
         }
     }
     pthread_mutex_unlock(&g->lock);
