@@ -25,6 +25,9 @@
  * lookup. */
 #define AUTH_KEY_SLOTS 32
 #define AUTH_KEYS_PER_SLOT 4
+/* JWTs that passed, remembered at once (a hash table; a newer token takes
+ * the slot of an older one). */
+#define AUTH_JWT_SLOTS 256
 
 typedef struct auth_slot {
     unsigned char mac[32];
@@ -49,6 +52,17 @@ typedef struct auth_key_slot {
     char publishers[AUTH_KEYS_PER_SLOT][STORE_MAX_NAME + 1];
     EVP_PKEY *keys[AUTH_KEYS_PER_SLOT]; /* one reference each, held by the slot */
 } auth_key_slot_t;
+
+/* A JWT that passed: what its check found, and what is checked again each
+ * time it is presented (its exp and nbf, the keys still being the same). */
+typedef struct auth_jwt_slot {
+    unsigned char hash[32];  /* SHA-256 of the publisher hint and the token */
+    time_t expires;          /* 0: free */
+    unsigned long key_gen;   /* auth.key_gen when it passed */
+    double exp, nbf;
+    bool has_nbf;
+    auth_jwt_t who;
+} auth_jwt_slot_t;
 
 struct auth {
     db_pool_t *pool;
@@ -79,6 +93,7 @@ struct auth {
     auth_key_slot_t key_slots[AUTH_KEY_SLOTS];
     unsigned key_next;                               /* the slot a new lookup takes */
     unsigned long key_gen;                           /* bumped by auth_forget_keys */
+    auth_jwt_slot_t jwts[AUTH_JWT_SLOTS];            /* under keys_lock */
 };
 
 #endif

@@ -9,7 +9,16 @@
  * remembered for AUTH_KEY_TTL seconds with their parsed keys; a key is
  * never changed once stored, only retired, and the statements that act
  * for a key check that it is still active.
+ *
+ * A token that passed is remembered as long as its keys would be (by a
+ * SHA-256 of the token and the publisher it was presented for): presented
+ * again, it is not parsed or verified again, only its exp and nbf are
+ * checked again. An RSA verification costs more than the rest of a status
+ * log POST's own work, and update clients send one token many times. A
+ * token that failed is never remembered, and every remembered one is
+ * forgotten when keys change (auth_forget_keys).
  */
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,6 +43,75 @@ void auth_forget_keys(auth_t *a)
     for (int i = 0; i < AUTH_KEY_SLOTS; i++)
         keys__clear(&a->key_slots[i]);
     a->key_gen++;
+    pthread_mutex_unlock(&a->keys_lock);
+}
+
+/* The slot of a token's hash (keys__jwt_hash). */
+static auth_jwt_slot_t *keys__jwt_slot(auth_t *a, const unsigned char hash[32])
+{
+    return &a->jwts[((unsigned)hash[0] | (unsigned)hash[1] << 8) % AUTH_JWT_SLOTS];
+}
+
+/* What a token (n bytes, at most JWT_MAX_TOKEN) presented for publisher
+ * (NULL: none) is remembered by. */
+static bool keys__jwt_hash(const char *token, size_t n, const char *publisher, unsigned char hash[32])
+{
+    char buf[STORE_MAX_NAME + 2 + JWT_MAX_TOKEN];
+    size_t k = 0;
+    if (publisher != NULL) {
+        size_t p = strlen(publisher);
+        if (p > STORE_MAX_NAME)
+            return false;
+        memcpy(buf, publisher, p);
+        k = p;
+    }
+    buf[k++] = '\0'; /* no name holds a NUL: the hint ends here */
+    buf[k++] = publisher != NULL ? 'P' : '-';
+    memcpy(buf + k, token, n);
+    return EVP_Digest(buf, k + n, hash, NULL, EVP_sha256(), NULL) == 1;
+}
+
+/* Whether a token that passed is remembered under hash; if so *verdict:
+ * AUTH_OK with *out when it still passes at now, AUTH_DENIED (*why) when
+ * its time has gone. */
+static bool keys__jwt_recall(auth_t *a, const unsigned char hash[32], time_t now, int leeway_s, auth_jwt_t *out,
+                             const char **why, auth_verdict_t *verdict)
+{
+    jwt_t t;
+    memset(&t, 0, sizeof t);
+    pthread_mutex_lock(&a->keys_lock);
+    const auth_jwt_slot_t *s = keys__jwt_slot(a, hash);
+    bool hit = s->expires > now && s->key_gen == a->key_gen && CRYPTO_memcmp(s->hash, hash, 32) == 0;
+    if (hit) {
+        t.exp = s->exp;
+        t.nbf = s->nbf;
+        t.has_nbf = s->has_nbf;
+        *out = s->who;
+    }
+    pthread_mutex_unlock(&a->keys_lock);
+    if (!hit)
+        return false;
+    jwt_verdict_t v = jwt_check_time(&t, (long long)now, leeway_s);
+    *verdict = v == JWT_OK ? AUTH_OK : AUTH_DENIED;
+    if (v != JWT_OK)
+        *why = jwt_verdict_str(v);
+    return true;
+}
+
+/* Remembers that the token of hash passed (t, *who), checked with the keys
+ * of generation gen. */
+static void keys__jwt_remember(auth_t *a, const unsigned char hash[32], time_t now, unsigned long gen,
+                               const jwt_t *t, const auth_jwt_t *who)
+{
+    pthread_mutex_lock(&a->keys_lock);
+    auth_jwt_slot_t *s = keys__jwt_slot(a, hash);
+    memcpy(s->hash, hash, 32);
+    s->expires = now + AUTH_KEY_TTL;
+    s->key_gen = gen;
+    s->exp = t->exp;
+    s->nbf = t->nbf;
+    s->has_nbf = t->has_nbf;
+    s->who = *who;
     pthread_mutex_unlock(&a->keys_lock);
 }
 
@@ -119,6 +197,17 @@ auth_verdict_t auth_jwt(auth_t *a, const char *token, size_t n, const char *publ
     EVP_PKEY *keys[AUTH_KEYS_PER_SLOT];
     int nkeys = 0;
     auth_verdict_t verdict = AUTH_DENIED;
+    unsigned char hash[32];
+    time_t now = time(NULL);
+
+    /* The keys' generation before they are looked up: a change after that
+     * makes what is remembered below stale at once. */
+    pthread_mutex_lock(&a->keys_lock);
+    unsigned long gen = a->key_gen;
+    pthread_mutex_unlock(&a->keys_lock);
+    bool hashed = n <= JWT_MAX_TOKEN && keys__jwt_hash(token, n, publisher, hash);
+    if (hashed && keys__jwt_recall(a, hash, now, leeway_s, out, why, &verdict))
+        return verdict;
 
     jwt_verdict_t v = jwt_parse(token, n, &t);
     if (v != JWT_OK) {
@@ -143,13 +232,15 @@ auth_verdict_t auth_jwt(auth_t *a, const char *token, size_t n, const char *publ
     for (int i = 0; i < nkeys; i++) {
         v = jwt_verify_signature(&t, keys[i]);
         if (v == JWT_OK) {
-            v = jwt_check_time(&t, (long long)time(NULL), leeway_s);
+            v = jwt_check_time(&t, (long long)now, leeway_s);
             if (v != JWT_OK) {
                 *why = jwt_verdict_str(v);
                 goto out;
             }
             out->key_id = ids[i];
             memcpy(out->publisher, publishers[i], sizeof out->publisher);
+            if (hashed)
+                keys__jwt_remember(a, hash, now, gen, &t, out);
             verdict = AUTH_OK;
             goto out;
         }

@@ -184,6 +184,35 @@ class StatusLogTest(DaemonTestCase):
         self.assertNotIn(base, log)
         self.assertNotIn(s, log)
 
+    def test_a_token_that_passed_is_checked_again_each_time(self):
+        # One token string, presented again and again: the daemon remembers
+        # that it passed, but its exp is checked each time, and a retired
+        # key stops it at once.
+        pub = Publisher(self.daemon, self.admin)
+        # exp 28 s ago passes within the 30 s leeway, until 2 s from now.
+        start = int(time.time())
+        tok = bearer(pub.jwt(claims={"exp": start - 28}))
+        for _ in range(3):
+            self.assertEqual(self.post(status_body(pub.name), tok).status, 202)
+        while time.time() < start + 3.2:
+            time.sleep(0.2)
+        r = self.post(status_body(pub.name), tok)
+        self.assertEqual(r.status, 401, r)
+        self.assertIn("expired", r.json["message"])
+        # A token remembered, then its key retired.
+        tok = bearer(pub.jwt())
+        self.assertEqual(self.post(status_body(pub.name), tok).status, 202)
+        c = RestClient(self.daemon, self.admin.basic())
+        self.addCleanup(c.close)
+        self.assertEqual(c.request("DELETE", KEY_PATH + "?kid=" + pub.kid).status, 200)
+        self.assertEqual(self.post(status_body(pub.name), tok).status, 401)
+        # A token is remembered for the publisher it was presented for.
+        other = Publisher(self.daemon, self.admin)
+        tok = other.key.jwt()  # no kid: the body's publisher picks the keys
+        self.assertEqual(self.post(status_body(other.name), bearer(tok)).status, 202)
+        self.assertEqual(self.post(status_body(pub.name), bearer(tok)).status, 401)
+        self.assertEqual(self.post(status_body(other.name), bearer(tok)).status, 202)
+
     def test_publisher_checks(self):
         other = Publisher(self.daemon, self.admin)
         # The body names another publisher than the key's: 403.
