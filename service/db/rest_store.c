@@ -136,19 +136,33 @@ static const char *rest_store__opt(const char *s)
     return s[0] ? s : NULL;
 }
 
-int store_statuslog_record(db_conn_t *c, const store_statuslog_t *s, bool record, const char *key,
-                           const char *message, const char *arguments)
+int store_statuslog_record(db_conn_t *c, const store_statuslog_t *logs, const store_statuslog_result_t *res,
+                           size_t n)
 {
-    char id[24];
-    PGresult *r = NULL;
-    snprintf(id, sizeof id, "%lld", s->id);
-    const char *v[17] = {id, record ? "true" : "false", s->publisher, s->id_type, s->device_id, s->device_class,
-                         rest_store__opt(s->platform), rest_store__opt(s->language), s->status_code,
-                         rest_store__opt(s->status_reason), rest_store__opt(s->update_id),
-                         rest_store__opt(s->update_name), rest_store__opt(s->package_id),
-                         rest_store__opt(s->timestamp), key, message, arguments};
-    int rc = db__exec(c, STMT_STATUSLOG_RECORD, 17, v, &r);
-    PQclear(r);
+    enum { NV = 17 };
+    char ids[STORE_STATUSLOG_BATCH][24];
+    const char *v[STORE_STATUSLOG_BATCH][NV];
+    db_call_t calls[STORE_STATUSLOG_BATCH];
+    size_t failed_at;
+
+    if (n > STORE_STATUSLOG_BATCH)
+        return ENT_EINVAL;
+    if (n == 0)
+        return ENT_OK;
+    for (size_t i = 0; i < n; i++) {
+        const store_statuslog_t *s = &logs[i];
+        snprintf(ids[i], sizeof ids[i], "%lld", s->id);
+        const char *row[NV] = {ids[i], res[i].record ? "true" : "false", s->publisher, s->id_type, s->device_id,
+                               s->device_class, rest_store__opt(s->platform), rest_store__opt(s->language),
+                               s->status_code, rest_store__opt(s->status_reason), rest_store__opt(s->update_id),
+                               rest_store__opt(s->update_name), rest_store__opt(s->package_id),
+                               rest_store__opt(s->timestamp), res[i].key, res[i].message, res[i].arguments};
+        memcpy(v[i], row, sizeof row);
+        calls[i] = (db_call_t){STMT_STATUSLOG_RECORD, NV, v[i], NULL};
+    }
+    int rc = db__pipeline(c, calls, n, &failed_at);
+    for (size_t i = 0; rc == ENT_OK && i < n; i++)
+        PQclear(calls[i].res);
     return rc;
 }
 

@@ -80,10 +80,23 @@ typedef struct store_statuslog {
 int store_statuslog_read(db_conn_t *c, const long long *ids, size_t n, store_statuslog_t *out,
                          size_t *nout) ENT_MUSTCHECK;
 
-/* Sets the result of status log s (and with record, records its device
- * and appends the status to its history), in the caller's transaction. */
-int store_statuslog_record(db_conn_t *c, const store_statuslog_t *s, bool record, const char *key,
-                           const char *message, const char *arguments) ENT_MUSTCHECK;
+/* The result decided for one status log: with record, its device is
+ * recorded and the status appended to its history; key, message and
+ * arguments (a JSON array of strings) are what its poll returns. */
+typedef struct store_statuslog_result {
+    bool record;
+    const char *key;
+    const char *message;
+    const char *arguments;
+} store_statuslog_result_t;
+
+/* Sets the results res of the status logs logs (n, at most
+ * STORE_STATUSLOG_BATCH), in that order, in the caller's transaction and
+ * in one round trip. On an error nothing more is run and the caller's
+ * transaction is to be rolled back. */
+#define STORE_STATUSLOG_BATCH 64
+int store_statuslog_record(db_conn_t *c, const store_statuslog_t *logs, const store_statuslog_result_t *res,
+                           size_t n) ENT_MUSTCHECK;
 
 /* Sets the result of status log id that was not done (its job gave up);
  * its own statement, autocommitted by the caller's choice. */

@@ -42,35 +42,33 @@ static char *statuslog__arguments(const char *const *args, size_t n)
     return text;
 }
 
-/* Decides and writes the result of one status log. */
-static int statuslog__one(db_conn_t *c, const store_statuslog_t *s)
+/* Decides the result of status log s into *res, its message into
+ * message (cap bytes) and its arguments (malloc'd, the caller's to free)
+ * into res->arguments. ENT_ENOMEM when out of memory. */
+static int statuslog__decide(const store_statuslog_t *s, store_statuslog_result_t *res, char *message, size_t cap)
 {
-    char message[4096], *end = NULL;
+    char *end = NULL;
     long long code = strtoll(s->status_code, &end, 10);
     const char *name = s->status_code[0] && end && *end == '\0' ? updates_status_name(code) : NULL;
-    const char *key;
-    char *arguments;
 
+    res->record = name != NULL;
+    res->message = message;
     if (name != NULL) {
         const char *args[4] = {s->status_code, name, s->update_id, s->device_id};
-        key = "statusLog.recorded";
-        snprintf(message, sizeof message, "Status %s (%s) of update %s recorded for device %s.", s->status_code,
-                 name, s->update_id, s->device_id);
-        arguments = statuslog__arguments(args, 4);
+        res->key = "statusLog.recorded";
+        snprintf(message, cap, "Status %s (%s) of update %s recorded for device %s.", s->status_code, name,
+                 s->update_id, s->device_id);
+        res->arguments = statuslog__arguments(args, 4);
     } else {
         const char *args[1] = {s->status_code};
-        key = "statusLog.invalidStatusCode";
-        snprintf(message, sizeof message,
+        res->key = "statusLog.invalidStatusCode";
+        snprintf(message, cap,
                  "Status code %s is not one of 0 (download started), 1 (download completed), 2 (download failed), "
                  "3 (install started), 4 (install completed), 8 (message delivered); nothing was recorded.",
                  s->status_code);
-        arguments = statuslog__arguments(args, 1);
+        res->arguments = statuslog__arguments(args, 1);
     }
-    if (arguments == NULL)
-        return ENT_ENOMEM;
-    int rc = store_statuslog_record(c, s, name != NULL, key, message, arguments);
-    free(arguments);
-    return rc;
+    return res->arguments != NULL ? ENT_OK : ENT_ENOMEM;
 }
 
 /* Orders status logs by their device: concurrent batches (of this daemon's
@@ -97,13 +95,18 @@ int updates_statuslog_giveup(void *arg, db_conn_t *c, const db_job_t *job)
 
 int updates_statuslog_run(void *arg, db_conn_t *c, const db_job_t *jobs, size_t n, job_outcome_t *outcomes)
 {
-    long long *refs = malloc(n * sizeof *refs);
+    /* A message is at most a few hundred bytes: the fields it names are
+     * each at most STORE_FIELD_MAX. */
+    enum { MESSAGE_MAX = 4096 };
+    long long *refs = calloc(n, sizeof *refs);
     store_statuslog_t *logs = malloc(n * sizeof *logs);
+    store_statuslog_result_t *res = calloc(n, sizeof *res);
+    char *messages = malloc(n * MESSAGE_MAX);
     size_t nlogs = 0;
     int rc = ENT_ENOMEM;
 
     (void)arg;
-    if (refs == NULL || logs == NULL)
+    if (refs == NULL || logs == NULL || res == NULL || messages == NULL)
         goto out;
     for (size_t i = 0; i < n; i++)
         refs[i] = jobs[i].ref;
@@ -111,16 +114,26 @@ int updates_statuslog_run(void *arg, db_conn_t *c, const db_job_t *jobs, size_t 
         goto out;
     qsort(logs, nlogs, sizeof *logs, statuslog__by_device);
     for (size_t i = 0; i < nlogs; i++)
-        if ((rc = statuslog__one(c, &logs[i])) != ENT_OK) {
-            log_warn("status log %lld: the result could not be written: %s", logs[i].id, ent_strerror(rc));
+        if ((rc = statuslog__decide(&logs[i], &res[i], messages + i * MESSAGE_MAX, MESSAGE_MAX)) != ENT_OK)
+            goto out;
+    /* The results in one round trip, in the devices' order. */
+    for (size_t i = 0; i < nlogs; i += STORE_STATUSLOG_BATCH) {
+        size_t k = nlogs - i < STORE_STATUSLOG_BATCH ? nlogs - i : STORE_STATUSLOG_BATCH;
+        if ((rc = store_statuslog_record(c, logs + i, res + i, k)) != ENT_OK) {
+            log_warn("status logs: the results of %zu could not be written: %s", k, ent_strerror(rc));
             goto out;
         }
+    }
     /* A job whose status log is not read (done already, or purged) has
      * nothing left to do. */
     for (size_t i = 0; i < n; i++)
         outcomes[i] = JOB_DONE;
 out:
+    for (size_t i = 0; res != NULL && i < n; i++)
+        free((char *)res[i].arguments);
     free(refs);
     free(logs);
+    free(res);
+    free(messages);
     return rc;
 }
