@@ -18,6 +18,7 @@
 
 #include "auth/auth.h"
 #include "core/config.h"
+#include "core/jarena.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "db/pool.h"
@@ -146,6 +147,8 @@ int main(int argc, char **argv)
      * which kept a burst of 7 MB requests in the heap for good: 20 of them
      * left the idle daemon at 169 MiB, now 20 MiB (RELIABILITY.md). */
     mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+    /* Before any thread uses jansson (core/jarena.h). */
+    jarena_install();
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/jarena.h"
 #include "../core/jsonw.h"
 #include "../core/log.h"
 #include "fields.h"
@@ -400,13 +401,20 @@ void device_post(rest_ctx_t *c)
         device__answer(c, 415, NULL, NULL, "the body must be application/json");
         return;
     }
+    /* The report is parsed and read with jansson's allocations in this
+     * thread's arena (core/jarena.h), which is off again before any answer
+     * is written and given back after the last use of req. */
     json_error_t e;
+    jarena_on();
     req = json_loadb(c->r->body, c->r->body_len, JSON_REJECT_DUPLICATES, &e);
+    rc = req != NULL ? device__read(&v, &d, req) : ENT_OK;
+    jarena_off();
     if (req == NULL) {
+        jarena_reset();
         device__answer(c, 400, NULL, NULL, "malformed JSON at byte %d: %s", e.position, e.text);
         return;
     }
-    if (device__read(&v, &d, req) != ENT_OK) {
+    if (rc != ENT_OK) {
         device__answer(c, 500, NULL, NULL, "out of memory");
         goto out;
     }
@@ -484,6 +492,7 @@ out:
     free(resp);
     device__clear(&d);
     json_decref(req);
+    jarena_reset();
 }
 
 /* The path's tenant and device ids, checked; answers 404 and returns false
