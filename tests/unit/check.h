@@ -40,5 +40,6 @@ void register_jwt_tests(void);
 void register_versions_tests(void);
 void register_quote_tests(void);
 void register_peers_tests(void);
+void register_jarena_tests(void);
 
 #endif

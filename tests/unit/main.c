@@ -2,9 +2,12 @@
 #include <CUnit/Basic.h>
 
 #include "check.h"
+#include "core/jarena.h"
 
 int main(void)
 {
+    /* jansson allocates as in the daemon (core/jarena.h). */
+    jarena_install();
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;
     register_rules_tests();
@@ -18,6 +21,7 @@ int main(void)
     register_versions_tests();
     register_quote_tests();
     register_peers_tests();
+    register_jarena_tests();
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
