@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/jarena.h"
 #include "db/sub_store.h"
 #include "rest/rest_int.h"
 
@@ -105,6 +106,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     fuzz_trace = getenv("FUZZ_TRACE") != NULL;
+    /* jansson allocates as in the daemon (core/jarena.h). */
+    jarena_install();
     return 0;
 }
 
@@ -133,7 +136,10 @@ static bool fuzz_same_string(json_t *a, json_t *b, const char *name)
 static void fuzz_device(json_t *req)
 {
     char msg[512], *nodes = NULL;
+    /* With the arena on, as device_post reads a report. */
+    jarena_on();
     bool ok = device_check(req, &nodes, msg, sizeof msg);
+    jarena_off();
     fuzz_verdict("device", ok, msg);
     if (!ok)
         return;
@@ -198,14 +204,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char msg[512];
     json_error_t e;
-    /* As rest_body reads a body. */
+    /* As rest_body reads a body, in the arena as device_post does: the
+     * checks then allocate with it off, and the arena is given back once
+     * the body is freed. */
+    jarena_on();
     json_t *body = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &e);
+    jarena_off();
     if (body != NULL) {
         fuzz_device(body);
         fuzz_statuslog(body);
         fuzz_verdict("subscription", subs_check(body, NULL, msg, sizeof msg), msg);
         json_decref(body);
     }
+    jarena_reset();
     fuzz_query(data, size);
     return 0;
 }
