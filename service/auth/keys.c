@@ -68,7 +68,9 @@ static bool keys__jwt_hash(const char *token, size_t n, const char *publisher, u
     buf[k++] = '\0'; /* no name holds a NUL: the hint ends here */
     buf[k++] = publisher != NULL ? 'P' : '-';
     memcpy(buf + k, token, n);
-    return EVP_Digest(buf, k + n, hash, NULL, EVP_sha256(), NULL) == 1;
+    bool ok = EVP_Digest(buf, k + n, hash, NULL, EVP_sha256(), NULL) == 1;
+    OPENSSL_cleanse(buf, k + n); /* a bearer token: no copy is left behind */
+    return ok;
 }
 
 /* Whether a token that passed is remembered under hash; if so *verdict:
@@ -232,6 +234,9 @@ auth_verdict_t auth_jwt(auth_t *a, const char *token, size_t n, const char *publ
     for (int i = 0; i < nkeys; i++) {
         v = jwt_verify_signature(&t, keys[i]);
         if (v == JWT_OK) {
+            /* The time after the lookup, which may have waited for the
+             * database. */
+            now = time(NULL);
             v = jwt_check_time(&t, (long long)now, leeway_s);
             if (v != JWT_OK) {
                 *why = jwt_verdict_str(v);

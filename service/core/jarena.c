@@ -51,7 +51,10 @@ static void *jarena__malloc(size_t n)
         return malloc(n);
     if (n > SIZE_MAX / 4)
         return NULL;
-    n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
+    /* Each allocation its own address (even of 0 bytes, which would be the
+     * block's end), aligned as malloc's are. */
+    const size_t align = _Alignof(max_align_t);
+    n = n == 0 ? align : (n + align - 1) / align * align;
     jarena_block_t *b = a->last;
     if (b == NULL || b->cap - b->used < n) {
         size_t cap = b == NULL ? JARENA_FIRST : 2 * b->cap;

@@ -114,8 +114,10 @@ int updates_statuslog_run(void *arg, db_conn_t *c, const db_job_t *jobs, size_t 
         goto out;
     qsort(logs, nlogs, sizeof *logs, statuslog__by_device);
     for (size_t i = 0; i < nlogs; i++)
-        if ((rc = statuslog__decide(&logs[i], &res[i], messages + i * MESSAGE_MAX, MESSAGE_MAX)) != ENT_OK)
+        if ((rc = statuslog__decide(&logs[i], &res[i], messages + i * MESSAGE_MAX, MESSAGE_MAX)) != ENT_OK) {
+            log_warn("status log %lld: its result could not be made: %s", logs[i].id, ent_strerror(rc));
             goto out;
+        }
     /* The results in one round trip, in the devices' order. */
     for (size_t i = 0; i < nlogs; i += STORE_STATUSLOG_BATCH) {
         size_t k = nlogs - i < STORE_STATUSLOG_BATCH ? nlogs - i : STORE_STATUSLOG_BATCH;

@@ -6,7 +6,9 @@
  * fields.c readers under them); and it is taken as the query string of an
  * update package request, whose productIds rest_query decodes and
  * subs_check parses. What passes is written as the handlers store it:
- * that must read back as the same values. A refusal must say why.
+ * that must read back as the same values. A refusal must say why. The
+ * body is also parsed and checked as a device report the way device_post
+ * does it, in jansson's arena (core/jarena.h): the same verdict.
  *
  * The handlers' files are linked whole: what they call of the HTTP server,
  * the stores, the authenticator and the job runner is stood in for below
@@ -132,17 +134,15 @@ static bool fuzz_same_string(json_t *a, json_t *b, const char *name)
            memcmp(json_string_value(x), json_string_value(y), json_string_length(x)) == 0;
 }
 
-/* The nodes of a report that passed, as stored: the same nodes, by id. */
-static void fuzz_device(json_t *req)
+/* The nodes of a report that passed, as stored: the same nodes, by id.
+ * Returns whether it passed. */
+static bool fuzz_device(json_t *req)
 {
     char msg[512], *nodes = NULL;
-    /* With the arena on, as device_post reads a report. */
-    jarena_on();
     bool ok = device_check(req, &nodes, msg, sizeof msg);
-    jarena_off();
     fuzz_verdict("device", ok, msg);
     if (!ok)
-        return;
+        return false;
     json_t *body = json_object_get(req, "body") ? json_object_get(req, "body") : req;
     json_t *sent = json_object_get(body, "nodes"), *back = json_loads(nodes, 0, NULL);
     if (!json_is_array(back) || json_array_size(back) != json_array_size(sent)) {
@@ -156,6 +156,7 @@ static void fuzz_device(json_t *req)
         }
     json_decref(back);
     free(nodes);
+    return true;
 }
 
 /* The fields of a status log that passed, as stored: the same values. */
@@ -204,18 +205,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char msg[512];
     json_error_t e;
-    /* As rest_body reads a body, in the arena as device_post does: the
-     * checks then allocate with it off, and the arena is given back once
-     * the body is freed. */
-    jarena_on();
+    /* As rest_body reads a body (with malloc, where AddressSanitizer sees
+     * every value on its own). */
     json_t *body = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &e);
-    jarena_off();
+    bool parsed = body != NULL, passed = false;
     if (body != NULL) {
-        fuzz_device(body);
+        passed = fuzz_device(body);
         fuzz_statuslog(body);
         fuzz_verdict("subscription", subs_check(body, NULL, msg, sizeof msg), msg);
         json_decref(body);
     }
+    /* As device_post reads a report: parsed and checked in the arena,
+     * which is given back after the report is freed. The same verdict. */
+    char *nodes = NULL;
+    jarena_on();
+    json_t *report = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &e);
+    bool ok = report != NULL && device_check(report, &nodes, msg, sizeof msg);
+    jarena_off();
+    if ((report != NULL) != parsed || ok != passed) {
+        fprintf(stderr, "fuzz_rest: in the arena the body %s and the report %s\n", report ? "parses" : "does not parse",
+                ok ? "passes" : "does not pass");
+        abort();
+    }
+    if (report != NULL)
+        fuzz_verdict("device in the arena", ok, msg);
+    free(nodes);
+    json_decref(report);
     jarena_reset();
     fuzz_query(data, size);
     return 0;
