@@ -82,16 +82,18 @@ static void *jarena__malloc(size_t n)
 
 static void jarena__free(void *p)
 {
+    /* Addresses compared as integers: p need not be in any block. */
+    uintptr_t at = (uintptr_t)p;
     for (const jarena_block_t *b = jarena__mine.last; b != NULL; b = b->prev)
-        if ((const char *)p >= (const char *)b->data && (const char *)p < (const char *)b->data + b->cap)
+        if (at >= (uintptr_t)b->data && at < (uintptr_t)b->data + b->cap)
             return; /* the arena's: given back by jarena_reset */
     free(p);
 }
 
 void jarena_install(void)
 {
-    /* Before any thread runs: a failure here leaves jansson on malloc and
-     * every arena empty (jarena__malloc never keys a block then). */
+    /* Before any thread runs. Without a key (no thread exit could free the
+     * blocks) jansson stays on malloc, and jarena_on changes nothing. */
     if (pthread_key_create(&jarena__key, jarena__exit) == 0)
         json_set_alloc_funcs(jarena__malloc, jarena__free);
 }
