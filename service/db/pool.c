@@ -103,6 +103,8 @@ int db__connect(db_conn_t *c, const char *conninfo, int connect_timeout_s)
     }
     PQsetNoticeProcessor(pg, db__notice, NULL);
     for (int i = 0; i < STMT_COUNT_; i++) {
+        if (db_stmts[i].each_call)
+            continue;
         PGresult *r = PQprepare(pg, db_stmts[i].name, db_stmts[i].sql, 0, NULL);
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
             /* A statement that does not prepare is a bug or a schema that is
@@ -254,7 +256,10 @@ int db__exec(db_conn_t *c, db_stmt_id_t id, int n, const char *const *vals, PGre
 {
     if (c->pg == NULL)
         return ENT_EDBDOWN;
-    return db__check(c, PQexecPrepared(c->pg, db_stmts[id].name, n, vals, NULL, NULL, 0), out);
+    const db_stmt_t *st = &db_stmts[id];
+    PGresult *r = st->each_call ? PQexecParams(c->pg, st->sql, n, NULL, vals, NULL, NULL, 0)
+                                : PQexecPrepared(c->pg, st->name, n, vals, NULL, NULL, 0);
+    return db__check(c, r, out);
 }
 
 int db__exec_sql(db_conn_t *c, const char *sql, int n, const char *const *vals, PGresult **out)
@@ -339,6 +344,8 @@ int db__pipeline(db_conn_t *c, db_call_t *calls, size_t n, size_t *failed_at)
             ok = PQsendQueryParams(c->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
         else if (calls[i].id == DB_CALL_COMMIT)
             ok = PQsendQueryParams(c->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
+        else if (db_stmts[calls[i].id].each_call)
+            ok = PQsendQueryParams(c->pg, db_stmts[calls[i].id].sql, calls[i].n, NULL, calls[i].vals, NULL, NULL, 0);
         else
             ok = PQsendQueryPrepared(c->pg, db_stmts[calls[i].id].name, calls[i].n, calls[i].vals, NULL, NULL, 0);
         if (!ok)

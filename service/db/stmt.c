@@ -316,31 +316,39 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
         "d.source_id, d.latest_ms, d.updated_at, (SELECT jsonb_agg(n.node ORDER BY n.node_id) FROM device_nodes n "
         "WHERE n.tenant = d.tenant AND n.device_id = d.device_id)::text FROM (SELECT 1) one "
         "LEFT JOIN devices d ON d.tenant = $2 AND d.device_id = $3"},
-    /* Up to $3 jobs for claimer $1 with a lease of $2 seconds: queued ones
-     * that are due, and running ones whose lease ran out (their daemon
-     * died) with attempts left, oldest first; locked rows are another
-     * worker's. */
+    /* Up to $3 jobs for claimer $1 with a lease of $2 seconds: running
+     * ones whose lease ran out (their daemon died) with attempts left,
+     * then queued ones that are due, oldest first, returned in id order;
+     * locked rows are another worker's. Each kind is read by walking its
+     * own index in order (db/010): a scan that stops at $3 rows instead
+     * of reading every entry of both, dead ones included, for a sort. */
     [STMT_JOBS_CLAIM] = {"jobs_claim",
-        "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1, "
-        "locked_until = now() + make_interval(secs => $2::int) WHERE id IN (SELECT id FROM jobs "
-        "WHERE (state = 'queued' AND run_at <= now()) OR (state = 'running' AND locked_until < now() "
-        "AND attempts < max_attempts) "
-        "ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id, kind, coalesce(ref, 0), attempts, max_attempts"},
+        "WITH e AS (SELECT id FROM jobs WHERE state = 'running' AND locked_until < now() "
+        "AND attempts < max_attempts ORDER BY locked_until LIMIT $3 FOR UPDATE SKIP LOCKED), "
+        "q AS (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= now() ORDER BY run_at, id "
+        "LIMIT $3 FOR UPDATE SKIP LOCKED), "
+        "c AS (UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1, "
+        "locked_until = now() + make_interval(secs => $2::int) WHERE id IN (SELECT id FROM "
+        "(SELECT id FROM e UNION ALL SELECT id FROM q) u LIMIT $3) "
+        "RETURNING id, kind, coalesce(ref, 0) AS ref, attempts, max_attempts) "
+        "SELECT id, kind, ref, attempts, max_attempts FROM c ORDER BY id", true},
     /* Jobs $1 done, if claimer $2 still holds them; in the transaction of
-     * their work. */
+     * their work. Only a running job has a claimer (every statement that
+     * moves a job out of running clears locked_by), so the rows are found
+     * by primary key alone, not with jobs_running_idx's every entry. */
     [STMT_JOBS_COMPLETE] = {"jobs_complete",
-        "DELETE FROM jobs WHERE id = ANY ($1::bigint[]) AND locked_by = $2 AND state = 'running'"},
+        "DELETE FROM jobs WHERE id = ANY ($1::bigint[]) AND locked_by = $2", true},
     /* Job $1 failed: again after $3 seconds, or for good when $5 (attempts
      * used up), if claimer $2 still holds it; $4 what went wrong. */
     [STMT_JOBS_RETRY] = {"jobs_retry",
         "UPDATE jobs SET state = CASE WHEN $5::boolean THEN 'failed' ELSE 'queued' END, "
         "run_at = now() + make_interval(secs => $3::double precision), locked_by = NULL, locked_until = NULL, "
-        "last_error = $4 WHERE id = $1 AND locked_by = $2"},
+        "last_error = $4 WHERE id = $1 AND locked_by = $2", true},
     /* Job $1 not tried: queued again at once, its claim's attempt not
      * counted, if claimer $2 still holds it. */
     [STMT_JOBS_RELEASE] = {"jobs_release",
         "UPDATE jobs SET state = 'queued', attempts = greatest(attempts - 1, 0), run_at = now(), "
-        "locked_by = NULL, locked_until = NULL WHERE id = $1 AND locked_by = $2 AND state = 'running'"},
+        "locked_by = NULL, locked_until = NULL WHERE id = $1 AND locked_by = $2 AND state = 'running'", true},
     /* Depth of the queue by state, and the age of its oldest waiting job. */
     [STMT_JOBS_STATS] = {"jobs_stats",
         "SELECT count(*) FILTER (WHERE state = 'queued'), count(*) FILTER (WHERE state = 'running'), "

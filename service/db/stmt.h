@@ -1,9 +1,12 @@
 /*
  * stmt.h - every fixed SQL statement of the service, prepared once per
- * connection. All take bound parameters; none is built from input.
+ * connection (but those planned at each call). All take bound parameters;
+ * none is built from input.
  */
 #ifndef ENT_DB_STMT_H
 #define ENT_DB_STMT_H
+
+#include <stdbool.h>
 
 typedef enum db_stmt_id {
     STMT_LI_LOCK_BY_AID,
@@ -70,6 +73,11 @@ typedef enum db_stmt_id {
 typedef struct db_stmt {
     const char *name;
     const char *sql;
+    /* Not prepared: planned at each call, against the table as it is then.
+     * For the job queue, whose table is empty one moment and thousands of
+     * dead rows the next: a plan made once, on an empty table, walks every
+     * row of it for as long as the connection lives. */
+    bool each_call;
 } db_stmt_t;
 
 extern const db_stmt_t db_stmts[STMT_COUNT_];
