@@ -279,24 +279,33 @@ int db_conn_reset(db_conn_t *c)
     return db__connect(c, c->pool->conninfo, c->pool->connect_timeout_s);
 }
 
-int db_begin(db_conn_t *c)
+/* Opens a transaction with sql: "BEGIN", or BEGIN and settings of the
+ * transaction sent as one simple query (one round trip; the block BEGIN
+ * opens outlives the query string). */
+static int db__begin_with(db_conn_t *c, const char *sql)
 {
-    int rc = db__simple(c, "BEGIN");
+    int rc = c->pg == NULL ? ENT_EDBDOWN : db__check(c, PQexec(c->pg, sql), NULL);
     if (rc == ENT_EDBDOWN) {
         /* Nothing was done yet: reconnecting and starting again is safe. */
         if ((rc = db__connect(c, c->pool->conninfo, c->pool->connect_timeout_s)) != ENT_OK)
             return rc;
-        rc = db__simple(c, "BEGIN");
+        rc = db__check(c, PQexec(c->pg, sql), NULL);
     }
     return rc;
 }
 
+int db_begin(db_conn_t *c)
+{
+    return db__begin_with(c, "BEGIN");
+}
+
 int db_begin_durable(db_conn_t *c)
 {
-    int rc = db_begin(c);
-    if (rc == ENT_OK && c->pool != NULL && c->pool->async_commit &&
-        (rc = db__simple(c, "SET LOCAL synchronous_commit = on")) != ENT_OK)
-        db_rollback(c);
+    if (c->pool == NULL || !c->pool->async_commit)
+        return db_begin(c);
+    int rc = db__begin_with(c, "BEGIN; SET LOCAL synchronous_commit = on");
+    if (rc != ENT_OK)
+        db_rollback(c); /* the BEGIN may have run and the SET failed */
     return rc;
 }
 
