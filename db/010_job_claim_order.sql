@@ -4,6 +4,8 @@
 -- it as a bitmap: under a steady stream of jobs that is every job claimed
 -- since the last VACUUM, each a dead row checked again by every claim. An
 -- ordered walk marks the dead entries it meets, and the next claims skip
--- them.
+-- them. The new index is built first (blocking only the queue's writes
+-- while it is built); the old one is dropped last, so the table is
+-- locked against its readers only for the drop.
+CREATE INDEX jobs_due_idx ON jobs (run_at, id) WHERE state = 'queued';
 DROP INDEX jobs_queued_idx;
-CREATE INDEX jobs_queued_idx ON jobs (run_at, id) WHERE state = 'queued';

@@ -102,9 +102,10 @@ int db__connect(db_conn_t *c, const char *conninfo, int connect_timeout_s)
         return ENT_EDBDOWN;
     }
     PQsetNoticeProcessor(pg, db__notice, NULL);
+    /* Those planned at each call are prepared too, though never run
+     * prepared: a statement the schema does not match fails here, at
+     * connect, not at its first call. */
     for (int i = 0; i < STMT_COUNT_; i++) {
-        if (db_stmts[i].each_call)
-            continue;
         PGresult *r = PQprepare(pg, db_stmts[i].name, db_stmts[i].sql, 0, NULL);
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
             /* A statement that does not prepare is a bug or a schema that is

@@ -40,7 +40,6 @@ typedef enum db_stmt_id {
     STMT_AUDIT_TRAIL,
     STMT_BATCH_PARENT_ENTS,
     STMT_BATCH_PARENTS,
-    STMT_BATCH_RELATIONSHIPS,
     STMT_BATCH_PRODUCTS,
     STMT_BATCH_ENTITLEMENTS,
     STMT_BATCH_EXISTING,
@@ -73,8 +72,9 @@ typedef enum db_stmt_id {
 typedef struct db_stmt {
     const char *name;
     const char *sql;
-    /* Not prepared: planned at each call, against the table as it is then.
-     * For the job queue, whose table is empty one moment and thousands of
+    /* Run unprepared: planned at each call (a generic plan still, blind
+     * to the parameters' values), against the table as it is then. For
+     * the job queue, whose table is empty one moment and thousands of
      * dead rows the next: a plan made once, on an empty table, walks every
      * row of it for as long as the connection lives. */
     bool each_call;
