@@ -3,7 +3,7 @@
 -- transaction, for the pgbench baseline of scripts/bench. Client N upgrades
 -- parent ba-N, as connection N of the load generator does.
 --
--- entitlementd sends BEGIN and the six reads in one pipeline (one round
+-- entitlementd sends BEGIN and the five reads in one pipeline (one round
 -- trip) and the write with COMMIT in another. The first two reads lock in
 -- the service's lock order: the parents' entitlements, then the parents.
 -- pgbench cannot carry a result into a later statement inside a pipeline
@@ -20,11 +20,10 @@ SELECT li.id AS pid, li.unique_id AS puid, li.activation_id AS paid, li.state AS
   FROM line_items li JOIN entitlements e ON e.id = li.entitlement_id
  WHERE li.activation_id = ANY (('{"ba-' || :client_id || '"}')::text[]) OR li.unique_id = ANY ('{}'::text[])
  ORDER BY li.id FOR UPDATE OF li \gset
-SELECT from_product_id, to_product_id AS tid FROM product_relationships WHERE kind = 'UPGRADE' AND from_product_id IN
-       (SELECT product_id FROM line_items WHERE activation_id = ANY (('{"ba-' || :client_id || '"}')::text[])
-        OR unique_id = ANY ('{}'::text[])) \gset
-SELECT id, unique_id, name, version FROM products WHERE unique_id = ANY ('{}'::text[])
-    OR (name, version) IN (SELECT * FROM unnest('{"BenchBase"}'::text[], '{"2.0"}'::text[])) \gset
+SELECT p.id AS tid, p.unique_id, p.name, p.version, ARRAY(SELECT r.from_product_id FROM product_relationships r
+       WHERE r.to_product_id = p.id AND r.kind = 'UPGRADE' ORDER BY 1)::text FROM products p
+ WHERE p.unique_id = ANY ('{}'::text[])
+    OR (p.name, p.version) IN (SELECT * FROM unnest('{"BenchBase"}'::text[], '{"2.0"}'::text[])) \gset
 SELECT id, unique_id, entitlement_id, state FROM entitlements
  WHERE entitlement_id = ANY ('{}'::text[]) OR unique_id = ANY ('{}'::text[]);
 SELECT activation_id FROM line_items WHERE activation_id = ANY (('{"pg-' || :client_id || '-' || :r || '"}')::text[]);

@@ -30,6 +30,34 @@ static model_state_t batch__state(const PGresult *r, int row, int col)
     return s < 0 ? STATE_DRAFT : (model_state_t)s;
 }
 
+/* The number of ids in an array's text ("{}", "{7}", "{7,9}"). */
+static size_t batch__ids_count(const char *arr)
+{
+    size_t n = 0;
+    for (const char *p = arr; *p != '\0'; p++)
+        if (*p >= '0' && *p <= '9' && (p == arr || p[-1] < '0' || p[-1] > '9'))
+            n++;
+    return n;
+}
+
+/* Reads the ids of arr (at most max) as relationships from each of them
+ * to product to; returns how many. */
+static size_t batch__ids_read(const char *arr, long long to, long long *from_out, long long *to_out, size_t max)
+{
+    size_t n = 0;
+    for (const char *p = arr; *p != '\0' && n < max;) {
+        if (*p < '0' || *p > '9') {
+            p++;
+            continue;
+        }
+        char *end;
+        from_out[n] = strtoll(p, &end, 10);
+        to_out[n++] = to;
+        p = end;
+    }
+    return n;
+}
+
 /* Whether every locked parent (rows of STMT_BATCH_PARENTS) belongs to an
  * entitlement locked before it (rows of STMT_BATCH_PARENT_ENTS, in id
  * order). A parent created between the two statements may not; it is then
@@ -93,8 +121,7 @@ int store_batch_read(db_conn_t *c, const store_batch_keys_t *k, const ent_alloc_
     if (!paids || !puids || !prod_uids || !prod_names || !prod_versions || !ekeys || !euids || !naids)
         return ENT_ENOMEM;
     const char *v_parents[2] = {paids, puids};
-    const char *v_rels[3] = {k->kind, paids, puids};
-    const char *v_products[3] = {prod_uids, prod_names, prod_versions};
+    const char *v_products[4] = {prod_uids, prod_names, prod_versions, k->kind};
     const char *v_ents[2] = {ekeys, euids};
     const char *v_existing[1] = {naids};
     /* The parents' entitlements are locked before the parents: the lock
@@ -103,8 +130,7 @@ int store_batch_read(db_conn_t *c, const store_batch_keys_t *k, const ent_alloc_
         {DB_CALL_BEGIN, 0, NULL, NULL},
         {STMT_BATCH_PARENT_ENTS, 2, v_parents, NULL},
         {STMT_BATCH_PARENTS, 2, v_parents, NULL},
-        {STMT_BATCH_RELATIONSHIPS, 3, v_rels, NULL},
-        {STMT_BATCH_PRODUCTS, 3, v_products, NULL},
+        {STMT_BATCH_PRODUCTS, 4, v_products, NULL},
         {STMT_BATCH_ENTITLEMENTS, 2, v_ents, NULL},
         {STMT_BATCH_EXISTING, 1, v_existing, NULL},
     };
@@ -140,23 +166,22 @@ int store_batch_read(db_conn_t *c, const store_batch_keys_t *k, const ent_alloc_
         p->entitlement_state = batch__state(r, row, 11);
     }
     r = calls[3].res;
-    out->n_rels = (size_t)PQntuples(r);
-    out->rel_from = ent_calloc(a, out->n_rels + 1, sizeof *out->rel_from);
-    out->rel_to = ent_calloc(a, out->n_rels + 1, sizeof *out->rel_to);
-    for (size_t i = 0; out->rel_from && out->rel_to && i < out->n_rels; i++) {
-        out->rel_from[i] = batch__ll(r, (int)i, 0);
-        out->rel_to[i] = batch__ll(r, (int)i, 1);
-    }
-    r = calls[4].res;
     out->n_products = (size_t)PQntuples(r);
     out->products = ent_calloc(a, out->n_products + 1, sizeof *out->products);
+    size_t n_rels = 0;
     for (size_t i = 0; out->products && i < out->n_products; i++) {
         out->products[i].id = batch__ll(r, (int)i, 0);
         out->products[i].unique_id = batch__str(a, r, (int)i, 1, &oom);
         out->products[i].name = batch__str(a, r, (int)i, 2, &oom);
         out->products[i].version = batch__str(a, r, (int)i, 3, &oom);
+        n_rels += batch__ids_count(PQgetvalue(r, (int)i, 4));
     }
-    r = calls[5].res;
+    out->rel_from = ent_calloc(a, n_rels + 1, sizeof *out->rel_from);
+    out->rel_to = ent_calloc(a, n_rels + 1, sizeof *out->rel_to);
+    for (size_t i = 0; out->products && out->rel_from && out->rel_to && i < out->n_products; i++)
+        out->n_rels += batch__ids_read(PQgetvalue(r, (int)i, 4), out->products[i].id, out->rel_from + out->n_rels,
+                                       out->rel_to + out->n_rels, n_rels - out->n_rels);
+    r = calls[4].res;
     out->n_ents = (size_t)PQntuples(r);
     out->ents = ent_calloc(a, out->n_ents + 1, sizeof *out->ents);
     for (size_t i = 0; out->ents && i < out->n_ents; i++) {
@@ -165,7 +190,7 @@ int store_batch_read(db_conn_t *c, const store_batch_keys_t *k, const ent_alloc_
         out->ents[i].entitlement_id = batch__str(a, r, (int)i, 2, &oom);
         out->ents[i].state = batch__state(r, (int)i, 3);
     }
-    r = calls[6].res;
+    r = calls[5].res;
     out->n_existing = (size_t)PQntuples(r);
     out->existing = ent_calloc(a, out->n_existing + 1, sizeof *out->existing);
     for (size_t i = 0; out->existing && i < out->n_existing; i++)

@@ -37,7 +37,7 @@ typedef struct store_product {
 typedef struct store_batch_snapshot {
     store_line_item_t *parents;       /* locked, in id order */
     size_t n_parents;
-    long long *rel_from, *rel_to;     /* relationships of the kind asked */
+    long long *rel_from, *rel_to;     /* relationships of the kind asked into the products */
     size_t n_rels;
     store_product_t *products;
     size_t n_products;

@@ -166,6 +166,27 @@ class UpgradeTest(DaemonTestCase):
         new = r.text("f:responseData/f:entitlementData/f:createdLineItemData/f:newLineItem/f:activationId")
         self.assertEqual(psql("SELECT line_item_type FROM line_items WHERE activation_id = :'v1'", new), [["UPSELL"]])
 
+    def test_a_product_reached_from_several_products(self):
+        # Two products upgrade to one; a third does only by UPSELL. One
+        # request upgrades a parent of each of the first two and one of the
+        # third, in units of their own.
+        cat = Catalog()
+        ctl = __import__("harness").ctl
+        ctl("product", "relate", *cat.unrelated, *cat.upgrade, "UPGRADE")
+        ctl("product", "relate", *cat.upsell, *cat.upgrade, "UPSELL")
+        _, (from_base,) = self.entitlement(product=cat.base)
+        _, (from_other,) = self.entitlement(product=cat.unrelated)
+        _, (from_pro,) = self.entitlement(product=cat.upsell)
+        r = self.upgrade([{"items": [self.item(aid, product=cat.upgrade, count=1, allow=True)]}
+                          for aid in (from_base, from_other, from_pro)])
+        self.assertEqual(r.status_text, "PARTIAL_FAILURE", r.body)
+        self.assertEqual(len(self.reasons(r)), 1, r.body)
+        self.assertTrue(self.reasons(r)[0].startswith("NO_PRODUCT_RELATIONSHIP: "), r.body)
+        self.assertIn(from_pro, self.reasons(r)[0])
+        self.assertEqual(psql("SELECT activation_id, number_of_copies FROM line_items WHERE activation_id IN "
+                              "(:'v1', :'v2', :'v3') ORDER BY activation_id", from_base, from_other, from_pro),
+                         sorted([[from_base, "9"], [from_other, "9"], [from_pro, "10"]]))
+
     def test_parent_by_unique_id_and_both_identifiers(self):
         eid, (aid,) = self.entitlement()
         uid = psql("SELECT unique_id FROM line_items WHERE activation_id = :'v1'", aid)[0][0]
