@@ -16,6 +16,7 @@ struct db_conn {
     PGconn *pg;           /* NULL when closed */
     db_pool_t *pool;
     bool in_use;
+    double replanned_at;  /* CLOCK_MONOTONIC seconds of the last DISCARD PLANS (or connect) */
     char sqlstate[6];
     char constraint[64];
     char message[256];

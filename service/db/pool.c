@@ -8,6 +8,13 @@
 #include "../core/log.h"
 #include "db_int.h"
 
+static double db__monotonic(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
 struct db_pool {
     pthread_mutex_t lock;
     pthread_cond_t freed;
@@ -102,9 +109,6 @@ int db__connect(db_conn_t *c, const char *conninfo, int connect_timeout_s)
         return ENT_EDBDOWN;
     }
     PQsetNoticeProcessor(pg, db__notice, NULL);
-    /* Those planned at each call are prepared too, though never run
-     * prepared: a statement the schema does not match fails here, at
-     * connect, not at its first call. */
     for (int i = 0; i < STMT_COUNT_; i++) {
         PGresult *r = PQprepare(pg, db_stmts[i].name, db_stmts[i].sql, 0, NULL);
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
@@ -118,6 +122,7 @@ int db__connect(db_conn_t *c, const char *conninfo, int connect_timeout_s)
         PQclear(r);
     }
     c->pg = pg;
+    c->replanned_at = db__monotonic();
     return ENT_OK;
 }
 
@@ -257,10 +262,7 @@ int db__exec(db_conn_t *c, db_stmt_id_t id, int n, const char *const *vals, PGre
 {
     if (c->pg == NULL)
         return ENT_EDBDOWN;
-    const db_stmt_t *st = &db_stmts[id];
-    PGresult *r = st->each_call ? PQexecParams(c->pg, st->sql, n, NULL, vals, NULL, NULL, 0)
-                                : PQexecPrepared(c->pg, st->name, n, vals, NULL, NULL, 0);
-    return db__check(c, r, out);
+    return db__check(c, PQexecPrepared(c->pg, db_stmts[id].name, n, vals, NULL, NULL, 0), out);
 }
 
 int db__exec_sql(db_conn_t *c, const char *sql, int n, const char *const *vals, PGresult **out)
@@ -278,6 +280,15 @@ static int db__simple(db_conn_t *c, const char *sql)
 int db_conn_reset(db_conn_t *c)
 {
     return db__connect(c, c->pool->conninfo, c->pool->connect_timeout_s);
+}
+
+int db_conn_replan_every(db_conn_t *c, double seconds)
+{
+    double now = db__monotonic();
+    if (now - c->replanned_at < seconds)
+        return ENT_OK;
+    c->replanned_at = now;
+    return db__simple(c, "DISCARD PLANS");
 }
 
 /* Opens a transaction with sql: "BEGIN", or BEGIN and settings of the
@@ -354,8 +365,6 @@ int db__pipeline(db_conn_t *c, db_call_t *calls, size_t n, size_t *failed_at)
             ok = PQsendQueryParams(c->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
         else if (calls[i].id == DB_CALL_COMMIT)
             ok = PQsendQueryParams(c->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
-        else if (db_stmts[calls[i].id].each_call)
-            ok = PQsendQueryParams(c->pg, db_stmts[calls[i].id].sql, calls[i].n, NULL, calls[i].vals, NULL, NULL, 0);
         else
             ok = PQsendQueryPrepared(c->pg, db_stmts[calls[i].id].name, calls[i].n, calls[i].vals, NULL, NULL, 0);
         if (!ok)

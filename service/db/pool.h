@@ -52,6 +52,15 @@ void db_conn_discard(db_conn_t *conn);
  * callers that know their failed statement changed nothing (reads). */
 int db_conn_reset(db_conn_t *conn) ENT_MUSTCHECK;
 
+/* Drops the cached plans of the connection's prepared statements
+ * (DISCARD PLANS) when seconds have passed since it last did: each is
+ * planned again at its next run, against its tables as they are then.
+ * Outside a transaction. For the job queue, whose table is empty one
+ * moment and thousands of dead rows the next: a plan made once, at start
+ * on an empty table, would walk every row of it for as long as the
+ * connection lives. */
+int db_conn_replan_every(db_conn_t *conn, double seconds) ENT_MUSTCHECK;
+
 /* Transaction control. db_begin reopens a broken connection once: a server
  * restart between two requests costs nothing but the reconnect. */
 int db_begin(db_conn_t *conn) ENT_MUSTCHECK;

@@ -336,24 +336,24 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
         "locked_until = now() + make_interval(secs => $2::int) WHERE id = ANY (ARRAY(SELECT id FROM "
         "(SELECT id FROM e UNION ALL SELECT id FROM q) u LIMIT $3)) "
         "RETURNING id, kind, coalesce(ref, 0) AS ref, attempts, max_attempts) "
-        "SELECT id, kind, ref, attempts, max_attempts FROM c ORDER BY id", true},
+        "SELECT id, kind, ref, attempts, max_attempts FROM c ORDER BY id"},
     /* Jobs $1 done, if claimer $2 still holds them; in the transaction of
      * their work. Only a running job has a claimer (every statement that
      * moves a job out of running clears locked_by), so the rows are found
      * by primary key alone, not with jobs_running_idx's every entry. */
     [STMT_JOBS_COMPLETE] = {"jobs_complete",
-        "DELETE FROM jobs WHERE id = ANY ($1::bigint[]) AND locked_by = $2", true},
+        "DELETE FROM jobs WHERE id = ANY ($1::bigint[]) AND locked_by = $2"},
     /* Job $1 failed: again after $3 seconds, or for good when $5 (attempts
      * used up), if claimer $2 still holds it; $4 what went wrong. */
     [STMT_JOBS_RETRY] = {"jobs_retry",
         "UPDATE jobs SET state = CASE WHEN $5::boolean THEN 'failed' ELSE 'queued' END, "
         "run_at = now() + make_interval(secs => $3::double precision), locked_by = NULL, locked_until = NULL, "
-        "last_error = $4 WHERE id = $1 AND locked_by = $2", true},
+        "last_error = $4 WHERE id = $1 AND locked_by = $2"},
     /* Job $1 not tried: queued again at once, its claim's attempt not
      * counted, if claimer $2 still holds it. */
     [STMT_JOBS_RELEASE] = {"jobs_release",
         "UPDATE jobs SET state = 'queued', attempts = greatest(attempts - 1, 0), run_at = now(), "
-        "locked_by = NULL, locked_until = NULL WHERE id = $1 AND locked_by = $2 AND state = 'running'", true},
+        "locked_by = NULL, locked_until = NULL WHERE id = $1 AND locked_by = $2 AND state = 'running'"},
     /* Depth of the queue by state, and the age of its oldest waiting job. */
     [STMT_JOBS_STATS] = {"jobs_stats",
         "SELECT count(*) FILTER (WHERE state = 'queued'), count(*) FILTER (WHERE state = 'running'), "

@@ -1,12 +1,9 @@
 /*
  * stmt.h - every fixed SQL statement of the service, prepared once per
- * connection (but those planned at each call). All take bound parameters;
- * none is built from input.
+ * connection. All take bound parameters; none is built from input.
  */
 #ifndef ENT_DB_STMT_H
 #define ENT_DB_STMT_H
-
-#include <stdbool.h>
 
 typedef enum db_stmt_id {
     STMT_LI_LOCK_BY_AID,
@@ -72,12 +69,6 @@ typedef enum db_stmt_id {
 typedef struct db_stmt {
     const char *name;
     const char *sql;
-    /* Run unprepared: planned at each call (a generic plan still, blind
-     * to the parameters' values), against the table as it is then. For
-     * the job queue, whose table is empty one moment and thousands of
-     * dead rows the next: a plan made once, on an empty table, walks every
-     * row of it for as long as the connection lives. */
-    bool each_call;
 } db_stmt_t;
 
 extern const db_stmt_t db_stmts[STMT_COUNT_];

@@ -27,6 +27,11 @@
  * and rows it deletes at once. */
 #define RUNNER_PURGE_EVERY 60
 #define RUNNER_PURGE_LIMIT 10000
+/* A worker's connection plans its statements again at most this often
+ * (db_conn_replan_every): the queue's table changes size faster than the
+ * statistics a plan is made from, and planning each claim anew costs more
+ * than the claim when the queue is empty. */
+#define RUNNER_REPLAN_S 1.0
 /* NOTIFYs a daemon sends are at least this far apart: one wakes every
  * other daemon for all the jobs queued since the last. */
 #define RUNNER_NOTIFY_EVERY_MS 5
@@ -237,7 +242,8 @@ static void *runner__work(void *arg)
             runner__sleep(r, seen, r->poll_ms);
             continue;
         }
-        if (db_jobs_claim(c, claimer, r->lease_s, jobs, RUNNER_BATCH, &n) != ENT_OK) {
+        if (db_conn_replan_every(c, RUNNER_REPLAN_S) != ENT_OK ||
+            db_jobs_claim(c, claimer, r->lease_s, jobs, RUNNER_BATCH, &n) != ENT_OK) {
             db_conn_discard(c);
             db_pool_release(r->pool, c);
             runner__sleep(r, seen, r->poll_ms);
