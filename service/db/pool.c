@@ -297,7 +297,7 @@ int db_conn_replan_every(db_conn_t *c, double seconds)
 static int db__begin_with(db_conn_t *c, const char *sql)
 {
     int rc = c->pg == NULL ? ENT_EDBDOWN : db__check(c, PQexec(c->pg, sql), NULL);
-    if (rc == ENT_EDBDOWN) {
+    if (rc == ENT_EDBDOWN && c->pool != NULL) {
         /* Nothing was done yet: reconnecting and starting again is safe. */
         if ((rc = db__connect(c, c->pool->conninfo, c->pool->connect_timeout_s)) != ENT_OK)
             return rc;
