@@ -204,14 +204,17 @@ int store_batch_read(db_conn_t *c, const store_batch_keys_t *k, const ent_alloc_
     return ENT_OK;
 }
 
-int store_batch_write(db_conn_t *c, const store_batch_row_t *rows, size_t n, const store_batch_update_t *ups,
-                      size_t n_ups, const char *operation, const ent_alloc_t *a, char **new_uids)
+/* store_batch_write, or with commit false store_batch_insert: the write
+ * alone, in the caller's transaction. */
+static int batch__write(db_conn_t *c, const store_batch_row_t *rows, size_t n, const store_batch_update_t *ups,
+                        size_t n_ups, const char *operation, const ent_alloc_t *a, char **new_uids, bool commit)
 {
     size_t failed_at;
     int rc;
 
     if (n == 0) {
-        db_rollback(c);
+        if (commit)
+            db_rollback(c);
         return ENT_OK;
     }
     /* Column arrays, row by row. */
@@ -286,7 +289,10 @@ int store_batch_write(db_conn_t *c, const store_batch_row_t *rows, size_t n, con
         {STMT_BATCH_WRITE, 29, v, NULL},
         {DB_CALL_COMMIT, 0, NULL, NULL},
     };
-    if ((rc = db__pipeline(c, calls, 2, &failed_at)) != ENT_OK) {
+    if (!commit) {
+        if ((rc = db__exec(c, STMT_BATCH_WRITE, 29, v, &calls[0].res)) != ENT_OK)
+            return rc;
+    } else if ((rc = db__pipeline(c, calls, 2, &failed_at)) != ENT_OK) {
         db_rollback(c);
         return rc;
     }
@@ -300,5 +306,63 @@ int store_batch_write(db_conn_t *c, const store_batch_row_t *rows, size_t n, con
             }
     }
     PQclear(r);
+    return ENT_OK;
+}
+
+int store_batch_write(db_conn_t *c, const store_batch_row_t *rows, size_t n, const store_batch_update_t *ups,
+                      size_t n_ups, const char *operation, const ent_alloc_t *a, char **new_uids)
+{
+    return batch__write(c, rows, n, ups, n_ups, operation, a, new_uids, true);
+}
+
+int store_batch_insert(db_conn_t *c, const store_batch_row_t *rows, size_t n, const char *operation,
+                       const ent_alloc_t *a, char **new_uids)
+{
+    return batch__write(c, rows, n, NULL, 0, operation, a, new_uids, false);
+}
+
+int store_create_read(db_conn_t *c, const store_batch_keys_t *k, const ent_alloc_t *a, store_create_snapshot_t *out)
+{
+    char *prod_uids = db__text_array(a, k->product_uids, k->n_product_uids);
+    char *prod_names = db__text_array(a, k->product_names, k->n_product_names);
+    char *prod_versions = db__text_array(a, k->product_versions, k->n_product_names);
+    char *aids = db__text_array(a, k->new_aids, k->n_new_aids);
+    size_t failed_at;
+    bool oom = false;
+    int rc;
+
+    if (!prod_uids || !prod_names || !prod_versions || !aids)
+        return ENT_ENOMEM;
+    /* The products' relationships are not wanted: any kind does. */
+    const char *v_products[4] = {prod_uids, prod_names, prod_versions, "UPGRADE"};
+    const char *v_owners[1] = {aids};
+    db_call_t calls[] = {
+        {STMT_BATCH_PRODUCTS, 4, v_products, NULL},
+        {STMT_CREATE_OWNERS, 1, v_owners, NULL},
+    };
+    memset(out, 0, sizeof *out);
+    if ((rc = db__pipeline(c, calls, 2, &failed_at)) != ENT_OK)
+        return rc;
+    PGresult *r = calls[0].res;
+    out->n_products = (size_t)PQntuples(r);
+    out->products = ent_calloc(a, out->n_products + 1, sizeof *out->products);
+    for (size_t i = 0; out->products && i < out->n_products; i++) {
+        out->products[i].id = batch__ll(r, (int)i, 0);
+        out->products[i].unique_id = batch__str(a, r, (int)i, 1, &oom);
+        out->products[i].name = batch__str(a, r, (int)i, 2, &oom);
+        out->products[i].version = batch__str(a, r, (int)i, 3, &oom);
+    }
+    r = calls[1].res;
+    out->n_taken = (size_t)PQntuples(r);
+    out->taken = ent_calloc(a, out->n_taken + 1, sizeof *out->taken);
+    out->taken_by = ent_calloc(a, out->n_taken + 1, sizeof *out->taken_by);
+    for (size_t i = 0; out->taken && out->taken_by && i < out->n_taken; i++) {
+        out->taken[i] = batch__str(a, r, (int)i, 0, &oom);
+        out->taken_by[i] = batch__ll(r, (int)i, 1);
+    }
+    PQclear(calls[0].res);
+    PQclear(calls[1].res);
+    if (oom || !out->products || !out->taken || !out->taken_by)
+        return ENT_ENOMEM;
     return ENT_OK;
 }

@@ -80,4 +80,24 @@ typedef struct store_batch_update {
 int store_batch_write(db_conn_t *c, const store_batch_row_t *rows, size_t n, const store_batch_update_t *ups,
                       size_t n_ups, const char *operation, const ent_alloc_t *a, char **new_uids) ENT_MUSTCHECK;
 
+/* As store_batch_write without the COMMIT (and without updates): the new
+ * line items and their audit rows in the caller's transaction. */
+int store_batch_insert(db_conn_t *c, const store_batch_row_t *rows, size_t n, const char *operation,
+                       const ent_alloc_t *a, char **new_uids) ENT_MUSTCHECK;
+
+/* What createSimpleEntitlement checks its line items against. */
+typedef struct store_create_snapshot {
+    store_product_t *products;        /* the products named */
+    size_t n_products;
+    char **taken;                     /* activation ids already in use ... */
+    long long *taken_by;              /* ... and the entitlement (primary key) of each */
+    size_t n_taken;
+} store_create_snapshot_t;
+
+/* Reads, in the caller's transaction and one round trip, the products that
+ * keys names (product_uids, product_names/versions) and which of its
+ * new_aids are in use, by which entitlement. */
+int store_create_read(db_conn_t *c, const store_batch_keys_t *keys, const ent_alloc_t *a,
+                      store_create_snapshot_t *out) ENT_MUSTCHECK;
+
 #endif

@@ -179,6 +179,10 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
         "WHERE entitlement_id = ANY ($1::text[]) OR unique_id = ANY ($2::text[])"},
     [STMT_BATCH_EXISTING] = {"batch_existing",
         "SELECT activation_id FROM line_items WHERE activation_id = ANY ($1::text[])"},
+    /* createSimpleEntitlement: which of the activation ids $1 are in use,
+     * and by which entitlement. */
+    [STMT_CREATE_OWNERS] = {"create_owners",
+        "SELECT activation_id, entitlement_id FROM line_items WHERE activation_id = ANY ($1::text[])"},
     /* New line items, their parents' counts and states, and the audit rows,
      * as one statement; returns the new line items' ids. The attributes
      * documents ($29) come last, a jsonb[] whose elements are JSON texts. */

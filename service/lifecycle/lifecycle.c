@@ -456,6 +456,145 @@ typedef struct lc_create_arg {
     model_created_t *res;
 } lc_create_arg_t;
 
+/* Whether aid is among the first n of aids. */
+static bool lc__aid_among(char *const *aids, size_t n, const char *aid)
+{
+    for (size_t i = 0; i < n; i++)
+        if (aids[i] != NULL && strcmp(aids[i], aid) == 0)
+            return true;
+    return false;
+}
+
+/* The entitlement of aid among the ids in use (0: not in use). */
+static long long lc__aid_owner(const store_create_snapshot_t *s, const char *aid)
+{
+    for (size_t i = 0; i < s->n_taken; i++)
+        if (strcmp(s->taken[i], aid) == 0)
+            return s->taken_by[i];
+    return 0;
+}
+
+static const store_product_t *lc__created_product(const store_create_snapshot_t *s, const model_product_ref_t *ref)
+{
+    bool by_uid = ref->unique_id != NULL && ref->unique_id[0] != '\0';
+    if (!by_uid && (ref->name == NULL || ref->version == NULL))
+        return NULL;
+    for (size_t i = 0; i < s->n_products; i++) {
+        const store_product_t *p = &s->products[i];
+        if (by_uid ? strcmp(p->unique_id, ref->unique_id) != 0
+                   : strcmp(p->name, ref->name) != 0 || strcmp(p->version, ref->version) != 0)
+            continue;
+        if (by_uid && ref->name != NULL && ref->version != NULL &&
+            (strcmp(p->name, ref->name) != 0 || strcmp(p->version, ref->version) != 0))
+            return NULL;
+        return p;
+    }
+    return NULL;
+}
+
+/* The line items of a createSimpleEntitlement, on entitlement ent_pk (in
+ * state; existing: it was there before). One round trip reads the
+ * products they name and which of their activation ids are in use; the
+ * checks then run item by item in request order, each in the order of
+ * the checks of one item (its id, its product, its count, its state, its
+ * id in use), so the first failure is the one a line item at a time would
+ * meet; one statement writes them all with their audit rows. With an
+ * existing entitlement an item whose id it already holds is left as it is
+ * (CREATE_OR_UPDATE adds only the new ones). */
+static lc_outcome_t lc__create_items(const lc_ctx_t *ctx, db_conn_t *c, const model_entitlement_t *e, long long ent_pk,
+                                     bool existing, model_state_t state, model_created_t *res, int *rc)
+{
+    size_t n = e->n_items;
+    if (n == 0)
+        return lc__ok();
+    char **aids = ent_calloc(ctx->alloc, n, sizeof *aids);
+    lc_outcome_t *bad_aid = ent_calloc(ctx->alloc, n, sizeof *bad_aid);
+    const char **puids = ent_calloc(ctx->alloc, n, sizeof *puids);
+    const char **pnames = ent_calloc(ctx->alloc, n, sizeof *pnames);
+    const char **pversions = ent_calloc(ctx->alloc, n, sizeof *pversions);
+    const char **given = ent_calloc(ctx->alloc, n, sizeof *given);
+    store_batch_row_t *rows = ent_calloc(ctx->alloc, n, sizeof *rows);
+    char **uids = ent_calloc(ctx->alloc, n, sizeof *uids);
+    if (!aids || !bad_aid || !puids || !pnames || !pversions || !given || !rows || !uids)
+        return lc_fail(ctx, REASON_INTERNAL_ERROR, "out of memory");
+
+    store_batch_keys_t k = {.product_uids = puids, .product_names = pnames, .product_versions = pversions,
+                            .new_aids = given};
+    for (size_t i = 0; i < n; i++) {
+        const model_line_item_t *it = &e->items[i];
+        bad_aid[i] = lc__activation_id(ctx, it, &aids[i]);
+        if (bad_aid[i].reason == REASON_OK)
+            given[k.n_new_aids++] = aids[i];
+        else
+            aids[i] = NULL;
+        if (!it->has_product)
+            continue;
+        if (it->product.unique_id != NULL && it->product.unique_id[0] != '\0') {
+            puids[k.n_product_uids++] = it->product.unique_id;
+        } else if (it->product.name != NULL && it->product.version != NULL) {
+            pnames[k.n_product_names] = it->product.name;
+            pversions[k.n_product_names++] = it->product.version;
+        }
+    }
+    store_create_snapshot_t s;
+    if ((*rc = store_create_read(c, &k, ctx->alloc, &s)) != ENT_OK)
+        return lc__db_fail(ctx, *rc, "looking up the products and activation ids");
+
+    size_t nrows = 0;
+    for (size_t i = 0; i < n; i++) {
+        const model_line_item_t *it = &e->items[i];
+        const char *aid = aids[i];
+        if (aid == NULL)
+            return bad_aid[i];
+        long long owner = lc__aid_owner(&s, aid);
+        bool earlier = lc__aid_among(aids, i, aid);
+        if (existing && (owner == ent_pk || earlier))
+            continue; /* the entitlement holds it already */
+        if (!it->has_product)
+            return lc_fail(ctx, REASON_INVALID_REQUEST, "lineItems %zu has no product", i + 1);
+        const store_product_t *prod = lc__created_product(&s, &it->product);
+        if (prod == NULL)
+            return lc__product_fail(ctx, &it->product);
+        if (!it->has_count || it->number_of_copies < 1)
+            return lc_fail(ctx, REASON_INVALID_COUNT, "numberOfCopies of line item '%s' must be at least 1", aid);
+        model_state_t item_state = state == STATE_DEPLOYED || e->auto_deploy == OPT_TRUE ? STATE_DEPLOYED
+                                                                                          : STATE_DRAFT;
+        if (!lc_line_item_state_ok(item_state, state))
+            return lc_fail(ctx, REASON_INVALID_STATE,
+                           "line item '%s' cannot be added DEPLOYED (autoDeploy) to entitlement '%s', which is "
+                           "%s; add it without autoDeploy, or deploy the entitlement", aid, res->entitlement_id,
+                           model_state_name(state));
+        if (owner != 0 || earlier)
+            return lc_fail(ctx, REASON_ACTIVATION_ID_EXISTS, "activationId '%s' is already in use", aid);
+        rows[nrows++] = (store_batch_row_t){
+            .item = {.entitlement_pk = ent_pk, .product_id = prod->id, .type = ITEM_STANDARD, .state = item_state,
+                     .count = it->number_of_copies, .activation_id = aid, .src = it},
+            .ent_key = res->entitlement_id,
+            .ent_uid = res->unique_id,
+            .request_id = ctx->request_id,
+            .user = ctx->user,
+        };
+    }
+    *rc = store_batch_insert(c, rows, nrows, "createSimpleEntitlement", ctx->alloc, uids);
+    if (*rc == ENT_EEXIST) {
+        /* An id was taken after it was read: the unit runs again, and
+         * finds which. */
+        *rc = ENT_ERETRY;
+        return lc_fail(ctx, REASON_ACTIVATION_ID_EXISTS, "an activationId of the request is already in use");
+    }
+    if (*rc != ENT_OK)
+        return lc__db_fail(ctx, *rc, "creating the line items");
+    for (size_t i = 0; i < nrows; i++) {
+        if (uids[i] == NULL)
+            return lc_fail(ctx, REASON_INTERNAL_ERROR, "line item '%s' was not created", rows[i].item.activation_id);
+        res->item_unique_ids[res->n_items] = uids[i];
+        res->item_activation_ids[res->n_items] = (char *)rows[i].item.activation_id;
+        res->n_items++;
+    }
+    return lc__ok();
+}
+
+
 static lc_outcome_t lc__create_fn(const lc_ctx_t *ctx, db_conn_t *c, const void *arg, int *rc)
 {
     const lc_create_arg_t *a = arg;
@@ -516,72 +655,13 @@ static lc_outcome_t lc__create_fn(const lc_ctx_t *ctx, db_conn_t *c, const void 
         res->entitlement_id = ent_strdup(ctx->alloc, eid);
     }
 
-    for (size_t i = 0; i < e->n_items; i++) {
-        const model_line_item_t *it = &e->items[i];
-        char *aid = NULL;
-        long long product_id = 0, owner = 0;
-        lc_outcome_t o = lc__activation_id(ctx, it, &aid);
-        if (o.reason != REASON_OK)
-            return o;
-        if (existing) {
-            /* CREATE_OR_UPDATE adds only the line items that are new. */
-            *rc = store_line_item_owner(c, aid, &owner);
-            if (*rc == ENT_OK && owner == ent_pk)
-                continue;
-            if (*rc != ENT_OK && *rc != ENT_ENOTFOUND)
-                return lc__db_fail(ctx, *rc, "looking up a line item");
-            *rc = ENT_OK;
-        }
-        if (!it->has_product)
-            return lc_fail(ctx, REASON_INVALID_REQUEST, "lineItems %zu has no product", i + 1);
-        *rc = store_find_product(c, &it->product, 0, NULL, &product_id, NULL);
-        if (*rc == ENT_ENOTFOUND) {
-            *rc = ENT_OK;
-            return lc__product_fail(ctx, &it->product);
-        }
-        if (*rc != ENT_OK)
-            return lc__db_fail(ctx, *rc, "looking up the product");
-        if (!it->has_count || it->number_of_copies < 1)
-            return lc_fail(ctx, REASON_INVALID_COUNT, "numberOfCopies of line item '%s' must be at least 1", aid);
-        model_state_t item_state = state == STATE_DEPLOYED || e->auto_deploy == OPT_TRUE ? STATE_DEPLOYED
-                                                                                          : STATE_DRAFT;
-        if (!lc_line_item_state_ok(item_state, state))
-            return lc_fail(ctx, REASON_INVALID_STATE,
-                           "line item '%s' cannot be added DEPLOYED (autoDeploy) to entitlement '%s', which is "
-                           "%s; add it without autoDeploy, or deploy the entitlement", aid, res->entitlement_id,
-                           model_state_name(state));
-        store_new_item_t ni = {
-            .entitlement_pk = ent_pk,
-            .product_id = product_id,
-            .type = ITEM_STANDARD,
-            .state = item_state,
-            .count = it->number_of_copies,
-            .activation_id = aid,
-            .src = it,
-        };
-        char *uid = NULL;
-        *rc = store_insert_line_item(c, &ni, ctx->alloc, &uid);
-        if (*rc == ENT_EEXIST) {
-            *rc = ENT_OK;
-            return lc_fail(ctx, REASON_ACTIVATION_ID_EXISTS, "activationId '%s' is already in use", aid);
-        }
-        if (*rc != ENT_OK)
-            return lc__db_fail(ctx, *rc, "creating a line item");
-        res->item_unique_ids[res->n_items] = uid;
-        res->item_activation_ids[res->n_items] = aid;
-        res->n_items++;
-        store_audit_t audit = {ctx->request_id, ctx->user, "createSimpleEntitlement",
-                               res->entitlement_id, res->unique_id, NULL, aid, uid, NULL};
-        if ((*rc = store_audit(c, &audit)) != ENT_OK)
-            return lc__db_fail(ctx, *rc, "writing the audit trail");
-    }
     if (e->n_items == 0 && !existing) {
         store_audit_t audit = {ctx->request_id, ctx->user, "createSimpleEntitlement",
                                res->entitlement_id, res->unique_id, NULL, NULL, NULL, NULL};
         if ((*rc = store_audit(c, &audit)) != ENT_OK)
             return lc__db_fail(ctx, *rc, "writing the audit trail");
     }
-    return lc__ok();
+    return lc__create_items(ctx, c, e, ent_pk, existing, state, res, rc);
 }
 
 lc_outcome_t lc_create_entitlement(const lc_ctx_t *ctx, model_create_op_t op,

@@ -101,6 +101,46 @@ class EntitlementsTest(DaemonTestCase):
         r = self.create([{"eid": "E-" + token(12), "items": [(aid, self.cat.base, 1)]}])
         self.assertTrue(r.text("f:failedData/f:failedSimpleEntitlement/f:reason").startswith("ACTIVATION_ID_EXISTS"))
 
+    def test_the_first_line_item_that_fails_names_the_reason(self):
+        # The line items are checked in request order, all of one item's
+        # checks before the next item's, as if written one at a time.
+        taken_eid, taken = "E-" + token(12), "A-" + token(12)
+        self.assertEqual(self.create([{"eid": taken_eid, "items": [(taken, self.cat.base, 1)]}]).status_text,
+                         "SUCCESS")
+        nope = ("Nope-" + token(6), "1")
+        cases = [
+            ([("A-" + token(12), nope, 1), (taken, self.cat.base, 1)], "PRODUCT_NOT_FOUND"),
+            ([(taken, self.cat.base, 1), ("A-" + token(12), nope, 1)], "ACTIVATION_ID_EXISTS"),
+            ([("A-" + token(12), self.cat.base, 0), ("bad/id", self.cat.base, 1)], "INVALID_COUNT"),
+            ([("bad/id", self.cat.base, 1), (taken, nope, 1)], "INVALID_ACTIVATION_ID"),
+        ]
+        for items, code in cases:
+            with self.subTest(code=code):
+                eid = "E-" + token(12)
+                r = self.create([{"eid": eid, "items": items}])
+                self.assertEqual(r.status_text, "FAILURE", r.body)
+                self.assertTrue(r.text("f:failedData/f:failedSimpleEntitlement/f:reason").startswith(code + ": "),
+                                r.body)
+                self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", eid), [["0"]])
+        # CREATE_OR_UPDATE: an id the entitlement holds is left alone, a new
+        # one is added, and one another entitlement holds fails the whole.
+        held = taken_eid + "-2"
+        self.assertEqual(self.create([{"eid": taken_eid, "items": [(held, self.cat.base, 3)]}],
+                                     "CREATE_OR_UPDATE").status_text, "SUCCESS")
+        other_eid, other = "E-" + token(12), "A-" + token(12)
+        self.assertEqual(self.create([{"eid": other_eid, "items": [(other, self.cat.base, 1)]}]).status_text, "SUCCESS")
+        fresh = taken_eid + "-3"
+        r = self.create([{"eid": taken_eid, "items": [(held, self.cat.base, 9), (fresh, self.cat.base, 1),
+                                                      (other, self.cat.base, 1)]}], "CREATE_OR_UPDATE")
+        self.assertEqual(r.status_text, "FAILURE", r.body)
+        self.assertTrue(r.text("f:failedData/f:failedSimpleEntitlement/f:reason").startswith("ACTIVATION_ID_EXISTS: "))
+        self.assertEqual(psql("SELECT count(*) FROM line_items WHERE activation_id = :'v1'", fresh), [["0"]])
+        r = self.create([{"eid": taken_eid, "items": [(held, self.cat.base, 9), (fresh, self.cat.base, 1)]}],
+                        "CREATE_OR_UPDATE")
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+        self.assertEqual(psql("SELECT activation_id, number_of_copies FROM line_items WHERE activation_id IN "
+                              "(:'v1', :'v2') ORDER BY activation_id", held, fresh), [[held, "3"], [fresh, "1"]])
+
     def test_a_bad_value_faults_before_anything_is_created(self):
         e1, e2 = "E-" + token(12), "E-" + token(12)
         body = create_body([{"eid": e1, "items": [(e1 + "-1", self.cat.base, 1)]},
