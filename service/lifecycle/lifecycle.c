@@ -594,7 +594,6 @@ static lc_outcome_t lc__create_items(const lc_ctx_t *ctx, db_conn_t *c, const mo
     return lc__ok();
 }
 
-
 static lc_outcome_t lc__create_fn(const lc_ctx_t *ctx, db_conn_t *c, const void *arg, int *rc)
 {
     const lc_create_arg_t *a = arg;
