@@ -10,20 +10,6 @@
 #include "../core/log.h"
 #include "lifecycle_int.h"
 
-/* Strings to positions, open addressing, sized once for n keys: a
- * group of 8 requests of 100 units compared every parent named with every
- * one read, and every new id with every parent's (BENCHMARKS.md, "CPU per
- * request", step 10). Keys are borrowed. */
-typedef struct lc_index_slot {
-    const char *key;
-    long v;
-} lc_index_slot_t;
-
-typedef struct lc_index {
-    lc_index_slot_t *slot;
-    size_t mask;
-} lc_index_t;
-
 /* What a unit is decided against, besides the snapshot: its parents by
  * activation id and by uniqueId, and the new activation ids claimed by
  * the units decided so far in the group (units of one request never
@@ -42,7 +28,7 @@ static uint64_t lc__hash(const char *s)
     return h;
 }
 
-static int lc__index_init(lc_index_t *x, size_t n, const ent_alloc_t *a)
+int lc__index_init(lc_index_t *x, size_t n, const ent_alloc_t *a)
 {
     size_t cap = 16;
     while (cap < 2 * n)
@@ -52,8 +38,7 @@ static int lc__index_init(lc_index_t *x, size_t n, const ent_alloc_t *a)
     return x->slot ? ENT_OK : ENT_ENOMEM;
 }
 
-/* The position stored for key, or -1. */
-static long lc__index_get(const lc_index_t *x, const char *key)
+long lc__index_get(const lc_index_t *x, const char *key)
 {
     if (key == NULL)
         return -1;
@@ -63,10 +48,7 @@ static long lc__index_get(const lc_index_t *x, const char *key)
     return -1;
 }
 
-/* Stores key at v unless it is there already (the first one stays, as a
- * scan from the front would find it). At most the n keys it was sized
- * for. */
-static void lc__index_put(lc_index_t *x, const char *key, long v)
+void lc__index_put(lc_index_t *x, const char *key, long v)
 {
     if (key == NULL)
         return;

@@ -456,24 +456,6 @@ typedef struct lc_create_arg {
     model_created_t *res;
 } lc_create_arg_t;
 
-/* Whether aid is among the first n of aids. */
-static bool lc__aid_among(char *const *aids, size_t n, const char *aid)
-{
-    for (size_t i = 0; i < n; i++)
-        if (aids[i] != NULL && strcmp(aids[i], aid) == 0)
-            return true;
-    return false;
-}
-
-/* The entitlement of aid among the ids in use (0: not in use). */
-static long long lc__aid_owner(const store_create_snapshot_t *s, const char *aid)
-{
-    for (size_t i = 0; i < s->n_taken; i++)
-        if (strcmp(s->taken[i], aid) == 0)
-            return s->taken_by[i];
-    return 0;
-}
-
 static const store_product_t *lc__created_product(const store_create_snapshot_t *s, const model_product_ref_t *ref)
 {
     bool by_uid = ref->unique_id != NULL && ref->unique_id[0] != '\0';
@@ -540,14 +522,23 @@ static lc_outcome_t lc__create_items(const lc_ctx_t *ctx, db_conn_t *c, const mo
     if ((*rc = store_create_read(c, &k, ctx->alloc, &s)) != ENT_OK)
         return lc__db_fail(ctx, *rc, "looking up the products and activation ids");
 
+    /* The ids in use, and those of the items before the one checked: by
+     * hash, since a request may carry ENTITLEMENTD_MAX_OCCURS items. */
+    lc_index_t taken, seen;
+    if (lc__index_init(&taken, s.n_taken, ctx->alloc) != ENT_OK || lc__index_init(&seen, n, ctx->alloc) != ENT_OK)
+        return lc_fail(ctx, REASON_INTERNAL_ERROR, "out of memory");
+    for (size_t i = 0; i < s.n_taken; i++)
+        lc__index_put(&taken, s.taken[i], (long)i);
     size_t nrows = 0;
     for (size_t i = 0; i < n; i++) {
         const model_line_item_t *it = &e->items[i];
         const char *aid = aids[i];
         if (aid == NULL)
             return bad_aid[i];
-        long long owner = lc__aid_owner(&s, aid);
-        bool earlier = lc__aid_among(aids, i, aid);
+        long at = lc__index_get(&taken, aid);
+        long long owner = at < 0 ? 0 : s.taken_by[at];
+        bool earlier = lc__index_get(&seen, aid) >= 0;
+        lc__index_put(&seen, aid, (long)i);
         if (existing && (owner == ent_pk || earlier))
             continue; /* the entitlement holds it already */
         if (!it->has_product)

@@ -17,6 +17,29 @@
 
 lc_outcome_t lc__ok(void);
 
+/* Strings to positions, open addressing, sized once for n keys: a
+ * group of 8 requests of 100 units compared every parent named with every
+ * one read, and every new id with every parent's (BENCHMARKS.md, "CPU per
+ * request", step 10). Keys are borrowed. */
+typedef struct lc_index_slot {
+    const char *key;
+    long v;
+} lc_index_slot_t;
+
+typedef struct lc_index {
+    lc_index_slot_t *slot;
+    size_t mask;
+} lc_index_t;
+
+/* Sizes x for n keys (from a). */
+int lc__index_init(lc_index_t *x, size_t n, const ent_alloc_t *a) ENT_MUSTCHECK;
+/* The position stored for key, or -1. */
+long lc__index_get(const lc_index_t *x, const char *key);
+/* Stores key at v unless it is there already (the first one stays, as a
+ * scan from the front would find it). At most the n keys it was sized
+ * for. */
+void lc__index_put(lc_index_t *x, const char *key, long v);
+
 /* Room for an identifier quoted in a reason (lc__quote). */
 #define LC_QUOTE_SIZE QUOTE_SIZE(MODEL_MAX_ID_CHARS)
 /* s (NULL reads as "") as a reason quotes it: at most MODEL_MAX_ID_CHARS
