@@ -58,6 +58,25 @@ static size_t batch__ids_read(const char *arr, long long to, long long *from_out
     return n;
 }
 
+/* The products keys names, as the three array parameters of
+ * batch_products (v[0..2]); false when out of memory. */
+static bool batch__product_params(const store_batch_keys_t *k, const ent_alloc_t *a, const char *v[3])
+{
+    v[0] = db__text_array(a, k->product_uids, k->n_product_uids);
+    v[1] = db__text_array(a, k->product_names, k->n_product_names);
+    v[2] = db__text_array(a, k->product_versions, k->n_product_names);
+    return v[0] && v[1] && v[2];
+}
+
+/* Row row of a batch_products result as a product. */
+static void batch__product(const PGresult *r, int row, const ent_alloc_t *a, store_product_t *p, bool *oom)
+{
+    p->id = batch__ll(r, row, 0);
+    p->unique_id = batch__str(a, r, row, 1, oom);
+    p->name = batch__str(a, r, row, 2, oom);
+    p->version = batch__str(a, r, row, 3, oom);
+}
+
 /* Whether every locked parent (rows of STMT_BATCH_PARENTS) belongs to an
  * entitlement locked before it (rows of STMT_BATCH_PARENT_ENTS, in id
  * order). A parent created between the two statements may not; it is then
@@ -108,20 +127,17 @@ int store_batch_read(db_conn_t *c, const store_batch_keys_t *k, const ent_alloc_
 {
     char *paids = db__text_array(a, k->parent_aids, k->n_parent_aids);
     char *puids = db__text_array(a, k->parent_uids, k->n_parent_uids);
-    char *prod_uids = db__text_array(a, k->product_uids, k->n_product_uids);
-    char *prod_names = db__text_array(a, k->product_names, k->n_product_names);
-    char *prod_versions = db__text_array(a, k->product_versions, k->n_product_names);
     char *ekeys = db__text_array(a, k->ent_keys, k->n_ent_keys);
     char *euids = db__text_array(a, k->ent_uids, k->n_ent_uids);
     char *naids = db__text_array(a, k->new_aids, k->n_new_aids);
+    const char *v_products[4] = {NULL, NULL, NULL, k->kind};
     size_t failed_at;
     bool oom = false;
     int rc;
 
-    if (!paids || !puids || !prod_uids || !prod_names || !prod_versions || !ekeys || !euids || !naids)
+    if (!batch__product_params(k, a, v_products) || !paids || !puids || !ekeys || !euids || !naids)
         return ENT_ENOMEM;
     const char *v_parents[2] = {paids, puids};
-    const char *v_products[4] = {prod_uids, prod_names, prod_versions, k->kind};
     const char *v_ents[2] = {ekeys, euids};
     const char *v_existing[1] = {naids};
     /* The parents' entitlements are locked before the parents: the lock
@@ -170,10 +186,7 @@ int store_batch_read(db_conn_t *c, const store_batch_keys_t *k, const ent_alloc_
     out->products = ent_calloc(a, out->n_products + 1, sizeof *out->products);
     size_t n_rels = 0;
     for (size_t i = 0; out->products && i < out->n_products; i++) {
-        out->products[i].id = batch__ll(r, (int)i, 0);
-        out->products[i].unique_id = batch__str(a, r, (int)i, 1, &oom);
-        out->products[i].name = batch__str(a, r, (int)i, 2, &oom);
-        out->products[i].version = batch__str(a, r, (int)i, 3, &oom);
+        batch__product(r, (int)i, a, &out->products[i], &oom);
         n_rels += batch__ids_count(PQgetvalue(r, (int)i, 4));
     }
     out->rel_from = ent_calloc(a, n_rels + 1, sizeof *out->rel_from);
@@ -323,18 +336,15 @@ int store_batch_insert(db_conn_t *c, const store_batch_row_t *rows, size_t n, co
 
 int store_create_read(db_conn_t *c, const store_batch_keys_t *k, const ent_alloc_t *a, store_create_snapshot_t *out)
 {
-    char *prod_uids = db__text_array(a, k->product_uids, k->n_product_uids);
-    char *prod_names = db__text_array(a, k->product_names, k->n_product_names);
-    char *prod_versions = db__text_array(a, k->product_versions, k->n_product_names);
     char *aids = db__text_array(a, k->new_aids, k->n_new_aids);
+    /* The products' relationships are not wanted: any kind does. */
+    const char *v_products[4] = {NULL, NULL, NULL, "UPGRADE"};
     size_t failed_at;
     bool oom = false;
     int rc;
 
-    if (!prod_uids || !prod_names || !prod_versions || !aids)
+    if (!batch__product_params(k, a, v_products) || !aids)
         return ENT_ENOMEM;
-    /* The products' relationships are not wanted: any kind does. */
-    const char *v_products[4] = {prod_uids, prod_names, prod_versions, "UPGRADE"};
     const char *v_owners[1] = {aids};
     db_call_t calls[] = {
         {STMT_BATCH_PRODUCTS, 4, v_products, NULL},
@@ -346,12 +356,8 @@ int store_create_read(db_conn_t *c, const store_batch_keys_t *k, const ent_alloc
     PGresult *r = calls[0].res;
     out->n_products = (size_t)PQntuples(r);
     out->products = ent_calloc(a, out->n_products + 1, sizeof *out->products);
-    for (size_t i = 0; out->products && i < out->n_products; i++) {
-        out->products[i].id = batch__ll(r, (int)i, 0);
-        out->products[i].unique_id = batch__str(a, r, (int)i, 1, &oom);
-        out->products[i].name = batch__str(a, r, (int)i, 2, &oom);
-        out->products[i].version = batch__str(a, r, (int)i, 3, &oom);
-    }
+    for (size_t i = 0; out->products && i < out->n_products; i++)
+        batch__product(r, (int)i, a, &out->products[i], &oom);
     r = calls[1].res;
     out->n_taken = (size_t)PQntuples(r);
     out->taken = ent_calloc(a, out->n_taken + 1, sizeof *out->taken);

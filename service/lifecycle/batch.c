@@ -83,11 +83,11 @@ static const store_entitlement_t *lc__find_ent(const store_batch_snapshot_t *s, 
     return NULL;
 }
 
-static const store_product_t *lc__find_product(const store_batch_snapshot_t *s, const model_product_ref_t *ref)
+const store_product_t *lc__product_in(const store_product_t *products, size_t n, const model_product_ref_t *ref)
 {
     bool by_uid = ref->unique_id != NULL && ref->unique_id[0] != '\0';
-    for (size_t i = 0; i < s->n_products; i++) {
-        const store_product_t *p = &s->products[i];
+    for (size_t i = 0; i < n; i++) {
+        const store_product_t *p = &products[i];
         if (by_uid ? strcmp(p->unique_id, ref->unique_id) != 0
                    : ref->name == NULL || ref->version == NULL || strcmp(p->name, ref->name) != 0 ||
                          strcmp(p->version, ref->version) != 0)
@@ -240,7 +240,7 @@ static lc_outcome_t lc__batch_unit(const lc_ctx_t *ctx, lc_op_t op, const model_
             o = lc_fail(ctx, REASON_INVALID_REQUEST, "lineItem %zu has no product", i + 1);
             break;
         }
-        const store_product_t *prod = lc__find_product(s, &ch->item.product);
+        const store_product_t *prod = lc__product_in(s->products, s->n_products, &ch->item.product);
         if (prod == NULL) {
             o = lc__product_fail(ctx, &ch->item.product);
             break;

@@ -456,24 +456,6 @@ typedef struct lc_create_arg {
     model_created_t *res;
 } lc_create_arg_t;
 
-static const store_product_t *lc__created_product(const store_create_snapshot_t *s, const model_product_ref_t *ref)
-{
-    bool by_uid = ref->unique_id != NULL && ref->unique_id[0] != '\0';
-    if (!by_uid && (ref->name == NULL || ref->version == NULL))
-        return NULL;
-    for (size_t i = 0; i < s->n_products; i++) {
-        const store_product_t *p = &s->products[i];
-        if (by_uid ? strcmp(p->unique_id, ref->unique_id) != 0
-                   : strcmp(p->name, ref->name) != 0 || strcmp(p->version, ref->version) != 0)
-            continue;
-        if (by_uid && ref->name != NULL && ref->version != NULL &&
-            (strcmp(p->name, ref->name) != 0 || strcmp(p->version, ref->version) != 0))
-            return NULL;
-        return p;
-    }
-    return NULL;
-}
-
 /* The line items of a createSimpleEntitlement, on entitlement ent_pk (in
  * state; existing: it was there before). One round trip reads the
  * products they name and which of their activation ids are in use; the
@@ -543,7 +525,7 @@ static lc_outcome_t lc__create_items(const lc_ctx_t *ctx, db_conn_t *c, const mo
             continue; /* the entitlement holds it already */
         if (!it->has_product)
             return lc_fail(ctx, REASON_INVALID_REQUEST, "lineItems %zu has no product", i + 1);
-        const store_product_t *prod = lc__created_product(&s, &it->product);
+        const store_product_t *prod = lc__product_in(s.products, s.n_products, &it->product);
         if (prod == NULL)
             return lc__product_fail(ctx, &it->product);
         if (!it->has_count || it->number_of_copies < 1)

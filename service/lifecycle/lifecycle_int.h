@@ -47,6 +47,10 @@ void lc__index_put(lc_index_t *x, const char *key, long v);
 const char *lc__quote(const char *s, char buf[LC_QUOTE_SIZE]);
 /* The name of ref in a reason: its key, else its uniqueId, quoted. */
 const char *lc__name(const model_ref_t *ref, char buf[LC_QUOTE_SIZE]);
+/* The product of products (n) that ref names, by its uniqueId when it has
+ * one (NULL when a name and version given too disagree with it), else by
+ * name and version; NULL when none. */
+const store_product_t *lc__product_in(const store_product_t *products, size_t n, const model_product_ref_t *ref);
 /* PRODUCT_NOT_FOUND for the product p names. */
 lc_outcome_t lc__product_fail(const lc_ctx_t *ctx, const model_product_ref_t *p);
 
