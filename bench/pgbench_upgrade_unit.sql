@@ -26,7 +26,7 @@ SELECT p.id AS tid, p.unique_id, p.name, p.version, ARRAY(SELECT r.from_product_
     OR (p.name, p.version) IN (SELECT * FROM unnest('{"BenchBase"}'::text[], '{"2.0"}'::text[])) \gset
 SELECT id, unique_id, entitlement_id, state FROM entitlements
  WHERE entitlement_id = ANY ('{}'::text[]) OR unique_id = ANY ('{}'::text[]);
-SELECT activation_id FROM line_items WHERE activation_id = ANY (('{"pg-' || :client_id || '-' || :r || '"}')::text[]);
+SELECT activation_id, entitlement_id FROM line_items WHERE activation_id = ANY (('{"pg-' || :client_id || '-' || :r || '"}')::text[]);
 \startpipeline
 WITH ins AS (INSERT INTO line_items (activation_id, entitlement_id, product_id, parent_id,
        line_item_type, state, number_of_copies, description, part_number, license_model, order_id,

@@ -348,7 +348,7 @@ int store_create_read(db_conn_t *c, const store_batch_keys_t *k, const ent_alloc
     const char *v_owners[1] = {aids};
     db_call_t calls[] = {
         {STMT_BATCH_PRODUCTS, 4, v_products, NULL},
-        {STMT_CREATE_OWNERS, 1, v_owners, NULL},
+        {STMT_BATCH_EXISTING, 1, v_owners, NULL},
     };
     memset(out, 0, sizeof *out);
     if ((rc = db__pipeline(c, calls, 2, &failed_at)) != ENT_OK)

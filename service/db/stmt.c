@@ -75,8 +75,6 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
         "FROM line_items pa WHERE pa.id = $4 RETURNING unique_id"},
     [STMT_LI_UPDATE_PARENT] = {"li_update_parent",
         "UPDATE line_items SET number_of_copies = $2, state = $3, updated_at = now() WHERE id = $1"},
-    [STMT_LI_OWNER] = {"li_owner",
-        "SELECT entitlement_id FROM line_items WHERE activation_id = $1"},
     [STMT_ENT_INSERT] = {"ent_insert",
         "INSERT INTO entitlements (entitlement_id, description, sold_to, ship_to_email, "
         "ship_to_address, email_template_variation, allow_portal_login, state, attributes, "
@@ -177,11 +175,9 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
     [STMT_BATCH_ENTITLEMENTS] = {"batch_entitlements",
         "SELECT id, unique_id, entitlement_id, state FROM entitlements "
         "WHERE entitlement_id = ANY ($1::text[]) OR unique_id = ANY ($2::text[])"},
+    /* Which of the activation ids $1 are in use, and by which entitlement
+     * (createSimpleEntitlement leaves alone those its entitlement holds). */
     [STMT_BATCH_EXISTING] = {"batch_existing",
-        "SELECT activation_id FROM line_items WHERE activation_id = ANY ($1::text[])"},
-    /* createSimpleEntitlement: which of the activation ids $1 are in use,
-     * and by which entitlement. */
-    [STMT_CREATE_OWNERS] = {"create_owners",
         "SELECT activation_id, entitlement_id FROM line_items WHERE activation_id = ANY ($1::text[])"},
     /* New line items, their parents' counts and states, and the audit rows,
      * as one statement; returns the new line items' ids. The attributes

@@ -285,21 +285,6 @@ int store_update_parent(db_conn_t *c, long long id, long long count, model_state
     return db__exec(c, STMT_LI_UPDATE_PARENT, 3, v, NULL);
 }
 
-int store_line_item_owner(db_conn_t *c, const char *aid, long long *entitlement_pk)
-{
-    PGresult *r = NULL;
-    const char *v[1] = {aid};
-    int rc = db__exec(c, STMT_LI_OWNER, 1, v, &r);
-    if (rc != ENT_OK)
-        return rc;
-    if (PQntuples(r) == 1)
-        *entitlement_pk = store__ll(r, 0, 0);
-    else
-        rc = ENT_ENOTFOUND;
-    PQclear(r);
-    return rc;
-}
-
 static const char *store__opt_bool(opt_bool_t b)
 {
     return b == OPT_UNSET ? NULL : b == OPT_TRUE ? "true" : "false";

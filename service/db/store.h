@@ -104,9 +104,6 @@ int store_insert_line_item(db_conn_t *c, const store_new_item_t *item, const ent
 /* Sets a parent's count and state after a change. */
 int store_update_parent(db_conn_t *c, long long id, long long count, model_state_t state) ENT_MUSTCHECK;
 
-/* The entitlement (primary key) that owns activation id aid. */
-int store_line_item_owner(db_conn_t *c, const char *aid, long long *entitlement_pk) ENT_MUSTCHECK;
-
 /* Inserts an entitlement (entitlement_id final and validated). */
 int store_insert_entitlement(db_conn_t *c, const model_entitlement_t *e, const char *entitlement_id,
                              model_state_t state, const char *user, const ent_alloc_t *a,
