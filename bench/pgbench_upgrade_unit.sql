@@ -45,14 +45,16 @@ WITH ins AS (INSERT INTO line_items (activation_id, entitlement_id, product_id, 
      SELECT a.rq, a.us, 'upgradeLicense', a.ek, a.eu, a.pa, a.na, ins.unique_id
      FROM unnest('{"pgbench"}'::text[], '{"bench"}'::text[], ('{"' || :ekey || '"}')::text[],
        ('{"' || :euid || '"}')::text[], ('{"' || :paid || '"}')::text[],
-       ('{"pg-' || :client_id || '-' || :r || '"}')::text[]) AS a (rq, us, ek, eu, pa, na)
-     JOIN ins ON ins.activation_id = a.na RETURNING id, at, entitlement_id, parent_activation_id, new_activation_id)
+       ('{"pg-' || :client_id || '-' || :r || '"}')::text[]) WITH ORDINALITY AS a (rq, us, ek, eu, pa, na, ord)
+     JOIN ins ON ins.activation_id = a.na ORDER BY a.ord
+     RETURNING id, at, entitlement_id, parent_activation_id, new_activation_id)
 -- feed-begin (the change feed rows; bench/feed_cost.sh also runs this script without them)
 , feed AS (INSERT INTO entitlement_changes (at, product_id, operation, entitlement_id, activation_id, audit_id)
-     SELECT aud.at, ins.product_id, 'upgradeLicense', aud.entitlement_id, ins.activation_id, aud.id
+     SELECT at, product_id, 'upgradeLicense', entitlement_id, activation_id, audit_id FROM (
+     SELECT aud.at, ins.product_id, aud.entitlement_id, ins.activation_id, aud.id AS audit_id, 0 AS k
      FROM aud JOIN ins ON ins.activation_id = aud.new_activation_id
-     UNION ALL SELECT aud.at, upd.product_id, 'upgradeLicense', aud.entitlement_id, upd.activation_id, aud.id
-     FROM aud JOIN upd ON upd.activation_id = aud.parent_activation_id)
+     UNION ALL SELECT aud.at, upd.product_id, aud.entitlement_id, upd.activation_id, aud.id, 1
+     FROM aud JOIN upd ON upd.activation_id = aud.parent_activation_id) f ORDER BY audit_id, k)
 -- feed-end
 SELECT activation_id, unique_id FROM ins;
 COMMIT;

@@ -181,7 +181,10 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
         "SELECT activation_id, entitlement_id FROM line_items WHERE activation_id = ANY ($1::text[])"},
     /* New line items, their parents' counts and states, and the audit rows,
      * as one statement; returns the new line items' ids. The attributes
-     * documents ($29) come last, a jsonb[] whose elements are JSON texts. */
+     * documents ($29) come last, a jsonb[] whose elements are JSON texts.
+     * Audit rows are numbered in the units' order (a join's output order
+     * is the plan's), and each unit's feed rows follow its audit row, the
+     * new line item before its parent, as the unit path writes them. */
     [STMT_BATCH_WRITE] = {"batch_write",
         "WITH ins AS (INSERT INTO line_items (activation_id, entitlement_id, product_id, parent_id, "
         "line_item_type, state, number_of_copies, description, part_number, license_model, order_id, "
@@ -197,14 +200,16 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
         "aud AS (INSERT INTO audit_log (request_id, username, operation, entitlement_id, entitlement_uid, "
         "parent_activation_id, new_activation_id, new_unique_id) SELECT a.rq, a.us, $24, a.ek, a.eu, a.pa, a.na, "
         "ins.unique_id FROM unnest($22::text[], $23::text[], $25::text[], $26::text[], $27::text[], $28::text[]) "
-        "AS a (rq, us, ek, eu, pa, na) "
-        "JOIN ins ON ins.activation_id = a.na RETURNING id, at, entitlement_id, parent_activation_id, new_activation_id), "
+        "WITH ORDINALITY AS a (rq, us, ek, eu, pa, na, ord) "
+        "JOIN ins ON ins.activation_id = a.na ORDER BY a.ord "
+        "RETURNING id, at, entitlement_id, parent_activation_id, new_activation_id), "
         /* The change feed (db/005): each new line item and its parent. */
         "feed AS (INSERT INTO entitlement_changes (at, product_id, operation, entitlement_id, activation_id, audit_id) "
-        "SELECT aud.at, ins.product_id, $24, aud.entitlement_id, ins.activation_id, aud.id "
+        "SELECT at, product_id, $24, entitlement_id, activation_id, audit_id FROM ("
+        "SELECT aud.at, ins.product_id, aud.entitlement_id, ins.activation_id, aud.id AS audit_id, 0 AS k "
         "FROM aud JOIN ins ON ins.activation_id = aud.new_activation_id "
-        "UNION ALL SELECT aud.at, upd.product_id, $24, aud.entitlement_id, upd.activation_id, aud.id "
-        "FROM aud JOIN upd ON upd.activation_id = aud.parent_activation_id) "
+        "UNION ALL SELECT aud.at, upd.product_id, aud.entitlement_id, upd.activation_id, aud.id, 1 "
+        "FROM aud JOIN upd ON upd.activation_id = aud.parent_activation_id) f ORDER BY audit_id, k) "
         "SELECT activation_id, unique_id FROM ins"},
 
     /* API tokens: $1 the SHA-256 of the token (hex). */

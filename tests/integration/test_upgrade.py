@@ -95,6 +95,22 @@ class UpgradeTest(DaemonTestCase):
                                "AND operation = 'upgradeLicense'", middle_eid), 0)
         self.assertEqual(nrows("SELECT count(*) FROM audit_log") - audit_before, 6)
 
+    def test_audit_and_feed_rows_follow_the_units_order(self):
+        # Audit rows are numbered in the units' order, and each unit's feed
+        # rows follow its audit row, the new line item before its parent.
+        eid, aids = self.entitlement(n_items=12)
+        order = [aids[i] for i in (7, 2, 11, 0, 5, 9, 1, 10, 3, 8, 6, 4)]
+        new = {aid: "N-" + token(12) for aid in order}
+        self.assertEqual(self.upgrade([{"items": [self.item(aid, new_aid=new[aid])]} for aid in order])
+                         .status_text, "SUCCESS")
+        audit = psql("SELECT id, parent_activation_id, new_activation_id FROM audit_log "
+                     "WHERE entitlement_id = :'v1' AND operation = 'upgradeLicense' ORDER BY id", eid)
+        self.assertEqual([(a[1], a[2]) for a in audit], [(aid, new[aid]) for aid in order])
+        feed = psql("SELECT c.audit_id, c.activation_id FROM entitlement_changes c JOIN audit_log a "
+                    "ON a.id = c.audit_id WHERE a.entitlement_id = :'v1' AND a.operation = 'upgradeLicense' "
+                    "ORDER BY c.id", eid)
+        self.assertEqual(feed, [[a[0], x] for a in audit for x in (a[2], a[1])])
+
     def test_all_failed_is_failure(self):
         r = self.upgrade([{"items": [self.item("missing-" + token(8))]},
                           {"items": [self.item("missing-" + token(8))]}])
