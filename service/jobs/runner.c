@@ -34,11 +34,15 @@
 #define RUNNER_REPLAN_S 1.0
 /* NOTIFYs a daemon sends are at least this far apart: one wakes every
  * other daemon for all the jobs queued since the last. */
-#define RUNNER_NOTIFY_EVERY_MS 5
+#define RUNNER_NOTIFY_EVERY_MS 15
 /* A woken worker waits this long before it claims, so that the jobs queued
  * meanwhile share its transaction and commit: under load, a batch instead
- * of a transaction per job, for a few milliseconds of latency. */
-#define RUNNER_GATHER_MS 5
+ * of a transaction per job. Each batch costs six round trips whatever its
+ * size; at 2,000 status logs a second, 15 ms rather than 5 took the
+ * daemon's CPU per status log from about 170 to 155 µs and PostgreSQL's
+ * by 5 to 10 %, for 11 ms more from a POST to its result (BENCHMARKS.md,
+ * REST step 11), against a Retry-After of a second. */
+#define RUNNER_GATHER_MS 15
 
 struct job_runner {
     job_kind_t kinds[RUNNER_MAX_KINDS];
