@@ -6,16 +6,12 @@
 #include <stdlib.h>
 
 #include "../core/log.h"
-#include "../core/waiter.h"
 #include "db_int.h"
 
-/* Each waiting call sleeps on its thread's word (core/waiter.h), woken
- * when its group has run or when it is the oldest queued and a slot is
- * free: a group that ends wakes its members and the next leader, not every
- * waiting thread (on virtual machines each needless wake-up costs a
- * context switch of tens of microseconds), and wakes them after letting go
- * of the lock. A member woken with its work done returns without taking
- * the lock again. */
+/* No thread waits for its call: a call's done is called by the thread
+ * that ran its group (the submitter of the first call of a run of groups),
+ * so a request whose statement waits in the queue holds no thread, and
+ * nobody is woken but the leader by PostgreSQL's answer. */
 struct db_group {
     pthread_mutex_t lock;
     db_group_call_t *head, *tail; /* queued, oldest first */
@@ -196,64 +192,44 @@ out:
     db_pool_release(g->pool, c);
 }
 
-int db_group_exec(db_group_t *g, db_group_call_t *me)
+void db_group_submit(db_group_t *g, db_group_call_t *call)
 {
-    /* Threads to wake once the lock is let go: a group's members and the
-     * oldest call still queued. */
-    waiter_t *wake[DB_GROUP_MAX + 1];
-    size_t nwake = 0;
-
-    me->res = NULL;
-    me->rc = ENT_OK;
+    call->res = NULL;
+    call->rc = ENT_OK;
+    call->next = NULL;
     if (g->max_in_flight <= 0) {
-        db_group_call_t *one[1] = {me};
+        db_group_call_t *one[1] = {call};
         group__run(g, one, 1);
-        return me->rc;
+        call->done(call);
+        return;
     }
-    me->next = NULL;
-    me->queued = true;
-    atomic_init(&me->done, false);
-    me->wake = waiter_self();
     pthread_mutex_lock(&g->lock);
     if (g->tail != NULL)
-        g->tail->next = me;
+        g->tail->next = call;
     else
-        g->head = me;
-    g->tail = me;
-    while (!atomic_load_explicit(&me->done, memory_order_relaxed)) {
-        if (me->queued && g->head == me && g->in_flight < g->max_in_flight) {
-            db_group_call_t *members[DB_GROUP_MAX];
-            size_t m = 0;
-            while (g->head != NULL && m < DB_GROUP_MAX) {
-                db_group_call_t *x = g->head;
-                g->head = x->next;
-                x->next = NULL;
-                x->queued = false;
-                members[m++] = x;
-            }
-            if (g->head == NULL)
-                g->tail = NULL;
-            g->in_flight++;
-            pthread_mutex_unlock(&g->lock);
-            group__run(g, members, m);
-            pthread_mutex_lock(&g->lock);
-            g->in_flight--;
-            for (size_t i = 0; i < m; i++) {
-                /* A member may return as soon as it sees done (its call
-                 * is on its stack): nothing of it is read after. */
-                if (members[i] != me)
-                    wake[nwake++] = members[i]->wake;
-                atomic_store_explicit(&members[i]->done, true, memory_order_release);
-            }
-            /* The oldest still queued may lead now. */
-            if (g->head != NULL)
-                wake[nwake++] = g->head->wake;
-        } else if (waiter_sleep(me->wake, &g->lock, &me->done)) {
-            return me->rc; /* a member owes no wake-ups: only leaders do */
+        g->head = call;
+    g->tail = call;
+    /* Lead while calls wait and a slot is free: those queued while every
+     * slot was taken are led by whoever frees one. */
+    while (g->head != NULL && g->in_flight < g->max_in_flight) {
+        db_group_call_t *members[DB_GROUP_MAX];
+        size_t m = 0;
+        while (g->head != NULL && m < DB_GROUP_MAX) {
+            db_group_call_t *x = g->head;
+            g->head = x->next;
+            x->next = NULL;
+            members[m++] = x;
         }
+        if (g->head == NULL)
+            g->tail = NULL;
+        g->in_flight++;
+        pthread_mutex_unlock(&g->lock);
+        group__run(g, members, m);
+        /* (Each member's done may free it: nothing of it is read after.) */
+        for (size_t i = 0; i < m; i++)
+            members[i]->done(members[i]);
+        pthread_mutex_lock(&g->lock);
+        g->in_flight--;
     }
     pthread_mutex_unlock(&g->lock);
-    for (size_t i = 0; i < nwake; i++)
-        waiter_wake(wake[i]);
-    return me->rc;
 }

@@ -3,16 +3,19 @@
  * requests (a status log, a device report) share one transaction and one
  * COMMIT, the way commit groups do for upgrades (lifecycle/group.h).
  *
- * A request queues its statement; while fewer than max_in_flight groups
- * are being written, the thread of the oldest queued statement leads: it
- * takes every statement queued (up to DB_GROUP_MAX), sends BEGIN, them and
- * COMMIT in one pipeline on one pooled connection, and hands each its
- * result once the COMMIT returned. A request never waits for a group to
- * fill: with a free slot it leads at once, so groups form only while the
- * database is busy. When a statement of a group fails, the group is rolled
- * back and each statement runs alone (so one request's error is its own);
- * when the connection is lost, every statement of the group fails with
- * ENT_EDBDOWN and none is run again (its COMMIT may have happened).
+ * A request queues its statement and goes on (its thread is not held):
+ * while fewer than max_in_flight groups are being written, the thread that
+ * queued leads: it takes every statement queued (up to DB_GROUP_MAX),
+ * sends BEGIN, them and COMMIT in one pipeline on one pooled connection,
+ * and once the COMMIT returned calls each one's done with its result; then
+ * it leads again while statements wait and a slot is free. A statement
+ * queued while every slot is taken is led by the leader that frees one.
+ * A request never waits for a group to fill: with a free slot it leads at
+ * once, so groups form only while the database is busy. When a statement
+ * of a group fails, the group is rolled back and each statement runs alone
+ * (so one request's error is its own); when the connection is lost, every
+ * statement of the group fails with ENT_EDBDOWN and none is run again (its
+ * COMMIT may have happened).
  *
  * A statement run in a group must not depend on being alone in its
  * transaction: each sees the rows the statements before it wrote.
@@ -20,7 +23,6 @@
 #ifndef ENT_DB_GROUP_H
 #define ENT_DB_GROUP_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "../core/err.h"
@@ -53,17 +55,19 @@ typedef struct db_group_call {
     bool has_lock;
     long long lock_key;
     struct db_result *res;    /* out: the statement's rows (db_result_free) */
-    /* the group's own */
-    struct db_group_call *next;
-    bool queued;
-    atomic_bool done;         /* set (after rc and res) once its group has run; read without the lock */
-    int rc;
-    struct waiter *wake;      /* its thread's (core/waiter.h): woken when done, or when it may lead */
+    int rc;                   /* out: ENT_OK once committed, or the error */
+    /* Called once, when the statement committed or failed, from the thread
+     * that ran its group (perhaps the submitter's, before db_group_submit
+     * returns); with no lock held. It may free the call. */
+    void (*done)(struct db_group_call *call);
+    struct db_group_call *next; /* the group's own */
 } db_group_call_t;
 
-/* Runs the statement of call, grouped with those of concurrent calls, and
- * returns once it committed (ENT_OK, call->res set) or failed. */
-int db_group_exec(db_group_t *g, db_group_call_t *call) ENT_MUSTCHECK;
+/* Queues the statement of call (which, with what its vals point at, must
+ * live until its done has been called), grouped with those of concurrent
+ * calls; the calling thread may run groups, its own and others', before it
+ * returns. */
+void db_group_submit(db_group_t *g, db_group_call_t *call);
 
 /* The rows of a statement run in a group: read with db_result_value, freed
  * with db_result_free. */

@@ -45,22 +45,84 @@ static bool rest_store__group_bool(const db_group_call_t *call, int col)
     return v != NULL && (v[0] == 't' || (v[0] >= '1' && v[0] <= '9'));
 }
 
-int store_statuslog_post(db_group_t *g, long long key_id, const char *polling_id, const char *publisher,
-                         const char *request_json, const store_idem_t *idem, bool *key_ok, bool *written)
+/* A write for a statement group: the call (first, so that its done finds
+ * the rest), the caller's callback, and the statement's values, copied
+ * into the same block. */
+struct store_write {
+    db_group_call_t call;
+    store_done_fn done;
+    void *arg;
+    int nflags;
+    const char *v[16];
+};
+
+static void rest_store__written(db_group_call_t *call)
+{
+    store_write_t *w = (store_write_t *)call;
+    bool flags[STORE_WRITE_FLAGS] = {false};
+    for (int i = 0; call->rc == ENT_OK && i < w->nflags; i++)
+        flags[i] = rest_store__group_bool(call, i);
+    db_result_free(call->res);
+    store_done_fn done = w->done;
+    void *arg = w->arg;
+    int rc = call->rc;
+    free(w);
+    done(arg, rc, flags);
+}
+
+/* Statement stmt with n values (copied; NULLs stay NULL), whose row's
+ * first nflags columns are the outcome. */
+static store_write_t *rest_store__write(db_stmt_id_t stmt, const char *const *vals, int n, int nflags,
+                                        bool has_lock, long long lock_key, store_done_fn done, void *arg)
+{
+    size_t len = 0;
+    for (int i = 0; i < n; i++)
+        len += vals[i] ? strlen(vals[i]) + 1 : 0;
+    store_write_t *w = malloc(sizeof *w + len);
+    if (w == NULL)
+        return NULL;
+    char *p = (char *)(w + 1);
+    for (int i = 0; i < n; i++) {
+        w->v[i] = NULL;
+        if (vals[i] != NULL) {
+            size_t k = strlen(vals[i]) + 1;
+            memcpy(p, vals[i], k);
+            w->v[i] = p;
+            p += k;
+        }
+    }
+    memset(&w->call, 0, sizeof w->call);
+    w->call.stmt = stmt;
+    w->call.n = n;
+    w->call.vals = w->v;
+    w->call.has_lock = has_lock;
+    w->call.lock_key = lock_key;
+    w->call.done = rest_store__written;
+    w->done = done;
+    w->arg = arg;
+    w->nflags = nflags;
+    return w;
+}
+
+void store_write_submit(db_group_t *g, store_write_t *w)
+{
+    db_group_submit(g, &w->call);
+}
+
+void store_write_free(store_write_t *w)
+{
+    free(w);
+}
+
+store_write_t *store_statuslog_post(long long key_id, const char *polling_id, const char *publisher,
+                                    const char *request_json, const store_idem_t *idem, store_done_fn done, void *arg)
 {
     char kid[24], status[16];
     snprintf(kid, sizeof kid, "%lld", key_id);
     snprintf(status, sizeof status, "%d", idem->status);
     const char *v[10] = {kid, polling_id, publisher, request_json, idem->scope, idem->key, idem->hash_hex,
                          idem->key ? status : NULL, idem->headers, idem->body};
-    db_group_call_t call = {.stmt = STMT_STATUSLOG_POST, .n = 10, .vals = v};
-    int rc = db_group_exec(g, &call);
-    if (rc == ENT_OK) {
-        *key_ok = rest_store__group_bool(&call, 0);
-        *written = rest_store__group_bool(&call, 1);
-    }
-    db_result_free(call.res);
-    return rc;
+    return rest_store__write(STMT_STATUSLOG_POST, v, 10, 2, false, 0, done, arg);
 }
 
 int store_statuslog_poll(db_conn_t *c, long long key_id, const char *polling_id, const char *publisher,
@@ -177,8 +239,7 @@ int store_statuslog_fail(db_conn_t *c, long long id, const char *key, const char
                         4, v, NULL);
 }
 
-int store_device_report(db_group_t *g, const store_report_t *rp, const store_idem_t *idem, bool *token_ok,
-                        bool *written, bool *is_new)
+store_write_t *store_device_report(const store_report_t *rp, const store_idem_t *idem, store_done_fn done, void *arg)
 {
     char tid[24], latest[24], status[16];
     snprintf(tid, sizeof tid, "%lld", rp->token_id);
@@ -191,17 +252,8 @@ int store_device_report(db_group_t *g, const store_report_t *rp, const store_ide
      * the one before it left (which it may have to delete). */
     char key[2 * 1024 + 2];
     int kl = snprintf(key, sizeof key, "%s/%s", rp->tenant, rp->device_id);
-    db_group_call_t call = {.stmt = STMT_DEVICE_REPORT, .n = 15, .vals = v, .has_lock = true,
-                            .lock_key = db_group_lock_key(key, kl < 0 ? 0 : (size_t)kl < sizeof key ? (size_t)kl
-                                                                                             : sizeof key - 1)};
-    int rc = db_group_exec(g, &call);
-    if (rc == ENT_OK) {
-        *token_ok = rest_store__group_bool(&call, 0);
-        *written = rest_store__group_bool(&call, 1);
-        *is_new = rest_store__group_bool(&call, 2);
-    }
-    db_result_free(call.res);
-    return rc;
+    long long lock = db_group_lock_key(key, kl < 0 ? 0 : (size_t)kl < sizeof key ? (size_t)kl : sizeof key - 1);
+    return rest_store__write(STMT_DEVICE_REPORT, v, 15, 3, true, lock, done, arg);
 }
 
 int store_device_get(db_conn_t *c, long long token_id, const char *tenant, const char *device_id, bool *token_ok,

@@ -39,12 +39,24 @@ typedef struct store_idem_hit {
  * *hit, ENT_ENOTFOUND. */
 int store_idem_get(db_conn_t *c, const char *scope, const char *key, store_idem_hit_t *hit) ENT_MUSTCHECK;
 
-/* Writes a status log and its job, if key key_id is still active
- * (*key_ok) and, with an idempotency row, its key is new (*written false:
- * it is not: read the stored response). Runs in a statement group (g). */
-int store_statuslog_post(db_group_t *g, long long key_id, const char *polling_id, const char *publisher,
-                         const char *request_json, const store_idem_t *idem, bool *key_ok,
-                         bool *written) ENT_MUSTCHECK;
+/* A write for a statement group (db/group.h): made with every value it
+ * will send copied (so that the caller's memory may go), queued with
+ * store_write_submit, or freed unqueued with store_write_free. Its done
+ * is called once, from the thread that ran its group (perhaps the one
+ * that queued it, before store_write_submit returns): rc, and with ENT_OK
+ * the write's flags (below, per write); the write is freed by then. */
+#define STORE_WRITE_FLAGS 3
+typedef struct store_write store_write_t;
+typedef void (*store_done_fn)(void *arg, int rc, const bool flags[STORE_WRITE_FLAGS]);
+void store_write_submit(db_group_t *g, store_write_t *w);
+void store_write_free(store_write_t *w);
+
+/* A status log and its job, written if key key_id is still active
+ * (flags[0]) and, with an idempotency row, its key is new (flags[1]
+ * false: it is not: read the stored response). NULL when out of memory. */
+store_write_t *store_statuslog_post(long long key_id, const char *polling_id, const char *publisher,
+                                    const char *request_json, const store_idem_t *idem, store_done_fn done,
+                                    void *arg);
 
 /* A poll of status log polling_id of publisher younger than retention_s:
  * *key_ok, *found, and when found *done with the result (key, message,
@@ -113,9 +125,11 @@ typedef struct store_report {
     const char *node_ids;       /* their ids, as a PostgreSQL text[] literal */
 } store_report_t;
 
-/* Runs in a statement group (g). */
-int store_device_report(db_group_t *g, const store_report_t *r, const store_idem_t *idem, bool *token_ok,
-                        bool *written, bool *is_new) ENT_MUSTCHECK;
+/* A report, written like store_statuslog_post's: flags[0] the token is
+ * active, flags[1] the write went ahead (else the idempotency key was
+ * taken), flags[2] the report is new (not a repeat). */
+store_write_t *store_device_report(const store_report_t *r, const store_idem_t *idem, store_done_fn done,
+                                   void *arg);
 
 /* A device's latest state: *token_ok, *found, and the nodes as a JSON
  * array text (malloc'd into *nodes_json; the caller frees), its session,

@@ -9,9 +9,10 @@
  *
  * A handler gets the request (http_request_t) and writes one response into
  * the exchange, either whole (http_respond) or as raw bytes of a complete
- * HTTP response (http_write, for gSOAP, which writes its own). The server
- * sends it without blocking, keeps the connection alive or closes it, and
- * counts it for /metrics under the route the handler named.
+ * HTTP response (http_write, for gSOAP, which writes its own), before it
+ * returns or later, from another thread (http_defer). The server sends it
+ * without blocking, keeps the connection alive or closes it, and counts it
+ * for /metrics under the route the handler named.
  */
 #ifndef ENT_HTTP_H
 #define ENT_HTTP_H
@@ -108,6 +109,37 @@ void http_discard(http_exchange_t *x);
 
 /* Bytes written so far, and a pointer to them (for response validation). */
 size_t http_written(const http_exchange_t *x, const char **data);
+
+/* A response finished later, by any thread: a handler whose answer waits
+ * for work another thread does (a statement group's COMMIT) defers it and
+ * returns, and its worker goes on to other connections; the connection
+ * waits, holding no thread, until the response is written into the
+ * deferred exchange and resumed.
+ *
+ * http_defer: before anything is written into x. The deferred exchange
+ * keeps the request's method, target, path, query, host, request id and
+ * version, not its headers or body (they stay with the worker): the
+ * handler copies what its answer needs. NULL when out of memory (the
+ * handler then answers at once). The handler must write nothing more
+ * into x itself.
+ *
+ * http_deferred_exchange: where the response is written (http_respond,
+ * http_write, http_close_after, http_set_route, ...), until http_resume.
+ *
+ * http_deferred_start: start(arg) is called by the worker once the handler
+ * has returned and the worker has let go of the connection: it hands the
+ * work on (or does it, in that thread). Work begun from the handler itself
+ * could hold the worker, and with it the response, until the work and
+ * whatever that thread takes on after it are done.
+ *
+ * http_resume: the response is written; it is sent (by this thread, or by
+ * the worker if it has not let go yet) and the connection goes on to its
+ * next request. Frees d. */
+typedef struct http_deferred http_deferred_t;
+http_deferred_t *http_defer(http_exchange_t *x);
+http_exchange_t *http_deferred_exchange(http_deferred_t *d);
+void http_deferred_start(http_deferred_t *d, void (*start)(void *arg), void *arg);
+void http_resume(http_deferred_t *d);
 
 /* Asks to close the connection after this response (what the client
  * still sends is read and dropped first, so that it reads the answer). */

@@ -139,6 +139,7 @@ typedef struct http_worker {
 
 struct http_exchange {
     http_worker_t *w;
+    struct http_deferred *deferred; /* http_defer */
     http_request_t req;
     size_t out_mark;         /* where this request's response starts in w->out */
     bool close;              /* http_close_after */
@@ -151,6 +152,26 @@ struct http_exchange {
     char path[SERVER_MAX_TARGET + 1];
     char host[SERVER_MAX_HOST + 1];
     char request_id[HTTP_REQUEST_ID_MAX];
+};
+
+/* A response finished later (http_defer). Two parties let go of it: the
+ * worker that served the request, once it has left the connection's
+ * unread input with the connection, and the front, once the response is
+ * written (http_resume); the second sends it and hands the connection on.
+ * Until then the connection is busy (neither in epoll nor the reaper's)
+ * and holds no thread. */
+struct http_deferred {
+    struct http_server *s;
+    atomic_int refs;
+    int fd;
+    int front;
+    bool head;              /* a HEAD request: the body written is dropped */
+    bool close;             /* the client asked to close after this request */
+    double t0;              /* when the request began to be served */
+    void (*start)(void *arg); /* http_deferred_start */
+    void *start_arg;
+    http_worker_t w;        /* only its output: the response */
+    http_exchange_t x;
 };
 
 struct http_server {
@@ -179,6 +200,7 @@ struct http_server {
     conn_t *conns;          /* indexed by descriptor */
     int nconns_max;         /* size of conns */
     atomic_int nopen;       /* client connections (those turned away aside) */
+    atomic_int ndeferred;   /* responses deferred and not yet sent: stopping waits for them */
     peers_t *peers;         /* nopen by client address */
     atomic_ullong clock;    /* ticks once per accept and per request served */
     int nturned_away;       /* turned-away connections lingering */
@@ -576,7 +598,7 @@ static bool server__served_while_starting(const char *path)
 
 /* Serves the whole request f at in_pos in the worker's input buffer;
  * returns whether the connection is to close after the response. */
-static bool server__serve_one(http_worker_t *w, int fd, const frame_t *f)
+static bool server__serve_one(http_worker_t *w, int fd, const frame_t *f, http_deferred_t **deferred)
 {
     struct http_server *s = w->s;
     const char *raw = w->in + w->in_pos;
@@ -648,6 +670,21 @@ static bool server__serve_one(http_worker_t *w, int fd, const frame_t *f)
     }
     s->fronts[front].serve(w->state[front], &x);
 
+    if (x.deferred != NULL) {
+        /* Answered later, into the deferred exchange (anything written
+         * here after http_defer is a bug, and dropped). */
+        http_deferred_t *d = x.deferred;
+        w->out_len = x.out_mark;
+        d->front = front;
+        d->head = head;
+        d->close = f->close;
+        d->t0 = t0;
+        *deferred = d;
+        if (f->chunked)
+            server__shrink(&w->body, &w->body_cap);
+        log_set_request_id(NULL);
+        return false;
+    }
     bool close = x.close || f->close;
     if (x.source.next != NULL) {
         /* The body follows from the source once the head has gone (HEAD:
@@ -1196,6 +1233,118 @@ static const char *server__frame_message(const frame_t *f, char *buf, size_t len
     return f->why;
 }
 
+/* Leaves what follows a deferred request (pipelined bytes) with the
+ * connection, whose owner is now the deferred response. */
+static void server__keep_input(struct http_server *s, http_worker_t *w, conn_t *c)
+{
+    size_t n = w->in_len - w->in_pos;
+    c->resume = n > 0;
+    if (n > 0) {
+        memmove(w->in, w->in + w->in_pos, n);
+        server__hand_over(&s->buffered_in, &w->in, &w->in_cap, &c->in, &c->in_cap);
+        c->in_len = n;
+    }
+    w->in_len = w->in_pos = 0;
+}
+
+/* Sends a deferred response (its last party has let go) and hands its
+ * connection on: to epoll for its next request, at once when the next is
+ * already read, or to wait for the client to take the rest. */
+static void server__finish(http_deferred_t *d)
+{
+    struct http_server *s = d->s;
+    http_worker_t *w = &d->w;
+    http_exchange_t *x = &d->x;
+    int fd = d->fd;
+    conn_t *c = &s->conns[fd];
+    bool close = x->close || d->close;
+    char rid[HTTP_REQUEST_ID_MAX]; /* this thread's own request's */
+
+    snprintf(rid, sizeof rid, "%s", log_request_id());
+    log_set_request_id(x->request_id);
+    if (x->source.next != NULL) {
+        if (d->head) {
+            x->source.free(x->source.arg);
+        } else {
+            c->source = x->source;
+            c->chunked = x->chunked;
+        }
+    }
+    if (w->out_len == 0) {
+        log_error("no response written for %s %s", x->method, x->path);
+        server__refuse(w, d->front, 500, "internal error: no response", x->request_id);
+        close = true;
+    }
+    if (d->head) {
+        const char *end = memmem(w->out, w->out_len, "\r\n\r\n", 4);
+        if (end != NULL)
+            w->out_len = (size_t)(end + 4 - w->out);
+    }
+    metrics_http(x->route, d->head ? "HEAD" : server__method_label(x->method), server__status_of(w->out, w->out_len),
+                 server__now() - d->t0);
+    c->last_active = time(NULL);
+    if (server__flush(s, w, fd, close)) {
+        c->wait = WAIT_READ;
+        server__park(s, fd);
+    }
+    free(w->out);
+    free(d);
+    atomic_fetch_sub_explicit(&s->ndeferred, 1, memory_order_release);
+    log_set_request_id(rid);
+}
+
+http_deferred_t *http_defer(http_exchange_t *x)
+{
+    if (x->deferred != NULL || x->source.next != NULL || x->w->out_len != x->out_mark)
+        return NULL;
+    http_deferred_t *d = malloc(sizeof *d);
+    if (d == NULL)
+        return NULL;
+    d->s = x->w->s;
+    atomic_init(&d->refs, 2);
+    d->fd = x->fd;
+    d->start = NULL;
+    d->start_arg = NULL;
+    memset(&d->w, 0, sizeof d->w);
+    d->w.s = d->s;
+    d->x = *x;
+    d->x.w = &d->w;
+    d->x.deferred = d;
+    d->x.out_mark = 0;
+    /* The request's own texts come along; its headers and body stay with
+     * the worker, which goes on to other connections. */
+    d->x.req.method = d->x.method;
+    d->x.req.target = d->x.target;
+    d->x.req.path = d->x.path;
+    d->x.req.query = x->req.query[0] != '\0' ? d->x.target + (x->req.query - x->target) : "";
+    d->x.req.host = d->x.host;
+    d->x.req.request_id = d->x.request_id;
+    d->x.req.headers = NULL;
+    d->x.req.headers_len = 0;
+    d->x.req.body = NULL;
+    d->x.req.body_len = 0;
+    x->deferred = d;
+    atomic_fetch_add_explicit(&d->s->ndeferred, 1, memory_order_relaxed);
+    return d;
+}
+
+http_exchange_t *http_deferred_exchange(http_deferred_t *d)
+{
+    return &d->x;
+}
+
+void http_deferred_start(http_deferred_t *d, void (*start)(void *arg), void *arg)
+{
+    d->start = start;
+    d->start_arg = arg;
+}
+
+void http_resume(http_deferred_t *d)
+{
+    if (atomic_fetch_sub_explicit(&d->refs, 1, memory_order_acq_rel) == 1)
+        server__finish(d);
+}
+
 /* A connection epoll reported ready (claimed by this worker): goes on with
  * what it waits for, then reads what has arrived and serves the whole
  * requests in it (at most SERVER_MAX_PIPELINE before it goes back to the
@@ -1315,7 +1464,8 @@ static void server__event(struct http_server *s, http_worker_t *w, int fd)
             server__flush(s, w, fd, true);
             break;
         }
-        bool close = server__serve_one(w, fd, &f);
+        http_deferred_t *d = NULL;
+        bool close = server__serve_one(w, fd, &f, &d);
         /* Whatever followed the request (pipelined) is the next one. */
         w->in_pos += f.total;
         c->since = w->in_len > w->in_pos ? time(NULL) : 0;
@@ -1323,6 +1473,18 @@ static void server__event(struct http_server *s, http_worker_t *w, int fd)
         c->served = true;
         c->last_active = time(NULL);
         c->touched = atomic_fetch_add_explicit(&s->clock, 1, memory_order_relaxed);
+        if (d != NULL) {
+            /* The answer comes later: what followed the request waits
+             * with the connection, to be served once it has gone. */
+            server__keep_input(s, w, c);
+            void (*start)(void *) = d->start;
+            void *arg = d->start_arg;
+            if (atomic_fetch_sub_explicit(&d->refs, 1, memory_order_acq_rel) == 1)
+                server__finish(d);
+            if (start != NULL)
+                start(arg);
+            break;
+        }
         if (!server__flush(s, w, fd, close))
             break;
         if (w->in_len == w->in_pos && !stopping) {
@@ -1402,7 +1564,10 @@ static void *server__work(void *arg)
                 served++;
             }
         }
-        if (served == 0 && (!writing || time(NULL) >= deadline))
+        /* A deferred answer is finished by whichever worker runs its
+         * work, perhaps after this one has found nothing to do. */
+        bool deferred = atomic_load_explicit(&s->ndeferred, memory_order_acquire) > 0;
+        if (served == 0 && ((!writing && !deferred) || time(NULL) >= deadline))
             break;
         if (served == 0) {
             /* Only the wake-up is ready (it stays so): wait for the readers. */

@@ -382,6 +382,67 @@ static bool device__token(rest_ctx_t *c, const char *tenant, store_token_t *tok)
     return false;
 }
 
+/* A report whose statement waits in its group: what its answer needs. */
+typedef struct device__pending {
+    rest_front_t *f;
+    http_deferred_t *d;
+    store_write_t *w;   /* until queued */
+    rest_idem_t idem;
+    char *tenant, *device, *session, *resp;
+    device_req_t shape; /* the ids an error answer names */
+} device__pending_t;
+
+static void device__pending_free(device__pending_t *p)
+{
+    store_write_free(p->w);
+    free(p->tenant);
+    free(p->device);
+    free(p->session);
+    free(p->resp);
+    free(p);
+}
+
+/* The statement's outcome: the answer (in the thread that ran its group). */
+static void device__reported(void *arg, int rc, const bool flags[STORE_WRITE_FLAGS])
+{
+    device__pending_t *p = arg;
+    rest_ctx_t c;
+    char rid[HTTP_REQUEST_ID_MAX];
+
+    rest_deferred_begin(&c, p->f, p->d, rid);
+    c.error_shape = device__shape;
+    c.error_arg = &p->shape;
+    if (rc == ENT_EDBDOWN || rc == ENT_ETIMEDOUT) {
+        device__answer(&c, 503, &p->shape, NULL, "the database cannot be reached; try again");
+    } else if (rc != ENT_OK) {
+        log_error("storing a device status report: %s", ent_strerror(rc));
+        device__answer(&c, 500, &p->shape, NULL, "internal error (request %s)", c.r->request_id);
+    } else if (!flags[0]) {
+        device__answer(&c, 401, &p->shape, "WWW-Authenticate: Bearer realm=\"entitlementd\"\r\n",
+                       "a valid API token is required (Authorization: Bearer <token>)");
+    } else if (!flags[1]) {
+        if (!rest_idem_replay(&c, &p->idem))
+            device__answer(&c, 409, &p->shape, NULL,
+                           "Idempotency-Key is being used by a request in progress; try again");
+    } else {
+        if (!flags[2])
+            log_debug("device status: a repeat of a stored report (tenant %s, device %s)", p->tenant, p->device);
+        if (http_respond(c.x, 200, "application/json; charset=utf-8", NULL, p->resp, strlen(p->resp)) != ENT_OK)
+            http_close_after(c.x);
+    }
+    rest_deferred_end(p->d, rid);
+    device__pending_free(p);
+}
+
+/* Queues the statement, once the worker has let go. */
+static void device__start(void *arg)
+{
+    device__pending_t *p = arg;
+    store_write_t *w = p->w;
+    p->w = NULL;
+    store_write_submit(p->f->group, w);
+}
+
 void device_post(rest_ctx_t *c)
 {
     device_req_t d = {0};
@@ -389,6 +450,7 @@ void device_post(rest_ctx_t *c)
     store_token_t tok;
     json_t *req = NULL;
     char *nodes_json = NULL, *node_ids = NULL, *resp = NULL;
+    device__pending_t *p = NULL;
     int rc = ENT_OK;
 
     c->error_shape = device__shape;
@@ -458,35 +520,32 @@ void device_post(rest_ctx_t *c)
     }
     if (rest_idem_replay(c, &idem))
         goto out;
+    if ((p = calloc(1, sizeof *p)) == NULL || (p->tenant = strdup(d.tenant)) == NULL ||
+        (p->device = strdup(d.device)) == NULL || (p->session = strdup(d.session)) == NULL) {
+        device__answer(c, 500, &d, NULL, "out of memory");
+        goto out;
+    }
+    p->f = c->f;
+    p->idem = idem;
+    p->resp = resp;
+    resp = NULL;
+    p->shape.tenant = p->tenant;
+    p->shape.device = p->device;
+    p->shape.session = p->session;
     store_report_t rp = {tok.id, d.tenant, d.device, d.session, d.source, stamp_hex, d.latest_ms, nodes_json,
                          node_ids};
-    store_idem_t row = rest_idem_row(&idem, 200, "", resp);
-    bool token_ok = false, written = false, is_new = false;
-    rc = store_device_report(c->f->group, &rp, &row, &token_ok, &written, &is_new);
-    if (rc != ENT_OK) {
-        if (rc == ENT_EDBDOWN || rc == ENT_ETIMEDOUT)
-            device__answer(c, 503, &d, NULL, "the database cannot be reached; try again");
-        else {
-            log_error("storing a device status report: %s", ent_strerror(rc));
-            device__answer(c, 500, &d, NULL, "internal error (request %s)", c->r->request_id);
-        }
+    store_idem_t row = rest_idem_row(&idem, 200, "", p->resp);
+    /* The write copies the report out of this thread's arena; the answer
+     * waits for the report's group, not in this thread. */
+    if ((p->w = store_device_report(&rp, &row, device__reported, p)) == NULL ||
+        !rest_defer(c, device__start, p, &p->d)) {
+        device__answer(c, 500, &d, NULL, "out of memory");
         goto out;
     }
-    if (!token_ok) {
-        device__answer(c, 401, &d, "WWW-Authenticate: Bearer realm=\"entitlementd\"\r\n",
-                       "a valid API token is required (Authorization: Bearer <token>)");
-        goto out;
-    }
-    if (!written) {
-        if (!rest_idem_replay(c, &idem))
-            device__answer(c, 409, &d, NULL, "Idempotency-Key is being used by a request in progress; try again");
-        goto out;
-    }
-    if (!is_new)
-        log_debug("device status: a repeat of a stored report (tenant %s, device %s)", d.tenant, d.device);
-    if (http_respond(c->x, 200, "application/json; charset=utf-8", NULL, resp, strlen(resp)) != ENT_OK)
-        http_close_after(c->x);
+    p = NULL;
 out:
+    if (p != NULL)
+        device__pending_free(p);
     free(nodes_json);
     free(node_ids);
     free(resp);

@@ -121,6 +121,34 @@ static void rest__serve(void *state, http_exchange_t *x)
 }
 
 /* The body of a refusal the server makes for a REST path. */
+bool rest_defer(rest_ctx_t *c, void (*start)(void *arg), void *arg, http_deferred_t **d)
+{
+    *d = http_defer(c->x);
+    if (*d == NULL)
+        return false;
+    http_deferred_start(*d, start, arg);
+    return true;
+}
+
+void rest_deferred_begin(rest_ctx_t *c, rest_front_t *f, http_deferred_t *d, char *saved_rid)
+{
+    c->f = f;
+    c->x = http_deferred_exchange(d);
+    c->r = http_request(c->x);
+    c->route = NULL;
+    c->nparams = 0;
+    c->error_shape = NULL;
+    c->error_arg = NULL;
+    snprintf(saved_rid, HTTP_REQUEST_ID_MAX, "%s", log_request_id());
+    log_set_request_id(c->r->request_id);
+}
+
+void rest_deferred_end(http_deferred_t *d, const char *saved_rid)
+{
+    http_resume(d);
+    log_set_request_id(saved_rid);
+}
+
 static size_t rest__error_body(int status, const char *message, char *buf, size_t cap, const char **content_type)
 {
     char text[256];

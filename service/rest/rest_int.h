@@ -109,6 +109,19 @@ bool rest_idem_replay(rest_ctx_t *c, const rest_idem_t *i);
 /* The store's view of i with the response to keep (NULLs without a key). */
 store_idem_t rest_idem_row(const rest_idem_t *i, int status, const char *headers, const char *body);
 
+/* An answer that waits for a statement group (db/group.h) without
+ * holding the worker (http.h, http_defer): rest_defer defers c's answer
+ * and has start(arg) called once the worker has let go (start queues the
+ * write); false when out of memory (nothing deferred: answer at once).
+ * The write's done answers in a context made by rest_deferred_begin (the
+ * deferred exchange, and the log's request id, the thread's own saved in
+ * saved_rid, HTTP_REQUEST_ID_MAX bytes), then rest_deferred_end sends
+ * the answer and gives the thread its request id back. The request's
+ * headers and body are gone by then: keep what the answer needs. */
+bool rest_defer(rest_ctx_t *c, void (*start)(void *arg), void *arg, http_deferred_t **d);
+void rest_deferred_begin(rest_ctx_t *c, rest_front_t *f, http_deferred_t *d, char *saved_rid);
+void rest_deferred_end(http_deferred_t *d, const char *saved_rid);
+
 /* Update status log (UAI), publisher keys, device status 4.0.0. */
 void statuslog_post(rest_ctx_t *c);
 void statuslog_poll(rest_ctx_t *c);

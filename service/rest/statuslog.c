@@ -145,6 +145,60 @@ bool statuslog_check(json_t *body, char **fields, char *msg, size_t cap)
     return *fields != NULL;
 }
 
+/* A POST whose statement waits in its group: what its answer needs. */
+typedef struct statuslog__pending {
+    rest_front_t *f;
+    http_deferred_t *d;
+    store_write_t *w;     /* until queued */
+    rest_idem_t idem;
+    char extra[600];
+    char *resp;
+} statuslog__pending_t;
+
+static void statuslog__pending_free(statuslog__pending_t *p)
+{
+    store_write_free(p->w);
+    free(p->resp);
+    free(p);
+}
+
+/* The statement's outcome: the answer (in the thread that ran its group). */
+static void statuslog__posted(void *arg, int rc, const bool flags[STORE_WRITE_FLAGS])
+{
+    statuslog__pending_t *p = arg;
+    rest_ctx_t c;
+    char rid[HTTP_REQUEST_ID_MAX];
+
+    rest_deferred_begin(&c, p->f, p->d, rid);
+    if (rc != ENT_OK) {
+        rest_db_error(&c, rc, "storing a status log");
+    } else if (!flags[0]) {
+        /* Retired since it was remembered. */
+        auth_forget_keys(p->f->auth);
+        log_info("status log: 401: the key was retired");
+        rest_error(&c, 401, STATUSLOG_INVALID_TOKEN, "the JWT is not valid: its key was retired");
+    } else if (!flags[1]) {
+        /* A concurrent request with the same key won: answer as it did. */
+        if (!rest_idem_replay(&c, &p->idem))
+            rest_error(&c, 409, NULL, "Idempotency-Key is being used by a request in progress; try again");
+    } else {
+        job_runner_queued(p->f->jobs);
+        if (http_respond(c.x, 202, "application/json; charset=utf-8", p->extra, p->resp, strlen(p->resp)) != ENT_OK)
+            http_close_after(c.x);
+    }
+    rest_deferred_end(p->d, rid);
+    statuslog__pending_free(p);
+}
+
+/* Queues the statement, once the worker has let go. */
+static void statuslog__start(void *arg)
+{
+    statuslog__pending_t *p = arg;
+    store_write_t *w = p->w;
+    p->w = NULL;
+    store_write_submit(p->f->group, w);
+}
+
 void statuslog_post(rest_ctx_t *c)
 {
     const char *token;
@@ -154,16 +208,15 @@ void statuslog_post(rest_ctx_t *c)
     json_t *body = NULL;
     jsonw_t fields = {0};
     const char *publisher = NULL;
-    char *request = NULL, *resp = NULL;
-    rest_idem_t idem;
-    int rc = ENT_OK;
+    char *request = NULL;
+    statuslog__pending_t *p = NULL;
 
     if (!statuslog__token(c, &token, &tlen))
         return;
     if ((body = rest_body(c)) == NULL)
         return;
-    json_t *p = json_is_object(body) ? json_object_get(body, "publisherName") : NULL;
-    if (!statuslog__verify(c, token, tlen, json_is_string(p) ? json_string_value(p) : NULL, &who))
+    json_t *pn = json_is_object(body) ? json_object_get(body, "publisherName") : NULL;
+    if (!statuslog__verify(c, token, tlen, json_is_string(pn) ? json_string_value(pn) : NULL, &who))
         goto out;
     /* (publisher is set whenever the fields pass: publisherName is required.) */
     if (!statuslog__fields(&v, body, &fields, &publisher) || publisher == NULL) {
@@ -174,58 +227,52 @@ void statuslog_post(rest_ctx_t *c)
         rest_error(c, 403, NULL, "publisherName is not the publisher of the JWT's key");
         goto out;
     }
+    if ((p = calloc(1, sizeof *p)) == NULL) {
+        rest_error(c, 500, NULL, "out of memory");
+        goto out;
+    }
+    p->f = c->f;
     char scope[STORE_MAX_NAME + 16];
     snprintf(scope, sizeof scope, "publisher:%s", publisher);
-    if (!rest_idem_begin(c, scope, &idem))
+    if (!rest_idem_begin(c, scope, &p->idem))
         goto out;
 
     unsigned char raw[STATUSLOG_ID_BYTES];
-    char id[STATUSLOG_ID_LEN + 1], url[512], extra[600];
+    char id[STATUSLOG_ID_LEN + 1], url[512];
     if (RAND_bytes(raw, sizeof raw) != 1 || b64url_encode(raw, sizeof raw, id, sizeof id) != STATUSLOG_ID_LEN) {
         rest_error(c, 500, NULL, "internal error (request %s)", c->r->request_id);
         goto out;
     }
     statuslog__url(c, id, url, sizeof url);
-    snprintf(extra, sizeof extra, "Location: %s\r\nRetry-After: 1\r\n", url);
+    snprintf(p->extra, sizeof p->extra, "Location: %s\r\nRetry-After: 1\r\n", url);
     jsonw_t answer = {0};
     jsonw_lit(&answer, "{\"url\":");
     jsonw_cstr(&answer, url);
     jsonw_raw(&answer, "}", 1);
-    resp = jsonw_take(&answer);
+    p->resp = jsonw_take(&answer);
     request = jsonw_take(&fields);
-    if (resp == NULL || request == NULL) {
+    if (p->resp == NULL || request == NULL) {
         rest_error(c, 500, NULL, "out of memory");
         goto out;
     }
 
-    if (rest_idem_replay(c, &idem))
+    if (rest_idem_replay(c, &p->idem))
         goto out;
-    bool key_ok = false, written = false;
-    store_idem_t row = rest_idem_row(&idem, 202, extra, resp);
-    rc = store_statuslog_post(c->f->group, who.key_id, id, publisher, request, &row, &key_ok, &written);
-    if (rc != ENT_OK) {
-        rest_db_error(c, rc, "storing a status log");
+    store_idem_t row = rest_idem_row(&p->idem, 202, p->extra, p->resp);
+    if ((p->w = store_statuslog_post(who.key_id, id, publisher, request, &row, statuslog__posted, p)) == NULL) {
+        rest_error(c, 500, NULL, "out of memory");
         goto out;
     }
-    if (!key_ok) {
-        /* Retired since it was remembered. */
-        auth_forget_keys(c->f->auth);
-        log_info("status log: 401: the key was retired");
-        rest_error(c, 401, STATUSLOG_INVALID_TOKEN, "the JWT is not valid: its key was retired");
+    /* The answer waits for the statement's group, not in this thread. */
+    if (!rest_defer(c, statuslog__start, p, &p->d)) {
+        rest_error(c, 500, NULL, "out of memory");
         goto out;
     }
-    if (!written) {
-        /* A concurrent request with the same key won: answer as it did. */
-        if (!rest_idem_replay(c, &idem))
-            rest_error(c, 409, NULL, "Idempotency-Key is being used by a request in progress; try again");
-        goto out;
-    }
-    job_runner_queued(c->f->jobs);
-    if (http_respond(c->x, 202, "application/json; charset=utf-8", extra, resp, strlen(resp)) != ENT_OK)
-        http_close_after(c->x);
+    p = NULL;
 out:
+    if (p != NULL)
+        statuslog__pending_free(p);
     free(request);
-    free(resp);
     free(jsonw_take(&fields));
     json_decref(body);
 }

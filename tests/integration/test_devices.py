@@ -5,10 +5,13 @@ append-only history (a repeat stored once), the two analytics queries, and
 API tokens from entitlementctl. Every response is checked against the
 OpenAPI document."""
 import copy
+import json
+import socket
 import unittest
 
 from harness import DaemonTestCase, ctl, psql, token
 from rest import DEVICE, RestClient, api_token, bearer
+from test_http import read_reply
 
 
 def report(tenant, device, session="s-1", ts=1700000000000, nodes=None, flat=False):
@@ -48,6 +51,31 @@ class DeviceStatusTest(DaemonTestCase):
     def reports(self, device):
         return int(psql("SELECT count(*) FROM device_reports WHERE tenant = :'v1' AND device_id = :'v2'",
                         self.tenant, device)[0][0])
+
+    def raw(self, body, close=False):
+        data = json.dumps(body).encode()
+        return (f"POST {DEVICE} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                f"Authorization: Bearer {self.token}\r\nContent-Length: {len(data)}\r\n"
+                + ("Connection: close\r\n" if close else "") + "\r\n").encode() + data
+
+    def test_pipelined_reports_are_answered_in_order_and_close_when_asked(self):
+        # A report's answer waits for its statement group, not in the worker
+        # that read it: what the client pipelined after it is still served
+        # after it, in order, and "Connection: close" closes after the answer.
+        devices = ["P-" + token(8) for _ in range(6)]
+        s = socket.create_connection(("127.0.0.1", self.daemon.port))
+        self.addCleanup(s.close)
+        s.sendall(b"".join(self.raw(report(self.tenant, d), close=(i == len(devices) - 1))
+                           for i, d in enumerate(devices)))
+        rest = b""
+        for i, d in enumerate(devices):
+            reply, rest = read_reply(s, buf=rest)
+            self.assertEqual(reply.status, 200, reply.body)
+            self.assertEqual(json.loads(reply.body)["deviceId"], d)
+            self.assertEqual(reply.headers["connection"], "close" if i == len(devices) - 1 else "keep-alive")
+            self.assertEqual(self.reports(d), 1)
+        s.settimeout(5)
+        self.assertEqual(rest + s.recv(100), b"")
 
     def test_report_latest_state_and_history(self):
         device = "VIN-" + token(8)
