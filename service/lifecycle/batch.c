@@ -506,46 +506,83 @@ out:
         }
 }
 
-void lc_change_batch(const lc_ctx_t *ctx, lc_op_t op, const model_unit_t *units, size_t n,
-                     model_unit_result_t *results, lc_outcome_t *outcomes)
+/* Makes a member's outcomes final once its batch ran (rc), or could not
+ * run: a lost database fails the units the rules accepted; an undecided
+ * batch runs them one at a time, each in its own transaction. */
+static void lc__batch_after(lc_member_t *me, int rc)
 {
-    lc_member_t me = {.ctx = ctx, .units = units, .n = n, .results = results, .outcomes = outcomes};
-    bool *preset = ent_calloc(ctx->alloc, n + 1, sizeof *preset);
-    int rc = ENT_ENOMEM;
-
-    if (preset != NULL) {
-        for (size_t u = 0; u < n; u++) {
-            preset[u] = outcomes[u].reason != REASON_OK;
-            me.n_changes += units[u].n_changes;
-        }
-        me.preset = preset;
-        rc = lc__batch_keys(ctx, op, units, n, outcomes, &me.keys);
-    }
-    if (rc == ENT_OK && !lc__builds_on_itself(&me.keys, ctx->alloc)) {
-        if (lc__group_fits(ctx->group, me.n_changes)) {
-            lc__group_join(ctx->group, op, &me, lc__batch_run);
-        } else {
-            lc_member_t *one = &me;
-            lc__batch_run(op, &one, 1, ctx->alloc);
-        }
-        if ((rc = me.rc) == ENT_OK)
-            return;
-    }
+    const lc_ctx_t *ctx = me->ctx;
+    if (rc == ENT_OK)
+        return;
     if (rc == ENT_EDBDOWN || rc == ENT_ETIMEDOUT) {
-        for (size_t u = 0; u < n; u++) {
-            if (preset == NULL || preset[u])
+        for (size_t u = 0; u < me->n; u++) {
+            if (me->preset == NULL || me->preset[u])
                 continue;
             /* With the COMMIT's fate unknown, a unit the rules refused was
              * not in the write: its reason stands. */
-            if (!me.commit_unknown)
-                outcomes[u] = lc__db_fail(ctx, rc, "running the request");
-            else if (outcomes[u].reason == REASON_OK)
-                outcomes[u] = lc__commit_unknown(ctx);
+            if (!me->commit_unknown)
+                me->outcomes[u] = lc__db_fail(ctx, rc, "running the request");
+            else if (me->outcomes[u].reason == REASON_OK)
+                me->outcomes[u] = lc__commit_unknown(ctx);
         }
         return;
     }
-    /* Undecided: one unit at a time, each in its own transaction. */
-    for (size_t u = 0; u < n; u++)
-        if (preset == NULL || !preset[u])
-            outcomes[u] = lc_change_unit(ctx, op, &units[u], &results[u]);
+    for (size_t u = 0; u < me->n; u++)
+        if (me->preset == NULL || !me->preset[u])
+            me->outcomes[u] = lc_change_unit(ctx, me->op, &me->units[u], &me->results[u]);
+}
+
+/* A member whose group has run: its outcomes made final, then its done. */
+static void lc__batch_done(lc_member_t *me)
+{
+    lc__batch_after(me, me->rc);
+    me->done(me->done_arg);
+}
+
+lc_pending_t *lc_change_batch_begin(const lc_ctx_t *ctx, lc_op_t op, const model_unit_t *units, size_t n,
+                                    model_unit_result_t *results, lc_outcome_t *outcomes, void (*done)(void *arg),
+                                    void *arg)
+{
+    lc_member_t *me = ent_calloc(ctx->alloc, 1, sizeof *me);
+    bool *preset = ent_calloc(ctx->alloc, n + 1, sizeof *preset);
+    int rc = ENT_ENOMEM;
+
+    if (me == NULL) {
+        lc_member_t none = {.ctx = ctx, .op = op, .units = units, .n = n, .results = results, .outcomes = outcomes};
+        lc__batch_after(&none, rc);
+        return NULL;
+    }
+    *me = (lc_member_t){.ctx = ctx, .op = op, .units = units, .n = n, .results = results, .outcomes = outcomes,
+                        .done = done, .done_arg = arg};
+    if (preset != NULL) {
+        for (size_t u = 0; u < n; u++) {
+            preset[u] = outcomes[u].reason != REASON_OK;
+            me->n_changes += units[u].n_changes;
+        }
+        me->preset = preset;
+        rc = lc__batch_keys(ctx, op, units, n, outcomes, &me->keys);
+    }
+    if (rc == ENT_OK && lc__builds_on_itself(&me->keys, ctx->alloc)) {
+        rc = ENT_ERETRY; /* undecided: unit by unit, in order */
+    } else if (rc == ENT_OK) {
+        if (lc__group_fits(ctx->group, me->n_changes))
+            return me;
+        lc_member_t *one = me;
+        lc__batch_run(op, &one, 1, ctx->alloc);
+        rc = me->rc;
+    }
+    lc__batch_after(me, rc);
+    return NULL;
+}
+
+void lc_change_batch_submit(lc_pending_t *me)
+{
+    lc__group_submit(me->ctx->group, me, lc__batch_run, lc__batch_done);
+}
+
+void lc_change_batch_now(lc_pending_t *me)
+{
+    lc_member_t *one = me;
+    lc__batch_run(me->op, &one, 1, me->ctx->alloc);
+    lc__batch_after(me, me->rc);
 }

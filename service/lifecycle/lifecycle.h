@@ -57,9 +57,27 @@ lc_outcome_t lc_change_unit(const lc_ctx_t *ctx, lc_op_t op, const model_unit_t 
  * decided in arrival order, as if run one after the other. When the batch
  * cannot decide (an activation id taken meanwhile, a serialization failure,
  * a unit that builds on another of the same request) the units fall back
- * to lc_change_unit one by one. */
-void lc_change_batch(const lc_ctx_t *ctx, lc_op_t op, const model_unit_t *units, size_t n,
-                     model_unit_result_t *results, lc_outcome_t *outcomes);
+ * to lc_change_unit one by one.
+ *
+ * No thread waits for a commit group: lc_change_batch_begin does what
+ * comes before the database. It returns NULL when the outcomes are final
+ * already (the request ran alone: it does not fit a group, or there are
+ * none), else the request, to be queued with lc_change_batch_submit, from
+ * any thread (the caller may first let go of what the answer does not
+ * need). done(arg) is called once every outcome is set, from the thread
+ * that ran the request's group (perhaps the submitter's, before submit
+ * returns; it may lead other groups after). The request and the outcomes
+ * live in ctx->alloc, which must outlive done, and which no other thread
+ * may use from submit until done. */
+typedef struct lc_member lc_pending_t;
+lc_pending_t *lc_change_batch_begin(const lc_ctx_t *ctx, lc_op_t op, const model_unit_t *units, size_t n,
+                                    model_unit_result_t *results, lc_outcome_t *outcomes, void (*done)(void *arg),
+                                    void *arg);
+void lc_change_batch_submit(lc_pending_t *p);
+
+/* Runs p at once, alone, in this thread, instead of queueing it; its done
+ * is not called. For a caller that cannot let go of the request. */
+void lc_change_batch_now(lc_pending_t *p);
 
 /* setEntitlementState for one entitlement (with the cascade of rules.h). */
 lc_outcome_t lc_set_entitlement_state(const lc_ctx_t *ctx, const model_ref_t *ref, model_state_t state);

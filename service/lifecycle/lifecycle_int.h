@@ -85,6 +85,7 @@ lc_outcome_t lc__activation_id(const lc_ctx_t *ctx, const model_line_item_t *ite
  * leader allocates the request's results from member->ctx->alloc. */
 typedef struct lc_member {
     const lc_ctx_t *ctx;
+    lc_op_t op;
     const model_unit_t *units;
     size_t n;
     model_unit_result_t *results;
@@ -94,9 +95,8 @@ typedef struct lc_member {
     size_t n_changes;          /* line items in its units */
     int rc;                    /* set by the run: ENT_OK when every outcome is final */
     bool commit_unknown;       /* set by the run: the COMMIT was sent and the connection failed */
-    bool queued;               /* waiting to be taken into a group */
-    atomic_bool done;          /* its group has run (set last; read without the lock) */
-    struct waiter *wake;       /* its thread's (core/waiter.h): woken when done, or when it may lead */
+    void (*done)(void *arg);   /* lc_change_batch_begin's */
+    void *done_arg;
     struct lc_member *next;
 } lc_member_t;
 
@@ -104,10 +104,12 @@ typedef struct lc_member {
  * scratch allocator lives at least until the call returns. */
 typedef void (*lc_group_run_fn)(lc_op_t op, lc_member_t **members, size_t m, const ent_alloc_t *scratch);
 
-/* Queues me and returns once a group with it has run (group.c). The
- * calling thread may lead groups (run them) meanwhile, with its own
- * request's allocator as scratch. */
-void lc__group_join(lc_group_t *g, lc_op_t op, lc_member_t *me, lc_group_run_fn run);
+/* Queues me (group.c). While fewer than the groups allowed are being
+ * written, the calling thread leads: it runs the requests queued for one
+ * operation as a group, calls after for each member, and leads again while
+ * requests wait; otherwise it returns at once, and the leader that frees a
+ * slot takes me. */
+void lc__group_submit(lc_group_t *g, lc_member_t *me, lc_group_run_fn run, void (*after)(lc_member_t *m));
 
 /* Whether a request with n_changes line items may join a group of g. */
 bool lc__group_fits(const lc_group_t *g, size_t n_changes);

@@ -449,19 +449,20 @@ static bool front__guard(soap_worker_t *w, char *body, size_t *len, size_t *op_o
     return false;
 }
 
-/* Makes w->req hold at least need bytes (keeping its content). */
-static bool front__reserve(soap_worker_t *w, size_t need)
+/* Makes *buf (of *cap bytes) hold at least need bytes (keeping its
+ * content). */
+static bool front__reserve(char **buf, size_t *cap, size_t need)
 {
-    if (need <= w->req_cap)
+    if (need <= *cap)
         return true;
-    size_t want = w->req_cap ? w->req_cap : FRONT_BUF_MIN;
+    size_t want = *cap ? *cap : FRONT_BUF_MIN;
     while (want < need)
         want *= 2;
-    char *p = realloc(w->req, want);
+    char *p = realloc(*buf, want);
     if (p == NULL)
         return false;
-    w->req = p;
-    w->req_cap = want;
+    *buf = p;
+    *cap = want;
     return true;
 }
 
@@ -478,7 +479,7 @@ static bool front__older_request(soap_worker_t *w, int v, size_t room, size_t *b
                                                                         : err);
         return false;
     }
-    if (!front__reserve(w, room + n + 1) || (w->validator != NULL && (w->sent = malloc(*blen + 1)) == NULL)) {
+    if (!front__reserve(&w->req, &w->req_cap, room + n + 1) || (w->validator != NULL && (w->sent = malloc(*blen + 1)) == NULL)) {
         free(out);
         front__refuse(w, 413, "request too large for the memory available");
         return false;
@@ -546,19 +547,186 @@ static bool front__older_response(soap_worker_t *w, int v)
 }
 
 /* Serves one whole request of the exchange x. */
-static void front__serve(void *state, http_exchange_t *x)
+/* The HTTP status of what gSOAP made of a request whose serving returned
+ * rc: -1 when it wrote its answer, else the status of the fault to send (0:
+ * the fault's own, 500). */
+static int front__status(struct soap *soap, int rc)
 {
-    soap_worker_t *w = state;
+    if (rc == SOAP_OK)
+        return -1;
+    int err = soap->error;
+    if (err == SOAP_FAULT || (err >= 400 && err < 600)) {
+        /* A handler set its fault (auth, unavailable). */
+        soap->error = SOAP_FAULT;
+        return err != SOAP_FAULT ? err : 0;
+    }
+    return err != SOAP_STOP ? server__read_error(soap) : -1;
+}
+
+/* After a POST was served: its fault (status >= 0), or its answer turned
+ * into its version's trees and checked; counted for /metrics. */
+static void front__answered(soap_worker_t *w, int status)
+{
+    struct soap *soap = w->soap;
+    if (status >= 0) {
+        http_discard(w->x); /* nothing of a response cut short goes before the fault */
+        soap->http_extra_header = w->extra_header;
+        server__send_fault(soap, status);
+        http_close_after(w->x);
+    } else {
+        bool answered = !w->older || front__older_response(w, w->version);
+        /* (soap->status holds the response's status by now, not the
+         * request's method.) */
+        if (answered && w->validator != NULL)
+            server__validate_response(w, w->version);
+    }
+    metrics_soap(w->operation ? w->operation : "none", status >= 0 ? "FAULT" : w->outcome ? w->outcome : "FAULT");
+}
+
+/* Lets go of gSOAP's memory of the request. */
+static void front__release(soap_worker_t *w)
+{
+    struct soap *soap = w->soap;
+    if (soap->keep_alive == 0 || soap->error == SOAP_EOF)
+        http_close_after(w->x);
+    soap_destroy(soap);
+    soap_end(soap);
+    soap->socket = SOAP_INVALID_SOCKET;
+}
+
+/* Lets go of the rest of the request's memory. */
+static void front__clear(soap_worker_t *w)
+{
+    free(w->sent);
+    w->sent = NULL;
+    w->rewritten = 0;
+    if (w->req_cap > 16 * FRONT_BUF_MIN) {
+        free(w->req);
+        w->req = NULL;
+        w->req_cap = 0;
+    }
+    w->x = NULL;
+}
+
+/* A request state (soap_worker_t) with its gSOAP context: a spare one, or
+ * a new one while fewer than max_states exist; NULL otherwise. */
+static soap_worker_t *front__state_new(soap_front_t *f);
+
+static soap_worker_t *front__take(soap_front_t *f)
+{
+    pthread_mutex_lock(&f->spare_lock);
+    soap_worker_t *w = f->spare;
+    if (w != NULL) {
+        f->spare = w->next_spare;
+    } else if (f->nstates < f->max_states) {
+        f->nstates++;
+        pthread_mutex_unlock(&f->spare_lock);
+        if ((w = front__state_new(f)) == NULL) {
+            pthread_mutex_lock(&f->spare_lock);
+            f->nstates--;
+        } else {
+            return w;
+        }
+    }
+    pthread_mutex_unlock(&f->spare_lock);
+    return w;
+}
+
+static void front__state_free(soap_worker_t *w)
+{
+    soap_free(w->soap);
+    free(w->req);
+    free(w);
+}
+
+static void front__give(soap_front_t *f, soap_worker_t *w)
+{
+    pthread_mutex_lock(&f->spare_lock);
+    w->next_spare = f->spare;
+    f->spare = w;
+    pthread_mutex_unlock(&f->spare_lock);
+}
+
+/* The SOAP front of one worker thread: the state of the request it serves
+ * (another one once a request's answer waits for its commit group). */
+typedef struct front_slot {
+    soap_front_t *f;
+    soap_worker_t *w;
+} front_slot_t;
+
+/* Queues a request that waits for its commit group, once its worker has
+ * let go of it. */
+static void front__start(void *arg)
+{
+    soap_worker_t *w = arg;
+    lc_change_batch_submit(w->pending);
+}
+
+/* Defers the answer of w's request until its commit group has run: the
+ * request keeps its state, and the worker takes another. False when no
+ * state can be spared (the request then runs at once, alone). */
+static bool front__defer(front_slot_t *slot, soap_worker_t *w, http_exchange_t *x)
+{
+    soap_worker_t *next = front__take(slot->f);
+    if (next == NULL)
+        return false;
+    http_deferred_t *d = http_defer(x);
+    if (d == NULL) {
+        front__give(slot->f, next);
+        return false;
+    }
+    w->deferred = d;
+    w->x = http_deferred_exchange(d);
+    http_deferred_start(d, front__start, w);
+    slot->w = next;
+    return true;
+}
+
+void soap_group_done(void *arg)
+{
+    struct soap *soap = arg;
+    soap_worker_t *w = soap_worker(soap);
+    char rid[HTTP_REQUEST_ID_MAX]; /* this thread's own request's */
+
+    snprintf(rid, sizeof rid, "%s", log_request_id());
+    log_set_request_id(w->request_id);
+    w->pending = NULL;
+    front__answered(w, front__status(soap, w->finish(soap)));
+    front__release(w);
+    front__clear(w);
+    http_deferred_t *d = w->deferred;
+    w->deferred = NULL;
+    front__give(w->front, w);
+    http_resume(d);
+    log_set_request_id(rid);
+}
+
+/* Serves x with the request state w of the worker's slot. (gcc 12's
+ * analyzer loses the buffers this stores into *w, a state reached through
+ * the slot, and reports them leaked; they are freed with the state,
+ * front__state_free. scan-build sees no leak.) */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wanalyzer-malloc-leak"
+#endif
+static void front__serve_with(front_slot_t *slot, soap_worker_t *w, http_exchange_t *x)
+{
     struct soap *soap = w->soap;
     const http_request_t *r = http_request(x);
     bool is_get = strcmp(r->method, "GET") == 0;
     int status = -1;
 
     w->x = x;
-    w->request_id = r->request_id;
-    w->host = r->host;
+    snprintf(w->request_id_buf, sizeof w->request_id_buf, "%s", r->request_id);
+    snprintf(w->host_buf, sizeof w->host_buf, "%s", r->host);
+    w->request_id = w->request_id_buf;
+    w->host = w->host_buf;
     w->operation = NULL;
     w->outcome = NULL;
+    w->pending = NULL;
+    w->finish = NULL;
+    w->op_state = NULL;
+    w->deferred = NULL;
     memset(&w->user, 0, sizeof w->user);
     http_set_route(x, "/flexnet/services");
 
@@ -587,7 +755,7 @@ static void front__serve(void *state, http_exchange_t *x)
      * checked (and maybe rewritten shorter) there, and the header is then
      * written in front of it. */
     size_t room = soap_request_header_max(r), blen = r->body_len;
-    if (!front__reserve(w, room + blen + 1)) {
+    if (!front__reserve(&w->req, &w->req_cap, room + blen + 1)) {
         log_error("out of memory for a request of %zu bytes", r->body_len);
         front__refuse(w, 413, "request too large for the memory available");
         return;
@@ -596,10 +764,10 @@ static void front__serve(void *state, http_exchange_t *x)
     size_t op_offset = 0, op_len = 0;
     if (!is_get && !front__guard(w, w->req + room, &blen, &op_offset, &op_len))
         goto out;
-    int version = soap_endpoint_version(r->path);
-    bool older = !is_get && version >= 1 && version <= 3 &&
-                 front__older_differs(w, w->req + room + op_offset, op_len);
-    if (older && !front__older_request(w, version, room, &blen))
+    w->version = soap_endpoint_version(r->path);
+    w->older = !is_get && w->version >= 1 && w->version <= 3 &&
+               front__older_differs(w, w->req + room + op_offset, op_len);
+    if (w->older && !front__older_request(w, w->version, room, &blen))
         goto out;
     size_t hl = soap_request_header(r, blen, w->req, room);
     if (hl == 0) { /* room is computed to fit: a bug if it does not */
@@ -641,52 +809,46 @@ static void front__serve(void *state, http_exchange_t *x)
         if (soap_peek_element(soap) == SOAP_OK || soap->error == SOAP_TAG_MISMATCH)
             w->operation = front__operation(soap->tag);
         soap->error = SOAP_OK;
-        if (soap_serve_request(soap) != SOAP_OK) {
-            int err = soap->error;
-            if (err == SOAP_FAULT || (err >= 400 && err < 600)) {
-                /* A handler set its fault (auth, unavailable). */
-                status = err != SOAP_FAULT ? err : 0;
-                soap->error = SOAP_FAULT;
-            } else if (err != SOAP_STOP) {
-                status = server__read_error(soap);
-            }
+        int rc = soap_serve_request(soap);
+        if (w->pending != NULL) {
+            /* An upgrade or upsell waits for its commit group: answered
+             * from soap_group_done, in the thread that runs the group. */
+            if (front__defer(slot, w, x))
+                return;
+            lc_change_batch_now(w->pending);
+            w->pending = NULL;
+            rc = w->finish(soap);
         }
+        status = front__status(soap, rc);
     }
-    if (status >= 0) {
-        http_discard(x); /* nothing of a response cut short goes before the fault */
-        soap->http_extra_header = w->extra_header;
-        server__send_fault(soap, status);
-        http_close_after(x);
-    } else if (!is_get) {
-        bool answered = !older || front__older_response(w, version);
-        /* (soap->status holds the response's status by now, not the
-         * request's method.) */
-        if (answered && w->validator != NULL)
-            server__validate_response(w, version);
+    if (is_get) {
+        if (status >= 0) {
+            http_discard(x);
+            soap->http_extra_header = w->extra_header;
+            server__send_fault(soap, status);
+            http_close_after(x);
+        }
+    } else {
+        front__answered(w, status);
     }
-    if (!is_get)
-        metrics_soap(w->operation ? w->operation : "none", status >= 0 ? "FAULT" : w->outcome ? w->outcome : "FAULT");
 done:
-    if (soap->keep_alive == 0 || soap->error == SOAP_EOF)
-        http_close_after(x);
-    soap_destroy(soap);
-    soap_end(soap);
-    soap->socket = SOAP_INVALID_SOCKET;
+    front__release(w);
 out:
-    free(w->sent);
-    w->sent = NULL;
-    w->rewritten = 0;
-    if (w->req_cap > 16 * FRONT_BUF_MIN) {
-        free(w->req);
-        w->req = NULL;
-        w->req_cap = 0;
-    }
-    w->x = NULL;
+    front__clear(w);
 }
 
-static void *front__worker_new(void *ctx)
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+static void front__serve(void *state, http_exchange_t *x)
 {
-    soap_front_t *f = ctx;
+    front_slot_t *slot = state;
+    front__serve_with(slot, slot->w, x);
+}
+
+static soap_worker_t *front__state_new(soap_front_t *f)
+{
     soap_worker_t *w = calloc(1, sizeof *w);
     if (w == NULL)
         return NULL;
@@ -708,6 +870,7 @@ static void *front__worker_new(void *ctx)
     soap->maxoccurs = (size_t)f->cfg->max_occurs;
     soap->recv_maxlength = (ULONG64)f->cfg->max_body_bytes + 2 * 65536;
     soap->max_keep_alive = 0; /* no per-connection request limit */
+    w->front = f;
     w->cfg = f->cfg;
     w->pool = f->pool;
     w->auth = f->auth;
@@ -724,12 +887,24 @@ static void *front__worker_new(void *ctx)
     return w;
 }
 
+static void *front__worker_new(void *ctx)
+{
+    front_slot_t *slot = calloc(1, sizeof *slot);
+    if (slot == NULL)
+        return NULL;
+    slot->f = ctx;
+    if ((slot->w = front__take(slot->f)) == NULL) {
+        free(slot);
+        return NULL;
+    }
+    return slot;
+}
+
 static void front__worker_free(void *state)
 {
-    soap_worker_t *w = state;
-    soap_free(w->soap);
-    free(w->req);
-    free(w);
+    front_slot_t *slot = state;
+    front__give(slot->f, slot->w);
+    free(slot);
 }
 
 int soap_front_new(const ent_config_t *cfg, db_pool_t *pool, auth_t *auth, soap_front_t **out)
@@ -741,6 +916,10 @@ int soap_front_new(const ent_config_t *cfg, db_pool_t *pool, auth_t *auth, soap_
     f->cfg = cfg;
     f->pool = pool;
     f->auth = auth;
+    pthread_mutex_init(&f->spare_lock, NULL);
+    /* Each worker's, and as many for requests waiting for their commit
+     * groups (a worker hands one over per request it defers). */
+    f->max_states = 4 * cfg->workers;
     if (cfg->commit_groups > 0 &&
         (rc = lc_group_new(cfg->commit_groups, (size_t)cfg->max_units, &f->group)) != ENT_OK)
         goto fail;
@@ -764,6 +943,12 @@ void soap_front_free(soap_front_t *f)
 {
     if (f == NULL)
         return;
+    while (f->spare != NULL) {
+        soap_worker_t *w = f->spare;
+        f->spare = w->next_spare;
+        front__state_free(w);
+    }
+    pthread_mutex_destroy(&f->spare_lock);
     lc_group_free(f->group);
     validator_free(f->validator);
     versions_free(f->versions);

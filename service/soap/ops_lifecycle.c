@@ -52,9 +52,10 @@ static int ops__duplicates(struct soap *soap, const ops_batch_t *b, bool *unit_d
     return SOAP_OK;
 }
 
-/* Runs the converted units of b in request order. Returns SOAP_OK, or the
- * status for gSOAP (503 when the database is gone before anything was
- * done). */
+/* Runs the converted units of b in request order; ops__run_end follows.
+ * Returns SOAP_OK, or the status for gSOAP (503 when the database is gone
+ * before anything was done). An upgrade or upsell that waits for its
+ * commit group returns SOAP_OK with w->pending set. */
 static int ops__run(struct soap *soap, lc_ctx_t *ctx, lc_op_t op, ops_batch_t *b)
 {
     soap_worker_t *w = soap_worker(soap);
@@ -92,8 +93,18 @@ static int ops__run(struct soap *soap, lc_ctx_t *ctx, lc_op_t op, ops_batch_t *b
                 return soap_unavailable_fault(soap, b->outcomes[i].text); /* nothing done yet: HTTP 503 */
         }
     } else {
-        lc_change_batch(ctx, op, b->units, b->n, b->results, b->outcomes);
+        w->pending = lc_change_batch_begin(ctx, op, b->units, b->n, b->results, b->outcomes, soap_group_done, soap);
     }
+    return SOAP_OK;
+}
+
+/* What follows the units' outcomes: counted, logged, and a 503 when the
+ * database was gone before anything was done. */
+static int ops__run_end(struct soap *soap, lc_op_t op, ops_batch_t *b)
+{
+    b->ok = 0;
+    if (b->too_large != NULL)
+        return SOAP_OK;
     /* The database was gone before anything was done: HTTP 503. */
     size_t unavailable = 0;
     for (size_t i = 0; i < b->n; i++) {
@@ -129,26 +140,23 @@ static bool ops__failed(const ops_batch_t *b, size_t i)
     return b->too_large != NULL || b->outcomes[i].reason != REASON_OK;
 }
 
-static int ops__change(struct soap *soap, lc_op_t op, struct fnp__EntitlementLifeCycleRequestType *req,
-                       struct fnp__EntitlementLifeCycleResponseType *resp)
-{
-    ops_batch_t b = {0};
+/* An upgrade or upsell, kept in the request's arena while it waits for
+ * its commit group. */
+typedef struct ops_change {
+    lc_op_t op;
+    struct fnp__EntitlementLifeCycleRequestType *req;
+    ops_batch_t b;
     lc_ctx_t ctx;
     ent_alloc_t alloc;
-    int rc = ops_begin(soap, req, &ctx, &alloc);
-    if (rc != SOAP_OK)
-        return rc;
+} ops_change_t;
 
-    b.n = req->__sizeentitlementData > 0 ? (size_t)req->__sizeentitlementData : 0;
-    b.units = soap_malloc(soap, (b.n + 1) * sizeof *b.units);
-    if (b.units == NULL)
-        return soap->error = SOAP_EOM;
-    /* Every unit is read, too many of them included: one that cannot be
-     * read faults the request, and failedData echoes only what was read. */
-    for (size_t i = 0; i < b.n; i++)
-        if ((rc = convert_unit(soap, &req->entitlementData[i], &b.units[i])) != SOAP_OK)
-            return rc;
-    if ((rc = ops__run(soap, &ctx, op, &b)) != SOAP_OK)
+/* The response of oc's units, once every outcome is set. */
+static int ops__change_answer(struct soap *soap, ops_change_t *oc, struct fnp__EntitlementLifeCycleResponseType *resp)
+{
+    ops_batch_t b = oc->b;
+    struct fnp__EntitlementLifeCycleRequestType *req = oc->req;
+    int rc = ops__run_end(soap, oc->op, &b);
+    if (rc != SOAP_OK)
         return rc;
 
     struct fnp__failedEntitlementLifeCycleDataListType *fl = soap_malloc(soap, sizeof *fl);
@@ -189,6 +197,73 @@ static int ops__change(struct soap *soap, lc_op_t op, struct fnp__EntitlementLif
     return resp->statusInfo ? SOAP_OK : SOAP_EOM;
 }
 
+/* Writes the response of a request that waited for its commit group
+ * (soap_worker_t.finish), as gSOAP's generated serve would have. */
+static int ops__change_finish(struct soap *soap)
+{
+    ops_change_t *oc = soap_worker(soap)->op_state;
+    struct fnp__EntitlementLifeCycleResponseType *resp = soap_malloc(soap, sizeof *resp);
+    const char *tag = oc->op == LC_UPSELL ? "fnp:upsellLicenseResponse" : "fnp:upgradeLicenseResponse";
+    int rc;
+    if (resp == NULL)
+        return soap->error = SOAP_EOM;
+    soap_default_fnp__EntitlementLifeCycleResponseType(soap, resp);
+    if ((rc = ops__change_answer(soap, oc, resp)) != SOAP_OK)
+        return soap->error = rc; /* as gSOAP's serve keeps a handler's status */
+    soap->encodingStyle = NULL; /* literal */
+    soap_serializeheader(soap);
+    soap_serialize_fnp__EntitlementLifeCycleResponseType(soap, resp);
+    if (soap_begin_count(soap))
+        return soap->error;
+    if ((soap->mode & SOAP_IO_LENGTH) &&
+        (soap_envelope_begin_out(soap) || soap_putheader(soap) || soap_body_begin_out(soap) ||
+         soap_put_fnp__EntitlementLifeCycleResponseType(soap, resp, tag, "") || soap_body_end_out(soap) ||
+         soap_envelope_end_out(soap)))
+        return soap->error;
+    if (soap_end_count(soap) || soap_response(soap, SOAP_OK) || soap_envelope_begin_out(soap) ||
+        soap_putheader(soap) || soap_body_begin_out(soap) ||
+        soap_put_fnp__EntitlementLifeCycleResponseType(soap, resp, tag, "") || soap_body_end_out(soap) ||
+        soap_envelope_end_out(soap) || soap_end_send(soap))
+        return soap->error;
+    return soap_closesock(soap);
+}
+
+static int ops__change(struct soap *soap, lc_op_t op, struct fnp__EntitlementLifeCycleRequestType *req,
+                       struct fnp__EntitlementLifeCycleResponseType *resp)
+{
+    soap_worker_t *w = soap_worker(soap);
+    ops_change_t *oc = soap_malloc(soap, sizeof *oc);
+    if (oc == NULL)
+        return soap->error = SOAP_EOM;
+    memset(oc, 0, sizeof *oc);
+    oc->op = op;
+    oc->req = req;
+    int rc = ops_begin(soap, req, &oc->ctx, &oc->alloc);
+    if (rc != SOAP_OK)
+        return rc;
+
+    ops_batch_t *b = &oc->b;
+    b->n = req->__sizeentitlementData > 0 ? (size_t)req->__sizeentitlementData : 0;
+    b->units = soap_malloc(soap, (b->n + 1) * sizeof *b->units);
+    if (b->units == NULL)
+        return soap->error = SOAP_EOM;
+    /* Every unit is read, too many of them included: one that cannot be
+     * read faults the request, and failedData echoes only what was read. */
+    for (size_t i = 0; i < b->n; i++)
+        if ((rc = convert_unit(soap, &req->entitlementData[i], &b->units[i])) != SOAP_OK)
+            return rc;
+    if ((rc = ops__run(soap, &oc->ctx, op, b)) != SOAP_OK)
+        return rc;
+    if (w->pending != NULL) {
+        /* The answer waits for the commit group (soap/front.c), written
+         * by ops__change_finish: gSOAP's serve stops here. */
+        w->op_state = oc;
+        w->finish = ops__change_finish;
+        return soap->error = SOAP_STOP;
+    }
+    return ops__change_answer(soap, oc, resp);
+}
+
 int __fnp__upgradeLicense(struct soap *soap, struct fnp__EntitlementLifeCycleRequestType *req,
                           struct fnp__EntitlementLifeCycleResponseType *resp)
 {
@@ -218,7 +293,7 @@ int __fnp__renewLicense(struct soap *soap, struct fnp__renewEntitlementRequestTy
     for (size_t i = 0; i < b.n; i++) /* all of them, as above */
         if ((rc = convert_renew_unit(soap, &req->entitlementData[i], &b.units[i])) != SOAP_OK)
             return rc;
-    if ((rc = ops__run(soap, &ctx, LC_RENEW, &b)) != SOAP_OK)
+    if ((rc = ops__run(soap, &ctx, LC_RENEW, &b)) != SOAP_OK || (rc = ops__run_end(soap, LC_RENEW, &b)) != SOAP_OK)
         return rc;
 
     struct fnp__failedRenewEntitlementDataListType *fl = soap_malloc(soap, sizeof *fl);

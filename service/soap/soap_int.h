@@ -5,6 +5,7 @@
 #ifndef ENT_SOAP_INT_H
 #define ENT_SOAP_INT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -13,6 +14,7 @@
 #include "../db/pool.h"
 #include "../http/http.h"
 #include "../lifecycle/group.h"
+#include "../lifecycle/lifecycle.h"
 #include "guard.h"
 #include "soapH.h"
 
@@ -27,11 +29,19 @@ typedef struct soap_front {
     lc_group_t *group;           /* commit groups of upgrade and upsell; may be NULL */
     struct validator *validator; /* ENTITLEMENTD_VALIDATE_XML; NULL when off */
     struct versions *versions;   /* owned: how v1..v3 differ (versions.h) */
+    /* Request states (each with its gSOAP context) not in use, and how many
+     * exist: a request waiting for its commit group keeps its own, and its
+     * worker takes another (at most max_states in all). */
+    pthread_mutex_t spare_lock;
+    struct soap_worker *spare;
+    int nstates, max_states;
 } soap_front_t;
 
 /* The SOAP front's state in one worker thread, hung on its gSOAP context
  * (soap->user). */
 typedef struct soap_worker {
+    soap_front_t *front;
+    struct soap_worker *next_spare;
     const ent_config_t *cfg;
     db_pool_t *pool;
     auth_t *auth;
@@ -40,8 +50,10 @@ typedef struct soap_worker {
     const struct versions *versions;
     struct soap *soap;           /* owned */
     http_exchange_t *x;          /* the request being served */
-    const char *request_id;      /* its id (the exchange's) */
-    const char *host;            /* its Host header, validated ("" when none) */
+    const char *request_id;      /* its id (request_id_buf) */
+    const char *host;            /* its Host header, validated ("" when none; host_buf) */
+    char request_id_buf[HTTP_REQUEST_ID_MAX];
+    char host_buf[SOAP_MAX_HOST + 1];
     char extra_header[128];      /* "X-Request-Id: ..." for gSOAP's responses (and Retry-After with a 503) */
     /* The request in the form gSOAP reads it (soap_request_header and the
      * body), and where gSOAP is in it; body points into it. */
@@ -57,12 +69,25 @@ typedef struct soap_worker {
     const char *operation;       /* the operation being served, for /metrics */
     const char *outcome;         /* its statusInfo status, once set */
     auth_user_t user;            /* authenticated user, for the audit */
+    /* An upgrade or upsell waiting for its commit group (set by ops):
+     * queued once the worker has let go, answered by finish (which writes
+     * the response, or returns gSOAP's error) when its group has run. */
+    lc_pending_t *pending;
+    int (*finish)(struct soap *soap);
+    void *op_state;
+    http_deferred_t *deferred;
+    int version;                 /* the endpoint's (1..4), and whether its trees differ from v4's */
+    bool older;
 } soap_worker_t;
 
 static inline soap_worker_t *soap_worker(struct soap *soap)
 {
     return (soap_worker_t *)soap->user;
 }
+
+/* The lifecycle's done of a request that waited for its commit group
+ * (arg: its gSOAP context): writes and sends its answer (soap/front.c). */
+void soap_group_done(void *arg);
 
 /* Sets a Client fault with the message and returns SOAP_FAULT. */
 int soap_client_fault(struct soap *soap, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -61,6 +61,12 @@ int http_respond_source(http_exchange_t *x, int status, const char *content_type
                         const http_source_t *src) FUZZ_UNREACHED("http_respond_source")
 void job_runner_queued(job_runner_t *r) FUZZ_UNREACHED("job_runner_queued")
 db_conn_t *rest_db(rest_ctx_t *c) FUZZ_UNREACHED("rest_db")
+bool rest_defer(rest_ctx_t *c, void (*start)(void *arg), void *arg, http_deferred_t **d) FUZZ_UNREACHED("rest_defer")
+void rest_deferred_begin(rest_ctx_t *c, rest_front_t *f, http_deferred_t *d, char *saved_rid)
+    FUZZ_UNREACHED("rest_deferred_begin")
+void rest_deferred_end(http_deferred_t *d, const char *saved_rid) FUZZ_UNREACHED("rest_deferred_end")
+void store_write_submit(db_group_t *g, store_write_t *w) FUZZ_UNREACHED("store_write_submit")
+void store_write_free(store_write_t *w) FUZZ_UNREACHED("store_write_free")
 void rest_db_error(rest_ctx_t *c, int rc, const char *what) FUZZ_UNREACHED("rest_db_error")
 void rest_db_release(rest_ctx_t *c, db_conn_t *conn, int rc) FUZZ_UNREACHED("rest_db_release")
 bool rest_idem_begin(rest_ctx_t *c, const char *scope, rest_idem_t *i) FUZZ_UNREACHED("rest_idem_begin")
@@ -70,8 +76,8 @@ store_idem_t rest_idem_row(const rest_idem_t *i, int status, const char *headers
 int store_device_get(db_conn_t *c, long long token_id, const char *tenant, const char *device_id, bool *token_ok,
                      bool *found, char **nodes_json, char *session, char *source, size_t cap, long long *latest_ms)
     FUZZ_UNREACHED("store_device_get")
-int store_device_report(db_group_t *g, const store_report_t *r, const store_idem_t *idem, bool *token_ok,
-                        bool *written, bool *is_new) FUZZ_UNREACHED("store_device_report")
+store_write_t *store_device_report(const store_report_t *r, const store_idem_t *idem, store_done_fn done, void *arg)
+    FUZZ_UNREACHED("store_device_report")
 int store_device_summary(db_conn_t *c, long long token_id, const char *tenant, bool *token_ok, char **json)
     FUZZ_UNREACHED("store_device_summary")
 int store_package_get(db_conn_t *c, const char *package_id, const store_sub_caller_t *who, char **json)
@@ -87,8 +93,8 @@ int store_package_request(db_conn_t *c, const char *ref, const store_sub_caller_
 int store_statuslog_poll(db_conn_t *c, long long key_id, const char *polling_id, const char *publisher,
                          int retention_s, bool *key_ok, bool *found, bool *done, char *key, char *message,
                          char *arguments, size_t cap) FUZZ_UNREACHED("store_statuslog_poll")
-int store_statuslog_post(db_group_t *g, long long key_id, const char *polling_id, const char *publisher,
-                         const char *request_json, const store_idem_t *idem, bool *key_ok, bool *written)
+store_write_t *store_statuslog_post(long long key_id, const char *polling_id, const char *publisher,
+                                    const char *request_json, const store_idem_t *idem, store_done_fn done, void *arg)
     FUZZ_UNREACHED("store_statuslog_post")
 int store_statuslog_publisher(db_conn_t *c, const char *polling_id, char *publisher, size_t cap)
     FUZZ_UNREACHED("store_statuslog_publisher")
