@@ -225,11 +225,15 @@ void db_group_submit(db_group_t *g, db_group_call_t *call)
         g->in_flight++;
         pthread_mutex_unlock(&g->lock);
         group__run(g, members, m);
+        /* The slot is free before the answers are written: a statement
+         * queued meanwhile leads at once rather than wait for them. */
+        pthread_mutex_lock(&g->lock);
+        g->in_flight--;
+        pthread_mutex_unlock(&g->lock);
         /* (Each member's done may free it: nothing of it is read after.) */
         for (size_t i = 0; i < m; i++)
             members[i]->done(members[i]);
         pthread_mutex_lock(&g->lock);
-        g->in_flight--;
     }
     pthread_mutex_unlock(&g->lock);
 }

@@ -102,12 +102,16 @@ void lc__group_submit(lc_group_t *g, lc_member_t *me, lc_group_run_fn run, void 
         g->in_flight++;
         pthread_mutex_unlock(&g->lock);
         run(members[0]->op, members, m, members[0]->ctx->alloc);
+        /* The slot is free before the answers are written: a request
+         * queued meanwhile leads at once rather than wait for them. */
+        pthread_mutex_lock(&g->lock);
+        g->in_flight--;
+        pthread_mutex_unlock(&g->lock);
         /* (after answers the member, and its arena may go with it: nothing
          * of a member is read once its after has begun.) */
         for (size_t i = 0; i < m; i++)
             after(members[i]);
         pthread_mutex_lock(&g->lock);
-        g->in_flight--;
     }
     pthread_mutex_unlock(&g->lock);
 }
