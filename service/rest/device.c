@@ -384,9 +384,7 @@ static bool device__token(rest_ctx_t *c, const char *tenant, store_token_t *tok)
 
 /* A report whose statement waits in its group: what its answer needs. */
 typedef struct device__pending {
-    rest_front_t *f;
-    http_deferred_t *d;
-    store_write_t *w;   /* until queued */
+    rest_pending_t base; /* first: rest_defer_write's */
     rest_idem_t idem;
     char *tenant, *device, *session, *resp;
     device_req_t shape; /* the ids an error answer names */
@@ -394,7 +392,7 @@ typedef struct device__pending {
 
 static void device__pending_free(device__pending_t *p)
 {
-    store_write_free(p->w);
+    store_write_free(p->base.w);
     free(p->tenant);
     free(p->device);
     free(p->session);
@@ -409,7 +407,7 @@ static void device__reported(void *arg, int rc, const bool flags[STORE_WRITE_FLA
     rest_ctx_t c;
     char rid[HTTP_REQUEST_ID_MAX];
 
-    rest_deferred_begin(&c, p->f, p->d, rid);
+    rest_deferred_begin(&c, p->base.f, p->base.d, rid);
     c.error_shape = device__shape;
     c.error_arg = &p->shape;
     if (rc == ENT_EDBDOWN || rc == ENT_ETIMEDOUT) {
@@ -430,17 +428,8 @@ static void device__reported(void *arg, int rc, const bool flags[STORE_WRITE_FLA
         if (http_respond(c.x, 200, "application/json; charset=utf-8", NULL, p->resp, strlen(p->resp)) != ENT_OK)
             http_close_after(c.x);
     }
-    rest_deferred_end(p->d, rid);
+    rest_deferred_end(p->base.d, rid);
     device__pending_free(p);
-}
-
-/* Queues the statement, once the worker has let go. */
-static void device__start(void *arg)
-{
-    device__pending_t *p = arg;
-    store_write_t *w = p->w;
-    p->w = NULL;
-    store_write_submit(p->f->group, w);
 }
 
 void device_post(rest_ctx_t *c)
@@ -525,7 +514,6 @@ void device_post(rest_ctx_t *c)
         device__answer(c, 500, &d, NULL, "out of memory");
         goto out;
     }
-    p->f = c->f;
     p->idem = idem;
     p->resp = resp;
     resp = NULL;
@@ -537,8 +525,8 @@ void device_post(rest_ctx_t *c)
     store_idem_t row = rest_idem_row(&idem, 200, "", p->resp);
     /* The write copies the report out of this thread's arena; the answer
      * waits for the report's group, not in this thread. */
-    if ((p->w = store_device_report(&rp, &row, device__reported, p)) == NULL ||
-        !rest_defer(c, device__start, p, &p->d)) {
+    if ((p->base.w = store_device_report(&rp, &row, device__reported, p)) == NULL ||
+        !rest_defer_write(c, &p->base)) {
         device__answer(c, 500, &d, NULL, "out of memory");
         goto out;
     }

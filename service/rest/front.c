@@ -121,12 +121,21 @@ static void rest__serve(void *state, http_exchange_t *x)
 }
 
 /* The body of a refusal the server makes for a REST path. */
-bool rest_defer(rest_ctx_t *c, void (*start)(void *arg), void *arg, http_deferred_t **d)
+/* Queues a deferred answer's write, once its worker has let go. */
+static void rest__write_start(void *arg)
 {
-    *d = http_defer(c->x);
-    if (*d == NULL)
+    rest_pending_t *p = arg;
+    store_write_t *w = p->w;
+    p->w = NULL;
+    store_write_submit(p->f->group, w);
+}
+
+bool rest_defer_write(rest_ctx_t *c, rest_pending_t *p)
+{
+    p->f = c->f;
+    if ((p->d = http_defer(c->x)) == NULL)
         return false;
-    http_deferred_start(*d, start, arg);
+    http_deferred_start(p->d, rest__write_start, p);
     return true;
 }
 

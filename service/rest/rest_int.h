@@ -110,15 +110,23 @@ bool rest_idem_replay(rest_ctx_t *c, const rest_idem_t *i);
 store_idem_t rest_idem_row(const rest_idem_t *i, int status, const char *headers, const char *body);
 
 /* An answer that waits for a statement group (db/group.h) without
- * holding the worker (http.h, http_defer): rest_defer defers c's answer
- * and has start(arg) called once the worker has let go (start queues the
- * write); false when out of memory (nothing deferred: answer at once).
- * The write's done answers in a context made by rest_deferred_begin (the
- * deferred exchange, and the log's request id, the thread's own saved in
- * saved_rid, HTTP_REQUEST_ID_MAX bytes), then rest_deferred_end sends
- * the answer and gives the thread its request id back. The request's
- * headers and body are gone by then: keep what the answer needs. */
-bool rest_defer(rest_ctx_t *c, void (*start)(void *arg), void *arg, http_deferred_t **d);
+ * holding the worker (http.h, http_defer). A handler's pending state
+ * begins with a rest_pending_t whose w is its write (store_write_t);
+ * rest_defer_write defers c's answer and, once the worker has let go,
+ * queues p->w on the front's groups (and clears it: the group owns it);
+ * false when out of memory (nothing deferred: answer at once, and free
+ * p->w). The write's done answers in a context made by
+ * rest_deferred_begin (the deferred exchange, and the log's request id,
+ * the thread's own saved in saved_rid, HTTP_REQUEST_ID_MAX bytes), then
+ * rest_deferred_end sends the answer and gives the thread its request id
+ * back. The request's headers and body are gone by then: keep what the
+ * answer needs. */
+typedef struct rest_pending {
+    rest_front_t *f;
+    http_deferred_t *d;
+    store_write_t *w;   /* until queued */
+} rest_pending_t;
+bool rest_defer_write(rest_ctx_t *c, rest_pending_t *p);
 void rest_deferred_begin(rest_ctx_t *c, rest_front_t *f, http_deferred_t *d, char *saved_rid);
 void rest_deferred_end(http_deferred_t *d, const char *saved_rid);
 

@@ -147,9 +147,7 @@ bool statuslog_check(json_t *body, char **fields, char *msg, size_t cap)
 
 /* A POST whose statement waits in its group: what its answer needs. */
 typedef struct statuslog__pending {
-    rest_front_t *f;
-    http_deferred_t *d;
-    store_write_t *w;     /* until queued */
+    rest_pending_t base;  /* first: rest_defer_write's */
     rest_idem_t idem;
     char extra[600];
     char *resp;
@@ -157,7 +155,7 @@ typedef struct statuslog__pending {
 
 static void statuslog__pending_free(statuslog__pending_t *p)
 {
-    store_write_free(p->w);
+    store_write_free(p->base.w);
     free(p->resp);
     free(p);
 }
@@ -169,12 +167,12 @@ static void statuslog__posted(void *arg, int rc, const bool flags[STORE_WRITE_FL
     rest_ctx_t c;
     char rid[HTTP_REQUEST_ID_MAX];
 
-    rest_deferred_begin(&c, p->f, p->d, rid);
+    rest_deferred_begin(&c, p->base.f, p->base.d, rid);
     if (rc != ENT_OK) {
         rest_db_error(&c, rc, "storing a status log");
     } else if (!flags[0]) {
         /* Retired since it was remembered. */
-        auth_forget_keys(p->f->auth);
+        auth_forget_keys(p->base.f->auth);
         log_info("status log: 401: the key was retired");
         rest_error(&c, 401, STATUSLOG_INVALID_TOKEN, "the JWT is not valid: its key was retired");
     } else if (!flags[1]) {
@@ -182,21 +180,12 @@ static void statuslog__posted(void *arg, int rc, const bool flags[STORE_WRITE_FL
         if (!rest_idem_replay(&c, &p->idem))
             rest_error(&c, 409, NULL, "Idempotency-Key is being used by a request in progress; try again");
     } else {
-        job_runner_queued(p->f->jobs);
+        job_runner_queued(p->base.f->jobs);
         if (http_respond(c.x, 202, "application/json; charset=utf-8", p->extra, p->resp, strlen(p->resp)) != ENT_OK)
             http_close_after(c.x);
     }
-    rest_deferred_end(p->d, rid);
+    rest_deferred_end(p->base.d, rid);
     statuslog__pending_free(p);
-}
-
-/* Queues the statement, once the worker has let go. */
-static void statuslog__start(void *arg)
-{
-    statuslog__pending_t *p = arg;
-    store_write_t *w = p->w;
-    p->w = NULL;
-    store_write_submit(p->f->group, w);
 }
 
 void statuslog_post(rest_ctx_t *c)
@@ -231,7 +220,6 @@ void statuslog_post(rest_ctx_t *c)
         rest_error(c, 500, NULL, "out of memory");
         goto out;
     }
-    p->f = c->f;
     char scope[STORE_MAX_NAME + 16];
     snprintf(scope, sizeof scope, "publisher:%s", publisher);
     if (!rest_idem_begin(c, scope, &p->idem))
@@ -259,12 +247,13 @@ void statuslog_post(rest_ctx_t *c)
     if (rest_idem_replay(c, &p->idem))
         goto out;
     store_idem_t row = rest_idem_row(&p->idem, 202, p->extra, p->resp);
-    if ((p->w = store_statuslog_post(who.key_id, id, publisher, request, &row, statuslog__posted, p)) == NULL) {
+    if ((p->base.w = store_statuslog_post(who.key_id, id, publisher, request, &row, statuslog__posted, p)) ==
+        NULL) {
         rest_error(c, 500, NULL, "out of memory");
         goto out;
     }
     /* The answer waits for the statement's group, not in this thread. */
-    if (!rest_defer(c, statuslog__start, p, &p->d)) {
+    if (!rest_defer_write(c, &p->base)) {
         rest_error(c, 500, NULL, "out of memory");
         goto out;
     }
