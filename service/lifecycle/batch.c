@@ -1,5 +1,5 @@
 /*
- * The batch path of upgradeLicense and upsellLicense (lc_change_batch):
+ * The batch path of upgradeLicense and upsellLicense (lc_change_batch_begin):
  * the units of one request, or of a commit group of requests (group.h),
  * are read with one pipelined round trip, decided in memory unit by unit in
  * arrival order, and written and committed with a second round trip.
@@ -483,7 +483,7 @@ static void lc__batch_run(lc_op_t op, lc_member_t **members, size_t m, const ent
             break;
         /* With the lock order of db/stmt.c a retry should not happen:
          * operators see each one. After the last, the units fall back to
-         * the unit path (lc_change_batch). */
+         * the unit path (lc__batch_after). */
         if (rc == ENT_ERETRY && attempt + 1 < LC_MAX_RETRIES)
             log_warn("batch of %zu requests run again (try %d of %d): %s", m, attempt + 2, LC_MAX_RETRIES,
                      lc__retry_cause(c));
