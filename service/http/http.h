@@ -116,29 +116,26 @@ size_t http_written(const http_exchange_t *x, const char **data);
  * waits, holding no thread, until the response is written into the
  * deferred exchange and resumed.
  *
- * http_defer: before anything is written into x. The deferred exchange
- * keeps the request's method, target, path, query, host, request id and
- * version, not its headers or body (they stay with the worker): the
- * handler copies what its answer needs. NULL when out of memory (the
- * handler then answers at once). The handler must write nothing more
- * into x itself.
+ * http_defer: before anything is written into x. start(arg) is called by
+ * the worker once the handler has returned and the worker has let go of
+ * the connection: it hands the work on (or does it, in that thread). Work
+ * begun from the handler itself could hold the worker, and with it the
+ * response, until the work and whatever that thread takes on after it
+ * are done. The deferred exchange keeps the request's method, target,
+ * path, query, host, request id and version, not its headers or body
+ * (they stay with the worker): the handler copies what its answer needs.
+ * NULL when out of memory (the handler then answers at once). The handler
+ * must write nothing more into x itself.
  *
  * http_deferred_exchange: where the response is written (http_respond,
  * http_write, http_close_after, http_set_route, ...), until http_resume.
- *
- * http_deferred_start: start(arg) is called by the worker once the handler
- * has returned and the worker has let go of the connection: it hands the
- * work on (or does it, in that thread). Work begun from the handler itself
- * could hold the worker, and with it the response, until the work and
- * whatever that thread takes on after it are done.
  *
  * http_resume: the response is written; it is sent (by this thread, or by
  * the worker if it has not let go yet) and the connection goes on to its
  * next request. Frees d. */
 typedef struct http_deferred http_deferred_t;
-http_deferred_t *http_defer(http_exchange_t *x);
+http_deferred_t *http_defer(http_exchange_t *x, void (*start)(void *arg), void *arg);
 http_exchange_t *http_deferred_exchange(http_deferred_t *d);
-void http_deferred_start(http_deferred_t *d, void (*start)(void *arg), void *arg);
 void http_resume(http_deferred_t *d);
 
 /* Asks to close the connection after this response (what the client

@@ -168,7 +168,7 @@ struct http_deferred {
     bool head;              /* a HEAD request: the body written is dropped */
     bool close;             /* the client asked to close after this request */
     double t0;              /* when the request began to be served */
-    void (*start)(void *arg); /* http_deferred_start */
+    void (*start)(void *arg); /* http_defer's: queues the work */
     void *start_arg;
     http_worker_t w;        /* only its output: the response */
     http_exchange_t x;
@@ -1293,7 +1293,7 @@ static void server__finish(http_deferred_t *d)
     log_set_request_id(rid);
 }
 
-http_deferred_t *http_defer(http_exchange_t *x)
+http_deferred_t *http_defer(http_exchange_t *x, void (*start)(void *arg), void *arg)
 {
     if (x->deferred != NULL || x->source.next != NULL || x->w->out_len != x->out_mark)
         return NULL;
@@ -1303,8 +1303,8 @@ http_deferred_t *http_defer(http_exchange_t *x)
     d->s = x->w->s;
     atomic_init(&d->refs, 2);
     d->fd = x->fd;
-    d->start = NULL;
-    d->start_arg = NULL;
+    d->start = start;
+    d->start_arg = arg;
     memset(&d->w, 0, sizeof d->w);
     d->w.s = d->s;
     d->x = *x;
@@ -1331,12 +1331,6 @@ http_deferred_t *http_defer(http_exchange_t *x)
 http_exchange_t *http_deferred_exchange(http_deferred_t *d)
 {
     return &d->x;
-}
-
-void http_deferred_start(http_deferred_t *d, void (*start)(void *arg), void *arg)
-{
-    d->start = start;
-    d->start_arg = arg;
 }
 
 void http_resume(http_deferred_t *d)

@@ -567,9 +567,8 @@ lc_pending_t *lc_change_batch_begin(const lc_ctx_t *ctx, lc_op_t op, const model
     } else if (rc == ENT_OK) {
         if (lc__group_fits(ctx->group, me->n_changes))
             return me;
-        lc_member_t *one = me;
-        lc__batch_run(op, &one, 1, ctx->alloc);
-        rc = me->rc;
+        lc_change_batch_now(me);
+        return NULL;
     }
     lc__batch_after(me, rc);
     return NULL;

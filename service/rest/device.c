@@ -407,7 +407,7 @@ static void device__reported(void *arg, int rc, const bool flags[STORE_WRITE_FLA
     rest_ctx_t c;
     char rid[HTTP_REQUEST_ID_MAX];
 
-    rest_deferred_begin(&c, p->base.f, p->base.d, rid);
+    rest_deferred_begin(&c, &p->base, rid);
     c.error_shape = device__shape;
     c.error_arg = &p->shape;
     if (rc == ENT_EDBDOWN || rc == ENT_ETIMEDOUT) {
@@ -428,7 +428,7 @@ static void device__reported(void *arg, int rc, const bool flags[STORE_WRITE_FLA
         if (http_respond(c.x, 200, "application/json; charset=utf-8", NULL, p->resp, strlen(p->resp)) != ENT_OK)
             http_close_after(c.x);
     }
-    rest_deferred_end(p->base.d, rid);
+    rest_deferred_end(&p->base, rid);
     device__pending_free(p);
 }
 

@@ -120,7 +120,6 @@ static void rest__serve(void *state, http_exchange_t *x)
     rest_error(c, 404, NULL, "no resource at this path");
 }
 
-/* The body of a refusal the server makes for a REST path. */
 /* Queues a deferred answer's write, once its worker has let go. */
 static void rest__write_start(void *arg)
 {
@@ -133,16 +132,13 @@ static void rest__write_start(void *arg)
 bool rest_defer_write(rest_ctx_t *c, rest_pending_t *p)
 {
     p->f = c->f;
-    if ((p->d = http_defer(c->x)) == NULL)
-        return false;
-    http_deferred_start(p->d, rest__write_start, p);
-    return true;
+    return (p->d = http_defer(c->x, rest__write_start, p)) != NULL;
 }
 
-void rest_deferred_begin(rest_ctx_t *c, rest_front_t *f, http_deferred_t *d, char *saved_rid)
+void rest_deferred_begin(rest_ctx_t *c, const rest_pending_t *p, char *saved_rid)
 {
-    c->f = f;
-    c->x = http_deferred_exchange(d);
+    c->f = p->f;
+    c->x = http_deferred_exchange(p->d);
     c->r = http_request(c->x);
     c->route = NULL;
     c->nparams = 0;
@@ -152,12 +148,13 @@ void rest_deferred_begin(rest_ctx_t *c, rest_front_t *f, http_deferred_t *d, cha
     log_set_request_id(c->r->request_id);
 }
 
-void rest_deferred_end(http_deferred_t *d, const char *saved_rid)
+void rest_deferred_end(const rest_pending_t *p, const char *saved_rid)
 {
-    http_resume(d);
+    http_resume(p->d);
     log_set_request_id(saved_rid);
 }
 
+/* The body of a refusal the server makes for a REST path. */
 static size_t rest__error_body(int status, const char *message, char *buf, size_t cap, const char **content_type)
 {
     char text[256];

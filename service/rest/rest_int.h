@@ -127,8 +127,8 @@ typedef struct rest_pending {
     store_write_t *w;   /* until queued */
 } rest_pending_t;
 bool rest_defer_write(rest_ctx_t *c, rest_pending_t *p);
-void rest_deferred_begin(rest_ctx_t *c, rest_front_t *f, http_deferred_t *d, char *saved_rid);
-void rest_deferred_end(http_deferred_t *d, const char *saved_rid);
+void rest_deferred_begin(rest_ctx_t *c, const rest_pending_t *p, char *saved_rid);
+void rest_deferred_end(const rest_pending_t *p, const char *saved_rid);
 
 /* Update status log (UAI), publisher keys, device status 4.0.0. */
 void statuslog_post(rest_ctx_t *c);

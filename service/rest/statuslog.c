@@ -167,7 +167,7 @@ static void statuslog__posted(void *arg, int rc, const bool flags[STORE_WRITE_FL
     rest_ctx_t c;
     char rid[HTTP_REQUEST_ID_MAX];
 
-    rest_deferred_begin(&c, p->base.f, p->base.d, rid);
+    rest_deferred_begin(&c, &p->base, rid);
     if (rc != ENT_OK) {
         rest_db_error(&c, rc, "storing a status log");
     } else if (!flags[0]) {
@@ -184,7 +184,7 @@ static void statuslog__posted(void *arg, int rc, const bool flags[STORE_WRITE_FL
         if (http_respond(c.x, 202, "application/json; charset=utf-8", p->extra, p->resp, strlen(p->resp)) != ENT_OK)
             http_close_after(c.x);
     }
-    rest_deferred_end(p->base.d, rid);
+    rest_deferred_end(&p->base, rid);
     statuslog__pending_free(p);
 }
 
