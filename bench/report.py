@@ -95,6 +95,12 @@ def main():
                          f"{pg['failed']} failed"
                          + (f", PostgreSQL CPU {float(pg['pg_cpu_us_per_unit']):.0f} µs per transaction"
                             if "pg_cpu_us_per_unit" in pg else ""))
+    bare = r.get("bare-8")
+    if bare and "cpu_us_per_req" in bare:
+        lines.append(f"- gSOAP's bare server (`bench/soap_bare.c`: the same stubs, (a)'s upgrades answered without a "
+                     f"database, one thread per keep-alive connection), 8 connections: {float(bare['rps']):.0f} "
+                     f"requests/s, p99 {bare['p99_ms']} ms, its CPU {float(bare['cpu_us_per_req']):.0f} µs per request, "
+                     f"context switches {float(bare['vcs_per_req']):.1f} + {float(bare['ivcs_per_req']):.1f} per request")
     lines.append("")
     lines.append("Memory (VmRSS of entitlementd):")
     lines.append(f"- idle after start: {a.idle} MiB")
@@ -111,8 +117,14 @@ def main():
                      f"p99 < 3 ms: {a8['p99_ms']} ms — {'met' if float(a8['p99_ms']) < 3 else 'missed'}")
     if a8 and "cpu_us_per_req" in a8:
         cpu = float(a8["cpu_us_per_req"])
-        lines.append(f"- (a) at 8 connections, daemon CPU ≤ 72 µs per request: {cpu:.0f} µs — "
-                     f"{'met' if cpu <= 72 else 'missed'}")
+        line = (f"- (a) at 8 connections, daemon CPU ≤ 72 µs per request: {cpu:.0f} µs — "
+                f"{'met' if cpu <= 72 else 'missed'}")
+        if bare and "cpu_us_per_req" in bare and float(bare["cpu_us_per_req"]):
+            # The 72 µs are twice the bare cost the issue measured; the same
+            # run's yardstick says how far the daemon is from that today.
+            line += (f" ({cpu / float(bare['cpu_us_per_req']):.1f} × gSOAP's bare server in this run, "
+                     f"{float(bare['cpu_us_per_req']):.0f} µs)")
+        lines.append(line)
     r8, pr8 = r.get("r-8"), r.get("pgbench-r-8")
     if r8 and pr8 and float(pr8["tps"]):
         ratio = float(r8["units_per_s"]) / float(pr8["tps"])
