@@ -27,6 +27,7 @@
 
 #include "../core/base64.h"
 #include "../core/password.h"
+#include "../core/thread.h"
 #include "../db/store.h"
 #include "auth_int.h"
 
@@ -231,7 +232,10 @@ static auth_turn_t auth__begin(struct auth *c, const unsigned char mac[32], bool
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += AUTH_MAX_WAIT_S;
-        if (pthread_cond_timedwait(&c->checked, &c->lock, &until) == ETIMEDOUT) {
+        thread_wait_begin();
+        int waited = pthread_cond_timedwait(&c->checked, &c->lock, &until);
+        thread_wait_end();
+        if (waited == ETIMEDOUT) {
             turn = TURN_UNAVAILABLE;
             break;
         }
@@ -488,7 +492,11 @@ auth_verdict_t auth_password(auth_t *a, const char *login, const char *password,
     case TURN_CHECK:
         break;
     }
+    /* The lookup and milliseconds of hashing: a wait as the thread's other
+     * work is concerned (core/thread.h). */
+    thread_wait_begin();
     auth_verdict_t v = auth__check(a, user, domain, password, &is_admin, why);
+    thread_wait_end();
     auth__end(a, slot, v, is_admin);
     if (v == AUTH_DENIED)
         throttle_failed(&a->throttle, peer, who, now);

@@ -53,6 +53,10 @@ static const cfg_setting_t cfg__table[] = {
                 "Relative paths are relative to the working directory."),
     INT_SETTING("ENTITLEMENTD_WORKERS", workers, 1, 256, "8",
                 "HTTP worker threads (SOAP and REST); each serves one request at a time."),
+    INT_SETTING("ENTITLEMENTD_ACTIVE_WORKERS", active_workers, 0, 256, "0",
+                "Of the HTTP workers, how many take requests at once; the others stand by, and one "
+                "is called back when all of those wait (for the database or a credential check). "
+                "0: twice the cores, at most ENTITLEMENTD_WORKERS."),
     INT_SETTING("ENTITLEMENTD_DB_POOL_SIZE", db_pool_size, 1, 256, "8",
                 "PostgreSQL connections in the pool."),
     INT_SETTING("ENTITLEMENTD_DB_WAIT_TIMEOUT_MS", db_wait_timeout_ms, 1, 600000, "5000",

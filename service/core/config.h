@@ -18,6 +18,7 @@ typedef struct ent_config {
     char database_url[1024];    /* libpq conninfo; empty: the embedded cluster */
     char home[512];             /* runtime directory: embedded cluster and socket */
     int workers;                /* HTTP worker threads (SOAP and REST) */
+    int active_workers;         /* of those, how many take requests at once; 0: twice the cores */
     int db_pool_size;           /* PostgreSQL connections */
     int db_wait_timeout_ms;     /* how long a worker waits for a free connection */
     int db_connect_timeout_s;   /* libpq connect_timeout */

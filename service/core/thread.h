@@ -20,4 +20,24 @@
  * first refusal is logged as a warning. */
 void thread_batch_self(void);
 
+/* Long waits, announced. A thread that runs other work while it is not
+ * waiting (an HTTP worker) registers what to do when it starts and stops
+ * waiting. db/pool.c announces a wait from lending a connection until its
+ * return; auth/password.c a credential check (a lookup and milliseconds
+ * of hashing) and the wait for another request's check of the same
+ * credentials. Calls nest, and only the outermost pair runs the hooks. A thread with nothing registered (a job worker,
+ * entitlementctl) pays a thread-local load. The hooks are the calling
+ * thread's: waits must begin and end on one thread. */
+typedef struct thread_waits {
+    void (*begin)(void *arg);
+    void (*end)(void *arg);
+    void *arg;
+} thread_waits_t;
+
+/* Registers w (not copied; it must outlive the thread's use) for the
+ * calling thread; NULL unregisters. */
+void thread_set_waits(const thread_waits_t *w);
+void thread_wait_begin(void);
+void thread_wait_end(void);
+
 #endif

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "../core/log.h"
+#include "../core/thread.h"
 #include "db_int.h"
 
 static double db__monotonic(void)
@@ -131,6 +132,9 @@ int db_pool_acquire(db_pool_t *p, db_conn_t **out)
     struct timespec deadline;
     db_conn_t *c = NULL;
 
+    /* From here until the connection comes back (or none is lent), the
+     * thread waits for the database: an HTTP worker lets another run. */
+    thread_wait_begin();
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += p->wait_timeout_ms / 1000;
     deadline.tv_nsec += (long)(p->wait_timeout_ms % 1000) * 1000000L;
@@ -153,6 +157,7 @@ int db_pool_acquire(db_pool_t *p, db_conn_t **out)
         int rc = pthread_cond_timedwait(&p->freed, &p->lock, &deadline);
         if (rc == ETIMEDOUT) {
             pthread_mutex_unlock(&p->lock);
+            thread_wait_end();
             return ENT_ETIMEDOUT;
         }
     }
@@ -208,6 +213,7 @@ void db_pool_release(db_pool_t *p, db_conn_t *c)
     c->in_use = false;
     pthread_cond_signal(&p->freed);
     pthread_mutex_unlock(&p->lock);
+    thread_wait_end();
 }
 
 int db__map_error(db_conn_t *c, const PGresult *res)

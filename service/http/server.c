@@ -186,6 +186,18 @@ struct http_server {
     pthread_t *threads;
     http_worker_t *workers;
     int nworkers;
+    /* Workers that take requests at once (ENTITLEMENTD_ACTIVE_WORKERS).
+     * Each worker counts in active unless it stands by or waits for the
+     * database (core/thread.h's waits). One that comes back for work above
+     * the cap stands by; when the last active one begins to wait, one
+     * standing by is called back. */
+    int active_max;
+    atomic_int active;
+    atomic_int parked;
+    thread_waits_t waits;
+    pthread_mutex_t park_lock;
+    pthread_cond_t park_cond;
+    int unparks;            /* under park_lock: wake-ups granted, not yet taken */
 
     pthread_mutex_t reap_lock; /* one worker sweeps idle connections at a time */
     pthread_mutex_t lock;   /* guards everything below */
@@ -1517,6 +1529,59 @@ static bool server__writing(struct http_server *s)
     return any;
 }
 
+/* Why the cap: each worker asleep in epoll_wait is one more thread the
+ * kernel wakes for a single request, where a busy one would have found it
+ * on its next call without sleeping; on two cores a wake-up and a sleep
+ * cost more than the request's own work (BENCHMARKS.md, step 14). Fewer
+ * workers alone would leave none to take requests while they all wait for
+ * the database, so the others stand by for that. Calling one back as soon
+ * as any worker waits (a commit group's leader does, for each group) gave
+ * back the switches the cap saves: the measured choice is to call one back
+ * only when no worker is left to take requests. */
+
+/* A worker begins to wait for the database: if it was the last one
+ * taking requests, one standing by takes its place. (Both sides change
+ * one counter and then read the other, sequentially consistent: either
+ * this sees the worker going to stand by, or that one sees this one gone
+ * and stays.) */
+static void server__wait_begin(void *arg)
+{
+    struct http_server *s = arg;
+    if (atomic_fetch_sub(&s->active, 1) - 1 < 1 && atomic_load(&s->parked) > 0) {
+        pthread_mutex_lock(&s->park_lock);
+        if (atomic_load(&s->parked) > s->unparks) {
+            s->unparks++;
+            pthread_cond_signal(&s->park_cond);
+        }
+        pthread_mutex_unlock(&s->park_lock);
+    }
+}
+
+static void server__wait_end(void *arg)
+{
+    struct http_server *s = arg;
+    atomic_fetch_add(&s->active, 1);
+}
+
+/* Above the cap, a worker coming back for work stands by until a wait, or
+ * stopping, calls it back. */
+static void server__stand_by(struct http_server *s)
+{
+    pthread_mutex_lock(&s->park_lock);
+    atomic_fetch_add(&s->parked, 1);
+    if (atomic_load(&s->active) > s->active_max && !atomic_load(&s->stopping)) {
+        /* Standing by leaves at least one active: active_max >= 1. */
+        atomic_fetch_sub(&s->active, 1);
+        while (s->unparks == 0 && !atomic_load(&s->stopping))
+            pthread_cond_wait(&s->park_cond, &s->park_lock);
+        if (s->unparks > 0)
+            s->unparks--;
+        atomic_fetch_add(&s->active, 1);
+    }
+    atomic_fetch_sub(&s->parked, 1);
+    pthread_mutex_unlock(&s->park_lock);
+}
+
 /* A worker waits in epoll itself and serves what it is woken for: no
  * hand-off between threads on the way to a request. */
 static void *server__work(void *arg)
@@ -1527,7 +1592,10 @@ static void *server__work(void *arg)
 
     if (s->cfg->sched_batch)
         thread_batch_self();
+    thread_set_waits(&s->waits);
     for (;;) {
+        if (atomic_load_explicit(&s->active, memory_order_relaxed) > s->active_max)
+            server__stand_by(s);
         int n = epoll_wait(s->epfd, evs, 1, 1000);
         time_t now = time(NULL);
         if (n == 1 && evs[0].data.fd == s->wake_fd)
@@ -1546,7 +1614,8 @@ static void *server__work(void *arg)
     }
     /* Stopping: serve the requests that have already arrived, and finish
      * writing the answers their clients are still reading (a large one
-     * waits for its reader: at most SERVER_DRAIN_SECONDS), then go. */
+     * waits for its reader: at most SERVER_DRAIN_SECONDS), then go. No
+     * worker parks any more. */
     time_t deadline = time(NULL) + SERVER_DRAIN_SECONDS;
     for (;;) {
         bool writing = server__writing(s);
@@ -1664,9 +1733,17 @@ int http_server_start(const ent_config_t *cfg, const http_front_t *fronts, int n
     s->limits.body_limit = server__body_limit;
     s->limits.arg = s;
     s->nworkers = cfg->workers;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    s->active_max = cfg->active_workers > 0 ? cfg->active_workers : cores > 0 && cores < 128 ? 2 * (int)cores : 8;
+    if (s->active_max > s->nworkers)
+        s->active_max = s->nworkers;
+    atomic_init(&s->active, s->nworkers);
+    s->waits = (thread_waits_t){.begin = server__wait_begin, .end = server__wait_end, .arg = s};
     s->listen_fd = s->epfd = s->wake_fd = -1;
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->reap_lock, NULL);
+    pthread_mutex_init(&s->park_lock, NULL);
+    pthread_cond_init(&s->park_cond, NULL);
     atomic_init(&s->last_reap, (long long)time(NULL));
     /* Descriptors index the table; leave room for the database sockets
      * (the pool's, the job workers', their listener's) and files besides
@@ -1770,6 +1847,9 @@ void http_server_stop(http_server_t *s)
     close(s->listen_fd);
     if (write(s->wake_fd, &one, sizeof one) < 0)
         log_warn("waking the workers failed: %s", strerror(errno));
+    pthread_mutex_lock(&s->park_lock);
+    pthread_cond_broadcast(&s->park_cond);
+    pthread_mutex_unlock(&s->park_lock);
     for (int i = 0; i < s->nworkers; i++)
         pthread_join(s->threads[i], NULL);
     for (int fd = 0; fd < s->nconns_max; fd++)
@@ -1782,6 +1862,8 @@ void http_server_stop(http_server_t *s)
     close(s->wake_fd);
     pthread_mutex_destroy(&s->reap_lock);
     pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->park_lock);
+    pthread_cond_destroy(&s->park_cond);
     free(s->workers);
     free(s->threads);
     free(s->conns);

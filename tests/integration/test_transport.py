@@ -13,8 +13,9 @@ import unittest
 
 from lxml import etree
 
-from builders import (attributes_xml, count_body, create_full_body, entitlement_full_xml, search_body,
-                      simple_query)
+from builders import (attributes_xml, change_item_xml, count_body, create_body, create_full_body,
+                      entitlement_full_xml, lifecycle_body, search_body, simple_query)
+from catalog import Catalog
 from harness import (NS, PATH, SOAP_ENV, Client, Daemon, DaemonTestCase, User, ctl, envelope, make_user,
                      psql, token)
 
@@ -383,6 +384,58 @@ class TransportTest(DaemonTestCase):
             self.assertTrue(set(statuses) <= {401, 503}, statuses)
             self.assertIn(503, statuses)
         finally:
+            self.assertEqual(d.stop(), 0)
+
+    def test_a_worker_standing_by_serves_while_the_active_one_waits(self):
+        # One worker of three takes requests (ENTITLEMENTD_ACTIVE_WORKERS=1).
+        # An upgrade whose parent a transaction here holds locked keeps its
+        # worker waiting in PostgreSQL; a worker standing by must take the
+        # next request meanwhile, and the upgrade must finish once the lock
+        # goes.
+        cat = Catalog()
+        eid = "SB-" + token(10)
+        aid = eid + "-P"
+        self.ok(create_body([{"eid": eid, "items": [(aid, cat.base, 5, {"expiration": "2027-12-31"})]}]))
+        d = Daemon(ENTITLEMENTD_WORKERS=3, ENTITLEMENTD_ACTIVE_WORKERS=1).start()
+        locker = subprocess.Popen(["psql", os.environ["DATABASE_URL"], "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                                   "-v", f"aid={aid}"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            locker.stdin.write("BEGIN;\nSELECT 'locked' FROM line_items WHERE activation_id = :'aid' FOR UPDATE;\n")
+            locker.stdin.flush()
+            self.assertEqual(locker.stdout.readline().strip(), "locked")
+            done = {}
+
+            def call(key, body):
+                c = Client(d, self.user)
+                done[key] = c.call(body)
+                c.close()
+
+            upgrade = threading.Thread(target=call, args=("upgrade", lifecycle_body("upgradeLicense", [{"items": [
+                change_item_xml(aid, aid + "-U", cat.upgrade, count=1, allow=True)]}])))
+            upgrade.start()
+            for _ in range(200):
+                waiting = psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                               "AND datname = current_database()")
+                if waiting[0][0] != "0":
+                    break
+                time.sleep(0.05)
+            self.assertNotEqual(waiting[0][0], "0", "the upgrade never waited for the lock")
+            count = threading.Thread(target=call, args=("count", count_body(simple_query("entitlementId", eid))))
+            count.start()
+            count.join(timeout=20)
+            self.assertFalse(count.is_alive(), "no worker took a request while the only active one waited")
+            self.assertEqual((done["count"].status_text, done["count"].text("f:count")), ("SUCCESS", "1"))
+            self.assertNotIn("upgrade", done)
+            locker.stdin.write("COMMIT;\n")
+            locker.stdin.close()
+            self.assertEqual(locker.wait(timeout=20), 0)
+            upgrade.join(timeout=20)
+            self.assertEqual(done["upgrade"].status_text, "SUCCESS", done["upgrade"].body)
+        finally:
+            if locker.poll() is None:
+                locker.kill()
+                locker.wait()
+            locker.stdout.close()
             self.assertEqual(d.stop(), 0)
 
     def test_keep_alive_serves_many_requests_on_one_connection(self):

@@ -41,5 +41,6 @@ void register_versions_tests(void);
 void register_quote_tests(void);
 void register_peers_tests(void);
 void register_jarena_tests(void);
+void register_thread_tests(void);
 
 #endif
