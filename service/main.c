@@ -52,14 +52,23 @@ static void usage(FILE *out)
 /* /metrics gauges of the transport and the pool. */
 static void main__collect_http(metrics_buf_t *b, void *arg)
 {
-    int open = 0, max = 0;
+    int open = 0, max = 0, taking = 0, waiting = 0, standing = 0, active_max = 0;
     http_server_connections(arg, &open, &max);
+    http_server_workers(arg, &taking, &waiting, &standing, &active_max);
     metrics_printf(b,
                    "# HELP entitlementd_http_connections Client connections open.\n"
                    "# TYPE entitlementd_http_connections gauge\nentitlementd_http_connections %d\n"
                    "# HELP entitlementd_http_connections_max Client connections allowed.\n"
-                   "# TYPE entitlementd_http_connections_max gauge\nentitlementd_http_connections_max %d\n",
-                   open, max);
+                   "# TYPE entitlementd_http_connections_max gauge\nentitlementd_http_connections_max %d\n"
+                   "# HELP entitlementd_http_workers HTTP worker threads by state.\n"
+                   "# TYPE entitlementd_http_workers gauge\n"
+                   "entitlementd_http_workers{state=\"taking_requests\"} %d\n"
+                   "entitlementd_http_workers{state=\"waiting\"} %d\n"
+                   "entitlementd_http_workers{state=\"standing_by\"} %d\n"
+                   "# HELP entitlementd_http_workers_active_max HTTP workers that may take requests at once "
+                   "(ENTITLEMENTD_ACTIVE_WORKERS).\n"
+                   "# TYPE entitlementd_http_workers_active_max gauge\nentitlementd_http_workers_active_max %d\n",
+                   open, max, taking, waiting, standing, active_max);
 }
 
 static void main__collect_pool(metrics_buf_t *b, void *arg)

@@ -188,6 +188,13 @@ int http_server_port(const http_server_t *s);
 /* Connections open now, and the most allowed (for /metrics). */
 void http_server_connections(http_server_t *s, int *open, int *max);
 
+/* Worker threads by what they do now: taking requests (in epoll_wait or
+ * serving), waiting (for the database or a credential check), standing
+ * by (ENTITLEMENTD_ACTIVE_WORKERS); and how many may take requests at
+ * once. Read without a lock: the three may be off by one while a worker
+ * changes state, never below 0. */
+void http_server_workers(http_server_t *s, int *taking, int *waiting, int *standing, int *active_max);
+
 /* The daemon's phase, set from the top. Starting (the database is waited
  * for and migrated): the server answers every request but /healthz,
  * /readyz and /metrics itself, with a 503 and Retry-After. Stopping

@@ -187,17 +187,17 @@ struct http_server {
     http_worker_t *workers;
     int nworkers;
     /* Workers that take requests at once (ENTITLEMENTD_ACTIVE_WORKERS).
-     * Each worker counts in active unless it stands by or waits for the
-     * database (core/thread.h's waits). One that comes back for work above
+     * Each worker counts in active unless it stands by or waits (for the
+     * database or a credential check: core/thread.h's waits). One that comes back for work above
      * the cap stands by; when the last active one begins to wait, one
      * standing by is called back. */
     int active_max;
     atomic_int active;
-    atomic_int parked;
+    atomic_int standing;       /* workers standing by, or about to */
     thread_waits_t waits;
-    pthread_mutex_t park_lock;
-    pthread_cond_t park_cond;
-    int unparks;            /* under park_lock: wake-ups granted, not yet taken */
+    pthread_mutex_t standby_lock;
+    pthread_cond_t standby_cond;
+    int callbacks;          /* under standby_lock: workers called back, not yet up */
 
     pthread_mutex_t reap_lock; /* one worker sweeps idle connections at a time */
     pthread_mutex_t lock;   /* guards everything below */
@@ -1539,21 +1539,21 @@ static bool server__writing(struct http_server *s)
  * back the switches the cap saves: the measured choice is to call one back
  * only when no worker is left to take requests. */
 
-/* A worker begins to wait for the database: if it was the last one
- * taking requests, one standing by takes its place. (Both sides change
+/* A worker begins a wait (for the database or a credential check): if
+ * it was the last one taking requests, one standing by takes its place. (Both sides change
  * one counter and then read the other, sequentially consistent: either
  * this sees the worker going to stand by, or that one sees this one gone
  * and stays.) */
 static void server__wait_begin(void *arg)
 {
     struct http_server *s = arg;
-    if (atomic_fetch_sub(&s->active, 1) - 1 < 1 && atomic_load(&s->parked) > 0) {
-        pthread_mutex_lock(&s->park_lock);
-        if (atomic_load(&s->parked) > s->unparks) {
-            s->unparks++;
-            pthread_cond_signal(&s->park_cond);
+    if (atomic_fetch_sub(&s->active, 1) - 1 < 1 && atomic_load(&s->standing) > 0) {
+        pthread_mutex_lock(&s->standby_lock);
+        if (atomic_load(&s->standing) > s->callbacks) {
+            s->callbacks++;
+            pthread_cond_signal(&s->standby_cond);
         }
-        pthread_mutex_unlock(&s->park_lock);
+        pthread_mutex_unlock(&s->standby_lock);
     }
 }
 
@@ -1567,19 +1567,19 @@ static void server__wait_end(void *arg)
  * stopping, calls it back. */
 static void server__stand_by(struct http_server *s)
 {
-    pthread_mutex_lock(&s->park_lock);
-    atomic_fetch_add(&s->parked, 1);
+    pthread_mutex_lock(&s->standby_lock);
+    atomic_fetch_add(&s->standing, 1);
     if (atomic_load(&s->active) > s->active_max && !atomic_load(&s->stopping)) {
         /* Standing by leaves at least one active: active_max >= 1. */
         atomic_fetch_sub(&s->active, 1);
-        while (s->unparks == 0 && !atomic_load(&s->stopping))
-            pthread_cond_wait(&s->park_cond, &s->park_lock);
-        if (s->unparks > 0)
-            s->unparks--;
+        while (s->callbacks == 0 && !atomic_load(&s->stopping))
+            pthread_cond_wait(&s->standby_cond, &s->standby_lock);
+        if (s->callbacks > 0)
+            s->callbacks--;
         atomic_fetch_add(&s->active, 1);
     }
-    atomic_fetch_sub(&s->parked, 1);
-    pthread_mutex_unlock(&s->park_lock);
+    atomic_fetch_sub(&s->standing, 1);
+    pthread_mutex_unlock(&s->standby_lock);
 }
 
 /* A worker waits in epoll itself and serves what it is woken for: no
@@ -1615,7 +1615,7 @@ static void *server__work(void *arg)
     /* Stopping: serve the requests that have already arrived, and finish
      * writing the answers their clients are still reading (a large one
      * waits for its reader: at most SERVER_DRAIN_SECONDS), then go. No
-     * worker parks any more. */
+     * worker stands by any more (stopping called them all back). */
     time_t deadline = time(NULL) + SERVER_DRAIN_SECONDS;
     for (;;) {
         bool writing = server__writing(s);
@@ -1742,8 +1742,8 @@ int http_server_start(const ent_config_t *cfg, const http_front_t *fronts, int n
     s->listen_fd = s->epfd = s->wake_fd = -1;
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->reap_lock, NULL);
-    pthread_mutex_init(&s->park_lock, NULL);
-    pthread_cond_init(&s->park_cond, NULL);
+    pthread_mutex_init(&s->standby_lock, NULL);
+    pthread_cond_init(&s->standby_cond, NULL);
     atomic_init(&s->last_reap, (long long)time(NULL));
     /* Descriptors index the table; leave room for the database sockets
      * (the pool's, the job workers', their listener's) and files besides
@@ -1834,6 +1834,15 @@ void http_server_connections(http_server_t *s, int *open, int *max)
     *max = s->cfg->max_connections;
 }
 
+void http_server_workers(http_server_t *s, int *taking, int *waiting, int *standing, int *active_max)
+{
+    int active = atomic_load(&s->active), by = atomic_load(&s->standing);
+    *standing = by < 0 ? 0 : by > s->nworkers ? s->nworkers : by;
+    *taking = active < 0 ? 0 : active > s->nworkers - *standing ? s->nworkers - *standing : active;
+    *waiting = s->nworkers - *standing - *taking;
+    *active_max = s->active_max;
+}
+
 void http_server_stop(http_server_t *s)
 {
     uint64_t one = 1;
@@ -1847,9 +1856,9 @@ void http_server_stop(http_server_t *s)
     close(s->listen_fd);
     if (write(s->wake_fd, &one, sizeof one) < 0)
         log_warn("waking the workers failed: %s", strerror(errno));
-    pthread_mutex_lock(&s->park_lock);
-    pthread_cond_broadcast(&s->park_cond);
-    pthread_mutex_unlock(&s->park_lock);
+    pthread_mutex_lock(&s->standby_lock);
+    pthread_cond_broadcast(&s->standby_cond);
+    pthread_mutex_unlock(&s->standby_lock);
     for (int i = 0; i < s->nworkers; i++)
         pthread_join(s->threads[i], NULL);
     for (int fd = 0; fd < s->nconns_max; fd++)
@@ -1862,8 +1871,8 @@ void http_server_stop(http_server_t *s)
     close(s->wake_fd);
     pthread_mutex_destroy(&s->reap_lock);
     pthread_mutex_destroy(&s->lock);
-    pthread_mutex_destroy(&s->park_lock);
-    pthread_cond_destroy(&s->park_cond);
+    pthread_mutex_destroy(&s->standby_lock);
+    pthread_cond_destroy(&s->standby_cond);
     free(s->workers);
     free(s->threads);
     free(s->conns);

@@ -11,9 +11,16 @@ import unittest
 
 from lxml import etree
 
-from builders import create_body, search_body
+from builders import create_body, search_body, simple_query
 from catalog import Catalog
 from harness import PATH, SOAP_ENV, Daemon, DaemonTestCase, envelope, psql, token
+
+
+def quick_search():
+    """A search that finds nothing by an indexed key: what a timed request
+    sends, so that its time is the transport's, not that of reading
+    every entitlement the suite has made so far."""
+    return search_body(simple_query("entitlementId", "NONE-" + token(8)))
 
 
 class Reply:
@@ -103,7 +110,7 @@ class HttpTest(DaemonTestCase):
         for s in slow:
             s.sendall(b"POST " + PATH.encode() + b" HTTP/1.1\r\nHost: x\r\n")
         start = time.time()
-        r = self.send(self.request(envelope(search_body())))
+        r = self.send(self.request(envelope(quick_search())))
         self.assertEqual(r.status_text, "SUCCESS", r.body)
         self.assertLess(time.time() - start, 1.5)
         for s in slow:
@@ -353,7 +360,7 @@ class HttpTest(DaemonTestCase):
             held.append(s)
         time.sleep(0.3)
         start = time.time()
-        r = self.send(self.request(envelope(search_body())))
+        r = self.send(self.request(envelope(quick_search())))
         self.assertEqual(r.status_text, "SUCCESS", r.body)
         self.assertLess(time.time() - start, 1.0)
 
@@ -387,11 +394,11 @@ class HttpTest(DaemonTestCase):
         get = f"GET {PATH}?wsdl HTTP/1.1\r\nHost: p{{}}\r\n\r\n"
         # The credentials checked first (a password hash takes a good part
         # of a second on a slow machine): what is timed is the transport.
-        self.assertEqual(self.send(self.request(envelope(search_body()))).status_text, "SUCCESS")
+        self.assertEqual(self.send(self.request(envelope(quick_search()))).status_text, "SUCCESS")
         s = self.connect()
         s.sendall("".join(get.format(i) for i in range(n)).encode())
         start = time.time()
-        r = self.send(self.request(envelope(search_body())))
+        r = self.send(self.request(envelope(quick_search())))
         self.assertEqual(r.status_text, "SUCCESS", r.body)
         self.assertLess(time.time() - start, 1.0)
         rest, seen = b"", 0

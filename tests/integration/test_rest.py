@@ -131,6 +131,8 @@ class RestCommonTest(DaemonTestCase):
         has(r"entitlementd_jobs_oldest_age_seconds \d")
         has(r'entitlementd_db_pool_connections\{state="in_use"\} \d+')
         has(r"entitlementd_http_connections \d+")
+        has(r'entitlementd_http_workers\{state="standing_by"\} \d+')
+        has(r"entitlementd_http_workers_active_max \d+")
         # Every sample line is name{labels} value.
         for line in text.splitlines():
             if line and not line.startswith("#"):

@@ -377,7 +377,9 @@ class TransportTest(DaemonTestCase):
             barrier.wait()
             time.sleep(0.05)
             start = time.time()
-            self.assertEqual(Client(d, known).call(search_body()).status_text, "SUCCESS")
+            # A search that reads nothing: what is timed is getting a worker.
+            quick = search_body(simple_query("entitlementId", "NONE-" + token(8)))
+            self.assertEqual(Client(d, known).call(quick).status_text, "SUCCESS")
             self.assertLess(time.time() - start, 1.0)
             for t in threads:
                 t.join()
@@ -426,6 +428,13 @@ class TransportTest(DaemonTestCase):
             self.assertFalse(count.is_alive(), "no worker took a request while the only active one waited")
             self.assertEqual((done["count"].status_text, done["count"].text("f:count")), ("SUCCESS", "1"))
             self.assertNotIn("upgrade", done)
+            # /metrics tells the states apart: the upgrade's worker waits.
+            m = http.client.HTTPConnection("127.0.0.1", d.port, timeout=20)
+            m.request("GET", "/metrics")
+            text = m.getresponse().read().decode()
+            m.close()
+            self.assertIn("entitlementd_http_workers_active_max 1\n", text)
+            self.assertRegex(text, r'entitlementd_http_workers\{state="waiting"\} [1-3]\n')
             locker.stdin.write("COMMIT;\n")
             locker.stdin.close()
             self.assertEqual(locker.wait(timeout=20), 0)
