@@ -25,9 +25,10 @@ void thread_batch_self(void);
  * waiting. db/pool.c announces a wait from lending a connection until its
  * return; auth/password.c a credential check (a lookup and milliseconds
  * of hashing) and the wait for another request's check of the same
- * credentials. Calls nest, and only the outermost pair runs the hooks. A thread with nothing registered (a job worker,
- * entitlementctl) pays a thread-local load. The hooks are the calling
- * thread's: waits must begin and end on one thread. */
+ * credentials. Calls nest, and only the outermost pair runs the hooks. A
+ * thread with nothing registered (a job worker, entitlementctl) pays a
+ * thread-local load. The hooks are the calling thread's: waits must begin
+ * and end on one thread. */
 typedef struct thread_waits {
     void (*begin)(void *arg);
     void (*end)(void *arg);
