@@ -1,5 +1,5 @@
 /*
- * soap_bare - the yardstick of issue 13's daemon-CPU target: the same
+ * soap_bare - the yardstick of the daemon's CPU per request: the same
  * generated gSOAP stubs as entitlementd, in gSOAP's own multi-threaded
  * keep-alive server (one thread per connection, soap_serve), answering
  * upgradeLicense with a SUCCESS of the same shape the daemon writes and no
@@ -14,7 +14,7 @@
  * 2-core machine a new thread per 100 requests made the yardstick a third
  * cheaper and faster than long-lived connections; see BENCHMARKS.md.)
  *
- * Every other operation answers a SOAP fault. Stops on SIGTERM or SIGINT.
+ * Every other operation answers a SOAP fault. SIGTERM or SIGINT ends it.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -42,7 +42,7 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     /* Read as the daemon's workers read: document/literal trees, no
-     * id/href resolution (bench/BENCHMARKS.md, step 11). */
+     * id/href resolution (BENCHMARKS.md, step 11). */
     struct soap *listener = soap_new2(SOAP_IO_KEEPALIVE | SOAP_XML_TREE, SOAP_IO_KEEPALIVE);
     if (listener == NULL)
         return 1;
