@@ -222,9 +222,11 @@ int main(int argc, char **argv)
         log_error("cannot register the metrics collectors: %s", ent_strerror(rc));
         goto out;
     }
-    log_info("entitlementd listening on %s:%d (%d workers, %d database connections, %d job workers); "
-             "waiting for the database",
-             cfg.bind, http_server_port(server), cfg.workers, cfg.db_pool_size, cfg.job_workers);
+    int taking = 0, waiting = 0, standing = 0, active_max = 0;
+    http_server_workers(server, &taking, &waiting, &standing, &active_max);
+    log_info("entitlementd listening on %s:%d (%d workers, %d of them taking requests at once; %d database "
+             "connections, %d job workers); waiting for the database",
+             cfg.bind, http_server_port(server), cfg.workers, active_max, cfg.db_pool_size, cfg.job_workers);
     switch (main__migrate(&cfg, conninfo, &sigs)) {
     case MAIN_MIGRATED:
         break;
