@@ -160,11 +160,25 @@ int store_statuslog_publisher(db_conn_t *c, const char *polling_id, char *publis
     return rc;
 }
 
-int store_statuslog_read(db_conn_t *c, const long long *ids, size_t n, store_statuslog_t *out, size_t *nout)
+struct store_rows {
+    PGresult *res;
+};
+
+void store_rows_free(store_rows_t *rows)
+{
+    if (rows != NULL) {
+        PQclear(rows->res);
+        free(rows);
+    }
+}
+
+int store_statuslog_read(db_conn_t *c, const long long *ids, size_t n, store_statuslog_t *out, size_t *nout,
+                         store_rows_t **rows)
 {
     PGresult *r = NULL;
     char *arr = db__ll_array(&db__heap, ids, NULL, n);
     *nout = 0;
+    *rows = NULL;
     if (arr == NULL)
         return ENT_ENOMEM;
     const char *v[1] = {arr};
@@ -172,24 +186,28 @@ int store_statuslog_read(db_conn_t *c, const long long *ids, size_t n, store_sta
     free(arr);
     if (rc != ENT_OK)
         return rc;
-    for (int i = 0; i < PQntuples(r) && *nout < n; i++) {
-        store_statuslog_t *s = &out[*nout];
-        s->id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
-        rest_store__copy(s->publisher, sizeof s->publisher, r, i, 1);
-        rest_store__copy(s->device_id, sizeof s->device_id, r, i, 2);
-        rest_store__copy(s->id_type, sizeof s->id_type, r, i, 3);
-        rest_store__copy(s->device_class, sizeof s->device_class, r, i, 4);
-        rest_store__copy(s->platform, sizeof s->platform, r, i, 5);
-        rest_store__copy(s->language, sizeof s->language, r, i, 6);
-        rest_store__copy(s->status_code, sizeof s->status_code, r, i, 7);
-        rest_store__copy(s->status_reason, sizeof s->status_reason, r, i, 8);
-        rest_store__copy(s->update_id, sizeof s->update_id, r, i, 9);
-        rest_store__copy(s->update_name, sizeof s->update_name, r, i, 10);
-        rest_store__copy(s->package_id, sizeof s->package_id, r, i, 11);
-        rest_store__copy(s->timestamp, sizeof s->timestamp, r, i, 12);
-        (*nout)++;
+    if ((*rows = malloc(sizeof **rows)) == NULL) {
+        PQclear(r);
+        return ENT_ENOMEM;
     }
-    PQclear(r);
+    (*rows)->res = r;
+    /* (libpq gives "" for a NULL.) */
+    for (int i = 0; i < PQntuples(r) && *nout < n; i++) {
+        store_statuslog_t *s = &out[(*nout)++];
+        s->id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+        s->publisher = PQgetvalue(r, i, 1);
+        s->device_id = PQgetvalue(r, i, 2);
+        s->id_type = PQgetvalue(r, i, 3);
+        s->device_class = PQgetvalue(r, i, 4);
+        s->platform = PQgetvalue(r, i, 5);
+        s->language = PQgetvalue(r, i, 6);
+        s->status_code = PQgetvalue(r, i, 7);
+        s->status_reason = PQgetvalue(r, i, 8);
+        s->update_id = PQgetvalue(r, i, 9);
+        s->update_name = PQgetvalue(r, i, 10);
+        s->package_id = PQgetvalue(r, i, 11);
+        s->timestamp = PQgetvalue(r, i, 12);
+    }
     return ENT_OK;
 }
 

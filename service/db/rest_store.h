@@ -73,24 +73,24 @@ int store_statuslog_publisher(db_conn_t *c, const char *polling_id, char *publis
 #define STORE_FIELD_MAX (255 * 4)
 typedef struct store_statuslog {
     long long id;
-    char publisher[STORE_FIELD_MAX + 1];
-    char device_id[STORE_FIELD_MAX + 1];
-    char id_type[STORE_FIELD_MAX + 1];
-    char device_class[STORE_FIELD_MAX + 1];
-    char platform[STORE_FIELD_MAX + 1];
-    char language[24];
-    char status_code[24];
-    char status_reason[STORE_FIELD_MAX + 1];
-    char update_id[STORE_FIELD_MAX + 1];
-    char update_name[STORE_FIELD_MAX + 1];
-    char package_id[STORE_FIELD_MAX + 1];
-    char timestamp[STORE_FIELD_MAX + 1];
+    /* Each "" when not given; they point into the rows they were read
+     * with (store_rows_t). */
+    const char *publisher, *device_id, *id_type, *device_class, *platform, *language, *status_code,
+        *status_reason, *update_id, *update_name, *package_id, *timestamp;
 } store_statuslog_t;
 
+/* Rows read from the database that texts point into: freed with
+ * store_rows_free after their last use (NULL is nothing). */
+typedef struct store_rows store_rows_t;
+void store_rows_free(store_rows_t *rows);
+
 /* Reads and locks the status logs ids (n) not yet done, in the caller's
- * transaction; out holds n rows; *nout gets how many were read. */
-int store_statuslog_read(db_conn_t *c, const long long *ids, size_t n, store_statuslog_t *out,
-                         size_t *nout) ENT_MUSTCHECK;
+ * transaction; out holds n rows; *nout gets how many were read, and *rows
+ * what their texts point into (the caller's, even on failure: NULL then).
+ * Nothing is copied: a batch of a few dozen status logs of a dozen
+ * fields each no longer fills (and faults in) fresh pages of memory. */
+int store_statuslog_read(db_conn_t *c, const long long *ids, size_t n, store_statuslog_t *out, size_t *nout,
+                         store_rows_t **rows) ENT_MUSTCHECK;
 
 /* The result decided for one status log: with record, its device is
  * recorded and the status appended to its history; key, message and

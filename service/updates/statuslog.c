@@ -42,17 +42,20 @@ static char *statuslog__arguments(const char *const *args, size_t n)
     return text;
 }
 
-/* Decides the result of status log s into *res, its message into
- * message (cap bytes) and its arguments (malloc'd, the caller's to free)
- * into res->arguments. ENT_ENOMEM when out of memory. */
-static int statuslog__decide(const store_statuslog_t *s, store_statuslog_result_t *res, char *message, size_t cap)
+/* Decides the result of status log s into *res: its message and its
+ * arguments, both malloc'd and the caller's to free (NULL when out of
+ * memory: ENT_ENOMEM). */
+static int statuslog__decide(const store_statuslog_t *s, store_statuslog_result_t *res)
 {
+    /* A message is at most a few hundred bytes: the fields it names are
+     * each at most STORE_FIELD_MAX. */
+    char message[4096];
+    size_t cap = sizeof message;
     char *end = NULL;
     long long code = strtoll(s->status_code, &end, 10);
     const char *name = s->status_code[0] && end && *end == '\0' ? updates_status_name(code) : NULL;
 
     res->record = name != NULL;
-    res->message = message;
     if (name != NULL) {
         const char *args[4] = {s->status_code, name, s->update_id, s->device_id};
         res->key = "statusLog.recorded";
@@ -68,7 +71,8 @@ static int statuslog__decide(const store_statuslog_t *s, store_statuslog_result_
                  s->status_code);
         res->arguments = statuslog__arguments(args, 1);
     }
-    return res->arguments != NULL ? ENT_OK : ENT_ENOMEM;
+    res->message = strdup(message);
+    return res->arguments != NULL && res->message != NULL ? ENT_OK : ENT_ENOMEM;
 }
 
 /* Orders status logs by their device: concurrent batches (of this daemon's
@@ -95,26 +99,23 @@ int updates_statuslog_giveup(void *arg, db_conn_t *c, const db_job_t *job)
 
 int updates_statuslog_run(void *arg, db_conn_t *c, const db_job_t *jobs, size_t n, job_outcome_t *outcomes)
 {
-    /* A message is at most a few hundred bytes: the fields it names are
-     * each at most STORE_FIELD_MAX. */
-    enum { MESSAGE_MAX = 4096 };
     long long *refs = calloc(n, sizeof *refs);
     store_statuslog_t *logs = malloc(n * sizeof *logs);
     store_statuslog_result_t *res = calloc(n, sizeof *res);
-    char *messages = malloc(n * MESSAGE_MAX);
+    store_rows_t *rows = NULL;
     size_t nlogs = 0;
     int rc = ENT_ENOMEM;
 
     (void)arg;
-    if (refs == NULL || logs == NULL || res == NULL || messages == NULL)
+    if (refs == NULL || logs == NULL || res == NULL)
         goto out;
     for (size_t i = 0; i < n; i++)
         refs[i] = jobs[i].ref;
-    if ((rc = store_statuslog_read(c, refs, n, logs, &nlogs)) != ENT_OK)
+    if ((rc = store_statuslog_read(c, refs, n, logs, &nlogs, &rows)) != ENT_OK)
         goto out;
     qsort(logs, nlogs, sizeof *logs, statuslog__by_device);
     for (size_t i = 0; i < nlogs; i++)
-        if ((rc = statuslog__decide(&logs[i], &res[i], messages + i * MESSAGE_MAX, MESSAGE_MAX)) != ENT_OK) {
+        if ((rc = statuslog__decide(&logs[i], &res[i])) != ENT_OK) {
             log_warn("status log %lld: its result could not be made: %s", logs[i].id, ent_strerror(rc));
             goto out;
         }
@@ -131,11 +132,13 @@ int updates_statuslog_run(void *arg, db_conn_t *c, const db_job_t *jobs, size_t 
     for (size_t i = 0; i < n; i++)
         outcomes[i] = JOB_DONE;
 out:
-    for (size_t i = 0; res != NULL && i < n; i++)
+    for (size_t i = 0; res != NULL && i < n; i++) {
         free((char *)res[i].arguments);
+        free((char *)res[i].message);
+    }
+    store_rows_free(rows);
     free(refs);
     free(logs);
     free(res);
-    free(messages);
     return rc;
 }
