@@ -194,19 +194,13 @@ int store_statuslog_read(db_conn_t *c, const long long *ids, size_t n, store_sta
     /* (libpq gives "" for a NULL.) */
     for (int i = 0; i < PQntuples(r) && *nout < n; i++) {
         store_statuslog_t *s = &out[(*nout)++];
+        /* Columns 1.. of STMT_STATUSLOG_READ, in this order. */
+        const char **text[] = {&s->publisher, &s->device_id, &s->id_type, &s->device_class,
+                               &s->platform, &s->language, &s->status_code, &s->status_reason,
+                               &s->update_id, &s->update_name, &s->package_id, &s->timestamp};
         s->id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
-        s->publisher = PQgetvalue(r, i, 1);
-        s->device_id = PQgetvalue(r, i, 2);
-        s->id_type = PQgetvalue(r, i, 3);
-        s->device_class = PQgetvalue(r, i, 4);
-        s->platform = PQgetvalue(r, i, 5);
-        s->language = PQgetvalue(r, i, 6);
-        s->status_code = PQgetvalue(r, i, 7);
-        s->status_reason = PQgetvalue(r, i, 8);
-        s->update_id = PQgetvalue(r, i, 9);
-        s->update_name = PQgetvalue(r, i, 10);
-        s->package_id = PQgetvalue(r, i, 11);
-        s->timestamp = PQgetvalue(r, i, 12);
+        for (int k = 0; k < (int)(sizeof text / sizeof *text); k++)
+            *text[k] = PQgetvalue(r, i, k + 1);
     }
     return ENT_OK;
 }

@@ -1734,7 +1734,9 @@ int http_server_start(const ent_config_t *cfg, const http_front_t *fronts, int n
     s->limits.arg = s;
     s->nworkers = cfg->workers;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    s->active_max = cfg->active_workers > 0 ? cfg->active_workers : cores > 0 && cores < 128 ? 2 * (int)cores : 8;
+    s->active_max = cfg->active_workers > 0                   ? cfg->active_workers
+                    : cores > 0 && cores <= s->nworkers / 2 ? 2 * (int)cores
+                                                            : s->nworkers;
     if (s->active_max > s->nworkers)
         s->active_max = s->nworkers;
     atomic_init(&s->active, s->nworkers);
