@@ -114,7 +114,7 @@ typedef struct worker {
     int id;
     double start, warm_end, end;
     long requests, errors, polls;
-    double *lat, *done;
+    double *lat, *at, *done;
     long nlat, ndone;
     char first_error[256];
 } worker_t;
@@ -585,6 +585,7 @@ static void *run(void *arg)
 
     rng_state += 0x9e3779b97f4a7c15ULL * (unsigned long long)(w->id + 1);
     w->lat = malloc(sizeof(double) * MAX_SAMPLES);
+    w->at = malloc(sizeof(double) * MAX_SAMPLES);
     if (o->follow)
         w->done = malloc(sizeof(double) * MAX_SAMPLES);
     while (fd >= 0) {
@@ -618,8 +619,10 @@ static void *run(void *arg)
         }
         if (counted) {
             w->requests++;
-            if (w->nlat < MAX_SAMPLES)
+            if (w->nlat < MAX_SAMPLES) {
+                w->at[w->nlat] = t0 - w->warm_end;
                 w->lat[w->nlat++] = t1 - t0;
+            }
         }
         fd = after_response(o, fd, status, &r);
         if (ok && o->follow) {
@@ -736,6 +739,27 @@ static double cluster_cpu(pid_t postmaster)
     }
     closedir(d);
     return t;
+}
+
+/* LOADGEN_TRACE=DIR: every measured request into DIR/TAG.trace as
+ * "connection start_s latency_ms", to see whether slow requests come
+ * together (a stall) or spread out. */
+static void trace_write(const worker_t *ws, int conns, const char *tag)
+{
+    const char *dir = getenv("LOADGEN_TRACE");
+    char path[4096];
+    if (dir == NULL || *dir == '\0')
+        return;
+    snprintf(path, sizeof path, "%s/%s.trace", dir, tag != NULL ? tag : "loadgen");
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        perror(path);
+        return;
+    }
+    for (int i = 0; i < conns; i++)
+        for (long j = 0; j < ws[i].nlat; j++)
+            fprintf(f, "%d %.6f %.3f\n", i, ws[i].at[j], ws[i].lat[j] * 1000.0);
+    fclose(f);
 }
 
 static int cmp(const void *a, const void *b)
@@ -911,6 +935,7 @@ int main(int argc, char **argv)
         n += ws[i].nlat;
         nd += ws[i].ndone;
     }
+    trace_write(ws, o.conns, o.tag);
     double *all = malloc(sizeof(double) * (size_t)(n + 1)), *done = malloc(sizeof(double) * (size_t)(nd + 1));
     long k = 0, kd = 0;
     for (int i = 0; i < o.conns; i++) {

@@ -257,15 +257,16 @@ store_write_t *store_device_report(const store_report_t *rp, const store_idem_t 
     snprintf(tid, sizeof tid, "%lld", rp->token_id);
     snprintf(latest, sizeof latest, "%lld", rp->latest_ms);
     snprintf(status, sizeof status, "%d", idem->status);
-    const char *v[15] = {tid, rp->tenant, rp->device_id, rp->session_id, rp->source_id, rp->stamp_hex, latest,
-                         rp->nodes_json, rp->node_ids, idem->scope, idem->key, idem->hash_hex,
+    const char *v[14] = {tid, rp->tenant, rp->device_id, rp->session_id, rp->source_id, rp->stamp_hex, latest,
+                         rp->nodes_json, idem->scope, idem->key, idem->hash_hex,
                          idem->key ? status : NULL, idem->headers, idem->body};
-    /* Reports of one device run one after the other: each sees the nodes
-     * the one before it left (which it may have to delete). */
+    /* Reports of one device run one after the other, and a group takes
+     * its devices' locks in key order: two groups never wait for each
+     * other's device rows in a cycle. */
     char key[2 * 1024 + 2];
     int kl = snprintf(key, sizeof key, "%s/%s", rp->tenant, rp->device_id);
     long long lock = db_group_lock_key(key, kl < 0 ? 0 : (size_t)kl < sizeof key ? (size_t)kl : sizeof key - 1);
-    return rest_store__write(STMT_DEVICE_REPORT, v, 15, 3, true, lock, done, arg);
+    return rest_store__write(STMT_DEVICE_REPORT, v, 14, 3, true, lock, done, arg);
 }
 
 int store_device_get(db_conn_t *c, long long token_id, const char *tenant, const char *device_id, bool *token_ok,
@@ -301,13 +302,14 @@ int store_device_summary(db_conn_t *c, long long token_id, const char *tenant, b
         "'devices', (SELECT count(*) FROM devices WHERE tenant = $2), "
         "'releases', coalesce((SELECT json_agg(json_build_object('category', x.cat, 'version', x.ver, "
         "'devices', x.cnt) ORDER BY x.cat, x.ver) FROM (SELECT r->>'category' AS cat, r->>'version' AS ver, "
-        "count(DISTINCT dn.device_id) AS cnt FROM device_nodes dn, "
-        "jsonb_array_elements(coalesce(dn.node->'releases', '[]')) r WHERE dn.tenant = $2 GROUP BY 1, 2) x), "
-        "'[]'::json), "
+        "count(DISTINCT d.device_id) AS cnt FROM devices d JOIN device_reports rp ON rp.id = d.latest_report, "
+        "jsonb_array_elements(rp.nodes) n, jsonb_array_elements(coalesce(n->'releases', '[]')) r "
+        "WHERE d.tenant = $2 GROUP BY 1, 2) x), '[]'::json), "
         "'packageStatus', coalesce((SELECT json_agg(json_build_object('code', y.code, 'devices', y.cnt) "
-        "ORDER BY y.code NULLS LAST) FROM (SELECT p->'status'->>'code' AS code, count(DISTINCT dn.device_id) AS cnt "
-        "FROM device_nodes dn, jsonb_array_elements(coalesce(dn.node->'releases', '[]')) r, "
-        "jsonb_array_elements(coalesce(r->'packages', '[]')) p WHERE dn.tenant = $2 GROUP BY 1) y), '[]'::json)"
+        "ORDER BY y.code NULLS LAST) FROM (SELECT p->'status'->>'code' AS code, count(DISTINCT d.device_id) AS cnt "
+        "FROM devices d JOIN device_reports rp ON rp.id = d.latest_report, jsonb_array_elements(rp.nodes) n, "
+        "jsonb_array_elements(coalesce(n->'releases', '[]')) r, jsonb_array_elements(coalesce(r->'packages', '[]')) p "
+        "WHERE d.tenant = $2 GROUP BY 1) y), '[]'::json)"
         ")::text";
     char tid[24];
     PGresult *r = NULL;

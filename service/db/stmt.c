@@ -286,20 +286,21 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
         "UPDATE status_logs SET done = true, done_at = now(), result_key = $15, result_message = $16, "
         "result_arguments = $17 WHERE id = $1 AND NOT done RETURNING (SELECT count(*) FROM h)"},
     /* A device status report, in one statement, if token $1 is still
-     * active and, with an Idempotency-Key ($11), the key is new: the report
+     * active and, with an Idempotency-Key ($10), the key is new: the report
      * once ($2 tenant, $3 device, $4 session, $5 source, $6 the stamps'
-     * hash, $7 its newest timestamp, $8 the nodes, $9 their ids); when it
-     * is the device's newest, the device's nodes become its nodes. $10..$15
-     * the idempotency row ($10 scope). Returns whether the token is active,
-     * whether the statement went ahead and whether the report is new. */
+     * hash, $7 its newest timestamp, $8 the nodes); when it is the
+     * device's newest, the device points at it (its nodes are the device's
+     * state). $9..$14 the idempotency row ($9 scope). Returns whether the
+     * token is active, whether the statement went ahead, whether the
+     * report is new and whether it became the device's newest. */
     [STMT_DEVICE_REPORT] = {"device_report",
         "WITH t AS (SELECT 1 FROM api_tokens WHERE id = $1 AND revoked_at IS NULL), "
         "idem AS (INSERT INTO idempotency_keys (scope, key, request_hash, status, headers, body) "
-        "SELECT $10, $11, decode($12, 'hex'), $13, $14, $15 WHERE $11::text IS NOT NULL AND EXISTS (SELECT 1 FROM t) "
+        "SELECT $9, $10, decode($11, 'hex'), $12, $13, $14 WHERE $10::text IS NOT NULL AND EXISTS (SELECT 1 FROM t) "
         "ON CONFLICT (scope, key) DO UPDATE SET request_hash = excluded.request_hash, status = excluded.status, "
         "headers = excluded.headers, body = excluded.body, created_at = now() "
         "WHERE idempotency_keys.created_at <= now() - interval '24 hours' RETURNING 1), "
-        "go AS (SELECT 1 FROM t WHERE $11::text IS NULL OR EXISTS (SELECT 1 FROM idem)), "
+        "go AS (SELECT 1 FROM t WHERE $10::text IS NULL OR EXISTS (SELECT 1 FROM idem)), "
         "r AS (INSERT INTO device_reports (tenant, device_id, session_id, source_id, stamp_key, latest_ms, nodes) "
         "SELECT $2, $3, $4, $5, decode($6, 'hex'), $7::bigint, $8::jsonb FROM go "
         "ON CONFLICT (tenant, device_id, session_id, stamp_key) DO NOTHING RETURNING id), "
@@ -307,21 +308,16 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
         "SELECT $2, $3, $7::bigint, r.id, $4, $5 FROM r ON CONFLICT (tenant, device_id) DO UPDATE SET "
         "latest_ms = excluded.latest_ms, latest_report = excluded.latest_report, session_id = excluded.session_id, "
         "source_id = excluded.source_id, updated_at = now() WHERE devices.latest_ms <= excluded.latest_ms "
-        "RETURNING latest_report), "
-        "gone AS (DELETE FROM device_nodes n WHERE n.tenant = $2 AND n.device_id = $3 AND EXISTS (SELECT 1 FROM d) "
-        "AND n.node_id <> ALL ($9::text[])), "
-        "up AS (INSERT INTO device_nodes (tenant, device_id, node_id, node, report) "
-        "SELECT $2, $3, e->>'id', e, d.latest_report FROM d, jsonb_array_elements($8::jsonb) e "
-        "ON CONFLICT (tenant, device_id, node_id) DO UPDATE SET node = excluded.node, report = excluded.report, "
-        "updated_at = now() RETURNING 1) "
+        "RETURNING 1) "
         "SELECT EXISTS (SELECT 1 FROM t), EXISTS (SELECT 1 FROM go), EXISTS (SELECT 1 FROM r), "
-        "(SELECT count(*) FROM up)"},
+        "EXISTS (SELECT 1 FROM d)"},
     /* A device's latest state: whether token $1 is still active, then the
-     * device ($2 tenant, $3 device) and its nodes (NULLs when unknown). */
+     * device ($2 tenant, $3 device) and the nodes of its newest report, by
+     * id (NULLs when unknown). */
     [STMT_DEVICE_GET] = {"device_get",
         "SELECT EXISTS (SELECT 1 FROM api_tokens WHERE id = $1 AND revoked_at IS NULL), d.session_id, "
-        "d.source_id, d.latest_ms, d.updated_at, (SELECT jsonb_agg(n.node ORDER BY n.node_id) FROM device_nodes n "
-        "WHERE n.tenant = d.tenant AND n.device_id = d.device_id)::text FROM (SELECT 1) one "
+        "d.source_id, d.latest_ms, d.updated_at, (SELECT jsonb_agg(n ORDER BY n->>'id') FROM device_reports r, "
+        "jsonb_array_elements(r.nodes) n WHERE r.id = d.latest_report)::text FROM (SELECT 1) one "
         "LEFT JOIN devices d ON d.tenant = $2 AND d.device_id = $3"},
     /* Up to $3 jobs for claimer $1 with a lease of $2 seconds: running
      * ones whose lease ran out (their daemon died) with attempts left,

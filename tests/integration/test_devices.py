@@ -110,6 +110,7 @@ class DeviceStatusTest(DaemonTestCase):
         self.assertEqual(self.reports(device), 3)
         g = self.rest.get(f"{DEVICE}/tenants/{self.tenant}/devices/{device}")
         self.assertEqual(g.json["sessionId"], "s-2")
+        self.assertEqual([(n["id"], n["status"]["message"]) for n in g.json["nodes"]], [("ECU1", "Busy")])
         self.assertEqual(self.rest.get(f"{DEVICE}/tenants/{self.tenant}/devices/nope-{token(6)}").status, 404)
 
     def test_concurrent_reports_of_one_device_leave_the_newest(self):
