@@ -297,19 +297,20 @@ int store_device_get(db_conn_t *c, long long token_id, const char *tenant, const
 int store_device_summary(db_conn_t *c, long long token_id, const char *tenant, bool *token_ok, char **json)
 {
     static const char sql[] =
+        /* The releases of the nodes of each device's newest report, read
+         * once for both counts. */
+        "WITH rel AS MATERIALIZED (SELECT d.device_id, r FROM devices d "
+        "JOIN device_reports rp ON rp.id = d.latest_report, jsonb_array_elements(rp.nodes) n, "
+        "jsonb_array_elements(coalesce(n->'releases', '[]')) r WHERE d.tenant = $2) "
         "SELECT EXISTS (SELECT 1 FROM api_tokens WHERE id = $1 AND revoked_at IS NULL), json_build_object("
         "'tenantId', $2::text, "
         "'devices', (SELECT count(*) FROM devices WHERE tenant = $2), "
         "'releases', coalesce((SELECT json_agg(json_build_object('category', x.cat, 'version', x.ver, "
         "'devices', x.cnt) ORDER BY x.cat, x.ver) FROM (SELECT r->>'category' AS cat, r->>'version' AS ver, "
-        "count(DISTINCT d.device_id) AS cnt FROM devices d JOIN device_reports rp ON rp.id = d.latest_report, "
-        "jsonb_array_elements(rp.nodes) n, jsonb_array_elements(coalesce(n->'releases', '[]')) r "
-        "WHERE d.tenant = $2 GROUP BY 1, 2) x), '[]'::json), "
+        "count(DISTINCT device_id) AS cnt FROM rel GROUP BY 1, 2) x), '[]'::json), "
         "'packageStatus', coalesce((SELECT json_agg(json_build_object('code', y.code, 'devices', y.cnt) "
-        "ORDER BY y.code NULLS LAST) FROM (SELECT p->'status'->>'code' AS code, count(DISTINCT d.device_id) AS cnt "
-        "FROM devices d JOIN device_reports rp ON rp.id = d.latest_report, jsonb_array_elements(rp.nodes) n, "
-        "jsonb_array_elements(coalesce(n->'releases', '[]')) r, jsonb_array_elements(coalesce(r->'packages', '[]')) p "
-        "WHERE d.tenant = $2 GROUP BY 1) y), '[]'::json)"
+        "ORDER BY y.code NULLS LAST) FROM (SELECT p->'status'->>'code' AS code, count(DISTINCT device_id) AS cnt "
+        "FROM rel, jsonb_array_elements(coalesce(r->'packages', '[]')) p GROUP BY 1) y), '[]'::json)"
         ")::text";
     char tid[24];
     PGresult *r = NULL;
