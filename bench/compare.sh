@@ -5,8 +5,8 @@
 # status report of 5 nodes) at 8 connections, ROUNDS times each, a fresh
 # daemon of each build per round. COMPARE_SCENARIOS picks others: "e" is
 # the status log POST with an RS256 JWT (its jobs are done before the next
-# run starts), "b" the upgrade of 100 units, "d" createSimpleEntitlement of
-# 10 line items.
+# run starts), "b" the upgrade of 100 units, "c" getEntitlementsQuery by
+# entitlementId, "d" createSimpleEntitlement of 10 line items.
 # Prints one line per run: requests per second, p99, the daemon's CPU per
 # request and the cluster's per unit (bench/loadgen -C and -G).
 #
@@ -61,6 +61,7 @@ one() {  # one LABEL BINARY: a fresh daemon, warmed up, then each scenario
     local t=upgrade_one.xml x=(-a bench:bench-password)
     [ "$s" = r ] && t=upgrade_random.xml x+=(-n 2000)
     [ "$s" = b ] && t=upgrade_hundred.xml
+    [ "$s" = c ] && t=query_one.xml
     [ "$s" = d ] && t=create_ten.xml
     [ "$s" = g ] && t=device_five.json x=(-B "$devtoken" -t application/json -P /dmps/status/4.0.0 -e '"Success"')
     [ "$s" = e ] && t=statuslog.json x=(-B "$jwt" -t application/json -P /uai/2.0/updates/statusLog -s 202 -e '"url"')

@@ -52,13 +52,24 @@ int db_pool_create(const db_pool_options_t *opt, db_pool_t **out)
     return ENT_OK;
 }
 
+/* Closes c's connection, and forgets the statements prepared on it. */
+static void db__close(db_conn_t *c)
+{
+    if (c->pg != NULL) {
+        PQfinish(c->pg);
+        c->pg = NULL;
+    }
+    for (int i = 0; i < c->ncached; i++)
+        free(c->cached[i].sql);
+    c->ncached = 0;
+}
+
 void db_pool_destroy(db_pool_t *p)
 {
     if (p == NULL)
         return;
     for (int i = 0; i < p->size; i++)
-        if (p->conns[i].pg != NULL)
-            PQfinish(p->conns[i].pg);
+        db__close(&p->conns[i]);
     pthread_cond_destroy(&p->freed);
     pthread_mutex_destroy(&p->lock);
     free(p->conns);
@@ -97,10 +108,7 @@ int db__connect(db_conn_t *c, const char *conninfo, int connect_timeout_s)
                                 : "-c TimeZone=UTC -c DateStyle=ISO,YMD -c plan_cache_mode=force_generic_plan",
                           "1", "10", "5", "3", "30000", NULL};
 
-    if (c->pg != NULL) {
-        PQfinish(c->pg);
-        c->pg = NULL;
-    }
+    db__close(c);
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
     if (pg == NULL)
         return ENT_ENOMEM;
@@ -192,10 +200,7 @@ void db_pool_stats(db_pool_t *p, int *in_use, int *open, int *size)
 
 void db_conn_discard(db_conn_t *c)
 {
-    if (c->pg != NULL) {
-        PQfinish(c->pg);
-        c->pg = NULL;
-    }
+    db__close(c);
 }
 
 void db_pool_release(db_pool_t *p, db_conn_t *c)
@@ -276,6 +281,44 @@ int db__exec_sql(db_conn_t *c, const char *sql, int n, const char *const *vals, 
     if (c->pg == NULL)
         return ENT_EDBDOWN;
     return db__check(c, PQexecParams(c->pg, sql, n, NULL, vals, NULL, NULL, 0), out);
+}
+
+/* FNV-1a: a cheap first test before the texts are compared. */
+static uint64_t db__hash(const char *s)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+int db__exec_cached(db_conn_t *c, const char *sql, int n, const char *const *vals, PGresult **out)
+{
+    char name[16];
+    uint64_t h = db__hash(sql);
+    int i = 0;
+
+    if (c->pg == NULL)
+        return ENT_EDBDOWN;
+    while (i < c->ncached && (c->cached[i].hash != h || strcmp(c->cached[i].sql, sql) != 0))
+        i++;
+    if (i == c->ncached) {
+        if (c->ncached == DB_SQL_CACHE)
+            return db__exec_sql(c, sql, n, vals, out);
+        char *copy = strdup(sql);
+        if (copy == NULL)
+            return db__exec_sql(c, sql, n, vals, out);
+        snprintf(name, sizeof name, "sql%d", i);
+        int rc = db__check(c, PQprepare(c->pg, name, sql, n, NULL), NULL);
+        if (rc != ENT_OK) {
+            free(copy);
+            return rc;
+        }
+        c->cached[i] = (db_sql_cached_t){h, copy};
+        c->ncached++;
+    }
+    snprintf(name, sizeof name, "sql%d", i);
+    return db__check(c, PQexecPrepared(c->pg, name, n, vals, NULL, NULL, 0), out);
 }
 
 static int db__simple(db_conn_t *c, const char *sql)

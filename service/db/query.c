@@ -13,8 +13,17 @@ typedef struct qb {
     const char *params[QUERY_MAX_PARAMS];
     int n;
     bool failed; /* out of room or memory */
+    /* A LIKE pattern is a parameter: a plan made without seeing it (a
+     * prepared statement's) cannot judge how many rows it matches, so such
+     * a search is planned with its values on every call. */
+    bool like;
     const ent_alloc_t *a;
 } qb_t;
+
+static int qb_exec(db_conn_t *c, const qb_t *b, PGresult **r)
+{
+    return b->like ? db__exec_sql(c, b->sql, b->n, b->params, r) : db__exec_cached(c, b->sql, b->n, b->params, r);
+}
 
 static void qb_add(qb_t *b, const char *text)
 {
@@ -68,6 +77,7 @@ static void qb_text(qb_t *b, const char *prefix, const char *column, const model
         snprintf(frag, sizeof frag, "%s%s = $%d", prefix, column, qb_param(b, c->value));
     } else {
         char *pat = query_like_pattern(b->a, c->value, c->match);
+        b->like = true;
         if (pat == NULL) {
             b->failed = true;
             return;
@@ -188,7 +198,7 @@ int query_count(db_conn_t *c, const model_query_t *q, const ent_alloc_t *a, long
     qb_where(&b, q);
     if (b.failed)
         return ENT_EINVAL;
-    if ((rc = db__exec_sql(c, b.sql, b.n, b.params, &r)) != ENT_OK)
+    if ((rc = qb_exec(c, &b, &r)) != ENT_OK)
         return rc;
     *count = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
@@ -276,7 +286,7 @@ int query_search(db_conn_t *c, const model_query_t *q, const ent_alloc_t *a, mod
     qb_add(&b, frag);
     if (b.failed)
         return ENT_EINVAL;
-    if ((rc = db__exec_sql(c, b.sql, b.n, b.params, &r)) != ENT_OK)
+    if ((rc = qb_exec(c, &b, &r)) != ENT_OK)
         return rc;
 
     int rows = PQntuples(r);

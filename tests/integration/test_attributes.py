@@ -551,5 +551,40 @@ class BadValuesTest(DaemonTestCase):
         self.assertEqual(r.faultcode, "SOAP-ENV:Client", r.body)
 
 
+class PreparedSearchTest(DaemonTestCase):
+    """A connection prepares the searches it runs (the first 32 texts it
+    sees) and runs them prepared from then on. With one connection, more
+    shapes of search than it keeps, each twice, and the same again after
+    the connection was lost (its statements with it), every answer is the
+    right one."""
+
+    daemon_env = {"ENTITLEMENTD_DB_POOL_SIZE": "1"}
+
+    def test_more_shapes_than_kept_and_a_lost_connection(self):
+        self.cat = Catalog()
+        eid, _, _ = AttributesTest.create_with_fields(
+            self, None, attributes_xml("entitlementAttributes", [("Region", {"stringValue": "EMEA"})]))
+
+        state = simple_query("state", "DEPLOYED")
+
+        def found(k, value, with_state):
+            # k criteria on the same attribute, with or without a value and
+            # a state: 64 texts of SQL.
+            r = self.ok(search_body(simple_query("entitlementId", eid) + (state if with_state else "")
+                                    + attribute_query([("Region", value, "EQUALS")] * k)))
+            return len(r.findall("f:entitlement"))
+
+        for lost in (False, True):
+            if lost:
+                psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                     "WHERE application_name = 'entitlementd' AND pid <> pg_backend_pid()")
+            for _ in range(2):
+                for k in range(1, 17):
+                    for with_state in (False, True):
+                        self.assertEqual(found(k, "EMEA", with_state), 1, (k, with_state))
+                        self.assertEqual(found(k, "APAC", with_state), 0, (k, with_state))
+                        self.assertEqual(found(k, None, with_state), 1, (k, with_state))
+
+
 if __name__ == "__main__":
     unittest.main()
