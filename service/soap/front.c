@@ -146,6 +146,10 @@ static size_t server__frecv(struct soap *soap, char *buf, size_t len)
 /* Sends the fault that the context holds with HTTP status (500 when 0). */
 static void server__send_fault(struct soap *soap, int status)
 {
+    /* A fault raised while the request was read still holds its SOAP
+     * Header, credentials included (ops_begin drops it only once a
+     * handler runs): a fault carries no header of ours. */
+    soap->header = NULL;
     soap->keep_alive = 0;
     if (status != 0)
         soap->error = status;
@@ -422,11 +426,28 @@ static bool front__older_differs(const soap_worker_t *w, const char *tag, size_t
  * *op_len bytes (0 when there is none). */
 static bool front__guard(soap_worker_t *w, char *body, size_t *len, size_t *op_offset, size_t *op_len)
 {
-    guard_result_t g = {GUARD_OK, 0, NULL, 0, 0, 0};
+    guard_result_t g = {GUARD_OK, 0, NULL, 0, 0, 0, 0, false};
+    int path_v = soap_endpoint_version(http_request(w->x)->path);
     if (guard_check(body, len, w->cfg->max_depth, &g) == GUARD_OK) {
         *op_offset = g.op_offset;
         *op_len = g.op_len;
-        return true;
+        /* Two versions in one request: on an older version's path its
+         * rewriting names the element in the other (versions.h). */
+        if (g.ns_version == 0 || path_v == 0 || (g.ns_version == path_v && (!g.ns_mixed || path_v < 4)))
+            return true;
+        /* (ops_begin says the same of what gSOAP matched: this is the
+         * declaration as written.) */
+        char msg[200];
+        if (g.ns_mixed && g.ns_version == path_v)
+            snprintf(msg, sizeof msg, "wrong namespace: the request declares another version's namespace "
+                     "beside urn:v%d.webservices.operations.flexnet.com", path_v);
+        else
+            snprintf(msg, sizeof msg, "wrong namespace: /flexnet/services/v%d/ expects "
+                     "urn:v%d.webservices.operations.flexnet.com, the request uses v%d", path_v, path_v,
+                     g.ns_version);
+        log_info("request refused: %s", msg);
+        front__refuse(w, 500, msg);
+        return false;
     }
     char msg[160];
     const char *m = g.what;
@@ -440,7 +461,7 @@ static bool front__guard(soap_worker_t *w, char *body, size_t *len, size_t *op_o
     } else if (g.verdict == GUARD_ATTRIBUTES) {
         snprintf(msg, sizeof msg, "an element has more than %d attributes", GUARD_MAX_ATTRIBUTES);
         m = msg;
-    } else if (g.verdict != GUARD_DTD && g.verdict != GUARD_BAD_UTF8) {
+    } else if (g.verdict != GUARD_DTD && g.verdict != GUARD_BAD_UTF8 && g.verdict != GUARD_NAMESPACE) {
         snprintf(msg, sizeof msg, "malformed request: %s (byte %zu of the body)", g.what, g.offset);
         m = msg;
     }

@@ -12,8 +12,13 @@ typedef struct guard__scan {
     char *b;
     size_t len, i, o;
     size_t bom;            /* bytes of the byte order mark (where a declaration may start) */
+    bool cr;               /* a carriage return was seen (guard__chars) */
     guard_result_t *r;
 } guard__scan_t;
+
+#define GUARD_NS_PREFIX "urn:v"
+#define GUARD_NS_SUFFIX ".webservices.operations.flexnet.com"
+#define GUARD_XML_NS "http://www.w3.org/XML/1998/namespace"
 
 static guard_verdict_t guard__fail(guard__scan_t *s, guard_verdict_t v, const char *what)
 {
@@ -81,6 +86,8 @@ static guard_verdict_t guard__chars(guard__scan_t *s)
             i++;
             continue;
         }
+        if (p[i] == '\r')
+            s->cr = true;
         size_t k = guard__utf8(p + i, s->len - i, &cp);
         s->i = i;
         if (k == 0)
@@ -93,6 +100,23 @@ static guard_verdict_t guard__chars(guard__scan_t *s)
     }
     s->i = 0;
     return GUARD_OK;
+}
+
+/* Line ends as an XML parser reads them: CR LF and a lone CR become LF
+ * (a character reference &#13; is not a line end and stays). */
+static void guard__line_ends(guard__scan_t *s)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < s->len; i++) {
+        char c = s->b[i];
+        if (c == '\r') {
+            if (i + 1 < s->len && s->b[i + 1] == '\n')
+                continue;
+            c = '\n';
+        }
+        s->b[o++] = c;
+    }
+    s->len = o;
 }
 
 static bool guard__at(const guard__scan_t *s, const char *lit)
@@ -231,6 +255,12 @@ static guard_verdict_t guard__ref(guard__scan_t *s, char quote)
         const char *e = cp == '<' ? "&lt;" : cp == '&' ? "&amp;" : "&gt;";
         k = strlen(e);
         memcpy(out, e, k);
+    } else if (cp == '\r') {
+        /* Written as the character, it would be a line end to the parser
+         * of an older version's rewriting (versions.c); every reference to
+         * it is at least as long as this one. */
+        k = 5;
+        memcpy(out, "&#13;", k);
     } else if ((cp == '"' || cp == '\'') && (char)cp == quote) {
         /* The quote of the value: "&quot;" when it fits, else the short
          * reference as it came ("&#34;", which gSOAP reads right). */
@@ -392,13 +422,46 @@ static guard_verdict_t guard__attribute_refused(guard__scan_t *s, const char *na
     return GUARD_OK;
 }
 
+/* A namespace declaration (name, n bytes) of value v (vn bytes, as
+ * written back): refuses the xml and xmlns prefixes bound anew, and any
+ * namespace gSOAP would take for the operations' (urn:v*.webservices.
+ * operations.flexnet.com in any case) but urn:v1..v4 exactly; notes
+ * which of those it is. */
+static guard_verdict_t guard__declaration(guard__scan_t *s, const char *name, size_t n, const char *v, size_t vn)
+{
+    if (n < 5 || memcmp(name, "xmlns", 5) != 0 || (n > 5 && name[5] != ':'))
+        return GUARD_OK;
+    if ((n == 11 && memcmp(name, "xmlns:xmlns", 11) == 0) ||
+        (n == 9 && memcmp(name, "xmlns:xml", 9) == 0 &&
+         (vn != strlen(GUARD_XML_NS) || memcmp(v, GUARD_XML_NS, vn) != 0)))
+        return guard__fail(s, GUARD_SYNTAX, "the prefixes xml and xmlns cannot be declared");
+    size_t pl = strlen(GUARD_NS_PREFIX), sl = strlen(GUARD_NS_SUFFIX);
+    if (vn < pl + sl || strncasecmp(v, GUARD_NS_PREFIX, pl) != 0 || strncasecmp(v + vn - sl, GUARD_NS_SUFFIX, sl) != 0)
+        return GUARD_OK;
+    int version = vn == pl + sl + 1 && v[pl] >= '1' && v[pl] <= '4' && memcmp(v, GUARD_NS_PREFIX, pl) == 0 &&
+                          memcmp(v + vn - sl, GUARD_NS_SUFFIX, sl) == 0
+                      ? v[pl] - '0'
+                      : 0;
+    if (version == 0)
+        return guard__fail(s, GUARD_NAMESPACE, "wrong namespace: the operations are in "
+                                               "urn:vN.webservices.operations.flexnet.com (N = 1..4)");
+    if (s->r->ns_version == 0)
+        s->r->ns_version = version;
+    else if (s->r->ns_version != version)
+        s->r->ns_mixed = true;
+    return GUARD_OK;
+}
+
 /* A start tag at '<' (not '</', '<!', '<?'). Sets *empty for "<x/>". */
 static guard_verdict_t guard__start_tag(guard__scan_t *s, uint64_t *hash, size_t *hlen, bool *empty)
 {
+    /* Where each attribute's name was written back, to find one given twice. */
+    size_t names[GUARD_MAX_ATTRIBUTES], lens[GUARD_MAX_ATTRIBUTES];
     guard__copy(s, 1);
     if ((*hlen = guard__name(s, hash)) == 0)
         return guard__fail(s, GUARD_SYNTAX, "a '<' that does not start an element");
     for (int attrs = 0;;) {
+        size_t before = s->i;
         guard__spaces(s);
         if (s->i >= s->len)
             return guard__fail(s, GUARD_SYNTAX, "the XML ends inside a start tag");
@@ -412,13 +475,20 @@ static guard_verdict_t guard__start_tag(guard__scan_t *s, uint64_t *hash, size_t
             *empty = true;
             return GUARD_OK;
         }
+        if (s->i == before)
+            return guard__fail(s, GUARD_SYNTAX, "attributes not separated by a blank");
         size_t at = s->o, an = guard__name(s, NULL);
         if (an == 0)
             return guard__fail(s, GUARD_SYNTAX, "a malformed attribute");
         if (guard__attribute_refused(s, s->b + at, an) != GUARD_OK)
             return s->r->verdict;
-        if (++attrs > GUARD_MAX_ATTRIBUTES)
+        if (attrs >= GUARD_MAX_ATTRIBUTES)
             return guard__fail(s, GUARD_ATTRIBUTES, "an element has too many attributes");
+        for (int k = 0; k < attrs; k++)
+            if (lens[k] == an && memcmp(s->b + names[k], s->b + at, an) == 0)
+                return guard__fail(s, GUARD_SYNTAX, "an attribute given twice in one element");
+        names[attrs] = at;
+        lens[attrs++] = an;
         guard__spaces(s);
         if (s->i >= s->len || s->b[s->i] != '=')
             return guard__fail(s, GUARD_SYNTAX, "an attribute without '='");
@@ -428,11 +498,14 @@ static guard_verdict_t guard__start_tag(guard__scan_t *s, uint64_t *hash, size_t
         if (q != '"' && q != '\'')
             return guard__fail(s, GUARD_SYNTAX, "an attribute value without quotes");
         guard__copy(s, 1);
+        size_t value_at = s->o;
         for (;;) {
             if (s->i >= s->len)
                 return guard__fail(s, GUARD_SYNTAX, "an unterminated attribute value");
             char c = s->b[s->i];
             if (c == q) {
+                if (guard__declaration(s, s->b + at, an, s->b + value_at, s->o - value_at) != GUARD_OK)
+                    return s->r->verdict;
                 guard__copy(s, 1);
                 break;
             }
@@ -450,7 +523,7 @@ static guard_verdict_t guard__start_tag(guard__scan_t *s, uint64_t *hash, size_t
 
 guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, guard_result_t *r)
 {
-    guard__scan_t s = {xml, *len, 0, 0, 0, r};
+    guard__scan_t s = {.b = xml, .len = *len, .r = r};
     uint64_t *hashes = NULL;
     size_t *lens = NULL;
     int depth = 0;
@@ -461,8 +534,12 @@ guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, guard_result_
     r->what = NULL;
     r->code = 0;
     r->op_offset = r->op_len = 0;
+    r->ns_version = 0;
+    r->ns_mixed = false;
     if (guard__chars(&s) != GUARD_OK)
         return r->verdict;
+    if (s.cr)
+        guard__line_ends(&s);
     if (max_depth < 1)
         max_depth = 1;
     hashes = malloc((size_t)max_depth * sizeof *hashes);
@@ -501,6 +578,10 @@ guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, guard_result_
             continue;
         }
         if (c != '<') {
+            if (c == ']' && guard__at(&s, "]]>")) {
+                guard__fail(&s, GUARD_SYNTAX, "']]>' in text (write ]]&gt;)");
+                goto out;
+            }
             guard__copy(&s, 1);
             continue;
         }

@@ -11,7 +11,9 @@
  * and refuses all of that with a precise verdict. gSOAP also misreads long
  * character references (leading zeros) and those above U+FFFF: the guard
  * rewrites every character reference in place as UTF-8 (or a predefined
- * entity where the character would be markup), which gSOAP reads right.
+ * entity where the character would be markup, and "&#13;" for a carriage
+ * return, which a parser would take for a line end), which gSOAP reads
+ * right.
  *
  * gSOAP also honours what a document/literal contract has no use for: it
  * takes xsi:nil on any element (on the operation element it hands the
@@ -19,6 +21,17 @@
  * href, ref) into shared structures. No element of ours is nillable and
  * no FlexNet client sends references, so the guard refuses both, by the
  * attribute's local name under any prefix (namespace declarations aside).
+ *
+ * gSOAP takes any namespace of the form urn:v*.webservices.operations.
+ * flexnet.com (in any case) for the operations' own: the guard refuses
+ * every declaration of that form but the four versions, and says which
+ * version a request declares (the front refuses two on the v4 path; the
+ * older versions' rewriting names the element in the other one). It also reads some documents the XML grammar does not
+ * allow (attributes not separated by blanks, an attribute twice, "]]>" in
+ * text, the xml and xmlns prefixes bound anew), and keeps carriage returns
+ * that an XML parser turns into line feeds: the guard refuses the former
+ * and normalises line ends (XML 1.0, 2.11) in place, so that a value is
+ * stored the same whichever version's endpoint it came through.
  *
  * Where gSOAP and the XML grammar end a construct differently (gSOAP ends a
  * comment at the first "--" and a processing instruction at the first "?"),
@@ -28,6 +41,7 @@
 #ifndef ENT_SOAP_GUARD_H
 #define ENT_SOAP_GUARD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Attributes (namespace declarations included) one element may carry. A
@@ -46,7 +60,8 @@ typedef enum guard_verdict {
     GUARD_ENCODING,   /* an XML declaration naming an encoding other than UTF-8 */
     GUARD_TRAILING,   /* content after the root element */
     GUARD_NIL,        /* an xsi:nil attribute: no element of the contract is nillable */
-    GUARD_REFERENCE   /* a SOAP-encoding id, href or ref attribute */
+    GUARD_REFERENCE,  /* a SOAP-encoding id, href or ref attribute */
+    GUARD_NAMESPACE   /* a namespace of the operations' form that is not one of urn:v1..v4 */
 } guard_verdict_t;
 
 typedef struct guard_result {
@@ -58,6 +73,11 @@ typedef struct guard_result {
      * child named Body (any prefix), as its qualified name at op_offset of
      * the checked document, op_len bytes; op_len is 0 when there is none. */
     size_t op_offset, op_len;
+    /* GUARD_OK: N of the first urn:vN.webservices.operations.flexnet.com
+     * declared (1..4; 0: none), and whether another version's is declared
+     * too. */
+    int ns_version;
+    bool ns_mixed;
 } guard_result_t;
 
 /* Checks the XML document in xml[0, *len) with nesting at most max_depth.

@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(body, data, size);
     body[size] = '\0';
     size_t len = size;
-    guard_result_t g = {GUARD_OK, 0, NULL, 0, 0, 0};
+    guard_result_t g = {GUARD_OK, 0, NULL, 0, 0, 0, 0, false};
     if (guard_check(body, &len, 16, &g) == GUARD_OK && (len > size || g.op_offset + g.op_len > len))
         abort();
     free(body);

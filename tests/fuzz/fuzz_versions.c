@@ -45,7 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(body, data + 1, size);
     body[size] = '\0';
     size_t len = size;
-    guard_result_t g = {GUARD_OK, 0, NULL, 0, 0, 0};
+    guard_result_t g = {GUARD_OK, 0, NULL, 0, 0, 0, 0, false};
     if (guard_check(body, &len, 16, &g) == GUARD_OK) {
         char err[160], *out = NULL;
         size_t n = 0;

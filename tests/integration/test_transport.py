@@ -195,6 +195,69 @@ class TransportTest(DaemonTestCase):
         r = self.client.raw(envelope(search_body(), ns="urn:example:other"))
         self.assert_client_fault(r, "wrong namespace")
 
+    def test_only_the_four_versions_namespaces_are_the_operations(self):
+        # gSOAP takes urn:v*.webservices.operations.flexnet.com, in any case,
+        # for the operations' namespace; only v1..v4 are.
+        for ns in ("urn:v5.webservices.operations.flexnet.com", "urn:v0.webservices.operations.flexnet.com",
+                   "urn:v44.webservices.operations.flexnet.com", "URN:V4.WEBSERVICES.OPERATIONS.FLEXNET.COM"):
+            for path in (PATH, PATH.replace("/v4/", "/v1/")):
+                with self.subTest(ns=ns, path=path):
+                    eid = "E-" + token(10)
+                    r = self.client.raw(envelope(create_body([{"eid": eid, "items": []}]), ns=ns), path=path)
+                    self.assert_client_fault(r, "wrong namespace")
+                    self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", eid),
+                                     [["0"]])
+        # Another version's namespace beside the path's own.
+        other = ('<v4:getEntitlementCountRequest><v4:queryParams><x:entitlementId '
+                 'xmlns:x="urn:v2.webservices.operations.flexnet.com"><x:value>a</x:value>'
+                 '<x:searchType>EQUALS</x:searchType></x:entitlementId></v4:queryParams>'
+                 '</v4:getEntitlementCountRequest>')
+        self.assert_client_fault(self.client.raw(envelope(other)), "another version's namespace")
+
+    def test_faults_never_carry_the_request_header(self):
+        # A fault raised while the request is read: the SOAP Header, with
+        # its credentials, is not echoed back.
+        u = make_user()
+        secret = base64.b64encode(u.password.encode()).decode()
+        hdr = (f'<fp:UserId xmlns:fp="urn:com.macrovision:flexnet/platform">{u.name}</fp:UserId>'
+               f'<fp:UserPassword xmlns:fp="urn:com.macrovision:flexnet/platform">{secret}</fp:UserPassword>')
+        bodies = ["<v4:fooRequest/>", "",
+                  "<v4:setEntitlementStateRequest><v4:entitlementStateData><v4:entitlementIdentifier>"
+                  "<v4:primaryKeys><v4:entitlementId>x</v4:entitlementId></v4:primaryKeys>"
+                  "</v4:entitlementIdentifier><v4:stateToSet>X</v4:stateToSet></v4:entitlementStateData>"
+                  "</v4:setEntitlementStateRequest>",
+                  "<v4:searchEntitlementRequest><v4:entitlementSearchCriteria/></v4:searchEntitlementRequest>"]
+        anon = Client(self.daemon, None)
+        for body in bodies:
+            with self.subTest(body=body[:40]):
+                r = anon.raw(envelope(body, header=hdr))
+                self.assertTrue(r.is_fault, r.body)
+                self.assertNotIn(secret.encode(), r.body)
+                self.assertNotIn(b"UserPassword", r.body)
+
+    def test_what_xml_forbids_is_a_fault(self):
+        q = count_body(simple_query("entitlementId", "x"))
+        bad = [envelope(q).replace(b"<v4:getEntitlementCountRequest>", b'<v4:getEntitlementCountRequest a="1"b="2">'),
+               envelope(count_body(simple_query("entitlementId", "a]]>b"))).replace(b"a]]&gt;b", b"a]]>b"),
+               envelope(q).replace(b"<v4:getEntitlementCountRequest>", b'<v4:getEntitlementCountRequest a="1" a="2">'),
+               envelope(q).replace(b"<soapenv:Envelope ", b'<soapenv:Envelope xmlns:xml="urn:bad" ')]
+        for doc in bad:
+            with self.subTest(doc=doc[150:260]):
+                self.assert_client_fault(self.client.raw(doc), "malformed request")
+
+    def test_line_ends_are_stored_as_an_xml_parser_reads_them(self):
+        # CR LF and a lone CR are line feeds (XML 1.0, 2.11) on every
+        # version's path; &#13; is a carriage return.
+        for path in (PATH, PATH.replace("/v4/", "/v1/")):
+            with self.subTest(path=path):
+                eid = "E-" + token(10)
+                doc = envelope(create_body([{"eid": eid, "items": [], "description": "one\r\ntwo\rthreeCRREF"}]),
+                               ns=NS if "/v4/" in path else NS.replace("v4", "v1"))
+                r = self.client.raw(doc.replace(b"CRREF", b"&#13;"), path=path)
+                self.assertEqual(r.status, 200, r.body)
+                self.assertEqual(psql("SELECT description = E'one\\ntwo\\nthree\\r' FROM entitlements "
+                                      "WHERE entitlement_id = :'v1'", eid), [["t"]])
+
     def test_what_a_refused_request_left_unread_never_starts_the_next(self):
         # gSOAP stops reading a body at the first element it refuses, and a
         # keep-alive context reads what it holds unread as the start of its

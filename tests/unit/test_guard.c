@@ -189,6 +189,78 @@ static void test_nil_and_references(void)
                  GUARD_OK);
 }
 
+/* What XML forbids and gSOAP read anyway. */
+static void test_grammar_gsoap_allows(void)
+{
+    CHECK_EQ_INT(check("<a x='1'y='2'/>"), GUARD_SYNTAX);
+    CHECK_EQ_INT(check("<a x='1' x='2'/>"), GUARD_SYNTAX);
+    CHECK_EQ_INT(check("<a xmlns:v='u' xmlns:v='u'/>"), GUARD_SYNTAX);
+    CHECK_EQ_INT(check("<a>x]]>y</a>"), GUARD_SYNTAX);
+    CHECK_EQ_INT(check("<a>x]]&gt;y ]] ] ]]<![CDATA[]]]]></a>"), GUARD_OK);
+    CHECK_EQ_INT(check("<a b='x]]>y'/>"), GUARD_OK); /* allowed in attribute values */
+    CHECK_EQ_INT(check("<a xmlns:xml='urn:bad'/>"), GUARD_SYNTAX);
+    CHECK_EQ_INT(check("<a xmlns:xmlns='urn:bad'/>"), GUARD_SYNTAX);
+    CHECK_EQ_INT(check("<a xmlns:xml='http://www.w3.org/XML/1998/namespace' xml:lang='en'/>"), GUARD_OK);
+    CHECK_EQ_INT(check("<a x='1'\ny='2'\t/>"), GUARD_OK);
+}
+
+/* The namespace of the operations: the four versions, one per request. */
+static int ns_version(const char *doc, guard_verdict_t *v)
+{
+    size_t n = strlen(doc);
+    char *b = malloc(n + 1);
+    guard_result_t r;
+    memcpy(b, doc, n + 1);
+    *v = guard_check(b, &n, 64, &r);
+    free(b);
+    return r.ns_version;
+}
+
+static void test_operations_namespace(void)
+{
+    guard_verdict_t v;
+    CHECK_EQ_INT(ns_version("<e:E xmlns:e='u'><e:B><op xmlns='urn:v4.webservices.operations.flexnet.com'/></e:B></e:E>",
+                            &v), 4);
+    CHECK_EQ_INT(v, GUARD_OK);
+    CHECK_EQ_INT(ns_version("<a xmlns:v='urn:v1.webservices.operations.flexnet.com'><v:b "
+                            "xmlns:w='urn:v1.webservices.operations.flexnet.com'/></a>", &v), 1);
+    CHECK_EQ_INT(v, GUARD_OK);
+    CHECK_EQ_INT(ns_version("<a xmlns:f='urn:com.macrovision:flexnet/platform'/>", &v), 0);
+    CHECK_EQ_INT(v, GUARD_OK);
+    /* Two versions: the first, and a note of the other. */
+    size_t n = 0;
+    char mixed[] = "<a xmlns:v='urn:v4.webservices.operations.flexnet.com'><b xmlns:w='urn:v2.webservices.operations."
+                   "flexnet.com'/></a>";
+    guard_result_t r;
+    n = strlen(mixed);
+    CHECK_EQ_INT(guard_check(mixed, &n, 64, &r), GUARD_OK);
+    CHECK_EQ_INT(r.ns_version, 4);
+    CHECK(r.ns_mixed);
+    static const char *const refused[] = {
+        "<a xmlns='urn:v5.webservices.operations.flexnet.com'/>",
+        "<a xmlns:v='urn:v0.webservices.operations.flexnet.com'/>",
+        "<a xmlns:v='urn:v44.webservices.operations.flexnet.com'/>",
+        "<a xmlns:v='URN:V4.WEBSERVICES.OPERATIONS.FLEXNET.COM'/>",
+        "<a xmlns:v='urn:v.webservices.operations.flexnet.com'/>",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        ns_version(refused[i], &v);
+        CHECK_EQ_INT(v, GUARD_NAMESPACE);
+    }
+}
+
+/* Line ends are normalised as an XML parser does (2.11); &#13; stays. */
+static void test_line_ends(void)
+{
+    char out[64];
+    CHECK_EQ_INT(check_doc("<a>1\r\n2\r3\n4&#13;</a>\r\n", 64, out, sizeof out), GUARD_OK);
+    CHECK_EQ_STR(out, "<a>1\n2\n3\n4&#13;</a>\n");
+    CHECK_EQ_INT(check_doc("<a>&#xD;&#x0000d;&#0013;</a>", 64, out, sizeof out), GUARD_OK);
+    CHECK_EQ_STR(out, "<a>&#13;&#13;&#13;</a>");
+    CHECK_EQ_INT(check_doc("<a\r\nb='x\r\ny'/>", 64, out, sizeof out), GUARD_OK);
+    CHECK_EQ_STR(out, "<a\nb='x\ny'/>");
+}
+
 void register_guard_tests(void)
 {
     CU_pSuite s = CU_add_suite("soap/guard", NULL, NULL);
@@ -201,4 +273,7 @@ void register_guard_tests(void)
     CU_add_test(s, "constructs gSOAP would end elsewhere are refused", test_where_gsoap_reads_otherwise);
     CU_add_test(s, "the operation element", test_operation_element);
     CU_add_test(s, "xsi:nil and SOAP-encoding references", test_nil_and_references);
+    CU_add_test(s, "what XML forbids and gSOAP reads is refused", test_grammar_gsoap_allows);
+    CU_add_test(s, "the operations' namespace: urn:v1..v4, one per request", test_operations_namespace);
+    CU_add_test(s, "line ends are normalised", test_line_ends);
 }
