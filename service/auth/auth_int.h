@@ -24,7 +24,7 @@
 /* Key lookups remembered at once (by kid or by publisher), and keys per
  * lookup. */
 #define AUTH_KEY_SLOTS 32
-#define AUTH_KEYS_PER_SLOT 4
+#define AUTH_KEYS_PER_SLOT STORE_MAX_KEYS /* every active key of a publisher */
 /* JWTs that passed, remembered at once (a hash table; a newer token takes
  * the slot of an older one). */
 #define AUTH_JWT_SLOTS 256

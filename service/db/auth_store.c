@@ -116,11 +116,25 @@ int store_key_add(db_conn_t *c, const char *publisher, const char *kid, const ch
     if (hex == NULL)
         return ENT_ENOMEM;
     auth_store__hex(der, der_len, hex);
-    const char *v[5] = {publisher, kid, alg, hex, created_by};
-    int rc = db__exec(c, STMT_KEY_ADD, 5, v, &r);
-    if (rc == ENT_OK)
-        *id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    char max[16];
+    snprintf(max, sizeof max, "%d", STORE_MAX_KEYS);
+    const char *v[6] = {publisher, kid, alg, hex, created_by, max};
+    /* The count and the insert under the publisher's lock, the insert in a
+     * statement of its own: it sees every key committed before the lock
+     * was had. */
+    int rc = db_begin(c);
+    if (rc == ENT_OK && (rc = db__exec(c, STMT_KEY_LOCK, 1, v, NULL)) == ENT_OK &&
+        (rc = db__exec(c, STMT_KEY_ADD, 6, v, &r)) == ENT_OK) {
+        if (PQntuples(r) == 1)
+            *id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        else
+            rc = ENT_EPERM;
+    }
     PQclear(r);
+    if (rc == ENT_OK)
+        rc = db_commit(c);
+    else
+        db_rollback(c);
     free(hex);
     return rc;
 }

@@ -52,7 +52,12 @@ typedef struct store_key {
     size_t der_len;
 } store_key_t;
 
-/* Stores a key; ENT_EEXIST when an active key has this kid already. */
+/* Active keys one publisher may have: a JWT without a kid is tried with
+ * each of them. */
+#define STORE_MAX_KEYS 16
+
+/* Stores a key; ENT_EEXIST when an active key has this kid already,
+ * ENT_EPERM when its publisher has STORE_MAX_KEYS active keys. */
 int store_key_add(db_conn_t *c, const char *publisher, const char *kid, const char *alg, const unsigned char *der,
                   size_t der_len, const char *created_by, long long *id) ENT_MUSTCHECK;
 

@@ -220,9 +220,14 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
     [STMT_TOKEN_REVOKE] = {"token_revoke",
         "UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING id"},
     /* Publisher keys; the key itself travels as hex of its DER bytes. */
+    /* A key, unless its publisher has STORE_MAX_KEYS active ones already
+     * (counted under STMT_KEY_LOCK, in the same transaction). */
+    [STMT_KEY_LOCK] = {"key_lock",
+        "SELECT pg_advisory_xact_lock(hashtextextended('publisher_keys:' || $1, 0))"},
     [STMT_KEY_ADD] = {"key_add",
         "INSERT INTO publisher_keys (publisher, kid, alg, public_key, created_by) "
-        "VALUES ($1, $2, $3, decode($4, 'hex'), $5) RETURNING id"},
+        "SELECT $1, $2, $3, decode($4, 'hex'), $5 WHERE (SELECT count(*) FROM publisher_keys "
+        "WHERE publisher = $1 AND retired_at IS NULL) < $6::int RETURNING id"},
     [STMT_KEY_BY_KID] = {"key_by_kid",
         "SELECT id, publisher, kid, encode(public_key, 'hex') FROM publisher_keys "
         "WHERE kid = $1 AND retired_at IS NULL"},

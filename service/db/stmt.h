@@ -43,6 +43,7 @@ typedef enum db_stmt_id {
     STMT_TOKEN_ADD,
     STMT_TOKEN_FIND,
     STMT_TOKEN_REVOKE,
+    STMT_KEY_LOCK,
     STMT_KEY_ADD,
     STMT_KEY_BY_KID,
     STMT_KEY_BY_PUBLISHER,

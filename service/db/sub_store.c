@@ -391,6 +391,32 @@ int store_sub_deliveries(db_conn_t *c, const char *ref, void (*row)(void *ctx, c
 
 #define SUB_STORE_UTC(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
+int store_package_products(db_conn_t *c, const char *ref, const store_sub_caller_t *who, const long long *product_nos,
+                           size_t n, bool *visible, long long *bad)
+{
+    static const char sql[] =
+        "WITH sub AS (SELECT id FROM subscriptions WHERE ref = $1 AND (owner = $2 OR is_global)) "
+        "SELECT EXISTS (SELECT 1 FROM sub), (SELECT min(w.no) FROM unnest($3::bigint[]) AS w (no) "
+        "WHERE NOT EXISTS (SELECT 1 FROM subscription_products sp WHERE sp.subscription_id = (SELECT id FROM sub) "
+        "AND sp.product_no = w.no))";
+    char *arr = db__ll_array(&db__heap, product_nos, NULL, n);
+    PGresult *r = NULL;
+    *visible = false;
+    *bad = 0;
+    if (arr == NULL)
+        return ENT_ENOMEM;
+    const char *v[3] = {ref, who->user, arr};
+    int rc = db__exec_sql(c, sql, 3, v, &r);
+    if (rc == ENT_OK) {
+        *visible = PQgetvalue(r, 0, 0)[0] == 't';
+        if (*visible && !PQgetisnull(r, 0, 1))
+            *bad = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    }
+    PQclear(r);
+    free(arr);
+    return rc;
+}
+
 int store_package_request(db_conn_t *c, const char *ref, const store_sub_caller_t *who, const char *day,
                           const long long *product_nos, size_t n, const char *package_id,
                           store_package_verdict_t *verdict, long long *bad_product)

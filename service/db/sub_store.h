@@ -144,6 +144,12 @@ typedef enum store_package_verdict {
     STORE_PACKAGE_BAD_PRODUCT    /* *bad_product is not a product of the subscription */
 } store_package_verdict_t;
 
+/* The first of product_nos[0..n) that is not a product of subscription
+ * ref into *bad (0: none), when the caller can see it (*visible). For a
+ * request refused for another field, so that every wrong field is named. */
+int store_package_products(db_conn_t *c, const char *ref, const store_sub_caller_t *who, const long long *product_nos,
+                           size_t n, bool *visible, long long *bad) ENT_MUSTCHECK;
+
 /* Asks for a package of subscription ref (any platform) for the caller:
  * the changes since day (YYYY-MM-DD) of the subscription's products
  * numbered product_nos[0..n). One transaction, under an advisory lock on

@@ -429,7 +429,7 @@ void device_post(rest_ctx_t *c)
      * is, once the body says which. */
     if (!device__token(c, NULL, &tok))
         return;
-    if (!http_content_type_is(c->r, "application/json")) {
+    if (!rest_json_media(c)) {
         device__answer(c, 415, NULL, NULL, "the body must be application/json");
         return;
     }
@@ -443,7 +443,7 @@ void device_post(rest_ctx_t *c)
     jarena_off();
     if (req == NULL) {
         jarena_reset();
-        device__answer(c, 400, NULL, NULL, "malformed JSON at byte %d: %s", e.position, e.text);
+        device__answer(c, 400, NULL, NULL, "malformed JSON at byte %d: %s", e.position, rest_json_problem(&e));
         return;
     }
     if (rc != ENT_OK) {

@@ -8,6 +8,7 @@
 
 #include "../core/log.h"
 #include "../core/quote.h"
+#include "fields.h"
 #include "rest_int.h"
 
 typedef struct rest_route {
@@ -105,6 +106,16 @@ static void rest__serve(void *state, http_exchange_t *x)
             /* A path parameter that does not decode: the path names nothing. */
             rest_error(c, 404, NULL, "no resource at %s", "this path (a path segment is not valid percent-encoding)");
             return;
+        }
+        /* Nor does one that is not text: every identifier is UTF-8 without
+         * control characters, and the store would refuse the bytes. (The
+         * acquisition API answers in its own envelope: it checks its own.) */
+        for (int i = 0; hit->handler != subs_package_request && i < c->nparams; i++) {
+            const char *why;
+            if (!fv_text_ok(c->params[i], c->param_len[i], REST_MAX_PARAM, FV_ID, &why)) {
+                rest_error(c, 404, NULL, "no resource at this path (a path segment is not UTF-8 text)");
+                return;
+            }
         }
         hit->handler(c);
         return;

@@ -133,14 +133,21 @@ void keys_put(rest_ctx_t *c)
     long long id = 0;
     int status = 201;
     rc = store_key_add(conn, publisher, kid, alg, der, dlen, user.login, &id);
-    if (rc == ENT_EEXIST) {
-        /* The same key again is no error; another key under this kid is. */
+    if (rc == ENT_EEXIST || rc == ENT_EPERM) {
+        /* The same key again is no error (at the publisher's limit too);
+         * another key under this kid is, as one more than the limit. */
+        bool full = rc == ENT_EPERM;
         store_key_t *same = malloc(sizeof *same);
         size_t n = 0;
         rc = same ? store_key_find(conn, kid, NULL, same, 1, &n) : ENT_ENOMEM;
         bool again = rc == ENT_OK && n == 1 && strcmp(same->publisher, publisher) == 0 && same->der_len == dlen &&
                      memcmp(same->der, der, dlen) == 0;
         free(same);
+        if (rc == ENT_OK && !again && full) {
+            rest_error(c, 409, NULL, "the publisher has %d active keys, the most it may have; retire one first",
+                       STORE_MAX_KEYS);
+            goto out;
+        }
         if (rc == ENT_OK && !again) {
             rest_error(c, 409, NULL, "kid '%s' names another active key; retire it first or choose another kid", kid);
             goto out;
@@ -194,6 +201,10 @@ void keys_delete(rest_ctx_t *c)
     }
     if (kid[0] == '\0' || strlen(kid) > JWT_MAX_KID || !fv_text_ok(kid, strlen(kid), JWT_MAX_KID, FV_ID, &why)) {
         rest_error(c, 400, NULL, "kid: required (as ?kid= or in the body)");
+        goto out;
+    }
+    if (publisher[0] != '\0' && !fv_text_ok(publisher, strlen(publisher), FIELDS_MAX_ID, FV_ID, &why)) {
+        rest_error(c, 400, NULL, "publisherName: %s", why);
         goto out;
     }
     if ((conn = rest_db(c)) == NULL)

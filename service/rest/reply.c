@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../core/log.h"
 #include "../core/quote.h"
@@ -57,18 +58,47 @@ void rest_error(rest_ctx_t *c, int status, const char *extra_headers, const char
     rest_json(c, status, json_pack("{s:s, s:i}", "message", msg, "status", status), extra);
 }
 
+bool rest_json_media(const rest_ctx_t *c)
+{
+    const char *v;
+    size_t n;
+    if (!http_content_type_is(c->r, "application/json") || !http_header(c->r, "Content-Type", &v, &n))
+        return false;
+    /* A charset, if named, is UTF-8: a body is read as nothing else. */
+    for (size_t i = 0; i + 8 <= n; i++)
+        if (strncasecmp(v + i, "charset=", 8) == 0) {
+            const char *cs = v + i + 8;
+            size_t k = n - i - 8;
+            if (k > 0 && *cs == '"') {
+                cs++;
+                k--;
+            }
+            return k >= 5 && strncasecmp(cs, "utf-8", 5) == 0 && (k == 5 || cs[5] == '"' || cs[5] == ';' ||
+                                                                   cs[5] == ' ' || cs[5] == '\t');
+        }
+    return true;
+}
+
+const char *rest_json_problem(const json_error_t *e)
+{
+    /* jansson names its own flag for this one. */
+    if (strstr(e->text, "JSON_ALLOW_NUL") != NULL)
+        return "a string holds \\u0000 (NUL), which is not allowed";
+    return e->text;
+}
+
 json_t *rest_body(rest_ctx_t *c)
 {
     json_error_t e;
-    if (!http_content_type_is(c->r, "application/json")) {
-        rest_error(c, 415, NULL, "the body must be application/json");
+    if (!rest_json_media(c)) {
+        rest_error(c, 415, NULL, "the body must be application/json (UTF-8)");
         return NULL;
     }
     /* Duplicate keys are refused: two readers of one body must not
      * disagree on what it says. */
     json_t *v = json_loadb(c->r->body, c->r->body_len, JSON_REJECT_DUPLICATES, &e);
     if (v == NULL) {
-        rest_error(c, 400, NULL, "malformed JSON at byte %d: %s", e.position, e.text);
+        rest_error(c, 400, NULL, "malformed JSON at byte %d: %s", e.position, rest_json_problem(&e));
         return NULL;
     }
     return v;

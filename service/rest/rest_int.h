@@ -56,6 +56,14 @@ void rest_error(rest_ctx_t *c, int status, const char *extra_headers, const char
 /* Writes a plain response (text or a document served as is). */
 void rest_raw(rest_ctx_t *c, int status, const char *content_type, const void *body, size_t n);
 
+/* Whether the request's Content-Type is application/json, with no charset
+ * or UTF-8's. */
+bool rest_json_media(const rest_ctx_t *c);
+
+/* What jansson found wrong in a body, in words that name none of its
+ * internals. */
+const char *rest_json_problem(const json_error_t *e);
+
 /* Reads the request body as a JSON value: refuses (writes the answer and
  * returns NULL) another media type (415) and malformed JSON (400, with
  * where). The value is the caller's (json_decref). */

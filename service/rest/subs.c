@@ -98,6 +98,37 @@ static const char *subs__platform(rest_ctx_t *c)
     return NULL;
 }
 
+static void subs__envelope(rest_ctx_t *c, int status, const char *extra, json_t *data, json_t *field_errors,
+                           json_t *global_errors);
+
+/* A POST that takes no body may still carry one: JSON, as every body
+ * here (else 415, or 400 when malformed, in the acquisition API's
+ * envelope when envelope), and then unread. False after answering. */
+static bool subs__no_body(rest_ctx_t *c, bool envelope)
+{
+    json_error_t e;
+    if (c->r->body_len == 0)
+        return true;
+    if (!envelope) {
+        json_t *body = rest_body(c);
+        json_decref(body);
+        return body != NULL;
+    }
+    if (!rest_json_media(c)) {
+        rest_error(c, 415, NULL, "the body must be application/json (UTF-8)");
+        return false;
+    }
+    json_t *body = json_loadb(c->r->body, c->r->body_len, JSON_REJECT_DUPLICATES, &e);
+    if (body == NULL) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "malformed JSON at byte %d: %s", e.position, rest_json_problem(&e));
+        subs__envelope(c, 400, NULL, NULL, NULL, json_pack("[s]", msg));
+        return false;
+    }
+    json_decref(body);
+    return true;
+}
+
 /* A webhook URL: http or https, a host, no spaces or controls. */
 static bool subs__url_ok(const char *u)
 {
@@ -275,7 +306,7 @@ void subs_trigger(rest_ctx_t *c)
     bool queued = false;
     db_conn_t *conn;
     const char *platform = subs__platform(c);
-    if (platform == NULL || !subs__user(c, &me))
+    if (platform == NULL || !subs__user(c, &me) || !subs__no_body(c, false))
         return;
     if (ids_request_id(a, sizeof a) != ENT_OK || ids_request_id(b, sizeof b) != ENT_OK) {
         rest_error(c, 500, NULL, "internal error (request %s)", c->r->request_id);
@@ -423,15 +454,38 @@ void subs_package_request(rest_ctx_t *c)
     const char *ref = c->params[0], *since = c->params[1];
     db_conn_t *conn;
 
-    if (!subs__user(c, &me))
+    if (!subs__user(c, &me) || !subs__no_body(c, true))
         return;
+    const char *why;
+    if (!fv_text_ok(ref, c->param_len[0], REST_MAX_PARAM, FV_ID, &why)) {
+        subs__envelope(c, 404, NULL, NULL, NULL,
+                       json_pack("[s]", "no subscription with this subscriptionId that you can see"));
+        return;
+    }
     json_t *errors = json_array();
     if (ref[0] == '\0')
         subs__field_error(errors, "subscriptionId", "required");
     if (strlen(since) != LC_DATE_LEN || !lc_date_parse(since, day))
         subs__field_error(errors, "changesSinceDate", "'%s' is not a date YYYY-MM-DD", since);
-    subs__product_ids(c, errors, nos, &n);
+    bool ids_ok = subs__product_ids(c, errors, nos, &n);
     if (json_array_size(errors) > 0) {
+        /* Refused for the date: the products are named too, if wrong. */
+        bool visible = false;
+        if (ids_ok && ref[0] != '\0' && (conn = rest_db(c)) != NULL) {
+            int rc = store_package_products(conn, ref, &me.who, nos, n, &visible, &bad);
+            rest_db_release(c, conn, rc);
+            if (rc != ENT_OK) {
+                json_decref(errors);
+                subs__fail(c, rc, "checking the products of an update package");
+                return;
+            }
+            if (bad > 0)
+                subs__field_error(errors, "productIds", "%lld is not a subscriptionProductId of this subscription",
+                                  bad);
+        } else if (ids_ok && ref[0] != '\0') {
+            json_decref(errors); /* rest_db answered 503 */
+            return;
+        }
         subs__envelope(c, 400, NULL, NULL, errors, NULL);
         return;
     }
@@ -555,7 +609,7 @@ void subs_package_content(rest_ctx_t *c)
 {
     subs_caller_t me;
     subs_stream_t *st = calloc(1, sizeof *st);
-    char status[16];
+    char status[16] = "";
     db_conn_t *conn;
     if (st == NULL) {
         rest_error(c, 503, NULL, "out of memory; try again");
@@ -571,7 +625,7 @@ void subs_package_content(rest_ctx_t *c)
         subs__stream_free(st);
         if (rc == ENT_ENOTFOUND)
             rest_error(c, 404, NULL, "no update package with this packageId that you asked for");
-        else if (rc == ENT_EINVAL)
+        else if (rc == ENT_EINVAL && status[0] != '\0')
             rest_error(c, 409, strcmp(status, "PROCESSING") == 0 ? "Retry-After: 2\r\n" : NULL,
                        "the package is %s: %s", status,
                        strcmp(status, "PROCESSING") == 0 ? "its content is not built yet; try again"

@@ -107,11 +107,30 @@ class PackagesTest(DaemonTestCase):
                 self.assertEqual([e["field"] for e in r.json["fieldErrors"]], [field])
         r = self.rest.post(f"{UPDATES}/{ref}/2026-01-01")
         self.assertEqual([e["field"] for e in r.json["fieldErrors"]], ["productIds"])
+        # A bad date and a product not of the subscription: both named.
+        r = self.request(ref, "2026-02-30", "99")
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(sorted(e["field"] for e in r.json["fieldErrors"]), ["changesSinceDate", "productIds"])
         r = self.request("sub-nope-" + token(6), "2026-01-01", "1")
         self.assertEqual(r.status, 404, r)
         self.assertEqual(len(r.json["globalErrors"]), 1)
         self.assertEqual(psql("SELECT count(*) FROM update_packages p JOIN subscriptions s ON s.id = "
                               "p.subscription_id WHERE s.ref = :'v1'", ref), [["0"]])
+
+    def test_a_body_is_json_or_refused_and_paths_are_text(self):
+        ref, ids = subscribe(self.rest, [self.cat.base])
+        url = f"{UPDATES}/{ref}/2026-01-01?productIds={ids[self.cat.base]}"
+        r = self.rest.request("POST", url, b"<xml/>", headers={"Content-Type": "text/xml"}, raw=True)
+        self.assertEqual(r.status, 415, r)
+        r = self.rest.request("POST", url, b"{bad json", raw=True)
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(self.rest.post(url, {}).status, 200)
+        # Path segments that are not UTF-8 text name nothing.
+        for path in (f"{PACKAGES}/%FF", f"{PACKAGES}/%FF/content", f"{PACKAGES}/a%01b",
+                     f"{UPDATES}/%FF/1900-01-01?productIds=1", f"{UPDATES}/%C3%28/1900-01-01?productIds=1"):
+            with self.subTest(path=path):
+                r = self.rest.request("GET" if path.startswith(PACKAGES) else "POST", path)
+                self.assertEqual(r.status, 404, r)
 
     def test_another_users_package_is_invisible(self):
         ref, ids = subscribe(self.rest, [self.cat.base])

@@ -102,6 +102,30 @@ class StatusLogTest(DaemonTestCase):
         self.assertEqual(c.request("DELETE", KEY_PATH, {"kid": thumb}).status, 200)
         self.assertEqual(self.post(status_body(pub.name), bearer(newer.jwt())).status, 401)
 
+    def test_every_active_key_is_tried_without_a_kid(self):
+        # Up to 16 active keys per publisher; a JWT without kid is tried
+        # with each, the oldest included (the newest are tried first).
+        pub = Publisher(self.daemon, self.admin, kind="EC")
+        c = RestClient(self.daemon, self.admin.basic())
+        self.addCleanup(c.close)
+        keys = [PublisherKey("EC") for _ in range(15)]
+        for k in keys:
+            r = c.request("PUT", KEY_PATH, {"publicKey": k.der_b64(), "publisherName": pub.name})
+            self.assertEqual(r.status, 201, r)
+        for k in (pub.key, keys[0], keys[-1]):
+            self.assertEqual(self.post(status_body(pub.name), bearer(k.jwt())).status, 202)
+        # A 17th is refused until one is retired; the same key again is not.
+        r = c.request("PUT", KEY_PATH, {"publicKey": PublisherKey("EC").der_b64(), "publisherName": pub.name})
+        self.assertEqual(r.status, 409, r)
+        self.assertIn("16 active keys", r.json["message"])
+        r = c.request("PUT", KEY_PATH, {"publicKey": keys[3].der_b64(), "publisherName": pub.name})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(c.request("DELETE", KEY_PATH + "?kid=" + pub.kid).status, 200)
+        r = c.request("PUT", KEY_PATH, {"publicKey": PublisherKey("EC").der_b64(), "publisherName": pub.name})
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(psql("SELECT count(*) FROM publisher_keys WHERE publisher = :'v1' AND retired_at IS NULL",
+                              pub.name), [["16"]])
+
     def test_key_management_needs_an_admin_and_a_good_key(self):
         pub_name = "Pub-" + token(8)
         key = PublisherKey()

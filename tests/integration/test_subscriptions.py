@@ -6,6 +6,7 @@ global, another user's, another platform); every field of a bad request
 named, with nothing written; 401, 403, 415; and entitlementctl's list.
 Every response is checked against the OpenAPI document."""
 import base64
+import json
 import os
 import unittest
 
@@ -145,6 +146,34 @@ class SubscriptionsTest(DaemonTestCase):
                                                      "status": 400}))
         self.assertEqual(self.a.get("/subscriptions/onprem/x").status, 400)
         self.assertEqual(self.count(), before)
+
+    def test_paths_that_are_not_text_name_nothing_and_a_trigger_body_is_json(self):
+        ref = self.create()
+        for method, path in (("GET", "/subscriptions/cloud/%FF"), ("GET", "/subscriptions/cloud/%FF/status"),
+                             ("GET", "/subscriptions/%C3%28/status"), ("DELETE", "/subscriptions/cloud/%FF"),
+                             ("POST", "/subscriptions/cloud/%FF/trigger"), ("GET", "/subscriptions/cloud/a%7Fb")):
+            with self.subTest(path=path):
+                r = self.a.request(method, path)
+                self.assertEqual(r.status, 404, r)
+        r = self.a.request("POST", f"/subscriptions/cloud/{ref}/trigger", b"<xml>hello</xml>",
+                           headers={"Content-Type": "text/xml"}, raw=True)
+        self.assertEqual(r.status, 415, r)
+        r = self.a.request("POST", f"/subscriptions/cloud/{ref}/trigger", b"{bad", raw=True)
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(psql("SELECT count(*) FROM subscription_runs r JOIN subscriptions s ON s.id = "
+                              "r.subscription_id WHERE s.ref = :'v1'", ref), [["0"]])
+        # A charset other than UTF-8 is not read as UTF-8.
+        r = self.a.request("POST", "/subscriptions/cloud", json.dumps(self.body()).encode(),
+                           headers={"Content-Type": "application/json; charset=iso-8859-1"}, raw=True)
+        self.assertEqual(r.status, 415, r)
+        r = self.a.request("POST", "/subscriptions/cloud", json.dumps(self.body()).encode(),
+                           headers={"Content-Type": "application/json; charset=\"UTF-8\""}, raw=True)
+        self.assertEqual(r.status, 201, r)
+        # jansson's own words stay inside.
+        r = self.a.request("POST", "/subscriptions/cloud", b'{"name": "a\\u0000b"}', raw=True)
+        self.assertEqual(r.status, 400, r)
+        self.assertNotIn("JSON_ALLOW_NUL", r.json["message"])
+        self.assertIn("NUL", r.json["message"])
 
     def test_tokens(self):
         before = self.count()
