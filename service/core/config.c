@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -45,6 +46,10 @@ static const cfg_setting_t cfg__table[] = {
                     "0 picks a free port. The former name ENTITLEMENTD_SOAP_PORT is read when this is not set."),
     STR_SETTING("ENTITLEMENTD_BIND", bind, "127.0.0.1",
                 "Address the listeners bind (0.0.0.0 for all IPv4 interfaces)."),
+    STR_SETTING("ENTITLEMENTD_PUBLIC_URL", public_url, "",
+                "The service's address as its clients reach it (http:// or https://, a host and maybe a "
+                "port, no path), for the absolute URLs it answers with (a status log's poll URL). "
+                "Empty: the request's Host header, else the address the request came in on, with http."),
     SECRET_SETTING("DATABASE_URL", database_url, "",
                    "libpq connection string or URI. Unset or empty: the embedded cluster "
                    "whose socket is under ENTITLEMENTD_HOME/pg/run."),
@@ -232,6 +237,22 @@ static int cfg__apply_file(ent_config_t *cfg, const cfg_setting_t *s, const char
     return rc;
 }
 
+/* scheme://authority of a public URL: http or https, then a host (and a
+ * port) of the characters a host may have; one trailing '/' is dropped. */
+static bool cfg__public_url_ok(char *u)
+{
+    size_t n = strlen(u);
+    if (n > 0 && u[n - 1] == '/')
+        u[--n] = '\0';
+    const char *h = strncmp(u, "https://", 8) == 0 ? u + 8 : strncmp(u, "http://", 7) == 0 ? u + 7 : NULL;
+    if (h == NULL || *h == '\0' || *h == ':')
+        return false;
+    for (; *h; h++)
+        if (!isalnum((unsigned char)*h) && strchr(".-:[]_", *h) == NULL)
+            return false;
+    return true;
+}
+
 int config_load(ent_config_t *cfg, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -256,6 +277,11 @@ int config_load(ent_config_t *cfg, char *err, size_t errlen)
     }
     if (strcmp(cfg->log_format, "text") != 0 && strcmp(cfg->log_format, "json") != 0) {
         snprintf(err, errlen, "ENTITLEMENTD_LOG_FORMAT: '%s' is not text or json", cfg->log_format);
+        return ENT_EINVAL;
+    }
+    if (cfg->public_url[0] != '\0' && !cfg__public_url_ok(cfg->public_url)) {
+        snprintf(err, errlen, "ENTITLEMENTD_PUBLIC_URL: must be http:// or https://, a host and maybe a port, "
+                              "with no path, query or space");
         return ENT_EINVAL;
     }
     return ENT_OK;

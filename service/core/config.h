@@ -14,6 +14,7 @@
 
 typedef struct ent_config {
     char bind[64];              /* address the listener binds */
+    char public_url[256];       /* scheme://host[:port] clients reach us at; empty: from each request */
     int port;                   /* TCP port of the listener (SOAP and REST) */
     char database_url[1024];    /* libpq conninfo; empty: the embedded cluster */
     char home[512];             /* runtime directory: embedded cluster and socket */

@@ -147,6 +147,10 @@ void http_close_after(http_exchange_t *x);
  * or closes it: the transport does. */
 int http_socket(const http_exchange_t *x);
 
+/* The address the exchange's connection came in on, as the authority of
+ * a URL ("127.0.0.1:8080", "[::1]:8080") into buf; false when unknown. */
+bool http_local_authority(const http_exchange_t *x, char *buf, size_t cap);
+
 /* Names the route for /metrics (a pattern such as "/uai/2.0/updates/
  * statusLog/{id}", never the raw path); a static string. */
 void http_set_route(http_exchange_t *x, const char *route);

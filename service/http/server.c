@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <netdb.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -508,6 +509,30 @@ void http_close_after(http_exchange_t *x)
 int http_socket(const http_exchange_t *x)
 {
     return x->fd;
+}
+
+bool http_local_authority(const http_exchange_t *x, char *buf, size_t cap)
+{
+    struct sockaddr_storage a;
+    socklen_t al = sizeof a;
+    char host[INET6_ADDRSTRLEN];
+    if (getsockname(http_socket(x), (struct sockaddr *)&a, &al) != 0)
+        return false;
+    int n;
+    if (a.ss_family == AF_INET) {
+        const struct sockaddr_in *v4 = (const struct sockaddr_in *)&a;
+        if (inet_ntop(AF_INET, &v4->sin_addr, host, sizeof host) == NULL)
+            return false;
+        n = snprintf(buf, cap, "%s:%u", host, (unsigned)ntohs(v4->sin_port));
+    } else if (a.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)&a;
+        if (inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof host) == NULL)
+            return false;
+        n = snprintf(buf, cap, "[%s]:%u", host, (unsigned)ntohs(v6->sin6_port));
+    } else {
+        return false;
+    }
+    return n > 0 && (size_t)n < cap;
 }
 
 void http_set_route(http_exchange_t *x, const char *route)

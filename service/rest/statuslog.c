@@ -60,10 +60,19 @@ static bool statuslog__verify(rest_ctx_t *c, const char *token, size_t len, cons
     return false;
 }
 
-/* The absolute URL of polling id into buf. */
+/* The absolute URL of polling id into buf: under ENTITLEMENTD_PUBLIC_URL,
+ * else the Host the client named, else the address it reached. */
 static void statuslog__url(const rest_ctx_t *c, const char *id, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "http://%.255s" STATUSLOG_PATH "%.64s", c->r->host[0] ? c->r->host : "localhost", id);
+    char local[80];
+    if (c->f->cfg->public_url[0] != '\0')
+        snprintf(buf, cap, "%.255s" STATUSLOG_PATH "%.64s", c->f->cfg->public_url, id);
+    else
+        snprintf(buf, cap, "http://%.255s" STATUSLOG_PATH "%.64s",
+                 c->r->host[0]                                           ? c->r->host
+                 : http_local_authority(c->x, local, sizeof local) ? local
+                                                                         : "localhost",
+                 id);
 }
 
 /* Appends ,"name":value (a string) to w. */

@@ -4,11 +4,12 @@ publisher keys (upload, rotation, retirement), idempotency, retention, and
 bad input that changes nothing. Every response is checked against the
 OpenAPI document."""
 import json
+import socket
 import threading
 import time
 import unittest
 
-from harness import DaemonTestCase, make_user, psql, token
+from harness import Daemon, DaemonTestCase, make_user, psql, token
 from rest import (KEY_PATH, STATUSLOG, Publisher, PublisherKey, RestClient, admin_user, bearer, b64u,
                   hs256_jwt, none_jwt, poll_until_done, status_body)
 
@@ -59,6 +60,40 @@ class StatusLogTest(DaemonTestCase):
         rows = psql("SELECT count(*), min(d.device_class) FROM update_history h JOIN update_devices d "
                     "ON d.id = h.device WHERE d.publisher = :'v1' AND d.device_id = :'v2'", self.pub.name, body["id"])
         self.assertEqual(rows, [["2", "server"]])
+
+    def test_the_poll_url_reaches_the_service_without_a_host(self):
+        # HTTP/1.0 without Host, or a Host that is not host[:port]: the
+        # address the request came in on, port included.
+        body = json.dumps(status_body(self.pub.name)).encode()
+        for host in (None, "user@evil"):
+            with self.subTest(host=host):
+                s = socket.create_connection(("127.0.0.1", self.daemon.port), timeout=10)
+                head = (f"POST {STATUSLOG} HTTP/1.0\r\nAuthorization: {self.pub.auth()}\r\n"
+                        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n")
+                if host is not None:
+                    head += f"Host: {host}\r\n"
+                s.sendall(head.encode() + b"\r\n" + body)
+                raw = b""
+                while True:
+                    got = s.recv(65536)
+                    if not got:
+                        break
+                    raw += got
+                s.close()
+                self.assertIn(b" 202 ", raw.split(b"\r\n", 1)[0])
+                url = json.loads(raw.split(b"\r\n\r\n", 1)[1])["url"]
+                self.assertTrue(url.startswith(f"http://127.0.0.1:{self.daemon.port}{STATUSLOG}/"), url)
+        # ENTITLEMENTD_PUBLIC_URL, when set, is what clients reach.
+        d = Daemon(ENTITLEMENTD_PUBLIC_URL="https://updates.example.com:8443/").start()
+        try:
+            c = RestClient(d)
+            r = c.post(STATUSLOG, status_body(self.pub.name), headers={"Authorization": self.pub.auth()}, auth=False)
+            self.assertEqual(r.status, 202, r)
+            self.assertTrue(r.json["url"].startswith(f"https://updates.example.com:8443{STATUSLOG}/"), r.json)
+            self.assertEqual(r.headers["location"], r.json["url"])
+            c.close()
+        finally:
+            self.assertEqual(d.stop(), 0)
 
     def test_an_unknown_status_code_is_a_result_not_a_record(self):
         body = status_body(self.pub.name, statusCode=7)

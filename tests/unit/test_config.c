@@ -47,6 +47,17 @@ static void test_overrides_and_bounds(void)
     setenv("ENTITLEMENTD_LOG_LEVEL", "loud", 1);
     CHECK_EQ_INT(config_load(&c, err, sizeof err), ENT_EINVAL);
     unsetenv("ENTITLEMENTD_LOG_LEVEL");
+    /* The public URL: scheme and authority only; a trailing '/' dropped. */
+    setenv("ENTITLEMENTD_PUBLIC_URL", "https://updates.example.com:8443/", 1);
+    CHECK_EQ_INT(config_load(&c, err, sizeof err), ENT_OK);
+    CHECK_EQ_STR(c.public_url, "https://updates.example.com:8443");
+    static const char *const bad[] = {"updates.example.com", "ftp://x", "https://", "https://h/path",
+                                      "https://h?q", "http://h x", "https://:80"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        setenv("ENTITLEMENTD_PUBLIC_URL", bad[i], 1);
+        CHECK_EQ_INT(config_load(&c, err, sizeof err), ENT_EINVAL);
+    }
+    unsetenv("ENTITLEMENTD_PUBLIC_URL");
 }
 
 static void test_conninfo(void)
