@@ -173,8 +173,11 @@ typedef struct http_front {
     /* The body of a refusal the server makes on the front's behalf (the
      * request was malformed, too large or too slow, or the server too busy):
      * writes at most cap bytes into buf, sets *content_type (static) and
-     * returns the length. Must be thread-safe and keep no state. */
-    size_t (*error_body)(int status, const char *message, char *buf, size_t cap, const char **content_type);
+     * returns the length. target (target_len bytes, not NUL-terminated) is
+     * the request's target as sent, when it was read (else NULL). Must be
+     * thread-safe and keep no state. */
+    size_t (*error_body)(int status, const char *message, const char *target, size_t target_len, char *buf, size_t cap,
+                         const char **content_type);
 } http_front_t;
 
 typedef struct http_server http_server_t;

@@ -547,11 +547,11 @@ void http_set_route(http_exchange_t *x, const char *route)
  * f, with request id rid; returns its length. The connection closes after
  * it. Also used by the reaper (408), outside any worker. */
 static size_t server__refusal(const http_front_t *f, char *buf, size_t len, int status, const char *msg,
-                              const char *rid)
+                              const char *rid, const char *target, size_t target_len)
 {
     char body[2048];
     const char *ctype = "text/plain; charset=utf-8";
-    size_t bl = f->error_body ? f->error_body(status, msg, body, sizeof body, &ctype) : 0;
+    size_t bl = f->error_body ? f->error_body(status, msg, target, target_len, body, sizeof body, &ctype) : 0;
     if (f->error_body == NULL)
         bl = (size_t)snprintf(body, sizeof body, "%s\n", msg);
     if (bl >= sizeof body)
@@ -565,7 +565,8 @@ static size_t server__refusal(const http_front_t *f, char *buf, size_t len, int 
 }
 
 /* Queues a refusal in the worker's output buffer. */
-static void server__refuse(http_worker_t *w, int front, int status, const char *msg, const char *rid)
+static void server__refuse(http_worker_t *w, int front, int status, const char *msg, const char *rid,
+                           const char *target, size_t target_len)
 {
     char buf[2048], id[HTTP_REQUEST_ID_MAX];
     if (rid == NULL) {
@@ -573,7 +574,7 @@ static void server__refuse(http_worker_t *w, int front, int status, const char *
             snprintf(id, sizeof id, "0000000000000000");
         rid = id;
     }
-    size_t n = server__refusal(&w->s->fronts[front], buf, sizeof buf, status, msg, rid);
+    size_t n = server__refusal(&w->s->fronts[front], buf, sizeof buf, status, msg, rid, target, target_len);
     if (server__reserve(&w->out, &w->out_cap, w->out_len + n)) {
         memcpy(w->out + w->out_len, buf, n);
         w->out_len += n;
@@ -688,7 +689,8 @@ static bool server__serve_one(http_worker_t *w, int fd, const frame_t *f, http_d
     if (f->chunked) {
         if (!server__reserve(&w->body, &w->body_cap, f->body_len + 1)) {
             log_error("out of memory for a request of %zu bytes", f->total);
-            server__refuse(w, front, 413, "request too large for the memory available", x.request_id);
+            server__refuse(w, front, 413, "request too large for the memory available", x.request_id, x.path,
+                           strlen(x.path));
             log_set_request_id(NULL);
             return true;
         }
@@ -701,7 +703,8 @@ static bool server__serve_one(http_worker_t *w, int fd, const frame_t *f, http_d
     x.req.body_len = f->body_len;
 
     if (atomic_load(&s->phase) == HTTP_STARTING && !server__served_while_starting(x.path)) {
-        server__refuse(w, front, 503, "the service is starting: it waits for its database; try again", x.request_id);
+        server__refuse(w, front, 503, "the service is starting: it waits for its database; try again", x.request_id,
+                       x.path, strlen(x.path));
         log_set_request_id(NULL);
         return true;
     }
@@ -736,7 +739,7 @@ static bool server__serve_one(http_worker_t *w, int fd, const frame_t *f, http_d
     if (w->out_len == x.out_mark) {
         /* The front wrote nothing (a bug): the client must not wait. */
         log_error("no response written for %s %s", x.method, x.path);
-        server__refuse(w, front, 500, "internal error: no response", x.request_id);
+        server__refuse(w, front, 500, "internal error: no response", x.request_id, x.path, strlen(x.path));
         close = true;
     }
     if (head) {
@@ -876,7 +879,7 @@ static void server__turn_away(struct http_server *s, int fd, const char *why)
         ;
     if (ids_request_id(rid, sizeof rid) != ENT_OK)
         snprintf(rid, sizeof rid, "0000000000000000");
-    size_t n = server__refusal(&s->fronts[server__route(s, "", 0)], buf, sizeof buf, 503, why, rid);
+    size_t n = server__refusal(&s->fronts[server__route(s, "", 0)], buf, sizeof buf, 503, why, rid, NULL, 0);
     (void)send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
     shutdown(fd, SHUT_WR);
     metrics_http("refused", NULL, 503, 0);
@@ -1009,7 +1012,8 @@ static void server__reap_idle(struct http_server *s, time_t now)
                     if (ids_request_id(rid, sizeof rid) != ENT_OK)
                         snprintf(rid, sizeof rid, "0000000000000000");
                     const http_front_t *f = &s->fronts[server__front_of(s, c->in, c->in_len)];
-                    size_t n = server__refusal(f, buf, sizeof buf, 408, "the request did not arrive in time", rid);
+                    size_t n = server__refusal(f, buf, sizeof buf, 408, "the request did not arrive in time", rid,
+                                               NULL, 0);
                     (void)send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
                 }
             } else {
@@ -1247,7 +1251,7 @@ static bool server__stash(struct http_server *s, http_worker_t *w, int fd, bool 
                  (long long)atomic_load_explicit(&s->buffered_in, memory_order_relaxed));
         int front = server__front_of(s, w->in, w->in_len);
         w->in_len = 0;
-        server__refuse(w, front, 503, "the server is receiving too many requests at once; try again", NULL);
+        server__refuse(w, front, 503, "the server is receiving too many requests at once; try again", NULL, NULL, 0);
         server__flush(s, w, fd, true);
         return false;
     }
@@ -1309,7 +1313,7 @@ static void server__finish(http_deferred_t *d)
     }
     if (w->out_len == 0) {
         log_error("no response written for %s %s", x->method, x->path);
-        server__refuse(w, d->front, 500, "internal error: no response", x->request_id);
+        server__refuse(w, d->front, 500, "internal error: no response", x->request_id, x->path, strlen(x->path));
         close = true;
     }
     if (d->head) {
@@ -1461,7 +1465,7 @@ static void server__event(struct http_server *s, http_worker_t *w, int fd)
                 rp = rid;
             }
             log_info("request refused: HTTP %d, %s", f.http_status, m);
-            server__refuse(w, front, f.http_status, m, rp);
+            server__refuse(w, front, f.http_status, m, rp, w->in + w->in_pos + f.target_off, f.target_len);
             w->in_len = w->in_pos = 0;
             server__flush(s, w, fd, true);
             break;
@@ -1491,7 +1495,7 @@ static void server__event(struct http_server *s, http_worker_t *w, int fd)
             int front = server__route(s, w->in + w->in_pos + f.target_off, f.target_len);
             w->in_len = w->in_pos = 0;
             server__refuse(w, front, 503, "the server holds too many responses its clients have not read; try again",
-                           NULL);
+                           NULL, NULL, 0);
             server__flush(s, w, fd, true);
             break;
         }

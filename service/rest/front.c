@@ -165,12 +165,26 @@ void rest_deferred_end(const rest_pending_t *p, const char *saved_rid)
     log_set_request_id(saved_rid);
 }
 
-/* The body of a refusal the server makes for a REST path. */
-static size_t rest__error_body(int status, const char *message, char *buf, size_t cap, const char **content_type)
+/* The body of a refusal the server makes for a REST path: in the device
+ * status protocol's response shape for its POST (nothing of the request
+ * read: no tenant, device or session), else {message, status}. */
+static size_t rest__error_body(int status, const char *message, const char *target, size_t target_len, char *buf,
+                               size_t cap, const char **content_type)
 {
-    char text[256];
+    char text[256], code[8];
+    static const char device[] = "/dmps/status/4.0.0";
+    size_t dl = sizeof device - 1;
     quote_format(text, sizeof text, "%s", message);
-    json_t *o = json_pack("{s:s, s:i}", "message", text, "status", status);
+    json_t *o;
+    if (target != NULL && target_len >= dl && memcmp(target, device, dl) == 0 &&
+        (target_len == dl || target[dl] == '?')) {
+        snprintf(code, sizeof code, "%d", status);
+        o = json_pack("{s:{s:s, s:s, s:s}, s:n, s:n, s:n, s:{s:s, s:s}}", "protocol", "name", "Status", "version",
+                      "4.0.0", "type", "RESPONSE", "tenantId", "deviceId", "sessionId", "status", "code", code,
+                      "message", text);
+    } else {
+        o = json_pack("{s:s, s:i}", "message", text, "status", status);
+    }
     size_t n = 0;
     *content_type = "application/json; charset=utf-8";
     if (o != NULL) {

@@ -294,6 +294,17 @@ static int server__read_error(struct soap *soap)
  * request may be sent again as it is).
  * The message is ours (static texts and numbers) but made text and escaped
  * all the same. */
+static size_t front__error_body(int status, const char *msg, char *buf, size_t cap, const char **ctype);
+
+/* The server's refusals (http.h): the same fault, whatever the target. */
+static size_t front__refusal_body(int status, const char *msg, const char *target, size_t target_len, char *buf,
+                                  size_t cap, const char **ctype)
+{
+    (void)target;
+    (void)target_len;
+    return front__error_body(status, msg, buf, cap, ctype);
+}
+
 static size_t front__error_body(int status, const char *msg, char *buf, size_t cap, const char **ctype)
 {
     char text[256], esc[sizeof text * 5]; /* "&amp;" is the longest escape */
@@ -985,7 +996,7 @@ http_front_t soap_front_http(soap_front_t *f)
         .worker_new = front__worker_new,
         .worker_free = front__worker_free,
         .serve = front__serve,
-        .error_body = front__error_body,
+        .error_body = front__refusal_body,
     };
     return h;
 }

@@ -301,6 +301,17 @@ class DeviceStatusTest(DaemonTestCase):
         r = self.rest.post(DEVICE, report(self.tenant, "d"), headers={"Idempotency-Key": "k\xff"}, check=False)
         self.assertEqual(r.status, 400, r)
 
+    def test_the_http_layers_refusals_have_the_protocols_shape(self):
+        # A body over ENTITLEMENTD_MAX_JSON_BYTES (1 MiB) is refused before
+        # it is read: in the protocol's shape, the ids unknown.
+        doc = report(self.tenant, "huge-" + token(6), nodes=[{"id": "n" + "x" * 1000} for _ in range(1100)])
+        r = self.rest.post(DEVICE, doc)
+        self.assertEqual(r.status, 413, r)
+        self.assertEqual(r.json["protocol"], {"name": "Status", "version": "4.0.0", "type": "RESPONSE"})
+        self.assertEqual(r.json["status"]["code"], "413")
+        self.assertIsNone(r.json["deviceId"])
+        self.assertEqual(self.reports(doc["header"]["deviceId"]), 0)
+
     def test_idempotency_key(self):
         device = "VIN-" + token(8)
         body = report(self.tenant, device)
