@@ -370,6 +370,11 @@ int db_begin_durable(db_conn_t *c)
     return rc;
 }
 
+bool db_in_transaction(const db_conn_t *c)
+{
+    return c->pg != NULL && PQtransactionStatus(c->pg) == PQTRANS_INTRANS;
+}
+
 int db_commit(db_conn_t *c)
 {
     return db__simple(c, "COMMIT");

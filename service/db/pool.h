@@ -69,6 +69,9 @@ int db_begin(db_conn_t *conn) ENT_MUSTCHECK;
 int db_begin_durable(db_conn_t *conn) ENT_MUSTCHECK;
 int db_commit(db_conn_t *conn) ENT_MUSTCHECK;
 void db_rollback(db_conn_t *conn);
+/* Whether a transaction is open on conn (a store function that runs one
+ * of its own then runs inside it instead). */
+bool db_in_transaction(const db_conn_t *conn);
 
 /* Savepoints, for work inside a transaction that may fail on its own. */
 int db_savepoint(db_conn_t *conn) ENT_MUSTCHECK;

@@ -16,6 +16,25 @@ static void rest_store__copy(char *dst, size_t cap, const PGresult *r, int row, 
     snprintf(dst, cap, "%s", PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
 }
 
+int store_idem_claim(db_conn_t *c, const store_idem_t *idem)
+{
+    PGresult *r = NULL;
+    const char *v[3] = {idem->scope, idem->key, idem->hash_hex};
+    int rc = db__exec(c, STMT_IDEM_CLAIM, 3, v, &r);
+    if (rc == ENT_OK && PQntuples(r) != 1)
+        rc = ENT_EEXIST;
+    PQclear(r);
+    return rc;
+}
+
+int store_idem_keep(db_conn_t *c, const store_idem_t *idem)
+{
+    char status[16];
+    snprintf(status, sizeof status, "%d", idem->status);
+    const char *v[5] = {idem->scope, idem->key, status, idem->headers, idem->body};
+    return db__exec(c, STMT_IDEM_KEEP, 5, v, NULL);
+}
+
 int store_idem_get(db_conn_t *c, const char *scope, const char *key, store_idem_hit_t *hit)
 {
     PGresult *r = NULL;

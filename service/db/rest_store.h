@@ -39,6 +39,17 @@ typedef struct store_idem_hit {
  * *hit, ENT_ENOTFOUND. */
 int store_idem_get(db_conn_t *c, const char *scope, const char *key, store_idem_hit_t *hit) ENT_MUSTCHECK;
 
+/* For a request whose work is a transaction of the caller's on c: takes
+ * the key of idem (scope, key, hash) in it, waiting for a request that
+ * holds it to end. ENT_OK: taken; ENT_EEXIST: another request's response
+ * is kept under it (read it with store_idem_get once this transaction is
+ * rolled back). */
+int store_idem_claim(db_conn_t *c, const store_idem_t *idem) ENT_MUSTCHECK;
+
+/* Keeps the response of idem (status, headers, body) under its taken key,
+ * in the same transaction. */
+int store_idem_keep(db_conn_t *c, const store_idem_t *idem) ENT_MUSTCHECK;
+
 /* A write for a statement group (db/group.h): made with every value it
  * will send copied (so that the caller's memory may go), queued with
  * store_write_submit, or freed unqueued with store_write_free. Its done

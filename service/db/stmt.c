@@ -239,6 +239,17 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
         "UPDATE publisher_keys SET retired_at = now() WHERE kid = $1 AND retired_at IS NULL "
         "AND ($2::text IS NULL OR publisher = $2) RETURNING id, publisher"},
     /* The stored first response of ($1 scope, $2 key), unless expired. */
+    /* An Idempotency-Key taken for a request whose work follows in the
+     * same transaction (a key of another request waits for that one's
+     * end): a row if it is new or its row expired, none if it is held. */
+    [STMT_IDEM_CLAIM] = {"idem_claim",
+        "INSERT INTO idempotency_keys (scope, key, request_hash, status, headers, body) "
+        "VALUES ($1, $2, decode($3, 'hex'), 0, '', '') ON CONFLICT (scope, key) DO UPDATE SET "
+        "request_hash = excluded.request_hash, status = 0, headers = '', body = '', created_at = now() "
+        "WHERE idempotency_keys.created_at <= now() - interval '24 hours' RETURNING 1"},
+    /* The response of a claimed key, before its transaction commits. */
+    [STMT_IDEM_KEEP] = {"idem_keep",
+        "UPDATE idempotency_keys SET status = $3::int, headers = $4, body = $5 WHERE scope = $1 AND key = $2"},
     [STMT_IDEM_GET] = {"idem_get",
         "SELECT encode(request_hash, 'hex'), status, headers, body FROM idempotency_keys "
         "WHERE scope = $1 AND key = $2 AND created_at > now() - interval '24 hours'"},

@@ -448,7 +448,10 @@ int store_package_request(db_conn_t *c, const char *ref, const store_sub_caller_
         return ENT_ENOMEM;
     snprintf(token_id, sizeof token_id, "%lld", who->token_id);
     snprintf(limit, sizeof limit, "%d", STORE_PACKAGE_LIMIT);
-    if ((rc = db_begin(c)) != ENT_OK)
+    /* Inside the caller's transaction when one is open (an
+     * Idempotency-Key's), else in one of its own. */
+    bool own = !db_in_transaction(c);
+    if (own && (rc = db_begin(c)) != ENT_OK)
         goto out;
     const char *lv[2] = {token_id, who->user};
     if ((rc = db__exec_sql(c, lock_sql, 2, lv, &r)) != ENT_OK)
@@ -475,11 +478,12 @@ int store_package_request(db_conn_t *c, const char *ref, const store_sub_caller_
     }
     PQclear(r);
     r = NULL;
-    rc = db_commit(c);
+    rc = own ? db_commit(c) : ENT_OK;
     goto out;
 fail:
     PQclear(r);
-    db_rollback(c);
+    if (own)
+        db_rollback(c);
 out:
     free(arr);
     return rc;

@@ -77,16 +77,12 @@ bool rest_idem_begin(rest_ctx_t *c, const char *scope, rest_idem_t *i)
     return true;
 }
 
-bool rest_idem_replay(rest_ctx_t *c, const rest_idem_t *i)
+/* Answers with the response kept under key i (read on conn): replayed
+ * for the same request, 409 for another. False when there is none. */
+static bool idem__answer(rest_ctx_t *c, db_conn_t *conn, const rest_idem_t *i, int *rc_out)
 {
     store_idem_hit_t hit;
-    db_conn_t *conn;
-    if (!i->present)
-        return false;
-    if ((conn = rest_db(c)) == NULL)
-        return true;
-    int rc = store_idem_get(conn, i->scope, i->key, &hit);
-    rest_db_release(c, conn, rc);
+    int rc = *rc_out = store_idem_get(conn, i->scope, i->key, &hit);
     if (rc == ENT_ENOTFOUND)
         return false;
     if (rc != ENT_OK) {
@@ -105,6 +101,78 @@ bool rest_idem_replay(rest_ctx_t *c, const rest_idem_t *i)
     free(hit.headers);
     free(hit.body);
     return true;
+}
+
+bool rest_idem_replay(rest_ctx_t *c, const rest_idem_t *i)
+{
+    db_conn_t *conn;
+    int rc;
+    if (!i->present)
+        return false;
+    if ((conn = rest_db(c)) == NULL)
+        return true;
+    bool answered = idem__answer(c, conn, i, &rc);
+    rest_db_release(c, conn, rc);
+    return answered;
+}
+
+bool rest_idem_claim(rest_ctx_t *c, db_conn_t *conn, const rest_idem_t *i)
+{
+    if (!i->present)
+        return true;
+    store_idem_t row = rest_idem_row(i, 0, "", "");
+    int rc = db_begin(conn);
+    if (rc == ENT_OK && (rc = store_idem_claim(conn, &row)) == ENT_OK)
+        return true;
+    db_rollback(conn);
+    if (rc == ENT_EEXIST) {
+        /* Another request with this key ended while this one waited: its
+         * response (or 409). Gone meanwhile (expired): try again. */
+        if (!idem__answer(c, conn, i, &rc) && rc == ENT_ENOTFOUND)
+            rest_error(c, 409, NULL, "a request with this Idempotency-Key has just ended; try again");
+        return false;
+    }
+    rest_db_error(c, rc, "taking an idempotency key");
+    return false;
+}
+
+bool rest_idem_keep(rest_ctx_t *c, db_conn_t *conn, const rest_idem_t *i, int status, const char *headers,
+                    const char *body)
+{
+    if (!i->present)
+        return true;
+    store_idem_t row = rest_idem_row(i, status, headers ? headers : "", body);
+    int rc = store_idem_keep(conn, &row);
+    if (rc == ENT_OK)
+        rc = db_commit(conn);
+    if (rc != ENT_OK) {
+        db_rollback(conn);
+        rest_db_error(c, rc, "keeping a response under its idempotency key");
+        return false;
+    }
+    return true;
+}
+
+void rest_idem_respond(rest_ctx_t *c, db_conn_t *conn, const rest_idem_t *i, int status, json_t *body,
+                       const char *extra_headers)
+{
+    if (!i->present) {
+        rest_json(c, status, body, extra_headers);
+        return;
+    }
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (text == NULL) {
+        db_rollback(conn);
+        rest_error(c, 500, NULL, "out of memory");
+        return;
+    }
+    if (rest_idem_keep(c, conn, i, status, extra_headers, text) &&
+        http_respond(c->x, status, "application/json; charset=utf-8", extra_headers, text, strlen(text)) != ENT_OK) {
+        http_discard(c->x);
+        http_close_after(c->x);
+    }
+    free(text);
 }
 
 store_idem_t rest_idem_row(const rest_idem_t *i, int status, const char *headers, const char *body)

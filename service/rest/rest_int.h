@@ -114,6 +114,26 @@ bool rest_idem_begin(rest_ctx_t *c, const char *scope, rest_idem_t *i);
  * one. On a database error answers and returns true. */
 bool rest_idem_replay(rest_ctx_t *c, const rest_idem_t *i);
 
+/* For a POST whose work is store calls on conn (no statement of its own
+ * takes the key): with a key, begins a transaction on conn and takes the
+ * key in it (waiting for a request that holds it); true when the handler
+ * goes on, false after answering (the response kept for this key, 409,
+ * or a database error). Without a key: true, and no transaction. */
+bool rest_idem_claim(rest_ctx_t *c, db_conn_t *conn, const rest_idem_t *i);
+
+/* After rest_idem_claim, once the work is done on conn: keeps the
+ * response to send (status, extra header lines, body) under the key and
+ * commits, so that the work and its response commit together (a failure
+ * after the claim is rolled back with the connection's release: nothing
+ * is kept). False after answering a database error. Without a key: true. */
+bool rest_idem_keep(rest_ctx_t *c, db_conn_t *conn, const rest_idem_t *i, int status, const char *headers,
+                    const char *body);
+
+/* Answers body (taken) with status and extra header lines, kept under
+ * key i first (rest_idem_keep) when there is one. */
+void rest_idem_respond(rest_ctx_t *c, db_conn_t *conn, const rest_idem_t *i, int status, json_t *body,
+                       const char *extra_headers);
+
 /* The store's view of i with the response to keep (NULLs without a key). */
 store_idem_t rest_idem_row(const rest_idem_t *i, int status, const char *headers, const char *body);
 

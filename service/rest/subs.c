@@ -73,6 +73,15 @@ static bool subs__user(rest_ctx_t *c, subs_caller_t *me)
     return true;
 }
 
+/* The request's Idempotency-Key, in the scope of the caller (false after
+ * answering 400). */
+static bool subs__idem_begin(rest_ctx_t *c, const subs_caller_t *me, rest_idem_t *idem)
+{
+    char scope[STORE_MAX_NAME + 16];
+    snprintf(scope, sizeof scope, "user:%s", me->user);
+    return rest_idem_begin(c, scope, idem);
+}
+
 /* Answers a store error of the caller's request: 401 for a token revoked
  * since it was remembered, else as rest_db_error. */
 static void subs__fail(rest_ctx_t *c, int rc, const char *what)
@@ -217,8 +226,11 @@ void subs_create(rest_ctx_t *c)
     fv_t v = {0};
     int rc = ENT_OK;
 
+    rest_idem_t idem;
     const char *platform = subs__platform(c);
     if (platform == NULL || !subs__user(c, &me) || (body = rest_body(c)) == NULL)
+        goto out;
+    if (!subs__idem_begin(c, &me, &idem) || rest_idem_replay(c, &idem))
         goto out;
     subs__read_new(&v, body, &want);
     if (v.bad) {
@@ -233,7 +245,7 @@ void subs_create(rest_ctx_t *c)
     store_sub_new_t s = {ref, platform, want.name, me.user, me.who.token_id, want.global, want.url,
                          want.url ? want.secret : NULL, want.secret_len, (int)want.minutes, want.names,
                          want.versions, want.np};
-    if ((conn = rest_db(c)) == NULL)
+    if ((conn = rest_db(c)) == NULL || !rest_idem_claim(c, conn, &idem))
         goto out;
     rc = store_sub_create(conn, &s, &missing, &answer);
     if (rc != ENT_OK) {
@@ -250,7 +262,7 @@ void subs_create(rest_ctx_t *c)
     log_info("subscription %s created by %s (%zu products)", ref, me.user, want.np);
     char extra[128];
     snprintf(extra, sizeof extra, "Location: /subscriptions/%s/%s\r\n", platform, ref);
-    rest_json(c, 201, json_loads(answer, 0, NULL), extra);
+    rest_idem_respond(c, conn, &idem, 201, json_loads(answer, 0, NULL), extra);
 out:
     if (conn != NULL)
         rest_db_release(c, conn, rc);
@@ -305,8 +317,10 @@ void subs_trigger(rest_ctx_t *c)
     long long run_id = 0;
     bool queued = false;
     db_conn_t *conn;
+    rest_idem_t idem;
     const char *platform = subs__platform(c);
-    if (platform == NULL || !subs__user(c, &me) || !subs__no_body(c, false))
+    if (platform == NULL || !subs__user(c, &me) || !subs__no_body(c, false) || !subs__idem_begin(c, &me, &idem) ||
+        rest_idem_replay(c, &idem))
         return;
     if (ids_request_id(a, sizeof a) != ENT_OK || ids_request_id(b, sizeof b) != ENT_OK) {
         rest_error(c, 500, NULL, "internal error (request %s)", c->r->request_id);
@@ -315,26 +329,31 @@ void subs_trigger(rest_ctx_t *c)
     snprintf(msg_id, sizeof msg_id, "msg_%s%s", a, b);
     if ((conn = rest_db(c)) == NULL)
         return;
-    int rc = store_sub_trigger(conn, platform, c->params[1], &me.who, msg_id, &run_id, &queued);
-    rest_db_release(c, conn, rc);
+    int rc = ENT_OK;
+    if (!rest_idem_claim(c, conn, &idem))
+        goto out;
+    rc = store_sub_trigger(conn, platform, c->params[1], &me.who, msg_id, &run_id, &queued);
     if (rc == ENT_ENOTFOUND) {
         rest_error(c, 404, NULL, "no %s subscription with this subscriptionRef that you can see", platform);
-        return;
+        goto out;
     }
     if (rc == ENT_EINVAL) {
         rest_error(c, 409, NULL, "the subscription has no webhook to post its changes to");
-        return;
+        goto out;
     }
     if (rc != ENT_OK) {
         subs__fail(c, rc, "triggering a subscription");
-        return;
+        goto out;
     }
-    if (queued)
-        job_runner_queued(c->f->jobs);
     log_info("subscription %s triggered by %s: run %lld%s", c->params[1], me.user, run_id,
              queued ? "" : " (pending already)");
     json_t *body = json_pack("{s:s, s:I}", "subscriptionRef", c->params[1], "runId", (json_int_t)run_id);
-    rest_json(c, 202, body, NULL);
+    rest_idem_respond(c, conn, &idem, 202, body, NULL);
+    /* (Committed by now: the workers find the run.) */
+    if (queued)
+        job_runner_queued(c->f->jobs);
+out:
+    rest_db_release(c, conn, rc);
 }
 
 void subs_status(rest_ctx_t *c)
@@ -368,13 +387,17 @@ void subs_status(rest_ctx_t *c)
 
 /* The acquisition API's envelope around data (taken; NULL: null), with
  * field errors and global errors (taken; NULL: []). */
+static json_t *subs__envelope_of(json_t *data, json_t *field_errors, json_t *global_errors)
+{
+    return json_pack("{s:[], s:[], s:o, s:o, s:o}", "globalInfoMsgs", "globalWarnings", "globalErrors",
+                     global_errors ? global_errors : json_array(), "fieldErrors",
+                     field_errors ? field_errors : json_array(), "data", data ? data : json_null());
+}
+
 static void subs__envelope(rest_ctx_t *c, int status, const char *extra, json_t *data, json_t *field_errors,
                            json_t *global_errors)
 {
-    json_t *o = json_pack("{s:[], s:[], s:o, s:o, s:o}", "globalInfoMsgs", "globalWarnings", "globalErrors",
-                          global_errors ? global_errors : json_array(), "fieldErrors",
-                          field_errors ? field_errors : json_array(), "data", data ? data : json_null());
-    rest_json(c, status, o, extra);
+    rest_json(c, status, subs__envelope_of(data, field_errors, global_errors), extra);
 }
 
 static void subs__field_error(json_t *errors, const char *field, const char *fmt, ...)
@@ -454,7 +477,9 @@ void subs_package_request(rest_ctx_t *c)
     const char *ref = c->params[0], *since = c->params[1];
     db_conn_t *conn;
 
-    if (!subs__user(c, &me) || !subs__no_body(c, true))
+    rest_idem_t idem;
+    if (!subs__user(c, &me) || !subs__no_body(c, true) || !subs__idem_begin(c, &me, &idem) ||
+        rest_idem_replay(c, &idem))
         return;
     const char *why;
     if (!fv_text_ok(ref, c->param_len[0], REST_MAX_PARAM, FV_ID, &why)) {
@@ -499,36 +524,49 @@ void subs_package_request(rest_ctx_t *c)
         json_decref(errors);
         return;
     }
-    int rc = store_package_request(conn, ref, &me.who, day, nos, n, package_id, &verdict, &bad);
-    rest_db_release(c, conn, rc);
+    int rc = ENT_OK;
+    if (!rest_idem_claim(c, conn, &idem)) {
+        json_decref(errors);
+        goto out;
+    }
+    rc = store_package_request(conn, ref, &me.who, day, nos, n, package_id, &verdict, &bad);
     if (rc != ENT_OK) {
         json_decref(errors);
         subs__fail(c, rc, "requesting an update package");
-        return;
+        goto out;
     }
+    /* With an Idempotency-Key, what was decided is kept: a package and
+     * NOUPDATE; refusals and LIMIT_REACHED (try again) are not. */
     switch (verdict) {
     case STORE_PACKAGE_NO_SUBSCRIPTION:
         subs__envelope(c, 404, NULL, NULL, errors,
                        json_pack("[s]", "no subscription with this subscriptionId that you can see"));
-        return;
+        break;
     case STORE_PACKAGE_BAD_PRODUCT:
         subs__field_error(errors, "productIds", "%lld is not a subscriptionProductId of this subscription", bad);
         subs__envelope(c, 400, NULL, NULL, errors, NULL);
-        return;
+        break;
     case STORE_PACKAGE_NOUPDATE:
-        subs__envelope(c, 200, NULL, json_pack("{s:s, s:n}", "status", "NOUPDATE", "packageId"), errors, NULL);
-        return;
+        rest_idem_respond(c, conn, &idem, 200,
+                          subs__envelope_of(json_pack("{s:s, s:n}", "status", "NOUPDATE", "packageId"), errors, NULL),
+                          NULL);
+        break;
     case STORE_PACKAGE_LIMIT_REACHED:
         subs__envelope(c, 200, "Retry-After: 5\r\n", json_pack("{s:s, s:n}", "status", "LIMIT_REACHED", "packageId"),
                        errors, NULL);
-        return;
+        break;
     case STORE_PACKAGE_PACKAGED:
-        job_runner_queued(c->f->jobs);
         log_info("update package %s requested by %s (%zu products since %s)", package_id, me.user, n, day);
-        subs__envelope(c, 200, NULL, json_pack("{s:s, s:s}", "status", "PACKAGED", "packageId", package_id), errors,
-                       NULL);
-        return;
+        rest_idem_respond(c, conn, &idem, 200,
+                          subs__envelope_of(json_pack("{s:s, s:s}", "status", "PACKAGED", "packageId", package_id),
+                                            errors, NULL),
+                          NULL);
+        /* (Committed by now: the workers find the job.) */
+        job_runner_queued(c->f->jobs);
+        break;
     }
+out:
+    rest_db_release(c, conn, rc);
 }
 
 /* GET a package's description. */

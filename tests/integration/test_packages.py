@@ -132,6 +132,24 @@ class PackagesTest(DaemonTestCase):
                 r = self.rest.request("GET" if path.startswith(PACKAGES) else "POST", path)
                 self.assertEqual(r.status, 404, r)
 
+    def test_idempotency_key(self):
+        cat = Catalog()
+        ref, ids = subscribe(self.rest, [cat.base])
+        eid = "P-" + token(8)
+        self.ok(create_body([{"eid": eid, "items": [(eid + "-1", cat.base, 2)]}]))
+        url = f"{UPDATES}/{ref}/{TODAY.isoformat()}?productIds={ids[cat.base]}"
+        key = "p-" + token(10)
+        a = self.rest.post(url, headers={"Idempotency-Key": key})
+        self.assertEqual(a.json["data"]["status"], "PACKAGED", a)
+        b = self.rest.post(url, headers={"Idempotency-Key": key})
+        self.assertEqual((b.status, b.json), (200, a.json))
+        self.assertEqual(b.headers.get("idempotent-replayed"), "true")
+        self.assertEqual(psql("SELECT count(*) FROM update_packages p JOIN subscriptions s ON s.id = "
+                              "p.subscription_id WHERE s.ref = :'v1'", ref), [["1"]])
+        r = self.rest.post(f"{UPDATES}/{ref}/1900-01-01?productIds={ids[cat.base]}", headers={"Idempotency-Key": key})
+        self.assertEqual(r.status, 409, r)
+        self.wait_ready(a.json["data"]["packageId"])
+
     def test_another_users_package_is_invisible(self):
         ref, ids = subscribe(self.rest, [self.cat.base])
         eid = "P-" + token(8)

@@ -8,6 +8,7 @@ Every response is checked against the OpenAPI document."""
 import base64
 import json
 import os
+import threading
 import unittest
 
 from catalog import Catalog
@@ -174,6 +175,52 @@ class SubscriptionsTest(DaemonTestCase):
         self.assertEqual(r.status, 400, r)
         self.assertNotIn("JSON_ALLOW_NUL", r.json["message"])
         self.assertIn("NUL", r.json["message"])
+
+    def test_idempotency_key(self):
+        key = "k-" + token(10)
+        body = self.body()
+        a = self.a.post("/subscriptions/cloud", body, headers={"Idempotency-Key": key})
+        self.assertEqual(a.status, 201, a)
+        b = self.a.post("/subscriptions/cloud", body, headers={"Idempotency-Key": key})
+        self.assertEqual((b.status, b.json, b.headers.get("location")), (201, a.json, a.headers.get("location")))
+        self.assertEqual(b.headers.get("idempotent-replayed"), "true")
+        self.assertEqual(psql("SELECT count(*) FROM subscriptions WHERE ref = :'v1'", a.json["subscriptionRef"]),
+                         [["1"]])
+        before = self.count()
+        r = self.a.post("/subscriptions/cloud", self.body(), headers={"Idempotency-Key": key})
+        self.assertEqual(r.status, 409, r)
+        # The same key is another user's own; a refusal keeps nothing.
+        self.assertEqual(self.b.post("/subscriptions/cloud", body, headers={"Idempotency-Key": key}).status, 201)
+        bad = "k-" + token(10)
+        self.assertEqual(self.a.post("/subscriptions/cloud", self.body(name=""), headers={"Idempotency-Key": bad}).status,
+                         400)
+        self.assertEqual(self.a.post("/subscriptions/cloud", body, headers={"Idempotency-Key": bad}).status, 201)
+        self.assertEqual(self.count(), before + 2)
+        # Eight at once with one key: one subscription, eight equal answers.
+        key = "k-" + token(10)
+        results = [None] * 8
+
+        def post(i):
+            c = RestClient(self.daemon, bearer(self.alice_token))
+            results[i] = c.post("/subscriptions/cloud", body, headers={"Idempotency-Key": key})
+            c.close()
+
+        threads = [threading.Thread(target=post, args=(i,)) for i in range(8)]
+        before = self.count()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual({(r.status, r.json["subscriptionRef"]) for r in results},
+                         {(201, results[0].json["subscriptionRef"])}, results)
+        self.assertEqual(self.count(), before + 1)
+        # A trigger: one run for the key.
+        ref = a.json["subscriptionRef"]
+        t1 = self.a.post(f"/subscriptions/cloud/{ref}/trigger", headers={"Idempotency-Key": "t-" + key})
+        self.assertEqual(t1.status, 202, t1)
+        t2 = self.a.post(f"/subscriptions/cloud/{ref}/trigger", headers={"Idempotency-Key": "t-" + key})
+        self.assertEqual((t2.status, t2.json), (202, t1.json))
+        self.assertEqual(t2.headers.get("idempotent-replayed"), "true")
 
     def test_tokens(self):
         before = self.count()
