@@ -52,6 +52,7 @@ void db_pool_release(db_pool_t *pool, db_conn_t *conn) FUZZ_UNREACHED("db_pool_r
 void http_close_after(http_exchange_t *x) FUZZ_UNREACHED("http_close_after")
 bool http_content_type_is(const http_request_t *r, const char *type) FUZZ_UNREACHED("http_content_type_is")
 void http_discard(http_exchange_t *x) FUZZ_UNREACHED("http_discard")
+bool http_local_authority(const http_exchange_t *x, char *buf, size_t cap) FUZZ_UNREACHED("http_local_authority")
 bool http_header(const http_request_t *r, const char *name, const char **value, size_t *len)
     FUZZ_UNREACHED("http_header")
 int http_piece_write(http_piece_t *p, const void *data, size_t n) FUZZ_UNREACHED("http_piece_write")
@@ -70,6 +71,9 @@ void rest_db_error(rest_ctx_t *c, int rc, const char *what) FUZZ_UNREACHED("rest
 void rest_db_release(rest_ctx_t *c, db_conn_t *conn, int rc) FUZZ_UNREACHED("rest_db_release")
 bool rest_idem_begin(rest_ctx_t *c, const char *scope, rest_idem_t *i) FUZZ_UNREACHED("rest_idem_begin")
 bool rest_idem_replay(rest_ctx_t *c, const rest_idem_t *i) FUZZ_UNREACHED("rest_idem_replay")
+bool rest_idem_claim(rest_ctx_t *c, db_conn_t *conn, const rest_idem_t *i) FUZZ_UNREACHED("rest_idem_claim")
+void rest_idem_respond(rest_ctx_t *c, db_conn_t *conn, const rest_idem_t *i, int status, json_t *body,
+                       const char *extra_headers) FUZZ_UNREACHED("rest_idem_respond")
 store_idem_t rest_idem_row(const rest_idem_t *i, int status, const char *headers, const char *body)
     FUZZ_UNREACHED("rest_idem_row")
 int store_device_get(db_conn_t *c, long long token_id, const char *tenant, const char *device_id, bool *token_ok,
@@ -85,6 +89,8 @@ int store_package_open(db_conn_t *c, const char *package_id, const store_sub_cal
                        int *pages, char **head, char status[16]) FUZZ_UNREACHED("store_package_open")
 int store_package_page(db_conn_t *c, long long id, int page, int (*emit)(void *arg, const char *data, size_t n),
                        void *arg) FUZZ_UNREACHED("store_package_page")
+int store_package_products(db_conn_t *c, const char *ref, const store_sub_caller_t *who, const long long *product_nos,
+                           size_t n, bool *visible, long long *bad) FUZZ_UNREACHED("store_package_products")
 int store_package_request(db_conn_t *c, const char *ref, const store_sub_caller_t *who, const char *day,
                           const long long *product_nos, size_t n, const char *package_id,
                           store_package_verdict_t *verdict, long long *bad_product)
