@@ -276,16 +276,16 @@ store_write_t *store_device_report(const store_report_t *rp, const store_idem_t 
     snprintf(tid, sizeof tid, "%lld", rp->token_id);
     snprintf(latest, sizeof latest, "%lld", rp->latest_ms);
     snprintf(status, sizeof status, "%d", idem->status);
-    const char *v[14] = {tid, rp->tenant, rp->device_id, rp->session_id, rp->source_id, rp->stamp_hex, latest,
+    const char *v[15] = {tid, rp->tenant, rp->device_id, rp->session_id, rp->source_id, rp->stamp_hex, latest,
                          rp->nodes_json, idem->scope, idem->key, idem->hash_hex,
-                         idem->key ? status : NULL, idem->headers, idem->body};
+                         idem->key ? status : NULL, idem->headers, idem->body, rp->node_ids};
     /* Reports of one device run one after the other, and a group takes
      * its devices' locks in key order: two groups never wait for each
      * other's device rows in a cycle. */
     char key[2 * 1024 + 2];
     int kl = snprintf(key, sizeof key, "%s/%s", rp->tenant, rp->device_id);
     long long lock = db_group_lock_key(key, kl < 0 ? 0 : (size_t)kl < sizeof key ? (size_t)kl : sizeof key - 1);
-    return rest_store__write(STMT_DEVICE_REPORT, v, 14, 3, true, lock, done, arg);
+    return rest_store__write(STMT_DEVICE_REPORT, v, 15, 3, true, lock, done, arg);
 }
 
 int store_device_get(db_conn_t *c, long long token_id, const char *tenant, const char *device_id, bool *token_ok,
@@ -316,11 +316,14 @@ int store_device_get(db_conn_t *c, long long token_id, const char *tenant, const
 int store_device_summary(db_conn_t *c, long long token_id, const char *tenant, bool *token_ok, char **json)
 {
     static const char sql[] =
-        /* The releases of the nodes of each device's newest report, read
-         * once for both counts. */
-        "WITH rel AS MATERIALIZED (SELECT d.device_id, r FROM devices d "
-        "JOIN device_reports rp ON rp.id = d.latest_report, jsonb_array_elements(rp.nodes) n, "
-        "jsonb_array_elements(coalesce(n->'releases', '[]')) r WHERE d.tenant = $2) "
+        /* The releases of each device's nodes, each node as the newest
+         * report that named it holds it (each report read once for all of
+         * its nodes), read once for both counts. */
+        "WITH st AS (SELECT d.device_id, (e.value->>1)::bigint AS rid, array_agg(e.key) AS ids FROM devices d, "
+        "jsonb_each(d.node_reports) e WHERE d.tenant = $2 GROUP BY 1, 2), "
+        "rel AS MATERIALIZED (SELECT st.device_id, r FROM st JOIN device_reports rp ON rp.id = st.rid, "
+        "jsonb_array_elements(rp.nodes) n, jsonb_array_elements(coalesce(n->'releases', '[]')) r "
+        "WHERE n->>'id' = ANY (st.ids)) "
         "SELECT EXISTS (SELECT 1 FROM api_tokens WHERE id = $1 AND revoked_at IS NULL), json_build_object("
         "'tenantId', $2::text, "
         "'devices', (SELECT count(*) FROM devices WHERE tenant = $2), "

@@ -133,6 +133,7 @@ typedef struct store_report {
     const char *stamp_hex;      /* SHA-256 of the report's timestamps */
     long long latest_ms;        /* its newest timestamp */
     const char *nodes_json;     /* the nodes, as a JSON array */
+    const char *node_ids;       /* their ids, as a PostgreSQL text[] literal */
 } store_report_t;
 
 /* A report, written like store_statuslog_post's: flags[0] the token is

@@ -32,6 +32,7 @@ typedef struct device_req {
     long long latest_ms;     /* the newest timestamp of the report */
     EVP_MD_CTX *stamps;      /* SHA-256 of every timestamp, in order */
     jsonw_t nodes;           /* the nodes as stored (revision filled in), written as they are checked */
+    jsonw_t ids;             /* their ids, as a PostgreSQL text[] literal */
     size_t nids;             /* nodes read so far */
     json_t *seen;            /* id -> its index (to find duplicates at once); owned */
 } device_req_t;
@@ -202,6 +203,21 @@ static void device__release(fv_t *v, device_req_t *d, json_t *r, const char *pre
     jsonw_raw(&d->nodes, "}", 1);
 }
 
+/* Adds id to the text[] literal of the node ids (every element quoted:
+ * no id can change the array's shape). */
+static void device__add_id(device_req_t *d, const char *id)
+{
+    if (d->nids > 0)
+        jsonw_raw(&d->ids, ",", 1);
+    jsonw_raw(&d->ids, "\"", 1);
+    for (const char *e = id; *e; e++) {
+        if (*e == '"' || *e == '\\')
+            jsonw_raw(&d->ids, "\\", 1);
+        jsonw_raw(&d->ids, e, 1);
+    }
+    jsonw_raw(&d->ids, "\"", 1);
+}
+
 /* One node of the anatomy. */
 static void device__node(fv_t *v, device_req_t *d, json_t *n, const char *prefix)
 {
@@ -218,6 +234,7 @@ static void device__node(fv_t *v, device_req_t *d, json_t *n, const char *prefix
         json_t *before = json_object_get(d->seen, id);
         if (before != NULL)
             fv_fail(v, "%s.id: the same as nodes[%lld].id", prefix, (long long)json_integer_value(before));
+        device__add_id(d, id);
         json_object_set_new(d->seen, id, json_integer((json_int_t)d->nids++));
     }
     jsonw_raw(&d->nodes, "{", 1);
@@ -298,6 +315,7 @@ static int device__read(fv_t *v, device_req_t *d, json_t *req)
     d->stamps = EVP_MD_CTX_new();
     d->seen = json_object();
     jsonw_raw(&d->nodes, "[", 1);
+    jsonw_raw(&d->ids, "{", 1);
     if (d->stamps == NULL || d->seen == NULL || EVP_DigestInit_ex(d->stamps, EVP_sha256(), NULL) != 1)
         return ENT_ENOMEM;
     if (!json_is_object(req)) {
@@ -319,6 +337,7 @@ static int device__read(fv_t *v, device_req_t *d, json_t *req)
         device__node(v, d, json_array_get(nodes, i), path);
     }
     jsonw_raw(&d->nodes, "]", 1);
+    jsonw_raw(&d->ids, "}", 1);
     return ENT_OK;
 }
 
@@ -327,6 +346,7 @@ static void device__clear(device_req_t *d)
 {
     EVP_MD_CTX_free(d->stamps);
     free(jsonw_take(&d->nodes));
+    free(jsonw_take(&d->ids));
     json_decref(d->seen);
 }
 
@@ -419,7 +439,7 @@ void device_post(rest_ctx_t *c)
     fv_t v = {false, ""};
     store_token_t tok;
     json_t *req = NULL;
-    char *nodes_json = NULL, *resp = NULL;
+    char *nodes_json = NULL, *node_ids = NULL, *resp = NULL;
     device__pending_t *p = NULL;
     int rc = ENT_OK;
 
@@ -474,6 +494,7 @@ void device_post(rest_ctx_t *c)
     if (!rest_idem_begin(c, scope, &idem))
         goto out;
     nodes_json = jsonw_take(&d.nodes);
+    node_ids = jsonw_take(&d.ids);
     jsonw_t ok = {0};
     jsonw_lit(&ok, "{\"protocol\":{\"name\":\"Status\",\"version\":\"4.0.0\",\"type\":\"RESPONSE\"},\"tenantId\":");
     jsonw_cstr(&ok, d.tenant);
@@ -483,7 +504,7 @@ void device_post(rest_ctx_t *c)
     jsonw_cstr(&ok, d.session);
     jsonw_lit(&ok, ",\"status\":{\"code\":\"0\",\"message\":\"Success\"}}");
     resp = jsonw_take(&ok);
-    if (nodes_json == NULL || resp == NULL) {
+    if (nodes_json == NULL || node_ids == NULL || resp == NULL) {
         device__answer(c, 500, &d, NULL, "out of memory");
         goto out;
     }
@@ -500,7 +521,8 @@ void device_post(rest_ctx_t *c)
     p->shape.tenant = p->tenant;
     p->shape.device = p->device;
     p->shape.session = p->session;
-    store_report_t rp = {tok.id, d.tenant, d.device, d.session, d.source, stamp_hex, d.latest_ms, nodes_json};
+    store_report_t rp = {tok.id, d.tenant, d.device, d.session, d.source, stamp_hex, d.latest_ms, nodes_json,
+                         node_ids};
     store_idem_t row = rest_idem_row(&idem, 200, "", p->resp);
     /* The write copies the report out of this thread's arena; the answer
      * waits for the report's group, not in this thread. */
@@ -514,6 +536,7 @@ out:
     if (p != NULL)
         device__pending_free(p);
     free(nodes_json);
+    free(node_ids);
     free(resp);
     device__clear(&d);
     json_decref(req);

@@ -95,25 +95,34 @@ class DeviceStatusTest(DaemonTestCase):
         # The same report again (same session and timestamps): stored once.
         self.assertEqual(self.rest.post(DEVICE, report(self.tenant, device)).status, 200)
         self.assertEqual(self.reports(device), 1)
-        # A newer report (flat shape) replaces the anatomy; the history keeps both.
+        # A newer report (flat shape) naming one node: that node's state is
+        # the newer one, the others keep theirs (the latest state is per
+        # node); the history keeps both reports.
         newer = report(self.tenant, device, session="s-2", ts=1700000005000, flat=True,
                        nodes=[{"id": "ECU1", "status": {"message": "Busy", "timestamp": 1700000005000, "code": "1"}}])
         self.assertEqual(self.rest.post(DEVICE, newer).status, 200)
         self.assertEqual(self.reports(device), 2)
         g = self.rest.get(f"{DEVICE}/tenants/{self.tenant}/devices/{device}")
-        self.assertEqual([n["id"] for n in g.json["nodes"]], ["ECU1"])
+        self.assertEqual([n["id"] for n in g.json["nodes"]], ["ECU1", "ECU2", "ECU3"])
         self.assertEqual(g.json["nodes"][0]["status"]["message"], "Busy")
+        self.assertEqual(g.json["nodes"][1]["releases"][0]["version"], "1.1")
         self.assertEqual(g.json["sessionId"], "s-2")
-        # An older report arriving late is kept in the history, not as the latest.
-        late = report(self.tenant, device, session="s-0", ts=1600000000000)
+        self.assertEqual(g.json["reportedAt"], 1700000005000)
+        # An older report arriving late is kept in the history; of its
+        # nodes, only one no newer report named becomes latest state.
+        late = report(self.tenant, device, session="s-0", ts=1600000000000,
+                      nodes=[{"id": "ECU1", "status": {"message": "Old", "timestamp": 1600000000000, "code": "0"}},
+                             {"id": "ECU9", "status": {"message": "Late", "timestamp": 1600000000000, "code": "0"}}])
         self.assertEqual(self.rest.post(DEVICE, late).status, 200)
         self.assertEqual(self.reports(device), 3)
         g = self.rest.get(f"{DEVICE}/tenants/{self.tenant}/devices/{device}")
         self.assertEqual(g.json["sessionId"], "s-2")
-        self.assertEqual([(n["id"], n["status"]["message"]) for n in g.json["nodes"]], [("ECU1", "Busy")])
+        self.assertEqual(g.json["reportedAt"], 1700000005000)
+        self.assertEqual([(n["id"], n.get("status", {}).get("message")) for n in g.json["nodes"]],
+                         [("ECU1", "Busy"), ("ECU2", None), ("ECU3", None), ("ECU9", "Late")])
         self.assertEqual(self.rest.get(f"{DEVICE}/tenants/{self.tenant}/devices/nope-{token(6)}").status, 404)
 
-    def test_concurrent_reports_of_one_device_leave_the_newest(self):
+    def test_concurrent_reports_of_one_device_leave_the_newest_per_node(self):
         # Without grouping every report has a transaction of its own: the
         # most overlap.
         import threading
@@ -135,6 +144,8 @@ class DeviceStatusTest(DaemonTestCase):
             c = RestClient(daemon, bearer(self.token))
             body = report(self.tenant, device, session=f"s-{i}", ts=1700000000000 + i,
                           nodes=[{"id": f"N{i}", "status": {"message": "m", "timestamp": 1700000000000 + i,
+                                                             "code": "0"}},
+                                 {"id": "SHARED", "status": {"message": f"from {i}", "timestamp": 1700000000000 + i,
                                                              "code": "0"}}])
             barrier.wait()
             replies[i] = c.post(DEVICE, body)
@@ -146,8 +157,12 @@ class DeviceStatusTest(DaemonTestCase):
         for t in threads:
             t.join()
         self.assertEqual({r.status for r in replies}, {200})
+        # Every node of every report; the one they all name, as the newest
+        # report holds it, whatever order they committed in.
         g = self.rest.get(f"{DEVICE}/tenants/{self.tenant}/devices/{device}")
-        self.assertEqual([x["id"] for x in g.json["nodes"]], [f"N{n - 1}"])
+        self.assertEqual([x["id"] for x in g.json["nodes"]], sorted([f"N{i}" for i in range(n)] + ["SHARED"]))
+        shared = next(x for x in g.json["nodes"] if x["id"] == "SHARED")
+        self.assertEqual(shared["status"]["message"], f"from {n - 1}")
         self.assertEqual(g.json["sessionId"], f"s-{n - 1}")
         self.assertEqual(self.reports(device), n)
 
@@ -164,6 +179,10 @@ class DeviceStatusTest(DaemonTestCase):
         self.assertEqual(s.json["releases"], [{"category": "DELTA", "version": "1.1", "devices": 3},
                                               {"category": "FULL", "version": "3.0.0.0", "devices": 3}])
         self.assertEqual(s.json["packageStatus"], [{"code": "0", "devices": 3}, {"code": "2", "devices": 3}])
+        # A newer report naming one node: the others' releases still count.
+        self.assertEqual(c.post(DEVICE, report(tenant, "D0", session="s-9", ts=1700000009000,
+                                               nodes=[{"id": "ECU3"}])).status, 200)
+        self.assertEqual(c.get(f"{DEVICE}/tenants/{tenant}/summary").json, s.json)
 
     def test_tokens_are_scoped_to_a_tenant(self):
         device = "VIN-" + token(8)
