@@ -513,7 +513,7 @@ int http_socket(const http_exchange_t *x)
 
 bool http_local_authority(const http_exchange_t *x, char *buf, size_t cap)
 {
-    struct sockaddr_storage a;
+    struct sockaddr_storage a = {0};
     socklen_t al = sizeof a;
     char host[INET6_ADDRSTRLEN];
     if (getsockname(http_socket(x), (struct sockaddr *)&a, &al) != 0)

@@ -202,6 +202,7 @@ static lc_outcome_t lc__batch_unit(const lc_ctx_t *ctx, lc_op_t op, const model_
     const char *kind = op == LC_UPGRADE ? "UPGRADE" : "UPSELL";
     const store_entitlement_t *ent = NULL;
     size_t n_undo = 0, first_row = *n_rows;
+    long first_parent = 0; /* index in s->parents of the first line item's parent */
     lc_outcome_t o = lc__result_init(ctx, unit, res);
 
     if (o.reason != REASON_OK)
@@ -228,6 +229,18 @@ static lc_outcome_t lc__batch_unit(const lc_ctx_t *ctx, lc_op_t op, const model_
                         parent->activation_id, ent->entitlement_id);
             break;
         }
+        /* Without parentEntitlementIdentifier the unit's entitlement is
+         * its first parent's: a unit is one entitlement's change, answered
+         * under one parentEntitlementIdentifier. */
+        if (ent == NULL && i > 0 && parent->entitlement_pk != s->parents[first_parent].entitlement_pk) {
+            o = lc_fail(ctx, REASON_LINE_ITEM_NOT_IN_ENTITLEMENT,
+                        "line item '%s' belongs to entitlement '%s', not to '%s' as the unit's first parent line "
+                        "item does",
+                        parent->activation_id, parent->entitlement_id, s->parents[first_parent].entitlement_id);
+            break;
+        }
+        if (i == 0)
+            first_parent = idx;
         if (!lc_state_allows_change(parent->state, parent->entitlement_state)) {
             o = lc_fail(ctx, REASON_INVALID_STATE,
                         "line item '%s' is %s in entitlement '%s' (%s); only DEPLOYED or TEST "

@@ -196,6 +196,8 @@ static lc_outcome_t lc__change_try(const lc_ctx_t *ctx, db_conn_t *c, lc_op_t op
     const char *opname = opnames[op];
     store_entitlement_t ent = {0};
     lc_outcome_t fail;
+    long long first_ent_pk = 0;
+    char first_ent_id[MODEL_MAX_ID_CHARS * 4 + 1] = "";
 
     *rc = ENT_OK;
     if (unit->n_changes > 1) {
@@ -240,6 +242,17 @@ static lc_outcome_t lc__change_try(const lc_ctx_t *ctx, db_conn_t *c, lc_op_t op
             return lc_fail(ctx, REASON_LINE_ITEM_NOT_IN_ENTITLEMENT,
                            "line item '%s' does not belong to entitlement '%s'",
                            parent.activation_id, ent.entitlement_id);
+        /* Without parentEntitlementIdentifier the unit's entitlement is
+         * its first parent's (as in batch.c). */
+        if (!unit->has_entitlement && i > 0 && parent.entitlement_pk != first_ent_pk)
+            return lc_fail(ctx, REASON_LINE_ITEM_NOT_IN_ENTITLEMENT,
+                           "line item '%s' belongs to entitlement '%s', not to '%s' as the unit's first parent "
+                           "line item does",
+                           parent.activation_id, parent.entitlement_id, first_ent_id);
+        if (i == 0) {
+            first_ent_pk = parent.entitlement_pk;
+            snprintf(first_ent_id, sizeof first_ent_id, "%s", parent.entitlement_id ? parent.entitlement_id : "");
+        }
         if (!lc_state_allows_change(parent.state, parent.entitlement_state))
             return lc_fail(ctx, REASON_INVALID_STATE,
                            "line item '%s' is %s in entitlement '%s' (%s); only DEPLOYED or TEST "
@@ -275,6 +288,16 @@ static lc_outcome_t lc__change_try(const lc_ctx_t *ctx, db_conn_t *c, lc_op_t op
                 if ((item.has_renew_term || parent.has_term) && term_unit != NULL) {
                     char *expires = NULL;
                     *rc = store_date_add(c, parent.expiration_date, n, term_unit, ctx->alloc, &expires);
+                    /* Dates are YYYY-MM-DD, to 9999-12-31, in what we are sent
+                     * and what we answer: a term that goes further (or
+                     * beyond PostgreSQL's dates) is refused. */
+                    if (*rc == ENT_EINVAL || (*rc == ENT_OK && strlen(expires) != LC_DATE_LEN)) {
+                        *rc = ENT_OK;
+                        return lc_fail(ctx, REASON_INVALID_REQUEST,
+                                       "renewing line item '%s' (expiring %s) by %lld %s would end after 9999-12-31",
+                                       parent.activation_id, parent.expiration_date ? parent.expiration_date : "today",
+                                       n, term_unit);
+                    }
                     if (*rc != ENT_OK)
                         return lc__db_fail(ctx, *rc, "computing the new expiration date");
                     item.expiration_date = expires;

@@ -244,7 +244,10 @@ static int server__read_error(struct soap *soap)
                                   "(N = 1..4)", local);
                 return 0;
             }
-        soap_client_fault(soap, "operation not supported: %s", soap->tag[0] ? soap->tag : "(empty body)");
+        if (soap->tag[0] == '\0')
+            soap_client_fault(soap, "malformed request: no operation element in the SOAP Body");
+        else
+            soap_client_fault(soap, "operation not supported: %s", soap->tag);
         break;
     }
     case SOAP_EOF:
@@ -281,6 +284,12 @@ static int server__read_error(struct soap *soap)
         break;
     case SOAP_MUSTUNDERSTAND:
         soap_client_fault(soap, "a SOAP header marked mustUnderstand is not understood");
+        break;
+    case SOAP_EMPTY:
+        soap_client_fault(soap, "malformed request: element <%s> is empty, and its type needs a value", soap->tag);
+        break;
+    case SOAP_END_TAG:
+        soap_client_fault(soap, "malformed request: an end tag that does not close <%s>", soap->tag);
         break;
     default:
         soap_client_fault(soap, "malformed request: the XML cannot be read (gSOAP error %d near <%s>)", err,

@@ -64,6 +64,20 @@ class LifecycleTest(DaemonTestCase):
         self.assertTrue(self.reasons(r)[0].startswith("LINE_ITEM_NOT_FOUND: "), r.body)
         r = self.ok(renew_body([{"items": [renew_item_xml(aid, auto=True, count=11)]}]), "FAILURE")
         self.assertTrue(self.reasons(r)[0].startswith("INVALID_COUNT: "), r.body)
+        # A term that would end after 9999-12-31 (or past any date) is refused.
+        _, (last,) = self.entitlement(expiration="9999-12-31")
+        for term in ((1, "DAYS"), (2000000000, "YEARS")):
+            r = self.ok(renew_body([{"items": [renew_item_xml(last, auto=True, term=term)]}]), "FAILURE")
+            self.assertTrue(self.reasons(r)[0].startswith("INVALID_REQUEST: "), r.body)
+            self.assertIn("9999-12-31", self.reasons(r)[0])
+        # Without parentEntitlementIdentifier a unit is its first parent's
+        # entitlement's: a parent of another entitlement fails it.
+        _, (other,) = self.entitlement(expiration="2027-01-01")
+        r = self.ok(renew_body([{"items": [renew_item_xml(aid, auto=True, term=(1, "YEARS")),
+                                           renew_item_xml(other, auto=True, term=(1, "YEARS"))]}]), "FAILURE")
+        self.assertTrue(self.reasons(r)[0].startswith("LINE_ITEM_NOT_IN_ENTITLEMENT: "), r.body)
+        self.assertEqual(psql("SELECT count(*) FROM line_items WHERE parent_id IN (SELECT id FROM line_items "
+                              "WHERE activation_id IN (:'v1', :'v2'))", aid, other), [["0"]])
         for bad in (" ", "a\u2028b"):
             r = self.ok(renew_body([{"items": [renew_item_xml(aid, bad, term=(1, "YEARS"))]}]), "FAILURE")
             self.assertTrue(self.reasons(r)[0].startswith("INVALID_ACTIVATION_ID: "), r.body)

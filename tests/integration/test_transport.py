@@ -244,6 +244,13 @@ class TransportTest(DaemonTestCase):
         for doc in bad:
             with self.subTest(doc=doc[150:260]):
                 self.assert_client_fault(self.client.raw(doc), "malformed request")
+        # An empty value of a typed element, and text where the operation
+        # should be: the fault says so, not gSOAP's error number.
+        eid = "E-" + token(8)
+        doc = envelope(create_body([{"eid": eid, "items": []}])).replace(b"<v4:autoDeploy>true</v4:autoDeploy>",
+                                                                          b"<v4:autoDeploy></v4:autoDeploy>")
+        self.assert_client_fault(self.client.raw(doc), "<v4:autoDeploy> is empty")
+        self.assert_client_fault(self.client.raw(envelope("hello")), "no operation element")
 
     def test_line_ends_are_stored_as_an_xml_parser_reads_them(self):
         # CR LF and a lone CR are line feeds (XML 1.0, 2.11) on every

@@ -154,7 +154,7 @@ class UpgradeTest(DaemonTestCase):
 
     def test_reasons(self):
         eid, (aid,) = self.entitlement()
-        other_eid, _ = self.entitlement()
+        other_eid, (other_aid,) = self.entitlement()
         draft_eid, (draft_aid,) = self.entitlement(auto_deploy=False)
         cases = [
             ([{"items": [self.item(aid, product=("Nope-" + token(6), "9"))]}], "PRODUCT_NOT_FOUND"),
@@ -163,6 +163,10 @@ class UpgradeTest(DaemonTestCase):
             ([{"items": [self.item(draft_aid)]}], "INVALID_STATE"),
             ([{"ent": "missing-" + token(6), "items": [self.item(aid)]}], "ENTITLEMENT_NOT_FOUND"),
             ([{"ent": other_eid, "items": [self.item(aid)]}], "LINE_ITEM_NOT_IN_ENTITLEMENT"),
+            # Without parentEntitlementIdentifier, one entitlement per unit:
+            # its first parent's.
+            ([{"items": [self.item(aid, allow=True), self.item(other_aid, allow=True)]}],
+             "LINE_ITEM_NOT_IN_ENTITLEMENT"),
             ([{"items": [self.item(aid, new_aid="bad/id")]}], "INVALID_ACTIVATION_ID"),
             ([{"items": [self.item(aid, product=None)]}], "INVALID_REQUEST"),
         ]
@@ -173,6 +177,8 @@ class UpgradeTest(DaemonTestCase):
                 self.assertTrue(self.reasons(r)[0].startswith(code + ": "), r.body)
         self.assertEqual(psql("SELECT state, number_of_copies FROM line_items WHERE activation_id = :'v1'", aid),
                          [["DEPLOYED", "10"]])
+        self.assertEqual(psql("SELECT state, number_of_copies FROM line_items WHERE activation_id = :'v1'",
+                              other_aid), [["DEPLOYED", "10"]])
 
     def test_upsell_uses_upsell_relationships(self):
         eid, (aid,) = self.entitlement()
