@@ -319,8 +319,9 @@ int store_device_summary(db_conn_t *c, long long token_id, const char *tenant, b
         /* The releases of each device's nodes, each node as the newest
          * report that named it holds it (each report read once for all of
          * its nodes), read once for both counts. */
-        "WITH st AS (SELECT d.device_id, (e.value->>1)::bigint AS rid, array_agg(e.key) AS ids FROM devices d, "
-        "jsonb_each(d.node_reports) e WHERE d.tenant = $2 GROUP BY 1, 2), "
+        "WITH st AS (SELECT d.device_id, d.latest_report AS rid, d.latest_ids AS ids FROM devices d "
+        "WHERE d.tenant = $2 UNION ALL SELECT d.device_id, (e.value->>1)::bigint, array_agg(e.key) FROM devices d, "
+        "jsonb_each(d.older_nodes) e WHERE d.tenant = $2 GROUP BY 1, 2), "
         "rel AS MATERIALIZED (SELECT st.device_id, r FROM st JOIN device_reports rp ON rp.id = st.rid, "
         "jsonb_array_elements(rp.nodes) n, jsonb_array_elements(coalesce(n->'releases', '[]')) r "
         "WHERE n->>'id' = ANY (st.ids)) "

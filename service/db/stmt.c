@@ -304,14 +304,16 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
     /* A device status report, in one statement, if token $1 is still
      * active and, with an Idempotency-Key ($10), the key is new: the report
      * once ($2 tenant, $3 device, $4 session, $5 source, $6 the stamps'
-     * hash, $7 its newest timestamp, $8 the nodes, $15 their ids); then
-     * the device: each node the report names points at it unless a newer
-     * report named the node (db/013), and the device's session and source
-     * are the newest report's. A report newer than the device's newest
-     * (the usual case) takes every node it names at once. $9..$14 the
-     * idempotency row ($9 scope). Returns whether the token is active,
-     * whether the statement went ahead, whether the report is new and
-     * whether it changed the device. */
+     * hash, $7 its newest timestamp, $8 the nodes, $15 their ids); then the
+     * device (db/013). A report at least as new as the device's newest
+     * becomes it: its nodes are the latest state of the nodes it names,
+     * and the nodes of the one before that it leaves out go to
+     * older_nodes (unless it names the same nodes: the usual case, nothing
+     * moves). An older report arriving late adds to older_nodes the nodes
+     * no newer report has named (device_older_nodes, db/013, does both
+     * merges). $9..$14 the idempotency row ($9 scope). Returns whether the
+     * token is active, whether the statement went ahead, whether the
+     * report is new and whether the device row was written. */
     [STMT_DEVICE_REPORT] = {"device_report",
         "WITH t AS (SELECT 1 FROM api_tokens WHERE id = $1 AND revoked_at IS NULL), "
         "idem AS (INSERT INTO idempotency_keys (scope, key, request_hash, status, headers, body) "
@@ -324,29 +326,29 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
         "SELECT $2, $3, $4, $5, decode($6, 'hex'), $7::bigint, $8::jsonb FROM go "
         "ON CONFLICT (tenant, device_id, session_id, stamp_key) DO NOTHING RETURNING id), "
         "d AS (INSERT INTO devices AS o (tenant, device_id, latest_ms, latest_report, session_id, source_id, "
-        "node_reports) SELECT $2, $3, $7::bigint, r.id, $4, $5, coalesce((SELECT jsonb_object_agg(i, "
-        "jsonb_build_array($7::bigint, r.id)) FROM unnest($15::text[]) i), '{}') FROM r "
+        "latest_ids) SELECT $2, $3, $7::bigint, r.id, $4, $5, $15::text[] FROM r "
         "ON CONFLICT (tenant, device_id) DO UPDATE SET "
         "latest_ms = greatest(o.latest_ms, excluded.latest_ms), "
         "latest_report = CASE WHEN o.latest_ms <= excluded.latest_ms THEN excluded.latest_report ELSE o.latest_report END, "
         "session_id = CASE WHEN o.latest_ms <= excluded.latest_ms THEN excluded.session_id ELSE o.session_id END, "
         "source_id = CASE WHEN o.latest_ms <= excluded.latest_ms THEN excluded.source_id ELSE o.source_id END, "
-        "updated_at = now(), node_reports = o.node_reports || CASE WHEN o.latest_ms <= excluded.latest_ms "
-        "THEN excluded.node_reports ELSE coalesce((SELECT jsonb_object_agg(e.key, e.value) "
-        "FROM jsonb_each(excluded.node_reports) e WHERE coalesce((o.node_reports->e.key->>0)::bigint, -1) "
-        "<= (e.value->>0)::bigint), '{}') END "
-        "WHERE o.latest_ms <= excluded.latest_ms OR EXISTS (SELECT 1 FROM jsonb_each(excluded.node_reports) e "
-        "WHERE coalesce((o.node_reports->e.key->>0)::bigint, -1) <= (e.value->>0)::bigint) RETURNING 1) "
+        "latest_ids = CASE WHEN o.latest_ms <= excluded.latest_ms THEN excluded.latest_ids ELSE o.latest_ids END, "
+        "older_nodes = CASE WHEN o.latest_ms <= excluded.latest_ms AND o.latest_ids = excluded.latest_ids "
+        "THEN o.older_nodes ELSE device_older_nodes(o.older_nodes, o.latest_ids, o.latest_ms, o.latest_report, "
+        "excluded.latest_ids, excluded.latest_ms, excluded.latest_report) END, "
+        "updated_at = now() "
+        "RETURNING 1) "
         "SELECT EXISTS (SELECT 1 FROM t), EXISTS (SELECT 1 FROM go), EXISTS (SELECT 1 FROM r), "
         "EXISTS (SELECT 1 FROM d)"},
     /* A device's latest state: whether token $1 is still active, then the
-     * device ($2 tenant, $3 device) and each node as the newest report
-     * that named it holds it, by id (NULLs when unknown). Each report is
-     * read once, for all of its nodes. */
+     * device ($2 tenant, $3 device) and its nodes, by id: those its newest
+     * report names from it, each other one from the report older_nodes
+     * says (NULLs when unknown). Each report is read once. */
     [STMT_DEVICE_GET] = {"device_get",
         "SELECT EXISTS (SELECT 1 FROM api_tokens WHERE id = $1 AND revoked_at IS NULL), d.session_id, "
         "d.source_id, d.latest_ms, d.updated_at, (SELECT jsonb_agg(n ORDER BY n->>'id') FROM "
-        "(SELECT (e.value->>1)::bigint AS rid, array_agg(e.key) AS ids FROM jsonb_each(d.node_reports) e GROUP BY 1) g "
+        "(SELECT d.latest_report AS rid, d.latest_ids AS ids UNION ALL SELECT (e.value->>1)::bigint, "
+        "array_agg(e.key) FROM jsonb_each(d.older_nodes) e GROUP BY 1) g "
         "JOIN device_reports r ON r.id = g.rid, jsonb_array_elements(r.nodes) n WHERE n->>'id' = ANY (g.ids))::text "
         "FROM (SELECT 1) one LEFT JOIN devices d ON d.tenant = $2 AND d.device_id = $3"},
     /* Up to $3 jobs for claimer $1 with a lease of $2 seconds: running

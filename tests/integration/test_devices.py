@@ -120,6 +120,14 @@ class DeviceStatusTest(DaemonTestCase):
         self.assertEqual(g.json["reportedAt"], 1700000005000)
         self.assertEqual([(n["id"], n.get("status", {}).get("message")) for n in g.json["nodes"]],
                          [("ECU1", "Busy"), ("ECU2", None), ("ECU3", None), ("ECU9", "Late")])
+        # A newer one again, naming another node: each node from its own newest report.
+        newest = report(self.tenant, device, session="s-3", ts=1700000009000,
+                        nodes=[{"id": "ECU2", "status": {"message": "Now", "timestamp": 1700000009000, "code": "0"}}])
+        self.assertEqual(self.rest.post(DEVICE, newest).status, 200)
+        g = self.rest.get(f"{DEVICE}/tenants/{self.tenant}/devices/{device}")
+        self.assertEqual([(n["id"], n.get("status", {}).get("message")) for n in g.json["nodes"]],
+                         [("ECU1", "Busy"), ("ECU2", "Now"), ("ECU3", None), ("ECU9", "Late")])
+        self.assertEqual((g.json["sessionId"], g.json["reportedAt"]), ("s-3", 1700000009000))
         self.assertEqual(self.rest.get(f"{DEVICE}/tenants/{self.tenant}/devices/nope-{token(6)}").status, 404)
 
     def test_concurrent_reports_of_one_device_leave_the_newest_per_node(self):
