@@ -73,8 +73,9 @@ bool rest_json_media(const rest_ctx_t *c)
                 cs++;
                 k--;
             }
-            return k >= 5 && strncasecmp(cs, "utf-8", 5) == 0 && (k == 5 || cs[5] == '"' || cs[5] == ';' ||
-                                                                   cs[5] == ' ' || cs[5] == '\t');
+            /* (utf8, without the dash, is what some clients write.) */
+            size_t l = k >= 5 && strncasecmp(cs, "utf-8", 5) == 0 ? 5 : k >= 4 && strncasecmp(cs, "utf8", 4) == 0 ? 4 : 0;
+            return l > 0 && (k == l || cs[l] == '"' || cs[l] == ';' || cs[l] == ' ' || cs[l] == '\t');
         }
     return true;
 }
