@@ -10,6 +10,7 @@ import time
 import unittest
 
 from harness import Daemon, DaemonTestCase, make_user, psql, token
+from test_http import read_reply
 from rest import (KEY_PATH, STATUSLOG, Publisher, PublisherKey, RestClient, admin_user, bearer, b64u,
                   hs256_jwt, none_jwt, poll_until_done, status_body)
 
@@ -73,15 +74,10 @@ class StatusLogTest(DaemonTestCase):
                 if host is not None:
                     head += f"Host: {host}\r\n"
                 s.sendall(head.encode() + b"\r\n" + body)
-                raw = b""
-                while True:
-                    got = s.recv(65536)
-                    if not got:
-                        break
-                    raw += got
+                reply, _ = read_reply(s)
                 s.close()
-                self.assertIn(b" 202 ", raw.split(b"\r\n", 1)[0])
-                url = json.loads(raw.split(b"\r\n\r\n", 1)[1])["url"]
+                self.assertEqual(reply.status, 202, reply)
+                url = json.loads(reply.body)["url"]
                 self.assertTrue(url.startswith(f"http://127.0.0.1:{self.daemon.port}{STATUSLOG}/"), url)
         # ENTITLEMENTD_PUBLIC_URL, when set, is what clients reach.
         d = Daemon(ENTITLEMENTD_PUBLIC_URL="https://updates.example.com:8443/").start()
