@@ -105,6 +105,14 @@ typedef struct auth_jwt {
 auth_verdict_t auth_jwt(auth_t *a, const char *token, size_t n, const char *publisher, int leeway_s,
                         auth_jwt_t *out, const char **why);
 
+/* What can be judged of a JWT without a publisher's name (its request's
+ * body did not give one): AUTH_DENIED (*why) when it is malformed, of an
+ * algorithm not allowed, without exp, expired or not yet valid, or when
+ * its kid names a key it does not verify with; AUTH_UNAVAILABLE; AUTH_OK
+ * when it passes, or when it names no key (without the publisher, its key
+ * is not known: the caller's 400 comes first). */
+auth_verdict_t auth_jwt_unnamed(auth_t *a, const char *token, size_t n, int leeway_s, const char **why);
+
 /* Forgets what is remembered of the key kid or the keys of publisher (a
  * statement found the key retired, or it was just changed). */
 void auth_forget_keys(auth_t *a);

@@ -262,3 +262,24 @@ out:
     jwt_clear(&t);
     return verdict;
 }
+
+auth_verdict_t auth_jwt_unnamed(auth_t *a, const char *token, size_t n, int leeway_s, const char **why)
+{
+    jwt_t t;
+    jwt_verdict_t v = jwt_parse(token, n, &t);
+    if (v != JWT_OK) {
+        *why = jwt_verdict_str(v);
+        return v == JWT_INTERNAL ? AUTH_UNAVAILABLE : AUTH_DENIED;
+    }
+    v = jwt_check_time(&t, (long long)time(NULL), leeway_s);
+    bool named = t.has_kid;
+    jwt_clear(&t);
+    if (v != JWT_OK) {
+        *why = jwt_verdict_str(v);
+        return AUTH_DENIED;
+    }
+    if (!named)
+        return AUTH_OK;
+    auth_jwt_t who;
+    return auth_jwt(a, token, n, NULL, leeway_s, &who, why);
+}

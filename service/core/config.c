@@ -50,6 +50,12 @@ static const cfg_setting_t cfg__table[] = {
                 "The service's address as its clients reach it (http:// or https://, a host and maybe a "
                 "port, no path), for the absolute URLs it answers with (a status log's poll URL). "
                 "Empty: the request's Host header, else the address the request came in on, with http."),
+    STR_SETTING("ENTITLEMENTD_WEBHOOK_ADDRESSES", webhook_addresses, "private",
+                "Where subscription webhooks may be posted, checked on each address a webhook's host "
+                "resolves to: public (public addresses only), private (those, loopback and private "
+                "networks) or any. Under public and private, link-local addresses (169.254.0.0/16, "
+                "where clouds serve instance credentials, and fe80::/10), unspecified, multicast and "
+                "reserved ones are refused; a refused address is a failed attempt."),
     SECRET_SETTING("DATABASE_URL", database_url, "",
                    "libpq connection string or URI. Unset or empty: the embedded cluster "
                    "whose socket is under ENTITLEMENTD_HOME/pg/run."),
@@ -277,6 +283,12 @@ int config_load(ent_config_t *cfg, char *err, size_t errlen)
     }
     if (strcmp(cfg->log_format, "text") != 0 && strcmp(cfg->log_format, "json") != 0) {
         snprintf(err, errlen, "ENTITLEMENTD_LOG_FORMAT: '%s' is not text or json", cfg->log_format);
+        return ENT_EINVAL;
+    }
+    if (strcmp(cfg->webhook_addresses, "public") != 0 && strcmp(cfg->webhook_addresses, "private") != 0 &&
+        strcmp(cfg->webhook_addresses, "any") != 0) {
+        snprintf(err, errlen, "ENTITLEMENTD_WEBHOOK_ADDRESSES: '%s' is not public, private or any",
+                 cfg->webhook_addresses);
         return ENT_EINVAL;
     }
     if (cfg->public_url[0] != '\0' && !cfg__public_url_ok(cfg->public_url)) {

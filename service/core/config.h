@@ -15,6 +15,7 @@
 typedef struct ent_config {
     char bind[64];              /* address the listener binds */
     char public_url[256];       /* scheme://host[:port] clients reach us at; empty: from each request */
+    char webhook_addresses[16]; /* public, private or any (subs/webhook.h, webhook_reach_t) */
     int port;                   /* TCP port of the listener (SOAP and REST) */
     char database_url[1024];    /* libpq conninfo; empty: the embedded cluster */
     char home[512];             /* runtime directory: embedded cluster and socket */

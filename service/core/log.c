@@ -14,7 +14,7 @@
 
 log_level_t log_threshold = LOG_LEVEL_INFO;
 
-static _Thread_local char log__request_id[64];
+static _Thread_local char log__request_id[129]; /* HTTP_REQUEST_ID_MAX */
 
 /* Repeats: the messages written lately, one per slot by hash of level and
  * text (a message in a taken slot starts the slot anew: distinct messages

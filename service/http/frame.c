@@ -25,7 +25,7 @@
 #define FRAME_MAX_METHOD 16
 /* Longest X-Request-Id taken from a client; a longer (or odd) one is
  * replaced by one of ours, as it goes into every log line and response. */
-#define FRAME_MAX_REQUEST_ID 64
+#define FRAME_MAX_REQUEST_ID 128
 /* Blank lines tolerated before a request line. */
 #define FRAME_MAX_LEAD 1024
 
@@ -173,13 +173,16 @@ static bool frame__method(const char *buf, const frame_t *f, const char *m)
     return f->method_len == strlen(m) && memcmp(buf + f->method_off, m, f->method_len) == 0;
 }
 
-/* Whether an X-Request-Id value is one we may echo into headers and logs. */
+/* Whether an X-Request-Id value is one we may echo into headers and logs:
+ * visible ASCII (what tracing systems put there: UUIDs, base64, "Root=1-…;
+ * Parent=…"), but no blank, quote, backslash or angle bracket, so that it
+ * stays one word in a log line and needs no escaping in a header. */
 static bool frame__request_id_ok(const char *v, size_t vn)
 {
     if (vn == 0 || vn > FRAME_MAX_REQUEST_ID)
         return false;
     for (size_t i = 0; i < vn; i++)
-        if (!frame__tchar(v[i]))
+        if (v[i] <= ' ' || v[i] > '~' || strchr("\"'\\<>", v[i]) != NULL)
             return false;
     return true;
 }
@@ -390,6 +393,11 @@ void frame_scan(const char *buf, size_t len, const frame_limits_t *lim, frame_t 
     /* The header lines without the blank line (CR LF or a bare LF). */
     f->headers_len = pos - f->headers_off - (pos >= 2 && buf[pos - 2] == '\r' ? 2 : 1);
     f->close = close || (http10 && !keep);
+    /* RFC 9112, 3.2: an HTTP/1.1 request without Host is a 400. */
+    if (!http10 && hosts == 0) {
+        frame__error(f, 400, "an HTTP/1.1 request needs a Host header");
+        return;
+    }
     if (auths > 1 || types > 1 || actions > 1 || ids > 1 || idem > 1) {
         frame__error(f, 400, "a header that may appear once appears more than once");
         return;

@@ -24,7 +24,7 @@
 #include "../core/err.h"
 
 /* Longest request id we generate or accept (X-Request-Id), with its NUL. */
-#define HTTP_REQUEST_ID_MAX 65
+#define HTTP_REQUEST_ID_MAX 129
 
 typedef struct http_request {
     const char *method;      /* "GET", "POST", ... (NUL-terminated) */

@@ -95,9 +95,11 @@ static void rest__serve(void *state, http_exchange_t *x)
             hit = rt;
             break;
         }
+        /* HEAD is served wherever GET is (the transport drops the body). */
         size_t n = strlen(allow);
         if (strstr(allow, rt->method) == NULL)
-            snprintf(allow + n, sizeof allow - n, "%s%s", n ? ", " : "", rt->method);
+            snprintf(allow + n, sizeof allow - n, "%s%s%s", n ? ", " : "", rt->method,
+                     strcmp(rt->method, "GET") == 0 ? ", HEAD" : "");
     }
     if (hit != NULL) {
         c->route = hit->pattern;

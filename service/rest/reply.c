@@ -88,20 +88,31 @@ const char *rest_json_problem(const json_error_t *e)
     return e->text;
 }
 
-json_t *rest_body(rest_ctx_t *c)
+json_t *rest_body_read(rest_ctx_t *c, int *status, char *msg, size_t cap)
 {
     json_error_t e;
     if (!rest_json_media(c)) {
-        rest_error(c, 415, NULL, "the body must be application/json (UTF-8)");
+        *status = 415;
+        snprintf(msg, cap, "the body must be application/json (UTF-8)");
         return NULL;
     }
     /* Duplicate keys are refused: two readers of one body must not
      * disagree on what it says. */
     json_t *v = json_loadb(c->r->body, c->r->body_len, JSON_REJECT_DUPLICATES, &e);
     if (v == NULL) {
-        rest_error(c, 400, NULL, "malformed JSON at byte %d: %s", e.position, rest_json_problem(&e));
-        return NULL;
+        *status = 400;
+        snprintf(msg, cap, "malformed JSON at byte %d: %s", e.position, rest_json_problem(&e));
     }
+    return v;
+}
+
+json_t *rest_body(rest_ctx_t *c)
+{
+    int status;
+    char msg[256];
+    json_t *v = rest_body_read(c, &status, msg, sizeof msg);
+    if (v == NULL)
+        rest_error(c, status, NULL, "%s", msg);
     return v;
 }
 

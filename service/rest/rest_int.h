@@ -69,6 +69,10 @@ const char *rest_json_problem(const json_error_t *e);
  * where). The value is the caller's (json_decref). */
 json_t *rest_body(rest_ctx_t *c);
 
+/* rest_body without the answer: on refusal returns NULL with the status
+ * (415 or 400) and the words (into msg, cap bytes) it would answer. */
+json_t *rest_body_read(rest_ctx_t *c, int *status, char *msg, size_t cap);
+
 /* Checks the request's "Authorization: Bearer" API token: AUTH_OK with
  * *tok; AUTH_DENIED (none, unknown, revoked; *why says which for the log)
  * or AUTH_UNAVAILABLE. Answers nothing: each endpoint has its own words. */

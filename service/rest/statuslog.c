@@ -43,12 +43,9 @@ static bool statuslog__token(rest_ctx_t *c, const char **token, size_t *len)
     return false;
 }
 
-/* Verifies the JWT for publisher (a hint, may be NULL); answers 401 or 503
- * and returns false when it does not pass. */
-static bool statuslog__verify(rest_ctx_t *c, const char *token, size_t len, const char *publisher, auth_jwt_t *out)
+/* Answers 401 or 503 and returns false unless verdict v is AUTH_OK. */
+static bool statuslog__passed(rest_ctx_t *c, auth_verdict_t v, const char *why)
 {
-    const char *why = "";
-    auth_verdict_t v = auth_jwt(c->f->auth, token, len, publisher, c->f->cfg->jwt_leeway_s, out, &why);
     if (v == AUTH_OK)
         return true;
     if (v == AUTH_UNAVAILABLE || v == AUTH_BUSY) {
@@ -58,6 +55,15 @@ static bool statuslog__verify(rest_ctx_t *c, const char *token, size_t len, cons
     log_info("status log: 401: %s", why);
     rest_error(c, 401, STATUSLOG_INVALID_TOKEN, "the JWT is not valid: %s", why);
     return false;
+}
+
+/* Verifies the JWT for publisher (a hint, may be NULL); answers 401 or 503
+ * and returns false when it does not pass. */
+static bool statuslog__verify(rest_ctx_t *c, const char *token, size_t len, const char *publisher, auth_jwt_t *out)
+{
+    const char *why = "";
+    auth_verdict_t v = auth_jwt(c->f->auth, token, len, publisher, c->f->cfg->jwt_leeway_s, out, &why);
+    return statuslog__passed(c, v, why);
 }
 
 /* The absolute URL of polling id into buf: under ENTITLEMENTD_PUBLIC_URL,
@@ -211,10 +217,28 @@ void statuslog_post(rest_ctx_t *c)
 
     if (!statuslog__token(c, &token, &tlen))
         return;
-    if ((body = rest_body(c)) == NULL)
-        return;
+    int status = 0;
+    char msg[256];
+    body = rest_body_read(c, &status, msg, sizeof msg);
     json_t *pn = json_is_object(body) ? json_object_get(body, "publisherName") : NULL;
-    if (!statuslog__verify(c, token, tlen, json_is_string(pn) ? json_string_value(pn) : NULL, &who))
+    if (!json_is_string(pn)) {
+        /* A body that names no publisher leaves the key unknown, but a
+         * token bad in itself (or under its kid) is still a 401 first. */
+        const char *why = "";
+        auth_verdict_t av = auth_jwt_unnamed(c->f->auth, token, tlen, c->f->cfg->jwt_leeway_s, &why);
+        if (!statuslog__passed(c, av, why))
+            goto out;
+        if (body == NULL) {
+            rest_error(c, status, NULL, "%s", msg);
+            goto out;
+        }
+        /* No publisherName: its field error below. */
+        if (!statuslog__fields(&v, body, &fields, &publisher) || publisher == NULL) {
+            rest_error(c, 400, NULL, "%s", v.msg);
+            goto out;
+        }
+    }
+    if (!statuslog__verify(c, token, tlen, json_string_value(pn), &who))
         goto out;
     /* (publisher is set whenever the fields pass: publisherName is required.) */
     if (!statuslog__fields(&v, body, &fields, &publisher) || publisher == NULL) {

@@ -348,7 +348,7 @@ static void front__refuse_after(soap_worker_t *w, int status, const char *msg, i
     const char *ctype;
     size_t n = front__error_body(status, msg, body, sizeof body, &ctype);
     if (status == 405)
-        snprintf(extra, sizeof extra, "Allow: GET, POST\r\n");
+        snprintf(extra, sizeof extra, "Allow: GET, HEAD, POST\r\n");
     else if (retry_after_s > 0)
         snprintf(extra, sizeof extra, "Retry-After: %d\r\n", retry_after_s);
     http_close_after(w->x);

@@ -54,7 +54,7 @@ typedef struct soap_worker {
     const char *host;            /* its Host header, validated ("" when none; host_buf) */
     char request_id_buf[HTTP_REQUEST_ID_MAX];
     char host_buf[SOAP_MAX_HOST + 1];
-    char extra_header[128];      /* "X-Request-Id: ..." for gSOAP's responses (and Retry-After with a 503) */
+    char extra_header[256];       /* "X-Request-Id: ..." for gSOAP's responses (and Retry-After with a 503) */
     /* The request in the form gSOAP reads it (soap_request_header and the
      * body), and where gSOAP is in it; body points into it. */
     char *req;

@@ -45,12 +45,12 @@ int subs_run_jobs(void *arg, db_conn_t *c, const db_job_t *jobs, size_t n, job_o
     for (size_t i = 0; i < n; i++) {
         if (outcomes[i] == JOB_DONE)
             continue;
-        if (stop || (i > 0 && time(NULL) - start >= o->timeout_s)) {
+        if (stop || (i > 0 && time(NULL) - start >= o->post.timeout_s)) {
             outcomes[i] = JOB_LATER;
             continue;
         }
         int prc = webhook_post(runs[i].url, runs[i].secret, runs[i].secret_len, runs[i].msg_id, runs[i].body,
-                               strlen(runs[i].body), o->connect_timeout_s, o->timeout_s, &res[i]);
+                               strlen(runs[i].body), &o->post, &res[i]);
         if (prc != ENT_OK) {
             /* Not the receiver's doing (a failed post is a result): this
              * run is tried again later, the rest at once. */

@@ -11,16 +11,16 @@
 #include <stddef.h>
 
 #include "../jobs/jobs.h"
+#include "webhook.h"
 
 #define SUBS_JOB_RUN "subscription.run"
 
 /* Most changes one message carries; the next run takes the rest. */
 #define SUBS_RUN_MAX_CHANGES 1000
 
-/* How the runs post: timeouts of one attempt (seconds). */
+/* How the runs post (timeouts of one attempt, where to). */
 typedef struct subs_run_options {
-    int connect_timeout_s;
-    int timeout_s;
+    webhook_options_t post;
 } subs_run_options_t;
 
 /* The job kind's handler and give-up (arg: a subs_run_options_t). */

@@ -1,7 +1,9 @@
 #include "webhook.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/core_names.h>
 #include <openssl/params.h>
@@ -50,6 +52,78 @@ int webhook_sign(const unsigned char *key, size_t key_len, const char *msg_id, l
     return b64_encode(mac, mac_len, out + 3, cap - 3) > 0 ? ENT_OK : ENT_EINVAL;
 }
 
+int webhook_reach_parse(const char *name)
+{
+    static const char *const names[] = {"public", "private", "any"};
+    for (int i = 0; i < 3; i++)
+        if (strcmp(name, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* Where an address lies, from the narrowest reach that allows it. */
+typedef enum { WEBHOOK__PUBLIC, WEBHOOK__PRIVATE, WEBHOOK__NEVER } webhook__class_t;
+
+static webhook__class_t webhook__class4(uint32_t a)
+{
+    if ((a >> 24) == 0 || (a >> 28) >= 0xE || (a >> 16) == 0xA9FE) /* 0/8; 224/4 and 240/4; 169.254/16 */
+        return WEBHOOK__NEVER;
+    if ((a >> 24) == 127 || (a >> 24) == 10 || (a >> 20) == 0xAC1 || (a >> 16) == 0xC0A8 ||
+        (a >> 22) == (0x6440 >> 6)) /* 127/8, 10/8, 172.16/12, 192.168/16, 100.64/10 */
+        return WEBHOOK__PRIVATE;
+    return WEBHOOK__PUBLIC;
+}
+
+bool webhook_address_allowed(const struct sockaddr *sa, webhook_reach_t reach)
+{
+    webhook__class_t c;
+    if (reach == WEBHOOK_REACH_ANY)
+        return true;
+    if (sa->sa_family == AF_INET) {
+        c = webhook__class4(ntohl(((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr));
+    } else if (sa->sa_family == AF_INET6) {
+        const unsigned char *b = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+        static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+        static const unsigned char zero[15] = {0};
+        if (memcmp(b, mapped, 12) == 0)
+            c = webhook__class4((uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 | b[15]);
+        else if (memcmp(b, zero, 15) == 0) /* :: and ::1 */
+            c = b[15] == 1 ? WEBHOOK__PRIVATE : WEBHOOK__NEVER;
+        else if (b[0] == 0xFF || (b[0] == 0xFE && (b[1] & 0xC0) == 0x80)) /* ff00::/8, fe80::/10 */
+            c = WEBHOOK__NEVER;
+        else if ((b[0] & 0xFE) == 0xFC) /* fc00::/7 */
+            c = WEBHOOK__PRIVATE;
+        else
+            c = WEBHOOK__PUBLIC;
+    } else {
+        return false;
+    }
+    return c == WEBHOOK__PUBLIC || (c == WEBHOOK__PRIVATE && reach == WEBHOOK_REACH_PRIVATE);
+}
+
+/* A post's socket opener: refuses an address its reach does not allow,
+ * and says which. */
+typedef struct webhook__opener {
+    webhook_reach_t reach;
+    bool opened;                     /* an allowed address was tried */
+    char refused[INET6_ADDRSTRLEN]; /* the last address refused */
+} webhook__opener_t;
+
+static curl_socket_t webhook__open(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    webhook__opener_t *o = arg;
+    (void)purpose;
+    if (!webhook_address_allowed(&a->addr, o->reach)) {
+        const void *in = a->family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)(void *)&a->addr)->sin6_addr
+                                               : (const void *)&((struct sockaddr_in *)(void *)&a->addr)->sin_addr;
+        if (inet_ntop(a->family, in, o->refused, sizeof o->refused) == NULL)
+            snprintf(o->refused, sizeof o->refused, "?");
+        return CURL_SOCKET_BAD;
+    }
+    o->opened = true;
+    return socket(a->family, a->socktype, a->protocol);
+}
+
 /* The answer's body is not kept. */
 static size_t webhook__discard(char *p, size_t size, size_t n, void *ctx)
 {
@@ -76,8 +150,9 @@ static void webhook__detail(CURL *h, CURLcode rc, const char *errbuf, webhook_re
 }
 
 int webhook_post(const char *url, const unsigned char *key, size_t key_len, const char *msg_id, const char *body,
-                 size_t n, int connect_timeout_s, int timeout_s, webhook_result_t *res)
+                 size_t n, const webhook_options_t *opt, webhook_result_t *res)
 {
+    webhook__opener_t opener = {opt->reach, false, ""};
     char sig[128], h_id[160], h_ts[64], h_sig[160], errbuf[CURL_ERROR_SIZE] = "";
     struct curl_slist *headers = NULL, *l;
     struct timespec t0, t1;
@@ -106,8 +181,10 @@ int webhook_post(const char *url, const unsigned char *key, size_t key_len, cons
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for timeouts */
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)connect_timeout_s);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)timeout_s);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)opt->connect_timeout_s);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)opt->timeout_s);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, webhook__open);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &opener);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
@@ -122,6 +199,11 @@ int webhook_post(const char *url, const unsigned char *key, size_t key_len, cons
         res->delivered = status >= 200 && status <= 299;
         if (!res->delivered)
             snprintf(res->detail, sizeof res->detail, "HTTP %ld", status);
+    } else if (opener.refused[0] != '\0' && !opener.opened) {
+        /* Every address tried was refused (when an allowed one was tried
+         * too, its error is the one to report). */
+        quote_format(res->detail, sizeof res->detail, "address %s not allowed (ENTITLEMENTD_WEBHOOK_ADDRESSES)",
+                     opener.refused);
     } else {
         webhook__detail(h, cc, errbuf, res);
     }

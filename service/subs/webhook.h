@@ -4,19 +4,39 @@
  * webhook-signature "v1,<base64 of HMAC-SHA256(key, id.timestamp.body)>".
  *
  * With libcurl: connect and total timeouts, no redirect followed, http and
- * https only. Only a 2xx answer counts as delivered. webhook_global_init
- * runs once, before any thread.
+ * https only, and only to the addresses a webhook_reach_t allows, checked
+ * on each address curl connects to (after resolution, so a name that
+ * resolves to another address tomorrow is checked then). Only a 2xx answer
+ * counts as delivered. webhook_global_init runs once, before any thread.
  */
 #ifndef ENT_SUBS_WEBHOOK_H
 #define ENT_SUBS_WEBHOOK_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include "../core/err.h"
 
 /* Longest detail of a failed attempt. */
 #define WEBHOOK_DETAIL_MAX 200
+
+/* Which addresses a webhook may be posted to. Never, under the first two:
+ * unspecified, link-local (169.254.0.0/16, where clouds serve instance
+ * credentials, and fe80::/10), multicast, broadcast and reserved ones. */
+typedef enum webhook_reach {
+    WEBHOOK_REACH_PUBLIC,  /* public unicast addresses only */
+    WEBHOOK_REACH_PRIVATE, /* those, loopback and private networks (10/8, 172.16/12, 192.168/16,
+                            * 100.64/10, fc00::/7) */
+    WEBHOOK_REACH_ANY      /* any address */
+} webhook_reach_t;
+
+/* The reach named "public", "private" or "any"; -1 for another name. */
+int webhook_reach_parse(const char *name);
+
+/* Whether a webhook may connect to address sa (AF_INET or AF_INET6;
+ * IPv4-mapped IPv6 addresses are judged as IPv4) under reach. */
+bool webhook_address_allowed(const struct sockaddr *sa, webhook_reach_t reach);
 
 typedef struct webhook_result {
     bool delivered;                       /* a 2xx answer */
@@ -33,10 +53,18 @@ void webhook_global_cleanup(void);
 int webhook_sign(const unsigned char *key, size_t key_len, const char *msg_id, long long timestamp, const char *body,
                  size_t n, char *out, size_t cap) ENT_MUSTCHECK;
 
+/* How a post goes: the timeouts of an attempt (seconds), where it may go. */
+typedef struct webhook_options {
+    int connect_timeout_s;
+    int timeout_s;
+    webhook_reach_t reach;
+} webhook_options_t;
+
 /* POSTs body (n bytes of JSON) to url as message msg_id, signed with key,
- * now. Fills *res whatever happens; returns ENT_OK, or ENT_ENOMEM when it
- * could not even try. */
+ * now. Fills *res whatever happens (an address the options do not allow
+ * is a failed attempt, "address A not allowed"); returns ENT_OK, or
+ * ENT_ENOMEM when it could not even try. */
 int webhook_post(const char *url, const unsigned char *key, size_t key_len, const char *msg_id, const char *body,
-                 size_t n, int connect_timeout_s, int timeout_s, webhook_result_t *res) ENT_MUSTCHECK;
+                 size_t n, const webhook_options_t *opt, webhook_result_t *res) ENT_MUSTCHECK;
 
 #endif

@@ -44,6 +44,8 @@ bool auth_bearer(const char *value, size_t n, const char **token, size_t *len) F
 void auth_forget_keys(auth_t *a) FUZZ_UNREACHED("auth_forget_keys")
 auth_verdict_t auth_jwt(auth_t *a, const char *token, size_t n, const char *publisher, int leeway_s,
                         auth_jwt_t *out, const char **why) FUZZ_UNREACHED("auth_jwt")
+auth_verdict_t auth_jwt_unnamed(auth_t *a, const char *token, size_t n, int leeway_s, const char **why)
+    FUZZ_UNREACHED("auth_jwt_unnamed")
 auth_verdict_t auth_token(auth_t *a, const char *token, size_t n, store_token_t *out, const char **why)
     FUZZ_UNREACHED("auth_token")
 void db_conn_discard(db_conn_t *conn) FUZZ_UNREACHED("db_conn_discard")

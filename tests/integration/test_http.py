@@ -194,7 +194,7 @@ class HttpTest(DaemonTestCase):
     def test_refused_methods_media_types_and_headers(self):
         r = self.send(self.request(b"", method="PUT"))
         self.assert_refused(r, 405)
-        self.assertEqual(r.headers.get("allow"), "GET, POST")
+        self.assertEqual(r.headers.get("allow"), "GET, HEAD, POST")
         r = self.send(self.request(envelope(search_body()), {"Content-Type": "multipart/related; boundary=x"}))
         self.assert_refused(r, 415, "multipart")
         r = self.send(self.request(envelope(search_body()), {"SOAPAction": "x" * 10000}))

@@ -38,13 +38,13 @@ class RestCommonTest(DaemonTestCase):
         self.assertEqual(r.json, {"message": "no resource at this path", "status": 404})
         r = self.rest.request("DELETE", "/healthz")
         self.assertEqual(r.status, 405, r)
-        self.assertEqual(r.headers["allow"], "GET")
+        self.assertEqual(r.headers["allow"], "GET, HEAD")
         r = self.rest.request("GET", STATUSLOG)
         self.assertEqual((r.status, r.headers["allow"]), (405, "POST"))
         r = self.rest.request("POST", KEY_PATH, {})
         self.assertEqual((r.status, r.headers["allow"]), (405, "PUT, DELETE"))
         r = self.rest.request("PATCH", DEVICE + "/tenants/t/summary", {})
-        self.assertEqual((r.status, r.headers["allow"]), (405, "GET"))
+        self.assertEqual((r.status, r.headers["allow"]), (405, "GET, HEAD"))
 
     def test_head_is_get_without_the_body(self):
         s = socket.create_connection(("127.0.0.1", self.daemon.port))
@@ -106,8 +106,13 @@ class RestCommonTest(DaemonTestCase):
         self.assertEqual(r.headers["x-request-id"], "abc-123")
         r = self.rest.get("/nope")
         self.assertRegex(r.headers["x-request-id"], r"^[0-9a-f]{16}$")
-        r = self.rest.get("/healthz", headers={"X-Request-Id": "x" * 65})
-        self.assertRegex(r.headers["x-request-id"], r"^[0-9a-f]{16}$")
+        # What tracing systems send, up to 128 characters, comes back as sent.
+        for rid in ("Root=1-5759e988-bd862e3f;Parent=53995c3f/+=", "y" * 128):
+            r = self.rest.get("/healthz", headers={"X-Request-Id": rid})
+            self.assertEqual(r.headers["x-request-id"], rid)
+        for rid in ("x" * 129, 'a"b', "a<b>", "a\\b"):
+            r = self.rest.get("/healthz", headers={"X-Request-Id": rid})
+            self.assertRegex(r.headers["x-request-id"], r"^[0-9a-f]{16}$")
 
     def test_metrics(self):
         self.rest.get("/healthz")

@@ -224,6 +224,25 @@ class StatusLogTest(DaemonTestCase):
                 r = self.rest.post(STATUSLOG, status_body(pub.name), headers={"Authorization": auth}, auth=False)
                 self.assertEqual(r.status, 401, r)
                 self.assertEqual(r.headers.get("www-authenticate"), 'Bearer error="invalid_token"')
+        # A bad token comes before a bad body: a body that names no
+        # publisher leaves only a kid to find the key by, and every case
+        # here is bad in itself or under its kid.
+        for name, auth in cases.items():
+            for raw, ctype in ((b'{"id": ', "application/json"), (b"[1]", "application/json"),
+                               (b"{}", "text/plain"), (json.dumps({"id": "x"}).encode(), "application/json")):
+                with self.subTest(case=name, body=raw[:12]):
+                    hdrs = {"Content-Type": ctype}
+                    if auth is not None:
+                        hdrs["Authorization"] = auth
+                    r = self.rest.request("POST", STATUSLOG, raw, raw=True, headers=hdrs, auth=False)
+                    self.assertEqual(r.status, 401, r)
+        # A good token without a kid and a body without a publisher: the
+        # key cannot be known, the body is what is wrong.
+        for raw, status, text in ((b'{"id": ', 400, "malformed JSON"), (b"{}", 400, ": required")):
+            r = self.rest.request("POST", STATUSLOG, raw, raw=True, auth=False,
+                                  headers={"Authorization": bearer(pub.key.jwt()), "Content-Type": "application/json"})
+            self.assertEqual(r.status, status, r)
+            self.assertIn(text, r.json["message"])
         # The poll says the same for each.
         r = self.post(status_body(pub.name), pub.auth())
         path = r.json["url"].split(":", 2)[2][r.json["url"].split(":", 2)[2].index("/"):]

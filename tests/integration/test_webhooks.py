@@ -3,7 +3,8 @@ and a webhook receiver started here: a trigger delivers a message signed
 as Standard Webhooks says, holding the SOAP change made before it; a
 receiver answering 500 and then 200 shows Failure and then Success in the
 status, with the vendor's spellings, the same webhook-id on both attempts
-and both in the ledger; a refused connection is reported as such; the next
+and both in the ledger; a refused connection is reported as such, and so
+is an address ENTITLEMENTD_WEBHOOK_ADDRESSES does not allow; the next
 run carries only what changed since; a second trigger while a run waits is
 that run; and the status, trigger and ledger rules for who may see what."""
 import base64
@@ -231,6 +232,18 @@ class WebhooksTest(WebhookCase):
         out = ctl("subscription", "deliveries", ref).stdout
         self.assertIn("connection refused", out)
 
+    def test_link_local_and_other_never_addresses_are_refused(self):
+        # Instance metadata (169.254.169.254) and the rest that is never a
+        # webhook: a failed attempt that names the address, nothing sent.
+        for url in ("http://169.254.169.254/latest/meta-data/", "http://[fe80::1]:9/hook", "http://0.0.0.0:9/hook",
+                    "http://[::ffff:169.254.169.254]/hook"):
+            with self.subTest(url=url):
+                ref = self.subscribe(url)
+                self.trigger(ref)
+                self.wait_status(ref, r"Failure\. address \S+ not allowed \(ENTITLEMENTD_WEBHOOK_ADDRESSES\)\. " + WHEN)
+                out = ctl("subscription", "deliveries", ref).stdout
+                self.assertIn("not allowed", out)
+
     def test_a_due_schedule_runs(self):
         rx = Receiver()
         try:
@@ -278,8 +291,26 @@ class WebhooksTest(WebhookCase):
         self.assertNotIn(WHSEC[6:], self.daemon.read_log())
 
 
-if __name__ == "__main__":
-    unittest.main()
+
+class PublicOnlyWebhooksTest(WebhookCase):
+    """ENTITLEMENTD_WEBHOOK_ADDRESSES=public: a host name that resolves to
+    loopback is refused after resolution; nothing reaches the receiver."""
+    daemon_env = {"ENTITLEMENTD_JOB_POLL_MS": "100", "ENTITLEMENTD_WEBHOOK_ADDRESSES": "public"}
+
+    def test_loopback_is_refused_by_name_and_by_number(self):
+        rx = Receiver()
+        try:
+            port = rx.server.server_address[1]
+            for url in (f"http://localhost:{port}/hook", rx.url):
+                with self.subTest(url=url):
+                    self.entitlement()
+                    ref = self.subscribe(url)
+                    self.trigger(ref)
+                    self.wait_status(ref, r"Failure\. address (127\.0\.0\.1|::1) not allowed "
+                                          r"\(ENTITLEMENTD_WEBHOOK_ADDRESSES\)\. " + WHEN)
+            self.assertEqual(rx.posts, [])
+        finally:
+            rx.close()
 
 
 class HeldUpRunsTest(WebhookCase):
@@ -311,3 +342,7 @@ class HeldUpRunsTest(WebhookCase):
                 self.rest.request("DELETE", f"/subscriptions/cloud/{ref}")
             for rx in (busy, slow, fast):
                 rx.close()
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -38,6 +38,7 @@ void register_ids_tests(void);
 void register_base64_tests(void);
 void register_jwt_tests(void);
 void register_versions_tests(void);
+void register_webhook_tests(void);
 void register_quote_tests(void);
 void register_peers_tests(void);
 void register_jarena_tests(void);

@@ -23,6 +23,7 @@ int main(void)
     register_peers_tests();
     register_jarena_tests();
     register_thread_tests();
+    register_webhook_tests();
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

@@ -16,10 +16,10 @@ static frame_t scan(const char *req)
 
 static void test_content_length(void)
 {
-    const char *req = "POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhelloPOST /p HTTP/1.1\r\n";
+    const char *req = "POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhelloPOST /p HTTP/1.1\r\nHost: h\r\n";
     frame_t f = scan(req);
     CHECK_EQ_INT(f.status, FRAME_DONE);
-    CHECK_EQ_INT(f.total, strlen(req) - strlen("POST /p HTTP/1.1\r\n")); /* the next request stays */
+    CHECK_EQ_INT(f.total, strlen(req) - strlen("POST /p HTTP/1.1\r\nHost: h\r\n")); /* the next request stays */
     CHECK_EQ_INT(f.body_len, 5);
     /* Each prefix is incomplete, never an error. */
     for (size_t n = 0; n < f.total; n++) {
@@ -28,13 +28,13 @@ static void test_content_length(void)
         CHECK_EQ_INT(p.status, FRAME_MORE);
     }
     CHECK_EQ_INT(scan("GET /x?wsdl HTTP/1.0\n\n").status, FRAME_DONE);
-    CHECK_EQ_INT(scan("\r\nGET /x HTTP/1.1\r\n\r\n").status, FRAME_DONE);
+    CHECK_EQ_INT(scan("\r\nGET /x HTTP/1.1\r\nHost: h\r\n\r\n").status, FRAME_DONE);
 }
 
 static void test_chunked(void)
 {
     char out[512];
-    const char *req = "POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n"
+    const char *req = "POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n"
                       "3;ext=1\r\nabc\r\nA\r\n0123456789\r\n0\r\nTrailer: x\r\n\r\n";
     frame_t f = scan(req);
     CHECK_EQ_INT(f.status, FRAME_DONE);
@@ -48,9 +48,9 @@ static void test_chunked(void)
         frame_scan(req, n, &lim, &p);
         CHECK_EQ_INT(p.status, FRAME_MORE);
     }
-    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n").http_status, 400);
-    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcdef\r\n").http_status, 400);
-    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3E9\r\n").http_status, 413);
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n").http_status, 400);
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcdef\r\n").http_status, 400);
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3E9\r\n").http_status, 413);
 }
 
 static void test_chunked_body_copied_whole(void)
@@ -60,7 +60,7 @@ static void test_chunked_body_copied_whole(void)
     frame_limits_t mib = {65536, 8192, 1 << 20, NULL, NULL};
     size_t cap = 128 + 8000 * 106, n = 0;
     char *req = malloc(cap), *body = malloc(800000);
-    n += (size_t)sprintf(req, "POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+    n += (size_t)sprintf(req, "POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n");
     for (int i = 0; i < 8000; i++) {
         n += (size_t)sprintf(req + n, "64\r\n");
         memset(req + n, 'a' + i % 26, 100);
@@ -82,52 +82,57 @@ static void test_chunked_body_copied_whole(void)
 
 static void test_expect_continue(void)
 {
-    frame_t f = scan("POST /p HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
+    frame_t f = scan("POST /p HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
     CHECK_EQ_INT(f.status, FRAME_MORE);
     CHECK(f.expect_continue);
     CHECK(f.header_len > 0);
-    f = scan("POST /p HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\nab");
+    f = scan("POST /p HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\nab");
     CHECK(!f.expect_continue); /* the body has started: no need */
 }
 
 static void test_errors(void)
 {
     /* Methods are the fronts' to judge; a body needs a length. */
-    CHECK_EQ_INT(scan("PUT /p HTTP/1.1\r\n\r\n").http_status, 411);
-    CHECK_EQ_INT(scan("DELETE /p HTTP/1.1\r\n\r\n").status, FRAME_DONE);
-    CHECK_EQ_INT(scan("BREW /p HTTP/1.1\r\n\r\n").status, FRAME_DONE);
-    CHECK_EQ_INT(scan("ABCDEFGHIJKLMNOPQ /p HTTP/1.1\r\n\r\n").http_status, 501);
+    /* HTTP/1.1 needs a Host (an empty one will do); HTTP/1.0 does not. */
+    CHECK_EQ_INT(scan("GET /p HTTP/1.1\r\n\r\n").http_status, 400);
+    CHECK_EQ_INT(scan("GET /p HTTP/1.1\r\nHost:\r\n\r\n").status, FRAME_DONE);
+    CHECK_EQ_INT(scan("GET /p HTTP/1.0\r\n\r\n").status, FRAME_DONE);
+    CHECK_EQ_INT(scan("GET /p HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").http_status, 400);
+    CHECK_EQ_INT(scan("PUT /p HTTP/1.1\r\nHost: h\r\n\r\n").http_status, 411);
+    CHECK_EQ_INT(scan("DELETE /p HTTP/1.1\r\nHost: h\r\n\r\n").status, FRAME_DONE);
+    CHECK_EQ_INT(scan("BREW /p HTTP/1.1\r\nHost: h\r\n\r\n").status, FRAME_DONE);
+    CHECK_EQ_INT(scan("ABCDEFGHIJKLMNOPQ /p HTTP/1.1\r\nHost: h\r\n\r\n").http_status, 501);
     CHECK_EQ_INT(scan("POST /p HTTP/2.0\r\n\r\n").http_status, 505);
     CHECK_EQ_INT(scan("garbage\r\n\r\n").http_status, 400);
-    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\n\r\n").http_status, 411);
-    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nContent-Length: 1001\r\n\r\n").http_status, 413);
-    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nContent-Length: 1 2\r\n\r\n").http_status, 400);
-    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nContent-Length: +5\r\n\r\n").http_status, 400);
-    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n").http_status, 400);
-    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n").http_status, 400);
-    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n").http_status, 501);
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: h\r\n\r\n").http_status, 411);
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 1001\r\n\r\n").http_status, 413);
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 1 2\r\n\r\n").http_status, 400);
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: +5\r\n\r\n").http_status, 400);
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n").http_status, 400);
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n").http_status, 400);
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n").http_status, 501);
     /* Media types are the fronts' to judge too. */
-    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nContent-Type: multipart/related; boundary=x\r\nContent-Length: 1\r\n\r\nx")
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: h\r\nContent-Type: multipart/related; boundary=x\r\nContent-Length: 1\r\n\r\nx")
                      .status, FRAME_DONE);
-    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\n folded: x\r\n\r\n").http_status, 400);
-    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nX: a\rb\r\nContent-Length: 0\r\n\r\n").http_status, 400);
-    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nExpect: x\r\nContent-Length: 0\r\n\r\n").http_status, 417);
-    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nContent-Type: a\r\nContent-Type: b\r\nContent-Length: 0\r\n\r\n")
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: h\r\n folded: x\r\n\r\n").http_status, 400);
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: h\r\nX: a\rb\r\nContent-Length: 0\r\n\r\n").http_status, 400);
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: h\r\nExpect: x\r\nContent-Length: 0\r\n\r\n").http_status, 417);
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: h\r\nContent-Type: a\r\nContent-Type: b\r\nContent-Length: 0\r\n\r\n")
                      .http_status, 400);
-    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nX-Request-Id: a\r\nX-Request-Id: b\r\nContent-Length: 0\r\n\r\n")
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: h\r\nX-Request-Id: a\r\nX-Request-Id: b\r\nContent-Length: 0\r\n\r\n")
                      .http_status, 400);
-    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nIdempotency-Key: a\r\nidempotency-key: b\r\nContent-Length: 0\r\n\r\n")
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: h\r\nIdempotency-Key: a\r\nidempotency-key: b\r\nContent-Length: 0\r\n\r\n")
                      .http_status, 400);
-    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nContent-Type: Text/XML; charset=utf-8\r\nContent-Length: 0\r\n\r\n")
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: h\r\nContent-Type: Text/XML; charset=utf-8\r\nContent-Length: 0\r\n\r\n")
                      .status, FRAME_DONE);
     CHECK_EQ_INT(scan("POST /p HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n").http_status, 400);
     CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: a\r\nHost: b\r\nContent-Length: 0\r\n\r\n").http_status, 400);
-    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nAuthorization: a\r\nAuthorization: b\r\nContent-Length: 0\r\n\r\n")
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: h\r\nAuthorization: a\r\nAuthorization: b\r\nContent-Length: 0\r\n\r\n")
                      .http_status, 400);
-    CHECK_EQ_INT(scan("POST * HTTP/1.1\r\nContent-Length: 0\r\n\r\n").http_status, 400);
+    CHECK_EQ_INT(scan("POST * HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n").http_status, 400);
     char line[4200] = "GET /";
     memset(line + 5, 'a', 4096);
-    strcpy(line + 4101, " HTTP/1.1\r\n\r\n");
+    strcpy(line + 4101, " HTTP/1.1\r\nHost: h\r\n\r\n");
     frame_t f414 = scan(line);
     CHECK_EQ_INT(f414.http_status, 414);
     CHECK_EQ_INT(f414.target_len, 4097); /* known: the refusal goes to the path's front */
@@ -142,7 +147,7 @@ static void test_errors(void)
     /* 1-byte chunks: refused long before the body limit (1 MiB: 8192 chunks). */
     size_t n = 0, cap = 64 + 8300 * 6 + 16;
     char *chunks = malloc(cap);
-    n += (size_t)sprintf(chunks, "POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+    n += (size_t)sprintf(chunks, "POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n");
     for (int i = 0; i < 8300; i++)
         n += (size_t)sprintf(chunks + n, "1\r\na\r\n");
     frame_limits_t mib = {65536, 8192, 1 << 20, NULL, NULL};
@@ -185,10 +190,20 @@ static void test_parts(void)
     CHECK(frame_header_next(req + f.headers_off, f.headers_len, &pos, &name, &nl, &value, &vl));
     CHECK(nl == 4 && memcmp(name, "Host", 4) == 0 && vl == 6 && memcmp(value, "h:8080", 6) == 0);
     /* An X-Request-Id we would not echo is not taken. */
-    f = scan("GET / HTTP/1.1\r\nX-Request-Id: a b\"c\r\n\r\n");
+    f = scan("GET / HTTP/1.1\r\nHost: h\r\nX-Request-Id: a b\"c\r\n\r\n");
     CHECK_EQ_INT(f.status, FRAME_DONE);
     CHECK_EQ_INT(f.request_id_len, 0);
-    f = scan("GET / HTTP/1.1\r\n\r\n");
+    f = scan("GET / HTTP/1.1\r\nHost: h\r\nX-Request-Id: a<b\r\n\r\n");
+    CHECK_EQ_INT(f.request_id_len, 0);
+    /* What tracing systems send is echoed, up to 128 characters. */
+    f = scan("GET / HTTP/1.1\r\nHost: h\r\nX-Request-Id: Root=1-5759e988-bd862e3f;Parent=53995c3f/+=\r\n\r\n");
+    CHECK_EQ_INT(f.request_id_len, strlen("Root=1-5759e988-bd862e3f;Parent=53995c3f/+="));
+    char idreq[400];
+    snprintf(idreq, sizeof idreq, "GET / HTTP/1.1\r\nHost: h\r\nX-Request-Id: %0128d\r\n\r\n", 0);
+    CHECK_EQ_INT(scan(idreq).request_id_len, 128);
+    snprintf(idreq, sizeof idreq, "GET / HTTP/1.1\r\nHost: h\r\nX-Request-Id: %0129d\r\n\r\n", 0);
+    CHECK_EQ_INT(scan(idreq).request_id_len, 0);
+    f = scan("GET / HTTP/1.0\r\n\r\n");
     CHECK_EQ_INT(f.headers_len, 0);
 }
 
@@ -203,14 +218,14 @@ static void test_body_limit_per_target(void)
 {
     frame_limits_t l = {65536, 8192, 1000, small_json_limit, NULL};
     frame_t f;
-    const char *big = "POST /json HTTP/1.1\r\nContent-Length: 11\r\n\r\n";
+    const char *big = "POST /json HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n";
     frame_scan(big, strlen(big), &l, &f);
     CHECK_EQ_INT(f.http_status, 413);
     CHECK_EQ_INT(f.max_body, 10);
-    const char *ok = "POST /xml HTTP/1.1\r\nContent-Length: 11\r\n\r\n01234567890";
+    const char *ok = "POST /xml HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n01234567890";
     frame_scan(ok, strlen(ok), &l, &f);
     CHECK_EQ_INT(f.status, FRAME_DONE);
-    const char *chunked = "POST /json HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nb\r\n01234567890\r\n0\r\n\r\n";
+    const char *chunked = "POST /json HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nb\r\n01234567890\r\n0\r\n\r\n";
     frame_scan(chunked, strlen(chunked), &l, &f);
     CHECK_EQ_INT(f.http_status, 413);
 }
