@@ -1,7 +1,8 @@
--- The SQL of one update status log POST (service/db/stmt.c, statuslog_post):
--- the status log, its job and the NOTIFY in one statement, with the values
--- the load generator's requests carry, for the pgbench baseline of
--- scripts/bench. The daemon's job workers process these jobs too, as they
--- process the service's own. Generated from stmt.c; keep the two alike.
+-- The SQL of one update status log POST (service/db/stmt.c, statuslog_post,
+-- the statement of a POST without an Idempotency-Key): the status log and
+-- its job in one statement, with the values the load generator's requests
+-- carry, for the pgbench baseline of scripts/bench. The daemon's job workers
+-- process these jobs too, as they process the service's own. Generated from
+-- stmt.c; keep the two alike.
 \set r random(1, 9000000000000000)
-WITH k AS (SELECT 1 FROM publisher_keys WHERE id = :keyid AND retired_at IS NULL), idem AS (INSERT INTO idempotency_keys (scope, key, request_hash, status, headers, body) SELECT NULL::text, NULL::text, decode(NULL::text, 'hex'), NULL::int, NULL::text, NULL::text WHERE NULL::text::text IS NOT NULL AND EXISTS (SELECT 1 FROM k) ON CONFLICT (scope, key) DO UPDATE SET request_hash = excluded.request_hash, status = excluded.status, headers = excluded.headers, body = excluded.body, created_at = now() WHERE idempotency_keys.created_at <= now() - interval '24 hours' RETURNING 1), go AS (SELECT 1 FROM k WHERE NULL::text::text IS NULL OR EXISTS (SELECT 1 FROM idem)), s AS (INSERT INTO status_logs (polling_id, publisher, request) SELECT ('pg-' || :client_id || '-' || :r), 'BenchPub', ('{"id":"pg-' || :client_id || '-' || :r || '","idType":"MAC","packageId":"PKG-1","platform":"linux-x64","timeStamp":"2026-12-01T10:00:00Z","updateName":"Bench update","publisherName":"BenchPub","updateId":"UPD-' || :client_id || '","statusReason":"installed","statusCode":4,"language":0,"deviceClass":"client"}')::jsonb FROM go RETURNING id), j AS (INSERT INTO jobs (kind, ref) SELECT 'statusLog', id FROM s RETURNING id) SELECT EXISTS (SELECT 1 FROM k), (SELECT count(*) FROM j);
+WITH k AS (SELECT 1 FROM publisher_keys WHERE id = :keyid AND retired_at IS NULL), go AS (SELECT 1 FROM k), s AS (INSERT INTO status_logs (polling_id, publisher, request) SELECT ('pg-' || :client_id || '-' || :r), 'BenchPub', ('{"id":"pg-' || :client_id || '-' || :r || '","idType":"MAC","packageId":"PKG-1","platform":"linux-x64","timeStamp":"2026-12-01T10:00:00Z","updateName":"Bench update","publisherName":"BenchPub","updateId":"UPD-' || :client_id || '","statusReason":"installed","statusCode":4,"language":0,"deviceClass":"client"}')::jsonb FROM go RETURNING id), j AS (INSERT INTO jobs (kind, ref) SELECT 'statusLog', id FROM s RETURNING id) SELECT EXISTS (SELECT 1 FROM k), (SELECT count(*) FROM j);

@@ -140,8 +140,10 @@ store_write_t *store_statuslog_post(long long key_id, const char *polling_id, co
     snprintf(kid, sizeof kid, "%lld", key_id);
     snprintf(status, sizeof status, "%d", idem->status);
     const char *v[10] = {kid, polling_id, publisher, request_json, idem->scope, idem->key, idem->hash_hex,
-                         idem->key ? status : NULL, idem->headers, idem->body};
-    return rest_store__write(STMT_STATUSLOG_POST, v, 10, 2, false, 0, done, arg);
+                         status, idem->headers, idem->body};
+    if (idem->key == NULL)
+        return rest_store__write(STMT_STATUSLOG_POST, v, 4, 2, false, 0, done, arg);
+    return rest_store__write(STMT_STATUSLOG_POST_IDEM, v, 10, 2, false, 0, done, arg);
 }
 
 int store_statuslog_poll(db_conn_t *c, long long key_id, const char *polling_id, const char *publisher,
@@ -278,14 +280,18 @@ store_write_t *store_device_report(const store_report_t *rp, const store_idem_t 
     snprintf(status, sizeof status, "%d", idem->status);
     const char *v[15] = {tid, rp->tenant, rp->device_id, rp->session_id, rp->source_id, rp->stamp_hex, latest,
                          rp->nodes_json, idem->scope, idem->key, idem->hash_hex,
-                         idem->key ? status : NULL, idem->headers, idem->body, rp->node_ids};
+                         status, idem->headers, idem->body, rp->node_ids};
+    bool keyed = idem->key != NULL;
+    if (!keyed)
+        v[8] = rp->node_ids; /* the plain statement's $9 */
     /* Reports of one device run one after the other, and a group takes
      * its devices' locks in key order: two groups never wait for each
      * other's device rows in a cycle. */
     char key[2 * 1024 + 2];
     int kl = snprintf(key, sizeof key, "%s/%s", rp->tenant, rp->device_id);
     long long lock = db_group_lock_key(key, kl < 0 ? 0 : (size_t)kl < sizeof key ? (size_t)kl : sizeof key - 1);
-    return rest_store__write(STMT_DEVICE_REPORT, v, 15, 3, true, lock, done, arg);
+    return rest_store__write(keyed ? STMT_DEVICE_REPORT_IDEM : STMT_DEVICE_REPORT, v, keyed ? 15 : 9, 3, true, lock,
+                             done, arg);
 }
 
 int store_device_get(db_conn_t *c, long long token_id, const char *tenant, const char *device_id, bool *token_ok,

@@ -33,6 +33,48 @@
     "(SELECT entitlement_id FROM line_items WHERE activation_id = $1 "                  \
     "UNION ALL SELECT entitlement_id FROM line_items WHERE unique_id = $2) "
 
+/* The idempotency row of a POST's one statement, if guard CTE g has a row:
+ * inserted, or taken over when it expired; idem has a row if it went in. */
+#define IDEM_INSERT(g, scope, key, hash, status, headers, body)                                          \
+    "idem AS (INSERT INTO idempotency_keys (scope, key, request_hash, status, headers, body) "           \
+    "SELECT " scope ", " key ", decode(" hash ", 'hex'), " status ", " headers ", " body " "             \
+    "WHERE EXISTS (SELECT 1 FROM " g ") "                                                                \
+    "ON CONFLICT (scope, key) DO UPDATE SET request_hash = excluded.request_hash, status = excluded.status, " \
+    "headers = excluded.headers, body = excluded.body, created_at = now() "                              \
+    "WHERE idempotency_keys.created_at <= now() - interval '24 hours' RETURNING 1), "
+
+/* A status log's statement: the key, then (after go, which says whether to
+ * write) the status log and its job. */
+#define STATUSLOG_KEY "WITH k AS (SELECT 1 FROM publisher_keys WHERE id = $1 AND retired_at IS NULL), "
+#define STATUSLOG_WRITE                                                                                  \
+    "s AS (INSERT INTO status_logs (polling_id, publisher, request) SELECT $2, $3, $4::jsonb FROM go "    \
+    "RETURNING id), "                                                                                    \
+    "j AS (INSERT INTO jobs (kind, ref) SELECT 'statusLog', id FROM s RETURNING id) "                    \
+    "SELECT EXISTS (SELECT 1 FROM k), (SELECT count(*) FROM j)"
+
+/* A device report's statement: the token, then (after go) the report and
+ * the device, ids the parameter of the report's node ids. */
+#define DEVICE_TOKEN "WITH t AS (SELECT 1 FROM api_tokens WHERE id = $1 AND revoked_at IS NULL), "
+#define DEVICE_WRITE(ids)                                                                                \
+    "r AS (INSERT INTO device_reports (tenant, device_id, session_id, source_id, stamp_key, latest_ms, nodes) " \
+    "SELECT $2, $3, $4, $5, decode($6, 'hex'), $7::bigint, $8::jsonb FROM go "                           \
+    "ON CONFLICT (tenant, device_id, session_id, stamp_key) DO NOTHING RETURNING id), "                  \
+    "d AS (INSERT INTO devices AS o (tenant, device_id, latest_ms, latest_report, session_id, source_id, " \
+    "latest_ids) SELECT $2, $3, $7::bigint, r.id, $4, $5, " ids "::text[] FROM r "                       \
+    "ON CONFLICT (tenant, device_id) DO UPDATE SET "                                                     \
+    "latest_ms = greatest(o.latest_ms, excluded.latest_ms), "                                            \
+    "latest_report = CASE WHEN o.latest_ms <= excluded.latest_ms THEN excluded.latest_report ELSE o.latest_report END, " \
+    "session_id = CASE WHEN o.latest_ms <= excluded.latest_ms THEN excluded.session_id ELSE o.session_id END, " \
+    "source_id = CASE WHEN o.latest_ms <= excluded.latest_ms THEN excluded.source_id ELSE o.source_id END, " \
+    "latest_ids = CASE WHEN o.latest_ms <= excluded.latest_ms THEN excluded.latest_ids ELSE o.latest_ids END, " \
+    "older_nodes = CASE WHEN o.latest_ms <= excluded.latest_ms AND o.latest_ids = excluded.latest_ids "  \
+    "THEN o.older_nodes ELSE device_older_nodes(o.older_nodes, o.latest_ids, o.latest_ms, o.latest_report, " \
+    "excluded.latest_ids, excluded.latest_ms, excluded.latest_report) END, "                             \
+    "updated_at = now() "                                                                                \
+    "RETURNING 1) "                                                                                      \
+    "SELECT EXISTS (SELECT 1 FROM t), EXISTS (SELECT 1 FROM go), EXISTS (SELECT 1 FROM r), "             \
+    "EXISTS (SELECT 1 FROM d)"
+
 const db_stmt_t db_stmts[STMT_COUNT_] = {
     [STMT_LI_LOCK_BY_AID] = {"li_lock_aid", LI_LOCK_SELECT "WHERE li.activation_id = $1" LI_LOCK_TAIL},
     [STMT_LI_LOCK_BY_UID] = {"li_lock_uid", LI_LOCK_SELECT "WHERE li.unique_id = $1" LI_LOCK_TAIL},
@@ -254,22 +296,18 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
         "SELECT encode(request_hash, 'hex'), status, headers, body FROM idempotency_keys "
         "WHERE scope = $1 AND key = $2 AND created_at > now() - interval '24 hours'"},
     /* A status log and its job, in one statement (one round trip, one
-     * implicit transaction), if key $1 is still active and, with an Idempotency-Key ($6), the key is new (or
-     * its row expired). $2 polling id, $3 publisher, $4 the request;
-     * $5..$10 the idempotency row. Returns whether the key is active and
-     * whether the status log was written. */
-    [STMT_STATUSLOG_POST] = {"statuslog_post",
-        "WITH k AS (SELECT 1 FROM publisher_keys WHERE id = $1 AND retired_at IS NULL), "
-        "idem AS (INSERT INTO idempotency_keys (scope, key, request_hash, status, headers, body) "
-        "SELECT $5, $6, decode($7, 'hex'), $8, $9, $10 WHERE $6::text IS NOT NULL AND EXISTS (SELECT 1 FROM k) "
-        "ON CONFLICT (scope, key) DO UPDATE SET request_hash = excluded.request_hash, status = excluded.status, "
-        "headers = excluded.headers, body = excluded.body, created_at = now() "
-        "WHERE idempotency_keys.created_at <= now() - interval '24 hours' RETURNING 1), "
-        "go AS (SELECT 1 FROM k WHERE $6::text IS NULL OR EXISTS (SELECT 1 FROM idem)), "
-        "s AS (INSERT INTO status_logs (polling_id, publisher, request) SELECT $2, $3, $4::jsonb FROM go "
-        "RETURNING id), "
-        "j AS (INSERT INTO jobs (kind, ref) SELECT 'statusLog', id FROM s RETURNING id) "
-        "SELECT EXISTS (SELECT 1 FROM k), (SELECT count(*) FROM j)"},
+     * implicit transaction), if key $1 is still active: $2 polling id,
+     * $3 publisher, $4 the request. Returns whether the key is active and
+     * whether the status log was written. Without an Idempotency-Key the
+     * statement holds no idempotency insert: a generic plan sets up each
+     * of its nodes on every execution, run or not (BENCHMARKS.md, REST
+     * step 16). */
+    [STMT_STATUSLOG_POST] = {"statuslog_post", STATUSLOG_KEY "go AS (SELECT 1 FROM k), " STATUSLOG_WRITE},
+    /* The same with an Idempotency-Key: only if the key ($6) is new (or
+     * its row expired); $5..$10 the idempotency row. */
+    [STMT_STATUSLOG_POST_IDEM] = {"statuslog_post_idem",
+        STATUSLOG_KEY IDEM_INSERT("k", "$5", "$6", "$7", "$8", "$9", "$10")
+        "go AS (SELECT 1 FROM k WHERE EXISTS (SELECT 1 FROM idem)), " STATUSLOG_WRITE},
     /* A poll: whether key $1 is still active, and the status log $2 of
      * publisher $3 younger than $4 seconds (NULLs when there is none). */
     [STMT_STATUSLOG_POLL] = {"statuslog_poll",
@@ -302,44 +340,23 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
         "UPDATE status_logs SET done = true, done_at = now(), result_key = $15, result_message = $16, "
         "result_arguments = $17 WHERE id = $1 AND NOT done RETURNING (SELECT count(*) FROM h)"},
     /* A device status report, in one statement, if token $1 is still
-     * active and, with an Idempotency-Key ($10), the key is new: the report
-     * once ($2 tenant, $3 device, $4 session, $5 source, $6 the stamps'
-     * hash, $7 its newest timestamp, $8 the nodes, $15 their ids); then the
-     * device (db/013). A report at least as new as the device's newest
-     * becomes it: its nodes are the latest state of the nodes it names,
-     * and the nodes of the one before that it leaves out go to
-     * older_nodes (unless it names the same nodes: the usual case, nothing
-     * moves). An older report arriving late adds to older_nodes the nodes
-     * no newer report has named (device_older_nodes, db/013, does both
-     * merges). $9..$14 the idempotency row ($9 scope). Returns whether the
-     * token is active, whether the statement went ahead, whether the
-     * report is new and whether the device row was written. */
-    [STMT_DEVICE_REPORT] = {"device_report",
-        "WITH t AS (SELECT 1 FROM api_tokens WHERE id = $1 AND revoked_at IS NULL), "
-        "idem AS (INSERT INTO idempotency_keys (scope, key, request_hash, status, headers, body) "
-        "SELECT $9, $10, decode($11, 'hex'), $12, $13, $14 WHERE $10::text IS NOT NULL AND EXISTS (SELECT 1 FROM t) "
-        "ON CONFLICT (scope, key) DO UPDATE SET request_hash = excluded.request_hash, status = excluded.status, "
-        "headers = excluded.headers, body = excluded.body, created_at = now() "
-        "WHERE idempotency_keys.created_at <= now() - interval '24 hours' RETURNING 1), "
-        "go AS (SELECT 1 FROM t WHERE $10::text IS NULL OR EXISTS (SELECT 1 FROM idem)), "
-        "r AS (INSERT INTO device_reports (tenant, device_id, session_id, source_id, stamp_key, latest_ms, nodes) "
-        "SELECT $2, $3, $4, $5, decode($6, 'hex'), $7::bigint, $8::jsonb FROM go "
-        "ON CONFLICT (tenant, device_id, session_id, stamp_key) DO NOTHING RETURNING id), "
-        "d AS (INSERT INTO devices AS o (tenant, device_id, latest_ms, latest_report, session_id, source_id, "
-        "latest_ids) SELECT $2, $3, $7::bigint, r.id, $4, $5, $15::text[] FROM r "
-        "ON CONFLICT (tenant, device_id) DO UPDATE SET "
-        "latest_ms = greatest(o.latest_ms, excluded.latest_ms), "
-        "latest_report = CASE WHEN o.latest_ms <= excluded.latest_ms THEN excluded.latest_report ELSE o.latest_report END, "
-        "session_id = CASE WHEN o.latest_ms <= excluded.latest_ms THEN excluded.session_id ELSE o.session_id END, "
-        "source_id = CASE WHEN o.latest_ms <= excluded.latest_ms THEN excluded.source_id ELSE o.source_id END, "
-        "latest_ids = CASE WHEN o.latest_ms <= excluded.latest_ms THEN excluded.latest_ids ELSE o.latest_ids END, "
-        "older_nodes = CASE WHEN o.latest_ms <= excluded.latest_ms AND o.latest_ids = excluded.latest_ids "
-        "THEN o.older_nodes ELSE device_older_nodes(o.older_nodes, o.latest_ids, o.latest_ms, o.latest_report, "
-        "excluded.latest_ids, excluded.latest_ms, excluded.latest_report) END, "
-        "updated_at = now() "
-        "RETURNING 1) "
-        "SELECT EXISTS (SELECT 1 FROM t), EXISTS (SELECT 1 FROM go), EXISTS (SELECT 1 FROM r), "
-        "EXISTS (SELECT 1 FROM d)"},
+     * active: the report once ($2 tenant, $3 device, $4 session, $5 source,
+     * $6 the stamps' hash, $7 its newest timestamp, $8 the nodes, $9 their
+     * ids); then the device (db/013). A report at least as new as the
+     * device's newest becomes it: its nodes are the latest state of the
+     * nodes it names, and the nodes of the one before that it leaves out go
+     * to older_nodes (unless it names the same nodes: the usual case,
+     * nothing moves). An older report arriving late adds to older_nodes the
+     * nodes no newer report has named (device_older_nodes, db/013, does
+     * both merges). Returns whether the token is active, whether the
+     * statement went ahead, whether the report is new and whether the
+     * device row was written. */
+    [STMT_DEVICE_REPORT] = {"device_report", DEVICE_TOKEN "go AS (SELECT 1 FROM t), " DEVICE_WRITE("$9")},
+    /* The same with an Idempotency-Key: only if the key ($10) is new (or
+     * its row expired); $9..$14 the idempotency row, $15 the node ids. */
+    [STMT_DEVICE_REPORT_IDEM] = {"device_report_idem",
+        DEVICE_TOKEN IDEM_INSERT("t", "$9", "$10", "$11", "$12", "$13", "$14")
+        "go AS (SELECT 1 FROM t WHERE EXISTS (SELECT 1 FROM idem)), " DEVICE_WRITE("$15")},
     /* A device's latest state: whether token $1 is still active, then the
      * device ($2 tenant, $3 device) and its nodes, by id: those its newest
      * report names from it, each other one from the report older_nodes
