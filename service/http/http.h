@@ -158,6 +158,13 @@ void http_set_route(http_exchange_t *x, const char *route);
 /* The reason phrase of an HTTP status ("Not Found"). */
 const char *http_reason(int status);
 
+/* Length of an HTTP date ("Sun, 06 Nov 1994 08:49:37 GMT"), without NUL. */
+#define HTTP_DATE_LEN 29
+
+/* Writes the current time as the value of a Date header (IMF-fixdate, RFC
+ * 9110, 5.6.7) and a NUL into out. Formatted once a second per thread. */
+void http_date(char out[HTTP_DATE_LEN + 1]);
+
 /* A front: the requests whose path starts with prefix (at a '/' boundary)
  * go to serve, in the worker thread that framed them. */
 typedef struct http_front {

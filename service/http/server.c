@@ -414,27 +414,62 @@ const char *http_reason(int status)
     }
 }
 
+/* Two decimal digits of v at p. */
+static void server__digits2(char *p, unsigned v)
+{
+    p[0] = (char)('0' + v / 10 % 10);
+    p[1] = (char)('0' + v % 10);
+}
+
+void http_date(char out[HTTP_DATE_LEN + 1])
+{
+    static _Thread_local time_t formatted = (time_t)-1;
+    static _Thread_local char text[HTTP_DATE_LEN + 1];
+    time_t now = time(NULL);
+    if (now != formatted) {
+        /* Not strftime: %a and %b follow the locale; RFC 9110 wants these. */
+        static const char days[] = "SunMonTueWedThuFriSat", months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+        struct tm tm;
+        if (gmtime_r(&now, &tm) == NULL)
+            memset(&tm, 0, sizeof tm);
+        unsigned year = (unsigned)(tm.tm_year + 1900) % 10000u;
+        memcpy(text, "Thu, 01 Jan 1970 00:00:00 GMT", sizeof text);
+        memcpy(text, days + 3 * ((unsigned)tm.tm_wday % 7u), 3);
+        server__digits2(text + 5, (unsigned)tm.tm_mday);
+        memcpy(text + 8, months + 3 * ((unsigned)tm.tm_mon % 12u), 3);
+        server__digits2(text + 12, year / 100);
+        server__digits2(text + 14, year % 100);
+        server__digits2(text + 17, (unsigned)tm.tm_hour);
+        server__digits2(text + 20, (unsigned)tm.tm_min);
+        server__digits2(text + 23, (unsigned)tm.tm_sec);
+        formatted = now;
+    }
+    memcpy(out, text, sizeof text);
+}
+
 /* Writes a status line and the headers every response of ours has; the
  * body is n bytes, or with streamed a source's (chunked, or up to the
  * close for HTTP/1.0). */
 static int server__head(http_exchange_t *x, int status, const char *content_type, const char *extra, size_t n,
                         bool streamed)
 {
-    char head[1024];
+    char head[1024], date[HTTP_DATE_LEN + 1];
     bool close = x->close || x->req.close;
     int hl;
+    http_date(date);
     if (status == 204) /* no body, and so no Content-Length (RFC 9110, 8.6) */
-        hl = snprintf(head, sizeof head, "HTTP/1.1 204 %s\r\nX-Request-Id: %s\r\nConnection: %s\r\n",
-                      http_reason(status), x->request_id, close ? "close" : "keep-alive");
+        hl = snprintf(head, sizeof head, "HTTP/1.1 204 %s\r\nDate: %s\r\nX-Request-Id: %s\r\nConnection: %s\r\n",
+                      http_reason(status), date, x->request_id, close ? "close" : "keep-alive");
     else if (streamed)
-        hl = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n%sX-Request-Id: %s\r\n"
+        hl = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\n%sX-Request-Id: %s\r\n"
                       "Connection: %s\r\n",
-                      status, http_reason(status), content_type, x->chunked ? "Transfer-Encoding: chunked\r\n" : "",
-                      x->request_id, close ? "close" : "keep-alive");
+                      status, http_reason(status), date, content_type,
+                      x->chunked ? "Transfer-Encoding: chunked\r\n" : "", x->request_id, close ? "close" : "keep-alive");
     else
-        hl = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\nX-Request-Id: %s\r\n"
+        hl = snprintf(head, sizeof head,
+                      "HTTP/1.1 %d %s\r\nDate: %s\r\n%s%s%sContent-Length: %zu\r\nX-Request-Id: %s\r\n"
                       "Connection: %s\r\n",
-                      status, http_reason(status), content_type ? "Content-Type: " : "",
+                      status, http_reason(status), date, content_type ? "Content-Type: " : "",
                       content_type ? content_type : "", content_type ? "\r\n" : "", n, x->request_id,
                       close ? "close" : "keep-alive");
     if (hl < 0 || (size_t)hl >= sizeof head)
@@ -556,10 +591,12 @@ static size_t server__refusal(const http_front_t *f, char *buf, size_t len, int 
         bl = (size_t)snprintf(body, sizeof body, "%s\n", msg);
     if (bl >= sizeof body)
         bl = sizeof body - 1;
+    char date[HTTP_DATE_LEN + 1];
+    http_date(date);
     int n = snprintf(buf, len,
-                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nX-Request-Id: %s\r\n"
-                     "%sConnection: close\r\n\r\n%.*s",
-                     status, http_reason(status), ctype, bl, rid, status == 503 ? "Retry-After: 1\r\n" : "",
+                     "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                     "X-Request-Id: %s\r\n%sConnection: close\r\n\r\n%.*s",
+                     status, http_reason(status), date, ctype, bl, rid, status == 503 ? "Retry-After: 1\r\n" : "",
                      (int)bl, body);
     return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
 }

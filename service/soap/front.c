@@ -821,7 +821,9 @@ static void front__serve_with(front_slot_t *slot, soap_worker_t *w, http_exchang
     w->body = w->req + hl;
     w->body_len = blen;
 
-    snprintf(w->extra_header, sizeof w->extra_header, "X-Request-Id: %s", r->request_id);
+    char date[HTTP_DATE_LEN + 1];
+    http_date(date);
+    snprintf(w->extra_header, sizeof w->extra_header, "Date: %s\r\nX-Request-Id: %s", date, r->request_id);
     /* gSOAP reads and writes through us, but polls the socket before it
      * writes a fault. */
     soap->socket = http_socket(x);

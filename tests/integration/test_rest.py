@@ -101,6 +101,24 @@ class RestCommonTest(DaemonTestCase):
         self.assertTrue(s.recv(65536).startswith(b"HTTP/1.1 411"))
         s.close()
 
+    def test_every_response_has_a_date(self):
+        # RFC 9110, 6.6.1: REST, SOAP (gSOAP's own headers), the WSDL and a
+        # refusal by the HTTP layer alike.
+        date = r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} " \
+               r"\d\d:\d\d:\d\d GMT$"
+        for r in (self.rest.get("/healthz"), self.rest.get("/nope"),
+                  self.rest.get(PATH + "?wsdl", check=False)):
+            self.assertRegex(r.headers.get("date", ""), date)
+        r = self.client.call(search_body())
+        self.assertEqual(r.status_text, "SUCCESS")
+        self.assertRegex({k.lower(): v for k, v in r.headers.items()}.get("date", ""), date)
+        s = socket.create_connection(("127.0.0.1", self.daemon.port), timeout=10)
+        s.sendall(b"GET /healthz HTTP/1.1\r\n\r\n")  # no Host: refused by the HTTP layer
+        head = s.recv(65536).decode("latin-1")
+        s.close()
+        self.assertTrue(head.startswith("HTTP/1.1 400"), head)
+        self.assertRegex(head, r"(?im)^date: \w{3}, \d\d \w{3} \d{4} [\d:]{8} GMT\r$")
+
     def test_request_ids(self):
         r = self.rest.get("/healthz", headers={"X-Request-Id": "abc-123"})
         self.assertEqual(r.headers["x-request-id"], "abc-123")

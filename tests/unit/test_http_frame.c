@@ -1,9 +1,12 @@
 /* http/frame: HTTP request framing. */
+#define _XOPEN_SOURCE 700 /* strptime */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
 #include "http/frame.h"
+#include "http/http.h"
 
 static const frame_limits_t lim = {65536, 8192, 1000, NULL, NULL};
 
@@ -241,6 +244,21 @@ static void test_blank_lines(void)
     CHECK_EQ_INT(scan(blank).http_status, 400);
 }
 
+static void test_date(void)
+{
+    char d[HTTP_DATE_LEN + 1];
+    time_t before = time(NULL);
+    http_date(d);
+    CHECK_EQ_INT(strlen(d), HTTP_DATE_LEN);
+    CHECK_EQ_STR(d + 25, " GMT");
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *end = strptime(d, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    CHECK(end != NULL && *end == '\0');
+    time_t t = timegm(&tm);
+    CHECK(t >= before && t <= time(NULL));
+}
+
 void register_frame_tests(void)
 {
     CU_pSuite s = CU_add_suite("http/frame", NULL, NULL);
@@ -252,4 +270,5 @@ void register_frame_tests(void)
     CU_add_test(s, "method, target, Host, X-Request-Id and header lines", test_parts);
     CU_add_test(s, "a body limit per target", test_body_limit_per_target);
     CU_add_test(s, "blank lines between requests", test_blank_lines);
+    CU_add_test(s, "the Date header's value", test_date);
 }
