@@ -145,6 +145,12 @@ static const cfg_setting_t cfg__table[] = {
     INT_SETTING("ENTITLEMENTD_JOB_POLL_MS", job_poll_ms, 10, 60000, "1000",
                 "Milliseconds between looks at the queue when no notification arrives (the fallback of "
                 "LISTEN/NOTIFY)."),
+    INT_SETTING("ENTITLEMENTD_PACKAGE_DELAY_MS", package_delay_ms, 0, 60000, "1000",
+                "Milliseconds an update package waits before its build starts. Its request's answer is "
+                "at once (PACKAGED); the wait lets a burst of requests meet the two packages a user may "
+                "have PROCESSING (a small package builds in milliseconds, and without it a burst could "
+                "have more than two accepted one after the other). The build starts within this plus "
+                "ENTITLEMENTD_JOB_POLL_MS."),
     INT_SETTING("ENTITLEMENTD_VALIDATE_XML", validate_xml, 0, 1, "0",
                 "1: also validate every request and response against the XSD with libxml2 "
                 "(slower; the test suite validates responses on the client side anyway)."),

@@ -49,6 +49,7 @@ typedef struct ent_config {
     int job_workers;            /* job worker threads of this daemon; 0: none */
     int job_lease_s;            /* how long a claimed job is held before another daemon may take it */
     int job_poll_ms;            /* how often idle workers look for jobs without a notification */
+    int package_delay_ms;       /* an update package's build starts this long after its request */
     int sched_batch;            /* 1: HTTP and job workers run as SCHED_BATCH (core/thread.h) */
 } ent_config_t;
 

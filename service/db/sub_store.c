@@ -279,7 +279,7 @@ int store_run_build(db_conn_t *c, long long id, int limit, char **body)
         "FROM grp g JOIN products p ON p.id = g.product_id), '[]'))::text AS body, "
         "(SELECT count(*) FROM ch) AS n FROM run), "
         "st AS (UPDATE subscriptions s SET last_trigger = run.trigger, last_trigger_ok = true, last_trigger_at = now() "
-        "FROM run WHERE s.id = run.sid) "
+        "FROM run WHERE s.id = run.sid AND run.trigger = 'On-Demand') "
         "UPDATE subscription_runs r SET body = msg.body, n_changes = msg.n, "
         "to_xid = CASE WHEN msg.n < $2::int THEN snap.x ELSE (SELECT xid FROM last) END, "
         "to_id = CASE WHEN msg.n < $2::int THEN 0 ELSE (SELECT id FROM last) END "
@@ -302,7 +302,11 @@ int store_run_build(db_conn_t *c, long long id, int limit, char **body)
 int store_run_attempt(db_conn_t *c, long long id, bool delivered, int http_status, const char *detail,
                       int duration_ms)
 {
-    /* The cursor only moves forward (a run built before another was
+    /* A scheduled run's trigger succeeded or failed as its post did (the
+     * vendor: "Scheduled Success: a successful scheduled subscription
+     * event posted to a webhook; Scheduled-Failure: a failed webhook
+     * post"); an on-demand one's when its message was built.
+     * The cursor only moves forward (a run built before another was
      * delivered may end before it). The post ran with no lock on the run:
      * a run deleted meanwhile (with its subscription) records nothing, and
      * only a run still pending changes state (not one given up meanwhile). */
@@ -311,8 +315,11 @@ int store_run_attempt(db_conn_t *c, long long id, bool delivered, int http_statu
         "SELECT $1::bigint, $2::int, $3, $4::int WHERE EXISTS (SELECT 1 FROM subscription_runs WHERE id = $1::bigint)), "
         "run AS (UPDATE subscription_runs SET state = CASE WHEN $5::boolean THEN 'delivered' ELSE state END, "
         "finished_at = CASE WHEN $5::boolean THEN now() END WHERE id = $1::bigint AND state = 'pending' "
-        "RETURNING subscription_id, to_xid, to_id) "
+        "RETURNING subscription_id, trigger, to_xid, to_id) "
         "UPDATE subscriptions s SET webhook_ok = $5::boolean, webhook_detail = $3, webhook_at = now(), "
+        "last_trigger = CASE WHEN run.trigger = 'Scheduled' THEN run.trigger ELSE s.last_trigger END, "
+        "last_trigger_ok = CASE WHEN run.trigger = 'Scheduled' THEN $5::boolean ELSE s.last_trigger_ok END, "
+        "last_trigger_at = CASE WHEN run.trigger = 'Scheduled' THEN now() ELSE s.last_trigger_at END, "
         "cursor_xid = CASE WHEN $5::boolean AND (run.to_xid, run.to_id) > (s.cursor_xid, s.cursor_id) "
         "THEN run.to_xid ELSE s.cursor_xid END, "
         "cursor_id = CASE WHEN $5::boolean AND (run.to_xid, run.to_id) > (s.cursor_xid, s.cursor_id) "
@@ -418,7 +425,7 @@ int store_package_products(db_conn_t *c, const char *ref, const store_sub_caller
 }
 
 int store_package_request(db_conn_t *c, const char *ref, const store_sub_caller_t *who, const char *day,
-                          const long long *product_nos, size_t n, const char *package_id,
+                          const long long *product_nos, size_t n, const char *package_id, int delay_ms,
                           store_package_verdict_t *verdict, long long *bad_product)
 {
     /* Under the lock, the count of the user's PROCESSING packages cannot
@@ -437,10 +444,11 @@ int store_package_request(db_conn_t *c, const char *ref, const store_sub_caller_
         "SELECT $5, $2, sub.id, $4::date, (SELECT array_agg(product_id ORDER BY no) FROM want) FROM sub, busy, changed "
         "WHERE NOT EXISTS (SELECT 1 FROM want WHERE product_id IS NULL) AND changed.yes AND busy.n < $6::int "
         "RETURNING id), "
-        "job AS (INSERT INTO jobs (kind, ref) SELECT 'package.build', id FROM ins) "
+        "job AS (INSERT INTO jobs (kind, ref, run_at) SELECT 'package.build', id, "
+        "now() + make_interval(secs => $7::int / 1000.0) FROM ins) "
         "SELECT EXISTS (SELECT 1 FROM sub), (SELECT min(no) FROM want WHERE product_id IS NULL), "
         "(SELECT yes FROM changed), EXISTS (SELECT 1 FROM ins)";
-    char token_id[24], limit[8], *arr = db__ll_array(&db__heap, product_nos, NULL, n);
+    char token_id[24], limit[8], delay[16], *arr = db__ll_array(&db__heap, product_nos, NULL, n);
     PGresult *r = NULL;
     int rc;
 
@@ -448,6 +456,7 @@ int store_package_request(db_conn_t *c, const char *ref, const store_sub_caller_
         return ENT_ENOMEM;
     snprintf(token_id, sizeof token_id, "%lld", who->token_id);
     snprintf(limit, sizeof limit, "%d", STORE_PACKAGE_LIMIT);
+    snprintf(delay, sizeof delay, "%d", delay_ms);
     /* Inside the caller's transaction when one is open (an
      * Idempotency-Key's), else in one of its own. */
     bool own = !db_in_transaction(c);
@@ -463,8 +472,8 @@ int store_package_request(db_conn_t *c, const char *ref, const store_sub_caller_
         rc = ENT_EAUTH;
         goto fail;
     }
-    const char *v[6] = {ref, who->user, arr, day, package_id, limit};
-    if ((rc = db__exec_sql(c, sql, 6, v, &r)) != ENT_OK)
+    const char *v[7] = {ref, who->user, arr, day, package_id, limit, delay};
+    if ((rc = db__exec_sql(c, sql, 7, v, &r)) != ENT_OK)
         goto fail;
     if (PQgetvalue(r, 0, 0)[0] != 't') {
         *verdict = STORE_PACKAGE_NO_SUBSCRIPTION;

@@ -154,9 +154,9 @@ int store_package_products(db_conn_t *c, const char *ref, const store_sub_caller
  * the changes since day (YYYY-MM-DD) of the subscription's products
  * numbered product_nos[0..n). One transaction, under an advisory lock on
  * the user: NOUPDATE, LIMIT_REACHED or a new package (package_id) and its
- * job. ENT_EAUTH when the token was revoked. */
+ * job, due in delay_ms. ENT_EAUTH when the token was revoked. */
 int store_package_request(db_conn_t *c, const char *ref, const store_sub_caller_t *who, const char *day,
-                          const long long *product_nos, size_t n, const char *package_id,
+                          const long long *product_nos, size_t n, const char *package_id, int delay_ms,
                           store_package_verdict_t *verdict, long long *bad_product) ENT_MUSTCHECK;
 
 /* Builds package id (job ref): its pages of changes, oldest first, and

@@ -300,6 +300,16 @@ static void device__header(fv_t *v, device_req_t *d, json_t *h)
         if (got[i] != NULL && got[i][0] == '\0')
             fv_fail(v, "%s: must not be empty", ids[i]);
     }
+    /* Once a field was refused the checks stop; the refusal still echoes
+     * the ids the client sent (the response's shape has them), when they
+     * are text. */
+    for (int i = 0; v->bad && i < 4; i++) {
+        json_t *sent = got[i] == NULL ? json_object_get(h, ids[i]) : NULL;
+        const char *why;
+        if (json_is_string(sent) &&
+            fv_text_ok(json_string_value(sent), json_string_length(sent), FIELDS_MAX_ID, FV_ID, &why))
+            got[i] = json_string_value(sent);
+    }
     d->tenant = got[0];
     d->device = got[1];
     d->source = got[2];

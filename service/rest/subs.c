@@ -529,7 +529,8 @@ void subs_package_request(rest_ctx_t *c)
         json_decref(errors);
         goto out;
     }
-    rc = store_package_request(conn, ref, &me.who, day, nos, n, package_id, &verdict, &bad);
+    rc = store_package_request(conn, ref, &me.who, day, nos, n, package_id, c->f->cfg->package_delay_ms, &verdict,
+                               &bad);
     if (rc != ENT_OK) {
         json_decref(errors);
         subs__fail(c, rc, "requesting an update package");

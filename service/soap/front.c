@@ -200,6 +200,32 @@ static void server__older_tag(soap_worker_t *w, struct soap *soap)
         memcpy(soap->tag + at, old, strlen(old) + 1);
 }
 
+/* gSOAP reads an element inside a string's element as more text: from
+ * "<description><x>y</x></description>" it takes the value "<x>y</x>".
+ * The guard refuses text beside elements (GUARD_MIXED); an element alone
+ * is caught here, after the value was read: a '<' in it is markup unless
+ * the request's text holds an escaped one (then it may be that, and the
+ * value stands). The stubs read every string with soap_instring, and are
+ * linked with --wrap=soap_instring (CMakeLists.txt), so every one passes
+ * here; outside the server (soap->user not a worker: the interop client)
+ * nothing changes. */
+char **__real_soap_instring(struct soap *soap, const char *tag, char **p, const char *type, int t, int flag,
+                            long minlen, long maxlen, const char *pattern);
+char **__wrap_soap_instring(struct soap *soap, const char *tag, char **p, const char *type, int t, int flag,
+                            long minlen, long maxlen, const char *pattern);
+
+char **__wrap_soap_instring(struct soap *soap, const char *tag, char **p, const char *type, int t, int flag,
+                            long minlen, long maxlen, const char *pattern)
+{
+    char **s = __real_soap_instring(soap, tag, p, type, t, flag, minlen, maxlen, pattern);
+    soap_worker_t *w = soap->user;
+    if (s == NULL || *s == NULL || w == NULL || w->soap != soap || w->text_lt || strchr(*s, '<') == NULL)
+        return s;
+    w->markup_in_text = true; /* (soap->tag names the element, as written: its end tag was read last) */
+    soap->error = SOAP_TYPE;
+    return NULL;
+}
+
 static int server__read_error(struct soap *soap)
 {
     soap_worker_t *w = soap_worker(soap);
@@ -257,7 +283,11 @@ static int server__read_error(struct soap *soap)
         soap_client_fault(soap, "malformed request: element <%s> is not expected here", soap->tag);
         break;
     case SOAP_TYPE:
-        soap_client_fault(soap, "malformed request: element <%s> has a value of the wrong type", soap->tag);
+        if (w->markup_in_text)
+            soap_client_fault(soap, "malformed request: element <%s> holds an element where text is expected",
+                              soap->tag);
+        else
+            soap_client_fault(soap, "malformed request: element <%s> has a value of the wrong type", soap->tag);
         break;
     case SOAP_NO_TAG:
     case SOAP_POST: /* gSOAP's word for a POST body that is not XML */
@@ -446,11 +476,14 @@ static bool front__older_differs(const soap_worker_t *w, const char *tag, size_t
  * *op_len bytes (0 when there is none). */
 static bool front__guard(soap_worker_t *w, char *body, size_t *len, size_t *op_offset, size_t *op_len)
 {
-    guard_result_t g = {GUARD_OK, 0, NULL, 0, 0, 0, 0, false};
+    guard_result_t g = {GUARD_OK, 0, NULL, 0, 0, 0, 0, false, false};
     int path_v = soap_endpoint_version(http_request(w->x)->path);
+    w->text_lt = true;
+    w->markup_in_text = false;
     if (guard_check(body, len, w->cfg->max_depth, &g) == GUARD_OK) {
         *op_offset = g.op_offset;
         *op_len = g.op_len;
+        w->text_lt = g.text_lt;
         /* Two versions in one request: on an older version's path its
          * rewriting names the element in the other (versions.h). */
         if (g.ns_version == 0 || path_v == 0 || (g.ns_version == path_v && (!g.ns_mixed || path_v < 4)))

@@ -521,11 +521,31 @@ static guard_verdict_t guard__start_tag(guard__scan_t *s, uint64_t *hash, size_t
     }
 }
 
+/* What an open element has held so far. */
+#define GUARD__TEXT 1  /* text other than blanks: characters, references, CDATA */
+#define GUARD__CHILD 2 /* an element */
+
+/* Notes that the element open at depth holds what (GUARD__TEXT or
+ * GUARD__CHILD); refuses an element holding both. No type of the contract
+ * has mixed content, and gSOAP reads an element inside a string's text as
+ * more text ("a<x>b</x>c" stored as it stands). */
+static guard_verdict_t guard__held(guard__scan_t *s, unsigned char *held, int depth, unsigned char what)
+{
+    if (depth == 0)
+        return GUARD_OK;
+    held[depth - 1] |= what;
+    if (held[depth - 1] == (GUARD__TEXT | GUARD__CHILD))
+        return guard__fail(s, GUARD_MIXED, "an element holds both text and elements (no element of the "
+                                           "contract has mixed content)");
+    return GUARD_OK;
+}
+
 guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, guard_result_t *r)
 {
     guard__scan_t s = {.b = xml, .len = *len, .r = r};
     uint64_t *hashes = NULL;
     size_t *lens = NULL;
+    unsigned char *held = NULL; /* per open element: GUARD__TEXT, GUARD__CHILD */
     int depth = 0;
     bool took, in_body = false;
 
@@ -536,6 +556,7 @@ guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, guard_result_
     r->op_offset = r->op_len = 0;
     r->ns_version = 0;
     r->ns_mixed = false;
+    r->text_lt = false;
     if (guard__chars(&s) != GUARD_OK)
         return r->verdict;
     if (s.cr)
@@ -544,7 +565,8 @@ guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, guard_result_
         max_depth = 1;
     hashes = malloc((size_t)max_depth * sizeof *hashes);
     lens = malloc((size_t)max_depth * sizeof *lens);
-    if (hashes == NULL || lens == NULL) {
+    held = malloc((size_t)max_depth);
+    if (hashes == NULL || lens == NULL || held == NULL) {
         guard__fail(&s, GUARD_SYNTAX, "out of memory while checking the XML");
         goto out;
     }
@@ -573,8 +595,12 @@ guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, guard_result_
     while (s.i < s.len) {
         char c = s.b[s.i];
         if (c == '&') {
-            if (guard__ref(&s, 0) != GUARD_OK)
+            size_t at = s.o;
+            if (guard__held(&s, held, depth, GUARD__TEXT) != GUARD_OK || guard__ref(&s, 0) != GUARD_OK)
                 goto out;
+            /* (guard__ref writes every reference to '<' as "&lt;".) */
+            if (s.o - at == 4 && memcmp(s.b + at, "&lt;", 4) == 0)
+                r->text_lt = true;
             continue;
         }
         if (c != '<') {
@@ -582,6 +608,9 @@ guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, guard_result_
                 guard__fail(&s, GUARD_SYNTAX, "']]>' in text (write ]]&gt;)");
                 goto out;
             }
+            if (c != ' ' && c != '\t' && c != '\n' && c != '\r' &&
+                guard__held(&s, held, depth, GUARD__TEXT) != GUARD_OK)
+                goto out;
             guard__copy(&s, 1);
             continue;
         }
@@ -603,11 +632,15 @@ guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, guard_result_
             continue;
         }
         if (guard__at(&s, "<![CDATA[")) {
-            if (depth == 0 || guard__until(&s, "]]>", "an unterminated CDATA section") != GUARD_OK) {
+            size_t at = s.o + 9;
+            if (depth == 0 || guard__held(&s, held, depth, GUARD__TEXT) != GUARD_OK ||
+                guard__until(&s, "]]>", "an unterminated CDATA section") != GUARD_OK) {
                 if (depth == 0)
                     guard__fail(&s, GUARD_SYNTAX, "content before the root element");
                 goto out;
             }
+            if (s.o > at && memchr(s.b + at, '<', s.o - at) != NULL)
+                r->text_lt = true;
             continue;
         }
         if (guard__misc(&s, &took) != GUARD_OK)
@@ -622,7 +655,8 @@ guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, guard_result_
             goto out;
         }
         size_t name_at = s.o + 1; /* where the name is written */
-        if (guard__start_tag(&s, &h, &n, &empty) != GUARD_OK)
+        if (guard__held(&s, held, depth, GUARD__CHILD) != GUARD_OK ||
+            guard__start_tag(&s, &h, &n, &empty) != GUARD_OK)
             goto out;
         if (depth == 2 && in_body && r->op_len == 0) {
             r->op_offset = name_at;
@@ -635,6 +669,7 @@ guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, guard_result_
         if (!empty) {
             hashes[depth] = h;
             lens[depth] = n;
+            held[depth] = 0;
             depth++;
         } else if (depth == 0) {
             break; /* the root element is empty */
@@ -660,5 +695,6 @@ guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, guard_result_
 out:
     free(hashes);
     free(lens);
+    free(held);
     return r->verdict;
 }

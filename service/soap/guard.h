@@ -61,7 +61,8 @@ typedef enum guard_verdict {
     GUARD_TRAILING,   /* content after the root element */
     GUARD_NIL,        /* an xsi:nil attribute: no element of the contract is nillable */
     GUARD_REFERENCE,  /* a SOAP-encoding id, href or ref attribute */
-    GUARD_NAMESPACE   /* a namespace of the operations' form that is not one of urn:v1..v4 */
+    GUARD_NAMESPACE,  /* a namespace of the operations' form that is not one of urn:v1..v4 */
+    GUARD_MIXED       /* an element holding both text and elements */
 } guard_verdict_t;
 
 typedef struct guard_result {
@@ -78,6 +79,11 @@ typedef struct guard_result {
      * too. */
     int ns_version;
     bool ns_mixed;
+    /* GUARD_OK: whether the text of some element holds a '<' (written
+     * "&lt;", as a character reference, or in CDATA). Without one, a '<'
+     * in a value gSOAP read is an element it took for text (see
+     * GUARD_MIXED). */
+    bool text_lt;
 } guard_result_t;
 
 /* Checks the XML document in xml[0, *len) with nesting at most max_depth.

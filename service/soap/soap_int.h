@@ -78,6 +78,11 @@ typedef struct soap_worker {
     http_deferred_t *deferred;
     int version;                 /* the endpoint's (1..4), and whether its trees differ from v4's */
     bool older;
+    /* Whether the request's text holds a '<' (guard.h, text_lt), and
+     * whether a value gSOAP read held an element instead (front.c,
+     * __wrap_soap_instring). */
+    bool text_lt;
+    bool markup_in_text;
 } soap_worker_t;
 
 static inline soap_worker_t *soap_worker(struct soap *soap)

@@ -94,7 +94,7 @@ int store_package_page(db_conn_t *c, long long id, int page, int (*emit)(void *a
 int store_package_products(db_conn_t *c, const char *ref, const store_sub_caller_t *who, const long long *product_nos,
                            size_t n, bool *visible, long long *bad) FUZZ_UNREACHED("store_package_products")
 int store_package_request(db_conn_t *c, const char *ref, const store_sub_caller_t *who, const char *day,
-                          const long long *product_nos, size_t n, const char *package_id,
+                          const long long *product_nos, size_t n, const char *package_id, int delay_ms,
                           store_package_verdict_t *verdict, long long *bad_product)
     FUZZ_UNREACHED("store_package_request")
 int store_statuslog_poll(db_conn_t *c, long long key_id, const char *polling_id, const char *publisher,

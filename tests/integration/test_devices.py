@@ -298,6 +298,21 @@ class DeviceStatusTest(DaemonTestCase):
                 r = self.rest.post(DEVICE, doc)
                 self.assertEqual(r.status, 400, r)
                 self.assertEqual(r.json["status"]["message"], text)
+        # A refusal echoes the ids that were sent as text, whatever field
+        # was refused first.
+        for path, value in ((h + ("protocol", "version"), "4.0.1"), (h + ("sourceId",), None)):
+            with self.subTest(echo=path[-1]):
+                doc = copy.deepcopy(base)
+                parent, key = at(doc, path)
+                if value is None:
+                    del parent[key]
+                else:
+                    parent[key] = value
+                r = self.rest.post(DEVICE, doc)
+                self.assertEqual(r.status, 400, r)
+                hd = doc["header"] if "header" in doc else doc
+                self.assertEqual([r.json[k] for k in ("tenantId", "deviceId", "sessionId")],
+                                 [hd["tenantId"], hd["deviceId"], hd["sessionId"]])
         self.assertEqual(self.reports(device), 0)
         # Hostile ids are stored and found as they are.
         hostile = ("'; DELETE FROM devices; --" + "ü" * 300)[:255]

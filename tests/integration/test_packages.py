@@ -347,7 +347,7 @@ class StreamTest(DaemonTestCase):
 class LimitTest(unittest.TestCase):
     """No job workers: the packages stay PROCESSING."""
 
-    def run_requests(self, daemons):
+    def run_requests(self, daemons, held=True):
         user = "limit-" + token(6)
         tok = api_token(user=user)[1]
         cat = Catalog()
@@ -381,8 +381,26 @@ class LimitTest(unittest.TestCase):
         self.assertEqual(statuses, ["LIMIT_REACHED"] * 18 + ["PACKAGED"] * 2)
         self.assertTrue(all(code == 200 for code, _, _ in results))
         self.assertTrue(all(ra == "5" for _, s, ra in results if s == "LIMIT_REACHED"))
-        self.assertEqual(psql("SELECT count(*) FROM update_packages WHERE owner = :'v1' AND status = 'PROCESSING'",
-                              user), [["2"]])
+        if held:
+            self.assertEqual(psql("SELECT count(*) FROM update_packages WHERE owner = :'v1' AND "
+                                  "status = 'PROCESSING'", user), [["2"]])
+        return user
+
+    def test_twenty_requests_with_the_job_workers_running(self):
+        # As deployed: a small package builds in milliseconds, and a burst
+        # still meets the two PROCESSING (ENTITLEMENTD_PACKAGE_DELAY_MS);
+        # then both are built.
+        d = Daemon().start()
+        try:
+            user = self.run_requests([d], held=False)
+            deadline = time.time() + 30
+            while time.time() < deadline and psql(
+                    "SELECT count(*) FROM update_packages WHERE owner = :'v1' AND status = 'READY'", user) != [["2"]]:
+                time.sleep(0.2)
+            self.assertEqual(psql("SELECT status, count(*) FROM update_packages WHERE owner = :'v1' GROUP BY 1",
+                                  user), [["READY", "2"]])
+        finally:
+            self.assertEqual(d.stop(), 0)
 
     def test_twenty_requests_on_one_daemon(self):
         d = Daemon(ENTITLEMENTD_JOB_WORKERS="0").start()

@@ -252,6 +252,31 @@ class TransportTest(DaemonTestCase):
         self.assert_client_fault(self.client.raw(doc), "<v4:autoDeploy> is empty")
         self.assert_client_fault(self.client.raw(envelope("hello")), "no operation element")
 
+    def test_elements_inside_text_are_a_fault(self):
+        # gSOAP would store an element inside a string's element as text:
+        # beside text (mixed content) the guard refuses it, alone the front
+        # does; on every version's path, and nothing is written. A '<'
+        # written as &lt; or in CDATA is text and stays.
+        for path in (PATH, PATH.replace("/v4/", "/v1/")):
+            ns = NS if "/v4/" in path else NS.replace("v4", "v1")
+            for inner, text in (("a<v4:x>inner</v4:x>b", "both text and elements"),
+                                ("<v4:x>inner</v4:x>", "<v4:description> holds an element where text is expected"),
+                                ("S<o:x xmlns:o='urn:o'>y</o:x>", "both text and elements")):
+                with self.subTest(path=path, inner=inner):
+                    eid = "E-" + token(10)
+                    doc = envelope(create_body([{"eid": eid, "items": [], "description": "DESC"}]), ns=ns)
+                    r = self.client.raw(doc.replace(b"DESC", inner.encode()), path=path)
+                    self.assert_client_fault(r, text)
+                    self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", eid),
+                                     [["0"]])
+            for inner, stored in (("a&lt;x&gt;b", "a<x>b"), ("<![CDATA[<x>y</x>]]>", "<x>y</x>")):
+                eid = "E-" + token(10)
+                doc = envelope(create_body([{"eid": eid, "items": [], "description": "DESC"}]), ns=ns)
+                r = self.client.raw(doc.replace(b"DESC", inner.encode()), path=path)
+                self.assertEqual(r.status, 200, r.body)
+                self.assertEqual(psql("SELECT description FROM entitlements WHERE entitlement_id = :'v1'", eid),
+                                 [[stored]])
+
     def test_line_ends_are_stored_as_an_xml_parser_reads_them(self):
         # CR LF and a lone CR are line feeds (XML 1.0, 2.11) on every
         # version's path; &#13; is a carriage return.
@@ -272,6 +297,8 @@ class TransportTest(DaemonTestCase):
         # body sent without credentials is a request of its own, for the
         # only worker's next client: that client's request must be served
         # as itself (found by tests/fuzz/fuzz_soap, crash-leftover-after-fault).
+        # (Text beside an element is now refused by the guard before gSOAP
+        # reads anything; the test still proves nothing of it is served.)
         eid = "E-" + token(8)
         decl = len(b'<?xml version="1.0" encoding="UTF-8"?>\n')
         inner = envelope(create_full_body([entitlement_full_xml(eid, "")]))[decl:]
@@ -280,7 +307,7 @@ class TransportTest(DaemonTestCase):
         one = Daemon(ENTITLEMENTD_WORKERS=1).start()
         try:
             r = Client(one).raw(envelope("<v4:getBulkEntitlementPropertiesRequest/>" + smuggled))
-            self.assert_client_fault(r, "operation not supported")
+            self.assert_client_fault(r, "both text and elements")
             c = Client(one, self.user)
             r = c.call(count_body(simple_query("entitlementId", eid)))
             self.assertEqual(r.payload.tag, f"{{{NS}}}getEntitlementCountResponse", r.body)

@@ -245,7 +245,7 @@ class WebhooksTest(WebhookCase):
                 self.assertIn("not allowed", out)
 
     def test_a_due_schedule_runs(self):
-        rx = Receiver()
+        rx = Receiver([500, 200])
         try:
             ref = self.subscribe(rx.url, scheduleMinutes=60)
             due = psql("SELECT next_run_at > now() + interval '59 minutes' FROM subscriptions WHERE ref = :'v1'", ref)
@@ -256,6 +256,12 @@ class WebhooksTest(WebhookCase):
             msg = verify(*rx.wait(1, timeout=40))
             self.assertEqual(msg["trigger"], "Scheduled")
             self.assertEqual([c["entitlementId"] for c in msg["changes"]], [eid])
+            # A scheduled run's trigger is as its post went: the first
+            # answered 500, the retry 200.
+            s = self.wait_status(ref, "(Failure. HTTP 500. |Success. )" + WHEN)
+            if s["webHookStatus"].startswith("Failure"):
+                self.assertRegex(s["lastTriggered"], "^Scheduled-Failure. " + WHEN + "$")
+            rx.wait(2)
             s = self.wait_status(ref, "Success. " + WHEN)
             self.assertRegex(s["lastTriggered"], "^Scheduled Success. " + WHEN + "$")
             later = psql("SELECT next_run_at > now() + interval '59 minutes' FROM subscriptions WHERE ref = :'v1'", ref)

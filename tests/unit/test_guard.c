@@ -30,9 +30,24 @@ static guard_verdict_t check(const char *doc)
 static void test_plain(void)
 {
     CHECK_EQ_INT(check("<?xml version=\"1.0\"?><a>caf\xc3\xa9</a>"), GUARD_OK);
-    CHECK_EQ_INT(check("\xEF\xBB\xBF<a x='1' y=\"&lt;&amp;\">t<!-- c --><![CDATA[<&>]]><b/><?pi x?></a>\n"), GUARD_OK);
+    CHECK_EQ_INT(check("\xEF\xBB\xBF<a x='1' y=\"&lt;&amp;\"><c>t<!-- c --><![CDATA[<&>]]></c>\n <b/><?pi x?></a>\n"),
+                 GUARD_OK);
     CHECK_EQ_INT(check("<!-- before --><s:E xmlns:s='u'><s:B></s:B ></s:E><!-- after -->  "), GUARD_OK);
     CHECK_EQ_INT(check("<a/>"), GUARD_OK);
+}
+
+static void test_mixed_content(void)
+{
+    /* Text and elements in one element: refused whichever comes first, the
+     * text as characters, a reference or CDATA; blanks and comments are
+     * not text. */
+    CHECK_EQ_INT(check("<a><d>a<x>inner</x>b</d></a>"), GUARD_MIXED);
+    CHECK_EQ_INT(check("<a><d><x/>b</d></a>"), GUARD_MIXED);
+    CHECK_EQ_INT(check("<a><d>&amp;<x/></d></a>"), GUARD_MIXED);
+    CHECK_EQ_INT(check("<a><d><x/><![CDATA[ ]]></d></a>"), GUARD_MIXED);
+    CHECK_EQ_INT(check("<a>S<b/></a>"), GUARD_MIXED);
+    CHECK_EQ_INT(check("<a>\r\n\t <b> x </b> <!-- note --> <c/>\n</a>"), GUARD_OK);
+    CHECK_EQ_INT(check("<a><b>x<!-- c -->y<?p?>z</b></a>"), GUARD_OK);
 }
 
 static void test_dtd(void)
@@ -265,6 +280,7 @@ void register_guard_tests(void)
 {
     CU_pSuite s = CU_add_suite("soap/guard", NULL, NULL);
     CU_add_test(s, "well-formed XML passes", test_plain);
+    CU_add_test(s, "text and elements in one element are refused", test_mixed_content);
     CU_add_test(s, "DTD declarations are refused", test_dtd);
     CU_add_test(s, "invalid UTF-8 and characters are refused", test_utf8_and_chars);
     CU_add_test(s, "references: undefined and invalid ones refused, astral ones rewritten", test_references);
