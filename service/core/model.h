@@ -158,6 +158,9 @@ typedef struct model_unit {
                                     text over its field limit, an empty
                                     attributeName): an INVALID_REQUEST message,
                                     or NULL */
+    size_t invalid_at;           /* the line item (index) invalid is about */
+    const char *repeated;        /* an activation id the request names twice, or NULL */
+    size_t repeated_at;          /* the unit's first line item that names it */
     bool has_entitlement;
     model_ref_t entitlement;     /* parentEntitlementIdentifier */
     size_t n_changes;

@@ -1,6 +1,7 @@
 #include "lifecycle.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -186,6 +187,26 @@ static int lc__lock_parents(const lc_ctx_t *ctx, db_conn_t *c, const model_unit_
 }
 
 /* One try of a lifecycle unit inside an open transaction. */
+size_t lc_unit_stop_at(const model_unit_t *u)
+{
+    size_t a = u->invalid != NULL ? u->invalid_at : SIZE_MAX, b = u->repeated != NULL ? u->repeated_at : SIZE_MAX;
+    return a <= b ? a : b;
+}
+
+lc_outcome_t lc_duplicate(const lc_ctx_t *ctx, const char *activation_id)
+{
+    char q[QUOTE_SIZE(MODEL_MAX_ID_CHARS)];
+    return lc_fail(ctx, REASON_DUPLICATE_IN_REQUEST, "activationId '%s' appears more than once in the request",
+                   quote_value(q, sizeof q, activation_id, strlen(activation_id), MODEL_MAX_ID_CHARS));
+}
+
+lc_outcome_t lc_unit_stop(const lc_ctx_t *ctx, const model_unit_t *u)
+{
+    if (u->invalid != NULL && (u->repeated == NULL || u->invalid_at <= u->repeated_at))
+        return lc_fail(ctx, REASON_INVALID_REQUEST, "%s", u->invalid);
+    return lc_duplicate(ctx, u->repeated ? u->repeated : "");
+}
+
 static lc_outcome_t lc__change_try(const lc_ctx_t *ctx, db_conn_t *c, lc_op_t op,
                                    const model_unit_t *unit, model_unit_result_t *res, int *rc)
 {
@@ -218,6 +239,7 @@ static lc_outcome_t lc__change_try(const lc_ctx_t *ctx, db_conn_t *c, lc_op_t op
             return lc__db_fail(ctx, *rc, "looking up the entitlement");
     }
 
+    size_t stop_at = lc_unit_stop_at(unit);
     for (size_t i = 0; i < unit->n_changes; i++) {
         const model_change_t *ch = &unit->changes[i];
         model_change_result_t *out = &res->changes[i];
@@ -226,6 +248,10 @@ static lc_outcome_t lc__change_try(const lc_ctx_t *ctx, db_conn_t *c, lc_op_t op
         long long product_id = 0, count = 0;
         bool related = false;
         lc_outcome_t o;
+
+        /* The line items before it passed: its own failure is the unit's. */
+        if (i == stop_at)
+            return lc_unit_stop(ctx, unit);
 
         o = lc__activation_id(ctx, &ch->item, &aid);
         if (o.reason != REASON_OK)

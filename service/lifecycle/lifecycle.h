@@ -43,9 +43,22 @@ typedef struct lc_outcome {
     char *text;
 } lc_outcome_t;
 
-/* Upgrades or upsells the line items of one entitlementData unit. */
+/* Upgrades or upsells the line items of one entitlementData unit. A unit
+ * that cannot be carried out as sent (lc_unit_stop_at) fails at that line
+ * item, or at an earlier one that fails first: the reason is the first
+ * failing line item's, in request order. */
 lc_outcome_t lc_change_unit(const lc_ctx_t *ctx, lc_op_t op, const model_unit_t *unit,
                             model_unit_result_t *result);
+
+/* The line item (index) at which unit u cannot be carried out as sent (its
+ * invalid text or its repeated activation id, the earlier), or SIZE_MAX. */
+size_t lc_unit_stop_at(const model_unit_t *u);
+
+/* The failure of that line item: INVALID_REQUEST or DUPLICATE_IN_REQUEST. */
+lc_outcome_t lc_unit_stop(const lc_ctx_t *ctx, const model_unit_t *u);
+
+/* DUPLICATE_IN_REQUEST for activation_id. */
+lc_outcome_t lc_duplicate(const lc_ctx_t *ctx, const char *activation_id);
 
 /* Upgrades or upsells the n units of a request together: one transaction
  * (shared with the requests of its commit group, when ctx->group is set),

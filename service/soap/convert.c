@@ -183,9 +183,12 @@ int convert_unit(struct soap *soap, const struct fnp__entitlementLifeCycleDataTy
         }
         char at[48];
         snprintf(at, sizeof at, "lineItemData[%zu]/lineItem/", i + 1);
+        bool had = out->invalid != NULL;
         if (li->lineItem != NULL &&
             (rc = convert_line_item(soap, li->lineItem, at, &ch->item, &out->invalid)) != SOAP_OK)
             return rc;
+        if (!had && out->invalid != NULL)
+            out->invalid_at = i;
         ch->is_full = convert_bool(li->isFull);
         ch->allow_on_parent = convert_bool(li->allowActivationsOnParent);
         ch->auto_deploy = convert_bool(li->autoDeploy);
@@ -268,6 +271,7 @@ int convert_renew_unit(struct soap *soap, const struct fnp__renewEntitlementData
         char at[56];
         snprintf(at, sizeof at, "renewLineItemData[%zu]/renewParameters/", i + 1);
         const char **bad = &out->invalid;
+        bool had = out->invalid != NULL;
         if ((rc = convert_limit(soap, bad, it->description, MODEL_MAX_DESCRIPTION_CHARS, "%sdescription", at)) ||
             (rc = convert_limit(soap, bad, it->order_id, MODEL_MAX_ID_CHARS, "%sorderId", at)) ||
             (rc = convert_limit(soap, bad, it->order_line_number, MODEL_MAX_ID_CHARS, "%sorderLineNumber", at)) ||
@@ -275,6 +279,8 @@ int convert_renew_unit(struct soap *soap, const struct fnp__renewEntitlementData
                                 at)) ||
             (rc = attrs_read_renewal(soap, rp, at, &it->attributes_json, bad)))
             return rc;
+        if (!had && out->invalid != NULL)
+            out->invalid_at = i;
     }
     return SOAP_OK;
 }

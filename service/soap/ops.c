@@ -85,9 +85,7 @@ static int ops__namespace_version(struct soap *soap)
 
 lc_outcome_t ops_duplicate(const lc_ctx_t *ctx, const char *activation_id)
 {
-    char q[QUOTE_SIZE(MODEL_MAX_ID_CHARS)];
-    return lc_fail(ctx, REASON_DUPLICATE_IN_REQUEST, "activationId '%s' appears more than once in the request",
-                   quote_value(q, sizeof q, activation_id, strlen(activation_id), MODEL_MAX_ID_CHARS));
+    return lc_duplicate(ctx, activation_id);
 }
 
 int ops_begin(struct soap *soap, const void *req, lc_ctx_t *ctx, ent_alloc_t *alloc)

@@ -3,6 +3,7 @@
  * one atomic unit (lifecycle.h); the response lists failed units echoed
  * back with a reason and done units with record numbers and identifiers.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,7 +25,9 @@ static const char *const ops__names[] = {"upgradeLicense", "upsellLicense", "ren
 
 /* Collects the explicit new activation ids of all units in request order
  * and marks the units that repeat one seen earlier. */
-static int ops__duplicates(struct soap *soap, const ops_batch_t *b, bool *unit_dup, const char **dup_id)
+/* Marks each unit's first line item that names an activation id the
+ * request names twice (units[u].repeated, repeated_at). */
+static int ops__duplicates(struct soap *soap, ops_batch_t *b)
 {
     size_t total = 0, k = 0;
     for (size_t u = 0; u < b->n; u++)
@@ -42,11 +45,11 @@ static int ops__duplicates(struct soap *soap, const ops_batch_t *b, bool *unit_d
     lc_mark_duplicates(ids, total, dup, scratch);
     k = 0;
     for (size_t u = 0; u < b->n; u++) {
-        unit_dup[u] = false;
+        b->units[u].repeated = NULL;
         for (size_t c = 0; c < b->units[u].n_changes; c++, k++)
-            if (dup[k] && !unit_dup[u]) {
-                unit_dup[u] = true;
-                dup_id[u] = ids[k];
+            if (dup[k] && b->units[u].repeated == NULL) {
+                b->units[u].repeated = ids[k];
+                b->units[u].repeated_at = c;
             }
     }
     return SOAP_OK;
@@ -69,20 +72,23 @@ static int ops__run(struct soap *soap, lc_ctx_t *ctx, lc_op_t op, ops_batch_t *b
         b->too_large = soap_strdup(soap, reason);
         return b->too_large ? SOAP_OK : (soap->error = SOAP_EOM);
     }
-    bool *unit_dup = soap_malloc(soap, (b->n + 1) * sizeof *unit_dup);
-    const char **dup_id = soap_malloc(soap, (b->n + 1) * sizeof *dup_id);
     b->outcomes = soap_malloc(soap, (b->n + 1) * sizeof *b->outcomes);
     b->results = soap_malloc(soap, (b->n + 1) * sizeof *b->results);
-    if (!unit_dup || !dup_id || !b->outcomes || !b->results)
+    if (!b->outcomes || !b->results)
         return soap->error = SOAP_EOM;
-    if ((rc = ops__duplicates(soap, b, unit_dup, dup_id)) != SOAP_OK)
+    if ((rc = ops__duplicates(soap, b)) != SOAP_OK)
         return rc;
+    /* A unit that cannot be carried out as sent fails, with the reason of
+     * its first line item that fails: at once when that is its first, else
+     * checked line item by line item up to it (lc_change_unit), which a
+     * batch does not do. Those are requests that fail anyway. */
     for (size_t i = 0; i < b->n; i++) {
         b->outcomes[i] = (lc_outcome_t){REASON_OK, NULL};
-        if (b->units[i].invalid != NULL)
-            b->outcomes[i] = lc_fail(ctx, REASON_INVALID_REQUEST, "%s", b->units[i].invalid);
-        else if (unit_dup[i])
-            b->outcomes[i] = ops_duplicate(ctx, dup_id[i]);
+        size_t at = lc_unit_stop_at(&b->units[i]);
+        if (at == 0 || (at != SIZE_MAX && at >= b->units[i].n_changes))
+            b->outcomes[i] = lc_unit_stop(ctx, &b->units[i]);
+        else if (at != SIZE_MAX && op != LC_RENEW)
+            b->outcomes[i] = lc_change_unit(ctx, op, &b->units[i], &b->results[i]);
     }
     if (op == LC_RENEW) {
         for (size_t i = 0; i < b->n; i++) {

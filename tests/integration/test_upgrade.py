@@ -180,6 +180,41 @@ class UpgradeTest(DaemonTestCase):
         self.assertEqual(psql("SELECT state, number_of_copies FROM line_items WHERE activation_id = :'v1'",
                               other_aid), [["DEPLOYED", "10"]])
 
+    def test_the_reason_is_the_first_failing_line_items_in_request_order(self):
+        # A line item that fails before the database is asked (a text over
+        # its limit, an activation id named twice) does not hide an earlier
+        # line item's failure; nothing is written either way.
+        eid, (a, b) = self.entitlement(n_items=2)
+        long_order = "o" * 256
+        dup = "DUP-" + token(10)
+        cases = [
+            ([self.item("nope-" + token(6), allow=True), self.item(b, allow=True, order_id=long_order)],
+             "LINE_ITEM_NOT_FOUND: "),
+            ([self.item(a, count=99, allow=True), self.item(b, allow=True, order_id=long_order)], "INVALID_COUNT: "),
+            ([self.item(a, product=("Nope-" + token(6), "9"), allow=True),
+              self.item(b, new_aid=dup, allow=True), self.item(b, new_aid=dup, allow=True)], "PRODUCT_NOT_FOUND: "),
+            # The first line item's own problem still comes first.
+            ([self.item(a, allow=True, order_id=long_order), self.item("nope-" + token(6), allow=True)],
+             "INVALID_REQUEST: lineItemData[1]/lineItem/orderId is longer than 255 characters"),
+            # All earlier line items pass: the later one's problem is the reason.
+            ([self.item(a, count=1, allow=True), self.item(b, allow=True, order_id=long_order)],
+             "INVALID_REQUEST: lineItemData[2]/lineItem/orderId is longer than 255 characters"),
+        ]
+        for items, reason in cases:
+            with self.subTest(reason=reason):
+                r = self.upgrade([{"items": items}])
+                self.assertEqual(r.status_text, "FAILURE", r.body)
+                self.assertTrue(self.reasons(r)[0].startswith(reason), (reason, self.reasons(r)))
+        # renewLicense alike.
+        r = self.client.call(renew_body([{"items": [renew_item_xml("nope-" + token(6)),
+                                                    renew_item_xml(b, extra=f"<v4:orderId>{long_order}</v4:orderId>")]}]))
+        self.assertEqual(r.status_text, "FAILURE", r.body)
+        self.assertTrue(self.reasons(r)[0].startswith("LINE_ITEM_NOT_FOUND: "), self.reasons(r))
+        self.assertEqual(psql("SELECT count(*) FROM line_items WHERE entitlement_id = "
+                              "(SELECT id FROM entitlements WHERE entitlement_id = :'v1')", eid), [["2"]])
+        self.assertEqual(psql("SELECT state, number_of_copies FROM line_items WHERE activation_id = :'v1'", a),
+                         [["DEPLOYED", "10"]])
+
     def test_upsell_uses_upsell_relationships(self):
         eid, (aid,) = self.entitlement()
         r = self.upgrade([{"items": [self.item(aid, product=self.cat.upsell, count=1, allow=True)]}],
