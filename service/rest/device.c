@@ -473,7 +473,12 @@ void device_post(rest_ctx_t *c)
     jarena_off();
     if (req == NULL) {
         jarena_reset();
-        device__answer(c, 400, NULL, NULL, "malformed JSON at byte %d: %s", e.position, rest_json_problem(&e));
+        char msg[320];
+        rest_json_refusal(c, &e, msg, sizeof msg);
+        /* Field paths start inside the header and the body, as the
+         * tables' do (the flat form has neither). */
+        const char *m = strncmp(msg, "header.", 7) == 0 ? msg + 7 : strncmp(msg, "body.", 5) == 0 ? msg + 5 : msg;
+        device__answer(c, 400, NULL, NULL, "%s", m);
         return;
     }
     if (rc != ENT_OK) {

@@ -88,6 +88,56 @@ const char *rest_json_problem(const json_error_t *e)
     return e->text;
 }
 
+/* Appends the path step of key (or of index i when key is NULL) to path
+ * (len bytes used, cap in all): "a", ".b", "[2]". */
+static size_t reply__step(char *path, size_t len, size_t cap, const char *key, size_t i)
+{
+    int n = key ? snprintf(path + len, cap - len, "%s%s", len ? "." : "", key)
+                : snprintf(path + len, cap - len, "[%zu]", i);
+    return n < 0 ? len : len + (size_t)n < cap ? len + (size_t)n : cap - 1;
+}
+
+/* Whether v holds a number beyond a 64-bit integer (v read with
+ * JSON_DECODE_INT_AS_REAL); the path of the first one into path. */
+static bool reply__huge(const json_t *v, char *path, size_t len, size_t cap)
+{
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        return d >= 9223372036854775808.0 || d < -9223372036854775808.0;
+    }
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            if (reply__huge(json_array_get(v, i), path, reply__step(path, len, cap, NULL, i), cap))
+                return true;
+    } else if (json_is_object(v)) {
+        const char *key;
+        const json_t *m;
+        json_object_foreach ((json_t *)v, key, m)
+            if (reply__huge(m, path, reply__step(path, len, cap, key, 0), cap))
+                return true;
+    }
+    path[len] = '\0';
+    return false;
+}
+
+void rest_json_refusal(const rest_ctx_t *c, const json_error_t *e, char *msg, size_t cap)
+{
+    /* jansson says only where an integer overflowed: read again with
+     * numbers as reals, the field is found and named as every other is. */
+    if (json_error_code(e) == json_error_numeric_overflow) {
+        json_error_t again;
+        json_t *v = json_loadb(c->r->body, c->r->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &again);
+        char path[256] = "";
+        bool found = v != NULL && reply__huge(v, path, 0, sizeof path) && path[0] != '\0';
+        json_decref(v);
+        if (found) {
+            snprintf(msg, cap, "%s: must be an integer of at most 64 bits", path);
+            return;
+        }
+    }
+    snprintf(msg, cap, "malformed JSON at byte %d: %s", e->position, rest_json_problem(e));
+}
+
 json_t *rest_body_read(rest_ctx_t *c, int *status, char *msg, size_t cap)
 {
     json_error_t e;
@@ -101,7 +151,7 @@ json_t *rest_body_read(rest_ctx_t *c, int *status, char *msg, size_t cap)
     json_t *v = json_loadb(c->r->body, c->r->body_len, JSON_REJECT_DUPLICATES, &e);
     if (v == NULL) {
         *status = 400;
-        snprintf(msg, cap, "malformed JSON at byte %d: %s", e.position, rest_json_problem(&e));
+        rest_json_refusal(c, &e, msg, cap);
     }
     return v;
 }
@@ -109,7 +159,7 @@ json_t *rest_body_read(rest_ctx_t *c, int *status, char *msg, size_t cap)
 json_t *rest_body(rest_ctx_t *c)
 {
     int status;
-    char msg[256];
+    char msg[320];
     json_t *v = rest_body_read(c, &status, msg, sizeof msg);
     if (v == NULL)
         rest_error(c, status, NULL, "%s", msg);

@@ -64,6 +64,12 @@ bool rest_json_media(const rest_ctx_t *c);
  * internals. */
 const char *rest_json_problem(const json_error_t *e);
 
+/* What a 400 for the request's body that jansson refused (e) says: the
+ * field of an integer beyond 64 bits ("language: must be an integer of at
+ * most 64 bits"), else where and what ("malformed JSON at byte 12: ..."),
+ * into msg (cap bytes). */
+void rest_json_refusal(const rest_ctx_t *c, const json_error_t *e, char *msg, size_t cap);
+
 /* Reads the request body as a JSON value: refuses (writes the answer and
  * returns NULL) another media type (415) and malformed JSON (400, with
  * where). The value is the caller's (json_decref). */

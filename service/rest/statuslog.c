@@ -218,7 +218,7 @@ void statuslog_post(rest_ctx_t *c)
     if (!statuslog__token(c, &token, &tlen))
         return;
     int status = 0;
-    char msg[256];
+    char msg[320];
     body = rest_body_read(c, &status, msg, sizeof msg);
     json_t *pn = json_is_object(body) ? json_object_get(body, "publisherName") : NULL;
     if (!json_is_string(pn)) {

@@ -129,8 +129,8 @@ static bool subs__no_body(rest_ctx_t *c, bool envelope)
     }
     json_t *body = json_loadb(c->r->body, c->r->body_len, JSON_REJECT_DUPLICATES, &e);
     if (body == NULL) {
-        char msg[256];
-        snprintf(msg, sizeof msg, "malformed JSON at byte %d: %s", e.position, rest_json_problem(&e));
+        char msg[320];
+        rest_json_refusal(c, &e, msg, sizeof msg);
         subs__envelope(c, 400, NULL, NULL, NULL, json_pack("[s]", msg));
         return false;
     }

@@ -289,6 +289,8 @@ class DeviceStatusTest(DaemonTestCase):
             (n0 + ("status", "timestamp"), 1.5, "nodes[0].status.timestamp: must be an integer"),
             (n0 + ("status", "timestamp"), "5734010100", "nodes[0].status.timestamp: must be an integer"),
             (rel + ("revision",), -1, "nodes[0].releases[0].revision: must be between 0 and 2147483647"),
+            (n0 + ("status", "timestamp"), 2 ** 64,
+             "nodes[0].status.timestamp: must be an integer of at most 64 bits"),
         ]
         for path, value, text in more:
             with self.subTest(text=text):

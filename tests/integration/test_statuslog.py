@@ -351,6 +351,10 @@ class StatusLogTest(DaemonTestCase):
         self.assertEqual(done.json["key"], "statusLog.recorded", done)
         self.assertIn(hostile, json.loads(done.json["arguments"]))
         self.assertEqual(self.count_logs(name), before + 1)
+        # An integer beyond 64 bits is named like any wrong field.
+        r = self.post(status_body(name, language=10 ** 30), auth)
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(r.json["message"], "language: must be an integer of at most 64 bits")
         # Malformed JSON, other media types, trailing garbage, duplicate keys.
         for raw, ctype, status in ((b'{"id": ', "application/json", 400), (b"{}", "text/plain", 415),
                                    (b'{"id": "a"} x', "application/json", 400),
