@@ -148,6 +148,10 @@ class PackagesTest(DaemonTestCase):
                               "p.subscription_id WHERE s.ref = :'v1'", ref), [["1"]])
         r = self.rest.post(f"{UPDATES}/{ref}/1900-01-01?productIds={ids[cat.base]}", headers={"Idempotency-Key": key})
         self.assertEqual(r.status, 409, r)
+        # The query is part of the request: other productIds are another one.
+        r = self.rest.post(f"{UPDATES}/{ref}/{TODAY.isoformat()}?productIds={ids[cat.base]},{ids[cat.base]}",
+                           headers={"Idempotency-Key": key})
+        self.assertEqual(r.status, 409, r)
         self.wait_ready(a.json["data"]["packageId"])
 
     def test_another_users_package_is_invisible(self):
