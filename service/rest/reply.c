@@ -131,7 +131,8 @@ void rest_json_refusal(const rest_ctx_t *c, const json_error_t *e, char *msg, si
         bool found = v != NULL && reply__huge(v, path, 0, sizeof path) && path[0] != '\0';
         json_decref(v);
         if (found) {
-            snprintf(msg, cap, "%s: must be an integer of at most 64 bits", path);
+            /* (Keys are the client's: quoted as every message's values.) */
+            quote_format(msg, cap, "%s: must be an integer of at most 64 bits", path);
             return;
         }
     }
