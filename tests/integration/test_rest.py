@@ -113,7 +113,7 @@ class RestCommonTest(DaemonTestCase):
         self.assertEqual(r.status_text, "SUCCESS")
         self.assertRegex({k.lower(): v for k, v in r.headers.items()}.get("date", ""), date)
         s = socket.create_connection(("127.0.0.1", self.daemon.port), timeout=10)
-        s.sendall(b"GET /healthz HTTP/1.1\r\n\r\n")  # no Host: refused by the HTTP layer
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")  # refused by the HTTP layer
         head = s.recv(65536).decode("latin-1")
         s.close()
         self.assertTrue(head.startswith("HTTP/1.1 400"), head)
