@@ -55,7 +55,8 @@ static const cfg_setting_t cfg__table[] = {
                 "resolves to: public (public addresses only), private (those, loopback and private "
                 "networks) or any. Under public and private, link-local addresses (169.254.0.0/16, "
                 "where clouds serve instance credentials, and fe80::/10), unspecified, multicast and "
-                "reserved ones are refused; a refused address is a failed attempt."),
+                "reserved ones are refused (an IPv4 address inside an IPv6 one as itself), and no proxy "
+                "from the environment is used; a refused address is a failed attempt."),
     SECRET_SETTING("DATABASE_URL", database_url, "",
                    "libpq connection string or URI. Unset or empty: the embedded cluster "
                    "whose socket is under ENTITLEMENTD_HOME/pg/run."),

@@ -186,7 +186,6 @@ static int lc__lock_parents(const lc_ctx_t *ctx, db_conn_t *c, const model_unit_
     return store_batch_lock_parents(c, &k, ctx->alloc);
 }
 
-/* One try of a lifecycle unit inside an open transaction. */
 size_t lc_unit_stop_at(const model_unit_t *u)
 {
     size_t a = u->invalid != NULL ? u->invalid_at : SIZE_MAX, b = u->repeated != NULL ? u->repeated_at : SIZE_MAX;
@@ -207,6 +206,7 @@ lc_outcome_t lc_unit_stop(const lc_ctx_t *ctx, const model_unit_t *u)
     return lc_duplicate(ctx, u->repeated ? u->repeated : "");
 }
 
+/* One try of a lifecycle unit inside an open transaction. */
 static lc_outcome_t lc__change_try(const lc_ctx_t *ctx, db_conn_t *c, lc_op_t op,
                                    const model_unit_t *unit, model_unit_result_t *res, int *rc)
 {

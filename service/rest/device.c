@@ -29,6 +29,7 @@
 /* What a request says about itself, as far as it was read. */
 typedef struct device_req {
     const char *tenant, *device, *session, *source;
+    bool tenant_echoed;      /* tenant was read after a refusal: for the answer only, not the 403 */
     long long latest_ms;     /* the newest timestamp of the report */
     EVP_MD_CTX *stamps;      /* SHA-256 of every timestamp, in order */
     jsonw_t nodes;           /* the nodes as stored (revision filled in), written as they are checked */
@@ -307,8 +308,10 @@ static void device__header(fv_t *v, device_req_t *d, json_t *h)
         json_t *sent = got[i] == NULL ? json_object_get(h, ids[i]) : NULL;
         const char *why;
         if (json_is_string(sent) &&
-            fv_text_ok(json_string_value(sent), json_string_length(sent), FIELDS_MAX_ID, FV_ID, &why))
+            fv_text_ok(json_string_value(sent), json_string_length(sent), FIELDS_MAX_ID, FV_ID, &why)) {
             got[i] = json_string_value(sent);
+            d->tenant_echoed |= i == 0;
+        }
     }
     d->tenant = got[0];
     d->device = got[1];
@@ -486,7 +489,7 @@ void device_post(rest_ctx_t *c)
         goto out;
     }
     /* A tenant that is not given (or empty) is the 400's to name. */
-    if (d.tenant && d.tenant[0] && strcmp(tok.tenant, d.tenant) != 0) {
+    if (d.tenant && d.tenant[0] && !d.tenant_echoed && strcmp(tok.tenant, d.tenant) != 0) {
         device__answer(c, 403, &d, NULL, "%s", "the API token is another tenant's");
         goto out;
     }

@@ -65,7 +65,8 @@ bool rest_idem_begin(rest_ctx_t *c, const char *scope, rest_idem_t *i)
     bool ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
               EVP_DigestUpdate(ctx, c->r->method, strlen(c->r->method) + 1) == 1 &&
               EVP_DigestUpdate(ctx, c->r->path, strlen(c->r->path) + 1) == 1 &&
-              EVP_DigestUpdate(ctx, c->r->query, strlen(c->r->query) + 1) == 1 &&
+              /* (Only when there is one: keys kept before it counted stay valid.) */
+              (c->r->query[0] == '\0' || EVP_DigestUpdate(ctx, c->r->query, strlen(c->r->query) + 1) == 1) &&
               EVP_DigestUpdate(ctx, c->r->body, c->r->body_len) == 1 && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1;
     EVP_MD_CTX_free(ctx);
     if (!ok) {

@@ -71,7 +71,18 @@ static webhook__class_t webhook__class4(uint32_t a)
     if ((a >> 24) == 127 || (a >> 24) == 10 || (a >> 20) == 0xAC1 || (a >> 16) == 0xC0A8 ||
         (a >> 22) == (0x6440 >> 6)) /* 127/8, 10/8, 172.16/12, 192.168/16, 100.64/10 */
         return WEBHOOK__PRIVATE;
+    /* Not public either: 192.0.0/24 (protocol assignments), the three
+     * documentation networks and 198.18/15 (benchmarking). */
+    if ((a >> 8) == 0xC00000 || (a >> 8) == 0xC00002 || (a >> 8) == 0xC63364 || (a >> 8) == 0xCB0071 ||
+        (a >> 17) == (0xC612 >> 1))
+        return WEBHOOK__PRIVATE;
     return WEBHOOK__PUBLIC;
+}
+
+/* The IPv4 address in b[at..at+3]. */
+static uint32_t webhook__v4_at(const unsigned char *b, int at)
+{
+    return (uint32_t)b[at] << 24 | (uint32_t)b[at + 1] << 16 | (uint32_t)b[at + 2] << 8 | b[at + 3];
 }
 
 bool webhook_address_allowed(const struct sockaddr *sa, webhook_reach_t reach)
@@ -84,11 +95,19 @@ bool webhook_address_allowed(const struct sockaddr *sa, webhook_reach_t reach)
     } else if (sa->sa_family == AF_INET6) {
         const unsigned char *b = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
         static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+        static const unsigned char nat64[12] = {0, 0x64, 0xFF, 0x9B, 0, 0, 0, 0, 0, 0, 0, 0};
         static const unsigned char zero[15] = {0};
-        if (memcmp(b, mapped, 12) == 0)
-            c = webhook__class4((uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 | b[15]);
+        /* An IPv4 address inside (mapped, NAT64's 64:ff9b::/96, 6to4's
+         * 2002::/16, the old IPv4-compatible ::a.b.c.d) is judged as
+         * itself: each can lead to it. */
+        if (memcmp(b, mapped, 12) == 0 || memcmp(b, nat64, 12) == 0)
+            c = webhook__class4(webhook__v4_at(b, 12));
+        else if (b[0] == 0x20 && b[1] == 0x02)
+            c = webhook__class4(webhook__v4_at(b, 2));
         else if (memcmp(b, zero, 15) == 0) /* :: and ::1 */
             c = b[15] == 1 ? WEBHOOK__PRIVATE : WEBHOOK__NEVER;
+        else if (memcmp(b, zero, 12) == 0)
+            c = webhook__class4(webhook__v4_at(b, 12));
         else if (b[0] == 0xFF || (b[0] == 0xFE && (b[1] & 0xC0) == 0x80)) /* ff00::/8, fe80::/10 */
             c = WEBHOOK__NEVER;
         else if ((b[0] & 0xFE) == 0xFC) /* fc00::/7 */
@@ -185,6 +204,10 @@ int webhook_post(const char *url, const unsigned char *key, size_t key_len, cons
     curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)opt->timeout_s);
     curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, webhook__open);
     curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &opener);
+    /* A proxy from the environment (http_proxy, ...) would be the address
+     * checked, and would reach any other: none unless any address may be. */
+    if (opt->reach != WEBHOOK_REACH_ANY)
+        curl_easy_setopt(h, CURLOPT_PROXY, "");
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);

@@ -6,7 +6,8 @@
  * With libcurl: connect and total timeouts, no redirect followed, http and
  * https only, and only to the addresses a webhook_reach_t allows, checked
  * on each address curl connects to (after resolution, so a name that
- * resolves to another address tomorrow is checked then). Only a 2xx answer
+ * resolves to another address tomorrow is checked then; no proxy from the
+ * environment unless any address may be reached). Only a 2xx answer
  * counts as delivered. webhook_global_init runs once, before any thread.
  */
 #ifndef ENT_SUBS_WEBHOOK_H
@@ -27,15 +28,17 @@
 typedef enum webhook_reach {
     WEBHOOK_REACH_PUBLIC,  /* public unicast addresses only */
     WEBHOOK_REACH_PRIVATE, /* those, loopback and private networks (10/8, 172.16/12, 192.168/16,
-                            * 100.64/10, fc00::/7) */
+                            * 100.64/10, fc00::/7; also 192.0.0/24, the documentation networks
+                            * and 198.18/15, which are not public) */
     WEBHOOK_REACH_ANY      /* any address */
 } webhook_reach_t;
 
 /* The reach named "public", "private" or "any"; -1 for another name. */
 int webhook_reach_parse(const char *name);
 
-/* Whether a webhook may connect to address sa (AF_INET or AF_INET6;
- * IPv4-mapped IPv6 addresses are judged as IPv4) under reach. */
+/* Whether a webhook may connect to address sa (AF_INET or AF_INET6; an
+ * IPv4 address inside an IPv6 one, mapped, NAT64, 6to4 or IPv4-compatible,
+ * is judged as itself) under reach. */
 bool webhook_address_allowed(const struct sockaddr *sa, webhook_reach_t reach);
 
 typedef struct webhook_result {

@@ -56,6 +56,12 @@ static void test_address_classes(void)
         {"224.0.0.1", "--y"}, {"239.255.255.250", "--y"}, {"240.0.0.1", "--y"}, {"255.255.255.255", "--y"},
         {"::", "--y"}, {"fe80::1", "--y"}, {"febf::1", "--y"}, {"ff02::1", "--y"},
         {"::ffff:169.254.169.254", "--y"},
+        /* IPv4 inside IPv6 (NAT64, 6to4, IPv4-compatible) is judged as itself. */
+        {"64:ff9b::a9fe:a9fe", "--y"}, {"64:ff9b::808:808", "yyy"}, {"2002:a9fe:a9fe::1", "--y"},
+        {"2002:0a00:0001::1", "-yy"}, {"2002:0808:0808::1", "yyy"}, {"::10.0.0.1", "-yy"},
+        /* Not public: protocol assignments, documentation, benchmarking. */
+        {"192.0.0.8", "-yy"}, {"192.0.2.1", "-yy"}, {"198.51.100.7", "-yy"}, {"203.0.113.9", "-yy"},
+        {"198.18.0.1", "-yy"}, {"198.19.255.255", "-yy"}, {"198.20.0.1", "yyy"}, {"192.0.3.1", "yyy"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char label[64];
