@@ -123,7 +123,7 @@ static const cfg_setting_t cfg__table[] = {
                 "A verified password is trusted this long (remembered as an HMAC); its next use "
                 "after that checks it again, ahead of other logins. A changed or removed user's old "
                 "password stops working within this time."),
-    INT_SETTING("ENTITLEMENTD_MAX_CONNECTIONS_PER_CLIENT", max_connections_per_client, 0, 65536, "128",
+    INT_SETTING("ENTITLEMENTD_MAX_CONNECTIONS_PER_CLIENT", max_connections_per_client, 0, 65536, "512",
                 "Open connections of one client address at most; more get a 503 with Retry-After and "
                 "are closed. 0: no limit (behind a proxy that connects from one address, or raise it)."),
     INT_SETTING("ENTITLEMENTD_COMMIT_GROUPS", commit_groups, 0, 256, "2",

@@ -130,10 +130,32 @@ class ConnectionFloodTest(unittest.TestCase):
         return d.read_log()
 
     def test_a_client_gets_through_while_another_holds_2000_idle_sockets(self):
-        """Per-client limit (default 128): the attacker's address is
+        """Per-client limit (default 512): the attacker's address is
         capped, its other sockets get a 503, and the table has room."""
         log = self.flood()
         self.assertIn("too many connections from this client address", log)
+
+    def test_one_address_keeps_300_connections_with_the_defaults(self):
+        """A load test from one machine: 300 keep-alive connections of one
+        address are all served, twice each, under the default per-client
+        limit (it was 128, so half of such a test got 503s)."""
+        d = Daemon().start()
+        user = make_user()
+        socks = []
+        try:
+            for _ in range(300):
+                socks.append(socket.create_connection(("127.0.0.1", d.port), timeout=10))
+            for round_ in range(2):
+                for s in socks:
+                    s.sendall(request(user))
+                for i, s in enumerate(socks):
+                    reply, _ = read_reply(s)
+                    self.assertEqual(reply.status, 200, f"round {round_}, connection {i}")
+                    self.assertNotEqual(reply.headers.get("connection", "").lower(), "close")
+        finally:
+            for s in socks:
+                s.close()
+            self.assertEqual(d.stop(), 0)
 
     def test_silent_sockets_are_shed_first_when_the_table_is_full(self):
         """No per-client limit (one address for all, as behind a proxy):
