@@ -207,7 +207,8 @@ int main(int argc, char **argv)
         log_error("cannot create the database pool: %s", ent_strerror(rc));
         return 1;
     }
-    if ((rc = auth_new(pool, cfg.auth_cache_s, &auth)) != ENT_OK || (rc = soap_front_new(&cfg, pool, auth, &soap)) != ENT_OK ||
+    auth_options_t aopt = {cfg.auth_cache_s, cfg.login_failures_per_address, cfg.login_failures_per_user};
+    if ((rc = auth_new(pool, &aopt, &auth)) != ENT_OK || (rc = soap_front_new(&cfg, pool, auth, &soap)) != ENT_OK ||
         (rc = rest_front_new(&cfg, pool, auth, &rest)) != ENT_OK) {
         log_error("cannot start: %s", ent_strerror(rc));
         goto out;

@@ -32,10 +32,15 @@ typedef enum auth_verdict {
 
 typedef struct auth auth_t;
 
+typedef struct auth_options {
+    int cache_s;              /* a verified credential is trusted this long */
+    int failures_per_address; /* failed logins a minute from one address (throttle.h) */
+    int failures_per_user;    /* and at one user name */
+} auth_options_t;
+
 /* Makes the authenticator over pool (borrowed; must outlive it): a cache
- * of verified credentials (each trusted for cache_s seconds) under a key
- * made now. */
-int auth_new(db_pool_t *pool, int cache_s, auth_t **out) ENT_MUSTCHECK;
+ * of verified credentials under a key made now. */
+int auth_new(db_pool_t *pool, const auth_options_t *opt, auth_t **out) ENT_MUSTCHECK;
 void auth_free(auth_t *a);
 
 typedef struct auth_user {
@@ -54,7 +59,9 @@ typedef struct auth_user {
  * (a hashing slot of its own, no waiting cap) as long as it was used in
  * the last hour. Failed logins are counted by address and by user name
  * (throttle.h): over the limit, a credential not remembered is refused
- * with AUTH_THROTTLED before any hashing. */
+ * with AUTH_THROTTLED before any hashing. Credentials refused within the
+ * last minute against the same stored hash are refused again without
+ * hashing and are not counted again. */
 auth_verdict_t auth_password(auth_t *a, const char *login, const char *password, const unsigned char *peer,
                              auth_user_t *out, const char **why, int *retry_after_s);
 

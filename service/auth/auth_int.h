@@ -29,6 +29,16 @@
  * the slot of an older one). */
 #define AUTH_JWT_SLOTS 256
 
+/* Wrong credentials remembered at once, and for how long (a repeat is
+ * answered without hashing and not counted as another guess). */
+#define AUTH_REFUSED_SLOTS 256
+#define AUTH_REFUSED_S 60
+
+typedef struct auth_refusal {
+    unsigned char key[32]; /* of the credentials and the hash they failed against */
+    time_t at;             /* 0: free */
+} auth_refusal_t;
+
 typedef struct auth_slot {
     unsigned char mac[32];
     time_t verified;  /* when last checked against the store (0: free) */
@@ -84,6 +94,8 @@ struct auth {
     auth_verdict_t verdict[AUTH_MAX_HASHING + 1];    /* of the last check ended there */
     bool admin[AUTH_MAX_HASHING + 1];                /* and whether the user is an admin */
     int waiting;
+    auth_refusal_t refused[AUTH_REFUSED_SLOTS]; /* under lock */
+    unsigned refused_next;                      /* the slot the next refusal takes */
     throttle_t throttle;                             /* failed logins by address and user */
 
     pthread_mutex_t tokens_lock;

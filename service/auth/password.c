@@ -61,7 +61,7 @@ static EVP_MD_CTX *auth__mac_state(const unsigned char *key, size_t n, unsigned 
     return x;
 }
 
-int auth_new(db_pool_t *pool, int cache_s, auth_t **out)
+int auth_new(db_pool_t *pool, const auth_options_t *opt, auth_t **out)
 {
     struct auth *c = calloc(1, sizeof *c);
     if (c == NULL)
@@ -75,8 +75,8 @@ int auth_new(db_pool_t *pool, int cache_s, auth_t **out)
         return ENT_EIO;
     }
     c->pool = pool;
-    c->cache_s = cache_s;
-    if (throttle_init(&c->throttle) != ENT_OK) {
+    c->cache_s = opt->cache_s;
+    if (throttle_init(&c->throttle, opt->failures_per_address, opt->failures_per_user) != ENT_OK) {
         EVP_MD_CTX_free(c->mac_inner);
         EVP_MD_CTX_free(c->mac_outer);
         free(c);
@@ -355,14 +355,51 @@ bool auth_bearer(const char *value, size_t n, const char **token, size_t *len)
     return true;
 }
 
-/* Looks the user up and checks the password against its hash. */
-static auth_verdict_t auth__check(struct auth *a, const char *user, const char *domain, const char *password,
-                                  bool *is_admin, const char **why)
+/* The key a refusal is remembered by: the credentials' MAC and the hash
+ * they failed against ("" for a user that does not exist), so that once
+ * the user is added or given that password, it is checked again. */
+static bool auth__refusal_key(const unsigned char mac[32], const char *hash, unsigned char out[32])
+{
+    unsigned int len = 0;
+    EVP_MD_CTX *x = EVP_MD_CTX_new();
+    bool ok = x != NULL && EVP_DigestInit_ex2(x, EVP_sha256(), NULL) == 1 && EVP_DigestUpdate(x, mac, 32) == 1 &&
+              EVP_DigestUpdate(x, hash, strlen(hash)) == 1 && EVP_DigestFinal_ex(x, out, &len) == 1 && len == 32;
+    EVP_MD_CTX_free(x);
+    return ok;
+}
+
+/* Whether key was refused within AUTH_REFUSED_S; with remember, a key not
+ * seen takes the oldest slot. */
+static bool auth__refused(struct auth *a, const unsigned char key[32], bool remember)
+{
+    time_t now = time(NULL);
+    bool seen = false;
+    pthread_mutex_lock(&a->lock);
+    for (int i = 0; i < AUTH_REFUSED_SLOTS && !seen; i++)
+        seen = a->refused[i].at != 0 && now - a->refused[i].at < AUTH_REFUSED_S &&
+               CRYPTO_memcmp(a->refused[i].key, key, 32) == 0;
+    if (remember && !seen) {
+        auth_refusal_t *r = &a->refused[a->refused_next++ % AUTH_REFUSED_SLOTS];
+        memcpy(r->key, key, 32);
+        r->at = now;
+    }
+    pthread_mutex_unlock(&a->lock);
+    return seen;
+}
+
+/* Looks the user up and checks the password (whose MAC is mac) against its
+ * hash. Credentials refused lately against the same hash are refused again
+ * without hashing, with *repeat set: a client retrying a wrong password is
+ * not guessing, and is not counted as if it were. */
+static auth_verdict_t auth__check(struct auth *a, const unsigned char mac[32], const char *user, const char *domain,
+                                  const char *password, bool *is_admin, bool *repeat, const char **why)
 {
     char hash[PASSWORD_HASH_MAX];
+    unsigned char key[32];
     db_conn_t *c = NULL;
     int rc;
 
+    *repeat = false;
     if (db_pool_acquire(a->pool, &c) != ENT_OK) {
         *why = "the user store cannot be reached";
         return AUTH_UNAVAILABLE;
@@ -377,18 +414,26 @@ static auth_verdict_t auth__check(struct auth *a, const char *user, const char *
         *why = "the user store cannot be reached";
         return AUTH_UNAVAILABLE;
     }
+    bool keyed = auth__refusal_key(mac, rc == ENT_OK ? hash : "", key);
+    if (keyed && auth__refused(a, key, false)) {
+        *repeat = true;
+        *why = rc == ENT_OK ? "wrong password (as in a failed login of the last minute)"
+                            : "unknown user (as in a failed login of the last minute)";
+        return AUTH_DENIED;
+    }
     if (rc != ENT_OK) {
         /* Verify against a dummy hash anyway: the answer takes as long for
          * an unknown user as for a wrong password. */
         (void)password_verify(password, "$y$j9T$abcdefghijklmnopqrstu.$AbCdEfGhIjKlMnOpQrStUvWxYz0123456789ABCDEFG");
         *why = "unknown user";
-        return AUTH_DENIED;
-    }
-    if (!password_verify(password, hash)) {
+    } else if (!password_verify(password, hash)) {
         *why = "wrong password";
-        return AUTH_DENIED;
+    } else {
+        return AUTH_OK;
     }
-    return AUTH_OK;
+    if (keyed)
+        (void)auth__refused(a, key, true);
+    return AUTH_DENIED;
 }
 
 /* Splits login ("user" or "user##domain") into user and domain; false
@@ -480,8 +525,8 @@ auth_verdict_t auth_password(auth_t *a, const char *login, const char *password,
         out->is_admin = is_admin;
         return AUTH_OK;
     case TURN_REFUSED:
+        /* The check it waited for counted the guess (or found it a repeat). */
         *why = "wrong credentials (checked by a concurrent request)";
-        throttle_failed(&a->throttle, peer, who, now);
         return AUTH_DENIED;
     case TURN_UNAVAILABLE:
         *why = "the user store cannot be reached";
@@ -494,11 +539,12 @@ auth_verdict_t auth_password(auth_t *a, const char *login, const char *password,
     }
     /* The lookup and milliseconds of hashing: a wait as the thread's other
      * work is concerned (core/thread.h). */
+    bool repeat = false;
     thread_wait_begin();
-    auth_verdict_t v = auth__check(a, user, domain, password, &is_admin, why);
+    auth_verdict_t v = auth__check(a, mac, user, domain, password, &is_admin, &repeat, why);
     thread_wait_end();
     auth__end(a, slot, v, is_admin);
-    if (v == AUTH_DENIED)
+    if (v == AUTH_DENIED && !repeat)
         throttle_failed(&a->throttle, peer, who, now);
     out->is_admin = is_admin && v == AUTH_OK;
     return v;

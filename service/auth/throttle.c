@@ -6,9 +6,11 @@
 
 #include "../core/err.h"
 
-int throttle_init(throttle_t *t)
+int throttle_init(throttle_t *t, int addr_limit, int user_limit)
 {
     memset(t, 0, sizeof *t);
+    t->addr_limit = addr_limit;
+    t->user_limit = user_limit;
     if (RAND_bytes((unsigned char *)&t->seed, sizeof t->seed) != 1)
         return ENT_EIO;
     pthread_mutex_init(&t->lock, NULL);
@@ -59,9 +61,9 @@ int throttle_wait(throttle_t *t, const unsigned char *addr, const char *user, ti
     int wait = 0;
     pthread_mutex_lock(&t->lock);
     if (addr != NULL)
-        wait = throttle__left(t->addrs, throttle__hash(t, 'a', addr, 16), THROTTLE_ADDR_FAILURES, now);
+        wait = throttle__left(t->addrs, throttle__hash(t, 'a', addr, 16), t->addr_limit, now);
     int uw = throttle__left(t->users, throttle__hash(t, 'u', (const unsigned char *)user, strlen(user)),
-                            THROTTLE_USER_FAILURES, now);
+                            t->user_limit, now);
     pthread_mutex_unlock(&t->lock);
     return uw > wait ? uw : wait;
 }
@@ -71,10 +73,10 @@ void throttle_failed(throttle_t *t, const unsigned char *addr, const char *user,
     pthread_mutex_lock(&t->lock);
     throttle_entry_t *e;
     if (addr != NULL &&
-        (e = throttle__entry(t->addrs, throttle__hash(t, 'a', addr, 16), THROTTLE_ADDR_FAILURES, now)) != NULL)
+        (e = throttle__entry(t->addrs, throttle__hash(t, 'a', addr, 16), t->addr_limit, now)) != NULL)
         e->failures++;
     e = throttle__entry(t->users, throttle__hash(t, 'u', (const unsigned char *)user, strlen(user)),
-                        THROTTLE_USER_FAILURES, now);
+                        t->user_limit, now);
     if (e != NULL)
         e->failures++;
     pthread_mutex_unlock(&t->lock);

@@ -17,10 +17,6 @@
 #include <time.h>
 
 #define THROTTLE_WINDOW_S 60
-/* Failed logins in a window: from one client address, and for one user
- * name from anywhere (higher: users behind one address share it). */
-#define THROTTLE_ADDR_FAILURES 10
-#define THROTTLE_USER_FAILURES 30
 #define THROTTLE_SLOTS 4096
 
 typedef struct throttle_entry {
@@ -32,12 +28,15 @@ typedef struct throttle_entry {
 typedef struct throttle {
     pthread_mutex_t lock;
     uint64_t seed;     /* random: the hash is not known from outside */
+    /* Failed logins in a window: from one client address, and for one
+     * user name from anywhere. */
+    int addr_limit, user_limit;
     throttle_entry_t addrs[THROTTLE_SLOTS];
     throttle_entry_t users[THROTTLE_SLOTS];
 } throttle_t;
 
 /* addr: 16 bytes (NULL: no address, as from the command line). */
-int throttle_init(throttle_t *t);
+int throttle_init(throttle_t *t, int addr_limit, int user_limit);
 void throttle_destroy(throttle_t *t);
 
 /* Seconds until addr and user may try again (0: now). */

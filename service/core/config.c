@@ -123,6 +123,13 @@ static const cfg_setting_t cfg__table[] = {
                 "A verified password is trusted this long (remembered as an HMAC); its next use "
                 "after that checks it again, ahead of other logins. A changed or removed user's old "
                 "password stops working within this time."),
+    INT_SETTING("ENTITLEMENTD_LOGIN_FAILURES_PER_ADDRESS", login_failures_per_address, 1, 1000000, "30",
+                "Failed logins in a minute from one client address; over it, a login not checked lately "
+                "gets 429 with Retry-After (no hashing) until the minute ends. The same wrong password "
+                "presented again counts once."),
+    INT_SETTING("ENTITLEMENTD_LOGIN_FAILURES_PER_USER", login_failures_per_user, 1, 1000000, "30",
+                "Failed logins in a minute at one user name, from anywhere; over it, as above for that "
+                "user."),
     INT_SETTING("ENTITLEMENTD_MAX_CONNECTIONS_PER_CLIENT", max_connections_per_client, 0, 65536, "512",
                 "Open connections of one client address at most; more get a 503 with Retry-After and "
                 "are closed. 0: no limit (behind a proxy that connects from one address, or raise it)."),

@@ -41,6 +41,8 @@ typedef struct ent_config {
     int shutdown_delay_s;       /* after SIGTERM, /readyz says 503 this long before the listener closes */
     char log_format[8];         /* text or json */
     int auth_cache_s;           /* a verified password is trusted this long before it is checked again */
+    int login_failures_per_address; /* failed logins a minute from one client address before 429 */
+    int login_failures_per_user; /* failed logins a minute at one user name before 429 */
     int validate_xml;           /* 1: validate requests and responses against the XSD */
     int commit_groups;          /* commit groups written at once; 0: no grouping */
     int max_buffered_mb;        /* MiB of requests and responses waiting in connections, all together */
