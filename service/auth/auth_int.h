@@ -14,8 +14,11 @@
 #include "auth.h"
 #include "throttle.h"
 
-/* Verified passwords remembered at once. */
-#define AUTH_CACHE_SLOTS 64
+/* Verified passwords remembered at once: sets of AUTH_CACHE_WAYS slots,
+ * the set chosen by the credentials' MAC (keyed: not steerable from
+ * outside), so that a lookup compares AUTH_CACHE_WAYS MACs, not every one. */
+#define AUTH_CACHE_SLOTS 1024
+#define AUTH_CACHE_WAYS 8
 /* yescrypt checks at once: the cores there are, on the machines we aim at. */
 #define AUTH_MAX_HASHING 2
 /* API tokens remembered at once (a hash table; a newer token takes the

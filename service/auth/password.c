@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "../core/base64.h"
+#include "../core/metrics.h"
 #include "../core/password.h"
 #include "../core/thread.h"
 #include "../db/store.h"
@@ -131,10 +132,19 @@ static bool auth__mac(const struct auth *c, const char *user, const char *domain
     return ok;
 }
 
+/* The first slot of mac's set. */
+static int auth__set_of(const unsigned char mac[32])
+{
+    _Static_assert(AUTH_CACHE_SLOTS % AUTH_CACHE_WAYS == 0, "whole sets");
+    unsigned v = (unsigned)mac[0] | (unsigned)mac[1] << 8 | (unsigned)mac[2] << 16;
+    return (int)(v % (AUTH_CACHE_SLOTS / AUTH_CACHE_WAYS)) * AUTH_CACHE_WAYS;
+}
+
 /* The cache slot of mac, or -1. Caller holds c->lock. */
 static int auth__slot_of(const struct auth *c, const unsigned char mac[32])
 {
-    for (int i = 0; i < AUTH_CACHE_SLOTS; i++)
+    int first = auth__set_of(mac);
+    for (int i = first; i < first + AUTH_CACHE_WAYS; i++)
         if (c->slots[i].verified != 0 && CRYPTO_memcmp(c->slots[i].mac, mac, 32) == 0)
             return i;
     return -1;
@@ -254,12 +264,13 @@ static void auth__end(struct auth *c, int slot, auth_verdict_t v, bool is_admin)
     pthread_mutex_lock(&c->lock);
     int had = auth__slot_of(c, c->checking[slot]);
     if (v == AUTH_OK) {
-        /* Its own slot, or the least recently used one (a free one has
-         * used 0). */
+        /* Its own slot, or the least recently used one of its set (a
+         * free one has used 0). */
         int victim = had;
         if (victim < 0) {
-            victim = 0;
-            for (int i = 1; i < AUTH_CACHE_SLOTS; i++)
+            int first = auth__set_of(c->checking[slot]);
+            victim = first;
+            for (int i = first + 1; i < first + AUTH_CACHE_WAYS; i++)
                 if (c->slots[i].used < c->slots[victim].used)
                     victim = i;
         }
@@ -517,22 +528,27 @@ auth_verdict_t auth_password(auth_t *a, const char *login, const char *password,
     snprintf(who, sizeof who, "%s##%s", user, domain);
     if (!known && (*retry_after_s = throttle_wait(&a->throttle, peer, who, now)) > 0) {
         *why = "too many failed logins from this address or for this user";
+        metrics_login("throttled", "refused");
         return AUTH_THROTTLED;
     }
     int slot = -1;
     switch (auth__begin(a, mac, known, &slot, &is_admin)) {
     case TURN_KNOWN:
         out->is_admin = is_admin;
+        metrics_login("shared", "ok");
         return AUTH_OK;
     case TURN_REFUSED:
         /* The check it waited for counted the guess (or found it a repeat). */
         *why = "wrong credentials (checked by a concurrent request)";
+        metrics_login("shared", "refused");
         return AUTH_DENIED;
     case TURN_UNAVAILABLE:
         *why = "the user store cannot be reached";
+        metrics_login("unavailable", "refused");
         return AUTH_UNAVAILABLE;
     case TURN_BUSY:
         *why = "too many credential checks waiting";
+        metrics_login("busy", "refused");
         return AUTH_BUSY;
     case TURN_CHECK:
         break;
@@ -546,6 +562,7 @@ auth_verdict_t auth_password(auth_t *a, const char *login, const char *password,
     auth__end(a, slot, v, is_admin);
     if (v == AUTH_DENIED && !repeat)
         throttle_failed(&a->throttle, peer, who, now);
+    metrics_login(v == AUTH_UNAVAILABLE ? "unavailable" : repeat ? "repeat" : "hashed", v == AUTH_OK ? "ok" : "refused");
     out->is_admin = is_admin && v == AUTH_OK;
     return v;
 }

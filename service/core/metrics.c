@@ -31,6 +31,7 @@ typedef struct metrics_family {
 static metrics_family_t metrics__http = {.lock = PTHREAD_MUTEX_INITIALIZER};
 static metrics_family_t metrics__soap = {.lock = PTHREAD_MUTEX_INITIALIZER};
 static metrics_family_t metrics__jobs = {.lock = PTHREAD_MUTEX_INITIALIZER};
+static metrics_family_t metrics__logins = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* Registered at start-up and cleared at shutdown, while no request runs. */
 static struct {
@@ -124,6 +125,12 @@ void metrics_job(const char *kind, const char *outcome)
     atomic_fetch_add_explicit(&metrics__find(&metrics__jobs, labels, 0)->count, 1, memory_order_relaxed);
 }
 
+void metrics_login(const char *check, const char *outcome)
+{
+    const char *labels[3] = {check, outcome, NULL};
+    atomic_fetch_add_explicit(&metrics__find(&metrics__logins, labels, 0)->count, 1, memory_order_relaxed);
+}
+
 void metrics_printf(metrics_buf_t *b, const char *fmt, ...)
 {
     va_list ap;
@@ -212,6 +219,10 @@ void metrics_write(metrics_buf_t *b)
                          "operation", "outcome");
     metrics__write_pairs(b, &metrics__jobs, "entitlementd_jobs_total",
                          "Jobs the workers of this daemon ran, by kind and outcome.", "kind", "outcome");
+    metrics__write_pairs(b, &metrics__logins, "entitlementd_password_logins_total",
+                         "Password logins not answered from the cache of verified credentials, by how they "
+                         "were decided (hashed, shared, repeat, throttled, busy, unavailable) and outcome.",
+                         "check", "outcome");
     int n = atomic_load_explicit(&metrics__ncollectors, memory_order_acquire);
     for (int i = 0; i < n; i++)
         metrics__collectors[i].fn(b, metrics__collectors[i].arg);

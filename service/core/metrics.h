@@ -28,6 +28,13 @@ void metrics_soap(const char *operation, const char *outcome);
 /* Counts one job of kind that ended (outcome: done, retry, failed). */
 void metrics_job(const char *kind, const char *outcome);
 
+/* Counts one password login that was not answered from the cache of
+ * verified credentials: how it was decided (check: "hashed", "shared" with
+ * a concurrent check of the same credentials, "repeat" of credentials
+ * refused lately, "throttled", "busy", "unavailable") and its outcome
+ * ("ok" or "refused"). Static strings. */
+void metrics_login(const char *check, const char *outcome);
+
 /* A growable text buffer for the exposition; owned by the caller, freed
  * with free(buf->data). */
 typedef struct metrics_buf {

@@ -10,9 +10,11 @@ import os
 import resource
 import socket
 import sys
+import re
 import threading
 import time
 import unittest
+import urllib.request
 
 from builders import create_body, search_body, simple_query
 from catalog import Catalog
@@ -352,6 +354,44 @@ class PasswordFloodTest(unittest.TestCase):
             self.assertEqual(d.stop(), 0)
         self.assertIn("as in a failed login of the last minute", log)
         self.assertNotIn("too many failed logins", log)
+
+    def test_a_hundred_users_stay_remembered(self):
+        """Verified credentials of 100 users are all remembered: a second
+        round of their requests hashes nothing (the cache held 64 before)."""
+        d = Daemon().start()
+        first = make_user()
+        names = ["many-" + token(8) + f"-{i}" for i in range(100)]
+        # One yescrypt hash for all of them (entitlementctl would make 100).
+        psql("INSERT INTO users (name, password_hash) SELECT n, (SELECT password_hash FROM users "
+             "WHERE name = :'v1') FROM unnest(string_to_array(:'v2', ',')) n", first.name, ",".join(names))
+        users = [User(n, first.password) for n in names]
+
+        def hashed():
+            m = re.search(r'entitlementd_password_logins_total\{check="hashed",outcome="ok"\} (\d+)',
+                          urllib.request.urlopen(f"http://127.0.0.1:{d.port}/metrics", timeout=10).read().decode())
+            return int(m.group(1)) if m else 0
+
+        def round_(part):
+            s = socket.create_connection(("127.0.0.1", d.port), timeout=30)
+            for u in part:
+                s.sendall(request(u))
+                reply, _ = read_reply(s, timeout=30)
+                self.assertEqual(reply.status, 200, u.name)
+            s.close()
+
+        try:
+            for _ in range(2):
+                threads = [threading.Thread(target=round_, args=(users[i::2],)) for i in range(2)]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+                if _ == 0:
+                    after_first = hashed()
+            self.assertEqual(after_first, 100)
+            self.assertEqual(hashed(), 100)
+        finally:
+            self.assertEqual(d.stop(), 0)
 
 
 @unittest.skipIf(os.environ.get("ENTITLEMENTD_SANITIZED") == "1", "ASan changes the memory figures")
