@@ -562,7 +562,8 @@ auth_verdict_t auth_password(auth_t *a, const char *login, const char *password,
     auth__end(a, slot, v, is_admin);
     if (v == AUTH_DENIED && !repeat)
         throttle_failed(&a->throttle, peer, who, now);
-    metrics_login(v == AUTH_UNAVAILABLE ? "unavailable" : repeat ? "repeat" : "hashed", v == AUTH_OK ? "ok" : "refused");
+    metrics_login(v == AUTH_UNAVAILABLE ? "unavailable" : repeat ? "repeat" : "hashed",
+                  v == AUTH_OK ? "ok" : "refused");
     out->is_admin = is_admin && v == AUTH_OK;
     return v;
 }
