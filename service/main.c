@@ -67,8 +67,17 @@ static void main__collect_http(metrics_buf_t *b, void *arg)
                    "entitlementd_http_workers{state=\"standing_by\"} %d\n"
                    "# HELP entitlementd_http_workers_active_max HTTP workers that may take requests at once "
                    "(ENTITLEMENTD_ACTIVE_WORKERS).\n"
-                   "# TYPE entitlementd_http_workers_active_max gauge\nentitlementd_http_workers_active_max %d\n",
-                   open, max, taking, waiting, standing, active_max);
+                   "# TYPE entitlementd_http_workers_active_max gauge\nentitlementd_http_workers_active_max %d\n"
+                   "# HELP entitlementd_http_requests_parked Requests put back to wait for a credential check's "
+                   "turn, holding no thread.\n"
+                   "# TYPE entitlementd_http_requests_parked gauge\nentitlementd_http_requests_parked %d\n",
+                   open, max, taking, waiting, standing, active_max, http_server_parked(arg));
+}
+
+/* A credential check ended: requests put back waiting for one go again. */
+static void main__auth_turn(void *server, int n)
+{
+    http_server_retry_parked(server, n);
 }
 
 static void main__collect_pool(metrics_buf_t *b, void *arg)
@@ -218,6 +227,7 @@ int main(int argc, char **argv)
         log_error("cannot start the HTTP server: %s", ent_strerror(rc));
         goto out;
     }
+    auth_on_turn(auth, main__auth_turn, server);
     if ((rc = metrics_add_collector(main__collect_http, server)) != ENT_OK ||
         (rc = metrics_add_collector(main__collect_pool, pool)) != ENT_OK) {
         log_error("cannot register the metrics collectors: %s", ent_strerror(rc));
@@ -277,8 +287,10 @@ int main(int argc, char **argv)
             ;
     }
 out:
-    if (server != NULL)
+    if (server != NULL) {
+        auth_on_turn(auth, NULL, NULL);
         http_server_stop(server);
+    }
     metrics_clear_collectors();
     job_runner_stop(jobs);
     rest_front_free(rest);

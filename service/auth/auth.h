@@ -25,7 +25,8 @@
 typedef enum auth_verdict {
     AUTH_OK,          /* the caller is who it says */
     AUTH_DENIED,      /* credentials missing, malformed, unknown or wrong: 401 */
-    AUTH_BUSY,        /* too many checks already waiting: 503, try again */
+    AUTH_BUSY,        /* too many checks already waiting: put the request back to wait for a turn
+                       * (auth_on_turn; AUTH_PARK_MAX_S at most), else 503 */
     AUTH_THROTTLED,   /* too many failed logins from this address or for this user: 429 */
     AUTH_UNAVAILABLE  /* the store cannot be reached: 503 */
 } auth_verdict_t;
@@ -38,10 +39,19 @@ typedef struct auth_options {
     int failures_per_user;    /* and at one user name */
 } auth_options_t;
 
+/* A request refused AUTH_BUSY waits for a turn this long at most (put back
+ * by its transport, holding no thread); then it is answered 503. */
+#define AUTH_PARK_MAX_S 10
+
 /* Makes the authenticator over pool (borrowed; must outlive it): a cache
  * of verified credentials under a key made now. */
 int auth_new(db_pool_t *pool, const auth_options_t *opt, auth_t **out) ENT_MUSTCHECK;
 void auth_free(auth_t *a);
+
+/* Calls fn(arg, n) each time a credential check ends: n requests put back
+ * after AUTH_BUSY may now find a turn. Any thread; fn must not call back
+ * into the authenticator. */
+void auth_on_turn(auth_t *a, void (*fn)(void *arg, int n), void *arg);
 
 typedef struct auth_user {
     char login[AUTH_MAX_LOGIN + 1]; /* as given, for the audit trail */

@@ -97,6 +97,8 @@ struct auth {
     auth_verdict_t verdict[AUTH_MAX_HASHING + 1];    /* of the last check ended there */
     bool admin[AUTH_MAX_HASHING + 1];                /* and whether the user is an admin */
     int waiting;
+    void (*on_turn)(void *arg, int n);               /* auth_on_turn, under lock */
+    void *on_turn_arg;
     auth_refusal_t refused[AUTH_REFUSED_SLOTS]; /* under lock */
     unsigned refused_next;                      /* the slot the next refusal takes */
     throttle_t throttle;                             /* failed logins by address and user */

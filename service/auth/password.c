@@ -45,6 +45,11 @@
 /* Longest decoded HTTP Basic credentials ("login:password") we look at. */
 #define AUTH_MAX_BASIC (AUTH_MAX_LOGIN + 1 + AUTH_MAX_FIELD)
 
+/* Requests put back after AUTH_BUSY that are served again each time a
+ * check ends: the check's own slot is free, and a request waiting for one
+ * takes it; as many as can then wait in its place. */
+#define AUTH_RETRY_PER_TURN 2
+
 /* The SHA-256 state after one block of key XOR pad: the start of every
  * HMAC under that key. NULL when OpenSSL fails. */
 static EVP_MD_CTX *auth__mac_state(const unsigned char *key, size_t n, unsigned char pad)
@@ -89,6 +94,14 @@ int auth_new(db_pool_t *pool, const auth_options_t *opt, auth_t **out)
     pthread_mutex_init(&c->keys_lock, NULL);
     *out = c;
     return ENT_OK;
+}
+
+void auth_on_turn(auth_t *a, void (*fn)(void *arg, int n), void *arg)
+{
+    pthread_mutex_lock(&a->lock);
+    a->on_turn = fn;
+    a->on_turn_arg = arg;
+    pthread_mutex_unlock(&a->lock);
 }
 
 void auth_free(auth_t *c)
@@ -287,7 +300,11 @@ static void auth__end(struct auth *c, int slot, auth_verdict_t v, bool is_admin)
     c->gen[slot]++;
     c->in_use[slot] = false;
     pthread_cond_broadcast(&c->checked);
+    void (*on_turn)(void *, int) = c->on_turn;
+    void *arg = c->on_turn_arg;
     pthread_mutex_unlock(&c->lock);
+    if (on_turn != NULL)
+        on_turn(arg, AUTH_RETRY_PER_TURN);
 }
 
 bool auth_basic_parse(const char *value, size_t n, char login[AUTH_MAX_LOGIN + 1],
@@ -548,7 +565,7 @@ auth_verdict_t auth_password(auth_t *a, const char *login, const char *password,
         return AUTH_UNAVAILABLE;
     case TURN_BUSY:
         *why = "too many credential checks waiting";
-        metrics_login("busy", "refused");
+        metrics_login("busy", "deferred");
         return AUTH_BUSY;
     case TURN_CHECK:
         break;

@@ -32,7 +32,8 @@ void metrics_job(const char *kind, const char *outcome);
  * verified credentials: how it was decided (check: "hashed", "shared" with
  * a concurrent check of the same credentials, "repeat" of credentials
  * refused lately, "throttled", "busy", "unavailable") and its outcome
- * ("ok" or "refused"). Static strings. */
+ * ("ok", "refused", or "deferred": busy, put back to wait for a turn).
+ * Static strings. */
 void metrics_login(const char *check, const char *outcome);
 
 /* A growable text buffer for the exposition; owned by the caller, freed

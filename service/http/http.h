@@ -138,6 +138,18 @@ http_deferred_t *http_defer(http_exchange_t *x, void (*start)(void *arg), void *
 http_exchange_t *http_deferred_exchange(http_deferred_t *d);
 void http_resume(http_deferred_t *d);
 
+/* Puts the request back unanswered, to be served again from the start
+ * later: when http_server_retry_parked says that what it waits for may be
+ * there (a credential check's turn), or within a second at most. Meanwhile
+ * the connection holds its request and no thread. Whatever the handler
+ * wrote for it is dropped. False when it cannot wait (the server is
+ * stopping, or the response is deferred or streamed): the handler answers
+ * now. */
+bool http_retry_later(http_exchange_t *x);
+
+/* Seconds since the request was first put back (0: never). */
+double http_parked_seconds(const http_exchange_t *x);
+
 /* Asks to close the connection after this response (what the client
  * still sends is read and dropped first, so that it reads the answer). */
 void http_close_after(http_exchange_t *x);
@@ -208,6 +220,13 @@ void http_server_connections(http_server_t *s, int *open, int *max);
  * once. Read without a lock: the three may be off by one while a worker
  * changes state, never below 0. */
 void http_server_workers(http_server_t *s, int *taking, int *waiting, int *standing, int *active_max);
+
+/* Serves again (in arrival order) up to n of the requests put back with
+ * http_retry_later. Any thread. */
+void http_server_retry_parked(http_server_t *s, int n);
+
+/* Requests put back and waiting now (for /metrics). */
+int http_server_parked(http_server_t *s);
 
 /* The daemon's phase, set from the top. Starting (the database is waited
  * for and migrated): the server answers every request but /healthz,

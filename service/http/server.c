@@ -94,7 +94,8 @@ typedef enum conn_state {
 typedef enum conn_wait {
     WAIT_READ,   /* the next request, or the rest of one (in) */
     WAIT_WRITE,  /* the client to take the rest of a response (out) */
-    WAIT_LINGER  /* closing: what the client still sends is dropped until it closes */
+    WAIT_LINGER, /* closing: what the client still sends is dropped until it closes */
+    WAIT_PARKED  /* a request put back (http_retry_later), in `in`: not in epoll until retried */
 } conn_wait_t;
 
 typedef struct conn {
@@ -109,6 +110,7 @@ typedef struct conn {
     bool turned_away;       /* WAIT_LINGER after a 503 at accept: not counted in nopen nor peers */
     unsigned char addr[PEERS_ADDR_LEN]; /* the client's address (peers.h) */
     unsigned long long touched; /* s->clock when accepted or last served: the order of shedding */
+    double parked_at;       /* when its request was first put back (0: not) */
     /* Bytes read and not yet served, and bytes of a response not yet sent;
      * owned by the connection (NULL when empty), counted in s->buffered_in
      * and s->buffered_out. */
@@ -148,6 +150,8 @@ struct http_exchange {
     const char *route;       /* http_set_route */
     http_source_t source;    /* http_respond_source (next NULL: none) */
     bool chunked;
+    bool retry;              /* http_retry_later */
+    double parked_at;        /* the connection's, when the request was first put back */
     char method[SERVER_MAX_METHOD + 1];
     char target[SERVER_MAX_TARGET + 1];
     char path[SERVER_MAX_TARGET + 1];
@@ -217,6 +221,11 @@ struct http_server {
     peers_t *peers;         /* nopen by client address */
     atomic_ullong clock;    /* ticks once per accept and per request served */
     int nturned_away;       /* turned-away connections lingering */
+    /* Connections whose request was put back (WAIT_PARKED), oldest first:
+     * a ring of nconns_max descriptors. An entry whose connection is no
+     * longer parked (closed meanwhile) is skipped when it comes out. */
+    int *parked;
+    int parked_head, nparked;
 };
 
 static double server__now(void)
@@ -575,6 +584,19 @@ void http_set_route(http_exchange_t *x, const char *route)
     x->route = route;
 }
 
+bool http_retry_later(http_exchange_t *x)
+{
+    if (x->deferred != NULL || x->source.next != NULL || atomic_load(&x->w->s->stopping))
+        return false;
+    x->retry = true;
+    return true;
+}
+
+double http_parked_seconds(const http_exchange_t *x)
+{
+    return x->parked_at > 0 ? server__now() - x->parked_at : 0;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Refusals: answers the server gives on a front's behalf. */
 
@@ -673,7 +695,7 @@ static bool server__served_while_starting(const char *path)
 
 /* Serves the whole request f at in_pos in the worker's input buffer;
  * returns whether the connection is to close after the response. */
-static bool server__serve_one(http_worker_t *w, int fd, const frame_t *f, http_deferred_t **deferred)
+static bool server__serve_one(http_worker_t *w, int fd, const frame_t *f, http_deferred_t **deferred, bool *retry)
 {
     struct http_server *s = w->s;
     const char *raw = w->in + w->in_pos;
@@ -684,6 +706,7 @@ static bool server__serve_one(http_worker_t *w, int fd, const frame_t *f, http_d
     x.w = w;
     x.fd = fd;
     x.out_mark = w->out_len;
+    x.parked_at = s->conns[fd].parked_at;
     memcpy(x.method, raw + f->method_off, f->method_len);
     x.method[f->method_len] = '\0';
     /* HEAD is GET without the body: the fronts serve GET, the body they
@@ -747,6 +770,16 @@ static bool server__serve_one(http_worker_t *w, int fd, const frame_t *f, http_d
     }
     s->fronts[front].serve(w->state[front], &x);
 
+    if (x.retry) {
+        /* Put back: nothing of it goes out, and nothing is counted yet. */
+        w->out_len = x.out_mark;
+        *retry = true;
+        if (f->chunked)
+            server__shrink(&w->body, &w->body_cap);
+        log_set_request_id(NULL);
+        return false;
+    }
+    s->conns[fd].parked_at = 0;
     if (x.deferred != NULL) {
         /* Answered later, into the deferred exchange (anything written
          * here after http_defer is a bug, and dropped). */
@@ -839,6 +872,64 @@ static void server__park(struct http_server *s, int fd)
     c->state = CONN_IDLE;
     if ((atomic_load(&s->stopping) && c->wait != WAIT_WRITE) || epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev) != 0)
         server__conn_close(s, fd);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Serves again up to n parked connections, oldest first: back to epoll,
+ * whose "writable" comes at once. Caller holds s->lock. */
+static void server__unpark_locked(struct http_server *s, int n)
+{
+    while (n > 0 && s->nparked > 0) {
+        int fd = s->parked[s->parked_head];
+        s->parked_head = (s->parked_head + 1) % s->nconns_max;
+        s->nparked--;
+        conn_t *c = &s->conns[fd];
+        if (c->state != CONN_IDLE || c->wait != WAIT_PARKED)
+            continue; /* closed meanwhile: its descriptor may be another's now */
+        c->wait = WAIT_READ;
+        c->resume = true;
+        struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN | EPOLLONESHOT, .data.fd = fd};
+        if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev) != 0)
+            server__conn_close(s, fd);
+        n--;
+    }
+}
+
+void http_server_retry_parked(http_server_t *s, int n)
+{
+    pthread_mutex_lock(&s->lock);
+    server__unpark_locked(s, n);
+    pthread_mutex_unlock(&s->lock);
+}
+
+int http_server_parked(http_server_t *s)
+{
+    pthread_mutex_lock(&s->lock);
+    int n = s->nparked;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+/* Puts back the request at w->in_pos (held by this worker, not served):
+ * it and whatever followed it wait with the connection, which waits for
+ * server__unpark_locked and not in epoll (its one-shot event was taken). */
+static void server__put_back(struct http_server *s, http_worker_t *w, int fd)
+{
+    conn_t *c = &s->conns[fd];
+    size_t n = w->in_len - w->in_pos;
+    memmove(w->in, w->in + w->in_pos, n);
+    server__hand_over(&s->buffered_in, &w->in, &w->in_cap, &c->in, &c->in_cap);
+    c->in_len = n;
+    w->in_len = w->in_pos = 0;
+    if (c->parked_at == 0)
+        c->parked_at = server__now();
+    pthread_mutex_lock(&s->lock);
+    c->state = CONN_IDLE;
+    c->wait = WAIT_PARKED;
+    if (s->nparked == s->nconns_max) /* only entries of closed connections can fill it */
+        server__unpark_locked(s, 1);
+    s->parked[(s->parked_head + s->nparked) % s->nconns_max] = fd;
+    s->nparked++;
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -1037,6 +1128,9 @@ static void server__reap_idle(struct http_server *s, time_t now)
                 log_warn("response cut off: the client took nothing of the last %zu bytes for %d s",
                          c->out_len - c->out_off, s->cfg->send_timeout_s);
             break;
+        case WAIT_PARKED:
+            expired = false; /* served again below */
+            break;
         default:
             if (c->in_len > 0) {
                 int waiting = 0;
@@ -1061,6 +1155,8 @@ static void server__reap_idle(struct http_server *s, time_t now)
         if (expired)
             server__conn_close(s, fd);
     }
+    /* Requests put back are tried again at least once a sweep. */
+    server__unpark_locked(s, s->nparked);
     if (atomic_exchange(&s->accept_paused, false) && !atomic_load(&s->stopping)) {
         struct epoll_event lev = {.events = EPOLLIN | EPOLLONESHOT, .data.fd = s->listen_fd};
         epoll_ctl(s->epfd, EPOLL_CTL_MOD, s->listen_fd, &lev);
@@ -1537,7 +1633,12 @@ static void server__event(struct http_server *s, http_worker_t *w, int fd)
             break;
         }
         http_deferred_t *d = NULL;
-        bool close = server__serve_one(w, fd, &f, &d);
+        bool retry = false;
+        bool close = server__serve_one(w, fd, &f, &d, &retry);
+        if (retry) {
+            server__put_back(s, w, fd);
+            break;
+        }
         /* Whatever followed the request (pipelined) is the next one. */
         w->in_pos += f.total;
         c->since = w->in_len > w->in_pos ? time(NULL) : 0;
@@ -1824,9 +1925,10 @@ int http_server_start(const ent_config_t *cfg, const http_front_t *fronts, int n
         free(s->conns);
         s->conns = NULL;
     }
+    s->parked = calloc((size_t)s->nconns_max, sizeof *s->parked);
     s->threads = calloc((size_t)s->nworkers, sizeof *s->threads);
     s->workers = calloc((size_t)s->nworkers, sizeof *s->workers);
-    if (!s->conns || !s->threads || !s->workers) {
+    if (!s->conns || !s->parked || !s->threads || !s->workers) {
         rc = ENT_ENOMEM;
         goto fail;
     }
@@ -1876,6 +1978,7 @@ fail:
     free(s->workers);
     free(s->threads);
     free(s->conns);
+    free(s->parked);
     peers_free(s->peers);
     free(s);
     return rc;
@@ -1931,9 +2034,20 @@ void http_server_stop(http_server_t *s)
         pthread_join(s->threads[i], NULL);
     for (int fd = 0; fd < s->nconns_max; fd++)
         if (s->conns[fd].state != CONN_FREE) {
-            server__conn_reset(s, &s->conns[fd]);
+            conn_t *c = &s->conns[fd];
+            if (c->wait == WAIT_PARKED) {
+                /* A request put back is answered, not dropped. */
+                char buf[2048], rid[HTTP_REQUEST_ID_MAX];
+                if (ids_request_id(rid, sizeof rid) != ENT_OK)
+                    snprintf(rid, sizeof rid, "0000000000000000");
+                const http_front_t *f = &s->fronts[server__front_of(s, c->in, c->in_len)];
+                size_t n = server__refusal(f, buf, sizeof buf, 503, "the server is stopping; try again", rid, NULL, 0);
+                (void)send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+            }
+            server__conn_reset(s, c);
             close(fd);
         }
+    free(s->parked);
     server__free_workers(s);
     close(s->epfd);
     close(s->wake_fd);

@@ -26,7 +26,8 @@
  * armour and line breaks). */
 #define KEYS_MAX_B64 8192
 
-/* Authenticates an admin; answers 401 / 403 / 503 and returns false
+/* Authenticates an admin; answers 401 / 403 / 429 / 503, or puts the
+ * request back to wait for a credential check's turn, and returns false
  * otherwise. */
 static bool keys__admin(rest_ctx_t *c, auth_user_t *user)
 {
@@ -46,6 +47,8 @@ static bool keys__admin(rest_ctx_t *c, auth_user_t *user)
                    wait_s);
         return false;
     }
+    if (verdict == AUTH_BUSY && http_parked_seconds(c->x) < AUTH_PARK_MAX_S && http_retry_later(c->x))
+        return false; /* served again from the start later, holding no thread meanwhile */
     if (verdict == AUTH_BUSY || verdict == AUTH_UNAVAILABLE) {
         rest_error(c, 503, NULL, "credentials cannot be checked now; try again");
         return false;

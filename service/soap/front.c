@@ -800,6 +800,7 @@ static void front__serve_with(front_slot_t *slot, soap_worker_t *w, http_exchang
     w->finish = NULL;
     w->op_state = NULL;
     w->deferred = NULL;
+    w->retry = false;
     memset(&w->user, 0, sizeof w->user);
     http_set_route(x, "/flexnet/services");
 
@@ -885,6 +886,8 @@ static void front__serve_with(front_slot_t *slot, soap_worker_t *w, http_exchang
             w->operation = front__operation(soap->tag);
         soap->error = SOAP_OK;
         int rc = soap_serve_request(soap);
+        if (w->retry) /* put back: served again later, from the start */
+            goto done;
         if (w->pending != NULL) {
             /* An upgrade or upsell waits for its commit group: answered
              * from soap_group_done, in the thread that runs the group. */

@@ -58,6 +58,12 @@ int auth_require(struct soap *soap)
         log_info("authentication refused for \"%s\": %s", login, why);
         return soap_throttled_fault(soap, wait_s);
     case AUTH_BUSY:
+        /* Put back to wait for a turn without a thread; after
+         * AUTH_PARK_MAX_S of that, a 503. */
+        if (http_parked_seconds(w->x) < AUTH_PARK_MAX_S && http_retry_later(w->x)) {
+            w->retry = true;
+            return soap_unavailable_fault(soap, "waiting for a turn to check the credentials");
+        }
         log_warn("authentication deferred: %s", why);
         return soap_unavailable_fault(soap, "too many logins are being checked at once; try again");
     case AUTH_UNAVAILABLE:

@@ -78,6 +78,7 @@ typedef struct soap_worker {
     http_deferred_t *deferred;
     int version;                 /* the endpoint's (1..4), and whether its trees differ from v4's */
     bool older;
+    bool retry;             /* put back to wait for a credential check's turn (http_retry_later) */
     /* Whether the request's text holds a '<' (guard.h, text_lt), and
      * whether a value gSOAP read held an element instead (front.c,
      * __wrap_soap_instring). */

@@ -355,6 +355,43 @@ class PasswordFloodTest(unittest.TestCase):
         self.assertIn("as in a failed login of the last minute", log)
         self.assertNotIn("too many failed logins", log)
 
+    def test_thirty_new_users_at_once_are_all_served(self):
+        """Thirty users never seen before, each on its own connection, all at
+        once: two passwords are hashed at a time and a few requests wait
+        for a turn in a worker; the others are put back (no thread held)
+        until a turn is free, and every one is served: no 503."""
+        d = Daemon(ENTITLEMENTD_WORKERS=8).start()  # the default: 8 workers, 4 taking requests
+        first = make_user()
+        names = ["burst-" + token(8) + f"-{i}" for i in range(30)]
+        psql("INSERT INTO users (name, password_hash) SELECT n, (SELECT password_hash FROM users "
+             "WHERE name = :'v1') FROM unnest(string_to_array(:'v2', ',')) n", first.name, ",".join(names))
+        statuses, lock = [], threading.Lock()
+        go = threading.Barrier(30)
+
+        def one(name):
+            s = socket.create_connection(("127.0.0.1", d.port), timeout=60)
+            go.wait()
+            s.sendall(request(User(name, first.password)))
+            reply, _ = read_reply(s, timeout=60)
+            s.close()
+            with lock:
+                statuses.append(reply.status)
+
+        try:
+            threads = [threading.Thread(target=one, args=(n,)) for n in names]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            metrics = urllib.request.urlopen(f"http://127.0.0.1:{d.port}/metrics", timeout=10).read().decode()
+        finally:
+            self.assertEqual(d.stop(), 0)
+        print(f"\n30 new users at once: {sorted(statuses)}", file=sys.stderr)
+        self.assertEqual(statuses, [200] * 30)
+        # Some were put back, and none is left waiting.
+        self.assertRegex(metrics, r'entitlementd_password_logins_total\{check="busy",outcome="deferred"\} [1-9]')
+        self.assertIn("entitlementd_http_requests_parked 0\n", metrics)
+
     def test_a_hundred_users_stay_remembered(self):
         """Verified credentials of 100 users are all remembered: a second
         round of their requests hashes nothing (the cache held 64 before)."""
