@@ -123,7 +123,7 @@ static const cfg_setting_t cfg__table[] = {
                 "A verified password is trusted this long (remembered as an HMAC); its next use "
                 "after that checks it again, ahead of other logins. A changed or removed user's old "
                 "password stops working within this time."),
-    INT_SETTING("ENTITLEMENTD_LOGIN_FAILURES_PER_ADDRESS", login_failures_per_address, 1, 1000000, "30",
+    INT_SETTING("ENTITLEMENTD_LOGIN_FAILURES_PER_ADDRESS", login_failures_per_address, 1, 1000000, "100",
                 "Failed logins in a minute from one client address; over it, a login not checked lately "
                 "gets 429 with Retry-After (no hashing) until the minute ends. The same wrong password "
                 "presented again counts once."),
