@@ -27,7 +27,10 @@ size_t soap_request_header(const http_request_t *r, size_t body_len, char *out, 
 {
     const char *name, *v;
     size_t pos = 0, nl, vn, o;
-    int n = snprintf(out, cap, "%s %s HTTP/1.%d\r\n", r->method, r->target, r->minor);
+    /* An HTTP/1.0 client that asked for keep-alive is shown to gSOAP as
+     * HTTP/1.1 (the transport keeps the connection either way): gSOAP closes
+     * every HTTP/1.0 exchange, whatever its Connection header says. */
+    int n = snprintf(out, cap, "%s %s HTTP/1.%d\r\n", r->method, r->target, r->close ? r->minor : 1);
     if (n < 0 || (size_t)n >= cap)
         return 0;
     o = (size_t)n;

@@ -130,6 +130,27 @@ class HttpTest(DaemonTestCase):
             self.assertIn(e.encode(), reply.body)
             self.assertEqual(self.count(e), 1)
 
+    def test_http10_keep_alive_is_kept_on_the_soap_path(self):
+        """HTTP/1.0 with Connection: keep-alive (ab -k and the like): SOAP
+        requests and the WSDL are answered with keep-alive and the
+        connection stays open; without it, the connection closes."""
+        s = self.connect()
+        for i in range(2):
+            eid = "K10-" + token(10)
+            raw = self.request(self.create(eid), {"Connection": "keep-alive"}).replace(b"HTTP/1.1", b"HTTP/1.0", 1)
+            s.sendall(raw)
+            reply, rest = read_reply(s)
+            self.assertEqual((reply.status, reply.headers.get("connection")), (200, "keep-alive"), reply.body)
+            self.assertIn(eid.encode(), reply.body)
+        s.sendall(f"GET {PATH}?wsdl HTTP/1.0\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\n".encode())
+        reply, _ = read_reply(s)
+        self.assertEqual((reply.status, reply.headers.get("connection")), (200, "keep-alive"))
+        s2 = self.connect()
+        s2.sendall(self.request(self.create("K10-" + token(10))).replace(b"HTTP/1.1", b"HTTP/1.0", 1))
+        reply, _ = read_reply(s2)
+        self.assertEqual((reply.status, reply.headers.get("connection")), (200, "close"))
+        self.assertEqual(s2.recv(10), b"")
+
     def test_request_split_into_many_small_writes(self):
         eid = "S-" + token(10)
         s = self.connect()
