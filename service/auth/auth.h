@@ -82,6 +82,11 @@ auth_verdict_t auth_password(auth_t *a, const char *login, const char *password,
 bool auth_throttled(auth_t *a, const char *login, const char *password, const unsigned char *peer,
                     int *retry_after_s);
 
+/* Whether auth_password would now answer AUTH_BUSY for these credentials
+ * (not remembered, no turn free, enough requests waiting for one): for a
+ * transport to put a request back again before it parses its body. */
+bool auth_would_wait(auth_t *a, const char *login, const char *password);
+
 /* Parses an Authorization header value "Basic <base64 of login:password>"
  * (n bytes) into login and password (NUL-terminated; AUTH_MAX_FIELD bytes
  * of each at most). False when it is not Basic, not base64, too long or

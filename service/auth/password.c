@@ -452,12 +452,16 @@ static auth_verdict_t auth__check(struct auth *a, const unsigned char mac[32], c
     if (rc != ENT_OK) {
         /* Verify against a dummy hash anyway: the answer takes as long for
          * an unknown user as for a wrong password. */
-        (void)password_verify(password, "$y$j9T$abcdefghijklmnopqrstu.$AbCdEfGhIjKlMnOpQrStUvWxYz0123456789ABCDEFG");
+        (void)password_check(password, "$y$j9T$abcdefghijklmnopqrstu.$AbCdEfGhIjKlMnOpQrStUvWxYz0123456789ABCDEFG");
         *why = "unknown user";
-    } else if (!password_verify(password, hash)) {
-        *why = "wrong password";
-    } else {
+    } else if ((rc = password_check(password, hash)) == ENT_OK) {
         return AUTH_OK;
+    } else if (rc == ENT_ENOMEM) {
+        /* Not checked: neither remembered as wrong nor counted. */
+        *why = "the password could not be checked (out of memory)";
+        return AUTH_UNAVAILABLE;
+    } else {
+        *why = "wrong password";
     }
     if (keyed)
         (void)auth__refused(a, key, true);
@@ -514,6 +518,32 @@ bool auth_throttled(auth_t *a, const char *login, const char *password, const un
         return false;
     *retry_after_s = wait_s;
     return true;
+}
+
+bool auth_would_wait(auth_t *a, const char *login, const char *password)
+{
+    char user[AUTH_MAX_FIELD + 1], domain[AUTH_MAX_FIELD + 1];
+    unsigned char mac[32];
+    const char *why;
+    bool is_admin, known = false, wait = false;
+
+    if (!auth__split(login, password, user, domain, &why) || !auth__mac(a, user, domain, password, mac))
+        return false;
+    pthread_mutex_lock(&a->lock);
+    if (!auth__cached_locked(a, mac, &is_admin, &known) && !known && a->waiting >= AUTH_MAX_WAITING) {
+        /* As auth__begin would find: no free turn, and no check of the
+         * same credentials to share. */
+        wait = true;
+        for (int i = 0; i < AUTH_MAX_HASHING + 1; i++) {
+            bool free_turn = i < AUTH_MAX_HASHING && !a->in_use[i];
+            bool same = a->in_use[i] && CRYPTO_memcmp(a->checking[i], mac, 32) == 0;
+            if (free_turn || same)
+                wait = false;
+        }
+    }
+    pthread_mutex_unlock(&a->lock);
+    OPENSSL_cleanse(mac, sizeof mac);
+    return wait;
 }
 
 auth_verdict_t auth_password(auth_t *a, const char *login, const char *password, const unsigned char *peer,

@@ -1,6 +1,7 @@
 #include "password.h"
 
 #include <crypt.h>
+#include <errno.h>
 #include <string.h>
 
 int password_hash(const char *password, char *hash, size_t hashlen)
@@ -21,11 +22,13 @@ int password_hash(const char *password, char *hash, size_t hashlen)
     return ENT_OK;
 }
 
-bool password_verify(const char *password, const char *hash)
+int password_check(const char *password, const char *hash)
 {
     struct crypt_data data;
     memset(&data, 0, sizeof data);
+    errno = 0;
     const char *h = crypt_rn(password, hash, &data, sizeof data);
+    int failed = h == NULL ? errno : 0;
     bool ok = false;
     if (h != NULL && h[0] != '*') {
         size_t n = strlen(hash);
@@ -37,5 +40,5 @@ bool password_verify(const char *password, const char *hash)
         }
     }
     explicit_bzero(&data, sizeof data);
-    return ok;
+    return ok ? ENT_OK : failed == ENOMEM ? ENT_ENOMEM : ENT_EAUTH;
 }

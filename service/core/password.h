@@ -15,7 +15,9 @@
 /* Hashes password with a fresh random salt into hash (hashlen bytes). */
 int password_hash(const char *password, char *hash, size_t hashlen) ENT_MUSTCHECK;
 
-/* True when password matches hash; compares in constant time. */
-bool password_verify(const char *password, const char *hash);
+/* Whether password matches hash (compared in constant time): ENT_OK, or
+ * ENT_EAUTH when it does not (or the hash is not one crypt(3) reads), or
+ * ENT_ENOMEM when it could not be checked now (yescrypt's memory). */
+int password_check(const char *password, const char *hash);
 
 #endif

@@ -503,7 +503,7 @@ int http_respond(http_exchange_t *x, int status, const char *content_type, const
 int http_respond_source(http_exchange_t *x, int status, const char *content_type, const char *extra_headers,
                         const http_source_t *src)
 {
-    if (x->source.next != NULL) { /* one response per exchange */
+    if (x->source.next != NULL || x->retry) { /* one response per exchange, and none when put back */
         src->free(src->arg);
         return ENT_EINVAL;
     }
@@ -586,7 +586,13 @@ void http_set_route(http_exchange_t *x, const char *route)
 
 bool http_retry_later(http_exchange_t *x)
 {
-    if (x->deferred != NULL || x->source.next != NULL || atomic_load(&x->w->s->stopping))
+    struct http_server *s = x->w->s;
+    /* What waits is counted against the same budget as requests still
+     * arriving: over it, the front answers now. */
+    long long held = (long long)(x->w->in_len - x->w->in_pos) +
+                     atomic_load_explicit(&s->buffered_in, memory_order_relaxed);
+    if (x->deferred != NULL || x->source.next != NULL || atomic_load(&s->stopping) ||
+        held > (long long)s->cfg->max_buffered_mb * 1048576)
         return false;
     x->retry = true;
     return true;
@@ -912,23 +918,39 @@ int http_server_parked(http_server_t *s)
 
 /* Puts back the request at w->in_pos (held by this worker, not served):
  * it and whatever followed it wait with the connection, which waits for
- * server__unpark_locked and not in epoll (its one-shot event was taken). */
+ * server__unpark_locked and not in epoll (its one-shot event was taken).
+ * A request put back again keeps its place at the front of the queue. */
 static void server__put_back(struct http_server *s, http_worker_t *w, int fd)
 {
     conn_t *c = &s->conns[fd];
     size_t n = w->in_len - w->in_pos;
     memmove(w->in, w->in + w->in_pos, n);
+    w->in_len = n;
+    w->in_pos = 0;
+    if (w->in_cap > 2 * n + SERVER_BUF_MIN) { /* what waits holds its own size, not a read's */
+        char *p = realloc(w->in, n > 0 ? n : 1);
+        if (p != NULL) {
+            w->in = p;
+            w->in_cap = n > 0 ? n : 1;
+        }
+    }
     server__hand_over(&s->buffered_in, &w->in, &w->in_cap, &c->in, &c->in_cap);
     c->in_len = n;
-    w->in_len = w->in_pos = 0;
-    if (c->parked_at == 0)
+    w->in_len = 0;
+    bool again = c->parked_at != 0;
+    if (!again)
         c->parked_at = server__now();
     pthread_mutex_lock(&s->lock);
     c->state = CONN_IDLE;
     c->wait = WAIT_PARKED;
     if (s->nparked == s->nconns_max) /* only entries of closed connections can fill it */
         server__unpark_locked(s, 1);
-    s->parked[(s->parked_head + s->nparked) % s->nconns_max] = fd;
+    if (again) {
+        s->parked_head = (s->parked_head + s->nconns_max - 1) % s->nconns_max;
+        s->parked[s->parked_head] = fd;
+    } else {
+        s->parked[(s->parked_head + s->nparked) % s->nconns_max] = fd;
+    }
     s->nparked++;
     pthread_mutex_unlock(&s->lock);
 }
@@ -1469,7 +1491,7 @@ static void server__finish(http_deferred_t *d)
 
 http_deferred_t *http_defer(http_exchange_t *x, void (*start)(void *arg), void *arg)
 {
-    if (x->deferred != NULL || x->source.next != NULL || x->w->out_len != x->out_mark)
+    if (x->retry || x->deferred != NULL || x->source.next != NULL || x->w->out_len != x->out_mark)
         return NULL;
     http_deferred_t *d = malloc(sizeof *d);
     if (d == NULL)
@@ -2043,6 +2065,11 @@ void http_server_stop(http_server_t *s)
                 const http_front_t *f = &s->fronts[server__front_of(s, c->in, c->in_len)];
                 size_t n = server__refusal(f, buf, sizeof buf, 503, "the server is stopping; try again", rid, NULL, 0);
                 (void)send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+                /* What the client sent after it is read first: a close with
+                 * unread bytes would reset the connection, 503 and all. */
+                shutdown(fd, SHUT_WR);
+                for (int k = 0; k < 16 && recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0; k++)
+                    ;
             }
             server__conn_reset(s, c);
             close(fd);

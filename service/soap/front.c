@@ -415,6 +415,23 @@ static bool front__throttled(soap_worker_t *w, const http_request_t *r)
     return true;
 }
 
+/* A request put back to wait for a credential check's turn (ops.c,
+ * auth_require) that would wait again is put back again before its body
+ * is parsed: a waiting request costs one parse, not one per retry. */
+static bool front__still_waiting(soap_worker_t *w, http_exchange_t *x)
+{
+    const http_request_t *r = http_request(x);
+    char login[AUTH_MAX_LOGIN + 1], password[AUTH_MAX_FIELD + 1];
+    const char *v;
+    size_t n;
+    if (http_parked_seconds(x) <= 0 || http_parked_seconds(x) >= AUTH_PARK_MAX_S ||
+        !http_header(r, "Authorization", &v, &n) || !auth_basic_parse(v, n, login, password))
+        return false;
+    bool wait = auth_would_wait(w->auth, login, password);
+    OPENSSL_cleanse(password, sizeof password);
+    return wait && http_retry_later(x);
+}
+
 /* Whether the Content-Type of r is a media type a SOAP body comes in (or
  * absent: the body is then taken for what the path says it is). */
 static bool front__xml_body(const http_request_t *r)
@@ -823,6 +840,8 @@ static void front__serve_with(front_slot_t *slot, soap_worker_t *w, http_exchang
     if (soap_endpoint_version(r->path) != 0)
         http_set_route(x, "/flexnet/services/{version}/EntitlementOrderService");
     if (!is_get && front__throttled(w, r))
+        return;
+    if (!is_get && front__still_waiting(w, x))
         return;
 
     /* The normalized request: the body goes after room for the header, is
