@@ -120,9 +120,10 @@ static const cfg_setting_t cfg__table[] = {
                 "one); with none such it gets a 503 with Retry-After and is closed. Once three "
                 "quarters are taken, a connection that sends nothing within 2 s is closed."),
     INT_SETTING("ENTITLEMENTD_AUTH_CACHE_SECONDS", auth_cache_s, 1, 3600, "60",
-                "A verified password is trusted this long (remembered as an HMAC); its next use "
-                "after that checks it again, ahead of other logins. A changed or removed user's old "
-                "password stops working within this time."),
+                "A verified password is trusted this long at most (remembered as an HMAC; each for "
+                "up to a quarter less, so that passwords checked together are not checked again "
+                "together); its next use after that checks it again, ahead of other logins. A "
+                "changed or removed user's old password stops working within this time."),
     INT_SETTING("ENTITLEMENTD_LOGIN_FAILURES_PER_ADDRESS", login_failures_per_address, 1, 1000000, "100",
                 "Failed logins in a minute from one client address; over it, a login not checked lately "
                 "gets 429 with Retry-After (no hashing) until the minute ends. The same wrong password "
