@@ -259,9 +259,7 @@ static lc_outcome_t lc__batch_unit(const lc_ctx_t *ctx, lc_op_t op, const model_
             break;
         }
         if (!lc__related(s, parent->product_id, prod->id)) {
-            o = lc_fail(ctx, REASON_NO_PRODUCT_RELATIONSHIP,
-                        "no %s relationship from the product of line item '%s' to the product requested", kind,
-                        parent->activation_id);
+            o = lc__unrelated(ctx, kind, parent->activation_id, &ch->item.product);
             break;
         }
         if (!lc_new_count(ch->is_full == OPT_TRUE, ch->item.has_count, ch->item.number_of_copies, parent->count,

@@ -47,6 +47,11 @@ lc_outcome_t lc__ref_fail(const lc_ctx_t *ctx, lc_reason_t reason, const char *w
         return lc_fail(ctx, reason, "uniqueId '%s' and %s '%s' do not name the same %s (uniqueId '%s' is %s '%s')",
                        lc__quote(ref->unique_id, uid), key_name, lc__quote(ref->key, key), what, uid, key_name,
                        lc__quote(found_key, found));
+    /* Named by an empty uniqueId only, or by nothing. */
+    if (!by_uid && ref->key == NULL && ref->unique_id != NULL)
+        return lc_fail(ctx, reason, "no %s with uniqueId '' (an empty uniqueId names no %s)", what, what);
+    if (!by_uid && ref->key == NULL)
+        return lc_fail(ctx, reason, "no %s named: the identifier has no uniqueId and no %s", what, key_name);
     return lc_fail(ctx, reason, "no %s with %s '%s'", what, by_uid ? "uniqueId" : key_name,
                    by_uid ? lc__quote(ref->unique_id, uid) : lc__quote(ref->key, key));
 }
@@ -102,6 +107,19 @@ static int lc__find_entitlement(const lc_ctx_t *ctx, db_conn_t *c, const model_r
     model_ref_t by = lc__lookup_ref(ref);
     int rc = store_find_entitlement(c, &by, lock, ctx->alloc, out);
     return lc__agree(ctx, ref, rc, rc == ENT_OK ? out->entitlement_id : NULL, true, fail);
+}
+
+lc_outcome_t lc__unrelated(const lc_ctx_t *ctx, const char *kind, const char *parent_aid,
+                           const model_product_ref_t *p)
+{
+    char name[LC_QUOTE_SIZE], version[LC_QUOTE_SIZE];
+    if (p->name != NULL)
+        return lc_fail(ctx, REASON_NO_PRODUCT_RELATIONSHIP,
+                       "no %s relationship from the product of line item '%s' to product '%s' version '%s'", kind,
+                       parent_aid, lc__quote(p->name, name), lc__quote(p->version, version));
+    return lc_fail(ctx, REASON_NO_PRODUCT_RELATIONSHIP,
+                   "no %s relationship from the product of line item '%s' to the product with uniqueId '%s'", kind,
+                   parent_aid, lc__quote(p->unique_id, name));
 }
 
 lc_outcome_t lc__product_fail(const lc_ctx_t *ctx, const model_product_ref_t *p)
@@ -352,9 +370,7 @@ static lc_outcome_t lc__change_try(const lc_ctx_t *ctx, db_conn_t *c, lc_op_t op
             if (*rc != ENT_OK)
                 return lc__db_fail(ctx, *rc, "looking up the product");
             if (!related)
-                return lc_fail(ctx, REASON_NO_PRODUCT_RELATIONSHIP,
-                               "no %s relationship from the product of line item '%s' to the product "
-                               "requested", kind, parent.activation_id);
+                return lc__unrelated(ctx, kind, parent.activation_id, &item.product);
         }
 
         if (!lc_new_count(ch->is_full == OPT_TRUE, item.has_count, item.number_of_copies, parent.count,
@@ -577,6 +593,8 @@ static lc_outcome_t lc__create_items(const lc_ctx_t *ctx, db_conn_t *c, const mo
         const store_product_t *prod = lc__product_in(s.products, s.n_products, &it->product);
         if (prod == NULL)
             return lc__product_fail(ctx, &it->product);
+        if ((!it->has_count || it->number_of_copies < 1) && (it->activation_id == NULL || it->auto_generate))
+            return lc_fail(ctx, REASON_INVALID_COUNT, "numberOfCopies of lineItems %zu must be at least 1", i + 1);
         if (!it->has_count || it->number_of_copies < 1)
             return lc_fail(ctx, REASON_INVALID_COUNT, "numberOfCopies of line item '%s' must be at least 1", aid);
         model_state_t item_state = state == STATE_DEPLOYED || e->auto_deploy == OPT_TRUE ? STATE_DEPLOYED

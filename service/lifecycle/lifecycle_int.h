@@ -53,6 +53,10 @@ const char *lc__name(const model_ref_t *ref, char buf[LC_QUOTE_SIZE]);
 const store_product_t *lc__product_in(const store_product_t *products, size_t n, const model_product_ref_t *ref);
 /* PRODUCT_NOT_FOUND for the product p names. */
 lc_outcome_t lc__product_fail(const lc_ctx_t *ctx, const model_product_ref_t *p);
+/* NO_PRODUCT_RELATIONSHIP of kind (UPGRADE, UPSELL) from the product of
+ * line item parent_aid to the product p names. */
+lc_outcome_t lc__unrelated(const lc_ctx_t *ctx, const char *kind, const char *parent_aid,
+                           const model_product_ref_t *p);
 
 /* The reason for an identifier that names nothing (found_key NULL), or
  * for a uniqueId and a business key that name different objects (the

@@ -837,8 +837,14 @@ static void front__serve_with(front_slot_t *slot, soap_worker_t *w, http_exchang
         front__refuse(w, 415, "the body must be text/xml (or application/soap+xml)");
         return;
     }
-    if (soap_endpoint_version(r->path) != 0)
+    if (soap_endpoint_version(r->path) != 0) {
         http_set_route(x, "/flexnet/services/{version}/EntitlementOrderService");
+    } else if (!is_get) {
+        /* The path is judged before the body: whatever was posted, nothing
+         * here would read it. */
+        front__refuse(w, 404, "no service at this path; use /flexnet/services/v4/EntitlementOrderService");
+        return;
+    }
     if (!is_get && front__throttled(w, r))
         return;
     if (!is_get && front__still_waiting(w, x))

@@ -236,6 +236,13 @@ class EntitlementsTest(DaemonTestCase):
         r = self.create([{"eid": eid, "items": [(eid + "-1", self.cat.base, 0)]}])
         self.assertTrue(r.text("f:failedData/f:failedSimpleEntitlement/f:reason").startswith("INVALID_COUNT"))
         self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", eid), [["0"]])
+        # A line item whose activation id was to be generated is named by
+        # its place: its id was never made, nor shown.
+        r = self.create([{"eid": eid, "items": [(eid + "-1", self.cat.base, 1), (None, self.cat.base, -2,
+                                                                                   {"auto": True})]}])
+        self.assertEqual(r.text("f:failedData/f:failedSimpleEntitlement/f:reason"),
+                         "INVALID_COUNT: numberOfCopies of lineItems 2 must be at least 1", r.body)
+        self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", eid), [["0"]])
 
     def test_query_by_criteria(self):
         tag = token(10)

@@ -115,6 +115,12 @@ class TransportTest(DaemonTestCase):
                 # A QName, not gSOAP's "at source" of a request without an envelope.
                 self.assertEqual(r.faultcode, "SOAP-ENV:Client", r.body)
                 self.assertIn("/flexnet/services/v4/EntitlementOrderService", r.faultstring)
+        # The path is judged before the body: a body that is not XML at all
+        # posted to no endpoint is a 404 too, not a malformed request.
+        for path in ("/flexnet/services/v4/NoSuchService", "/flexnet/services/v5/EntitlementOrderService"):
+            with self.subTest(garbage=path):
+                r = Client(self.daemon, self.user).raw(b"x", path=path)
+                self.assertEqual((r.status, r.faultcode), (404, "SOAP-ENV:Client"), r.body)
 
     def test_paths_outside_the_soap_front_belong_to_the_rest_adapter(self):
         # The router sends /flexnet/services/... to SOAP and the rest to

@@ -175,6 +175,17 @@ class UpgradeTest(DaemonTestCase):
                 r = self.upgrade(units)
                 self.assertEqual(r.status_text, "FAILURE", r.body)
                 self.assertTrue(self.reasons(r)[0].startswith(code + ": "), r.body)
+        # The reason names the product asked for, not only the parent.
+        r = self.upgrade([{"items": [self.item(aid, product=self.cat.unrelated)]}])
+        self.assertIn(f"line item '{aid}' to product '{self.cat.unrelated[0]}' version '{self.cat.unrelated[1]}'",
+                      self.reasons(r)[0])
+        # A parent named by an empty uniqueId only, or by nothing: said so.
+        r = self.upgrade([{"items": [self.item(None, parent_uid="")]}])
+        self.assertEqual(self.reasons(r)[0], "LINE_ITEM_NOT_FOUND: no line item with uniqueId '' (an empty uniqueId "
+                                             "names no line item)", r.body)
+        r = self.upgrade([{"items": [self.item(None)]}])
+        self.assertEqual(self.reasons(r)[0], "LINE_ITEM_NOT_FOUND: no line item named: the identifier has no "
+                                             "uniqueId and no activationId", r.body)
         self.assertEqual(psql("SELECT state, number_of_copies FROM line_items WHERE activation_id = :'v1'", aid),
                          [["DEPLOYED", "10"]])
         self.assertEqual(psql("SELECT state, number_of_copies FROM line_items WHERE activation_id = :'v1'",
