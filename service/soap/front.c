@@ -528,6 +528,9 @@ static bool front__guard(soap_worker_t *w, char *body, size_t *len, size_t *op_o
         snprintf(msg, sizeof msg, "malformed request: character U+%04lX is not allowed in XML 1.0 (byte %zu "
                  "of the body)", g.code, g.offset);
         m = msg;
+    } else if (g.verdict == GUARD_BAD_UTF8) {
+        snprintf(msg, sizeof msg, "malformed request: not valid UTF-8 at byte %zu of the body", g.offset);
+        m = msg;
     } else if (g.verdict == GUARD_ATTRIBUTES) {
         snprintf(msg, sizeof msg, "an element has more than %d attributes", GUARD_MAX_ATTRIBUTES);
         m = msg;

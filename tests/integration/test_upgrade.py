@@ -328,7 +328,9 @@ class UpgradeTest(DaemonTestCase):
                                                  b"<soapenv:Body>" + raw + b"</soapenv:Body>"))
         self.assertEqual(r.status, 500)
         self.assertEqual(r.faultcode, "SOAP-ENV:Client")
-        self.assertIn("UTF-8", r.faultstring)
+        # Where, as the other malformed-request faults say it.
+        at = raw.index(b"\xff") + len(b"<soapenv:Body>") + envelope("").index(b"<soapenv:Body>")
+        self.assertEqual(r.faultstring, f"malformed request: not valid UTF-8 at byte {at} of the body")
         self.assertEqual(psql("SELECT count(*), sum(number_of_copies) FROM line_items"), before)
         self.assertEqual(nrows("SELECT count(*) FROM audit_log"), audit)
         self.assertEqual(nrows("SELECT count(*) FROM line_items WHERE activation_id = :'v1'", aid), 1)
