@@ -188,6 +188,20 @@ static bool auth__cached(struct auth *c, const unsigned char mac[32], bool *is_a
     return hit;
 }
 
+/* The check slots as credentials mac find them (the first nslots are open
+ * to them): the first free one (*free_slot) and the one checking the same
+ * credentials (*same); -1 for none. Caller holds c->lock. */
+static void auth__turns(const struct auth *c, const unsigned char mac[32], int nslots, int *free_slot, int *same)
+{
+    *free_slot = *same = -1;
+    for (int i = 0; i < AUTH_MAX_HASHING + 1; i++) {
+        if (!c->in_use[i] && i < nslots)
+            *free_slot = *free_slot < 0 ? i : *free_slot;
+        else if (CRYPTO_memcmp(c->checking[i], mac, 32) == 0)
+            *same = i;
+    }
+}
+
 typedef enum auth_turn {
     TURN_KNOWN,   /* remembered (checked meanwhile by another request) */
     TURN_REFUSED, /* checked meanwhile by another request, and wrong */
@@ -222,16 +236,10 @@ static auth_turn_t auth__begin(struct auth *c, const unsigned char mac[32], bool
             *is_admin = c->admin[same];
             break;
         }
-        int free_slot = -1;
-        same = -1;
-        for (int i = 0; i < AUTH_MAX_HASHING + 1; i++) {
-            if (!c->in_use[i] && i < nslots)
-                free_slot = free_slot < 0 ? i : free_slot;
-            else if (CRYPTO_memcmp(c->checking[i], mac, 32) == 0) {
-                same = i;
-                same_gen = c->gen[i];
-            }
-        }
+        int free_slot;
+        auth__turns(c, mac, nslots, &free_slot, &same);
+        if (same >= 0)
+            same_gen = c->gen[same];
         if (same < 0 && free_slot >= 0) {
             memcpy(c->checking[free_slot], mac, 32);
             c->in_use[free_slot] = true;
@@ -538,13 +546,9 @@ bool auth_would_wait(auth_t *a, const char *login, const char *password)
     if (!auth__cached_locked(a, mac, &is_admin, &known) && !known && a->waiting >= AUTH_MAX_WAITING) {
         /* As auth__begin would find: no free turn, and no check of the
          * same credentials to share. */
-        wait = true;
-        for (int i = 0; i < AUTH_MAX_HASHING + 1; i++) {
-            bool free_turn = i < AUTH_MAX_HASHING && !a->in_use[i];
-            bool same = a->in_use[i] && CRYPTO_memcmp(a->checking[i], mac, 32) == 0;
-            if (free_turn || same)
-                wait = false;
-        }
+        int free_slot, same;
+        auth__turns(a, mac, AUTH_MAX_HASHING, &free_slot, &same);
+        wait = free_slot < 0 && same < 0;
     }
     pthread_mutex_unlock(&a->lock);
     OPENSSL_cleanse(mac, sizeof mac);

@@ -142,10 +142,10 @@ void http_resume(http_deferred_t *d);
  * later: when http_server_retry_parked says that what it waits for may be
  * there (a credential check's turn), or within a second at most. Meanwhile
  * the connection holds its request and no thread. Whatever the handler
- * wrote for it is dropped. False when it cannot wait (the server is
- * stopping, or the response is deferred or streamed): the handler answers
- * now. */
-bool http_retry_later(http_exchange_t *x);
+ * wrote for it is dropped. False when it cannot wait (it was first put
+ * back max_wait_s or more ago, the server is stopping, or the response is
+ * deferred or streamed): the handler answers now. */
+bool http_retry_later(http_exchange_t *x, double max_wait_s);
 
 /* Seconds since the request was first put back (0: never). */
 double http_parked_seconds(const http_exchange_t *x);

@@ -584,14 +584,15 @@ void http_set_route(http_exchange_t *x, const char *route)
     x->route = route;
 }
 
-bool http_retry_later(http_exchange_t *x)
+bool http_retry_later(http_exchange_t *x, double max_wait_s)
 {
     struct http_server *s = x->w->s;
     /* What waits is counted against the same budget as requests still
      * arriving: over it, the front answers now. */
     long long held = (long long)(x->w->in_len - x->w->in_pos) +
                      atomic_load_explicit(&s->buffered_in, memory_order_relaxed);
-    if (x->deferred != NULL || x->source.next != NULL || atomic_load(&s->stopping) ||
+    if (http_parked_seconds(x) >= max_wait_s || x->deferred != NULL || x->source.next != NULL ||
+        atomic_load(&s->stopping) ||
         held > (long long)s->cfg->max_buffered_mb * 1048576)
         return false;
     x->retry = true;

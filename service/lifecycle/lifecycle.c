@@ -593,10 +593,12 @@ static lc_outcome_t lc__create_items(const lc_ctx_t *ctx, db_conn_t *c, const mo
         const store_product_t *prod = lc__product_in(s.products, s.n_products, &it->product);
         if (prod == NULL)
             return lc__product_fail(ctx, &it->product);
-        if ((!it->has_count || it->number_of_copies < 1) && (it->activation_id == NULL || it->auto_generate))
-            return lc_fail(ctx, REASON_INVALID_COUNT, "numberOfCopies of lineItems %zu must be at least 1", i + 1);
-        if (!it->has_count || it->number_of_copies < 1)
+        if (!it->has_count || it->number_of_copies < 1) {
+            /* A generated id was never shown: the line item's place names it. */
+            if (it->activation_id == NULL || it->auto_generate)
+                return lc_fail(ctx, REASON_INVALID_COUNT, "numberOfCopies of lineItems %zu must be at least 1", i + 1);
             return lc_fail(ctx, REASON_INVALID_COUNT, "numberOfCopies of line item '%s' must be at least 1", aid);
+        }
         model_state_t item_state = state == STATE_DEPLOYED || e->auto_deploy == OPT_TRUE ? STATE_DEPLOYED
                                                                                           : STATE_DRAFT;
         if (!lc_line_item_state_ok(item_state, state))

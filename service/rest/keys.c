@@ -47,7 +47,7 @@ static bool keys__admin(rest_ctx_t *c, auth_user_t *user)
                    wait_s);
         return false;
     }
-    if (verdict == AUTH_BUSY && http_parked_seconds(c->x) < AUTH_PARK_MAX_S && http_retry_later(c->x))
+    if (verdict == AUTH_BUSY && http_retry_later(c->x, AUTH_PARK_MAX_S))
         return false; /* served again from the start later, holding no thread meanwhile */
     if (verdict == AUTH_BUSY || verdict == AUTH_UNAVAILABLE) {
         rest_error(c, 503, NULL, "credentials cannot be checked now; try again");

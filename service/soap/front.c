@@ -424,12 +424,12 @@ static bool front__still_waiting(soap_worker_t *w, http_exchange_t *x)
     char login[AUTH_MAX_LOGIN + 1], password[AUTH_MAX_FIELD + 1];
     const char *v;
     size_t n;
-    if (http_parked_seconds(x) <= 0 || http_parked_seconds(x) >= AUTH_PARK_MAX_S ||
-        !http_header(r, "Authorization", &v, &n) || !auth_basic_parse(v, n, login, password))
+    if (http_parked_seconds(x) <= 0 || !http_header(r, "Authorization", &v, &n) ||
+        !auth_basic_parse(v, n, login, password))
         return false;
     bool wait = auth_would_wait(w->auth, login, password);
     OPENSSL_cleanse(password, sizeof password);
-    return wait && http_retry_later(x);
+    return wait && http_retry_later(x, AUTH_PARK_MAX_S);
 }
 
 /* Whether the Content-Type of r is a media type a SOAP body comes in (or

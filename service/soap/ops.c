@@ -60,7 +60,7 @@ int auth_require(struct soap *soap)
     case AUTH_BUSY:
         /* Put back to wait for a turn without a thread; after
          * AUTH_PARK_MAX_S of that, a 503. */
-        if (http_parked_seconds(w->x) < AUTH_PARK_MAX_S && http_retry_later(w->x)) {
+        if (http_retry_later(w->x, AUTH_PARK_MAX_S)) {
             w->retry = true;
             return soap_unavailable_fault(soap, "waiting for a turn to check the credentials");
         }
