@@ -190,15 +190,20 @@ static bool auth__cached(struct auth *c, const unsigned char mac[32], bool *is_a
 
 /* The check slots as credentials mac find them (the first nslots are open
  * to them): the first free one (*free_slot) and the one checking the same
- * credentials (*same); -1 for none. Caller holds c->lock. */
+ * credentials (*same); -1 for none. Caller holds c->lock.
+ * A free slot still holds the credentials of the check that ended there:
+ * only a slot in use is a check to share (one waiting on a free slot
+ * would take the verdict of whatever check used it next). */
 static void auth__turns(const struct auth *c, const unsigned char mac[32], int nslots, int *free_slot, int *same)
 {
     *free_slot = *same = -1;
     for (int i = 0; i < AUTH_MAX_HASHING + 1; i++) {
-        if (!c->in_use[i] && i < nslots)
-            *free_slot = *free_slot < 0 ? i : *free_slot;
-        else if (CRYPTO_memcmp(c->checking[i], mac, 32) == 0)
+        if (!c->in_use[i]) {
+            if (i < nslots && *free_slot < 0)
+                *free_slot = i;
+        } else if (CRYPTO_memcmp(c->checking[i], mac, 32) == 0) {
             *same = i;
+        }
     }
 }
 

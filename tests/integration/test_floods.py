@@ -355,6 +355,61 @@ class PasswordFloodTest(unittest.TestCase):
         self.assertIn("as in a failed login of the last minute", log)
         self.assertNotIn("too many failed logins", log)
 
+    def test_a_changed_password_is_refused_at_once_whichever_turn_checked_it(self):
+        """A user re-checked while two new users' passwords were being
+        hashed takes the turn kept for known credentials. After the
+        password changes, the old one is refused, and refused again at
+        once: the second time it did not wait for a check in that turn (a
+        check of other credentials there would have given it their
+        verdict)."""
+        d = Daemon(ENTITLEMENTD_AUTH_CACHE_SECONDS=1).start()
+        seed = make_user()
+        other = make_user()
+
+        def send(user, source="127.0.0.1"):
+            s = socket.create_connection(("127.0.0.1", d.port), timeout=30, source_address=(source, 0))
+            s.sendall(request(user))
+            reply, _ = read_reply(s, timeout=30)
+            s.close()
+            return reply.status
+
+        def at_once(users, late):
+            """users all at once, then late 20 ms after (while their
+            passwords are being hashed)."""
+            statuses, go = [], threading.Barrier(len(users) + 1)
+
+            def one(u, delay):
+                go.wait()
+                time.sleep(delay)
+                statuses.append(send(u))
+            threads = [threading.Thread(target=one, args=(u, 0)) for u in users]
+            threads.append(threading.Thread(target=one, args=(late, 0.02)))
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            return statuses
+
+        try:
+            for attempt in range(3):
+                victim = make_user()
+                newcomers = [User(f"new-{token(8)}-{i}", seed.password) for i in range(2)]
+                psql("INSERT INTO users (name, password_hash) SELECT n, (SELECT password_hash FROM users "
+                     "WHERE name = :'v1') FROM unnest(string_to_array(:'v2', ',')) n",
+                     seed.name, ",".join(u.name for u in newcomers))
+                self.assertEqual(send(victim), 200)
+                time.sleep(1.2)  # trusted no longer, still known
+                self.assertEqual(at_once(newcomers, victim), [200] * 3)
+                psql("UPDATE users SET password_hash = (SELECT password_hash FROM users WHERE name = :'v1') "
+                     "WHERE name = :'v2'", other.name, victim.name)
+                time.sleep(1.2)
+                self.assertEqual(send(victim), 401)  # checked: wrong now
+                started = time.monotonic()
+                self.assertEqual(send(victim), 401)  # known to be wrong
+                self.assertLess(time.monotonic() - started, 5, attempt)
+        finally:
+            self.assertEqual(d.stop(), 0)
+
     def test_thirty_new_users_at_once_are_all_served(self):
         """Thirty users never seen before, each on its own connection, all at
         once: two passwords are hashed at a time and a few requests wait
