@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../core/clock.h"
 #include "auth_int.h"
 #include "jwt.h"
 
@@ -83,7 +84,7 @@ static bool keys__jwt_recall(auth_t *a, const unsigned char hash[32], time_t now
     memset(&t, 0, sizeof t);
     pthread_mutex_lock(&a->keys_lock);
     const auth_jwt_slot_t *s = keys__jwt_slot(a, hash);
-    bool hit = s->expires > now && s->key_gen == a->key_gen && CRYPTO_memcmp(s->hash, hash, 32) == 0;
+    bool hit = s->expires > clock_seconds() && s->key_gen == a->key_gen && CRYPTO_memcmp(s->hash, hash, 32) == 0;
     if (hit) {
         t.exp = s->exp;
         t.nbf = s->nbf;
@@ -100,15 +101,15 @@ static bool keys__jwt_recall(auth_t *a, const unsigned char hash[32], time_t now
     return true;
 }
 
-/* Remembers that the token of hash passed (t, *who), checked with the keys
+/* Remembers for AUTH_KEY_TTL that the token of hash passed (t, *who), checked with the keys
  * of generation gen. */
-static void keys__jwt_remember(auth_t *a, const unsigned char hash[32], time_t now, unsigned long gen,
+static void keys__jwt_remember(auth_t *a, const unsigned char hash[32], unsigned long gen,
                                const jwt_t *t, const auth_jwt_t *who)
 {
     pthread_mutex_lock(&a->keys_lock);
     auth_jwt_slot_t *s = keys__jwt_slot(a, hash);
     memcpy(s->hash, hash, 32);
-    s->expires = now + AUTH_KEY_TTL;
+    s->expires = clock_seconds() + AUTH_KEY_TTL;
     s->key_gen = gen;
     s->exp = t->exp;
     s->nbf = t->nbf;
@@ -122,7 +123,7 @@ static void keys__jwt_remember(auth_t *a, const unsigned char hash[32], time_t n
 static auth_verdict_t keys__lookup(auth_t *a, bool by_kid, const char *name, long long *ids,
                                    char (*publishers)[STORE_MAX_NAME + 1], EVP_PKEY **keys, int *n)
 {
-    time_t now = time(NULL);
+    time_t now = clock_seconds(); /* the cache's: an age */
     *n = 0;
     pthread_mutex_lock(&a->keys_lock);
     unsigned long gen = a->key_gen;
@@ -245,7 +246,7 @@ auth_verdict_t auth_jwt(auth_t *a, const char *token, size_t n, const char *publ
             out->key_id = ids[i];
             memcpy(out->publisher, publishers[i], sizeof out->publisher);
             if (hashed)
-                keys__jwt_remember(a, hash, now, gen, &t, out);
+                keys__jwt_remember(a, hash, gen, &t, out);
             verdict = AUTH_OK;
             goto out;
         }

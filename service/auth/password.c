@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "../core/base64.h"
+#include "../core/clock.h"
 #include "../core/metrics.h"
 #include "../core/password.h"
 #include "../core/thread.h"
@@ -89,7 +90,7 @@ int auth_new(db_pool_t *pool, const auth_options_t *opt, auth_t **out)
         return ENT_EIO;
     }
     pthread_mutex_init(&c->lock, NULL);
-    pthread_cond_init(&c->checked, NULL);
+    clock_cond_init(&c->checked);
     pthread_mutex_init(&c->tokens_lock, NULL);
     pthread_mutex_init(&c->keys_lock, NULL);
     *out = c;
@@ -168,7 +169,7 @@ static int auth__slot_of(const struct auth *c, const unsigned char mac[32])
  * AUTH_KNOWN_S. Marks it used. Caller holds c->lock. */
 static bool auth__cached_locked(struct auth *c, const unsigned char mac[32], bool *is_admin, bool *known)
 {
-    time_t now = time(NULL);
+    time_t now = clock_seconds();
     int i = auth__slot_of(c, mac);
     *known = i >= 0 && now - c->slots[i].used < AUTH_KNOWN_S;
     if (i < 0)
@@ -225,6 +226,11 @@ static auth_turn_t auth__begin(struct auth *c, const unsigned char mac[32], bool
     bool counted = false, ignored;
     auth_turn_t turn;
     int nslots = known ? AUTH_MAX_HASHING + 1 : AUTH_MAX_HASHING;
+    /* Bounded: a check that hangs (a database that stopped answering)
+     * must not hold its waiters for ever. One deadline for the whole wait:
+     * every check that ends anywhere wakes every waiter. */
+    struct timespec until;
+    clock_deadline(&until, AUTH_MAX_WAIT_S * 1000L);
 
     pthread_mutex_lock(&c->lock);
     for (;;) {
@@ -263,11 +269,6 @@ static auth_turn_t auth__begin(struct auth *c, const unsigned char mac[32], bool
             c->waiting++;
             counted = true;
         }
-        /* Bounded: a check that hangs (a database that stopped answering)
-         * must not hold its waiters for ever. */
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += AUTH_MAX_WAIT_S;
         thread_wait_begin();
         int waited = pthread_cond_timedwait(&c->checked, &c->lock, &until);
         thread_wait_end();
@@ -286,7 +287,7 @@ static auth_turn_t auth__begin(struct auth *c, const unsigned char mac[32], bool
  * and gives the verdict to the requests waiting for it. */
 static void auth__end(struct auth *c, int slot, auth_verdict_t v, bool is_admin)
 {
-    time_t now = time(NULL);
+    time_t now = clock_seconds();
     pthread_mutex_lock(&c->lock);
     int had = auth__slot_of(c, c->checking[slot]);
     if (v == AUTH_OK) {
@@ -418,7 +419,7 @@ static bool auth__refusal_key(const unsigned char mac[32], const char *hash, uns
  * seen takes the oldest slot. */
 static bool auth__refused(struct auth *a, const unsigned char key[32], bool remember)
 {
-    time_t now = time(NULL);
+    time_t now = clock_seconds();
     bool seen = false;
     pthread_mutex_lock(&a->lock);
     for (int i = 0; i < AUTH_REFUSED_SLOTS && !seen; i++)
@@ -456,7 +457,10 @@ static auth_verdict_t auth__check(struct auth *a, const unsigned char mac[32], c
     if (rc == ENT_EDBDOWN)
         db_conn_discard(c);
     db_pool_release(a->pool, c);
-    if (rc == ENT_EDBDOWN) {
+    if (rc != ENT_OK && rc != ENT_ENOTFOUND && rc != ENT_EINVAL) {
+        /* Down, or a statement cancelled or timed out: not checked, so
+         * neither a refusal to remember nor a failure to count (and the
+         * user's trusted credentials are not forgotten). */
         *why = "the user store cannot be reached";
         return AUTH_UNAVAILABLE;
     }
@@ -471,7 +475,7 @@ static auth_verdict_t auth__check(struct auth *a, const unsigned char mac[32], c
         /* Verify against a dummy hash anyway: the answer takes as long for
          * an unknown user as for a wrong password. */
         (void)password_check(password, "$y$j9T$abcdefghijklmnopqrstu.$AbCdEfGhIjKlMnOpQrStUvWxYz0123456789ABCDEFG");
-        *why = "unknown user";
+        *why = rc == ENT_EINVAL ? "the user's stored password hash is not valid" : "unknown user";
     } else if ((rc = password_check(password, hash)) == ENT_OK) {
         return AUTH_OK;
     } else if (rc == ENT_ENOMEM) {
@@ -507,7 +511,14 @@ static bool auth__split(const char *login, const char *password, char user[AUTH_
     }
     memcpy(user, login, ul);
     user[ul] = '\0';
+    /* Domains ignore the case of ASCII letters (as the users table's
+     * unique index does): one spelling for the MAC and for the throttle,
+     * or each of a domain's 2^letters spellings would get its own count of
+     * failed logins. */
     snprintf(domain, AUTH_MAX_FIELD + 1, "%s", sep ? sep + 2 : AUTH_DEFAULT_DOMAIN);
+    for (char *d = domain; *d != '\0'; d++)
+        if (*d >= 'A' && *d <= 'Z')
+            *d = (char)(*d - 'A' + 'a');
     return true;
 }
 
@@ -525,7 +536,7 @@ bool auth_throttled(auth_t *a, const char *login, const char *password, const un
     /* The throttle first: nearly every request is not throttled, and then
      * the credentials need no MAC here (auth_password makes it). */
     snprintf(who, sizeof who, "%s##%s", user, domain);
-    int wait_s = throttle_wait(&a->throttle, peer, who, time(NULL));
+    int wait_s = throttle_wait(&a->throttle, peer, who, clock_seconds());
     if (wait_s == 0 || !auth__mac(a, user, domain, password, mac))
         return false;
     pthread_mutex_lock(&a->lock);
@@ -584,10 +595,9 @@ auth_verdict_t auth_password(auth_t *a, const char *login, const char *password,
     }
     /* Guesses from an address or at a user over the limit cost nothing
      * more; a credential known to be right is still checked. */
-    time_t now = time(NULL);
     char who[2 * AUTH_MAX_FIELD + 3]; /* the user name the throttle counts: user##domain */
     snprintf(who, sizeof who, "%s##%s", user, domain);
-    if (!known && (*retry_after_s = throttle_wait(&a->throttle, peer, who, now)) > 0) {
+    if (!known && (*retry_after_s = throttle_wait(&a->throttle, peer, who, clock_seconds())) > 0) {
         *why = "too many failed logins from this address or for this user";
         metrics_login("throttled", "refused");
         return AUTH_THROTTLED;
@@ -622,7 +632,7 @@ auth_verdict_t auth_password(auth_t *a, const char *login, const char *password,
     thread_wait_end();
     auth__end(a, slot, v, is_admin);
     if (v == AUTH_DENIED && !repeat)
-        throttle_failed(&a->throttle, peer, who, now);
+        throttle_failed(&a->throttle, peer, who, clock_seconds());
     metrics_login(v == AUTH_UNAVAILABLE ? "unavailable" : repeat ? "repeat" : "hashed",
                   v == AUTH_OK ? "ok" : "refused");
     out->is_admin = is_admin && v == AUTH_OK;

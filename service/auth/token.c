@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "../core/base64.h"
+#include "../core/clock.h"
 #include "auth_int.h"
 
 #define TOKEN_CACHE_TTL 5
@@ -39,7 +40,7 @@ int auth_token_make(char token[AUTH_TOKEN_LEN + 1], unsigned char hash[32])
 auth_verdict_t auth_token(auth_t *a, const char *token, size_t n, store_token_t *out, const char **why)
 {
     unsigned char hash[32];
-    time_t now = time(NULL);
+    time_t now = clock_seconds(); /* the cache's: an age */
     db_conn_t *c = NULL;
 
     if (n != AUTH_TOKEN_LEN || strncmp(token, AUTH_TOKEN_PREFIX, strlen(AUTH_TOKEN_PREFIX)) != 0) {

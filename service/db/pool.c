@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../core/clock.h"
 #include "../core/log.h"
 #include "../core/thread.h"
 #include "db_int.h"
@@ -47,7 +48,7 @@ int db_pool_create(const db_pool_options_t *opt, db_pool_t **out)
     for (int i = 0; i < p->size; i++)
         p->conns[i].pool = p;
     pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->freed, NULL);
+    clock_cond_init(&p->freed);
     *out = p;
     return ENT_OK;
 }
@@ -143,13 +144,7 @@ int db_pool_acquire(db_pool_t *p, db_conn_t **out)
     /* From here until the connection comes back (or none is lent), the
      * thread waits for the database: an HTTP worker lets another run. */
     thread_wait_begin();
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += p->wait_timeout_ms / 1000;
-    deadline.tv_nsec += (long)(p->wait_timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    clock_deadline(&deadline, p->wait_timeout_ms);
 
     pthread_mutex_lock(&p->lock);
     for (;;) {

@@ -147,8 +147,9 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
         "WHERE $7::text IS NULL AND $6::text IS NULL "
         "AND li.entitlement_id = (SELECT id FROM entitlements WHERE entitlement_id = $4)"},
     [STMT_USER_GET] = {"user_get",
-        "SELECT password_hash, is_admin FROM users WHERE name = $1 AND lower(domain) = lower($2) "
-        "ORDER BY domain = $2 DESC LIMIT 1"},
+        "SELECT password_hash, is_admin FROM users WHERE name = $1 "
+        "AND translate(domain, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') "
+        "= translate($2, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"},
     [STMT_USER_ADD] = {"user_add",
         "INSERT INTO users (name, domain, password_hash, is_admin) VALUES ($1, $2, $3, $4::boolean)"},
     [STMT_PRODUCT_ADD] = {"product_add",

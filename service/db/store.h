@@ -154,7 +154,8 @@ int store_audit_trail(db_conn_t *c, const char *eid, void (*row)(void *ctx, cons
                       void *ctx) ENT_MUSTCHECK;
 
 /* Users and catalog (authentication and the CLI). User names are matched
- * exactly, domains ignoring case (an exact match first). */
+ * exactly, domains ignoring the case of ASCII letters (one user per name
+ * and domain so compared: db/014). */
 int store_user_hash(db_conn_t *c, const char *name, const char *domain, char *hash, size_t hashlen,
                     bool *is_admin) ENT_MUSTCHECK;
 int store_user_add(db_conn_t *c, const char *name, const char *domain, const char *hash,

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/clock.h"
 #include "../core/ids.h"
 #include "../core/log.h"
 #include "../core/metrics.h"
@@ -970,7 +971,7 @@ static void server__linger(struct http_server *s, int fd)
     conn_t *c = &s->conns[fd];
     shutdown(fd, SHUT_WR);
     c->wait = WAIT_LINGER;
-    c->since = time(NULL);
+    c->since = clock_seconds();
     server__park(s, fd);
 }
 
@@ -1042,7 +1043,7 @@ static void server__turn_away(struct http_server *s, int fd, const char *why)
         c->state = CONN_IDLE;
         c->wait = WAIT_LINGER;
         c->turned_away = true;
-        c->since = c->last_active = time(NULL);
+        c->since = c->last_active = clock_seconds();
         struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT, .data.fd = fd};
         if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) == 0) {
             s->nturned_away++;
@@ -1108,7 +1109,7 @@ static void server__accept(struct http_server *s)
         memcpy(c->addr, addr, sizeof addr);
         c->state = CONN_IDLE;
         c->wait = WAIT_READ;
-        c->last_active = time(NULL);
+        c->last_active = clock_seconds();
         c->touched = atomic_fetch_add_explicit(&s->clock, 1, memory_order_relaxed);
         struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT, .data.fd = fd};
         if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
@@ -1348,7 +1349,7 @@ static bool server__flush(struct http_server *s, http_worker_t *w, int fd, bool 
         w->in_len = w->in_pos = 0;
         c->close_after = close_after;
         c->wait = WAIT_WRITE;
-        c->since = time(NULL);
+        c->since = clock_seconds();
         server__park(s, fd);
         return false;
     }
@@ -1412,7 +1413,7 @@ static bool server__stash(struct http_server *s, http_worker_t *w, int fd, bool 
         return false;
     }
     if (c->since == 0)
-        c->since = time(NULL);
+        c->since = clock_seconds();
     server__hand_over(&s->buffered_in, &w->in, &w->in_cap, &c->in, &c->in_cap);
     c->in_len = n;
     w->in_len = 0;
@@ -1479,7 +1480,7 @@ static void server__finish(http_deferred_t *d)
     }
     metrics_http(x->route, d->head ? "HEAD" : server__method_label(x->method), server__status_of(w->out, w->out_len),
                  server__now() - d->t0);
-    c->last_active = time(NULL);
+    c->last_active = clock_seconds();
     if (server__flush(s, w, fd, close)) {
         c->wait = WAIT_READ;
         server__park(s, fd);
@@ -1562,7 +1563,7 @@ static void server__event(struct http_server *s, http_worker_t *w, int fd)
         }
         if (rc == 0) {
             if (c->out_off > before)
-                c->since = time(NULL); /* the send timeout counts time without progress */
+                c->since = clock_seconds(); /* the send timeout counts time without progress */
             server__park(s, fd);
             return;
         }
@@ -1570,7 +1571,7 @@ static void server__event(struct http_server *s, http_worker_t *w, int fd)
         free(c->out);
         c->out = NULL;
         c->out_len = c->out_off = c->out_cap = 0;
-        c->last_active = time(NULL); /* the keep-alive wait starts when the answer is out */
+        c->last_active = clock_seconds(); /* the keep-alive wait starts when the answer is out */
         c->touched = atomic_fetch_add_explicit(&s->clock, 1, memory_order_relaxed);
         if (c->source.next != NULL) {
             /* The next pieces of a streamed body; lingers or parks when done
@@ -1664,10 +1665,10 @@ static void server__event(struct http_server *s, http_worker_t *w, int fd)
         }
         /* Whatever followed the request (pipelined) is the next one. */
         w->in_pos += f.total;
-        c->since = w->in_len > w->in_pos ? time(NULL) : 0;
+        c->since = w->in_len > w->in_pos ? clock_seconds() : 0;
         c->continued = false;
         c->served = true;
-        c->last_active = time(NULL);
+        c->last_active = clock_seconds();
         c->touched = atomic_fetch_add_explicit(&s->clock, 1, memory_order_relaxed);
         if (d != NULL) {
             /* The answer comes later: what followed the request waits
@@ -1706,7 +1707,7 @@ static void server__event(struct http_server *s, http_worker_t *w, int fd)
  * second more or less only changes when the waiting ends.) */
 static bool server__writing(struct http_server *s)
 {
-    time_t now = time(NULL);
+    time_t now = clock_seconds();
     bool any = false;
     if (atomic_load_explicit(&s->buffered_out, memory_order_relaxed) == 0)
         return false;
@@ -1787,7 +1788,7 @@ static void *server__work(void *arg)
         if (atomic_load_explicit(&s->active, memory_order_relaxed) > s->active_max)
             server__stand_by(s);
         int n = epoll_wait(s->epfd, evs, 1, 1000);
-        time_t now = time(NULL);
+        time_t now = clock_seconds();
         if (n == 1 && evs[0].data.fd == s->wake_fd)
             break;
         if (n == 1 && evs[0].data.fd == s->listen_fd)
@@ -1806,7 +1807,7 @@ static void *server__work(void *arg)
      * writing the answers their clients are still reading (a large one
      * waits for its reader: at most SERVER_DRAIN_SECONDS), then go. No
      * worker stands by any more (stopping called them all back). */
-    time_t deadline = time(NULL) + SERVER_DRAIN_SECONDS;
+    time_t deadline = clock_seconds() + SERVER_DRAIN_SECONDS;
     for (;;) {
         bool writing = server__writing(s);
         int n = epoll_wait(s->epfd, evs, SERVER_DRAIN_EVENTS, writing ? 50 : 0), served = 0;
@@ -1820,7 +1821,7 @@ static void *server__work(void *arg)
         /* A deferred answer is finished by whichever worker runs its
          * work, perhaps after this one has found nothing to do. */
         bool deferred = atomic_load_explicit(&s->ndeferred, memory_order_acquire) > 0;
-        if (served == 0 && ((!writing && !deferred) || time(NULL) >= deadline))
+        if (served == 0 && ((!writing && !deferred) || clock_seconds() >= deadline))
             break;
         if (served == 0) {
             /* Only the wake-up is ready (it stays so): wait for the readers. */
@@ -1936,7 +1937,7 @@ int http_server_start(const ent_config_t *cfg, const http_front_t *fronts, int n
     pthread_mutex_init(&s->reap_lock, NULL);
     pthread_mutex_init(&s->standby_lock, NULL);
     pthread_cond_init(&s->standby_cond, NULL);
-    atomic_init(&s->last_reap, (long long)time(NULL));
+    atomic_init(&s->last_reap, (long long)clock_seconds());
     /* Descriptors index the table; leave room for the database sockets
      * (the pool's, the job workers', their listener's) and files besides
      * max_connections clients. */

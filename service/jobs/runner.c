@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/clock.h"
 #include "../core/log.h"
 #include "../core/thread.h"
 #include "../db/rest_store.h"
@@ -88,13 +89,7 @@ void job_runner_wake(job_runner_t *r)
 static void runner__sleep(job_runner_t *r, unsigned long long seen, int ms)
 {
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    clock_deadline(&until, ms);
     pthread_mutex_lock(&r->lock);
     while (r->wakeups == seen && !atomic_load(&r->stopping))
         if (pthread_cond_timedwait(&r->wake, &r->lock, &until) != 0)
@@ -318,7 +313,7 @@ static void *runner__listen(void *arg)
 {
     job_runner_t *r = arg;
     db_listener_t *l = NULL;
-    time_t last_purge = 0, last_tick = time(NULL);
+    time_t last_purge = 0, last_tick = clock_seconds();
     double last_notify = 0;
 
     while (!atomic_load(&r->stopping)) {
@@ -351,7 +346,7 @@ static void *runner__listen(void *arg)
                 continue;
             }
         }
-        time_t now = time(NULL);
+        time_t now = clock_seconds();
         if (now - last_purge >= RUNNER_PURGE_EVERY) {
             db_conn_t *c = NULL;
             long long deleted = 0;
@@ -400,7 +395,7 @@ int job_runner_start(const job_options_t *opt, job_runner_t **out)
     r->connect_timeout_s = opt->connect_timeout_s;
     r->nworkers = opt->workers;
     pthread_mutex_init(&r->lock, NULL);
-    pthread_cond_init(&r->wake, NULL);
+    clock_cond_init(&r->wake);
     r->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (r->notify_fd < 0) {
         rc = ENT_EIO;

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../core/clock.h"
 #include "../core/log.h"
 #include "../db/sub_store.h"
 #include "webhook.h"
@@ -40,12 +41,12 @@ int subs_run_jobs(void *arg, db_conn_t *c, const db_job_t *jobs, size_t n, job_o
     /* A batch must end well within its lease: the posts of the rest wait
      * for another batch, and since they were not tried (a slow or dead
      * receiver took the time), their attempts are not counted. */
-    time_t start = time(NULL);
+    time_t start = clock_seconds();
     bool stop = false;
     for (size_t i = 0; i < n; i++) {
         if (outcomes[i] == JOB_DONE)
             continue;
-        if (stop || (i > 0 && time(NULL) - start >= o->post.timeout_s)) {
+        if (stop || (i > 0 && clock_seconds() - start >= o->post.timeout_s)) {
             outcomes[i] = JOB_LATER;
             continue;
         }

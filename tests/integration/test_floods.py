@@ -9,6 +9,7 @@ back after bursts of large requests."""
 import os
 import resource
 import socket
+import subprocess
 import sys
 import re
 import threading
@@ -409,6 +410,87 @@ class PasswordFloodTest(unittest.TestCase):
                 self.assertLess(time.monotonic() - started, 5, attempt)
         finally:
             self.assertEqual(d.stop(), 0)
+
+    def test_the_spellings_of_a_domain_share_one_count_of_failed_logins(self):
+        """Domains ignore case, so root##FLEXnet and root##flexnet are one
+        user, and their guesses one count: 2^7 spellings of FLEXnet do not
+        get 2^7 times the per-user limit."""
+        d = Daemon(ENTITLEMENTD_LOGIN_FAILURES_PER_USER=3).start()
+        known = make_user()
+        try:
+            statuses = []
+            for i, domain in enumerate(("FLEXnet", "flexnet", "FLEXNET", "fLeXnEt", "Flexnet")):
+                # Each from its own address: the per-address limit is not the one reached.
+                s = socket.create_connection(("127.0.0.1", d.port), timeout=30, source_address=(f"127.0.0.{10 + i}", 0))
+                s.sendall(request(known, User(f"{known.name}##{domain}", "wrong-" + token(6)).basic()))
+                reply, _ = read_reply(s, timeout=30)
+                s.close()
+                statuses.append(reply.status)
+            self.assertEqual(statuses, [401, 401, 401, 429, 429])
+        finally:
+            self.assertEqual(d.stop(), 0)
+
+    def test_a_lookup_that_fails_is_a_503_not_a_wrong_password(self):
+        """The right password whose user lookup is cancelled (a statement
+        timeout, an operator's pg_cancel_backend) is answered 503: not 401,
+        not counted as a failed login, not remembered as wrong."""
+        # One connection, whose lookup statement a first login prepares (a
+        # cancelled PREPARE is taken for a lost connection, also a 503).
+        d = Daemon(ENTITLEMENTD_LOGIN_FAILURES_PER_USER=1, ENTITLEMENTD_DB_POOL_SIZE=1).start()
+        user = make_user()
+
+        def login(u):
+            s = socket.create_connection(("127.0.0.1", d.port), timeout=60)
+            s.sendall(request(u))
+            reply, _ = read_reply(s, timeout=60)
+            s.close()
+            return reply
+
+        try:
+            self.assertEqual(login(make_user()).status, 200)
+            r = self.cancelled_lookup(lambda: login(user))
+            self.assertEqual(r.status, 503, r.body)
+            self.assertTrue(r.headers.get("retry-after"), r.headers)
+            # Not one failed login (the limit is 1), nor remembered as wrong.
+            reply = login(user)
+            self.assertEqual(reply.status, 200, reply.body)
+        finally:
+            self.assertEqual(d.stop(), 0)
+
+    def cancelled_lookup(self, send):
+        """Runs send() in a thread while the users table is locked, and
+        cancels the user lookup it waits in; returns what send returned."""
+        result = {}
+        locker = subprocess.Popen(["psql", os.environ["DATABASE_URL"], "-X", "-q", "-v", "ON_ERROR_STOP=1"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        try:
+            locker.stdin.write("BEGIN; LOCK TABLE users; SELECT pg_sleep(60);\n")
+            locker.stdin.flush()
+            for _ in range(200):
+                if psql("SELECT 1 FROM pg_locks WHERE relation = 'users'::regclass AND granted "
+                        "AND mode = 'AccessExclusiveLock'"):
+                    break
+                time.sleep(0.05)
+            t = threading.Thread(target=lambda: result.setdefault("value", send()))
+            t.start()
+            blocked = []
+            for _ in range(200):
+                blocked = psql("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                               "AND query LIKE '%FROM users WHERE name%'")
+                if blocked:
+                    break
+                time.sleep(0.05)
+            self.assertTrue(blocked, "the lookup never waited for the lock")
+            psql("SELECT pg_cancel_backend(:'v1')", blocked[0][0])
+            t.join()
+        finally:
+            # Its backend would hold the lock through pg_sleep after psql died.
+            psql("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE relation = 'users'::regclass "
+                 "AND mode = 'AccessExclusiveLock' AND granted")
+            locker.stdin.close()
+            locker.kill()
+            locker.wait()
+        return result.get("value")
 
     def test_thirty_new_users_at_once_are_all_served(self):
         """Thirty users never seen before, each on its own connection, all at

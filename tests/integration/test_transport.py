@@ -424,6 +424,11 @@ class TransportTest(DaemonTestCase):
         r = ctl("user", "add", other, "--domain", "acme", stdin="x\n", check=False)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("exists", r.stderr)
+        # Nor by SQL: a login as other##acme would match either twin.
+        with self.assertRaises(subprocess.CalledProcessError) as e:
+            psql("INSERT INTO users (name, domain, password_hash) "
+                 "SELECT name, 'ACME', password_hash FROM users WHERE name = :'v1'", other)
+        self.assertIn("users_name_domain_folded_idx", e.exception.stderr)
 
     @unittest.skipIf(os.environ.get("ENTITLEMENTD_SANITIZED") == "1", "ASan changes the memory figures")
     def test_concurrent_first_requests_of_a_user_hash_the_password_once(self):
