@@ -250,6 +250,12 @@ int main(int argc, char **argv)
     /* Webhook posts: a run's attempt takes at most this long. */
     static subs_run_options_t run_opts = {{MAIN_WEBHOOK_CONNECT_TIMEOUT_S, MAIN_WEBHOOK_TIMEOUT_S, WEBHOOK_REACH_PRIVATE}};
     run_opts.post.reach = (webhook_reach_t)webhook_reach_parse(cfg.webhook_addresses); /* checked by config */
+    /* A post ends within half a job lease, so that the lease its run
+     * extends before each post holds the job through it (subs/run.c). */
+    if (run_opts.post.timeout_s > cfg.job_lease_s / 2)
+        run_opts.post.timeout_s = cfg.job_lease_s / 2 > 0 ? cfg.job_lease_s / 2 : 1;
+    if (run_opts.post.connect_timeout_s > run_opts.post.timeout_s)
+        run_opts.post.connect_timeout_s = run_opts.post.timeout_s;
     static const job_kind_t kinds[] = {{UPDATES_JOB_STATUSLOG, updates_statuslog_run, updates_statuslog_giveup, NULL},
                                        {SUBS_JOB_RUN, subs_run_jobs, subs_run_giveup, &run_opts},
                                        {SUBS_JOB_PACKAGE, subs_package_jobs, subs_package_giveup, NULL}};

@@ -150,7 +150,8 @@ static const cfg_setting_t cfg__table[] = {
                 "Job worker threads of this daemon (each with its own database connection); 0 leaves the "
                 "queue to other daemons on the same database."),
     INT_SETTING("ENTITLEMENTD_JOB_LEASE", job_lease_s, 1, 3600, "30",
-                "Seconds a claimed job is held; a job whose daemon died is taken again after this."),
+                "Seconds a claimed job is held, from its claim and again before each webhook post; a job whose "
+                "daemon died is taken again after this. A webhook post ends within half of it (10 s at most)."),
     INT_SETTING("ENTITLEMENTD_JOB_POLL_MS", job_poll_ms, 10, 60000, "1000",
                 "Milliseconds between looks at the queue when no notification arrives (the fallback of "
                 "LISTEN/NOTIFY)."),

@@ -43,6 +43,26 @@ int db_jobs_claim(db_conn_t *c, const char *claimer, int lease_s, db_job_t *out,
     if (rc != ENT_OK)
         return rc;
     jobs__rows(r, out, max, n);
+    for (size_t i = 0; i < *n; i++) {
+        out[i].claimer = claimer;
+        out[i].lease_s = lease_s;
+    }
+    PQclear(r);
+    return ENT_OK;
+}
+
+int db_jobs_extend(db_conn_t *c, const db_job_t *job, bool *held)
+{
+    char idt[24], lease[16];
+    PGresult *r = NULL;
+    snprintf(idt, sizeof idt, "%lld", job->id);
+    snprintf(lease, sizeof lease, "%d", job->lease_s);
+    const char *v[3] = {idt, job->claimer, lease};
+    *held = false;
+    int rc = db__exec(c, STMT_JOBS_EXTEND, 3, v, &r);
+    if (rc != ENT_OK)
+        return rc;
+    *held = atoi(PQcmdTuples(r)) == 1;
     PQclear(r);
     return ENT_OK;
 }

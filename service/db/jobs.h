@@ -25,6 +25,8 @@ typedef struct db_job {
     long long ref;       /* the row the job is about (a status log, ...) */
     int attempts;        /* this one included */
     int max_attempts;
+    const char *claimer; /* who holds it: db_jobs_claim's claimer (the caller's string) */
+    int lease_s;         /* for how long each claim or extension holds it */
 } db_job_t;
 
 /* Claims up to max jobs for claimer with a lease of lease_s seconds (its
@@ -32,6 +34,12 @@ typedef struct db_job {
  * lease ran out. *n gets how many. */
 int db_jobs_claim(db_conn_t *c, const char *claimer, int lease_s, db_job_t *out, size_t max,
                   size_t *n) ENT_MUSTCHECK;
+
+/* Holds job for its lease_s again from now, if its claimer still holds it
+ * (*held false: a lease ran out and another worker has it, or it was
+ * given back). Its own transaction: the work of a job that outlasts a
+ * lease (a webhook post) calls it before each step. */
+int db_jobs_extend(db_conn_t *c, const db_job_t *job, bool *held) ENT_MUSTCHECK;
 
 /* Deletes the jobs ids (n of them) as done, in the caller's transaction;
  * *deleted gets how many claimer still held (fewer: a lease ran out and

@@ -105,6 +105,13 @@ static unsigned long long runner__wakeups(job_runner_t *r)
     return w;
 }
 
+static double runner__ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
 /* Seconds before the next try of a job that failed attempts times:
  * doubling from 1 s up to RUNNER_MAX_BACKOFF, times a random factor in
  * [0.5, 1.5) so that jobs that failed together do not retry together. */
@@ -152,7 +159,8 @@ static void runner__retry(db_conn_t *c, const char *claimer, const job_kind_t *k
 /* Runs the jobs of one kind (n) in one transaction. When the batch fails
  * as a whole, each of its jobs runs again alone, so that one job's failure
  * is charged to it only. */
-static void runner__run_kind(db_conn_t *c, const char *claimer, const job_kind_t *k, const db_job_t *jobs, size_t n)
+static void runner__run_kind(db_conn_t *c, const char *claimer, const job_kind_t *k, const db_job_t *jobs, size_t n,
+                             double claimed_ms)
 {
     job_outcome_t outcomes[RUNNER_BATCH];
     long long done[RUNNER_BATCH];
@@ -161,6 +169,15 @@ static void runner__run_kind(db_conn_t *c, const char *claimer, const job_kind_t
 
     for (size_t i = 0; i < n; i++)
         outcomes[i] = JOB_RETRY;
+    /* The lease from now, once a third of it has gone: the kinds before
+     * this one in the batch, or this kind's jobs run one by one after a
+     * failed batch, took that. (A job lost meanwhile is done by the worker
+     * that has it: the completion below finds it gone.) */
+    for (size_t i = 0; i < n && runner__ms() - claimed_ms > jobs[i].lease_s * 1000.0 / 3; i++) {
+        bool held;
+        if (db_jobs_extend(c, &jobs[i], &held) != ENT_OK)
+            break;
+    }
     /* The workers' connections commit without waiting for the disk (a
      * claim lost in a crash is a job claimed again); the work is durable. */
     if (db_begin_durable(c) != ENT_OK) {
@@ -194,7 +211,7 @@ static void runner__run_kind(db_conn_t *c, const char *claimer, const job_kind_t
         db_rollback(c);
         if (n > 1 && rc != ENT_EDBDOWN) {
             for (size_t i = 0; i < n; i++)
-                runner__run_kind(c, claimer, k, &jobs[i], 1);
+                runner__run_kind(c, claimer, k, &jobs[i], 1, claimed_ms);
             return;
         }
         for (size_t i = 0; i < n; i++)
@@ -241,6 +258,7 @@ static void *runner__work(void *arg)
             runner__sleep(r, seen, r->poll_ms);
             continue;
         }
+        double claimed_ms = runner__ms(); /* the leases start after this */
         if (db_conn_replan_every(c, RUNNER_REPLAN_S) != ENT_OK ||
             db_jobs_claim(c, claimer, r->lease_s, jobs, RUNNER_BATCH, &n) != ENT_OK) {
             db_conn_discard(c);
@@ -266,7 +284,7 @@ static void *runner__work(void *arg)
                     runner__retry(c, claimer, NULL, &group[k], true, "no handler for this kind of job");
                 continue;
             }
-            runner__run_kind(c, claimer, kind, group, ng);
+            runner__run_kind(c, claimer, kind, group, ng, claimed_ms);
         }
         db_pool_release(r->pool, c);
         /* A full batch: there may be more; else sleep until woken, then
@@ -296,13 +314,6 @@ static void runner__give_up_expired(job_runner_t *r, db_conn_t *c)
             log_warn("job %lld: its failure could not be recorded (%s)", jobs[i].id, db_conn_message(c));
         metrics_job(k ? k->kind : "unknown", "failed");
     }
-}
-
-static double runner__ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
 /* Wakes the workers on every notification; sends this daemon's NOTIFY

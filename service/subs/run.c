@@ -50,6 +50,14 @@ int subs_run_jobs(void *arg, db_conn_t *c, const db_job_t *jobs, size_t n, job_o
             outcomes[i] = JOB_LATER;
             continue;
         }
+        /* Held for a lease from now (a post takes less than half of one;
+         * main.c): never posted twice at once, by us and by a worker that
+         * claimed the job after its lease ran out. */
+        bool held = false;
+        if (db_jobs_extend(c, &jobs[i], &held) != ENT_OK || !held) {
+            outcomes[i] = JOB_LATER;
+            continue;
+        }
         int prc = webhook_post(runs[i].url, runs[i].secret, runs[i].secret_len, runs[i].msg_id, runs[i].body,
                                strlen(runs[i].body), &o->post, &res[i]);
         if (prc != ENT_OK) {

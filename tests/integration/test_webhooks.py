@@ -350,5 +350,30 @@ class HeldUpRunsTest(WebhookCase):
                 rx.close()
 
 
+class ShortLeaseTest(WebhookCase):
+    """A job lease shorter than a receiver's answer: each post ends within
+    half a lease (the post timeout is cut to it) and the lease is extended
+    before it, so no other worker claims the run and posts it again
+    meanwhile, and every post is recorded as an attempt."""
+    daemon_env = {"ENTITLEMENTD_JOB_POLL_MS": "100", "ENTITLEMENTD_JOB_LEASE": "3", "ENTITLEMENTD_JOB_WORKERS": "2"}
+
+    def test_a_receiver_slower_than_the_lease_gets_one_post_per_attempt(self):
+        rx = Receiver(delay=5)
+        try:
+            ref = self.subscribe(rx.url)
+            self.entitlement()
+            before = len(self.daemon.read_log())
+            run = self.trigger(ref)
+            rx.wait(2, timeout=20)
+            self.rest.request("DELETE", f"/subscriptions/cloud/{ref}")
+            time.sleep(1.5)  # a post in flight ends (1 s) and is recorded
+            log = self.daemon.read_log()[before:]
+            attempts = log.count(f"subscription run {run}: webhook post failed: timed out")
+            self.assertNotIn("claimed by another worker meanwhile", log)
+            self.assertEqual(len(rx.posts), attempts, log)
+        finally:
+            rx.close()
+
+
 if __name__ == "__main__":
     unittest.main()
