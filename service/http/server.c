@@ -83,6 +83,9 @@
 /* Longest method and target (frame.c refuses longer ones). */
 #define SERVER_MAX_METHOD 16
 #define SERVER_MAX_TARGET 4096
+/* Turns of a credential check remembered for a request being put back
+ * as the check ended (auth calls back two per check). */
+#define SERVER_TURNS_OWED 2
 
 typedef enum conn_state {
     CONN_FREE,  /* no connection on this descriptor */
@@ -227,6 +230,11 @@ struct http_server {
      * longer parked (closed meanwhile) is skipped when it comes out. */
     int *parked;
     int parked_head, nparked;
+    /* Turns a check offered when none was parked (at most
+     * SERVER_TURNS_OWED): a request that found no turn, and was being put
+     * back as the check ended, is called back at once rather than at the
+     * next sweep. */
+    int turns_owed;
 };
 
 static double server__now(void)
@@ -747,7 +755,9 @@ static bool server__serve_one(http_worker_t *w, int fd, const frame_t *f, http_d
     x.req.path = x.path;
     x.req.query = q ? x.target + pl + 1 : "";
     x.req.minor = f->minor;
-    x.req.close = f->close;
+    /* A stopping server answers what has arrived with Connection: close:
+     * the client sends nothing more on it, and knows it was served. */
+    x.req.close = f->close || atomic_load(&s->stopping);
     x.req.host = x.host;
     x.req.request_id = x.request_id;
     x.req.peer = s->conns[fd].addr;
@@ -884,8 +894,9 @@ static void server__park(struct http_server *s, int fd)
 }
 
 /* Serves again up to n parked connections, oldest first: back to epoll,
- * whose "writable" comes at once. Caller holds s->lock. */
-static void server__unpark_locked(struct http_server *s, int n)
+ * whose "writable" comes at once; returns how many of the n found none.
+ * Caller holds s->lock. */
+static int server__unpark_locked(struct http_server *s, int n)
 {
     while (n > 0 && s->nparked > 0) {
         int fd = s->parked[s->parked_head];
@@ -901,12 +912,14 @@ static void server__unpark_locked(struct http_server *s, int n)
             server__conn_close(s, fd);
         n--;
     }
+    return n;
 }
 
 void http_server_retry_parked(http_server_t *s, int n)
 {
     pthread_mutex_lock(&s->lock);
-    server__unpark_locked(s, n);
+    int left = server__unpark_locked(s, n);
+    s->turns_owed = left < SERVER_TURNS_OWED ? left : SERVER_TURNS_OWED;
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -946,7 +959,7 @@ static void server__put_back(struct http_server *s, http_worker_t *w, int fd)
     c->state = CONN_IDLE;
     c->wait = WAIT_PARKED;
     if (s->nparked == s->nconns_max) /* only entries of closed connections can fill it */
-        server__unpark_locked(s, 1);
+        (void)server__unpark_locked(s, 1);
     if (again) {
         s->parked_head = (s->parked_head + s->nconns_max - 1) % s->nconns_max;
         s->parked[s->parked_head] = fd;
@@ -954,6 +967,10 @@ static void server__put_back(struct http_server *s, http_worker_t *w, int fd)
         s->parked[(s->parked_head + s->nparked) % s->nconns_max] = fd;
     }
     s->nparked++;
+    if (s->turns_owed > 0) {
+        s->turns_owed--;
+        (void)server__unpark_locked(s, 1);
+    }
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -1180,7 +1197,7 @@ static void server__reap_idle(struct http_server *s, time_t now)
             server__conn_close(s, fd);
     }
     /* Requests put back are tried again at least once a sweep. */
-    server__unpark_locked(s, s->nparked);
+    (void)server__unpark_locked(s, s->nparked);
     if (atomic_exchange(&s->accept_paused, false) && !atomic_load(&s->stopping)) {
         struct epoll_event lev = {.events = EPOLLIN | EPOLLONESHOT, .data.fd = s->listen_fd};
         epoll_ctl(s->epfd, EPOLL_CTL_MOD, s->listen_fd, &lev);
@@ -1201,7 +1218,9 @@ static bool server__claim(struct http_server *s, int fd)
 {
     bool mine = false;
     pthread_mutex_lock(&s->lock);
-    if (fd >= 0 && fd < s->nconns_max && s->conns[fd].state == CONN_IDLE) {
+    /* A parked connection is out of epoll: an event for its descriptor is
+     * a stale one of an earlier connection, and it is unparked in turn. */
+    if (fd >= 0 && fd < s->nconns_max && s->conns[fd].state == CONN_IDLE && s->conns[fd].wait != WAIT_PARKED) {
         s->conns[fd].state = CONN_BUSY;
         mine = true;
     }
@@ -1540,8 +1559,8 @@ void http_resume(http_deferred_t *d)
 /* A connection epoll reported ready (claimed by this worker): goes on with
  * what it waits for, then reads what has arrived and serves the whole
  * requests in it (at most SERVER_MAX_PIPELINE before it goes back to the
- * queue). Once stopping, nothing more is read: the requests already read
- * are served, and the connection is closed. */
+ * queue). Once stopping, what has arrived is served with Connection: close
+ * (part of a request gets a 503), and the connection is closed. */
 static void server__event(struct http_server *s, http_worker_t *w, int fd)
 {
     conn_t *c = &s->conns[fd]; /* ours while CONN_BUSY */
@@ -1598,7 +1617,7 @@ static void server__event(struct http_server *s, http_worker_t *w, int fd)
     bool read_now = !c->resume;
     for (int served = 0;;) {
         bool stopping = atomic_load(&s->stopping);
-        if (read_now && !stopping) {
+        if (read_now) {
             if (w->in_pos > 0) { /* compact once before reading more */
                 memmove(w->in, w->in + w->in_pos, w->in_len - w->in_pos);
                 w->in_len -= w->in_pos;
@@ -1628,14 +1647,25 @@ static void server__event(struct http_server *s, http_worker_t *w, int fd)
             break;
         }
         if (f.status == FRAME_MORE) {
-            if (!read_now && !stopping) {
+            if (!read_now) {
                 read_now = true; /* served what was read: read what came since */
                 continue;
             }
             if (f.lead == w->in_len - w->in_pos)
                 w->in_pos = w->in_len; /* blank lines between requests: nothing pending */
+            if (stopping && got >= 0 && w->in_len > w->in_pos) {
+                /* Part of a request, and no time to wait for the rest: it is
+                 * told so (closing with its bytes unread would reset the
+                 * connection, and the client could not tell what happened). */
+                int front = server__route(s, w->in + w->in_pos + f.target_off, f.target_len);
+                w->in_len = w->in_pos = 0;
+                server__refuse(w, front, 503, "the server is stopping; try again", NULL, NULL, 0);
+                server__flush(s, w, fd, true);
+                break;
+            }
             if (got < 0 || stopping || w->in_len - w->in_pos >= max_in) {
-                /* Gone mid-request (or idle and gone), or stopping: nobody to answer. */
+                /* Gone mid-request (or idle and gone), or stopping with
+                 * nothing pending: nobody to answer. */
                 server__close(s, fd);
                 break;
             }
@@ -2038,6 +2068,40 @@ void http_server_workers(http_server_t *s, int *taking, int *waiting, int *stand
     *active_max = s->active_max;
 }
 
+/* Answers the request that starts with head (n bytes: enough to route
+ * it) with a 503 "stopping" and closes fd's sending side, then reads what
+ * the client sent after it: a close with unread bytes would reset the
+ * connection, 503 and all. The caller closes fd. */
+static void server__stopping_503(struct http_server *s, int fd, const char *head, size_t n)
+{
+    char buf[2048], rid[HTTP_REQUEST_ID_MAX];
+    if (ids_request_id(rid, sizeof rid) != ENT_OK)
+        snprintf(rid, sizeof rid, "0000000000000000");
+    const http_front_t *f = &s->fronts[server__front_of(s, head, n)];
+    size_t len = server__refusal(f, buf, sizeof buf, 503, "the server is stopping; try again", rid, NULL, 0);
+    (void)send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    shutdown(fd, SHUT_WR);
+    for (int k = 0; k < 16 && recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0; k++)
+        ;
+}
+
+/* Connections the kernel completed that nobody accepted yet would be
+ * reset when the listening socket closes: each is accepted and its
+ * request, if it sent one, answered 503; then closed. */
+static void server__turn_away_backlog(struct http_server *s)
+{
+    char head[2048];
+    for (int k = 0; k < 1024; k++) {
+        int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            break;
+        ssize_t n = recv(fd, head, sizeof head, MSG_PEEK | MSG_DONTWAIT);
+        if (n > 0)
+            server__stopping_503(s, fd, head, (size_t)n);
+        close(fd);
+    }
+}
+
 void http_server_stop(http_server_t *s)
 {
     uint64_t one = 1;
@@ -2048,6 +2112,7 @@ void http_server_stop(http_server_t *s)
     atomic_store(&s->stopping, true);
     pthread_mutex_unlock(&s->lock);
     epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->listen_fd, NULL);
+    server__turn_away_backlog(s);
     close(s->listen_fd);
     if (write(s->wake_fd, &one, sizeof one) < 0)
         log_warn("waking the workers failed: %s", strerror(errno));
@@ -2059,20 +2124,15 @@ void http_server_stop(http_server_t *s)
     for (int fd = 0; fd < s->nconns_max; fd++)
         if (s->conns[fd].state != CONN_FREE) {
             conn_t *c = &s->conns[fd];
-            if (c->wait == WAIT_PARKED) {
-                /* A request put back is answered, not dropped. */
-                char buf[2048], rid[HTTP_REQUEST_ID_MAX];
-                if (ids_request_id(rid, sizeof rid) != ENT_OK)
-                    snprintf(rid, sizeof rid, "0000000000000000");
-                const http_front_t *f = &s->fronts[server__front_of(s, c->in, c->in_len)];
-                size_t n = server__refusal(f, buf, sizeof buf, 503, "the server is stopping; try again", rid, NULL, 0);
-                (void)send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-                /* What the client sent after it is read first: a close with
-                 * unread bytes would reset the connection, 503 and all. */
-                shutdown(fd, SHUT_WR);
-                for (int k = 0; k < 16 && recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0; k++)
-                    ;
-            }
+            char buf[2048];
+            /* A request that arrived after the drain looked (or part of
+             * one) is answered too: a close with its bytes unread would
+             * reset the connection, and the client could not tell whether
+             * it was served. An idle connection just closes. */
+            ssize_t unread = c->wait == WAIT_READ && c->in_len == 0 ? recv(fd, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT)
+                                                                    : 0;
+            if (c->wait == WAIT_PARKED || (c->wait == WAIT_READ && (c->in_len > 0 || unread > 0)))
+                server__stopping_503(s, fd, c->in_len > 0 ? c->in : buf, c->in_len > 0 ? c->in_len : (size_t)unread);
             server__conn_reset(s, c);
             close(fd);
         }

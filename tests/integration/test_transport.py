@@ -7,6 +7,7 @@ import os
 import re
 import socket
 import subprocess
+import sys
 import threading
 import time
 import unittest
@@ -19,6 +20,7 @@ from builders import (attributes_xml, change_item_xml, count_body, create_body, 
 from catalog import Catalog
 from harness import (NS, PATH, SOAP_ENV, Client, Daemon, DaemonTestCase, User, ctl, envelope, make_user,
                      psql, token)
+from test_http import read_reply
 
 
 class TransportTest(DaemonTestCase):
@@ -661,6 +663,43 @@ class TransportTest(DaemonTestCase):
         self.assertEqual(rc, 0)
         self.assertEqual(len(results), 1)
         self.assertEqual(results[0].status_text, "SUCCESS")
+
+    def test_sigterm_answers_every_request_that_has_arrived(self):
+        """Two workers hashing new users' passwords, 20 such requests sent,
+        and SIGTERM meanwhile: each request is answered (served, or a 503
+        to try again) with Connection: close; none is reset unread."""
+        d = Daemon(ENTITLEMENTD_WORKERS=2).start()
+        users = [make_user() for _ in range(20)]
+        results, lock = [], threading.Lock()
+
+        def one(u):
+            s = socket.create_connection(("127.0.0.1", d.port), timeout=60)
+            body = envelope(search_body())
+            s.sendall((f"POST {PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml; charset=utf-8\r\n"
+                       f"SOAPAction: \"\"\r\nAuthorization: {u.basic()}\r\nContent-Length: {len(body)}\r\n\r\n")
+                      .encode() + body)
+            try:
+                reply, _ = read_reply(s, timeout=60)
+                outcome = (reply.status, reply.headers.get("connection"))
+            except OSError as e:
+                outcome = type(e).__name__
+            s.close()
+            with lock:
+                results.append(outcome)
+
+        threads = [threading.Thread(target=one, args=(u,)) for u in users]
+        for t in threads:
+            t.start()
+        time.sleep(0.3)
+        rc = d.stop()
+        for t in threads:
+            t.join()
+        self.assertEqual(rc, 0)
+        print(f"\nSIGTERM with 20 logins arriving: {sorted(map(str, results))}", file=sys.stderr)
+        self.assertEqual(len(results), 20)
+        for r in results:
+            self.assertIn(r, ((200, "keep-alive"), (200, "close"), (503, "close")), results)
+        self.assertIn((503, "close"), results)  # the test stopped it while requests waited
 
 
 class DatabaseRestartTest(DaemonTestCase):
