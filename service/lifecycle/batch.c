@@ -461,7 +461,12 @@ static int lc__batch_try(lc_op_t op, lc_member_t **members, size_t m, const stor
     return ENT_OK;
 }
 
-/* Writes the members as one transaction (lc_group_run_fn). */
+static void lc__batch_after(lc_member_t *me, int rc);
+
+/* Writes the members as one transaction (lc_group_run_fn), and makes
+ * their outcomes final: a batch that could not be decided runs their
+ * units one at a time here, while the group's slot is still taken, so
+ * that no later request is decided before them. */
 static void lc__batch_run(lc_op_t op, lc_member_t **members, size_t m, const ent_alloc_t *scratch)
 {
     store_batch_keys_t keys;
@@ -514,6 +519,8 @@ out:
         for (size_t i = 0; i < m; i++) {
             members[i]->rc = rc;
             members[i]->commit_unknown = commit_unknown;
+            lc__batch_after(members[i], rc);
+            members[i]->rc = ENT_OK; /* final: their after has nothing left to do */
         }
 }
 
