@@ -13,9 +13,13 @@
     "'products', (SELECT coalesce(json_agg(json_build_object('subscriptionProductId', sp.product_no, "        \
     "'name', p.name, 'version', p.version) ORDER BY sp.product_no), '[]') "                                   \
     "FROM subscription_products sp JOIN products p ON p.id = sp.product_id WHERE sp.subscription_id = s.id), " \
-    "'webhook', CASE WHEN s.webhook_url IS NULL THEN NULL ELSE json_build_object('url', s.webhook_url) END, "  \
+    "'webhook', CASE WHEN s.webhook_url IS NULL THEN NULL "                                                     \
+    "ELSE json_build_object('url', CASE WHEN s.owner = $3 THEN s.webhook_url END) END, "                       \
     "'scheduleMinutes', s.schedule_minutes, "                                                                 \
     "'createdAt', to_char(s.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))::text"
+
+/* (A webhook's URL is its owner's to see: many carry a token in their
+ * path. Other users of a global subscription see that it has one.) */
 
 /* Runs sql, whose parameters are ($1 ref, $2 platform, $3 user, $4 token
  * id) and whose row is (token active, the JSON of the subscription if the
@@ -169,23 +173,32 @@ int store_sub_trigger(db_conn_t *c, const char *platform, const char *ref, const
     char token_id[24];
     snprintf(token_id, sizeof token_id, "%lld", who->token_id);
     const char *v[5] = {ref, platform, who->user, token_id, msg_id};
-    PGresult *r = NULL;
-    int rc = db__exec_sql(c, sql, 5, v, &r);
+    int rc = ENT_OK;
     *run_id = 0;
     *queued = false;
-    if (rc == ENT_OK) {
-        if (PQgetvalue(r, 0, 0)[0] != 't')
-            rc = ENT_EAUTH;
-        else if (PQgetvalue(r, 0, 1)[0] != 't')
-            rc = ENT_ENOTFOUND;
-        else if (PQgetvalue(r, 0, 2)[0] != 't')
-            rc = ENT_EINVAL;
-        else {
-            *run_id = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
-            *queued = PQgetvalue(r, 0, 4)[0] == 't';
+    /* A concurrent trigger's run, committed while this statement waited on
+     * the unique index, conflicts but is not in the statement's snapshot:
+     * no run of its own and none found. The statement again, with a new
+     * snapshot, finds it (or, delivered meanwhile, makes one). */
+    for (int attempt = 0; attempt < 3 && rc == ENT_OK && *run_id == 0; attempt++) {
+        PGresult *r = NULL;
+        rc = db__exec_sql(c, sql, 5, v, &r);
+        if (rc == ENT_OK) {
+            if (PQgetvalue(r, 0, 0)[0] != 't')
+                rc = ENT_EAUTH;
+            else if (PQgetvalue(r, 0, 1)[0] != 't')
+                rc = ENT_ENOTFOUND;
+            else if (PQgetvalue(r, 0, 2)[0] != 't')
+                rc = ENT_EINVAL;
+            else {
+                *run_id = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+                *queued = PQgetvalue(r, 0, 4)[0] == 't';
+            }
         }
+        PQclear(r);
     }
-    PQclear(r);
+    if (rc == ENT_OK && *run_id == 0)
+        rc = ENT_ERETRY;
     return rc;
 }
 

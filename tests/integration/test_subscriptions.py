@@ -87,7 +87,11 @@ class SubscriptionsTest(DaemonTestCase):
         shared = self.create(**{"global": True})
         # Another user: not the private one, the global one yes.
         self.assertEqual(self.b.get(f"/subscriptions/cloud/{mine}").status, 404)
-        self.assertEqual(self.b.get(f"/subscriptions/cloud/{shared}").status, 200)
+        g = self.b.get(f"/subscriptions/cloud/{shared}")
+        self.assertEqual(g.status, 200)
+        # Its webhook's URL (which may carry a token) is the owner's to see.
+        self.assertEqual(g.json["webhook"], {"url": None})
+        self.assertIsNotNone(self.a.get(f"/subscriptions/cloud/{shared}").json["webhook"]["url"])
         # Another platform's path does not name it.
         self.assertEqual(self.a.get(f"/subscriptions/containers/{mine}").status, 404)
         # Deleting: only the owner.
@@ -222,6 +226,32 @@ class SubscriptionsTest(DaemonTestCase):
         t2 = self.a.post(f"/subscriptions/cloud/{ref}/trigger", headers={"Idempotency-Key": "t-" + key})
         self.assertEqual((t2.status, t2.json), (202, t1.json))
         self.assertEqual(t2.headers.get("idempotent-replayed"), "true")
+
+    def test_concurrent_triggers_share_one_run(self):
+        """Eight triggers at once: one run, whose id every answer names (a
+        trigger that waited on another's insert answered runId 0)."""
+        results, lock, go = [], threading.Lock(), threading.Barrier(8)
+        ref = None
+
+        def trigger():
+            c = RestClient(self.daemon, bearer(self.alice_token))
+            go.wait()
+            r = c.post(f"/subscriptions/cloud/{ref}/trigger")
+            c.close()
+            with lock:
+                results.append((r.status, r.json.get("runId")))
+
+        for _ in range(10):
+            ref = self.create()  # no run yet; its webhook's host is not reachable: the run stays pending
+            results.clear()
+            threads = [threading.Thread(target=trigger) for _ in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            self.assertEqual(len(set(results)), 1, results)
+            self.assertEqual(results[0][0], 202, results)
+            self.assertGreater(results[0][1], 0, results)
 
     def test_tokens(self):
         before = self.count()
