@@ -688,7 +688,10 @@ static lc_outcome_t lc__create_fn(const lc_ctx_t *ctx, db_conn_t *c, const void 
     if (!existing) {
         *rc = store_insert_entitlement(c, e, eid, state, ctx->user, ctx->alloc, &ent_pk, &res->unique_id);
         if (*rc == ENT_EEXIST) {
-            *rc = ENT_OK;
+            /* With an opType, a concurrent request made it after our look:
+             * the unit again (lc__run) finds it and ignores or updates it,
+             * as it would have one request later. */
+            *rc = a->op != CREATE_ONLY && !e->auto_generate && e->entitlement_id != NULL ? ENT_ERETRY : ENT_OK;
             return lc_fail(ctx, REASON_ENTITLEMENT_EXISTS, "entitlementId '%s' is already in use", eid);
         }
         if (*rc != ENT_OK)

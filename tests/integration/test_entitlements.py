@@ -1,4 +1,5 @@
 """createSimpleEntitlement and getEntitlementsQuery through the real daemon."""
+import threading
 import unittest
 
 from builders import (change_item_xml, count_body, create_body, lifecycle_body, renew_body, renew_item_xml,
@@ -76,6 +77,33 @@ class EntitlementsTest(DaemonTestCase):
         r = self.create(again, "CREATE_OR_UPDATE")  # the line item is not new any more
         self.assertEqual(r.status_text, "SUCCESS", r.body)
         self.assertEqual(psql("SELECT count(*) FROM line_items WHERE activation_id = :'v1'", eid + "-X"), [["1"]])
+
+    def test_concurrent_creates_of_a_new_id_with_an_op_type_all_succeed(self):
+        """Four requests at once create the same new entitlementId, each
+        with a line item of its own: with CREATE_OR_UPDATE each succeeds and
+        every line item is stored (those that lost the race to insert it
+        update it, as one request later would); with CREATE_OR_IGNORE each
+        succeeds and one request's line item is stored."""
+        for op, items in (("CREATE_OR_UPDATE", 4), ("CREATE_OR_IGNORE", 1)):
+            eid = "E-" + token(12)
+            results, lock, go = [], threading.Lock(), threading.Barrier(4)
+
+            def one(i):
+                c = Client(self.daemon, self.user)
+                go.wait()
+                r = c.call(create_body([{"eid": eid, "items": [(f"{eid}-{i}", self.cat.base, 2)]}], op))
+                c.close()
+                with lock:
+                    results.append(r.status_text)
+
+            threads = [threading.Thread(target=one, args=(i,)) for i in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            self.assertEqual(results, ["SUCCESS"] * 4, op)
+            self.assertEqual(psql("SELECT count(*) FROM line_items li JOIN entitlements e ON e.id = li.entitlement_id "
+                                  "WHERE e.entitlement_id = :'v1'", eid), [[str(items)]], op)
 
     def test_repeated_activation_ids_are_duplicates_in_the_request(self):
         eid, aid = "E-" + token(12), "A-" + token(12)
