@@ -186,6 +186,9 @@ typedef struct model_unit_result {
 /* A new entitlement (createSimpleEntitlement). */
 typedef struct model_entitlement {
     const char *invalid;         /* as model_unit_t.invalid */
+    size_t invalid_at;           /* the line item (index) invalid is about; SIZE_MAX: the entitlement's own */
+    const char *repeated;        /* an activation id the request names twice, or NULL */
+    size_t repeated_at;          /* the entitlement's first line item that names it */
     const char *entitlement_id;  /* NULL: generate one (so does auto_generate) */
     bool auto_generate;
     const char *description;

@@ -211,10 +211,17 @@ static lc_outcome_t lc__batch_unit(const lc_ctx_t *ctx, lc_op_t op, const model_
         ((ent = lc__find_ent(s, &unit->entitlement)) == NULL || !lc_ref_agrees(&unit->entitlement, ent->entitlement_id)))
         return lc__ref_fail(ctx, REASON_ENTITLEMENT_NOT_FOUND, "entitlement", "entitlementId", &unit->entitlement,
                             ent ? ent->entitlement_id : NULL);
+    size_t stop_at = lc_unit_stop_at(unit);
     for (size_t i = 0; i < unit->n_changes && o.reason == REASON_OK; i++) {
         const model_change_t *ch = &unit->changes[i];
         char *aid = NULL;
         long long count;
+        /* The line items before it passed, in request order (the units
+         * before this one included): its own failure is the unit's. */
+        if (i == stop_at) {
+            o = lc_unit_stop(ctx, unit);
+            break;
+        }
         if ((o = lc__activation_id(ctx, &ch->item, &aid)).reason != REASON_OK)
             break;
         long idx = lc__find_parent(look, &ch->parent);

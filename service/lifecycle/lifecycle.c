@@ -577,9 +577,18 @@ static lc_outcome_t lc__create_items(const lc_ctx_t *ctx, db_conn_t *c, const mo
     for (size_t i = 0; i < s.n_taken; i++)
         lc__index_put(&taken, s.taken[i], (long)i);
     size_t nrows = 0;
+    /* A line item that cannot be created as sent (a text over its limit,
+     * an id the request names twice): the unit fails there, once the line
+     * items before it passed. */
+    size_t invalid_at = e->invalid != NULL ? e->invalid_at : SIZE_MAX;
+    size_t repeated_at = e->repeated != NULL ? e->repeated_at : SIZE_MAX;
     for (size_t i = 0; i < n; i++) {
         const model_line_item_t *it = &e->items[i];
         const char *aid = aids[i];
+        if (i == invalid_at && invalid_at <= repeated_at)
+            return lc_fail(ctx, REASON_INVALID_REQUEST, "%s", e->invalid);
+        if (i == repeated_at)
+            return lc_duplicate(ctx, e->repeated);
         if (aid == NULL)
             return bad_aid[i];
         long at = lc__index_get(&taken, aid);

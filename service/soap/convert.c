@@ -290,6 +290,7 @@ int convert_entitlement(struct soap *soap, const struct fnp__createSimpleEntitle
 {
     int rc;
     memset(out, 0, sizeof *out);
+    out->invalid_at = SIZE_MAX;
     if (in->entitlementId != NULL) {
         out->entitlement_id = in->entitlementId->id;
         out->auto_generate = convert_bool(in->entitlementId->autoGenerate) == OPT_TRUE;
@@ -316,8 +317,11 @@ int convert_entitlement(struct soap *soap, const struct fnp__createSimpleEntitle
     for (size_t i = 0; i < n; i++) {
         char at[32];
         snprintf(at, sizeof at, "lineItems[%zu]/", i + 1);
+        bool had = out->invalid != NULL;
         if ((rc = convert_line_item(soap, &in->lineItems[i], at, &out->items[i], &out->invalid)) != SOAP_OK)
             return rc;
+        if (!had && out->invalid != NULL)
+            out->invalid_at = i;
     }
     for (int i = 0; i < in->__sizemaintenanceLineItems; i++)
         if ((rc = attrs_check_maintenance(soap, &in->maintenanceLineItems[i])) != SOAP_OK)

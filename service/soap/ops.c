@@ -89,11 +89,6 @@ static int ops__namespace_version(struct soap *soap)
     return 0;
 }
 
-lc_outcome_t ops_duplicate(const lc_ctx_t *ctx, const char *activation_id)
-{
-    return lc_duplicate(ctx, activation_id);
-}
-
 int ops_begin(struct soap *soap, const void *req, lc_ctx_t *ctx, ent_alloc_t *alloc)
 {
     soap_worker_t *w = soap_worker(soap);

@@ -14,10 +14,6 @@
  * Returns SOAP_OK or the status to hand back to gSOAP (401, 503). */
 int ops_begin(struct soap *soap, const void *req, lc_ctx_t *ctx, ent_alloc_t *alloc);
 
-/* DUPLICATE_IN_REQUEST for a unit whose activationId an earlier unit of
- * the request has. */
-lc_outcome_t ops_duplicate(const lc_ctx_t *ctx, const char *activation_id);
-
 /* "2 of 3 entitlements failed" (NULL when none failed), on soap. */
 char *ops_summary(struct soap *soap, size_t failed, size_t total, const char *what);
 

@@ -11,8 +11,9 @@
 /* Marks the entitlements whose explicit new activation ids repeat one seen
  * earlier in the request (in the same or an earlier simpleEntitlement);
  * dup_id[i] gets the first such id of entitlement i. */
-static int ops__duplicate_items(struct soap *soap, const model_entitlement_t *ents, size_t n, bool *unit_dup,
-                                const char **dup_id)
+/* Marks in each entitlement the first line item whose activation id the
+ * request names twice (repeated, repeated_at). */
+static int ops__duplicate_items(struct soap *soap, model_entitlement_t *ents, size_t n)
 {
     size_t total = 0, k = 0;
     for (size_t u = 0; u < n; u++)
@@ -30,11 +31,11 @@ static int ops__duplicate_items(struct soap *soap, const model_entitlement_t *en
     lc_mark_duplicates(ids, total, dup, scratch);
     k = 0;
     for (size_t u = 0; u < n; u++) {
-        unit_dup[u] = false;
+        ents[u].repeated = NULL;
         for (size_t i = 0; i < ents[u].n_items; i++, k++)
-            if (dup[k] && !unit_dup[u]) {
-                unit_dup[u] = true;
-                dup_id[u] = ids[k];
+            if (dup[k] && ents[u].repeated == NULL) {
+                ents[u].repeated = ids[k];
+                ents[u].repeated_at = i;
             }
     }
     return SOAP_OK;
@@ -71,9 +72,7 @@ int __fnp__createSimpleEntitlement(struct soap *soap, struct fnp__createSimpleEn
      * included: a value that cannot be read faults the whole request (and
      * is never echoed back in failedData). */
     model_entitlement_t *ents = soap_malloc(soap, (n + 1) * sizeof *ents);
-    bool *unit_dup = soap_malloc(soap, (n + 1) * sizeof *unit_dup);
-    const char **dup_id = soap_malloc(soap, (n + 1) * sizeof *dup_id);
-    if (ents == NULL || unit_dup == NULL || dup_id == NULL)
+    if (ents == NULL)
         return soap->error = SOAP_EOM;
     for (size_t i = 0; i < n; i++)
         if ((rc = convert_entitlement(soap, &req->simpleEntitlement[i], &ents[i])) != SOAP_OK)
@@ -92,7 +91,7 @@ int __fnp__createSimpleEntitlement(struct soap *soap, struct fnp__createSimpleEn
         return resp->statusInfo ? SOAP_OK : SOAP_EOM;
     }
 
-    if ((rc = ops__duplicate_items(soap, ents, n, unit_dup, dup_id)) != SOAP_OK)
+    if ((rc = ops__duplicate_items(soap, ents, n)) != SOAP_OK)
         return rc;
 
     for (size_t i = 0; i < n; i++) {
@@ -101,11 +100,9 @@ int __fnp__createSimpleEntitlement(struct soap *soap, struct fnp__createSimpleEn
         if (req->simpleEntitlement[i].__sizemaintenanceLineItems > 0)
             /* Not kept by this service: refused rather than lost. */
             o = lc_fail(&ctx, REASON_INVALID_REQUEST, "maintenanceLineItems are not supported");
-        else if (ents[i].invalid != NULL)
-            o = lc_fail(&ctx, REASON_INVALID_REQUEST, "%s", ents[i].invalid);
-        else if (unit_dup[i])
-            o = ops_duplicate(&ctx, dup_id[i]);
-        else
+        else if (ents[i].invalid != NULL && ents[i].invalid_at == SIZE_MAX)
+            o = lc_fail(&ctx, REASON_INVALID_REQUEST, "%s", ents[i].invalid); /* the entitlement's own */
+        else /* a line item's problem stops it there, after the line items before it (lifecycle.c) */
             o = lc_create_entitlement(&ctx, op, &ents[i], &res);
         if (o.reason == REASON_DATABASE_UNAVAILABLE && ok == 0 && fl->__sizefailedSimpleEntitlement == 0)
             return soap_unavailable_fault(soap, o.text);

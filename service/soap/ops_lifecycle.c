@@ -80,15 +80,13 @@ static int ops__run(struct soap *soap, lc_ctx_t *ctx, lc_op_t op, ops_batch_t *b
         return rc;
     /* A unit that cannot be carried out as sent fails, with the reason of
      * its first line item that fails: at once when that is its first, else
-     * checked line item by line item up to it (lc_change_unit), which a
-     * batch does not do. Those are requests that fail anyway. */
+     * when its line items are checked in request order (the batch and the
+     * unit path stop at lc_unit_stop_at). */
     for (size_t i = 0; i < b->n; i++) {
         b->outcomes[i] = (lc_outcome_t){REASON_OK, NULL};
         size_t at = lc_unit_stop_at(&b->units[i]);
         if (at == 0 || (at != SIZE_MAX && at >= b->units[i].n_changes))
             b->outcomes[i] = lc_unit_stop(ctx, &b->units[i]);
-        else if (at != SIZE_MAX && op != LC_RENEW)
-            b->outcomes[i] = lc_change_unit(ctx, op, &b->units[i], &b->results[i]);
     }
     if (op == LC_RENEW) {
         for (size_t i = 0; i < b->n; i++) {

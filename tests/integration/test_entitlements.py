@@ -78,6 +78,32 @@ class EntitlementsTest(DaemonTestCase):
         self.assertEqual(r.status_text, "SUCCESS", r.body)
         self.assertEqual(psql("SELECT count(*) FROM line_items WHERE activation_id = :'v1'", eid + "-X"), [["1"]])
 
+    def test_the_reason_is_the_first_failing_line_items_in_request_order(self):
+        """A line item refused before the database is asked (a text over its
+        limit, an id the request names twice) does not hide an earlier line
+        item's failure; nothing is written either way."""
+        nope = ("Nope-" + token(6), "1")
+        cases = [
+            (lambda e: [(e + "-1", nope, 1), (e + "-2", self.cat.base, 1, {"description": "d" * 2001})],
+             "PRODUCT_NOT_FOUND: "),
+            (lambda e: [(e + "-1", nope, 1), (e + "-1", self.cat.base, 1)], "PRODUCT_NOT_FOUND: "),
+            (lambda e: [(e + "-1", self.cat.base, 0), (e + "-2", self.cat.base, 1, {"order_id": "o" * 256})],
+             "INVALID_COUNT: "),
+            # The earlier line items pass: the later one's problem is the reason.
+            (lambda e: [(e + "-1", self.cat.base, 1), (e + "-2", self.cat.base, 1, {"description": "d" * 2001})],
+             "INVALID_REQUEST: lineItems[2]/description is longer than 2000 characters"),
+            (lambda e: [(e + "-1", self.cat.base, 1), (e + "-2", self.cat.base, 1), (e + "-2", self.cat.base, 1)],
+             "DUPLICATE_IN_REQUEST: activationId '"),
+        ]
+        for items, reason in cases:
+            eid = "E-" + token(12)
+            with self.subTest(reason=reason):
+                r = self.create([{"eid": eid, "items": items(eid)}])
+                self.assertEqual(r.status_text, "FAILURE", r.body)
+                got = r.find("f:failedData/f:failedSimpleEntitlement").findtext(n("reason"))
+                self.assertTrue(got.startswith(reason), (reason, got))
+                self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", eid), [["0"]])
+
     def test_concurrent_creates_of_a_new_id_with_an_op_type_all_succeed(self):
         """Four requests at once create the same new entitlementId, each
         with a line item of its own: with CREATE_OR_UPDATE each succeeds and

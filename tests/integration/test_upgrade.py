@@ -225,6 +225,14 @@ class UpgradeTest(DaemonTestCase):
                               "(SELECT id FROM entitlements WHERE entitlement_id = :'v1')", eid), [["2"]])
         self.assertEqual(psql("SELECT state, number_of_copies FROM line_items WHERE activation_id = :'v1'", a),
                          [["DEPLOYED", "10"]])
+        # In request order means after the units before it too: the first
+        # unit upgrades all of c (OBSOLETE then), so the second fails on
+        # its first line item, not on its second's text.
+        _, (c, d) = self.entitlement(n_items=2)
+        r = self.upgrade([{"items": [self.item(c, count=10)]},
+                          {"items": [self.item(c, count=1, allow=True), self.item(d, allow=True, order_id=long_order)]}])
+        self.assertEqual(r.status_text, "PARTIAL_FAILURE", r.body)
+        self.assertTrue(self.reasons(r)[0].startswith("INVALID_STATE: line item '" + c), self.reasons(r))
 
     def test_upsell_uses_upsell_relationships(self):
         eid, (aid,) = self.entitlement()
