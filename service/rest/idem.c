@@ -39,6 +39,12 @@ void rest_db_error(rest_ctx_t *c, int rc, const char *what)
         rest_error(c, 503, NULL, "the database cannot be reached; try again");
         return;
     }
+    if (rc == ENT_ERETRY) {
+        /* Retried already, and still in conflict with concurrent requests. */
+        log_warn("%s: %s", what, ent_strerror(rc));
+        rest_error(c, 503, NULL, "the request met concurrent ones and was not done; try again");
+        return;
+    }
     log_error("%s: %s", what, ent_strerror(rc));
     rest_error(c, 500, NULL, "internal error (request %s)", c->r->request_id);
 }
