@@ -149,7 +149,7 @@ static const cfg_setting_t cfg__table[] = {
     INT_SETTING("ENTITLEMENTD_JOB_WORKERS", job_workers, 0, 64, "2",
                 "Job worker threads of this daemon (each with its own database connection); 0 leaves the "
                 "queue to other daemons on the same database."),
-    INT_SETTING("ENTITLEMENTD_JOB_LEASE", job_lease_s, 1, 3600, "30",
+    INT_SETTING("ENTITLEMENTD_JOB_LEASE", job_lease_s, 2, 3600, "30",
                 "Seconds a claimed job is held, from its claim and again before each webhook post; a job whose "
                 "daemon died is taken again after this. A webhook post ends within half of it (10 s at most)."),
     INT_SETTING("ENTITLEMENTD_JOB_POLL_MS", job_poll_ms, 10, 60000, "1000",

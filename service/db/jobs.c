@@ -27,6 +27,8 @@ static void jobs__rows(const PGresult *r, db_job_t *out, size_t max, size_t *n)
         j->ref = strtoll(PQgetvalue(r, i, 2), NULL, 10);
         j->attempts = atoi(PQgetvalue(r, i, 3));
         j->max_attempts = atoi(PQgetvalue(r, i, 4));
+        j->claimer = NULL; /* a claim's: db_jobs_claim sets them */
+        j->lease_s = 0;
         (*n)++;
     }
 }
@@ -51,21 +53,6 @@ int db_jobs_claim(db_conn_t *c, const char *claimer, int lease_s, db_job_t *out,
     return ENT_OK;
 }
 
-int db_jobs_extend(db_conn_t *c, const db_job_t *job, bool *held)
-{
-    char idt[24], lease[16];
-    PGresult *r = NULL;
-    snprintf(idt, sizeof idt, "%lld", job->id);
-    snprintf(lease, sizeof lease, "%d", job->lease_s);
-    const char *v[3] = {idt, job->claimer, lease};
-    *held = false;
-    int rc = db__exec(c, STMT_JOBS_EXTEND, 3, v, &r);
-    if (rc != ENT_OK)
-        return rc;
-    *held = atoi(PQcmdTuples(r)) == 1;
-    PQclear(r);
-    return ENT_OK;
-}
 
 /* "{1,2,3}" for n ids into a new string (caller frees), NULL when out of
  * memory. */
@@ -80,6 +67,39 @@ static char *jobs__array(const long long *ids, size_t n)
     *p++ = '}';
     *p = '\0';
     return s;
+}
+
+int db_jobs_extend(db_conn_t *c, const db_job_t *jobs, size_t n, bool *held)
+{
+    long long ids[64];
+    char lease[16];
+    PGresult *r = NULL;
+    if (n == 0)
+        return ENT_OK;
+    if (n > sizeof ids / sizeof ids[0])
+        return ENT_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = jobs[i].id;
+        if (held != NULL)
+            held[i] = false;
+    }
+    char *arr = jobs__array(ids, n);
+    if (arr == NULL)
+        return ENT_ENOMEM;
+    snprintf(lease, sizeof lease, "%d", jobs[0].lease_s);
+    const char *v[3] = {arr, jobs[0].claimer, lease};
+    int rc = db__exec(c, STMT_JOBS_EXTEND, 3, v, &r);
+    free(arr);
+    if (rc != ENT_OK)
+        return rc;
+    for (int k = 0; k < PQntuples(r) && held != NULL; k++) {
+        long long id = strtoll(PQgetvalue(r, k, 0), NULL, 10);
+        for (size_t i = 0; i < n; i++)
+            if (jobs[i].id == id)
+                held[i] = true;
+    }
+    PQclear(r);
+    return ENT_OK;
 }
 
 int db_jobs_complete(db_conn_t *c, const char *claimer, const long long *ids, size_t n, size_t *deleted)

@@ -35,11 +35,12 @@ typedef struct db_job {
 int db_jobs_claim(db_conn_t *c, const char *claimer, int lease_s, db_job_t *out, size_t max,
                   size_t *n) ENT_MUSTCHECK;
 
-/* Holds job for its lease_s again from now, if its claimer still holds it
- * (*held false: a lease ran out and another worker has it, or it was
- * given back). Its own transaction: the work of a job that outlasts a
- * lease (a webhook post) calls it before each step. */
-int db_jobs_extend(db_conn_t *c, const db_job_t *job, bool *held) ENT_MUSTCHECK;
+/* Holds the n jobs (of one claim) for their lease_s again from now, those
+ * their claimer still holds; held[i] (NULL: not wanted) says whether job i
+ * is (false: a lease ran out and another worker has it, or it was given
+ * back). Its own transaction: work that may outlast a lease (webhook
+ * posts) calls it before each step. */
+int db_jobs_extend(db_conn_t *c, const db_job_t *jobs, size_t n, bool *held) ENT_MUSTCHECK;
 
 /* Deletes the jobs ids (n of them) as done, in the caller's transaction;
  * *deleted gets how many claimer still held (fewer: a lease ran out and

@@ -400,10 +400,10 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
         "UPDATE jobs SET state = CASE WHEN $5::boolean THEN 'failed' ELSE 'queued' END, "
         "run_at = now() + make_interval(secs => $3::double precision), locked_by = NULL, locked_until = NULL, "
         "last_error = $4 WHERE id = $1 AND locked_by = $2"},
-    /* Job $1 held for $3 seconds more from now, if claimer $2 still holds it. */
+    /* Jobs $1 held for $3 seconds more from now, those claimer $2 still holds. */
     [STMT_JOBS_EXTEND] = {"jobs_extend",
         "UPDATE jobs SET locked_until = now() + make_interval(secs => $3::int) "
-        "WHERE id = $1 AND locked_by = $2 AND state = 'running'"},
+        "WHERE id = ANY ($1::bigint[]) AND locked_by = $2 AND state = 'running' RETURNING id"},
     /* Job $1 not tried: queued again at once, its claim's attempt not
      * counted, if claimer $2 still holds it. */
     [STMT_JOBS_RELEASE] = {"jobs_release",

@@ -665,6 +665,34 @@ static int server__front_of(const struct http_server *s, const char *buf, size_t
     return server__route(s, buf + f.target_off, f.target_len);
 }
 
+/* Answers the request that starts with head (n bytes: enough to route
+ * it) with a 503 "stopping" and closes fd's sending side, then reads what
+ * the client sent after it: a close with unread bytes would reset the
+ * connection, 503 and all. The caller closes fd. */
+static void server__stopping_503(struct http_server *s, int fd, const char *head, size_t n)
+{
+    char buf[2048], rid[HTTP_REQUEST_ID_MAX];
+    if (ids_request_id(rid, sizeof rid) != ENT_OK)
+        snprintf(rid, sizeof rid, "0000000000000000");
+    const http_front_t *f = &s->fronts[server__front_of(s, head, n)];
+    size_t len = server__refusal(f, buf, sizeof buf, 503, "the server is stopping; try again", rid, NULL, 0);
+    (void)send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    shutdown(fd, SHUT_WR);
+    for (int k = 0; k < 16 && recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0; k++)
+        ;
+}
+
+/* A connection accepted once stopping: its request, if it has sent one,
+ * is answered 503; then it is closed (never entered in the tables). */
+static void server__turn_away_stopping(struct http_server *s, int fd)
+{
+    char head[2048];
+    ssize_t n = recv(fd, head, sizeof head, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0)
+        server__stopping_503(s, fd, head, (size_t)n);
+    close(fd);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Serving. */
 
@@ -805,7 +833,7 @@ static bool server__serve_one(http_worker_t *w, int fd, const frame_t *f, http_d
         w->out_len = x.out_mark;
         d->front = front;
         d->head = head;
-        d->close = f->close;
+        d->close = x.req.close; /* the request's, or the server's once stopping */
         d->t0 = t0;
         *deferred = d;
         if (f->chunked)
@@ -813,7 +841,7 @@ static bool server__serve_one(http_worker_t *w, int fd, const frame_t *f, http_d
         log_set_request_id(NULL);
         return false;
     }
-    bool close = x.close || f->close;
+    bool close = x.close || x.req.close; /* as the Connection header said */
     if (x.source.next != NULL) {
         /* The body follows from the source once the head has gone (HEAD:
          * the head is the answer). */
@@ -1104,7 +1132,7 @@ static void server__accept(struct http_server *s)
         pthread_mutex_lock(&s->lock);
         if (atomic_load(&s->stopping)) {
             pthread_mutex_unlock(&s->lock);
-            close(fd);
+            server__turn_away_stopping(s, fd);
             continue;
         }
         if (fd >= s->nconns_max)
@@ -2068,37 +2096,16 @@ void http_server_workers(http_server_t *s, int *taking, int *waiting, int *stand
     *active_max = s->active_max;
 }
 
-/* Answers the request that starts with head (n bytes: enough to route
- * it) with a 503 "stopping" and closes fd's sending side, then reads what
- * the client sent after it: a close with unread bytes would reset the
- * connection, 503 and all. The caller closes fd. */
-static void server__stopping_503(struct http_server *s, int fd, const char *head, size_t n)
-{
-    char buf[2048], rid[HTTP_REQUEST_ID_MAX];
-    if (ids_request_id(rid, sizeof rid) != ENT_OK)
-        snprintf(rid, sizeof rid, "0000000000000000");
-    const http_front_t *f = &s->fronts[server__front_of(s, head, n)];
-    size_t len = server__refusal(f, buf, sizeof buf, 503, "the server is stopping; try again", rid, NULL, 0);
-    (void)send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-    shutdown(fd, SHUT_WR);
-    for (int k = 0; k < 16 && recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0; k++)
-        ;
-}
-
 /* Connections the kernel completed that nobody accepted yet would be
- * reset when the listening socket closes: each is accepted and its
- * request, if it sent one, answered 503; then closed. */
+ * reset when the listening socket closes: each is accepted and turned
+ * away as a worker accepting one now would. */
 static void server__turn_away_backlog(struct http_server *s)
 {
-    char head[2048];
     for (int k = 0; k < 1024; k++) {
         int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             break;
-        ssize_t n = recv(fd, head, sizeof head, MSG_PEEK | MSG_DONTWAIT);
-        if (n > 0)
-            server__stopping_503(s, fd, head, (size_t)n);
-        close(fd);
+        server__turn_away_stopping(s, fd);
     }
 }
 

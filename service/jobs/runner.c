@@ -173,11 +173,9 @@ static void runner__run_kind(db_conn_t *c, const char *claimer, const job_kind_t
      * this one in the batch, or this kind's jobs run one by one after a
      * failed batch, took that. (A job lost meanwhile is done by the worker
      * that has it: the completion below finds it gone.) */
-    for (size_t i = 0; i < n && runner__ms() - claimed_ms > jobs[i].lease_s * 1000.0 / 3; i++) {
-        bool held;
-        if (db_jobs_extend(c, &jobs[i], &held) != ENT_OK)
-            break;
-    }
+    if (n > 0 && runner__ms() - claimed_ms > jobs[0].lease_s * 1000.0 / 3 &&
+        db_jobs_extend(c, jobs, n, NULL) != ENT_OK)
+        log_warn("%zu %s jobs: their leases could not be extended (%s)", n, k->kind, db_conn_message(c));
     /* The workers' connections commit without waiting for the disk (a
      * claim lost in a crash is a job claimed again); the work is durable. */
     if (db_begin_durable(c) != ENT_OK) {

@@ -679,6 +679,12 @@ static lc_outcome_t lc__create_fn(const lc_ctx_t *ctx, db_conn_t *c, const void 
             ent_pk = found.id;
             res->unique_id = found.unique_id;
             res->entitlement_id = found.entitlement_id;
+            /* Ignored, unless the request could not have been carried out
+                 * as sent (as without opType, or with CREATE_OR_UPDATE). */
+            if (a->op == CREATE_OR_IGNORE && e->invalid != NULL)
+                return lc_fail(ctx, REASON_INVALID_REQUEST, "%s", e->invalid);
+            if (a->op == CREATE_OR_IGNORE && e->repeated != NULL)
+                return lc_duplicate(ctx, e->repeated);
             if (a->op == CREATE_OR_IGNORE)
                 return lc__ok();
             if (!lc_entitlement_updatable(found.state))

@@ -309,6 +309,10 @@ int convert_entitlement(struct soap *soap, const struct fnp__createSimpleEntitle
         (rc = convert_limit(soap, bad, in->shipToAddress, MODEL_MAX_ADDRESS_CHARS, "shipToAddress")) ||
         (rc = convert_limit(soap, bad, in->emailTemplateVariation, MODEL_MAX_NAME_CHARS, "emailTemplateVariation")))
         return rc;
+    /* The entitlement's own fields before its line items: their problem
+     * fails the unit first (invalid_at stays SIZE_MAX). */
+    if ((rc = attrs_read_entitlement(soap, in, &out->attributes_json, &out->invalid)) != SOAP_OK)
+        return rc;
     size_t n = in->__sizelineItems > 0 ? (size_t)in->__sizelineItems : 0;
     out->items = convert__zalloc(soap, n * sizeof *out->items);
     if (out->items == NULL)
@@ -326,7 +330,7 @@ int convert_entitlement(struct soap *soap, const struct fnp__createSimpleEntitle
     for (int i = 0; i < in->__sizemaintenanceLineItems; i++)
         if ((rc = attrs_check_maintenance(soap, &in->maintenanceLineItems[i])) != SOAP_OK)
             return rc;
-    return attrs_read_entitlement(soap, in, &out->attributes_json, &out->invalid);
+    return SOAP_OK;
 }
 
 static void convert__text(const struct fnp__SimpleQueryType *in, model_text_crit_t *out)

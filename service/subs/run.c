@@ -22,7 +22,8 @@ int subs_run_jobs(void *arg, db_conn_t *c, const db_job_t *jobs, size_t n, job_o
     store_run_t *runs = calloc(n, sizeof *runs);
     webhook_result_t *res = calloc(n, sizeof *res);
     bool *posted = calloc(n, sizeof *posted);
-    int rc = runs != NULL && res != NULL && posted != NULL ? ENT_OK : ENT_ENOMEM;
+    bool *held = calloc(n, sizeof *held);
+    int rc = runs != NULL && res != NULL && posted != NULL && held != NULL ? ENT_OK : ENT_ENOMEM;
 
     for (size_t i = 0; i < n && rc == ENT_OK; i++) {
         outcomes[i] = JOB_RETRY;
@@ -50,11 +51,12 @@ int subs_run_jobs(void *arg, db_conn_t *c, const db_job_t *jobs, size_t n, job_o
             outcomes[i] = JOB_LATER;
             continue;
         }
-        /* Held for a lease from now (a post takes less than half of one;
-         * main.c): never posted twice at once, by us and by a worker that
-         * claimed the job after its lease ran out. */
-        bool held = false;
-        if (db_jobs_extend(c, &jobs[i], &held) != ENT_OK || !held) {
+        /* The batch held for a lease from now (a post takes at most half
+         * of one; main.c): this run is never posted twice at once, by us
+         * and by a worker that claimed it after its lease ran out, and the
+         * runs done or posted before it are still ours when the batch
+         * ends. */
+        if (db_jobs_extend(c, jobs, n, held) != ENT_OK || !held[i]) {
             outcomes[i] = JOB_LATER;
             continue;
         }
@@ -69,7 +71,11 @@ int subs_run_jobs(void *arg, db_conn_t *c, const db_job_t *jobs, size_t n, job_o
         }
         posted[i] = true;
     }
-    /* The runner ends the jobs in this transaction, with the attempts. */
+    /* The runner ends the jobs in this transaction, with the attempts: held
+     * a lease from now for it (any of them lost meanwhile makes the
+     * runner roll it back). */
+    if (db_jobs_extend(c, jobs, n, NULL) != ENT_OK)
+        log_warn("subscription runs: their leases could not be extended (%s)", db_conn_message(c));
     rc = db_begin_durable(c);
     for (size_t i = 0; i < n && rc == ENT_OK; i++) {
         if (!posted[i])
@@ -93,6 +99,7 @@ out:
     free(runs);
     free(res);
     free(posted);
+    free(held);
     return rc;
 }
 

@@ -702,6 +702,42 @@ class TransportTest(DaemonTestCase):
         for r in results:
             self.assertIn(r, ((200, "keep-alive"), (200, "close"), (503, "close")), results)
 
+    def test_a_response_that_says_close_is_the_last_on_its_connection(self):
+        """Pipelined REST requests read while the daemon stops: the first
+        answer says Connection: close, and nothing follows it (a client
+        takes the requests after it as not done, and may send them again)."""
+        d = Daemon(ENTITLEMENTD_WORKERS=1).start()
+        users = [make_user() for _ in range(3)]
+
+        def logins():  # the one worker hashes their passwords meanwhile
+            for u in users:
+                try:
+                    Client(d, u).call(search_body())
+                except OSError:
+                    pass
+        s = socket.create_connection(("127.0.0.1", d.port), timeout=30)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(read_reply(s)[0].status, 200)  # accepted, kept alive
+        slow = threading.Thread(target=logins)
+        slow.start()
+        time.sleep(0.03)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" * 3)
+        rc = d.stop()
+        slow.join()
+        replies, buf = [], b""
+        try:
+            while True:
+                r, buf = read_reply(s, timeout=10, buf=buf)
+                replies.append((r.status, r.headers.get("connection")))
+        except (OSError, ValueError, AssertionError):
+            pass
+        s.close()
+        self.assertEqual(rc, 0)
+        self.assertTrue(replies, "no answer at all")
+        print(f"\nreplies while stopping: {replies}", file=sys.stderr)
+        closes = [i for i, (_, conn) in enumerate(replies) if conn == "close"]
+        self.assertTrue(not closes or closes[0] == len(replies) - 1, replies)
+
 
 class DatabaseRestartTest(DaemonTestCase):
     def pg(self, cmd):
