@@ -481,10 +481,8 @@ static void lc__batch_run(lc_op_t op, lc_member_t **members, size_t m, const ent
     int rc;
 
     bool commit_unknown = false;
-    for (size_t i = 0; i < m; i++) {
-        members[i]->rc = ENT_OK;
+    for (size_t i = 0; i < m; i++)
         members[i]->commit_unknown = false;
-    }
     if ((rc = lc__merge_keys(members, m, scratch, &keys)) != ENT_OK)
         goto out;
     if (m > 1 && lc__builds_on_itself(&keys, scratch)) {
@@ -524,10 +522,8 @@ static void lc__batch_run(lc_op_t op, lc_member_t **members, size_t m, const ent
 out:
     if (rc != ENT_OK)
         for (size_t i = 0; i < m; i++) {
-            members[i]->rc = rc;
             members[i]->commit_unknown = commit_unknown;
             lc__batch_after(members[i], rc);
-            members[i]->rc = ENT_OK; /* final: their after has nothing left to do */
         }
 }
 
@@ -557,10 +553,9 @@ static void lc__batch_after(lc_member_t *me, int rc)
             me->outcomes[u] = lc_change_unit(ctx, me->op, &me->units[u], &me->results[u]);
 }
 
-/* A member whose group has run: its outcomes made final, then its done. */
+/* A member whose group has run (its outcomes final: lc__batch_run). */
 static void lc__batch_done(lc_member_t *me)
 {
-    lc__batch_after(me, me->rc);
     me->done(me->done_arg);
 }
 
@@ -607,6 +602,5 @@ void lc_change_batch_submit(lc_pending_t *me)
 void lc_change_batch_now(lc_pending_t *me)
 {
     lc_member_t *one = me;
-    lc__batch_run(me->op, &one, 1, me->ctx->alloc);
-    lc__batch_after(me, me->rc);
+    lc__batch_run(me->op, &one, 1, me->ctx->alloc); /* its outcomes final */
 }

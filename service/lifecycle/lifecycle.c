@@ -204,10 +204,26 @@ static int lc__lock_parents(const lc_ctx_t *ctx, db_conn_t *c, const model_unit_
     return store_batch_lock_parents(c, &k, ctx->alloc);
 }
 
+/* Where a unit or an entitlement to create cannot be carried out as sent
+ * (its invalid text at invalid_at, its repeated id at repeated_at: the
+ * earlier), and the failure there. */
+static size_t lc__stop_at(const char *invalid, size_t invalid_at, const char *repeated, size_t repeated_at)
+{
+    size_t a = invalid != NULL ? invalid_at : SIZE_MAX, b = repeated != NULL ? repeated_at : SIZE_MAX;
+    return a <= b ? a : b;
+}
+
+static lc_outcome_t lc__stop(const lc_ctx_t *ctx, const char *invalid, size_t invalid_at, const char *repeated,
+                             size_t repeated_at)
+{
+    if (invalid != NULL && (repeated == NULL || invalid_at <= repeated_at))
+        return lc_fail(ctx, REASON_INVALID_REQUEST, "%s", invalid);
+    return lc_duplicate(ctx, repeated ? repeated : "");
+}
+
 size_t lc_unit_stop_at(const model_unit_t *u)
 {
-    size_t a = u->invalid != NULL ? u->invalid_at : SIZE_MAX, b = u->repeated != NULL ? u->repeated_at : SIZE_MAX;
-    return a <= b ? a : b;
+    return lc__stop_at(u->invalid, u->invalid_at, u->repeated, u->repeated_at);
 }
 
 lc_outcome_t lc_duplicate(const lc_ctx_t *ctx, const char *activation_id)
@@ -219,9 +235,7 @@ lc_outcome_t lc_duplicate(const lc_ctx_t *ctx, const char *activation_id)
 
 lc_outcome_t lc_unit_stop(const lc_ctx_t *ctx, const model_unit_t *u)
 {
-    if (u->invalid != NULL && (u->repeated == NULL || u->invalid_at <= u->repeated_at))
-        return lc_fail(ctx, REASON_INVALID_REQUEST, "%s", u->invalid);
-    return lc_duplicate(ctx, u->repeated ? u->repeated : "");
+    return lc__stop(ctx, u->invalid, u->invalid_at, u->repeated, u->repeated_at);
 }
 
 /* One try of a lifecycle unit inside an open transaction. */
@@ -580,15 +594,12 @@ static lc_outcome_t lc__create_items(const lc_ctx_t *ctx, db_conn_t *c, const mo
     /* A line item that cannot be created as sent (a text over its limit,
      * an id the request names twice): the unit fails there, once the line
      * items before it passed. */
-    size_t invalid_at = e->invalid != NULL ? e->invalid_at : SIZE_MAX;
-    size_t repeated_at = e->repeated != NULL ? e->repeated_at : SIZE_MAX;
+    size_t stop_at = lc__stop_at(e->invalid, e->invalid_at, e->repeated, e->repeated_at);
     for (size_t i = 0; i < n; i++) {
         const model_line_item_t *it = &e->items[i];
         const char *aid = aids[i];
-        if (i == invalid_at && invalid_at <= repeated_at)
-            return lc_fail(ctx, REASON_INVALID_REQUEST, "%s", e->invalid);
-        if (i == repeated_at)
-            return lc_duplicate(ctx, e->repeated);
+        if (i == stop_at)
+            return lc__stop(ctx, e->invalid, e->invalid_at, e->repeated, e->repeated_at);
         if (aid == NULL)
             return bad_aid[i];
         long at = lc__index_get(&taken, aid);
@@ -681,10 +692,8 @@ static lc_outcome_t lc__create_fn(const lc_ctx_t *ctx, db_conn_t *c, const void 
             res->entitlement_id = found.entitlement_id;
             /* Ignored, unless the request could not have been carried out
                  * as sent (as without opType, or with CREATE_OR_UPDATE). */
-            if (a->op == CREATE_OR_IGNORE && e->invalid != NULL)
-                return lc_fail(ctx, REASON_INVALID_REQUEST, "%s", e->invalid);
-            if (a->op == CREATE_OR_IGNORE && e->repeated != NULL)
-                return lc_duplicate(ctx, e->repeated);
+            if (a->op == CREATE_OR_IGNORE && (e->invalid != NULL || e->repeated != NULL))
+                return lc__stop(ctx, e->invalid, e->invalid_at, e->repeated, e->repeated_at);
             if (a->op == CREATE_OR_IGNORE)
                 return lc__ok();
             if (!lc_entitlement_updatable(found.state))

@@ -97,7 +97,6 @@ typedef struct lc_member {
     const bool *preset;        /* outcome decided before the database (left alone) */
     store_batch_keys_t keys;   /* what its units name */
     size_t n_changes;          /* line items in its units */
-    int rc;                    /* set by the run: ENT_OK when every outcome is final */
     bool commit_unknown;       /* set by the run: the COMMIT was sent and the connection failed */
     void (*done)(void *arg);   /* lc_change_batch_begin's */
     void *done_arg;
