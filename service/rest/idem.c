@@ -49,6 +49,42 @@ void rest_db_error(rest_ctx_t *c, int rc, const char *what)
     rest_error(c, 500, NULL, "internal error (request %s)", c->r->request_id);
 }
 
+/* Feeds path to ctx as RFC 3986 section 6.2.2 normalises it: an escaped
+ * unreserved character is the character (%63 is c) and the hex digits of
+ * other escapes are upper case, so spellings of one target are one
+ * request. A path without '%' is fed as it is (keys kept before stay
+ * valid). */
+static bool idem__digest_path(EVP_MD_CTX *ctx, const char *path)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char buf[256];
+    size_t n = 0;
+    for (const char *p = path;; p++) {
+        if (n + 3 > sizeof buf || *p == '\0') {
+            if (EVP_DigestUpdate(ctx, buf, n) != 1)
+                return false;
+            n = 0;
+            if (*p == '\0')
+                return EVP_DigestUpdate(ctx, "", 1) == 1;
+        }
+        int hi, lo;
+        if (p[0] == '%' && (hi = rest_hex_digit(p[1])) >= 0 && (lo = rest_hex_digit(p[2])) >= 0) {
+            char ch = (char)(hi << 4 | lo);
+            if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+                (ch != '\0' && strchr("-._~", ch) != NULL)) {
+                buf[n++] = ch;
+            } else {
+                buf[n++] = '%';
+                buf[n++] = hex[hi];
+                buf[n++] = hex[lo];
+            }
+            p += 2;
+        } else {
+            buf[n++] = *p;
+        }
+    }
+}
+
 bool rest_idem_begin(rest_ctx_t *c, const char *scope, rest_idem_t *i)
 {
     const char *v, *why;
@@ -70,7 +106,7 @@ bool rest_idem_begin(rest_ctx_t *c, const char *scope, rest_idem_t *i)
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     bool ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
               EVP_DigestUpdate(ctx, c->r->method, strlen(c->r->method) + 1) == 1 &&
-              EVP_DigestUpdate(ctx, c->r->path, strlen(c->r->path) + 1) == 1 &&
+              idem__digest_path(ctx, c->r->path) &&
               /* (Only when there is one: keys kept before it counted stay valid.) */
               (c->r->query[0] == '\0' || EVP_DigestUpdate(ctx, c->r->query, strlen(c->r->query) + 1) == 1) &&
               EVP_DigestUpdate(ctx, c->r->body, c->r->body_len) == 1 && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1;

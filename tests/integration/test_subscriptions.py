@@ -194,6 +194,11 @@ class SubscriptionsTest(DaemonTestCase):
         before = self.count()
         r = self.a.post("/subscriptions/cloud", self.body(), headers={"Idempotency-Key": key})
         self.assertEqual(r.status, 409, r)
+        # Another spelling of the same target is the same request (RFC 3986's normalisation).
+        for path in ("/subscriptions/%63loud", "/subscriptions/clou%64", "/subscriptions/%63%6C%6f%75%64"):
+            r = self.a.post(path, body, headers={"Idempotency-Key": key})
+            self.assertEqual((r.status, r.json), (201, a.json), path)
+            self.assertEqual(r.headers.get("idempotent-replayed"), "true", path)
         # The same key is another user's own; a refusal keeps nothing.
         self.assertEqual(self.b.post("/subscriptions/cloud", body, headers={"Idempotency-Key": key}).status, 201)
         bad = "k-" + token(10)
