@@ -129,12 +129,16 @@ static main_start_t main__migrate(const ent_config_t *cfg, const char *conninfo,
         }
         clock_gettime(CLOCK_MONOTONIC, &now);
         double waited = (double)(now.tv_sec - begun.tv_sec) + (double)(now.tv_nsec - begun.tv_nsec) / 1e9;
-        if (cfg->start_timeout_s > 0 && waited + backoff > cfg->start_timeout_s) {
+        /* The last pause ends at the deadline, and one more attempt is made there. */
+        double pause_s = backoff, left = (double)cfg->start_timeout_s - waited;
+        if (cfg->start_timeout_s > 0 && left <= 0) {
             log_error("the database cannot be reached after %.0f s (ENTITLEMENTD_START_TIMEOUT): giving up", waited);
             return MAIN_GAVE_UP;
         }
-        log_warn("the database cannot be reached (attempt %d); trying again in %.1f s", attempt, backoff);
-        struct timespec pause = {(time_t)backoff, (long)((backoff - (double)(time_t)backoff) * 1e9)};
+        if (cfg->start_timeout_s > 0 && pause_s > left)
+            pause_s = left;
+        log_warn("the database cannot be reached (attempt %d); trying again in %.1f s", attempt, pause_s);
+        struct timespec pause = {(time_t)pause_s, (long)((pause_s - (double)(time_t)pause_s) * 1e9)};
         int sig;
         while ((sig = sigtimedwait(sigs, NULL, &pause)) == SIGHUP)
             ;

@@ -545,6 +545,7 @@ bool auth_throttled(auth_t *a, const char *login, const char *password, const un
     OPENSSL_cleanse(mac, sizeof mac);
     if (known)
         return false;
+    metrics_login("throttled", "refused");
     *retry_after_s = wait_s;
     return true;
 }

@@ -307,6 +307,10 @@ class PasswordFloodTest(unittest.TestCase):
             self.assertTrue(0 < int(r.headers.get("retry-after", "0")) <= 60, r.headers)
             self.assertIn(b"too many failed logins", r.body)
             self.assertIn(b"<faultcode>SOAP-ENV:Client</faultcode>", r.body)
+            # Each guess refused before its body was parsed is counted.
+            metrics = urllib.request.urlopen(f"http://127.0.0.1:{d.port}/metrics", timeout=10).read().decode()
+            m = re.search(r'entitlementd_password_logins_total\{check="throttled",outcome="refused"\} (\d+)', metrics)
+            self.assertEqual(int(m.group(1)) if m else 0, statuses.count(429) + 1, statuses)
             # The remembered credential from the same address: its body is
             # parsed, and the fault is about the body.
             r = send(known.basic(), broken)

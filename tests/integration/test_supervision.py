@@ -51,8 +51,12 @@ class ExitStatuses(unittest.TestCase):
 
     def test_an_unreachable_database_at_start_exits_1_after_the_start_timeout(self):
         r = self.run_daemon(DATABASE_URL="postgresql://127.0.0.1:1/none", ENTITLEMENTD_DB_CONNECT_TIMEOUT="1",
-                            ENTITLEMENTD_START_TIMEOUT="2")
+                            ENTITLEMENTD_START_TIMEOUT="3")
         self.assertEqual(r.returncode, 1, r.stderr)
+        # Attempts at 0, 0.5 and 1.5 s, and the last at the timeout (the
+        # backoff's next pause cut to end there), not given up at 1.5 s.
+        self.assertIn("trying again in 1.5 s", r.stderr)
+        self.assertIn("after 3 s", r.stderr)
         self.assertIn("the database cannot be reached (attempt 1)", r.stderr)
         self.assertIn("giving up", r.stderr)
 
