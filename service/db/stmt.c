@@ -192,10 +192,14 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
         "SELECT (coalesce($1::date, current_date) + $2::integer * CASE $3 "
         "WHEN 'DAYS' THEN interval '1 day' WHEN 'WEEKS' THEN interval '1 week' "
         "WHEN 'MONTHS' THEN interval '1 month' ELSE interval '1 year' END)::date::text"},
+    /* $1 an entitlementId, or the uniqueId of one deleted since: found in
+     * the trail itself, newest first (no index: entitlementctl only). */
     [STMT_AUDIT_TRAIL] = {"audit_trail",
         "SELECT to_char(at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), operation, coalesce(username, '-'), "
         "coalesce(request_id, '-'), coalesce(parent_activation_id, ''), coalesce(new_activation_id, ''), "
-        "coalesce(new_unique_id, ''), coalesce(detail, '') FROM audit_log WHERE entitlement_id = $1 ORDER BY id"},
+        "coalesce(new_unique_id, ''), coalesce(detail, '') FROM audit_log WHERE entitlement_id = coalesce("
+        "(SELECT $1 WHERE EXISTS (SELECT 1 FROM audit_log WHERE entitlement_id = $1)), "
+        "(SELECT entitlement_id FROM audit_log WHERE entitlement_uid = $1 ORDER BY id DESC LIMIT 1)) ORDER BY id"},
 
     /* The batch path (store_batch_read/write): every unit of a request in
      * one transaction, read and written with a statement each. The

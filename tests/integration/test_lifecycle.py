@@ -338,6 +338,14 @@ class LifecycleTest(DaemonTestCase):
         # The audit trail stays.
         ops = [r[0] for r in psql("SELECT operation FROM audit_log WHERE entitlement_id = :'v1' ORDER BY id", draft)]
         self.assertEqual(ops, ["createSimpleEntitlement", "deleteEntitlement"])
+        # entitlementctl shows it by the entitlementId or the uniqueId it had.
+        uid = psql("SELECT entitlement_uid FROM audit_log WHERE entitlement_id = :'v1' LIMIT 1", draft)[0][0]
+        for key in (draft, uid):
+            r = ctl("entitlement", "show", key, check=False)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            out = r.stdout
+            self.assertIn("No entitlement", out)
+            self.assertIn("deleteEntitlement", out, key)
         # An OBSOLETE entitlement whose line items are all OBSOLETE can go.
         self.ok(set_entitlement_state_body([(live, "OBSOLETE")]))
         self.ok(delete_body([live]))
