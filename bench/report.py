@@ -77,7 +77,8 @@ def main():
                  "the daemon's job workers process those jobs as they do the service's) for (e), "
                  "`bench/pgbench_poll.sql` for (f) and `bench/pgbench_device.sql` (one report of 5 nodes) for (g); "
                  "(r) is set against pgbench's built-in simple update (`pgbench -N`, scale 1, 8 clients, its "
-                 "default protocol) instead; ratio = service units/s ÷ pgbench tps. CPU columns: user + system "
+                 "default protocol) instead; each scenario with a baseline runs right before it, both after a "
+                 "`VACUUM (ANALYZE)` and a `CHECKPOINT`; ratio = service units/s ÷ pgbench tps. CPU columns: user + system "
                  "time from /proc over the measured seconds (bench/loadgen -C and -G), the daemon's per request "
                  "and the whole cluster's (postmaster and every backend) per unit or pgbench transaction; the "
                  "daemon's threads' context switches per request, voluntary (sleeping) + involuntary.")
