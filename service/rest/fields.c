@@ -25,6 +25,13 @@ void fv_path(char *out, size_t cap, const char *prefix, const char *name)
     snprintf(out, cap, "%s%s%s", prefix, prefix[0] ? "." : "", name);
 }
 
+bool fv_key_fits(fv_t *v, const char *names, size_t bytes)
+{
+    if (v->bad || bytes <= FIELDS_MAX_KEY_BYTES)
+        return !v->bad;
+    return fv_fail(v, "%s: at most %d bytes of UTF-8 together (%zu given)", names, FIELDS_MAX_KEY_BYTES, bytes);
+}
+
 bool fv_text_ok(const char *s, size_t n, size_t max, fv_text_t kind, const char **why)
 {
     size_t chars = 0;

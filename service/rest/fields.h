@@ -15,6 +15,12 @@
 /* Longest identifier (characters) the adapter accepts; the other field
  * limits are core/model.h's too. */
 #define FIELDS_MAX_ID MODEL_MAX_ID_CHARS
+/* The identifiers that together name a stored object (a device of a
+ * publisher, a device or node of a tenant, a report) are one entry of a
+ * PostgreSQL index, which holds at most 2,704 bytes: together they are at
+ * most this many bytes of UTF-8. Identifiers of ASCII characters always
+ * fit (3 × 255 bytes); 255 characters of 4 bytes each do not. */
+#define FIELDS_MAX_KEY_BYTES 2048
 /* Longest path kept in a message. */
 #define FIELDS_MAX_PATH 256
 
@@ -49,6 +55,11 @@ bool fv_integer(fv_t *v, json_t *obj, const char *prefix, const char *name, bool
  * when required) or of another type. */
 json_t *fv_object(fv_t *v, json_t *obj, const char *prefix, const char *name, bool required);
 json_t *fv_array(fv_t *v, json_t *obj, const char *prefix, const char *name, bool required);
+
+/* False with the problem "names: at most FIELDS_MAX_KEY_BYTES bytes of
+ * UTF-8 together (bytes given)" when bytes is over it (names lists the
+ * fields, "id, idType and publisherName"). */
+bool fv_key_fits(fv_t *v, const char *names, size_t bytes);
 
 /* Whether s (n bytes) is UTF-8 of at most max characters and, for FV_ID,
  * holds no control characters (C0, DEL, C1). */

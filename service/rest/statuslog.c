@@ -101,6 +101,7 @@ static bool statuslog__fields(fv_t *v, json_t *body, jsonw_t *w, const char **pu
     static const char *const opt_ids[] = {"packageId"};
     static const char *const opt_texts[] = {"platform", "timeStamp", "updateName"};
     json_int_t code = 0, language = 0;
+    size_t device_key = 0; /* the device's identifiers' bytes (its unique key) */
 
     if (!json_is_object(body))
         return fv_fail(v, "the body must be a JSON object");
@@ -111,7 +112,10 @@ static bool statuslog__fields(fv_t *v, json_t *body, jsonw_t *w, const char **pu
             fv_fail(v, "%s: must not be empty", ids[i]);
         if (i == 2)
             *publisher = s;
+        if (s != NULL && i < 3)
+            device_key += strlen(s);
     }
+    fv_key_fits(v, "id, idType and publisherName", device_key);
     for (size_t i = 0; i < sizeof opt_ids / sizeof opt_ids[0]; i++)
         fv_string(v, body, "", opt_ids[i], false, FIELDS_MAX_ID, FV_ID);
     for (size_t i = 0; i < sizeof opt_texts / sizeof opt_texts[0]; i++)

@@ -351,6 +351,22 @@ class StatusLogTest(DaemonTestCase):
         self.assertEqual(done.json["key"], "statusLog.recorded", done)
         self.assertIn(hostile, json.loads(done.json["arguments"]))
         self.assertEqual(self.count_logs(name), before + 1)
+        # The device's identifiers are one index entry: 255 characters of 4
+        # bytes each in two of them, with the publisher, are too many bytes
+        # (accepted, the job failed on every attempt); at the cap, recorded.
+        wide = "\U0001D11E" * 255
+        given = 2 * 1020 + len(name.encode())
+        r = self.post(status_body(name, id=wide, idType=wide), auth)
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(r.json["message"],
+                         f"id, idType and publisherName: at most 2048 bytes of UTF-8 together ({given} given)")
+        fits = "\U0001D11E" * ((2048 - 1020 - len(name.encode())) // 4) + "x" * ((2048 - 1020 - len(name.encode())) % 4)
+        r = self.post(status_body(name, id=wide, idType=fits), auth)
+        self.assertEqual(r.status, 202, r)
+        done = poll_until_done(self.rest, r.json["url"], auth)
+        self.assertEqual(done.json["key"], "statusLog.recorded", done)
+        self.assertEqual(self.count_logs(name), before + 2)
+        before += 1
         # An integer beyond 64 bits is named like any wrong field.
         r = self.post(status_body(name, language=10 ** 30), auth)
         self.assertEqual(r.status, 400, r)
