@@ -102,7 +102,7 @@ static const char *ctl_option(int argc, char **argv, const char *opt, const char
 static bool ctl_name_ok(const char *what, const char *s)
 {
     if (s[0] == '\0' || strlen(s) > MODEL_MAX_ID_CHARS || !utf8_xml_valid(s, strlen(s))) {
-        fprintf(stderr, "entitlementctl: %s must be 1..255 characters of UTF-8 that XML allows (no control "
+        fprintf(stderr, "entitlementctl: %s must be 1..255 bytes of UTF-8 that XML allows (no control "
                         "characters but tab and newlines)\n", what);
         return false;
     }

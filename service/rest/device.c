@@ -232,11 +232,6 @@ static void device__node(fv_t *v, device_req_t *d, json_t *n, const char *prefix
     if (id != NULL && id[0] == '\0')
         fv_fail(v, "%s.id: must not be empty", prefix);
     if (id != NULL && !v->bad) {
-        char names[DEVICE_PATH + 32];
-        snprintf(names, sizeof names, "tenantId, deviceId and %s.id", prefix);
-        fv_key_fits(v, names, strlen(d->tenant) + strlen(d->device) + strlen(id));
-    }
-    if (id != NULL && !v->bad) {
         json_t *before = json_object_get(d->seen, id);
         if (before != NULL)
             fv_fail(v, "%s.id: the same as nodes[%lld].id", prefix, (long long)json_integer_value(before));
@@ -322,8 +317,6 @@ static void device__header(fv_t *v, device_req_t *d, json_t *h)
     d->device = got[1];
     d->source = got[2];
     d->session = got[3];
-    if (got[0] != NULL && got[1] != NULL && got[3] != NULL)
-        fv_key_fits(v, "tenantId, deviceId and sessionId", strlen(got[0]) + strlen(got[1]) + strlen(got[3]));
 }
 
 /* Reads the report req into d: its header's ids, the nodes as stored,

@@ -15,12 +15,14 @@
 /* Longest identifier (characters) the adapter accepts; the other field
  * limits are core/model.h's too. */
 #define FIELDS_MAX_ID MODEL_MAX_ID_CHARS
-/* The identifiers that together name a stored object (a device of a
- * publisher, a device or node of a tenant, a report) are one entry of a
- * PostgreSQL index, which holds at most 2,704 bytes: together they are at
- * most this many bytes of UTF-8. Identifiers of ASCII characters always
- * fit (3 × 255 bytes); 255 characters of 4 bytes each do not. */
-#define FIELDS_MAX_KEY_BYTES 2048
+/* The identifiers that together name a stored object (a status log's
+ * device: its publisher, idType and id) are one entry of a PostgreSQL
+ * index, which holds at most 2,704 bytes with its headers: together they
+ * are at most this many bytes of UTF-8. Any two of 255 characters fit
+ * beside a third of 140 bytes; three of 255 characters of 4 bytes each
+ * (3,060 bytes) do not. (A device's tenant, from entitlementctl, is 255
+ * bytes at most: its ids always fit.) */
+#define FIELDS_MAX_KEY_BYTES 2600
 /* Longest path kept in a message. */
 #define FIELDS_MAX_PATH 256
 
