@@ -73,6 +73,76 @@ static bool frame__tchar(char c)
            (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
+/* Whether l is a field line, "name: value" with a token for its name and
+ * no control character but HTAB in its value (a header, or a trailer of a
+ * chunked body). False with f set if not. */
+static bool frame__field_line(const frame__line_t *l, frame_t *f, bool trailer)
+{
+    size_t name = 0;
+    while (name < l->n && frame__tchar(l->p[name]))
+        name++;
+    if (name == 0 || name >= l->n || l->p[name] != ':')
+        return frame__error(f, 400, trailer ? "malformed chunked trailer line" : "malformed HTTP header line");
+    for (size_t k = name + 1; k < l->n; k++)
+        if (((unsigned char)l->p[k] < 0x20 && l->p[k] != '\t') || l->p[k] == 0x7F)
+            return frame__error(f, 400,
+                                trailer ? "a control character in a chunked trailer" : "a control character in an HTTP header");
+    return true;
+}
+
+/* Whether p (n bytes) is what may follow a chunk's size on its line:
+ * chunk extensions, *( BWS ";" BWS name [ BWS "=" BWS value ] ) with
+ * tokens for names and tokens or quoted strings for values (RFC 9112,
+ * section 7.1.1). Anything else ("2 zz") is a framing another parser may
+ * read otherwise. */
+static bool frame__chunk_ext(const char *p, size_t n)
+{
+    size_t i = 0;
+#define FRAME__BWS() while (i < n && (p[i] == ' ' || p[i] == '\t')) i++
+    FRAME__BWS();
+    while (i < n) {
+        if (p[i++] != ';')
+            return false;
+        FRAME__BWS();
+        size_t t = i;
+        while (i < n && frame__tchar(p[i]))
+            i++;
+        if (i == t)
+            return false;
+        FRAME__BWS();
+        if (i < n && p[i] == '=') {
+            i++;
+            FRAME__BWS();
+            if (i < n && p[i] == '"') {
+                for (i++;; i++) {
+                    if (i >= n)
+                        return false;
+                    unsigned char c = (unsigned char)p[i];
+                    if (c == '"')
+                        break;
+                    if (c == '\\') {
+                        if (++i >= n)
+                            return false;
+                        c = (unsigned char)p[i];
+                    }
+                    if ((c < 0x20 && c != '\t') || c == 0x7F)
+                        return false;
+                }
+                i++;
+            } else {
+                t = i;
+                while (i < n && frame__tchar(p[i]))
+                    i++;
+                if (i == t)
+                    return false;
+            }
+            FRAME__BWS();
+        }
+    }
+#undef FRAME__BWS
+    return true;
+}
+
 /* Whether header line l is "name: ..." for name (case-insensitive); sets
  * *value and *vn to the value without surrounding blanks. */
 static bool frame__is(const frame__line_t *l, const char *name, const char **value, size_t *vn)
@@ -236,7 +306,7 @@ static frame_status_t frame__chunks(const char *buf, size_t len, size_t pos, con
                 break;
             size = size * 16 + (size_t)d;
         }
-        if (i == 0 || i == 16 || (i < l.n && l.p[i] != ';' && l.p[i] != ' ' && l.p[i] != '\t')) {
+        if (i == 0 || i == 16 || !frame__chunk_ext(l.p + i, l.n - i)) {
             frame__error(f, 400, "malformed chunk size");
             return FRAME_ERROR;
         }
@@ -251,6 +321,8 @@ static frame_status_t frame__chunks(const char *buf, size_t len, size_t pos, con
                 pos = l.next;
                 if (l.n == 0)
                     break;
+                if (!frame__field_line(&l, f, true))
+                    return FRAME_ERROR;
             }
             *end = pos;
             *body = total;
@@ -322,18 +394,8 @@ void frame_scan(const char *buf, size_t len, const frame_limits_t *lim, frame_t 
             break;
         const char *v;
         size_t vn;
-        size_t name = 0;
-        while (name < l.n && frame__tchar(l.p[name]))
-            name++;
-        if (name == 0 || name >= l.n || l.p[name] != ':') {
-            frame__error(f, 400, "malformed HTTP header line");
+        if (!frame__field_line(&l, f, false))
             return;
-        }
-        for (size_t k = name + 1; k < l.n; k++)
-            if (((unsigned char)l.p[k] < 0x20 && l.p[k] != '\t') || l.p[k] == 0x7F) {
-                frame__error(f, 400, "a control character in an HTTP header");
-                return;
-            }
         if (frame__is(&l, "Content-Length", &v, &vn)) {
             long long n = 0;
             if (vn == 0 || vn > 18) {

@@ -56,6 +56,42 @@ static void test_chunked(void)
     CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3E9\r\n").http_status, 413);
 }
 
+/* What follows a chunk's size is extensions or nothing, and a trailer is a
+ * field line: anything else is framing another parser may read otherwise
+ * (a request hidden in a "trailer"). */
+static void test_chunked_strict(void)
+{
+#define CHUNKED "POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+    static const char *const good[] = {
+        CHUNKED "2 \r\nab\r\n0\r\n\r\n",
+        CHUNKED "2;a\r\nab\r\n0\r\n\r\n",
+        CHUNKED "2 ; a = b ;c\r\nab\r\n0\r\n\r\n",
+        CHUNKED "2;a=\"q \\\" ;x\"\r\nab\r\n0;last\r\n\r\n",
+        CHUNKED "2\r\nab\r\n0\r\nX-Sum: 1\r\nY:\t2\r\n\r\n",
+    };
+    static const char *const bad[] = {
+        CHUNKED "2 zz\r\nab\r\n0\r\n\r\n",
+        CHUNKED "2;\r\nab\r\n0\r\n\r\n",
+        CHUNKED "2;a=\r\nab\r\n0\r\n\r\n",
+        CHUNKED "2;a=\"open\r\nab\r\n0\r\n\r\n",
+        CHUNKED "2;a=b c\r\nab\r\n0\r\n\r\n",
+        CHUNKED "2;a\x01\r\nab\r\n0\r\n\r\n",
+        CHUNKED "2\r\nab\r\n0\r\nGET /readyz HTTP/1.1\r\n\r\n",
+        CHUNKED "2\r\nab\r\n0\r\nno colon\r\n\r\n",
+        CHUNKED "2\r\nab\r\n0\r\nX: a\x01b\r\n\r\n",
+        CHUNKED "2\r\nab\r\n0\r\n folded: x\r\n\r\n",
+    };
+#undef CHUNKED
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        frame_t f = scan(good[i]);
+        CHECK_EQ_INT(f.status, FRAME_DONE);
+        CHECK_EQ_INT(f.total, strlen(good[i]));
+        CHECK_EQ_INT(f.body_len, 2);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK_EQ_INT(scan(bad[i]).http_status, 400);
+}
+
 static void test_chunked_body_copied_whole(void)
 {
     /* 8,000 chunks of 100 bytes: within the limit for 1 MiB, and more than
@@ -264,6 +300,7 @@ void register_frame_tests(void)
     CU_pSuite s = CU_add_suite("http/frame", NULL, NULL);
     CU_add_test(s, "Content-Length framing, pipelining, prefixes", test_content_length);
     CU_add_test(s, "chunked framing", test_chunked);
+    CU_add_test(s, "chunk extensions and trailers are held to the grammar", test_chunked_strict);
     CU_add_test(s, "Expect: 100-continue", test_expect_continue);
     CU_add_test(s, "a chunked body is copied whole", test_chunked_body_copied_whole);
     CU_add_test(s, "refused requests and their statuses", test_errors);
