@@ -657,11 +657,23 @@ static void server__refuse(http_worker_t *w, int front, int status, const char *
     metrics_http("refused", NULL, status, 0);
 }
 
-/* The front that a partly read request would go to (for a refusal). */
-static int server__front_of(const struct http_server *s, const char *buf, size_t len)
+/* What a refusal of a partly read request (buf, len bytes) says: the
+ * front its target goes to, its target, and the client's X-Request-Id
+ * once that header line has arrived, else one of ours (rid holds
+ * HTTP_REQUEST_ID_MAX bytes). Returns the front. */
+static int server__partial(const struct http_server *s, const char *buf, size_t len, char *rid,
+                           const char **target, size_t *target_len)
 {
     frame_t f;
     frame_scan(buf, len, &s->limits, &f);
+    if (f.request_id_len > 0 && f.request_id_len < HTTP_REQUEST_ID_MAX) {
+        memcpy(rid, buf + f.request_id_off, f.request_id_len);
+        rid[f.request_id_len] = '\0';
+    } else if (ids_request_id(rid, HTTP_REQUEST_ID_MAX) != ENT_OK) {
+        snprintf(rid, HTTP_REQUEST_ID_MAX, "0000000000000000");
+    }
+    *target = buf + f.target_off;
+    *target_len = f.target_len;
     return server__route(s, buf + f.target_off, f.target_len);
 }
 
@@ -672,10 +684,10 @@ static int server__front_of(const struct http_server *s, const char *buf, size_t
 static void server__stopping_503(struct http_server *s, int fd, const char *head, size_t n)
 {
     char buf[2048], rid[HTTP_REQUEST_ID_MAX];
-    if (ids_request_id(rid, sizeof rid) != ENT_OK)
-        snprintf(rid, sizeof rid, "0000000000000000");
-    const http_front_t *f = &s->fronts[server__front_of(s, head, n)];
-    size_t len = server__refusal(f, buf, sizeof buf, 503, "the server is stopping; try again", rid, NULL, 0);
+    const char *target;
+    size_t tl;
+    const http_front_t *f = &s->fronts[server__partial(s, head, n, rid, &target, &tl)];
+    size_t len = server__refusal(f, buf, sizeof buf, 503, "the server is stopping; try again", rid, target, tl);
     (void)send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
     shutdown(fd, SHUT_WR);
     for (int k = 0; k < 16 && recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0; k++)
@@ -1209,11 +1221,11 @@ static void server__reap_idle(struct http_server *s, time_t now)
                           !(ioctl(fd, FIONREAD, &waiting) == 0 && waiting > 0);
                 if (expired) {
                     char buf[2048], rid[HTTP_REQUEST_ID_MAX];
-                    if (ids_request_id(rid, sizeof rid) != ENT_OK)
-                        snprintf(rid, sizeof rid, "0000000000000000");
-                    const http_front_t *f = &s->fronts[server__front_of(s, c->in, c->in_len)];
+                    const char *target;
+                    size_t tl;
+                    const http_front_t *f = &s->fronts[server__partial(s, c->in, c->in_len, rid, &target, &tl)];
                     size_t n = server__refusal(f, buf, sizeof buf, 408, "the request did not arrive in time", rid,
-                                               NULL, 0);
+                                               target, tl);
                     (void)send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
                 }
             } else {
@@ -1453,9 +1465,13 @@ static bool server__stash(struct http_server *s, http_worker_t *w, int fd, bool 
                               (long long)s->cfg->max_buffered_mb * 1048576) {
         log_warn("request refused: %lld bytes of requests already wait to arrive",
                  (long long)atomic_load_explicit(&s->buffered_in, memory_order_relaxed));
-        int front = server__front_of(s, w->in, w->in_len);
+        char rid[HTTP_REQUEST_ID_MAX];
+        const char *target;
+        size_t tl;
+        int front = server__partial(s, w->in, w->in_len, rid, &target, &tl);
+        server__refuse(w, front, 503, "the server is receiving too many requests at once; try again", rid, target,
+                       tl);
         w->in_len = 0;
-        server__refuse(w, front, 503, "the server is receiving too many requests at once; try again", NULL, NULL, 0);
         server__flush(s, w, fd, true);
         return false;
     }
@@ -1685,9 +1701,12 @@ static void server__event(struct http_server *s, http_worker_t *w, int fd)
                 /* Part of a request, and no time to wait for the rest: it is
                  * told so (closing with its bytes unread would reset the
                  * connection, and the client could not tell what happened). */
-                int front = server__route(s, w->in + w->in_pos + f.target_off, f.target_len);
+                char rid[HTTP_REQUEST_ID_MAX];
+                const char *target;
+                size_t tl;
+                int front = server__partial(s, w->in + w->in_pos, w->in_len - w->in_pos, rid, &target, &tl);
+                server__refuse(w, front, 503, "the server is stopping; try again", rid, target, tl);
                 w->in_len = w->in_pos = 0;
-                server__refuse(w, front, 503, "the server is stopping; try again", NULL, NULL, 0);
                 server__flush(s, w, fd, true);
                 break;
             }

@@ -4,6 +4,7 @@ dishonest lengths, chunked bodies, refused methods and media types, and
 XML that gSOAP alone would let through. Every refusal is a precise HTTP
 status with a Client fault, and changes nothing in the database."""
 import base64
+import json
 import socket
 import threading
 import time
@@ -118,6 +119,20 @@ class HttpTest(DaemonTestCase):
         reply, _ = read_reply(slow[0], timeout=8)
         self.assert_refused(reply, 408, "did not arrive in time")
         self.assertLess(time.time() - start, 6)
+
+    def test_a_late_request_is_refused_in_its_fronts_shape_with_its_id(self):
+        # The 408 of a body that never finishes arriving says what any
+        # refusal of its path says: the device protocol's shape on its path,
+        # and the client's X-Request-Id once that header has arrived.
+        s = self.connect()
+        s.sendall(b"POST /dmps/status/4.0.0 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"X-Request-Id: late-42\r\nContent-Length: 100\r\n\r\n{\"header\":")
+        reply, _ = read_reply(s, timeout=8)
+        self.assertEqual(reply.status, 408, reply.body)
+        self.assertEqual(reply.headers.get("x-request-id"), "late-42")
+        doc = json.loads(reply.body)
+        self.assertEqual(doc["protocol"], {"name": "Status", "version": "4.0.0", "type": "RESPONSE"}, doc)
+        self.assertEqual(doc["status"]["code"], "408", doc)
 
     def test_pipelined_requests_are_all_answered_in_order(self):
         eids = ["P-" + token(10) for _ in range(3)]
