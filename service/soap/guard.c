@@ -8,11 +8,26 @@
 
 /* The scan: bytes are read at i and written back at o (o <= i), so that a
  * reference rewritten shorter moves the rest of the document down. */
+/* A namespace declaration in scope: its prefix (at off of the document as
+ * written back, len bytes; 0 for the default namespace), the depth of the
+ * element declaring it, and the operations' version it binds (1..4; 0:
+ * another namespace). */
+typedef struct guard__binding {
+    size_t off, len;
+    int depth;
+    int version;
+} guard__binding_t;
+
 typedef struct guard__scan {
     char *b;
     size_t len, i, o;
     size_t bom;            /* bytes of the byte order mark (where a declaration may start) */
     bool cr;               /* a carriage return was seen (guard__chars) */
+    int depth;             /* of the element whose start tag is read */
+    guard__binding_t *ns;  /* the declarations in scope, innermost last */
+    size_t nns, ns_cap;
+    guard__binding_t *ops; /* every declaration of an operations' namespace (off: its 'v') */
+    size_t nops, ops_cap;
     guard_result_t *r;
 } guard__scan_t;
 
@@ -422,6 +437,21 @@ static guard_verdict_t guard__attribute_refused(guard__scan_t *s, const char *na
     return GUARD_OK;
 }
 
+/* Appends b to the array *a (*n of *cap); false out of memory. */
+static bool guard__push(guard__binding_t **a, size_t *n, size_t *cap, guard__binding_t b)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? 2 * *cap : 16;
+        guard__binding_t *p = realloc(*a, c * sizeof *p);
+        if (p == NULL)
+            return false;
+        *a = p;
+        *cap = c;
+    }
+    (*a)[(*n)++] = b;
+    return true;
+}
+
 /* A namespace declaration (name, n bytes) of value v (vn bytes, as
  * written back): refuses the xml and xmlns prefixes bound anew, and any
  * namespace gSOAP would take for the operations' (urn:v*.webservices.
@@ -436,20 +466,62 @@ static guard_verdict_t guard__declaration(guard__scan_t *s, const char *name, si
          (vn != strlen(GUARD_XML_NS) || memcmp(v, GUARD_XML_NS, vn) != 0)))
         return guard__fail(s, GUARD_SYNTAX, "the prefixes xml and xmlns cannot be declared");
     size_t pl = strlen(GUARD_NS_PREFIX), sl = strlen(GUARD_NS_SUFFIX);
-    if (vn < pl + sl || strncasecmp(v, GUARD_NS_PREFIX, pl) != 0 || strncasecmp(v + vn - sl, GUARD_NS_SUFFIX, sl) != 0)
-        return GUARD_OK;
-    int version = vn == pl + sl + 1 && v[pl] >= '1' && v[pl] <= '4' && memcmp(v, GUARD_NS_PREFIX, pl) == 0 &&
+    int version = 0;
+    if (vn >= pl + sl && strncasecmp(v, GUARD_NS_PREFIX, pl) == 0 &&
+        strncasecmp(v + vn - sl, GUARD_NS_SUFFIX, sl) == 0) {
+        version = vn == pl + sl + 1 && v[pl] >= '1' && v[pl] <= '4' && memcmp(v, GUARD_NS_PREFIX, pl) == 0 &&
                           memcmp(v + vn - sl, GUARD_NS_SUFFIX, sl) == 0
                       ? v[pl] - '0'
                       : 0;
-    if (version == 0)
-        return guard__fail(s, GUARD_NAMESPACE, "wrong namespace: the operations are in "
-                                               "urn:vN.webservices.operations.flexnet.com (N = 1..4)");
-    if (s->r->ns_version == 0)
-        s->r->ns_version = version;
-    else if (s->r->ns_version != version)
-        s->r->ns_mixed = true;
+        if (version == 0)
+            return guard__fail(s, GUARD_NAMESPACE, "wrong namespace: the operations are in "
+                                                   "urn:vN.webservices.operations.flexnet.com (N = 1..4)");
+    }
+    /* In scope until the element ends: which version an element is in is
+     * that of the declaration of its prefix (a declaration no element uses
+     * says nothing, as gSOAP clients declare every namespace they know). */
+    guard__binding_t b = {(size_t)(name - s->b) + (n > 5 ? 6 : 5), n > 5 ? n - 6 : 0, s->depth, version};
+    if (!guard__push(&s->ns, &s->nns, &s->ns_cap, b))
+        return guard__fail(s, GUARD_SYNTAX, "out of memory while checking the XML");
+    b.off = (size_t)(v - s->b) + pl - 1;
+    if (version > 0 && !guard__push(&s->ops, &s->nops, &s->ops_cap, b))
+        return guard__fail(s, GUARD_SYNTAX, "out of memory while checking the XML");
     return GUARD_OK;
+}
+
+/* Hides the declarations of the operations' namespaces other than the
+ * version of the operation element, when no element is in them: gSOAP
+ * takes the first declaration of any urn:vN for the operations' and every
+ * other one for an unknown namespace, so a v4 request declaring urn:v1
+ * first was read as v1's, and a v2 request's element was not found. The
+ * 'v' of each becomes an 'x' (urn:x1.webservices...), in place. */
+static void guard__hide_unused(guard__scan_t *s)
+{
+    if (s->r->ns_mixed || s->r->ns_version == 0)
+        return;
+    for (size_t k = 0; k < s->nops; k++)
+        if (s->ops[k].version != s->r->ns_version)
+            s->b[s->ops[k].off] = 'x';
+}
+
+/* The operations' version (1..4) of the element named name (n bytes, as
+ * written back), by its prefix's declaration in scope; 0 for another
+ * namespace or none. */
+static int guard__version_of(const guard__scan_t *s, const char *name, size_t n)
+{
+    const char *colon = memchr(name, ':', n);
+    size_t pn = colon ? (size_t)(colon - name) : 0;
+    for (size_t k = s->nns; k-- > 0;)
+        if (s->ns[k].len == pn && memcmp(s->b + s->ns[k].off, name, pn) == 0)
+            return s->ns[k].version;
+    return 0;
+}
+
+/* Ends the scope of the declarations of the element at depth. */
+static void guard__end_scope(guard__scan_t *s, int depth)
+{
+    while (s->nns > 0 && s->ns[s->nns - 1].depth >= depth)
+        s->nns--;
 }
 
 /* A start tag at '<' (not '</', '<!', '<?'). Sets *empty for "<x/>". */
@@ -547,6 +619,7 @@ guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, guard_result_
     size_t *lens = NULL;
     unsigned char *held = NULL; /* per open element: GUARD__TEXT, GUARD__CHILD */
     int depth = 0;
+    unsigned used = 0; /* the versions of the elements (bit k: version k) */
     bool took, in_body = false;
 
     r->verdict = GUARD_OK;
@@ -625,7 +698,8 @@ guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, guard_result_
                 goto out;
             }
             guard__copy(&s, 1);
-            if (--depth == 0)
+            guard__end_scope(&s, --depth);
+            if (depth == 0)
                 break;
             if (depth == 1)
                 in_body = false;
@@ -655,12 +729,17 @@ guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, guard_result_
             goto out;
         }
         size_t name_at = s.o + 1; /* where the name is written */
+        s.depth = depth;
         if (guard__held(&s, held, depth, GUARD__CHILD) != GUARD_OK ||
             guard__start_tag(&s, &h, &n, &empty) != GUARD_OK)
             goto out;
+        int version = guard__version_of(&s, s.b + name_at, n);
+        if (version > 0)
+            used |= 1u << version;
         if (depth == 2 && in_body && r->op_len == 0) {
             r->op_offset = name_at;
             r->op_len = n;
+            r->ns_version = version;
         } else if (depth == 1 && !empty) {
             const char *local = memchr(s.b + name_at, ':', n);
             local = local ? local + 1 : s.b + name_at;
@@ -671,10 +750,15 @@ guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, guard_result_
             lens[depth] = n;
             held[depth] = 0;
             depth++;
-        } else if (depth == 0) {
-            break; /* the root element is empty */
+        } else {
+            guard__end_scope(&s, depth);
+            if (depth == 0)
+                break; /* the root element is empty */
         }
     }
+    /* Elements of two versions (bit k: version k). */
+    r->ns_mixed = (used & (used - 1)) != 0;
+    guard__hide_unused(&s);
     if (depth > 0 || s.i > s.len) {
         guard__fail(&s, GUARD_SYNTAX, "the XML ends before the root element is closed");
         goto out;
@@ -693,6 +777,8 @@ guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, guard_result_
     }
     *len = s.o;
 out:
+    free(s.ns);
+    free(s.ops);
     free(hashes);
     free(lens);
     free(held);

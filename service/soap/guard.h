@@ -25,8 +25,13 @@
  * gSOAP takes any namespace of the form urn:v*.webservices.operations.
  * flexnet.com (in any case) for the operations' own: the guard refuses
  * every declaration of that form but the four versions, and says which
- * version a request declares (the front refuses two on the v4 path; the
- * older versions' rewriting names the element in the other one). It also reads some documents the XML grammar does not
+ * version the operation element is in and whether elements of two versions
+ * are used (the front refuses that on the v4 path; the older versions'
+ * rewriting names the element in the other one). gSOAP also takes the
+ * first of several such declarations for the operations' namespace and the
+ * others for unknown ones, though a client may declare all four and use
+ * one: the guard hides the declarations of the versions no element is in
+ * (urn:v1... becomes urn:x1..., in place). It also reads some documents the XML grammar does not
  * allow (attributes not separated by blanks, an attribute twice, "]]>" in
  * text, the xml and xmlns prefixes bound anew), and keeps carriage returns
  * that an XML parser turns into line feeds: the guard refuses the former
@@ -74,9 +79,10 @@ typedef struct guard_result {
      * child named Body (any prefix), as its qualified name at op_offset of
      * the checked document, op_len bytes; op_len is 0 when there is none. */
     size_t op_offset, op_len;
-    /* GUARD_OK: N of the first urn:vN.webservices.operations.flexnet.com
-     * declared (1..4; 0: none), and whether another version's is declared
-     * too. */
+    /* GUARD_OK: N of the operation element's namespace, urn:vN.webservices.
+     * operations.flexnet.com (1..4; 0: none or another), and whether some
+     * elements are in another version's (declarations alone count for
+     * nothing: a gSOAP client declares every namespace it knows). */
     int ns_version;
     bool ns_mixed;
     /* GUARD_OK: whether the text of some element holds a '<' (written

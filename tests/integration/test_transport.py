@@ -222,6 +222,17 @@ class TransportTest(DaemonTestCase):
                  '<x:searchType>EQUALS</x:searchType></x:entitlementId></v4:queryParams>'
                  '</v4:getEntitlementCountRequest>')
         self.assert_client_fault(self.client.raw(envelope(other)), "another version's namespace")
+        # Declared and not used, as a gSOAP client built from several
+        # versions' WSDLs declares them all on its envelope: nothing.
+        every = " ".join(f'xmlns:ns{k}="urn:v{k}.webservices.operations.flexnet.com"' for k in (1, 2, 3, 4))
+        for v in (1, 2, 3, 4):
+            with self.subTest(version=v):
+                ns = f"urn:v{v}.webservices.operations.flexnet.com"
+                body = envelope("<v4:getEntitlementCountRequest><v4:queryParams/></v4:getEntitlementCountRequest>",
+                                ns=ns).replace(b"<soapenv:Envelope ", f"<soapenv:Envelope {every} ".encode())
+                r = self.client.raw(body, path=PATH.replace("/v4/", f"/v{v}/"))
+                self.assertIn(f'xmlns:fnp="{ns}"'.encode(), r.body)
+                self.assertIn(b"<fnp:status>SUCCESS</fnp:status>", r.body)
 
     def test_faults_never_carry_the_request_header(self):
         # A fault raised while the request is read: the SOAP Header, with
