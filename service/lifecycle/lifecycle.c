@@ -797,7 +797,7 @@ static lc_outcome_t lc__ent_state_fn(const lc_ctx_t *ctx, db_conn_t *c, const vo
     if (!lc_state_transition_ok(e.state, a->state))
         return lc_fail(ctx, REASON_INVALID_STATE, "entitlement '%s' is %s and cannot become %s",
                        e.entitlement_id, model_state_name(e.state), model_state_name(a->state));
-    size_t n = lc_entitlement_cascade(a->state, from, &cascade_to);
+    size_t n = lc_entitlement_cascade(e.state, a->state, from, &cascade_to);
     if ((*rc = store_set_entitlement_state(c, e.id, a->state, from, n, cascade_to)) != ENT_OK)
         return lc__db_fail(ctx, *rc, "setting the state");
     char detail[64];

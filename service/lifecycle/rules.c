@@ -214,15 +214,18 @@ bool lc_renew_date_ok(const char *day, const char *parent)
     return parent == NULL || strncmp(day, parent, LC_DATE_LEN) > 0;
 }
 
-size_t lc_entitlement_cascade(model_state_t to, model_state_t *from, model_state_t *cascade_to)
+size_t lc_entitlement_cascade(model_state_t was, model_state_t to, model_state_t *from, model_state_t *cascade_to)
 {
     size_t n = 0;
     *cascade_to = to;
     switch (to) {
     case STATE_DEPLOYED:
-        /* Deploying deploys what was prepared or suspended. */
+        /* Deploying deploys what was prepared; reactivating a suspended
+         * entitlement also what its suspension took along. A line item
+         * suspended on its own under a live entitlement stays suspended. */
         from[n++] = STATE_DRAFT;
-        from[n++] = STATE_INACTIVE;
+        if (was == STATE_INACTIVE)
+            from[n++] = STATE_INACTIVE;
         break;
     case STATE_INACTIVE:
     case STATE_OBSOLETE:

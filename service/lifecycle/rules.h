@@ -114,10 +114,11 @@ bool lc_renew_term_ok(long long n);
  * on parent (YYYY-MM-DD, NULL when it has no expiration): only later. */
 bool lc_renew_date_ok(const char *day, const char *parent);
 
-/* What setting an entitlement to state to does to its line items: those in
- * one of the returned states (written to from, which holds STATE_COUNT_
- * entries) move to *cascade_to. Returns how many states from holds. */
-size_t lc_entitlement_cascade(model_state_t to, model_state_t *from, model_state_t *cascade_to);
+/* What setting an entitlement in state was to state to does to its line
+ * items: those in one of the returned states (written to from, which holds
+ * STATE_COUNT_ entries) move to *cascade_to. Returns how many states from
+ * holds. */
+size_t lc_entitlement_cascade(model_state_t was, model_state_t to, model_state_t *from, model_state_t *cascade_to);
 
 /* The new line item's count: the parent's whole count when is_full, else
  * the requested count, which must be 1..parent_count. Returns false when

@@ -195,6 +195,11 @@ class LifecycleTest(DaemonTestCase):
             self.assertEqual(self.row(a, "state"), [["INACTIVE"]])
         self.ok(set_entitlement_state_body([(eid, "DEPLOYED")]))
         self.assertEqual(self.row(aids[0], "state"), [["DEPLOYED"]])
+        # A line item suspended on its own stays so when its live
+        # entitlement is deployed again; only DRAFT ones are deployed.
+        self.ok(set_line_item_state_body([(aids[1], "INACTIVE", False)]))
+        self.ok(set_entitlement_state_body([(eid, "DEPLOYED")]))
+        self.assertEqual([self.row(a, "state") for a in aids], [[["DEPLOYED"]], [["INACTIVE"]]])
         self.ok(set_entitlement_state_body([(eid, "OBSOLETE")]))
         r = self.ok(set_entitlement_state_body([(eid, "DEPLOYED")]), "FAILURE")
         self.assertTrue(r.text("f:failedData/f:failedEntitlement/f:reason").startswith("INVALID_STATE: "), r.body)

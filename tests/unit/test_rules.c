@@ -152,16 +152,23 @@ static void test_transitions(void)
     CHECK(!lc_state_transition_ok(STATE_DEPLOYED, STATE_DRAFT));
 
     model_state_t from[STATE_COUNT_], to;
-    size_t n = lc_entitlement_cascade(STATE_DEPLOYED, from, &to);
+    /* Deploying deploys DRAFT line items; reactivating also INACTIVE ones. */
+    size_t n = lc_entitlement_cascade(STATE_INACTIVE, STATE_DEPLOYED, from, &to);
     CHECK_EQ_INT(n, 2);
     CHECK_EQ_INT(to, STATE_DEPLOYED);
     CHECK_EQ_INT(from[0], STATE_DRAFT);
     CHECK_EQ_INT(from[1], STATE_INACTIVE);
-    n = lc_entitlement_cascade(STATE_INACTIVE, from, &to);
+    static const model_state_t live[] = {STATE_DRAFT, STATE_TEST, STATE_DEPLOYED};
+    for (size_t i = 0; i < sizeof live / sizeof live[0]; i++) {
+        n = lc_entitlement_cascade(live[i], STATE_DEPLOYED, from, &to);
+        CHECK_EQ_INT(n, 1);
+        CHECK_EQ_INT(from[0], STATE_DRAFT);
+    }
+    n = lc_entitlement_cascade(STATE_DEPLOYED, STATE_INACTIVE, from, &to);
     CHECK_EQ_INT(n, STATE_COUNT_ - 2); /* all but OBSOLETE and INACTIVE itself */
     for (size_t i = 0; i < n; i++)
         CHECK(from[i] != STATE_OBSOLETE && from[i] != STATE_INACTIVE);
-    CHECK_EQ_INT(lc_entitlement_cascade(STATE_TEST, from, &to), 0);
+    CHECK_EQ_INT(lc_entitlement_cascade(STATE_DRAFT, STATE_TEST, from, &to), 0);
 }
 
 static void test_settable_states(void)
