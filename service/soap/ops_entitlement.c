@@ -169,10 +169,13 @@ static const char *ops__paging(struct soap *soap, const struct fnp__searchEntitl
         return NULL;
     if (!has)
         q->page_number = 1;
-    /* Pages past the last entitlement are empty, not an error; keep the
-     * offset within what PostgreSQL accepts. */
-    if (q->page_number < 1 || q->page_number > 1000000000LL / q->batch_size + 1)
-        return soap_strdup(soap, "INVALID_REQUEST: pageNumber must be at least 1 and not absurdly large");
+    if (q->page_number < 1)
+        return soap_strdup(soap, "INVALID_REQUEST: pageNumber must be at least 1");
+    /* Pages past the last entitlement are empty, not an error; one past
+     * 10^12 entitlements is as empty as any later one, and its offset
+     * cannot overflow. */
+    if (q->page_number > 1000000000000LL / q->batch_size + 1)
+        q->page_number = 1000000000000LL / q->batch_size + 1;
     return NULL;
 }
 

@@ -340,6 +340,14 @@ class EntitlementsTest(DaemonTestCase):
         p2 = ids(simple_query("entitlementId", f"Q{tag}", "STARTS_WITH"), batch=1, page=2)
         self.assertEqual(len(p1) + len(p2), 2)
         self.assertNotEqual(p1, p2)
+        # Pages past the last are empty, however far (xsd:int's largest, and a
+        # page whose offset would be beyond 64 bits).
+        crit = simple_query("entitlementId", f"Q{tag}", "STARTS_WITH")
+        self.assertEqual(ids(crit, batch=1, page=3), [])
+        self.assertEqual(ids(crit, batch=2000, page=2 ** 31 - 1), [])
+        self.assertEqual(ids(crit, batch=2000, page=2 ** 62), [])
+        r = self.client.call(search_body(crit, 1, 0))
+        self.assertTrue(r.text("f:statusInfo/f:reason").startswith("INVALID_REQUEST: pageNumber must be at least 1"))
 
         r = self.client.call(search_body(simple_query("entitlementId", e1)))
         li = r.find("f:entitlement/f:simpleEntitlement/f:lineItems")
