@@ -124,7 +124,12 @@ lc_outcome_t lc__unrelated(const lc_ctx_t *ctx, const char *kind, const char *pa
 
 lc_outcome_t lc__product_fail(const lc_ctx_t *ctx, const model_product_ref_t *p)
 {
-    char name[LC_QUOTE_SIZE], version[LC_QUOTE_SIZE];
+    char name[LC_QUOTE_SIZE], version[LC_QUOTE_SIZE], uid[LC_QUOTE_SIZE];
+    if (p->name != NULL && p->unique_id != NULL && p->unique_id[0] != '\0')
+        return lc_fail(ctx, REASON_PRODUCT_NOT_FOUND,
+                       "no product with uniqueId '%s' that is product '%s' version '%s' (both identifiers must name "
+                       "the same product)", lc__quote(p->unique_id, uid), lc__quote(p->name, name),
+                       lc__quote(p->version, version));
     if (p->name != NULL)
         return lc_fail(ctx, REASON_PRODUCT_NOT_FOUND, "no product '%s' version '%s'", lc__quote(p->name, name),
                        lc__quote(p->version, version));

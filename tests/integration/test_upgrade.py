@@ -179,6 +179,16 @@ class UpgradeTest(DaemonTestCase):
         r = self.upgrade([{"items": [self.item(aid, product=self.cat.unrelated)]}])
         self.assertIn(f"line item '{aid}' to product '{self.cat.unrelated[0]}' version '{self.cat.unrelated[1]}'",
                       self.reasons(r)[0])
+        # A product named by a uniqueId and primaryKeys that disagree: said so
+        # (the upsell product's uniqueId, the upgrade product's name).
+        uid = psql("SELECT unique_id FROM products WHERE name = :'v1' AND version = :'v2'", *self.cat.upsell)[0][0]
+        item = self.item(aid).replace("<v4:product><v4:primaryKeys>",
+                                      f"<v4:product><v4:uniqueId>{uid}</v4:uniqueId><v4:primaryKeys>")
+        self.assertIn(uid, item)
+        r = self.upgrade([{"items": [item]}])
+        self.assertEqual(self.reasons(r)[0], f"PRODUCT_NOT_FOUND: no product with uniqueId '{uid}' that is product "
+                                             f"'{self.cat.upgrade[0]}' version '{self.cat.upgrade[1]}' (both "
+                                             f"identifiers must name the same product)", r.body)
         # A parent named by an empty uniqueId only, or by nothing: said so.
         r = self.upgrade([{"items": [self.item(None, parent_uid="")]}])
         self.assertEqual(self.reasons(r)[0], "LINE_ITEM_NOT_FOUND: no line item with uniqueId '' (an empty uniqueId "
