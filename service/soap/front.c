@@ -313,7 +313,9 @@ static int server__read_error(struct soap *soap)
         soap_client_fault(soap, "request is not valid UTF-8");
         break;
     case SOAP_MUSTUNDERSTAND:
-        soap_client_fault(soap, "a SOAP header marked mustUnderstand is not understood");
+        /* SOAP 1.1, 4.4.1: this case has a faultcode of its own. */
+        soap_client_fault(soap, "a SOAP header marked mustUnderstand is not understood: <%s>", soap->tag);
+        *soap_faultcode(soap) = "SOAP-ENV:MustUnderstand";
         break;
     case SOAP_EMPTY:
         soap_client_fault(soap, "malformed request: element <%s> is empty, and its type needs a value", soap->tag);

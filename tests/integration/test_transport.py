@@ -234,6 +234,21 @@ class TransportTest(DaemonTestCase):
                 self.assertIn(f'xmlns:fnp="{ns}"'.encode(), r.body)
                 self.assertIn(b"<fnp:status>SUCCESS</fnp:status>", r.body)
 
+    def test_a_header_that_must_be_understood_and_is_not(self):
+        # SOAP 1.1, 4.4.1: faultcode MustUnderstand, and nothing is done.
+        eid = "E-" + token(10)
+        hdr = ('<x:Trace xmlns:x="urn:example:trace" soapenv:mustUnderstand="1">t</x:Trace>')
+        r = self.client.raw(envelope(create_body([{"eid": eid, "items": []}]), header=hdr))
+        self.assertEqual(r.status, 500, r.body)
+        self.assertEqual(r.faultcode, "SOAP-ENV:MustUnderstand", r.body)
+        self.assertIn("mustUnderstand", r.faultstring)
+        self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", eid), [["0"]])
+        # Not marked, or marked 0: ignored.
+        for mark in ("", ' soapenv:mustUnderstand="0"'):
+            hdr = f'<x:Trace xmlns:x="urn:example:trace"{mark}>t</x:Trace>'
+            r = self.client.raw(envelope(create_body([{"eid": eid + mark[-2:-1], "items": []}]), header=hdr))
+            self.assertEqual(r.status_text, "SUCCESS", r.body)
+
     def test_faults_never_carry_the_request_header(self):
         # A fault raised while the request is read: the SOAP Header, with
         # its credentials, is not echoed back.
