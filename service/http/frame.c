@@ -216,6 +216,22 @@ static bool frame__request_line(const char *buf, const frame__line_t *l, frame_t
     const char *target;
     size_t tn;
     frame__target(l, &target, &tn);
+    /* An absolute-form target's authority is the host asked, whatever the
+     * Host header says (RFC 9112, 3.2.2). */
+    const char *auth = target + (tn >= 7 && strncasecmp(target, "http://", 7) == 0    ? 7
+                                 : tn >= 8 && strncasecmp(target, "https://", 8) == 0 ? 8
+                                                                                      : 0);
+    if (auth > target) {
+        const char *end = target + tn, *slash = memchr(auth, '/', (size_t)(end - auth)), *at;
+        end = slash ? slash : end;
+        while ((at = memchr(auth, '@', (size_t)(end - auth))) != NULL)
+            auth = at + 1; /* userinfo is not the host */
+        if (end > auth && (size_t)(end - auth) <= FRAME_MAX_HOST) {
+            f->host_off = (size_t)(auth - buf);
+            f->host_len = (size_t)(end - auth);
+            f->host_in_target = true;
+        }
+    }
     frame__origin_form(&target, &tn);
     f->target_root = tn == 0 && target > l->p;
     f->target_off = (size_t)(target - buf);
@@ -436,8 +452,10 @@ void frame_scan(const char *buf, size_t len, const frame_limits_t *lim, frame_t 
                 frame__error(f, 400, hosts > 1 ? "more than one Host header" : "Host header longer than 255 bytes");
                 return;
             }
-            f->host_off = (size_t)(v - buf);
-            f->host_len = vn;
+            if (!f->host_in_target) {
+                f->host_off = (size_t)(v - buf);
+                f->host_len = vn;
+            }
         } else if (frame__is(&l, "Authorization", &v, &vn)) {
             auths++;
         } else if (frame__is(&l, "SOAPAction", &v, &vn)) {

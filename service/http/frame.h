@@ -56,7 +56,8 @@ typedef struct frame {
     size_t target_off, target_len;
     bool target_root;         /* an absolute URL with no path: the target is "/" (target_len 0) */
     size_t headers_off, headers_len; /* the header lines after the request line, without the blank line */
-    size_t host_off, host_len;
+    size_t host_off, host_len; /* the Host header's, or an absolute-form target's authority */
+    bool host_in_target;       /* host_off is in the target */
     size_t request_id_off, request_id_len; /* X-Request-Id */
     int minor;                /* HTTP/1.minor */
     bool close;               /* the client asked to close after this request (or HTTP/1.0 without keep-alive) */

@@ -50,6 +50,11 @@ class TransportTest(DaemonTestCase):
         self.assertEqual(ops, {"upgradeLicense", "upsellLicense", "renewLicense", "createSimpleEntitlement",
                                "getEntitlementsQuery", "getEntitlementCount", "setEntitlementState",
                                "setLineItemState", "deleteEntitlement"})
+        # An absolute-form target's host is the host asked (RFC 9112, 3.2.2).
+        status, _, body = self.get("http://public.example:8443" + PATH + "?wsdl", {"Host": "internal:1"})
+        self.assertEqual(status, 200)
+        addr = etree.fromstring(body).find(".//{http://schemas.xmlsoap.org/wsdl/soap/}address").get("location")
+        self.assertEqual(addr, "http://public.example:8443" + PATH)
         # A hostile Host header is not echoed.
         status, _, body = self.get(PATH + "?wsdl", {"Host": "evil\"><x"})
         self.assertEqual(status, 200)

@@ -228,6 +228,21 @@ static void test_parts(void)
     pos = 0;
     CHECK(frame_header_next(req + f.headers_off, f.headers_len, &pos, &name, &nl, &value, &vl));
     CHECK(nl == 4 && memcmp(name, "Host", 4) == 0 && vl == 6 && memcmp(value, "h:8080", 6) == 0);
+    /* An absolute-form target's authority is the host, whatever Host says
+     * (userinfo aside); a target without one keeps the header's. */
+    static const struct {
+        const char *req, *host;
+    } hosts[] = {
+        {"GET http://public.example:8443/x?wsdl HTTP/1.1\r\nHost: internal:1\r\n\r\n", "public.example:8443"},
+        {"GET HTTPS://u:p@public.example HTTP/1.1\r\nHost: internal:1\r\n\r\n", "public.example"},
+        {"GET /x HTTP/1.1\r\nHost: internal:1\r\n\r\n", "internal:1"},
+    };
+    for (size_t i = 0; i < sizeof hosts / sizeof hosts[0]; i++) {
+        f = scan(hosts[i].req);
+        CHECK_EQ_INT(f.status, FRAME_DONE);
+        CHECK_EQ_INT(f.host_len, strlen(hosts[i].host));
+        CHECK(memcmp(hosts[i].req + f.host_off, hosts[i].host, f.host_len) == 0);
+    }
     /* An X-Request-Id we would not echo is not taken. */
     f = scan("GET / HTTP/1.1\r\nHost: h\r\nX-Request-Id: a b\"c\r\n\r\n");
     CHECK_EQ_INT(f.status, FRAME_DONE);
