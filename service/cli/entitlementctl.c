@@ -463,7 +463,7 @@ static int ctl_entitlement_show(int argc, char **argv, db_conn_t *c, const ent_a
     q.page_number = 1;
     q.entitlement_id.value = argv[1];
     q.entitlement_id.match = MATCH_EQUALS;
-    if ((rc = query_search(c, &q, &a, &found, &n)) != ENT_OK)
+    if ((rc = query_search(c, &q, &a, 0, &found, &n)) != ENT_OK)
         return ctl_fail("cannot read the entitlement: %s", ent_strerror(rc));
     if (n == 0) {
         /* Perhaps a uniqueId. */
@@ -471,7 +471,7 @@ static int ctl_entitlement_show(int argc, char **argv, db_conn_t *c, const ent_a
         model_ref_t ref = {argv[1], NULL};
         if (store_find_entitlement(c, &ref, false, &a, &e) == ENT_OK) {
             q.entitlement_id.value = e.entitlement_id;
-            if ((rc = query_search(c, &q, &a, &found, &n)) != ENT_OK)
+            if ((rc = query_search(c, &q, &a, 0, &found, &n)) != ENT_OK)
                 return ctl_fail("cannot read the entitlement: %s", ent_strerror(rc));
         }
     }

@@ -15,6 +15,7 @@ const char *ent_strerror(int err)
     case ENT_ETIMEDOUT: return "timed out";
     case ENT_EIO: return "input/output error";
     case ENT_EPERM: return "not permitted";
+    case ENT_ETOOBIG: return "the answer would be too large";
     case ENT_ERR_LAST_: break;
     }
     return "unknown error";

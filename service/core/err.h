@@ -24,7 +24,8 @@ typedef enum ent_err {
     ENT_ETIMEDOUT = -9,  /* waited longer than allowed */
     ENT_EIO = -10,       /* system call failed; errno tells more */
     ENT_EPERM = -11,     /* the caller may not do this to the object */
-    ENT_ERR_LAST_ = -12
+    ENT_ETOOBIG = -12,   /* the answer would be larger than allowed */
+    ENT_ERR_LAST_ = -13
 } ent_err_t;
 
 /* Returns a static, human-readable description of an ent_err_t. */

@@ -54,6 +54,18 @@ int db__exec_sql(db_conn_t *c, const char *sql, int n, const char *const *vals, 
  * Past DB_SQL_CACHE texts it runs as db__exec_sql. */
 int db__exec_cached(db_conn_t *c, const char *sql, int n, const char *const *vals, PGresult **out) ENT_MUSTCHECK;
 
+/* Called with each row of a result (row i of r, which the callee must not
+ * keep): ENT_OK to go on, else the error db__exec_rows returns (the rest
+ * of the rows are read and dropped). */
+typedef int (*db_row_fn)(void *ctx, const PGresult *r, int i);
+
+/* Runs the prepared statement name, or else sql (as db__exec_cached does
+ * when cache, else as db__exec_sql), and hands its rows to row one at a
+ * time as they arrive (libpq's single-row mode): what a large result holds
+ * in memory at once is one row, not all of them. */
+int db__exec_rows(db_conn_t *c, const char *name, const char *sql, bool cache, int n, const char *const *vals,
+                  db_row_fn row, void *ctx) ENT_MUSTCHECK;
+
 /* PostgreSQL array literals (arrays.c), each passed as one bound
  * parameter: strings (NULL elements are SQL NULL) with every element quoted,
  * so that no value can change the array's shape; integers (present NULL:

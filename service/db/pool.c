@@ -287,23 +287,24 @@ static uint64_t db__hash(const char *s)
     return h;
 }
 
-int db__exec_cached(db_conn_t *c, const char *sql, int n, const char *const *vals, PGresult **out)
+/* The name of the statement c prepared for sql (n parameters) in name
+ * (16 bytes), preparing it the first time; name[0] is '\0' when the cache
+ * is full or a copy cannot be made (run sql unnamed). */
+static int db__cached_name(db_conn_t *c, const char *sql, int n, char name[16])
 {
-    char name[16];
     uint64_t h = db__hash(sql);
     int i = 0;
 
-    if (c->pg == NULL)
-        return ENT_EDBDOWN;
+    name[0] = '\0';
     while (i < c->ncached && (c->cached[i].hash != h || strcmp(c->cached[i].sql, sql) != 0))
         i++;
     if (i == c->ncached) {
         if (c->ncached == DB_SQL_CACHE)
-            return db__exec_sql(c, sql, n, vals, out);
+            return ENT_OK;
         char *copy = strdup(sql);
         if (copy == NULL)
-            return db__exec_sql(c, sql, n, vals, out);
-        snprintf(name, sizeof name, "sql%d", i);
+            return ENT_OK;
+        snprintf(name, 16, "sql%d", i);
         int rc = db__check(c, PQprepare(c->pg, name, sql, n, NULL), NULL);
         if (rc != ENT_OK) {
             free(copy);
@@ -312,8 +313,59 @@ int db__exec_cached(db_conn_t *c, const char *sql, int n, const char *const *val
         c->cached[i] = (db_sql_cached_t){h, copy};
         c->ncached++;
     }
-    snprintf(name, sizeof name, "sql%d", i);
+    snprintf(name, 16, "sql%d", i);
+    return ENT_OK;
+}
+
+int db__exec_cached(db_conn_t *c, const char *sql, int n, const char *const *vals, PGresult **out)
+{
+    char name[16];
+    if (c->pg == NULL)
+        return ENT_EDBDOWN;
+    int rc = db__cached_name(c, sql, n, name);
+    if (rc != ENT_OK)
+        return rc;
+    if (name[0] == '\0')
+        return db__exec_sql(c, sql, n, vals, out);
     return db__check(c, PQexecPrepared(c->pg, name, n, vals, NULL, NULL, 0), out);
+}
+
+int db__exec_rows(db_conn_t *c, const char *name, const char *sql, bool cache, int n, const char *const *vals,
+                  db_row_fn row, void *ctx)
+{
+    char cached[16];
+    if (c->pg == NULL)
+        return ENT_EDBDOWN;
+    if (name == NULL && cache) {
+        int rc = db__cached_name(c, sql, n, cached);
+        if (rc != ENT_OK)
+            return rc;
+        name = cached[0] ? cached : NULL;
+    }
+    int sent = name ? PQsendQueryPrepared(c->pg, name, n, vals, NULL, NULL, 0)
+                    : PQsendQueryParams(c->pg, sql, n, NULL, vals, NULL, NULL, 0);
+    if (!sent)
+        return db__map_error(c, NULL);
+    (void)PQsetSingleRowMode(c->pg); /* else the rows come in one result, as PQexec's */
+    /* Every result is read, whatever the callback says: the connection is
+     * ready for its next statement only then. */
+    int rc = ENT_OK;
+    PGresult *r;
+    while ((r = PQgetResult(c->pg)) != NULL) {
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK) {
+            for (int i = 0; rc == ENT_OK && i < PQntuples(r); i++)
+                rc = row(ctx, r, i);
+        } else if (rc == ENT_OK) {
+            rc = db__map_error(c, r);
+            if (rc == ENT_EDB || rc == ENT_EDBDOWN)
+                log_warn("database: %s", c->message);
+        }
+        PQclear(r);
+    }
+    if (rc == ENT_OK && PQstatus(c->pg) != CONNECTION_OK)
+        rc = db__map_error(c, NULL);
+    return rc;
 }
 
 static int db__simple(db_conn_t *c, const char *sql)

@@ -211,66 +211,138 @@ int query_count(db_conn_t *c, const model_query_t *q, const ent_alloc_t *a, long
 /* Epoch seconds as text, so the transport can fill xsd:dateTime. */
 #define QUERY_EPOCH(col) "extract(epoch FROM " col ")::bigint::text"
 
-static int query__items(db_conn_t *c, const ent_alloc_t *a, model_found_t *found, size_t n,
-                        const char *ids)
+/* A page being read row by row: what it holds, and the bytes of text read
+ * so far against the cap. */
+typedef struct query__page {
+    const ent_alloc_t *a;
+    size_t max_bytes, bytes;
+    model_found_t *found;
+    size_t n, cap;
+    long long *ids;          /* found[i]'s row id */
+    model_found_item_t *items;
+    size_t n_items, items_cap;
+    long long *item_owner;   /* items[i]'s entitlement's row id */
+    int rc;
+} query__page_t;
+
+/* Adds the text of row i of r to the page's bytes: ENT_ETOOBIG once over
+ * the cap. */
+static int query__count(query__page_t *p, const PGresult *r, int i)
 {
-    PGresult *r = NULL;
-    const char *v[1] = {ids};
-    int rc = db__exec(c, STMT_QUERY_ITEMS, 1, v, &r);
+    for (int k = 0; k < PQnfields(r); k++)
+        p->bytes += (size_t)PQgetlength(r, i, k);
+    return p->max_bytes > 0 && p->bytes > p->max_bytes ? ENT_ETOOBIG : ENT_OK;
+}
+
+/* Room for one more element of size size in *arr (*n of *cap), and in the
+ * parallel array *ids; from the allocator, which frees nothing until the
+ * request ends (the old arrays stay: at most as much again). */
+static bool query__grow(const ent_alloc_t *a, void **arr, long long **ids, size_t n, size_t *cap, size_t size)
+{
+    if (n < *cap)
+        return true;
+    size_t c = *cap ? 2 * *cap : 8;
+    void *na = ent_calloc(a, c + 1, size);
+    long long *ni = ent_calloc(a, c, sizeof *ni);
+    if (na == NULL || ni == NULL)
+        return false;
+    if (n > 0) {
+        memcpy(na, *arr, n * size);
+        memcpy(ni, *ids, n * sizeof *ni);
+    }
+    *arr = na;
+    *ids = ni;
+    *cap = c;
+    return true;
+}
+
+static int query__entitlement_row(void *ctx, const PGresult *r, int i)
+{
+    query__page_t *p = ctx;
+    const ent_alloc_t *a = p->a;
+    int rc = query__count(p, r, i);
     if (rc != ENT_OK)
         return rc;
-    int rows = PQntuples(r);
-    model_found_item_t *items = ent_calloc(a, (size_t)rows + 1, sizeof *items);
-    if (items == NULL) {
-        PQclear(r);
+    if (!query__grow(a, (void **)&p->found, &p->ids, p->n, &p->cap, sizeof *p->found))
         return ENT_ENOMEM;
-    }
-    /* Rows come grouped by entitlement; hand each entitlement its run. */
-    for (size_t e = 0; e < n; e++) {
-        long long id = strtoll(found[e].unique_id + 4, NULL, 10); /* "HID-<id>" */
-        found[e].items = NULL;
-        for (int i = 0; i < rows; i++) {
-            if (strtoll(PQgetvalue(r, i, 0), NULL, 10) != id)
-                continue;
-            model_found_item_t *it = &items[i];
-            if (found[e].items == NULL)
-                found[e].items = it;
-            found[e].n_items++;
-            it->unique_id = qs(a, r, i, 1);
-            it->activation_id = qs(a, r, i, 2);
-            it->description = qs(a, r, i, 3);
-            it->product_name = qs(a, r, i, 4);
-            it->product_version = qs(a, r, i, 5);
-            it->part_number = qs(a, r, i, 6);
-            it->license_model = qs(a, r, i, 7);
-            it->order_id = qs(a, r, i, 8);
-            it->order_line_number = qs(a, r, i, 9);
-            it->start_date = qs(a, r, i, 10);
-            it->expiration_date = qs(a, r, i, 11);
-            it->version_date = qs(a, r, i, 12);
-            it->state = qs(a, r, i, 13);
-            it->item_type = qs(a, r, i, 14);
-            it->term_unit = qs(a, r, i, 15);
-            it->has_term = !PQgetisnull(r, i, 16);
-            it->term_duration = strtoll(PQgetvalue(r, i, 16), NULL, 10);
-            it->is_permanent = PQgetvalue(r, i, 17)[0] == 't';
-            it->count = strtoll(PQgetvalue(r, i, 18), NULL, 10);
-            it->parent_unique_id = qs(a, r, i, 19);
-            it->parent_activation_id = qs(a, r, i, 20);
-            it->created = qs(a, r, i, 21);
-            it->modified = qs(a, r, i, 22);
-            it->attributes_json = qs(a, r, i, 23);
-        }
-    }
-    PQclear(r);
+    model_found_t *f = &p->found[p->n];
+    p->ids[p->n++] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+    f->unique_id = qs(a, r, i, 1);
+    f->entitlement_id = qs(a, r, i, 2);
+    f->description = qs(a, r, i, 3);
+    f->sold_to = qs(a, r, i, 4);
+    f->ship_to_email = qs(a, r, i, 5);
+    f->ship_to_address = qs(a, r, i, 6);
+    f->email_template_variation = qs(a, r, i, 7);
+    f->state = qs(a, r, i, 8);
+    f->created_by = qs(a, r, i, 9);
+    f->allow_portal_login = PQgetisnull(r, i, 10) ? OPT_UNSET : PQgetvalue(r, i, 10)[0] == 't' ? OPT_TRUE : OPT_FALSE;
+    f->modified = qs(a, r, i, 11);
+    f->attributes_json = qs(a, r, i, 12);
     return ENT_OK;
 }
 
-int query_search(db_conn_t *c, const model_query_t *q, const ent_alloc_t *a, model_found_t **out,
+static int query__item_row(void *ctx, const PGresult *r, int i)
+{
+    query__page_t *p = ctx;
+    const ent_alloc_t *a = p->a;
+    int rc = query__count(p, r, i);
+    if (rc != ENT_OK)
+        return rc;
+    if (!query__grow(a, (void **)&p->items, &p->item_owner, p->n_items, &p->items_cap, sizeof *p->items))
+        return ENT_ENOMEM;
+    model_found_item_t *it = &p->items[p->n_items];
+    p->item_owner[p->n_items++] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+    it->unique_id = qs(a, r, i, 1);
+    it->activation_id = qs(a, r, i, 2);
+    it->description = qs(a, r, i, 3);
+    it->product_name = qs(a, r, i, 4);
+    it->product_version = qs(a, r, i, 5);
+    it->part_number = qs(a, r, i, 6);
+    it->license_model = qs(a, r, i, 7);
+    it->order_id = qs(a, r, i, 8);
+    it->order_line_number = qs(a, r, i, 9);
+    it->start_date = qs(a, r, i, 10);
+    it->expiration_date = qs(a, r, i, 11);
+    it->version_date = qs(a, r, i, 12);
+    it->state = qs(a, r, i, 13);
+    it->item_type = qs(a, r, i, 14);
+    it->term_unit = qs(a, r, i, 15);
+    it->has_term = !PQgetisnull(r, i, 16);
+    it->term_duration = strtoll(PQgetvalue(r, i, 16), NULL, 10);
+    it->is_permanent = PQgetvalue(r, i, 17)[0] == 't';
+    it->count = strtoll(PQgetvalue(r, i, 18), NULL, 10);
+    it->parent_unique_id = qs(a, r, i, 19);
+    it->parent_activation_id = qs(a, r, i, 20);
+    it->created = qs(a, r, i, 21);
+    it->modified = qs(a, r, i, 22);
+    it->attributes_json = qs(a, r, i, 23);
+    return ENT_OK;
+}
+
+/* Hands each entitlement of the page its line items: they came ordered by
+ * the entitlement's row id, one run each. */
+static void query__attach_items(query__page_t *p)
+{
+    for (size_t k = 0; k < p->n_items;) {
+        size_t run = k;
+        while (run < p->n_items && p->item_owner[run] == p->item_owner[k])
+            run++;
+        for (size_t e = 0; e < p->n; e++)
+            if (p->ids[e] == p->item_owner[k]) {
+                p->found[e].items = &p->items[k];
+                p->found[e].n_items = run - k;
+                break;
+            }
+        k = run;
+    }
+}
+
+int query_search(db_conn_t *c, const model_query_t *q, const ent_alloc_t *a, size_t max_bytes, model_found_t **out,
                  size_t *n_out)
 {
     qb_t b = {.a = a};
-    PGresult *r = NULL;
+    query__page_t p = {.a = a, .max_bytes = max_bytes};
     char limit[24], offset[24], frag[96];
     int rc;
 
@@ -289,42 +361,31 @@ int query_search(db_conn_t *c, const model_query_t *q, const ent_alloc_t *a, mod
     qb_add(&b, frag);
     if (b.failed)
         return ENT_EINVAL;
-    if ((rc = qb_exec(c, &b, &r)) != ENT_OK)
+    /* Row by row, counting the text against max_bytes: a page of large
+     * entitlements is refused before it is all in memory (and again in the
+     * answer gSOAP writes). */
+    if ((rc = db__exec_rows(c, NULL, b.sql, !b.like, b.n, b.params, query__entitlement_row, &p)) != ENT_OK)
         return rc;
-
-    int rows = PQntuples(r);
-    model_found_t *found = ent_calloc(a, (size_t)rows + 1, sizeof *found);
-    /* "{id,id,...}": at most 20 digits and a comma per row. */
-    char *ids = ent_alloc(a, (size_t)rows * 21 + 3);
-    if (found == NULL || ids == NULL) {
-        PQclear(r);
+    if (p.n > 0) {
+        /* "{id,id,...}": at most 20 digits and a comma per row. */
+        char *ids = ent_alloc(a, p.n * 21 + 3);
+        if (ids == NULL)
+            return ENT_ENOMEM;
+        size_t o = 0;
+        ids[o++] = '{';
+        for (size_t i = 0; i < p.n; i++)
+            o += (size_t)sprintf(ids + o, "%s%lld", i ? "," : "", p.ids[i]);
+        ids[o++] = '}';
+        ids[o] = '\0';
+        const char *v[1] = {ids};
+        if ((rc = db__exec_rows(c, db_stmts[STMT_QUERY_ITEMS].name, NULL, false, 1, v, query__item_row, &p)) !=
+            ENT_OK)
+            return rc;
+        query__attach_items(&p);
+    }
+    if (p.found == NULL && (p.found = ent_calloc(a, 1, sizeof *p.found)) == NULL)
         return ENT_ENOMEM;
-    }
-    size_t o = 0;
-    ids[o++] = '{';
-    for (int i = 0; i < rows; i++) {
-        model_found_t *f = &found[i];
-        o += (size_t)sprintf(ids + o, "%s%s", i ? "," : "", PQgetvalue(r, i, 0));
-        f->unique_id = qs(a, r, i, 1);
-        f->entitlement_id = qs(a, r, i, 2);
-        f->description = qs(a, r, i, 3);
-        f->sold_to = qs(a, r, i, 4);
-        f->ship_to_email = qs(a, r, i, 5);
-        f->ship_to_address = qs(a, r, i, 6);
-        f->email_template_variation = qs(a, r, i, 7);
-        f->state = qs(a, r, i, 8);
-        f->created_by = qs(a, r, i, 9);
-        f->allow_portal_login = PQgetisnull(r, i, 10) ? OPT_UNSET
-                                : PQgetvalue(r, i, 10)[0] == 't' ? OPT_TRUE : OPT_FALSE;
-        f->modified = qs(a, r, i, 11);
-        f->attributes_json = qs(a, r, i, 12);
-    }
-    ids[o++] = '}';
-    ids[o] = '\0';
-    PQclear(r);
-    if (rows > 0 && (rc = query__items(c, a, found, (size_t)rows, ids)) != ENT_OK)
-        return rc;
-    *out = found;
-    *n_out = (size_t)rows;
+    *out = p.found;
+    *n_out = p.n;
     return ENT_OK;
 }

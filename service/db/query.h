@@ -17,8 +17,9 @@
 #define QUERY_MAX_PARAMS 64
 
 /* Returns one page of matching entitlements with their line items, the
- * entitlement whose line item changed last first. */
-int query_search(db_conn_t *c, const model_query_t *q, const ent_alloc_t *a, model_found_t **out,
+ * entitlement whose line item changed last first. ENT_ETOOBIG when their
+ * text is over max_bytes (0: no cap), found before the page is all read. */
+int query_search(db_conn_t *c, const model_query_t *q, const ent_alloc_t *a, size_t max_bytes, model_found_t **out,
                  size_t *n_out) ENT_MUSTCHECK;
 
 /* Counts the matching entitlements. */

@@ -751,16 +751,21 @@ lc_outcome_t lc_create_entitlement(const lc_ctx_t *ctx, model_create_op_t op,
 
 /* Queries: one read-only statement each, no transaction of their own. */
 
-lc_outcome_t lc_search(const lc_ctx_t *ctx, const model_query_t *q, model_found_t **found, size_t *n)
+lc_outcome_t lc_search(const lc_ctx_t *ctx, const model_query_t *q, size_t max_bytes, model_found_t **found,
+                       size_t *n)
 {
     db_conn_t *c = NULL;
     int rc = db_pool_acquire(ctx->pool, &c);
     if (rc != ENT_OK)
         return lc__db_fail(ctx, rc, "acquiring a connection");
-    rc = query_search(c, q, ctx->alloc, found, n);
+    rc = query_search(c, q, ctx->alloc, max_bytes, found, n);
     if (rc == ENT_EDBDOWN && db_conn_reset(c) == ENT_OK) /* a read: safe to repeat */
-        rc = query_search(c, q, ctx->alloc, found, n);
+        rc = query_search(c, q, ctx->alloc, max_bytes, found, n);
     db_pool_release(ctx->pool, c);
+    if (rc == ENT_ETOOBIG)
+        return lc_fail(ctx, REASON_RESPONSE_TOO_LARGE,
+                       "the entitlements of this page hold more than %zu MiB of text; ask for a smaller batchSize",
+                       max_bytes >> 20);
     return rc == ENT_OK ? lc__ok() : lc__db_fail(ctx, rc, "searching");
 }
 

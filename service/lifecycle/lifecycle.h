@@ -108,8 +108,10 @@ lc_outcome_t lc_delete_entitlement(const lc_ctx_t *ctx, const model_ref_t *ref);
 lc_outcome_t lc_create_entitlement(const lc_ctx_t *ctx, model_create_op_t op,
                                    const model_entitlement_t *e, model_created_t *result);
 
-/* getEntitlementsQuery: one page of matches (see db/query.h). */
-lc_outcome_t lc_search(const lc_ctx_t *ctx, const model_query_t *q, model_found_t **found, size_t *n);
+/* getEntitlementsQuery: one page of matches (see db/query.h), of at most
+ * max_bytes of text (RESPONSE_TOO_LARGE above). */
+lc_outcome_t lc_search(const lc_ctx_t *ctx, const model_query_t *q, size_t max_bytes, model_found_t **found,
+                       size_t *n);
 
 /* getEntitlementCount. */
 lc_outcome_t lc_count(const lc_ctx_t *ctx, const model_query_t *q, long long *count);

@@ -24,6 +24,7 @@ static const char *const lc__codes[REASON_COUNT_] = {
     [REASON_INVALID_ENTITLEMENT_ID] = "INVALID_ENTITLEMENT_ID",
     [REASON_INTERNAL_ERROR] = "INTERNAL_ERROR",
     [REASON_COMMIT_UNKNOWN] = "COMMIT_UNKNOWN",
+    [REASON_RESPONSE_TOO_LARGE] = "RESPONSE_TOO_LARGE",
 };
 
 const char *lc_reason_code(lc_reason_t r)

@@ -32,6 +32,7 @@ typedef enum lc_reason {
     REASON_INVALID_ENTITLEMENT_ID,
     REASON_INTERNAL_ERROR,       /* a bug or an unexpected database error; logged */
     REASON_COMMIT_UNKNOWN,       /* the connection was lost while committing: applied or not, unknown */
+    REASON_RESPONSE_TOO_LARGE,   /* a query page holds more than ENTITLEMENTD_MAX_PAGE_MB */
     REASON_COUNT_
 } lc_reason_t;
 

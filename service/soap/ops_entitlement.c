@@ -202,7 +202,8 @@ int __fnp__getEntitlementsQuery(struct soap *soap, struct fnp__searchEntitlement
         resp->statusInfo = convert_status(soap, LC_FAILURE, bad);
         return resp->statusInfo ? SOAP_OK : SOAP_EOM;
     }
-    lc_outcome_t o = lc_search(&ctx, &q, &found, &n);
+    soap_worker_t *w = soap_worker(soap);
+    lc_outcome_t o = lc_search(&ctx, &q, (size_t)w->cfg->max_page_mb << 20, &found, &n);
     if (o.reason == REASON_DATABASE_UNAVAILABLE)
         return soap_unavailable_fault(soap, o.text);
     if (o.reason != REASON_OK) {

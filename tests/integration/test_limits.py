@@ -9,11 +9,11 @@ written."""
 import unittest
 from xml.sax.saxutils import escape
 
-from builders import (attribute_query, attributes_xml, change_item_xml, count_body, create_full_body,
+from builders import (attribute_query, attributes_xml, change_item_xml, count_body, create_body, create_full_body,
                       entitlement_full_xml, lifecycle_body, line_item_full_xml, renew_body, renew_item_xml,
                       search_body, simple_query)
 from catalog import Catalog
-from harness import PATH, Client, DaemonTestCase, envelope, psql, token
+from harness import NS, PATH, Client, DaemonTestCase, envelope, psql, token
 from rest import DEVICE, STATUSLOG, Publisher, RestClient, admin_user, api_token, bearer, status_body
 
 
@@ -337,6 +337,33 @@ class SoapLimitsTest(DaemonTestCase):
         self.assertEqual(r.payload.findtext(f"{{{v1}}}failedData/{{{v1}}}failedSimpleEntitlement/{{{v1}}}reason"),
                          over("channelPartners/channelPartner[1]/organizationUnit/primaryKeys/name", 255))
         self.assertEqual(self.rows(eid), ("0", "0", "0"))
+
+
+class PageLimitTest(DaemonTestCase):
+    daemon_env = {"ENTITLEMENTD_MAX_PAGE_MB": "1"}
+
+    def test_a_page_over_the_cap_fails_before_it_is_read(self):
+        # Three entitlements of about 440 KB of text each (200 line items
+        # with a description of 2,000 characters): two fit in 1 MiB, three
+        # do not. The page is refused as its rows arrive, not after.
+        cat = Catalog()
+        tag = "PG" + token(8)
+        for k in range(3):
+            items = [(f"{tag}-{k}-{i}", cat.base, 1, {"description": "d" * 2000}) for i in range(200)]
+            self.ok(create_body([{"eid": f"{tag}-{k}", "items": items}]))
+        crit = simple_query("entitlementId", tag, "STARTS_WITH")
+        r = self.ok(search_body(crit, batch=10), "FAILURE")
+        self.assertEqual(r.text("f:statusInfo/f:reason"), "RESPONSE_TOO_LARGE: the entitlements of this page hold "
+                                                          "more than 1 MiB of text; ask for a smaller batchSize")
+        self.assertEqual(r.findall("f:entitlement"), [])
+        r = self.ok(search_body(crit, batch=2))
+        self.assertEqual([len(e.findall("f:simpleEntitlement/f:lineItems", {"f": NS}))
+                          for e in r.findall("f:entitlement")], [200, 200])
+        r = self.ok(search_body(crit, batch=2, page=2))
+        self.assertEqual(len(r.findall("f:entitlement")), 1)
+        # The connection serves the next query as usual.
+        r = self.ok(search_body(simple_query("entitlementId", f"{tag}-1"), batch=10))
+        self.assertEqual(len(r.findall("f:entitlement")), 1)
 
 
 class RestLimitsTest(DaemonTestCase):
