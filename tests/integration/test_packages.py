@@ -17,7 +17,8 @@ import unittest
 from builders import create_body, delete_body
 from catalog import Catalog
 from harness import Client, Daemon, DaemonTestCase, make_user, psql, token
-from rest import RestClient, api_token, bearer
+from rest import RestClient, api_token, bearer, check_openapi
+from test_http import read_reply
 
 UPDATES = "/acquisition_api/v1/subscriptionUpdates"
 PACKAGES = "/acquisition_api/v1/packages"
@@ -125,6 +126,16 @@ class PackagesTest(DaemonTestCase):
         r = self.rest.request("POST", url, b"{bad json", raw=True)
         self.assertEqual(r.status, 400, r)
         self.assertEqual(self.rest.post(url, {}).status, 200)
+        # A malformed HTTP request (Authorization twice) is a 400 of the
+        # Error shape, as the OpenAPI document says.
+        for path in (f"{PACKAGES}/x", f"{PACKAGES}/x/content"):
+            with self.subTest(path=path):
+                s = socket.create_connection(("127.0.0.1", self.daemon.port), timeout=10)
+                s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: a\r\nAuthorization: b\r\n\r\n".encode())
+                reply, _ = read_reply(s)
+                s.close()
+                self.assertEqual(reply.status, 400, reply.body)
+                check_openapi("GET", path, reply.status, reply.headers, reply.body)
         # Path segments that are not UTF-8 text name nothing.
         for path in (f"{PACKAGES}/%FF", f"{PACKAGES}/%FF/content", f"{PACKAGES}/a%01b",
                      f"{UPDATES}/%FF/1900-01-01?productIds=1", f"{UPDATES}/%C3%28/1900-01-01?productIds=1"):

@@ -156,7 +156,8 @@ class SubscriptionsTest(DaemonTestCase):
         ref = self.create()
         for method, path in (("GET", "/subscriptions/cloud/%FF"), ("GET", "/subscriptions/cloud/%FF/status"),
                              ("GET", "/subscriptions/%C3%28/status"), ("DELETE", "/subscriptions/cloud/%FF"),
-                             ("POST", "/subscriptions/cloud/%FF/trigger"), ("GET", "/subscriptions/cloud/a%7Fb")):
+                             ("POST", "/subscriptions/cloud/%FF/trigger"), ("GET", "/subscriptions/cloud/a%7Fb"),
+                             ("POST", "/subscriptions/cloud%00")):
             with self.subTest(path=path):
                 r = self.a.request(method, path)
                 self.assertEqual(r.status, 404, r)
