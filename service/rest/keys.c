@@ -187,18 +187,25 @@ void keys_delete(rest_ctx_t *c)
         rest_error(c, 400, NULL, "%s: not valid percent-encoding, or too long", qk < 0 ? "kid" : "publisherName");
         return;
     }
-    if (kid[0] == '\0' && c->r->body_len > 0) {
+    /* A body is read as any body is (415, 400), whether or not the query
+     * names the key too; the two must then agree. */
+    if (c->r->body_len > 0) {
         fv_t v = {false, ""};
         if ((body = rest_body(c)) == NULL)
             return;
-        const char *k = fv_string(&v, body, "", "kid", true, JWT_MAX_KID, FV_ID);
+        const char *k = fv_string(&v, body, "", "kid", kid[0] == '\0', JWT_MAX_KID, FV_ID);
         const char *p = fv_string(&v, body, "", "publisherName", false, FIELDS_MAX_ID, FV_ID);
+        if (!v.bad && k != NULL && kid[0] != '\0' && strcmp(k, kid) != 0)
+            fv_fail(&v, "kid: the query and the body name different keys");
+        if (!v.bad && p != NULL && publisher[0] != '\0' && strcmp(p, publisher) != 0)
+            fv_fail(&v, "publisherName: the query and the body name different publishers");
         if (v.bad) {
             rest_error(c, 400, NULL, "%s", v.msg);
             goto out;
         }
         /* fv_string bounded both (characters); the buffers hold them. */
-        snprintf(kid, sizeof kid, "%s", k);
+        if (k != NULL)
+            snprintf(kid, sizeof kid, "%s", k);
         if (p != NULL && strlen(p) < sizeof publisher)
             snprintf(publisher, sizeof publisher, "%s", p);
     }

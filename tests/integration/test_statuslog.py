@@ -130,6 +130,13 @@ class StatusLogTest(DaemonTestCase):
             self.assertEqual(r.status, 401, r)
         self.assertEqual(self.post(status_body(pub.name), bearer(newer.jwt())).status, 202)
         self.assertEqual(c.request("DELETE", KEY_PATH + "?kid=" + pub.kid).status, 404)
+        # A body beside ?kid= is read as any body: another media type is a
+        # 415, another kid a 400, and the key stays.
+        r = c.request("DELETE", KEY_PATH + "?kid=" + thumb, b"kid", headers={"Content-Type": "text/plain"}, raw=True)
+        self.assertEqual(r.status, 415, r)
+        r = c.request("DELETE", KEY_PATH + "?kid=" + thumb, {"kid": "other"})
+        self.assertEqual((r.status, r.json["message"]), (400, "kid: the query and the body name different keys"))
+        self.assertEqual(self.post(status_body(pub.name), bearer(newer.jwt())).status, 202)
         # Retired by a JSON body too.
         self.assertEqual(c.request("DELETE", KEY_PATH, {"kid": thumb}).status, 200)
         self.assertEqual(self.post(status_body(pub.name), bearer(newer.jwt())).status, 401)
