@@ -46,8 +46,8 @@ typedef struct subs_caller {
     store_sub_caller_t who;
 } subs_caller_t;
 
-/* The caller of the request into *me, or answers 401 / 403 / 503 and
- * returns false. */
+/* The caller of the request into *me, or answers 401 / 503 and returns
+ * false. */
 static bool subs__user(rest_ctx_t *c, subs_caller_t *me)
 {
     const char *why;
@@ -64,8 +64,11 @@ static bool subs__user(rest_ctx_t *c, subs_caller_t *me)
         return false;
     }
     if (tok.username[0] == '\0') {
-        rest_error(c, 403, NULL, "the API token is a device reporter's; subscriptions take an API user's "
-                                 "token (entitlementctl token add --user NAME)");
+        /* The vendor's list of answers has 401 for a failed authentication
+         * and no 403: a device reporter's token is not an API user's. */
+        log_info("subscriptions: 401: a device reporter's token");
+        rest_error(c, 401, subs__www, "authentication failed: the API token is a device reporter's; subscriptions "
+                                      "take an API user's token (entitlementctl token add --user NAME)");
         return false;
     }
     snprintf(me->user, sizeof me->user, "%s", tok.username);
