@@ -235,6 +235,7 @@ typedef enum model_date_match { DATE_BEFORE, DATE_AFTER, DATE_ON } model_date_ma
 
 typedef struct model_date_crit {
     const char *value; /* YYYY-MM-DD */
+    const char *zone;  /* the value's time zone as an offset, "+hh:mm" or "-hh:mm" ("Z": "+00:00"); NULL: none */
     model_date_match_t match;
 } model_date_crit_t;
 

@@ -87,14 +87,22 @@ static void qb_text(qb_t *b, const char *prefix, const char *column, const model
     qb_add(b, frag);
 }
 
-static void qb_date(qb_t *b, const char *expr, const model_date_crit_t *c)
+/* A date criterion on expr: a date column compares as the day written
+ * (the zone dropped); an instant (instant true: a timestamptz) as the day
+ * it falls on in the criterion's zone, if it has one (else UTC's). */
+static void qb_date(qb_t *b, const char *expr, const model_date_crit_t *c, bool instant)
 {
     static const char *const ops[] = {"<", ">", "="};
     char frag[256];
     if (c->value == NULL)
         return;
-    snprintf(frag, sizeof frag, " AND (%s)::date %s $%d::date", expr, ops[c->match],
-             qb_param(b, c->value));
+    if (instant && c->zone != NULL) {
+        int z = qb_param(b, c->zone);
+        snprintf(frag, sizeof frag, " AND ((%s) AT TIME ZONE $%d::interval)::date %s $%d::date", expr, z,
+                 ops[c->match], qb_param(b, c->value));
+    } else {
+        snprintf(frag, sizeof frag, " AND (%s)::date %s $%d::date", expr, ops[c->match], qb_param(b, c->value));
+    }
     qb_add(b, frag);
 }
 
@@ -151,8 +159,8 @@ static void qb_where(qb_t *b, const model_query_t *q)
     qb_text(b, " AND ", "e.email_template_variation", &q->email_template_variation);
     qb_text(b, " AND ", "e.state", &q->state);
     qb_text(b, " AND ", "e.created_by", &q->created_user_id);
-    qb_date(b, "e.created_at", &q->created_on);
-    qb_date(b, "m.lm", &q->last_modified);
+    qb_date(b, "e.created_at", &q->created_on, true);
+    qb_date(b, "m.lm", &q->last_modified, true);
     for (size_t i = 0; i < q->n_attrs; i++)
         qb_attr(b, &q->attrs[i]);
     qb_account(b, q);
@@ -170,9 +178,9 @@ static void qb_where(qb_t *b, const model_query_t *q)
         qb_text(b, " AND ", "p.name", &q->product_name);
         qb_text(b, " AND ", "p.version", &q->product_version);
         qb_text(b, " AND ", "li.part_number", &q->part_number);
-        qb_date(b, "li.start_date", &q->start_date);
-        qb_date(b, "li.expiration_date", &q->expiration_date);
-        qb_date(b, "li.version_date", &q->version_date);
+        qb_date(b, "li.start_date", &q->start_date, false);
+        qb_date(b, "li.expiration_date", &q->expiration_date, false);
+        qb_date(b, "li.version_date", &q->version_date, false);
         if (q->is_permanent != OPT_UNSET)
             qb_add(b, q->is_permanent == OPT_TRUE ? " AND li.is_permanent" : " AND NOT li.is_permanent");
         qb_add(b, ")");

@@ -358,9 +358,28 @@ static int convert__date(struct soap *soap, const char *element, const struct fn
     static const model_date_match_t m[] = {DATE_BEFORE, DATE_AFTER, DATE_ON};
     if (in == NULL || in->value == NULL)
         return SOAP_OK;
-    /* An xs:date names a day; its zone, if any, is dropped. */
+    /* An xs:date names a day; its zone (kept apart) says where, for the
+     * criteria on instants (createdOn, lastModifiedDate). */
     int rc = convert_day(soap, element, in->value, &out->value);
     out->match = (unsigned)in->searchType < 3 ? m[in->searchType] : DATE_ON;
+    out->zone = NULL;
+    if (rc == SOAP_OK) {
+        /* convert_day accepted it: blanks, YYYY-MM-DD, a zone or none, blanks. */
+        const char *v = in->value;
+        while (*v == ' ' || *v == '\t' || *v == '\n' || *v == '\r')
+            v++;
+        v += LC_DATE_LEN;
+        if (*v == 'Z')
+            out->zone = "+00:00";
+        else if (*v == '+' || *v == '-') {
+            char *z = soap_malloc(soap, 7);
+            if (z == NULL)
+                return soap->error = SOAP_EOM;
+            memcpy(z, v, 6);
+            z[6] = '\0';
+            out->zone = z;
+        }
+    }
     return rc;
 }
 

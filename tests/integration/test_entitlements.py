@@ -1,4 +1,5 @@
 """createSimpleEntitlement and getEntitlementsQuery through the real daemon."""
+import datetime
 import threading
 import unittest
 
@@ -433,6 +434,24 @@ class DatesTest(DaemonTestCase):
         crit = "<v4:createdOn><v4:value>2000-01-01+01:00</v4:value><v4:searchType>AFTER</v4:searchType></v4:createdOn>"
         self.assertEqual(self.call(search_body(crit)).status_text, "SUCCESS")
         self.assertEqual(self.call(count_body(crit)).status_text, "SUCCESS")
+        # createdOn and lastModifiedDate are instants: a day with a zone is
+        # that zone's calendar day (a date column's day is as written).
+        eid = "TZ-" + token(10)
+        self.assertEqual(self.call(create_body([{"eid": eid, "items": [(eid + "-1", self.cat.base, 1)]}])).status_text,
+                         "SUCCESS")
+        at = datetime.datetime.fromisoformat(
+            psql("SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') FROM entitlements "
+                 "WHERE entitlement_id = :'v1'", eid)[0][0])
+        for zone, hours in (("+14:00", 14), ("-12:00", -12), ("Z", 0), ("+05:30", 5.5)):
+            local = (at + datetime.timedelta(hours=hours)).date()
+            for tag in ("createdOn", "lastModifiedDate"):
+                for day, want in ((local, "1"), (local - datetime.timedelta(days=1), "0"),
+                                  (local + datetime.timedelta(days=1), "0")):
+                    crit = (simple_query("entitlementId", eid) + f"<v4:{tag}><v4:value>{day}{zone}</v4:value>"
+                            f"<v4:searchType>ON</v4:searchType></v4:{tag}>")
+                    with self.subTest(tag=tag, zone=zone, day=str(day)):
+                        r = self.call(count_body(crit))
+                        self.assertEqual(r.text("f:count"), want, r.body)
 
 
 if __name__ == "__main__":
