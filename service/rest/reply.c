@@ -120,6 +120,65 @@ static bool reply__huge(const json_t *v, char *path, size_t len, size_t cap)
     return false;
 }
 
+/* The path of the value the JSON text b is at when it reaches byte pos
+ * ("nodes[0].releases[0].version"), for a message about malformed JSON;
+ * "" at the top, or when nested deeper than is worth naming. Keys are as
+ * written (escapes and all). */
+static void reply__path_at(const char *b, size_t pos, char *path, size_t cap)
+{
+    enum { DEPTH = 64 };
+    struct {
+        bool obj, expect_key, has_key;
+        const char *key;
+        size_t klen, index;
+    } st[DEPTH];
+    int depth = 0;
+    path[0] = '\0';
+    for (size_t i = 0; i < pos; i++) {
+        char ch = b[i];
+        if (ch == '"') {
+            size_t j = i + 1;
+            while (j < pos && b[j] != '"')
+                j += b[j] == '\\' ? 2 : 1;
+            if (j > pos)
+                j = pos;
+            if (depth > 0 && st[depth - 1].obj && st[depth - 1].expect_key) {
+                st[depth - 1].key = b + i + 1;
+                st[depth - 1].klen = j - i - 1;
+                st[depth - 1].has_key = true;
+                st[depth - 1].expect_key = false;
+            }
+            i = j;
+        } else if (ch == '{' || ch == '[') {
+            if (depth == DEPTH)
+                return;
+            st[depth].obj = ch == '{';
+            st[depth].expect_key = ch == '{';
+            st[depth].has_key = false;
+            st[depth].index = 0;
+            depth++;
+        } else if ((ch == '}' || ch == ']') && depth > 0) {
+            depth--;
+        } else if (ch == ',' && depth > 0) {
+            if (st[depth - 1].obj) {
+                st[depth - 1].expect_key = true;
+                st[depth - 1].has_key = false;
+            } else {
+                st[depth - 1].index++;
+            }
+        }
+    }
+    size_t len = 0;
+    for (int d = 0; d < depth; d++) {
+        char key[256];
+        if (st[d].obj && !st[d].has_key)
+            break;
+        if (st[d].obj)
+            snprintf(key, sizeof key, "%.*s", (int)(st[d].klen < 255 ? st[d].klen : 255), st[d].key);
+        len = reply__step(path, len, cap, st[d].obj ? key : NULL, st[d].index);
+    }
+}
+
 void rest_json_refusal(const rest_ctx_t *c, const json_error_t *e, char *msg, size_t cap)
 {
     /* jansson says only where an integer overflowed: read again with
@@ -136,7 +195,15 @@ void rest_json_refusal(const rest_ctx_t *c, const json_error_t *e, char *msg, si
             return;
         }
     }
-    snprintf(msg, cap, "malformed JSON at byte %d: %s", e->position, rest_json_problem(e));
+    /* Where it went wrong, named as a field is when it can be: the value
+     * (or key) being read at that byte. */
+    char path[256];
+    size_t at = e->position > 0 && (size_t)e->position <= c->r->body_len ? (size_t)e->position : 0;
+    reply__path_at(c->r->body, at, path, sizeof path);
+    if (path[0] != '\0')
+        quote_format(msg, cap, "%s: malformed JSON at byte %d: %s", path, e->position, rest_json_problem(e));
+    else
+        snprintf(msg, cap, "malformed JSON at byte %d: %s", e->position, rest_json_problem(e));
 }
 
 json_t *rest_body_read(rest_ctx_t *c, int *status, char *msg, size_t cap)

@@ -197,6 +197,22 @@ static void fuzz_statuslog(json_t *body)
     free(fields);
 }
 
+/* The refusal of a body jansson could not read: a message, naming the
+ * field being read where it went wrong when it can (rest_json_refusal). */
+static void fuzz_refusal(const uint8_t *data, size_t size, const json_error_t *e)
+{
+    char msg[320];
+    http_request_t r = {.body = (char *)data, .body_len = size, .query = ""}; /* (read only) */
+    fuzz_ctx.r = &r;
+    msg[0] = '\0';
+    rest_json_refusal(&fuzz_ctx, e, msg, sizeof msg);
+    fuzz_ctx.r = NULL;
+    if (msg[0] == '\0' || strlen(msg) >= sizeof msg)
+        abort();
+    if (fuzz_trace)
+        fprintf(stderr, "refused: %s\n", msg);
+}
+
 /* The input as the query string of an update package request. */
 static void fuzz_query(const uint8_t *data, size_t size)
 {
@@ -227,6 +243,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_statuslog(body);
         fuzz_verdict("subscription", subs_check(body, NULL, msg, sizeof msg), msg);
         json_decref(body);
+    } else {
+        fuzz_refusal(data, size, &e);
     }
     /* As device_post reads a report: parsed and checked in the arena,
      * which is given back after the report is freed. The same verdict. */

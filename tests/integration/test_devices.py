@@ -301,6 +301,13 @@ class DeviceStatusTest(DaemonTestCase):
                 r = self.rest.post(DEVICE, doc)
                 self.assertEqual(r.status, 400, r)
                 self.assertEqual(r.json["status"]["message"], text)
+        # Malformed JSON is named by the field being read where it went
+        # wrong: a key given twice deep in the nodes.
+        raw = json.dumps(base).replace('"version": "3.0.0.0"', '"version": "3.0.0.0", "version": "3"').encode()
+        r = self.rest.request("POST", DEVICE, raw, raw=True)
+        self.assertEqual(r.status, 400, r)
+        self.assertTrue(r.json["status"]["message"].startswith(
+            "nodes[0].releases[0].version: malformed JSON at byte "), r.json)
         # A refusal echoes the ids that were sent as text, whatever field
         # was refused first.
         for path, value in ((h + ("protocol", "version"), "4.0.1"), (h + ("sourceId",), None)):

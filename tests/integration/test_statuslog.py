@@ -391,6 +391,14 @@ class StatusLogTest(DaemonTestCase):
             r = self.rest.request("POST", STATUSLOG, raw, raw=True,
                                   headers={"Authorization": auth, "Content-Type": ctype}, auth=False)
             self.assertEqual(r.status, status, (raw, r))
+        # Malformed JSON is named by the field being read where it went wrong.
+        for raw, path in ((b'{"id": "a", "id": "b"}', "id"), (b'{"id": "a\\u0000b"}', "id"),
+                          (b'{"id": "a", "x": [1, {"y": "\\ud800"}]}', "x[1].y"), (b'{"id": ', "id"),
+                          (b'[1, 2, ', "[2]"), (b'{"a": {"b": 1e400}}', "a.b")):
+            r = self.rest.request("POST", STATUSLOG, raw, raw=True,
+                                  headers={"Authorization": auth, "Content-Type": "application/json"}, auth=False)
+            self.assertEqual(r.status, 400, (raw, r))
+            self.assertTrue(r.json["message"].startswith(path + ": malformed JSON at byte "), (raw, r.json))
         self.assertEqual(self.count_logs(name), before + 1)
 
     def test_idempotency_key(self):
