@@ -264,17 +264,30 @@ static bool query__grow(const ent_alloc_t *a, void **arr, long long **ids, size_
     return true;
 }
 
+/* Counts row i of r against the cap and appends an element for it to the
+ * array *arr (*n of *cap, of size bytes each; the row's id, column 0, to
+ * *ids): the new element, or NULL with *rc set. */
+static void *query__take(query__page_t *p, const PGresult *r, int i, void **arr, long long **ids, size_t *n,
+                         size_t *cap, size_t size, int *rc)
+{
+    if ((*rc = query__count(p, r, i)) != ENT_OK)
+        return NULL;
+    if (!query__grow(p->a, arr, ids, *n, cap, size)) {
+        *rc = ENT_ENOMEM;
+        return NULL;
+    }
+    (*ids)[*n] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+    return (char *)*arr + (*n)++ * size;
+}
+
 static int query__entitlement_row(void *ctx, const PGresult *r, int i)
 {
     query__page_t *p = ctx;
     const ent_alloc_t *a = p->a;
-    int rc = query__count(p, r, i);
-    if (rc != ENT_OK)
+    int rc;
+    model_found_t *f = query__take(p, r, i, (void **)&p->found, &p->ids, &p->n, &p->cap, sizeof *p->found, &rc);
+    if (f == NULL)
         return rc;
-    if (!query__grow(a, (void **)&p->found, &p->ids, p->n, &p->cap, sizeof *p->found))
-        return ENT_ENOMEM;
-    model_found_t *f = &p->found[p->n];
-    p->ids[p->n++] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
     f->unique_id = qs(a, r, i, 1);
     f->entitlement_id = qs(a, r, i, 2);
     f->description = qs(a, r, i, 3);
@@ -294,13 +307,11 @@ static int query__item_row(void *ctx, const PGresult *r, int i)
 {
     query__page_t *p = ctx;
     const ent_alloc_t *a = p->a;
-    int rc = query__count(p, r, i);
-    if (rc != ENT_OK)
+    int rc;
+    model_found_item_t *it = query__take(p, r, i, (void **)&p->items, &p->item_owner, &p->n_items, &p->items_cap,
+                                         sizeof *p->items, &rc);
+    if (it == NULL)
         return rc;
-    if (!query__grow(a, (void **)&p->items, &p->item_owner, p->n_items, &p->items_cap, sizeof *p->items))
-        return ENT_ENOMEM;
-    model_found_item_t *it = &p->items[p->n_items];
-    p->item_owner[p->n_items++] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
     it->unique_id = qs(a, r, i, 1);
     it->activation_id = qs(a, r, i, 2);
     it->description = qs(a, r, i, 3);
