@@ -693,7 +693,12 @@ class TransportTest(DaemonTestCase):
         t.join()
         self.assertEqual(rc, 0)
         self.assertEqual(len(results), 1)
-        self.assertEqual(results[0].status_text, "SUCCESS")
+        # Answered whole (on a database that has gathered large entitlements,
+        # a page of 2,000 may be over ENTITLEMENTD_MAX_PAGE_MB: answered too).
+        r = results[0]
+        self.assertEqual(r.status, 200, r.body)
+        self.assertTrue(r.status_text == "SUCCESS" or
+                        r.text("f:statusInfo/f:reason").startswith("RESPONSE_TOO_LARGE: "), r.body[:500])
 
     def test_sigterm_answers_every_request_that_has_arrived(self):
         """Two workers hashing new users' passwords, 20 such requests sent,
