@@ -313,7 +313,7 @@ int store_run_build(db_conn_t *c, long long id, int limit, char **body)
 }
 
 int store_run_attempt(db_conn_t *c, long long id, bool delivered, int http_status, const char *detail,
-                      int duration_ms)
+                      int duration_ms, long long started_ms)
 {
     /* A scheduled run's trigger succeeded or failed as its post did (the
      * vendor: "Scheduled Success: a successful scheduled subscription
@@ -324,12 +324,14 @@ int store_run_attempt(db_conn_t *c, long long id, bool delivered, int http_statu
      * a run deleted meanwhile (with its subscription) records nothing, and
      * only a run still pending changes state (not one given up meanwhile). */
     static const char sql[] =
-        "WITH a AS (INSERT INTO webhook_attempts (run_id, http_status, error, duration_ms) "
-        "SELECT $1::bigint, $2::int, $3, $4::int WHERE EXISTS (SELECT 1 FROM subscription_runs WHERE id = $1::bigint)), "
+        "WITH a AS (INSERT INTO webhook_attempts (run_id, http_status, error, duration_ms, at) "
+        "SELECT $1::bigint, $2::int, $3, $4::int, to_timestamp($6::double precision / 1000) "
+        "WHERE EXISTS (SELECT 1 FROM subscription_runs WHERE id = $1::bigint)), "
         "run AS (UPDATE subscription_runs SET state = CASE WHEN $5::boolean THEN 'delivered' ELSE state END, "
         "finished_at = CASE WHEN $5::boolean THEN now() END WHERE id = $1::bigint AND state = 'pending' "
         "RETURNING subscription_id, trigger, to_xid, to_id) "
-        "UPDATE subscriptions s SET webhook_ok = $5::boolean, webhook_detail = $3, webhook_at = now(), "
+        "UPDATE subscriptions s SET webhook_ok = $5::boolean, webhook_detail = $3, "
+        "webhook_at = to_timestamp($6::double precision / 1000), "
         "last_trigger = CASE WHEN run.trigger = 'Scheduled' THEN run.trigger ELSE s.last_trigger END, "
         "last_trigger_ok = CASE WHEN run.trigger = 'Scheduled' THEN $5::boolean ELSE s.last_trigger_ok END, "
         "last_trigger_at = CASE WHEN run.trigger = 'Scheduled' THEN now() ELSE s.last_trigger_at END, "
@@ -337,13 +339,14 @@ int store_run_attempt(db_conn_t *c, long long id, bool delivered, int http_statu
         "THEN run.to_xid ELSE s.cursor_xid END, "
         "cursor_id = CASE WHEN $5::boolean AND (run.to_xid, run.to_id) > (s.cursor_xid, s.cursor_id) "
         "THEN run.to_id ELSE s.cursor_id END FROM run WHERE s.id = run.subscription_id";
-    char ids[24], status[16], ms[16];
+    char ids[24], status[16], ms[16], at[24];
     snprintf(ids, sizeof ids, "%lld", id);
     snprintf(status, sizeof status, "%d", http_status);
     snprintf(ms, sizeof ms, "%d", duration_ms);
-    const char *v[5] = {ids, http_status > 0 ? status : NULL, delivered ? NULL : detail, ms,
-                        delivered ? "true" : "false"};
-    return db__exec_sql(c, sql, 5, v, NULL);
+    snprintf(at, sizeof at, "%lld", started_ms);
+    const char *v[6] = {ids, http_status > 0 ? status : NULL, delivered ? NULL : detail, ms,
+                        delivered ? "true" : "false", at};
+    return db__exec_sql(c, sql, 6, v, NULL);
 }
 
 int store_run_giveup(db_conn_t *c, long long id)

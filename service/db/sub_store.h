@@ -106,12 +106,13 @@ int store_run_load(db_conn_t *c, long long id, store_run_t *out) ENT_MUSTCHECK;
  * *body is the message, malloc'd. */
 int store_run_build(db_conn_t *c, long long id, int limit, char **body) ENT_MUSTCHECK;
 
-/* Records an attempt to post run id: http_status (0: none), detail (why it
- * failed; NULL when delivered), duration. Delivered: the run is done, its
+/* Records an attempt to post run id, begun at started_ms (milliseconds
+ * since the epoch): http_status (0: none), detail (why it failed; NULL
+ * when delivered), duration. Delivered: the run is done, its
  * subscription's cursor moves to the run's end, webHookStatus is a
  * success; else webHookStatus is a failure with detail. */
 int store_run_attempt(db_conn_t *c, long long id, bool delivered, int http_status, const char *detail,
-                      int duration_ms) ENT_MUSTCHECK;
+                      int duration_ms, long long started_ms) ENT_MUSTCHECK;
 
 /* Run id was given up: it failed, and so did its trigger (lastTriggered). */
 int store_run_giveup(db_conn_t *c, long long id) ENT_MUSTCHECK;

@@ -81,7 +81,7 @@ int subs_run_jobs(void *arg, db_conn_t *c, const db_job_t *jobs, size_t n, job_o
         if (!posted[i])
             continue;
         rc = store_run_attempt(c, runs[i].id, res[i].delivered, res[i].http_status, res[i].detail,
-                               res[i].duration_ms);
+                               res[i].duration_ms, res[i].started_ms);
         if (rc != ENT_OK)
             break;
         if (res[i].delivered) {

@@ -179,6 +179,9 @@ int webhook_post(const char *url, const unsigned char *key, size_t key_len, cons
     int rc = ENT_ENOMEM;
 
     memset(res, 0, sizeof *res);
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall); /* a date, for the attempt's row */
+    res->started_ms = (long long)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (webhook_sign(key, key_len, msg_id, ts, body, n, sig, sizeof sig) != ENT_OK) {
         snprintf(res->detail, sizeof res->detail, "the message could not be signed");

@@ -46,6 +46,7 @@ typedef struct webhook_result {
     int http_status;                      /* 0: no HTTP answer */
     char detail[WEBHOOK_DETAIL_MAX + 1];  /* why it failed: "connection refused", "HTTP 500", ... */
     int duration_ms;
+    long long started_ms;                 /* when the post began: milliseconds since the epoch */
 } webhook_result_t;
 
 int webhook_global_init(void) ENT_MUSTCHECK;

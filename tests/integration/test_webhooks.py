@@ -173,6 +173,14 @@ class WebhooksTest(WebhookCase):
                              "AND now() - xact_start > interval '0.5 s'")
                 self.assertEqual(open_, [["0"]], "a transaction stayed open during the post")
             self.wait_status(ref, "Success.*", timeout=20)
+            # The attempt's time is when its post began (the signature's
+            # timestamp), not when the results were written after it.
+            headers, _ = rx.posts[0]
+            at = psql("SELECT extract(epoch FROM a.at), a.duration_ms FROM webhook_attempts a JOIN subscription_runs "
+                      "r ON r.id = a.run_id JOIN subscriptions s ON s.id = r.subscription_id WHERE s.ref = :'v1'", ref)
+            self.assertEqual(len(at), 1, at)
+            self.assertGreaterEqual(int(at[0][1]), 3000, at)
+            self.assertLess(abs(float(at[0][0]) - int(headers["webhook-timestamp"])), 1.5, (at, headers))
         finally:
             rx.close()
 
