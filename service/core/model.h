@@ -191,6 +191,7 @@ typedef struct model_entitlement {
     size_t repeated_at;          /* the entitlement's first line item that names it */
     const char *entitlement_id;  /* NULL: generate one (so does auto_generate) */
     bool auto_generate;
+    bool has_maintenance;        /* maintenanceLineItems were sent: not kept by this service, refused */
     const char *description;
     const char *sold_to;
     const char *ship_to_email;

@@ -661,6 +661,21 @@ static lc_outcome_t lc__create_items(const lc_ctx_t *ctx, db_conn_t *c, const mo
     return lc__ok();
 }
 
+/* Whether the entitlement itself cannot be created or updated as sent
+ * (*o its failure): maintenance line items, which this service does not
+ * keep (refused rather than lost), or a field of its own refused. Its line
+ * items' problems stop it at that line item (lc__create_items). */
+static bool lc__entitlement_refused(const lc_ctx_t *ctx, const model_entitlement_t *e, lc_outcome_t *o)
+{
+    if (e->has_maintenance)
+        *o = lc_fail(ctx, REASON_INVALID_REQUEST, "maintenanceLineItems are not supported");
+    else if (e->invalid != NULL && e->invalid_at == SIZE_MAX)
+        *o = lc_fail(ctx, REASON_INVALID_REQUEST, "%s", e->invalid);
+    else
+        return false;
+    return true;
+}
+
 static lc_outcome_t lc__create_fn(const lc_ctx_t *ctx, db_conn_t *c, const void *arg, int *rc)
 {
     const lc_create_arg_t *a = arg;
@@ -671,6 +686,7 @@ static lc_outcome_t lc__create_fn(const lc_ctx_t *ctx, db_conn_t *c, const void 
     const char *why;
     long long ent_pk = 0;
     bool existing = false;
+    lc_outcome_t refused;
     model_state_t state = e->auto_deploy == OPT_TRUE ? STATE_DEPLOYED : STATE_DRAFT;
 
     *rc = ENT_OK;
@@ -700,6 +716,8 @@ static lc_outcome_t lc__create_fn(const lc_ctx_t *ctx, db_conn_t *c, const void 
              * it fails. */
             if (a->op == CREATE_OR_IGNORE)
                 return lc__ok();
+            if (lc__entitlement_refused(ctx, e, &refused))
+                return refused;
             if (!lc_entitlement_updatable(found.state))
                 return lc_fail(ctx, REASON_INVALID_STATE,
                                "entitlement '%s' is %s and cannot be updated (OBSOLETE is final)",
@@ -713,6 +731,8 @@ static lc_outcome_t lc__create_fn(const lc_ctx_t *ctx, db_conn_t *c, const void 
         *rc = ENT_OK;
     }
 
+    if (!existing && lc__entitlement_refused(ctx, e, &refused))
+        return refused;
     if (!existing) {
         *rc = store_insert_entitlement(c, e, eid, state, ctx->user, ctx->alloc, &ent_pk, &res->unique_id);
         if (*rc == ENT_EEXIST) {

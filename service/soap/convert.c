@@ -330,6 +330,7 @@ int convert_entitlement(struct soap *soap, const struct fnp__createSimpleEntitle
     for (int i = 0; i < in->__sizemaintenanceLineItems; i++)
         if ((rc = attrs_check_maintenance(soap, &in->maintenanceLineItems[i])) != SOAP_OK)
             return rc;
+    out->has_maintenance = in->__sizemaintenanceLineItems > 0;
     return SOAP_OK;
 }
 

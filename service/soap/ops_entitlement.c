@@ -97,13 +97,10 @@ int __fnp__createSimpleEntitlement(struct soap *soap, struct fnp__createSimpleEn
     for (size_t i = 0; i < n; i++) {
         model_created_t res = {0};
         lc_outcome_t o;
-        if (req->simpleEntitlement[i].__sizemaintenanceLineItems > 0)
-            /* Not kept by this service: refused rather than lost. */
-            o = lc_fail(&ctx, REASON_INVALID_REQUEST, "maintenanceLineItems are not supported");
-        else if (ents[i].invalid != NULL && ents[i].invalid_at == SIZE_MAX)
-            o = lc_fail(&ctx, REASON_INVALID_REQUEST, "%s", ents[i].invalid); /* the entitlement's own */
-        else /* a line item's problem stops it there, after the line items before it (lifecycle.c) */
-            o = lc_create_entitlement(&ctx, op, &ents[i], &res);
+        /* What the unit cannot be carried out with fails it there
+         * (lifecycle.c), once CREATE_OR_IGNORE has skipped an existing
+         * entitlement. */
+        o = lc_create_entitlement(&ctx, op, &ents[i], &res);
         if (o.reason == REASON_DATABASE_UNAVAILABLE && ok == 0 && fl->__sizefailedSimpleEntitlement == 0)
             return soap_unavailable_fault(soap, o.text);
         if (o.reason != REASON_OK) {

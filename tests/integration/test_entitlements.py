@@ -108,8 +108,9 @@ class EntitlementsTest(DaemonTestCase):
         # whatever the rest of the request says, and changes nothing.
         eid = "E-" + token(12)
         self.assertEqual(self.create([{"eid": eid, "items": [(eid + "-1", self.cat.base, 1)]}]).status_text, "SUCCESS")
-        for items, _ in cases:
-            r = self.create([{"eid": eid, "items": items(eid)}], "CREATE_OR_IGNORE")
+        own = [{"description": "d" * 2001}, {"sold_to": "s" * 300}]
+        for e in [{"items": items(eid)} for items, _ in cases] + own:
+            r = self.create([dict(e, eid=eid)], "CREATE_OR_IGNORE")
             self.assertEqual(r.status_text, "SUCCESS", r.body)
             self.assertEqual(psql("SELECT count(*) FROM line_items li JOIN entitlements e ON e.id = li.entitlement_id "
                                   "WHERE e.entitlement_id = :'v1'", eid), [["1"]])
@@ -235,6 +236,18 @@ class EntitlementsTest(DaemonTestCase):
         self.assertEqual(failed.findtext(n("reason")), "INVALID_REQUEST: maintenanceLineItems are not supported")
         self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", e2), [["0"]])
         self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", e1), [["1"]])
+        # CREATE_OR_IGNORE skips the one that exists whatever it says; with
+        # CREATE_OR_UPDATE it fails as a new one does.
+        r = self.client.call(body.replace("</v4:createSimpleEntitlementRequest>",
+                                          "<v4:opType>CREATE_OR_IGNORE</v4:opType></v4:createSimpleEntitlementRequest>"))
+        self.assertEqual(r.status_text, "PARTIAL_FAILURE", r.body)  # e2 is still new
+        self.client.call(create_body([{"eid": e2, "items": []}]))
+        for op, status in (("CREATE_OR_IGNORE", "SUCCESS"), ("CREATE_OR_UPDATE", "PARTIAL_FAILURE")):
+            r = self.client.call(body.replace("</v4:createSimpleEntitlementRequest>",
+                                              f"<v4:opType>{op}</v4:opType></v4:createSimpleEntitlementRequest>"))
+            self.assertEqual(r.status_text, status, r.body)
+        self.assertEqual(psql("SELECT count(*) FROM line_items li JOIN entitlements e ON e.id = li.entitlement_id "
+                              "WHERE e.entitlement_id = :'v1'", e2), [["0"]])
 
     def test_create_or_update_leaves_obsolete_entitlements_alone(self):
         eid = "E-" + token(12)
