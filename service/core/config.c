@@ -107,8 +107,9 @@ static const cfg_setting_t cfg__table[] = {
     INT_SETTING("ENTITLEMENTD_MAX_BATCH_SIZE", max_batch_size, 1, 100000, "2000",
                 "Largest batchSize accepted by getEntitlementsQuery."),
     INT_SETTING("ENTITLEMENTD_MAX_PAGE_MB", max_page_mb, 1, 4096, "32",
-                "MiB of text one getEntitlementsQuery page may hold (its entitlements and line items as "
-                "read); a larger page fails with RESPONSE_TOO_LARGE before it is all read."),
+                "MiB one getEntitlementsQuery page may take as it is read (the text of its entitlements and "
+                "line items, and a fixed cost per row and column); a larger page fails with "
+                "RESPONSE_TOO_LARGE, its statement cancelled."),
     INT_SETTING("ENTITLEMENTD_RECV_TIMEOUT", recv_timeout_s, 1, 3600, "10",
                 "Seconds a request may take to arrive, counted from its first byte; a request "
                 "still incomplete then is answered 408 and its connection closed."),

@@ -32,7 +32,7 @@ typedef struct ent_config {
     int max_occurs;             /* most repetitions of one element accepted */
     int max_units;              /* most units in one write request (BATCH_TOO_LARGE) */
     int max_batch_size;         /* largest batchSize of a query */
-    int max_page_mb;            /* MiB of text one query page may hold (RESPONSE_TOO_LARGE above) */
+    int max_page_mb;            /* MiB one query page may take as it is read (RESPONSE_TOO_LARGE above) */
     int recv_timeout_s;         /* socket receive timeout while reading a request */
     int send_timeout_s;         /* a response waiting for its client without progress is dropped after this */
     int keepalive_timeout_s;    /* idle keep-alive connections are closed after this */

@@ -55,8 +55,9 @@ int db__exec_sql(db_conn_t *c, const char *sql, int n, const char *const *vals, 
 int db__exec_cached(db_conn_t *c, const char *sql, int n, const char *const *vals, PGresult **out) ENT_MUSTCHECK;
 
 /* Called with each row of a result (row i of r, which the callee must not
- * keep): ENT_OK to go on, else the error db__exec_rows returns (the rest
- * of the rows are read and dropped). */
+ * keep): ENT_OK to go on, else the error db__exec_rows returns (the
+ * statement is cancelled, and the rows already on their way read and
+ * dropped). */
 typedef int (*db_row_fn)(void *ctx, const PGresult *r, int i);
 
 /* Runs the prepared statement name, or else sql (as db__exec_cached does

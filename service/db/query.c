@@ -233,10 +233,17 @@ typedef struct query__page {
     int rc;
 } query__page_t;
 
-/* Adds the text of row i of r to the page's bytes: ENT_ETOOBIG once over
+/* What a row costs beside its text, at most: its element of the page (an
+ * entitlement or a line item, with its id, twice over as the arrays grow)
+ * and, per column, the copy's allocation. */
+#define QUERY_ROW_COST (2 * (sizeof(model_found_t) + sizeof(model_found_item_t) + sizeof(long long)))
+#define QUERY_FIELD_COST 32
+
+/* Adds what row i of r costs to the page's bytes: ENT_ETOOBIG once over
  * the cap. */
 static int query__count(query__page_t *p, const PGresult *r, int i)
 {
+    p->bytes += QUERY_ROW_COST + (size_t)PQnfields(r) * QUERY_FIELD_COST;
     for (int k = 0; k < PQnfields(r); k++)
         p->bytes += (size_t)PQgetlength(r, i, k);
     return p->max_bytes > 0 && p->bytes > p->max_bytes ? ENT_ETOOBIG : ENT_OK;

@@ -783,7 +783,7 @@ lc_outcome_t lc_search(const lc_ctx_t *ctx, const model_query_t *q, size_t max_b
     db_pool_release(ctx->pool, c);
     if (rc == ENT_ETOOBIG)
         return lc_fail(ctx, REASON_RESPONSE_TOO_LARGE,
-                       "the entitlements of this page hold more than %zu MiB of text; ask for a smaller batchSize",
+                       "the entitlements of this page take more than %zu MiB; ask for a smaller batchSize",
                        max_bytes >> 20);
     return rc == ENT_OK ? lc__ok() : lc__db_fail(ctx, rc, "searching");
 }

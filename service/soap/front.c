@@ -508,10 +508,10 @@ static bool front__guard(soap_worker_t *w, char *body, size_t *len, size_t *op_o
         if (g.ns_version == 0 || path_v == 0 || (g.ns_version == path_v && (!g.ns_mixed || path_v < 4)))
             return true;
         /* (ops_begin says the same of what gSOAP matched: this is the
-         * declaration as written.) */
+         * operation element's namespace as written.) */
         char msg[200];
         if (g.ns_mixed && g.ns_version == path_v)
-            snprintf(msg, sizeof msg, "wrong namespace: the request declares another version's namespace "
+            snprintf(msg, sizeof msg, "wrong namespace: the request has elements in another version's namespace "
                      "beside urn:v%d.webservices.operations.flexnet.com", path_v);
         else
             snprintf(msg, sizeof msg, "wrong namespace: /flexnet/services/v%d/ expects "

@@ -340,27 +340,28 @@ class SoapLimitsTest(DaemonTestCase):
 
 
 class PageLimitTest(DaemonTestCase):
-    daemon_env = {"ENTITLEMENTD_MAX_PAGE_MB": "1"}
+    daemon_env = {"ENTITLEMENTD_MAX_PAGE_MB": "2"}
 
     def test_a_page_over_the_cap_fails_before_it_is_read(self):
-        # Three entitlements of about 440 KB of text each (200 line items
-        # with a description of 2,000 characters): two fit in 1 MiB, three
-        # do not. The page is refused as its rows arrive, not after.
+        # Four entitlements of about 440 KB of text each (200 line items
+        # with a description of 2,000 characters), with the cost of their
+        # rows about 700 KB: two fit in 2 MiB, four do not. The page is
+        # refused as its rows arrive, not after.
         cat = Catalog()
         tag = "PG" + token(8)
-        for k in range(3):
+        for k in range(4):
             items = [(f"{tag}-{k}-{i}", cat.base, 1, {"description": "d" * 2000}) for i in range(200)]
             self.ok(create_body([{"eid": f"{tag}-{k}", "items": items}]))
         crit = simple_query("entitlementId", tag, "STARTS_WITH")
         r = self.ok(search_body(crit, batch=10), "FAILURE")
-        self.assertEqual(r.text("f:statusInfo/f:reason"), "RESPONSE_TOO_LARGE: the entitlements of this page hold "
-                                                          "more than 1 MiB of text; ask for a smaller batchSize")
+        self.assertEqual(r.text("f:statusInfo/f:reason"), "RESPONSE_TOO_LARGE: the entitlements of this page take "
+                                                          "more than 2 MiB; ask for a smaller batchSize")
         self.assertEqual(r.findall("f:entitlement"), [])
         r = self.ok(search_body(crit, batch=2))
         self.assertEqual([len(e.findall("f:simpleEntitlement/f:lineItems", {"f": NS}))
                           for e in r.findall("f:entitlement")], [200, 200])
         r = self.ok(search_body(crit, batch=2, page=2))
-        self.assertEqual(len(r.findall("f:entitlement")), 1)
+        self.assertEqual(len(r.findall("f:entitlement")), 2)
         # The connection serves the next query as usual.
         r = self.ok(search_body(simple_query("entitlementId", f"{tag}-1"), batch=10))
         self.assertEqual(len(r.findall("f:entitlement")), 1)
