@@ -123,11 +123,17 @@ int db__connect(db_conn_t *c, const char *conninfo, int connect_timeout_s)
         PGresult *r = PQprepare(pg, db_stmts[i].name, db_stmts[i].sql, 0, NULL);
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
             /* A statement that does not prepare is a bug or a schema that is
-             * not migrated; either way this connection is of no use. */
-            log_error("preparing %s failed: %s", db_stmts[i].name, PQresultErrorMessage(r));
+             * not migrated; either way this connection is of no use. Unless
+             * the connection went meanwhile: the database is unavailable. */
+            bool lost = PQstatus(pg) != CONNECTION_OK;
+            if (lost)
+                log_warn("database connection lost while preparing %s: %s", db_stmts[i].name,
+                         PQresultErrorMessage(r));
+            else
+                log_error("preparing %s failed: %s", db_stmts[i].name, PQresultErrorMessage(r));
             PQclear(r);
             PQfinish(pg);
-            return ENT_EDB;
+            return lost ? ENT_EDBDOWN : ENT_EDB;
         }
         PQclear(r);
     }

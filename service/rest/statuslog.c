@@ -168,9 +168,30 @@ bool statuslog_check(json_t *body, char **fields, char *msg, size_t cap)
 typedef struct statuslog__pending {
     rest_pending_t base;  /* first: rest_defer_write's */
     rest_idem_t idem;
+    char id[STATUSLOG_ID_LEN + 1];
     char extra[600];
     char *resp;
 } statuslog__pending_t;
+
+/* Whether status log id was stored after all, when the connection went
+ * while its group's COMMIT may have been on its way: looked up on another
+ * connection (the COMMIT has ended by then, one way or the other, unless
+ * the server has not seen the connection go). A 503 says nothing was done
+ * and to send it again: without an Idempotency-Key, a second status log. */
+static bool statuslog__stored(statuslog__pending_t *p)
+{
+    db_conn_t *conn = NULL;
+    char publisher[STORE_MAX_NAME + 1];
+    if (db_pool_acquire(p->base.f->pool, &conn) != ENT_OK)
+        return false;
+    int rc = store_statuslog_publisher(conn, p->id, publisher, sizeof publisher);
+    if (rc == ENT_EDBDOWN && db_conn_reset(conn) == ENT_OK) /* a pooled connection that went too: a read */
+        rc = store_statuslog_publisher(conn, p->id, publisher, sizeof publisher);
+    if (rc == ENT_EDBDOWN)
+        db_conn_discard(conn);
+    db_pool_release(p->base.f->pool, conn);
+    return rc == ENT_OK;
+}
 
 static void statuslog__pending_free(statuslog__pending_t *p)
 {
@@ -186,7 +207,14 @@ static void statuslog__posted(void *arg, int rc, const bool flags[STORE_WRITE_FL
     rest_ctx_t c;
     char rid[HTTP_REQUEST_ID_MAX];
 
+    /* Stored means the statement's checks passed (key active, key new). */
+    static const bool stored[STORE_WRITE_FLAGS] = {true, true, true};
     rest_deferred_begin(&c, &p->base, rid);
+    if (rc == ENT_EDBDOWN && statuslog__stored(p)) {
+        log_warn("status log %s: the connection was lost at its COMMIT, which was made", p->id);
+        rc = ENT_OK;
+        flags = stored;
+    }
     if (rc != ENT_OK) {
         rest_db_error(&c, rc, "storing a status log");
     } else if (!flags[0]) {
@@ -269,6 +297,7 @@ void statuslog_post(rest_ctx_t *c)
         goto out;
     }
     statuslog__url(c, id, url, sizeof url);
+    memcpy(p->id, id, sizeof p->id);
     snprintf(p->extra, sizeof p->extra, "Location: %s\r\nRetry-After: 1\r\n", url);
     jsonw_t answer = {0};
     jsonw_lit(&answer, "{\"url\":");
