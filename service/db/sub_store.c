@@ -159,11 +159,14 @@ int store_sub_list(db_conn_t *c, void (*row)(void *ctx, const char *const *cols)
 int store_sub_trigger(db_conn_t *c, const char *platform, const char *ref, const store_sub_caller_t *who,
                       const char *msg_id, long long *run_id, bool *queued)
 {
-    /* The pending run of another trigger (the unique index) is this one's. */
+    /* The pending run of another trigger (the unique index) is this one's.
+     * The subscription is held (FOR KEY SHARE) until the run is in: a
+     * DELETE that commits meanwhile makes it not found (404), not a run
+     * whose subscription is gone (a foreign key error, 500). */
     static const char sql[] =
         "WITH t AS (SELECT 1 FROM api_tokens WHERE id = $4::bigint AND revoked_at IS NULL), "
         "s AS (SELECT id, webhook_url IS NOT NULL AS hook FROM subscriptions "
-        "WHERE ref = $1 AND platform = $2 AND (owner = $3 OR is_global) AND EXISTS (SELECT 1 FROM t)), "
+        "WHERE ref = $1 AND platform = $2 AND (owner = $3 OR is_global) AND EXISTS (SELECT 1 FROM t) FOR KEY SHARE), "
         "r AS (INSERT INTO subscription_runs (subscription_id, trigger, msg_id) SELECT id, 'On-Demand', $5 FROM s "
         "WHERE hook ON CONFLICT (subscription_id) WHERE state = 'pending' DO NOTHING RETURNING id), "
         "j AS (INSERT INTO jobs (kind, ref) SELECT 'subscription.run', id FROM r) "
@@ -445,12 +448,13 @@ int store_package_request(db_conn_t *c, const char *ref, const store_sub_caller_
                           store_package_verdict_t *verdict, long long *bad_product)
 {
     /* Under the lock, the count of the user's PROCESSING packages cannot
-     * change before this transaction's insert commits. */
+     * change before this transaction's insert commits. The subscription is
+     * held as a trigger holds it. */
     static const char lock_sql[] =
         "SELECT EXISTS (SELECT 1 FROM api_tokens WHERE id = $1::bigint AND revoked_at IS NULL), "
         "pg_advisory_xact_lock(hashtextextended('update_packages:' || $2, 0))";
     static const char sql[] =
-        "WITH sub AS (SELECT id FROM subscriptions WHERE ref = $1 AND (owner = $2 OR is_global)), "
+        "WITH sub AS (SELECT id FROM subscriptions WHERE ref = $1 AND (owner = $2 OR is_global) FOR KEY SHARE), "
         "want AS (SELECT w.no, sp.product_id FROM unnest($3::bigint[]) AS w (no) LEFT JOIN subscription_products sp "
         "ON sp.subscription_id = (SELECT id FROM sub) AND sp.product_no = w.no), "
         "changed AS (SELECT EXISTS (SELECT 1 FROM entitlement_changes c WHERE c.product_id IN "
