@@ -20,7 +20,7 @@ nofeed="$ENT_ROOT/build/bench-feed/pgbench_upgrade_unit_nofeed.sql"
 sed '/^-- feed-begin/,/^-- feed-end/d' "$ENT_ROOT/bench/pgbench_upgrade_unit.sql" >"$nofeed"
 run() {  # run LABEL SCRIPT
   local tps
-  tps=$(PGOPTIONS="-c plan_cache_mode=force_generic_plan" pgbench "$conn" -n -M prepared -c 8 -j 2 -T "$secs" \
+  tps=$(PGOPTIONS="-c plan_cache_mode=force_generic_plan -c max_parallel_workers_per_gather=0 -c jit=off" pgbench "$conn" -n -M prepared -c 8 -j 2 -T "$secs" \
     -f "$2" 2>&1 | awk '/^tps/ {printf "%.1f", $3}')
   printf '%-10s tps=%s\n' "$1" "$tps"
 }

@@ -96,7 +96,13 @@ int db__connect(db_conn_t *c, const char *conninfo, int connect_timeout_s)
      * times with parameters whose values do not change the best plan:
      * planning each execution anew (PostgreSQL's default for the first
      * runs, and for array parameters often for good) costs more than the
-     * statement, so the generic plan is used from the start. */
+     * statement, so the generic plan is used from the start. Nor is any
+     * plan parallel or compiled (JIT): a statement of ours reads a few
+     * rows, and a generic plan that expected many (an entitlement of
+     * thousands of line items in the statistics) started two workers, or
+     * compiled its expressions anew, for each page of a query: 100 ms or
+     * 10 ms a query on two cores (a benchmark's getEntitlementsQuery fell
+     * from 6,500 to 38 a second). */
     /* TCP keepalives and a user timeout: a server that stops answering
      * without closing (a network partition) fails the statement in about
      * 30 s instead of holding a worker for ever. (Ignored on Unix sockets.) */
@@ -105,8 +111,9 @@ int db__connect(db_conn_t *c, const char *conninfo, int connect_timeout_s)
     bool async = c->pool != NULL && c->pool->async_commit;
     const char *vals[] = {conninfo, timeout, async ? "entitlementd-jobs" : "entitlementd",
                           async ? "-c TimeZone=UTC -c DateStyle=ISO,YMD -c plan_cache_mode=force_generic_plan "
-                                  "-c synchronous_commit=off"
-                                : "-c TimeZone=UTC -c DateStyle=ISO,YMD -c plan_cache_mode=force_generic_plan",
+                                  "-c max_parallel_workers_per_gather=0 -c jit=off -c synchronous_commit=off"
+                                : "-c TimeZone=UTC -c DateStyle=ISO,YMD -c plan_cache_mode=force_generic_plan "
+                                  "-c max_parallel_workers_per_gather=0 -c jit=off",
                           "1", "10", "5", "3", "30000", NULL};
 
     db__close(c);
