@@ -49,6 +49,7 @@ auth_verdict_t auth_jwt_unnamed(auth_t *a, const char *token, size_t n, int leew
 auth_verdict_t auth_token(auth_t *a, const char *token, size_t n, store_token_t *out, const char **why)
     FUZZ_UNREACHED("auth_token")
 void db_conn_discard(db_conn_t *conn) FUZZ_UNREACHED("db_conn_discard")
+int db_conn_reset(db_conn_t *conn) FUZZ_UNREACHED("db_conn_reset")
 int db_pool_acquire(db_pool_t *pool, db_conn_t **out) FUZZ_UNREACHED("db_pool_acquire")
 void db_pool_release(db_pool_t *pool, db_conn_t *conn) FUZZ_UNREACHED("db_pool_release")
 void http_close_after(http_exchange_t *x) FUZZ_UNREACHED("http_close_after")
