@@ -230,7 +230,6 @@ typedef struct query__page {
     model_found_item_t *items;
     size_t n_items, items_cap;
     long long *item_owner;   /* items[i]'s entitlement's row id */
-    int rc;
 } query__page_t;
 
 /* What a row costs beside its text, at most: its element of the page (an
