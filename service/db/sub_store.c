@@ -156,6 +156,27 @@ int store_sub_list(db_conn_t *c, void (*row)(void *ctx, const char *const *cols)
 
 /* Runs and webhook deliveries. */
 
+/* Locks the subscription of run id (FOR NO KEY UPDATE) before anything of
+ * the run is: a DELETE of the subscription takes the subscription and
+ * then, by its cascade, the run, so a transaction that took the run first
+ * and then updated the subscription could wait for it in a cycle (a
+ * deadlock, and the DELETE answered 503). ENT_ENOTFOUND when the run or
+ * its subscription is gone (deleted, perhaps while this waited). */
+static int sub_store__hold(db_conn_t *c, long long id)
+{
+    static const char sql[] = "SELECT 1 FROM subscriptions WHERE id = "
+                              "(SELECT subscription_id FROM subscription_runs WHERE id = $1::bigint) FOR NO KEY UPDATE";
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", id);
+    const char *v[1] = {ids};
+    PGresult *r = NULL;
+    int rc = db__exec_sql(c, sql, 1, v, &r);
+    if (rc == ENT_OK && PQntuples(r) != 1)
+        rc = ENT_ENOTFOUND;
+    PQclear(r);
+    return rc;
+}
+
 int store_sub_trigger(db_conn_t *c, const char *platform, const char *ref, const store_sub_caller_t *who,
                       const char *msg_id, long long *run_id, bool *queued)
 {
@@ -252,9 +273,11 @@ int store_run_load(db_conn_t *c, long long id, store_run_t *out)
     snprintf(ids, sizeof ids, "%lld", id);
     const char *v[1] = {ids};
     PGresult *r = NULL;
-    int rc = db__exec_sql(c, sql, 1, v, &r);
     memset(out, 0, sizeof *out);
     out->id = id;
+    int rc = sub_store__hold(c, id);
+    if (rc == ENT_OK)
+        rc = db__exec_sql(c, sql, 1, v, &r);
     if (rc == ENT_OK && PQntuples(r) != 1)
         rc = ENT_ENOTFOUND;
     if (rc == ENT_OK) {
@@ -349,7 +372,10 @@ int store_run_attempt(db_conn_t *c, long long id, bool delivered, int http_statu
     snprintf(at, sizeof at, "%lld", started_ms);
     const char *v[6] = {ids, http_status > 0 ? status : NULL, delivered ? NULL : detail, ms,
                         delivered ? "true" : "false", at};
-    return db__exec_sql(c, sql, 6, v, NULL);
+    int rc = sub_store__hold(c, id);
+    if (rc == ENT_ENOTFOUND)
+        return ENT_OK; /* deleted with its subscription: nothing to record */
+    return rc == ENT_OK ? db__exec_sql(c, sql, 6, v, NULL) : rc;
 }
 
 int store_run_giveup(db_conn_t *c, long long id)
@@ -362,7 +388,10 @@ int store_run_giveup(db_conn_t *c, long long id)
     char ids[24];
     snprintf(ids, sizeof ids, "%lld", id);
     const char *v[1] = {ids};
-    return db__exec_sql(c, sql, 1, v, NULL);
+    int rc = sub_store__hold(c, id);
+    if (rc == ENT_ENOTFOUND)
+        return ENT_OK; /* deleted with its subscription */
+    return rc == ENT_OK ? db__exec_sql(c, sql, 1, v, NULL) : rc;
 }
 
 int store_sub_status(db_conn_t *c, const char *platform, const char *ref, const store_sub_caller_t *who, char **json)

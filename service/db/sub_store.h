@@ -96,8 +96,10 @@ typedef struct store_run {
     char *body;      /* malloc'd (the caller frees); NULL until it is built */
 } store_run_t;
 
-/* Run id, FOR UPDATE: ENT_ENOTFOUND when it is gone (its subscription was
- * deleted). */
+/* Run id, FOR UPDATE, after its subscription (FOR NO KEY UPDATE: the
+ * order a DELETE of the subscription takes them in, as do the attempt
+ * and the giving up below): ENT_ENOTFOUND when it is gone (its
+ * subscription was deleted). */
 int store_run_load(db_conn_t *c, long long id, store_run_t *out) ENT_MUSTCHECK;
 
 /* Builds run id's message from the change feed after its subscription's

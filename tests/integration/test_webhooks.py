@@ -207,6 +207,26 @@ class WebhooksTest(WebhookCase):
         finally:
             rx.close()
 
+    def test_a_delete_racing_the_build_of_a_run_is_never_told_to_retry(self):
+        # The run's builder and a DELETE of its subscription take the two
+        # rows in one order (the subscription first): neither deadlocks,
+        # so the DELETE is a 204, never a 503, however they meet.
+        rx = Receiver()
+        try:
+            for i in range(8):
+                self.entitlement()
+            answers = []
+            for i in range(30):
+                ref = self.subscribe(rx.url)
+                self.trigger(ref)
+                time.sleep((i % 6) * 0.004)
+                r = self.rest.request("DELETE", f"/subscriptions/cloud/{ref}")
+                answers.append(r.status)
+            self.assertEqual(answers, [204] * 30)
+            self.assertNotIn("deadlock", self.daemon.read_log())
+        finally:
+            rx.close()
+
     def test_a_failed_post_is_retried_with_the_same_message(self):
         rx = Receiver([500, 200])
         try:
