@@ -16,6 +16,7 @@ typedef struct guard__binding {
     size_t off, len;
     int depth;
     int version;
+    bool platform; /* binds GUARD_PLATFORM_NS (the credentials' header elements) */
 } guard__binding_t;
 
 typedef struct guard__scan {
@@ -34,6 +35,7 @@ typedef struct guard__scan {
 #define GUARD_NS_PREFIX "urn:v"
 #define GUARD_NS_SUFFIX ".webservices.operations.flexnet.com"
 #define GUARD_XML_NS "http://www.w3.org/XML/1998/namespace"
+#define GUARD_PLATFORM_NS "urn:com.macrovision:flexnet/platform"
 
 static guard_verdict_t guard__fail(guard__scan_t *s, guard_verdict_t v, const char *what)
 {
@@ -480,7 +482,8 @@ static guard_verdict_t guard__declaration(guard__scan_t *s, const char *name, si
     /* In scope until the element ends: which version an element is in is
      * that of the declaration of its prefix (a declaration no element uses
      * says nothing, as gSOAP clients declare every namespace they know). */
-    guard__binding_t b = {(size_t)(name - s->b) + (n > 5 ? 6 : 5), n > 5 ? n - 6 : 0, s->depth, version};
+    bool platform = vn == strlen(GUARD_PLATFORM_NS) && memcmp(v, GUARD_PLATFORM_NS, vn) == 0;
+    guard__binding_t b = {(size_t)(name - s->b) + (n > 5 ? 6 : 5), n > 5 ? n - 6 : 0, s->depth, version, platform};
     if (!guard__push(&s->ns, &s->nns, &s->ns_cap, b))
         return guard__fail(s, GUARD_SYNTAX, "out of memory while checking the XML");
     b.off = (size_t)(v - s->b) + pl - 1;
@@ -514,6 +517,24 @@ static int guard__version_of(const guard__scan_t *s, const char *name, size_t n)
     for (size_t k = s->nns; k-- > 0;)
         if (s->ns[k].len == pn && memcmp(s->b + s->ns[k].off, name, pn) == 0)
             return s->ns[k].version;
+    return 0;
+}
+
+/* Which of the credentials' header elements (UserId 1, UserPassword 2)
+ * the element named name (n bytes, as written back) is, by its prefix's
+ * declaration in scope; 0 for any other. */
+static unsigned guard__credential(const guard__scan_t *s, const char *name, size_t n)
+{
+    const char *colon = memchr(name, ':', n);
+    size_t pn = colon ? (size_t)(colon - name) : 0;
+    const char *local = colon ? colon + 1 : name;
+    size_t ln = n - (size_t)(local - name);
+    unsigned which = ln == 6 && memcmp(local, "UserId", 6) == 0         ? 1u
+                     : ln == 12 && memcmp(local, "UserPassword", 12) == 0 ? 2u
+                                                                         : 0u;
+    for (size_t k = s->nns; which != 0 && k-- > 0;)
+        if (s->ns[k].len == pn && memcmp(s->b + s->ns[k].off, name, pn) == 0)
+            return s->ns[k].platform ? which : 0;
     return 0;
 }
 
@@ -620,7 +641,8 @@ guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, guard_result_
     unsigned char *held = NULL; /* per open element: GUARD__TEXT, GUARD__CHILD */
     int depth = 0;
     unsigned used = 0; /* the versions of the elements (bit k: version k) */
-    bool took, in_body = false;
+    unsigned credentials = 0; /* the credentials' header elements seen (guard__credential's bits) */
+    bool took, in_body = false, in_header = false;
 
     r->verdict = GUARD_OK;
     r->offset = 0;
@@ -702,7 +724,7 @@ guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, guard_result_
             if (depth == 0)
                 break;
             if (depth == 1)
-                in_body = false;
+                in_body = in_header = false;
             continue;
         }
         if (guard__at(&s, "<![CDATA[")) {
@@ -740,10 +762,22 @@ guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, guard_result_
             r->op_offset = name_at;
             r->op_len = n;
             r->ns_version = version;
+        } else if (depth == 2 && in_header) {
+            /* gSOAP keeps the first of two and ignores the other: which
+             * credentials were meant is not for us to guess. */
+            unsigned which = guard__credential(&s, s.b + name_at, n);
+            if (which & credentials) {
+                guard__fail(&s, GUARD_SYNTAX, which == 1 ? "the SOAP header holds UserId more than once"
+                                                         : "the SOAP header holds UserPassword more than once");
+                goto out;
+            }
+            credentials |= which;
         } else if (depth == 1 && !empty) {
             const char *local = memchr(s.b + name_at, ':', n);
             local = local ? local + 1 : s.b + name_at;
-            in_body = (size_t)(s.b + name_at + n - local) == 4 && memcmp(local, "Body", 4) == 0;
+            size_t ln = (size_t)(s.b + name_at + n - local);
+            in_body = ln == 4 && memcmp(local, "Body", 4) == 0;
+            in_header = ln == 6 && memcmp(local, "Header", 6) == 0;
         }
         if (!empty) {
             hashes[depth] = h;

@@ -434,6 +434,14 @@ class TransportTest(DaemonTestCase):
         self.assertEqual(r.status, 200, r.body)
         hdr_bad = hdr.replace(base64.b64encode(u.password.encode()).decode(), base64.b64encode(b"nope").decode())
         self.assert_client_fault(anon.raw(envelope(search_body(), header=hdr_bad)), "authentication", status=401)
+        # Credentials given twice are not guessed at (gSOAP would read the
+        # first and skip the other), whichever of them is right.
+        other = f'<fp:UserId xmlns:fp="urn:com.macrovision:flexnet/platform">nobody-{token(6)}</fp:UserId>'
+        for twice, which in ((hdr + other, "UserId"), (other + hdr, "UserId"),
+                             (hdr + hdr_bad.split("</fp:UserId>", 1)[1], "UserPassword")):
+            with self.subTest(twice=twice):
+                r = anon.raw(envelope(search_body(), header=twice))
+                self.assert_client_fault(r, f"the SOAP header holds {which} more than once")
 
     def test_domain_ignores_case_and_user_name_does_not(self):
         u = make_user()

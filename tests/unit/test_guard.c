@@ -300,6 +300,26 @@ static void test_line_ends(void)
     CHECK_EQ_STR(out, "<a\nb='x\ny'/>");
 }
 
+static void test_credentials_once(void)
+{
+    /* UserId and UserPassword of the platform namespace, each at most once
+     * in the Header: gSOAP would keep the first and ignore the other. */
+#define P "xmlns:f='urn:com.macrovision:flexnet/platform'"
+#define ENV(h) "<s:Envelope xmlns:s='http://schemas.xmlsoap.org/soap/envelope/' " P "><s:Header>" h \
+               "</s:Header><s:Body><b/></s:Body></s:Envelope>"
+    CHECK_EQ_INT(check(ENV("<f:UserId>a</f:UserId><f:UserPassword>cA==</f:UserPassword>")), GUARD_OK);
+    CHECK_EQ_INT(check(ENV("<f:UserId>a</f:UserId><f:UserId>b</f:UserId>")), GUARD_SYNTAX);
+    CHECK_EQ_INT(check(ENV("<f:UserPassword>cA==</f:UserPassword><f:UserPassword/>")), GUARD_SYNTAX);
+    /* Whatever the prefix; another namespace's UserId is another element. */
+    CHECK_EQ_INT(check(ENV("<f:UserId>a</f:UserId><UserId xmlns='urn:com.macrovision:flexnet/platform'>b</UserId>")),
+                 GUARD_SYNTAX);
+    CHECK_EQ_INT(check(ENV("<f:UserId>a</f:UserId><o:UserId xmlns:o='urn:other'>b</o:UserId>")), GUARD_OK);
+    /* Only as the Header's children. */
+    CHECK_EQ_INT(check(ENV("<f:UserId>a</f:UserId><x><f:UserId>b</f:UserId></x>")), GUARD_OK);
+#undef ENV
+#undef P
+}
+
 void register_guard_tests(void)
 {
     CU_pSuite s = CU_add_suite("soap/guard", NULL, NULL);
@@ -316,4 +336,5 @@ void register_guard_tests(void)
     CU_add_test(s, "what XML forbids and gSOAP reads is refused", test_grammar_gsoap_allows);
     CU_add_test(s, "the operations' namespace: urn:v1..v4, one per request", test_operations_namespace);
     CU_add_test(s, "line ends are normalised", test_line_ends);
+    CU_add_test(s, "the credentials' header elements appear once", test_credentials_once);
 }
