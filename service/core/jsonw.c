@@ -82,9 +82,9 @@ void jsonw_cstr(jsonw_t *w, const char *s)
         jsonw_str(w, s, strlen(s));
 }
 
-void jsonw_int(jsonw_t *w, long long v)
+char *jsonw_digits(char *buf, long long v)
 {
-    char buf[24], *p = buf + sizeof buf;
+    char *p = buf + JSONW_INT_MAX;
     unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
     do {
         *--p = (char)('0' + u % 10);
@@ -92,6 +92,13 @@ void jsonw_int(jsonw_t *w, long long v)
     } while (u != 0);
     if (v < 0)
         *--p = '-';
+    return p;
+}
+
+void jsonw_int(jsonw_t *w, long long v)
+{
+    char buf[JSONW_INT_MAX];
+    char *p = jsonw_digits(buf, v);
     jsonw_raw(w, p, (size_t)(buf + sizeof buf - p));
 }
 

@@ -30,6 +30,11 @@ void jsonw_str(jsonw_t *w, const char *s, size_t n);
 void jsonw_cstr(jsonw_t *w, const char *s);
 /* Appends an integer. */
 void jsonw_int(jsonw_t *w, long long v);
+/* Writes the decimal digits of v (and a '-') at the end of buf, which
+ * holds JSONW_INT_MAX bytes; returns where they start (not
+ * NUL-terminated: they end at buf + JSONW_INT_MAX). */
+#define JSONW_INT_MAX 20
+char *jsonw_digits(char *buf, long long v);
 
 /* The text (the caller's to free), or NULL when an append failed (the
  * buffer is freed then). */

@@ -4,38 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/hex.h"
 #include "db_int.h"
-
-/* Lower-case hex of n bytes into out (2n + 1 bytes). */
-static void auth_store__hex(const unsigned char *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-static int auth_store__unhex(const char *in, unsigned char *out, size_t cap, size_t *n)
-{
-    size_t len = strlen(in);
-    if (len % 2 != 0 || len / 2 > cap)
-        return ENT_EINVAL;
-    for (size_t i = 0; i < len / 2; i++) {
-        unsigned v = 0;
-        for (int k = 0; k < 2; k++) {
-            char ch = in[2 * i + (size_t)k];
-            int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-            if (d < 0)
-                return ENT_EINVAL;
-            v = v * 16 + (unsigned)d;
-        }
-        out[i] = (unsigned char)v;
-    }
-    *n = len / 2;
-    return ENT_OK;
-}
 
 static void auth_store__copy(char *dst, size_t cap, const PGresult *r, int row, int col)
 {
@@ -47,7 +17,7 @@ int store_token_add(db_conn_t *c, const unsigned char hash[32], const char *tena
 {
     char hex[65];
     PGresult *r = NULL;
-    auth_store__hex(hash, 32, hex);
+    hex_encode(hash, 32, hex);
     const char *v[3] = {hex, tenant, username};
     int rc = db__exec(c, STMT_TOKEN_ADD, 3, v, &r);
     if (rc == ENT_OK)
@@ -60,7 +30,7 @@ int store_token_find(db_conn_t *c, const unsigned char hash[32], store_token_t *
 {
     char hex[65];
     PGresult *r = NULL;
-    auth_store__hex(hash, 32, hex);
+    hex_encode(hash, 32, hex);
     const char *v[1] = {hex};
     int rc = db__exec(c, STMT_TOKEN_FIND, 1, v, &r);
     if (rc == ENT_OK && PQntuples(r) != 1)
@@ -115,7 +85,7 @@ int store_key_add(db_conn_t *c, const char *publisher, const char *kid, const ch
     PGresult *r = NULL;
     if (hex == NULL)
         return ENT_ENOMEM;
-    auth_store__hex(der, der_len, hex);
+    hex_encode(der, der_len, hex);
     char max[16];
     snprintf(max, sizeof max, "%d", STORE_MAX_KEYS);
     const char *v[6] = {publisher, kid, alg, hex, created_by, max};
@@ -152,7 +122,7 @@ int store_key_find(db_conn_t *c, const char *kid, const char *publisher, store_k
         k->id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
         auth_store__copy(k->publisher, sizeof k->publisher, r, i, 1);
         auth_store__copy(k->kid, sizeof k->kid, r, i, 2);
-        if (auth_store__unhex(PQgetvalue(r, i, 3), k->der, sizeof k->der, &k->der_len) != ENT_OK)
+        if (hex_decode(PQgetvalue(r, i, 3), k->der, sizeof k->der, &k->der_len) != ENT_OK)
             continue; /* cannot have been stored by us: skip it */
         (*n)++;
     }

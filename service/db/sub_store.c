@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/hex.h"
 #include "db_int.h"
 
 /* The JSON of one subscription, for the GET. */
@@ -72,10 +73,8 @@ int store_sub_create(db_conn_t *c, const store_sub_new_t *s, size_t *missing, ch
     *json = NULL;
     if (names == NULL || versions == NULL || (s->webhook_url != NULL && hex == NULL))
         goto out;
-    for (size_t i = 0; hex != NULL && i < s->secret_len; i++)
-        sprintf(hex + 2 * i, "%02x", s->secret[i]);
     if (hex != NULL)
-        hex[2 * s->secret_len] = '\0';
+        hex_encode(s->secret, s->secret_len, hex);
     snprintf(minutes, sizeof minutes, "%d", s->schedule_minutes);
     snprintf(token_id, sizeof token_id, "%lld", s->token_id);
     const char *v[11] = {s->ref,   s->platform, s->name, s->owner, s->is_global ? "true" : "false", s->webhook_url,
@@ -248,21 +247,6 @@ int store_sub_schedule(db_conn_t *c, size_t *n)
     return rc;
 }
 
-static int sub_store__unhex(const char *hex, unsigned char *out, size_t cap, size_t *n)
-{
-    size_t len = strlen(hex);
-    if (len % 2 != 0 || len / 2 > cap)
-        return ENT_EINVAL;
-    for (size_t i = 0; i < len / 2; i++) {
-        unsigned v;
-        if (sscanf(hex + 2 * i, "%2x", &v) != 1)
-            return ENT_EINVAL;
-        out[i] = (unsigned char)v;
-    }
-    *n = len / 2;
-    return ENT_OK;
-}
-
 int store_run_load(db_conn_t *c, long long id, store_run_t *out)
 {
     static const char sql[] =
@@ -284,7 +268,7 @@ int store_run_load(db_conn_t *c, long long id, store_run_t *out)
         out->pending = PQgetvalue(r, 0, 0)[0] == 't';
         snprintf(out->url, sizeof out->url, "%s", PQgetvalue(r, 0, 1));
         snprintf(out->msg_id, sizeof out->msg_id, "%s", PQgetvalue(r, 0, 3));
-        rc = sub_store__unhex(PQgetvalue(r, 0, 2), out->secret, sizeof out->secret, &out->secret_len);
+        rc = hex_decode(PQgetvalue(r, 0, 2), out->secret, sizeof out->secret, &out->secret_len);
         if (rc == ENT_OK && !PQgetisnull(r, 0, 4) && (out->body = strdup(PQgetvalue(r, 0, 4))) == NULL)
             rc = ENT_ENOMEM;
     }

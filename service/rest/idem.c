@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/hex.h"
 #include "../core/log.h"
 #include "fields.h"
 #include "rest_int.h"
@@ -68,7 +69,7 @@ static bool idem__digest_path(EVP_MD_CTX *ctx, const char *path)
                 return EVP_DigestUpdate(ctx, "", 1) == 1;
         }
         int hi, lo;
-        if (p[0] == '%' && (hi = rest_hex_digit(p[1])) >= 0 && (lo = rest_hex_digit(p[2])) >= 0) {
+        if (p[0] == '%' && (hi = hex_digit(p[1])) >= 0 && (lo = hex_digit(p[2])) >= 0) {
             char ch = (char)(hi << 4 | lo);
             if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
                 (ch != '\0' && strchr("-._~", ch) != NULL)) {
@@ -115,8 +116,7 @@ bool rest_idem_begin(rest_ctx_t *c, const char *scope, rest_idem_t *i)
         rest_error(c, 500, NULL, "internal error (request %s)", c->r->request_id);
         return false;
     }
-    for (unsigned k = 0; k < 32; k++)
-        snprintf(i->hash_hex + 2 * k, 3, "%02x", md[k]);
+    hex_encode(md, 32, i->hash_hex);
     i->present = true;
     return true;
 }

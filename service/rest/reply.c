@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../core/hex.h"
 #include "../core/log.h"
 #include "../core/quote.h"
 #include "rest_int.h"
@@ -244,11 +245,6 @@ auth_verdict_t rest_api_token(rest_ctx_t *c, store_token_t *tok, const char **wh
     return auth_token(c->f->auth, token, len, tok, why);
 }
 
-int rest_hex_digit(char ch)
-{
-    return ch >= '0' && ch <= '9' ? ch - '0' : (ch | 0x20) >= 'a' && (ch | 0x20) <= 'f' ? (ch | 0x20) - 'a' + 10 : -1;
-}
-
 bool rest_decode(const char *in, size_t n, char *out, size_t cap, size_t *out_len)
 {
     size_t o = 0;
@@ -257,7 +253,7 @@ bool rest_decode(const char *in, size_t n, char *out, size_t cap, size_t *out_le
         if (ch == '%') {
             if (i + 2 >= n)
                 return false;
-            int hi = rest_hex_digit(in[i + 1]), lo = rest_hex_digit(in[i + 2]);
+            int hi = hex_digit(in[i + 1]), lo = hex_digit(in[i + 2]);
             if (hi < 0 || lo < 0)
                 return false;
             ch = (char)(hi * 16 + lo);

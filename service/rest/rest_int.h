@@ -91,8 +91,6 @@ int rest_query(const rest_ctx_t *c, const char *name, char *buf, size_t cap);
 /* Percent-decodes in (n bytes) into out (cap bytes, NUL-terminated); false
  * on a bad escape, a NUL byte or no room. */
 bool rest_decode(const char *in, size_t n, char *out, size_t cap, size_t *out_len);
-/* The value of hex digit ch, or -1. */
-int rest_hex_digit(char ch);
 
 /* A pooled connection for the request, or NULL after answering 503 (with
  * Retry-After) when the database cannot be had. */

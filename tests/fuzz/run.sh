@@ -31,7 +31,7 @@ declare -A sources=(
           service/core/log.c service/core/quote.c service/core/utf8.c generated/soapC.c generated/soapServer.c"
   [rest]="service/rest/device.c service/rest/statuslog.c service/rest/subs.c service/rest/fields.c
           service/rest/reply.c service/lifecycle/rules.c service/auth/jwt.c service/core/base64.c
-          service/core/err.c service/core/ids.c service/core/jarena.c service/core/jsonw.c service/core/log.c
+          service/core/err.c service/core/hex.c service/core/ids.c service/core/jarena.c service/core/jsonw.c service/core/log.c
           service/core/quote.c service/core/utf8.c"
 )
 # gSOAP's own flags (they change its context's layout) and library.

@@ -17,6 +17,7 @@ int main(void)
     register_query_tests();
     register_ids_tests();
     register_base64_tests();
+    register_hex_tests();
     register_jwt_tests();
     register_versions_tests();
     register_quote_tests();
