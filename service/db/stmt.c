@@ -105,13 +105,16 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
     /* A renewal ($5 'RENEWAL') of parent $4, locked before: the same
      * columns, but the license model and each key of the attributes
      * document that the request does not give are the parent's (the
-     * request's keys replace the parent's whole). */
+     * request's keys replace the parent's whole). A license model given
+     * (by name, uniqueId or both) leaves the key licenseModelUniqueId in
+     * the document (soap/attrs.c), and is then the request's whole. */
     [STMT_LI_INSERT_RENEWAL] = {"li_insert_renewal",
         "INSERT INTO line_items (activation_id, entitlement_id, product_id, parent_id, "
         "line_item_type, state, number_of_copies, description, part_number, license_model, "
         "order_id, order_line_number, start_date, expiration_date, is_permanent, "
         "term_duration, term_unit, version_date, attributes) SELECT $1, $2, $3, $4, $5, $6, "
-        "$7, $8, $9, coalesce($10, pa.license_model), $11, $12, $13::date, $14::date, "
+        "$7, $8, $9, CASE WHEN $19::jsonb ? 'licenseModelUniqueId' THEN $10 ELSE coalesce($10, pa.license_model) END, "
+        "$11, $12, $13::date, $14::date, "
         "coalesce($15::boolean, false), $16, $17, $18::date, "
         "nullif(coalesce(pa.attributes, '{}') || coalesce($19::jsonb, '{}'), '{}') "
         "FROM line_items pa WHERE pa.id = $4 RETURNING unique_id"},

@@ -401,6 +401,11 @@ static json_t *attrs__channel_partners(attrs__in_t *b, const struct fnp__channel
 /* The fields a new line item and a renewal share, whichever struct holds
  * them. */
 typedef struct attrs__item {
+    /* The license model and part number are kept by name (their
+     * columns); a uniqueId given with or instead of it is kept here. */
+    const struct fnp__licenseModelIdentifierType *license_model;
+    const struct fnp__partNumberIdentifierType *part_number; /* NULL for renewals */
+    bool renewal; /* the parent's keys are inherited (see attrs__read_item) */
     const struct fnp__licenseModelIdentifierType *alt1, *alt2;
     const struct fnp__attributeDescriptorDataType *license_model_attrs;
     const char *time_zone;
@@ -434,6 +439,20 @@ static int attrs__read_item(struct soap *soap, const attrs__item_t *in, const ch
     json_t *doc = json_object();
     if (doc == NULL)
         return attrs__finish(&b, doc, json);
+    if (in->license_model != NULL) {
+        attrs__limit(&b, in->license_model->uniqueId, MODEL_MAX_ID_CHARS, at, "licenseModel/uniqueId");
+        /* A renewal inherits each key it does not give, and the parent's
+         * license model by name unless this key is there (db/stmt.c): a
+         * license model given whole, without a uniqueId, is a null one. */
+        if (in->license_model->uniqueId != NULL)
+            attrs__set_str(&b, doc, "licenseModelUniqueId", in->license_model->uniqueId);
+        else if (in->renewal)
+            attrs__set(&b, doc, "licenseModelUniqueId", json_null());
+    }
+    if (in->part_number != NULL) {
+        attrs__limit(&b, in->part_number->uniqueId, MODEL_MAX_ID_CHARS, at, "partNumber/uniqueId");
+        attrs__set_str(&b, doc, "partNumberUniqueId", in->part_number->uniqueId);
+    }
     if (in->alt1 != NULL)
         attrs__set(&b, doc, "alternateLicenseModel1", attrs__license_model(&b, "alternateLicenseModel1", in->alt1));
     if (in->alt2 != NULL)
@@ -459,8 +478,8 @@ static int attrs__read_item(struct soap *soap, const attrs__item_t *in, const ch
 int attrs_read_line_item(struct soap *soap, const struct fnp__createEntitlementLineItemDataType *in, const char *at,
                          const char **json, const char **invalid)
 {
-    attrs__item_t it = {in->alternateLicenseModel1, in->alternateLicenseModel2, in->licenseModelAttributes,
-                        in->FNPTimeZoneValue, in->policyAttributes, in->startDateOption,
+    attrs__item_t it = {in->licenseModel, in->partNumber, false, in->alternateLicenseModel1, in->alternateLicenseModel2,
+                        in->licenseModelAttributes, in->FNPTimeZoneValue, in->policyAttributes, in->startDateOption,
                         in->versionDateAttributes, in->entitledProducts, in->lineItemAttributes};
     return attrs__read_item(soap, &it, at, json, invalid);
 }
@@ -468,8 +487,8 @@ int attrs_read_line_item(struct soap *soap, const struct fnp__createEntitlementL
 int attrs_read_renewal(struct soap *soap, const struct fnp__renewParametersDataType *in, const char *at,
                        const char **json, const char **invalid)
 {
-    attrs__item_t it = {in->alternateLicenseModel1, in->alternateLicenseModel2, in->licenseModelAttributes,
-                        in->FNPTimeZoneValue, in->policyAttributes, in->startDateOption,
+    attrs__item_t it = {in->licenseModel, NULL, true, in->alternateLicenseModel1, in->alternateLicenseModel2,
+                        in->licenseModelAttributes, in->FNPTimeZoneValue, in->policyAttributes, in->startDateOption,
                         in->versionDateAttributes, NULL, in->lineItemAttributes};
     return attrs__read_item(soap, &it, at, json, invalid);
 }
@@ -843,6 +862,13 @@ int attrs_write_line_item(struct soap *soap, const char *json, struct fnp__entit
     json_t *doc = attrs__load(json, out->activationId && out->activationId->id ? out->activationId->id : "a line item");
     if (doc == NULL)
         return SOAP_OK;
+    char *uid = attrs__get_str(&w, doc, "licenseModelUniqueId");
+    if (uid != NULL && (out->licenseModel != NULL ||
+                        (out->licenseModel = attrs__new(&w, sizeof *out->licenseModel)) != NULL))
+        out->licenseModel->uniqueId = uid;
+    if ((uid = attrs__get_str(&w, doc, "partNumberUniqueId")) != NULL &&
+        (out->partNumber != NULL || (out->partNumber = attrs__new(&w, sizeof *out->partNumber)) != NULL))
+        out->partNumber->uniqueId = uid;
     out->alternateLicenseModel1 = attrs__get_license_model(&w, doc, "alternateLicenseModel1");
     out->alternateLicenseModel2 = attrs__get_license_model(&w, doc, "alternateLicenseModel2");
     out->licenseModelAttributes = attrs__get_attributes(&w, doc, "licenseModelAttributes");

@@ -342,6 +342,39 @@ class AttributesTest(DaemonTestCase):
                                       "FNPTimeZoneValue", "policyAttributes", "versionDateAttributes",
                                       "entitledProducts"))
 
+    def test_license_model_and_part_number_by_unique_id(self):
+        # Either identifier, or both, is kept and returned: the name in its
+        # column, the uniqueId in the document.
+        def part(uid=None, pid=None):
+            u = f"<v4:uniqueId>{uid}</v4:uniqueId>" if uid else ""
+            k = f"<v4:primaryKeys><v4:partId>{pid}</v4:partId></v4:primaryKeys>" if pid else ""
+            return f"<v4:partNumber>{u}{k}</v4:partNumber>"
+
+        tag = token(6)
+        cases = ({"licenseModel": license_model("licenseModel", uid="LM-" + tag), "partNumber": part("PN-" + tag)},
+                 {"licenseModel": license_model("licenseModel", "Name-" + tag, "LM2-" + tag),
+                  "partNumber": part("PN2-" + tag, "Part-" + tag)})
+        for fields in cases:
+            with self.subTest(fields=fields):
+                eid, aid, body = self.create_with_fields(fields, expiration="2027-03-31")
+                sent = sent_elements(body, "lineItems")[0]
+                self.assert_fields(sent, self.found_item(eid, aid), ("partNumber", "licenseModel"))
+                new_aid, item = self.upgrade_item("upgradeLicense", aid, self.cat.upgrade, fields)
+                ubody = lifecycle_body("upgradeLicense", [{"items": [item]}])
+                self.ok(ubody)
+                self.assert_fields(sent_elements(ubody, "lineItem")[0], self.found_item(eid, new_aid),
+                                   ("partNumber", "licenseModel"))
+        # A renewal inherits the parent's license model whole, or takes the
+        # one it gives whole: never one's name with the other's uniqueId.
+        eid, parent, _ = self.create_with_fields(cases[1], expiration="2027-03-31")
+        _, li, _ = self.renewal_of(eid, parent)
+        self.assertEqual(canon(li.find(q("licenseModel"))), canon(etree.fromstring(
+            envelope(cases[1]["licenseModel"])).find(f".//{q('licenseModel')}")))
+        for given in (license_model("licenseModel", "Other-" + tag), license_model("licenseModel", uid="U3-" + tag)):
+            with self.subTest(given=given):
+                _, li, rbody = self.renewal_of(eid, parent, given)
+                self.assert_fields(sent_elements(rbody, "renewParameters")[0], li, ("licenseModel",))
+
     def test_renewal_of_a_parent_without_them_keeps_the_ones_given(self):
         eid, parent, _ = self.create_with_fields(expiration="2027-03-31")
         extra = ("<v4:versionDateAttributes><v4:versionOption>DEFINE_NOW</v4:versionOption></v4:versionDateAttributes>"
