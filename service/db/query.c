@@ -187,9 +187,12 @@ static void qb_where(qb_t *b, const model_query_t *q)
     }
 }
 
+/* m.lm: the entitlement's last change, its own or a line item's
+ * (lastModifiedDateTime); m.li_lm: its line items' (the order). */
 #define QUERY_FROM                                                                       \
     " FROM entitlements e CROSS JOIN LATERAL (SELECT GREATEST(e.updated_at, "            \
-    "max(li.updated_at)) AS lm FROM line_items li WHERE li.entitlement_id = e.id) m"
+    "max(li.updated_at)) AS lm, max(li.updated_at) AS li_lm FROM line_items li "         \
+    "WHERE li.entitlement_id = e.id) m"
 
 static char *qs(const ent_alloc_t *a, const PGresult *r, int row, int col)
 {
@@ -379,9 +382,11 @@ int query_search(db_conn_t *c, const model_query_t *q, const ent_alloc_t *a, siz
     qb_where(&b, q);
     snprintf(limit, sizeof limit, "%lld", q->batch_size);
     snprintf(offset, sizeof offset, "%lld", (q->page_number - 1) * q->batch_size);
-    /* The entitlement whose line items changed last comes first; the id
-     * makes the order total so that pages neither skip nor repeat. */
-    snprintf(frag, sizeof frag, " ORDER BY m.lm DESC, e.id DESC LIMIT $%d OFFSET $%d",
+    /* The entitlement whose line items changed last comes first, as the
+     * contract orders them (a change of its own fields moves it no
+     * further; one without line items comes last); the id makes the
+     * order total so that pages neither skip nor repeat. */
+    snprintf(frag, sizeof frag, " ORDER BY m.li_lm DESC NULLS LAST, e.id DESC LIMIT $%d OFFSET $%d",
              qb_param(&b, limit), qb_param(&b, offset));
     qb_add(&b, frag);
     if (b.failed)

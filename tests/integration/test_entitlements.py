@@ -370,6 +370,29 @@ class EntitlementsTest(DaemonTestCase):
         self.assertEqual(li.findtext(n("state")), "DEPLOYED")
         self.assertEqual(li.findtext(f"{n('product')}/{n('primaryKeys')}/{n('name')}"), self.cat.base[0])
 
+    def test_query_order_is_the_line_items_last_change(self):
+        # Most recently changed line item first; a change of the
+        # entitlement's own fields does not move it, and one without line
+        # items comes last.
+        tag = token(10)
+        a, b, c = f"O{tag}-a", f"O{tag}-b", f"O{tag}-c"
+        for e in (a, b, c):  # one request each: b's line item is newer than a's
+            self.create([{"eid": e, "items": [] if e == c else [(e + "-1", self.cat.base, 2)]}])
+
+        def order():
+            r = self.client.call(search_body(simple_query("entitlementId", f"O{tag}", "STARTS_WITH")))
+            self.assertEqual(r.status_text, "SUCCESS", r.body)
+            return [e.findtext(f"{n('simpleEntitlement')}/{n('entitlementId')}/{n('id')}")
+                    for e in r.findall("f:entitlement")]
+
+        self.assertEqual(order(), [b, a, c])
+        r = self.create([{"eid": a, "description": "changed", "items": []}], op_type="CREATE_OR_UPDATE")
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+        self.assertEqual(order(), [b, a, c])
+        r = self.create([{"eid": a, "items": [(a + "-2", self.cat.base, 1)]}], op_type="CREATE_OR_UPDATE")
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+        self.assertEqual(order(), [a, b, c])
+
     def test_query_batch_size_bounds(self):
         for bad in (0, 2001):
             r = self.client.call(search_body(batch=bad))
