@@ -725,6 +725,20 @@ static lc_outcome_t lc__create_fn(const lc_ctx_t *ctx, db_conn_t *c, const void 
             if ((*rc = store_update_entitlement(c, ent_pk, e)) != ENT_OK)
                 return lc__db_fail(ctx, *rc, "updating the entitlement");
             state = found.state;
+            if (e->auto_deploy == OPT_TRUE && state == STATE_DRAFT) {
+                /* autoDeploy makes the entitlement and its line items
+                 * DEPLOYED (the contract): a draft one is deployed as
+                 * setEntitlementState would, its draft line items with it. */
+                model_state_t from[STATE_COUNT_], cascade_to;
+                size_t nf = lc_entitlement_cascade(state, STATE_DEPLOYED, from, &cascade_to);
+                if ((*rc = store_set_entitlement_state(c, ent_pk, STATE_DEPLOYED, from, nf, cascade_to)) != ENT_OK)
+                    return lc__db_fail(ctx, *rc, "deploying the entitlement");
+                store_audit_t audit = {ctx->request_id, ctx->user, "createSimpleEntitlement", found.entitlement_id,
+                                       found.unique_id, NULL, NULL, NULL, "DRAFT -> DEPLOYED (autoDeploy)"};
+                if ((*rc = store_audit(c, &audit)) != ENT_OK)
+                    return lc__db_fail(ctx, *rc, "writing the audit trail");
+                state = STATE_DEPLOYED;
+            }
         } else if (*rc != ENT_ENOTFOUND) {
             return lc__db_fail(ctx, *rc, "looking up the entitlement");
         }

@@ -71,10 +71,21 @@ class EntitlementsTest(DaemonTestCase):
         r = self.create(again, "CREATE_OR_IGNORE")
         self.assertEqual(r.status_text, "SUCCESS", r.body)
         self.assertEqual(psql("SELECT count(*) FROM line_items WHERE activation_id = :'v1'", eid + "-X"), [["0"]])
+        # Without autoDeploy a draft stays a draft; with it, it is deployed
+        # with its draft line items (autoDeploy "makes the entitlement and
+        # its line items DEPLOYED").
+        states = ("SELECT e.state, string_agg(DISTINCT li.state, ',') FROM entitlements e JOIN line_items li "
+                  "ON li.entitlement_id = e.id WHERE e.entitlement_id = :'v1' GROUP BY 1")
+        r = self.create([dict(again[0], items=[], auto_deploy=False, sold_to="Acme")], "CREATE_OR_UPDATE")
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+        self.assertEqual(psql(states, eid), [["DRAFT", "DRAFT"]])
         r = self.create(again, "CREATE_OR_UPDATE")
         self.assertEqual(r.status_text, "SUCCESS", r.body)
         self.assertEqual(psql("SELECT sold_to FROM entitlements WHERE entitlement_id = :'v1'", eid), [["Globex"]])
         self.assertEqual(psql("SELECT count(*) FROM line_items WHERE activation_id = :'v1'", eid + "-X"), [["1"]])
+        self.assertEqual(psql(states, eid), [["DEPLOYED", "DEPLOYED"]])
+        self.assertEqual(psql("SELECT detail FROM audit_log WHERE entitlement_id = :'v1' AND detail IS NOT NULL", eid),
+                         [["DRAFT -> DEPLOYED (autoDeploy)"]])
         r = self.create(again, "CREATE_OR_UPDATE")  # the line item is not new any more
         self.assertEqual(r.status_text, "SUCCESS", r.body)
         self.assertEqual(psql("SELECT count(*) FROM line_items WHERE activation_id = :'v1'", eid + "-X"), [["1"]])
