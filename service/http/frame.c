@@ -253,12 +253,6 @@ static bool frame__request_line(const char *buf, const frame__line_t *l, frame_t
     return true;
 }
 
-/* Whether the request's method is m. */
-static bool frame__method(const char *buf, const frame_t *f, const char *m)
-{
-    return f->method_len == strlen(m) && memcmp(buf + f->method_off, m, f->method_len) == 0;
-}
-
 /* Whether an X-Request-Id value is one we may echo into headers and logs:
  * visible ASCII (what tracing systems put there: UUIDs, base64, "Root=1-…;
  * Parent=…"), but no blank, quote, backslash or angle bracket, so that it
@@ -485,13 +479,9 @@ void frame_scan(const char *buf, size_t len, const frame_limits_t *lim, frame_t 
                                     : "both Transfer-Encoding and Content-Length");
         return;
     }
-    /* Methods that carry a body must say how long it is; for the others
-     * no length means no body (RFC 9112, 6.3). */
-    if ((frame__method(buf, f, "POST") || frame__method(buf, f, "PUT") || frame__method(buf, f, "PATCH")) &&
-        !f->chunked && content_length < 0) {
-        frame__error(f, 411, "a request with a body needs a Content-Length or Transfer-Encoding: chunked");
-        return;
-    }
+    /* A request with neither Content-Length nor Transfer-Encoding has no
+     * body, whatever its method (RFC 9112, 6.3): a POST without either
+     * (curl -X POST) is routed and judged as one with an empty body. */
     if (content_length > (long long)f->max_body) {
         frame__error(f, 413, NULL);
         return;

@@ -40,7 +40,7 @@ typedef enum frame_status {
 
 typedef struct frame {
     frame_status_t status;
-    int http_status;          /* FRAME_ERROR: 400, 411, 413, 414, 417, 431, 501 or 505 */
+    int http_status;          /* FRAME_ERROR: 400, 413, 414, 417, 431, 501 or 505 */
     const char *why;          /* FRAME_ERROR: what is wrong (static text) */
     size_t header_len;        /* once known: request line and headers with the blank line; else 0 */
     size_t total;             /* FRAME_DONE: bytes the request takes in buf */

@@ -95,11 +95,16 @@ class RestCommonTest(DaemonTestCase):
         r = self.rest.request("POST", STATUSLOG, b"{}", raw=True,
                               headers={"Authorization": pub.auth(), "Content-Type": "text/xml"})
         self.assertEqual(r.status, 415, r)
-        # Without a length.
-        s = socket.create_connection(("127.0.0.1", self.daemon.port))
-        s.sendall(f"PUT {KEY_PATH} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-        self.assertTrue(s.recv(65536).startswith(b"HTTP/1.1 411"))
-        s.close()
+        # Without a length a request has no body (RFC 9112, 6.3): it is
+        # routed and judged as one with an empty body (curl -X POST sends
+        # neither Content-Length nor chunked).
+        for raw, status in ((f"PUT {KEY_PATH} HTTP/1.1\r\nHost: x\r\n\r\n", b"401"),
+                            ("POST /healthz HTTP/1.1\r\nHost: x\r\n\r\n", b"405"),
+                            ("POST /no/such/path HTTP/1.1\r\nHost: x\r\n\r\n", b"404")):
+            s = socket.create_connection(("127.0.0.1", self.daemon.port))
+            s.sendall(raw.encode())
+            self.assertTrue(s.recv(65536).startswith(b"HTTP/1.1 " + status), raw)
+            s.close()
 
     def test_every_response_has_a_date(self):
         # RFC 9110, 6.6.1: REST, SOAP (gSOAP's own headers), the WSDL and a

@@ -8,6 +8,7 @@ Every response is checked against the OpenAPI document."""
 import base64
 import json
 import os
+import socket
 import threading
 import unittest
 
@@ -232,6 +233,20 @@ class SubscriptionsTest(DaemonTestCase):
         t2 = self.a.post(f"/subscriptions/cloud/{ref}/trigger", headers={"Idempotency-Key": "t-" + key})
         self.assertEqual((t2.status, t2.json), (202, t1.json))
         self.assertEqual(t2.headers.get("idempotent-replayed"), "true")
+
+    def test_a_trigger_without_a_body_or_its_length(self):
+        # curl -X POST sends neither Content-Length nor chunked: no body
+        # (RFC 9112, 6.3), which is what a trigger takes.
+        ref = self.create()
+        s = socket.create_connection(("127.0.0.1", self.daemon.port))
+        s.sendall(f"POST /subscriptions/cloud/{ref}/trigger HTTP/1.1\r\nHost: x\r\n"
+                  f"Authorization: {bearer(self.alice_token)}\r\nConnection: close\r\n\r\n".encode())
+        reply = b""
+        while chunk := s.recv(65536):
+            reply += chunk
+        s.close()
+        self.assertTrue(reply.startswith(b"HTTP/1.1 202 "), reply)
+        self.assertIn(b'"runId"', reply)
 
     def test_concurrent_triggers_share_one_run(self):
         """Eight triggers at once: one run, whose id every answer names (a
