@@ -119,6 +119,13 @@ static void rest__serve(void *state, http_exchange_t *x)
                 return;
             }
         }
+        /* A body is JSON wherever one is sent (415 otherwise, the common
+         * rules), also on the routes that read none; those that read one
+         * judge it themselves, in their own order and shape. */
+        if (strcmp(hit->method, "GET") == 0 && c->r->body_len > 0 && !rest_json_media(c)) {
+            rest_error(c, 415, NULL, "a body, where one is sent, must be application/json (UTF-8)");
+            return;
+        }
         hit->handler(c);
         return;
     }

@@ -95,6 +95,10 @@ class RestCommonTest(DaemonTestCase):
         r = self.rest.request("POST", STATUSLOG, b"{}", raw=True,
                               headers={"Authorization": pub.auth(), "Content-Type": "text/xml"})
         self.assertEqual(r.status, 415, r)
+        # A body sent where none is read is JSON too, or 415.
+        for ctype, status in (("text/plain", 415), ("application/json", 200)):
+            r = self.rest.request("GET", "/healthz", b"{}", raw=True, headers={"Content-Type": ctype})
+            self.assertEqual(r.status, status, r)
         # Without a length a request has no body (RFC 9112, 6.3): it is
         # routed and judged as one with an empty body (curl -X POST sends
         # neither Content-Length nor chunked).
