@@ -185,12 +185,12 @@ int store_sub_trigger(db_conn_t *c, const char *platform, const char *ref, const
      * whose subscription is gone (a foreign key error, 500). */
     static const char sql[] =
         "WITH t AS (SELECT 1 FROM api_tokens WHERE id = $4::bigint AND revoked_at IS NULL), "
-        "s AS (SELECT id, webhook_url IS NOT NULL AS hook FROM subscriptions "
+        "s AS (SELECT id FROM subscriptions "
         "WHERE ref = $1 AND platform = $2 AND (owner = $3 OR is_global) AND EXISTS (SELECT 1 FROM t) FOR KEY SHARE), "
         "r AS (INSERT INTO subscription_runs (subscription_id, trigger, msg_id) SELECT id, 'On-Demand', $5 FROM s "
-        "WHERE hook ON CONFLICT (subscription_id) WHERE state = 'pending' DO NOTHING RETURNING id), "
+        "ON CONFLICT (subscription_id) WHERE state = 'pending' DO NOTHING RETURNING id), "
         "j AS (INSERT INTO jobs (kind, ref) SELECT 'subscription.run', id FROM r) "
-        "SELECT EXISTS (SELECT 1 FROM t), EXISTS (SELECT 1 FROM s), coalesce((SELECT bool_or(hook) FROM s), false), "
+        "SELECT EXISTS (SELECT 1 FROM t), EXISTS (SELECT 1 FROM s), "
         "coalesce((SELECT id FROM r), (SELECT sr.id FROM subscription_runs sr JOIN s ON sr.subscription_id = s.id "
         "WHERE sr.state = 'pending'), 0), EXISTS (SELECT 1 FROM r)";
     char token_id[24];
@@ -211,11 +211,9 @@ int store_sub_trigger(db_conn_t *c, const char *platform, const char *ref, const
                 rc = ENT_EAUTH;
             else if (PQgetvalue(r, 0, 1)[0] != 't')
                 rc = ENT_ENOTFOUND;
-            else if (PQgetvalue(r, 0, 2)[0] != 't')
-                rc = ENT_EINVAL;
             else {
-                *run_id = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
-                *queued = PQgetvalue(r, 0, 4)[0] == 't';
+                *run_id = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+                *queued = PQgetvalue(r, 0, 3)[0] == 't';
             }
         }
         PQclear(r);
@@ -360,6 +358,28 @@ int store_run_attempt(db_conn_t *c, long long id, bool delivered, int http_statu
     if (rc == ENT_ENOTFOUND)
         return ENT_OK; /* deleted with its subscription: nothing to record */
     return rc == ENT_OK ? db__exec_sql(c, sql, 6, v, NULL) : rc;
+}
+
+int store_run_unposted(db_conn_t *c, long long id)
+{
+    /* Done as if delivered, with no attempt: the subscription has no
+     * webhook. Its cursor moves on as after a post: the run took those
+     * changes, and its lastTriggered was set when it was built. */
+    static const char sql[] =
+        "WITH run AS (UPDATE subscription_runs SET state = 'delivered', finished_at = now() "
+        "WHERE id = $1::bigint AND state = 'pending' RETURNING subscription_id, to_xid, to_id) "
+        "UPDATE subscriptions s SET "
+        "cursor_xid = CASE WHEN (run.to_xid, run.to_id) > (s.cursor_xid, s.cursor_id) THEN run.to_xid "
+        "ELSE s.cursor_xid END, "
+        "cursor_id = CASE WHEN (run.to_xid, run.to_id) > (s.cursor_xid, s.cursor_id) THEN run.to_id "
+        "ELSE s.cursor_id END FROM run WHERE s.id = run.subscription_id";
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", id);
+    const char *v[1] = {ids};
+    int rc = sub_store__hold(c, id);
+    if (rc == ENT_ENOTFOUND)
+        return ENT_OK; /* deleted with its subscription */
+    return rc == ENT_OK ? db__exec_sql(c, sql, 1, v, NULL) : rc;
 }
 
 int store_run_giveup(db_conn_t *c, long long id)

@@ -77,7 +77,8 @@ int store_sub_list(db_conn_t *c, void (*row)(void *ctx, const char *const *cols)
  * already, which is then the run. ENT_OK with *run_id (0 in the moment a
  * concurrent trigger's run is not yet visible) and *queued (a new job was
  * written); ENT_ENOTFOUND when the caller cannot see it; ENT_EAUTH when
- * the token was revoked; ENT_EINVAL when it has no webhook. */
+ * the token was revoked. A subscription without a webhook runs too (its
+ * run is built and then done with nothing to post: store_run_unposted). */
 int store_sub_trigger(db_conn_t *c, const char *platform, const char *ref, const store_sub_caller_t *who,
                       const char *msg_id, long long *run_id, bool *queued) ENT_MUSTCHECK;
 
@@ -115,6 +116,10 @@ int store_run_build(db_conn_t *c, long long id, int limit, char **body) ENT_MUST
  * success; else webHookStatus is a failure with detail. */
 int store_run_attempt(db_conn_t *c, long long id, bool delivered, int http_status, const char *detail,
                       int duration_ms, long long started_ms) ENT_MUSTCHECK;
+
+/* Run id of a subscription without a webhook is done: nothing to post
+ * (no attempt is recorded; the cursor moves to the run's end). */
+int store_run_unposted(db_conn_t *c, long long id) ENT_MUSTCHECK;
 
 /* Run id was given up: it failed, and so did its trigger (lastTriggered). */
 int store_run_giveup(db_conn_t *c, long long id) ENT_MUSTCHECK;

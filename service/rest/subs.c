@@ -340,10 +340,6 @@ void subs_trigger(rest_ctx_t *c)
         rest_error(c, 404, NULL, "no %s subscription with this subscriptionRef that you can see", platform);
         goto out;
     }
-    if (rc == ENT_EINVAL) {
-        rest_error(c, 409, NULL, "the subscription has no webhook to post its changes to");
-        goto out;
-    }
     if (rc != ENT_OK) {
         subs__fail(c, rc, "triggering a subscription");
         goto out;

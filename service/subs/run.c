@@ -47,6 +47,8 @@ int subs_run_jobs(void *arg, db_conn_t *c, const db_job_t *jobs, size_t n, job_o
     for (size_t i = 0; i < n; i++) {
         if (outcomes[i] == JOB_DONE)
             continue;
+        if (runs[i].url[0] == '\0')
+            continue; /* no webhook: nothing to post (below) */
         if (stop || (i > 0 && clock_seconds() - start >= o->post.timeout_s)) {
             outcomes[i] = JOB_LATER;
             continue;
@@ -78,6 +80,12 @@ int subs_run_jobs(void *arg, db_conn_t *c, const db_job_t *jobs, size_t n, job_o
         log_warn("subscription runs: their leases could not be extended (%s)", db_conn_message(c));
     rc = db_begin_durable(c);
     for (size_t i = 0; i < n && rc == ENT_OK; i++) {
+        if (outcomes[i] != JOB_DONE && runs[i].url[0] == '\0') {
+            if ((rc = store_run_unposted(c, runs[i].id)) != ENT_OK)
+                break;
+            outcomes[i] = JOB_DONE;
+            continue;
+        }
         if (!posted[i])
             continue;
         rc = store_run_attempt(c, runs[i].id, res[i].delivered, res[i].http_status, res[i].detail,

@@ -311,8 +311,24 @@ class WebhooksTest(WebhookCase):
         r = self.rest.post("/subscriptions/cloud", {"name": "no hook", "products": [
             {"name": self.cat.base[0], "version": self.cat.base[1]}]})
         nohook = r.json["subscriptionRef"]
+        # Without a webhook (it is optional) a trigger runs too: the run
+        # collects the changes and is done with nothing to post.
+        self.entitlement()
         r = self.rest.post(f"/subscriptions/cloud/{nohook}/trigger")
-        self.assertEqual((r.status, r.json["status"]), (409, 409))
+        self.assertEqual(r.status, 202, r)
+        run = r.json["runId"]
+        deadline = time.time() + 20
+        while psql("SELECT state FROM subscription_runs WHERE id = :'v1'", str(run)) != [["delivered"]]:
+            self.assertLess(time.time(), deadline, "the run without a webhook never ended")
+            time.sleep(0.05)
+        s = self.status(nohook)
+        self.assertRegex(s["lastTriggered"], "^On-Demand Success. " + WHEN + "$")
+        self.assertEqual(s["webHookStatus"], "Never posted.")
+        self.assertEqual(psql("SELECT count(*) FROM webhook_attempts WHERE run_id = :'v1'", str(run)), [["0"]])
+        body = json.loads(psql("SELECT body FROM subscription_runs WHERE id = :'v1'", str(run))[0][0])
+        self.assertGreater(len(body["changes"]), 0, body)
+        # The next run starts after it.
+        self.assertNotEqual(self.trigger(nohook), run)
         other = RestClient(self.daemon, bearer(api_token(user="other-" + token(6))[1]))
         self.assertEqual(other.post(f"/subscriptions/cloud/{ref}/trigger").status, 404)
         self.assertEqual(other.get(f"/subscriptions/cloud/{ref}/status").status, 404)
