@@ -135,8 +135,10 @@ int store_key_retire(db_conn_t *c, const char *kid, const char *publisher, char 
     PGresult *r = NULL;
     const char *v[2] = {kid, publisher};
     int rc = db__exec(c, STMT_KEY_RETIRE, 2, v, &r);
-    if (rc == ENT_OK && PQntuples(r) != 1)
+    if (rc == ENT_OK && strcmp(PQgetvalue(r, 0, 0), "0") == 0)
         rc = ENT_ENOTFOUND;
+    else if (rc == ENT_OK && PQgetisnull(r, 0, 1))
+        rc = ENT_EEXIST; /* several publishers' */
     if (rc == ENT_OK)
         auth_store__copy(publisher_out, STORE_MAX_NAME + 1, r, 0, 1);
     PQclear(r);

@@ -56,19 +56,21 @@ typedef struct store_key {
  * each of them. */
 #define STORE_MAX_KEYS 16
 
-/* Stores a key; ENT_EEXIST when an active key has this kid already,
- * ENT_EPERM when its publisher has STORE_MAX_KEYS active keys. */
+/* Stores a key; ENT_EEXIST when an active key of its publisher has this
+ * kid already, ENT_EPERM when its publisher has STORE_MAX_KEYS active keys. */
 int store_key_add(db_conn_t *c, const char *publisher, const char *kid, const char *alg, const unsigned char *der,
                   size_t der_len, const char *created_by, long long *id) ENT_MUSTCHECK;
 
-/* The active key named kid (*n 0 or 1), or the active keys of publisher,
- * newest first (*n at most max): exactly one of kid and publisher is set. */
+/* The active keys named kid (at most one per publisher), or the active
+ * keys of publisher, newest first (*n at most max): exactly one of kid
+ * and publisher is set. */
 int store_key_find(db_conn_t *c, const char *kid, const char *publisher, store_key_t *out, size_t max,
                    size_t *n) ENT_MUSTCHECK;
 
 /* Retires the active key kid (of publisher, when not NULL): ENT_ENOTFOUND
- * when there is none; *publisher_out (STORE_MAX_NAME + 1 bytes) gets its
- * publisher. */
+ * when there is none, ENT_EEXIST (nothing retired) when publisher is NULL
+ * and several publishers have one; *publisher_out (STORE_MAX_NAME + 1
+ * bytes) gets its publisher. */
 int store_key_retire(db_conn_t *c, const char *kid, const char *publisher, char *publisher_out) ENT_MUSTCHECK;
 
 #endif

@@ -278,16 +278,23 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
         "INSERT INTO publisher_keys (publisher, kid, alg, public_key, created_by) "
         "SELECT $1, $2, $3, decode($4, 'hex'), $5 WHERE (SELECT count(*) FROM publisher_keys "
         "WHERE publisher = $1 AND retired_at IS NULL) < $6::int RETURNING id"},
+    /* At most one per publisher (db/015); the newest first. */
     [STMT_KEY_BY_KID] = {"key_by_kid",
         "SELECT id, publisher, kid, encode(public_key, 'hex') FROM publisher_keys "
-        "WHERE kid = $1 AND retired_at IS NULL"},
+        "WHERE kid = $1 AND retired_at IS NULL ORDER BY id DESC LIMIT 16"},
     /* The newest first: a rotation's new key is tried before the old. */
     [STMT_KEY_BY_PUBLISHER] = {"key_by_publisher",
         "SELECT id, publisher, kid, encode(public_key, 'hex') FROM publisher_keys "
         "WHERE publisher = $1 AND retired_at IS NULL ORDER BY id DESC LIMIT 16"},
+    /* The active key $1 of publisher $2 or, with no publisher given, of
+     * the one publisher that has such a key: how many there are, and
+     * whose was retired (none when there are several). */
     [STMT_KEY_RETIRE] = {"key_retire",
-        "UPDATE publisher_keys SET retired_at = now() WHERE kid = $1 AND retired_at IS NULL "
-        "AND ($2::text IS NULL OR publisher = $2) RETURNING id, publisher"},
+        "WITH m AS (SELECT id, publisher FROM publisher_keys WHERE kid = $1 AND retired_at IS NULL "
+        "AND ($2::text IS NULL OR publisher = $2) FOR UPDATE), "
+        "u AS (UPDATE publisher_keys SET retired_at = now() WHERE id = (SELECT id FROM m) "
+        "AND (SELECT count(*) FROM m) = 1 RETURNING publisher) "
+        "SELECT (SELECT count(*) FROM m), (SELECT publisher FROM u)"},
     /* The stored first response of ($1 scope, $2 key), unless expired. */
     /* An Idempotency-Key taken for a request whose work follows in the
      * same transaction (a key of another request waits for that one's

@@ -140,11 +140,13 @@ void keys_put(rest_ctx_t *c)
         /* The same key again is no error (at the publisher's limit too);
          * another key under this kid is, as one more than the limit. */
         bool full = rc == ENT_EPERM;
-        store_key_t *same = malloc(sizeof *same);
+        store_key_t *same = malloc(STORE_MAX_KEYS * sizeof *same);
         size_t n = 0;
-        rc = same ? store_key_find(conn, kid, NULL, same, 1, &n) : ENT_ENOMEM;
-        bool again = rc == ENT_OK && n == 1 && strcmp(same->publisher, publisher) == 0 && same->der_len == dlen &&
-                     memcmp(same->der, der, dlen) == 0;
+        rc = same ? store_key_find(conn, kid, NULL, same, STORE_MAX_KEYS, &n) : ENT_ENOMEM;
+        bool again = false;
+        for (size_t i = 0; rc == ENT_OK && i < n; i++)
+            again = again || (strcmp(same[i].publisher, publisher) == 0 && same[i].der_len == dlen &&
+                              memcmp(same[i].der, der, dlen) == 0);
         free(same);
         if (rc == ENT_OK && !again && full) {
             rest_error(c, 409, NULL, "the publisher has %d active keys, the most it may have; retire one first",
@@ -152,7 +154,9 @@ void keys_put(rest_ctx_t *c)
             goto out;
         }
         if (rc == ENT_OK && !again) {
-            rest_error(c, 409, NULL, "kid '%s' names another active key; retire it first or choose another kid", kid);
+            rest_error(c, 409, NULL,
+                       "kid '%s' names another active key of this publisher; retire it first or choose another kid",
+                       kid);
             goto out;
         }
         status = 200;
@@ -223,6 +227,11 @@ void keys_delete(rest_ctx_t *c)
     if (rc == ENT_ENOTFOUND) {
         rc = ENT_OK;
         rest_error(c, 404, NULL, "no active key with this kid");
+        goto out;
+    }
+    if (rc == ENT_EEXIST) {
+        rc = ENT_OK;
+        rest_error(c, 400, NULL, "publisherName: required, as kid '%s' names active keys of several publishers", kid);
         goto out;
     }
     if (rc != ENT_OK) {

@@ -141,6 +141,30 @@ class StatusLogTest(DaemonTestCase):
         self.assertEqual(c.request("DELETE", KEY_PATH, {"kid": thumb}).status, 200)
         self.assertEqual(self.post(status_body(pub.name), bearer(newer.jwt())).status, 401)
 
+    def test_a_kid_is_its_publishers_own(self):
+        # Two publishers may each name a key k: a JWT with kid k finds both,
+        # and the one that verifies says whose it is.
+        kid = "shared-" + token(8)
+        a = Publisher(self.daemon, self.admin, kid=kid)
+        b = Publisher(self.daemon, self.admin, kid=kid)
+        for p in (a, b):
+            self.assertEqual(self.post(status_body(p.name), p.auth()).status, 202)
+        # A's JWT for B's body: A's key verifies it, and A is not B.
+        self.assertEqual(self.post(status_body(b.name), a.auth()).status, 403)
+        c = RestClient(self.daemon, self.admin.basic())
+        self.addCleanup(c.close)
+        # Retiring k needs its publisher now; with it, only that one goes.
+        r = c.request("DELETE", KEY_PATH + "?kid=" + kid)
+        self.assertEqual(r.status, 400, r)
+        self.assertIn("publisherName", r.json["message"])
+        r = c.request("DELETE", KEY_PATH + "?kid=" + kid + "&publisherName=" + a.name)
+        self.assertEqual((r.status, r.json.get("publisherName")), (200, a.name), r)
+        self.assertEqual(self.post(status_body(a.name), a.auth()).status, 401)
+        self.assertEqual(self.post(status_body(b.name), b.auth()).status, 202)
+        # One publisher left with k: the kid alone names it.
+        r = c.request("DELETE", KEY_PATH + "?kid=" + kid)
+        self.assertEqual((r.status, r.json.get("publisherName")), (200, b.name), r)
+
     def test_every_active_key_is_tried_without_a_kid(self):
         # Up to 16 active keys per publisher; a JWT without kid is tried
         # with each, the oldest included (the newest are tried first).
