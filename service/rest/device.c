@@ -340,10 +340,12 @@ static int device__read(fv_t *v, device_req_t *d, json_t *req)
     }
     /* {"header": ..., "body": ...} or the same fields flat. */
     bool nested = json_object_get(req, "header") != NULL || json_object_get(req, "body") != NULL;
+    /* The header first: its ids are echoed in the answer, also when the
+     * body is what is wrong. */
     json_t *h = nested ? fv_object(v, req, "", "header", true) : req;
-    json_t *b = nested ? fv_object(v, req, "", "body", true) : req;
     if (!v->bad)
         device__header(v, d, h);
+    json_t *b = nested && !v->bad ? fv_object(v, req, "", "body", true) : req;
     json_t *nodes = v->bad ? NULL : fv_array(v, b, "", "nodes", true);
     for (size_t i = 0; nodes != NULL && i < json_array_size(nodes) && !v->bad; i++) {
         char path[DEVICE_PATH];

@@ -274,6 +274,13 @@ class DeviceStatusTest(DaemonTestCase):
                 self.assertEqual(r.status, 400, r)
                 self.assertEqual(r.json["status"]["message"], f"{name}: required")
                 self.assertNotEqual(r.json["status"]["code"], "0")
+        # Without its body a report still names itself: the header's ids are
+        # echoed as in every other answer.
+        doc = copy.deepcopy(base)
+        del doc["body"]
+        r = self.rest.post(DEVICE, doc)
+        self.assertEqual((r.status, r.json["status"]["message"]), (400, "body: required"), r)
+        self.assertEqual((r.json["tenantId"], r.json["deviceId"]), (self.tenant, device), r.json)
         for path, name in list(required.items()) + list(optional_typed.items()):
             with self.subTest(mistyped=name):
                 doc = copy.deepcopy(base)
