@@ -814,6 +814,10 @@ static void front__serve_with(front_slot_t *slot, soap_worker_t *w, http_exchang
     w->x = x;
     snprintf(w->request_id_buf, sizeof w->request_id_buf, "%s", r->request_id);
     snprintf(w->host_buf, sizeof w->host_buf, "%s", r->host);
+    /* No Host (HTTP/1.0): the address the client connected to, as the
+     * REST adapter's poll URLs take it, so the WSDL's keeps its port. */
+    if (w->host_buf[0] == '\0' && !http_local_authority(x, w->host_buf, sizeof w->host_buf))
+        w->host_buf[0] = '\0';
     w->request_id = w->request_id_buf;
     w->host = w->host_buf;
     w->operation = NULL;

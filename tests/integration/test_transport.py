@@ -55,6 +55,16 @@ class TransportTest(DaemonTestCase):
         self.assertEqual(status, 200)
         addr = etree.fromstring(body).find(".//{http://schemas.xmlsoap.org/wsdl/soap/}address").get("location")
         self.assertEqual(addr, "http://public.example:8443" + PATH)
+        # No Host at all (HTTP/1.0): the address connected to, port included.
+        s = socket.create_connection(("127.0.0.1", self.daemon.port))
+        s.sendall(f"GET {PATH}?wsdl HTTP/1.0\r\n\r\n".encode())
+        raw = b""
+        while chunk := s.recv(65536):
+            raw += chunk
+        s.close()
+        addr = etree.fromstring(raw.split(b"\r\n\r\n", 1)[1]).find(
+            ".//{http://schemas.xmlsoap.org/wsdl/soap/}address").get("location")
+        self.assertEqual(addr, f"http://127.0.0.1:{self.daemon.port}" + PATH)
         # A hostile Host header is not echoed.
         status, _, body = self.get(PATH + "?wsdl", {"Host": "evil\"><x"})
         self.assertEqual(status, 200)
