@@ -320,6 +320,24 @@ int store_run_build(db_conn_t *c, long long id, int limit, char **body)
     return rc;
 }
 
+/* The cursor moved to the end of run (forward only) when cond holds (an
+ * SQL condition followed by AND, or nothing). */
+#define SUB_STORE_CURSOR(cond)                                                                   \
+    "cursor_xid = CASE WHEN " cond " (run.to_xid, run.to_id) > (s.cursor_xid, s.cursor_id) "     \
+    "THEN run.to_xid ELSE s.cursor_xid END, "                                                    \
+    "cursor_id = CASE WHEN " cond " (run.to_xid, run.to_id) > (s.cursor_xid, s.cursor_id) "      \
+    "THEN run.to_id ELSE s.cursor_id END "
+
+/* Runs sql ($1 run id) on the run and its subscription, held first:
+ * nothing (ENT_OK) when they are gone, deleted with the subscription. */
+static int sub_store__run_write(db_conn_t *c, long long id, const char *sql, int n, const char *const *v)
+{
+    int rc = sub_store__hold(c, id);
+    if (rc == ENT_ENOTFOUND)
+        return ENT_OK;
+    return rc == ENT_OK ? db__exec_sql(c, sql, n, v, NULL) : rc;
+}
+
 int store_run_attempt(db_conn_t *c, long long id, bool delivered, int http_status, const char *detail,
                       int duration_ms, long long started_ms)
 {
@@ -343,10 +361,7 @@ int store_run_attempt(db_conn_t *c, long long id, bool delivered, int http_statu
         "last_trigger = CASE WHEN run.trigger = 'Scheduled' THEN run.trigger ELSE s.last_trigger END, "
         "last_trigger_ok = CASE WHEN run.trigger = 'Scheduled' THEN $5::boolean ELSE s.last_trigger_ok END, "
         "last_trigger_at = CASE WHEN run.trigger = 'Scheduled' THEN now() ELSE s.last_trigger_at END, "
-        "cursor_xid = CASE WHEN $5::boolean AND (run.to_xid, run.to_id) > (s.cursor_xid, s.cursor_id) "
-        "THEN run.to_xid ELSE s.cursor_xid END, "
-        "cursor_id = CASE WHEN $5::boolean AND (run.to_xid, run.to_id) > (s.cursor_xid, s.cursor_id) "
-        "THEN run.to_id ELSE s.cursor_id END FROM run WHERE s.id = run.subscription_id";
+        SUB_STORE_CURSOR("$5::boolean AND") "FROM run WHERE s.id = run.subscription_id";
     char ids[24], status[16], ms[16], at[24];
     snprintf(ids, sizeof ids, "%lld", id);
     snprintf(status, sizeof status, "%d", http_status);
@@ -354,10 +369,7 @@ int store_run_attempt(db_conn_t *c, long long id, bool delivered, int http_statu
     snprintf(at, sizeof at, "%lld", started_ms);
     const char *v[6] = {ids, http_status > 0 ? status : NULL, delivered ? NULL : detail, ms,
                         delivered ? "true" : "false", at};
-    int rc = sub_store__hold(c, id);
-    if (rc == ENT_ENOTFOUND)
-        return ENT_OK; /* deleted with its subscription: nothing to record */
-    return rc == ENT_OK ? db__exec_sql(c, sql, 6, v, NULL) : rc;
+    return sub_store__run_write(c, id, sql, 6, v);
 }
 
 int store_run_unposted(db_conn_t *c, long long id)
@@ -368,18 +380,11 @@ int store_run_unposted(db_conn_t *c, long long id)
     static const char sql[] =
         "WITH run AS (UPDATE subscription_runs SET state = 'delivered', finished_at = now() "
         "WHERE id = $1::bigint AND state = 'pending' RETURNING subscription_id, to_xid, to_id) "
-        "UPDATE subscriptions s SET "
-        "cursor_xid = CASE WHEN (run.to_xid, run.to_id) > (s.cursor_xid, s.cursor_id) THEN run.to_xid "
-        "ELSE s.cursor_xid END, "
-        "cursor_id = CASE WHEN (run.to_xid, run.to_id) > (s.cursor_xid, s.cursor_id) THEN run.to_id "
-        "ELSE s.cursor_id END FROM run WHERE s.id = run.subscription_id";
+        "UPDATE subscriptions s SET " SUB_STORE_CURSOR("") "FROM run WHERE s.id = run.subscription_id";
     char ids[24];
     snprintf(ids, sizeof ids, "%lld", id);
     const char *v[1] = {ids};
-    int rc = sub_store__hold(c, id);
-    if (rc == ENT_ENOTFOUND)
-        return ENT_OK; /* deleted with its subscription */
-    return rc == ENT_OK ? db__exec_sql(c, sql, 1, v, NULL) : rc;
+    return sub_store__run_write(c, id, sql, 1, v);
 }
 
 int store_run_giveup(db_conn_t *c, long long id)
@@ -392,10 +397,7 @@ int store_run_giveup(db_conn_t *c, long long id)
     char ids[24];
     snprintf(ids, sizeof ids, "%lld", id);
     const char *v[1] = {ids};
-    int rc = sub_store__hold(c, id);
-    if (rc == ENT_ENOTFOUND)
-        return ENT_OK; /* deleted with its subscription */
-    return rc == ENT_OK ? db__exec_sql(c, sql, 1, v, NULL) : rc;
+    return sub_store__run_write(c, id, sql, 1, v);
 }
 
 int store_sub_status(db_conn_t *c, const char *platform, const char *ref, const store_sub_caller_t *who, char **json)
