@@ -75,6 +75,17 @@ static bool rest__match(const char *pattern, const char *path, rest_ctx_t *c)
     return true;
 }
 
+/* The parameters of pattern: of the routes a path matches, those with
+ * the fewest are the path's (/subscriptions/{ref}/status is not the
+ * {platformType}/{subscriptionRef} of a subscription named "status"). */
+static int rest__params(const char *pattern)
+{
+    int n = 0;
+    for (const char *p = pattern; (p = strchr(p, '{')) != NULL; p++)
+        n++;
+    return n;
+}
+
 static void rest__serve(void *state, http_exchange_t *x)
 {
     rest_ctx_t *c = state;
@@ -87,9 +98,13 @@ static void rest__serve(void *state, http_exchange_t *x)
     c->nparams = 0;
     c->error_shape = NULL;
     c->error_arg = NULL;
+    int fewest = REST_MAX_PARAMS + 1;
+    for (size_t i = 0; i < REST_NROUTES; i++)
+        if (rest__params(rest__routes[i].pattern) < fewest && rest__match(rest__routes[i].pattern, c->r->path, NULL))
+            fewest = rest__params(rest__routes[i].pattern);
     for (size_t i = 0; i < REST_NROUTES; i++) {
         const rest_route_t *rt = &rest__routes[i];
-        if (!rest__match(rt->pattern, c->r->path, NULL))
+        if (rest__params(rt->pattern) != fewest || !rest__match(rt->pattern, c->r->path, NULL))
             continue;
         if (strcmp(rt->method, c->r->method) == 0) {
             hit = rt;

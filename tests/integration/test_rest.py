@@ -45,6 +45,11 @@ class RestCommonTest(DaemonTestCase):
         self.assertEqual((r.status, r.headers["allow"]), (405, "PUT, DELETE"))
         r = self.rest.request("PATCH", DEVICE + "/tenants/t/summary", {})
         self.assertEqual((r.status, r.headers["allow"]), (405, "GET, HEAD"))
+        # A subscription's short status path is that, not /{platformType}/{ref}
+        # of a subscription named "status".
+        for method in ("POST", "DELETE"):
+            r = self.rest.request(method, "/subscriptions/some-ref/status", {})
+            self.assertEqual((r.status, r.headers["allow"]), (405, "GET, HEAD"))
 
     def test_head_is_get_without_the_body(self):
         s = socket.create_connection(("127.0.0.1", self.daemon.port))
