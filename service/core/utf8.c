@@ -1,5 +1,7 @@
 #include "utf8.h"
 
+#include <string.h>
+
 size_t utf8_decode(const char *str, size_t n, unsigned *cp)
 {
     const unsigned char *s = (const unsigned char *)str;
@@ -71,6 +73,24 @@ bool utf8_is_xml_char(unsigned cp)
 bool utf8_is_control(unsigned cp)
 {
     return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029;
+}
+
+bool utf8_is_space(unsigned cp)
+{
+    return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
+           (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
+           cp == 0x3000;
+}
+
+bool utf8_is_blank(const char *s)
+{
+    size_t len = s != NULL ? strlen(s) : 0;
+    for (size_t i = 0, n; i < len; i += n) {
+        unsigned cp = 0;
+        if ((n = utf8_decode(s + i, len - i, &cp)) == 0 || !utf8_is_space(cp))
+            return false;
+    }
+    return true;
 }
 
 bool utf8_is_combining(unsigned cp)

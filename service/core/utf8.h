@@ -29,6 +29,15 @@ bool utf8_is_xml_char(unsigned cp);
 /* C0 controls, DEL, C1 controls, and the line and paragraph separators. */
 bool utf8_is_control(unsigned cp);
 
+/* Unicode White_Space: tab to carriage return, the spaces (no-break, ideographic,
+ * en, em, ...), the next-line control and the line and paragraph separators.
+ * A name made of nothing else is empty. */
+bool utf8_is_space(unsigned cp);
+
+/* Whether s is NULL, empty or nothing but utf8_is_space characters (a byte
+ * that does not decode is not a space). */
+bool utf8_is_blank(const char *s);
+
 /* cp combines with the character before it (the combining-mark blocks,
  * variation selectors and the zero-width joiner): a cut just before it
  * would change how that character reads. */

@@ -103,14 +103,6 @@ bool lc_date_parse(const char *s, char day[LC_DATE_LEN + 1])
     return true;
 }
 
-/* Unicode White_Space that is not a control character: spaces a client
- * may send for "nothing". */
-static bool lc__is_space(unsigned cp)
-{
-    return cp == 0x20 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x202F ||
-           cp == 0x205F || cp == 0x3000;
-}
-
 bool lc_id_valid(const char *id, const char **why)
 {
     size_t len, chars = 0, spaces = 0;
@@ -128,7 +120,7 @@ bool lc_id_valid(const char *id, const char **why)
         unsigned cp = 0;
         n = utf8_decode(id + i, len - i, &cp); /* not 0: the id is valid UTF-8 */
         chars++;
-        spaces += lc__is_space(cp);
+        spaces += utf8_is_space(cp);
         if (utf8_is_control(cp)) {
             *why = "contains a control character";
             return false;

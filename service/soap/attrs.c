@@ -8,6 +8,7 @@
 
 #include "../core/log.h"
 #include "../core/quote.h"
+#include "../core/utf8.h"
 #include "convert.h"
 #include "soap_int.h"
 
@@ -131,15 +132,7 @@ static void attrs__limit(attrs__in_t *b, const char *text, size_t max, const cha
  * lineItemAttributes/attribute[2]/"). */
 static void attrs__check_name(attrs__in_t *b, const char *list, const char *where, const char *name)
 {
-    size_t chars = 0, spaces = 0;
-    const unsigned char *p = (const unsigned char *)(name != NULL ? name : "");
-    for (size_t i = 0; p[i] != '\0'; i++) {
-        if ((p[i] & 0xC0) == 0x80)
-            continue; /* a continuation byte: the same character */
-        chars++;
-        spaces += p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r';
-    }
-    if (chars == spaces)
+    if (utf8_is_blank(name))
         attrs__invalid(b, "%s/attributeName is empty", list);
     else
         attrs__limit(b, name, ATTRS_MAX_NAME_CHARS, where, "attributeName");

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../core/quote.h"
+#include "../core/utf8.h"
 #include "attrs.h"
 #include "soap_int.h"
 
@@ -408,7 +409,7 @@ static int convert__attr_crits(struct soap *soap, const struct fnp__entCustomAtt
     for (size_t i = 0; i < n; i++) {
         const char *name = in->attribute[i].attributeName;
         int rc;
-        if (name == NULL || name[strspn(name, " \t\r\n")] == '\0') {
+        if (utf8_is_blank(name)) {
             if (out->invalid == NULL &&
                 (out->invalid = soap_strdup(soap, "entitlementAttributes/attribute/attributeName is empty")) == NULL)
                 return soap->error = SOAP_EOM;

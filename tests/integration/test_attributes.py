@@ -453,6 +453,8 @@ class AttributesTest(DaemonTestCase):
         for criteria, want in (
                 ([("", "x", "EQUALS")], "INVALID_REQUEST: entitlementAttributes/attribute/attributeName is empty"),
                 ([(" \t", None, None)], "INVALID_REQUEST: entitlementAttributes/attribute/attributeName is empty"),
+                ([("\u00a0\u3000", None, None)],
+                 "INVALID_REQUEST: entitlementAttributes/attribute/attributeName is empty"),
                 ([(f"A{i}", "x", "EQUALS") for i in range(17)],
                  "INVALID_REQUEST: entitlementAttributes has 17 attribute criteria, at most 16 allowed")):
             with self.subTest(want=want):
@@ -469,6 +471,7 @@ class AttributesTest(DaemonTestCase):
         for attrs_tag, name, want in (
                 ("lineItemAttributes", "", "lineItemAttributes/attributeName is empty"),
                 ("licenseModelAttributes", " \n ", "licenseModelAttributes/attributeName is empty"),
+                ("lineItemAttributes", "\u00a0\u2003\u3000", "lineItemAttributes/attributeName is empty"),
                 ("entitlementAttributes", "", "entitlementAttributes/attributeName is empty"),
                 ("lineItemAttributes", "n" * 256,
                  "lineItems[1]/lineItemAttributes/attribute[2]/attributeName is longer than 255 characters "
