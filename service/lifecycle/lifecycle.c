@@ -722,8 +722,18 @@ static lc_outcome_t lc__create_fn(const lc_ctx_t *ctx, db_conn_t *c, const void 
                 return lc_fail(ctx, REASON_INVALID_STATE,
                                "entitlement '%s' is %s and cannot be updated (OBSOLETE is final)",
                                found.entitlement_id, model_state_name(found.state));
-            if ((*rc = store_update_entitlement(c, ent_pk, e)) != ENT_OK)
-                return lc__db_fail(ctx, *rc, "updating the entitlement");
+            /* Its own fields, when any is given: updated and audited as
+             * every applied change is (line items added are audited with
+             * their rows). */
+            if (e->description || e->sold_to || e->ship_to_email || e->ship_to_address ||
+                e->email_template_variation || e->allow_portal_login != OPT_UNSET || e->attributes_json) {
+                if ((*rc = store_update_entitlement(c, ent_pk, e)) != ENT_OK)
+                    return lc__db_fail(ctx, *rc, "updating the entitlement");
+                store_audit_t audit = {ctx->request_id, ctx->user, "createSimpleEntitlement", found.entitlement_id,
+                                       found.unique_id, NULL, NULL, NULL, "fields updated (CREATE_OR_UPDATE)"};
+                if ((*rc = store_audit(c, &audit)) != ENT_OK)
+                    return lc__db_fail(ctx, *rc, "writing the audit trail");
+            }
             state = found.state;
             if (e->auto_deploy == OPT_TRUE && state == STATE_DRAFT) {
                 /* autoDeploy makes the entitlement and its line items

@@ -84,8 +84,11 @@ class EntitlementsTest(DaemonTestCase):
         self.assertEqual(psql("SELECT sold_to FROM entitlements WHERE entitlement_id = :'v1'", eid), [["Globex"]])
         self.assertEqual(psql("SELECT count(*) FROM line_items WHERE activation_id = :'v1'", eid + "-X"), [["1"]])
         self.assertEqual(psql(states, eid), [["DEPLOYED", "DEPLOYED"]])
-        self.assertEqual(psql("SELECT detail FROM audit_log WHERE entitlement_id = :'v1' AND detail IS NOT NULL", eid),
-                         [["DRAFT -> DEPLOYED (autoDeploy)"]])
+        # Each update of its own fields is audited, as every applied change.
+        self.assertEqual(psql("SELECT detail FROM audit_log WHERE entitlement_id = :'v1' AND detail IS NOT NULL "
+                              "ORDER BY id", eid),
+                         [["fields updated (CREATE_OR_UPDATE)"], ["fields updated (CREATE_OR_UPDATE)"],
+                          ["DRAFT -> DEPLOYED (autoDeploy)"]])
         r = self.create(again, "CREATE_OR_UPDATE")  # the line item is not new any more
         self.assertEqual(r.status_text, "SUCCESS", r.body)
         self.assertEqual(psql("SELECT count(*) FROM line_items WHERE activation_id = :'v1'", eid + "-X"), [["1"]])
