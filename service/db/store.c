@@ -382,16 +382,20 @@ int store_product_relate(db_conn_t *c, const char *from_name, const char *from_v
     return rc;
 }
 
-int store_set_entitlement_state(db_conn_t *c, long long id, model_state_t state,
-                                const model_state_t *from, size_t n_from, model_state_t cascade_to)
+int store_set_entitlement_state(db_conn_t *c, long long id, model_state_t was, model_state_t state,
+                                const model_state_t *from, size_t n_from, model_state_t cascade_to,
+                                bool *changed)
 {
     char idb[24], states[160];
     size_t o = 0;
-    int rc;
+    int rc = ENT_OK;
+    bool own = was != state;
 
+    if (changed != NULL)
+        *changed = own;
     snprintf(idb, sizeof idb, "%lld", id);
     const char *v[3] = {idb, model_state_name(state), NULL};
-    if ((rc = db__exec(c, STMT_ENT_SET_STATE, 2, v, NULL)) != ENT_OK || n_from == 0)
+    if ((own && (rc = db__exec(c, STMT_ENT_SET_STATE, 2, v, NULL)) != ENT_OK) || n_from == 0)
         return rc;
     /* A text[] literal of state names (fixed words, no quoting needed). */
     states[o++] = '{';
@@ -399,7 +403,11 @@ int store_set_entitlement_state(db_conn_t *c, long long id, model_state_t state,
         o += (size_t)snprintf(states + o, sizeof states - o, "%s%s", i ? "," : "", model_state_name(from[i]));
     snprintf(states + o, sizeof states - o, "}");
     const char *cv[3] = {idb, states, model_state_name(cascade_to)};
-    return db__exec(c, STMT_LI_CASCADE_STATE, 3, cv, NULL);
+    PGresult *r = NULL;
+    if ((rc = db__exec(c, STMT_LI_CASCADE_STATE, 3, cv, &r)) == ENT_OK && changed != NULL)
+        *changed = *changed || strcmp(PQcmdTuples(r), "0") != 0;
+    PQclear(r);
+    return rc;
 }
 
 int store_set_line_item_state(db_conn_t *c, long long id, model_state_t state)

@@ -126,11 +126,13 @@ typedef struct store_audit {
 
 int store_audit(db_conn_t *c, const store_audit_t *row) ENT_MUSTCHECK;
 
-/* Sets an entitlement's state, which the caller holds FOR UPDATE; its line
- * items in one of the n_from from states move to cascade_to as well (from
- * may be NULL), locked in id order. */
-int store_set_entitlement_state(db_conn_t *c, long long id, model_state_t state,
-                                const model_state_t *from, size_t n_from, model_state_t cascade_to) ENT_MUSTCHECK;
+/* Sets an entitlement's state, which the caller holds FOR UPDATE (unless
+ * it has it already: was); its line items in one of the n_from from
+ * states move to cascade_to as well (from may be NULL), locked in id
+ * order. *changed (may be NULL) gets whether anything changed. */
+int store_set_entitlement_state(db_conn_t *c, long long id, model_state_t was, model_state_t state,
+                                const model_state_t *from, size_t n_from, model_state_t cascade_to,
+                                bool *changed) ENT_MUSTCHECK;
 
 int store_set_line_item_state(db_conn_t *c, long long id, model_state_t state) ENT_MUSTCHECK;
 

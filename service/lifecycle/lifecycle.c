@@ -741,7 +741,8 @@ static lc_outcome_t lc__create_fn(const lc_ctx_t *ctx, db_conn_t *c, const void 
                  * setEntitlementState would, its draft line items with it. */
                 model_state_t from[STATE_COUNT_], cascade_to;
                 size_t nf = lc_entitlement_cascade(state, STATE_DEPLOYED, from, &cascade_to);
-                if ((*rc = store_set_entitlement_state(c, ent_pk, STATE_DEPLOYED, from, nf, cascade_to)) != ENT_OK)
+                if ((*rc = store_set_entitlement_state(c, ent_pk, state, STATE_DEPLOYED, from, nf, cascade_to,
+                                                       NULL)) != ENT_OK)
                     return lc__db_fail(ctx, *rc, "deploying the entitlement");
                 store_audit_t audit = {ctx->request_id, ctx->user, "createSimpleEntitlement", found.entitlement_id,
                                        found.unique_id, NULL, NULL, NULL, "DRAFT -> DEPLOYED (autoDeploy)"};
@@ -851,8 +852,11 @@ static lc_outcome_t lc__ent_state_fn(const lc_ctx_t *ctx, db_conn_t *c, const vo
         return lc_fail(ctx, REASON_INVALID_STATE, "entitlement '%s' is %s and cannot become %s",
                        e.entitlement_id, model_state_name(e.state), model_state_name(a->state));
     size_t n = lc_entitlement_cascade(e.state, a->state, from, &cascade_to);
-    if ((*rc = store_set_entitlement_state(c, e.id, a->state, from, n, cascade_to)) != ENT_OK)
+    bool changed = false;
+    if ((*rc = store_set_entitlement_state(c, e.id, e.state, a->state, from, n, cascade_to, &changed)) != ENT_OK)
         return lc__db_fail(ctx, *rc, "setting the state");
+    if (!changed)
+        return lc__ok(); /* the state it has already, and its line items' too: no change to record */
     char detail[64];
     snprintf(detail, sizeof detail, "%s -> %s", model_state_name(e.state), model_state_name(a->state));
     store_audit_t audit = {ctx->request_id, ctx->user, "setEntitlementState", e.entitlement_id,
@@ -906,14 +910,20 @@ static lc_outcome_t lc__li_state_fn(const lc_ctx_t *ctx, db_conn_t *c, const voi
         if (!lc_state_transition_ok(t.states[k], a->state))
             return lc_fail(ctx, REASON_INVALID_STATE, "child line item '%s' of '%s' is %s and cannot become %s",
                            t.aids[k], t.activation_id, model_state_name(t.states[k]), model_state_name(a->state));
-    if ((*rc = store_set_line_item_state(c, t.id, a->state)) != ENT_OK)
-        return lc__db_fail(ctx, *rc, "setting the state");
-    snprintf(detail, sizeof detail, "%s -> %s", model_state_name(t.state), model_state_name(a->state));
-    store_audit_t audit = {ctx->request_id, ctx->user, "setLineItemState", t.ent.entitlement_id,
-                           t.ent.unique_id, NULL, t.activation_id, t.unique_id, detail};
-    if ((*rc = store_audit(c, &audit)) != ENT_OK)
-        return lc__db_fail(ctx, *rc, "writing the audit trail");
+    /* Only what changes is written and audited: a line item (or child)
+     * in the state asked already is left as it is. */
+    if (t.state != a->state) {
+        if ((*rc = store_set_line_item_state(c, t.id, a->state)) != ENT_OK)
+            return lc__db_fail(ctx, *rc, "setting the state");
+        snprintf(detail, sizeof detail, "%s -> %s", model_state_name(t.state), model_state_name(a->state));
+        store_audit_t audit = {ctx->request_id, ctx->user, "setLineItemState", t.ent.entitlement_id,
+                               t.ent.unique_id, NULL, t.activation_id, t.unique_id, detail};
+        if ((*rc = store_audit(c, &audit)) != ENT_OK)
+            return lc__db_fail(ctx, *rc, "writing the audit trail");
+    }
     for (size_t k = 0; k < t.n; k++) {
+        if (t.states[k] == a->state)
+            continue;
         if ((*rc = store_set_line_item_state(c, t.ids[k], a->state)) != ENT_OK)
             return lc__db_fail(ctx, *rc, "setting the state of a child line item");
         snprintf(detail, sizeof detail, "%s -> %s (child)", model_state_name(t.states[k]), model_state_name(a->state));

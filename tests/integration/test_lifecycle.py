@@ -198,8 +198,18 @@ class LifecycleTest(DaemonTestCase):
         # A line item suspended on its own stays so when its live
         # entitlement is deployed again; only DRAFT ones are deployed.
         self.ok(set_line_item_state_body([(aids[1], "INACTIVE", False)]))
+        trail = ("SELECT (SELECT count(*) FROM audit_log WHERE entitlement_id = :'v1'), (SELECT count(*) FROM "
+                 "entitlement_changes WHERE entitlement_id = :'v1'), (SELECT updated_at FROM entitlements "
+                 "WHERE entitlement_id = :'v1')")
+        before = psql(trail, eid)
         self.ok(set_entitlement_state_body([(eid, "DEPLOYED")]))
         self.assertEqual([self.row(a, "state") for a in aids], [[["DEPLOYED"]], [["INACTIVE"]]])
+        # That changed nothing: succeeded, with nothing recorded as changed
+        # (no audit row, no change for subscribers); so for a line item set
+        # to the state it has.
+        self.assertEqual(psql(trail, eid), before)
+        self.ok(set_line_item_state_body([(aids[0], "DEPLOYED", True)]))
+        self.assertEqual(psql(trail, eid), before)
         self.ok(set_entitlement_state_body([(eid, "OBSOLETE")]))
         r = self.ok(set_entitlement_state_body([(eid, "DEPLOYED")]), "FAILURE")
         self.assertTrue(r.text("f:failedData/f:failedEntitlement/f:reason").startswith("INVALID_STATE: "), r.body)
