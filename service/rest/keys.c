@@ -188,7 +188,8 @@ void keys_delete(rest_ctx_t *c)
         return;
     int qk = rest_query(c, "kid", kid, sizeof kid), qp = rest_query(c, "publisherName", publisher, sizeof publisher);
     if (qk < 0 || qp < 0) {
-        rest_error(c, 400, NULL, "%s: not valid percent-encoding, or too long", qk < 0 ? "kid" : "publisherName");
+        rest_error(c, 400, NULL, "%s: %s", qk < 0 ? "kid" : "publisherName",
+                   (qk < 0 ? qk : qp) == -2 ? "given more than once" : "not valid percent-encoding, or too long");
         return;
     }
     /* A body is read as any body is (415, 400), whether or not the query

@@ -271,22 +271,33 @@ bool rest_decode(const char *in, size_t n, char *out, size_t cap, size_t *out_le
 
 int rest_query(const rest_ctx_t *c, const char *name, char *buf, size_t cap)
 {
-    const char *q = c->r->query;
-    size_t k = strlen(name);
+    const char *q = c->r->query, *at = NULL;
+    size_t k = strlen(name), len = 0;
     while (*q != '\0') {
         const char *amp = strchr(q, '&');
         size_t n = amp ? (size_t)(amp - q) : strlen(q);
-        if (n > k && q[k] == '=' && memcmp(q, name, k) == 0) {
-            /* '+' is a space in a query string. */
-            char tmp[4 * REST_MAX_PARAM + 1];
-            size_t tl = n - k - 1 < sizeof tmp - 1 ? n - k - 1 : sizeof tmp - 1;
-            memcpy(tmp, q + k + 1, tl);
-            for (size_t i = 0; i < tl; i++)
-                if (tmp[i] == '+')
-                    tmp[i] = ' ';
-            return tl == n - k - 1 && rest_decode(tmp, tl, buf, cap, NULL) ? 1 : -1;
+        if (n >= k && (n == k || q[k] == '=') && memcmp(q, name, k) == 0) {
+            if (at != NULL)
+                return -2;
+            at = q;
+            len = n;
         }
         q += n + (amp ? 1 : 0);
     }
-    return 0;
+    if (at == NULL)
+        return 0;
+    if (len == k) { /* "name" without '=': an empty value */
+        if (cap == 0)
+            return -1;
+        buf[0] = '\0';
+        return 1;
+    }
+    /* '+' is a space in a query string. */
+    char tmp[4 * REST_MAX_PARAM + 1];
+    size_t tl = len - k - 1 < sizeof tmp - 1 ? len - k - 1 : sizeof tmp - 1;
+    memcpy(tmp, at + k + 1, tl);
+    for (size_t i = 0; i < tl; i++)
+        if (tmp[i] == '+')
+            tmp[i] = ' ';
+    return tl == len - k - 1 && rest_decode(tmp, tl, buf, cap, NULL) ? 1 : -1;
 }

@@ -85,7 +85,8 @@ json_t *rest_body_read(rest_ctx_t *c, int *status, char *msg, size_t cap);
 auth_verdict_t rest_api_token(rest_ctx_t *c, store_token_t *tok, const char **why);
 
 /* The value of query parameter name, percent-decoded into buf (cap
- * bytes): 1, or 0 when absent, or -1 when it does not decode or fit. */
+ * bytes): 1, or 0 when absent, -1 when it does not decode or fit, -2
+ * when it is given more than once (which one was meant is not guessed). */
 int rest_query(const rest_ctx_t *c, const char *name, char *buf, size_t cap);
 
 /* Percent-decodes in (n bytes) into out (cap bytes, NUL-terminated); false

@@ -439,8 +439,10 @@ static bool subs__product_ids(rest_ctx_t *c, json_t *errors, long long *nos, siz
     int got = rest_query(c, "productIds", q, sizeof q);
     *n = 0;
     if (got <= 0 || q[0] == '\0') {
-        subs__field_error(errors, "productIds", "%s", got < 0 ? "not valid percent-encoding, or too long"
-                                                              : "required: the subscriptionProductIds, comma separated");
+        subs__field_error(errors, "productIds", "%s",
+                          got == -2  ? "given more than once: give the subscriptionProductIds in one, comma separated"
+                          : got < 0 ? "not valid percent-encoding, or too long"
+                                    : "required: the subscriptionProductIds, comma separated");
         return false;
     }
     if (!subs__parse_ids(q, nos, n)) {

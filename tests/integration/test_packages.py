@@ -108,6 +108,12 @@ class PackagesTest(DaemonTestCase):
                 self.assertEqual([e["field"] for e in r.json["fieldErrors"]], [field])
         r = self.rest.post(f"{UPDATES}/{ref}/2026-01-01")
         self.assertEqual([e["field"] for e in r.json["fieldErrors"]], ["productIds"])
+        # Given twice, in either order: which was meant is not guessed.
+        for q in ("productIds=1&productIds=2", "productIds=2&productIds=1", "productIds&productIds=1"):
+            r = self.rest.post(f"{UPDATES}/{ref}/2026-01-01?{q}")
+            self.assertEqual(r.status, 400, r)
+            self.assertEqual([(e["field"], e["message"][:24]) for e in r.json["fieldErrors"]],
+                             [("productIds", "given more than once: gi")], r.json)
         # A bad date and a product not of the subscription: both named.
         r = self.request(ref, "2026-02-30", "99")
         self.assertEqual(r.status, 400, r)

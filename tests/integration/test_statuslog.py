@@ -157,6 +157,8 @@ class StatusLogTest(DaemonTestCase):
         r = c.request("DELETE", KEY_PATH + "?kid=" + kid)
         self.assertEqual(r.status, 400, r)
         self.assertIn("publisherName", r.json["message"])
+        r = c.request("DELETE", KEY_PATH + f"?kid={kid}&publisherName={a.name}&publisherName={b.name}")
+        self.assertEqual((r.status, r.json["message"]), (400, "publisherName: given more than once"), r)
         r = c.request("DELETE", KEY_PATH + "?kid=" + kid + "&publisherName=" + a.name)
         self.assertEqual((r.status, r.json.get("publisherName")), (200, a.name), r)
         self.assertEqual(self.post(status_body(a.name), a.auth()).status, 401)
