@@ -526,6 +526,10 @@ static bool front__guard(soap_worker_t *w, char *body, size_t *len, size_t *op_o
     if (g.verdict == GUARD_DEPTH) {
         snprintf(msg, sizeof msg, "XML nesting deeper than %d levels", w->cfg->max_depth);
         m = msg;
+    } else if (g.verdict == GUARD_BAD_CHAR && g.code > 0x10FFFF) {
+        snprintf(msg, sizeof msg, "malformed request: a character reference beyond U+10FFFF, the last character "
+                 "(byte %zu of the body)", g.offset);
+        m = msg;
     } else if (g.verdict == GUARD_BAD_CHAR) {
         snprintf(msg, sizeof msg, "malformed request: character U+%04lX is not allowed in XML 1.0 (byte %zu "
                  "of the body)", g.code, g.offset);

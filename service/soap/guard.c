@@ -257,7 +257,7 @@ static guard_verdict_t guard__ref(guard__scan_t *s, char quote)
             return guard__fail(s, GUARD_BAD_REF, "a malformed character reference");
         cp = cp * (hex ? 16u : 10u) + (uint32_t)v;
         if (cp > 0x10FFFF) {
-            s->r->code = cp;
+            s->r->code = 0x110000; /* beyond: the digits read so far are not the number written */
             return guard__fail(s, GUARD_BAD_CHAR, "a character reference to a character XML does not allow");
         }
     }

@@ -269,6 +269,8 @@ class HttpTest(DaemonTestCase):
             body = self.create(eid).replace(eid.encode() + b"</v4:id>", (eid + bad).encode() + b"</v4:id>", 1)
             r = self.send(self.request(body))
             self.assert_refused(r, 500)
+            if bad == "&#x110000;":
+                self.assertIn("beyond U+10FFFF", r.faultstring)
             self.assertEqual(self.count(eid), 0, bad)
             self.assertEqual(int(psql("SELECT count(*) FROM entitlements WHERE entitlement_id LIKE :'v1'",
                                       eid + "%")[0][0]), 0, bad)
