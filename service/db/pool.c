@@ -523,15 +523,23 @@ int db__pipeline(db_conn_t *c, db_call_t *calls, size_t n, size_t *failed_at)
         while ((r = PQgetResult(c->pg)) != NULL)
             PQclear(r);
     }
+    bool lost = false;
     if (rc != ENT_EDBDOWN) {
-        PGresult *r = PQgetResult(c->pg); /* the PGRES_PIPELINE_SYNC */
-        if (r == NULL || PQresultStatus(r) != PGRES_PIPELINE_SYNC)
-            rc = rc == ENT_OK ? ENT_EDBDOWN : rc;
+        /* The PGRES_PIPELINE_SYNC. Without it, with every statement's
+         * result in, what they did stands: a COMMIT's "COMMIT" was a commit.
+         * A server shutting down (or pg_terminate_backend) ends a backend
+         * there: it had the results buffered until the Sync, and sends them
+         * with its FATAL error. Reporting such a unit as failed would be
+         * untrue; only the connection is gone. */
+        PGresult *r = PQgetResult(c->pg);
+        lost = r == NULL || PQresultStatus(r) != PGRES_PIPELINE_SYNC;
         PQclear(r);
     }
-    if (rc == ENT_EDBDOWN || PQexitPipelineMode(c->pg) != 1) {
+    if (rc == ENT_EDBDOWN || lost || PQexitPipelineMode(c->pg) != 1) {
+        if (lost && rc == ENT_OK)
+            log_warn("database: the connection was lost after the last result (%s)", PQerrorMessage(c->pg));
         db_conn_discard(c);
-        rc = rc == ENT_OK ? ENT_EDBDOWN : rc;
+        rc = rc == ENT_OK && !lost ? ENT_EDBDOWN : rc;
     }
     if (rc != ENT_OK) {
         for (size_t k = 0; k < n; k++) {
