@@ -33,6 +33,7 @@ struct db_conn {
     char sqlstate[6];
     char constraint[64];
     char message[256];
+    bool commit_undecided; /* the last pipeline's COMMIT may have run, unanswered (db_conn_commit_undecided) */
     db_sql_cached_t cached[DB_SQL_CACHE]; /* prepared on pg as "sql<i>"; forgotten with it */
     int ncached;
 };

@@ -474,11 +474,19 @@ const char *db_conn_sqlstate(const db_conn_t *c) { return c->sqlstate; }
 const char *db_conn_constraint(const db_conn_t *c) { return c->constraint; }
 const char *db_conn_message(const db_conn_t *c) { return c->message; }
 
+bool db_conn_commit_undecided(const db_conn_t *c) { return c->commit_undecided; }
+
 int db__pipeline(db_conn_t *c, db_call_t *calls, size_t n, size_t *failed_at)
 {
     int rc = ENT_OK;
     size_t i;
 
+    /* The COMMIT's index, if the pipeline has one (n: none). */
+    size_t commit_at = n;
+    for (size_t k = 0; k < n; k++)
+        if (calls[k].id == DB_CALL_COMMIT)
+            commit_at = k;
+    c->commit_undecided = false;
     *failed_at = n;
     if (c->pg == NULL)
         return ENT_EDBDOWN;
@@ -501,11 +509,15 @@ int db__pipeline(db_conn_t *c, db_call_t *calls, size_t n, size_t *failed_at)
         rc = db__map_error(c, NULL);
         db_conn_discard(c);
         *failed_at = 0;
+        c->commit_undecided = commit_at < n; /* some of it may have gone */
         return rc == ENT_OK ? ENT_EDBDOWN : rc;
     }
     for (i = 0; i < n; i++) {
         PGresult *r = PQgetResult(c->pg);
         if (r == NULL) {
+            /* No answer at all from here on (an earlier error decided). */
+            if (rc == ENT_OK)
+                c->commit_undecided = i <= commit_at && commit_at < n;
             rc = ENT_EDBDOWN;
             break;
         }
@@ -516,6 +528,13 @@ int db__pipeline(db_conn_t *c, db_call_t *calls, size_t n, size_t *failed_at)
             if (rc == ENT_OK && st != PGRES_COMMAND_OK) {
                 rc = db__map_error(c, r);
                 *failed_at = i;
+                /* The server processes a pipeline in order: its own error
+                 * before the COMMIT means the COMMIT never ran. An error
+                 * libpq made up (no SQLSTATE: the connection broke) says
+                 * nothing of what the server got to; nor does one at the
+                 * COMMIT itself (a shutdown may end the backend after its
+                 * commit record, before the answer). */
+                c->commit_undecided = commit_at < n && (i >= commit_at || c->sqlstate[0] == '\0');
             }
             PQclear(r);
         }

@@ -83,6 +83,12 @@ const char *db_conn_sqlstate(const db_conn_t *conn);
 const char *db_conn_constraint(const db_conn_t *conn);
 const char *db_conn_message(const db_conn_t *conn);
 
+/* After a pipeline with a COMMIT failed: whether the COMMIT may have run
+ * (it was sent, and no answer says it did not). False when the server
+ * refused a statement before it (with an SQLSTATE of its own, such as a
+ * shutdown's 57P01): it never ran, and nothing of the transaction stays. */
+bool db_conn_commit_undecided(const db_conn_t *conn);
+
 /* Whether the database answers and every migration compiled in has been
  * applied: ENT_OK, ENT_EDBDOWN (cannot be reached) or ENT_EINVAL (schema
  * behind; *why says which migration is missing). */

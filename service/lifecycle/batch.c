@@ -456,8 +456,9 @@ static int lc__batch_try(lc_op_t op, lc_member_t **members, size_t m, const stor
     rc = store_batch_write(c, rows, n_rows, ups, n_ups, op == LC_UPGRADE ? "upgradeLicense" : "upsellLicense", a,
                            uids);
     /* The write and the COMMIT go in one pipeline: a connection lost then
-     * may have committed, and must not be tried again. */
-    *commit_unknown = rc == ENT_EDBDOWN && n_rows > 0;
+     * may have committed, and must not be tried again; unless the server's
+     * own error before the COMMIT says it never ran. */
+    *commit_unknown = rc == ENT_EDBDOWN && n_rows > 0 && db_conn_commit_undecided(c);
     if (rc != ENT_OK)
         return rc;
     /* Committed: hand out the new uniqueIds in row order (members, units
