@@ -129,6 +129,17 @@ static int group__transaction(db_conn_t *c, db_group_call_t **members, size_t n,
     return ENT_OK;
 }
 
+/* group__transaction, once more on a fresh connection when the server
+ * ended the first before its COMMIT ran (its own error before it: a
+ * restart, an ended backend): nothing of it was written. */
+static int group__transaction_again(db_conn_t *c, db_group_call_t **members, size_t n, size_t *failed_at)
+{
+    int rc = group__transaction(c, members, n, failed_at);
+    if (rc == ENT_EDBDOWN && !db_conn_commit_undecided(c) && db_conn_reset(c) == ENT_OK)
+        rc = group__transaction(c, members, n, failed_at);
+    return rc;
+}
+
 /* Runs one statement alone on c: autocommit, or with its lock in a
  * transaction of its own. */
 static void group__alone(db_conn_t *c, db_group_call_t *m)
@@ -137,7 +148,7 @@ static void group__alone(db_conn_t *c, db_group_call_t *m)
     size_t failed_at;
     if (m->has_lock) {
         db_group_call_t *one[1] = {m};
-        m->rc = group__transaction(c, one, 1, &failed_at);
+        m->rc = group__transaction_again(c, one, 1, &failed_at);
         if (m->rc != ENT_OK && c->pg != NULL)
             db_rollback(c);
         return;
@@ -164,11 +175,12 @@ static void group__run(db_group_t *g, db_group_call_t **members, size_t n)
         goto out;
     }
     group__sort(members, n);
-    rc = group__transaction(c, members, n, &failed_at);
+    rc = group__transaction_again(c, members, n, &failed_at);
     if (rc == ENT_OK)
         goto out;
     if (rc == ENT_EDBDOWN) {
-        /* The COMMIT may have happened: nothing is run again. */
+        /* The COMMIT may have happened (or the database is gone): nothing
+         * is run again. */
         for (size_t i = 0; i < n; i++)
             members[i]->rc = ENT_EDBDOWN;
         goto out;
