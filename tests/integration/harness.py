@@ -227,6 +227,27 @@ class Client:
         return r
 
 
+def end_backends_while(seconds, clients):
+    """Runs the functions clients, each in a thread, until told to stop
+    (their argument, a threading.Event, is set), while the daemons' busy
+    backends are ended every 5 to 25 ms for seconds (pg_terminate_backend,
+    as a server shutting down ends them). Returns how many were ended."""
+    stop = threading.Event()
+    threads = [threading.Thread(target=f, args=(stop,)) for f in clients]
+    for t in threads:
+        t.start()
+    deadline, kills = time.time() + seconds, 0
+    while time.time() < deadline:
+        time.sleep(0.005 + 0.01 * (kills % 3))
+        kills += int(psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+                          "application_name = 'entitlementd' AND pid <> pg_backend_pid() "
+                          "AND state <> 'idle'")[0][0])
+    stop.set()
+    for t in threads:
+        t.join()
+    return kills
+
+
 def post_at_once(daemon, bodies, users):
     """Posts the SOAP bodies at the same moment, each on a connection of its
     own as users[i] (a User, or None); returns the responses in order."""

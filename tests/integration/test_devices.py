@@ -7,12 +7,12 @@ OpenAPI document."""
 import copy
 import json
 import random
+import functools
 import socket
 import threading
-import time
 import unittest
 
-from harness import DaemonTestCase, ctl, psql, token
+from harness import DaemonTestCase, ctl, end_backends_while, psql, token
 from rest import DEVICE, RestClient, api_token, bearer
 from test_http import read_reply
 
@@ -66,9 +66,9 @@ class DeviceStatusTest(DaemonTestCase):
         # ends them) under 8 clients: every 200 is a stored report, and a
         # group the server ended before its COMMIT runs again on a fresh
         # connection rather than answer 503 (nothing of it was written).
-        stop, answers, lock = threading.Event(), [], threading.Lock()
+        answers, lock = [], threading.Lock()
 
-        def client(k):
+        def client(k, stop):
             c = RestClient(self.daemon, bearer(self.token))
             try:
                 n = 0
@@ -81,18 +81,7 @@ class DeviceStatusTest(DaemonTestCase):
             finally:
                 c.close()
 
-        threads = [threading.Thread(target=client, args=(k,)) for k in range(8)]
-        for t in threads:
-            t.start()
-        deadline, kills = time.time() + 3, 0
-        while time.time() < deadline:
-            time.sleep(0.005 + 0.01 * (kills % 3))
-            kills += int(psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
-                              "application_name = 'entitlementd' AND pid <> pg_backend_pid() "
-                              "AND state <> 'idle'")[0][0])
-        stop.set()
-        for t in threads:
-            t.join()
+        kills = end_backends_while(3, [functools.partial(client, k) for k in range(8)])
         stored = {row[0] for row in psql("SELECT device_id FROM device_reports WHERE tenant = :'v1' "
                                          "AND device_id LIKE 'K%'", self.tenant)}
         ok = [d for d, s in answers if s == 200]

@@ -1,12 +1,12 @@
 """upgradeLicense through the real daemon and PostgreSQL: atomic units,
 status aggregation, record numbers, reasons, concurrency, hostile input."""
+import functools
 import threading
-import time
 import unittest
 
 from builders import change_item_xml, create_body, lifecycle_body, renew_body, renew_item_xml
 from catalog import Catalog
-from harness import NS, Client, DaemonTestCase, psql, token
+from harness import NS, Client, DaemonTestCase, end_backends_while, psql, token
 
 
 def nrows(sql, *params):
@@ -398,9 +398,9 @@ class UpgradeTest(DaemonTestCase):
         # SUCCESS, not COMMIT_UNKNOWN (the backend ends with its results
         # buffered until the pipeline's Sync and sends them first).
         parents = [self.entitlement(count=100000)[1][0] for _ in range(8)]
-        stop, answers, lock = threading.Event(), [], threading.Lock()
+        answers, lock = [], threading.Lock()
 
-        def client(parent):
+        def client(parent, stop):
             c = Client(self.daemon, self.user)
             try:
                 while not stop.is_set():
@@ -412,18 +412,7 @@ class UpgradeTest(DaemonTestCase):
             finally:
                 c.close()
 
-        threads = [threading.Thread(target=client, args=(p,)) for p in parents]
-        for t in threads:
-            t.start()
-        deadline, kills = time.time() + 3, 0
-        while time.time() < deadline:
-            time.sleep(0.005 + 0.02 * (kills % 3) / 2)
-            kills += int(psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
-                              "application_name = 'entitlementd' AND pid <> pg_backend_pid() "
-                              "AND state <> 'idle'")[0][0])
-        stop.set()
-        for t in threads:
-            t.join()
+        kills = end_backends_while(3, [functools.partial(client, p) for p in parents])
         stored = {row[0] for row in psql("SELECT activation_id FROM line_items WHERE activation_id = ANY (:'v1')",
                                          "{" + ",".join(a[0] for a in answers) + "}")}
         unknown = [a for a in answers if a[3].startswith("COMMIT_UNKNOWN")]
