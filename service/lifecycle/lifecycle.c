@@ -756,9 +756,9 @@ static lc_outcome_t lc__create_fn(const lc_ctx_t *ctx, db_conn_t *c, const void 
         *rc = ENT_OK;
     }
 
-    if (!existing && lc__entitlement_refused(ctx, e, &refused))
-        return refused;
     if (!existing) {
+        if (lc__entitlement_refused(ctx, e, &refused))
+            return refused;
         *rc = store_insert_entitlement(c, e, eid, state, ctx->user, ctx->alloc, &ent_pk, &res->unique_id);
         if (*rc == ENT_EEXIST) {
             /* With an opType, a concurrent request made it after our look:

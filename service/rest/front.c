@@ -98,17 +98,26 @@ static void rest__serve(void *state, http_exchange_t *x)
     c->nparams = 0;
     c->error_shape = NULL;
     c->error_arg = NULL;
+    /* One pass: a matching route with fewer parameters than those seen
+     * starts the choice (and Allow) again. */
     int fewest = REST_MAX_PARAMS + 1;
-    for (size_t i = 0; i < REST_NROUTES; i++)
-        if (rest__params(rest__routes[i].pattern) < fewest && rest__match(rest__routes[i].pattern, c->r->path, NULL))
-            fewest = rest__params(rest__routes[i].pattern);
     for (size_t i = 0; i < REST_NROUTES; i++) {
         const rest_route_t *rt = &rest__routes[i];
-        if (rest__params(rt->pattern) != fewest || !rest__match(rt->pattern, c->r->path, NULL))
+        if (!rest__match(rt->pattern, c->r->path, NULL))
+            continue;
+        int np = rest__params(rt->pattern);
+        if (np > fewest)
+            continue;
+        if (np < fewest) {
+            fewest = np;
+            hit = NULL;
+            allow[0] = '\0';
+        }
+        if (hit != NULL)
             continue;
         if (strcmp(rt->method, c->r->method) == 0) {
             hit = rt;
-            break;
+            continue;
         }
         /* HEAD is served wherever GET is (the transport drops the body). */
         size_t n = strlen(allow);

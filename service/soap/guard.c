@@ -507,17 +507,25 @@ static void guard__hide_unused(guard__scan_t *s)
             s->b[s->ops[k].off] = 'x';
 }
 
-/* The operations' version (1..4) of the element named name (n bytes, as
- * written back), by its prefix's declaration in scope; 0 for another
- * namespace or none. */
-static int guard__version_of(const guard__scan_t *s, const char *name, size_t n)
+/* The declaration in scope of the prefix of the element named name (n
+ * bytes, as written back), or NULL. */
+static const guard__binding_t *guard__binding_of(const guard__scan_t *s, const char *name, size_t n)
 {
     const char *colon = memchr(name, ':', n);
     size_t pn = colon ? (size_t)(colon - name) : 0;
     for (size_t k = s->nns; k-- > 0;)
         if (s->ns[k].len == pn && memcmp(s->b + s->ns[k].off, name, pn) == 0)
-            return s->ns[k].version;
-    return 0;
+            return &s->ns[k];
+    return NULL;
+}
+
+/* The operations' version (1..4) of the element named name (n bytes, as
+ * written back), by its prefix's declaration in scope; 0 for another
+ * namespace or none. */
+static int guard__version_of(const guard__scan_t *s, const char *name, size_t n)
+{
+    const guard__binding_t *b = guard__binding_of(s, name, n);
+    return b != NULL ? b->version : 0;
 }
 
 /* Which of the credentials' header elements (UserId 1, UserPassword 2)
@@ -526,16 +534,13 @@ static int guard__version_of(const guard__scan_t *s, const char *name, size_t n)
 static unsigned guard__credential(const guard__scan_t *s, const char *name, size_t n)
 {
     const char *colon = memchr(name, ':', n);
-    size_t pn = colon ? (size_t)(colon - name) : 0;
     const char *local = colon ? colon + 1 : name;
     size_t ln = n - (size_t)(local - name);
     unsigned which = ln == 6 && memcmp(local, "UserId", 6) == 0         ? 1u
                      : ln == 12 && memcmp(local, "UserPassword", 12) == 0 ? 2u
                                                                          : 0u;
-    for (size_t k = s->nns; which != 0 && k-- > 0;)
-        if (s->ns[k].len == pn && memcmp(s->b + s->ns[k].off, name, pn) == 0)
-            return s->ns[k].platform ? which : 0;
-    return 0;
+    const guard__binding_t *b = which != 0 ? guard__binding_of(s, name, n) : NULL;
+    return b != NULL && b->platform ? which : 0;
 }
 
 /* Ends the scope of the declarations of the element at depth. */
