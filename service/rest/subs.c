@@ -110,35 +110,16 @@ static const char *subs__platform(rest_ctx_t *c)
     return NULL;
 }
 
-static void subs__envelope(rest_ctx_t *c, int status, const char *extra, json_t *data, json_t *field_errors,
-                           json_t *global_errors);
-
 /* A POST that takes no body may still carry one: JSON, as every body
- * here (else 415, or 400 when malformed, in the acquisition API's
- * envelope when envelope), and then unread. False after answering. */
-static bool subs__no_body(rest_ctx_t *c, bool envelope)
+ * here (else 415, or 400 when malformed), and then unread. False after
+ * answering. */
+static bool subs__no_body(rest_ctx_t *c)
 {
-    json_error_t e;
     if (c->r->body_len == 0)
         return true;
-    if (!envelope) {
-        json_t *body = rest_body(c);
-        json_decref(body);
-        return body != NULL;
-    }
-    if (!rest_json_media(c)) {
-        rest_error(c, 415, NULL, "the body must be application/json (UTF-8)");
-        return false;
-    }
-    json_t *body = json_loadb(c->r->body, c->r->body_len, JSON_REJECT_DUPLICATES, &e);
-    if (body == NULL) {
-        char msg[320];
-        rest_json_refusal(c, &e, msg, sizeof msg);
-        subs__envelope(c, 400, NULL, NULL, NULL, json_pack("[s]", msg));
-        return false;
-    }
+    json_t *body = rest_body(c);
     json_decref(body);
-    return true;
+    return body != NULL;
 }
 
 /* A webhook URL: http or https, a host, no spaces or controls. */
@@ -322,7 +303,7 @@ void subs_trigger(rest_ctx_t *c)
     db_conn_t *conn;
     rest_idem_t idem;
     const char *platform = subs__platform(c);
-    if (platform == NULL || !subs__user(c, &me) || !subs__no_body(c, false) || !subs__idem_begin(c, &me, &idem) ||
+    if (platform == NULL || !subs__user(c, &me) || !subs__no_body(c) || !subs__idem_begin(c, &me, &idem) ||
         rest_idem_replay(c, &idem))
         return;
     if (ids_request_id(a, sizeof a) != ENT_OK || ids_request_id(b, sizeof b) != ENT_OK) {
@@ -397,6 +378,14 @@ static void subs__envelope(rest_ctx_t *c, int status, const char *extra, json_t 
                            json_t *global_errors)
 {
     rest_json(c, status, subs__envelope_of(data, field_errors, global_errors), extra);
+}
+
+/* rest_error's answer in the envelope: every refusal of the acquisition
+ * API (401, 409, 415, 503 as well as 400 and 404) has the one shape its
+ * clients deserialise, the words in globalErrors. */
+static void subs__envelope_shape(rest_ctx_t *c, int status, const char *extra, const char *msg)
+{
+    subs__envelope(c, status, extra, NULL, NULL, json_pack("[s]", msg));
 }
 
 static void subs__field_error(json_t *errors, const char *field, const char *fmt, ...)
@@ -479,7 +468,8 @@ void subs_package_request(rest_ctx_t *c)
     db_conn_t *conn;
 
     rest_idem_t idem;
-    if (!subs__user(c, &me) || !subs__no_body(c, true) || !subs__idem_begin(c, &me, &idem) ||
+    c->error_shape = subs__envelope_shape;
+    if (!subs__user(c, &me) || !subs__no_body(c) || !subs__idem_begin(c, &me, &idem) ||
         rest_idem_replay(c, &idem))
         return;
     const char *why;

@@ -28,6 +28,11 @@ PATH = "/flexnet/services/v4/EntitlementOrderService"
 ROOT = os.environ.get("ENTITLEMENTD_SOURCE", os.path.join(os.path.dirname(__file__), "..", ".."))
 DAEMON = os.environ.get("ENTITLEMENTD_BIN", os.path.join(ROOT, "build", "bin", "entitlementd"))
 CTL = os.environ.get("ENTITLEMENTCTL_BIN", os.path.join(ROOT, "build", "bin", "entitlementctl"))
+# Daemon logs go beside the test cluster, which scripts/test wipes before
+# each run, rather than piling up in the system's temporary directory.
+LOG_DIR = os.path.join(os.environ["ENTITLEMENTD_TEST_HOME"], "daemon-logs") if os.environ.get("ENTITLEMENTD_TEST_HOME") else None
+if LOG_DIR:
+    os.makedirs(LOG_DIR, exist_ok=True)
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                      "response does not match the schema")
 
@@ -126,7 +131,7 @@ class Daemon:
                          # answer it gives against the XSD, too.
                          "ENTITLEMENTD_VALIDATE_XML": "1"})
         self.env.update({k: str(v) for k, v in env.items()})
-        self.log = tempfile.NamedTemporaryFile(prefix="entitlementd-", suffix=".log", delete=False)
+        self.log = tempfile.NamedTemporaryFile(prefix="entitlementd-", suffix=".log", delete=False, dir=LOG_DIR)
         self.proc = None
 
     def start(self):

@@ -131,6 +131,17 @@ class PackagesTest(DaemonTestCase):
         self.assertEqual(r.status, 415, r)
         r = self.rest.request("POST", url, b"{bad json", raw=True)
         self.assertEqual(r.status, 400, r)
+        # Every refusal of the POST is in the API's envelope, the words in
+        # globalErrors (the OpenAPI check above holds each to it too).
+        for r, status in ((self.rest.request("POST", url, b"<xml/>", headers={"Content-Type": "text/xml"}, raw=True),
+                           415),
+                          (self.rest.request("POST", url, b"{bad json", raw=True), 400),
+                          (self.rest.post(url, auth=False), 401),
+                          (self.rest.post(url, headers={"Authorization": "Bearer nope"}), 401)):
+            with self.subTest(status=status):
+                self.assertEqual(r.status, status, r)
+                self.assertEqual((r.json["data"], r.json["fieldErrors"], len(r.json["globalErrors"])), (None, [], 1), r)
+        self.assertIn("www-authenticate", r.headers)
         self.assertEqual(self.rest.post(url, {}).status, 200)
         # A malformed HTTP request (Authorization twice) is a 400 of the
         # Error shape, as the OpenAPI document says.
