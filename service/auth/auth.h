@@ -95,7 +95,10 @@ bool auth_basic_parse(const char *value, size_t n, char login[AUTH_MAX_LOGIN + 1
                       char password[AUTH_MAX_FIELD + 1]);
 
 /* Decodes the FlexNet UserPassword header element (base64) into password.
- * False when it is not base64, too long or holds a NUL byte. */
+ * XML white space anywhere in it is skipped: MIME encoders (Perl's
+ * encode_base64, Python's encodebytes, Java's old BASE64Encoder) end the
+ * text with a line break and break it every 76 characters. False when it
+ * is not base64, too long or holds a NUL byte. */
 bool auth_flexnet_password(const char *b64, char password[AUTH_MAX_FIELD + 1]);
 
 /* API tokens: "etd_" and 43 base64url characters (256 random bits). */

@@ -366,17 +366,25 @@ out:
 bool auth_flexnet_password(const char *b64, char password[AUTH_MAX_FIELD + 1])
 {
     unsigned char decoded[AUTH_MAX_FIELD + 3];
-    size_t n = strlen(b64), len = 0;
+    char text[B64_ENCODED_LEN(AUTH_MAX_FIELD)];
+    size_t n = 0, len = 0;
     bool ok = false;
 
-    if (n > B64_ENCODED_LEN(AUTH_MAX_FIELD))
-        return false;
-    if (b64_decode(b64, n, decoded, sizeof decoded, &len) == ENT_OK && len <= AUTH_MAX_FIELD &&
+    for (const char *p = b64; *p != '\0'; p++) {
+        if (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+            continue;
+        if (n == sizeof text)
+            goto out;
+        text[n++] = *p;
+    }
+    if (b64_decode(text, n, decoded, sizeof decoded, &len) == ENT_OK && len <= AUTH_MAX_FIELD &&
         memchr(decoded, '\0', len) == NULL) {
         memcpy(password, decoded, len);
         password[len] = '\0';
         ok = true;
     }
+out:
+    OPENSSL_cleanse(text, sizeof text);
     OPENSSL_cleanse(decoded, sizeof decoded);
     return ok;
 }

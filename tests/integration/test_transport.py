@@ -444,6 +444,20 @@ class TransportTest(DaemonTestCase):
         self.assertEqual(r.status, 200, r.body)
         hdr_bad = hdr.replace(base64.b64encode(u.password.encode()).decode(), base64.b64encode(b"nope").decode())
         self.assert_client_fault(anon.raw(envelope(search_body(), header=hdr_bad)), "authentication", status=401)
+        # MIME encoders' line breaks (Perl's encode_base64, Python's
+        # encodebytes: one every 76 characters, and one at the end) are
+        # white space, not part of the password.
+        long_user = User("u" + token(10), "p" + token(70))
+        ctl("user", "add", long_user.name, stdin=long_user.password + "\n")
+        for who, text in ((u, base64.encodebytes(u.password.encode()).decode()),
+                          (u, " \r\n" + base64.b64encode(u.password.encode()).decode() + "\t"),
+                          (long_user, base64.encodebytes(long_user.password.encode()).decode())):
+            with self.subTest(text=text):
+                self.assertIn("\n", text.strip() if who is long_user else "\n")
+                h = (f'<fp:UserId xmlns:fp="urn:com.macrovision:flexnet/platform">{who.name}</fp:UserId>'
+                     f'<fp:UserPassword xmlns:fp="urn:com.macrovision:flexnet/platform">{text}</fp:UserPassword>')
+                r = anon.raw(envelope(search_body(), header=h))
+                self.assertEqual(r.status, 200, r.body)
         # Credentials given twice are not guessed at (gSOAP would read the
         # first and skip the other), whichever of them is right.
         other = f'<fp:UserId xmlns:fp="urn:com.macrovision:flexnet/platform">nobody-{token(6)}</fp:UserId>'
