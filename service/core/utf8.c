@@ -99,3 +99,38 @@ bool utf8_is_combining(unsigned cp)
            (cp >= 0x20D0 && cp <= 0x20FF) || (cp >= 0xFE20 && cp <= 0xFE2F) || (cp >= 0xFE00 && cp <= 0xFE0F) ||
            (cp >= 0xE0100 && cp <= 0xE01EF) || cp == 0x200D;
 }
+
+size_t utf16_to_utf8(const unsigned char *in, size_t n, bool big_endian, char *out, size_t cap, size_t *bad_at)
+{
+    int hi = big_endian ? 0 : 1;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        *bad_at = i;
+        if (n - i < 2)
+            return (size_t)-1;
+        unsigned cp = (unsigned)in[i + hi] << 8 | in[i + 1 - hi], len;
+        i += 2;
+        if (cp >= 0xDC00 && cp <= 0xDFFF)
+            return (size_t)-1; /* a low surrogate first */
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+            unsigned lo = n - i >= 2 ? ((unsigned)in[i + hi] << 8 | in[i + 1 - hi]) : 0;
+            if (lo < 0xDC00 || lo > 0xDFFF)
+                return (size_t)-1;
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            i += 2;
+        }
+        len = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+        if (cap - o < len)
+            return (size_t)-1;
+        if (len == 1) {
+            out[o++] = (char)cp;
+            continue;
+        }
+        static const unsigned char lead[5] = {0, 0, 0xC0, 0xE0, 0xF0};
+        for (unsigned k = len - 1; k > 0; k--, cp >>= 6)
+            out[o + k] = (char)(0x80 | (cp & 0x3F));
+        out[o] = (char)(lead[len] | cp);
+        o += len;
+    }
+    return o;
+}

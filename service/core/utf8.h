@@ -43,4 +43,12 @@ bool utf8_is_blank(const char *s);
  * would change how that character reads. */
 bool utf8_is_combining(unsigned cp);
 
+/* Writes the UTF-8 of the n bytes of UTF-16 at in (big_endian or little;
+ * no byte order mark: the caller has read it) into out, which holds cap
+ * bytes (n / 2 * 3 always suffice). Returns the bytes written, or
+ * (size_t)-1 when the text is not UTF-16 (an odd byte at the end, a
+ * surrogate without its pair) or out is too small; *bad_at then holds the
+ * offset in in of the unit that failed. */
+size_t utf16_to_utf8(const unsigned char *in, size_t n, bool big_endian, char *out, size_t cap, size_t *bad_at);
+
 #endif

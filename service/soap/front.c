@@ -16,6 +16,7 @@
 #include "../core/log.h"
 #include "../core/metrics.h"
 #include "../core/quote.h"
+#include "../core/utf8.h"
 #include "soap_int.h"
 #include "validate.h"
 #include "versions.h"
@@ -549,6 +550,74 @@ static bool front__guard(soap_worker_t *w, char *body, size_t *len, size_t *op_o
     return false;
 }
 
+/* Whether a body is UTF-16, which every XML processor reads (XML 1.0,
+ * 4.3.3) and WS-I's Basic Profile allows beside UTF-8: its byte order
+ * mark, or without one "<?" in UTF-16 (XML 1.0, appendix F). No UTF-8
+ * document starts so. 1: little endian, 2: big endian, 0: not UTF-16;
+ * *bom: the mark's length. */
+static int front__utf16_order(const char *body, size_t n, size_t *bom)
+{
+    const unsigned char *b = (const unsigned char *)body;
+    *bom = 2;
+    if (n >= 2 && b[0] == 0xFF && b[1] == 0xFE)
+        return 1;
+    if (n >= 2 && b[0] == 0xFE && b[1] == 0xFF)
+        return 2;
+    *bom = 0;
+    if (n >= 4 && b[0] == '<' && b[1] == 0 && b[2] == '?' && b[3] == 0)
+        return 1;
+    if (n >= 4 && b[0] == 0 && b[1] == '<' && b[2] == 0 && b[3] == '?')
+        return 2;
+    return 0;
+}
+
+/* The body, UTF-16 in order (front__utf16_order), as UTF-8 at out (room
+ * for n / 2 * 3 bytes), its XML declaration's encoding now UTF-8: what
+ * the guard and gSOAP read. False, with the refusal written, when it is
+ * not UTF-16 or its declaration names another encoding. */
+static bool front__from_utf16(soap_worker_t *w, const char *body, size_t n, int order, char *out, size_t *out_len)
+{
+    size_t bom, bad = 0;
+    front__utf16_order(body, n, &bom);
+    size_t len = utf16_to_utf8((const unsigned char *)body + bom, n - bom, order == 2, out, n / 2 * 3, &bad);
+    char msg[160];
+    if (len == (size_t)-1) {
+        snprintf(msg, sizeof msg, "malformed request: not valid UTF-16 at byte %zu of the body", bom + bad);
+        log_info("request refused: %s", msg);
+        front__refuse(w, 500, msg);
+        return false;
+    }
+    /* <?xml ... encoding="UTF-16" ...?>: the label says what the text is
+     * now. */
+    const char *end = len >= 5 && memcmp(out, "<?xml", 5) == 0 ? memmem(out, len, "?>", 2) : NULL;
+    const char *e = end ? memmem(out, (size_t)(end - out), "encoding", 8) : NULL;
+    if (e != NULL) {
+        const char *v = e + 8;
+        while (v < end && (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n' || *v == '='))
+            v++;
+        const char *q = v < end && (*v == '"' || *v == '\'') ? memchr(v + 1, *v, (size_t)(end - v - 1)) : NULL;
+        size_t vn = q ? (size_t)(q - v - 1) : 0;
+        static const char *const labels[] = {"UTF-16", "UTF16", "UTF-16LE", "UTF-16BE"};
+        bool utf16 = false;
+        for (size_t i = 0; q != NULL && i < sizeof labels / sizeof labels[0]; i++)
+            utf16 = utf16 || (vn == strlen(labels[i]) && strncasecmp(v + 1, labels[i], vn) == 0);
+        if (!utf16) {
+            snprintf(msg, sizeof msg, "malformed request: the body is UTF-16 but its XML declaration names another "
+                     "encoding");
+            log_info("request refused: %s", msg);
+            front__refuse(w, 500, msg);
+            return false;
+        }
+        /* "UTF-16" and the like are longer than "UTF-8". */
+        char *at = out + (v + 1 - out);
+        memcpy(at, "UTF-8", 5);
+        memmove(at + 5, at + vn, len - (size_t)(at + vn - out));
+        len -= vn - 5;
+    }
+    *out_len = len;
+    return true;
+}
+
 /* Makes *buf (of *cap bytes) hold at least need bytes (keeping its
  * content). (It takes the buffer, not the state: gcc's analyzer then
  * reports its false leak, front__serve_with's, where it is silenced.) */
@@ -866,13 +935,17 @@ static void front__serve_with(front_slot_t *slot, soap_worker_t *w, http_exchang
     /* The normalized request: the body goes after room for the header, is
      * checked (and maybe rewritten shorter) there, and the header is then
      * written in front of it. */
-    size_t room = soap_request_header_max(r), blen = r->body_len;
-    if (!front__reserve(&w->req, &w->req_cap, room + blen + 1)) {
+    size_t room = soap_request_header_max(r), blen = r->body_len, bom;
+    int utf16 = is_get ? 0 : front__utf16_order(r->body, blen, &bom);
+    if (!front__reserve(&w->req, &w->req_cap, room + (utf16 ? blen / 2 * 3 : blen) + 1)) {
         log_error("out of memory for a request of %zu bytes", r->body_len);
         front__refuse(w, 413, "request too large for the memory available");
         return;
     }
-    memcpy(w->req + room, r->body, blen);
+    if (utf16 == 0)
+        memcpy(w->req + room, r->body, blen);
+    else if (!front__from_utf16(w, r->body, r->body_len, utf16, w->req + room, &blen))
+        goto out;
     size_t op_offset = 0, op_len = 0;
     if (!is_get && !front__guard(w, w->req + room, &blen, &op_offset, &op_len))
         goto out;

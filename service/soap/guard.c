@@ -377,7 +377,7 @@ static guard_verdict_t guard__pi(guard__scan_t *s)
             return guard__fail(s, GUARD_SYNTAX, "an XML declaration that is not at the start (or not lowercase)");
         if (!guard__declaration_ok(s->b + s->i, n))
             return guard__fail(s, GUARD_ENCODING, "the XML declaration must be version, then optionally encoding "
-                                                  "(only UTF-8 is supported) and standalone");
+                                                  "(UTF-8, or UTF-16 when the text is UTF-16) and standalone");
     }
     guard__copy(s, n);
     return GUARD_OK;

@@ -1,10 +1,13 @@
 /* libFuzzer target: the SOAP request guard (soap/guard.c) on arbitrary
  * bodies; what it accepts it may rewrite shorter, never longer, and the
- * operation element it names lies within what it accepts. */
+ * operation element it names lies within what it accepts. The same bytes
+ * read as UTF-16 (core/utf8.c, as the SOAP front reads a UTF-16 body)
+ * give valid UTF-8 within the room it is given, or a refusal inside them. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/utf8.h"
 #include "soap/guard.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -20,6 +23,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     guard_result_t g = {GUARD_OK, 0, NULL, 0, 0, 0, 0, false};
     if (guard_check(body, &len, 16, &g) == GUARD_OK && (len > size || g.op_offset + g.op_len > len))
         abort();
+    size_t cap = size / 2 * 3, bad = 0;
+    char *out = malloc(cap + 1);
+    if (out != NULL) {
+        size_t n = utf16_to_utf8(data, size, size > 0 && data[0] == 0, out, cap, &bad);
+        if (n == (size_t)-1 ? bad >= size : n > cap || !utf8_valid(out, n))
+            abort();
+        free(out);
+    }
     free(body);
     return 0;
 }

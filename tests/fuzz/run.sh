@@ -23,7 +23,7 @@ flags=(-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sa
 read -r -a targets <<<"${FUZZ_TARGETS:-frame guard jwt jsonw versions soap rest}"
 declare -A sources=(
   [frame]="service/http/frame.c"
-  [guard]="service/soap/guard.c"
+  [guard]="service/soap/guard.c service/core/utf8.c"
   [jwt]="service/auth/jwt.c service/core/base64.c"
   [jsonw]="service/core/jsonw.c service/core/base64.c"
   [versions]="service/soap/versions.c service/soap/guard.c"

@@ -350,7 +350,38 @@ class HttpTest(DaemonTestCase):
 
     def test_only_utf8_may_be_declared(self):
         body = envelope(search_body()).replace(b'encoding="UTF-8"', b'encoding="ISO-8859-1"')
-        self.assert_refused(self.send(self.request(body)), 500, "only UTF-8")
+        self.assert_refused(self.send(self.request(body)), 500, "(UTF-8, or UTF-16 when the text is UTF-16)")
+        body = envelope(search_body()).replace(b'encoding="UTF-8"', b'encoding="UTF-16"')
+        self.assert_refused(self.send(self.request(body)), 500, "(UTF-8, or UTF-16 when the text is UTF-16)")
+
+    def test_utf16_bodies_are_read(self):
+        # Every XML processor reads UTF-16 (XML 1.0, 4.3.3): with its byte
+        # order mark, either order, or without one when it starts with
+        # "<?" (appendix F). The answer is UTF-8.
+        name = "M\u00fcller \u6f22\u5b57 \U0001d11e"
+        for codec, bom in (("utf-16-le", b"\xff\xfe"), ("utf-16-be", b"\xfe\xff"), ("utf-16-le", b""),
+                           ("utf-16-be", b"")):
+            with self.subTest(codec=codec, bom=bom):
+                eid = "U16-" + token(8)
+                text = envelope(create_body([{"eid": eid, "description": name,
+                                              "items": [(eid + "-1", self.cat.base, 1)]}])).decode()
+                text = text.replace('encoding="UTF-8"', 'encoding="UTF-16"')
+                r = self.send(self.request(bom + text.encode(codec), {"Content-Type": "text/xml; charset=utf-16"}))
+                self.assertEqual(r.status_text, "SUCCESS", r.body)
+                self.assertEqual(self.count(eid), 1)
+                self.assertEqual(psql("SELECT description FROM entitlements WHERE entitlement_id = :'v1'", eid),
+                                 [[name]])
+        # Not UTF-16 after all: a lone surrogate, an odd byte at the end, a
+        # declaration of another encoding. Nothing is written.
+        eid = "U16-" + token(8)
+        good = self.create(eid).decode().replace('encoding="UTF-8"', 'encoding="UTF-16"').encode("utf-16-le")
+        lone = good.replace(eid.encode("utf-16-le"), eid.encode("utf-16-le") + b"\x00\xd8", 1)
+        for body, text in ((b"\xff\xfe" + lone, "not valid UTF-16"), (b"\xff\xfe" + good + b"<", "not valid UTF-16"),
+                           (b"\xff\xfe" + good.replace("UTF-16".encode("utf-16-le"), "UTF-8\x20".encode("utf-16-le")),
+                            "names another encoding")):
+            with self.subTest(text=text):
+                self.assert_refused(self.send(self.request(body)), 500, text)
+        self.assertEqual(self.count(eid), 0)
 
     # Connections: closing, targets, timeouts, budgets.
 

@@ -37,6 +37,7 @@ void register_query_tests(void);
 void register_ids_tests(void);
 void register_base64_tests(void);
 void register_hex_tests(void);
+void register_utf8_tests(void);
 void register_jwt_tests(void);
 void register_versions_tests(void);
 void register_webhook_tests(void);

@@ -18,6 +18,7 @@ int main(void)
     register_ids_tests();
     register_base64_tests();
     register_hex_tests();
+    register_utf8_tests();
     register_jwt_tests();
     register_versions_tests();
     register_quote_tests();
