@@ -111,7 +111,8 @@ int store_sub_delete(db_conn_t *c, const char *platform, const char *ref, const 
         "s AS (SELECT id, owner = $3 AS mine FROM subscriptions "
         "WHERE ref = $1 AND platform = $2 AND (owner = $3 OR is_global) AND EXISTS (SELECT 1 FROM t)), "
         "d AS (DELETE FROM subscriptions WHERE id IN (SELECT id FROM s WHERE mine) RETURNING id) "
-        "SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM d), EXISTS (SELECT 1 FROM t)";
+        "SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM d), EXISTS (SELECT 1 FROM t), "
+        "EXISTS (SELECT 1 FROM s WHERE mine)";
     char token_id[24];
     snprintf(token_id, sizeof token_id, "%lld", who->token_id);
     const char *v[4] = {ref, platform, who->user, token_id};
@@ -123,7 +124,10 @@ int store_sub_delete(db_conn_t *c, const char *platform, const char *ref, const 
         else if (strcmp(PQgetvalue(r, 0, 0), "0") == 0)
             rc = ENT_ENOTFOUND;
         else if (strcmp(PQgetvalue(r, 0, 1), "0") == 0)
-            rc = ENT_EPERM;
+            /* Another's global one; or the caller's own, which a
+             * concurrent DELETE took first (the statement saw it, its
+             * delete found it gone): not there any more. */
+            rc = PQgetvalue(r, 0, 3)[0] == 't' ? ENT_ENOTFOUND : ENT_EPERM;
     }
     PQclear(r);
     return rc;

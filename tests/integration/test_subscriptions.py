@@ -274,6 +274,31 @@ class SubscriptionsTest(DaemonTestCase):
             self.assertEqual(results[0][0], 202, results)
             self.assertGreater(results[0][1], 0, results)
 
+    def test_concurrent_deletes_by_the_owner(self):
+        """Four DELETEs of one's own subscription at once: one 204, the
+        others 404 (one that saw it and found it gone was a 403, "a global
+        subscription is deleted by its owner only")."""
+        results, lock = [], threading.Lock()
+        for _ in range(10):
+            ref = self.create()
+            go = threading.Barrier(4)
+            results.clear()
+
+            def delete():
+                c = RestClient(self.daemon, bearer(self.alice_token))
+                go.wait()
+                r = c.request("DELETE", f"/subscriptions/cloud/{ref}")
+                c.close()
+                with lock:
+                    results.append(r.status)
+
+            threads = [threading.Thread(target=delete) for _ in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            self.assertEqual(sorted(results), [204, 404, 404, 404], results)
+
     def test_tokens(self):
         before = self.count()
         anon = RestClient(self.daemon)
