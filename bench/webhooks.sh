@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/webhooks.sh - webhook deliveries per second: SUBS subscriptions
 # (default 200), each triggered ROUNDS times (default 3), posted by the
-# daemon's job workers (ENTITLEMENTD_JOB_WORKERS, default 2) to a local
+# daemon's webhook workers (ENTITLEMENTD_WEBHOOK_WORKERS, default 4) to a local
 # receiver that answers 204 at once; on a private cluster. Prints the
 # deliveries per second of each round and the attempts' durations.
 #

@@ -240,8 +240,9 @@ int main(int argc, char **argv)
     int taking = 0, waiting = 0, standing = 0, active_max = 0;
     http_server_workers(server, &taking, &waiting, &standing, &active_max);
     log_info("entitlementd listening on %s:%d (%d workers, %d of them taking requests at once; %d database "
-             "connections, %d job workers); waiting for the database",
-             cfg.bind, http_server_port(server), cfg.workers, active_max, cfg.db_pool_size, cfg.job_workers);
+             "connections, %d job workers, %d webhook workers); waiting for the database",
+             cfg.bind, http_server_port(server), cfg.workers, active_max, cfg.db_pool_size, cfg.job_workers,
+             cfg.webhook_workers);
     switch (main__migrate(&cfg, conninfo, &sigs)) {
     case MAIN_MIGRATED:
         break;
@@ -260,10 +261,13 @@ int main(int argc, char **argv)
         run_opts.post.timeout_s = cfg.job_lease_s / 2 > 0 ? cfg.job_lease_s / 2 : 1;
     if (run_opts.post.connect_timeout_s > run_opts.post.timeout_s)
         run_opts.post.connect_timeout_s = run_opts.post.timeout_s;
-    static const job_kind_t kinds[] = {{UPDATES_JOB_STATUSLOG, updates_statuslog_run, updates_statuslog_giveup, NULL},
-                                       {SUBS_JOB_RUN, subs_run_jobs, subs_run_giveup, &run_opts},
-                                       {SUBS_JOB_PACKAGE, subs_package_jobs, subs_package_giveup, NULL}};
-    job_options_t jopt = {conninfo, cfg.db_connect_timeout_s, cfg.job_workers, cfg.job_lease_s, cfg.job_poll_ms,
+    /* Webhook posts wait on their receivers: their own lane (jobs.h). */
+    static const job_kind_t kinds[] = {
+        {UPDATES_JOB_STATUSLOG, JOB_LANE_QUICK, updates_statuslog_run, updates_statuslog_giveup, NULL},
+        {SUBS_JOB_RUN, JOB_LANE_WAITING, subs_run_jobs, subs_run_giveup, &run_opts},
+        {SUBS_JOB_PACKAGE, JOB_LANE_QUICK, subs_package_jobs, subs_package_giveup, NULL}};
+    job_options_t jopt = {conninfo, cfg.db_connect_timeout_s, {cfg.job_workers, cfg.webhook_workers},
+                          cfg.job_lease_s, cfg.job_poll_ms,
                           cfg.statuslog_retention_h * 3600, kinds, (int)(sizeof kinds / sizeof kinds[0]),
                           subs_run_schedule, NULL, MAIN_SCHEDULE_EVERY_S, cfg.sched_batch != 0};
     if ((rc = job_runner_start(&jopt, &jobs)) != ENT_OK) {

@@ -151,8 +151,13 @@ static const cfg_setting_t cfg__table[] = {
     INT_SETTING("ENTITLEMENTD_STATUSLOG_RETENTION_HOURS", statuslog_retention_h, 1, 8760, "24",
                 "Hours a status log can be polled; older ones answer 404 and are purged."),
     INT_SETTING("ENTITLEMENTD_JOB_WORKERS", job_workers, 0, 64, "2",
-                "Job worker threads of this daemon (each with its own database connection); 0 leaves the "
-                "queue to other daemons on the same database."),
+                "Job worker threads of this daemon (each with its own database connection) for status logs "
+                "and update packages; 0 leaves them to other daemons on the same database."),
+    INT_SETTING("ENTITLEMENTD_WEBHOOK_WORKERS", webhook_workers, 0, 64, "4",
+                "Job worker threads of this daemon (each with its own database connection) that post "
+                "subscription runs to their webhooks, one run at a time each, apart from the job workers: a slow "
+                "receiver holds up one of them, never a status log or a package. 0 leaves the posts to other "
+                "daemons on the same database."),
     INT_SETTING("ENTITLEMENTD_JOB_LEASE", job_lease_s, 2, 3600, "30",
                 "Seconds a claimed job is held, from its claim and again before each webhook post; a job whose "
                 "daemon died is taken again after this. A webhook post ends within half of it (10 s at most)."),

@@ -33,14 +33,15 @@ static void jobs__rows(const PGresult *r, db_job_t *out, size_t max, size_t *n)
     }
 }
 
-int db_jobs_claim(db_conn_t *c, const char *claimer, int lease_s, db_job_t *out, size_t max, size_t *n)
+int db_jobs_claim(db_conn_t *c, const char *claimer, int lease_s, const char *kinds, db_job_t *out, size_t max,
+                  size_t *n)
 {
     char lease[16], lim[16];
     PGresult *r = NULL;
     snprintf(lease, sizeof lease, "%d", lease_s);
     snprintf(lim, sizeof lim, "%zu", max);
-    const char *v[3] = {claimer, lease, lim};
-    int rc = db__exec(c, STMT_JOBS_CLAIM, 3, v, &r);
+    const char *v[4] = {claimer, lease, lim, kinds};
+    int rc = db__exec(c, STMT_JOBS_CLAIM, 4, v, &r);
     *n = 0;
     if (rc != ENT_OK)
         return rc;
@@ -206,8 +207,9 @@ void db_listener_close(db_listener_t *l)
     free(l);
 }
 
-int db_listener_wait(db_listener_t *l, int timeout_ms, int wake_fd)
+int db_listener_wait(db_listener_t *l, int timeout_ms, int wake_fd, unsigned *lanes)
 {
+    *lanes = 0;
     struct pollfd p[2] = {{.fd = PQsocket(l->pg), .events = POLLIN}, {.fd = wake_fd, .events = POLLIN}};
     if (p[0].fd < 0)
         return ENT_EDBDOWN;
@@ -227,14 +229,19 @@ int db_listener_wait(db_listener_t *l, int timeout_ms, int wake_fd)
     PGnotify *n;
     while ((n = PQnotifies(l->pg)) != NULL) {
         got = 1;
+        const char *x = n->extra;
+        *lanes |= x != NULL && x[0] >= '0' && x[0] <= '7' && x[1] == '\0' ? 1u << (x[0] - '0') : 0xFFu;
         PQfreemem(n);
     }
     return got;
 }
 
-int db_listener_notify(db_listener_t *l)
+int db_listener_notify(db_listener_t *l, int lane)
 {
-    PGresult *r = PQexec(l->pg, "NOTIFY " DB_JOBS_CHANNEL);
+    /* (A payload is a literal of NOTIFY's: lane is a digit.) */
+    char sql[64];
+    snprintf(sql, sizeof sql, "NOTIFY " DB_JOBS_CHANNEL ", '%d'", lane & 7);
+    PGresult *r = PQexec(l->pg, sql);
     bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     return ok ? ENT_OK : ENT_EDBDOWN;

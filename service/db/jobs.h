@@ -29,10 +29,11 @@ typedef struct db_job {
     int lease_s;         /* for how long each claim or extension holds it */
 } db_job_t;
 
-/* Claims up to max jobs for claimer with a lease of lease_s seconds (its
- * own transaction, committed): due queued jobs and running ones whose
- * lease ran out. *n gets how many. */
-int db_jobs_claim(db_conn_t *c, const char *claimer, int lease_s, db_job_t *out, size_t max,
+/* Claims up to max jobs of kinds (a PostgreSQL array literal of their
+ * names) for claimer with a lease of lease_s seconds (its own transaction,
+ * committed): due queued jobs and running ones whose lease ran out. *n
+ * gets how many. */
+int db_jobs_claim(db_conn_t *c, const char *claimer, int lease_s, const char *kinds, db_job_t *out, size_t max,
                   size_t *n) ENT_MUSTCHECK;
 
 /* Holds the n jobs (of one claim) for their lease_s again from now, those
@@ -74,11 +75,14 @@ void db_listener_close(db_listener_t *l);
 
 /* Waits at most timeout_ms for a notification or for wake_fd (an eventfd,
  * drained here; -1: none) to become readable: 1 when a notification (or
- * more) arrived, 2 when wake_fd woke it, 0 on timeout, ENT_EDBDOWN when the
- * connection is lost (close and open it again). */
-int db_listener_wait(db_listener_t *l, int timeout_ms, int wake_fd) ENT_MUSTCHECK;
+ * more) arrived, with the lanes they name in *lanes (bit i for lane i; a
+ * notification without a lane, from an older daemon, names them all), 2
+ * when wake_fd woke it, 0 on timeout, ENT_EDBDOWN when the connection is
+ * lost (close and open it again). */
+int db_listener_wait(db_listener_t *l, int timeout_ms, int wake_fd, unsigned *lanes) ENT_MUSTCHECK;
 
-/* Notifies DB_JOBS_CHANNEL: the workers of every daemon listening wake. */
-int db_listener_notify(db_listener_t *l) ENT_MUSTCHECK;
+/* Notifies DB_JOBS_CHANNEL that jobs of lane (0 to 7) were queued: that
+ * lane's workers of every daemon listening wake. */
+int db_listener_notify(db_listener_t *l, int lane) ENT_MUSTCHECK;
 
 #endif

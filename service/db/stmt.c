@@ -383,10 +383,16 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
         "array_agg(e.key) FROM jsonb_each(d.older_nodes) e GROUP BY 1) g "
         "JOIN device_reports r ON r.id = g.rid, jsonb_array_elements(r.nodes) n WHERE n->>'id' = ANY (g.ids))::text "
         "FROM (SELECT 1) one LEFT JOIN devices d ON d.tenant = $2 AND d.device_id = $3"},
-    /* Up to $3 jobs for claimer $1 with a lease of $2 seconds: running
+    /* Up to $3 jobs of the kinds $4 (a lane's) for claimer $1 with a
+     * lease of $2 seconds: running
      * ones whose lease ran out (their daemon died) with attempts left,
-     * then queued ones that are due, oldest first, returned in id order;
-     * locked rows are another worker's. Each kind is read by walking its
+     * then queued ones that are due: first tries before retries (a
+     * receiver that keeps failing does not hold up the runs of others),
+     * each oldest first; returned in id order; locked rows are another
+     * worker's. (f's rows are read again by q, which is read only when
+     * they are too few.) (Due jobs of another lane are
+     * passed over in the walk: they are few, since their own workers take
+     * them.) Each kind is read by walking its
      * own index in order (db/010): a scan that stops at $3 rows instead
      * of reading every entry of both, dead ones included, for a sort. The
      * rows are then updated by primary key: "= ANY (ARRAY(...))", since a
@@ -394,12 +400,15 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
      * table when it guesses the LIMIT at a tenth of the rows. */
     [STMT_JOBS_CLAIM] = {"jobs_claim",
         "WITH e AS (SELECT id FROM jobs WHERE state = 'running' AND locked_until < now() "
-        "AND attempts < max_attempts ORDER BY locked_until LIMIT $3 FOR UPDATE SKIP LOCKED), "
-        "q AS (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= now() ORDER BY run_at, id "
-        "LIMIT $3 FOR UPDATE SKIP LOCKED), "
+        "AND attempts < max_attempts AND kind = ANY ($4::text[]) ORDER BY locked_until LIMIT $3 "
+        "FOR UPDATE SKIP LOCKED), "
+        "f AS (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= now() AND attempts = 0 "
+        "AND kind = ANY ($4::text[]) ORDER BY run_at, id LIMIT $3 FOR UPDATE SKIP LOCKED), "
+        "q AS (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= now() AND kind = ANY ($4::text[]) "
+        "ORDER BY run_at, id LIMIT $3 FOR UPDATE SKIP LOCKED), "
         "c AS (UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1, "
         "locked_until = now() + make_interval(secs => $2::int) WHERE id = ANY (ARRAY(SELECT id FROM "
-        "(SELECT id FROM e UNION ALL SELECT id FROM q) u LIMIT $3)) "
+        "(SELECT id FROM e UNION ALL SELECT id FROM f UNION ALL SELECT id FROM q) u LIMIT $3)) "
         "RETURNING id, kind, coalesce(ref, 0) AS ref, attempts, max_attempts) "
         "SELECT id, kind, ref, attempts, max_attempts FROM c ORDER BY id"},
     /* Jobs $1 done, if claimer $2 still holds them; in the transaction of

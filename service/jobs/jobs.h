@@ -11,6 +11,13 @@
  * out. Workers sleep until a notification (LISTEN), a wake-up from this
  * process, or the fallback poll interval.
  *
+ * Each kind of job belongs to a lane, and each lane has workers of its
+ * own, which claim only its kinds: jobs that wait on others (a webhook
+ * receiver may take seconds to answer) never hold up those that wait on
+ * nothing but the database (status logs, packages). The waiting lane's
+ * workers claim one job at a time, so that a slow receiver holds up one
+ * worker and nothing claimed with it.
+ *
  * A daemon that queued a job tells everyone: its own workers at once, the
  * others with a NOTIFY sent by its listener at most every
  * RUNNER_NOTIFY_EVERY_MS, outside the request's transaction (a NOTIFY in
@@ -51,8 +58,13 @@ typedef int (*job_handler_fn)(void *arg, db_conn_t *c, const db_job_t *jobs, siz
  * so that whoever waits for it learns that it failed. */
 typedef int (*job_giveup_fn)(void *arg, db_conn_t *c, const db_job_t *job);
 
+/* The lanes: JOB_LANE_QUICK's workers claim batches; JOB_LANE_WAITING's
+ * one job each. */
+typedef enum job_lane { JOB_LANE_QUICK, JOB_LANE_WAITING, JOB_LANES } job_lane_t;
+
 typedef struct job_kind {
     const char *kind;     /* as in jobs.kind */
+    job_lane_t lane;
     job_handler_fn run;
     job_giveup_fn give_up; /* may be NULL */
     void *arg;
@@ -61,7 +73,7 @@ typedef struct job_kind {
 typedef struct job_options {
     const char *conninfo;   /* copied */
     int connect_timeout_s;
-    int workers;            /* threads (each with its own connection); may be 0 */
+    int workers[JOB_LANES]; /* threads of each lane (each with its own connection); may be 0 */
     int lease_s;            /* how long a claim holds a job */
     int poll_ms;            /* fallback when no notification comes */
     int retention_s;        /* status logs older than this are purged */
@@ -82,12 +94,12 @@ typedef struct job_runner job_runner_t;
  * job_runner_stop. */
 int job_runner_start(const job_options_t *opt, job_runner_t **out) ENT_MUSTCHECK;
 
-/* Wakes the workers of this daemon. */
-void job_runner_wake(job_runner_t *r);
+/* Wakes the workers of lane of this daemon. */
+void job_runner_wake(job_runner_t *r, job_lane_t lane);
 
-/* A job was queued (its transaction committed): wakes this daemon's
- * workers and, soon, every other daemon's. */
-void job_runner_queued(job_runner_t *r);
+/* A job of lane was queued (its transaction committed): wakes this
+ * daemon's workers of the lane and, soon, every other daemon's. */
+void job_runner_queued(job_runner_t *r, job_lane_t lane);
 
 /* Finishes the batches in progress, stops the threads and frees r. */
 void job_runner_stop(job_runner_t *r);

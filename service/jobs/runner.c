@@ -55,11 +55,13 @@ struct job_runner {
     pthread_t *threads;
     pthread_t listener;
     bool listener_started;
+    int workers[JOB_LANES];
+    char *lane_kinds[JOB_LANES]; /* each lane's kinds, an array literal for db_jobs_claim */
     pthread_mutex_t lock;
-    pthread_cond_t wake;    /* signalled when jobs may be waiting, and on stop */
-    unsigned long long wakeups; /* counts wake-ups, so that none is lost between a claim and a wait */
+    pthread_cond_t wake[JOB_LANES]; /* signalled when jobs of a lane may be waiting, and on stop */
+    unsigned long long wakeups[JOB_LANES]; /* counts wake-ups, so that none is lost between a claim and a wait */
     atomic_bool stopping;
-    atomic_bool notify_pending; /* jobs were queued since the last NOTIFY */
+    atomic_bool notify_pending[JOB_LANES]; /* jobs of a lane were queued since its last NOTIFY */
     int notify_fd;          /* eventfd: wakes the listener to send one */
     unsigned nonce;         /* random, per start: in every claimer name */
     char host[64];
@@ -69,38 +71,38 @@ struct job_runner {
     bool sched_batch;
 };
 
-void job_runner_queued(job_runner_t *r)
+void job_runner_queued(job_runner_t *r, job_lane_t lane)
 {
     uint64_t one = 1;
-    job_runner_wake(r);
-    if (!atomic_exchange(&r->notify_pending, true) && write(r->notify_fd, &one, sizeof one) < 0)
+    job_runner_wake(r, lane);
+    if (!atomic_exchange(&r->notify_pending[lane], true) && write(r->notify_fd, &one, sizeof one) < 0)
         log_warn("job listener: cannot be woken: %s", strerror(errno));
 }
 
-void job_runner_wake(job_runner_t *r)
+void job_runner_wake(job_runner_t *r, job_lane_t lane)
 {
     pthread_mutex_lock(&r->lock);
-    r->wakeups++;
-    pthread_cond_broadcast(&r->wake);
+    r->wakeups[lane]++;
+    pthread_cond_broadcast(&r->wake[lane]);
     pthread_mutex_unlock(&r->lock);
 }
 
-/* Waits for a wake-up after the one seen, at most ms. */
-static void runner__sleep(job_runner_t *r, unsigned long long seen, int ms)
+/* Waits for a wake-up of lane after the one seen, at most ms. */
+static void runner__sleep(job_runner_t *r, job_lane_t lane, unsigned long long seen, int ms)
 {
     struct timespec until;
     clock_deadline(&until, ms);
     pthread_mutex_lock(&r->lock);
-    while (r->wakeups == seen && !atomic_load(&r->stopping))
-        if (pthread_cond_timedwait(&r->wake, &r->lock, &until) != 0)
+    while (r->wakeups[lane] == seen && !atomic_load(&r->stopping))
+        if (pthread_cond_timedwait(&r->wake[lane], &r->lock, &until) != 0)
             break;
     pthread_mutex_unlock(&r->lock);
 }
 
-static unsigned long long runner__wakeups(job_runner_t *r)
+static unsigned long long runner__wakeups(job_runner_t *r, job_lane_t lane)
 {
     pthread_mutex_lock(&r->lock);
-    unsigned long long w = r->wakeups;
+    unsigned long long w = r->wakeups[lane];
     pthread_mutex_unlock(&r->lock);
     return w;
 }
@@ -233,14 +235,18 @@ static void runner__run_kind(db_conn_t *c, const char *claimer, const job_kind_t
 typedef struct runner_worker {
     job_runner_t *r;
     int index;
+    job_lane_t lane;
 } runner_worker_t;
 
 static void *runner__work(void *arg)
 {
     runner_worker_t *wk = arg;
     job_runner_t *r = wk->r;
+    job_lane_t lane = wk->lane;
     char claimer[DB_JOB_CLAIMER_MAX + 1];
     db_job_t jobs[RUNNER_BATCH];
+    /* The waiting lane's jobs one at a time: a slow one holds up no other. */
+    size_t batch = lane == JOB_LANE_WAITING ? 1 : RUNNER_BATCH;
 
     /* host:pid:nonce:worker: two daemons in containers may share host name
      * and pid, never the random nonce of their start. */
@@ -249,19 +255,19 @@ static void *runner__work(void *arg)
     if (r->sched_batch)
         thread_batch_self();
     while (!atomic_load(&r->stopping)) {
-        unsigned long long seen = runner__wakeups(r);
+        unsigned long long seen = runner__wakeups(r, lane);
         db_conn_t *c = NULL;
         size_t n = 0;
         if (db_pool_acquire(r->pool, &c) != ENT_OK) {
-            runner__sleep(r, seen, r->poll_ms);
+            runner__sleep(r, lane, seen, r->poll_ms);
             continue;
         }
         double claimed_ms = runner__ms(); /* the leases start after this */
         if (db_conn_replan_every(c, RUNNER_REPLAN_S) != ENT_OK ||
-            db_jobs_claim(c, claimer, r->lease_s, jobs, RUNNER_BATCH, &n) != ENT_OK) {
+            db_jobs_claim(c, claimer, r->lease_s, r->lane_kinds[lane], jobs, batch, &n) != ENT_OK) {
             db_conn_discard(c);
             db_pool_release(r->pool, c);
-            runner__sleep(r, seen, r->poll_ms);
+            runner__sleep(r, lane, seen, r->poll_ms);
             continue;
         }
         /* The batch by kind, in claim order. */
@@ -287,8 +293,8 @@ static void *runner__work(void *arg)
         db_pool_release(r->pool, c);
         /* A full batch: there may be more; else sleep until woken, then
          * gather what comes in the next moment. */
-        if (n < RUNNER_BATCH) {
-            runner__sleep(r, seen, r->poll_ms);
+        if (n < batch) {
+            runner__sleep(r, lane, seen, r->poll_ms);
             struct timespec gather = {0, RUNNER_GATHER_MS * 1000000L};
             if (!atomic_load(&r->stopping))
                 nanosleep(&gather, NULL);
@@ -328,32 +334,41 @@ static void *runner__listen(void *arg)
     while (!atomic_load(&r->stopping)) {
         if (l == NULL && db_listener_open(r->conninfo, r->connect_timeout_s, &l) != ENT_OK) {
             l = NULL;
-            runner__sleep(r, runner__wakeups(r), 1000);
+            runner__sleep(r, JOB_LANE_QUICK, runner__wakeups(r, JOB_LANE_QUICK), 1000);
             continue;
         }
         int timeout = 250;
-        if (atomic_load(&r->notify_pending)) {
+        bool pending = false;
+        for (int i = 0; i < JOB_LANES; i++)
+            pending = pending || atomic_load(&r->notify_pending[i]);
+        if (pending) {
             double wait = last_notify + RUNNER_NOTIFY_EVERY_MS - runner__ms();
             timeout = wait > 0 ? (int)wait + 1 : 0;
         }
-        int rc = db_listener_wait(l, timeout, r->notify_fd);
+        unsigned lanes = 0;
+        int rc = db_listener_wait(l, timeout, r->notify_fd, &lanes);
         if (rc == ENT_EDBDOWN) {
             log_warn("job listener: connection lost; the workers poll until it is back");
             db_listener_close(l);
             l = NULL;
             continue;
         }
-        if (rc == 1)
-            job_runner_wake(r);
-        if (atomic_load(&r->notify_pending) && runner__ms() - last_notify >= RUNNER_NOTIFY_EVERY_MS) {
-            atomic_store(&r->notify_pending, false);
+        for (int i = 0; rc == 1 && i < JOB_LANES; i++)
+            if (lanes & (1u << i))
+                job_runner_wake(r, (job_lane_t)i);
+        if (pending && runner__ms() - last_notify >= RUNNER_NOTIFY_EVERY_MS) {
             last_notify = runner__ms();
-            if (db_listener_notify(l) != ENT_OK) {
-                /* The others find the jobs by polling. */
-                db_listener_close(l);
-                l = NULL;
-                continue;
+            for (int i = 0; i < JOB_LANES && l != NULL; i++) {
+                if (!atomic_exchange(&r->notify_pending[i], false))
+                    continue;
+                if (db_listener_notify(l, i) != ENT_OK) {
+                    /* The others find the jobs by polling. */
+                    db_listener_close(l);
+                    l = NULL;
+                }
             }
+            if (l == NULL)
+                continue;
         }
         time_t now = clock_seconds();
         if (now - last_purge >= RUNNER_PURGE_EVERY) {
@@ -374,7 +389,7 @@ static void *runner__listen(void *arg)
                 int queued = r->tick(r->tick_arg, c);
                 db_pool_release(r->pool, c);
                 if (queued > 0)
-                    job_runner_queued(r);
+                    job_runner_queued(r, JOB_LANE_WAITING); /* (scheduled runs) */
             }
         }
     }
@@ -402,9 +417,26 @@ int job_runner_start(const job_options_t *opt, job_runner_t **out)
     r->tick_s = opt->tick_s;
     r->sched_batch = opt->sched_batch;
     r->connect_timeout_s = opt->connect_timeout_s;
-    r->nworkers = opt->workers;
+    r->nworkers = 0;
     pthread_mutex_init(&r->lock, NULL);
-    clock_cond_init(&r->wake);
+    for (int lane = 0; lane < JOB_LANES; lane++) {
+        r->workers[lane] = opt->workers[lane];
+        r->nworkers += opt->workers[lane];
+        clock_cond_init(&r->wake[lane]);
+        /* {"kind","kind"}: names of our own, without quotes or backslashes. */
+        size_t len = 3;
+        for (int k = 0; k < r->nkinds; k++)
+            len += strlen(r->kinds[k].kind) + 3;
+        if ((r->lane_kinds[lane] = malloc(len)) == NULL)
+            goto fail;
+        char *p = r->lane_kinds[lane];
+        *p++ = '{';
+        for (int k = 0; k < r->nkinds; k++)
+            if (r->kinds[k].lane == (job_lane_t)lane)
+                p += sprintf(p, "%s\"%s\"", p[-1] == '{' ? "" : ",", r->kinds[k].kind);
+        *p++ = '}';
+        *p = '\0';
+    }
     r->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (r->notify_fd < 0) {
         rc = ENT_EIO;
@@ -431,6 +463,7 @@ int job_runner_start(const job_options_t *opt, job_runner_t **out)
         }
         wk->r = r;
         wk->index = i;
+        wk->lane = i < r->workers[JOB_LANE_QUICK] ? JOB_LANE_QUICK : JOB_LANE_WAITING;
         if (pthread_create(&r->threads[i], NULL, runner__work, wk) != 0) {
             free(wk);
             rc = ENT_ENOMEM;
@@ -454,14 +487,18 @@ void job_runner_stop(job_runner_t *r)
     if (r == NULL)
         return;
     atomic_store(&r->stopping, true);
-    job_runner_wake(r);
+    for (int lane = 0; lane < JOB_LANES; lane++)
+        job_runner_wake(r, (job_lane_t)lane);
     for (int i = 0; i < r->nworkers; i++)
         pthread_join(r->threads[i], NULL);
     if (r->listener_started)
         pthread_join(r->listener, NULL);
     db_pool_destroy(r->pool);
     close(r->notify_fd);
-    pthread_cond_destroy(&r->wake);
+    for (int lane = 0; lane < JOB_LANES; lane++) {
+        pthread_cond_destroy(&r->wake[lane]);
+        free(r->lane_kinds[lane]);
+    }
     pthread_mutex_destroy(&r->lock);
     free(r->threads);
     free(r->conninfo);

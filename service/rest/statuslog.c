@@ -227,7 +227,7 @@ static void statuslog__posted(void *arg, int rc, const bool flags[STORE_WRITE_FL
         if (!rest_idem_replay(&c, &p->idem))
             rest_error(&c, 409, NULL, "Idempotency-Key is being used by a request in progress; try again");
     } else {
-        job_runner_queued(p->base.f->jobs);
+        job_runner_queued(p->base.f->jobs, JOB_LANE_QUICK);
         if (http_respond(c.x, 202, "application/json; charset=utf-8", p->extra, p->resp, strlen(p->resp)) != ENT_OK)
             http_close_after(c.x);
     }

@@ -63,7 +63,7 @@ int http_respond(http_exchange_t *x, int status, const char *content_type, const
                  const void *body, size_t n) FUZZ_UNREACHED("http_respond")
 int http_respond_source(http_exchange_t *x, int status, const char *content_type, const char *extra_headers,
                         const http_source_t *src) FUZZ_UNREACHED("http_respond_source")
-void job_runner_queued(job_runner_t *r) FUZZ_UNREACHED("job_runner_queued")
+void job_runner_queued(job_runner_t *r, job_lane_t lane) FUZZ_UNREACHED("job_runner_queued")
 db_conn_t *rest_db(rest_ctx_t *c) FUZZ_UNREACHED("rest_db")
 bool rest_defer_write(rest_ctx_t *c, rest_pending_t *p) FUZZ_UNREACHED("rest_defer_write")
 void rest_deferred_begin(rest_ctx_t *c, const rest_pending_t *p, char *saved_rid)

@@ -229,11 +229,12 @@ class ComposeFile(unittest.TestCase):
         self.assertTrue(set(env) <= known, set(env) - known)
 
     def test_connections_fit_postgres(self):
-        """Replicas x (pool + job workers + 3), and the two one-shots, within
+        """Replicas x (pool + job and webhook workers + 3), and the two one-shots, within
         PostgreSQL's max_connections (docs/DEPLOYMENT.md, "Connections")."""
         d = self.services["entitlementd"]
         per = int(d["environment"]["ENTITLEMENTD_DB_POOL_SIZE"]) + \
-            int(d["environment"]["ENTITLEMENTD_JOB_WORKERS"]) + DAEMON_EXTRA_CONNECTIONS
+            int(d["environment"]["ENTITLEMENTD_JOB_WORKERS"]) + \
+            int(d["environment"]["ENTITLEMENTD_WEBHOOK_WORKERS"]) + DAEMON_EXTRA_CONNECTIONS
         self.assertLessEqual(d["deploy"]["replicas"] * per + 2, POSTGRES_MAX_CONNECTIONS)
 
 

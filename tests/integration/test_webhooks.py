@@ -22,7 +22,7 @@ import unittest
 from builders import create_body
 from catalog import Catalog
 from harness import DaemonTestCase, ctl, psql, token
-from rest import RestClient, api_token, bearer
+from rest import STATUSLOG, Publisher, RestClient, admin_user, api_token, bearer, poll_until_done, status_body
 
 SECRET = os.urandom(32)
 WHSEC = "whsec_" + base64.b64encode(SECRET).decode()
@@ -364,10 +364,10 @@ class PublicOnlyWebhooksTest(WebhookCase):
 
 
 class HeldUpRunsTest(WebhookCase):
-    """Runs claimed together with one whose receiver takes the batch's
-    whole time are given back untried, their attempts not counted. One job
-    worker, so that the batch is known."""
-    daemon_env = {"ENTITLEMENTD_JOB_POLL_MS": "100", "ENTITLEMENTD_JOB_WORKERS": "1"}
+    """Runs waiting behind one whose receiver takes its whole time are
+    posted after it, each at its first attempt. One webhook worker, so
+    that the order is known."""
+    daemon_env = {"ENTITLEMENTD_JOB_POLL_MS": "100", "ENTITLEMENTD_WEBHOOK_WORKERS": "1"}
 
     def test_a_slow_receiver_costs_the_runs_behind_it_no_attempt(self):
         busy, slow, fast = Receiver(delay=2), Receiver(delay=12), Receiver()
@@ -377,7 +377,7 @@ class HeldUpRunsTest(WebhookCase):
             self.entitlement()
             before = len(self.daemon.read_log())
             self.trigger(refs[0])
-            busy.wait(1)  # the only worker posts for 2 s: the next two are claimed together
+            busy.wait(1)  # the only webhook worker posts for 2 s: the next two wait
             self.trigger(refs[1])
             self.trigger(refs[2])
             fast.wait(1, timeout=40)  # after slow's post gave up at 10 s
@@ -394,12 +394,50 @@ class HeldUpRunsTest(WebhookCase):
                 rx.close()
 
 
+class SlowReceiversTest(WebhookCase):
+    """Receivers that take longer than a post may hold up the webhook
+    workers, never a status log (the job workers are apart), nor the
+    attempt of another run that was answered meanwhile (each webhook
+    worker posts one run at a time)."""
+    daemon_env = {"ENTITLEMENTD_JOB_POLL_MS": "100", "ENTITLEMENTD_JOB_WORKERS": "2",
+                  "ENTITLEMENTD_WEBHOOK_WORKERS": "3"}
+
+    def test_slow_receivers_hold_up_no_status_log_and_no_other_run(self):
+        slow, fast = Receiver(delay=12), Receiver()
+        refs = []
+        pub = Publisher(self.daemon, admin_user())
+        try:
+            refs = [self.subscribe(slow.url) for _ in range(2)] + [self.subscribe(fast.url)]
+            self.entitlement()
+            for ref in refs[:2]:
+                self.trigger(ref)
+            slow.wait(2)  # two webhook workers wait for 10 s (the post's timeout)
+            started = time.time()
+            self.trigger(refs[2])
+            self.wait_status(refs[2], "Success. " + WHEN, timeout=5)
+            self.assertLess(time.time() - started, 5)
+            self.assertEqual(self.status(refs[0])["webHookStatus"], "Never posted.")  # still in flight
+            c = RestClient(self.daemon)
+            started = time.time()
+            r = c.post(STATUSLOG, status_body(pub.name), headers={"Authorization": pub.auth()}, auth=False)
+            self.assertEqual(r.status, 202, r)
+            done = poll_until_done(c, r.json["url"], pub.auth(), timeout=5)
+            self.assertEqual(done.status, 200, done)
+            self.assertLess(time.time() - started, 3)
+            c.close()
+        finally:
+            for ref in refs:  # the slow runs would go on being retried
+                self.rest.request("DELETE", f"/subscriptions/cloud/{ref}")
+            for rx in (slow, fast):
+                rx.close()
+
+
 class ShortLeaseTest(WebhookCase):
     """A job lease shorter than a receiver's answer: each post ends within
     half a lease (the post timeout is cut to it) and the lease is extended
     before it, so no other worker claims the run and posts it again
     meanwhile, and every post is recorded as an attempt."""
-    daemon_env = {"ENTITLEMENTD_JOB_POLL_MS": "100", "ENTITLEMENTD_JOB_LEASE": "3", "ENTITLEMENTD_JOB_WORKERS": "2"}
+    daemon_env = {"ENTITLEMENTD_JOB_POLL_MS": "100", "ENTITLEMENTD_JOB_LEASE": "3", "ENTITLEMENTD_WEBHOOK_WORKERS": "2"}
 
     def test_a_receiver_slower_than_the_lease_gets_one_post_per_attempt(self):
         rx = Receiver(delay=5)
