@@ -30,6 +30,7 @@
 #include "../core/metrics.h"
 #include "../core/password.h"
 #include "../core/thread.h"
+#include "../core/utf8.h"
 #include "../db/store.h"
 #include "auth_int.h"
 
@@ -455,16 +456,22 @@ static auth_verdict_t auth__check(struct auth *a, const unsigned char mac[32], c
     int rc;
 
     *repeat = false;
-    if (db_pool_acquire(a->pool, &c) != ENT_OK) {
+    /* A name that is not UTF-8 names no user; the database would refuse
+     * its bytes, and that refusal would read as a bad stored hash. */
+    bool text = utf8_valid(user, strlen(user)) && utf8_valid(domain, strlen(domain));
+    if (!text) {
+        rc = ENT_ENOTFOUND;
+    } else if (db_pool_acquire(a->pool, &c) != ENT_OK) {
         *why = "the user store cannot be reached";
         return AUTH_UNAVAILABLE;
-    }
-    rc = store_user_hash(c, user, domain, hash, sizeof hash, is_admin);
-    if (rc == ENT_EDBDOWN && db_conn_reset(c) == ENT_OK) /* a read: safe to repeat */
+    } else {
         rc = store_user_hash(c, user, domain, hash, sizeof hash, is_admin);
-    if (rc == ENT_EDBDOWN)
-        db_conn_discard(c);
-    db_pool_release(a->pool, c);
+        if (rc == ENT_EDBDOWN && db_conn_reset(c) == ENT_OK) /* a read: safe to repeat */
+            rc = store_user_hash(c, user, domain, hash, sizeof hash, is_admin);
+        if (rc == ENT_EDBDOWN)
+            db_conn_discard(c);
+        db_pool_release(a->pool, c);
+    }
     if (rc != ENT_OK && rc != ENT_ENOTFOUND && rc != ENT_EINVAL) {
         /* Down, or a statement cancelled or timed out: not checked, so
          * neither a refusal to remember nor a failure to count (and the
@@ -483,7 +490,9 @@ static auth_verdict_t auth__check(struct auth *a, const unsigned char mac[32], c
         /* Verify against a dummy hash anyway: the answer takes as long for
          * an unknown user as for a wrong password. */
         (void)password_check(password, "$y$j9T$abcdefghijklmnopqrstu.$AbCdEfGhIjKlMnOpQrStUvWxYz0123456789ABCDEFG");
-        *why = rc == ENT_EINVAL ? "the user's stored password hash is not valid" : "unknown user";
+        *why = rc == ENT_EINVAL ? "the user's stored password hash is not valid"
+               : text           ? "unknown user"
+                                : "unknown user (the name is not UTF-8)";
     } else if ((rc = password_check(password, hash)) == ENT_OK) {
         return AUTH_OK;
     } else if (rc == ENT_ENOMEM) {

@@ -1,5 +1,6 @@
 #include "frame.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -211,6 +212,8 @@ static bool frame__request_line(const char *buf, const frame__line_t *l, frame_t
     for (size_t k = t; k < i; k++)
         if ((unsigned char)l->p[k] < 0x21 || l->p[k] == 0x7F)
             return frame__error(f, 400, "malformed HTTP request line");
+        else if (l->p[k] == '#') /* a fragment is the client's own, never sent */
+            return frame__error(f, 400, "the request target has a fragment ('#')");
     /* The target first: a refusal of the version or the length is still
      * written in the format of the front the path belongs to. */
     const char *target;
@@ -238,9 +241,13 @@ static bool frame__request_line(const char *buf, const frame__line_t *l, frame_t
     f->target_len = tn;
     const char *v = l->p + i + 1;
     size_t vn = l->n - i - 1;
-    if (vn < 5 || memcmp(v, "HTTP/", 5) != 0)
+    /* HTTP-version is "HTTP/" DIGIT "." DIGIT, and the line ends there
+     * (RFC 9112, 2.3 and 3): anything else is malformed, not another
+     * version; a later minor version of 1 is served as 1.1. */
+    if (vn != 8 || memcmp(v, "HTTP/", 5) != 0 || !isdigit((unsigned char)v[5]) || v[6] != '.' ||
+        !isdigit((unsigned char)v[7]))
         return frame__error(f, 400, "malformed HTTP request line");
-    if (vn != 8 || v[5] != '1' || v[6] != '.' || (v[7] != '0' && v[7] != '1'))
+    if (v[5] != '1')
         return frame__error(f, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
     if (tn > FRAME_MAX_TARGET)
         return frame__error(f, 414, "request target longer than 4096 bytes");
@@ -248,7 +255,7 @@ static bool frame__request_line(const char *buf, const frame__line_t *l, frame_t
         f->target_len = 0;
         return frame__error(f, 400, "the request target must be a path (or an absolute http URL)");
     }
-    f->minor = v[7] - '0';
+    f->minor = v[7] == '0' ? 0 : 1;
     *http10 = v[7] == '0';
     return true;
 }

@@ -130,7 +130,9 @@ static void rest__serve(void *state, http_exchange_t *x)
         http_set_route(x, hit->pattern);
         if (!rest__match(hit->pattern, c->r->path, c)) {
             /* A path parameter that does not decode: the path names nothing. */
-            rest_error(c, 404, NULL, "no resource at %s", "this path (a path segment is not valid percent-encoding)");
+            rest_error(c, 404, NULL,
+                       "no resource at this path (a path segment does not decode: a bad percent-escape, %%00, "
+                       "or over %d bytes)", REST_MAX_PARAM);
             return;
         }
         /* Nor does one that is not text: every identifier is UTF-8 without

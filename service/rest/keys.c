@@ -214,8 +214,12 @@ void keys_delete(rest_ctx_t *c)
         if (p != NULL && strlen(p) < sizeof publisher)
             snprintf(publisher, sizeof publisher, "%s", p);
     }
-    if (kid[0] == '\0' || strlen(kid) > JWT_MAX_KID || !fv_text_ok(kid, strlen(kid), JWT_MAX_KID, FV_ID, &why)) {
+    if (kid[0] == '\0') {
         rest_error(c, 400, NULL, "kid: required (as ?kid= or in the body)");
+        goto out;
+    }
+    if (!fv_text_ok(kid, strlen(kid), JWT_MAX_KID, FV_ID, &why)) {
+        rest_error(c, 400, NULL, "kid: %s", why);
         goto out;
     }
     if (publisher[0] != '\0' && !fv_text_ok(publisher, strlen(publisher), FIELDS_MAX_ID, FV_ID, &why)) {

@@ -136,6 +136,13 @@ class StatusLogTest(DaemonTestCase):
         self.assertEqual(r.status, 415, r)
         r = c.request("DELETE", KEY_PATH + "?kid=" + thumb, {"kid": "other"})
         self.assertEqual((r.status, r.json["message"]), (400, "kid: the query and the body name different keys"))
+        # A kid given but not text is named as such, not as missing.
+        for q in ("%C0%80", "%FF", "a%01b"):
+            with self.subTest(kid=q):
+                r = c.request("DELETE", KEY_PATH + "?kid=" + q)
+                self.assertEqual(r.status, 400, r)
+                self.assertTrue(r.json["message"].startswith("kid: "), r)
+                self.assertNotIn("required", r.json["message"])
         self.assertEqual(self.post(status_body(pub.name), bearer(newer.jwt())).status, 202)
         # Retired by a JSON body too.
         self.assertEqual(c.request("DELETE", KEY_PATH, {"kid": thumb}).status, 200)

@@ -672,6 +672,19 @@ class TransportTest(DaemonTestCase):
         self.assertRegex(lines[-1], r"\[[0-9a-f]{16}\]")
         self.assertNotIn(self.user.password, self.daemon.read_log())
 
+    def test_a_user_name_that_is_not_utf8_is_an_unknown_user(self):
+        # The database refuses the bytes; that is not a bad stored hash.
+        marker = token(6).encode()
+        raw = b"\xfe\xfd" + marker + b":x"
+        r = Client(self.daemon, None).raw(envelope(search_body()),
+                                          headers={"Authorization": "Basic " + base64.b64encode(raw).decode()})
+        self.assertEqual(r.status, 401, r.body)
+        time.sleep(0.2)
+        lines = [line for line in self.daemon.read_log().splitlines() if marker.decode() in line]
+        self.assertTrue(lines)
+        self.assertIn("unknown user (the name is not UTF-8)", lines[-1])
+        self.assertNotIn("stored password hash", "\n".join(lines))
+
     def test_sigterm_finishes_a_large_answer_its_client_is_reading(self):
         # An answer larger than the socket buffers: part of it waits in the
         # daemon for the client to read on, which it does only after the

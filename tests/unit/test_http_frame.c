@@ -143,6 +143,17 @@ static void test_errors(void)
     CHECK_EQ_INT(scan("BREW /p HTTP/1.1\r\nHost: h\r\n\r\n").status, FRAME_DONE);
     CHECK_EQ_INT(scan("ABCDEFGHIJKLMNOPQ /p HTTP/1.1\r\nHost: h\r\n\r\n").http_status, 501);
     CHECK_EQ_INT(scan("POST /p HTTP/2.0\r\n\r\n").http_status, 505);
+    /* Not an HTTP-version at all: malformed, not another version. A later
+     * minor version of 1 is 1.1. */
+    CHECK_EQ_INT(scan("GET /p HTTP/1.1 \r\nHost: h\r\n\r\n").http_status, 400);
+    CHECK_EQ_INT(scan("GET /p HTTP/1.1\rHost: h\r\r\n\r\n").http_status, 400);
+    CHECK_EQ_INT(scan("GET /p HTTP/1.x\r\n\r\n").http_status, 400);
+    CHECK_EQ_INT(scan("GET /p HTTP/11\r\n\r\n").http_status, 400);
+    CHECK_EQ_INT(scan("GET /p HTTP/1.2\r\nHost: h\r\n\r\n").status, FRAME_DONE);
+    CHECK_EQ_INT(scan("GET /p HTTP/1.2\r\nHost: h\r\n\r\n").minor, 1);
+    /* A fragment is never part of a request target. */
+    CHECK_EQ_INT(scan("GET /p#frag HTTP/1.1\r\nHost: h\r\n\r\n").http_status, 400);
+    CHECK_EQ_INT(scan("GET /p?q=1#f HTTP/1.1\r\nHost: h\r\n\r\n").http_status, 400);
     CHECK_EQ_INT(scan("garbage\r\n\r\n").http_status, 400);
     CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: h\r\n\r\n").status, FRAME_DONE);
     CHECK_EQ_INT((int)scan("POST /p HTTP/1.1\r\nHost: h\r\n\r\nGET / HTTP/1.1\r\n\r\n").body_len, 0);
