@@ -356,6 +356,8 @@ static void *runner__listen(void *arg)
         for (int i = 0; rc == 1 && i < JOB_LANES; i++)
             if (lanes & (1u << i))
                 job_runner_wake(r, (job_lane_t)i);
+        for (int i = 0; i < JOB_LANES; i++) /* (jobs queued while it waited too) */
+            pending = pending || atomic_load(&r->notify_pending[i]);
         if (pending && runner__ms() - last_notify >= RUNNER_NOTIFY_EVERY_MS) {
             last_notify = runner__ms();
             for (int i = 0; i < JOB_LANES && l != NULL; i++) {
