@@ -261,11 +261,11 @@ int main(int argc, char **argv)
         run_opts.post.timeout_s = cfg.job_lease_s / 2 > 0 ? cfg.job_lease_s / 2 : 1;
     if (run_opts.post.connect_timeout_s > run_opts.post.timeout_s)
         run_opts.post.connect_timeout_s = run_opts.post.timeout_s;
-    /* Webhook posts wait on their receivers: their own lane (jobs.h). */
-    static const job_kind_t kinds[] = {
-        {UPDATES_JOB_STATUSLOG, JOB_LANE_QUICK, updates_statuslog_run, updates_statuslog_giveup, NULL},
-        {SUBS_JOB_RUN, JOB_LANE_WAITING, subs_run_jobs, subs_run_giveup, &run_opts},
-        {SUBS_JOB_PACKAGE, JOB_LANE_QUICK, subs_package_jobs, subs_package_giveup, NULL}};
+    /* (Subscription runs, webhook posts, are claimed by the webhook
+     * workers, the others by the job workers: jobs.h.) */
+    static const job_kind_t kinds[] = {{UPDATES_JOB_STATUSLOG, updates_statuslog_run, updates_statuslog_giveup, NULL},
+                                       {SUBS_JOB_RUN, subs_run_jobs, subs_run_giveup, &run_opts},
+                                       {SUBS_JOB_PACKAGE, subs_package_jobs, subs_package_giveup, NULL}};
     job_options_t jopt = {conninfo, cfg.db_connect_timeout_s, {cfg.job_workers, cfg.webhook_workers},
                           cfg.job_lease_s, cfg.job_poll_ms,
                           cfg.statuslog_retention_h * 3600, kinds, (int)(sizeof kinds / sizeof kinds[0]),

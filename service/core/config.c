@@ -174,7 +174,7 @@ static const cfg_setting_t cfg__table[] = {
                 "1: also validate every request and response against the XSD with libxml2 "
                 "(slower; the test suite validates responses on the client side anyway)."),
     INT_SETTING("ENTITLEMENTD_SCHED_BATCH", sched_batch, 0, 1, "1",
-                "1: the HTTP and job worker threads run under Linux's SCHED_BATCH policy: a woken worker "
+                "1: the HTTP, job and webhook worker threads run under Linux's SCHED_BATCH policy: a woken worker "
                 "does not preempt the running thread (often a PostgreSQL backend on a small machine); "
                 "0: the default policy."),
 };

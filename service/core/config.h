@@ -50,7 +50,7 @@ typedef struct ent_config {
     int jwt_leeway_s;           /* clock skew allowed on a JWT's exp and nbf */
     int statuslog_retention_h;  /* status logs are polled (then purged) this many hours */
     int job_workers;            /* job worker threads of this daemon; 0: none */
-    int webhook_workers;        /* threads apart from those for webhook posts (subscription runs); 0: none */
+    int webhook_workers;        /* threads for webhook posts (subscription runs), apart from the job workers; 0: none */
     int job_lease_s;            /* how long a claimed job is held before another daemon may take it */
     int job_poll_ms;            /* how often idle workers look for jobs without a notification */
     int package_delay_ms;       /* an update package's build starts this long after its request */

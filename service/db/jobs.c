@@ -33,15 +33,15 @@ static void jobs__rows(const PGresult *r, db_job_t *out, size_t max, size_t *n)
     }
 }
 
-int db_jobs_claim(db_conn_t *c, const char *claimer, int lease_s, const char *kinds, db_job_t *out, size_t max,
+int db_jobs_claim(db_conn_t *c, const char *claimer, int lease_s, bool webhook, db_job_t *out, size_t max,
                   size_t *n)
 {
     char lease[16], lim[16];
     PGresult *r = NULL;
     snprintf(lease, sizeof lease, "%d", lease_s);
     snprintf(lim, sizeof lim, "%zu", max);
-    const char *v[4] = {claimer, lease, lim, kinds};
-    int rc = db__exec(c, STMT_JOBS_CLAIM, 4, v, &r);
+    const char *v[3] = {claimer, lease, lim};
+    int rc = db__exec(c, webhook ? STMT_JOBS_CLAIM_WEBHOOK : STMT_JOBS_CLAIM, 3, v, &r);
     *n = 0;
     if (rc != ENT_OK)
         return rc;
@@ -207,24 +207,10 @@ void db_listener_close(db_listener_t *l)
     free(l);
 }
 
-int db_listener_wait(db_listener_t *l, int timeout_ms, int wake_fd, unsigned *lanes)
+/* Takes the notifications libpq holds: 1 if there were any, with the lanes
+ * they name in *lanes (db_listener_wait). */
+static int listener__drain(db_listener_t *l, unsigned *lanes)
 {
-    *lanes = 0;
-    struct pollfd p[2] = {{.fd = PQsocket(l->pg), .events = POLLIN}, {.fd = wake_fd, .events = POLLIN}};
-    if (p[0].fd < 0)
-        return ENT_EDBDOWN;
-    int rc = poll(p, wake_fd >= 0 ? 2 : 1, timeout_ms);
-    if (rc <= 0)
-        return 0; /* a timeout (or EINTR, taken as one) */
-    if (wake_fd >= 0 && (p[1].revents & POLLIN)) {
-        uint64_t n;
-        if (read(wake_fd, &n, sizeof n) < 0 && errno != EAGAIN)
-            log_warn("job listener: reading its wake-up: %s", strerror(errno));
-        if (!(p[0].revents & POLLIN))
-            return 2;
-    }
-    if (PQconsumeInput(l->pg) != 1 || PQstatus(l->pg) != CONNECTION_OK)
-        return ENT_EDBDOWN;
     int got = 0;
     PGnotify *n;
     while ((n = PQnotifies(l->pg)) != NULL) {
@@ -234,6 +220,31 @@ int db_listener_wait(db_listener_t *l, int timeout_ms, int wake_fd, unsigned *la
         PQfreemem(n);
     }
     return got;
+}
+
+int db_listener_wait(db_listener_t *l, int timeout_ms, int wake_fd, unsigned *lanes)
+{
+    *lanes = 0;
+    /* Those that came with the answer to our own NOTIFY are read already:
+     * the socket would not say so. */
+    if (listener__drain(l, lanes))
+        return 1;
+    struct pollfd p[2] = {{.fd = PQsocket(l->pg), .events = POLLIN}, {.fd = wake_fd, .events = POLLIN}};
+    if (p[0].fd < 0)
+        return ENT_EDBDOWN;
+    int rc = poll(p, wake_fd >= 0 ? 2 : 1, timeout_ms);
+    if (rc <= 0)
+        return 0; /* a timeout (or EINTR, taken as one) */
+    if (wake_fd >= 0 && (p[1].revents & POLLIN)) {
+        uint64_t v;
+        if (read(wake_fd, &v, sizeof v) < 0 && errno != EAGAIN)
+            log_warn("job listener: reading its wake-up: %s", strerror(errno));
+        if (!(p[0].revents & POLLIN))
+            return 2;
+    }
+    if (PQconsumeInput(l->pg) != 1 || PQstatus(l->pg) != CONNECTION_OK)
+        return ENT_EDBDOWN;
+    return listener__drain(l, lanes);
 }
 
 int db_listener_notify(db_listener_t *l, int lane)

@@ -29,11 +29,12 @@ typedef struct db_job {
     int lease_s;         /* for how long each claim or extension holds it */
 } db_job_t;
 
-/* Claims up to max jobs of kinds (a PostgreSQL array literal of their
- * names) for claimer with a lease of lease_s seconds (its own transaction,
- * committed): due queued jobs and running ones whose lease ran out. *n
+/* Claims up to max jobs for claimer with a lease of lease_s seconds (its
+ * own transaction, committed): due queued jobs and running ones whose
+ * lease ran out, of the webhook lane (subscription runs, first tries
+ * before retries) when webhook, else of every other kind (db/016). *n
  * gets how many. */
-int db_jobs_claim(db_conn_t *c, const char *claimer, int lease_s, const char *kinds, db_job_t *out, size_t max,
+int db_jobs_claim(db_conn_t *c, const char *claimer, int lease_s, bool webhook, db_job_t *out, size_t max,
                   size_t *n) ENT_MUSTCHECK;
 
 /* Holds the n jobs (of one claim) for their lease_s again from now, those

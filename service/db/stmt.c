@@ -75,6 +75,25 @@
     "SELECT EXISTS (SELECT 1 FROM t), EXISTS (SELECT 1 FROM go), EXISTS (SELECT 1 FROM r), "             \
     "EXISTS (SELECT 1 FROM d)"
 
+/* A claim of the lane whose kinds are (op "=") or are not (op "<>")
+ * subscription runs: expired leases, then the CTEs due of due queued jobs
+ * whose ids the SELECTs from give, at most $3 in all. */
+#define JOBS_CLAIM(op, due, from)                                                                        \
+    "WITH e AS (SELECT id FROM jobs WHERE state = 'running' AND locked_until < now() "                    \
+    "AND attempts < max_attempts AND kind " op " 'subscription.run' ORDER BY locked_until LIMIT $3 "      \
+    "FOR UPDATE SKIP LOCKED), " due                                                                       \
+    "c AS (UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1, "                  \
+    "locked_until = now() + make_interval(secs => $2::int) WHERE id = ANY (ARRAY(SELECT id FROM "         \
+    "(SELECT id FROM e UNION ALL " from ") u LIMIT $3)) "                                                 \
+    "RETURNING id, kind, coalesce(ref, 0) AS ref, attempts, max_attempts) "                               \
+    "SELECT id, kind, ref, attempts, max_attempts FROM c ORDER BY id"
+
+/* Due queued jobs of a lane (op as above) with more conditions (and),
+ * oldest first: the predicates of db/016's indexes, word for word. */
+#define JOBS_DUE(op, and)                                                                                 \
+    "SELECT id FROM jobs WHERE state = 'queued' AND kind " op " 'subscription.run' " and                 \
+    "AND run_at <= now() ORDER BY run_at, id LIMIT $3 FOR UPDATE SKIP LOCKED"
+
 const db_stmt_t db_stmts[STMT_COUNT_] = {
     [STMT_LI_LOCK_BY_AID] = {"li_lock_aid", LI_LOCK_SELECT "WHERE li.activation_id = $1" LI_LOCK_TAIL},
     [STMT_LI_LOCK_BY_UID] = {"li_lock_uid", LI_LOCK_SELECT "WHERE li.unique_id = $1" LI_LOCK_TAIL},
@@ -383,34 +402,25 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
         "array_agg(e.key) FROM jsonb_each(d.older_nodes) e GROUP BY 1) g "
         "JOIN device_reports r ON r.id = g.rid, jsonb_array_elements(r.nodes) n WHERE n->>'id' = ANY (g.ids))::text "
         "FROM (SELECT 1) one LEFT JOIN devices d ON d.tenant = $2 AND d.device_id = $3"},
-    /* Up to $3 jobs of the kinds $4 (a lane's) for claimer $1 with a
-     * lease of $2 seconds: running
-     * ones whose lease ran out (their daemon died) with attempts left,
-     * then queued ones that are due: first tries before retries (a
-     * receiver that keeps failing does not hold up the runs of others),
-     * each oldest first; returned in id order; locked rows are another
-     * worker's. (f's rows are read again by q, which is read only when
-     * they are too few.) (Due jobs of another lane are
-     * passed over in the walk: they are few, since their own workers take
-     * them.) Each kind is read by walking its
-     * own index in order (db/010): a scan that stops at $3 rows instead
-     * of reading every entry of both, dead ones included, for a sort. The
+    /* Up to $3 jobs of the quick lane (every kind but subscription runs:
+     * db/016) for claimer $1 with a lease of $2 seconds: running ones
+     * whose lease ran out (their daemon died) with attempts left, then
+     * queued ones that are due, oldest first; returned in id order;
+     * locked rows are another worker's. Each is read by walking its own
+     * index in order (db/010, db/016): a scan that stops at $3 rows
+     * instead of reading every entry, dead ones included, for a sort. The
      * rows are then updated by primary key: "= ANY (ARRAY(...))", since a
      * generic plan of "IN (subquery)" joins against a walk of the whole
      * table when it guesses the LIMIT at a tenth of the rows. */
-    [STMT_JOBS_CLAIM] = {"jobs_claim",
-        "WITH e AS (SELECT id FROM jobs WHERE state = 'running' AND locked_until < now() "
-        "AND attempts < max_attempts AND kind = ANY ($4::text[]) ORDER BY locked_until LIMIT $3 "
-        "FOR UPDATE SKIP LOCKED), "
-        "f AS (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= now() AND attempts = 0 "
-        "AND kind = ANY ($4::text[]) ORDER BY run_at, id LIMIT $3 FOR UPDATE SKIP LOCKED), "
-        "q AS (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= now() AND kind = ANY ($4::text[]) "
-        "ORDER BY run_at, id LIMIT $3 FOR UPDATE SKIP LOCKED), "
-        "c AS (UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1, "
-        "locked_until = now() + make_interval(secs => $2::int) WHERE id = ANY (ARRAY(SELECT id FROM "
-        "(SELECT id FROM e UNION ALL SELECT id FROM f UNION ALL SELECT id FROM q) u LIMIT $3)) "
-        "RETURNING id, kind, coalesce(ref, 0) AS ref, attempts, max_attempts) "
-        "SELECT id, kind, ref, attempts, max_attempts FROM c ORDER BY id"},
+    [STMT_JOBS_CLAIM] = {"jobs_claim", JOBS_CLAIM("<>", "q AS (" JOBS_DUE("<>", "") "), ", "SELECT id FROM q")},
+    /* The same for the webhook lane (subscription runs), first tries
+     * before retries, each by its own index (db/016): runs whose receivers
+     * keep failing do not hold up new ones. */
+    [STMT_JOBS_CLAIM_WEBHOOK] = {"jobs_claim_webhook",
+        JOBS_CLAIM("=",
+                   "f AS (" JOBS_DUE("=", "AND attempts = 0 ") "), "
+                   "q AS (" JOBS_DUE("=", "AND attempts > 0 ") "), ",
+                   "SELECT id FROM f UNION ALL SELECT id FROM q")},
     /* Jobs $1 done, if claimer $2 still holds them; in the transaction of
      * their work. Only a running job has a claimer (every statement that
      * moves a job out of running clears locked_by), so the rows are found

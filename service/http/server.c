@@ -2016,10 +2016,11 @@ int http_server_start(const ent_config_t *cfg, const http_front_t *fronts, int n
     pthread_cond_init(&s->standby_cond, NULL);
     atomic_init(&s->last_reap, (long long)clock_seconds());
     /* Descriptors index the table; leave room for the database sockets
-     * (the pool's, the job workers', their listener's) and files besides
+     * (the pool's, the job and webhook workers', their listener's), a
+     * webhook post's socket per webhook worker, and files besides
      * max_connections clients. */
-    s->nconns_max =
-        cfg->max_connections + SERVER_MAX_TURNED_AWAY + 2 * cfg->db_pool_size + cfg->job_workers + 4 + 64;
+    s->nconns_max = cfg->max_connections + SERVER_MAX_TURNED_AWAY + 2 * cfg->db_pool_size + cfg->job_workers +
+                    2 * cfg->webhook_workers + 4 + 64;
     server__raise_nofile(s->nconns_max);
     s->conns = calloc((size_t)s->nconns_max, sizeof *s->conns);
     if (s->conns != NULL && peers_new(s->nconns_max, &s->peers) != ENT_OK) {

@@ -11,12 +11,13 @@
  * out. Workers sleep until a notification (LISTEN), a wake-up from this
  * process, or the fallback poll interval.
  *
- * Each kind of job belongs to a lane, and each lane has workers of its
- * own, which claim only its kinds: jobs that wait on others (a webhook
- * receiver may take seconds to answer) never hold up those that wait on
- * nothing but the database (status logs, packages). The waiting lane's
- * workers claim one job at a time, so that a slow receiver holds up one
- * worker and nothing claimed with it.
+ * Jobs go in two lanes, each with workers of its own that claim only its
+ * jobs: webhook posts (subscription runs), which wait on their receivers
+ * (seconds, up to the post's timeout), and every other kind (status logs,
+ * packages), which wait on nothing but the database and are never held up
+ * by a receiver. Which kinds are whose is the claim's (db/jobs.h, db/016).
+ * The webhook lane's workers claim one job at a time, so that a slow
+ * receiver holds up one worker and nothing claimed with it.
  *
  * A daemon that queued a job tells everyone: its own workers at once, the
  * others with a NOTIFY sent by its listener at most every
@@ -58,13 +59,12 @@ typedef int (*job_handler_fn)(void *arg, db_conn_t *c, const db_job_t *jobs, siz
  * so that whoever waits for it learns that it failed. */
 typedef int (*job_giveup_fn)(void *arg, db_conn_t *c, const db_job_t *job);
 
-/* The lanes: JOB_LANE_QUICK's workers claim batches; JOB_LANE_WAITING's
+/* The lanes: JOB_LANE_QUICK's workers claim batches, JOB_LANE_WEBHOOK's
  * one job each. */
-typedef enum job_lane { JOB_LANE_QUICK, JOB_LANE_WAITING, JOB_LANES } job_lane_t;
+typedef enum job_lane { JOB_LANE_QUICK, JOB_LANE_WEBHOOK, JOB_LANES } job_lane_t;
 
 typedef struct job_kind {
     const char *kind;     /* as in jobs.kind */
-    job_lane_t lane;
     job_handler_fn run;
     job_giveup_fn give_up; /* may be NULL */
     void *arg;

@@ -56,7 +56,6 @@ struct job_runner {
     pthread_t listener;
     bool listener_started;
     int workers[JOB_LANES];
-    char *lane_kinds[JOB_LANES]; /* each lane's kinds, an array literal for db_jobs_claim */
     pthread_mutex_t lock;
     pthread_cond_t wake[JOB_LANES]; /* signalled when jobs of a lane may be waiting, and on stop */
     unsigned long long wakeups[JOB_LANES]; /* counts wake-ups, so that none is lost between a claim and a wait */
@@ -245,8 +244,9 @@ static void *runner__work(void *arg)
     job_lane_t lane = wk->lane;
     char claimer[DB_JOB_CLAIMER_MAX + 1];
     db_job_t jobs[RUNNER_BATCH];
-    /* The waiting lane's jobs one at a time: a slow one holds up no other. */
-    size_t batch = lane == JOB_LANE_WAITING ? 1 : RUNNER_BATCH;
+    /* The webhook lane's jobs one at a time: a slow receiver holds up no
+     * other run. */
+    size_t batch = lane == JOB_LANE_WEBHOOK ? 1 : RUNNER_BATCH;
 
     /* host:pid:nonce:worker: two daemons in containers may share host name
      * and pid, never the random nonce of their start. */
@@ -264,7 +264,7 @@ static void *runner__work(void *arg)
         }
         double claimed_ms = runner__ms(); /* the leases start after this */
         if (db_conn_replan_every(c, RUNNER_REPLAN_S) != ENT_OK ||
-            db_jobs_claim(c, claimer, r->lease_s, r->lane_kinds[lane], jobs, batch, &n) != ENT_OK) {
+            db_jobs_claim(c, claimer, r->lease_s, lane == JOB_LANE_WEBHOOK, jobs, batch, &n) != ENT_OK) {
             db_conn_discard(c);
             db_pool_release(r->pool, c);
             runner__sleep(r, lane, seen, r->poll_ms);
@@ -391,7 +391,7 @@ static void *runner__listen(void *arg)
                 int queued = r->tick(r->tick_arg, c);
                 db_pool_release(r->pool, c);
                 if (queued > 0)
-                    job_runner_queued(r, JOB_LANE_WAITING); /* (scheduled runs) */
+                    job_runner_queued(r, JOB_LANE_WEBHOOK); /* (scheduled runs) */
             }
         }
     }
@@ -425,19 +425,6 @@ int job_runner_start(const job_options_t *opt, job_runner_t **out)
         r->workers[lane] = opt->workers[lane];
         r->nworkers += opt->workers[lane];
         clock_cond_init(&r->wake[lane]);
-        /* {"kind","kind"}: names of our own, without quotes or backslashes. */
-        size_t len = 3;
-        for (int k = 0; k < r->nkinds; k++)
-            len += strlen(r->kinds[k].kind) + 3;
-        if ((r->lane_kinds[lane] = malloc(len)) == NULL)
-            goto fail;
-        char *p = r->lane_kinds[lane];
-        *p++ = '{';
-        for (int k = 0; k < r->nkinds; k++)
-            if (r->kinds[k].lane == (job_lane_t)lane)
-                p += sprintf(p, "%s\"%s\"", p[-1] == '{' ? "" : ",", r->kinds[k].kind);
-        *p++ = '}';
-        *p = '\0';
     }
     r->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (r->notify_fd < 0) {
@@ -465,7 +452,7 @@ int job_runner_start(const job_options_t *opt, job_runner_t **out)
         }
         wk->r = r;
         wk->index = i;
-        wk->lane = i < r->workers[JOB_LANE_QUICK] ? JOB_LANE_QUICK : JOB_LANE_WAITING;
+        wk->lane = i < r->workers[JOB_LANE_QUICK] ? JOB_LANE_QUICK : JOB_LANE_WEBHOOK;
         if (pthread_create(&r->threads[i], NULL, runner__work, wk) != 0) {
             free(wk);
             rc = ENT_ENOMEM;
@@ -497,10 +484,8 @@ void job_runner_stop(job_runner_t *r)
         pthread_join(r->listener, NULL);
     db_pool_destroy(r->pool);
     close(r->notify_fd);
-    for (int lane = 0; lane < JOB_LANES; lane++) {
+    for (int lane = 0; lane < JOB_LANES; lane++)
         pthread_cond_destroy(&r->wake[lane]);
-        free(r->lane_kinds[lane]);
-    }
     pthread_mutex_destroy(&r->lock);
     free(r->threads);
     free(r->conninfo);

@@ -208,7 +208,12 @@ void keys_delete(rest_ctx_t *c)
             rest_error(c, 400, NULL, "%s", v.msg);
             goto out;
         }
-        /* fv_string bounded both (characters); the buffers hold them. */
+        /* fv_string bounded both in characters; a kid is printable ASCII
+         * (keys_put), so one over JWT_MAX_KID bytes names no key. */
+        if (k != NULL && strlen(k) > JWT_MAX_KID) {
+            rest_error(c, 404, NULL, "no active key with this kid");
+            goto out;
+        }
         if (k != NULL)
             snprintf(kid, sizeof kid, "%s", k);
         if (p != NULL && strlen(p) < sizeof publisher)

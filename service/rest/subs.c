@@ -331,7 +331,7 @@ void subs_trigger(rest_ctx_t *c)
     rest_idem_respond(c, conn, &idem, 202, body, NULL);
     /* (Committed by now: the workers find the run.) */
     if (queued)
-        job_runner_queued(c->f->jobs, JOB_LANE_WAITING);
+        job_runner_queued(c->f->jobs, JOB_LANE_WEBHOOK);
 out:
     rest_db_release(c, conn, rc);
 }
