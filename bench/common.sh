@@ -34,7 +34,12 @@ bench_load() {
 
 bench_end() {
   local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+  # (A process killed makes wait fail: under set -e that would end the
+  # trap there, leaving the rest and the cluster running.)
+  for p in "${pids[@]}"; do
+    kill "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
   ent_pg_stop "$home"
 }
 
