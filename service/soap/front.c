@@ -589,30 +589,12 @@ static bool front__from_utf16(soap_worker_t *w, const char *body, size_t n, int 
     }
     /* <?xml ... encoding="UTF-16" ...?>: the label says what the text is
      * now. */
-    const char *end = len >= 5 && memcmp(out, "<?xml", 5) == 0 ? memmem(out, len, "?>", 2) : NULL;
-    const char *e = end ? memmem(out, (size_t)(end - out), "encoding", 8) : NULL;
-    if (e != NULL) {
-        const char *v = e + 8;
-        while (v < end && (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n' || *v == '='))
-            v++;
-        const char *q = v < end && (*v == '"' || *v == '\'') ? memchr(v + 1, *v, (size_t)(end - v - 1)) : NULL;
-        size_t vn = q ? (size_t)(q - v - 1) : 0;
-        static const char *const labels[] = {"UTF-16", "UTF16", "UTF-16LE", "UTF-16BE"};
-        bool utf16 = false;
-        for (size_t i = 0; q != NULL && i < sizeof labels / sizeof labels[0]; i++)
-            utf16 = utf16 || (vn == strlen(labels[i]) && strncasecmp(v + 1, labels[i], vn) == 0);
-        if (!utf16) {
-            snprintf(msg, sizeof msg, "malformed request: the body is UTF-16 but its XML declaration names another "
-                     "encoding");
-            log_info("request refused: %s", msg);
-            front__refuse(w, 500, msg);
-            return false;
-        }
-        /* "UTF-16" and the like are longer than "UTF-8". */
-        char *at = out + (v + 1 - out);
-        memcpy(at, "UTF-8", 5);
-        memmove(at + 5, at + vn, len - (size_t)(at + vn - out));
-        len -= vn - 5;
+    if (!guard_declaration_from_utf16(out, &len)) {
+        static const char other[] = "malformed request: the body is UTF-16 but its XML declaration names another "
+                                    "encoding";
+        log_info("request refused: %s", other);
+        front__refuse(w, 500, other);
+        return false;
     }
     *out_len = len;
     return true;

@@ -97,4 +97,11 @@ typedef struct guard_result {
  * updates *len. Returns the verdict, also in r. */
 guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, guard_result_t *r);
 
+/* For a document read as UTF-16 and now UTF-8 in xml[0, *len): the
+ * encoding its XML declaration names, if it names one, is rewritten as
+ * UTF-8 in place (*len updated), so that guard_check and every parser after
+ * it read the text as what it now is. False when the declaration names an
+ * encoding other than UTF-16. */
+bool guard_declaration_from_utf16(char *xml, size_t *len);
+
 #endif

@@ -2,7 +2,8 @@
  * bodies; what it accepts it may rewrite shorter, never longer, and the
  * operation element it names lies within what it accepts. The same bytes
  * read as UTF-16 (core/utf8.c, as the SOAP front reads a UTF-16 body)
- * give valid UTF-8 within the room it is given, or a refusal inside them. */
+ * give valid UTF-8 within the room it is given, or a refusal inside them,
+ * and relabelling its declaration never lengthens it. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (out != NULL) {
         size_t n = utf16_to_utf8(data, size, size > 0 && data[0] == 0, out, cap, &bad);
         if (n == (size_t)-1 ? bad >= size : n > cap || !utf8_valid(out, n))
+            abort();
+        /* Its declaration relabelled as the front does: never longer. */
+        size_t m = n;
+        if (n != (size_t)-1 && guard_declaration_from_utf16(out, &m) && m > n)
             abort();
         free(out);
     }
