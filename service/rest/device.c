@@ -19,6 +19,7 @@
 
 #include "../core/hex.h"
 #include "../core/jarena.h"
+#include "../core/jsonr.h"
 #include "../core/jsonw.h"
 #include "../core/log.h"
 #include "fields.h"
@@ -476,7 +477,7 @@ void device_post(rest_ctx_t *c)
      * is written and given back after the last use of req. */
     json_error_t e;
     jarena_on();
-    req = json_loadb(c->r->body, c->r->body_len, JSON_REJECT_DUPLICATES, &e);
+    req = jsonr_load(c->r->body, c->r->body_len, &e);
     rc = req != NULL ? device__read(&v, &d, req) : ENT_OK;
     jarena_off();
     if (req == NULL) {

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "../core/hex.h"
+#include "../core/jsonr.h"
 #include "../core/log.h"
 #include "../core/quote.h"
 #include "rest_int.h"
@@ -217,7 +218,7 @@ json_t *rest_body_read(rest_ctx_t *c, int *status, char *msg, size_t cap)
     }
     /* Duplicate keys are refused: two readers of one body must not
      * disagree on what it says. */
-    json_t *v = json_loadb(c->r->body, c->r->body_len, JSON_REJECT_DUPLICATES, &e);
+    json_t *v = jsonr_load(c->r->body, c->r->body_len, &e);
     if (v == NULL) {
         *status = 400;
         rest_json_refusal(c, &e, msg, cap);

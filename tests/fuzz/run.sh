@@ -20,18 +20,19 @@ mkdir -p "$out"
 flags=(-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
        -I"$src/service" $(pkg-config --cflags libxml-2.0))
 # FUZZ_TARGETS (names, space-separated) runs some of them only.
-read -r -a targets <<<"${FUZZ_TARGETS:-frame guard jwt jsonw versions soap rest}"
+read -r -a targets <<<"${FUZZ_TARGETS:-frame guard jwt jsonw jsonr versions soap rest}"
 declare -A sources=(
   [frame]="service/http/frame.c"
   [guard]="service/soap/guard.c service/core/utf8.c"
   [jwt]="service/auth/jwt.c service/core/base64.c"
   [jsonw]="service/core/jsonw.c service/core/base64.c"
+  [jsonr]="service/core/jsonr.c service/core/utf8.c"
   [versions]="service/soap/versions.c service/soap/guard.c"
   [soap]="service/soap/guard.c service/soap/versions.c service/soap/nsmap.c service/core/config.c
           service/core/log.c service/core/quote.c service/core/utf8.c generated/soapC.c generated/soapServer.c"
   [rest]="service/rest/device.c service/rest/statuslog.c service/rest/subs.c service/rest/fields.c
           service/rest/reply.c service/lifecycle/rules.c service/auth/jwt.c service/core/base64.c
-          service/core/err.c service/core/hex.c service/core/ids.c service/core/jarena.c service/core/jsonw.c service/core/log.c
+          service/core/err.c service/core/hex.c service/core/ids.c service/core/jarena.c service/core/jsonr.c service/core/jsonw.c service/core/log.c
           service/core/quote.c service/core/utf8.c"
 )
 # gSOAP's own flags (they change its context's layout) and library.

@@ -44,6 +44,7 @@ void register_webhook_tests(void);
 void register_quote_tests(void);
 void register_peers_tests(void);
 void register_jarena_tests(void);
+void register_jsonr_tests(void);
 void register_thread_tests(void);
 
 #endif

@@ -24,6 +24,7 @@ int main(void)
     register_quote_tests();
     register_peers_tests();
     register_jarena_tests();
+    register_jsonr_tests();
     register_thread_tests();
     register_webhook_tests();
     CU_basic_set_mode(CU_BRM_VERBOSE);
