@@ -359,12 +359,14 @@ void statuslog_poll(rest_ctx_t *c)
 
     if (!statuslog__token(c, &token, &tlen))
         return;
-    /* Without a kid and an iss, the key is the polled status log's
-     * publisher's: the one thing the request names. */
+    /* Without a kid, the keys tried are the polled status log's
+     * publisher's: the one thing the request names (an iss is the
+     * client's to set and says nothing the contract gives a role to; it
+     * names the publisher only when the polling id names none). */
     const char *hint = NULL;
     jwt_t peek;
     if (jwt_parse(token, tlen, &peek) == JWT_OK) {
-        bool need = !peek.has_kid && !peek.has_iss;
+        bool need = !peek.has_kid;
         jwt_clear(&peek);
         if (need && known_id) {
             /* Given back before the key is looked up: that takes a

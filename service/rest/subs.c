@@ -278,7 +278,9 @@ void subs_delete(rest_ctx_t *c)
     subs_caller_t me;
     db_conn_t *conn;
     const char *platform = subs__platform(c);
-    if (platform == NULL || !subs__user(c, &me) || (conn = rest_db(c)) == NULL)
+    /* A body it does not read is still refused when it is not JSON (the
+     * common rules), before anything is deleted. */
+    if (platform == NULL || !subs__user(c, &me) || !subs__no_body(c) || (conn = rest_db(c)) == NULL)
         return;
     int rc = store_sub_delete(conn, platform, c->params[1], &me.who);
     rest_db_release(c, conn, rc);

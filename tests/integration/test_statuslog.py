@@ -344,6 +344,16 @@ class StatusLogTest(DaemonTestCase):
         self.assertEqual(g.status, 200, g)
         g = self.rest.get(path, headers={"Authorization": bearer(self.pub.key.jwt())}, auth=False)
         self.assertEqual(g.status, 401, g)
+        # An iss is the client's own name for itself: without a kid, the
+        # polled log's publisher still picks the keys (it was a 401, "no
+        # active key for this publisher", when the iss was not that name).
+        for iss in ("update-client-7", self.pub.name):
+            g = self.rest.get(path, headers={"Authorization": bearer(other.key.jwt(claims={"iss": iss}))},
+                              auth=False)
+            self.assertEqual(g.status, 200, (iss, g))
+        g = self.rest.get(path, headers={"Authorization": bearer(self.pub.key.jwt(claims={"iss": other.name}))},
+                          auth=False)
+        self.assertEqual(g.status, 401, g)
         for bad in ("/uai/2.0/updates/statusLog/" + "A" * 32, "/uai/2.0/updates/statusLog/short",
                     "/uai/2.0/updates/statusLog/%27%3B--"):
             self.assertEqual(self.rest.get(bad, headers={"Authorization": self.pub.auth()}, auth=False).status, 404)

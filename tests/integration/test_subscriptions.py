@@ -169,6 +169,14 @@ class SubscriptionsTest(DaemonTestCase):
         self.assertEqual(r.status, 400, r)
         self.assertEqual(psql("SELECT count(*) FROM subscription_runs r JOIN subscriptions s ON s.id = "
                               "r.subscription_id WHERE s.ref = :'v1'", ref), [["0"]])
+        # A DELETE's body, which it does not read, is JSON too, and a
+        # refused one deletes nothing (it was a 204).
+        r = self.a.request("DELETE", f"/subscriptions/cloud/{ref}", b"hello", headers={"Content-Type": "text/plain"},
+                           raw=True)
+        self.assertEqual(r.status, 415, r)
+        r = self.a.request("DELETE", f"/subscriptions/cloud/{ref}", b"{bad", raw=True)
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(self.a.get(f"/subscriptions/cloud/{ref}").status, 200)
         # A charset other than UTF-8 is not read as UTF-8.
         r = self.a.request("POST", "/subscriptions/cloud", json.dumps(self.body()).encode(),
                            headers={"Content-Type": "application/json; charset=iso-8859-1"}, raw=True)
