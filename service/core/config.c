@@ -100,7 +100,7 @@ static const cfg_setting_t cfg__table[] = {
     INT_SETTING("ENTITLEMENTD_MAX_DEPTH", max_depth, 8, 10000, "64",
                 "Deepest XML element nesting accepted (Client fault above)."),
     INT_SETTING("ENTITLEMENTD_MAX_OCCURS", max_occurs, 1, 10000000, "100000",
-                "Most repetitions of one element accepted (Client fault above)."),
+                "Most elements of one name in a row under one parent, anywhere in a SOAP request, the Header too (Client fault above)."),
     INT_SETTING("ENTITLEMENTD_MAX_UNITS", max_units, 1, 100000, "1000",
                 "Most units (entitlementData, simpleEntitlement) in one write request; "
                 "more gives FAILURE with BATCH_TOO_LARGE and applies nothing."),

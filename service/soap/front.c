@@ -496,11 +496,11 @@ static bool front__older_differs(const soap_worker_t *w, const char *tag, size_t
  * *op_len bytes (0 when there is none). */
 static bool front__guard(soap_worker_t *w, char *body, size_t *len, size_t *op_offset, size_t *op_len)
 {
-    guard_result_t g = {GUARD_OK, 0, NULL, 0, 0, 0, 0, false, false};
+    guard_result_t g = {0};
     int path_v = soap_endpoint_version(http_request(w->x)->path);
     w->text_lt = true;
     w->markup_in_text = false;
-    if (guard_check(body, len, w->cfg->max_depth, &g) == GUARD_OK) {
+    if (guard_check(body, len, w->cfg->max_depth, w->cfg->max_occurs, &g) == GUARD_OK) {
         *op_offset = g.op_offset;
         *op_len = g.op_len;
         w->text_lt = g.text_lt;
@@ -537,6 +537,11 @@ static bool front__guard(soap_worker_t *w, char *body, size_t *len, size_t *op_o
         m = msg;
     } else if (g.verdict == GUARD_BAD_UTF8) {
         snprintf(msg, sizeof msg, "malformed request: not valid UTF-8 at byte %zu of the body", g.offset);
+        m = msg;
+    } else if (g.verdict == GUARD_OCCURS) {
+        /* gSOAP's words for the arrays it counts itself (server__read_error). */
+        quote_format(msg, sizeof msg, "an element is repeated more than %d times: <%.*s>", w->cfg->max_occurs,
+                     (int)g.name_len, body + g.name_offset);
         m = msg;
     } else if (g.verdict == GUARD_ATTRIBUTES) {
         snprintf(msg, sizeof msg, "an element has more than %d attributes", GUARD_MAX_ATTRIBUTES);

@@ -661,11 +661,43 @@ static guard_verdict_t guard__held(guard__scan_t *s, unsigned char *held, int de
     return GUARD_OK;
 }
 
-guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, guard_result_t *r)
+/* The last child element seen under one open element (or the document),
+ * and how many of that name came in a row. */
+typedef struct guard__run {
+    size_t at, len; /* its qualified name in the checked document */
+    uint64_t hash;
+    size_t count;   /* 0: no child yet */
+} guard__run_t;
+
+/* The element whose name was just written at name_at (n bytes, hash h)
+ * follows the siblings of *run: counts it, and fails once more than
+ * max_occurs of one name come in a row. gSOAP counts only the arrays it
+ * reads: elements it skips (a Header entry no one understands, and what
+ * is inside it) are counted here. */
+static guard_verdict_t guard__occurs(guard__scan_t *s, guard__run_t *run, size_t name_at, size_t n, uint64_t h,
+                                     int max_occurs)
+{
+    if (run->count > 0 && run->hash == h && run->len == n && memcmp(s->b + run->at, s->b + name_at, n) == 0) {
+        if (max_occurs > 0 && ++run->count > (size_t)max_occurs) {
+            s->r->name_offset = name_at;
+            s->r->name_len = n;
+            return guard__fail(s, GUARD_OCCURS, "an element is repeated more than the limit allows");
+        }
+        return GUARD_OK;
+    }
+    run->at = name_at;
+    run->len = n;
+    run->hash = h;
+    run->count = 1;
+    return GUARD_OK;
+}
+
+guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, int max_occurs, guard_result_t *r)
 {
     guard__scan_t s = {.b = xml, .len = *len, .r = r};
     uint64_t *hashes = NULL;
     size_t *lens = NULL;
+    guard__run_t *runs = NULL; /* per level: the children of the element open there (runs[0]: the document's) */
     unsigned char *held = NULL; /* per open element: GUARD__TEXT, GUARD__CHILD */
     int depth = 0;
     unsigned used = 0; /* the versions of the elements (bit k: version k) */
@@ -680,6 +712,7 @@ guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, guard_result_
     r->ns_version = 0;
     r->ns_mixed = false;
     r->text_lt = false;
+    r->name_offset = r->name_len = 0;
     if (guard__chars(&s) != GUARD_OK)
         return r->verdict;
     if (s.cr)
@@ -689,10 +722,12 @@ guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, guard_result_
     hashes = malloc((size_t)max_depth * sizeof *hashes);
     lens = malloc((size_t)max_depth * sizeof *lens);
     held = malloc((size_t)max_depth);
-    if (hashes == NULL || lens == NULL || held == NULL) {
+    runs = malloc(((size_t)max_depth + 1) * sizeof *runs);
+    if (hashes == NULL || lens == NULL || held == NULL || runs == NULL) {
         guard__fail(&s, GUARD_SYNTAX, "out of memory while checking the XML");
         goto out;
     }
+    runs[0].count = 0;
     if (guard__at(&s, "\xEF\xBB\xBF")) { /* a byte order mark */
         guard__copy(&s, 3);
         s.bom = 3;
@@ -783,6 +818,8 @@ guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, guard_result_
         if (guard__held(&s, held, depth, GUARD__CHILD) != GUARD_OK ||
             guard__start_tag(&s, &h, &n, &empty) != GUARD_OK)
             goto out;
+        if (guard__occurs(&s, &runs[depth], name_at, n, h, max_occurs) != GUARD_OK)
+            goto out;
         int version = guard__version_of(&s, s.b + name_at, n);
         if (version > 0)
             used |= 1u << version;
@@ -812,6 +849,7 @@ guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, guard_result_
             lens[depth] = n;
             held[depth] = 0;
             depth++;
+            runs[depth].count = 0;
         } else {
             guard__end_scope(&s, depth);
             if (depth == 0)
@@ -844,5 +882,6 @@ out:
     free(hashes);
     free(lens);
     free(held);
+    free(runs);
     return r->verdict;
 }

@@ -67,7 +67,8 @@ typedef enum guard_verdict {
     GUARD_NIL,        /* an xsi:nil attribute: no element of the contract is nillable */
     GUARD_REFERENCE,  /* a SOAP-encoding id, href or ref attribute */
     GUARD_NAMESPACE,  /* a namespace of the operations' form that is not one of urn:v1..v4 */
-    GUARD_MIXED       /* an element holding both text and elements */
+    GUARD_MIXED,      /* an element holding both text and elements */
+    GUARD_OCCURS      /* more than the limit of elements of one name in a row, anywhere (the Header too) */
 } guard_verdict_t;
 
 typedef struct guard_result {
@@ -90,12 +91,16 @@ typedef struct guard_result {
      * in a value gSOAP read is an element it took for text (see
      * GUARD_MIXED). */
     bool text_lt;
+    /* GUARD_OCCURS: the repeated element's qualified name, as written, at
+     * name_offset of the checked document, name_len bytes. */
+    size_t name_offset, name_len;
 } guard_result_t;
 
-/* Checks the XML document in xml[0, *len) with nesting at most max_depth.
- * Rewrites references to characters above U+FFFF as UTF-8, in place, and
- * updates *len. Returns the verdict, also in r. */
-guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, guard_result_t *r);
+/* Checks the XML document in xml[0, *len) with nesting at most max_depth
+ * and at most max_occurs elements of one name in a row under one parent
+ * (0: no such limit). Rewrites references to characters above U+FFFF as
+ * UTF-8, in place, and updates *len. Returns the verdict, also in r. */
+guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, int max_occurs, guard_result_t *r);
 
 /* For a document read as UTF-16 and now UTF-8 in xml[0, *len): the
  * encoding its XML declaration names, if it names one, is rewritten as

@@ -21,8 +21,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(body, data, size);
     body[size] = '\0';
     size_t len = size;
-    guard_result_t g = {GUARD_OK, 0, NULL, 0, 0, 0, 0, false};
-    if (guard_check(body, &len, 16, &g) == GUARD_OK && (len > size || g.op_offset + g.op_len > len))
+    guard_result_t g = {0};
+    guard_verdict_t v = guard_check(body, &len, 16, 8, &g);
+    if (v == GUARD_OK && (len > size || g.op_offset + g.op_len > len))
+        abort();
+    /* The repeated element's name, which the fault quotes, is in the body. */
+    if (v == GUARD_OCCURS && (g.name_len == 0 || g.name_offset + g.name_len > size))
         abort();
     size_t cap = size / 2 * 3, bad = 0;
     char *out = malloc(cap + 1);

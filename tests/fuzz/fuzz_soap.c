@@ -304,7 +304,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(body, data + 1, len);
     body[len] = '\0';
     guard_result_t g = {GUARD_OK, 0, NULL, 0, 0, 0, 0, false};
-    if (guard_check(body, &len, fuzz_cfg.max_depth, &g) != GUARD_OK) {
+    if (guard_check(body, &len, fuzz_cfg.max_depth, fuzz_cfg.max_occurs, &g) != GUARD_OK) {
         if (fuzz_trace)
             printf("fuzz_soap: guard: %s at byte %zu\n", g.what, g.offset);
         goto out;

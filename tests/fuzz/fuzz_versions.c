@@ -46,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     body[size] = '\0';
     size_t len = size;
     guard_result_t g = {GUARD_OK, 0, NULL, 0, 0, 0, 0, false};
-    if (guard_check(body, &len, 16, &g) == GUARD_OK) {
+    if (guard_check(body, &len, 16, 0, &g) == GUARD_OK) {
         char err[160], *out = NULL;
         size_t n = 0;
         int rc = request ? versions_request(vs, v, body, len, &out, &n, err, sizeof err)

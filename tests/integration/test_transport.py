@@ -400,6 +400,13 @@ class TransportTest(DaemonTestCase):
                            "</v4:simpleEntitlement>" for i in range(20))
             r = c.raw(envelope(f"<v4:createSimpleEntitlementRequest>{many}</v4:createSimpleEntitlementRequest>"))
             self.assert_client_fault(r, "repeated more than 10")
+            # In the Header too, inside an entry gSOAP skips unread (it was
+            # served: the limit held only for the arrays gSOAP reads).
+            entries = lambda k: '<x:h xmlns:x="urn:x">' + "<x:a/>" * k + "</x:h>"
+            r = c.raw(envelope(count_body(), header=entries(11)))
+            self.assert_client_fault(r, "an element is repeated more than 10 times: <x:a>")
+            r = c.raw(envelope(count_body(), header=entries(10) + entries(10)))
+            self.assertEqual(r.status, 200, r.body)
             c.close()
         finally:
             self.assertEqual(small.stop(), 0)

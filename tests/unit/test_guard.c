@@ -12,7 +12,7 @@ static guard_verdict_t check_doc(const char *doc, int depth, char *out, size_t o
     char *b = malloc(n + 1);
     guard_result_t r;
     memcpy(b, doc, n + 1);
-    guard_verdict_t v = guard_check(b, &n, depth, &r);
+    guard_verdict_t v = guard_check(b, &n, depth, 0, &r);
     if (out != NULL) {
         size_t k = n < outcap - 1 ? n : outcap - 1;
         memcpy(out, b, k);
@@ -169,7 +169,7 @@ static void check_op(const char *doc, const char *want)
     char *b = malloc(n + 1), name[64] = "";
     guard_result_t r;
     memcpy(b, doc, n + 1);
-    CHECK_EQ_INT(guard_check(b, &n, 64, &r), GUARD_OK);
+    CHECK_EQ_INT(guard_check(b, &n, 64, 0, &r), GUARD_OK);
     if (r.op_len > 0 && r.op_len < sizeof name && r.op_offset + r.op_len <= n) {
         memcpy(name, b + r.op_offset, r.op_len);
         name[r.op_len] = '\0';
@@ -226,7 +226,7 @@ static guard_result_t ns_check(const char *doc)
     char *b = malloc(n + 1);
     guard_result_t r;
     memcpy(b, doc, n + 1);
-    guard_check(b, &n, 64, &r);
+    guard_check(b, &n, 64, 0, &r);
     free(b);
     return r;
 }
@@ -271,7 +271,7 @@ static void test_operations_namespace(void)
     char doc[] = ENV("xmlns:a=" V(1) " xmlns:b=" V(4) " xmlns:c=" V(2), "", "<b:op/>");
     size_t n = strlen(doc);
     guard_result_t r;
-    CHECK_EQ_INT(guard_check(doc, &n, 64, &r), GUARD_OK);
+    CHECK_EQ_INT(guard_check(doc, &n, 64, 0, &r), GUARD_OK);
     CHECK(strstr(doc, "xmlns:a='urn:x1.webservices.operations.flexnet.com' xmlns:b=" V(4)
                       " xmlns:c='urn:x2.webservices.operations.flexnet.com'") != NULL);
     static const char *const refused[] = {
@@ -320,6 +320,55 @@ static void test_credentials_once(void)
 #undef P
 }
 
+/* doc with max_occurs 3: the verdict, and the repeated name in *name. */
+static guard_verdict_t check_occurs(const char *doc, char *name, size_t cap)
+{
+    size_t n = strlen(doc);
+    char *b = malloc(n + 1);
+    guard_result_t r;
+    memcpy(b, doc, n + 1);
+    guard_verdict_t v = guard_check(b, &n, 64, 3, &r);
+    name[0] = '\0';
+    if (v == GUARD_OCCURS && r.name_len < cap) {
+        memcpy(name, b + r.name_offset, r.name_len);
+        name[r.name_len] = '\0';
+    }
+    free(b);
+    return v;
+}
+
+static void test_repetitions(void)
+{
+    char name[64];
+    /* Three in a row pass, in the Header as in the Body. */
+    CHECK_EQ_INT(check_occurs("<e><h><a/><a></a><!-- c --><a/></h><b><x><y/><y/><y/></x></b></e>", name, sizeof name),
+                 GUARD_OK);
+    /* A fourth in the Header's entry, which gSOAP would skip uncounted. */
+    CHECK_EQ_INT(check_occurs("<e><h><x:h xmlns:x='urn:x'><x:a/><x:a/><x:a/><x:a/></x:h></h><b/></e>", name,
+                              sizeof name),
+                 GUARD_OCCURS);
+    CHECK_EQ_STR(name, "x:a");
+    /* Deeper, with children of their own. */
+    CHECK_EQ_INT(check_occurs("<e><b><l><i><v>1</v></i><i><v>2</v></i><i/><i><v>4</v></i></l></b></e>", name,
+                              sizeof name),
+                 GUARD_OCCURS);
+    CHECK_EQ_STR(name, "i");
+    /* Another name between them starts the count again; so does another
+     * parent; a prefix is part of the name. */
+    CHECK_EQ_INT(check_occurs("<e><a/><a/><a/><b/><a/><a/><a/><p:a xmlns:p='u'/></e>", name, sizeof name), GUARD_OK);
+    CHECK_EQ_INT(check_occurs("<e><l><a/><a/><a/></l><l><a/><a/><a/></l><l/></e>", name, sizeof name), GUARD_OK);
+    /* Names of the same length and the same first bytes are not the same. */
+    CHECK_EQ_INT(check_occurs("<e><ab/><ab/><ab/><ac/><ac/><ac/></e>", name, sizeof name), GUARD_OK);
+    /* No limit. */
+    size_t n = 0;
+    char many[400];
+    n += (size_t)snprintf(many + n, sizeof many - n, "<e>");
+    for (int i = 0; i < 50; i++)
+        n += (size_t)snprintf(many + n, sizeof many - n, "<a/>");
+    snprintf(many + n, sizeof many - n, "</e>");
+    CHECK_EQ_INT(check(many), GUARD_OK);
+}
+
 void register_guard_tests(void)
 {
     CU_pSuite s = CU_add_suite("soap/guard", NULL, NULL);
@@ -337,4 +386,5 @@ void register_guard_tests(void)
     CU_add_test(s, "the operations' namespace: urn:v1..v4, one per request", test_operations_namespace);
     CU_add_test(s, "line ends are normalised", test_line_ends);
     CU_add_test(s, "the credentials' header elements appear once", test_credentials_once);
+    CU_add_test(s, "elements of one name in a row, at most max_occurs", test_repetitions);
 }
