@@ -129,6 +129,10 @@ typedef struct model_line_item {
     const char *order_line_number;
     bool has_count;
     long long number_of_copies;
+    /* numberOfCopies as sent when it is an integer beyond 64 bits (the
+     * request can be read: the unit fails INVALID_COUNT); number_of_copies
+     * then holds the nearest 64-bit value. NULL otherwise. */
+    const char *count_text;
     const char *start_date;      /* YYYY-MM-DD (a checked xs:date, its zone dropped) */
     const char *expiration_date;
     const char *version_date;

@@ -270,11 +270,9 @@ static lc_outcome_t lc__batch_unit(const lc_ctx_t *ctx, lc_op_t op, const model_
             break;
         }
         if (!lc_new_count(ch->is_full == OPT_TRUE, ch->item.has_count, ch->item.number_of_copies, parent->count,
-                          &count)) {
-            o = lc_fail(ctx, REASON_INVALID_COUNT,
-                        "numberOfCopies %lld is not between 1 and the %lld copies of line item '%s'",
-                        ch->is_full == OPT_TRUE ? parent->count : ch->item.number_of_copies, parent->count,
-                        parent->activation_id);
+                          &count) ||
+            (ch->is_full != OPT_TRUE && ch->item.count_text != NULL)) {
+            o = lc__count_fail(ctx, ch->is_full == OPT_TRUE, &ch->item, parent->count, parent->activation_id);
             break;
         }
         if (lc__exists(s, aid) || lc__index_get(&look->claims, aid) >= 0) {

@@ -122,6 +122,20 @@ lc_outcome_t lc__unrelated(const lc_ctx_t *ctx, const char *kind, const char *pa
                    parent_aid, lc__quote(p->unique_id, name));
 }
 
+lc_outcome_t lc__count_fail(const lc_ctx_t *ctx, bool is_full, const model_line_item_t *item,
+                            long long parent_count, const char *parent_aid)
+{
+    char buf[LC_QUOTE_SIZE];
+    const char *asked = buf;
+    /* An integer beyond 64 bits is named as it was written. */
+    if (!is_full && item->count_text != NULL)
+        asked = lc__quote(item->count_text, buf);
+    else
+        snprintf(buf, sizeof buf, "%lld", is_full ? parent_count : item->number_of_copies);
+    return lc_fail(ctx, REASON_INVALID_COUNT, "numberOfCopies %s is not between 1 and the %lld copies of line item '%s'",
+                   asked, parent_count, parent_aid);
+}
+
 lc_outcome_t lc__product_fail(const lc_ctx_t *ctx, const model_product_ref_t *p)
 {
     char name[LC_QUOTE_SIZE], version[LC_QUOTE_SIZE], uid[LC_QUOTE_SIZE];
@@ -393,11 +407,9 @@ static lc_outcome_t lc__change_try(const lc_ctx_t *ctx, db_conn_t *c, lc_op_t op
         }
 
         if (!lc_new_count(ch->is_full == OPT_TRUE, item.has_count, item.number_of_copies, parent.count,
-                          &count))
-            return lc_fail(ctx, REASON_INVALID_COUNT,
-                           "numberOfCopies %lld is not between 1 and the %lld copies of line item '%s'",
-                           ch->is_full == OPT_TRUE ? parent.count : item.number_of_copies,
-                           parent.count, parent.activation_id);
+                          &count) ||
+            (ch->is_full != OPT_TRUE && item.count_text != NULL))
+            return lc__count_fail(ctx, ch->is_full == OPT_TRUE, &item, parent.count, parent.activation_id);
 
         store_new_item_t ni = {
             .entitlement_pk = parent.entitlement_pk,
@@ -618,11 +630,12 @@ static lc_outcome_t lc__create_items(const lc_ctx_t *ctx, db_conn_t *c, const mo
         const store_product_t *prod = lc__product_in(s.products, s.n_products, &it->product);
         if (prod == NULL)
             return lc__product_fail(ctx, &it->product);
-        if (!it->has_count || it->number_of_copies < 1) {
+        if (!it->has_count || it->number_of_copies < 1 || it->count_text != NULL) {
+            const char *why = it->count_text != NULL ? "must be between 1 and 9223372036854775807" : "must be at least 1";
             /* A generated id was never shown: the line item's place names it. */
             if (it->activation_id == NULL || it->auto_generate)
-                return lc_fail(ctx, REASON_INVALID_COUNT, "numberOfCopies of lineItems %zu must be at least 1", i + 1);
-            return lc_fail(ctx, REASON_INVALID_COUNT, "numberOfCopies of line item '%s' must be at least 1", aid);
+                return lc_fail(ctx, REASON_INVALID_COUNT, "numberOfCopies of lineItems %zu %s", i + 1, why);
+            return lc_fail(ctx, REASON_INVALID_COUNT, "numberOfCopies of line item '%s' %s", aid, why);
         }
         model_state_t item_state = state == STATE_DEPLOYED || e->auto_deploy == OPT_TRUE ? STATE_DEPLOYED
                                                                                           : STATE_DRAFT;

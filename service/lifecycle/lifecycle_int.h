@@ -57,6 +57,10 @@ lc_outcome_t lc__product_fail(const lc_ctx_t *ctx, const model_product_ref_t *p)
  * line item parent_aid to the product p names. */
 lc_outcome_t lc__unrelated(const lc_ctx_t *ctx, const char *kind, const char *parent_aid,
                            const model_product_ref_t *p);
+/* INVALID_COUNT for the new line item item of a parent of parent_count
+ * copies (is_full: the whole count, and it has none). */
+lc_outcome_t lc__count_fail(const lc_ctx_t *ctx, bool is_full, const model_line_item_t *item,
+                            long long parent_count, const char *parent_aid);
 
 /* The reason for an identifier that names nothing (found_key NULL), or
  * for a uniqueId and a business key that name different objects (the

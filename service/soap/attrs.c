@@ -87,7 +87,7 @@ static void attrs__set_int(attrs__in_t *b, json_t *obj, const char *key, const c
     long long v;
     if (b->rc != SOAP_OK || text == NULL)
         return;
-    if ((b->rc = convert_integer(b->soap, element, text, &has, &v)) == SOAP_OK && has)
+    if ((b->rc = convert_integer(b->soap, element, text, &has, &v, NULL)) == SOAP_OK && has)
         attrs__set(b, obj, key, json_integer((json_int_t)v));
 }
 

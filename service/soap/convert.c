@@ -32,10 +32,13 @@ static void *convert__zalloc(struct soap *soap, size_t n)
     return p;
 }
 
-int convert_integer(struct soap *soap, const char *element, const char *text, bool *has, long long *out)
+int convert_integer(struct soap *soap, const char *element, const char *text, bool *has, long long *out,
+                    const char **beyond)
 {
     char *end;
     *has = false;
+    if (beyond != NULL)
+        *beyond = NULL;
     if (text == NULL)
         return SOAP_OK;
     /* xsd:integer allows surrounding whitespace and a leading sign. */
@@ -45,6 +48,12 @@ int convert_integer(struct soap *soap, const char *element, const char *text, bo
     long long v = strtoll(text, &end, 10);
     while (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')
         end++;
+    if (end != text && *end == '\0' && errno == ERANGE && beyond != NULL) {
+        *beyond = text;
+        *has = true;
+        *out = v; /* strtoll's LLONG_MAX or LLONG_MIN */
+        return SOAP_OK;
+    }
     if (end == text || *end != '\0' || errno == ERANGE || text[0] == '\0') {
         char q[QUOTE_SIZE(QUOTE_MAX_CHARS)];
         return soap_client_fault(soap, "%s: '%s' is not an integer%s", element, quote_str(q, sizeof q, text),
@@ -71,6 +80,21 @@ int convert_limit(struct soap *soap, const char **invalid, const char *text, siz
     quote_vformat(path, sizeof path, path_fmt, ap);
     va_end(ap);
     quote_format(msg, sizeof msg, "%s is longer than %zu characters (%zu given)", path, max, chars);
+    if ((*invalid = soap_strdup(soap, msg)) == NULL)
+        return soap->error = SOAP_EOM;
+    return SOAP_OK;
+}
+
+/* An integer of the unit beyond 64 bits where no count rule applies (a
+ * term's duration): the unit's INVALID_REQUEST, unless it has a reason
+ * already. */
+static int convert__beyond(struct soap *soap, const char **invalid, const char *at, const char *element,
+                           const char *text)
+{
+    char msg[CONVERT_MAX_LIMIT_MSG + 64];
+    if (*invalid != NULL)
+        return SOAP_OK;
+    quote_format(msg, sizeof msg, "%s%s %s does not fit in 64 bits", at, element, text);
     if ((*invalid = soap_strdup(soap, msg)) == NULL)
         return soap->error = SOAP_EOM;
     return SOAP_OK;
@@ -127,7 +151,7 @@ int convert_line_item(struct soap *soap, const struct fnp__createEntitlementLine
     out->order_id = in->orderId;
     out->order_line_number = in->orderLineNumber;
     if ((rc = convert_integer(soap, "numberOfCopies", in->numberOfCopies, &out->has_count,
-                              &out->number_of_copies)) != SOAP_OK)
+                              &out->number_of_copies, &out->count_text)) != SOAP_OK)
         return rc;
     if ((rc = convert_day(soap, "startDate", in->startDate, &out->start_date)) != SOAP_OK ||
         (rc = convert_day(soap, "expirationDate", in->expirationDate, &out->expiration_date)) != SOAP_OK ||
@@ -135,8 +159,10 @@ int convert_line_item(struct soap *soap, const struct fnp__createEntitlementLine
         return rc;
     out->is_permanent = convert_bool(in->isPermanent);
     if (in->term != NULL) {
+        const char *big;
         if ((rc = convert_integer(soap, "term/numDuration", in->term->numDuration, &out->has_term,
-                                  &out->term_duration)) != SOAP_OK)
+                                  &out->term_duration, &big)) != SOAP_OK ||
+            (big != NULL && (rc = convert__beyond(soap, invalid, at, "term/numDuration", big)) != SOAP_OK))
             return rc;
         if ((unsigned)in->term->durationUnit < 4)
             out->term_unit = convert__units[in->term->durationUnit];
@@ -245,6 +271,7 @@ int convert_renew_unit(struct soap *soap, const struct fnp__renewEntitlementData
             it->auto_generate = convert_bool(rp->activationId->autoGenerate) == OPT_TRUE;
         }
         it->is_permanent = convert_bool(rp->isPermanent);
+        const char *renew_term_big = NULL;
         if (rp->expirationTerms != NULL) {
             if ((rc = convert_day(soap, "expirationTerms/expirationDate", rp->expirationTerms->expirationDate,
                                   &it->expiration_date)) != SOAP_OK)
@@ -252,14 +279,14 @@ int convert_renew_unit(struct soap *soap, const struct fnp__renewEntitlementData
             if (rp->expirationTerms->term != NULL) {
                 if ((rc = convert_integer(soap, "expirationTerms/term/numDuration",
                                           rp->expirationTerms->term->numDuration, &it->has_renew_term,
-                                          &it->renew_term_duration)) != SOAP_OK)
+                                          &it->renew_term_duration, &renew_term_big)) != SOAP_OK)
                     return rc;
                 if ((unsigned)rp->expirationTerms->term->durationUnit < 4)
                     it->renew_term_unit = convert__units[rp->expirationTerms->term->durationUnit];
             }
         }
         if ((rc = convert_integer(soap, "numberOfCopies", rp->numberOfCopies, &it->has_count,
-                                  &it->number_of_copies)) != SOAP_OK)
+                                  &it->number_of_copies, &it->count_text)) != SOAP_OK)
             return rc;
         if ((rc = convert_day(soap, "startDate", rp->startDate, &it->start_date)) != SOAP_OK ||
             (rc = convert_day(soap, "versionDate", rp->versionDate, &it->version_date)) != SOAP_OK)
@@ -278,7 +305,9 @@ int convert_renew_unit(struct soap *soap, const struct fnp__renewEntitlementData
             (rc = convert_limit(soap, bad, it->order_line_number, MODEL_MAX_ID_CHARS, "%sorderLineNumber", at)) ||
             (rc = convert_limit(soap, bad, it->license_model, MODEL_MAX_ID_CHARS, "%slicenseModel/primaryKeys/name",
                                 at)) ||
-            (rc = attrs_read_renewal(soap, rp, at, &it->attributes_json, bad)))
+            (rc = attrs_read_renewal(soap, rp, at, &it->attributes_json, bad)) ||
+            (renew_term_big != NULL &&
+             (rc = convert__beyond(soap, bad, at, "expirationTerms/term/numDuration", renew_term_big))))
             return rc;
         if (!had && out->invalid != NULL)
             out->invalid_at = i;

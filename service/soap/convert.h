@@ -21,9 +21,14 @@
 /* An ent_alloc_t that allocates on soap (freed by soap_end). */
 ent_alloc_t convert_alloc(struct soap *soap);
 
-/* Parses an xsd:integer; NULL text leaves *has false. */
-int convert_integer(struct soap *soap, const char *element, const char *text, bool *has,
-                    long long *out);
+/* Parses an xsd:integer; NULL text leaves *has false. Text that is not an
+ * integer is a Client fault naming element. An integer that does not fit
+ * in 64 bits is one too when beyond is NULL; otherwise it reads as the
+ * nearest 64-bit value, *beyond points at its text, and the caller's rules
+ * refuse it with the unit (or the query), since the request could be
+ * read. */
+int convert_integer(struct soap *soap, const char *element, const char *text, bool *has, long long *out,
+                    const char **beyond);
 
 opt_bool_t convert_bool(const enum xsd__boolean *b);
 

@@ -156,12 +156,15 @@ static const char *ops__paging(struct soap *soap, const struct fnp__searchEntitl
 {
     soap_worker_t *w = soap_worker(soap);
     bool has = false;
-    *rc = convert_integer(soap, "batchSize", req->batchSize, &has, &q->batch_size);
+    /* Beyond 64 bits, either is as far out of its bounds as its nearest
+     * 64-bit value: the same answer. */
+    const char *big;
+    *rc = convert_integer(soap, "batchSize", req->batchSize, &has, &q->batch_size, &big);
     if (*rc != SOAP_OK)
         return NULL;
     if (!has || q->batch_size < 1 || q->batch_size > w->cfg->max_batch_size)
         return soap_strdup(soap, "INVALID_REQUEST: batchSize must be between 1 and the configured maximum (2000 by default)");
-    *rc = convert_integer(soap, "pageNumber", req->pageNumber, &has, &q->page_number);
+    *rc = convert_integer(soap, "pageNumber", req->pageNumber, &has, &q->page_number, &big);
     if (*rc != SOAP_OK)
         return NULL;
     if (!has)

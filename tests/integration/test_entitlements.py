@@ -3,8 +3,9 @@ import datetime
 import threading
 import unittest
 
-from builders import (change_item_xml, count_body, create_body, lifecycle_body, renew_body, renew_item_xml,
-                      search_body, set_entitlement_state_body, simple_query)
+from builders import (change_item_xml, count_body, create_body, create_full_body, entitlement_full_xml,
+                      lifecycle_body, line_item_full_xml, renew_body, renew_item_xml, search_body,
+                      set_entitlement_state_body, simple_query)
 from catalog import Catalog
 from harness import NS, Client, Daemon, DaemonTestCase, envelope, psql, token
 
@@ -334,6 +335,22 @@ class EntitlementsTest(DaemonTestCase):
         self.assertEqual(r.text("f:failedData/f:failedSimpleEntitlement/f:reason"),
                          "INVALID_COUNT: numberOfCopies of lineItems 2 must be at least 1", r.body)
         self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", eid), [["0"]])
+        # Integers beyond 64 bits (an xsd:integer has no bound) fail their
+        # entitlement, not the request: the other one is created.
+        other = "E-" + token(10)
+        r = self.create([{"eid": other, "items": [(other + "-1", self.cat.base, 1)]},
+                         {"eid": eid, "items": [(eid + "-1", self.cat.base, "9223372036854775808")]}])
+        self.assertEqual(r.status_text, "PARTIAL_FAILURE", r.body)
+        self.assertEqual(r.text("f:failedData/f:failedSimpleEntitlement/f:reason"),
+                         f"INVALID_COUNT: numberOfCopies of line item '{eid}-1' must be between 1 and "
+                         "9223372036854775807", r.body)
+        term = "<v4:term><v4:numDuration>18446744073709551616</v4:numDuration><v4:durationUnit>YEARS</v4:durationUnit></v4:term>"
+        r = self.client.call(create_full_body([entitlement_full_xml(eid, line_item_full_xml(
+            "lineItems", eid + "-1", self.cat.base, 1, {"term": term}))]))
+        self.assertEqual(r.text("f:failedData/f:failedSimpleEntitlement/f:reason"),
+                         "INVALID_REQUEST: lineItems[1]/term/numDuration 18446744073709551616 does not fit in 64 bits",
+                         r.body)
+        self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", eid), [["0"]])
 
     def test_query_by_criteria(self):
         tag = token(10)
@@ -408,12 +425,20 @@ class EntitlementsTest(DaemonTestCase):
         self.assertEqual(order(), [a, b, c])
 
     def test_query_batch_size_bounds(self):
-        for bad in (0, 2001):
+        for bad in (0, 2001, "9223372036854775808", "-9223372036854775809"):
             r = self.client.call(search_body(batch=bad))
             self.assertEqual(r.status, 200, r.body)
             self.assertEqual(r.status_text, "FAILURE", r.body)
             self.assertTrue(r.reason_text.startswith("INVALID_REQUEST"), r.body)
 
+        # A page beyond 64 bits is as empty as any page past the last; one
+        # below is as refused as 0.
+        r = self.client.call(search_body(batch=10, page="9223372036854775808"))
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+        self.assertEqual(r.findall("f:entitlement"), [])
+        r = self.client.call(search_body(batch=10, page="-9223372036854775809"))
+        self.assertEqual(r.status_text, "FAILURE", r.body)
+        self.assertTrue(r.reason_text.startswith("INVALID_REQUEST: pageNumber"), r.body)
 
 class DatesTest(DaemonTestCase):
     """xs:date values of requests are checked where the request is read: a

@@ -64,6 +64,14 @@ class LifecycleTest(DaemonTestCase):
         self.assertTrue(self.reasons(r)[0].startswith("LINE_ITEM_NOT_FOUND: "), r.body)
         r = self.ok(renew_body([{"items": [renew_item_xml(aid, auto=True, count=11)]}]), "FAILURE")
         self.assertTrue(self.reasons(r)[0].startswith("INVALID_COUNT: "), r.body)
+        # Integers beyond 64 bits fail their unit, not the request.
+        r = self.ok(renew_body([{"items": [renew_item_xml(aid, auto=True, count="99999999999999999999")]}]),
+                    "FAILURE")
+        self.assertTrue(self.reasons(r)[0].startswith("INVALID_COUNT: numberOfCopies 99999999999999999999 "), r.body)
+        r = self.ok(renew_body([{"items": [renew_item_xml(aid, auto=True, term=("99999999999999999999", "DAYS"))]}]),
+                    "FAILURE")
+        self.assertEqual(self.reasons(r)[0], "INVALID_REQUEST: renewLineItemData[1]/renewParameters/expirationTerms/"
+                                             "term/numDuration 99999999999999999999 does not fit in 64 bits", r.body)
         # A term that would end after 9999-12-31 (or past any date) is refused.
         _, (last,) = self.entitlement(expiration="9999-12-31")
         for term in ((1, "DAYS"), (2000000000, "YEARS")):

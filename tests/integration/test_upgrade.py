@@ -153,6 +153,26 @@ class UpgradeTest(DaemonTestCase):
         r = self.upgrade([{"items": [self.item(aid, count=5, allow=True)]}])
         self.assertEqual(r.status_text, "SUCCESS", r.body)
 
+    def test_counts_beyond_64_bits_fail_their_unit(self):
+        # An xsd:integer has no bound: one beyond 64 bits can be read, and
+        # fails its unit as any count out of range does (it was a Client
+        # fault that refused the request's other units too).
+        _, (big,) = self.entitlement(count=5)
+        for huge in ("9223372036854775808", "-9223372036854775809", " 99999999999999999999 "):
+            with self.subTest(huge=huge):
+                _, (ok,) = self.entitlement(count=5)
+                good, new = "N-" + token(12), "N-" + token(12)
+                r = self.upgrade([{"items": [self.item(ok, new_aid=good, count=1, allow=True)]},
+                                  {"items": [self.item(big, new_aid=new, count=huge, allow=True)]}])
+                self.assertEqual(r.status_text, "PARTIAL_FAILURE", r.body)
+                self.assertEqual(self.reasons(r), [f"INVALID_COUNT: numberOfCopies {huge.strip()} is not between 1 "
+                                                   f"and the 5 copies of line item '{big}'"])
+                # Echoed as it was sent (a valid xsd:integer).
+                self.assertEqual(r.text("f:failedData/f:failedEntitlement/f:entitlementData/f:lineItemData/f:lineItem/"
+                                        "f:numberOfCopies"), huge.strip())
+                self.assertEqual(psql("SELECT count(*) FROM line_items WHERE activation_id IN (:'v1', :'v2')", good,
+                                      new), [["1"]])
+
     def test_reasons(self):
         eid, (aid,) = self.entitlement()
         other_eid, (other_aid,) = self.entitlement()
