@@ -154,6 +154,12 @@ double http_parked_seconds(const http_exchange_t *x);
  * still sends is read and dropped first, so that it reads the answer). */
 void http_close_after(http_exchange_t *x);
 
+/* Asks the transport to give the heap's free memory back to the system
+ * once the front is done with this exchange: for a request that held much
+ * memory of the front's own (a query page read and then refused), which
+ * the transport's buffers do not show. */
+void http_trim_after(http_exchange_t *x);
+
 /* The connection's descriptor, for a library that must see a live socket
  * (gSOAP polls it before it writes a fault). A front never reads, writes
  * or closes it: the transport does. */

@@ -155,6 +155,7 @@ struct http_exchange {
     http_source_t source;    /* http_respond_source (next NULL: none) */
     bool chunked;
     bool retry;              /* http_retry_later */
+    bool trim;               /* http_trim_after */
     double parked_at;        /* the connection's, when the request was first put back */
     char method[SERVER_MAX_METHOD + 1];
     char target[SERVER_MAX_TARGET + 1];
@@ -307,6 +308,11 @@ static bool server__reserve(char **buf, size_t *cap, size_t need)
 /* Set when a large buffer was given back: the next sweep asks the
  * allocator to return the free memory of its heaps to the system. */
 static atomic_bool server__trim_wanted;
+
+void http_trim_after(http_exchange_t *x)
+{
+    x->trim = true;
+}
 
 /* After a large request, gives the memory back. */
 static void server__shrink(char **buf, size_t *cap)
@@ -827,6 +833,9 @@ static bool server__serve_one(http_worker_t *w, int fd, const frame_t *f, http_d
         return true;
     }
     s->fronts[front].serve(w->state[front], &x);
+    /* (The front has let go of the request's memory by now.) */
+    if (x.trim)
+        atomic_store_explicit(&server__trim_wanted, true, memory_order_relaxed);
 
     if (x.retry) {
         /* Put back: nothing of it goes out, and nothing is counted yet. */

@@ -204,6 +204,12 @@ int __fnp__getEntitlementsQuery(struct soap *soap, struct fnp__searchEntitlement
     }
     soap_worker_t *w = soap_worker(soap);
     lc_outcome_t o = lc_search(&ctx, &q, (size_t)w->cfg->max_page_mb << 20, &found, &n);
+    /* The rows read up to the limit are freed with the request's gSOAP
+     * memory: small blocks all over the heaps, which stay with the process
+     * unless it is trimmed (a page that is answered is trimmed after its
+     * large response anyway). */
+    if (o.reason == REASON_RESPONSE_TOO_LARGE)
+        http_trim_after(w->x);
     if (o.reason == REASON_DATABASE_UNAVAILABLE)
         return soap_unavailable_fault(soap, o.text);
     if (o.reason != REASON_OK) {

@@ -581,15 +581,15 @@ class MemoryBurstTest(unittest.TestCase):
         with open(f"/proc/{d.proc.pid}/status") as f:
             return next(int(line.split()[1]) // 1024 for line in f if line.startswith("VmRSS"))
 
-    def settle(self, d, start, what):
+    def settle(self, d, start, what, margin=32):
         after = []
         for _ in range(10):
             time.sleep(0.5)
             after.append(self.rss_mib(d))
-            if after[-1] <= start + 32:
+            if after[-1] <= start + margin:
                 break
         print(f"\n{what}: RSS {start} MiB at the start, then {after} MiB", file=sys.stderr)
-        self.assertLessEqual(after[-1], start + 32, after)
+        self.assertLessEqual(after[-1], start + margin, after)
 
     def test_large_fields_and_stalled_large_bodies(self):
         d = Daemon().start()
@@ -629,6 +629,45 @@ class MemoryBurstTest(unittest.TestCase):
             for s in held:
                 s.close()
             self.settle(d, start, "30 connections holding 6 MB of 8 MB bodies, then gone")
+        finally:
+            self.assertEqual(d.stop(), 0)
+
+    def test_query_pages_refused_as_too_large(self):
+        # A page read up to ENTITLEMENTD_MAX_PAGE_MB and refused
+        # (RESPONSE_TOO_LARGE) answers in a few bytes: its rows, freed with
+        # the request, were kept by the heaps (8 such queries at once held
+        # 130 MB of an idle daemon with 32 MiB pages; with 8 MiB pages here,
+        # 28 MiB for good, against none a second later now).
+        d = Daemon(ENTITLEMENTD_MAX_PAGE_MB=8).start()
+        try:
+            cat, user = Catalog(), make_user()
+            c = Client(d, user)
+            tag = "PG" + token(6)
+            text = "d" * 2000
+            for k in range(4):
+                body = create_body([{"eid": f"{tag}-{k}-{i}", "description": text,
+                                     "items": [(f"{tag}-{k}-{i}-1", cat.base, 1, {"description": text})]}
+                                    for i in range(1000)])
+                self.assertEqual(c.call(body, validate=False).status_text, "SUCCESS")
+            query = search_body(simple_query("entitlementId", tag, "STARTS_WITH"), batch=2000)
+            self.assertTrue(c.call(query, validate=False).reason_text.startswith("RESPONSE_TOO_LARGE"))
+            c.close()
+            time.sleep(1.5)
+            start = self.rss_mib(d)
+
+            def one():
+                cl = Client(d, user)
+                for _ in range(2):
+                    r = cl.call(query, validate=False)
+                    assert r.reason_text.startswith("RESPONSE_TOO_LARGE"), r.body[:300]
+                cl.close()
+
+            threads = [threading.Thread(target=one) for _ in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            self.settle(d, start, "16 query pages of 8 MiB refused, 8 at once", margin=10)
         finally:
             self.assertEqual(d.stop(), 0)
 
