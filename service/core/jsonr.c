@@ -89,6 +89,24 @@ static json_t *jsonr__literal(jsonr__in_t *in, const char *word, size_t n, json_
     return make();
 }
 
+/* After a member or an element: 1 when a ',' announces another (white
+ * space after it skipped), 0 at the closing bracket close (passed), -1
+ * for anything else. */
+static int jsonr__next(jsonr__in_t *in, char close)
+{
+    jsonr__ws(in);
+    if (in->p < in->end && *in->p == ',') {
+        in->p++;
+        jsonr__ws(in);
+        return 1;
+    }
+    if (in->p < in->end && *in->p == close) {
+        in->p++;
+        return 0;
+    }
+    return -1;
+}
+
 static json_t *jsonr__object(jsonr__in_t *in)
 {
     json_t *o = json_object();
@@ -120,17 +138,11 @@ static json_t *jsonr__object(jsonr__in_t *in)
         }
         if (json_object_setn_new_nocheck(o, key, klen, v) != 0) /* (takes v, even when it fails) */
             break;
-        jsonr__ws(in);
-        if (in->p < in->end && *in->p == ',') {
-            in->p++;
-            jsonr__ws(in);
-            continue;
-        }
-        if (in->p < in->end && *in->p == '}') {
-            in->p++;
+        int more = jsonr__next(in, '}');
+        if (more == 0)
             return o;
-        }
-        break;
+        if (more < 0)
+            break;
     }
     json_decref(o);
     return NULL;
@@ -151,17 +163,11 @@ static json_t *jsonr__array(jsonr__in_t *in)
         json_t *v = jsonr__value(in);
         if (v == NULL || json_array_append_new(a, v) != 0) /* (takes v, even when it fails) */
             break;
-        jsonr__ws(in);
-        if (in->p < in->end && *in->p == ',') {
-            in->p++;
-            jsonr__ws(in);
-            continue;
-        }
-        if (in->p < in->end && *in->p == ']') {
-            in->p++;
+        int more = jsonr__next(in, ']');
+        if (more == 0)
             return a;
-        }
-        break;
+        if (more < 0)
+            break;
     }
     json_decref(a);
     return NULL;
