@@ -484,7 +484,8 @@ static lc_outcome_t lc__run(const lc_ctx_t *ctx, lc_try_fn fn, const void *arg)
             break;
         }
         o = fn(ctx, c, arg, &rc);
-        if (o.reason == REASON_OK) {
+        bool committing = o.reason == REASON_OK;
+        if (committing) {
             rc = db_commit(c);
             if (rc == ENT_OK)
                 break;
@@ -493,6 +494,16 @@ static lc_outcome_t lc__run(const lc_ctx_t *ctx, lc_try_fn fn, const void *arg)
             o = rc == ENT_EDBDOWN ? lc__commit_unknown(ctx) : lc__db_fail(ctx, rc, "committing");
         } else {
             db_rollback(c);
+        }
+        /* The connection lost before any COMMIT was sent (a server that
+         * restarted, a backend ended): nothing of the unit was written, so
+         * it runs once more on a fresh connection, as a commit group does
+         * (lifecycle/batch.c). */
+        if (rc == ENT_EDBDOWN && !committing && attempt == 0 && !db_conn_commit_undecided(c)) {
+            if (db_conn_reset(c) != ENT_OK)
+                break;
+            log_warn("database connection lost during a unit; run again on a new connection");
+            continue;
         }
         if (rc != ENT_ERETRY)
             break;

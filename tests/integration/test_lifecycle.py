@@ -55,6 +55,29 @@ class LifecycleTest(DaemonTestCase):
         self.assertEqual(self.row(aid2 + "-R", "expiration_date::text, number_of_copies"), [["2030-06-30", "4"]])
         self.assertEqual(self.row(aid2), [["OBSOLETE", "6"]])
 
+    def test_a_connection_lost_before_commit_runs_the_unit_again(self):
+        # The backend ends in the middle of a renewal's insert (a trigger
+        # ends it the first time only: a sequence is not rolled back).
+        # Nothing was committed, so the unit runs again on a new connection
+        # and succeeds, as a commit group's do; it was a 503.
+        psql("""DROP SEQUENCE IF EXISTS test_kill_once; CREATE SEQUENCE test_kill_once;
+                CREATE OR REPLACE FUNCTION test_kill_once() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN IF nextval('test_kill_once') = 1 THEN PERFORM pg_terminate_backend(pg_backend_pid()); END IF;
+                RETURN NEW; END $$;
+                DROP TRIGGER IF EXISTS test_kill_once ON line_items;
+                CREATE TRIGGER test_kill_once BEFORE INSERT ON line_items FOR EACH ROW
+                  WHEN (NEW.activation_id LIKE 'KILLONCE-%') EXECUTE FUNCTION test_kill_once();""")
+        try:
+            _, (aid,) = self.entitlement(expiration="2027-01-01")
+            new = "KILLONCE-" + token(8)
+            r = self.ok(renew_body([{"items": [renew_item_xml(aid, new, term=(1, "YEARS"))]}]))
+            self.assertEqual(self.row(new), [["DEPLOYED", "10"]])
+            self.assertEqual(psql("SELECT last_value FROM test_kill_once"), [["2"]])
+            self.assertEqual(psql("SELECT count(*) FROM audit_log WHERE parent_activation_id = :'v1'", aid), [["1"]])
+        finally:
+            psql("DROP TRIGGER IF EXISTS test_kill_once ON line_items; DROP FUNCTION IF EXISTS test_kill_once();"
+                 "DROP SEQUENCE IF EXISTS test_kill_once")
+
     def test_renew_failures(self):
         eid, (perm,) = self.entitlement(permanent=True)
         r = self.ok(renew_body([{"items": [renew_item_xml(perm, term=(1, "YEARS"), auto=True)]}]), "FAILURE")
