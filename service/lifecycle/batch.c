@@ -269,9 +269,8 @@ static lc_outcome_t lc__batch_unit(const lc_ctx_t *ctx, lc_op_t op, const model_
             o = lc__unrelated(ctx, kind, parent->activation_id, &ch->item.product);
             break;
         }
-        if (!lc_new_count(ch->is_full == OPT_TRUE, ch->item.has_count, ch->item.number_of_copies, parent->count,
-                          &count) ||
-            (ch->is_full != OPT_TRUE && ch->item.count_text != NULL)) {
+        if (!lc_new_count(ch->is_full == OPT_TRUE, ch->item.has_count, ch->item.count_text != NULL,
+                          ch->item.number_of_copies, parent->count, &count)) {
             o = lc__count_fail(ctx, ch->is_full == OPT_TRUE, &ch->item, parent->count, parent->activation_id);
             break;
         }

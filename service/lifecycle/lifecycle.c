@@ -406,9 +406,8 @@ static lc_outcome_t lc__change_try(const lc_ctx_t *ctx, db_conn_t *c, lc_op_t op
                 return lc__unrelated(ctx, kind, parent.activation_id, &item.product);
         }
 
-        if (!lc_new_count(ch->is_full == OPT_TRUE, item.has_count, item.number_of_copies, parent.count,
-                          &count) ||
-            (ch->is_full != OPT_TRUE && item.count_text != NULL))
+        if (!lc_new_count(ch->is_full == OPT_TRUE, item.has_count, item.count_text != NULL, item.number_of_copies,
+                          parent.count, &count))
             return lc__count_fail(ctx, ch->is_full == OPT_TRUE, &item, parent.count, parent.activation_id);
 
         store_new_item_t ni = {

@@ -233,14 +233,14 @@ size_t lc_entitlement_cascade(model_state_t was, model_state_t to, model_state_t
     return n;
 }
 
-bool lc_new_count(bool is_full, bool has_count, long long requested, long long parent_count,
+bool lc_new_count(bool is_full, bool has_count, bool beyond, long long requested, long long parent_count,
                   long long *out)
 {
     if (is_full) {
         *out = parent_count;
         return parent_count >= 1;
     }
-    if (!has_count || requested < 1 || requested > parent_count)
+    if (!has_count || beyond || requested < 1 || requested > parent_count)
         return false;
     *out = requested;
     return true;

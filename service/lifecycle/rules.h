@@ -122,9 +122,10 @@ bool lc_renew_date_ok(const char *day, const char *parent);
 size_t lc_entitlement_cascade(model_state_t was, model_state_t to, model_state_t *from, model_state_t *cascade_to);
 
 /* The new line item's count: the parent's whole count when is_full, else
- * the requested count, which must be 1..parent_count. Returns false when
- * the count is not allowed. */
-bool lc_new_count(bool is_full, bool has_count, long long requested, long long parent_count,
+ * the requested count, which must be 1..parent_count (beyond: it was an
+ * integer past 64 bits, requested only its nearest 64-bit value, so never
+ * allowed). Returns false when the count is not allowed. */
+bool lc_new_count(bool is_full, bool has_count, bool beyond, long long requested, long long parent_count,
                   long long *out);
 
 /* Marks dup[i] true for every non-NULL ids[i] equal to an earlier ids[j]

@@ -130,16 +130,16 @@ static void test_states(void)
 static void test_counts(void)
 {
     long long n = -1;
-    CHECK(lc_new_count(true, false, 0, 10, &n));
+    CHECK(lc_new_count(true, false, false, 0, 10, &n));
     CHECK_EQ_INT(n, 10);
-    CHECK(lc_new_count(false, true, 4, 10, &n));
+    CHECK(lc_new_count(false, true, false, 4, 10, &n));
     CHECK_EQ_INT(n, 4);
-    CHECK(lc_new_count(false, true, 10, 10, &n));
-    CHECK(!lc_new_count(false, true, 11, 10, &n));
-    CHECK(!lc_new_count(false, true, 0, 10, &n));
-    CHECK(!lc_new_count(false, true, -3, 10, &n));
-    CHECK(!lc_new_count(false, false, 0, 10, &n));
-    CHECK(!lc_new_count(true, false, 0, 0, &n)); /* nothing left to move */
+    CHECK(lc_new_count(false, true, false, 10, 10, &n));
+    CHECK(!lc_new_count(false, true, false, 11, 10, &n));
+    CHECK(!lc_new_count(false, true, false, 0, 10, &n));
+    CHECK(!lc_new_count(false, true, false, -3, 10, &n));
+    CHECK(!lc_new_count(false, false, false, 0, 10, &n));
+    CHECK(!lc_new_count(true, false, false, 0, 0, &n)); /* nothing left to move */
 }
 
 static void test_transitions(void)
