@@ -150,9 +150,12 @@ static const cfg_setting_t cfg__table[] = {
                 "Seconds of clock skew allowed when checking a JWT's exp and nbf (at most 60)."),
     INT_SETTING("ENTITLEMENTD_STATUSLOG_RETENTION_HOURS", statuslog_retention_h, 1, 8760, "24",
                 "Hours a status log can be polled; older ones answer 404 and are purged."),
-    INT_SETTING("ENTITLEMENTD_JOB_WORKERS", job_workers, 0, 64, "2",
+    INT_SETTING("ENTITLEMENTD_JOB_WORKERS", job_workers, 0, 64, "1",
                 "Job worker threads of this daemon (each with its own database connection) for status logs "
-                "and update packages; 0 leaves them to other daemons on the same database."),
+                "and update packages; 0 leaves them to other daemons on the same database. One keeps up with "
+                "thousands of status logs a second, a batch after the other; more take batches side by side, "
+                "which helps only where PostgreSQL has cores to spare (on two cores, two made the status log "
+                "POSTs' slowest hundredth about 1 ms slower: BENCHMARKS.md, REST step 18)."),
     INT_SETTING("ENTITLEMENTD_WEBHOOK_WORKERS", webhook_workers, 0, 64, "4",
                 "Job worker threads of this daemon (each with its own database connection) that post "
                 "subscription runs to their webhooks, one run at a time each, apart from the job workers: a slow "
