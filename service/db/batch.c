@@ -149,6 +149,8 @@ int store_batch_read(db_conn_t *c, const store_batch_keys_t *k, const ent_alloc_
         {STMT_BATCH_PRODUCTS, 4, v_products, NULL},
         {STMT_BATCH_ENTITLEMENTS, 2, v_ents, NULL},
         {STMT_BATCH_EXISTING, 1, v_existing, NULL},
+        /* Kept by the connection, for a COMMIT left unanswered. */
+        {STMT_XACT_ID, 0, NULL, NULL},
     };
     memset(out, 0, sizeof *out);
     if ((rc = db__pipeline(c, calls, sizeof calls / sizeof calls[0], &failed_at)) != ENT_OK) {
@@ -219,6 +221,21 @@ int store_batch_read(db_conn_t *c, const store_batch_keys_t *k, const ent_alloc_
 
 /* store_batch_write, or with commit false store_batch_insert: the write
  * alone, in the caller's transaction. */
+/* new_uids[i] from the (activation id, uniqueId) rows of r, row i matched
+ * by its activation id. */
+static void batch__own_uids(const PGresult *r, const store_batch_row_t *rows, size_t n, const ent_alloc_t *a,
+                            char **new_uids)
+{
+    for (int row = 0; row < PQntuples(r); row++) {
+        const char *aid = PQgetvalue(r, row, 0);
+        for (size_t i = 0; i < n; i++)
+            if (new_uids[i] == NULL && strcmp(rows[i].item.activation_id, aid) == 0) {
+                new_uids[i] = ent_strdup(a, PQgetvalue(r, row, 1));
+                break;
+            }
+    }
+}
+
 static int batch__write(db_conn_t *c, const store_batch_row_t *rows, size_t n, const store_batch_update_t *ups,
                         size_t n_ups, const char *operation, const ent_alloc_t *a, char **new_uids, bool commit)
 {
@@ -309,16 +326,33 @@ static int batch__write(db_conn_t *c, const store_batch_row_t *rows, size_t n, c
         db_rollback(c);
         return rc;
     }
-    PGresult *r = calls[0].res;
-    for (int row = 0; row < PQntuples(r); row++) {
-        const char *aid = PQgetvalue(r, row, 0);
-        for (size_t i = 0; i < n; i++)
-            if (new_uids[i] == NULL && strcmp(rows[i].item.activation_id, aid) == 0) {
-                new_uids[i] = ent_strdup(a, PQgetvalue(r, row, 1));
-                break;
-            }
-    }
+    batch__own_uids(calls[0].res, rows, n, a, new_uids);
+    PQclear(calls[0].res);
+    return ENT_OK;
+}
+
+int store_batch_uids(db_conn_t *c, const store_batch_row_t *rows, size_t n, const ent_alloc_t *a, char **new_uids)
+{
+    const char **aids = ent_calloc(a, n + 1, sizeof *aids);
+    PGresult *r = NULL;
+    if (aids == NULL)
+        return ENT_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        aids[i] = rows[i].item.activation_id;
+    const char *v[1] = {db__text_array(a, aids, n)};
+    if (v[0] == NULL)
+        return ENT_ENOMEM;
+    int rc = db__exec_sql(c, "SELECT activation_id, unique_id FROM line_items WHERE activation_id = ANY ($1::text[])",
+                          1, v, &r);
+    if (rc != ENT_OK)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        new_uids[i] = NULL;
+    batch__own_uids(r, rows, n, a, new_uids);
     PQclear(r);
+    for (size_t i = 0; i < n; i++)
+        if (new_uids[i] == NULL)
+            return ENT_EDB;
     return ENT_OK;
 }
 

@@ -80,6 +80,12 @@ typedef struct store_batch_update {
 int store_batch_write(db_conn_t *c, const store_batch_row_t *rows, size_t n, const store_batch_update_t *ups,
                       size_t n_ups, const char *operation, const ent_alloc_t *a, char **new_uids) ENT_MUSTCHECK;
 
+/* After a store_batch_write whose COMMIT went unanswered and did commit
+ * (db_commit_fate): new_uids[i] gets row i's uniqueId, read back by its
+ * activation id. ENT_EDB when a row is not there. */
+int store_batch_uids(db_conn_t *c, const store_batch_row_t *rows, size_t n, const ent_alloc_t *a,
+                     char **new_uids) ENT_MUSTCHECK;
+
 /* As store_batch_write without the COMMIT (and without updates): the new
  * line items and their audit rows in the caller's transaction. */
 int store_batch_insert(db_conn_t *c, const store_batch_row_t *rows, size_t n, const char *operation,

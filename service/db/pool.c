@@ -415,28 +415,96 @@ int db_conn_replan_every(db_conn_t *c, double seconds)
 /* Opens a transaction with sql: "BEGIN", or BEGIN and settings of the
  * transaction sent as one simple query (one round trip; the block BEGIN
  * opens outlives the query string). */
-static int db__begin_with(db_conn_t *c, const char *sql)
+static int db__begin_with(db_conn_t *c, const char *sql, PGresult **out)
 {
-    int rc = c->pg == NULL ? ENT_EDBDOWN : db__check(c, PQexec(c->pg, sql), NULL);
+    c->xid[0] = '\0';
+    int rc = c->pg == NULL ? ENT_EDBDOWN : db__check(c, PQexec(c->pg, sql), out);
     if (rc == ENT_EDBDOWN && c->pool != NULL) {
         /* Nothing was done yet: reconnecting and starting again is safe. */
         if ((rc = db__connect(c, c->pool->conninfo, c->pool->connect_timeout_s)) != ENT_OK)
             return rc;
-        rc = db__check(c, PQexec(c->pg, sql), NULL);
+        rc = db__check(c, PQexec(c->pg, sql), out);
     }
     return rc;
 }
 
 int db_begin(db_conn_t *c)
 {
-    return db__begin_with(c, "BEGIN");
+    return db__begin_with(c, "BEGIN", NULL);
+}
+
+/* Keeps the transaction id and the server's start in r (one row of
+ * STMT_XACT_ID's columns). */
+static void db__keep_xid(db_conn_t *c, const PGresult *r)
+{
+    bool one = PQntuples(r) == 1 && PQnfields(r) == 2;
+    const char *v = one ? PQgetvalue(r, 0, 0) : "", *start = one ? PQgetvalue(r, 0, 1) : "";
+    size_t n = strlen(v);
+    if (n >= sizeof c->xid || strspn(v, "0123456789") != n || strlen(start) >= sizeof c->xid_server)
+        n = 0;
+    memcpy(c->xid, v, n);
+    c->xid[n] = '\0';
+    snprintf(c->xid_server, sizeof c->xid_server, "%s", n > 0 ? start : "");
+}
+
+int db_begin_tracked(db_conn_t *c)
+{
+    PGresult *r = NULL;
+    /* One round trip, as db_begin's; the result is the SELECT's. */
+    int rc = db__begin_with(c, "BEGIN; SELECT pg_current_xact_id()::text, pg_postmaster_start_time()::text", &r);
+    if (rc != ENT_OK) {
+        db_rollback(c); /* the BEGIN may have run and the SELECT failed */
+        return rc;
+    }
+    db__keep_xid(c, r);
+    PQclear(r);
+    return ENT_OK;
+}
+
+db_commit_fate_t db_commit_fate(db_conn_t *c, int wait_ms)
+{
+    char xid[sizeof c->xid], server[sizeof c->xid_server];
+    memcpy(xid, c->xid, sizeof xid);
+    memcpy(server, c->xid_server, sizeof server);
+    c->xid[0] = '\0';
+    if (xid[0] == '\0' || c->pool == NULL)
+        return DB_FATE_UNKNOWN;
+    db_conn_discard(c);
+    for (int waited = 0;; waited += 20) {
+        PGresult *r = NULL;
+        const char *v[1] = {xid};
+        if (c->pg == NULL && db_conn_reset(c) != ENT_OK)
+            return DB_FATE_UNKNOWN;
+        if (db__exec_sql(c, "SELECT pg_xact_status($1::xid8), pg_postmaster_start_time()::text", 1, v, &r) != ENT_OK)
+            return DB_FATE_UNKNOWN;
+        /* Another server, or the same one restarted: ids handed out before
+         * a crash or on another primary may have been given again, so the
+         * answer would be about another transaction. */
+        if (strcmp(PQgetvalue(r, 0, 1), server) != 0) {
+            log_warn("database: a COMMIT's outcome cannot be asked: the server is not the one that ran it");
+            PQclear(r);
+            return DB_FATE_UNKNOWN;
+        }
+        const char *st = PQgetisnull(r, 0, 0) ? "" : PQgetvalue(r, 0, 0);
+        db_commit_fate_t fate = strcmp(st, "committed") == 0 ? DB_FATE_COMMITTED
+                                : strcmp(st, "aborted") == 0 ? DB_FATE_ABORTED
+                                                             : DB_FATE_UNKNOWN;
+        bool running = strcmp(st, "in progress") == 0;
+        PQclear(r);
+        /* "in progress": the old backend has not finished its COMMIT yet
+         * (a flush, or a server that has not seen the client go). */
+        if (!running || waited >= wait_ms)
+            return fate;
+        struct timespec t = {0, 20 * 1000000L};
+        nanosleep(&t, NULL);
+    }
 }
 
 int db_begin_durable(db_conn_t *c)
 {
     if (c->pool == NULL || !c->pool->async_commit)
         return db_begin(c);
-    int rc = db__begin_with(c, "BEGIN; SET LOCAL synchronous_commit = on");
+    int rc = db__begin_with(c, "BEGIN; SET LOCAL synchronous_commit = on", NULL);
     if (rc != ENT_OK)
         db_rollback(c); /* the BEGIN may have run and the SET failed */
     return rc;
@@ -495,8 +563,10 @@ int db__pipeline(db_conn_t *c, db_call_t *calls, size_t n, size_t *failed_at)
     for (i = 0; i < n; i++) {
         calls[i].res = NULL;
         int ok;
-        if (calls[i].id == DB_CALL_BEGIN)
+        if (calls[i].id == DB_CALL_BEGIN) {
+            c->xid[0] = '\0';
             ok = PQsendQueryParams(c->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
+        }
         else if (calls[i].id == DB_CALL_COMMIT)
             ok = PQsendQueryParams(c->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
         else
@@ -522,7 +592,10 @@ int db__pipeline(db_conn_t *c, db_call_t *calls, size_t n, size_t *failed_at)
             break;
         }
         ExecStatusType st = PQresultStatus(r);
-        if (st == PGRES_TUPLES_OK && rc == ENT_OK) {
+        if (st == PGRES_TUPLES_OK && rc == ENT_OK && calls[i].id == STMT_XACT_ID) {
+            db__keep_xid(c, r);
+            PQclear(r);
+        } else if (st == PGRES_TUPLES_OK && rc == ENT_OK) {
             calls[i].res = r;
         } else {
             if (rc == ENT_OK && st != PGRES_COMMAND_OK) {

@@ -67,6 +67,9 @@ int db_begin(db_conn_t *conn) ENT_MUSTCHECK;
 /* A transaction whose COMMIT returns only once it is durable, on a pool
  * with async_commit too. */
 int db_begin_durable(db_conn_t *conn) ENT_MUSTCHECK;
+/* As db_begin, and the transaction's id is kept (assigned at once): should
+ * its COMMIT go unanswered, db_commit_fate can ask how it ended. */
+int db_begin_tracked(db_conn_t *conn) ENT_MUSTCHECK;
 int db_commit(db_conn_t *conn) ENT_MUSTCHECK;
 void db_rollback(db_conn_t *conn);
 /* Whether a transaction is open on conn (a store function that runs one
@@ -88,6 +91,20 @@ const char *db_conn_message(const db_conn_t *conn);
  * refused a statement before it (with an SQLSTATE of its own, such as a
  * shutdown's 57P01): it never ran, and nothing of the transaction stays. */
 bool db_conn_commit_undecided(const db_conn_t *conn);
+
+/* How a transaction whose COMMIT went unanswered ended. */
+typedef enum db_commit_fate {
+    DB_FATE_UNKNOWN,   /* its id was never known, or the server cannot say */
+    DB_FATE_COMMITTED, /* it committed: its work stands */
+    DB_FATE_ABORTED,   /* it did not: nothing of it stays */
+} db_commit_fate_t;
+
+/* Asks PostgreSQL on a fresh connection (conn is reconnected) how the
+ * last transaction begun on conn with its id kept (db_begin_tracked, or a
+ * pipeline with STMT_XACT_ID) ended, by that id (pg_xact_status). While
+ * the old backend is still finishing it ("in progress"), asks again for
+ * up to wait_ms. */
+db_commit_fate_t db_commit_fate(db_conn_t *conn, int wait_ms);
 
 /* Whether the database answers and every migration compiled in has been
  * applied: ENT_OK, ENT_EDBDOWN (cannot be reached) or ENT_EINVAL (schema

@@ -69,6 +69,7 @@ typedef enum db_stmt_id {
     STMT_JOBS_STATS,
     STMT_ADVISORY_XACT_LOCK,
     STMT_QUERY_ITEMS,
+    STMT_XACT_ID,
     STMT_COUNT_
 } db_stmt_id_t;
 

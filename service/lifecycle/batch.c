@@ -456,6 +456,21 @@ static int lc__batch_try(lc_op_t op, lc_member_t **members, size_t m, const stor
      * may have committed, and must not be tried again; unless the server's
      * own error before the COMMIT says it never ran. */
     *commit_unknown = rc == ENT_EDBDOWN && n_rows > 0 && db_conn_commit_undecided(c);
+    if (*commit_unknown) {
+        /* The server knows how it ended (the read kept the transaction's
+         * id): committed, the new uniqueIds are read back; not, nothing
+         * of it stays, and it runs again as a group whose connection was
+         * lost before its COMMIT. */
+        db_commit_fate_t fate = db_commit_fate(c, LC_FATE_WAIT_MS);
+        if (fate == DB_FATE_COMMITTED && store_batch_uids(c, rows, n_rows, a, uids) == ENT_OK) {
+            log_warn("connection lost while committing a group of %zu requests; it had committed", m);
+            *commit_unknown = false;
+            rc = ENT_OK;
+        } else if (fate == DB_FATE_ABORTED) {
+            log_warn("connection lost while committing a group of %zu requests; it had not committed", m);
+            *commit_unknown = false;
+        }
+    }
     if (rc != ENT_OK)
         return rc;
     /* Committed: hand out the new uniqueIds in row order (members, units

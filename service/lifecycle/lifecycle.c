@@ -478,7 +478,7 @@ static lc_outcome_t lc__run(const lc_ctx_t *ctx, lc_try_fn fn, const void *arg)
     if (rc != ENT_OK)
         return lc__db_fail(ctx, rc, "acquiring a connection");
     for (int attempt = 0;; attempt++) {
-        if ((rc = db_begin(c)) != ENT_OK) {
+        if ((rc = db_begin_tracked(c)) != ENT_OK) {
             o = lc__db_fail(ctx, rc, "starting a transaction");
             break;
         }
@@ -488,9 +488,28 @@ static lc_outcome_t lc__run(const lc_ctx_t *ctx, lc_try_fn fn, const void *arg)
             rc = db_commit(c);
             if (rc == ENT_OK)
                 break;
-            if (rc == ENT_EDBDOWN)
-                log_warn("connection lost while committing: outcome unknown");
-            o = rc == ENT_EDBDOWN ? lc__commit_unknown(ctx) : lc__db_fail(ctx, rc, "committing");
+            if (rc != ENT_EDBDOWN) {
+                o = lc__db_fail(ctx, rc, "committing");
+            } else {
+                /* Its answer lost: the server knows how it ended. */
+                db_commit_fate_t fate = db_commit_fate(c, LC_FATE_WAIT_MS);
+                if (fate == DB_FATE_COMMITTED) {
+                    log_warn("connection lost while committing; the unit had committed");
+                    rc = ENT_OK;
+                    break;
+                }
+                if (fate == DB_FATE_ABORTED && attempt == 0) {
+                    log_warn("connection lost while committing; the unit had not committed: run again");
+                    continue;
+                }
+                if (fate == DB_FATE_ABORTED) {
+                    log_warn("connection lost while committing; the unit had not committed");
+                    o = lc__db_fail(ctx, rc, "committing");
+                } else {
+                    log_warn("connection lost while committing: outcome unknown");
+                    o = lc__commit_unknown(ctx);
+                }
+            }
         } else {
             db_rollback(c);
         }

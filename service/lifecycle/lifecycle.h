@@ -22,6 +22,11 @@
  * none. */
 #define LC_MAX_RETRIES 5
 
+/* How long a COMMIT whose answer was lost may still be finishing in its
+ * old backend (pg_xact_status "in progress") before the unit is reported
+ * COMMIT_UNKNOWN (db_commit_fate). */
+#define LC_FATE_WAIT_MS 2000
+
 typedef struct lc_ctx {
     db_pool_t *pool;
     const char *user;       /* authenticated user, for the audit trail */

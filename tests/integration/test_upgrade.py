@@ -2,11 +2,13 @@
 status aggregation, record numbers, reasons, concurrency, hostile input."""
 import functools
 import threading
+import time
 import unittest
 
 from builders import change_item_xml, create_body, lifecycle_body, renew_body, renew_item_xml
 from catalog import Catalog
-from harness import NS, Client, DaemonTestCase, end_backends_while, psql, token
+from harness import NS, Client, Daemon, DaemonTestCase, end_backends_while, make_user, psql, token
+from pgproxy import PgProxy
 
 
 def nrows(sql, *params):
@@ -451,37 +453,61 @@ class UpgradeTest(DaemonTestCase):
                              f"{len(committed_unknown)} of {len(unknown)} COMMIT_UNKNOWN units committed, "
                              f"{len(answers)} answers, {kills} backends ended")
 
-    def test_connection_lost_while_committing_is_reported_as_unknown(self):
-        # A deferred trigger ends the session's own backend at COMMIT: the
-        # service cannot know whether the COMMIT happened, so it neither
-        # runs the unit again nor claims it was not applied (nor answers
-        # 503, which means "nothing was done").
-        psql("""CREATE OR REPLACE FUNCTION test_kill_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
-                BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NULL; END $$;
+    def test_a_commit_whose_backend_ends_is_looked_up(self):
+        # A deferred trigger ends the session's own backend at COMMIT,
+        # before its commit record: the answer never comes. The service
+        # asks PostgreSQL how that transaction ended (by its id, on a new
+        # connection): it did not commit, so the units run once more, as
+        # units whose connection was lost before the COMMIT do. They were
+        # COMMIT_UNKNOWN before.
+        psql("""DROP SEQUENCE IF EXISTS test_kill_at_commit; CREATE SEQUENCE test_kill_at_commit;
+                CREATE OR REPLACE FUNCTION test_kill_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN IF NEW.activation_id LIKE 'KILL-%' OR nextval('test_kill_at_commit') = 1 THEN
+                  PERFORM pg_terminate_backend(pg_backend_pid()); END IF; RETURN NULL; END $$;
                 DROP TRIGGER IF EXISTS test_kill_at_commit ON line_items;
                 CREATE CONSTRAINT TRIGGER test_kill_at_commit AFTER INSERT ON line_items
                   DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
-                  WHEN (NEW.activation_id LIKE 'KILL-%') EXECUTE FUNCTION test_kill_at_commit();""")
+                  WHEN (NEW.activation_id LIKE 'KILL%') EXECUTE FUNCTION test_kill_at_commit();""")
         try:
+            # Ended once (KILLONCE-: the sequence is not rolled back): the
+            # group runs again and succeeds; one line item, one audit row.
             eid, (aid,) = self.entitlement(count=10)
-            r = self.upgrade([{"items": [self.item(aid, new_aid="KILL-" + token(8), count=2, allow=True)]},
-                              {"items": [self.item("missing-" + token(6))]}])
-            self.assertEqual(r.status, 200, r.body)
-            reasons = self.reasons(r)
-            self.assertTrue(reasons[0].startswith("COMMIT_UNKNOWN: "), reasons)
-            self.assertTrue(reasons[1].startswith("LINE_ITEM_NOT_FOUND: "), reasons)
-            # Here the backend died before committing: nothing was applied,
-            # and the unit was not run again.
-            self.assertEqual(psql("SELECT number_of_copies FROM line_items WHERE activation_id = :'v1'", aid), [["10"]])
+            new = "KILLONCE-" + token(8)
+            r = self.upgrade([{"items": [self.item(aid, new_aid=new, count=2, allow=True)]}])
+            self.assertEqual(r.status_text, "SUCCESS", r.body)
+            self.assertEqual(psql("SELECT number_of_copies FROM line_items WHERE activation_id = :'v1'", new), [["2"]])
+            self.assertEqual(psql("SELECT number_of_copies FROM line_items WHERE activation_id = :'v1'", aid), [["8"]])
+            self.assertEqual(psql("SELECT count(*) FROM audit_log WHERE new_activation_id = :'v1'", new), [["1"]])
             # The same on the one-unit-at-a-time path (renewLicense).
             eid2, (aid2,) = self.entitlement(count=10)
             psql("UPDATE line_items SET expiration_date = '2027-12-31' WHERE activation_id = :'v1'", aid2)
-            r = self.client.call(renew_body([{"items": [renew_item_xml(aid2, "KILL-" + token(8), term=(1, "YEARS"))]}]))
-            self.assertTrue(r.text("f:failedData/f:failedEntitlement/f:reason").startswith("COMMIT_UNKNOWN: "), r.body)
+            psql("SELECT setval('test_kill_at_commit', 1, false)")
+            new2 = "KILLONCE-" + token(8)
+            r = self.client.call(renew_body([{"items": [renew_item_xml(aid2, new2, term=(1, "YEARS"))]}]))
+            self.assertEqual(r.status_text, "SUCCESS", r.body)
+            self.assertEqual(psql("SELECT count(*) FROM line_items WHERE activation_id = :'v1'", new2), [["1"]])
+            self.assertEqual(psql("SELECT last_value FROM test_kill_at_commit"), [["2"]])
+            # Ended every time (KILL-): it did not commit, and the answer
+            # says so (the database unavailable: nothing applied), never
+            # COMMIT_UNKNOWN and never a success.
+            r = self.client.call(lifecycle_body("upgradeLicense", [
+                {"items": [self.item(aid, new_aid="KILL-" + token(8), count=2, allow=True)]},
+                {"items": [self.item("missing-" + token(6))]}]))
+            self.assertEqual(r.status, 503, r.body)
+            self.assertIn(b"DATABASE_UNAVAILABLE", r.body)
+            self.assertEqual(psql("SELECT number_of_copies FROM line_items WHERE activation_id = :'v1'", aid), [["8"]])
+            eid3, (aid3,) = self.entitlement(count=10)
+            psql("UPDATE line_items SET expiration_date = '2027-12-31' WHERE activation_id = :'v1'", aid3)
+            r = self.client.call(renew_body([{"items": [renew_item_xml(aid3, "KILL-" + token(8), term=(1, "YEARS"))]}]))
+            self.assertEqual(r.status, 503, r.body)
+            self.assertIn(b"DATABASE_UNAVAILABLE", r.body)
+            self.assertNotIn(b"COMMIT_UNKNOWN", r.body)
+            self.assertEqual(psql("SELECT count(*) FROM line_items WHERE activation_id LIKE 'KILL-%'"), [["0"]])
             # The service goes on with fresh connections.
             self.assertEqual(self.upgrade([{"items": [self.item(aid, count=1, allow=True)]}]).status_text, "SUCCESS")
         finally:
-            psql("DROP TRIGGER IF EXISTS test_kill_at_commit ON line_items; DROP FUNCTION IF EXISTS test_kill_at_commit()")
+            psql("DROP TRIGGER IF EXISTS test_kill_at_commit ON line_items; DROP FUNCTION IF EXISTS test_kill_at_commit();"
+                 "DROP SEQUENCE IF EXISTS test_kill_at_commit")
 
     def test_unit_building_on_an_earlier_unit_of_the_same_request(self):
         # Unit 2 upgrades the line item unit 1 creates: the request runs unit
@@ -524,6 +550,74 @@ class UpgradeTest(DaemonTestCase):
             c.close()
         finally:
             self.assertEqual(small.stop(), 0)
+
+
+class CommitAnswerLostTest(DaemonTestCase):
+    """The daemon reaches PostgreSQL through a proxy that, once armed, ends
+    the connection whose COMMIT has just succeeded, before its answer
+    reaches the daemon: the service asks the server how that transaction
+    ended, and reports what happened."""
+
+    entitlement = UpgradeTest.entitlement
+    upgrade = UpgradeTest.upgrade
+    item = UpgradeTest.item
+    reasons = UpgradeTest.reasons
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cat = Catalog()
+        cls.proxy = PgProxy()
+        # No job or webhook workers: the only COMMITs are the requests'.
+        cls.daemon = Daemon(DATABASE_URL=cls.proxy.conninfo(), ENTITLEMENTD_JOB_WORKERS=0,
+                            ENTITLEMENTD_WEBHOOK_WORKERS=0).start()
+        cls.user = make_user()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.proxy.close()
+
+    def new_uid(self, r):
+        new = r.findall("f:responseData/f:entitlementData")[0].find(f"{{{NS}}}createdLineItemData/{{{NS}}}newLineItem")
+        return new.findtext(f"{{{NS}}}activationId"), new.findtext(f"{{{NS}}}uniqueId")
+
+    def test_a_committed_group_is_a_success(self):
+        eid, (aid,) = self.entitlement(count=10)
+        self.proxy.arm()
+        r = self.upgrade([{"items": [self.item(aid, count=3, allow=True)]}])
+        self.assertTrue(self.proxy.dropped.is_set())
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+        # The new line item's uniqueId, read back after the COMMIT, as the
+        # write would have returned it.
+        new_aid, new_uid = self.new_uid(r)
+        self.assertEqual(psql("SELECT unique_id, number_of_copies FROM line_items WHERE activation_id = :'v1'",
+                              new_aid), [[new_uid, "3"]])
+        self.assertEqual(psql("SELECT number_of_copies FROM line_items WHERE activation_id = :'v1'", aid), [["7"]])
+        self.assertIn("it had committed", self.daemon.read_log())
+
+    def test_a_committed_renewal_is_a_success(self):
+        eid, (aid,) = self.entitlement(count=10)
+        psql("UPDATE line_items SET expiration_date = '2027-12-31' WHERE activation_id = :'v1'", aid)
+        new = "R-" + token(8)
+        self.proxy.arm()
+        r = self.client.call(renew_body([{"items": [renew_item_xml(aid, new, term=(1, "YEARS"))]}]))
+        self.assertTrue(self.proxy.dropped.is_set())
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+        self.assertEqual(psql("SELECT count(*) FROM line_items WHERE activation_id = :'v1'", new), [["1"]])
+        self.assertIn("the unit had committed", self.daemon.read_log())
+
+    def test_unknown_when_the_server_cannot_be_asked(self):
+        # The server refuses connections for a moment after the lost
+        # answer: the outcome cannot be known, and the answer says so
+        # (here it had committed). Then the service goes on.
+        eid, (aid,) = self.entitlement(count=10)
+        self.proxy.arm(refuse_s=1.0)
+        r = self.upgrade([{"items": [self.item(aid, count=2, allow=True)]}])
+        self.assertTrue(self.proxy.dropped.is_set())
+        self.assertTrue(self.reasons(r)[0].startswith("COMMIT_UNKNOWN: "), r.body)
+        self.assertEqual(psql("SELECT number_of_copies FROM line_items WHERE activation_id = :'v1'", aid), [["8"]])
+        time.sleep(1.2)
+        self.assertEqual(self.upgrade([{"items": [self.item(aid, count=1, allow=True)]}]).status_text, "SUCCESS")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,141 @@
+"""A TCP proxy in front of the test cluster that can lose a COMMIT's answer.
+
+The daemon connects through it (conninfo()); it forwards every byte, and
+reads the server's side message by message (type byte, length). Armed
+(arm()), it ends the first connection whose server sends a COMMIT's
+CommandComplete, without passing that message on: the server has
+committed, the client never hears so. With refuse_s, connections made
+during that many seconds afterwards are closed at once (the server cannot
+be asked how the transaction ended).
+"""
+import os
+import socket
+import struct
+import threading
+import time
+
+
+def _conninfo_fields(url):
+    """The key=value pairs of a libpq conninfo string (values without
+    spaces or quotes, as the test harness's are)."""
+    fields = {}
+    for part in url.split():
+        key, _, value = part.partition("=")
+        fields[key] = value
+    return fields
+
+
+class PgProxy:
+    def __init__(self, database_url=None):
+        self.fields = _conninfo_fields(database_url or os.environ["DATABASE_URL"])
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        self.lock = threading.Lock()
+        self.armed = False
+        self.refuse_s = 0.0
+        self.refuse_until = 0.0
+        self.dropped = threading.Event()
+        self.closing = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def conninfo(self):
+        """The daemon's DATABASE_URL: this proxy, with no SSL or GSS
+        negotiation (whose one-byte answers are not messages)."""
+        keep = {k: v for k, v in self.fields.items() if k not in ("host", "hostaddr", "port")}
+        keep.update({"host": "127.0.0.1", "port": str(self.port), "sslmode": "disable", "gssencmode": "disable"})
+        return " ".join(f"{k}={v}" for k, v in keep.items())
+
+    def arm(self, refuse_s=0.0):
+        with self.lock:
+            self.armed = True
+            self.refuse_s = refuse_s
+            self.dropped.clear()
+
+    def close(self):
+        self.closing = True
+        self.listener.close()
+
+    def _server(self):
+        host = self.fields.get("host", "")
+        port = int(self.fields.get("port", "5432"))
+        if host.startswith("/"):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(os.path.join(host, f".s.PGSQL.{port}"))
+        else:
+            s = socket.create_connection((host or "127.0.0.1", port))
+        return s
+
+    def _accept(self):
+        while not self.closing:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if time.monotonic() < self.refuse_until:
+                client.close()
+                continue
+            try:
+                server = self._server()
+            except OSError:
+                client.close()
+                continue
+            threading.Thread(target=self._up, args=(client, server), daemon=True).start()
+            threading.Thread(target=self._down, args=(client, server), daemon=True).start()
+
+    @staticmethod
+    def _end(client, server):
+        for s in (client, server):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def _up(self, client, server):
+        """Client to server, byte for byte."""
+        try:
+            while True:
+                data = client.recv(65536)
+                if not data:
+                    break
+                server.sendall(data)
+        except OSError:
+            pass
+        self._end(client, server)
+
+    def _down(self, client, server):
+        """Server to client, a message at a time."""
+        buf = b""
+        try:
+            while True:
+                data = server.recv(65536)
+                if not data:
+                    break
+                buf += data
+                out = b""
+                while len(buf) >= 5:
+                    (length,) = struct.unpack("!I", buf[1:5])
+                    if len(buf) < 1 + length:
+                        break
+                    msg, buf = buf[:1 + length], buf[1 + length:]
+                    if msg[:1] == b"C" and msg[5:] == b"COMMIT\x00":
+                        with self.lock:
+                            drop = self.armed
+                            self.armed = False
+                            if drop:
+                                self.refuse_until = time.monotonic() + self.refuse_s
+                        if drop:
+                            if out:
+                                client.sendall(out)
+                            self._end(client, server)
+                            self.dropped.set()
+                            return
+                    out += msg
+                if out:
+                    client.sendall(out)
+        except OSError:
+            pass
+        self._end(client, server)
