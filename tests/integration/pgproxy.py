@@ -15,6 +15,30 @@ import threading
 import time
 
 
+def end(*socks):
+    """Shuts both directions of each socket and closes it."""
+    for s in socks:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        s.close()
+
+
+def pump(src, dst):
+    """Copies src to dst byte for byte until either side ends, then ends
+    both."""
+    try:
+        while True:
+            data = src.recv(65536)
+            if not data:
+                break
+            dst.sendall(data)
+    except OSError:
+        pass
+    end(src, dst)
+
+
 def _conninfo_fields(url):
     """The key=value pairs of a libpq conninfo string (values without
     spaces or quotes, as the test harness's are)."""
@@ -82,29 +106,8 @@ class PgProxy:
             except OSError:
                 client.close()
                 continue
-            threading.Thread(target=self._up, args=(client, server), daemon=True).start()
+            threading.Thread(target=pump, args=(client, server), daemon=True).start()
             threading.Thread(target=self._down, args=(client, server), daemon=True).start()
-
-    @staticmethod
-    def _end(client, server):
-        for s in (client, server):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            s.close()
-
-    def _up(self, client, server):
-        """Client to server, byte for byte."""
-        try:
-            while True:
-                data = client.recv(65536)
-                if not data:
-                    break
-                server.sendall(data)
-        except OSError:
-            pass
-        self._end(client, server)
 
     def _down(self, client, server):
         """Server to client, a message at a time."""
@@ -130,7 +133,7 @@ class PgProxy:
                         if drop:
                             if out:
                                 client.sendall(out)
-                            self._end(client, server)
+                            end(client, server)
                             self.dropped.set()
                             return
                     out += msg
@@ -138,4 +141,4 @@ class PgProxy:
                     client.sendall(out)
         except OSError:
             pass
-        self._end(client, server)
+        end(client, server)

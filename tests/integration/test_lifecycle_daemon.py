@@ -18,6 +18,7 @@ import unittest
 
 from builders import search_body, simple_query
 from harness import DAEMON, Client, Daemon, User, make_user, token
+from pgproxy import pump
 from test_http import read_reply
 
 
@@ -56,24 +57,8 @@ class Proxy:
             u = socket.socket(socket.AF_UNIX)
             u.connect(self.path)
             for a, b in ((c, u), (u, c)):
-                threading.Thread(target=self.pump, args=(a, b), daemon=True).start()
+                threading.Thread(target=pump, args=(a, b), daemon=True).start()
 
-    @staticmethod
-    def pump(a, b):
-        try:
-            while True:
-                data = a.recv(65536)
-                if not data:
-                    break
-                b.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (a, b):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def close(self):
         if self.server is not None:
