@@ -219,8 +219,6 @@ int store_batch_read(db_conn_t *c, const store_batch_keys_t *k, const ent_alloc_
     return ENT_OK;
 }
 
-/* store_batch_write, or with commit false store_batch_insert: the write
- * alone, in the caller's transaction. */
 /* new_uids[i] from the (activation id, uniqueId) rows of r, row i matched
  * by its activation id. */
 static void batch__own_uids(const PGresult *r, const store_batch_row_t *rows, size_t n, const ent_alloc_t *a,
@@ -236,6 +234,8 @@ static void batch__own_uids(const PGresult *r, const store_batch_row_t *rows, si
     }
 }
 
+/* store_batch_write, or with commit false store_batch_insert: the write
+ * alone, in the caller's transaction. */
 static int batch__write(db_conn_t *c, const store_batch_row_t *rows, size_t n, const store_batch_update_t *ups,
                         size_t n_ups, const char *operation, const ent_alloc_t *a, char **new_uids, bool commit)
 {

@@ -566,11 +566,11 @@ int db__pipeline(db_conn_t *c, db_call_t *calls, size_t n, size_t *failed_at)
         if (calls[i].id == DB_CALL_BEGIN) {
             c->xid[0] = '\0';
             ok = PQsendQueryParams(c->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
-        }
-        else if (calls[i].id == DB_CALL_COMMIT)
+        } else if (calls[i].id == DB_CALL_COMMIT) {
             ok = PQsendQueryParams(c->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
-        else
+        } else {
             ok = PQsendQueryPrepared(c->pg, db_stmts[calls[i].id].name, calls[i].n, calls[i].vals, NULL, NULL, 0);
+        }
         if (!ok)
             break;
     }
