@@ -35,7 +35,8 @@ struct db_conn {
     char message[256];
     bool commit_undecided; /* the last pipeline's COMMIT may have run, unanswered (db_conn_commit_undecided) */
     char xid[24];          /* the open transaction's id when kept (STMT_XACT_ID, db_begin_tracked), else "" */
-    char xid_server[48];   /* and when its server started: an id means that transaction only on that server */
+    char xid_server[48];   /* and when its server started, */
+    char xid_token[48];    /* and the server's incarnation (db/017): an id names that transaction only there */
     db_sql_cached_t cached[DB_SQL_CACHE]; /* prepared on pg as "sql<i>"; forgotten with it */
     int ncached;
 };

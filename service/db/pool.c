@@ -144,6 +144,11 @@ int db__connect(db_conn_t *c, const char *conninfo, int connect_timeout_s)
         }
         PQclear(r);
     }
+    /* This life of the server's token (db/017), if it has none: crash
+     * recovery empties it. Nothing depends on this statement's outcome
+     * but db_commit_fate, which finds no token and answers unknown. */
+    PQclear(PQexec(pg, "INSERT INTO server_incarnation (token) VALUES (gen_random_uuid()::text) "
+                       "ON CONFLICT DO NOTHING"));
     c->pg = pg;
     c->replanned_at = db__monotonic();
     return ENT_OK;
@@ -433,25 +438,28 @@ int db_begin(db_conn_t *c)
     return db__begin_with(c, "BEGIN", NULL);
 }
 
-/* Keeps the transaction id and the server's start in r (one row of
- * STMT_XACT_ID's columns). */
+/* Keeps the transaction id, the server's start and its incarnation token
+ * in r (one row of DB_XACT_ID_SELECT's columns); none without a token. */
 static void db__keep_xid(db_conn_t *c, const PGresult *r)
 {
-    bool one = PQntuples(r) == 1 && PQnfields(r) == 2;
+    bool one = PQntuples(r) == 1 && PQnfields(r) == 3 && !PQgetisnull(r, 0, 2);
     const char *v = one ? PQgetvalue(r, 0, 0) : "", *start = one ? PQgetvalue(r, 0, 1) : "";
+    const char *token = one ? PQgetvalue(r, 0, 2) : "";
     size_t n = strlen(v);
-    if (n >= sizeof c->xid || strspn(v, "0123456789") != n || strlen(start) >= sizeof c->xid_server)
+    if (n >= sizeof c->xid || strspn(v, "0123456789") != n || strlen(start) >= sizeof c->xid_server ||
+        strlen(token) >= sizeof c->xid_token)
         n = 0;
     memcpy(c->xid, v, n);
     c->xid[n] = '\0';
     snprintf(c->xid_server, sizeof c->xid_server, "%s", n > 0 ? start : "");
+    snprintf(c->xid_token, sizeof c->xid_token, "%s", n > 0 ? token : "");
 }
 
 int db_begin_tracked(db_conn_t *c)
 {
     PGresult *r = NULL;
     /* One round trip, as db_begin's; the result is the SELECT's. */
-    int rc = db__begin_with(c, "BEGIN; SELECT pg_current_xact_id()::text, pg_postmaster_start_time()::text", &r);
+    int rc = db__begin_with(c, "BEGIN; " DB_XACT_ID_SELECT, &r);
     if (rc != ENT_OK) {
         db_rollback(c); /* the BEGIN may have run and the SELECT failed */
         return rc;
@@ -463,29 +471,43 @@ int db_begin_tracked(db_conn_t *c)
 
 db_commit_fate_t db_commit_fate(db_conn_t *c, int wait_ms)
 {
-    char xid[sizeof c->xid], server[sizeof c->xid_server];
+    char xid[sizeof c->xid], server[sizeof c->xid_server], token[sizeof c->xid_token];
     memcpy(xid, c->xid, sizeof xid);
     memcpy(server, c->xid_server, sizeof server);
+    memcpy(token, c->xid_token, sizeof token);
     c->xid[0] = '\0';
     if (xid[0] == '\0' || c->pool == NULL)
         return DB_FATE_UNKNOWN;
     db_conn_discard(c);
     for (int waited = 0;; waited += 20) {
         PGresult *r = NULL;
-        const char *v[1] = {xid};
+        const char *v[3] = {xid, server, token};
         if (c->pg == NULL && db_conn_reset(c) != ENT_OK)
             return DB_FATE_UNKNOWN;
-        if (db__exec_sql(c, "SELECT pg_xact_status($1::xid8), pg_postmaster_start_time()::text", 1, v, &r) != ENT_OK)
+        if (db__exec_sql(c,
+                         "SELECT pg_xact_status($1::xid8), pg_postmaster_start_time() = $2::timestamptz "
+                         "AND (SELECT token FROM server_incarnation) = $3, "
+                         "current_setting('synchronous_standby_names') <> ''",
+                         3, v, &r) != ENT_OK)
             return DB_FATE_UNKNOWN;
-        /* Another server, or the same one restarted: ids handed out before
+        /* Another server, the same one restarted, or one that went through
+         * crash recovery (db/017 empties the token): ids handed out before
          * a crash or on another primary may have been given again, so the
          * answer would be about another transaction. */
-        if (strcmp(PQgetvalue(r, 0, 1), server) != 0) {
+        if (strcmp(PQgetvalue(r, 0, 1), "t") != 0) {
             log_warn("database: a COMMIT's outcome cannot be asked: the server is not the one that ran it");
             PQclear(r);
             return DB_FATE_UNKNOWN;
         }
         const char *st = PQgetisnull(r, 0, 0) ? "" : PQgetvalue(r, 0, 0);
+        /* With synchronous standbys, a backend ended while it waited for
+         * them has committed here only: not a success a failover keeps. */
+        if (strcmp(st, "committed") == 0 && strcmp(PQgetvalue(r, 0, 2), "t") == 0) {
+            log_warn("database: a COMMIT's outcome is not known: committed here, maybe not on the synchronous "
+                     "standbys");
+            PQclear(r);
+            return DB_FATE_UNKNOWN;
+        }
         db_commit_fate_t fate = strcmp(st, "committed") == 0 ? DB_FATE_COMMITTED
                                 : strcmp(st, "aborted") == 0 ? DB_FATE_ABORTED
                                                              : DB_FATE_UNKNOWN;
@@ -517,7 +539,10 @@ bool db_in_transaction(const db_conn_t *c)
 
 int db_commit(db_conn_t *c)
 {
-    return db__simple(c, "COMMIT");
+    int rc = db__simple(c, "COMMIT");
+    if (rc == ENT_OK)
+        c->xid[0] = '\0'; /* kept only for a COMMIT left unanswered */
+    return rc;
 }
 
 void db_rollback(db_conn_t *c)

@@ -465,8 +465,9 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
         " FROM line_items li LEFT JOIN products p ON p.id = li.product_id "
         "WHERE li.entitlement_id = ANY ($1::bigint[]) ORDER BY li.entitlement_id, li.id"},
     [STMT_ADVISORY_XACT_LOCK] = {"advisory_xact_lock", "SELECT pg_advisory_xact_lock($1::bigint)"},
-    /* The transaction's id, assigned now if it has none, and when the
-     * server started: kept by the connection (db_int.h) so that a COMMIT
-     * left unanswered can be looked up (db_commit_fate). */
-    [STMT_XACT_ID] = {"xact_id", "SELECT pg_current_xact_id()::text, pg_postmaster_start_time()::text"},
+    /* The transaction's id, assigned now if it has none, when the server
+     * started and its incarnation's token (db/017): kept by the connection
+     * (db_int.h) so that a COMMIT left unanswered can be looked up
+     * (db_commit_fate). */
+    [STMT_XACT_ID] = {"xact_id", DB_XACT_ID_SELECT},
 };

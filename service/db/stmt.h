@@ -80,4 +80,10 @@ typedef struct db_stmt {
 
 extern const db_stmt_t db_stmts[STMT_COUNT_];
 
+/* A transaction's id, its server's start and incarnation token (db/017),
+ * kept for db_commit_fate (STMT_XACT_ID, db_begin_tracked). */
+#define DB_XACT_ID_SELECT                                                                                 \
+    "SELECT pg_current_xact_id()::text, pg_postmaster_start_time()::text, "                               \
+    "(SELECT token FROM server_incarnation)"
+
 #endif

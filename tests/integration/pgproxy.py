@@ -61,6 +61,7 @@ class PgProxy:
         self.armed = False
         self.refuse_s = 0.0
         self.refuse_until = 0.0
+        self.before_drop = None
         self.dropped = threading.Event()
         self.closing = False
         threading.Thread(target=self._accept, daemon=True).start()
@@ -72,10 +73,13 @@ class PgProxy:
         keep.update({"host": "127.0.0.1", "port": str(self.port), "sslmode": "disable", "gssencmode": "disable"})
         return " ".join(f"{k}={v}" for k, v in keep.items())
 
-    def arm(self, refuse_s=0.0):
+    def arm(self, refuse_s=0.0, before_drop=None):
+        """before_drop: called before the connection is ended (the COMMIT
+        has happened, its answer not passed on)."""
         with self.lock:
             self.armed = True
             self.refuse_s = refuse_s
+            self.before_drop = before_drop
             self.dropped.clear()
 
     def close(self):
@@ -131,6 +135,8 @@ class PgProxy:
                             if drop:
                                 self.refuse_until = time.monotonic() + self.refuse_s
                         if drop:
+                            if self.before_drop is not None:
+                                self.before_drop()
                             if out:
                                 client.sendall(out)
                             end(client, server)

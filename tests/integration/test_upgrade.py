@@ -606,6 +606,19 @@ class CommitAnswerLostTest(DaemonTestCase):
         self.assertEqual(psql("SELECT count(*) FROM line_items WHERE activation_id = :'v1'", new), [["1"]])
         self.assertIn("the unit had committed", self.daemon.read_log())
 
+    def test_unknown_after_the_server_went_through_crash_recovery(self):
+        # Crash recovery empties db/017's unlogged token (and may hand the
+        # lost transaction's id out again): here the token changes while
+        # the answer is held back, and the id is not trusted, although
+        # this transaction did commit.
+        eid, (aid,) = self.entitlement(count=10)
+        self.proxy.arm(before_drop=lambda: psql("UPDATE server_incarnation SET token = :'v1'", "life-" + token(12)))
+        r = self.upgrade([{"items": [self.item(aid, count=2, allow=True)]}])
+        self.assertTrue(self.proxy.dropped.is_set())
+        self.assertTrue(self.reasons(r)[0].startswith("COMMIT_UNKNOWN: "), r.body)
+        self.assertEqual(psql("SELECT number_of_copies FROM line_items WHERE activation_id = :'v1'", aid), [["8"]])
+        self.assertIn("the server is not the one that ran it", self.daemon.read_log())
+
     def test_unknown_when_the_server_cannot_be_asked(self):
         # The server refuses connections for a moment after the lost
         # answer: the outcome cannot be known, and the answer says so
