@@ -111,7 +111,7 @@ int soap_validate_request(struct soap *soap)
         return SOAP_OK;
     const char *body = w->sent ? w->sent : w->body;
     size_t len = w->sent ? w->sent_len : w->body_len;
-    if (validator_check(w->validator, body, len, soap_endpoint_version(soap->path), err, sizeof err) != ENT_OK)
+    if (validator_check(w->validator, body, len, w->version, err, sizeof err) != ENT_OK)
         return soap_client_fault(soap, "request does not match the schema: %s", err);
     return SOAP_OK;
 }
@@ -493,31 +493,30 @@ static bool front__older_differs(const soap_worker_t *w, const char *tag, size_t
 
 /* Checks the body with the guard; false (with the refusal written) when it
  * is refused. The operation element's name is at body + *op_offset,
- * *op_len bytes (0 when there is none). */
-static bool front__guard(soap_worker_t *w, char *body, size_t *len, size_t *op_offset, size_t *op_len)
+ * *op_len bytes (0 when there is none). *version, the path's on entry,
+ * becomes the request's: its operation element's namespace, if any. */
+static bool front__guard(soap_worker_t *w, char *body, size_t *len, size_t *op_offset, size_t *op_len, int *version)
 {
     guard_result_t g = {0};
-    int path_v = soap_endpoint_version(http_request(w->x)->path);
     w->text_lt = true;
     w->markup_in_text = false;
     if (guard_check(body, len, w->cfg->max_depth, w->cfg->max_occurs, &g) == GUARD_OK) {
         *op_offset = g.op_offset;
         *op_len = g.op_len;
         w->text_lt = g.text_lt;
-        /* Two versions in one request: on an older version's path its
-         * rewriting names the element in the other (versions.h). */
-        if (g.ns_version == 0 || path_v == 0 || (g.ns_version == path_v && (!g.ns_mixed || path_v < 4)))
+        /* Each version's request is answered in its own namespace and
+         * trees, on whichever endpoint path it came (the contract: accept
+         * all four, answer in the request's namespace). */
+        if (g.ns_version != 0)
+            *version = g.ns_version;
+        /* Two versions in one request: an older version's rewriting names
+         * the element in the other (versions.h); v4 has none. (ops_begin
+         * checks what gSOAP matched against the same version.) */
+        if (g.ns_version == 0 || !g.ns_mixed || g.ns_version < 4)
             return true;
-        /* (ops_begin says the same of what gSOAP matched: this is the
-         * operation element's namespace as written.) */
         char msg[200];
-        if (g.ns_mixed && g.ns_version == path_v)
-            snprintf(msg, sizeof msg, "wrong namespace: the request has elements in another version's namespace "
-                     "beside urn:v%d.webservices.operations.flexnet.com", path_v);
-        else
-            snprintf(msg, sizeof msg, "wrong namespace: /flexnet/services/v%d/ expects "
-                     "urn:v%d.webservices.operations.flexnet.com, the request uses v%d", path_v, path_v,
-                     g.ns_version);
+        snprintf(msg, sizeof msg, "wrong namespace: the request has elements in another version's namespace "
+                 "beside urn:v4.webservices.operations.flexnet.com");
         log_info("request refused: %s", msg);
         front__refuse(w, 500, msg);
         return false;
@@ -934,9 +933,9 @@ static void front__serve_with(front_slot_t *slot, soap_worker_t *w, http_exchang
     else if (!front__from_utf16(w, r->body, r->body_len, utf16, w->req + room, &blen))
         goto out;
     size_t op_offset = 0, op_len = 0;
-    if (!is_get && !front__guard(w, w->req + room, &blen, &op_offset, &op_len))
-        goto out;
     w->version = soap_endpoint_version(r->path);
+    if (!is_get && !front__guard(w, w->req + room, &blen, &op_offset, &op_len, &w->version))
+        goto out;
     w->older = !is_get && w->version >= 1 && w->version <= 3 &&
                front__older_differs(w, w->req + room + op_offset, op_len);
     if (w->older && !front__older_request(w, w->version, room, &blen))

@@ -103,12 +103,14 @@ int ops_begin(struct soap *soap, const void *req, lc_ctx_t *ctx, ent_alloc_t *al
     soap->header = NULL;
     if (rc != SOAP_OK)
         return rc;
-    /* Each endpoint path speaks its own version's namespace. */
-    int path_v = soap_endpoint_version(soap->path), ns_v = ops__namespace_version(soap);
-    if (ns_v != 0 && path_v != 0 && ns_v != path_v)
-        return soap_client_fault(soap, "wrong namespace: /flexnet/services/v%d/ expects "
-                                       "urn:v%d.webservices.operations.flexnet.com, the request uses v%d",
-                                 path_v, path_v, ns_v);
+    /* The version the request was read as (its operation element's, by
+     * the guard) is the one gSOAP matched: else it would be answered in
+     * one version's namespace with another's trees. */
+    int ns_v = ops__namespace_version(soap);
+    if (ns_v != 0 && ns_v != w->version)
+        return soap_client_fault(soap, "wrong namespace: the request was read as "
+                                       "urn:v%d.webservices.operations.flexnet.com, its operation is in v%d",
+                                 w->version, ns_v);
     if ((rc = soap_validate_request(soap)) != SOAP_OK)
         return rc;
     *alloc = convert_alloc(soap);

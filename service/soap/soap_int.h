@@ -76,7 +76,9 @@ typedef struct soap_worker {
     int (*finish)(struct soap *soap);
     void *op_state;
     http_deferred_t *deferred;
-    int version;                 /* the endpoint's (1..4), and whether its trees differ from v4's */
+    /* The request's version (1..4: its operation element's namespace's,
+     * else the path's), and whether its trees differ from v4's. */
+    int version;
     bool older;
     bool retry;             /* put back to wait for a credential check's turn (http_retry_later) */
     /* Whether the request's text holds a '<' (guard.h, text_lt), and

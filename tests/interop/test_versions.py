@@ -241,12 +241,31 @@ class VersionsTest(DaemonTestCase):
                            ns=v2))
         self.assertEqual(r.faultcode, "SOAP-ENV:Client", r.body)
         self.assertIn("<v4:organizationUnitName>", r.faultstring)
-        # A v4 request sent to /v1: refused for its namespace, whatever it holds.
+        # A request is read and answered in its own version, whatever the
+        # path: a v4 request sent to /v1 (accountUnitName is v4's) ...
         c = Client(self.daemon, self.user, path=PATH.replace("/v4/", "/v1/"))
         r = c.raw(envelope("<v4:getEntitlementCountRequest><v4:queryParams><v4:accountUnitName><v4:value>a"
                            "</v4:value><v4:searchType>EQUALS</v4:searchType></v4:accountUnitName></v4:queryParams>"
                            "</v4:getEntitlementCountRequest>", ns=v4))
-        self.assertIn("wrong namespace", r.faultstring)
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.payload.tag, f"{{{v4}}}getEntitlementCountResponse", r.body)
+        self.assertNotIn(b"urn:v1.", r.body)
+        c.close()
+        # ... and a v2 one sent to /v4 (organizationUnitName is v2's), not
+        # taking v4's name for it.
+        c = Client(self.daemon, self.user, path=PATH)
+        r = c.raw(envelope("<v4:getEntitlementCountRequest><v4:queryParams><v4:organizationUnitName><v4:value>a"
+                           "</v4:value><v4:searchType>EQUALS</v4:searchType></v4:organizationUnitName>"
+                           "</v4:queryParams></v4:getEntitlementCountRequest>", ns=v2))
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.payload.tag, f"{{{v2}}}getEntitlementCountResponse", r.body)
+        self.assertNotIn(b"urn:v4.", r.body)
+        r = c.raw(envelope("<v4:getEntitlementCountRequest><v4:queryParams><v4:accountUnitName><v4:value>a"
+                           "</v4:value><v4:searchType>EQUALS</v4:searchType></v4:accountUnitName></v4:queryParams>"
+                           "</v4:getEntitlementCountRequest>", ns=v2))
+        self.assertEqual(r.faultcode, "SOAP-ENV:Client", r.body)
+        self.assertIn("<v4:accountUnitName>", r.faultstring)
+        c.close()
 
     def test_an_answer_that_cannot_be_rewritten_is_a_server_fault(self):
         # A character XML forbids, put into the store behind the service's
