@@ -354,6 +354,14 @@ class StatusLogTest(DaemonTestCase):
         g = self.rest.get(path, headers={"Authorization": bearer(self.pub.key.jwt(claims={"iss": other.name}))},
                           auth=False)
         self.assertEqual(g.status, 401, g)
+        # A kid-less token of another publisher that names it in its iss:
+        # good under that publisher's keys, so the polling id is another
+        # publisher's, a 404 as for an unknown id (it was a 401, which told
+        # the two apart).
+        own = bearer(self.pub.key.jwt(claims={"iss": self.pub.name}))
+        for p in (path, "/uai/2.0/updates/statusLog/" + "A" * 32):
+            g = self.rest.get(p, headers={"Authorization": own}, auth=False)
+            self.assertEqual(g.status, 404, (p, g))
         for bad in ("/uai/2.0/updates/statusLog/" + "A" * 32, "/uai/2.0/updates/statusLog/short",
                     "/uai/2.0/updates/statusLog/%27%3B--"):
             self.assertEqual(self.rest.get(bad, headers={"Authorization": self.pub.auth()}, auth=False).status, 404)
