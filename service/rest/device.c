@@ -468,6 +468,10 @@ void device_post(rest_ctx_t *c)
      * is, once the body says which. */
     if (!device__token(c, NULL, &tok))
         return;
+    if (rest_body_missing(c)) {
+        device__answer(c, 400, NULL, NULL, "a JSON body is required (Content-Type: application/json)");
+        return;
+    }
     if (!rest_json_media(c)) {
         device__answer(c, 415, NULL, NULL, "the body must be application/json");
         return;

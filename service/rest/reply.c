@@ -208,9 +208,21 @@ void rest_json_refusal(const rest_ctx_t *c, const json_error_t *e, char *msg, si
         snprintf(msg, cap, "malformed JSON at byte %d: %s", e->position, rest_json_problem(e));
 }
 
+bool rest_body_missing(const rest_ctx_t *c)
+{
+    const char *v;
+    size_t n;
+    return c->r->body_len == 0 && !http_header(c->r, "Content-Type", &v, &n);
+}
+
 json_t *rest_body_read(rest_ctx_t *c, int *status, char *msg, size_t cap)
 {
     json_error_t e;
+    if (rest_body_missing(c)) {
+        *status = 400;
+        snprintf(msg, cap, "a JSON body is required (Content-Type: application/json)");
+        return NULL;
+    }
     if (!rest_json_media(c)) {
         *status = 415;
         snprintf(msg, cap, "the body must be application/json (UTF-8)");

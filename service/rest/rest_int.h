@@ -60,6 +60,10 @@ void rest_raw(rest_ctx_t *c, int status, const char *content_type, const void *b
  * or UTF-8's. */
 bool rest_json_media(const rest_ctx_t *c);
 
+/* Whether the request has no body and no Content-Type: nothing was sent
+ * (a 400 where a body is required), not a body of another type (415). */
+bool rest_body_missing(const rest_ctx_t *c);
+
 /* What jansson found wrong in a body, in words that name none of its
  * internals. */
 const char *rest_json_problem(const json_error_t *e);

@@ -100,6 +100,18 @@ class RestCommonTest(DaemonTestCase):
         r = self.rest.request("POST", STATUSLOG, b"{}", raw=True,
                               headers={"Authorization": pub.auth(), "Content-Type": "text/xml"})
         self.assertEqual(r.status, 415, r)
+        # Nothing sent (no body, no Content-Type) where a body is required:
+        # a 400 that says so, not a 415 (no body of another type came).
+        tok = api_token(user="u-" + token(6))[1]
+        for path, auth in ((STATUSLOG, pub.auth()), ("/subscriptions/cloud", bearer(tok)),
+                           (DEVICE, bearer(api_token(tenant="t-" + token(6))[1]))):
+            with self.subTest(path=path):
+                r = self.rest.request("POST", path, headers={"Authorization": auth}, auth=False)
+                self.assertEqual(r.status, 400, r)
+                self.assertIn("a JSON body is required", r.body.decode())
+                r = self.rest.request("POST", path, b"", raw=True,
+                                      headers={"Authorization": auth, "Content-Type": "text/plain"}, auth=False)
+                self.assertEqual(r.status, 415, r)
         # A body sent where none is read is JSON too, or 415.
         for ctype, status in (("text/plain", 415), ("application/json", 200)):
             r = self.rest.request("GET", "/healthz", b"{}", raw=True, headers={"Content-Type": ctype})
