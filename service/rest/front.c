@@ -148,9 +148,20 @@ static void rest__serve(void *state, http_exchange_t *x)
         /* A body is JSON wherever one is sent (415 otherwise, the common
          * rules), also on the routes that read none; those that read one
          * judge it themselves, in their own order and shape. */
-        if (strcmp(hit->method, "GET") == 0 && c->r->body_len > 0 && !rest_json_media(c)) {
-            rest_error(c, 415, NULL, "a body, where one is sent, must be application/json (UTF-8)");
-            return;
+        if (strcmp(hit->method, "GET") == 0 && c->r->body_len > 0) {
+            if (!rest_json_media(c)) {
+                rest_error(c, 415, NULL, "a body, where one is sent, must be application/json (UTF-8)");
+                return;
+            }
+            /* ... and well-formed (400), though nothing of it is used. */
+            int status;
+            char msg[320];
+            json_t *unread = rest_body_read(c, &status, msg, sizeof msg);
+            if (unread == NULL) {
+                rest_error(c, status, NULL, "%s", msg);
+                return;
+            }
+            json_decref(unread);
         }
         hit->handler(c);
         return;

@@ -112,9 +112,11 @@ class RestCommonTest(DaemonTestCase):
                 r = self.rest.request("POST", path, b"", raw=True,
                                       headers={"Authorization": auth, "Content-Type": "text/plain"}, auth=False)
                 self.assertEqual(r.status, 415, r)
-        # A body sent where none is read is JSON too, or 415.
-        for ctype, status in (("text/plain", 415), ("application/json", 200)):
-            r = self.rest.request("GET", "/healthz", b"{}", raw=True, headers={"Content-Type": ctype})
+        # A body sent where none is read is JSON too, or 415, and
+        # well-formed, or 400.
+        for ctype, body, status in (("text/plain", b"{}", 415), ("application/json", b"{}", 200),
+                                    ("application/json", b"{bad", 400)):
+            r = self.rest.request("GET", "/healthz", body, raw=True, headers={"Content-Type": ctype})
             self.assertEqual(r.status, status, r)
         # Without a length a request has no body (RFC 9112, 6.3): it is
         # routed and judged as one with an empty body (curl -X POST sends
