@@ -58,6 +58,27 @@ static bool frame__error(frame_t *f, int status, const char *why)
     return false;
 }
 
+/* A header over its limits: 414 while still in the request line at pos
+ * (its target is what is long: the method is a short token), with as much
+ * of the target as came, so that the refusal goes to its path's front;
+ * else 431. */
+static void frame__too_large(frame_t *f, const char *buf, size_t len, size_t pos, bool request_line)
+{
+    if (!request_line) {
+        frame__error(f, 431, "HTTP request header too large");
+        return;
+    }
+    const char *sp = memchr(buf + pos, ' ', len - pos);
+    if (sp != NULL) {
+        size_t at = (size_t)(sp + 1 - buf), n = 0;
+        while (at + n < len && buf[at + n] != ' ' && buf[at + n] != '\r' && buf[at + n] != '\n')
+            n++;
+        f->target_off = at;
+        f->target_len = n;
+    }
+    frame__error(f, 414, "request target longer than 4096 bytes");
+}
+
 /* Bytes of blank lines before the request line, which robust servers
  * skip (some clients send a CR LF after a body). */
 static size_t frame__lead(const char *buf, size_t len)
@@ -389,11 +410,11 @@ void frame_scan(const char *buf, size_t len, const frame_limits_t *lim, frame_t 
     for (bool first = true;; first = false) {
         if (!frame__line(buf, len, pos, &l)) {
             if (len - pos > lim->max_header_line || len > lim->max_header)
-                frame__error(f, 431, "HTTP request header too large");
+                frame__too_large(f, buf, len, pos, first);
             return;
         }
         if (l.n > lim->max_header_line || l.next > lim->max_header) {
-            frame__error(f, 431, "HTTP request header too large");
+            frame__too_large(f, buf, len, pos, first);
             return;
         }
         pos = l.next;
