@@ -242,27 +242,23 @@ class VersionsTest(DaemonTestCase):
         self.assertEqual(r.faultcode, "SOAP-ENV:Client", r.body)
         self.assertIn("<v4:organizationUnitName>", r.faultstring)
         # A request is read and answered in its own version, whatever the
-        # path: a v4 request sent to /v1 (accountUnitName is v4's) ...
-        c = Client(self.daemon, self.user, path=PATH.replace("/v4/", "/v1/"))
-        r = c.raw(envelope("<v4:getEntitlementCountRequest><v4:queryParams><v4:accountUnitName><v4:value>a"
-                           "</v4:value><v4:searchType>EQUALS</v4:searchType></v4:accountUnitName></v4:queryParams>"
-                           "</v4:getEntitlementCountRequest>", ns=v4))
-        self.assertEqual(r.status, 200, r.body)
-        self.assertEqual(r.payload.tag, f"{{{v4}}}getEntitlementCountResponse", r.body)
-        self.assertNotIn(b"urn:v1.", r.body)
-        c.close()
-        # ... and a v2 one sent to /v4 (organizationUnitName is v2's), not
-        # taking v4's name for it.
+        # path: a v4 request sent to /v1 (accountUnitName is v4's), a v2 one
+        # sent to /v4 (organizationUnitName is v2's, and v4's name is not
+        # taken for it).
+        def count(criterion, ns):
+            return envelope(f"<v4:getEntitlementCountRequest><v4:queryParams><v4:{criterion}><v4:value>a</v4:value>"
+                            f"<v4:searchType>EQUALS</v4:searchType></v4:{criterion}></v4:queryParams>"
+                            "</v4:getEntitlementCountRequest>", ns=ns)
+        for path_v, ns, criterion, other in ((1, v4, "accountUnitName", "urn:v1."),
+                                             (4, v2, "organizationUnitName", "urn:v4.")):
+            c = Client(self.daemon, self.user, path=PATH.replace("/v4/", f"/v{path_v}/"))
+            r = c.raw(count(criterion, ns))
+            self.assertEqual(r.status, 200, r.body)
+            self.assertEqual(r.payload.tag, f"{{{ns}}}getEntitlementCountResponse", r.body)
+            self.assertNotIn(other.encode(), r.body)
+            c.close()
         c = Client(self.daemon, self.user, path=PATH)
-        r = c.raw(envelope("<v4:getEntitlementCountRequest><v4:queryParams><v4:organizationUnitName><v4:value>a"
-                           "</v4:value><v4:searchType>EQUALS</v4:searchType></v4:organizationUnitName>"
-                           "</v4:queryParams></v4:getEntitlementCountRequest>", ns=v2))
-        self.assertEqual(r.status, 200, r.body)
-        self.assertEqual(r.payload.tag, f"{{{v2}}}getEntitlementCountResponse", r.body)
-        self.assertNotIn(b"urn:v4.", r.body)
-        r = c.raw(envelope("<v4:getEntitlementCountRequest><v4:queryParams><v4:accountUnitName><v4:value>a"
-                           "</v4:value><v4:searchType>EQUALS</v4:searchType></v4:accountUnitName></v4:queryParams>"
-                           "</v4:getEntitlementCountRequest>", ns=v2))
+        r = c.raw(count("accountUnitName", v2))
         self.assertEqual(r.faultcode, "SOAP-ENV:Client", r.body)
         self.assertIn("<v4:accountUnitName>", r.faultstring)
         c.close()
