@@ -74,6 +74,13 @@ static const cfg_setting_t cfg__table[] = {
     INT_SETTING("ENTITLEMENTD_DB_WAIT_TIMEOUT_MS", db_wait_timeout_ms, 1, 600000, "5000",
                 "How long a request waits for a free database connection before it fails "
                 "with DATABASE_UNAVAILABLE."),
+    INT_SETTING("ENTITLEMENTD_DB_LOCK_TIMEOUT_MS", db_lock_timeout_ms, 0, 3600000, "10000",
+                "How long a statement of the service waits for a row another transaction holds locked "
+                "(PostgreSQL's lock_timeout) before its unit fails with LOCK_TIMEOUT (a REST request: 503), "
+                "nothing of it applied. The service's own transactions hold locks for milliseconds; this bounds "
+                "the wait behind one held outside it (an open psql session), which would otherwise hold up "
+                "every upgrade and upsell queued behind it. 0: wait as long as it takes. A lock_timeout in the "
+                "options of DATABASE_URL takes precedence."),
     INT_SETTING("ENTITLEMENTD_DB_CONNECT_TIMEOUT", db_connect_timeout_s, 1, 600, "5",
                 "Seconds allowed for one connection attempt to PostgreSQL."),
     STR_SETTING("ENTITLEMENTD_LOG_LEVEL", log_level, "info",

@@ -16,6 +16,7 @@ const char *ent_strerror(int err)
     case ENT_EIO: return "input/output error";
     case ENT_EPERM: return "not permitted";
     case ENT_ETOOBIG: return "the answer would be too large";
+    case ENT_ELOCKED: return "a lock held by another transaction was waited for too long";
     case ENT_ERR_LAST_: break;
     }
     return "unknown error";

@@ -25,7 +25,8 @@ typedef enum ent_err {
     ENT_EIO = -10,       /* system call failed; errno tells more */
     ENT_EPERM = -11,     /* the caller may not do this to the object */
     ENT_ETOOBIG = -12,   /* the answer would be larger than allowed */
-    ENT_ERR_LAST_ = -13
+    ENT_ELOCKED = -13,   /* a lock held by another transaction was waited for too long */
+    ENT_ERR_LAST_ = -14
 } ent_err_t;
 
 /* Returns a static, human-readable description of an ent_err_t. */

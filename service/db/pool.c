@@ -10,6 +10,9 @@
 #include "../core/thread.h"
 #include "db_int.h"
 
+/* Room for a connection's options: ours and a conninfo's own. */
+#define DB_OPTIONS_MAX 1280
+
 static double db__monotonic(void)
 {
     struct timespec t;
@@ -24,6 +27,7 @@ struct db_pool {
     int connect_timeout_s;
     int wait_timeout_ms;
     bool async_commit;
+    int lock_timeout_ms;
     int size;
     db_conn_t *conns; /* size entries */
 };
@@ -45,6 +49,7 @@ int db_pool_create(const db_pool_options_t *opt, db_pool_t **out)
     p->connect_timeout_s = opt->connect_timeout_s;
     p->wait_timeout_ms = opt->wait_timeout_ms;
     p->async_commit = opt->async_commit;
+    p->lock_timeout_ms = opt->lock_timeout_ms;
     for (int i = 0; i < p->size; i++)
         p->conns[i].pool = p;
     pthread_mutex_init(&p->lock, NULL);
@@ -84,12 +89,32 @@ void db__notice(void *arg, const char *msg)
     log_debug("postgres: %s", msg);
 }
 
+/* The options of a connection into buf (cap bytes): ours, around those
+ * of conninfo itself (its "options", which the keywords given beside it
+ * would otherwise replace): the lock timeout first, so that an operator's
+ * own lock_timeout wins, and the settings the statements rely on last. */
+static int db__options(const char *conninfo, bool async, int lock_timeout_ms, char *buf, size_t cap)
+{
+    const char *theirs = "";
+    PQconninfoOption *parsed = PQconninfoParse(conninfo, NULL);
+    for (PQconninfoOption *o = parsed; o != NULL && o->keyword != NULL; o++)
+        if (strcmp(o->keyword, "options") == 0 && o->val != NULL)
+            theirs = o->val;
+    int n = snprintf(buf, cap,
+                     "-c lock_timeout=%d %s -c TimeZone=UTC -c DateStyle=ISO,YMD -c plan_cache_mode=force_generic_plan "
+                     "-c max_parallel_workers_per_gather=0 -c jit=off%s",
+                     lock_timeout_ms, theirs, async ? " -c synchronous_commit=off" : "");
+    PQconninfoFree(parsed);
+    return n >= 0 && (size_t)n < cap ? ENT_OK : ENT_EINVAL;
+}
+
 int db__connect(db_conn_t *c, const char *conninfo, int connect_timeout_s)
 {
     char timeout[16];
     snprintf(timeout, sizeof timeout, "%d", connect_timeout_s);
-    /* expand_dbname=1: conninfo may be a URI or key=value string; the later
-     * keywords apply unless it sets them itself. */
+    /* expand_dbname=1: conninfo may be a URI or key=value string; the
+     * keywords after it replace its own (its options are kept, within
+     * ours: db__options). */
     /* Dates in queries and answers are UTC and written YYYY-MM-DD (as
      * xs:date, and as the rules compare them) whatever the server's default.
      * Every statement is prepared once per connection and run thousands of
@@ -109,11 +134,13 @@ int db__connect(db_conn_t *c, const char *conninfo, int connect_timeout_s)
     const char *keys[] = {"dbname", "connect_timeout", "application_name", "options", "keepalives",
                           "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout", NULL};
     bool async = c->pool != NULL && c->pool->async_commit;
-    const char *vals[] = {conninfo, timeout, async ? "entitlementd-jobs" : "entitlementd",
-                          async ? "-c TimeZone=UTC -c DateStyle=ISO,YMD -c plan_cache_mode=force_generic_plan "
-                                  "-c max_parallel_workers_per_gather=0 -c jit=off -c synchronous_commit=off"
-                                : "-c TimeZone=UTC -c DateStyle=ISO,YMD -c plan_cache_mode=force_generic_plan "
-                                  "-c max_parallel_workers_per_gather=0 -c jit=off",
+    char options[DB_OPTIONS_MAX];
+    if (db__options(conninfo, async, c->pool ? c->pool->lock_timeout_ms : 0, options, sizeof options) != ENT_OK) {
+        log_warn("database connection not attempted: the conninfo's options are too long (over %d bytes with "
+                 "the service's own)", DB_OPTIONS_MAX);
+        return ENT_EINVAL;
+    }
+    const char *vals[] = {conninfo, timeout, async ? "entitlementd-jobs" : "entitlementd", options,
                           "1", "10", "5", "3", "30000", NULL};
 
     db__close(c);
@@ -247,6 +274,8 @@ int db__map_error(db_conn_t *c, const PGresult *res)
         return ENT_EDBDOWN;
     if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
         return ENT_ERETRY;
+    if (strcmp(state, "55P03") == 0) /* lock_not_available: lock_timeout ran out */
+        return ENT_ELOCKED;
     if (strcmp(state, "23505") == 0)
         return ENT_EEXIST;
     if (strncmp(state, "22", 2) == 0)
@@ -455,11 +484,11 @@ static void db__keep_xid(db_conn_t *c, const PGresult *r)
     snprintf(c->xid_token, sizeof c->xid_token, "%s", n > 0 ? token : "");
 }
 
-int db_begin_tracked(db_conn_t *c)
+static int db__begin_tracked(db_conn_t *c, const char *sql)
 {
     PGresult *r = NULL;
     /* One round trip, as db_begin's; the result is the SELECT's. */
-    int rc = db__begin_with(c, "BEGIN; " DB_XACT_ID_SELECT, &r);
+    int rc = db__begin_with(c, sql, &r);
     if (rc != ENT_OK) {
         db_rollback(c); /* the BEGIN may have run and the SELECT failed */
         return rc;
@@ -467,6 +496,16 @@ int db_begin_tracked(db_conn_t *c)
     db__keep_xid(c, r);
     PQclear(r);
     return ENT_OK;
+}
+
+int db_begin_tracked(db_conn_t *c)
+{
+    return db__begin_tracked(c, "BEGIN; " DB_XACT_ID_SELECT);
+}
+
+int db_begin_tracked_nowait(db_conn_t *c)
+{
+    return db__begin_tracked(c, "BEGIN; SET LOCAL lock_timeout = 1; " DB_XACT_ID_SELECT);
 }
 
 db_commit_fate_t db_commit_fate(db_conn_t *c, int wait_ms)

@@ -26,6 +26,10 @@ typedef struct db_pool_options {
      * unless a transaction is begun with db_begin_durable: for work whose
      * loss in a crash only means doing it again (claiming a job). */
     bool async_commit;
+    /* How long a statement waits for a row lock another transaction holds
+     * (PostgreSQL's lock_timeout) before it fails with ENT_ELOCKED; 0 for
+     * as long as it takes. */
+    int lock_timeout_ms;
 } db_pool_options_t;
 
 /* Creates a pool; opens no connection yet. *out is owned by the caller and
@@ -70,6 +74,9 @@ int db_begin_durable(db_conn_t *conn) ENT_MUSTCHECK;
 /* As db_begin, and the transaction's id is kept (assigned at once): should
  * its COMMIT go unanswered, db_commit_fate can ask how it ended. */
 int db_begin_tracked(db_conn_t *conn) ENT_MUSTCHECK;
+/* As db_begin_tracked, and its statements wait for no lock another
+ * transaction holds (lock_timeout of 1 ms: ENT_ELOCKED at once). */
+int db_begin_tracked_nowait(db_conn_t *conn) ENT_MUSTCHECK;
 int db_commit(db_conn_t *conn) ENT_MUSTCHECK;
 void db_rollback(db_conn_t *conn);
 /* Whether a transaction is open on conn (a store function that runs one

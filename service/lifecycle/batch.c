@@ -561,9 +561,14 @@ static void lc__batch_after(lc_member_t *me, int rc)
         }
         return;
     }
+    /* A group that waited its lock timeout: the units that need the row
+     * still locked fail at once, the others are done; the wait is not
+     * paid once more per unit. */
+    lc_ctx_t nowait = *ctx;
+    nowait.lock_nowait = rc == ENT_ELOCKED;
     for (size_t u = 0; u < me->n; u++)
         if (me->preset == NULL || !me->preset[u])
-            me->outcomes[u] = lc_change_unit(ctx, me->op, &me->units[u], &me->results[u]);
+            me->outcomes[u] = lc_change_unit(&nowait, me->op, &me->units[u], &me->results[u]);
 }
 
 /* A member whose group has run (its outcomes final: lc__batch_run). */

@@ -177,6 +177,10 @@ lc_outcome_t lc__db_fail(const lc_ctx_t *ctx, int rc, const char *what)
                        "the change kept conflicting with concurrent changes (%s); try again", what);
     if (rc == ENT_EINVAL)
         return lc_fail(ctx, REASON_INVALID_REQUEST, "a value was refused while %s (check dates and numbers)", what);
+    if (rc == ENT_ELOCKED)
+        return lc_fail(ctx, REASON_LOCK_TIMEOUT,
+                       "a row needed while %s is locked by another transaction, longer than the service waits "
+                       "(ENTITLEMENTD_DB_LOCK_TIMEOUT_MS); nothing was applied; try again", what);
     log_error("%s: %s", what, ent_strerror(rc));
     return lc_fail(ctx, REASON_INTERNAL_ERROR, "unexpected error while %s", what);
 }
@@ -478,7 +482,7 @@ static lc_outcome_t lc__run(const lc_ctx_t *ctx, lc_try_fn fn, const void *arg)
     if (rc != ENT_OK)
         return lc__db_fail(ctx, rc, "acquiring a connection");
     for (int attempt = 0;; attempt++) {
-        if ((rc = db_begin_tracked(c)) != ENT_OK) {
+        if ((rc = ctx->lock_nowait ? db_begin_tracked_nowait(c) : db_begin_tracked(c)) != ENT_OK) {
             o = lc__db_fail(ctx, rc, "starting a transaction");
             break;
         }

@@ -33,6 +33,10 @@ typedef struct lc_ctx {
     const char *request_id; /* for the audit trail */
     const ent_alloc_t *alloc; /* results and reasons are allocated here */
     lc_group_t *group;      /* commit groups to join (group.h); NULL: every request alone */
+    /* Wait for no row lock another transaction holds (fail LOCK_TIMEOUT at
+     * once): the units of a group that waited its lock timeout, run again
+     * one at a time (batch.c). */
+    bool lock_nowait;
 } lc_ctx_t;
 
 typedef enum lc_op {

@@ -25,6 +25,7 @@ static const char *const lc__codes[REASON_COUNT_] = {
     [REASON_INTERNAL_ERROR] = "INTERNAL_ERROR",
     [REASON_COMMIT_UNKNOWN] = "COMMIT_UNKNOWN",
     [REASON_RESPONSE_TOO_LARGE] = "RESPONSE_TOO_LARGE",
+    [REASON_LOCK_TIMEOUT] = "LOCK_TIMEOUT",
 };
 
 const char *lc_reason_code(lc_reason_t r)

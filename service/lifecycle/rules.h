@@ -33,6 +33,7 @@ typedef enum lc_reason {
     REASON_INTERNAL_ERROR,       /* a bug or an unexpected database error; logged */
     REASON_COMMIT_UNKNOWN,       /* the connection was lost while committing: applied or not, unknown */
     REASON_RESPONSE_TOO_LARGE,   /* a query page holds more than ENTITLEMENTD_MAX_PAGE_MB */
+    REASON_LOCK_TIMEOUT,         /* a row it needs was locked elsewhere for longer than the service waits */
     REASON_COUNT_
 } lc_reason_t;
 

@@ -40,6 +40,11 @@ void rest_db_error(rest_ctx_t *c, int rc, const char *what)
         rest_error(c, 503, NULL, "the database cannot be reached; try again");
         return;
     }
+    if (rc == ENT_ELOCKED) {
+        log_warn("%s: %s", what, ent_strerror(rc));
+        rest_error(c, 503, NULL, "a row it needs is locked by another transaction; nothing was done; try again");
+        return;
+    }
     if (rc == ENT_ERETRY) {
         /* Retried already, and still in conflict with concurrent requests. */
         log_warn("%s: %s", what, ent_strerror(rc));

@@ -119,6 +119,7 @@ int ops_begin(struct soap *soap, const void *req, lc_ctx_t *ctx, ent_alloc_t *al
     ctx->request_id = w->request_id;
     ctx->alloc = alloc;
     ctx->group = w->group;
+    ctx->lock_nowait = false;
     return SOAP_OK;
 }
 

@@ -1,6 +1,8 @@
 """upgradeLicense through the real daemon and PostgreSQL: atomic units,
 status aggregation, record numbers, reasons, concurrency, hostile input."""
 import functools
+import os
+import subprocess
 import threading
 import time
 import unittest
@@ -97,6 +99,84 @@ class UpgradeTest(DaemonTestCase):
         self.assertEqual(nrows("SELECT count(*) FROM audit_log WHERE entitlement_id = :'v1' "
                                "AND operation = 'upgradeLicense'", middle_eid), 0)
         self.assertEqual(nrows("SELECT count(*) FROM audit_log") - audit_before, 6)
+
+    def test_a_lock_held_outside_holds_up_only_its_own_parent(self):
+        """A parent row locked by a transaction outside the service: the
+        upgrades that need it fail LOCK_TIMEOUT after
+        ENTITLEMENTD_DB_LOCK_TIMEOUT_MS with nothing applied, and those of
+        other parents, queued behind them in the commit groups, are done
+        meanwhile (they waited for as long as the lock was held)."""
+        d = Daemon(ENTITLEMENTD_DB_LOCK_TIMEOUT_MS="1500").start()
+        locker = None
+        try:
+            _, (locked,) = self.entitlement()
+            others = [self.entitlement()[1][0] for _ in range(4)]
+            locker = subprocess.Popen(["psql", os.environ["DATABASE_URL"], "-X", "-q", "-A", "-t", "-v",
+                                       "ON_ERROR_STOP=1", "-v", f"aid={locked}"],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            locker.stdin.write("BEGIN;\nSELECT 'locked' FROM line_items WHERE activation_id = :'aid' FOR UPDATE;\n")
+            locker.stdin.flush()
+            self.assertEqual(locker.stdout.readline().strip(), "locked")
+            done, started = {}, time.monotonic()
+
+            def call(key, parent, delay):
+                time.sleep(delay)
+                c = Client(d, self.user)
+                r = c.call(lifecycle_body("upgradeLicense", [{"items": [self.item(parent, count=1, allow=True)]}]))
+                done[key] = (r, time.monotonic() - started)
+                c.close()
+            # Two on the locked parent take both commit groups' turns.
+            calls = [threading.Thread(target=call, args=(f"locked{i}", locked, 0.05 * i)) for i in range(2)]
+            calls += [threading.Thread(target=call, args=(a, a, 0.3)) for a in others]
+            for t in calls:
+                t.start()
+            for t in calls:
+                t.join(timeout=60)
+            for i in range(2):
+                r, _ = done[f"locked{i}"]
+                self.assertEqual(r.status_text, "FAILURE", r.body)
+                self.assertTrue(self.reasons(r)[0].startswith("LOCK_TIMEOUT: "), self.reasons(r))
+            for a in others:
+                r, took = done[a]
+                self.assertEqual(r.status_text, "SUCCESS", r.body)
+                self.assertLess(took, 20)
+            # Still held: nothing of the failed ones was applied.
+            locker.stdin.write("ROLLBACK;\n")
+            locker.stdin.close()
+            self.assertEqual(locker.wait(timeout=20), 0)
+            locker = None
+            self.assertEqual(psql("SELECT state, number_of_copies FROM line_items WHERE activation_id = :'v1'",
+                                  locked), [["DEPLOYED", "10"]])
+            self.assertEqual(nrows("SELECT count(*) FROM line_items WHERE parent_id = (SELECT id FROM line_items "
+                                   "WHERE activation_id = :'v1')", locked), 0)
+        finally:
+            if locker is not None:
+                locker.kill()
+                locker.wait()
+            self.assertEqual(d.stop(), 0)
+
+    def test_the_options_of_database_url_are_kept(self):
+        # The daemon's own options go around them (they were replaced),
+        # and its lock timeout gives way to theirs: an upgrade of a locked
+        # parent fails after 300 ms, not after a minute.
+        _, (aid,) = self.entitlement()
+        url = os.environ["DATABASE_URL"] + " options='-c lock_timeout=300'"
+        d = Daemon(DATABASE_URL=url, ENTITLEMENTD_DB_LOCK_TIMEOUT_MS="60000").start()
+        locker = subprocess.Popen(["psql", os.environ["DATABASE_URL"], "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                                   "-v", f"aid={aid}"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            locker.stdin.write("BEGIN;\nSELECT 'locked' FROM line_items WHERE activation_id = :'aid' FOR UPDATE;\n")
+            locker.stdin.flush()
+            self.assertEqual(locker.stdout.readline().strip(), "locked")
+            c = Client(d, self.user)
+            r = c.call(lifecycle_body("upgradeLicense", [{"items": [self.item(aid, count=1, allow=True)]}]))
+            c.close()
+            self.assertEqual(r.status_text, "FAILURE", r.body)
+            self.assertTrue(self.reasons(r)[0].startswith("LOCK_TIMEOUT: "), self.reasons(r))
+        finally:
+            locker.kill()
+            locker.wait()
+            self.assertEqual(d.stop(), 0)
 
     def test_audit_and_feed_rows_follow_the_units_order(self):
         # Audit rows are numbered in the units' order, and each unit's feed
