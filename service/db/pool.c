@@ -518,17 +518,26 @@ db_commit_fate_t db_commit_fate(db_conn_t *c, int wait_ms)
     if (xid[0] == '\0' || c->pool == NULL)
         return DB_FATE_UNKNOWN;
     db_conn_discard(c);
-    for (int waited = 0;; waited += 20) {
+    double until = db__monotonic() + wait_ms / 1000.0;
+    struct timespec pause = {0, 20 * 1000000L};
+    for (;;) {
         PGresult *r = NULL;
         const char *v[3] = {xid, server, token};
-        if (c->pg == NULL && db_conn_reset(c) != ENT_OK)
-            return DB_FATE_UNKNOWN;
-        if (db__exec_sql(c,
+        /* A server refusing connections for a moment, or a new connection
+         * lost before it asked (its backend ended too): asked again, every
+         * 20 ms, until wait_ms have gone. */
+        if ((c->pg == NULL && db_conn_reset(c) != ENT_OK) ||
+            db__exec_sql(c,
                          "SELECT pg_xact_status($1::xid8), pg_postmaster_start_time() = $2::timestamptz "
                          "AND (SELECT token FROM server_incarnation) = $3, "
                          "current_setting('synchronous_standby_names') <> ''",
-                         3, v, &r) != ENT_OK)
-            return DB_FATE_UNKNOWN;
+                         3, v, &r) != ENT_OK) {
+            db_conn_discard(c);
+            if (db__monotonic() >= until)
+                return DB_FATE_UNKNOWN;
+            nanosleep(&pause, NULL);
+            continue;
+        }
         /* Another server, the same one restarted, or one that went through
          * crash recovery (db/017 empties the token): ids handed out before
          * a crash or on another primary may have been given again, so the
@@ -554,10 +563,9 @@ db_commit_fate_t db_commit_fate(db_conn_t *c, int wait_ms)
         PQclear(r);
         /* "in progress": the old backend has not finished its COMMIT yet
          * (a flush, or a server that has not seen the client go). */
-        if (!running || waited >= wait_ms)
+        if (!running || db__monotonic() >= until)
             return fate;
-        struct timespec t = {0, 20 * 1000000L};
-        nanosleep(&t, NULL);
+        nanosleep(&pause, NULL);
     }
 }
 

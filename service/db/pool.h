@@ -109,8 +109,9 @@ typedef enum db_commit_fate {
 /* Asks PostgreSQL on a fresh connection (conn is reconnected) how the
  * last transaction begun on conn with its id kept (db_begin_tracked, or a
  * pipeline with STMT_XACT_ID) ended, by that id (pg_xact_status). While
- * the old backend is still finishing it ("in progress"), asks again for
- * up to wait_ms. */
+ * the old backend is still finishing it ("in progress"), or while no new
+ * connection can ask, asks again for up to wait_ms (a connection attempt
+ * begun before then may take its connect timeout). */
 db_commit_fate_t db_commit_fate(db_conn_t *conn, int wait_ms);
 
 /* Whether the database answers and every migration compiled in has been

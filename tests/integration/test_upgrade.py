@@ -699,17 +699,28 @@ class CommitAnswerLostTest(DaemonTestCase):
         self.assertEqual(psql("SELECT number_of_copies FROM line_items WHERE activation_id = :'v1'", aid), [["8"]])
         self.assertIn("the server is not the one that ran it", self.daemon.read_log())
 
-    def test_unknown_when_the_server_cannot_be_asked(self):
+    def test_asked_again_while_the_server_refuses_connections(self):
         # The server refuses connections for a moment after the lost
-        # answer: the outcome cannot be known, and the answer says so
-        # (here it had committed). Then the service goes on.
+        # answer: asked again until it answers, within the 2 s the
+        # question may take (it was COMMIT_UNKNOWN at the first refusal).
         eid, (aid,) = self.entitlement(count=10)
-        self.proxy.arm(refuse_s=1.0)
+        self.proxy.arm(refuse_s=0.5)
+        r = self.upgrade([{"items": [self.item(aid, count=2, allow=True)]}])
+        self.assertTrue(self.proxy.dropped.is_set())
+        self.assertEqual(r.status_text, "SUCCESS", r.body)
+        self.assertEqual(psql("SELECT number_of_copies FROM line_items WHERE activation_id = :'v1'", aid), [["8"]])
+
+    def test_unknown_when_the_server_cannot_be_asked(self):
+        # The server refuses connections for longer than the question may
+        # take: the outcome cannot be known, and the answer says so (here
+        # it had committed). Then the service goes on.
+        eid, (aid,) = self.entitlement(count=10)
+        self.proxy.arm(refuse_s=3.0)
         r = self.upgrade([{"items": [self.item(aid, count=2, allow=True)]}])
         self.assertTrue(self.proxy.dropped.is_set())
         self.assertTrue(self.reasons(r)[0].startswith("COMMIT_UNKNOWN: "), r.body)
         self.assertEqual(psql("SELECT number_of_copies FROM line_items WHERE activation_id = :'v1'", aid), [["8"]])
-        time.sleep(1.2)
+        time.sleep(2.0)
         self.assertEqual(self.upgrade([{"items": [self.item(aid, count=1, allow=True)]}]).status_text, "SUCCESS")
 
 
