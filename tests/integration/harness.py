@@ -69,6 +69,40 @@ def psql(sql, *params):
     return [line.split("\t") for line in out.splitlines() if line != ""]
 
 
+class RowLock:
+    """A psql session that holds line item aid locked (SELECT ... FOR
+    UPDATE) in an open transaction, from construction until end()."""
+
+    def __init__(self, aid):
+        self.proc = subprocess.Popen(["psql", os.environ["DATABASE_URL"], "-X", "-q", "-A", "-t", "-v",
+                                      "ON_ERROR_STOP=1", "-v", f"aid={aid}"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.proc.stdin.write("BEGIN;\nSELECT 'locked' FROM line_items WHERE activation_id = :'aid' FOR UPDATE;\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline().strip()
+        if line != "locked":
+            self.end()
+            raise AssertionError(f"the row of {aid} could not be locked: {line!r}")
+
+    def end(self, sql="ROLLBACK;"):
+        """Ends the transaction with sql (COMMIT or ROLLBACK) and the
+        session; returns psql's exit status, or None when it had to be
+        killed (already gone, or stuck)."""
+        if self.proc is None:
+            return None
+        status = None
+        try:
+            self.proc.stdin.write(sql + "\n")
+            self.proc.stdin.close()
+            status = self.proc.wait(timeout=20)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+        self.proc = None
+        return status
+
+
 def ctl(*args, stdin=None, check=True):
     return subprocess.run([CTL, *args], input=stdin, capture_output=True, text=True, check=check)
 

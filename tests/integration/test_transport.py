@@ -18,7 +18,7 @@ from lxml import etree
 from builders import (attributes_xml, change_item_xml, count_body, create_body, create_full_body,
                       entitlement_full_xml, lifecycle_body, search_body, simple_query)
 from catalog import Catalog
-from harness import (NS, PATH, SOAP_ENV, Client, Daemon, DaemonTestCase, User, ctl, envelope, make_user,
+from harness import (NS, PATH, SOAP_ENV, Client, Daemon, DaemonTestCase, RowLock, User, ctl, envelope, make_user,
                      psql, token)
 from test_http import read_reply
 
@@ -582,12 +582,8 @@ class TransportTest(DaemonTestCase):
         aid = eid + "-P"
         self.ok(create_body([{"eid": eid, "items": [(aid, cat.base, 5, {"expiration": "2027-12-31"})]}]))
         d = Daemon(ENTITLEMENTD_WORKERS=3, ENTITLEMENTD_ACTIVE_WORKERS=1).start()
-        locker = subprocess.Popen(["psql", os.environ["DATABASE_URL"], "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-                                   "-v", f"aid={aid}"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        locker = RowLock(aid)
         try:
-            locker.stdin.write("BEGIN;\nSELECT 'locked' FROM line_items WHERE activation_id = :'aid' FOR UPDATE;\n")
-            locker.stdin.flush()
-            self.assertEqual(locker.stdout.readline().strip(), "locked")
             done = {}
 
             def call(key, body):
@@ -618,16 +614,11 @@ class TransportTest(DaemonTestCase):
             m.close()
             self.assertIn("entitlementd_http_workers_active_max 1\n", text)
             self.assertRegex(text, r'entitlementd_http_workers\{state="waiting"\} [1-3]\n')
-            locker.stdin.write("COMMIT;\n")
-            locker.stdin.close()
-            self.assertEqual(locker.wait(timeout=20), 0)
+            self.assertEqual(locker.end("COMMIT;"), 0)
             upgrade.join(timeout=20)
             self.assertEqual(done["upgrade"].status_text, "SUCCESS", done["upgrade"].body)
         finally:
-            if locker.poll() is None:
-                locker.kill()
-                locker.wait()
-            locker.stdout.close()
+            locker.end()
             self.assertEqual(d.stop(), 0)
 
     def test_keep_alive_serves_many_requests_on_one_connection(self):

@@ -2,14 +2,13 @@
 status aggregation, record numbers, reasons, concurrency, hostile input."""
 import functools
 import os
-import subprocess
 import threading
 import time
 import unittest
 
 from builders import change_item_xml, create_body, lifecycle_body, renew_body, renew_item_xml
 from catalog import Catalog
-from harness import NS, Client, Daemon, DaemonTestCase, end_backends_while, make_user, psql, token
+from harness import NS, Client, Daemon, DaemonTestCase, RowLock, end_backends_while, make_user, psql, token
 from pgproxy import PgProxy
 
 
@@ -111,12 +110,7 @@ class UpgradeTest(DaemonTestCase):
         try:
             _, (locked,) = self.entitlement()
             others = [self.entitlement()[1][0] for _ in range(4)]
-            locker = subprocess.Popen(["psql", os.environ["DATABASE_URL"], "-X", "-q", "-A", "-t", "-v",
-                                       "ON_ERROR_STOP=1", "-v", f"aid={locked}"],
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-            locker.stdin.write("BEGIN;\nSELECT 'locked' FROM line_items WHERE activation_id = :'aid' FOR UPDATE;\n")
-            locker.stdin.flush()
-            self.assertEqual(locker.stdout.readline().strip(), "locked")
+            locker = RowLock(locked)
             done, started = {}, time.monotonic()
 
             def call(key, parent, delay):
@@ -141,18 +135,14 @@ class UpgradeTest(DaemonTestCase):
                 self.assertEqual(r.status_text, "SUCCESS", r.body)
                 self.assertLess(took, 20)
             # Still held: nothing of the failed ones was applied.
-            locker.stdin.write("ROLLBACK;\n")
-            locker.stdin.close()
-            self.assertEqual(locker.wait(timeout=20), 0)
-            locker = None
+            self.assertEqual(locker.end(), 0)
             self.assertEqual(psql("SELECT state, number_of_copies FROM line_items WHERE activation_id = :'v1'",
                                   locked), [["DEPLOYED", "10"]])
             self.assertEqual(nrows("SELECT count(*) FROM line_items WHERE parent_id = (SELECT id FROM line_items "
                                    "WHERE activation_id = :'v1')", locked), 0)
         finally:
             if locker is not None:
-                locker.kill()
-                locker.wait()
+                locker.end()
             self.assertEqual(d.stop(), 0)
 
     def test_the_options_of_database_url_are_kept(self):
@@ -162,20 +152,15 @@ class UpgradeTest(DaemonTestCase):
         _, (aid,) = self.entitlement()
         url = os.environ["DATABASE_URL"] + " options='-c lock_timeout=300'"
         d = Daemon(DATABASE_URL=url, ENTITLEMENTD_DB_LOCK_TIMEOUT_MS="60000").start()
-        locker = subprocess.Popen(["psql", os.environ["DATABASE_URL"], "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-                                   "-v", f"aid={aid}"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        locker = RowLock(aid)
         try:
-            locker.stdin.write("BEGIN;\nSELECT 'locked' FROM line_items WHERE activation_id = :'aid' FOR UPDATE;\n")
-            locker.stdin.flush()
-            self.assertEqual(locker.stdout.readline().strip(), "locked")
             c = Client(d, self.user)
             r = c.call(lifecycle_body("upgradeLicense", [{"items": [self.item(aid, count=1, allow=True)]}]))
             c.close()
             self.assertEqual(r.status_text, "FAILURE", r.body)
             self.assertTrue(self.reasons(r)[0].startswith("LOCK_TIMEOUT: "), self.reasons(r))
         finally:
-            locker.kill()
-            locker.wait()
+            locker.end()
             self.assertEqual(d.stop(), 0)
 
     def test_audit_and_feed_rows_follow_the_units_order(self):
