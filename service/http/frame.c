@@ -213,6 +213,59 @@ static void frame__origin_form(const char **t, size_t *tn)
     *tn = (size_t)(end - slash);
 }
 
+/* Whether the method token m (n bytes) is one HTTP defines (RFC 9110, 9;
+ * RFC 5789): the others are 501, not a 405 of the path (RFC 9110, 9.1).
+ * Methods are case-sensitive: "get" is not GET. */
+static bool frame__method_known(const char *m, size_t n)
+{
+    static const char *const known[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strlen(known[i]) == n && memcmp(known[i], m, n) == 0)
+            return true;
+    return false;
+}
+
+/* Whether c is one of the characters of set (NUL is not). */
+static bool frame__in(char c, const char *set)
+{
+    return c != '\0' && strchr(set, c) != NULL;
+}
+
+/* Whether v (n bytes) is a valid Host value (RFC 9110, 7.2; RFC 3986,
+ * 3.2.2): uri-host [":" port], the host an IP literal in brackets or a
+ * reg-name (unreserved, pct-encoded, sub-delims), the port digits. Empty is
+ * valid: a target without an authority sends it so. */
+static bool frame__host_valid(const char *v, size_t n)
+{
+    size_t i = 0;
+    if (n > 0 && v[0] == '[') {
+        for (i = 1; i < n && v[i] != ']'; i++)
+            if (!isalnum((unsigned char)v[i]) && !frame__in(v[i], ":.-_~!$&'()*+,;=%"))
+                return false;
+        if (i == n || i == 1)
+            return false;
+        i++;
+    } else {
+        for (; i < n && v[i] != ':'; i++) {
+            if (v[i] == '%') {
+                if (i + 2 >= n || !isxdigit((unsigned char)v[i + 1]) || !isxdigit((unsigned char)v[i + 2]))
+                    return false;
+                i += 2;
+            } else if (!isalnum((unsigned char)v[i]) && !frame__in(v[i], "-._~!$&'()*+,;=")) {
+                return false;
+            }
+        }
+    }
+    if (i == n)
+        return true;
+    if (v[i++] != ':')
+        return false;
+    for (; i < n; i++)
+        if (!isdigit((unsigned char)v[i]))
+            return false;
+    return true;
+}
+
 /* Parses the request line l of buf; false with f set on error. */
 static bool frame__request_line(const char *buf, const frame__line_t *l, frame_t *f, bool *http10)
 {
@@ -272,6 +325,8 @@ static bool frame__request_line(const char *buf, const frame__line_t *l, frame_t
         return frame__error(f, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
     if (tn > FRAME_MAX_TARGET)
         return frame__error(f, 414, "request target longer than 4096 bytes");
+    if (!frame__method_known(l->p, f->method_len))
+        return frame__error(f, 501, "unknown HTTP method");
     if (!f->target_root && (tn == 0 || target[0] != '/')) {
         f->target_len = 0;
         return frame__error(f, 400, "the request target must be a path (or an absolute http URL)");
@@ -336,15 +391,21 @@ static frame_status_t frame__chunks(const char *buf, size_t len, size_t pos, con
             frame__error(f, 400, "malformed chunk size");
             return FRAME_ERROR;
         }
-        size_t size = 0, i = 0;
-        for (; i < l.n && i < 16; i++) {
+        /* chunk-size is 1*HEXDIG (RFC 9112, 7.1): leading zeros are
+         * legal, however many; a value of 16 significant digits or more
+         * is beyond any body. */
+        size_t size = 0, i = 0, digits = 0;
+        for (; i < l.n; i++) {
             char c = l.p[i];
             int d = c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : -1;
             if (d < 0)
                 break;
-            size = size * 16 + (size_t)d;
+            if (digits > 0 || d > 0)
+                digits++;
+            if (digits < 16)
+                size = size * 16 + (size_t)d;
         }
-        if (i == 0 || i == 16 || !frame__chunk_ext(l.p + i, l.n - i)) {
+        if (i == 0 || digits >= 16 || !frame__chunk_ext(l.p + i, l.n - i)) {
             frame__error(f, 400, "malformed chunk size");
             return FRAME_ERROR;
         }
@@ -474,6 +535,10 @@ void frame_scan(const char *buf, size_t len, const frame_limits_t *lim, frame_t 
                 frame__error(f, 400, hosts > 1 ? "more than one Host header" : "Host header longer than 255 bytes");
                 return;
             }
+            if (!frame__host_valid(v, vn)) {
+                frame__error(f, 400, "the Host header is not a host name or address with an optional port");
+                return;
+            }
             if (!f->host_in_target) {
                 f->host_off = (size_t)(v - buf);
                 f->host_len = vn;
@@ -495,9 +560,12 @@ void frame_scan(const char *buf, size_t len, const frame_limits_t *lim, frame_t 
     /* The header lines without the blank line (CR LF or a bare LF). */
     f->headers_len = pos - f->headers_off - (pos >= 2 && buf[pos - 2] == '\r' ? 2 : 1);
     f->close = close || (http10 && !keep);
-    /* An HTTP/1.1 request without Host is served as HTTP/1.0's would be
-     * (RFC 9112, 3.2 wants a 400): only hand-made requests lack it, and
-     * refusing them would hide whatever else they test. */
+    /* Every HTTP/1.1 client sends Host (RFC 9112, 3.2), even with an
+     * absolute-form target; HTTP/1.0 ones need not. */
+    if (hosts == 0 && !http10) {
+        frame__error(f, 400, "an HTTP/1.1 request needs a Host header");
+        return;
+    }
     if (auths > 1 || types > 1 || actions > 1 || ids > 1 || idem > 1) {
         frame__error(f, 400, "a header that may appear once appears more than once");
         return;

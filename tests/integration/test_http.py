@@ -234,6 +234,20 @@ class HttpTest(DaemonTestCase):
         r = self.send(self.request(b"", method="PUT"))
         self.assert_refused(r, 405)
         self.assertEqual(r.headers.get("allow"), "GET, HEAD, POST")
+        # A method HTTP does not define is a 501 (RFC 9110, 9.1), methods
+        # being case-sensitive; an HTTP/1.1 request needs a valid Host
+        # (RFC 9112, 3.2). Each refusal is a SOAP fault: the path is SOAP's.
+        for method in ("BREW", "post"):
+            self.assert_refused(self.send(self.request(b"", method=method)), 501, "unknown HTTP method")
+        body = envelope(search_body())
+        self.assert_refused(self.send(self.request(body, {"Host": None})), 400, "needs a Host header")
+        for host in ("a b", "u@x", "x:abc"):
+            self.assert_refused(self.send(self.request(body, {"Host": host})), 400, "Host header")
+        r = self.send(self.request(body, {"Host": "[::1]:8080"}))
+        self.assertEqual(r.status, 200, r.body)
+        # HTTP/1.0 needs none.
+        raw = self.request(body, {"Host": None}).replace(b" HTTP/1.1\r\n", b" HTTP/1.0\r\n", 1)
+        self.assertEqual(self.send(raw).status, 200)
         r = self.send(self.request(envelope(search_body()), {"Content-Type": "multipart/related; boundary=x"}))
         self.assert_refused(r, 415, "multipart")
         r = self.send(self.request(envelope(search_body()), {"SOAPAction": "x" * 10000}))

@@ -127,12 +127,28 @@ class RestCommonTest(DaemonTestCase):
         # Without a length a request has no body (RFC 9112, 6.3): it is
         # routed and judged as one with an empty body (curl -X POST sends
         # neither Content-Length nor chunked).
+        # A method HTTP does not define is a 501, and an HTTP/1.1 request
+        # without Host, or with an invalid one, a 400: JSON on REST paths.
         for raw, status in ((f"PUT {KEY_PATH} HTTP/1.1\r\nHost: x\r\n\r\n", b"401"),
                             ("POST /healthz HTTP/1.1\r\nHost: x\r\n\r\n", b"405"),
-                            ("POST /no/such/path HTTP/1.1\r\nHost: x\r\n\r\n", b"404")):
+                            ("POST /no/such/path HTTP/1.1\r\nHost: x\r\n\r\n", b"404"),
+                            ("BREW /healthz HTTP/1.1\r\nHost: x\r\n\r\n", b"501"),
+                            ("get /healthz HTTP/1.1\r\nHost: x\r\n\r\n", b"501"),
+                            ("GET /healthz HTTP/1.1\r\n\r\n", b"400"),
+                            ("GET /healthz HTTP/1.1\r\nHost: x/y\r\n\r\n", b"400"),
+                            ("GET /healthz HTTP/1.1\r\nHost:\r\n\r\n", b"200"),
+                            ("GET /healthz HTTP/1.0\r\n\r\n", b"200")):
             s = socket.create_connection(("127.0.0.1", self.daemon.port))
             s.sendall(raw.encode())
-            self.assertTrue(s.recv(65536).startswith(b"HTTP/1.1 " + status), raw)
+            got = b""
+            while b"\r\n\r\n" not in got:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+            self.assertTrue(re.match(rb"HTTP/1\.[01] " + status, got), (raw, got))
+            if status in (b"400", b"501"):
+                self.assertIn(b"application/json", got.split(b"\r\n\r\n")[0], (raw, got))
             s.close()
 
     def test_every_response_has_a_date(self):

@@ -65,9 +65,9 @@ class TransportTest(DaemonTestCase):
         addr = etree.fromstring(raw.split(b"\r\n\r\n", 1)[1]).find(
             ".//{http://schemas.xmlsoap.org/wsdl/soap/}address").get("location")
         self.assertEqual(addr, f"http://127.0.0.1:{self.daemon.port}" + PATH)
-        # A hostile Host header is not echoed.
+        # A hostile Host header is refused (RFC 9112, 3.2), never echoed.
         status, _, body = self.get(PATH + "?wsdl", {"Host": "evil\"><x"})
-        self.assertEqual(status, 200)
+        self.assertEqual(status, 400)
         self.assertNotIn(b"evil", body)
 
     def test_service_list_and_unknown_paths(self):
@@ -352,7 +352,7 @@ class TransportTest(DaemonTestCase):
         eid = "E-" + token(8)
         decl = len(b'<?xml version="1.0" encoding="UTF-8"?>\n')
         inner = envelope(create_full_body([entitlement_full_xml(eid, "")]))[decl:]
-        smuggled = (f"\r\nPOST {PATH} HTTP/1.1\r\nContent-Type: text/xml\r\n"
+        smuggled = (f"\r\nPOST {PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n"
                     f"Content-Length: {len(inner)}\r\n\r\n{inner.decode()}")
         one = Daemon(ENTITLEMENTD_WORKERS=1).start()
         try:

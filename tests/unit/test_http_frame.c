@@ -54,6 +54,14 @@ static void test_chunked(void)
     CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n").http_status, 400);
     CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcdef\r\n").http_status, 400);
     CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3E9\r\n").http_status, 413);
+    /* chunk-size is 1*HEXDIG: leading zeros, however many, are legal;
+     * 16 significant digits are not a size any body has. */
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "00000000000000000002\r\nab\r\n00000000000000000000\r\n\r\n").status, FRAME_DONE);
+    CHECK_EQ_INT((int)scan("POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           "00000000000000000002\r\nab\r\n0\r\n\r\n").body_len, 2);
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1000000000000000\r\n").http_status,
+                 400);
 }
 
 /* What follows a chunk's size is extensions or nothing, and a trailer is a
@@ -131,16 +139,35 @@ static void test_expect_continue(void)
 
 static void test_errors(void)
 {
-    /* Methods are the fronts' to judge; without a length there is no body
-     * (RFC 9112, 6.3), whatever the method. */
-    /* Without Host (or with an empty one), served; Host twice, refused. */
-    CHECK_EQ_INT(scan("GET /p HTTP/1.1\r\n\r\n").status, FRAME_DONE);
+    /* The methods HTTP defines are the fronts' to judge (405 with Allow);
+     * any other is 501, and methods are case-sensitive. Without a length
+     * there is no body (RFC 9112, 6.3), whatever the method. */
+    /* HTTP/1.1 without Host, with an invalid one or with two, refused; an
+     * empty one (a target without authority) and HTTP/1.0 without, served. */
+    CHECK_EQ_INT(scan("GET /p HTTP/1.1\r\n\r\n").http_status, 400);
     CHECK_EQ_INT(scan("GET /p HTTP/1.1\r\nHost:\r\n\r\n").status, FRAME_DONE);
     CHECK_EQ_INT(scan("GET /p HTTP/1.0\r\n\r\n").status, FRAME_DONE);
     CHECK_EQ_INT(scan("GET /p HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").http_status, 400);
+    static const char *const good_hosts[] = {"localhost", "h:8080", "h:", "127.0.0.1:1", "[::1]:443", "[fe80::1%25]",
+                                             "a.b-c_d~e", "x%41y", "!$&'()*+,;="};
+    static const char *const bad_hosts[] = {"a b", "u@x", "x/y", "x:abc", "x:1:2", "[::1", "[]", "x%4", "x%zz",
+                                            "\xc3\xa9", "x\"y", "[::1]x"};
+    char req[256];
+    for (size_t i = 0; i < sizeof good_hosts / sizeof good_hosts[0]; i++) {
+        snprintf(req, sizeof req, "GET /p HTTP/1.1\r\nHost: %s\r\n\r\n", good_hosts[i]);
+        CHECK_EQ_INT(scan(req).status, FRAME_DONE);
+    }
+    for (size_t i = 0; i < sizeof bad_hosts / sizeof bad_hosts[0]; i++) {
+        snprintf(req, sizeof req, "GET /p HTTP/1.1\r\nHost: %s\r\n\r\n", bad_hosts[i]);
+        CHECK_EQ_INT(scan(req).http_status, 400);
+    }
     CHECK_EQ_INT(scan("PUT /p HTTP/1.1\r\nHost: h\r\n\r\n").status, FRAME_DONE);
     CHECK_EQ_INT(scan("DELETE /p HTTP/1.1\r\nHost: h\r\n\r\n").status, FRAME_DONE);
-    CHECK_EQ_INT(scan("BREW /p HTTP/1.1\r\nHost: h\r\n\r\n").status, FRAME_DONE);
+    CHECK_EQ_INT(scan("PATCH /p HTTP/1.1\r\nHost: h\r\n\r\n").status, FRAME_DONE);
+    CHECK_EQ_INT(scan("OPTIONS /p HTTP/1.1\r\nHost: h\r\n\r\n").status, FRAME_DONE);
+    CHECK_EQ_INT(scan("BREW /p HTTP/1.1\r\nHost: h\r\n\r\n").http_status, 501);
+    CHECK_EQ_INT(scan("get /p HTTP/1.1\r\nHost: h\r\n\r\n").http_status, 501);
+    CHECK_EQ_INT((int)scan("BREW /p HTTP/1.1\r\nHost: h\r\n\r\n").target_len, 2); /* its front answers */
     CHECK_EQ_INT(scan("ABCDEFGHIJKLMNOPQ /p HTTP/1.1\r\nHost: h\r\n\r\n").http_status, 501);
     CHECK_EQ_INT(scan("POST /p HTTP/2.0\r\n\r\n").http_status, 505);
     /* Not an HTTP-version at all: malformed, not another version. A later
