@@ -64,8 +64,8 @@ class StatusLogTest(DaemonTestCase):
         self.assertEqual(rows, [["2", "server"]])
 
     def test_the_poll_url_reaches_the_service_without_a_host(self):
-        # HTTP/1.0 without Host, or a Host that is not host[:port]: the
-        # address the request came in on, port included.
+        # HTTP/1.0 without Host: the address the request came in on, port
+        # included. A Host that is not host[:port] is refused (RFC 9112, 3.2).
         body = json.dumps(status_body(self.pub.name)).encode()
         for host in (None, "user@evil"):
             with self.subTest(host=host):
@@ -77,6 +77,10 @@ class StatusLogTest(DaemonTestCase):
                 s.sendall(head.encode() + b"\r\n" + body)
                 reply, _ = read_reply(s)
                 s.close()
+                if host is not None:
+                    self.assertEqual(reply.status, 400, reply)
+                    self.assertNotIn(b"evil", reply.body)
+                    continue
                 self.assertEqual(reply.status, 202, reply)
                 url = json.loads(reply.body)["url"]
                 self.assertTrue(url.startswith(f"http://127.0.0.1:{self.daemon.port}{STATUSLOG}/"), url)
