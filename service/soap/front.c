@@ -83,7 +83,7 @@ int soap_throttled_fault(struct soap *soap, int wait_s)
 static int server__fclosesocket(struct soap *soap, SOAP_SOCKET fd)
 {
     (void)fd;
-    if (soap_worker(soap)->x != NULL && !soap_worker(soap)->fault_keeps)
+    if (soap_worker(soap)->x != NULL)
         http_close_after(soap_worker(soap)->x);
     return SOAP_OK;
 }
@@ -144,34 +144,9 @@ static size_t server__frecv(struct soap *soap, char *buf, size_t len)
     return n;
 }
 
-/* Whether the connection stays open after a refusal or fault with HTTP
- * status, Server fault or not. The request was read whole (http/frame.c)
- * whatever it held, so the next one on the connection starts where it
- * ended: a client that pipelines, or retries on its connection after a 401
- * or a fault, is answered as over REST. A request too large for what the
- * daemon holds, a throttled login, a database that is down and our own
- * failures close it. */
-static bool front__keeps(int status, bool server_fault)
+/* Sends the fault that the context holds with HTTP status (500 when 0). */
+static void server__send_fault(struct soap *soap, int status)
 {
-    return !server_fault && status != 413 && status != 414 && status != 429 && status != 503;
-}
-
-/* gSOAP writes each HTTP header line through here. Its soap_send_fault
- * ends every connection ("Connection: close"); a fault that keeps it
- * (front__keeps) says what a response does. */
-static int server__fposthdr(struct soap *soap, const char *key, const char *val)
-{
-    soap_worker_t *w = soap_worker(soap);
-    if (w->fault_keeps && key != NULL && val != NULL && strcmp(key, "Connection") == 0 && strcmp(val, "close") == 0)
-        val = "keep-alive";
-    return w->posthdr(soap, key, val);
-}
-
-/* Sends the fault that the context holds with HTTP status (500 when 0),
- * keeping the connection open or not. */
-static void server__send_fault(struct soap *soap, int status, bool keep)
-{
-    soap_worker_t *w = soap_worker(soap);
     /* A fault raised while the request was read still holds its SOAP
      * Header, credentials included (ops_begin drops it only once a
      * handler runs): a fault carries no header of ours. */
@@ -179,11 +154,7 @@ static void server__send_fault(struct soap *soap, int status, bool keep)
     soap->keep_alive = 0;
     if (status != 0)
         soap->error = status;
-    w->fault_keeps = keep;
     soap_send_fault(soap);
-    w->fault_keeps = false;
-    if (keep)
-        soap->keep_alive = -1; /* as front__release reads it */
 }
 
 /* Whether a SOAP_OCCURS came from the repetition cap: gSOAP stacks the
@@ -403,7 +374,7 @@ static size_t front__error_body(int status, const char *msg, char *buf, size_t c
 }
 
 /* Answers the exchange with a fault of our own (the request never reached
- * gSOAP), closing the connection after it unless front__keeps. */
+ * gSOAP) and closes the connection after it. */
 static void front__refuse_after(soap_worker_t *w, int status, const char *msg, int retry_after_s)
 {
     char body[2048], extra[64] = ""; /* holds any front__error_body */
@@ -413,8 +384,7 @@ static void front__refuse_after(soap_worker_t *w, int status, const char *msg, i
         snprintf(extra, sizeof extra, "Allow: GET, HEAD, POST\r\n");
     else if (retry_after_s > 0)
         snprintf(extra, sizeof extra, "Retry-After: %d\r\n", retry_after_s);
-    if (!front__keeps(status, strstr(body, "<faultcode>SOAP-ENV:Server<") != NULL))
-        http_close_after(w->x);
+    http_close_after(w->x);
     http_discard(w->x);
     if (http_respond(w->x, status, ctype, extra, body, n) != ENT_OK)
         log_error("cannot write a refusal: out of memory");
@@ -756,11 +726,8 @@ static void front__answered(soap_worker_t *w, int status)
     if (status >= 0) {
         http_discard(w->x); /* nothing of a response cut short goes before the fault */
         soap->http_extra_header = w->extra_header;
-        const char **code = soap_faultcode(soap);
-        bool keep = front__keeps(status, code != NULL && *code != NULL && strstr(*code, "Server") != NULL);
-        server__send_fault(soap, status, keep);
-        if (!keep)
-            http_close_after(w->x);
+        server__send_fault(soap, status);
+        http_close_after(w->x);
     } else {
         bool answered = !w->older || front__older_response(w, w->version);
         /* (soap->status holds the response's status by now, not the
@@ -992,10 +959,6 @@ static void front__serve_with(front_slot_t *slot, soap_worker_t *w, http_exchang
      * writes a fault. */
     soap->socket = http_socket(x);
     soap->keep_alive = -1;
-    /* What gSOAP holds unread is the previous request's (a fault may end
-     * its parse anywhere): this one starts from the worker's buffer. */
-    soap->bufidx = 0;
-    soap->buflen = 0;
     soap_begin(soap);
     soap->http_extra_header = w->extra_header;
     if (soap_begin_recv(soap) != SOAP_OK) {
@@ -1037,7 +1000,7 @@ static void front__serve_with(front_slot_t *slot, soap_worker_t *w, http_exchang
         if (status >= 0) {
             http_discard(x);
             soap->http_extra_header = w->extra_header;
-            server__send_fault(soap, status, false);
+            server__send_fault(soap, status);
             http_close_after(x);
         }
     } else {
@@ -1095,8 +1058,6 @@ static soap_worker_t *front__state_new(soap_front_t *f)
     soap->frecv = server__frecv;
     soap->fget = soap_http_get;
     soap->fclosesocket = server__fclosesocket;
-    w->posthdr = soap->fposthdr;
-    soap->fposthdr = server__fposthdr;
     soap->fshutdownsocket = server__fshutdownsocket;
     soap->user = w;
     return w;

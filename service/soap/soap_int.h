@@ -49,8 +49,6 @@ typedef struct soap_worker {
     struct validator *validator;
     const struct versions *versions;
     struct soap *soap;           /* owned */
-    int (*posthdr)(struct soap *, const char *, const char *); /* gSOAP's own fposthdr */
-    bool fault_keeps;            /* the fault being written leaves the connection open */
     http_exchange_t *x;          /* the request being served */
     const char *request_id;      /* its id (request_id_buf) */
     const char *host;            /* its Host header, validated ("" when none; host_buf) */

@@ -399,22 +399,6 @@ class HttpTest(DaemonTestCase):
 
     # Connections: closing, targets, timeouts, budgets.
 
-    def test_a_fault_keeps_the_connection_for_what_follows(self):
-        # Pipelined on one connection: an unknown operation, a request
-        # without credentials (401), a PUT (405) and malformed XML, each
-        # answered with keep-alive, and the request after each is served.
-        good = self.request(envelope(search_body()))
-        bad = [self.request(envelope("<v4:fooRequest/>")), self.request(envelope(search_body()),
-               {"Authorization": None}), self.request(b"", method="PUT"), self.request(b"<not xml")]
-        s = self.connect()
-        s.sendall(b"".join(b + good for b in bad))
-        rest = b""
-        for status in (500, 401, 405, 500):
-            reply, rest = read_reply(s, buf=rest)
-            self.assertEqual((reply.status, reply.headers.get("connection")), (status, "keep-alive"), reply.body)
-            reply, rest = read_reply(s, buf=rest)
-            self.assertEqual(reply.status, 200, reply.body)
-
     def test_connection_close_in_a_list_is_honoured(self):
         s = self.connect()
         s.sendall(self.request(envelope(search_body()), {"Connection": "TE, close"}))
