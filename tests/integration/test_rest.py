@@ -126,9 +126,9 @@ class RestCommonTest(DaemonTestCase):
             self.assertEqual(r.status, status, r)
         # Without a length a request has no body (RFC 9112, 6.3): it is
         # routed and judged as one with an empty body (curl -X POST sends
-        # neither Content-Length nor chunked).
-        # A method HTTP does not define is a 501, and an HTTP/1.1 request
-        # without Host, or with an invalid one, a 400: JSON on REST paths.
+        # neither Content-Length nor chunked). A method HTTP does not
+        # define is a 501, and an HTTP/1.1 request without Host, or with an
+        # invalid one, a 400: JSON on REST paths.
         for raw, status in ((f"PUT {KEY_PATH} HTTP/1.1\r\nHost: x\r\n\r\n", b"401"),
                             ("POST /healthz HTTP/1.1\r\nHost: x\r\n\r\n", b"405"),
                             ("POST /no/such/path HTTP/1.1\r\nHost: x\r\n\r\n", b"404"),
