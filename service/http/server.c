@@ -6,11 +6,13 @@
 #include "http.h"
 
 #include <errno.h>
+#include <linux/filter.h>
 #include <malloc.h>
 #include <netdb.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -63,6 +65,10 @@
 /* ... as long as each such client keeps reading: one that took nothing
  * for this long is not waited for. */
 #define SERVER_DRAIN_STALL_SECONDS 2
+/* How long a stopping server waits for the first request of connections
+ * that have sent nothing yet (a client between its connect and its send):
+ * the request is answered 503 rather than reset by the close. */
+#define SERVER_FIRST_REQUEST_WAIT_MS 1000
 /* Connections turned away (over a limit) that wait, after their 503, for
  * their client to close (SERVER_LINGER_S at most) so that it reads the 503
  * rather than a reset; more are closed at once. */
@@ -2125,16 +2131,67 @@ void http_server_workers(http_server_t *s, int *taking, int *waiting, int *stand
     *active_max = s->active_max;
 }
 
+/* The listening socket takes no new connection from now on: a filter that
+ * drops every packet makes the kernel drop new handshakes (their clients
+ * are refused once the socket closes) instead of completing some after
+ * the backlog was emptied, which the close would then reset. */
+static void server__refuse_handshakes(int listen_fd)
+{
+    struct sock_filter drop[] = {BPF_STMT(BPF_RET | BPF_K, 0)};
+    struct sock_fprog prog = {.len = 1, .filter = drop};
+    if (setsockopt(listen_fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) != 0)
+        log_warn("stopping: new connections are not held off (%s)", strerror(errno));
+}
+
+/* Closes the connections fds (n) that have sent nothing yet, after waiting
+ * up to SERVER_FIRST_REQUEST_WAIT_MS for each one's first request, which is
+ * answered 503: a close before it arrived would reset the connection and
+ * the client could not tell whether it was served. */
+static void server__await_first(struct http_server *s, struct pollfd *p, int n)
+{
+    double deadline = server__now() + SERVER_FIRST_REQUEST_WAIT_MS / 1000.0;
+    int left = n;
+    while (left > 0) {
+        int ms = (int)((deadline - server__now()) * 1000.0);
+        if (ms <= 0 || poll(p, (nfds_t)n, ms) <= 0)
+            break;
+        for (int i = 0; i < n; i++) {
+            if (p[i].fd < 0 || p[i].revents == 0)
+                continue;
+            char head[2048];
+            ssize_t got = recv(p[i].fd, head, sizeof head, MSG_PEEK | MSG_DONTWAIT);
+            if (got > 0)
+                server__stopping_503(s, p[i].fd, head, (size_t)got);
+            close(p[i].fd);
+            p[i].fd = -1;
+            left--;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        if (p[i].fd >= 0)
+            close(p[i].fd);
+}
+
 /* Connections the kernel completed that nobody accepted yet would be
  * reset when the listening socket closes: each is accepted and turned
- * away as a worker accepting one now would. */
-static void server__turn_away_backlog(struct http_server *s)
+ * away as a worker accepting one now would; those whose request has not
+ * arrived yet go to silent (at most cap; *n of them), to wait for it in
+ * server__await_first. */
+static void server__turn_away_backlog(struct http_server *s, struct pollfd *silent, int cap, int *n)
 {
     for (int k = 0; k < 1024; k++) {
         int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             break;
-        server__turn_away_stopping(s, fd);
+        char head[2048];
+        ssize_t got = recv(fd, head, sizeof head, MSG_PEEK | MSG_DONTWAIT);
+        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && *n < cap) {
+            silent[(*n)++] = (struct pollfd){.fd = fd, .events = POLLIN};
+            continue;
+        }
+        if (got > 0)
+            server__stopping_503(s, fd, head, (size_t)got);
+        close(fd);
     }
 }
 
@@ -2148,7 +2205,14 @@ void http_server_stop(http_server_t *s)
     atomic_store(&s->stopping, true);
     pthread_mutex_unlock(&s->lock);
     epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->listen_fd, NULL);
-    server__turn_away_backlog(s);
+    server__refuse_handshakes(s->listen_fd);
+    /* The connections that have not sent their first request: the
+     * backlog's and, once the workers are done, the table's. */
+    int silent_cap = 1024 + s->nconns_max, nsilent = 0;
+    struct pollfd *silent = malloc((size_t)silent_cap * sizeof *silent);
+    if (silent == NULL)
+        silent_cap = 0;
+    server__turn_away_backlog(s, silent, silent_cap, &nsilent);
     close(s->listen_fd);
     if (write(s->wake_fd, &one, sizeof one) < 0)
         log_warn("waking the workers failed: %s", strerror(errno));
@@ -2167,11 +2231,18 @@ void http_server_stop(http_server_t *s)
              * it was served. An idle connection just closes. */
             ssize_t unread = c->wait == WAIT_READ && c->in_len == 0 ? recv(fd, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT)
                                                                     : 0;
+            bool nothing_yet = unread < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
             if (c->wait == WAIT_PARKED || (c->wait == WAIT_READ && (c->in_len > 0 || unread > 0)))
                 server__stopping_503(s, fd, c->in_len > 0 ? c->in : buf, c->in_len > 0 ? c->in_len : (size_t)unread);
+            bool first = nothing_yet && !c->served && nsilent < silent_cap;
             server__conn_reset(s, c);
-            close(fd);
+            if (first)
+                silent[nsilent++] = (struct pollfd){.fd = fd, .events = POLLIN};
+            else
+                close(fd);
         }
+    server__await_first(s, silent, nsilent);
+    free(silent);
     free(s->parked);
     server__free_workers(s);
     close(s->epfd);

@@ -5,6 +5,7 @@ import http.client
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -780,6 +781,34 @@ class TransportTest(DaemonTestCase):
         # depends on the machine's speed; none may be reset.)
         for r in results:
             self.assertIn(r, ((200, "keep-alive"), (200, "close"), (503, "close")), results)
+
+    def test_sigterm_waits_for_the_first_request_of_a_new_connection(self):
+        """A client that has connected but not yet sent its request when
+        SIGTERM comes (between its connect and its send): the request it
+        sends meanwhile is answered 503 with Connection: close, not reset
+        by the daemon's close. A kept-alive connection that has been
+        served is closed at once, as before."""
+        d = Daemon().start()
+        fresh = socket.create_connection(("127.0.0.1", d.port), timeout=30)
+        served = socket.create_connection(("127.0.0.1", d.port), timeout=30)
+        served.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(read_reply(served)[0].status, 200)
+        time.sleep(0.2)  # both accepted by now
+        t0 = time.monotonic()
+        d.proc.send_signal(signal.SIGTERM)
+        # The served one is closed without waiting for the other.
+        served.settimeout(5)
+        self.assertEqual(served.recv(100), b"")
+        time.sleep(0.3)
+        fresh.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        reply, _ = read_reply(fresh, timeout=30)
+        self.assertEqual(reply.status, 503)
+        self.assertEqual(reply.headers.get("connection"), "close")
+        self.assertEqual(d.stop(), 0)
+        # No connection holds the stop back for more than the wait.
+        self.assertLess(time.monotonic() - t0, 10)
+        fresh.close()
+        served.close()
 
     def test_a_response_that_says_close_is_the_last_on_its_connection(self):
         """Pipelined REST requests read while the daemon stops: the first
