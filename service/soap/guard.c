@@ -669,6 +669,10 @@ typedef struct guard__run {
     size_t count;   /* 0: no child yet */
 } guard__run_t;
 
+/* Nesting depths up to this are checked without allocating (the default
+ * ENTITLEMENTD_MAX_DEPTH is 64). */
+#define GUARD__STACK_DEPTH 64
+
 /* The element whose name was just written at name_at (n bytes, hash h)
  * follows the siblings of *run: counts it, and fails once more than
  * max_occurs of one name come in a row. gSOAP counts only the arrays it
@@ -719,10 +723,18 @@ guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, int max_occur
         guard__line_ends(&s);
     if (max_depth < 1)
         max_depth = 1;
-    hashes = malloc((size_t)max_depth * sizeof *hashes);
-    lens = malloc((size_t)max_depth * sizeof *lens);
-    held = malloc((size_t)max_depth);
-    runs = malloc(((size_t)max_depth + 1) * sizeof *runs);
+    /* The default depth's arrays live on the stack: four allocations per
+     * request fewer, one of them large enough (runs) to make malloc
+     * consolidate its free lists each time. */
+    uint64_t hashes_st[GUARD__STACK_DEPTH];
+    size_t lens_st[GUARD__STACK_DEPTH];
+    unsigned char held_st[GUARD__STACK_DEPTH];
+    guard__run_t runs_st[GUARD__STACK_DEPTH + 1];
+    const bool heap = max_depth > GUARD__STACK_DEPTH;
+    hashes = heap ? malloc((size_t)max_depth * sizeof *hashes) : hashes_st;
+    lens = heap ? malloc((size_t)max_depth * sizeof *lens) : lens_st;
+    held = heap ? malloc((size_t)max_depth) : held_st;
+    runs = heap ? malloc(((size_t)max_depth + 1) * sizeof *runs) : runs_st;
     if (hashes == NULL || lens == NULL || held == NULL || runs == NULL) {
         guard__fail(&s, GUARD_SYNTAX, "out of memory while checking the XML");
         goto out;
@@ -879,9 +891,11 @@ guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, int max_occur
 out:
     free(s.ns);
     free(s.ops);
-    free(hashes);
-    free(lens);
-    free(held);
-    free(runs);
+    if (heap) {
+        free(hashes);
+        free(lens);
+        free(held);
+        free(runs);
+    }
     return r->verdict;
 }
