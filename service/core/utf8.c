@@ -134,3 +134,17 @@ size_t utf16_to_utf8(const unsigned char *in, size_t n, bool big_endian, char *o
     }
     return o;
 }
+
+size_t latin1_to_utf8(const unsigned char *in, size_t n, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (in[i] < 0x80) {
+            out[o++] = (char)in[i];
+        } else {
+            out[o++] = (char)(0xC0 | (in[i] >> 6));
+            out[o++] = (char)(0x80 | (in[i] & 0x3F));
+        }
+    }
+    return o;
+}

@@ -51,4 +51,9 @@ bool utf8_is_combining(unsigned cp);
  * offset in in of the unit that failed. */
 size_t utf16_to_utf8(const unsigned char *in, size_t n, bool big_endian, char *out, size_t cap, size_t *bad_at);
 
+/* Writes the UTF-8 of the n bytes of ISO-8859-1 at in into out, which
+ * holds at least 2 * n bytes (every byte is a character: U+0000 to
+ * U+00FF). Returns the bytes written. */
+size_t latin1_to_utf8(const unsigned char *in, size_t n, char *out);
+
 #endif

@@ -604,6 +604,85 @@ static bool front__from_utf16(soap_worker_t *w, const char *body, size_t n, int 
     return true;
 }
 
+/* What a body that is not UTF-16 is encoded in. */
+enum { FRONT_UTF8, FRONT_LATIN1, FRONT_OTHER };
+
+/* Whether the label v (n bytes) is one of names, ignoring case. */
+static bool front__label_in(const char *v, size_t n, const char *const *names)
+{
+    for (; *names != NULL; names++)
+        if (strlen(*names) == n && strncasecmp(v, *names, n) == 0)
+            return true;
+    return false;
+}
+
+/* The charset parameter of the request's Content-Type: *v, *vn (quotes
+ * taken off); false when it has none. */
+static bool front__charset(const http_request_t *r, const char **v, size_t *vn)
+{
+    const char *ct, *end;
+    size_t n;
+    if (!http_header(r, "Content-Type", &ct, &n))
+        return false;
+    for (end = ct + n; (ct = memchr(ct, ';', (size_t)(end - ct))) != NULL;) {
+        ct++;
+        while (ct < end && (*ct == ' ' || *ct == '\t'))
+            ct++;
+        if (end - ct < 8 || strncasecmp(ct, "charset=", 8) != 0)
+            continue;
+        const char *p = ct + 8, *q = p;
+        if (p < end && *p == '"') {
+            p++;
+            const char *close = memchr(p, '"', (size_t)(end - p));
+            q = close != NULL ? close : end;
+        } else {
+            while (q < end && *q != ';' && *q != ' ' && *q != '\t')
+                q++;
+        }
+        *v = p;
+        *vn = (size_t)(q - p);
+        return true;
+    }
+    return false;
+}
+
+/* How a body that is not UTF-16 is encoded: by the encoding its XML
+ * declaration names, or else by the Content-Type's charset; UTF-8 when
+ * neither says. UTF-8 and its subset US-ASCII are read as they are, and so
+ * are the UTF-16 labels (the guard refuses a declaration of UTF-16 on text
+ * that is not); ISO-8859-1 is read as UTF-8 after front__from_latin1;
+ * anything else is FRONT_OTHER, its label (cut) in label. */
+static int front__encoding(const http_request_t *r, char *label, size_t cap)
+{
+    static const char *const utf[] = {"UTF-8", "UTF8", "US-ASCII", "ASCII", "UTF-16", "UTF16", "UTF-16LE",
+                                      "UTF-16BE", NULL};
+    /* ISO-8859-1's names in the IANA character set registry. */
+    static const char *const latin1[] = {"ISO-8859-1", "ISO_8859-1", "ISO_8859-1:1987", "ISO8859-1", "iso-ir-100",
+                                         "latin1", "l1", "IBM819", "CP819", "csISOLatin1", NULL};
+    const char *v;
+    size_t n;
+    if (!guard_declared_encoding(r->body, r->body_len, &v, &n) && !front__charset(r, &v, &n))
+        return FRONT_UTF8;
+    if (front__label_in(v, n, utf))
+        return FRONT_UTF8;
+    if (front__label_in(v, n, latin1))
+        return FRONT_LATIN1;
+    quote_value(label, cap, v, n, 32);
+    return FRONT_OTHER;
+}
+
+/* The body, ISO-8859-1, as UTF-8 at out (room for cap >= 2 * n + 5
+ * bytes), its XML declaration's encoding, if it names one, now UTF-8. */
+static size_t front__from_latin1(const char *body, size_t n, char *out, size_t cap)
+{
+    size_t len = latin1_to_utf8((const unsigned char *)body, n, out);
+    const char *v;
+    size_t vn;
+    if (guard_declared_encoding(out, len, &v, &vn))
+        (void)guard_relabel_utf8(out, &len, cap, v, vn); /* cap has room for the longest */
+    return len;
+}
+
 /* Makes *buf (of *cap bytes) hold at least need bytes (keeping its
  * content). (It takes the buffer, not the state: gcc's analyzer then
  * reports its false leak, front__serve_with's, where it is silenced.) */
@@ -938,12 +1017,25 @@ static void front__serve_with(front_slot_t *slot, soap_worker_t *w, http_exchang
      * written in front of it. */
     size_t room = soap_request_header_max(r), blen = r->body_len, bom;
     int utf16 = is_get ? 0 : front__utf16_order(r->body, blen, &bom);
-    if (!front__reserve(&w->req, &w->req_cap, room + (utf16 ? blen / 2 * 3 : blen) + 1)) {
+    char label[QUOTE_SIZE(32)];
+    int enc = is_get || utf16 ? FRONT_UTF8 : front__encoding(r, label, sizeof label);
+    if (enc == FRONT_OTHER) {
+        char msg[192];
+        quote_format(msg, sizeof msg, "malformed request: the body's encoding '%s' is not supported; send UTF-8, "
+                     "UTF-16 or ISO-8859-1", label);
+        log_info("request refused: %s", msg);
+        front__refuse(w, 500, msg);
+        return;
+    }
+    size_t need = utf16 ? blen / 2 * 3 : enc == FRONT_LATIN1 ? 2 * blen + 5 : blen;
+    if (!front__reserve(&w->req, &w->req_cap, room + need + 1)) {
         log_error("out of memory for a request of %zu bytes", r->body_len);
         front__refuse(w, 413, "request too large for the memory available");
         return;
     }
-    if (utf16 == 0)
+    if (enc == FRONT_LATIN1)
+        blen = front__from_latin1(r->body, r->body_len, w->req + room, need);
+    else if (utf16 == 0)
         memcpy(w->req + room, r->body, blen);
     else if (!front__from_utf16(w, r->body, r->body_len, utf16, w->req + room, &blen))
         goto out;

@@ -383,6 +383,26 @@ bool guard_declaration_from_utf16(char *xml, size_t *len)
     return true;
 }
 
+bool guard_declared_encoding(const char *xml, size_t len, const char **v, size_t *vn)
+{
+    const char *end = len >= 5 && memcmp(xml, "<?xml", 5) == 0 ? memmem(xml, len, "?>", 2) : NULL;
+    const char *p = xml + 5, *ver;
+    size_t vern;
+    return end != NULL && guard__decl_attr(&p, end, "version", &ver, &vern) &&
+           guard__decl_attr(&p, end, "encoding", v, vn);
+}
+
+bool guard_relabel_utf8(char *xml, size_t *len, size_t cap, const char *v, size_t vn)
+{
+    size_t at = (size_t)(v - xml), after = *len - at - vn;
+    if (*len - vn + 5 > cap)
+        return false;
+    memmove(xml + at + 5, xml + at + vn, after);
+    memcpy(xml + at, "UTF-8", 5);
+    *len = *len - vn + 5;
+    return true;
+}
+
 /* A processing instruction at "<?": it ends at the first '?', which must
  * be followed by '>' (gSOAP ends it at that '?' whatever follows). */
 static guard_verdict_t guard__pi(guard__scan_t *s)

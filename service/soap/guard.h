@@ -109,4 +109,14 @@ guard_verdict_t guard_check(char *xml, size_t *len, int max_depth, int max_occur
  * encoding other than UTF-16. */
 bool guard_declaration_from_utf16(char *xml, size_t *len);
 
+/* The encoding label the XML declaration at the very start of xml (len
+ * bytes) names: *v (inside xml), *vn bytes. False when there is no
+ * declaration there, or it names none. */
+bool guard_declared_encoding(const char *xml, size_t len, const char **v, size_t *vn);
+
+/* Rewrites the label at v (vn bytes, inside xml[0, *len): as
+ * guard_declared_encoding found it) as UTF-8, in place; xml has room for
+ * cap bytes. *len is updated. False when it does not fit. */
+bool guard_relabel_utf8(char *xml, size_t *len, size_t cap, const char *v, size_t vn);
+
 #endif

@@ -362,11 +362,51 @@ class HttpTest(DaemonTestCase):
             self.assert_refused(r, 500, "malformed")
             self.assertEqual(self.count(eid), 0, trick)
 
-    def test_only_utf8_may_be_declared(self):
-        body = envelope(search_body()).replace(b'encoding="UTF-8"', b'encoding="ISO-8859-1"')
-        self.assert_refused(self.send(self.request(body)), 500, "(UTF-8, or UTF-16 when the text is UTF-16)")
+    def test_only_utf8_utf16_and_latin1_may_be_declared(self):
+        # UTF-16 declared on text that is not UTF-16: the declaration lies.
         body = envelope(search_body()).replace(b'encoding="UTF-8"', b'encoding="UTF-16"')
         self.assert_refused(self.send(self.request(body)), 500, "(UTF-8, or UTF-16 when the text is UTF-16)")
+        # Any other encoding is refused by its name, declared or in the
+        # Content-Type's charset (quoted or not), before anything is read.
+        eid = "ENC-" + token(8)
+        for decl, ctype, label in (('encoding="windows-1252"', "text/xml; charset=utf-8", "windows-1252"),
+                                   ('encoding="EBCDIC-US"', "text/xml", "EBCDIC-US"),
+                                   (None, 'text/xml; charset="Shift_JIS"', "Shift_JIS"),
+                                   (None, "text/xml;charset=koi8-r; action=x", "koi8-r")):
+            with self.subTest(label=label):
+                body = self.create(eid)
+                body = (body.replace(b'encoding="UTF-8"', decl.encode()) if decl else
+                        body.replace(b'<?xml version="1.0" encoding="UTF-8"?>', b""))
+                r = self.send(self.request(body, {"Content-Type": ctype}))
+                self.assert_refused(r, 500, f"the body's encoding '{label}' is not supported; send UTF-8, UTF-16 "
+                                            "or ISO-8859-1")
+        self.assertEqual(self.count(eid), 0)
+
+    def test_latin1_bodies_are_read(self):
+        # ISO-8859-1 (under any of its registered names), declared in the
+        # XML declaration or only in the Content-Type's charset, is read as
+        # what it is; the answer is UTF-8. The declaration wins over the
+        # charset, as in every XML parser given the bytes alone.
+        name = "M\u00fcller caf\u00e9 \u00bd \u00ff"
+        for decl, ctype in (('encoding="ISO-8859-1"', "text/xml; charset=utf-8"), ('encoding="latin1"', "text/xml"),
+                            ("encoding='l1'", "text/xml"), (None, "text/xml; charset=ISO-8859-1"),
+                            (None, 'text/xml; charset="iso_8859-1:1987"')):
+            with self.subTest(decl=decl, ctype=ctype):
+                eid = "L1-" + token(8)
+                text = envelope(create_body([{"eid": eid, "description": name,
+                                              "items": [(eid + "-1", self.cat.base, 1)]}])).decode()
+                text = (text.replace('encoding="UTF-8"', decl) if decl else
+                        text.replace('<?xml version="1.0" encoding="UTF-8"?>', ""))
+                r = self.send(self.request(text.encode("latin-1"), {"Content-Type": ctype}))
+                self.assertEqual(r.status_text, "SUCCESS", r.body)
+                self.assertEqual(self.count(eid), 1)
+                self.assertEqual(psql("SELECT description FROM entitlements WHERE entitlement_id = :'v1'", eid),
+                                 [[name]])
+        # The same bytes declared UTF-8 are not UTF-8: refused, as before.
+        eid = "L1-" + token(8)
+        text = envelope(create_body([{"eid": eid, "description": name, "items": [(eid + "-1", self.cat.base, 1)]}]))
+        self.assert_refused(self.send(self.request(text.decode().encode("latin-1"))), 500, "not valid UTF-8")
+        self.assertEqual(self.count(eid), 0)
 
     def test_utf16_bodies_are_read(self):
         # Every XML processor reads UTF-16 (XML 1.0, 4.3.3): with its byte

@@ -369,6 +369,26 @@ static void test_repetitions(void)
     CHECK_EQ_INT(check(many), GUARD_OK);
 }
 
+static void test_declared_encoding(void)
+{
+    char xml[64] = "<?xml version='1.0' encoding='l1'?><a/>";
+    size_t len = strlen(xml);
+    const char *v;
+    size_t vn;
+    CHECK(guard_declared_encoding(xml, len, &v, &vn));
+    CHECK_EQ_INT((int)vn, 2);
+    CHECK(memcmp(v, "l1", 2) == 0);
+    /* A longer label in its place: grown in place, when it fits. */
+    CHECK(!guard_relabel_utf8(xml, &len, len + 2, v, vn));
+    CHECK(guard_relabel_utf8(xml, &len, sizeof xml, v, vn));
+    CHECK_EQ_INT((int)len, (int)strlen("<?xml version='1.0' encoding='UTF-8'?><a/>"));
+    CHECK(memcmp(xml, "<?xml version='1.0' encoding='UTF-8'?><a/>", len) == 0);
+    /* None named, none at the start, or no declaration at all. */
+    CHECK(!guard_declared_encoding("<?xml version=\"1.0\"?><a/>", 22, &v, &vn));
+    CHECK(!guard_declared_encoding(" <?xml version=\"1.0\" encoding=\"x\"?>", 36, &v, &vn));
+    CHECK(!guard_declared_encoding("<a encoding='x'/>", 17, &v, &vn));
+}
+
 void register_guard_tests(void)
 {
     CU_pSuite s = CU_add_suite("soap/guard", NULL, NULL);
@@ -387,4 +407,5 @@ void register_guard_tests(void)
     CU_add_test(s, "line ends are normalised", test_line_ends);
     CU_add_test(s, "the credentials' header elements appear once", test_credentials_once);
     CU_add_test(s, "elements of one name in a row, at most max_occurs", test_repetitions);
+    CU_add_test(s, "the declared encoding, and its label rewritten as UTF-8", test_declared_encoding);
 }

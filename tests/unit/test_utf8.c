@@ -1,5 +1,5 @@
-/* core/utf8: UTF-16 read as UTF-8 (what the SOAP front does with a UTF-16
- * body). */
+/* core/utf8: UTF-16 and ISO-8859-1 read as UTF-8 (what the SOAP front does
+ * with such a body). */
 #include <string.h>
 
 #include "check.h"
@@ -43,9 +43,21 @@ static void test_what_is_not_utf16(void)
     CHECK_EQ_INT((int)from("\x22\x6f", 2, false, out, 2, &bad), -1); /* no room */
 }
 
+static void test_latin1(void)
+{
+    /* Every byte is a character: ASCII as it is, 0x80 to 0xFF in two. */
+    static const char in[] = "A\x80\xe9\xff";
+    char out[8];
+    CHECK_EQ_INT((int)latin1_to_utf8((const unsigned char *)in, 4, out), 7);
+    CHECK(memcmp(out, "A\xc2\x80\xc3\xa9\xc3\xbf", 7) == 0);
+    CHECK(utf8_valid(out, 7));
+    CHECK_EQ_INT((int)latin1_to_utf8((const unsigned char *)in, 0, out), 0);
+}
+
 void register_utf8_tests(void)
 {
     CU_pSuite s = CU_add_suite("core/utf8", NULL, NULL);
     CU_add_test(s, "UTF-16 of every length in either order is UTF-8", test_every_length);
     CU_add_test(s, "odd bytes, lone surrogates and no room are refused", test_what_is_not_utf16);
+    CU_add_test(s, "ISO-8859-1 is UTF-8 in at most twice its bytes", test_latin1);
 }
