@@ -450,6 +450,27 @@ static frame_status_t frame__chunks(const char *buf, size_t len, size_t pos, con
     }
 }
 
+/* A request refused for its request line or one of its header lines: an
+ * X-Request-Id on a line after it is still echoed in the refusal (and
+ * logged with it), as it is when it comes before. The lines are read as
+ * far as they have arrived, up to the blank line. */
+static void frame__later_request_id(const char *buf, size_t len, frame_t *f)
+{
+    frame__line_t l;
+    const char *v;
+    size_t vn;
+    if (f->status != FRAME_ERROR || f->request_id_len > 0 || !frame__line(buf, len, f->lead, &l))
+        return;
+    for (size_t pos = l.next; frame__line(buf, len, pos, &l) && l.n > 0; pos = l.next)
+        if (frame__is(&l, "X-Request-Id", &v, &vn)) {
+            if (frame__request_id_ok(v, vn)) {
+                f->request_id_off = (size_t)(v - buf);
+                f->request_id_len = vn;
+            }
+            return;
+        }
+}
+
 void frame_scan(const char *buf, size_t len, const frame_limits_t *lim, frame_t *f)
 {
     frame__line_t l;
@@ -472,16 +493,16 @@ void frame_scan(const char *buf, size_t len, const frame_limits_t *lim, frame_t 
         if (!frame__line(buf, len, pos, &l)) {
             if (len - pos > lim->max_header_line || len > lim->max_header)
                 frame__too_large(f, buf, len, pos, first);
-            return;
+            goto refused;
         }
         if (l.n > lim->max_header_line || l.next > lim->max_header) {
             frame__too_large(f, buf, len, pos, first);
-            return;
+            goto refused;
         }
         pos = l.next;
         if (first) {
             if (!frame__request_line(buf, &l, f, &http10))
-                return;
+                goto refused;
             if (lim->body_limit != NULL) {
                 size_t m = lim->body_limit(lim->arg, buf + f->target_off, f->target_len);
                 f->max_body = m < lim->max_body ? m : lim->max_body;
@@ -494,35 +515,35 @@ void frame_scan(const char *buf, size_t len, const frame_limits_t *lim, frame_t 
         const char *v;
         size_t vn;
         if (!frame__field_line(&l, f, false))
-            return;
+            goto refused;
         if (frame__is(&l, "Content-Length", &v, &vn)) {
             long long n = 0;
             if (vn == 0 || vn > 18) {
                 frame__error(f, 400, "invalid Content-Length");
-                return;
+                goto refused;
             }
             for (size_t i = 0; i < vn; i++) {
                 if (v[i] < '0' || v[i] > '9') {
                     frame__error(f, 400, "invalid Content-Length");
-                    return;
+                    goto refused;
                 }
                 n = n * 10 + (v[i] - '0');
             }
             if (content_length >= 0 && content_length != n) {
                 frame__error(f, 400, "conflicting Content-Length headers");
-                return;
+                goto refused;
             }
             content_length = n;
         } else if (frame__is(&l, "Transfer-Encoding", &v, &vn)) {
             if (f->chunked || vn != 7 || strncasecmp(v, "chunked", 7) != 0) {
                 frame__error(f, 501, "only Transfer-Encoding: chunked is supported");
-                return;
+                goto refused;
             }
             f->chunked = true;
         } else if (frame__is(&l, "Expect", &v, &vn)) {
             if (vn != 12 || strncasecmp(v, "100-continue", 12) != 0) {
                 frame__error(f, 417, "only Expect: 100-continue is supported");
-                return;
+                goto refused;
             }
             expect = true;
         } else if (frame__is(&l, "Content-Type", &v, &vn)) {
@@ -533,11 +554,11 @@ void frame_scan(const char *buf, size_t len, const frame_limits_t *lim, frame_t 
         } else if (frame__is(&l, "Host", &v, &vn)) {
             if (++hosts > 1 || vn > FRAME_MAX_HOST) {
                 frame__error(f, 400, hosts > 1 ? "more than one Host header" : "Host header longer than 255 bytes");
-                return;
+                goto refused;
             }
             if (!frame__host_valid(v, vn)) {
                 frame__error(f, 400, "the Host header is not a host name or address with an optional port");
-                return;
+                goto refused;
             }
             if (!f->host_in_target) {
                 f->host_off = (size_t)(v - buf);
@@ -608,6 +629,9 @@ void frame_scan(const char *buf, size_t len, const frame_limits_t *lim, frame_t 
     f->total = pos + n;
     f->body_len = n;
     f->status = FRAME_DONE;
+    return;
+refused:
+    frame__later_request_id(buf, len, f);
 }
 
 size_t frame_max_raw(const frame_limits_t *lim)

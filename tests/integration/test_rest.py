@@ -181,6 +181,18 @@ class RestCommonTest(DaemonTestCase):
         for rid in ("x" * 129, 'a"b', "a<b>", "a\\b"):
             r = self.rest.get("/healthz", headers={"X-Request-Id": rid})
             self.assertRegex(r.headers["x-request-id"], r"^[0-9a-f]{16}$")
+        # A request refused for a header before its X-Request-Id, or for
+        # its method, still gets its id back, in either front's format.
+        for head, status in ((b"GET /healthz HTTP/1.1\r\nHost: a b\r\nX-Request-Id: late-1\r\n\r\n", 400),
+                             (b"BREW /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: late-1\r\n\r\n", 501),
+                             (b"POST " + PATH.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n"
+                              b"X-Request-Id: late-1\r\n\r\n", 400)):
+            s = socket.create_connection(("127.0.0.1", self.daemon.port))
+            s.sendall(head)
+            reply = s.recv(65536).decode("latin-1")
+            s.close()
+            self.assertTrue(reply.startswith(f"HTTP/1.1 {status}"), reply)
+            self.assertRegex(reply, r"(?im)^x-request-id: late-1\r$")
 
     def test_metrics(self):
         self.rest.get("/healthz")

@@ -300,6 +300,28 @@ static void test_parts(void)
     CHECK_EQ_INT(scan(idreq).request_id_len, 128);
     snprintf(idreq, sizeof idreq, "GET / HTTP/1.1\r\nHost: h\r\nX-Request-Id: %0129d\r\n\r\n", 0);
     CHECK_EQ_INT(scan(idreq).request_id_len, 0);
+    /* A request refused for a line before its X-Request-Id still has it,
+     * as far as its lines have arrived; one we would not echo stays out. */
+    static const struct {
+        const char *req;
+        int status;
+        const char *id;
+    } refused[] = {
+        {"GET / HTTP/1.1\r\nHost: a b\r\nX-Request-Id: later-1\r\n\r\n", 400, "later-1"},
+        {"BREW / HTTP/1.1\r\nHost: h\r\nx-request-id:  later-2 \r\n\r\n", 501, "later-2"},
+        {"GET / HTTP/1.1\r\nContent-Length: x\r\nX-Request-Id: later-3\r\n", 400, "later-3"},
+        {"GET / HTTP/1.1\r\nHost: a b\r\nX-Request-Id: a<b\r\n\r\n", 400, NULL},
+        {"GET / HTTP/1.1\r\nHost: a b\r\n\r\nX-Request-Id: body\r\n\r\n", 400, NULL},
+        {"GET / HTTP/1.1\r\nHost: a b\r\nX-Request-Id: cut", 400, NULL},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        f = scan(refused[i].req);
+        CHECK_EQ_INT(f.status, FRAME_ERROR);
+        CHECK_EQ_INT(f.http_status, refused[i].status);
+        CHECK_EQ_INT(f.request_id_len, refused[i].id ? strlen(refused[i].id) : 0);
+        if (refused[i].id != NULL)
+            CHECK(memcmp(refused[i].req + f.request_id_off, refused[i].id, f.request_id_len) == 0);
+    }
     f = scan("GET / HTTP/1.0\r\n\r\n");
     CHECK_EQ_INT(f.headers_len, 0);
 }
