@@ -78,6 +78,18 @@ int soap_throttled_fault(struct soap *soap, int wait_s)
     return 429;
 }
 
+/* gSOAP asks this before it writes a fault (soap_send_fault). Its own
+ * polls the socket and has nothing written when the client has closed its
+ * sending side after its request (readable, nothing to peek): that client
+ * got "internal error: no response" instead of its fault. The fault goes
+ * to the transport's buffer; whether the client reads it is the
+ * transport's business. */
+static int server__fpoll(struct soap *soap)
+{
+    (void)soap;
+    return SOAP_OK;
+}
+
 /* gSOAP closes a connection it considers finished; closing is the
  * transport's to do, so its close only records the wish. */
 static int server__fclosesocket(struct soap *soap, SOAP_SOCKET fd)
@@ -1173,6 +1185,7 @@ static soap_worker_t *front__state_new(soap_front_t *f)
     soap->frecv = server__frecv;
     soap->fget = soap_http_get;
     soap->fclosesocket = server__fclosesocket;
+    soap->fpoll = server__fpoll;
     soap->fshutdownsocket = server__fshutdownsocket;
     soap->user = w;
     return w;

@@ -439,6 +439,26 @@ class HttpTest(DaemonTestCase):
 
     # Connections: closing, targets, timeouts, budgets.
 
+    def test_a_fault_reaches_a_client_that_closed_its_sending_side(self):
+        # A client that closes its sending side after its request (nc -N,
+        # shutdown(SHUT_WR)) is answered all the same. gSOAP's own check
+        # before it writes a fault took the socket, readable with nothing
+        # to read, for a client gone, and wrote nothing: such a client got
+        # "internal error: no response" instead of its fault.
+        for body, headers, status in ((envelope(search_body()), {"Authorization": None}, 401),
+                                      (envelope("<v4:fooRequest/>"), {}, 500),
+                                      (envelope(search_body()), {}, 200)):
+            with self.subTest(status=status):
+                s = self.connect()
+                s.sendall(self.request(body, headers))
+                s.shutdown(socket.SHUT_WR)
+                reply, _ = read_reply(s)
+                s.close()
+                self.assertEqual(reply.status, status, reply.body)
+                if status != 200:
+                    self.assertEqual(reply.faultcode, "SOAP-ENV:Client", reply.body)
+                    self.assertNotIn("no response", reply.faultstring)
+
     def test_connection_close_in_a_list_is_honoured(self):
         s = self.connect()
         s.sendall(self.request(envelope(search_body()), {"Connection": "TE, close"}))
