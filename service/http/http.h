@@ -63,6 +63,10 @@ bool http_header_next(const http_request_t *r, size_t *pos, const char **name, s
  * after ';' ignored). */
 bool http_content_type_is(const http_request_t *r, const char *type);
 
+/* The charset parameter of the request's Content-Type: *v, *vn (its
+ * quotes taken off). False when it names none. */
+bool http_content_type_charset(const http_request_t *r, const char **v, size_t *vn);
+
 /* Appends raw bytes of the response (status line and headers included) to
  * the exchange's output. ENT_ENOMEM when the buffer cannot grow. */
 int http_write(http_exchange_t *x, const void *data, size_t n) ENT_MUSTCHECK;

@@ -404,6 +404,34 @@ bool http_content_type_is(const http_request_t *r, const char *type)
     return n == k && strncasecmp(v, type, k) == 0;
 }
 
+bool http_content_type_charset(const http_request_t *r, const char **v, size_t *vn)
+{
+    const char *ct, *end;
+    size_t n;
+    if (!http_header(r, "Content-Type", &ct, &n))
+        return false;
+    for (end = ct + n; (ct = memchr(ct, ';', (size_t)(end - ct))) != NULL;) {
+        ct++;
+        while (ct < end && (*ct == ' ' || *ct == '\t'))
+            ct++;
+        if (end - ct < 8 || strncasecmp(ct, "charset=", 8) != 0)
+            continue;
+        const char *p = ct + 8, *q = p;
+        if (p < end && *p == '"') {
+            p++;
+            const char *close = memchr(p, '"', (size_t)(end - p));
+            q = close != NULL ? close : end;
+        } else {
+            while (q < end && *q != ';' && *q != ' ' && *q != '\t')
+                q++;
+        }
+        *v = p;
+        *vn = (size_t)(q - p);
+        return true;
+    }
+    return false;
+}
+
 int http_write(http_exchange_t *x, const void *data, size_t n)
 {
     http_worker_t *w = x->w;
@@ -2158,11 +2186,7 @@ static void server__await_first(struct http_server *s, struct pollfd *p, int n)
         for (int i = 0; i < n; i++) {
             if (p[i].fd < 0 || p[i].revents == 0)
                 continue;
-            char head[2048];
-            ssize_t got = recv(p[i].fd, head, sizeof head, MSG_PEEK | MSG_DONTWAIT);
-            if (got > 0)
-                server__stopping_503(s, p[i].fd, head, (size_t)got);
-            close(p[i].fd);
+            server__turn_away_stopping(s, p[i].fd);
             p[i].fd = -1;
             left--;
         }
@@ -2183,15 +2207,13 @@ static void server__turn_away_backlog(struct http_server *s, struct pollfd *sile
         int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             break;
-        char head[2048];
-        ssize_t got = recv(fd, head, sizeof head, MSG_PEEK | MSG_DONTWAIT);
-        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && *n < cap) {
+        char one;
+        if (recv(fd, &one, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
+            *n < cap) {
             silent[(*n)++] = (struct pollfd){.fd = fd, .events = POLLIN};
             continue;
         }
-        if (got > 0)
-            server__stopping_503(s, fd, head, (size_t)got);
-        close(fd);
+        server__turn_away_stopping(s, fd);
     }
 }
 

@@ -62,24 +62,15 @@ void rest_error(rest_ctx_t *c, int status, const char *extra_headers, const char
 
 bool rest_json_media(const rest_ctx_t *c)
 {
-    const char *v;
-    size_t n;
-    if (!http_content_type_is(c->r, "application/json") || !http_header(c->r, "Content-Type", &v, &n))
+    const char *cs;
+    size_t k;
+    if (!http_content_type_is(c->r, "application/json"))
         return false;
-    /* A charset, if named, is UTF-8: a body is read as nothing else. */
-    for (size_t i = 0; i + 8 <= n; i++)
-        if (strncasecmp(v + i, "charset=", 8) == 0) {
-            const char *cs = v + i + 8;
-            size_t k = n - i - 8;
-            if (k > 0 && *cs == '"') {
-                cs++;
-                k--;
-            }
-            /* (utf8, without the dash, is what some clients write.) */
-            size_t l = k >= 5 && strncasecmp(cs, "utf-8", 5) == 0 ? 5 : k >= 4 && strncasecmp(cs, "utf8", 4) == 0 ? 4 : 0;
-            return l > 0 && (k == l || cs[l] == '"' || cs[l] == ';' || cs[l] == ' ' || cs[l] == '\t');
-        }
-    return true;
+    /* A charset, if named, is UTF-8: a body is read as nothing else.
+     * (utf8, without the dash, is what some clients write.) */
+    if (!http_content_type_charset(c->r, &cs, &k))
+        return true;
+    return (k == 5 && strncasecmp(cs, "utf-8", 5) == 0) || (k == 4 && strncasecmp(cs, "utf8", 4) == 0);
 }
 
 const char *rest_json_problem(const json_error_t *e)

@@ -628,36 +628,6 @@ static bool front__label_in(const char *v, size_t n, const char *const *names)
     return false;
 }
 
-/* The charset parameter of the request's Content-Type: *v, *vn (quotes
- * taken off); false when it has none. */
-static bool front__charset(const http_request_t *r, const char **v, size_t *vn)
-{
-    const char *ct, *end;
-    size_t n;
-    if (!http_header(r, "Content-Type", &ct, &n))
-        return false;
-    for (end = ct + n; (ct = memchr(ct, ';', (size_t)(end - ct))) != NULL;) {
-        ct++;
-        while (ct < end && (*ct == ' ' || *ct == '\t'))
-            ct++;
-        if (end - ct < 8 || strncasecmp(ct, "charset=", 8) != 0)
-            continue;
-        const char *p = ct + 8, *q = p;
-        if (p < end && *p == '"') {
-            p++;
-            const char *close = memchr(p, '"', (size_t)(end - p));
-            q = close != NULL ? close : end;
-        } else {
-            while (q < end && *q != ';' && *q != ' ' && *q != '\t')
-                q++;
-        }
-        *v = p;
-        *vn = (size_t)(q - p);
-        return true;
-    }
-    return false;
-}
-
 /* How a body that is not UTF-16 is encoded: by the encoding its XML
  * declaration names, or else by the Content-Type's charset; UTF-8 when
  * neither says. UTF-8 and its subset US-ASCII are read as they are, and so
@@ -673,7 +643,7 @@ static int front__encoding(const http_request_t *r, char *label, size_t cap)
                                          "latin1", "l1", "IBM819", "CP819", "csISOLatin1", NULL};
     const char *v;
     size_t n;
-    if (!guard_declared_encoding(r->body, r->body_len, &v, &n) && !front__charset(r, &v, &n))
+    if (!guard_declared_encoding(r->body, r->body_len, &v, &n) && !http_content_type_charset(r, &v, &n))
         return FRONT_UTF8;
     if (front__label_in(v, n, utf))
         return FRONT_UTF8;

@@ -363,24 +363,16 @@ static bool guard__declaration_ok(const char *decl, size_t n)
 bool guard_declaration_from_utf16(char *xml, size_t *len)
 {
     static const char *const utf16[] = {"UTF-16", "UTF16", "UTF-16LE", "UTF-16BE"};
-    const char *end = *len >= 5 && memcmp(xml, "<?xml", 5) == 0 ? memmem(xml, *len, "?>", 2) : NULL;
-    const char *p = xml + 5, *v;
+    const char *v;
     size_t vn;
     /* (A declaration that does not read is guard_check's to refuse.) */
-    if (end == NULL || !guard__decl_attr(&p, end, "version", &v, &vn) ||
-        !guard__decl_attr(&p, end, "encoding", &v, &vn))
+    if (!guard_declared_encoding(xml, *len, &v, &vn))
         return true;
     bool ok = false;
     for (size_t i = 0; i < sizeof utf16 / sizeof utf16[0]; i++)
         ok = ok || (vn == strlen(utf16[i]) && strncasecmp(v, utf16[i], vn) == 0);
-    if (!ok)
-        return false;
-    /* Every UTF-16 label is longer than "UTF-8". */
-    char *at = xml + (v - xml);
-    memcpy(at, "UTF-8", 5);
-    memmove(at + 5, at + vn, *len - (size_t)(at + vn - xml));
-    *len -= vn - 5;
-    return true;
+    /* Every UTF-16 label is longer than "UTF-8": it fits in place. */
+    return ok && guard_relabel_utf8(xml, len, *len, v, vn);
 }
 
 bool guard_declared_encoding(const char *xml, size_t len, const char **v, size_t *vn)
