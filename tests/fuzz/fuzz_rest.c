@@ -54,6 +54,8 @@ int db_pool_acquire(db_pool_t *pool, db_conn_t **out) FUZZ_UNREACHED("db_pool_ac
 void db_pool_release(db_pool_t *pool, db_conn_t *conn) FUZZ_UNREACHED("db_pool_release")
 void http_close_after(http_exchange_t *x) FUZZ_UNREACHED("http_close_after")
 bool http_content_type_is(const http_request_t *r, const char *type) FUZZ_UNREACHED("http_content_type_is")
+bool http_content_type_charset(const http_request_t *r, const char **v, size_t *vn)
+    FUZZ_UNREACHED("http_content_type_charset")
 void http_discard(http_exchange_t *x) FUZZ_UNREACHED("http_discard")
 bool http_local_authority(const http_exchange_t *x, char *buf, size_t cap) FUZZ_UNREACHED("http_local_authority")
 bool http_header(const http_request_t *r, const char *name, const char **value, size_t *len)
