@@ -323,14 +323,14 @@ int store_device_summary(db_conn_t *c, long long token_id, const char *tenant, b
 {
     static const char sql[] =
         /* The releases of each device's nodes, each node as the newest
-         * report that named it holds it (each report read once for all of
-         * its nodes), read once for both counts. */
-        "WITH st AS (SELECT d.device_id, d.latest_report AS rid, d.latest_ids AS ids FROM devices d "
-        "WHERE d.tenant = $2 UNION ALL SELECT d.device_id, (e.value->>1)::bigint, array_agg(e.key) FROM devices d, "
-        "jsonb_each(d.older_nodes) e WHERE d.tenant = $2 GROUP BY 1, 2), "
-        "rel AS MATERIALIZED (SELECT st.device_id, r FROM st JOIN device_reports rp ON rp.id = st.rid, "
-        "jsonb_array_elements(rp.nodes) n, jsonb_array_elements(coalesce(n->'releases', '[]')) r "
-        "WHERE n->>'id' = ANY (st.ids)) "
+         * report that named it holds it (DB_DEVICE_NODES), read once for
+         * both counts. */
+        "WITH " DB_DEVICE_NODES("SELECT d.latest_report AS rid, i AS id, d.device_id FROM devices d, "
+                                "unnest(d.latest_ids) i WHERE d.tenant = $2 UNION ALL SELECT "
+                                "(e.value->>1)::bigint, e.key, d.device_id FROM devices d, "
+                                "jsonb_each(d.older_nodes) e WHERE d.tenant = $2")
+        ", rel AS MATERIALIZED (SELECT w.device_id, r FROM h JOIN w ON h.rid = w.rid AND h.n->>'id' = w.id, "
+        "jsonb_array_elements(coalesce(h.n->'releases', '[]')) r) "
         "SELECT EXISTS (SELECT 1 FROM api_tokens WHERE id = $1 AND revoked_at IS NULL), json_build_object("
         "'tenantId', $2::text, "
         "'devices', (SELECT count(*) FROM devices WHERE tenant = $2), "

@@ -394,13 +394,13 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
     /* A device's latest state: whether token $1 is still active, then the
      * device ($2 tenant, $3 device) and its nodes, by id: those its newest
      * report names from it, each other one from the report older_nodes
-     * says (NULLs when unknown). Each report is read once. */
+     * says (NULLs when unknown): DB_DEVICE_NODES. */
     [STMT_DEVICE_GET] = {"device_get",
         "SELECT EXISTS (SELECT 1 FROM api_tokens WHERE id = $1 AND revoked_at IS NULL), d.session_id, "
-        "d.source_id, d.latest_ms, d.updated_at, (SELECT jsonb_agg(n ORDER BY n->>'id') FROM "
-        "(SELECT d.latest_report AS rid, d.latest_ids AS ids UNION ALL SELECT (e.value->>1)::bigint, "
-        "array_agg(e.key) FROM jsonb_each(d.older_nodes) e GROUP BY 1) g "
-        "JOIN device_reports r ON r.id = g.rid, jsonb_array_elements(r.nodes) n WHERE n->>'id' = ANY (g.ids))::text "
+        "d.source_id, d.latest_ms, d.updated_at, (WITH "
+        DB_DEVICE_NODES("SELECT d.latest_report AS rid, i AS id FROM unnest(d.latest_ids) i "
+                        "UNION ALL SELECT (e.value->>1)::bigint, e.key FROM jsonb_each(d.older_nodes) e")
+        "SELECT jsonb_agg(h.n ORDER BY h.n->>'id') FROM h JOIN w ON h.rid = w.rid AND h.n->>'id' = w.id)::text "
         "FROM (SELECT 1) one LEFT JOIN devices d ON d.tenant = $2 AND d.device_id = $3"},
     /* Up to $3 jobs of the quick lane (every kind but subscription runs:
      * db/016) for claimer $1 with a lease of $2 seconds: running ones
