@@ -123,6 +123,14 @@ int ops_begin(struct soap *soap, const void *req, lc_ctx_t *ctx, ent_alloc_t *al
     return SOAP_OK;
 }
 
+void ops_log_outcome(const char *op, const char *what, size_t n, size_t applied, size_t first, const char *reason)
+{
+    if (applied == n || reason == NULL)
+        log_info("%s: %zu of %zu %s applied", op, applied, n, what);
+    else
+        log_info("%s: %zu of %zu %s applied; the first to fail, %zu: %s", op, applied, n, what, first, reason);
+}
+
 char *ops_summary(struct soap *soap, size_t failed, size_t total, const char *what)
 {
     char buf[96];

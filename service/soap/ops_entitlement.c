@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/log.h"
 #include "convert.h"
 #include "ops.h"
 
@@ -51,7 +50,7 @@ int __fnp__createSimpleEntitlement(struct soap *soap, struct fnp__createSimpleEn
     if (rc != SOAP_OK)
         return rc;
     size_t n = req->__sizesimpleEntitlement > 0 ? (size_t)req->__sizesimpleEntitlement : 0;
-    size_t ok = 0;
+    size_t ok = 0, first = 0;
     model_create_op_t op = CREATE_ONLY;
 
     if (req->opType != NULL)
@@ -81,6 +80,7 @@ int __fnp__createSimpleEntitlement(struct soap *soap, struct fnp__createSimpleEn
         char reason[128];
         snprintf(reason, sizeof reason, "BATCH_TOO_LARGE: %zu simpleEntitlement in the request, at most %d allowed",
                  n, w->cfg->max_units);
+        ops_log_outcome("createSimpleEntitlement", "entitlements", n, 0, 1, reason);
         resp->statusInfo = convert_status(soap, LC_FAILURE, reason);
         for (size_t i = 0; i < n; i++) {
             fl->failedSimpleEntitlement[i].simpleEntitlement = &req->simpleEntitlement[i];
@@ -108,7 +108,8 @@ int __fnp__createSimpleEntitlement(struct soap *soap, struct fnp__createSimpleEn
                 &fl->failedSimpleEntitlement[fl->__sizefailedSimpleEntitlement++];
             f->simpleEntitlement = &req->simpleEntitlement[i];
             f->reason = o.text;
-            log_info("createSimpleEntitlement unit %zu failed: %s", i + 1, o.text);
+            if (first == 0)
+                first = i + 1;
             continue;
         }
         ok++;
@@ -133,6 +134,8 @@ int __fnp__createSimpleEntitlement(struct soap *soap, struct fnp__createSimpleEn
         }
     }
     size_t failed = n - ok;
+    ops_log_outcome("createSimpleEntitlement", "entitlements", n, ok, first,
+                    failed ? fl->failedSimpleEntitlement[0].reason : NULL);
     resp->statusInfo = convert_status(soap, lc_status_of(ok, n),
                                       n == 0 ? "INVALID_REQUEST: the request has no simpleEntitlement"
                                              : ops_summary(soap, failed, n, "entitlements"));

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/log.h"
 #include "convert.h"
 #include "ops.h"
 
@@ -107,20 +106,22 @@ static int ops__run(struct soap *soap, lc_ctx_t *ctx, lc_op_t op, ops_batch_t *b
 static int ops__run_end(struct soap *soap, lc_op_t op, ops_batch_t *b)
 {
     b->ok = 0;
-    if (b->too_large != NULL)
+    if (b->too_large != NULL) {
+        ops_log_outcome(ops__names[op], "units", b->n, 0, 1, b->too_large);
         return SOAP_OK;
+    }
     /* The database was gone before anything was done: HTTP 503. */
-    size_t unavailable = 0;
+    size_t unavailable = 0, first = 0;
     for (size_t i = 0; i < b->n; i++) {
         if (b->outcomes[i].reason == REASON_OK)
             b->ok++;
-        else
-            log_info("%s unit %zu failed: %s", ops__names[op], i + 1, b->outcomes[i].text);
+        else if (first == 0)
+            first = i + 1;
         unavailable += b->outcomes[i].reason == REASON_DATABASE_UNAVAILABLE;
     }
     if (b->ok == 0 && unavailable > 0 && b->outcomes[0].reason == REASON_DATABASE_UNAVAILABLE)
         return soap_unavailable_fault(soap, b->outcomes[0].text);
-    log_info("%s: %zu of %zu units applied", ops__names[op], b->ok, b->n);
+    ops_log_outcome(ops__names[op], "units", b->n, b->ok, first, first ? b->outcomes[first - 1].text : NULL);
     return SOAP_OK;
 }
 

@@ -5,7 +5,6 @@
  */
 #include <stdio.h>
 
-#include "../core/log.h"
 #include "convert.h"
 #include "ops.h"
 
@@ -43,7 +42,7 @@ int __fnp__setEntitlementState(struct soap *soap, struct fnp__setEntitlementStat
     int rc = ops_begin(soap, req, &ctx, &alloc);
     if (rc != SOAP_OK)
         return rc;
-    size_t n = req->__sizeentitlement > 0 ? (size_t)req->__sizeentitlement : 0, failed = 0;
+    size_t n = req->__sizeentitlement > 0 ? (size_t)req->__sizeentitlement : 0, failed = 0, first = 0;
     char *too_large = ops__too_large(soap, n, "entitlements");
     struct fnp__failedEntitlementStateDataListType *fl = soap_malloc(soap, sizeof *fl);
     if (fl == NULL || (fl->failedEntitlement = soap_malloc(soap, (n + 1) * sizeof *fl->failedEntitlement)) == NULL)
@@ -60,10 +59,12 @@ int __fnp__setEntitlementState(struct soap *soap, struct fnp__setEntitlementStat
         if (o.reason != REASON_OK) {
             fl->failedEntitlement[failed].entitlement = item;
             fl->failedEntitlement[failed].reason = o.text;
-            failed++;
-            log_info("setEntitlementState item %zu failed: %s", i + 1, o.text);
+            if (failed++ == 0)
+                first = i + 1;
         }
     }
+    ops_log_outcome("setEntitlementState", "entitlements", n, n - failed, first,
+                    failed ? fl->failedEntitlement[0].reason : NULL);
     fl->__sizefailedEntitlement = (int)failed;
     resp->failedData = failed ? fl : NULL;
     resp->statusInfo = ops__state_status(soap, n, failed, too_large, "entitlements");
@@ -78,7 +79,7 @@ int __fnp__setLineItemState(struct soap *soap, struct fnp__setLineItemStateReque
     int rc = ops_begin(soap, req, &ctx, &alloc);
     if (rc != SOAP_OK)
         return rc;
-    size_t n = req->__sizelineItem > 0 ? (size_t)req->__sizelineItem : 0, failed = 0;
+    size_t n = req->__sizelineItem > 0 ? (size_t)req->__sizelineItem : 0, failed = 0, first = 0;
     char *too_large = ops__too_large(soap, n, "line items");
     struct fnp__failedLineItemStateDataListType *fl = soap_malloc(soap, sizeof *fl);
     if (fl == NULL || (fl->failedLineItem = soap_malloc(soap, (n + 1) * sizeof *fl->failedLineItem)) == NULL)
@@ -96,10 +97,12 @@ int __fnp__setLineItemState(struct soap *soap, struct fnp__setLineItemStateReque
         if (o.reason != REASON_OK) {
             fl->failedLineItem[failed].lineItem = item;
             fl->failedLineItem[failed].reason = o.text;
-            failed++;
-            log_info("setLineItemState item %zu failed: %s", i + 1, o.text);
+            if (failed++ == 0)
+                first = i + 1;
         }
     }
+    ops_log_outcome("setLineItemState", "line items", n, n - failed, first,
+                    failed ? fl->failedLineItem[0].reason : NULL);
     fl->__sizefailedLineItem = (int)failed;
     resp->failedData = failed ? fl : NULL;
     resp->statusInfo = ops__state_status(soap, n, failed, too_large, "line items");
@@ -114,7 +117,7 @@ int __fnp__deleteEntitlement(struct soap *soap, struct fnp__deleteEntitlementReq
     int rc = ops_begin(soap, req, &ctx, &alloc);
     if (rc != SOAP_OK)
         return rc;
-    size_t n = req->__sizeentitlement > 0 ? (size_t)req->__sizeentitlement : 0, failed = 0;
+    size_t n = req->__sizeentitlement > 0 ? (size_t)req->__sizeentitlement : 0, failed = 0, first = 0;
     char *too_large = ops__too_large(soap, n, "entitlements");
     struct fnp__failedDeleteEntitlementDataListType *fl = soap_malloc(soap, sizeof *fl);
     if (fl == NULL || (fl->failedEntitlement = soap_malloc(soap, (n + 1) * sizeof *fl->failedEntitlement)) == NULL)
@@ -131,10 +134,12 @@ int __fnp__deleteEntitlement(struct soap *soap, struct fnp__deleteEntitlementReq
         if (o.reason != REASON_OK) {
             fl->failedEntitlement[failed].entitlementIdentifier = id;
             fl->failedEntitlement[failed].reason = o.text;
-            failed++;
-            log_info("deleteEntitlement item %zu failed: %s", i + 1, o.text);
+            if (failed++ == 0)
+                first = i + 1;
         }
     }
+    ops_log_outcome("deleteEntitlement", "entitlements", n, n - failed, first,
+                    failed ? fl->failedEntitlement[0].reason : NULL);
     fl->__sizefailedEntitlement = (int)failed;
     resp->failedData = failed ? fl : NULL;
     resp->statusInfo = ops__state_status(soap, n, failed, too_large, "entitlements");

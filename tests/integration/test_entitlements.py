@@ -1,11 +1,13 @@
 """createSimpleEntitlement and getEntitlementsQuery through the real daemon."""
 import datetime
+import re
 import threading
+import time
 import unittest
 
 from builders import (change_item_xml, count_body, create_body, create_full_body, entitlement_full_xml,
                       lifecycle_body, line_item_full_xml, renew_body, renew_item_xml, search_body,
-                      set_entitlement_state_body, simple_query)
+                      delete_body, set_entitlement_state_body, set_line_item_state_body, simple_query)
 from catalog import Catalog
 from harness import NS, Client, Daemon, DaemonTestCase, envelope, psql, token
 
@@ -423,6 +425,40 @@ class EntitlementsTest(DaemonTestCase):
         r = self.create([{"eid": a, "items": [(a + "-2", self.cat.base, 1)]}], op_type="CREATE_OR_UPDATE")
         self.assertEqual(r.status_text, "SUCCESS", r.body)
         self.assertEqual(order(), [a, b, c])
+
+    def test_refused_units_are_logged_once_per_request(self):
+        # One line per request, with the first unit that failed: a line
+        # per unit let one request of many refused units write megabytes
+        # (each line different, so past the repeat suppression).
+        small = Daemon(ENTITLEMENTD_MAX_UNITS=5).start()
+        try:
+            c = Client(small, self.user)
+            ghost = "GHOST-" + token(8)
+            eid = "E-" + token(10)
+            calls = [
+                ("setEntitlementState", set_entitlement_state_body([(f"{ghost}-{i}", "DEPLOYED") for i in range(50)])),
+                ("setEntitlementState", set_entitlement_state_body([(f"{ghost}-{i}", "DEPLOYED") for i in range(3)])),
+                ("setLineItemState", set_line_item_state_body([(f"{ghost}-{i}", "INACTIVE", None) for i in range(3)])),
+                ("deleteEntitlement", delete_body([f"{ghost}-{i}" for i in range(3)])),
+                ("createSimpleEntitlement", create_body([{"eid": f"{eid}-{i}", "items": [(f"{eid}-{i}", ("Nope-"
+                                                          + ghost, "1"), 1)]} for i in range(3)])),
+                ("upgradeLicense", lifecycle_body("upgradeLicense", [
+                    {"items": [change_item_xml(f"{ghost}-{i}", None, self.cat.upgrade)]} for i in range(3)])),
+            ]
+            for op, body in calls:
+                r = c.call(body)
+                self.assertEqual(r.status_text, "FAILURE", r.body)
+            c.close()
+            time.sleep(0.2)
+            log = small.read_log()
+        finally:
+            self.assertEqual(small.stop(), 0)
+        lines = [line for line in log.splitlines()
+                 if ghost in line or eid in line or "BATCH_TOO_LARGE: 50 entitlements" in line]
+        self.assertEqual(len(lines), len(calls), lines)
+        for (op, _), line in zip(calls, lines):
+            self.assertRegex(line, rf"{op}: 0 of \d+ [a-z ]+ applied; the first to fail, 1: [A-Z_]+: ")
+        self.assertIn("0 of 50 entitlements applied; the first to fail, 1: BATCH_TOO_LARGE: 50 entitlements", lines[0])
 
     def test_query_batch_size_bounds(self):
         for bad in (0, 2001, "9223372036854775808", "-9223372036854775809"):
