@@ -1,6 +1,7 @@
 #include "frame.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -517,8 +518,10 @@ void frame_scan(const char *buf, size_t len, const frame_limits_t *lim, frame_t 
         if (!frame__field_line(&l, f, false))
             goto refused;
         if (frame__is(&l, "Content-Length", &v, &vn)) {
+            /* Any number of digits is a valid length (RFC 9110, 8.6): one
+             * too large to hold stays at LLONG_MAX, over every cap (413). */
             long long n = 0;
-            if (vn == 0 || vn > 18) {
+            if (vn == 0) {
                 frame__error(f, 400, "invalid Content-Length");
                 goto refused;
             }
@@ -527,7 +530,7 @@ void frame_scan(const char *buf, size_t len, const frame_limits_t *lim, frame_t 
                     frame__error(f, 400, "invalid Content-Length");
                     goto refused;
                 }
-                n = n * 10 + (v[i] - '0');
+                n = n > (LLONG_MAX - 9) / 10 ? LLONG_MAX : n * 10 + (v[i] - '0');
             }
             if (content_length >= 0 && content_length != n) {
                 frame__error(f, 400, "conflicting Content-Length headers");

@@ -185,6 +185,12 @@ static void test_errors(void)
     CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: h\r\n\r\n").status, FRAME_DONE);
     CHECK_EQ_INT((int)scan("POST /p HTTP/1.1\r\nHost: h\r\n\r\nGET / HTTP/1.1\r\n\r\n").body_len, 0);
     CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 1001\r\n\r\n").http_status, 413);
+    /* A length too large to hold is still a length, over the cap. */
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 100000000000000000000000\r\n\r\n").http_status, 413);
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 9223372036854775808\r\n\r\n").http_status, 413);
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 0000000000000000000000005\r\n\r\nhello").status,
+                 FRAME_DONE);
+    CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999x\r\n\r\n").http_status, 400);
     CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 1 2\r\n\r\n").http_status, 400);
     CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: +5\r\n\r\n").http_status, 400);
     CHECK_EQ_INT(scan("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n").http_status, 400);
