@@ -287,7 +287,9 @@ void subs_delete(rest_ctx_t *c)
     if (rc == ENT_ENOTFOUND)
         rest_error(c, 404, NULL, "no %s subscription with this subscriptionRef that you can see", platform);
     else if (rc == ENT_EPERM)
-        rest_error(c, 403, NULL, "a global subscription is deleted by its owner only");
+        /* The vendor's answers have no 403: "404, not found (or no
+         * privileges)". */
+        rest_error(c, 404, NULL, "a global subscription is deleted by its owner only");
     else if (rc != ENT_OK)
         subs__fail(c, rc, "deleting a subscription");
     else {
