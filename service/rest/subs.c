@@ -122,7 +122,9 @@ static bool subs__no_body(rest_ctx_t *c)
     return body != NULL;
 }
 
-/* A webhook URL: http or https, a host, no spaces or controls. */
+/* A webhook URL: http or https, a host, a port (when given) from 1 to
+ * 65535, no spaces or controls. What else a URL may hold is the sender's
+ * to refuse (libcurl, then the address checks of webhook posts). */
 static bool subs__url_ok(const char *u)
 {
     const char *rest = strncasecmp(u, "https://", 8) == 0 ? u + 8 : strncasecmp(u, "http://", 7) == 0 ? u + 7 : NULL;
@@ -131,7 +133,34 @@ static bool subs__url_ok(const char *u)
     for (const char *p = u; *p; p++)
         if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7F)
             return false;
-    return true;
+    /* The authority ends at the path, query or fragment; its host at the
+     * port's colon, after the user information and any [IPv6] literal. */
+    size_t alen = strcspn(rest, "/?#");
+    const char *host = rest, *end = rest + alen;
+    for (const char *p = rest; p < end; p++)
+        if (*p == '@')
+            host = p + 1;
+    const char *colon = NULL;
+    if (host < end && *host == '[') {
+        const char *close = memchr(host, ']', (size_t)(end - host));
+        if (close == NULL || close == host + 1 || (close + 1 < end && close[1] != ':'))
+            return false;
+        colon = close + 1 < end ? close + 1 : NULL;
+    } else {
+        colon = memchr(host, ':', (size_t)(end - host));
+        if (colon == host || host == end)
+            return false;
+    }
+    if (colon == NULL)
+        return true;
+    long port = 0;
+    if (colon + 1 == end)
+        return false;
+    for (const char *p = colon + 1; p < end; p++) {
+        if (*p < '0' || *p > '9' || (port = port * 10 + (*p - '0')) > 65535)
+            return false;
+    }
+    return port >= 1;
 }
 
 /* A subscription to create as its body gives it (strings borrowed from
@@ -178,7 +207,7 @@ static void subs__read_new(fv_t *v, json_t *body, subs_new_t *s)
     s->url = hook ? fv_string(v, hook, "webhook", "url", true, MODEL_MAX_URL_CHARS, FV_ID) : NULL;
     const char *whsec = hook ? fv_string(v, hook, "webhook", "secret", true, 200, FV_ID) : NULL;
     if (s->url != NULL && !subs__url_ok(s->url))
-        fv_fail(v, "webhook.url: must be an http or https URL with a host");
+        fv_fail(v, "webhook.url: must be an http or https URL with a host (and a port from 1 to 65535)");
     if (whsec != NULL && !v->bad) {
         size_t pl = strlen(SUBS_SECRET_PREFIX), wl = strlen(whsec);
         if (strncmp(whsec, SUBS_SECRET_PREFIX, pl) != 0 ||
