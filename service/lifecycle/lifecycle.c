@@ -951,9 +951,13 @@ static lc_outcome_t lc__li_state_fn(const lc_ctx_t *ctx, db_conn_t *c, const voi
                        "INACTIVE or OBSOLETE entitlement cannot be deployed (set the entitlement DEPLOYED instead)",
                        t.activation_id, model_state_name(a->state), t.ent.entitlement_id,
                        model_state_name(t.ent.state));
-    /* All or nothing: a child that cannot take the state fails the item. */
+    /* All or nothing: a child that cannot take the state fails the item.
+     * An OBSOLETE child is left as it is, as an entitlement's state leaves
+     * its OBSOLETE line items: it is final, and the usual state of a line
+     * item that was upgraded or renewed without activations on it, so
+     * failing for it would fail most trees of more than one generation. */
     for (size_t k = 0; k < t.n; k++)
-        if (!lc_state_transition_ok(t.states[k], a->state))
+        if (t.states[k] != STATE_OBSOLETE && !lc_state_transition_ok(t.states[k], a->state))
             return lc_fail(ctx, REASON_INVALID_STATE, "child line item '%s' of '%s' is %s and cannot become %s",
                            t.aids[k], t.activation_id, model_state_name(t.states[k]), model_state_name(a->state));
     /* Only what changes is written and audited: a line item (or child)
@@ -968,7 +972,7 @@ static lc_outcome_t lc__li_state_fn(const lc_ctx_t *ctx, db_conn_t *c, const voi
             return lc__db_fail(ctx, *rc, "writing the audit trail");
     }
     for (size_t k = 0; k < t.n; k++) {
-        if (t.states[k] == a->state)
+        if (t.states[k] == a->state || t.states[k] == STATE_OBSOLETE)
             continue;
         if ((*rc = store_set_line_item_state(c, t.ids[k], a->state)) != ENT_OK)
             return lc__db_fail(ctx, *rc, "setting the state of a child line item");

@@ -336,12 +336,18 @@ class LifecycleTest(DaemonTestCase):
         self.ok(set_line_item_state_body([(aid, "TEST", True)]))
         for a in (aid, aid + "-C1", aid + "-C2"):
             self.assertEqual(self.row(a, "state"), [["TEST"]])
-        # A child that cannot take the state fails the whole item.
+        # An OBSOLETE child (final) stays as it is, and the others follow,
+        # its own children included, as an entitlement's state leaves its
+        # OBSOLETE line items.
+        self.ok(renew_body([{"items": [renew_item_xml(aid + "-C2", aid + "-C3", term=(1, "DAYS"), count=1)]}]))
         self.ok(set_line_item_state_body([(aid + "-C2", "OBSOLETE", False)]))
-        r = self.ok(set_line_item_state_body([(aid, "DEPLOYED", True)]), "FAILURE")
+        self.ok(set_line_item_state_body([(aid, "INACTIVE", True)]))
+        self.assertEqual([self.row(a, "state")[0][0] for a in (aid, aid + "-C1", aid + "-C2", aid + "-C3")],
+                         ["INACTIVE", "INACTIVE", "OBSOLETE", "INACTIVE"])
+        # The item itself OBSOLETE is never left.
+        r = self.ok(set_line_item_state_body([(aid + "-C2", "DEPLOYED", True)]), "FAILURE")
         self.assertTrue(r.text("f:failedData/f:failedLineItem/f:reason").startswith("INVALID_STATE: "), r.body)
-        self.assertEqual(self.row(aid, "state"), [["TEST"]])
-        self.assertEqual(self.row(aid + "-C1", "state"), [["TEST"]])
+        self.assertEqual(self.row(aid + "-C3", "state"), [["INACTIVE"]])
 
     def test_concurrent_state_changes_serialise(self):
         eid, (aid,) = self.entitlement()
