@@ -136,7 +136,9 @@ int convert_line_item(struct soap *soap, const struct fnp__createEntitlementLine
         out->auto_generate = convert_bool(in->activationId->autoGenerate) == OPT_TRUE;
     }
     out->description = in->description;
-    if (in->product != NULL) {
+    /* An empty <product/> names no product: the unit's "has no product"
+     * (INVALID_REQUEST), not PRODUCT_NOT_FOUND for a uniqueId not sent. */
+    if (in->product != NULL && (in->product->uniqueId != NULL || in->product->primaryKeys != NULL)) {
         out->has_product = true;
         out->product.unique_id = in->product->uniqueId;
         if (in->product->primaryKeys != NULL) {

@@ -186,6 +186,17 @@ class UpgradeTest(DaemonTestCase):
         self.assertEqual(len(r.findall("f:failedData/f:failedEntitlement")), 2)
         self.assertIsNone(r.find("f:responseData/f:entitlementData"))
 
+    def test_a_line_item_without_a_product_is_an_invalid_request(self):
+        # No product element, and an empty one: neither names a product.
+        eid, (aid,) = self.entitlement(count=5)
+        for product in ("", "<v4:product/>"):
+            item = (f"<v4:lineItem><v4:activationId><v4:autoGenerate>true</v4:autoGenerate></v4:activationId>"
+                    f"{product}<v4:numberOfCopies>1</v4:numberOfCopies></v4:lineItem>")
+            r = self.upgrade([{"items": [change_item_xml(aid, None, None, item=item)]}])
+            self.assertEqual(self.reasons(r), ["INVALID_REQUEST: lineItem 1 has no product"], r.body)
+        self.assertEqual(psql("SELECT state, number_of_copies FROM line_items WHERE activation_id = :'v1'", aid),
+                         [["DEPLOYED", "5"]])
+
     def test_empty_request_is_failure(self):
         r = self.upgrade([])
         self.assertEqual(r.status_text, "FAILURE")
