@@ -78,9 +78,17 @@ static jwt_verdict_t jwt__read_header(const json_t *hdr, jwt_t *out)
         return JWT_MALFORMED;
 
     /* A "typ" other than JWT ("at+jwt", "dpop+jwt") marks a token meant
-     * for another use, which must not be accepted here. */
+     * for another use, which must not be accepted here. "application/jwt"
+     * is the same type (RFC 7515, 4.1.9: a value without a slash is read
+     * with "application/" before it); media types ignore case. */
     if ((j = json_object_get(hdr, "typ")) != NULL) {
-        if (!jwt__string(j, &s, &len) || len != 3 || strncasecmp(s, "JWT", 3) != 0)
+        if (!jwt__string(j, &s, &len))
+            return JWT_MALFORMED;
+        if (len == 15 && strncasecmp(s, "application/", 12) == 0) {
+            s += 12;
+            len -= 12;
+        }
+        if (len != 3 || strncasecmp(s, "JWT", 3) != 0)
             return JWT_MALFORMED;
     }
 

@@ -108,9 +108,20 @@ bool fv_integer(fv_t *v, json_t *obj, const char *prefix, const char *name, bool
     json_t *m = fv__member(v, obj, prefix, name, required);
     if (m == NULL)
         return false;
-    if (!json_is_integer(m))
+    /* JSON has one kind of number: 4.0 or 4e0 is the integer 4 (what a
+     * client whose numbers are all doubles may send); 4.5 is not. A
+     * double outside 64 bits is not converted (undefined behaviour). */
+    json_int_t i;
+    if (json_is_real(m)) {
+        double d = json_real_value(m);
+        if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) || (double)(json_int_t)d != d)
+            return fv_fail(v, "%s%s%s: must be an integer", FV_PATH(prefix, name));
+        i = (json_int_t)d;
+    } else if (json_is_integer(m)) {
+        i = json_integer_value(m);
+    } else {
         return fv_fail(v, "%s%s%s: must be an integer", FV_PATH(prefix, name));
-    json_int_t i = json_integer_value(m);
+    }
     if (i < min || i > max)
         return fv_fail(v, "%s%s%s: must be between %lld and %lld", FV_PATH(prefix, name), (long long)min,
                        (long long)max);

@@ -56,12 +56,14 @@ class StatusLogTest(DaemonTestCase):
         rows = psql("SELECT h.status_code, h.update_id, d.device_class FROM update_history h JOIN update_devices d "
                     "ON d.id = h.device WHERE d.publisher = :'v1' AND d.device_id = :'v2'", self.pub.name, body["id"])
         self.assertEqual(rows, [["4", body["updateId"], "client"]])
-        # A second status of the same device appends to its history.
-        r = self.post(dict(body, statusCode=8, deviceClass="server"), self.pub.auth())
+        # A second status of the same device appends to its history; its
+        # code 8.0 is the integer 8 (JSON has one kind of number).
+        r = self.post(dict(body, statusCode=8.0, deviceClass="server"), self.pub.auth())
         self.assertEqual(poll_until_done(self.rest, r.json["url"], self.pub.auth()).status, 200)
-        rows = psql("SELECT count(*), min(d.device_class) FROM update_history h JOIN update_devices d "
-                    "ON d.id = h.device WHERE d.publisher = :'v1' AND d.device_id = :'v2'", self.pub.name, body["id"])
-        self.assertEqual(rows, [["2", "server"]])
+        rows = psql("SELECT count(*), min(d.device_class), max(h.status_code) FROM update_history h "
+                    "JOIN update_devices d ON d.id = h.device WHERE d.publisher = :'v1' AND d.device_id = :'v2'",
+                    self.pub.name, body["id"])
+        self.assertEqual(rows, [["2", "server", "8"]])
 
     def test_the_poll_url_reaches_the_service_without_a_host(self):
         # HTTP/1.0 without Host: the address the request came in on, port
@@ -390,6 +392,8 @@ class StatusLogTest(DaemonTestCase):
             (status_body(name, statusCode=...), "statusCode: required"),
             (status_body(name, statusCode="4"), "statusCode: must be an integer"),
             (status_body(name, statusCode=4.5), "statusCode: must be an integer"),
+            (status_body(name, statusCode=1e300), "statusCode: must be an integer"),
+            (status_body(name, statusCode=2147483648.0), "statusCode: must be between -2147483648 and 2147483647"),
             (status_body(name, language="en"), "language: must be an integer"),
             (status_body(name, id=12), "id: must be a string"),
             (status_body(name, id=""), "id: must not be empty"),

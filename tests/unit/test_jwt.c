@@ -603,13 +603,16 @@ static void test_header_rules(void)
     CHECK_EQ_INT(parse_json("{\"alg\":\"RS256\",\"crit\":[]}", CLAIMS), JWT_MALFORMED);
     CHECK_EQ_INT(parse_json("{\"alg\":\"ES256\",\"crit\":null}", CLAIMS), JWT_MALFORMED);
 
-    /* typ: JWT in any case, nothing else. */
+    /* typ: JWT or application/jwt in any case, nothing else. */
     CHECK_EQ_INT(parse_json("{\"alg\":\"RS256\",\"typ\":\"JWT\"}", CLAIMS), JWT_OK);
+    CHECK_EQ_INT(parse_json("{\"alg\":\"RS256\",\"typ\":\"application/jwt\"}", CLAIMS), JWT_OK);
+    CHECK_EQ_INT(parse_json("{\"alg\":\"RS256\",\"typ\":\"Application/JWT\"}", CLAIMS), JWT_OK);
     CHECK_EQ_INT(parse_json("{\"alg\":\"RS256\",\"typ\":\"jwt\"}", CLAIMS), JWT_OK);
     CHECK_EQ_INT(parse_json("{\"alg\":\"RS256\",\"typ\":\"Jwt\"}", CLAIMS), JWT_OK);
     static const char *bad_typ[] = {
         "\"at+jwt\"", "\"at+JWT\"", "\"JWT \"", "\"JW\"", "\"JOSE\"",
-        "\"\"",       "1",          "null",     "[\"JWT\"]",
+        "\"\"",       "1",          "null",     "[\"JWT\"]", "\"application/at+jwt\"", "\"application/\"",
+        "\"text/jwt\"", "\"application/jwtx\"",
     };
     for (size_t i = 0; i < sizeof bad_typ / sizeof bad_typ[0]; i++) {
         snprintf(hdr, sizeof hdr, "{\"alg\":\"RS256\",\"typ\":%s}", bad_typ[i]);
