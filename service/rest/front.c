@@ -169,6 +169,8 @@ static void rest__serve(void *state, http_exchange_t *x)
     if (allow[0] != '\0') {
         char extra[160];
         http_set_route(x, "method_not_allowed");
+        if (strncmp(c->r->path, SUBS_ENVELOPE_PREFIX, sizeof SUBS_ENVELOPE_PREFIX - 1) == 0)
+            c->error_shape = subs_envelope_shape;
         snprintf(extra, sizeof extra, "Allow: %s\r\n", allow);
         rest_error(c, 405, extra, "method %s is not allowed here; allowed: %s", c->r->method, allow);
         return;
@@ -213,7 +215,8 @@ void rest_deferred_end(const rest_pending_t *p, const char *saved_rid)
 
 /* The body of a refusal the server makes for a REST path: in the device
  * status protocol's response shape for its POST (nothing of the request
- * read: no tenant, device or session), else {message, status}. */
+ * read: no tenant, device or session), in the acquisition API's envelope
+ * for a package request, else {message, status}. */
 static size_t rest__error_body(int status, const char *message, const char *target, size_t target_len, char *buf,
                                size_t cap, const char **content_type)
 {
@@ -228,6 +231,10 @@ static size_t rest__error_body(int status, const char *message, const char *targ
         o = json_pack("{s:{s:s, s:s, s:s}, s:n, s:n, s:n, s:{s:s, s:s}}", "protocol", "name", "Status", "version",
                       "4.0.0", "type", "RESPONSE", "tenantId", "deviceId", "sessionId", "status", "code", code,
                       "message", text);
+    } else if (target != NULL && target_len >= sizeof SUBS_ENVELOPE_PREFIX - 1 &&
+               memcmp(target, SUBS_ENVELOPE_PREFIX, sizeof SUBS_ENVELOPE_PREFIX - 1) == 0) {
+        o = json_pack("{s:[], s:[], s:[s], s:[], s:n}", "globalInfoMsgs", "globalWarnings", "globalErrors", text,
+                      "fieldErrors", "data");
     } else {
         o = json_pack("{s:s, s:i}", "message", text, "status", status);
     }

@@ -182,13 +182,18 @@ void device_post(rest_ctx_t *c);
 void device_get(rest_ctx_t *c);
 void device_summary(rest_ctx_t *c);
 
-/* Subscriptions. */
+/* Subscriptions. Package requests (the acquisition API's POST) answer in
+ * an envelope, refusals included, under this prefix. */
+#define SUBS_ENVELOPE_PREFIX "/acquisition_api/v1/subscriptionUpdates/"
 void subs_create(rest_ctx_t *c);
 void subs_get(rest_ctx_t *c);
 void subs_delete(rest_ctx_t *c);
 void subs_trigger(rest_ctx_t *c);
 void subs_status(rest_ctx_t *c);
 void subs_package_request(rest_ctx_t *c);
+/* rest_error's answer in subs_package_request's envelope (the words in
+ * globalErrors): its error_shape, also where the router refuses (405). */
+void subs_envelope_shape(rest_ctx_t *c, int status, const char *extra, const char *msg);
 void subs_package_get(rest_ctx_t *c);
 void subs_package_content(rest_ctx_t *c);
 

@@ -416,7 +416,7 @@ static void subs__envelope(rest_ctx_t *c, int status, const char *extra, json_t 
 /* rest_error's answer in the envelope: every refusal of the acquisition
  * API (401, 409, 415, 503 as well as 400 and 404) has the one shape its
  * clients deserialise, the words in globalErrors. */
-static void subs__envelope_shape(rest_ctx_t *c, int status, const char *extra, const char *msg)
+void subs_envelope_shape(rest_ctx_t *c, int status, const char *extra, const char *msg)
 {
     subs__envelope(c, status, extra, NULL, NULL, json_pack("[s]", msg));
 }
@@ -501,7 +501,7 @@ void subs_package_request(rest_ctx_t *c)
     db_conn_t *conn;
 
     rest_idem_t idem;
-    c->error_shape = subs__envelope_shape;
+    c->error_shape = subs_envelope_shape;
     if (!subs__user(c, &me) || !subs__no_body(c) || !subs__idem_begin(c, &me, &idem) ||
         rest_idem_replay(c, &idem))
         return;

@@ -142,6 +142,22 @@ class PackagesTest(DaemonTestCase):
                 self.assertEqual(r.status, status, r)
                 self.assertEqual((r.json["data"], r.json["fieldErrors"], len(r.json["globalErrors"])), (None, [], 1), r)
         self.assertIn("www-authenticate", r.headers)
+        # So are the refusals of the HTTP layer and the router: a body over
+        # the cap, another method (with Allow), a malformed request.
+        big = RestClient(self.daemon, self.rest.auth)
+        self.addCleanup(big.close)
+        s = socket.create_connection(("127.0.0.1", self.daemon.port), timeout=10)
+        s.sendall(f"POST {url} HTTP/1.1\r\nHost: x\r\nAuthorization: a\r\nAuthorization: b\r\n\r\n".encode())
+        malformed, _ = read_reply(s)
+        s.close()
+        check_openapi("POST", url, malformed.status, malformed.headers, malformed.body)
+        for r, status in ((big.request("POST", url, b"[" + b"1," * 600000 + b"1]", raw=True), 413),
+                          (self.rest.get(url), 405), (malformed, 400)):
+            with self.subTest(status=status):
+                self.assertEqual(r.status, status, r)
+                doc = json.loads(r.body)
+                self.assertEqual((doc["data"], doc["fieldErrors"], len(doc["globalErrors"])), (None, [], 1), r)
+        self.assertEqual(self.rest.get(url).headers["allow"], "POST")
         self.assertEqual(self.rest.post(url, {}).status, 200)
         # A malformed HTTP request (Authorization twice) is a 400 of the
         # Error shape, as the OpenAPI document says.
