@@ -32,6 +32,27 @@ bool fv_key_fits(fv_t *v, const char *names, size_t bytes)
     return fv_fail(v, "%s: at most %d bytes of UTF-8 together (%zu given)", names, FIELDS_MAX_KEY_BYTES, bytes);
 }
 
+/* The length of the space character (a Unicode space separator, or a
+ * zero-width space, joiner or byte order mark) at s, n bytes left; 0 when
+ * s is not at one. */
+static size_t fv__space(const unsigned char *s, size_t n)
+{
+    if (s[0] == ' ')
+        return 1;
+    if (n >= 2 && s[0] == 0xC2 && s[1] == 0xA0)
+        return 2; /* U+00A0 */
+    if (n < 3)
+        return 0;
+    unsigned a = s[0], b = s[1], c = s[2];
+    if ((a == 0xE1 && b == 0x9A && c == 0x80) ||                 /* U+1680 */
+        (a == 0xE2 && b == 0x80 && (c <= 0x8B || c == 0xAF)) || /* U+2000..U+200B, U+202F */
+        (a == 0xE2 && b == 0x81 && (c == 0x9F || c == 0xA0)) || /* U+205F, U+2060 */
+        (a == 0xE3 && b == 0x80 && c == 0x80) ||                 /* U+3000 */
+        (a == 0xEF && b == 0xBB && c == 0xBF))                   /* U+FEFF */
+        return 3;
+    return 0;
+}
+
 bool fv_text_ok(const char *s, size_t n, size_t max, fv_text_t kind, const char **why)
 {
     size_t chars = 0;
@@ -59,6 +80,15 @@ bool fv_text_ok(const char *s, size_t n, size_t max, fv_text_t kind, const char 
     if (chars > max) {
         *why = "too long";
         return false;
+    }
+    if (kind == FV_ID && n > 0) {
+        size_t i = 0, k;
+        while (i < n && (k = fv__space((const unsigned char *)s + i, n - i)) > 0)
+            i += k;
+        if (i == n) {
+            *why = "is only spaces";
+            return false;
+        }
     }
     return true;
 }

@@ -64,7 +64,8 @@ json_t *fv_array(fv_t *v, json_t *obj, const char *prefix, const char *name, boo
 bool fv_key_fits(fv_t *v, const char *names, size_t bytes);
 
 /* Whether s (n bytes) is UTF-8 of at most max characters and, for FV_ID,
- * holds no control characters (C0, DEL, C1). */
+ * holds no control characters (C0, DEL, C1) and is not only spaces (of
+ * any kind: an identifier nobody can tell from another). */
 bool fv_text_ok(const char *s, size_t n, size_t max, fv_text_t kind, const char **why);
 
 #endif
