@@ -218,7 +218,8 @@ static void subs__read_new(fv_t *v, json_t *body, subs_new_t *s)
     }
     fv_integer(v, body, "", "scheduleMinutes", false, 1, SUBS_MAX_MINUTES, &s->minutes);
     json_t *global = json_is_object(body) ? json_object_get(body, "global") : NULL;
-    if (global != NULL && !json_is_boolean(global))
+    /* null is absent, as for every optional field */
+    if (global != NULL && !json_is_null(global) && !json_is_boolean(global))
         fv_fail(v, "global: must be true or false");
     s->global = global != NULL && json_is_true(global);
     /* (fv_string marked v bad when name is missing; said again for the

@@ -82,6 +82,10 @@ class SubscriptionsTest(DaemonTestCase):
         g = self.a.get(f"/subscriptions/containers/{ref2}")
         self.assertIsNone(g.json["webhook"])
         self.assertIsNone(g.json["scheduleMinutes"])
+        # null is absent, for each optional field.
+        ref3 = self.create(webhook=None, scheduleMinutes=None, **{"global": None})
+        g = self.a.get(f"/subscriptions/cloud/{ref3}")
+        self.assertEqual((g.json["webhook"], g.json["scheduleMinutes"], g.json["global"]), (None, None, False), g)
 
     def test_who_sees_and_deletes_what(self):
         mine = self.create()
