@@ -221,6 +221,16 @@ size_t lc_entitlement_cascade(model_state_t was, model_state_t to, model_state_t
         if (was == STATE_INACTIVE)
             from[n++] = STATE_INACTIVE;
         break;
+    case STATE_TEST:
+        /* A suspended entitlement made TEST is live again: what its
+         * suspension took along comes back DEPLOYED, as when it is
+         * deployed (line items of a TEST entitlement are DEPLOYED, as a
+         * DEPLOYED one's; it holds no DRAFT ones to deploy unless asked). */
+        if (was == STATE_INACTIVE) {
+            from[n++] = STATE_INACTIVE;
+            *cascade_to = STATE_DEPLOYED;
+        }
+        break;
     case STATE_INACTIVE:
     case STATE_OBSOLETE:
         /* Suspending or retiring takes every line item along (OBSOLETE ones stay). */

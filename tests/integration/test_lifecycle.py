@@ -226,6 +226,13 @@ class LifecycleTest(DaemonTestCase):
             self.assertEqual(self.row(a, "state"), [["INACTIVE"]])
         self.ok(set_entitlement_state_body([(eid, "DEPLOYED")]))
         self.assertEqual(self.row(aids[0], "state"), [["DEPLOYED"]])
+        # Made TEST from INACTIVE, it is live again with its line items
+        # DEPLOYED, as made DEPLOYED; and stays so when deployed after.
+        self.ok(set_entitlement_state_body([(eid, "INACTIVE")]))
+        self.ok(set_entitlement_state_body([(eid, "TEST")]))
+        self.assertEqual([self.row(a, "state") for a in aids], [[["DEPLOYED"]], [["DEPLOYED"]]])
+        self.ok(set_entitlement_state_body([(eid, "DEPLOYED")]))
+        self.assertEqual([self.row(a, "state") for a in aids], [[["DEPLOYED"]], [["DEPLOYED"]]])
         # A line item suspended on its own stays so when its live
         # entitlement is deployed again; only DRAFT ones are deployed.
         self.ok(set_line_item_state_body([(aids[1], "INACTIVE", False)]))

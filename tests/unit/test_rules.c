@@ -169,6 +169,10 @@ static void test_transitions(void)
     for (size_t i = 0; i < n; i++)
         CHECK(from[i] != STATE_OBSOLETE && from[i] != STATE_INACTIVE);
     CHECK_EQ_INT(lc_entitlement_cascade(STATE_DRAFT, STATE_TEST, from, &to), 0);
+    /* A suspended one made TEST brings its INACTIVE line items back DEPLOYED. */
+    CHECK_EQ_INT(lc_entitlement_cascade(STATE_INACTIVE, STATE_TEST, from, &to), 1);
+    CHECK_EQ_INT(from[0], STATE_INACTIVE);
+    CHECK_EQ_INT(to, STATE_DEPLOYED);
 }
 
 static void test_settable_states(void)
