@@ -935,6 +935,10 @@ static void server__conn_reset(struct http_server *s, conn_t *c)
 {
     if (c->source.next != NULL)
         c->source.free(c->source.arg);
+    /* An answer its client never took, or a request it never finished:
+     * given back to the system as after any large one. */
+    if (c->in_cap > 16 * SERVER_BUF_MIN || c->out_cap > 16 * SERVER_BUF_MIN)
+        atomic_store_explicit(&server__trim_wanted, true, memory_order_relaxed);
     atomic_fetch_sub_explicit(&s->buffered_in, (long long)c->in_cap, memory_order_relaxed);
     atomic_fetch_sub_explicit(&s->buffered_out, (long long)c->out_cap, memory_order_relaxed);
     free(c->in);
@@ -1415,7 +1419,10 @@ static bool server__flush(struct http_server *s, http_worker_t *w, int fd, bool 
         off = 0;
         rc = server__send(fd, w->out, w->out_len, &off);
         if (rc < 0) {
+            /* The client is gone: its answer, however large, goes back
+             * as a delivered one would. */
             w->out_len = 0;
+            server__shrink(&w->out, &w->out_cap);
             server__close(s, fd);
             return false;
         }
