@@ -78,6 +78,13 @@
  * closed: idle sockets cannot hold the table for a whole receive timeout. */
 #define SERVER_BUSY_QUARTERS 3
 #define SERVER_FIRST_BYTE_BUSY_S 2
+/* A request still arriving after this long (in whole seconds of the
+ * clock: 1 to 2 s) may be closed (with a 408) to make room for a new
+ * connection when there is none: a client sending a byte now and then
+ * (slowloris) cannot hold its place for a whole receive timeout while
+ * others are turned away. A request arrives well within it on a working
+ * network. */
+#define SERVER_SLOW_SHED_S 2
 /* Longest Host header we pass on (it is echoed into WSDL addresses and
  * poll URLs). */
 #define SERVER_MAX_HOST 255
@@ -1089,39 +1096,84 @@ static bool server__silent(const conn_t *c, int fd)
     return c->in_len == 0 && !(ioctl(fd, FIONREAD, &waiting) == 0 && waiting > 0);
 }
 
+/* Tells the client of a connection whose request has not arrived in time
+ * so (408), before it is closed. */
+static void server__too_slow(struct http_server *s, int fd)
+{
+    conn_t *c = &s->conns[fd];
+    char buf[2048], rid[HTTP_REQUEST_ID_MAX];
+    const char *target;
+    size_t tl;
+    const http_front_t *f = &s->fronts[server__partial(s, c->in, c->in_len, rid, &target, &tl)];
+    size_t n = server__refusal(f, buf, sizeof buf, 408, "the request did not arrive in time", rid, target, tl);
+    (void)send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+static bool server__shed_one(struct http_server *s, int fd, int kind, const unsigned char *addr)
+{
+    static const char *const kinds[] = {"the oldest silent", "the oldest idle keep-alive",
+                                        "the slowest arriving"};
+    if (kind == 2)
+        server__too_slow(s, fd);
+    log_info("%s: closed %s connection%s to make room",
+             addr ? "too many connections from an address" : "connection table full", kinds[kind],
+             addr ? " of that address" : "");
+    server__conn_close(s, fd);
+    return true;
+}
+
 /* Makes room for a new connection when the table is full: closes the
  * oldest connection that has sent nothing yet, or else the oldest idle
- * keep-alive one. False when every connection is busy or mid-request.
- * Caller holds s->lock. */
-static bool server__shed(struct http_server *s)
+ * keep-alive one, or else, of the requests arriving for SERVER_SLOW_SHED_S
+ * or more, the one arriving at the fewest bytes a second (with a 408). For
+ * a client address at its limit (addr not NULL), only the last, among its
+ * own connections: its silent and idle ones are its own to close, and its
+ * next one is turned away (503) as before. False when there is nothing to
+ * close. Caller holds s->lock. */
+static bool server__shed(struct http_server *s, const unsigned char *addr)
 {
+    time_t now = clock_seconds();
+    int slow = -1;
     /* The oldest by the table alone, then asked of the kernel: one system
      * call per shedding rather than one per connection, as the oldest
      * silent connection is nearly always still silent. */
     for (int tries = 0; tries < 4; tries++) {
-        int silent = -1, idle = -1;
+        int best[3] = {-1, -1, -1};
         for (int fd = 0; fd < s->nconns_max; fd++) {
             const conn_t *c = &s->conns[fd];
-            if (c->state != CONN_IDLE || c->wait != WAIT_READ || c->turned_away || c->in_len > 0 || c->resume)
+            if (c->state != CONN_IDLE || c->wait != WAIT_READ || c->turned_away || c->resume)
                 continue;
-            int *best = c->served ? &idle : &silent;
-            if (*best < 0 || c->touched < s->conns[*best].touched)
-                *best = fd;
+            if (addr != NULL && memcmp(c->addr, addr, PEERS_ADDR_LEN) != 0)
+                continue;
+            if (c->in_len > 0) {
+                /* Of those, the slowest: fewest bytes a second so far (a
+                 * large body arriving at a steady pace is not a trickle). */
+                const conn_t *b = best[2] >= 0 ? &s->conns[best[2]] : NULL;
+                if (c->since > 0 && now - c->since >= SERVER_SLOW_SHED_S &&
+                    (b == NULL || (unsigned long long)c->in_len * (unsigned long long)(now - b->since) <
+                                      (unsigned long long)b->in_len * (unsigned long long)(now - c->since)))
+                    best[2] = fd;
+                continue;
+            }
+            if (addr != NULL)
+                continue;
+            int *b = &best[c->served ? 1 : 0];
+            if (*b < 0 || c->touched < s->conns[*b].touched)
+                *b = fd;
         }
-        int victim = silent >= 0 ? silent : idle;
+        slow = best[2];
+        int kind = best[0] >= 0 ? 0 : best[1] >= 0 ? 1 : 2, victim = best[kind];
         if (victim < 0)
             return false;
-        if (!server__silent(&s->conns[victim], victim)) {
-            /* A request has arrived for it: not a candidate this time. */
+        if (kind < 2 && !server__silent(&s->conns[victim], victim)) {
+            /* A request has arrived for it (a connection just accepted,
+             * not read yet, looks silent too): not a candidate this time. */
             s->conns[victim].touched = atomic_fetch_add_explicit(&s->clock, 1, memory_order_relaxed);
             continue;
         }
-        log_info("connection table full: closed the oldest %s connection to make room",
-                 silent >= 0 ? "silent" : "idle keep-alive");
-        server__conn_close(s, victim);
-        return true;
+        return server__shed_one(s, victim, kind, addr);
     }
-    return false;
+    return slow >= 0 && server__shed_one(s, slow, 2, addr);
 }
 
 /* Answers a connection over a limit with a 503 (Retry-After) and closes
@@ -1196,9 +1248,10 @@ static void server__accept(struct http_server *s)
         }
         if (fd >= s->nconns_max)
             why = "the server has no room for another connection; try again";
-        else if (!peers_add(s->peers, addr, s->cfg->max_connections_per_client))
+        else if (!peers_add(s->peers, addr, s->cfg->max_connections_per_client) &&
+                 (!server__shed(s, addr) || !peers_add(s->peers, addr, s->cfg->max_connections_per_client)))
             why = "too many connections from this client address; use fewer, or try again";
-        else if (atomic_load(&s->nopen) >= s->cfg->max_connections && !server__shed(s)) {
+        else if (atomic_load(&s->nopen) >= s->cfg->max_connections && !server__shed(s, NULL)) {
             peers_del(s->peers, addr);
             why = "the server has too many connections, all busy; try again";
         }
@@ -1266,15 +1319,8 @@ static void server__reap_idle(struct http_server *s, time_t now)
                  * this one, wait for a worker that has been busy. */
                 expired = !c->resume && now - c->since >= s->cfg->recv_timeout_s &&
                           !(ioctl(fd, FIONREAD, &waiting) == 0 && waiting > 0);
-                if (expired) {
-                    char buf[2048], rid[HTTP_REQUEST_ID_MAX];
-                    const char *target;
-                    size_t tl;
-                    const http_front_t *f = &s->fronts[server__partial(s, c->in, c->in_len, rid, &target, &tl)];
-                    size_t n = server__refusal(f, buf, sizeof buf, 408, "the request did not arrive in time", rid,
-                                               target, tl);
-                    (void)send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-                }
+                if (expired)
+                    server__too_slow(s, fd);
             } else {
                 expired = now - c->last_active >= (c->served ? s->cfg->keepalive_timeout_s : first_byte_s) &&
                           (!busy || server__silent(c, fd));

@@ -169,6 +169,60 @@ class ConnectionFloodTest(unittest.TestCase):
         log = self.flood(ENTITLEMENTD_MAX_CONNECTIONS_PER_CLIENT=0)
         self.assertIn("connection table full: closed the oldest silent connection", log)
 
+    def test_requests_arriving_slowly_make_room_for_new_connections(self):
+        """Slowloris: connections that send part of a request and then
+        little or nothing. Once such a request has been arriving for a
+        second or two, a new connection that finds no room (the table
+        full, or its address at its limit) takes its place, and it gets a
+        408; before, they held the table for the whole receive timeout
+        (10 s) while everyone else got 503s."""
+        d = Daemon(ENTITLEMENTD_MAX_CONNECTIONS=16, ENTITLEMENTD_MAX_CONNECTIONS_PER_CLIENT=8,
+                   ENTITLEMENTD_LOG_REPEAT_SECONDS=0).start()
+        user = make_user()
+        slow = []
+        partial = b"POST " + PATH.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n"
+        try:
+            for i in range(16):  # the table full, two of each address
+                c = socket.create_connection(("127.0.0.1", d.port), source_address=(f"127.0.1.{i // 2 + 1}", 0))
+                c.sendall(partial)
+                slow.append(c)
+            time.sleep(2.2)
+            for k in range(3):
+                s = socket.create_connection(("127.0.0.1", d.port), source_address=("127.0.0.4", 0), timeout=10)
+                s.sendall(request(user))
+                self.assertEqual(read_reply(s)[0].status_text, "SUCCESS", k)
+                s.close()
+            # An address at its limit (8), all of them slow: its next
+            # connection takes the place of its oldest.
+            mine = []
+            for _ in range(8):
+                c = socket.create_connection(("127.0.0.1", d.port), source_address=("127.0.0.5", 0))
+                c.sendall(partial)
+                mine.append(c)
+            slow += mine
+            time.sleep(2.2)
+            s = socket.create_connection(("127.0.0.1", d.port), source_address=("127.0.0.5", 0), timeout=10)
+            s.sendall(request(user))
+            self.assertEqual(read_reply(s)[0].status_text, "SUCCESS")
+            s.close()
+            # The connections closed for room were told why.
+            told = 0
+            for c in slow:
+                c.setblocking(False)
+                try:
+                    told += c.recv(4096).startswith(b"HTTP/1.1 408")
+                except OSError:
+                    pass
+            self.assertGreaterEqual(told, 4)
+            log = d.read_log()
+            self.assertIn("connection table full: closed the slowest arriving connection to make room", log)
+            self.assertIn("too many connections from an address: closed the slowest arriving connection of that address",
+                          log)
+        finally:
+            for c in slow:
+                c.close()
+            self.assertEqual(d.stop(), 0)
+
     def test_over_a_limit_the_answer_is_a_503_with_retry_after(self):
         d = Daemon(ENTITLEMENTD_MAX_CONNECTIONS_PER_CLIENT=4, ENTITLEMENTD_MAX_CONNECTIONS=16).start()
         user = make_user()
