@@ -646,6 +646,17 @@ class MemoryBurstTest(unittest.TestCase):
         print(f"\n{what}: RSS {start} MiB at the start, then {after} MiB", file=sys.stderr)
         self.assertLessEqual(after[-1], start + margin, after)
 
+    def page(self, client, n, chars):
+        """Creates n entitlements of one line item, each with descriptions
+        of chars characters; returns a search of them all in one page."""
+        cat, tag, text = Catalog(), "PG" + token(6), "d" * chars
+        for k in range(n // 1000):
+            body = create_body([{"eid": f"{tag}-{k}-{i}", "description": text,
+                                 "items": [(f"{tag}-{k}-{i}-1", cat.base, 1, {"description": text})]}
+                                for i in range(1000)])
+            self.assertEqual(client.call(body, validate=False).status_text, "SUCCESS")
+        return search_body(simple_query("entitlementId", tag, "STARTS_WITH"), batch=2000)
+
     def test_large_fields_and_stalled_large_bodies(self):
         d = Daemon().start()
         try:
@@ -695,16 +706,9 @@ class MemoryBurstTest(unittest.TestCase):
         # of 240 such searches).
         d = Daemon().start()
         try:
-            cat, user = Catalog(), make_user()
+            user = make_user()
             c = Client(d, user)
-            tag = "GONE" + token(6)
-            text = "g" * 1200
-            for k in range(2):
-                body = create_body([{"eid": f"{tag}-{k}-{i}", "description": text,
-                                     "items": [(f"{tag}-{k}-{i}-1", cat.base, 1, {"description": text})]}
-                                    for i in range(1000)])
-                self.assertEqual(c.call(body, validate=False).status_text, "SUCCESS")
-            query = search_body(simple_query("entitlementId", tag, "STARTS_WITH"), batch=2000)
+            query = self.page(c, 2000, 1200)
             r = c.call(query, validate=False)
             self.assertEqual(r.status_text, "SUCCESS", r.body[:300])
             self.assertGreater(len(r.body), 4_000_000)
@@ -740,16 +744,9 @@ class MemoryBurstTest(unittest.TestCase):
         # 28 MiB for good, against none a second later now).
         d = Daemon(ENTITLEMENTD_MAX_PAGE_MB=8).start()
         try:
-            cat, user = Catalog(), make_user()
+            user = make_user()
             c = Client(d, user)
-            tag = "PG" + token(6)
-            text = "d" * 2000
-            for k in range(4):
-                body = create_body([{"eid": f"{tag}-{k}-{i}", "description": text,
-                                     "items": [(f"{tag}-{k}-{i}-1", cat.base, 1, {"description": text})]}
-                                    for i in range(1000)])
-                self.assertEqual(c.call(body, validate=False).status_text, "SUCCESS")
-            query = search_body(simple_query("entitlementId", tag, "STARTS_WITH"), batch=2000)
+            query = self.page(c, 4000, 2000)
             self.assertTrue(c.call(query, validate=False).reason_text.startswith("RESPONSE_TOO_LARGE"))
             c.close()
             time.sleep(1.5)
