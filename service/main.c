@@ -215,7 +215,7 @@ int main(int argc, char **argv)
      * first use): the server answers /healthz at once, and 503 to the rest
      * until the database is migrated. */
     db_pool_options_t popt = {conninfo, cfg.db_pool_size, cfg.db_connect_timeout_s, cfg.db_wait_timeout_ms,
-                              false, cfg.db_lock_timeout_ms};
+                              false, cfg.db_lock_timeout_ms, cfg.db_statement_timeout_ms};
     if ((rc = db_pool_create(&popt, &pool)) != ENT_OK) {
         log_error("cannot create the database pool: %s", ent_strerror(rc));
         return 1;
@@ -266,7 +266,7 @@ int main(int argc, char **argv)
     static const job_kind_t kinds[] = {{UPDATES_JOB_STATUSLOG, updates_statuslog_run, updates_statuslog_giveup, NULL},
                                        {SUBS_JOB_RUN, subs_run_jobs, subs_run_giveup, &run_opts},
                                        {SUBS_JOB_PACKAGE, subs_package_jobs, subs_package_giveup, NULL}};
-    job_options_t jopt = {conninfo, cfg.db_connect_timeout_s, cfg.db_lock_timeout_ms,
+    job_options_t jopt = {conninfo, cfg.db_connect_timeout_s, cfg.db_lock_timeout_ms, cfg.db_statement_timeout_ms,
                           {cfg.job_workers, cfg.webhook_workers},
                           cfg.job_lease_s, cfg.job_poll_ms,
                           cfg.statuslog_retention_h * 3600, kinds, (int)(sizeof kinds / sizeof kinds[0]),

@@ -112,7 +112,7 @@ static bool ctl_name_ok(const char *what, const char *s)
 static int ctl_connect(const char *conninfo, db_pool_t **pool, db_conn_t **conn)
 {
     /* An operator's command waits for the locks it needs. */
-    db_pool_options_t opt = {conninfo, 1, 10, 10000, false, 0};
+    db_pool_options_t opt = {conninfo, 1, 10, 10000, false, 0, 0};
     int rc = db_pool_create(&opt, pool);
     if (rc == ENT_OK && (rc = db_pool_acquire(*pool, conn)) != ENT_OK) {
         db_pool_destroy(*pool);

@@ -24,6 +24,7 @@ typedef struct ent_config {
     int db_pool_size;           /* PostgreSQL connections */
     int db_wait_timeout_ms;     /* how long a worker waits for a free connection */
     int db_lock_timeout_ms;     /* how long a statement waits for a row lock (lock_timeout) */
+    int db_statement_timeout_ms; /* statement_timeout; an answer awaited 2 s longer closes the connection */
     int db_connect_timeout_s;   /* libpq connect_timeout */
     char log_level[16];         /* error, warn, info, debug */
     int log_repeat_s;           /* a message repeated within this many seconds is counted, not written; 0: all written */

@@ -6,6 +6,7 @@
 #define ENT_DB_INT_H
 
 #include <libpq-fe.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -39,7 +40,34 @@ struct db_conn {
     char xid_token[48];    /* and the server's incarnation (db/017): an id names that transaction only there */
     db_sql_cached_t cached[DB_SQL_CACHE]; /* prepared on pg as "sql<i>"; forgotten with it */
     int ncached;
+    /* Since when (db__clock_ms) the owner has waited for an answer on pg,
+     * 0 when it is not waiting (DB_AWAIT): the pool's watchdog reads it. */
+    _Atomic long long waiting_ms;
+    long long cut_ms; /* the waiting_ms the watchdog shut pg's socket for (under the pool's lock) */
+    int watch_fd;     /* a pooled pg's socket, dup()ed for the watchdog; -1 without (under the pool's lock) */
 };
+
+/* CLOCK_MONOTONIC_COARSE in milliseconds (a few ms of resolution, a few
+ * nanoseconds a call): when a wait began. Never 0. */
+long long db__clock_ms(void);
+
+/* Evaluates call, a libpq call that waits for the server's answer (PQexec,
+ * PQgetResult...), as the connection's wait: the watchdog of c's pool
+ * closes a connection whose wait outlasts the pool's statement timeout
+ * (db_pool_options_t), and call then returns libpq's error for a
+ * connection the server closed. Evaluates to call's result. */
+#define DB_AWAIT(c, call) (db__await_begin(c), db__await_end((c), (call)))
+
+static inline void db__await_begin(db_conn_t *c)
+{
+    atomic_store_explicit(&c->waiting_ms, db__clock_ms(), memory_order_relaxed);
+}
+
+static inline PGresult *db__await_end(db_conn_t *c, PGresult *r)
+{
+    atomic_store_explicit(&c->waiting_ms, 0, memory_order_relaxed);
+    return r;
+}
 
 /* Runs prepared statement id with n text parameters (NULL is SQL NULL).
  * On success *out holds the result (caller PQclears it; out may be NULL to

@@ -1,9 +1,12 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../core/clock.h"
 #include "../core/log.h"
@@ -28,9 +31,66 @@ struct db_pool {
     int wait_timeout_ms;
     bool async_commit;
     int lock_timeout_ms;
+    int statement_timeout_ms;
     int size;
     db_conn_t *conns; /* size entries */
+    /* The watchdog (db__watch), when statement_timeout_ms is set: it reads
+     * the connections' waits, and shuts a connection's socket, under lock;
+     * a connection's PGconn is set and cleared under lock for that. */
+    pthread_t watchdog;
+    bool watching;
+    bool stopping;
+    pthread_cond_t stop;
 };
+
+long long db__clock_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+    /* + 1: 0 says "not waiting". */
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000 + 1;
+}
+
+/* How often the watchdog looks: a wait is cut at most this much later
+ * than its limit. */
+#define DB_WATCH_EVERY_MS 250
+
+/* Shuts the socket of each connection whose answer has been awaited
+ * longer than the statement timeout and DB_ANSWER_GRACE_MS: a server that
+ * answers nothing (stopped, or behind a proxy or network that holds its
+ * bytes) keeps its connection up, and keepalives do nothing on a Unix
+ * socket, so libpq would wait in poll() for good, holding the request's
+ * thread, then every thread, /healthz and a shutdown with them. shutdown()
+ * wakes that poll() with an end of file: the statement fails as on a lost
+ * connection (ENT_EDBDOWN; a COMMIT's outcome is then asked as after any
+ * lost connection). It shuts a descriptor of its own for the socket
+ * (watch_fd, a dup() of libpq's, closed by db__set_pg under the lock):
+ * libpq may close its own at any time, and the number be given again. */
+static void *db__watch(void *arg)
+{
+    db_pool_t *p = arg;
+    long long limit = (long long)p->statement_timeout_ms + DB_ANSWER_GRACE_MS;
+
+    pthread_mutex_lock(&p->lock);
+    while (!p->stopping) {
+        struct timespec until;
+        clock_deadline(&until, DB_WATCH_EVERY_MS);
+        (void)pthread_cond_timedwait(&p->stop, &p->lock, &until);
+        long long now = db__clock_ms();
+        for (int i = 0; i < p->size && !p->stopping; i++) {
+            db_conn_t *c = &p->conns[i];
+            long long since = atomic_load_explicit(&c->waiting_ms, memory_order_relaxed);
+            if (since == 0 || now - since <= limit || since == c->cut_ms || c->watch_fd < 0)
+                continue;
+            if (shutdown(c->watch_fd, SHUT_RDWR) == 0)
+                log_warn("database: no answer in %lld ms (ENTITLEMENTD_DB_STATEMENT_TIMEOUT_MS and %d ms more); "
+                         "the connection is closed", now - since, DB_ANSWER_GRACE_MS);
+            c->cut_ms = since;
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
 
 int db_pool_create(const db_pool_options_t *opt, db_pool_t **out)
 {
@@ -50,20 +110,52 @@ int db_pool_create(const db_pool_options_t *opt, db_pool_t **out)
     p->wait_timeout_ms = opt->wait_timeout_ms;
     p->async_commit = opt->async_commit;
     p->lock_timeout_ms = opt->lock_timeout_ms;
-    for (int i = 0; i < p->size; i++)
+    p->statement_timeout_ms = opt->statement_timeout_ms;
+    for (int i = 0; i < p->size; i++) {
         p->conns[i].pool = p;
+        p->conns[i].watch_fd = -1;
+        atomic_init(&p->conns[i].waiting_ms, 0);
+    }
     pthread_mutex_init(&p->lock, NULL);
     clock_cond_init(&p->freed);
+    clock_cond_init(&p->stop);
+    if (p->statement_timeout_ms > 0) {
+        if (pthread_create(&p->watchdog, NULL, db__watch, p) != 0) {
+            db_pool_destroy(p);
+            return ENT_ENOMEM;
+        }
+        p->watching = true;
+    }
     *out = p;
     return ENT_OK;
+}
+
+/* Sets c's connection to pg (NULL: none), with the descriptor the
+ * watchdog may shut (db__watch), under its pool's lock. */
+static void db__set_pg(db_conn_t *c, PGconn *pg)
+{
+    if (c->pool == NULL) {
+        c->pg = pg;
+        return;
+    }
+    int fd = pg != NULL && c->pool->watching ? fcntl(PQsocket(pg), F_DUPFD_CLOEXEC, 0) : -1;
+    pthread_mutex_lock(&c->pool->lock);
+    int old = c->watch_fd;
+    c->pg = pg;
+    c->watch_fd = fd;
+    pthread_mutex_unlock(&c->pool->lock);
+    if (old >= 0)
+        close(old);
 }
 
 /* Closes c's connection, and forgets the statements prepared on it. */
 static void db__close(db_conn_t *c)
 {
     if (c->pg != NULL) {
-        PQfinish(c->pg);
-        c->pg = NULL;
+        /* The watchdog's descriptor first: the socket is no longer its. */
+        PGconn *pg = c->pg;
+        db__set_pg(c, NULL);
+        PQfinish(pg);
     }
     for (int i = 0; i < c->ncached; i++)
         free(c->cached[i].sql);
@@ -74,8 +166,16 @@ void db_pool_destroy(db_pool_t *p)
 {
     if (p == NULL)
         return;
+    if (p->watching) {
+        pthread_mutex_lock(&p->lock);
+        p->stopping = true;
+        pthread_cond_signal(&p->stop);
+        pthread_mutex_unlock(&p->lock);
+        pthread_join(p->watchdog, NULL);
+    }
     for (int i = 0; i < p->size; i++)
         db__close(&p->conns[i]);
+    pthread_cond_destroy(&p->stop);
     pthread_cond_destroy(&p->freed);
     pthread_mutex_destroy(&p->lock);
     free(p->conns);
@@ -93,7 +193,8 @@ void db__notice(void *arg, const char *msg)
  * of conninfo itself (its "options", which the keywords given beside it
  * would otherwise replace): the lock timeout first, so that an operator's
  * own lock_timeout wins, and the settings the statements rely on last. */
-static int db__options(const char *conninfo, bool async, int lock_timeout_ms, char *buf, size_t cap)
+static int db__options(const char *conninfo, bool async, int lock_timeout_ms, int statement_timeout_ms, char *buf,
+                       size_t cap)
 {
     const char *theirs = "";
     PQconninfoOption *parsed = PQconninfoParse(conninfo, NULL);
@@ -101,9 +202,9 @@ static int db__options(const char *conninfo, bool async, int lock_timeout_ms, ch
         if (strcmp(o->keyword, "options") == 0 && o->val != NULL)
             theirs = o->val;
     int n = snprintf(buf, cap,
-                     "-c lock_timeout=%d %s -c TimeZone=UTC -c DateStyle=ISO,YMD -c plan_cache_mode=force_generic_plan "
+                     "-c lock_timeout=%d -c statement_timeout=%d %s -c TimeZone=UTC -c DateStyle=ISO,YMD -c plan_cache_mode=force_generic_plan "
                      "-c max_parallel_workers_per_gather=0 -c jit=off%s",
-                     lock_timeout_ms, theirs, async ? " -c synchronous_commit=off" : "");
+                     lock_timeout_ms, statement_timeout_ms, theirs, async ? " -c synchronous_commit=off" : "");
     PQconninfoFree(parsed);
     return n >= 0 && (size_t)n < cap ? ENT_OK : ENT_EINVAL;
 }
@@ -135,7 +236,8 @@ int db__connect(db_conn_t *c, const char *conninfo, int connect_timeout_s)
                           "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout", NULL};
     bool async = c->pool != NULL && c->pool->async_commit;
     char options[DB_OPTIONS_MAX];
-    if (db__options(conninfo, async, c->pool ? c->pool->lock_timeout_ms : 0, options, sizeof options) != ENT_OK) {
+    if (db__options(conninfo, async, c->pool ? c->pool->lock_timeout_ms : 0,
+                    c->pool ? c->pool->statement_timeout_ms : 0, options, sizeof options) != ENT_OK) {
         log_warn("database connection not attempted: the conninfo's options are too long (over %d bytes with "
                  "the service's own)", DB_OPTIONS_MAX);
         return ENT_EINVAL;
@@ -153,8 +255,10 @@ int db__connect(db_conn_t *c, const char *conninfo, int connect_timeout_s)
         return ENT_EDBDOWN;
     }
     PQsetNoticeProcessor(pg, db__notice, NULL);
+    /* Set before the first statement, for the watchdog to see it. */
+    db__set_pg(c, pg);
     for (int i = 0; i < STMT_COUNT_; i++) {
-        PGresult *r = PQprepare(pg, db_stmts[i].name, db_stmts[i].sql, 0, NULL);
+        PGresult *r = DB_AWAIT(c, PQprepare(pg, db_stmts[i].name, db_stmts[i].sql, 0, NULL));
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
             /* A statement that does not prepare is a bug or a schema that is
              * not migrated; either way this connection is of no use. Unless
@@ -166,7 +270,7 @@ int db__connect(db_conn_t *c, const char *conninfo, int connect_timeout_s)
             else
                 log_error("preparing %s failed: %s", db_stmts[i].name, PQresultErrorMessage(r));
             PQclear(r);
-            PQfinish(pg);
+            db__close(c);
             return lost ? ENT_EDBDOWN : ENT_EDB;
         }
         PQclear(r);
@@ -174,9 +278,12 @@ int db__connect(db_conn_t *c, const char *conninfo, int connect_timeout_s)
     /* This life of the server's token (db/017), if it has none: crash
      * recovery empties it. Nothing depends on this statement's outcome
      * but db_commit_fate, which finds no token and answers unknown. */
-    PQclear(PQexec(pg, "INSERT INTO server_incarnation (token) VALUES (gen_random_uuid()::text) "
-                       "ON CONFLICT DO NOTHING"));
-    c->pg = pg;
+    PQclear(DB_AWAIT(c, PQexec(pg, "INSERT INTO server_incarnation (token) VALUES (gen_random_uuid()::text) "
+                                   "ON CONFLICT DO NOTHING")));
+    if (PQstatus(pg) != CONNECTION_OK) {
+        db__close(c);
+        return ENT_EDBDOWN;
+    }
     c->replanned_at = db__monotonic();
     return ENT_OK;
 }
@@ -276,6 +383,8 @@ int db__map_error(db_conn_t *c, const PGresult *res)
         return ENT_ERETRY;
     if (strcmp(state, "55P03") == 0) /* lock_not_available: lock_timeout ran out */
         return ENT_ELOCKED;
+    if (strcmp(state, "57014") == 0) /* query_canceled: statement_timeout ran out (or an operator's cancel) */
+        return ENT_ETIMEDOUT;
     if (strcmp(state, "23505") == 0)
         return ENT_EEXIST;
     if (strncmp(state, "22", 2) == 0)
@@ -305,7 +414,7 @@ static int db__check(db_conn_t *c, PGresult *r, PGresult **out)
         return ENT_OK;
     }
     int rc = db__map_error(c, r);
-    if (rc == ENT_EDB || rc == ENT_EDBDOWN)
+    if (rc == ENT_EDB || rc == ENT_EDBDOWN || rc == ENT_ETIMEDOUT)
         log_warn("database: %s", c->message);
     PQclear(r);
     return rc;
@@ -315,14 +424,14 @@ int db__exec(db_conn_t *c, db_stmt_id_t id, int n, const char *const *vals, PGre
 {
     if (c->pg == NULL)
         return ENT_EDBDOWN;
-    return db__check(c, PQexecPrepared(c->pg, db_stmts[id].name, n, vals, NULL, NULL, 0), out);
+    return db__check(c, DB_AWAIT(c, PQexecPrepared(c->pg, db_stmts[id].name, n, vals, NULL, NULL, 0)), out);
 }
 
 int db__exec_sql(db_conn_t *c, const char *sql, int n, const char *const *vals, PGresult **out)
 {
     if (c->pg == NULL)
         return ENT_EDBDOWN;
-    return db__check(c, PQexecParams(c->pg, sql, n, NULL, vals, NULL, NULL, 0), out);
+    return db__check(c, DB_AWAIT(c, PQexecParams(c->pg, sql, n, NULL, vals, NULL, NULL, 0)), out);
 }
 
 /* FNV-1a: a cheap first test before the texts are compared. */
@@ -352,7 +461,7 @@ static int db__cached_name(db_conn_t *c, const char *sql, int n, char name[16])
         if (copy == NULL)
             return ENT_OK;
         snprintf(name, 16, "sql%d", i);
-        int rc = db__check(c, PQprepare(c->pg, name, sql, n, NULL), NULL);
+        int rc = db__check(c, DB_AWAIT(c, PQprepare(c->pg, name, sql, n, NULL)), NULL);
         if (rc != ENT_OK) {
             free(copy);
             return rc;
@@ -374,7 +483,7 @@ int db__exec_cached(db_conn_t *c, const char *sql, int n, const char *const *val
         return rc;
     if (name[0] == '\0')
         return db__exec_sql(c, sql, n, vals, out);
-    return db__check(c, PQexecPrepared(c->pg, name, n, vals, NULL, NULL, 0), out);
+    return db__check(c, DB_AWAIT(c, PQexecPrepared(c->pg, name, n, vals, NULL, NULL, 0)), out);
 }
 
 int db__exec_rows(db_conn_t *c, const char *name, const char *sql, bool cache, int n, const char *const *vals,
@@ -402,7 +511,7 @@ int db__exec_rows(db_conn_t *c, const char *name, const char *sql, bool cache, i
     int rc = ENT_OK;
     bool cancelled = false;
     PGresult *r;
-    while ((r = PQgetResult(c->pg)) != NULL) {
+    while ((r = DB_AWAIT(c, PQgetResult(c->pg))) != NULL) {
         ExecStatusType st = PQresultStatus(r);
         if (st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK) {
             for (int i = 0; rc == ENT_OK && i < PQntuples(r); i++)
@@ -417,7 +526,7 @@ int db__exec_rows(db_conn_t *c, const char *name, const char *sql, bool cache, i
             }
         } else if (rc == ENT_OK) {
             rc = db__map_error(c, r);
-            if (rc == ENT_EDB || rc == ENT_EDBDOWN)
+            if (rc == ENT_EDB || rc == ENT_EDBDOWN || rc == ENT_ETIMEDOUT)
                 log_warn("database: %s", c->message);
         }
         PQclear(r);
@@ -452,12 +561,12 @@ int db_conn_replan_every(db_conn_t *c, double seconds)
 static int db__begin_with(db_conn_t *c, const char *sql, PGresult **out)
 {
     c->xid[0] = '\0';
-    int rc = c->pg == NULL ? ENT_EDBDOWN : db__check(c, PQexec(c->pg, sql), out);
+    int rc = c->pg == NULL ? ENT_EDBDOWN : db__check(c, DB_AWAIT(c, PQexec(c->pg, sql)), out);
     if (rc == ENT_EDBDOWN && c->pool != NULL) {
         /* Nothing was done yet: reconnecting and starting again is safe. */
         if ((rc = db__connect(c, c->pool->conninfo, c->pool->connect_timeout_s)) != ENT_OK)
             return rc;
-        rc = db__check(c, PQexec(c->pg, sql), out);
+        rc = db__check(c, DB_AWAIT(c, PQexec(c->pg, sql)), out);
     }
     return rc;
 }
@@ -596,7 +705,7 @@ void db_rollback(db_conn_t *c)
 {
     if (c->pg == NULL)
         return;
-    PGresult *r = PQexec(c->pg, "ROLLBACK");
+    PGresult *r = DB_AWAIT(c, PQexec(c->pg, "ROLLBACK"));
     PQclear(r);
 }
 
@@ -655,7 +764,7 @@ int db__pipeline(db_conn_t *c, db_call_t *calls, size_t n, size_t *failed_at)
         return rc == ENT_OK ? ENT_EDBDOWN : rc;
     }
     for (i = 0; i < n; i++) {
-        PGresult *r = PQgetResult(c->pg);
+        PGresult *r = DB_AWAIT(c, PQgetResult(c->pg));
         if (r == NULL) {
             /* No answer at all from here on (an earlier error decided). */
             if (rc == ENT_OK)
@@ -684,7 +793,7 @@ int db__pipeline(db_conn_t *c, db_call_t *calls, size_t n, size_t *failed_at)
             PQclear(r);
         }
         /* Each statement's results end with a NULL. */
-        while ((r = PQgetResult(c->pg)) != NULL)
+        while ((r = DB_AWAIT(c, PQgetResult(c->pg))) != NULL)
             PQclear(r);
     }
     bool lost = false;
@@ -695,7 +804,7 @@ int db__pipeline(db_conn_t *c, db_call_t *calls, size_t n, size_t *failed_at)
          * there: it had the results buffered until the Sync, and sends them
          * with its FATAL error. Reporting such a unit as failed would be
          * untrue; only the connection is gone. */
-        PGresult *r = PQgetResult(c->pg);
+        PGresult *r = DB_AWAIT(c, PQgetResult(c->pg));
         lost = r == NULL || PQresultStatus(r) != PGRES_PIPELINE_SYNC;
         PQclear(r);
     }

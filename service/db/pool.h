@@ -30,7 +30,18 @@ typedef struct db_pool_options {
      * (PostgreSQL's lock_timeout) before it fails with ENT_ELOCKED; 0 for
      * as long as it takes. */
     int lock_timeout_ms;
+    /* PostgreSQL's statement_timeout on every connection; 0 for none. An
+     * answer awaited DB_ANSWER_GRACE_MS longer than this (a server that
+     * stopped answering without closing: frozen, or behind a proxy that
+     * stopped forwarding) closes the connection, and its statement fails
+     * with ENT_EDBDOWN instead of holding its thread for good. */
+    int statement_timeout_ms;
 } db_pool_options_t;
+
+/* How much longer than its statement_timeout a connection's answer is
+ * awaited before the connection is closed: time for the server's own
+ * cancellation to arrive. */
+#define DB_ANSWER_GRACE_MS 2000
 
 /* Creates a pool; opens no connection yet. *out is owned by the caller and
  * freed with db_pool_destroy. */

@@ -74,6 +74,7 @@ typedef struct job_options {
     const char *conninfo;   /* copied */
     int connect_timeout_s;
     int lock_timeout_ms;    /* the workers' connections' (db_pool_options_t) */
+    int statement_timeout_ms; /* the same */
     int workers[JOB_LANES]; /* threads of each lane (each with its own connection); may be 0 */
     int lease_s;            /* how long a claim holds a job */
     int poll_ms;            /* fallback when no notification comes */

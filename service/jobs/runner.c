@@ -442,7 +442,7 @@ int job_runner_start(const job_options_t *opt, job_runner_t **out)
     /* One connection per worker, one for the listener's purge and one for
      * /metrics, so that neither waits for a worker's batch. */
     db_pool_options_t popt = {opt->conninfo, r->nworkers + 2, opt->connect_timeout_s, 5000, true,
-                              opt->lock_timeout_ms};
+                              opt->lock_timeout_ms, opt->statement_timeout_ms};
     if ((rc = db_pool_create(&popt, &r->pool)) != ENT_OK)
         goto fail;
     for (int i = 0; i < r->nworkers; i++) {

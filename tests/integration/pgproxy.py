@@ -7,6 +7,11 @@ CommandComplete, without passing that message on: the server has
 committed, the client never hears so. With refuse_s, connections made
 during that many seconds afterwards are closed at once (the server cannot
 be asked how the transaction ended).
+
+Frozen (freeze()), it passes nothing on in either direction, on the
+connections it has and on new ones, until thaw(): a server that stops
+answering without closing (stopped with SIGSTOP, or behind a network that
+holds its packets).
 """
 import os
 import socket
@@ -25,14 +30,16 @@ def end(*socks):
         s.close()
 
 
-def pump(src, dst):
+def pump(src, dst, flowing=None):
     """Copies src to dst byte for byte until either side ends, then ends
-    both."""
+    both; while flowing (a threading.Event) is clear, holds what it read."""
     try:
         while True:
             data = src.recv(65536)
             if not data:
                 break
+            if flowing is not None:
+                flowing.wait()
             dst.sendall(data)
     except OSError:
         pass
@@ -64,6 +71,8 @@ class PgProxy:
         self.before_drop = None
         self.dropped = threading.Event()
         self.closing = False
+        self.flowing = threading.Event()
+        self.flowing.set()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def conninfo(self):
@@ -82,8 +91,15 @@ class PgProxy:
             self.before_drop = before_drop
             self.dropped.clear()
 
+    def freeze(self):
+        self.flowing.clear()
+
+    def thaw(self):
+        self.flowing.set()
+
     def close(self):
         self.closing = True
+        self.flowing.set()
         self.listener.close()
 
     def _server(self):
@@ -110,7 +126,7 @@ class PgProxy:
             except OSError:
                 client.close()
                 continue
-            threading.Thread(target=pump, args=(client, server), daemon=True).start()
+            threading.Thread(target=pump, args=(client, server, self.flowing), daemon=True).start()
             threading.Thread(target=self._down, args=(client, server), daemon=True).start()
 
     def _down(self, client, server):
@@ -121,6 +137,7 @@ class PgProxy:
                 data = server.recv(65536)
                 if not data:
                     break
+                self.flowing.wait()
                 buf += data
                 out = b""
                 while len(buf) >= 5:

@@ -1,7 +1,8 @@
 """Faults under load, through the real daemon and the real PostgreSQL: the
 daemon killed with SIGKILL in the middle of a stream of 50-unit upgrades,
-PostgreSQL crashed (pg_ctl -m immediate) and restarted, and PostgreSQL
-stopped for 10 s. Afterwards every unit is checked in SQL: all of it (new
+PostgreSQL crashed (pg_ctl -m immediate) and restarted, PostgreSQL
+stopped for 10 s, and PostgreSQL answering nothing for 12 s with its
+connections open (behind a proxy that holds every byte). Afterwards every unit is checked in SQL: all of it (new
 line item, parent's count, audit row, change feed rows) or none of it, all
 of it when a client was told SUCCESS, none of it when it was told 503.
 
@@ -20,6 +21,7 @@ import unittest
 from builders import change_item_xml, create_body, lifecycle_body
 from catalog import Catalog
 from harness import NS, ROOT, Client, Daemon, make_user, psql, token
+from pgproxy import PgProxy
 
 # Each parent line item starts with this many copies; each unit upgrades
 # one copy of its own parent (allowActivationsOnParent), leaving one less.
@@ -378,6 +380,122 @@ class DatabaseOutageTest(unittest.TestCase):
 
     def test_postgresql_stopped_for_10_s_under_load(self):
         self.outage("pg_ctl -m fast, 10 s down", lambda: pg("stop"), 10)
+
+
+class DatabaseStopsAnsweringTest(unittest.TestCase):
+    """The daemon reaches PostgreSQL through PgProxy, which is frozen: the
+    connections stay open and nothing comes back, as from a stopped server
+    or a network that holds its packets. With a statement timeout of 1 s,
+    the daemon closes a connection whose answer is 3 s late, so a request
+    fails (503, or COMMIT_UNKNOWN) instead of waiting for as long as the
+    server does; /healthz and SIGTERM are served meanwhile."""
+
+    STATEMENT_TIMEOUT_MS = 1000
+    FREEZE_S = 12
+    # The statement timeout, the watch's 2 s and its 0.25 s period, a new
+    # connection's 2 s (libpq's least connect_timeout) and a COMMIT's 2 s of
+    # asking what became of it.
+    LATENCY_LIMIT = 9
+
+    def daemon(self):
+        proxy = PgProxy()
+        self.addCleanup(proxy.close)
+        d = Daemon(DATABASE_URL=proxy.conninfo(), ENTITLEMENTD_DB_STATEMENT_TIMEOUT_MS=self.STATEMENT_TIMEOUT_MS,
+                   **DB_TIMEOUTS).start()
+        self.addCleanup(d.stop)
+        return proxy, d
+
+    def healthz(self, d):
+        """Seconds /healthz took, and its status."""
+        t = time.monotonic()
+        c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=REQUEST_TIMEOUT)
+        c.request("GET", "/healthz")
+        status = c.getresponse().status
+        c.close()
+        return time.monotonic() - t, status
+
+    def test_a_frozen_database_under_load(self):
+        started = time.monotonic()
+        proxy, d = self.daemon()
+        user = make_user()
+        cat = Catalog()
+        setup = Client(d, user)
+        units = Units(setup, cat, 2000)
+        setup.close()
+        load = Load(d, user, units, per_request=10, threads=4, pause=0.05)
+        self.addCleanup(load.stop)
+        load.start()
+        deadline = time.monotonic() + 30
+        while load.served < 20 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.assertGreaterEqual(load.served, 20, "the load did not get going")
+        before = load.served
+        proxy.freeze()
+        t_frozen = time.monotonic()
+        time.sleep(self.STATEMENT_TIMEOUT_MS / 1000 + 3)
+        health_s, health = self.healthz(d)
+        time.sleep(max(0.0, t_frozen + self.FREEZE_S - time.monotonic()))
+        unavailable = load.unavailable
+        served_frozen = load.served - before
+        proxy.thaw()
+        t_back = time.monotonic()
+        deadline = t_back + 3 * RECOVERY_LIMIT
+        while not load.success_since(t_back) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        recovered = time.monotonic() - t_back
+        time.sleep(0.5)
+        self.assertEqual(load.stop(), 0, "client threads still waiting for an answer")
+        self.assertEqual(health, 200)
+        self.assertLess(health_s, 2)
+        self.assertTrue(load.success_since(t_back), d.read_log()[-4000:])
+        self.assertLess(recovered, RECOVERY_LIMIT)
+        self.assertEqual(load.unexpected, [])
+        # Answered while frozen: 503s (the requests were sent again), and
+        # none waited for the server.
+        self.assertGreater(unavailable, 0, "no request was answered while the server answered nothing")
+        self.assertLess(load.max_latency, self.LATENCY_LIMIT)
+        self.assertIn("no answer in", d.read_log())
+        figures = units.check(self, load.told)
+        rc = d.stop()
+        self.assertEqual(rc, 0, d.read_log()[-4000:])
+        report("database answering nothing for 12 s", requests=load.requests, succeeded=load.served,
+               http_503=load.unavailable, commit_unknown=load.commit_unknown, served_while_frozen=served_frozen,
+               healthz_s=round(health_s, 2), recovered_after_s=round(recovered, 2),
+               max_latency_s=round(load.max_latency, 2), **figures, seconds=round(time.monotonic() - started, 1))
+
+    def test_sigterm_while_the_database_answers_nothing(self):
+        proxy, d = self.daemon()
+        user = make_user()
+        c = Client(d, user)
+        cat = Catalog()
+        units = Units(c, cat, 1)
+        proxy.freeze()
+        answers = []
+
+        def call():
+            try:
+                answers.append(c.call(units.body([0])).status)
+            except (OSError, http.client.HTTPException) as e:
+                answers.append(repr(e))
+
+        t = threading.Thread(target=call, daemon=True)
+        t.start()
+        time.sleep(0.5)
+        sent = time.monotonic()
+        d.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = d.proc.wait(timeout=self.LATENCY_LIMIT + 3)
+        except subprocess.TimeoutExpired:
+            proxy.thaw()
+            self.fail("the daemon did not exit while the database answered nothing")
+        took = time.monotonic() - sent
+        d.proc = None
+        t.join(5)
+        proxy.thaw()
+        self.assertEqual(rc, 0, d.read_log()[-4000:])
+        self.assertEqual(answers, [503])
+        units.check(self, {0: "refused"})
+        report("SIGTERM while the database answers nothing", exit_after_s=round(took, 2))
 
 
 if __name__ == "__main__":

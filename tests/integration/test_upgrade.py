@@ -163,6 +163,32 @@ class UpgradeTest(DaemonTestCase):
             locker.end()
             self.assertEqual(d.stop(), 0)
 
+    def test_a_statement_past_the_statement_timeout_is_cancelled(self):
+        # With no lock timeout, the statement timeout ends the wait for a
+        # locked parent: PostgreSQL cancels the statement (before the
+        # daemon's own watch, 2 s later, would close the connection), and
+        # the request is a 503 DATABASE_UNAVAILABLE fault, nothing applied.
+        _, (aid,) = self.entitlement()
+        d = Daemon(ENTITLEMENTD_DB_LOCK_TIMEOUT_MS="0", ENTITLEMENTD_DB_STATEMENT_TIMEOUT_MS="800").start()
+        locker = RowLock(aid)
+        try:
+            c = Client(d, self.user)
+            started = time.monotonic()
+            r = c.call(lifecycle_body("upgradeLicense", [{"items": [self.item(aid, count=1, allow=True)]}]))
+            took = time.monotonic() - started
+            c.close()
+            self.assertEqual(r.status, 503, r.body)
+            self.assertTrue(r.faultstring.startswith("DATABASE_UNAVAILABLE: "), r.body)
+            self.assertLess(took, 2.5)
+            self.assertIn("canceling statement due to statement timeout", d.read_log())
+            self.assertNotIn("no answer in", d.read_log())
+        finally:
+            self.assertEqual(locker.end(), 0)
+            self.assertEqual(d.stop(), 0)
+        self.assertEqual(psql("SELECT number_of_copies FROM line_items WHERE activation_id = :'v1'", aid), [["10"]])
+        self.assertEqual(nrows("SELECT count(*) FROM line_items WHERE parent_id = (SELECT id FROM line_items "
+                               "WHERE activation_id = :'v1')", aid), 0)
+
     def test_audit_and_feed_rows_follow_the_units_order(self):
         # Audit rows are numbered in the units' order, and each unit's feed
         # rows follow its audit row, the new line item before its parent.
