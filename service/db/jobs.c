@@ -13,7 +13,37 @@
 
 struct db_listener {
     PGconn *pg;
+    int answer_ms; /* how long LISTEN and NOTIFY are awaited (listener__exec) */
 };
+
+/* Runs sql (a LISTEN or NOTIFY) on l's connection and waits at most
+ * l->answer_ms for its answer. The listener's connection is not a pool's,
+ * with no watchdog (db__watch): a server that answers nothing would hold
+ * the listener thread, and a shutdown that joins it, for good. false on
+ * an error or no answer in time (close the listener). */
+static bool listener__exec(db_listener_t *l, const char *sql)
+{
+    if (PQsendQuery(l->pg, sql) != 1)
+        return false;
+    long long until = db__clock_ms() + l->answer_ms;
+    while (PQisBusy(l->pg)) {
+        long long left = until - db__clock_ms();
+        struct pollfd p = {.fd = PQsocket(l->pg), .events = POLLIN};
+        if (left <= 0 || p.fd < 0)
+            return false;
+        if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
+            return false;
+        if (PQconsumeInput(l->pg) != 1)
+            return false;
+    }
+    bool ok = true;
+    PGresult *r;
+    while ((r = PQgetResult(l->pg)) != NULL) {
+        ok = ok && PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+    }
+    return ok;
+}
 
 /* The jobs of r (columns id, kind, ref, attempts, max_attempts) into out
  * (at most max; *n). */
@@ -179,6 +209,7 @@ int db_listener_open(const char *conninfo, int connect_timeout_s, db_listener_t 
     db_listener_t *l = calloc(1, sizeof *l);
     if (l == NULL)
         return ENT_ENOMEM;
+    l->answer_ms = connect_timeout_s * 1000;
     l->pg = PQconnectdbParams(keys, vals, 1);
     if (l->pg == NULL || PQstatus(l->pg) != CONNECTION_OK) {
         log_warn("job listener: cannot connect: %s", l->pg ? PQerrorMessage(l->pg) : "out of memory");
@@ -186,11 +217,10 @@ int db_listener_open(const char *conninfo, int connect_timeout_s, db_listener_t 
         return ENT_EDBDOWN;
     }
     PQsetNoticeProcessor(l->pg, db__notice, NULL);
-    PGresult *r = PQexec(l->pg, "LISTEN " DB_JOBS_CHANNEL);
-    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
-    if (!ok) {
-        log_warn("job listener: LISTEN failed: %s", PQerrorMessage(l->pg));
+    if (!listener__exec(l, "LISTEN " DB_JOBS_CHANNEL)) {
+        log_warn("job listener: LISTEN failed: %s", PQstatus(l->pg) == CONNECTION_OK && PQisBusy(l->pg)
+                                                        ? "no answer in time"
+                                                        : PQerrorMessage(l->pg));
         db_listener_close(l);
         return ENT_EDBDOWN;
     }
@@ -252,8 +282,10 @@ int db_listener_notify(db_listener_t *l, int lane)
     /* (A payload is a literal of NOTIFY's: lane is a digit.) */
     char sql[64];
     snprintf(sql, sizeof sql, "NOTIFY " DB_JOBS_CHANNEL ", '%d'", lane & 7);
-    PGresult *r = PQexec(l->pg, sql);
-    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
-    return ok ? ENT_OK : ENT_EDBDOWN;
+    if (listener__exec(l, sql))
+        return ENT_OK;
+    log_warn("job listener: NOTIFY failed: %s", PQstatus(l->pg) == CONNECTION_OK && PQisBusy(l->pg)
+                                                    ? "no answer in time"
+                                                    : PQerrorMessage(l->pg));
+    return ENT_EDBDOWN;
 }

@@ -68,7 +68,9 @@ int db_jobs_expired(db_conn_t *c, db_job_t *out, size_t max, size_t *n) ENT_MUST
 int db_jobs_stats(db_conn_t *c, long long *queued, long long *running, long long *failed,
                   double *oldest_s) ENT_MUSTCHECK;
 
-/* A connection that listens on DB_JOBS_CHANNEL. */
+/* A connection that listens on DB_JOBS_CHANNEL. Its LISTEN and NOTIFY
+ * are awaited at most connect_timeout_s (then the call fails: close the
+ * listener and open another). */
 typedef struct db_listener db_listener_t;
 
 int db_listener_open(const char *conninfo, int connect_timeout_s, db_listener_t **out) ENT_MUSTCHECK;

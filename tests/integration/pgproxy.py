@@ -11,7 +11,8 @@ be asked how the transaction ended).
 Frozen (freeze()), it passes nothing on in either direction, on the
 connections it has and on new ones, until thaw(): a server that stops
 answering without closing (stopped with SIGSTOP, or behind a network that
-holds its packets).
+holds its packets). hold_on(pattern) freezes so only the first connection
+whose client sends those bytes, from that message on.
 """
 import os
 import socket
@@ -30,16 +31,17 @@ def end(*socks):
         s.close()
 
 
-def pump(src, dst, flowing=None):
+def pump(src, dst, gate=None):
     """Copies src to dst byte for byte until either side ends, then ends
-    both; while flowing (a threading.Event) is clear, holds what it read."""
+    both; gate(data), if given, is called with what was read before it is
+    passed on (and may hold it)."""
     try:
         while True:
             data = src.recv(65536)
             if not data:
                 break
-            if flowing is not None:
-                flowing.wait()
+            if gate is not None:
+                gate(data)
             dst.sendall(data)
     except OSError:
         pass
@@ -73,6 +75,8 @@ class PgProxy:
         self.closing = False
         self.flowing = threading.Event()
         self.flowing.set()
+        self.hold_pattern = None
+        self.held = threading.Event()  # set once a connection is held (hold_on)
         threading.Thread(target=self._accept, daemon=True).start()
 
     def conninfo(self):
@@ -94,11 +98,19 @@ class PgProxy:
     def freeze(self):
         self.flowing.clear()
 
+    def hold_on(self, pattern):
+        with self.lock:
+            self.hold_pattern = pattern
+            self.held.clear()
+
     def thaw(self):
+        with self.lock:
+            self.hold_pattern = None
         self.flowing.set()
 
     def close(self):
         self.closing = True
+        self.hold_pattern = None
         self.flowing.set()
         self.listener.close()
 
@@ -126,10 +138,26 @@ class PgProxy:
             except OSError:
                 client.close()
                 continue
-            threading.Thread(target=pump, args=(client, server, self.flowing), daemon=True).start()
-            threading.Thread(target=self._down, args=(client, server), daemon=True).start()
+            own = threading.Event()  # this connection's: cleared when hold_on holds it
+            own.set()
+            threading.Thread(target=pump, args=(client, server, lambda data, own=own: self._up(own, data)),
+                             daemon=True).start()
+            threading.Thread(target=self._down, args=(client, server, own), daemon=True).start()
 
-    def _down(self, client, server):
+    def _up(self, own, data):
+        """Client to server: holds data while frozen, or from the message
+        that holds this connection on."""
+        with self.lock:
+            if self.hold_pattern is not None and self.hold_pattern in data and not self.held.is_set():
+                own.clear()
+                self.held.set()
+        self._wait(own)
+
+    def _wait(self, own):
+        while not (self.flowing.is_set() and (own.is_set() or self.hold_pattern is None)):
+            time.sleep(0.01)
+
+    def _down(self, client, server, own):
         """Server to client, a message at a time."""
         buf = b""
         try:
@@ -137,7 +165,7 @@ class PgProxy:
                 data = server.recv(65536)
                 if not data:
                     break
-                self.flowing.wait()
+                self._wait(own)
                 buf += data
                 out = b""
                 while len(buf) >= 5:

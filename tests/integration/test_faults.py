@@ -22,6 +22,7 @@ from builders import change_item_xml, create_body, lifecycle_body
 from catalog import Catalog
 from harness import NS, ROOT, Client, Daemon, make_user, psql, token
 from pgproxy import PgProxy
+from rest import Publisher, RestClient, admin_user, status_body
 
 # Each parent line item starts with this many copies; each unit upgrades
 # one copy of its own parent (allowActivationsOnParent), leaving one less.
@@ -496,6 +497,55 @@ class DatabaseStopsAnsweringTest(unittest.TestCase):
         self.assertEqual(answers, [503])
         units.check(self, {0: "refused"})
         report("SIGTERM while the database answers nothing", exit_after_s=round(took, 2))
+
+    def test_a_notify_without_an_answer_is_given_up(self):
+        # The job listener's connection is not the pool's: its NOTIFY (sent
+        # once a status log's job is queued) is awaited for the connect
+        # timeout at most, then the listener connects again; the job is
+        # done meanwhile (the workers poll), and a SIGTERM is not held.
+        proxy = PgProxy()
+        self.addCleanup(proxy.close)
+        proxy.hold_on(b"NOTIFY entitlementd_jobs")
+        d = Daemon(DATABASE_URL=proxy.conninfo(), ENTITLEMENTD_DB_CONNECT_TIMEOUT="2",
+                   ENTITLEMENTD_JOB_POLL_MS="100").start()
+        self.addCleanup(d.stop)
+        pub = Publisher(d, admin_user())
+        c = RestClient(d)
+        r = c.post("/uai/2.0/updates/statusLog", status_body(pub.name), headers={"Authorization": pub.auth()},
+                   auth=False)
+        self.assertEqual(r.status, 202, r)
+        self.assertTrue(proxy.held.wait(10), "no NOTIFY was sent")
+        deadline = time.monotonic() + 10
+        while "NOTIFY failed: no answer in time" not in d.read_log() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertIn("NOTIFY failed: no answer in time", d.read_log())
+        path = "/uai/2.0/updates/statusLog/" + r.json["url"].rsplit("/", 1)[1]
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            r = c.get(path, headers={"Authorization": pub.auth()}, auth=False)
+            if r.status != 202:
+                break
+            time.sleep(0.05)
+        self.assertEqual(r.status, 200, r)
+        c.close()
+        # Held again: the SIGTERM comes while the next NOTIFY waits.
+        proxy.hold_on(b"NOTIFY entitlementd_jobs")
+        c = RestClient(d)
+        r = c.post("/uai/2.0/updates/statusLog", status_body(pub.name), headers={"Authorization": pub.auth()},
+                   auth=False)
+        c.close()
+        self.assertEqual(r.status, 202, r)
+        self.assertTrue(proxy.held.wait(10), "no NOTIFY was sent")
+        sent = time.monotonic()
+        d.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = d.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proxy.thaw()
+            self.fail("the daemon did not exit while its NOTIFY waited for an answer")
+        d.proc = None
+        self.assertEqual(rc, 0)
+        report("NOTIFY without an answer", exit_after_s=round(time.monotonic() - sent, 2))
 
 
 if __name__ == "__main__":
