@@ -79,16 +79,17 @@ static const cfg_setting_t cfg__table[] = {
                 "(PostgreSQL's lock_timeout) before its unit fails with LOCK_TIMEOUT (a REST request: 503), "
                 "nothing of it applied. The service's own transactions hold locks for milliseconds; this bounds "
                 "the wait behind one held outside it (an open psql session), which would otherwise hold up "
-                "every upgrade and upsell queued behind it. 0: wait as long as it takes. A lock_timeout in the "
-                "options of DATABASE_URL takes precedence."),
+                "every upgrade and upsell queued behind it. 0: no lock timeout (ENTITLEMENTD_DB_STATEMENT_TIMEOUT_MS "
+                "still ends the wait). A lock_timeout in the options of DATABASE_URL takes precedence."),
     INT_SETTING("ENTITLEMENTD_DB_STATEMENT_TIMEOUT_MS", db_statement_timeout_ms, 0, 3600000, "30000",
                 "How long one statement of the service may run (PostgreSQL's statement_timeout) before it is "
                 "cancelled and its request fails with DATABASE_UNAVAILABLE (a REST request: 503), nothing of "
                 "it applied. A connection whose answer is still awaited 2 s after that (a server stopped, or "
                 "a network or proxy holding its bytes without closing) is closed, and its request fails the "
-                "same way (a COMMIT's: COMMIT_UNKNOWN when its outcome cannot be asked). 0: no limit, and "
-                "no watch. A statement_timeout in the options of DATABASE_URL takes precedence on the "
-                "server; the watch keeps this value."),
+                "same way (a COMMIT's: COMMIT_UNKNOWN when its outcome cannot be asked; PostgreSQL's timeout "
+                "does not cover a COMMIT, so this also ends a COMMIT's wait for a synchronous standby). 0: no "
+                "limit, and no watch. A statement_timeout in the options of DATABASE_URL takes precedence on "
+                "the server; the watch keeps this value."),
     INT_SETTING("ENTITLEMENTD_DB_CONNECT_TIMEOUT", db_connect_timeout_s, 1, 600, "5",
                 "Seconds allowed for one connection attempt to PostgreSQL."),
     STR_SETTING("ENTITLEMENTD_LOG_LEVEL", log_level, "info",

@@ -40,10 +40,11 @@ struct db_conn {
     char xid_token[48];    /* and the server's incarnation (db/017): an id names that transaction only there */
     db_sql_cached_t cached[DB_SQL_CACHE]; /* prepared on pg as "sql<i>"; forgotten with it */
     int ncached;
-    /* Since when (db__clock_ms) the owner has waited for an answer on pg,
-     * 0 when it is not waiting (DB_AWAIT): the pool's watchdog reads it. */
+    /* Since when (db__clock_ms) the owner has waited for the server on pg,
+     * 0 when it is not waiting (DB_AWAIT), DB_WAIT_CUT once the pool's
+     * watchdog took the wait and shut the socket. */
     _Atomic long long waiting_ms;
-    long long cut_ms; /* the waiting_ms the watchdog shut pg's socket for (under the pool's lock) */
+    bool warned; /* the server sent a WARNING since this was last cleared (db__notice) */
     int watch_fd;     /* a pooled pg's socket, dup()ed for the watchdog; -1 without (under the pool's lock) */
 };
 
@@ -57,15 +58,23 @@ long long db__clock_ms(void);
  * (db_pool_options_t), and call then returns libpq's error for a
  * connection the server closed. Evaluates to call's result. */
 #define DB_AWAIT(c, call) (db__await_begin(c), db__await_end((c), (call)))
+#define DB_WAIT_CUT (-1LL)
 
 static inline void db__await_begin(db_conn_t *c)
 {
     atomic_store_explicit(&c->waiting_ms, db__clock_ms(), memory_order_relaxed);
 }
 
-static inline PGresult *db__await_end(db_conn_t *c, PGresult *r)
+/* Ends a wait begun with db__await_begin (for calls that may block while
+ * sending: a pipeline's, whose buffer a server that reads nothing fills). */
+static inline void db__await_done(db_conn_t *c)
 {
     atomic_store_explicit(&c->waiting_ms, 0, memory_order_relaxed);
+}
+
+static inline PGresult *db__await_end(db_conn_t *c, PGresult *r)
+{
+    db__await_done(c);
     return r;
 }
 
@@ -133,10 +142,11 @@ int db__conflict(db_conn_t *c, const char *what);
 /* Opens c->pg and prepares all statements. */
 int db__connect(db_conn_t *c, const char *conninfo, int connect_timeout_s) ENT_MUSTCHECK;
 
-/* libpq's notice processor for our connections: PostgreSQL's notices (and
- * the FATAL it sends an idle connection when it shuts down) go into our
- * log as debug lines, not raw onto stderr. */
-void db__notice(void *arg, const char *msg);
+/* libpq's notice receiver for our connections (arg: the db_conn_t, or
+ * NULL): PostgreSQL's notices (and the FATAL it sends an idle connection
+ * when it shuts down) go into our log as debug lines, not raw onto
+ * stderr; a WARNING sets the connection's warned. */
+void db__notice(void *arg, const PGresult *res);
 
 /* The one place that maps a failed result to an ent_err_t. */
 int db__map_error(db_conn_t *c, const PGresult *res);

@@ -216,7 +216,7 @@ int db_listener_open(const char *conninfo, int connect_timeout_s, db_listener_t 
         db_listener_close(l);
         return ENT_EDBDOWN;
     }
-    PQsetNoticeProcessor(l->pg, db__notice, NULL);
+    PQsetNoticeReceiver(l->pg, db__notice, NULL);
     if (!listener__exec(l, "LISTEN " DB_JOBS_CHANNEL)) {
         log_warn("job listener: LISTEN failed: %s", PQstatus(l->pg) == CONNECTION_OK && PQisBusy(l->pg)
                                                         ? "no answer in time"

@@ -65,7 +65,16 @@ long long db__clock_ms(void)
  * connection (ENT_EDBDOWN; a COMMIT's outcome is then asked as after any
  * lost connection). It shuts a descriptor of its own for the socket
  * (watch_fd, a dup() of libpq's, closed by db__set_pg under the lock):
- * libpq may close its own at any time, and the number be given again. */
+ * libpq may close its own at any time, and the number be given again.
+ * A wait is taken from its owner (compare and swap) before its socket is
+ * shut: one that ended meanwhile is left alone, so the owner's next
+ * statement is never the one cut.
+ *
+ * A pipeline's answers are awaited as one (the server sends them at its
+ * Sync), and statement_timeout holds for each statement: a pipeline whose
+ * statements together run longer than the limit is cut as well. Its
+ * outcome is then asked, or its requests answered as after a lost
+ * connection (db/group.h); the statements of ours run for milliseconds. */
 static void *db__watch(void *arg)
 {
     db_pool_t *p = arg;
@@ -76,16 +85,24 @@ static void *db__watch(void *arg)
         struct timespec until;
         clock_deadline(&until, DB_WATCH_EVERY_MS);
         (void)pthread_cond_timedwait(&p->stop, &p->lock, &until);
-        long long now = db__clock_ms();
+        long long now = db__clock_ms(), late = 0;
+        int cut = 0;
         for (int i = 0; i < p->size && !p->stopping; i++) {
             db_conn_t *c = &p->conns[i];
             long long since = atomic_load_explicit(&c->waiting_ms, memory_order_relaxed);
-            if (since == 0 || now - since <= limit || since == c->cut_ms || c->watch_fd < 0)
+            if (since <= 0 || now - since <= limit || c->watch_fd < 0 ||
+                !atomic_compare_exchange_strong(&c->waiting_ms, &since, DB_WAIT_CUT))
                 continue;
-            if (shutdown(c->watch_fd, SHUT_RDWR) == 0)
-                log_warn("database: no answer in %lld ms (ENTITLEMENTD_DB_STATEMENT_TIMEOUT_MS and %d ms more); "
-                         "the connection is closed", now - since, DB_ANSWER_GRACE_MS);
-            c->cut_ms = since;
+            if (shutdown(c->watch_fd, SHUT_RDWR) == 0) {
+                cut++;
+                late = now - since > late ? now - since : late;
+            }
+        }
+        if (cut > 0) {
+            pthread_mutex_unlock(&p->lock);
+            log_warn("database: no answer in time (%lld ms; ENTITLEMENTD_DB_STATEMENT_TIMEOUT_MS and %d ms more): "
+                     "%d connection(s) closed", late, DB_ANSWER_GRACE_MS, cut);
+            pthread_mutex_lock(&p->lock);
         }
     }
     pthread_mutex_unlock(&p->lock);
@@ -139,6 +156,8 @@ static void db__set_pg(db_conn_t *c, PGconn *pg)
         return;
     }
     int fd = pg != NULL && c->pool->watching ? fcntl(PQsocket(pg), F_DUPFD_CLOEXEC, 0) : -1;
+    if (pg != NULL && c->pool->watching && fd < 0)
+        log_warn("database: a connection is not watched (no descriptor for the watchdog: %s)", strerror(errno));
     pthread_mutex_lock(&c->pool->lock);
     int old = c->watch_fd;
     c->pg = pg;
@@ -183,10 +202,13 @@ void db_pool_destroy(db_pool_t *p)
     free(p);
 }
 
-void db__notice(void *arg, const char *msg)
+void db__notice(void *arg, const PGresult *res)
 {
-    (void)arg;
-    log_debug("postgres: %s", msg);
+    db_conn_t *c = arg;
+    const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    if (c != NULL && severity != NULL && strcmp(severity, "WARNING") == 0)
+        c->warned = true;
+    log_debug("postgres: %s", PQresultErrorMessage(res));
 }
 
 /* The options of a connection into buf (cap bytes): ours, around those
@@ -201,10 +223,13 @@ static int db__options(const char *conninfo, bool async, int lock_timeout_ms, in
     for (PQconninfoOption *o = parsed; o != NULL && o->keyword != NULL; o++)
         if (strcmp(o->keyword, "options") == 0 && o->val != NULL)
             theirs = o->val;
+    char stmt[48] = "";
+    if (statement_timeout_ms > 0) /* (0 would undo a role's or database's own) */
+        snprintf(stmt, sizeof stmt, " -c statement_timeout=%d", statement_timeout_ms);
     int n = snprintf(buf, cap,
-                     "-c lock_timeout=%d -c statement_timeout=%d %s -c TimeZone=UTC -c DateStyle=ISO,YMD -c plan_cache_mode=force_generic_plan "
+                     "-c lock_timeout=%d%s %s -c TimeZone=UTC -c DateStyle=ISO,YMD -c plan_cache_mode=force_generic_plan "
                      "-c max_parallel_workers_per_gather=0 -c jit=off%s",
-                     lock_timeout_ms, statement_timeout_ms, theirs, async ? " -c synchronous_commit=off" : "");
+                     lock_timeout_ms, stmt, theirs, async ? " -c synchronous_commit=off" : "");
     PQconninfoFree(parsed);
     return n >= 0 && (size_t)n < cap ? ENT_OK : ENT_EINVAL;
 }
@@ -254,7 +279,7 @@ int db__connect(db_conn_t *c, const char *conninfo, int connect_timeout_s)
         PQfinish(pg);
         return ENT_EDBDOWN;
     }
-    PQsetNoticeProcessor(pg, db__notice, NULL);
+    PQsetNoticeReceiver(pg, db__notice, c);
     /* Set before the first statement, for the watchdog to see it. */
     db__set_pg(c, pg);
     for (int i = 0; i < STMT_COUNT_; i++) {
@@ -498,8 +523,10 @@ int db__exec_rows(db_conn_t *c, const char *name, const char *sql, bool cache, i
             return rc;
         name = cached[0] ? cached : NULL;
     }
+    db__await_begin(c);
     int sent = name ? PQsendQueryPrepared(c->pg, name, n, vals, NULL, NULL, 0)
                     : PQsendQueryParams(c->pg, sql, n, NULL, vals, NULL, NULL, 0);
+    db__await_done(c);
     if (!sent)
         return db__map_error(c, NULL);
     (void)PQsetSingleRowMode(c->pg); /* else the rows come in one result, as PQexec's */
@@ -741,6 +768,9 @@ int db__pipeline(db_conn_t *c, db_call_t *calls, size_t n, size_t *failed_at)
         return ENT_EDBDOWN;
     if (PQenterPipelineMode(c->pg) != 1)
         return db__map_error(c, NULL);
+    c->warned = false;
+    /* (Sending waits too once the socket's buffer is full.) */
+    db__await_begin(c);
     for (i = 0; i < n; i++) {
         calls[i].res = NULL;
         int ok;
@@ -755,7 +785,9 @@ int db__pipeline(db_conn_t *c, db_call_t *calls, size_t n, size_t *failed_at)
         if (!ok)
             break;
     }
-    if (i < n || PQpipelineSync(c->pg) != 1) {
+    bool synced = i == n && PQpipelineSync(c->pg) == 1;
+    db__await_done(c);
+    if (!synced) {
         /* The connection broke while sending: nothing can be trusted. */
         rc = db__map_error(c, NULL);
         db_conn_discard(c);
@@ -773,6 +805,21 @@ int db__pipeline(db_conn_t *c, db_call_t *calls, size_t n, size_t *failed_at)
             break;
         }
         ExecStatusType st = PQresultStatus(r);
+        if (i == commit_at && st == PGRES_COMMAND_OK && rc == ENT_OK && c->warned) {
+            /* A COMMIT that succeeds with a warning: above all, PostgreSQL's
+             * "canceling wait for synchronous replication" when the
+             * statement timeout (or a cancel) ends its wait for the
+             * standbys: committed here, maybe not on them. Its outcome is
+             * asked as when its answer is lost (db_commit_fate tells that
+             * case apart). */
+            c->sqlstate[0] = c->constraint[0] = '\0';
+            snprintf(c->message, sizeof c->message, "the COMMIT succeeded with a warning; what became of it is asked");
+            rc = ENT_EDBDOWN;
+            *failed_at = i;
+            c->commit_undecided = true;
+            PQclear(r);
+            break;
+        }
         if (st == PGRES_TUPLES_OK && rc == ENT_OK && calls[i].id == STMT_XACT_ID) {
             db__keep_xid(c, r);
             PQclear(r);
@@ -819,7 +866,7 @@ int db__pipeline(db_conn_t *c, db_call_t *calls, size_t n, size_t *failed_at)
             PQclear(calls[k].res);
             calls[k].res = NULL;
         }
-        if (rc == ENT_EDB || rc == ENT_EDBDOWN)
+        if (rc == ENT_EDB || rc == ENT_EDBDOWN || rc == ENT_ETIMEDOUT)
             log_warn("database: %s", c->message);
     }
     return rc;

@@ -1,7 +1,7 @@
 """Faults under load, through the real daemon and the real PostgreSQL: the
 daemon killed with SIGKILL in the middle of a stream of 50-unit upgrades,
 PostgreSQL crashed (pg_ctl -m immediate) and restarted, PostgreSQL
-stopped for 10 s, and PostgreSQL answering nothing for 12 s with its
+stopped for 10 s, and PostgreSQL answering nothing for 16 s with its
 connections open (behind a proxy that holds every byte). Afterwards every unit is checked in SQL: all of it (new
 line item, parent's count, audit row, change feed rows) or none of it, all
 of it when a client was told SUCCESS, none of it when it was told 503.
@@ -392,11 +392,13 @@ class DatabaseStopsAnsweringTest(unittest.TestCase):
     server does; /healthz and SIGTERM are served meanwhile."""
 
     STATEMENT_TIMEOUT_MS = 1000
-    FREEZE_S = 12
+    FREEZE_S = 16
     # The statement timeout, the watch's 2 s and its 0.25 s period, a new
     # connection's 2 s (libpq's least connect_timeout) and a COMMIT's 2 s of
-    # asking what became of it.
-    LATENCY_LIMIT = 9
+    # asking what became of it (7 s in runs on an idle machine); with room
+    # for a request queued behind a group that is cut first. Less than the
+    # freeze, which the build before waited out.
+    LATENCY_LIMIT = 12
 
     def daemon(self):
         proxy = PgProxy()
@@ -459,7 +461,7 @@ class DatabaseStopsAnsweringTest(unittest.TestCase):
         figures = units.check(self, load.told)
         rc = d.stop()
         self.assertEqual(rc, 0, d.read_log()[-4000:])
-        report("database answering nothing for 12 s", requests=load.requests, succeeded=load.served,
+        report("database answering nothing for 16 s", requests=load.requests, succeeded=load.served,
                http_503=load.unavailable, commit_unknown=load.commit_unknown, served_while_frozen=served_frozen,
                healthz_s=round(health_s, 2), recovered_after_s=round(recovered, 2),
                max_latency_s=round(load.max_latency, 2), **figures, seconds=round(time.monotonic() - started, 1))

@@ -2,6 +2,7 @@
 status aggregation, record numbers, reasons, concurrency, hostile input."""
 import functools
 import os
+import subprocess
 import threading
 import time
 import unittest
@@ -744,6 +745,87 @@ class CommitAnswerLostTest(DaemonTestCase):
         self.assertEqual(psql("SELECT number_of_copies FROM line_items WHERE activation_id = :'v1'", aid), [["8"]])
         time.sleep(2.0)
         self.assertEqual(self.upgrade([{"items": [self.item(aid, count=1, allow=True)]}]).status_text, "SUCCESS")
+
+
+def as_superuser(*statements):
+    """Runs each statement on its own (ALTER SYSTEM may not share a
+    transaction) as the embedded cluster's superuser, which trusts local
+    connections (scripts/pg)."""
+    url = " ".join(p for p in os.environ["DATABASE_URL"].split() if not p.startswith("user=")) + " user=postgres"
+    args = ["psql", url, "-X", "-q", "-v", "ON_ERROR_STOP=1"]
+    for s in statements:
+        args += ["-c", s]
+    subprocess.run(args, check=True, capture_output=True, timeout=30)
+
+
+@unittest.skipUnless(os.environ.get("ENTITLEMENTD_TEST_HOME"),
+                     "needs the embedded cluster's superuser (scripts/test), to name a synchronous standby")
+class SynchronousStandbyTest(unittest.TestCase):
+    """A synchronous standby that never answers: every COMMIT waits for it
+    (the statement timeout does not cover a COMMIT). Committed here, maybe
+    not on the standby, is not a success a failover keeps: the unit is
+    COMMIT_UNKNOWN, whether the daemon's watch closes the connection or an
+    operator cancels the wait (PostgreSQL then answers the COMMIT with
+    success and a WARNING)."""
+
+    entitlement = UpgradeTest.entitlement
+    upgrade = UpgradeTest.upgrade
+    item = UpgradeTest.item
+    reasons = UpgradeTest.reasons
+
+    def start(self, **env):
+        self.daemon = Daemon(ENTITLEMENTD_JOB_WORKERS=0, ENTITLEMENTD_WEBHOOK_WORKERS=0, **env).start()
+        self.addCleanup(lambda: self.assertEqual(self.daemon.stop(), 0))
+        self.cat = Catalog()
+        self.client = Client(self.daemon, make_user())
+        self.addCleanup(self.client.close)
+        eid, (aid,) = self.entitlement(count=10)
+        # (Nothing below commits but the upgrade: every COMMIT waits now.)
+        self.addCleanup(self.standby, "")
+        self.standby("entitlementd_no_such_standby")
+        return aid
+
+    def standby(self, name):
+        as_superuser(f"ALTER SYSTEM SET synchronous_standby_names = '{name}'" if name
+                     else "ALTER SYSTEM RESET synchronous_standby_names", "SELECT pg_reload_conf()")
+        shown = [[name]] if name else []  # (psql() drops an empty row)
+        deadline = time.monotonic() + 10
+        while psql("SHOW synchronous_standby_names") != shown and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(psql("SHOW synchronous_standby_names"), shown)
+
+    def check(self, r, aid, logged):
+        self.standby("")
+        reasons = self.reasons(r)
+        self.assertTrue(reasons and reasons[0].startswith("COMMIT_UNKNOWN: "), r.body)
+        self.assertIn(logged, self.daemon.read_log())
+        # It did commit here.
+        self.assertEqual(psql("SELECT number_of_copies FROM line_items WHERE activation_id = :'v1'", aid), [["7"]])
+
+    def test_the_watch_ends_a_commit_the_standby_never_confirms(self):
+        aid = self.start(ENTITLEMENTD_DB_STATEMENT_TIMEOUT_MS="1000")
+        started = time.monotonic()
+        r = self.upgrade([{"items": [self.item(aid, count=3, allow=True)]}])
+        self.assertLess(time.monotonic() - started, 10)
+        self.check(r, aid, "no answer in time")
+
+    def test_a_wait_for_the_standby_cancelled_is_unknown(self):
+        aid = self.start()
+        done = {}
+        t = threading.Thread(target=lambda: done.setdefault(
+            "r", self.upgrade([{"items": [self.item(aid, count=3, allow=True)]}])))
+        t.start()
+        waiting = []
+        deadline = time.monotonic() + 10
+        while not waiting and time.monotonic() < deadline:
+            waiting = psql("SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep' "
+                           "AND application_name = 'entitlementd'")
+            time.sleep(0.02)
+        self.assertTrue(waiting, "no COMMIT waited for the standby")
+        psql("SELECT pg_cancel_backend(:'v1')", waiting[0][0])
+        t.join(20)
+        self.check(done["r"], aid, "the COMMIT succeeded with a warning")
+        self.assertIn("committed here, maybe not on the synchronous standbys", self.daemon.read_log())
 
 
 if __name__ == "__main__":
