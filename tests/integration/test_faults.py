@@ -267,6 +267,23 @@ class Load:
             return any(s >= t for s in self.successes)
 
 
+def start_load(test, d, n_units):
+    """n_units for d, and a Load of 10-unit requests from 4 threads over
+    them, started and serving (20 requests done)."""
+    user = make_user()
+    setup = Client(d, user)
+    units = Units(setup, Catalog(), n_units)
+    setup.close()
+    load = Load(d, user, units, per_request=10, threads=4, pause=0.05)
+    test.addCleanup(load.stop)
+    load.start()
+    deadline = time.monotonic() + 30
+    while load.served < 20 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    test.assertGreaterEqual(load.served, 20, "the load did not get going")
+    return units, load
+
+
 class DaemonKilledTest(unittest.TestCase):
     def test_kill_9_during_a_stream_of_50_unit_upgrades(self):
         started = time.monotonic()
@@ -331,18 +348,7 @@ class DatabaseOutageTest(unittest.TestCase):
         d = Daemon(**DB_TIMEOUTS).start()
         self.addCleanup(d.stop)
         pid = d.proc.pid
-        user = make_user()
-        cat = Catalog()
-        setup = Client(d, user)
-        units = Units(setup, cat, 4000)
-        setup.close()
-        load = Load(d, user, units, per_request=10, threads=4, pause=0.05)
-        self.addCleanup(load.stop)
-        load.start()
-        deadline = time.monotonic() + 30
-        while load.served < 20 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        self.assertGreaterEqual(load.served, 20, "the load did not get going")
+        units, load = start_load(self, d, 4000)
         before = load.served
         t_down = time.monotonic()
         down()
@@ -420,18 +426,7 @@ class DatabaseStopsAnsweringTest(unittest.TestCase):
     def test_a_frozen_database_under_load(self):
         started = time.monotonic()
         proxy, d = self.daemon()
-        user = make_user()
-        cat = Catalog()
-        setup = Client(d, user)
-        units = Units(setup, cat, 2000)
-        setup.close()
-        load = Load(d, user, units, per_request=10, threads=4, pause=0.05)
-        self.addCleanup(load.stop)
-        load.start()
-        deadline = time.monotonic() + 30
-        while load.served < 20 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        self.assertGreaterEqual(load.served, 20, "the load did not get going")
+        units, load = start_load(self, d, 2000)
         before = load.served
         proxy.freeze()
         t_frozen = time.monotonic()
