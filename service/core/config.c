@@ -125,7 +125,7 @@ static const cfg_setting_t cfg__table[] = {
     INT_SETTING("ENTITLEMENTD_MAX_PAGE_MB", max_page_mb, 1, 4096, "32",
                 "MiB one getEntitlementsQuery page may take as it is read (the text of its entitlements and "
                 "line items, and a fixed cost per row and column); a larger page fails with "
-                "RESPONSE_TOO_LARGE, its statement cancelled."),
+                "RESPONSE_TOO_LARGE, its statement ended (its connection is closed)."),
     INT_SETTING("ENTITLEMENTD_RECV_TIMEOUT", recv_timeout_s, 1, 3600, "10",
                 "Seconds a request may take to arrive, counted from its first byte; a request "
                 "still incomplete then is answered 408 and its connection closed."),

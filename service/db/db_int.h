@@ -97,8 +97,7 @@ int db__exec_cached(db_conn_t *c, const char *sql, int n, const char *const *val
 
 /* Called with each row of a result (row i of r, which the callee must not
  * keep): ENT_OK to go on, else the error db__exec_rows returns (the
- * statement is cancelled, and the rows already on their way read and
- * dropped). */
+ * connection is then closed, which ends the statement: c->pg is NULL). */
 typedef int (*db_row_fn)(void *ctx, const PGresult *r, int i);
 
 /* Runs the prepared statement name, or else sql (as db__exec_cached does

@@ -530,26 +530,23 @@ int db__exec_rows(db_conn_t *c, const char *name, const char *sql, bool cache, i
     if (!sent)
         return db__map_error(c, NULL);
     (void)PQsetSingleRowMode(c->pg); /* else the rows come in one result, as PQexec's */
-    /* Every result is read, whatever the callback says: the connection is
-     * ready for its next statement only then. Once the callback stops, the
-     * statement is cancelled, so that what is left of it is neither run nor
-     * sent (a cancel that arrives once it is done is ignored: the server
-     * drops one that finds it waiting for a statement). */
+    /* Every result is read: the connection is ready for its next statement
+     * only then. Once the callback stops, the connection is closed instead,
+     * and what is left of the statement is neither run nor sent: its
+     * backend ends at the next rows it cannot send. (A cancel would keep
+     * the connection, but PQcancel waits on a connection of its own with
+     * no time limit, and the rows on their way would still be read.) */
     int rc = ENT_OK;
-    bool cancelled = false;
     PGresult *r;
     while ((r = DB_AWAIT(c, PQgetResult(c->pg))) != NULL) {
         ExecStatusType st = PQresultStatus(r);
         if (st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK) {
             for (int i = 0; rc == ENT_OK && i < PQntuples(r); i++)
                 rc = row(ctx, r, i);
-            if (rc != ENT_OK && !cancelled) {
-                PGcancel *cancel = PQgetCancel(c->pg);
-                char err[256];
-                if (cancel == NULL || !PQcancel(cancel, err, sizeof err))
-                    log_warn("database: a statement could not be cancelled; its rows are read and dropped");
-                PQfreeCancel(cancel);
-                cancelled = true;
+            if (rc != ENT_OK) {
+                PQclear(r);
+                db_conn_discard(c);
+                return rc;
             }
         } else if (rc == ENT_OK) {
             rc = db__map_error(c, r);

@@ -12,13 +12,14 @@ it running. The figures each test sees go to stderr."""
 import http.client
 import os
 import signal
+import struct
 import subprocess
 import sys
 import threading
 import time
 import unittest
 
-from builders import change_item_xml, create_body, lifecycle_body
+from builders import change_item_xml, create_body, lifecycle_body, search_body, simple_query
 from catalog import Catalog
 from harness import NS, ROOT, Client, Daemon, make_user, psql, token
 from pgproxy import PgProxy
@@ -406,11 +407,11 @@ class DatabaseStopsAnsweringTest(unittest.TestCase):
     # freeze, which the build before waited out.
     LATENCY_LIMIT = 12
 
-    def daemon(self):
+    def daemon(self, **env):
         proxy = PgProxy()
         self.addCleanup(proxy.close)
         d = Daemon(DATABASE_URL=proxy.conninfo(), ENTITLEMENTD_DB_STATEMENT_TIMEOUT_MS=self.STATEMENT_TIMEOUT_MS,
-                   **DB_TIMEOUTS).start()
+                   **DB_TIMEOUTS, **env).start()
         self.addCleanup(d.stop)
         return proxy, d
 
@@ -494,6 +495,30 @@ class DatabaseStopsAnsweringTest(unittest.TestCase):
         self.assertEqual(answers, [503])
         units.check(self, {0: "refused"})
         report("SIGTERM while the database answers nothing", exit_after_s=round(took, 2))
+
+    def test_a_page_over_the_cap_waits_for_no_cancel(self):
+        # A page refused as its rows arrive (ENTITLEMENTD_MAX_PAGE_MB) ends
+        # its statement by closing its connection: with cancel requests
+        # held by the proxy (as a server that answers nothing holds one),
+        # the refusal still comes at once. (PQcancel, used before, waits
+        # for the server's answer with no time limit.)
+        proxy, d = self.daemon(ENTITLEMENTD_MAX_PAGE_MB="2")
+        c = Client(d, make_user())
+        self.addCleanup(c.close)
+        cat = Catalog()
+        tag = "PC" + token(8)
+        for k in range(4):
+            items = [(f"{tag}-{k}-{i}", cat.base, 1, {"description": "d" * 2000}) for i in range(200)]
+            r = c.call(create_body([{"eid": f"{tag}-{k}", "items": items}]))
+            self.assertEqual(r.status_text, "SUCCESS", r.body[:2000])
+        proxy.hold_on(struct.pack("!II", 16, 80877102))  # a CancelRequest's first bytes
+        c.conn.timeout = 20
+        started = time.monotonic()
+        r = c.call(search_body(simple_query("entitlementId", tag, "STARTS_WITH"), batch=10))
+        self.assertLess(time.monotonic() - started, 10)
+        self.assertTrue(r.reason_text.startswith("RESPONSE_TOO_LARGE: "), r.body[:2000])
+        r = c.call(search_body(simple_query("entitlementId", f"{tag}-1"), batch=10))
+        self.assertEqual(len(r.findall("f:entitlement")), 1)
 
     def test_a_notify_without_an_answer_is_given_up(self):
         # The job listener's connection is not the pool's: its NOTIFY (sent
