@@ -427,12 +427,21 @@ class DatabaseStopsAnsweringTest(unittest.TestCase):
     def test_a_frozen_database_under_load(self):
         started = time.monotonic()
         proxy, d = self.daemon()
+        pub = Publisher(d, admin_user())
         units, load = start_load(self, d, 2000)
         before = load.served
         proxy.freeze()
         t_frozen = time.monotonic()
         time.sleep(self.STATEMENT_TIMEOUT_MS / 1000 + 3)
         health_s, health = self.healthz(d)
+        # A REST write meanwhile: a 503 too, in as long as a SOAP one.
+        rc = RestClient(d)
+        rc.conn.timeout = REQUEST_TIMEOUT
+        t = time.monotonic()
+        posted = rc.post("/uai/2.0/updates/statusLog", status_body(pub.name), headers={"Authorization": pub.auth()},
+                         auth=False)
+        post_s = time.monotonic() - t
+        rc.close()
         time.sleep(max(0.0, t_frozen + self.FREEZE_S - time.monotonic()))
         unavailable = load.unavailable
         served_frozen = load.served - before
@@ -446,6 +455,8 @@ class DatabaseStopsAnsweringTest(unittest.TestCase):
         self.assertEqual(load.stop(), 0, "client threads still waiting for an answer")
         self.assertEqual(health, 200)
         self.assertLess(health_s, 2)
+        self.assertEqual(posted.status, 503, posted)
+        self.assertLess(post_s, self.LATENCY_LIMIT)
         self.assertTrue(load.success_since(t_back), d.read_log()[-4000:])
         self.assertLess(recovered, RECOVERY_LIMIT)
         self.assertEqual(load.unexpected, [])
@@ -459,7 +470,7 @@ class DatabaseStopsAnsweringTest(unittest.TestCase):
         self.assertEqual(rc, 0, d.read_log()[-4000:])
         report("database answering nothing for 16 s", requests=load.requests, succeeded=load.served,
                http_503=load.unavailable, commit_unknown=load.commit_unknown, served_while_frozen=served_frozen,
-               healthz_s=round(health_s, 2), recovered_after_s=round(recovered, 2),
+               healthz_s=round(health_s, 2), rest_post_s=round(post_s, 2), recovered_after_s=round(recovered, 2),
                max_latency_s=round(load.max_latency, 2), **figures, seconds=round(time.monotonic() - started, 1))
 
     def test_sigterm_while_the_database_answers_nothing(self):
