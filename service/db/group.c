@@ -178,11 +178,13 @@ static void group__run(db_group_t *g, db_group_call_t **members, size_t n)
     rc = group__transaction_again(c, members, n, &failed_at);
     if (rc == ENT_OK)
         goto out;
-    if (rc == ENT_EDBDOWN) {
+    if (rc == ENT_EDBDOWN || rc == ENT_ETIMEDOUT) {
         /* The COMMIT may have happened (or the database is gone): nothing
-         * is run again. */
+         * is run again. Nor after a statement timeout (nothing was
+         * written): each statement alone could wait as long again, one
+         * after the other, in this request's thread. */
         for (size_t i = 0; i < n; i++)
-            members[i]->rc = ENT_EDBDOWN;
+            members[i]->rc = rc;
         goto out;
     }
     /* One statement failed (or the COMMIT did, a serialization failure):

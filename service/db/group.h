@@ -15,7 +15,9 @@
  * of a group fails, the group is rolled back and each statement runs alone
  * (so one request's error is its own); when the connection is lost, every
  * statement of the group fails with ENT_EDBDOWN and none is run again (its
- * COMMIT may have happened).
+ * COMMIT may have happened), and when a statement ran past the statement
+ * timeout, every one fails with ENT_ETIMEDOUT (each alone could wait as
+ * long again).
  *
  * A statement run in a group must not depend on being alone in its
  * transaction: each sees the rows the statements before it wrote.

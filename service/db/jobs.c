@@ -26,23 +26,27 @@ static bool listener__exec(db_listener_t *l, const char *sql)
     if (PQsendQuery(l->pg, sql) != 1)
         return false;
     long long until = db__clock_ms() + l->answer_ms;
-    while (PQisBusy(l->pg)) {
-        long long left = until - db__clock_ms();
-        struct pollfd p = {.fd = PQsocket(l->pg), .events = POLLIN};
-        if (left <= 0 || p.fd < 0)
-            return false;
-        if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
-            return false;
-        if (PQconsumeInput(l->pg) != 1)
-            return false;
-    }
     bool ok = true;
-    PGresult *r;
-    while ((r = PQgetResult(l->pg)) != NULL) {
+    for (;;) {
+        /* Every PQgetResult only once libpq holds what it returns: the
+         * last one (NULL) waits for ReadyForQuery, which may come later
+         * than the result, or not at all. */
+        while (PQisBusy(l->pg)) {
+            long long left = until - db__clock_ms();
+            struct pollfd p = {.fd = PQsocket(l->pg), .events = POLLIN};
+            if (left <= 0 || p.fd < 0)
+                return false;
+            if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
+                return false;
+            if (PQconsumeInput(l->pg) != 1)
+                return false;
+        }
+        PGresult *r = PQgetResult(l->pg);
+        if (r == NULL)
+            return ok;
         ok = ok && PQresultStatus(r) == PGRES_COMMAND_OK;
         PQclear(r);
     }
-    return ok;
 }
 
 /* The jobs of r (columns id, kind, ref, attempts, max_attempts) into out

@@ -67,8 +67,9 @@ long long db__clock_ms(void)
  * (watch_fd, a dup() of libpq's, closed by db__set_pg under the lock):
  * libpq may close its own at any time, and the number be given again.
  * A wait is taken from its owner (compare and swap) before its socket is
- * shut: one that ended meanwhile is left alone, so the owner's next
- * statement is never the one cut.
+ * shut: one that ended meanwhile is left alone. (An answer that comes in
+ * the microseconds between the two still leaves the shut socket to the
+ * owner's next statement, which fails as on any lost connection.)
  *
  * A pipeline's answers are awaited as one (the server sends them at its
  * Sync), and statement_timeout holds for each statement: a pipeline whose
@@ -719,7 +720,18 @@ bool db_in_transaction(const db_conn_t *c)
 
 int db_commit(db_conn_t *c)
 {
+    c->warned = false;
     int rc = db__simple(c, "COMMIT");
+    if (rc == ENT_OK && c->warned && c->xid[0] != '\0') {
+        /* A tracked transaction whose COMMIT succeeded with a warning (a
+         * cancelled wait for synchronous standbys): asked after, as in
+         * db__pipeline; its id stays for db_commit_fate. */
+        c->sqlstate[0] = c->constraint[0] = '\0';
+        snprintf(c->message, sizeof c->message, "the COMMIT succeeded with a warning; what became of it is asked");
+        log_warn("database: %s", c->message);
+        c->commit_undecided = true;
+        return ENT_EDBDOWN;
+    }
     if (rc == ENT_OK)
         c->xid[0] = '\0'; /* kept only for a COMMIT left unanswered */
     return rc;
@@ -804,11 +816,14 @@ int db__pipeline(db_conn_t *c, db_call_t *calls, size_t n, size_t *failed_at)
         ExecStatusType st = PQresultStatus(r);
         if (i == commit_at && st == PGRES_COMMAND_OK && rc == ENT_OK && c->warned) {
             /* A COMMIT that succeeds with a warning: above all, PostgreSQL's
-             * "canceling wait for synchronous replication" when the
-             * statement timeout (or a cancel) ends its wait for the
-             * standbys: committed here, maybe not on them. Its outcome is
-             * asked as when its answer is lost (db_commit_fate tells that
-             * case apart). */
+             * "canceling wait for synchronous replication" when a cancel
+             * ends its wait for the standbys (the statement timeout does not
+             * cover a COMMIT): committed here, maybe not on them. Its outcome
+             * is asked as when its answer is lost (db_commit_fate tells that
+             * case apart). warned was cleared when the pipeline began, not
+             * here: libpq reads a notice as soon as it arrives, perhaps while
+             * an earlier statement's result is taken; a warning of ours
+             * before the COMMIT only costs the question. */
             c->sqlstate[0] = c->constraint[0] = '\0';
             snprintf(c->message, sizeof c->message, "the COMMIT succeeded with a warning; what became of it is asked");
             rc = ENT_EDBDOWN;

@@ -88,6 +88,10 @@ int db_begin_tracked(db_conn_t *conn) ENT_MUSTCHECK;
 /* As db_begin_tracked, and its statements wait for no lock another
  * transaction holds (lock_timeout of 1 ms: ENT_ELOCKED at once). */
 int db_begin_tracked_nowait(db_conn_t *conn) ENT_MUSTCHECK;
+/* Commits. ENT_EDBDOWN when the answer was lost, and also, for a tracked
+ * transaction (db_begin_tracked), when the COMMIT succeeded with a warning
+ * (a cancelled wait for synchronous standbys: committed here, maybe not on
+ * them): ask db_commit_fate. An untracked one that so succeeds is ENT_OK. */
 int db_commit(db_conn_t *conn) ENT_MUSTCHECK;
 void db_rollback(db_conn_t *conn);
 /* Whether a transaction is open on conn (a store function that runs one

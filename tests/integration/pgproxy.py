@@ -12,7 +12,9 @@ Frozen (freeze()), it passes nothing on in either direction, on the
 connections it has and on new ones, until thaw(): a server that stops
 answering without closing (stopped with SIGSTOP, or behind a network that
 holds its packets). hold_on(pattern) freezes so only the first connection
-whose client sends those bytes, from that message on.
+whose client sends those bytes, from that message on; hold_on(pattern,
+after=TAG), from the server's CommandComplete TAG that answers it (passed
+on; what follows it, ReadyForQuery, is held).
 """
 import os
 import socket
@@ -76,6 +78,7 @@ class PgProxy:
         self.flowing = threading.Event()
         self.flowing.set()
         self.hold_pattern = None
+        self.hold_after = None  # (hold_on's after: the connection's event, the tag)
         self.held = threading.Event()  # set once a connection is held (hold_on)
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -98,14 +101,15 @@ class PgProxy:
     def freeze(self):
         self.flowing.clear()
 
-    def hold_on(self, pattern):
+    def hold_on(self, pattern, after=None):
         with self.lock:
             self.hold_pattern = pattern
+            self.hold_after = (None, after) if after else None
             self.held.clear()
 
     def thaw(self):
         with self.lock:
-            self.hold_pattern = None
+            self.hold_pattern = self.hold_after = None
         self.flowing.set()
 
     def close(self):
@@ -149,8 +153,11 @@ class PgProxy:
         that holds this connection on."""
         with self.lock:
             if self.hold_pattern is not None and self.hold_pattern in data and not self.held.is_set():
-                own.clear()
-                self.held.set()
+                if self.hold_after is None:
+                    own.clear()
+                    self.held.set()
+                elif self.hold_after[0] is None:
+                    self.hold_after = (own, self.hold_after[1])
         self._wait(own)
 
     def _wait(self, own):
@@ -188,6 +195,14 @@ class PgProxy:
                             self.dropped.set()
                             return
                     out += msg
+                    hold = self.hold_after
+                    if hold is not None and hold[0] is own and msg[:1] == b"C" and msg[5:] == hold[1] + b"\x00":
+                        client.sendall(out)
+                        out = b""
+                        with self.lock:
+                            own.clear()
+                            self.held.set()
+                        self._wait(own)
                 if out:
                     client.sendall(out)
         except OSError:

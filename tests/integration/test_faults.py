@@ -561,8 +561,10 @@ class DatabaseStopsAnsweringTest(unittest.TestCase):
             time.sleep(0.05)
         self.assertEqual(r.status, 200, r)
         c.close()
-        # Held again: the SIGTERM comes while the next NOTIFY waits.
-        proxy.hold_on(b"NOTIFY entitlementd_jobs")
+        # Held again, after the NOTIFY's CommandComplete (its ReadyForQuery
+        # held): the SIGTERM comes while the listener waits for the end of
+        # that answer.
+        proxy.hold_on(b"NOTIFY entitlementd_jobs", after=b"NOTIFY")
         c = RestClient(d)
         r = c.post("/uai/2.0/updates/statusLog", status_body(pub.name), headers={"Authorization": pub.auth()},
                    auth=False)
@@ -578,6 +580,7 @@ class DatabaseStopsAnsweringTest(unittest.TestCase):
             self.fail("the daemon did not exit while its NOTIFY waited for an answer")
         d.proc = None
         self.assertEqual(rc, 0)
+        self.assertEqual(d.read_log().count("NOTIFY failed: no answer in time"), 2)
         report("NOTIFY without an answer", exit_after_s=round(time.monotonic() - sent, 2))
 
 

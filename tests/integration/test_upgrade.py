@@ -794,6 +794,24 @@ class SynchronousStandbyTest(unittest.TestCase):
             time.sleep(0.05)
         self.assertEqual(psql("SHOW synchronous_standby_names"), shown)
 
+    def cancel_the_wait(self, call):
+        """Runs call() in a thread, cancels its COMMIT's wait for the
+        standby as an operator would (pg_cancel_backend), and returns what
+        call returned."""
+        done = {}
+        t = threading.Thread(target=lambda: done.setdefault("r", call()))
+        t.start()
+        waiting = []
+        deadline = time.monotonic() + 10
+        while not waiting and time.monotonic() < deadline:
+            waiting = psql("SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep' "
+                           "AND application_name = 'entitlementd'")
+            time.sleep(0.02)
+        self.assertTrue(waiting, "no COMMIT waited for the standby")
+        psql("SELECT pg_cancel_backend(:'v1')", waiting[0][0])
+        t.join(20)
+        return done["r"]
+
     def check(self, r, aid, logged):
         self.standby("")
         reasons = self.reasons(r)
@@ -811,21 +829,22 @@ class SynchronousStandbyTest(unittest.TestCase):
 
     def test_a_wait_for_the_standby_cancelled_is_unknown(self):
         aid = self.start()
-        done = {}
-        t = threading.Thread(target=lambda: done.setdefault(
-            "r", self.upgrade([{"items": [self.item(aid, count=3, allow=True)]}])))
-        t.start()
-        waiting = []
-        deadline = time.monotonic() + 10
-        while not waiting and time.monotonic() < deadline:
-            waiting = psql("SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep' "
-                           "AND application_name = 'entitlementd'")
-            time.sleep(0.02)
-        self.assertTrue(waiting, "no COMMIT waited for the standby")
-        psql("SELECT pg_cancel_backend(:'v1')", waiting[0][0])
-        t.join(20)
-        self.check(done["r"], aid, "the COMMIT succeeded with a warning")
+        r = self.cancel_the_wait(lambda: self.upgrade([{"items": [self.item(aid, count=3, allow=True)]}]))
+        self.check(r, aid, "the COMMIT succeeded with a warning")
         self.assertIn("committed here, maybe not on the synchronous standbys", self.daemon.read_log())
+
+    def test_a_create_whose_wait_is_cancelled_is_unknown(self):
+        # A unit of its own transaction (createSimpleEntitlement, as renewals,
+        # state changes and deletions): the same.
+        self.start()
+        eid = "SB-" + token(10)
+        r = self.cancel_the_wait(lambda: self.client.call(create_body([{"eid": eid,
+                                                                        "items": [(eid + "-L", self.cat.base, 5)]}])))
+        self.standby("")
+        self.assertTrue((r.text("f:failedData/f:failedSimpleEntitlement/f:reason") or "").startswith(
+            "COMMIT_UNKNOWN: "), r.body)
+        self.assertIn("the COMMIT succeeded with a warning", self.daemon.read_log())
+        self.assertEqual(psql("SELECT count(*) FROM entitlements WHERE entitlement_id = :'v1'", eid), [["1"]])
 
 
 if __name__ == "__main__":
