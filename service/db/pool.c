@@ -41,7 +41,20 @@ struct db_pool {
     bool watching;
     bool stopping;
     pthread_cond_t stop;
+    /* The last connection attempt failed slowly (db__connect): until
+     * down_until (db__clock_ms), and while one thread tries again, a
+     * request that needs a new connection fails at once instead of waiting
+     * for its own attempt (up to the connect timeout against a server that
+     * answers nothing). Under lock. */
+    bool down;
+    bool probing;
+    long long down_until;
 };
+
+/* A connection attempt that failed after this long marks the database
+ * down; the next attempt is made DB_DOWN_RETRY_MS later. */
+#define DB_DOWN_SLOW_MS 1000
+#define DB_DOWN_RETRY_MS 1000
 
 long long db__clock_ms(void)
 {
@@ -272,10 +285,22 @@ int db__connect(db_conn_t *c, const char *conninfo, int connect_timeout_s)
                           "1", "10", "5", "3", "30000", NULL};
 
     db__close(c);
+    long long began = db__clock_ms();
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
     if (pg == NULL)
         return ENT_ENOMEM;
-    if (PQstatus(pg) != CONNECTION_OK) {
+    bool ok = PQstatus(pg) == CONNECTION_OK;
+    long long now = db__clock_ms();
+    if (c->pool != NULL) {
+        /* Only an attempt that failed slowly (no answer: a server stopped,
+         * a network that drops) marks the database down; one refused at
+         * once costs the next request nothing to make again. */
+        pthread_mutex_lock(&c->pool->lock);
+        c->pool->down = !ok && now - began >= DB_DOWN_SLOW_MS;
+        c->pool->down_until = c->pool->down ? now + DB_DOWN_RETRY_MS : 0;
+        pthread_mutex_unlock(&c->pool->lock);
+    }
+    if (!ok) {
         log_warn("database connection failed: %s", PQerrorMessage(pg));
         PQfinish(pg);
         return ENT_EDBDOWN;
@@ -333,6 +358,13 @@ int db_pool_acquire(db_pool_t *p, db_conn_t **out)
         for (int i = 0; i < p->size && c == NULL; i++)
             if (!p->conns[i].in_use)
                 c = &p->conns[i];
+        if (c != NULL && c->pg == NULL && p->down && (p->probing || db__clock_ms() < p->down_until)) {
+            /* The database could not be reached a moment ago, and is being
+             * tried again, or will be: no wait for an attempt of our own. */
+            pthread_mutex_unlock(&p->lock);
+            thread_wait_end();
+            return ENT_EDBDOWN;
+        }
         if (c != NULL)
             break;
         int rc = pthread_cond_timedwait(&p->freed, &p->lock, &deadline);
@@ -343,10 +375,17 @@ int db_pool_acquire(db_pool_t *p, db_conn_t **out)
         }
     }
     c->in_use = true;
+    bool probe = c->pg == NULL && p->down;
+    p->probing = p->probing || probe;
     pthread_mutex_unlock(&p->lock);
 
     if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
         int rc = db__connect(c, p->conninfo, p->connect_timeout_s);
+        if (probe) {
+            pthread_mutex_lock(&p->lock);
+            p->probing = false;
+            pthread_mutex_unlock(&p->lock);
+        }
         if (rc != ENT_OK) {
             db_pool_release(p, c);
             return rc;
