@@ -757,6 +757,16 @@ bool db_in_transaction(const db_conn_t *c)
     return c->pg != NULL && PQtransactionStatus(c->pg) == PQTRANS_INTRANS;
 }
 
+/* Records a COMMIT that succeeded with a warning as undecided (its
+ * outcome is asked: db_commit_fate) and returns ENT_EDBDOWN. */
+static int db__commit_warned(db_conn_t *c)
+{
+    c->sqlstate[0] = c->constraint[0] = '\0';
+    snprintf(c->message, sizeof c->message, "the COMMIT succeeded with a warning; what became of it is asked");
+    c->commit_undecided = true;
+    return ENT_EDBDOWN;
+}
+
 int db_commit(db_conn_t *c)
 {
     c->warned = false;
@@ -765,11 +775,9 @@ int db_commit(db_conn_t *c)
         /* A tracked transaction whose COMMIT succeeded with a warning (a
          * cancelled wait for synchronous standbys): asked after, as in
          * db__pipeline; its id stays for db_commit_fate. */
-        c->sqlstate[0] = c->constraint[0] = '\0';
-        snprintf(c->message, sizeof c->message, "the COMMIT succeeded with a warning; what became of it is asked");
+        rc = db__commit_warned(c);
         log_warn("database: %s", c->message);
-        c->commit_undecided = true;
-        return ENT_EDBDOWN;
+        return rc;
     }
     if (rc == ENT_OK)
         c->xid[0] = '\0'; /* kept only for a COMMIT left unanswered */
@@ -863,11 +871,8 @@ int db__pipeline(db_conn_t *c, db_call_t *calls, size_t n, size_t *failed_at)
              * here: libpq reads a notice as soon as it arrives, perhaps while
              * an earlier statement's result is taken; a warning of ours
              * before the COMMIT only costs the question. */
-            c->sqlstate[0] = c->constraint[0] = '\0';
-            snprintf(c->message, sizeof c->message, "the COMMIT succeeded with a warning; what became of it is asked");
-            rc = ENT_EDBDOWN;
+            rc = db__commit_warned(c);
             *failed_at = i;
-            c->commit_undecided = true;
             PQclear(r);
             break;
         }
