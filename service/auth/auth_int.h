@@ -55,10 +55,11 @@ typedef struct auth_token_slot {
     store_token_t row;
 } auth_token_slot_t;
 
-/* One key lookup's result: the active keys of a kid or a publisher. */
+/* One key lookup's result: the active keys of a kid, a publisher or an
+ * algorithm. */
 typedef struct auth_key_slot {
-    bool by_kid;
-    char name[STORE_MAX_NAME + 1]; /* the kid or the publisher */
+    store_key_by_t by;
+    char name[STORE_MAX_NAME + 1]; /* the kid, the publisher or the algorithm */
     time_t expires;
     int n;
     long long ids[AUTH_KEYS_PER_SLOT];

@@ -4,8 +4,12 @@
  *
  * The key is chosen before anything is verified: the header's kid names
  * one active key; without a kid, each active key of the publisher is
- * tried, newest first. A lookup that finds nothing ends the check (401);
- * jwt_verify_signature is never called without a key. Lookups are
+ * tried, newest first (the publisher the request names, else the token's
+ * iss). A kid-less token those keys refuse, or that names no publisher at
+ * all, is tried with the STORE_MAX_KEYS newest active keys of every
+ * publisher for its algorithm: whose it is decides between a 403 or 404 (another
+ * publisher's) and a 401 (nobody's). A lookup that finds nothing ends the
+ * check (401); jwt_verify_signature is never called without a key. Lookups are
  * remembered for AUTH_KEY_TTL seconds with their parsed keys; a key is
  * never changed once stored, only retired, and the statements that act
  * for a key check that it is still active.
@@ -118,9 +122,9 @@ static void keys__jwt_remember(auth_t *a, const unsigned char hash[32], unsigned
     pthread_mutex_unlock(&a->keys_lock);
 }
 
-/* The active keys of kid (by_kid) or publisher: copies into ids,
- * publishers and keys (a reference each, the caller's to free); *n. */
-static auth_verdict_t keys__lookup(auth_t *a, bool by_kid, const char *name, long long *ids,
+/* The active keys of name, by what by says: copies into ids, publishers
+ * and keys (a reference each, the caller's to free); *n. */
+static auth_verdict_t keys__lookup(auth_t *a, store_key_by_t by, const char *name, long long *ids,
                                    char (*publishers)[STORE_MAX_NAME + 1], EVP_PKEY **keys, int *n)
 {
     time_t now = clock_seconds(); /* the cache's: an age */
@@ -129,7 +133,7 @@ static auth_verdict_t keys__lookup(auth_t *a, bool by_kid, const char *name, lon
     unsigned long gen = a->key_gen;
     for (int i = 0; i < AUTH_KEY_SLOTS; i++) {
         auth_key_slot_t *s = &a->key_slots[i];
-        if (s->expires > now && s->by_kid == by_kid && strcmp(s->name, name) == 0) {
+        if (s->expires > now && s->by == by && strcmp(s->name, name) == 0) {
             for (int k = 0; k < s->n; k++) {
                 ids[k] = s->ids[k];
                 memcpy(publishers[k], s->publishers[k], sizeof publishers[k]);
@@ -149,9 +153,9 @@ static auth_verdict_t keys__lookup(auth_t *a, bool by_kid, const char *name, lon
     db_conn_t *c = NULL;
     int rc = db_pool_acquire(a->pool, &c);
     if (rc == ENT_OK) {
-        rc = store_key_find(c, by_kid ? name : NULL, by_kid ? NULL : name, found, AUTH_KEYS_PER_SLOT, &nf);
+        rc = store_key_find(c, by, name, found, AUTH_KEYS_PER_SLOT, &nf);
         if (rc == ENT_EDBDOWN && db_conn_reset(c) == ENT_OK) /* a read: safe to repeat */
-            rc = store_key_find(c, by_kid ? name : NULL, by_kid ? NULL : name, found, AUTH_KEYS_PER_SLOT, &nf);
+            rc = store_key_find(c, by, name, found, AUTH_KEYS_PER_SLOT, &nf);
         if (rc == ENT_EDBDOWN)
             db_conn_discard(c);
         db_pool_release(a->pool, c);
@@ -177,7 +181,7 @@ static auth_verdict_t keys__lookup(auth_t *a, bool by_kid, const char *name, lon
     }
     auth_key_slot_t *s = &a->key_slots[a->key_next++ % AUTH_KEY_SLOTS];
     keys__clear(s);
-    s->by_kid = by_kid;
+    s->by = by;
     snprintf(s->name, sizeof s->name, "%s", name);
     s->expires = now + AUTH_KEY_TTL;
     for (int k = 0; k < *n; k++) {
@@ -191,14 +195,36 @@ static auth_verdict_t keys__lookup(auth_t *a, bool by_kid, const char *name, lon
     return AUTH_OK;
 }
 
+/* Verifies t with each of keys (n) but those whose id is in skip (nskip):
+ * JWT_OK with *at the one that verified, else the last refusal
+ * (JWT_BAD_SIGNATURE when none was tried). */
+static jwt_verdict_t keys__try(const jwt_t *t, EVP_PKEY *const *keys, const long long *ids, int n,
+                               const long long *skip, int nskip, int *at)
+{
+    jwt_verdict_t v = JWT_BAD_SIGNATURE;
+    for (int i = 0; i < n; i++) {
+        bool tried = false;
+        for (int k = 0; k < nskip && !tried; k++)
+            tried = skip[k] == ids[i];
+        if (tried)
+            continue;
+        v = jwt_verify_signature(t, keys[i]);
+        if (v == JWT_OK || v == JWT_INTERNAL) {
+            *at = i;
+            return v;
+        }
+    }
+    return v;
+}
+
 auth_verdict_t auth_jwt(auth_t *a, const char *token, size_t n, const char *publisher, int leeway_s,
                         auth_jwt_t *out, const char **why)
 {
     jwt_t t;
-    long long ids[AUTH_KEYS_PER_SLOT];
+    long long ids[AUTH_KEYS_PER_SLOT], tried[AUTH_KEYS_PER_SLOT];
     char publishers[AUTH_KEYS_PER_SLOT][STORE_MAX_NAME + 1];
     EVP_PKEY *keys[AUTH_KEYS_PER_SLOT];
-    int nkeys = 0;
+    int nkeys = 0, ntried = 0, at = -1;
     auth_verdict_t verdict = AUTH_DENIED;
     unsigned char hash[32];
     time_t now = time(NULL);
@@ -217,46 +243,68 @@ auth_verdict_t auth_jwt(auth_t *a, const char *token, size_t n, const char *publ
         *why = jwt_verdict_str(v);
         return v == JWT_INTERNAL ? AUTH_UNAVAILABLE : AUTH_DENIED;
     }
-    const char *name = t.has_kid ? t.kid : publisher ? publisher : t.has_iss ? t.iss : NULL;
-    if (name == NULL || name[0] == '\0' || strlen(name) > STORE_MAX_NAME) {
-        *why = "no kid and no publisher: the key cannot be identified";
+    /* The keys to try: the kid's; else the publisher's (the caller's hint,
+     * else the token's iss); else, naming none, the newest of all
+     * publishers for its algorithm. */
+    const char *alg = t.alg == JWT_ALG_RS256 ? "RS256" : "ES256";
+    const char *named = publisher && publisher[0] != '\0' ? publisher : t.has_iss ? t.iss : NULL;
+    store_key_by_t by = t.has_kid ? STORE_KEY_BY_KID : named ? STORE_KEY_BY_PUBLISHER : STORE_KEY_BY_ALG;
+    const char *name = t.has_kid ? t.kid : named ? named : alg;
+    if (strlen(name) > STORE_MAX_NAME) {
+        *why = "the kid or the publisher is too long: the key cannot be identified";
         goto out;
     }
-    if ((verdict = keys__lookup(a, t.has_kid, name, ids, publishers, keys, &nkeys)) != AUTH_OK) {
+    if ((verdict = keys__lookup(a, by, name, ids, publishers, keys, &nkeys)) != AUTH_OK) {
         *why = "the key store cannot be reached";
         goto out;
     }
     verdict = AUTH_DENIED;
-    if (nkeys == 0) {
-        *why = t.has_kid ? "unknown key (kid)" : "no active key for this publisher";
+    if (nkeys == 0 && t.has_kid) {
+        *why = "unknown key (kid)";
         goto out;
     }
-    *why = "bad signature";
-    for (int i = 0; i < nkeys; i++) {
-        v = jwt_verify_signature(&t, keys[i]);
-        if (v == JWT_OK) {
-            /* The time after the lookup, which may have waited for the
-             * database. */
-            now = time(NULL);
-            v = jwt_check_time(&t, (long long)now, leeway_s);
-            if (v != JWT_OK) {
-                *why = jwt_verdict_str(v);
-                goto out;
-            }
-            out->key_id = ids[i];
-            memcpy(out->publisher, publishers[i], sizeof out->publisher);
-            if (hashed)
-                keys__jwt_remember(a, hash, gen, &t, out);
-            verdict = AUTH_OK;
+    v = keys__try(&t, keys, ids, nkeys, NULL, 0, &at);
+    if (v != JWT_OK && v != JWT_INTERNAL && by == STORE_KEY_BY_PUBLISHER) {
+        /* Refused by the publisher's keys, a token without a kid may be
+         * another publisher's: found among the newest keys of all for its
+         * algorithm, it is that publisher's (a 403 or a 404 for its
+         * caller, not a 401 that would tell another publisher's polling id
+         * from an unknown one). */
+        for (int i = 0; i < nkeys; i++) {
+            tried[ntried++] = ids[i];
+            EVP_PKEY_free(keys[i]);
+        }
+        nkeys = 0;
+        if ((verdict = keys__lookup(a, STORE_KEY_BY_ALG, alg, ids, publishers, keys, &nkeys)) != AUTH_OK) {
+            *why = "the key store cannot be reached";
             goto out;
         }
-        if (v == JWT_INTERNAL) {
-            *why = jwt_verdict_str(v);
-            verdict = AUTH_UNAVAILABLE;
-            goto out;
-        }
-        *why = jwt_verdict_str(v);
+        verdict = AUTH_DENIED;
+        v = keys__try(&t, keys, ids, nkeys, tried, ntried, &at);
     }
+    if (v == JWT_INTERNAL) {
+        *why = jwt_verdict_str(v);
+        verdict = AUTH_UNAVAILABLE;
+        goto out;
+    }
+    if (v != JWT_OK) {
+        /* Without a kid, the same words whichever keys were tried: they
+         * must not tell one polling id from another. */
+        *why = t.has_kid ? jwt_verdict_str(v) : "no active key verifies its signature";
+        goto out;
+    }
+    /* The time after the lookup, which may have waited for the database. */
+    now = time(NULL);
+    v = jwt_check_time(&t, (long long)now, leeway_s);
+    if (v != JWT_OK) {
+        *why = jwt_verdict_str(v);
+        goto out;
+    }
+    out->key_id = ids[at];
+    memcpy(out->publisher, publishers[at], sizeof out->publisher);
+    if (hashed)
+        keys__jwt_remember(a, hash, gen, &t, out);
+    verdict = AUTH_OK;
 out:
     for (int i = 0; i < nkeys; i++)
         EVP_PKEY_free(keys[i]);

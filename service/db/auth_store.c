@@ -109,11 +109,14 @@ int store_key_add(db_conn_t *c, const char *publisher, const char *kid, const ch
     return rc;
 }
 
-int store_key_find(db_conn_t *c, const char *kid, const char *publisher, store_key_t *out, size_t max, size_t *n)
+int store_key_find(db_conn_t *c, store_key_by_t by, const char *name, store_key_t *out, size_t max, size_t *n)
 {
     PGresult *r = NULL;
-    const char *v[1] = {kid ? kid : publisher};
-    int rc = db__exec(c, kid ? STMT_KEY_BY_KID : STMT_KEY_BY_PUBLISHER, 1, v, &r);
+    const char *v[1] = {name};
+    int rc = db__exec(c, by == STORE_KEY_BY_KID         ? STMT_KEY_BY_KID
+                         : by == STORE_KEY_BY_PUBLISHER ? STMT_KEY_BY_PUBLISHER
+                                                        : STMT_KEY_BY_ALG,
+                      1, v, &r);
     *n = 0;
     if (rc != ENT_OK)
         return rc;

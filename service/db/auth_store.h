@@ -61,10 +61,15 @@ typedef struct store_key {
 int store_key_add(db_conn_t *c, const char *publisher, const char *kid, const char *alg, const unsigned char *der,
                   size_t der_len, const char *created_by, long long *id) ENT_MUSTCHECK;
 
-/* The active keys named kid (at most one per publisher), or the active
- * keys of publisher, newest first (*n at most max): exactly one of kid
- * and publisher is set. */
-int store_key_find(db_conn_t *c, const char *kid, const char *publisher, store_key_t *out, size_t max,
+/* Which active keys store_key_find looks up, by what name. */
+typedef enum store_key_by {
+    STORE_KEY_BY_KID,       /* those named kid (at most one per publisher) */
+    STORE_KEY_BY_PUBLISHER, /* those of a publisher */
+    STORE_KEY_BY_ALG        /* the STORE_MAX_KEYS newest of every publisher's for an algorithm ("RS256") */
+} store_key_by_t;
+
+/* The active keys by name, as by says, newest first (*n at most max). */
+int store_key_find(db_conn_t *c, store_key_by_t by, const char *name, store_key_t *out, size_t max,
                    size_t *n) ENT_MUSTCHECK;
 
 /* Retires the active key kid (of publisher, when not NULL): ENT_ENOTFOUND

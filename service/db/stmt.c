@@ -305,6 +305,12 @@ const db_stmt_t db_stmts[STMT_COUNT_] = {
     [STMT_KEY_BY_PUBLISHER] = {"key_by_publisher",
         "SELECT id, publisher, kid, encode(public_key, 'hex') FROM publisher_keys "
         "WHERE publisher = $1 AND retired_at IS NULL ORDER BY id DESC LIMIT 16"},
+    /* Whose key signed a token that names neither a key nor a publisher,
+     * or that its publisher's keys refuse: the newest active keys of all
+     * publishers for its algorithm. */
+    [STMT_KEY_BY_ALG] = {"key_by_alg",
+        "SELECT id, publisher, kid, encode(public_key, 'hex') FROM publisher_keys "
+        "WHERE alg = $1 AND retired_at IS NULL ORDER BY id DESC LIMIT 16"},
     /* The active key $1 of publisher $2 or, with no publisher given, of
      * the one publisher that has such a key: how many there are, and
      * whose was retired (none when there are several). */

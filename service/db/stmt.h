@@ -47,6 +47,7 @@ typedef enum db_stmt_id {
     STMT_KEY_ADD,
     STMT_KEY_BY_KID,
     STMT_KEY_BY_PUBLISHER,
+    STMT_KEY_BY_ALG,
     STMT_KEY_RETIRE,
     STMT_IDEM_CLAIM,
     STMT_IDEM_KEEP,

@@ -142,7 +142,7 @@ void keys_put(rest_ctx_t *c)
         bool full = rc == ENT_EPERM;
         store_key_t *same = malloc(STORE_MAX_KEYS * sizeof *same);
         size_t n = 0;
-        rc = same ? store_key_find(conn, kid, NULL, same, STORE_MAX_KEYS, &n) : ENT_ENOMEM;
+        rc = same ? store_key_find(conn, STORE_KEY_BY_KID, kid, same, STORE_MAX_KEYS, &n) : ENT_ENOMEM;
         bool again = false;
         for (size_t i = 0; rc == ENT_OK && i < n; i++)
             again = again || (strcmp(same[i].publisher, publisher) == 0 && same[i].der_len == dlen &&

@@ -388,9 +388,10 @@ void statuslog_poll(rest_ctx_t *c)
     const char *why = "";
     auth_verdict_t av = auth_jwt(c->f->auth, token, tlen, hint, c->f->cfg->jwt_leeway_s, &who, &why);
     /* A kid-less token that this log's publisher's keys refuse may be
-     * another publisher's, named by its iss: tried under that one's keys,
-     * so that another publisher's polling id is a 404, as an unknown one
-     * is, and not a 401 that tells the two apart. */
+     * another publisher's: auth_jwt looks among the newest keys of all,
+     * and this among the keys of the publisher its iss names (older ones
+     * too), so that another publisher's polling id is a 404, as an unknown
+     * one is, and not a 401 that tells the two apart. */
     const char *why_iss = "";
     if (av == AUTH_DENIED && hint != NULL &&
         auth_jwt(c->f->auth, token, tlen, NULL, c->f->cfg->jwt_leeway_s, &who, &why_iss) == AUTH_OK)
