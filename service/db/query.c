@@ -70,11 +70,14 @@ char *query_like_pattern(const ent_alloc_t *a, const char *value, model_match_t 
 /* Appends "<prefix>column = $n" or "<prefix>column LIKE $n ESCAPE '\'". */
 static void qb_text(qb_t *b, const char *prefix, const char *column, const model_text_crit_t *c)
 {
-    char frag[200];
+    char frag[220], col[80];
     if (c->value == NULL)
         return;
+    /* A column not given (NULL) is answered as empty (<soldTo/>): an empty
+     * value finds it as it finds "" (each empty pattern matches all). */
+    snprintf(col, sizeof col, c->value[0] == '\0' ? "coalesce(%s, '')" : "%s", column);
     if (c->match == MATCH_EQUALS) {
-        snprintf(frag, sizeof frag, "%s%s = $%d", prefix, column, qb_param(b, c->value));
+        snprintf(frag, sizeof frag, "%s%s = $%d", prefix, col, qb_param(b, c->value));
     } else {
         char *pat = query_like_pattern(b->a, c->value, c->match);
         b->like = true;
@@ -82,7 +85,7 @@ static void qb_text(qb_t *b, const char *prefix, const char *column, const model
             b->failed = true;
             return;
         }
-        snprintf(frag, sizeof frag, "%s%s LIKE $%d ESCAPE '\\'", prefix, column, qb_param(b, pat));
+        snprintf(frag, sizeof frag, "%s%s LIKE $%d ESCAPE '\\'", prefix, col, qb_param(b, pat));
     }
     qb_add(b, frag);
 }

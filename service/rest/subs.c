@@ -14,6 +14,7 @@
  * --user). It sees the subscriptions it owns and the global ones, and
  * deletes only its own; any other is a 404, as one that does not exist.
  */
+#include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,12 +210,21 @@ static void subs__read_new(fv_t *v, json_t *body, subs_new_t *s)
     if (s->url != NULL && !subs__url_ok(s->url))
         fv_fail(v, "webhook.url: must be an http or https URL with a host (and a port from 1 to 65535)");
     if (whsec != NULL && !v->bad) {
-        size_t pl = strlen(SUBS_SECRET_PREFIX), wl = strlen(whsec);
-        if (strncmp(whsec, SUBS_SECRET_PREFIX, pl) != 0 ||
-            b64_decode(whsec + pl, wl - pl, s->secret, sizeof s->secret, &s->secret_len) != ENT_OK ||
+        /* Its padding may be left out (some generators drop the '='). */
+        char b64[200 * 4 + 4];
+        size_t pl = strlen(SUBS_SECRET_PREFIX), bl = 0;
+        bool prefixed = strncmp(whsec, SUBS_SECRET_PREFIX, pl) == 0;
+        if (prefixed) {
+            bl = strlen(whsec + pl);
+            memcpy(b64, whsec + pl, bl);
+            while (bl % 4 != 0 && bl % 4 != 1)
+                b64[bl++] = '=';
+        }
+        if (!prefixed || b64_decode(b64, bl, s->secret, sizeof s->secret, &s->secret_len) != ENT_OK ||
             s->secret_len < SUBS_SECRET_MIN || s->secret_len > SUBS_SECRET_MAX)
             fv_fail(v, "webhook.secret: must be whsec_ and the base64 of %d to %d bytes", SUBS_SECRET_MIN,
                     SUBS_SECRET_MAX);
+        OPENSSL_cleanse(b64, sizeof b64);
     }
     fv_integer(v, body, "", "scheduleMinutes", false, 1, SUBS_MAX_MINUTES, &s->minutes);
     json_t *global = json_is_object(body) ? json_object_get(body, "global") : NULL;

@@ -379,6 +379,15 @@ class EntitlementsTest(DaemonTestCase):
         self.assertEqual(ids(simple_query("entitlementId", f"Q{tag}_", "STARTS_WITH")), [])
         self.assertEqual(ids(simple_query("entitlementId", "%", "CONTAINS")), [])
         self.assertEqual(ids(simple_query("entitlementId", "' OR 1=1 --")), [])
+        # An entitlement created without a soldTo is answered with an empty
+        # one, and an empty value finds it (it found none of them).
+        e3 = f"R{tag}-c3"
+        self.create([{"eid": e3, "items": []}])
+        mine = simple_query("entitlementId", tag, "CONTAINS")
+        self.assertEqual(ids(mine + simple_query("soldTo", "")), [e3])
+        for how in ("STARTS_WITH", "CONTAINS", "ENDS_WITH"):
+            self.assertEqual(sorted(ids(mine + simple_query("soldTo", "", how))), sorted([e1, e2, e3]), how)
+        self.assertEqual(ids(mine + simple_query("soldTo", "Umbrella", "STARTS_WITH")), [e2])
         state = f"<v4:state><v4:value>DEPLOYED</v4:value><v4:searchType>EQUALS</v4:searchType></v4:state>"
         self.assertEqual(sorted(ids(simple_query("entitlementId", f"Q{tag}", "STARTS_WITH") + state)),
                          sorted([e1, e2]))

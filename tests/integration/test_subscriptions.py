@@ -77,6 +77,13 @@ class SubscriptionsTest(DaemonTestCase):
                          [[SECRET.hex()]])
         self.assertNotIn(WHSEC[6:], g.body.decode())
         self.assertNotIn(WHSEC[6:], self.daemon.read_log())
+        # A secret written without its base64 padding is the same bytes.
+        for n in (32, 31):
+            raw = os.urandom(n)
+            unpadded = "whsec_" + base64.b64encode(raw).decode().rstrip("=")
+            ref2 = self.create(webhook={"url": "https://hooks.example.com/x", "secret": unpadded})
+            self.assertEqual(psql("SELECT encode(webhook_secret, 'hex') FROM subscriptions WHERE ref = :'v1'",
+                                  ref2), [[raw.hex()]])
         # Without a webhook or a schedule.
         ref2 = self.create(platform="containers", webhook=..., scheduleMinutes=...)
         g = self.a.get(f"/subscriptions/containers/{ref2}")
