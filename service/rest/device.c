@@ -98,10 +98,12 @@ static void device__shape(rest_ctx_t *c, int status, const char *extra, const ch
     snprintf(code, sizeof code, "%d", status == 200 ? 0 : status);
     json_t *o = json_pack("{s:{s:s, s:s, s:s}, s:{s:s, s:s}}", "protocol", "name", "Status", "version", "4.0.0",
                           "type", "RESPONSE", "status", "code", code, "message", msg);
+    /* The protocol's ids are strings, always there: empty when the
+     * request did not get as far as a valid one. */
     if (o != NULL) {
-        json_object_set_new(o, "tenantId", d && d->tenant ? json_string(d->tenant) : json_null());
-        json_object_set_new(o, "deviceId", d && d->device ? json_string(d->device) : json_null());
-        json_object_set_new(o, "sessionId", d && d->session ? json_string(d->session) : json_null());
+        json_object_set_new(o, "tenantId", json_string(d && d->tenant ? d->tenant : ""));
+        json_object_set_new(o, "deviceId", json_string(d && d->device ? d->device : ""));
+        json_object_set_new(o, "sessionId", json_string(d && d->session ? d->session : ""));
     }
     rest_json(c, status, o, extra);
 }

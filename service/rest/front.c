@@ -228,9 +228,9 @@ static size_t rest__error_body(int status, const char *message, const char *targ
     if (target != NULL && target_len >= dl && memcmp(target, device, dl) == 0 &&
         (target_len == dl || target[dl] == '?')) {
         snprintf(code, sizeof code, "%d", status);
-        o = json_pack("{s:{s:s, s:s, s:s}, s:n, s:n, s:n, s:{s:s, s:s}}", "protocol", "name", "Status", "version",
-                      "4.0.0", "type", "RESPONSE", "tenantId", "deviceId", "sessionId", "status", "code", code,
-                      "message", text);
+        o = json_pack("{s:{s:s, s:s, s:s}, s:s, s:s, s:s, s:{s:s, s:s}}", "protocol", "name", "Status", "version",
+                      "4.0.0", "type", "RESPONSE", "tenantId", "", "deviceId", "", "sessionId", "", "status", "code",
+                      code, "message", text);
     } else if (target != NULL && target_len >= sizeof SUBS_ENVELOPE_PREFIX - 1 &&
                memcmp(target, SUBS_ENVELOPE_PREFIX, sizeof SUBS_ENVELOPE_PREFIX - 1) == 0) {
         o = json_pack("{s:[], s:[], s:[s], s:[], s:n}", "globalInfoMsgs", "globalWarnings", "globalErrors", text,

@@ -447,7 +447,7 @@ class DeviceStatusTest(DaemonTestCase):
         self.assertEqual(r.status, 413, r)
         self.assertEqual(r.json["protocol"], {"name": "Status", "version": "4.0.0", "type": "RESPONSE"})
         self.assertEqual(r.json["status"]["code"], "413")
-        self.assertIsNone(r.json["deviceId"])
+        self.assertEqual([r.json[k] for k in ("tenantId", "deviceId", "sessionId")], ["", "", ""])
         self.assertEqual(self.reports(doc["header"]["deviceId"]), 0)
 
     def test_idempotency_key(self):
