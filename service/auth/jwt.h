@@ -36,8 +36,9 @@
 /* Longest "kid" accepted: enough for a thumbprint, a UUID or a file name. */
 #define JWT_MAX_KID 128
 
-/* Longest "iss" or "sub" accepted, in bytes: what the stores keep. */
-#define JWT_MAX_CLAIM_STR 255
+/* Longest "iss" or "sub" accepted, in bytes: what the stores keep of a
+ * publisher's name, 255 characters of up to 4 bytes each. */
+#define JWT_MAX_CLAIM_STR (255 * 4)
 
 /* Smallest RSA modulus accepted, in bits (NIST SP 800-131A). */
 #define JWT_RSA_MIN_BITS 2048

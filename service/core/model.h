@@ -193,6 +193,7 @@ typedef struct model_entitlement {
     size_t invalid_at;           /* the line item (index) invalid is about; SIZE_MAX: the entitlement's own */
     const char *repeated;        /* an activation id the request names twice, or NULL */
     size_t repeated_at;          /* the entitlement's first line item that names it */
+    bool repeated_id;            /* without an opType: an earlier one of the request has its entitlementId */
     const char *entitlement_id;  /* NULL: generate one (so does auto_generate) */
     bool auto_generate;
     bool has_maintenance;        /* maintenanceLineItems were sent: not kept by this service, refused */

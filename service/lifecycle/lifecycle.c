@@ -746,6 +746,11 @@ static lc_outcome_t lc__create_fn(const lc_ctx_t *ctx, db_conn_t *c, const void 
         char name[LC_QUOTE_SIZE];
         return lc_fail(ctx, REASON_INVALID_ENTITLEMENT_ID, "entitlementId '%s' %s",
                        lc__name(&r, name), why);
+    } else if (e->repeated_id) {
+        model_ref_t r = {NULL, eid};
+        char name[LC_QUOTE_SIZE];
+        return lc_fail(ctx, REASON_DUPLICATE_IN_REQUEST, "entitlementId '%s' appears more than once in the request",
+                       lc__name(&r, name));
     }
 
     if (a->op != CREATE_ONLY) {

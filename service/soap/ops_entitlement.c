@@ -7,19 +7,20 @@
 #include "convert.h"
 #include "ops.h"
 
-/* Marks the entitlements whose explicit new activation ids repeat one seen
- * earlier in the request (in the same or an earlier simpleEntitlement);
- * dup_id[i] gets the first such id of entitlement i. */
 /* Marks in each entitlement the first line item whose activation id the
- * request names twice (repeated, repeated_at). */
-static int ops__duplicate_items(struct soap *soap, model_entitlement_t *ents, size_t n)
+ * request names twice (repeated, repeated_at) and, when ids (without an
+ * opType), the entitlements whose entitlementId an earlier one has
+ * (repeated_id: each after the first fails with DUPLICATE_IN_REQUEST, as
+ * a repeated activation id does, instead of finding it taken). */
+static int ops__duplicate_items(struct soap *soap, model_entitlement_t *ents, size_t n, bool ids_too)
 {
     size_t total = 0, k = 0;
     for (size_t u = 0; u < n; u++)
         total += ents[u].n_items;
-    const char **ids = soap_malloc(soap, (total + 1) * sizeof *ids);
-    bool *dup = soap_malloc(soap, (total + 1) * sizeof *dup);
-    size_t *scratch = soap_malloc(soap, lc_dup_scratch_len(total) * sizeof *scratch);
+    size_t most = total > n ? total : n;
+    const char **ids = soap_malloc(soap, (most + 1) * sizeof *ids);
+    bool *dup = soap_malloc(soap, (most + 1) * sizeof *dup);
+    size_t *scratch = soap_malloc(soap, lc_dup_scratch_len(most) * sizeof *scratch);
     if (ids == NULL || dup == NULL || scratch == NULL)
         return soap->error = SOAP_EOM;
     for (size_t u = 0; u < n; u++)
@@ -37,6 +38,13 @@ static int ops__duplicate_items(struct soap *soap, model_entitlement_t *ents, si
                 ents[u].repeated_at = i;
             }
     }
+    for (size_t u = 0; u < n; u++) {
+        const model_entitlement_t *e = &ents[u];
+        ids[u] = ids_too && e->entitlement_id && e->entitlement_id[0] && !e->auto_generate ? e->entitlement_id : NULL;
+    }
+    lc_mark_duplicates(ids, n, dup, scratch);
+    for (size_t u = 0; u < n; u++)
+        ents[u].repeated_id = dup[u];
     return SOAP_OK;
 }
 
@@ -91,7 +99,7 @@ int __fnp__createSimpleEntitlement(struct soap *soap, struct fnp__createSimpleEn
         return resp->statusInfo ? SOAP_OK : SOAP_EOM;
     }
 
-    if ((rc = ops__duplicate_items(soap, ents, n)) != SOAP_OK)
+    if ((rc = ops__duplicate_items(soap, ents, n, op == CREATE_ONLY)) != SOAP_OK)
         return rc;
 
     for (size_t i = 0; i < n; i++) {

@@ -183,6 +183,33 @@ class EntitlementsTest(DaemonTestCase):
         r = self.create([{"eid": "E-" + token(12), "items": [(aid, self.cat.base, 1)]}])
         self.assertTrue(r.text("f:failedData/f:failedSimpleEntitlement/f:reason").startswith("ACTIVATION_ID_EXISTS"))
 
+    def test_a_repeated_entitlement_id_is_a_duplicate_in_the_request(self):
+        # Without an opType, the second of two simpleEntitlements with one
+        # entitlementId fails as a repeated activation id does (it was
+        # ENTITLEMENT_EXISTS, found taken by the first); the first is made.
+        e1, e2 = "E-" + token(12), "E-" + token(12)
+        r = self.create([{"eid": e1, "items": [(e1 + "-1", self.cat.base, 1)]},
+                         {"eid": e1, "items": [(e1 + "-2", self.cat.base, 1)]},
+                         {"eid": e2, "items": []}])
+        self.assertEqual(r.status_text, "PARTIAL_FAILURE", r.body)
+        self.assertEqual([c.findtext(n("entitlementId")) for c in r.findall("f:responseData/f:createdSimpleEntitlement")],
+                         [e1, e2])
+        failed = r.find("f:failedData/f:failedSimpleEntitlement")
+        self.assertEqual(failed.findtext(n("reason")),
+                         f"DUPLICATE_IN_REQUEST: entitlementId '{e1}' appears more than once in the request")
+        self.assertEqual(psql("SELECT li.activation_id FROM line_items li JOIN entitlements e ON e.id = "
+                              "li.entitlement_id WHERE e.entitlement_id = :'v1'", e1), [[e1 + "-1"]])
+        # Taken before the request: ENTITLEMENT_EXISTS still.
+        r = self.create([{"eid": e2, "items": []}])
+        self.assertTrue(r.text("f:failedData/f:failedSimpleEntitlement/f:reason").startswith("ENTITLEMENT_EXISTS"),
+                        r.body)
+        # With an opType, the second finds the first and ignores or updates it.
+        for op in ("CREATE_OR_IGNORE", "CREATE_OR_UPDATE"):
+            e3 = "E-" + token(12)
+            r = self.create([{"eid": e3, "items": [(e3 + "-1", self.cat.base, 1)]},
+                             {"eid": e3, "items": [(e3 + "-2", self.cat.base, 1)]}], op)
+            self.assertEqual(r.status_text, "SUCCESS", (op, r.body))
+
     def test_the_first_line_item_that_fails_names_the_reason(self):
         # The line items are checked in request order, all of one item's
         # checks before the next item's, as if written one at a time.

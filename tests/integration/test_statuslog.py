@@ -402,6 +402,18 @@ class StatusLogTest(DaemonTestCase):
         self.assertEqual(self.post(status_body(b.name), forged).status, 401)
         self.assertEqual(self.count_logs(b.name), before)
 
+    def test_an_iss_as_long_as_the_longest_publisher_name(self):
+        # 255 characters of 4 bytes each: a publisher name, and so an iss
+        # (it was a malformed token over 255 bytes).
+        name = "\U0001F511" * 255
+        pub = Publisher(self.daemon, self.admin, name=name)
+        tok = bearer(pub.key.jwt(claims={"iss": name}))
+        r = self.post(status_body(name), tok)
+        self.assertEqual(r.status, 202, r)
+        self.assertEqual(poll_until_done(self.rest, "/uai/2.0/updates/statusLog/" + r.json["url"].rsplit("/", 1)[1],
+                                         tok).status, 200)
+        self.assertEqual(self.post(status_body(name), bearer(pub.key.jwt(claims={"iss": name + "x"}))).status, 401)
+
     def test_retention(self):
         r = self.post(status_body(self.pub.name), self.pub.auth())
         path = "/uai/2.0/updates/statusLog/" + r.json["url"].rsplit("/", 1)[1]
