@@ -239,6 +239,28 @@ char **__wrap_soap_instring(struct soap *soap, const char *tag, char **p, const 
     return NULL;
 }
 
+/* What the schema says of a request gSOAP found incomplete (a required
+ * element missing): true with its words in why. The schemas are the
+ * run-time validator's, else loaded at the first such request (some 3 MiB,
+ * kept) rather than at every start for a request that may never come. */
+static bool server__schema_says(soap_worker_t *w, char *why, size_t n)
+{
+    soap_front_t *f = w->front;
+    validator_t *v = f->validator;
+    if (v == NULL) {
+        pthread_mutex_lock(&f->diag_lock);
+        if (f->diag == NULL && !f->diag_failed && validator_new(&f->diag) != ENT_OK)
+            f->diag_failed = true;
+        v = f->diag;
+        pthread_mutex_unlock(&f->diag_lock);
+    }
+    /* The request as sent (before a v1..v3 one was rewritten, when it was
+     * kept), else as gSOAP read it; either in its own namespace. */
+    const char *body = w->sent ? w->sent : w->body;
+    size_t len = w->sent ? w->sent_len : w->body_len;
+    return v != NULL && body != NULL && validator_check(v, body, len, 0, why, n) != ENT_OK;
+}
+
 static int server__read_error(struct soap *soap)
 {
     soap_worker_t *w = soap_worker(soap);
@@ -256,17 +278,22 @@ static int server__read_error(struct soap *soap)
     case SOAP_LEVEL:
         soap_client_fault(soap, "XML nesting deeper than %d levels", w->cfg->max_depth);
         break;
-    case SOAP_OCCURS:
+    case SOAP_OCCURS: {
         /* gSOAP's word for both too many repetitions (maxoccurs) and a
          * required element that is missing; soap->tag is the repeated
-         * element, or the one whose content is incomplete. */
+         * element, or the one whose content is incomplete. The schema
+         * names what is missing. */
+        char why[320];
         if (server__over_maxoccurs(soap))
             soap_client_fault(soap, "an element is repeated more than %d times: <%s>", w->cfg->max_occurs,
                               soap->tag);
+        else if (server__schema_says(w, why, sizeof why))
+            soap_client_fault(soap, "request does not match the schema: %s", why);
         else
             soap_client_fault(soap, "a required element is missing or an element occurs too often in <%s>",
                               soap->tag);
         break;
+    }
     case SOAP_VERSIONMISMATCH:
         server__version_mismatch(soap);
         break;
@@ -1191,6 +1218,7 @@ int soap_front_new(const ent_config_t *cfg, db_pool_t *pool, auth_t *auth, soap_
     f->pool = pool;
     f->auth = auth;
     pthread_mutex_init(&f->spare_lock, NULL);
+    pthread_mutex_init(&f->diag_lock, NULL);
     /* Each worker's, and as many for requests waiting for their commit
      * groups (a worker hands one over per request it defers). */
     f->max_states = 4 * cfg->workers;
@@ -1223,8 +1251,10 @@ void soap_front_free(soap_front_t *f)
         front__state_free(w);
     }
     pthread_mutex_destroy(&f->spare_lock);
+    pthread_mutex_destroy(&f->diag_lock);
     lc_group_free(f->group);
     validator_free(f->validator);
+    validator_free(f->diag);
     versions_free(f->versions);
     free(f);
 }

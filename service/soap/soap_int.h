@@ -28,6 +28,11 @@ typedef struct soap_front {
     auth_t *auth;
     lc_group_t *group;           /* commit groups of upgrade and upsell; may be NULL */
     struct validator *validator; /* ENTITLEMENTD_VALIDATE_XML; NULL when off */
+    /* The schemas loaded at the first request that lacks a required
+     * element, to say which (when validator is NULL); under diag_lock. */
+    pthread_mutex_t diag_lock;
+    struct validator *diag;
+    bool diag_failed;
     struct versions *versions;   /* owned: how v1..v3 differ (versions.h) */
     /* Request states (each with its gSOAP context) not in use, and how many
      * exist: a request waiting for its commit group keeps its own, and its

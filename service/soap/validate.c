@@ -24,13 +24,21 @@ typedef struct validate_err {
     size_t len;
 } validate_err_t;
 
-/* Keeps the first message libxml2 reports. */
+/* Keeps the first message libxml2 reports, its names without their
+ * namespace ("{urn:...}lineItem" is written "lineItem"). */
 static void validate__error(void *ctx, xmlErrorPtr e)
 {
     validate_err_t *err = ctx;
     if (err->buf[0] == '\0' && e != NULL && e->message != NULL) {
-        snprintf(err->buf, err->len, "%s", e->message);
-        size_t n = strlen(err->buf);
+        size_t n = 0;
+        for (const char *m = e->message; *m != '\0' && n + 1 < err->len; m++) {
+            const char *close = *m == '{' ? strchr(m, '}') : NULL;
+            if (close != NULL)
+                m = close;
+            else
+                err->buf[n++] = *m;
+        }
+        err->buf[n] = '\0';
         while (n > 0 && (err->buf[n - 1] == '\n' || err->buf[n - 1] == ' '))
             err->buf[--n] = '\0';
     }
@@ -113,7 +121,7 @@ int validator_check(validator_t *v, const char *envelope, size_t len, int versio
     int rc = ENT_EINVAL;
 
     err[0] = '\0';
-    if (version < 1 || version > 4) {
+    if (version < 0 || version > 4) {
         snprintf(err, errlen, "unknown version");
         return ENT_EINVAL;
     }
@@ -132,6 +140,15 @@ int validator_check(validator_t *v, const char *envelope, size_t len, int versio
     if (payload == NULL) {
         snprintf(err, errlen, "no SOAP Body payload");
         goto out;
+    }
+    if (version == 0) {
+        /* "urn:vN.webservices.operations.flexnet.com" */
+        const char *ns = payload->ns ? (const char *)payload->ns->href : "";
+        if (strncmp(ns, "urn:v", 5) != 0 || ns[5] < '1' || ns[5] > '4' || strcmp(ns + 6, VALIDATE_NS_V4 + 6) != 0) {
+            snprintf(err, errlen, "the operation element is in no version's namespace");
+            goto out;
+        }
+        version = ns[5] - '0';
     }
     xmlSchemaValidCtxtPtr vc = xmlSchemaNewValidCtxt(v->schemas[version - 1]);
     if (vc == NULL) {

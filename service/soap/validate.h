@@ -17,8 +17,9 @@ int validator_new(validator_t **out) ENT_MUSTCHECK;
 void validator_free(validator_t *v);
 
 /* Validates the first child of the SOAP Body in envelope (len bytes) against
- * the schema of version (1..4). Returns ENT_OK, or ENT_EINVAL with the
- * first problem in err (errlen bytes). Thread-safe. */
+ * the schema of version (1..4; 0: the version its namespace names).
+ * Returns ENT_OK, or ENT_EINVAL with the first problem in err (errlen
+ * bytes; element names without their namespace). Thread-safe. */
 int validator_check(validator_t *v, const char *envelope, size_t len, int version, char *err,
                     size_t errlen) ENT_MUSTCHECK;
 

@@ -96,25 +96,38 @@ class TransportTest(DaemonTestCase):
 
     def test_missing_required_elements_are_named(self):
         # gSOAP reports a missing required element with the same error as
-        # too many repetitions; the fault says which, and where.
+        # too many repetitions; the schema then says which is missing, and
+        # where (it was "a required element is missing or an element occurs
+        # too often in <v4:lineItems>").
         cat_item = ("<v4:lineItems><v4:activationId><v4:id>A-{t}</v4:id></v4:activationId>{count}</v4:lineItems>")
         t = token(8)
+        upgrade = ("<v4:upgradeLicenseRequest><v4:entitlementData><v4:lineItemData><v4:parentLineItemIdentifier>"
+                   "<v4:primaryKeys><v4:activationId>X</v4:activationId></v4:primaryKeys>"
+                   "</v4:parentLineItemIdentifier></v4:lineItemData></v4:entitlementData></v4:upgradeLicenseRequest>")
         cases = [
             (f"<v4:createSimpleEntitlementRequest><v4:simpleEntitlement><v4:entitlementId><v4:id>E-{t}</v4:id>"
              f"</v4:entitlementId>{cat_item.format(t=t, count='')}</v4:simpleEntitlement>"
-             f"</v4:createSimpleEntitlementRequest>", "<v4:lineItems>"),
+             f"</v4:createSimpleEntitlementRequest>", "lineItems", "Expected is one of ( description, product,"),
             ("<v4:searchEntitlementRequest><v4:entitlementSearchCriteria/></v4:searchEntitlementRequest>",
-             "<v4:searchEntitlementRequest>"),
-            ("<v4:setEntitlementStateRequest/>", "<v4:setEntitlementStateRequest>"),
-            ("<v4:deleteEntitlementRequest></v4:deleteEntitlementRequest>", "<v4:deleteEntitlementRequest>"),
-            ("<v4:createSimpleEntitlementRequest/>", "<v4:createSimpleEntitlementRequest>"),
+             "searchEntitlementRequest", "Expected is ( batchSize )"),
+            ("<v4:setEntitlementStateRequest/>", "setEntitlementStateRequest", "Expected is ( entitlement )"),
+            ("<v4:deleteEntitlementRequest></v4:deleteEntitlementRequest>", "deleteEntitlementRequest",
+             "Expected is ( entitlement )"),
+            ("<v4:createSimpleEntitlementRequest/>", "createSimpleEntitlementRequest",
+             "Expected is ( simpleEntitlement )"),
+            (upgrade, "lineItemData", "Expected is ( lineItem )"),
         ]
-        for body, where in cases:
+        for body, where, expected in cases:
             with self.subTest(where=where):
                 r = self.client.raw(envelope(body))
-                self.assert_client_fault(r, "a required element is missing")
-                self.assertIn(where, r.faultstring)
+                self.assert_client_fault(r, "request does not match the schema: ")
+                self.assertIn(f"Element '{where}': Missing child element(s). {expected}", r.faultstring)
                 self.assertNotIn("repeated", r.faultstring)
+        # An older version's request, rewritten before gSOAP reads it: the
+        # same words.
+        r = self.client.raw(envelope(upgrade, ns="urn:v1.webservices.operations.flexnet.com"),
+                            path="/flexnet/services/v1/EntitlementOrderService")
+        self.assert_client_fault(r, "request does not match the schema: Element 'lineItemData': Missing child")
         # A nil required element is refused before gSOAP reads it (test_http).
         nil = '<v4:numberOfCopies xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:nil="true"/>'
         r = self.client.raw(envelope(f"<v4:createSimpleEntitlementRequest><v4:simpleEntitlement><v4:entitlementId>"
