@@ -46,12 +46,15 @@ static int sub_store__visible_json(db_conn_t *c, const char *sql, const char *pl
 
 int store_sub_create(db_conn_t *c, const store_sub_new_t *s, size_t *missing, char **json)
 {
+    /* The cursor starts before the first change: with no run before it,
+     * the first run collects every change of its products so far (1,000
+     * a run), not only those after the subscription was made. */
     static const char sql[] =
         "WITH want AS (SELECT w.no, p.id AS product_id FROM unnest($8::text[], $9::text[]) "
         "WITH ORDINALITY AS w (name, version, no) LEFT JOIN products p ON p.name = w.name AND p.version = w.version), "
         "sub AS (INSERT INTO subscriptions (ref, platform, name, owner, is_global, webhook_url, webhook_secret, "
-        "schedule_minutes, next_run_at) SELECT $1, $2, $3, $4, $5::boolean, $6, decode($7, 'hex'), $10::int, "
-        "now() + make_interval(mins => $10::int) "
+        "schedule_minutes, next_run_at, cursor_xid, cursor_id) SELECT $1, $2, $3, $4, $5::boolean, $6, "
+        "decode($7, 'hex'), $10::int, now() + make_interval(mins => $10::int), '0'::xid8, 0 "
         "WHERE NOT EXISTS (SELECT 1 FROM want WHERE product_id IS NULL) "
         "AND EXISTS (SELECT 1 FROM api_tokens WHERE id = $11::bigint AND revoked_at IS NULL) RETURNING id, ref), "
         "ins AS (INSERT INTO subscription_products (subscription_id, product_no, product_id) "

@@ -86,12 +86,14 @@ class WebhookCase(DaemonTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.cat = Catalog()
         cls.owner = "hooks-" + token(6)
         cls.tok = api_token(user=cls.owner)[1]
 
     def setUp(self):
         super().setUp()
+        # Products of this test's own: a subscription's first run carries
+        # every change of its products so far.
+        self.cat = Catalog()
         self.rest = RestClient(self.daemon, bearer(self.tok))
 
     def tearDown(self):
@@ -156,6 +158,13 @@ class WebhooksTest(WebhookCase):
             self.trigger(ref)
             msg = verify(*rx.wait(2))
             self.assertEqual([c["entitlementId"] for c in msg["changes"]], [eid2])
+            # A subscription made after those changes: its first run has
+            # them all (there is no run before it to start from).
+            ref2 = self.subscribe(rx.url)
+            self.trigger(ref2)
+            msg = verify(*rx.wait(3))
+            self.assertEqual(msg["subscriptionRef"], ref2)
+            self.assertEqual([c["entitlementId"] for c in msg["changes"]], [eid, eid2])
         finally:
             rx.close()
 
