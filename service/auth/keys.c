@@ -3,13 +3,13 @@
  * keys (uploaded with admin credentials, several per publisher).
  *
  * The key is chosen before anything is verified: the header's kid names
- * one active key; without a kid, each active key of the publisher is
- * tried, newest first (the publisher the request names, else the token's
- * iss). A kid-less token those keys refuse, or that names no publisher at
- * all, is tried with the STORE_MAX_KEYS newest active keys of every
- * publisher for its algorithm: whose it is decides between a 403 or 404 (another
- * publisher's) and a 401 (nobody's). A lookup that finds nothing ends the
- * check (401); jwt_verify_signature is never called without a key. Lookups are
+ * one active key (none found ends the check: 401); without a kid, each
+ * active key of the publisher the request names is tried, newest first,
+ * then those of the publisher the token's iss names, then the
+ * STORE_MAX_KEYS newest active keys of every publisher for its algorithm:
+ * whose key verifies decides between a 403 or 404 (another publisher's)
+ * and a 401 (nobody's). AUTH_MAX_VERIFIES at most; jwt_verify_signature
+ * is never called without a key. Lookups are
  * remembered for AUTH_KEY_TTL seconds with their parsed keys; a key is
  * never changed once stored, only retired, and the statements that act
  * for a key check that it is still active.
@@ -33,6 +33,9 @@
 #include "jwt.h"
 
 #define AUTH_KEY_TTL 5
+/* Signature verifications one token may cost at most: as many as the keys
+ * of two publishers. */
+#define AUTH_MAX_VERIFIES (2 * STORE_MAX_KEYS)
 
 /* Drops the keys of slot s; caller holds keys_lock. */
 static void keys__clear(auth_key_slot_t *s)
@@ -195,19 +198,27 @@ static auth_verdict_t keys__lookup(auth_t *a, store_key_by_t by, const char *nam
     return AUTH_OK;
 }
 
-/* Verifies t with each of keys (n) but those whose id is in skip (nskip):
- * JWT_OK with *at the one that verified, else the last refusal
- * (JWT_BAD_SIGNATURE when none was tried). */
+/* A set of keys to try: by what, which name. */
+typedef struct keys__set {
+    store_key_by_t by;
+    const char *name;
+} keys__set_t;
+
+/* Verifies t with each of keys (n) but those whose id is in skip (nskip),
+ * while *budget lasts (one a verification): JWT_OK with *at the one that
+ * verified, else the last refusal (JWT_BAD_SIGNATURE when none was
+ * tried). */
 static jwt_verdict_t keys__try(const jwt_t *t, EVP_PKEY *const *keys, const long long *ids, int n,
-                               const long long *skip, int nskip, int *at)
+                               const long long *skip, int nskip, int *at, int *budget)
 {
     jwt_verdict_t v = JWT_BAD_SIGNATURE;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n && *budget > 0; i++) {
         bool tried = false;
         for (int k = 0; k < nskip && !tried; k++)
             tried = skip[k] == ids[i];
         if (tried)
             continue;
+        (*budget)--;
         v = jwt_verify_signature(t, keys[i]);
         if (v == JWT_OK || v == JWT_INTERNAL) {
             *at = i;
@@ -221,10 +232,10 @@ auth_verdict_t auth_jwt(auth_t *a, const char *token, size_t n, const char *publ
                         auth_jwt_t *out, const char **why)
 {
     jwt_t t;
-    long long ids[AUTH_KEYS_PER_SLOT], tried[AUTH_KEYS_PER_SLOT];
+    long long ids[AUTH_KEYS_PER_SLOT], tried[2 * AUTH_KEYS_PER_SLOT];
     char publishers[AUTH_KEYS_PER_SLOT][STORE_MAX_NAME + 1];
     EVP_PKEY *keys[AUTH_KEYS_PER_SLOT];
-    int nkeys = 0, ntried = 0, at = -1;
+    int nkeys = 0, ntried = 0, at = -1, budget = AUTH_MAX_VERIFIES;
     auth_verdict_t verdict = AUTH_DENIED;
     unsigned char hash[32];
     time_t now = time(NULL);
@@ -243,44 +254,46 @@ auth_verdict_t auth_jwt(auth_t *a, const char *token, size_t n, const char *publ
         *why = jwt_verdict_str(v);
         return v == JWT_INTERNAL ? AUTH_UNAVAILABLE : AUTH_DENIED;
     }
-    /* The keys to try: the kid's; else the publisher's (the caller's hint,
-     * else the token's iss); else, naming none, the newest of all
-     * publishers for its algorithm. */
-    const char *alg = t.alg == JWT_ALG_RS256 ? "RS256" : "ES256";
-    const char *named = publisher && publisher[0] != '\0' ? publisher : t.has_iss ? t.iss : NULL;
-    store_key_by_t by = t.has_kid ? STORE_KEY_BY_KID : named ? STORE_KEY_BY_PUBLISHER : STORE_KEY_BY_ALG;
-    const char *name = t.has_kid ? t.kid : named ? named : alg;
-    if (strlen(name) > STORE_MAX_NAME) {
-        *why = "the kid or the publisher is too long: the key cannot be identified";
-        goto out;
+    /* The keys tried, set after set until one verifies: the kid's alone;
+     * without a kid, the keys of the publisher the request names, then of
+     * the one the token's iss names, then the newest of all publishers for
+     * its algorithm. The key that verifies says whose the token is: another
+     * publisher's is a 403 or a 404 for the caller, not a 401 that would
+     * tell another publisher's polling id from an unknown one. At most
+     * AUTH_MAX_VERIFIES verifications a token (a token no key verifies is
+     * never remembered). */
+    keys__set_t sets[3];
+    int nsets = 0;
+    bool hinted = publisher != NULL && publisher[0] != '\0';
+    if (t.has_kid) {
+        sets[nsets++] = (keys__set_t){STORE_KEY_BY_KID, t.kid};
+    } else {
+        if (hinted)
+            sets[nsets++] = (keys__set_t){STORE_KEY_BY_PUBLISHER, publisher};
+        if (t.has_iss && t.iss[0] != '\0' && !(hinted && strcmp(t.iss, publisher) == 0))
+            sets[nsets++] = (keys__set_t){STORE_KEY_BY_PUBLISHER, t.iss};
+        sets[nsets++] = (keys__set_t){STORE_KEY_BY_ALG, t.alg == JWT_ALG_RS256 ? "RS256" : "ES256"};
     }
-    if ((verdict = keys__lookup(a, by, name, ids, publishers, keys, &nkeys)) != AUTH_OK) {
-        *why = "the key store cannot be reached";
-        goto out;
-    }
-    verdict = AUTH_DENIED;
-    if (nkeys == 0 && t.has_kid) {
-        *why = "unknown key (kid)";
-        goto out;
-    }
-    v = keys__try(&t, keys, ids, nkeys, NULL, 0, &at);
-    if (v != JWT_OK && v != JWT_INTERNAL && by == STORE_KEY_BY_PUBLISHER) {
-        /* Refused by the publisher's keys, a token without a kid may be
-         * another publisher's: found among the newest keys of all for its
-         * algorithm, it is that publisher's (a 403 or a 404 for its
-         * caller, not a 401 that would tell another publisher's polling id
-         * from an unknown one). */
+    v = JWT_BAD_SIGNATURE;
+    for (int k = 0; k < nsets && v != JWT_OK && v != JWT_INTERNAL && budget > 0; k++) {
+        if (strlen(sets[k].name) > STORE_MAX_NAME)
+            continue; /* names no key */
         for (int i = 0; i < nkeys; i++) {
-            tried[ntried++] = ids[i];
+            if (ntried < (int)(sizeof tried / sizeof tried[0]))
+                tried[ntried++] = ids[i];
             EVP_PKEY_free(keys[i]);
         }
         nkeys = 0;
-        if ((verdict = keys__lookup(a, STORE_KEY_BY_ALG, alg, ids, publishers, keys, &nkeys)) != AUTH_OK) {
+        if ((verdict = keys__lookup(a, sets[k].by, sets[k].name, ids, publishers, keys, &nkeys)) != AUTH_OK) {
             *why = "the key store cannot be reached";
             goto out;
         }
         verdict = AUTH_DENIED;
-        v = keys__try(&t, keys, ids, nkeys, tried, ntried, &at);
+        if (nkeys == 0 && t.has_kid) {
+            *why = "unknown key (kid)";
+            goto out;
+        }
+        v = keys__try(&t, keys, ids, nkeys, tried, ntried, &at, &budget);
     }
     if (v == JWT_INTERNAL) {
         *why = jwt_verdict_str(v);

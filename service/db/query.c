@@ -74,8 +74,11 @@ static void qb_text(qb_t *b, const char *prefix, const char *column, const model
     if (c->value == NULL)
         return;
     /* A column not given (NULL) is answered as empty (<soldTo/>): an empty
-     * value finds it as it finds "" (each empty pattern matches all). */
-    snprintf(col, sizeof col, c->value[0] == '\0' ? "coalesce(%s, '')" : "%s", column);
+     * value finds it as it finds "" (each empty pattern matches all). Not
+     * so a member of a JSON document (an attribute without a stringValue
+     * has another kind of value, not an empty one). */
+    bool plain = strspn(column, "abcdefghijklmnopqrstuvwxyz_.") == strlen(column);
+    snprintf(col, sizeof col, plain && c->value[0] == '\0' ? "coalesce(%s, '')" : "%s", column);
     if (c->match == MATCH_EQUALS) {
         snprintf(frag, sizeof frag, "%s%s = $%d", prefix, col, qb_param(b, c->value));
     } else {

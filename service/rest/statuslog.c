@@ -359,10 +359,10 @@ void statuslog_poll(rest_ctx_t *c)
 
     if (!statuslog__token(c, &token, &tlen))
         return;
-    /* Without a kid, the keys tried are the polled status log's
+    /* Without a kid, the keys tried first are the polled status log's
      * publisher's: the one thing the request names (an iss is the
-     * client's to set and says nothing the contract gives a role to; it
-     * names the publisher only when the polling id names none). */
+     * client's to set and says nothing the contract gives a role to; its
+     * publisher's keys come after). */
     const char *hint = NULL;
     jwt_t peek;
     if (jwt_parse(token, tlen, &peek) == JWT_OK) {
@@ -385,17 +385,13 @@ void statuslog_poll(rest_ctx_t *c)
                 hint = publisher;
         }
     }
+    /* A kid-less token that this log's publisher's keys refuse may be
+     * another publisher's: auth_jwt then tries the keys of the publisher
+     * its iss names and the newest of all, so that another publisher's
+     * polling id is a 404, as an unknown one is, and not a 401 that tells
+     * the two apart. */
     const char *why = "";
     auth_verdict_t av = auth_jwt(c->f->auth, token, tlen, hint, c->f->cfg->jwt_leeway_s, &who, &why);
-    /* A kid-less token that this log's publisher's keys refuse may be
-     * another publisher's: auth_jwt looks among the newest keys of all,
-     * and this among the keys of the publisher its iss names (older ones
-     * too), so that another publisher's polling id is a 404, as an unknown
-     * one is, and not a 401 that tells the two apart. */
-    const char *why_iss = "";
-    if (av == AUTH_DENIED && hint != NULL &&
-        auth_jwt(c->f->auth, token, tlen, NULL, c->f->cfg->jwt_leeway_s, &who, &why_iss) == AUTH_OK)
-        av = AUTH_OK;
     if (!statuslog__passed(c, av, why))
         goto out;
     if (!known_id) {

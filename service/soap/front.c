@@ -239,26 +239,34 @@ char **__wrap_soap_instring(struct soap *soap, const char *tag, char **p, const 
     return NULL;
 }
 
+/* Largest request whose missing element the schema is asked to name: its
+ * tree is built whole (a hundred bytes and more an element), maybe before
+ * its client is authenticated. Larger ones get gSOAP's own words. */
+#define SERVER_DIAGNOSE_MAX_BYTES (256 * 1024)
+
 /* What the schema says of a request gSOAP found incomplete (a required
  * element missing): true with its words in why. The schemas are the
  * run-time validator's, else loaded at the first such request (some 3 MiB,
  * kept) rather than at every start for a request that may never come. */
 static bool server__schema_says(soap_worker_t *w, char *why, size_t n)
 {
+    /* The request as its client sent it (a v1..v3 request rewritten into
+     * v4's trees is kept as sent: names of v4's are never said to an older
+     * client). */
+    const char *body = w->sent ? w->sent : w->rewritten ? NULL : w->body;
+    size_t len = w->sent ? w->sent_len : w->body_len;
+    if (body == NULL || len > SERVER_DIAGNOSE_MAX_BYTES)
+        return false;
     soap_front_t *f = w->front;
     validator_t *v = f->validator;
     if (v == NULL) {
         pthread_mutex_lock(&f->diag_lock);
-        if (f->diag == NULL && !f->diag_failed && validator_new(&f->diag) != ENT_OK)
-            f->diag_failed = true;
+        if (f->diag == NULL && validator_new(&f->diag) != ENT_OK)
+            log_warn("the schema cannot be loaded to name a request's missing element");
         v = f->diag;
         pthread_mutex_unlock(&f->diag_lock);
     }
-    /* The request as sent (before a v1..v3 one was rewritten, when it was
-     * kept), else as gSOAP read it; either in its own namespace. */
-    const char *body = w->sent ? w->sent : w->body;
-    size_t len = w->sent ? w->sent_len : w->body_len;
-    return v != NULL && body != NULL && validator_check(v, body, len, 0, why, n) != ENT_OK;
+    return v != NULL && validator_check(v, body, len, 0, why, n) == ENT_EINVAL;
 }
 
 static int server__read_error(struct soap *soap)
@@ -723,12 +731,16 @@ static bool front__older_request(soap_worker_t *w, int v, size_t room, size_t *b
                                                                         : err);
         return false;
     }
-    if (!front__reserve(&w->req, &w->req_cap, room + n + 1) || (w->validator != NULL && (w->sent = malloc(*blen + 1)) == NULL)) {
+    /* What the client sent, for the validator and to name an element that
+     * it lacks (server__schema_says) in its own version's words: the
+     * latter only for a request small enough to be judged. */
+    bool keep = w->validator != NULL || *blen <= SERVER_DIAGNOSE_MAX_BYTES;
+    if (!front__reserve(&w->req, &w->req_cap, room + n + 1) || (keep && (w->sent = malloc(*blen + 1)) == NULL)) {
         free(out);
         front__refuse(w, 413, "request too large for the memory available");
         return false;
     }
-    if (w->sent != NULL) { /* the validator checks what the client sent */
+    if (keep) {
         memcpy(w->sent, w->req + room, *blen);
         w->sent_len = *blen;
     }

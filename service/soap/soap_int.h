@@ -32,7 +32,6 @@ typedef struct soap_front {
      * element, to say which (when validator is NULL); under diag_lock. */
     pthread_mutex_t diag_lock;
     struct validator *diag;
-    bool diag_failed;
     struct versions *versions;   /* owned: how v1..v3 differ (versions.h) */
     /* Request states (each with its gSOAP context) not in use, and how many
      * exist: a request waiting for its commit group keeps its own, and its
@@ -67,7 +66,8 @@ typedef struct soap_worker {
     const char *body;
     size_t body_len;
     /* A v1..v3 request as its client sent it, before it was rewritten
-     * into v4's trees (versions.h), for the validator; owned, else NULL. */
+     * into v4's trees (versions.h), for the validator and to name an
+     * element it lacks; owned, else NULL. */
     char *sent;
     size_t sent_len;
     int rewritten;               /* that version (1..3) when rewritten, else 0 */

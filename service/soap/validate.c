@@ -123,14 +123,16 @@ int validator_check(validator_t *v, const char *envelope, size_t len, int versio
     err[0] = '\0';
     if (version < 0 || version > 4) {
         snprintf(err, errlen, "unknown version");
-        return ENT_EINVAL;
+        return ENT_ENOTFOUND;
     }
-    /* No network, no entity substitution, no DTD loading. */
+    /* No network, no entity substitution, no DTD loading; as deep as
+     * ENTITLEMENTD_MAX_DEPTH lets a request be (libxml2 stops at 256
+     * levels without XML_PARSE_HUGE). */
     xmlDocPtr doc = xmlReadMemory(envelope, (int)len, NULL, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR |
-                                                                      XML_PARSE_NOWARNING);
+                                                                      XML_PARSE_NOWARNING | XML_PARSE_HUGE);
     if (doc == NULL) {
         snprintf(err, errlen, "not well-formed XML");
-        return ENT_EINVAL;
+        return ENT_EIO;
     }
     xmlNodePtr body = validate__first_element(xmlDocGetRootElement(doc) ? xmlDocGetRootElement(doc)->children : NULL);
     while (body != NULL && !(body->ns && xmlStrEqual(body->ns->href, BAD_CAST VALIDATE_SOAP_ENV) &&
@@ -139,6 +141,7 @@ int validator_check(validator_t *v, const char *envelope, size_t len, int versio
     xmlNodePtr payload = body ? validate__first_element(body->children) : NULL;
     if (payload == NULL) {
         snprintf(err, errlen, "no SOAP Body payload");
+        rc = ENT_ENOTFOUND;
         goto out;
     }
     if (version == 0) {
@@ -146,6 +149,7 @@ int validator_check(validator_t *v, const char *envelope, size_t len, int versio
         const char *ns = payload->ns ? (const char *)payload->ns->href : "";
         if (strncmp(ns, "urn:v", 5) != 0 || ns[5] < '1' || ns[5] > '4' || strcmp(ns + 6, VALIDATE_NS_V4 + 6) != 0) {
             snprintf(err, errlen, "the operation element is in no version's namespace");
+            rc = ENT_ENOTFOUND;
             goto out;
         }
         version = ns[5] - '0';
@@ -153,6 +157,7 @@ int validator_check(validator_t *v, const char *envelope, size_t len, int versio
     xmlSchemaValidCtxtPtr vc = xmlSchemaNewValidCtxt(v->schemas[version - 1]);
     if (vc == NULL) {
         snprintf(err, errlen, "out of memory");
+        rc = ENT_ENOMEM;
         goto out;
     }
     xmlSchemaSetValidStructuredErrors(vc, validate__error, &ectx);

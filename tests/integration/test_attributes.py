@@ -427,6 +427,9 @@ class AttributesTest(DaemonTestCase):
         self.assertEqual(search([(region, "North", "ENDS_WITH")]), ["e1"])
         self.assertEqual(search([(region, "emea", "EQUALS")]), ["e3"])
         self.assertEqual(search([(region, "5", "CONTAINS")]), [])  # an integerValue is no stringValue
+        # nor an empty one (an empty value finds every stringValue, only).
+        self.assertEqual(search([(region, "", "STARTS_WITH")]), ["e1", "e2", "e3"])
+        self.assertEqual(search([(region, "", "EQUALS")]), [])
         self.assertEqual(search([(region, None, None)]), ["e1", "e2", "e3", "e4"])  # any value
         self.assertEqual(search([(tier, None, None)]), ["e1"])
         self.assertEqual(search([("Nothing-" + tag, None, None)]), [])

@@ -117,17 +117,43 @@ class TransportTest(DaemonTestCase):
              "Expected is ( simpleEntitlement )"),
             (upgrade, "lineItemData", "Expected is ( lineItem )"),
         ]
+        # The same with the run-time validation on (the tests' default) and
+        # off (the daemon's: the schema is then loaded for the first such
+        # request).
+        lax = Daemon(ENTITLEMENTD_VALIDATE_XML=0).start()
+        try:
+            for client in (self.client, Client(lax, self.user)):
+                self.missing_elements_are_named(client, cases, upgrade)
+        finally:
+            lax.stop()
+
+    def missing_elements_are_named(self, client, cases, upgrade):
         for body, where, expected in cases:
             with self.subTest(where=where):
-                r = self.client.raw(envelope(body))
+                r = client.raw(envelope(body))
                 self.assert_client_fault(r, "request does not match the schema: ")
                 self.assertIn(f"Element '{where}': Missing child element(s). {expected}", r.faultstring)
                 self.assertNotIn("repeated", r.faultstring)
-        # An older version's request, rewritten before gSOAP reads it: the
-        # same words.
-        r = self.client.raw(envelope(upgrade, ns="urn:v1.webservices.operations.flexnet.com"),
-                            path="/flexnet/services/v1/EntitlementOrderService")
+        # An older version's request: the same words, judged as its client
+        # sent it also when it was rewritten into v4's trees before gSOAP
+        # read it (never a name of v4's, accountUnitName, for v1's
+        # organizationUnitName).
+        v1, path = "urn:v1.webservices.operations.flexnet.com", "/flexnet/services/v1/EntitlementOrderService"
+        r = client.raw(envelope(upgrade, ns=v1), path=path)
         self.assert_client_fault(r, "request does not match the schema: Element 'lineItemData': Missing child")
+        for crit in ("<v4:organizationUnitName><v4:value>A</v4:value><v4:searchType>EQUALS</v4:searchType>"
+                     "</v4:organizationUnitName>", "<v4:organizationUnitName><v4:value>A</v4:value>"
+                                                  "</v4:organizationUnitName>"):
+            r = client.raw(envelope("<v4:searchEntitlementRequest><v4:entitlementSearchCriteria>" + crit +
+                                    "</v4:entitlementSearchCriteria></v4:searchEntitlementRequest>", ns=v1), path=path)
+            self.assert_client_fault(r, "request does not match the schema: Element '")
+            self.assertIn("Expected is ( " + ("batchSize" if "searchType" in crit else "searchType") + " )",
+                          r.faultstring)
+            self.assertNotIn("accountUnit", r.faultstring)
+
+    def test_a_nil_required_element_is_refused(self):
+        cat_item = ("<v4:lineItems><v4:activationId><v4:id>A-{t}</v4:id></v4:activationId>{count}</v4:lineItems>")
+        t = token(8)
         # A nil required element is refused before gSOAP reads it (test_http).
         nil = '<v4:numberOfCopies xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:nil="true"/>'
         r = self.client.raw(envelope(f"<v4:createSimpleEntitlementRequest><v4:simpleEntitlement><v4:entitlementId>"

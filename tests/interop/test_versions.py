@@ -240,7 +240,9 @@ class VersionsTest(DaemonTestCase):
                            "</v4:value></v4:organizationUnitName></v4:queryParams></v4:getEntitlementCountRequest>",
                            ns=v2))
         self.assertEqual(r.faultcode, "SOAP-ENV:Client", r.body)
-        self.assertIn("<v4:organizationUnitName>", r.faultstring)
+        self.assertIn("Element 'organizationUnitName': Missing child element(s). Expected is ( searchType )",
+                      r.faultstring)
+        self.assertNotIn("accountUnit", r.faultstring)
         # A request is read and answered in its own version, whatever the
         # path: a v4 request sent to /v1 (accountUnitName is v4's), a v2 one
         # sent to /v4 (organizationUnitName is v2's, and v4's name is not
