@@ -123,9 +123,10 @@ typedef struct auth_jwt {
 
 /* Verifies a JWT (n bytes) of an update client: RS256 or ES256 only, the
  * key named by the header's kid, or else each active key of publisher (the
- * body's publisherName; NULL: the token's iss) and, when those refuse it or
- * none is named, the newest active keys of all publishers (*out then says
- * whose key it was: not always publisher's), exp required, nbf honoured,
+ * body's publisherName, the polled log's; may be NULL), then of the
+ * publisher the token's iss names, then the newest active keys of all
+ * publishers for its algorithm (*out says whose key verified it: not
+ * always publisher's), exp required, nbf honoured,
  * leeway_s seconds either way. AUTH_OK with *out; AUTH_DENIED (*why says
  * which rule failed); AUTH_UNAVAILABLE. A key is looked up before any
  * verification: without one nothing is verified. */

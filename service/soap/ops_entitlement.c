@@ -8,7 +8,7 @@
 #include "ops.h"
 
 /* Marks in each entitlement the first line item whose activation id the
- * request names twice (repeated, repeated_at) and, when ids (without an
+ * request names twice (repeated, repeated_at) and, when ids_too (no
  * opType), the entitlements whose entitlementId an earlier one has
  * (repeated_id: each after the first fails with DUPLICATE_IN_REQUEST, as
  * a repeated activation id does, instead of finding it taken). */
