@@ -266,7 +266,8 @@ static bool server__schema_says(soap_worker_t *w, char *why, size_t n)
         v = f->diag;
         pthread_mutex_unlock(&f->diag_lock);
     }
-    return v != NULL && validator_check(v, body, len, 0, why, n) == ENT_EINVAL;
+    /* (w->version is its operation element's namespace's: the guard's.) */
+    return v != NULL && validator_check(v, body, len, w->version, why, n) == ENT_EINVAL;
 }
 
 static int server__read_error(struct soap *soap)

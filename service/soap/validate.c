@@ -121,7 +121,7 @@ int validator_check(validator_t *v, const char *envelope, size_t len, int versio
     int rc = ENT_EINVAL;
 
     err[0] = '\0';
-    if (version < 0 || version > 4) {
+    if (version < 1 || version > 4) {
         snprintf(err, errlen, "unknown version");
         return ENT_ENOTFOUND;
     }
@@ -143,16 +143,6 @@ int validator_check(validator_t *v, const char *envelope, size_t len, int versio
         snprintf(err, errlen, "no SOAP Body payload");
         rc = ENT_ENOTFOUND;
         goto out;
-    }
-    if (version == 0) {
-        /* "urn:vN.webservices.operations.flexnet.com" */
-        const char *ns = payload->ns ? (const char *)payload->ns->href : "";
-        if (strncmp(ns, "urn:v", 5) != 0 || ns[5] < '1' || ns[5] > '4' || strcmp(ns + 6, VALIDATE_NS_V4 + 6) != 0) {
-            snprintf(err, errlen, "the operation element is in no version's namespace");
-            rc = ENT_ENOTFOUND;
-            goto out;
-        }
-        version = ns[5] - '0';
     }
     xmlSchemaValidCtxtPtr vc = xmlSchemaNewValidCtxt(v->schemas[version - 1]);
     if (vc == NULL) {
